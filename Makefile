@@ -1,0 +1,71 @@
+# mlrec: every tools/mlr-X.c becomes bin/mlr-X, linked against lib/libmlr.a.
+# Tests: tests/unit/test_X.c become build/tests/test_X; tests/run.sh runs
+# them and every tests/tools/*.sh, and prints "N passed, N failed".
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Ilib -I/usr/include/x86_64-linux-gnu/openblas-pthread
+LDLIBS  += -lcsv -ljansson -lopenblas -lpthread -lm
+BUILD   ?= build
+BIN     ?= bin
+
+LIB_SRC  := $(wildcard lib/*.c)
+LIB_OBJ  := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
+TOOL_SRC := $(wildcard tools/mlr-*.c)
+TOOLS    := $(TOOL_SRC:tools/%.c=$(BIN)/%)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test check-asan deps data pipeline bench fuzz clean
+all: $(TOOLS) $(TESTS) $(BENCHES)
+
+$(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libmlr.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/%: tools/%.c $(BUILD)/libmlr.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlr.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libmlr.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmlr.a $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libmlr.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlr.a $(LDLIBS)
+
+# Tests see the tools through MLR_BIN and the unit tests through MLR_TESTBIN.
+test: all
+	MLR_BIN=$(CURDIR)/$(BIN) MLR_TESTBIN=$(CURDIR)/$(BUILD)/tests sh tests/run.sh
+
+# The same tests, built with AddressSanitizer and UBSan into their own tree.
+check-asan:
+	$(MAKE) BUILD=build/asan BIN=build/asan/bin \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	MLR_SANITIZED=1 MLR_BIN=$(CURDIR)/build/asan/bin MLR_TESTBIN=$(CURDIR)/build/asan/tests sh tests/run.sh
+
+deps:
+	sh tools/install-deps.sh
+
+data:
+	sh pipelines/fetch-data.sh data
+
+pipeline: all
+	sh pipelines/pipeline.sh
+
+bench: all
+	sh bench/run.sh
+
+fuzz:
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD) $(BIN)

@@ -1,0 +1,90 @@
+/* mlr.h: what every tool and library file shares: errors, memory,
+ * number parsing, atomic output files and the seeded random generator.
+ *
+ * Convention: lib/ never prints and never exits (xmalloc aside). A function
+ * that can fail takes an `mlr_err *` last, fills it and returns -1 (or NULL);
+ * the tool prints the message with mlr_die(). Messages are in the shape
+ * "FILE:LINE: what is wrong" (or just "what is wrong"); the tool name is
+ * added by mlr_die. */
+#ifndef MLR_H
+#define MLR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define MLR_VERSION "0.1.0"
+
+/* ---- errors ---- */
+typedef struct {
+    char msg[1024];
+} mlr_err;
+
+/* Formats into e->msg; returns -1 so callers write `return mlr_fail(e, ...)`. */
+int mlr_fail(mlr_err *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* "mlr-NAME: msg" on stderr, exit 1. mlr_usage_die exits 2 (bad usage). */
+void mlr_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void mlr_usage_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* Dies with e->msg. */
+void mlr_die_err(const mlr_err *e) __attribute__((noreturn));
+/* "mlr-NAME: warning: msg" on stderr. */
+void mlr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A closed pipe ends a tool quietly with status 0 (SPEC.md): call once at
+ * the start of main. Also makes stdout errors (full disk) fatal at exit. */
+void mlr_init_tool(void);
+/* Flushes and closes stdout; dies on a write error (e.g. /dev/full). */
+void mlr_close_stdout(void);
+
+/* ---- memory: the one place that aborts on failure ---- */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* ---- numbers: whole-string parses, 0 on success, -1 on anything else
+ * (empty, trailing junk, overflow, NaN/inf for doubles). ---- */
+int mlr_parse_double(const char *s, double *out);
+int mlr_parse_long(const char *s, long *out);
+/* Option helpers for tools: die with status 2 naming the option. */
+double mlr_opt_double(const char *opt, const char *s);
+long mlr_opt_long(const char *opt, const char *s, long min, long max);
+
+/* ---- atomic output: write to PATH.tmp.PID, rename on commit ----
+ * path "-" or NULL means stdout (commit then only flushes). abort removes
+ * the temporary and leaves any earlier file at PATH untouched. */
+typedef struct {
+    FILE *fp;
+    char *path;     /* final name, NULL for stdout */
+    char *tmp_path; /* temporary name, NULL for stdout */
+} mlr_out;
+
+int mlr_out_open(mlr_out *o, const char *path, mlr_err *e);
+int mlr_out_commit(mlr_out *o, mlr_err *e); /* fflush+fsync+fclose+rename */
+void mlr_out_abort(mlr_out *o);
+/* Removes every temporary of this process that is still open: called by
+ * mlr_die so a failing tool leaves no half-written file behind. */
+void mlr_out_abort_all(void);
+
+/* ---- random numbers: xoshiro256**, seeded by splitmix64; no globals ---- */
+typedef struct {
+    uint64_t s[4];
+} mlr_rng;
+
+void mlr_rng_seed(mlr_rng *r, uint64_t seed);
+uint64_t mlr_rng_u64(mlr_rng *r);
+double mlr_rng_uniform(mlr_rng *r);          /* [0, 1) */
+uint64_t mlr_rng_below(mlr_rng *r, uint64_t n); /* [0, n), unbiased */
+double mlr_rng_normal(mlr_rng *r);           /* N(0, 1) */
+/* Keyed hash of a byte string: the same (seed, bytes) always gives the same
+ * value, so a split does not depend on row order or buffering. */
+uint64_t mlr_hash64(uint64_t seed, const void *data, size_t len);
+
+/* ---- checksums ---- */
+/* SHA-256 of a file as 64 lowercase hex chars + NUL in hex[65]. */
+int mlr_sha256_file(const char *path, char hex[65], mlr_err *e);
+void mlr_sha256(const void *data, size_t len, char hex[65]);
+
+#endif

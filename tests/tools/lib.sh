@@ -1,0 +1,46 @@
+# lib.sh: helpers for the shell tests of each tool. Source it; every check
+# prints "PASS name" or "FAIL name: why" for tests/run.sh to count.
+#   . "$(dirname "$0")/lib.sh"
+#   expect_fail "empty input" 1 "empty" mlr-split --test t.tsv < /dev/null
+set -u
+: "${MLR_BIN:?set MLR_BIN to the bin/ directory}"
+: "${MLR_ROOT:=$(cd "$(dirname "$0")/../.." && pwd)}"
+PATH="$MLR_BIN:$PATH"
+export PATH
+T=$(mktemp -d) || exit 1
+trap 'rm -rf "$T"' EXIT
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+# check NAME CONDITION-COMMAND...: passes when the command succeeds.
+check() {
+    name=$1; shift
+    if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name" "'$*' was false"; fi
+}
+
+# same NAME FILE EXPECTED-FILE: byte-identical files.
+same() {
+    if cmp -s "$2" "$3"; then pass "$1"
+    else fail "$1" "$2 differs from $3: $(diff "$2" "$3" 2>&1 | head -3 | tr '\n' ' ')"; fi
+}
+
+# expect_fail NAME STATUS PATTERN CMD...: CMD must exit with STATUS and print
+# exactly one line on stderr matching the grep pattern, starting "mlr-".
+expect_fail() {
+    name=$1 want=$2 pattern=$3; shift 3
+    "$@" >"$T/.out" 2>"$T/.err"
+    got=$?
+    lines=$(wc -l <"$T/.err")
+    if [ "$got" -ne "$want" ]; then fail "$name" "status $got, wanted $want ($(head -c 200 "$T/.err"))"
+    elif [ "$lines" -ne 1 ]; then fail "$name" "$lines lines on stderr, wanted 1: $(head -c 300 "$T/.err" | tr '\n' '|')"
+    elif ! grep -q "^mlr-" "$T/.err"; then fail "$name" "message lacks the tool name: $(cat "$T/.err")"
+    elif ! grep -q -- "$pattern" "$T/.err"; then fail "$name" "message '$(cat "$T/.err")' lacks '$pattern'"
+    else pass "$name"; fi
+}
+
+# skip NAME WHY
+skip() { echo "SKIP $1: $2"; }
+
+# The real data sets, when MLR_DATA_DIR points at them.
+have_data() { [ -n "${MLR_DATA_DIR:-}" ] && [ -f "$MLR_DATA_DIR/$1" ]; }
