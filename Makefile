@@ -52,8 +52,16 @@ check-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	MLR_SANITIZED=1 MLR_BIN=$(CURDIR)/build/asan/bin MLR_TESTBIN=$(CURDIR)/build/asan/tests sh tests/run.sh
 
+# Debian packages, installed only where missing (needs root for apt-get).
+DEPS := libcsv-dev libopenblas-dev libjansson-dev parallel gnuplot-nox gcc make \
+        clang libclang-rt-14-dev python3-numpy unzip curl valgrind
 deps:
-	sh tools/install-deps.sh
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	    | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all present"; \
+	elif [ "$$(id -u)" -ne 0 ]; then echo "deps: run as root to install:" $$missing >&2; exit 1; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $$missing; fi
 
 data:
 	sh pipelines/fetch-data.sh data
