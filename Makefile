@@ -15,11 +15,13 @@ TOOL_SRC := $(wildcard tools/mlr-*.c)
 TOOLS    := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAYS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test check-asan deps data pipeline bench fuzz clean
-all: $(TOOLS) $(TESTS) $(BENCHES)
+all: $(TOOLS) $(TESTS) $(REPLAYS) $(BENCHES)
 
 $(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h)
 	@mkdir -p $(@D)
@@ -36,13 +38,18 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libmlr.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmlr.a $(LDLIBS)
 
+# The fuzz harnesses, built with a plain main() that replays saved inputs.
+$(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libmlr.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/fuzz -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libmlr.a $(LDLIBS)
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libmlr.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlr.a $(LDLIBS)
 
 # Tests see the tools through MLR_BIN and the unit tests through MLR_TESTBIN.
 test: all
-	MLR_BIN=$(CURDIR)/$(BIN) MLR_TESTBIN=$(CURDIR)/$(BUILD)/tests sh tests/run.sh
+	MLR_BIN=$(CURDIR)/$(BIN) MLR_TESTBIN=$(CURDIR)/$(BUILD)/tests MLR_REPLAY=$(CURDIR)/$(BUILD)/replay sh tests/run.sh
 
 # The same tests, built with AddressSanitizer and UBSan into their own tree.
 check-asan:
@@ -50,7 +57,7 @@ check-asan:
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	MLR_SANITIZED=1 MLR_BIN=$(CURDIR)/build/asan/bin MLR_TESTBIN=$(CURDIR)/build/asan/tests sh tests/run.sh
+	MLR_SANITIZED=1 MLR_BIN=$(CURDIR)/build/asan/bin MLR_TESTBIN=$(CURDIR)/build/asan/tests MLR_REPLAY=$(CURDIR)/build/asan/replay sh tests/run.sh
 
 # Debian packages, installed only where missing (needs root for apt-get).
 DEPS := libcsv-dev libopenblas-dev libjansson-dev parallel gnuplot-nox gcc make \
@@ -72,6 +79,8 @@ pipeline: all
 bench: all
 	sh bench/run.sh
 
+# make fuzz FUZZ_SECONDS=600 runs each harness that long.
+FUZZ_SECONDS ?= 60
 fuzz:
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 

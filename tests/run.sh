@@ -6,7 +6,8 @@
 set -u
 cd "$(dirname "$0")/.."
 : "${MLR_BIN:=$PWD/bin}" "${MLR_TESTBIN:=$PWD/build/tests}"
-export MLR_BIN MLR_TESTBIN
+: "${MLR_REPLAY:=$PWD/build/replay}"
+export MLR_BIN MLR_TESTBIN MLR_REPLAY
 export MLR_ROOT="$PWD"
 log=$(mktemp) || exit 1
 trap 'rm -f "$log"' EXIT
