@@ -48,7 +48,8 @@ char *xstrdup(const char *s);
  * (empty, trailing junk, overflow, NaN/inf for doubles). ---- */
 int mlr_parse_double(const char *s, double *out);
 int mlr_parse_long(const char *s, long *out);
-/* Option helpers for tools: die with status 2 naming the option. */
+/* Option helpers for tools: die with status 2 naming the option, which is
+ * passed as the user writes it ("--lr"). */
 double mlr_opt_double(const char *opt, const char *s);
 long mlr_opt_long(const char *opt, const char *s, long min, long max);
 
@@ -61,6 +62,7 @@ typedef struct {
     char *tmp_path; /* temporary name, NULL for stdout */
 } mlr_out;
 
+/* o must keep its address until commit or abort (a registry points at it). */
 int mlr_out_open(mlr_out *o, const char *path, mlr_err *e);
 int mlr_out_commit(mlr_out *o, mlr_err *e); /* fflush+fsync+fclose+rename */
 void mlr_out_abort(mlr_out *o);
@@ -86,5 +88,16 @@ uint64_t mlr_hash64(uint64_t seed, const void *data, size_t len);
 /* SHA-256 of a file as 64 lowercase hex chars + NUL in hex[65]. */
 int mlr_sha256_file(const char *path, char hex[65], mlr_err *e);
 void mlr_sha256(const void *data, size_t len, char hex[65]);
+/* Streaming SHA-256, for a checksum taken while reading: init, update any
+ * number of times, final writes the 64 hex chars + NUL. */
+typedef struct {
+    uint32_t h[8];
+    uint64_t len;         /* bytes hashed so far */
+    unsigned char buf[64];
+    size_t nbuf;
+} mlr_sha256_ctx;
+void mlr_sha256_init(mlr_sha256_ctx *c);
+void mlr_sha256_update(mlr_sha256_ctx *c, const void *data, size_t len);
+void mlr_sha256_final(mlr_sha256_ctx *c, char hex[65]);
 
 #endif

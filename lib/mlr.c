@@ -1,0 +1,572 @@
+/* mlr.c: errors, memory, number parsing, atomic output, RNG, hashing and
+ * SHA-256 shared by every tool. See mlr.h for the contracts. */
+#include "mlr.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- process state: the one global of the suite ----
+ * The open mlr_out temporaries (so a dying tool can remove them, from
+ * mlr_die or the SIGPIPE handler) and whether stdout was already closed. */
+static struct {
+    mlr_out **outs;
+    size_t n, cap;
+    int stdout_closed;
+    int dying; /* exit(1) in progress: the atexit check must not override it */
+} mlr_proc;
+
+/* ---- errors ---- */
+
+int mlr_fail(mlr_err *e, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static void vmessage(const char *prefix, const char *fmt, va_list ap)
+{
+    /* One buffer, one write: messages from parallel tools do not interleave. */
+    char buf[1400];
+    int n = snprintf(buf, sizeof buf, "%s: %s", program_invocation_short_name, prefix);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        n = 0;
+    int m = vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+    size_t len = m < 0 ? (size_t)n : (size_t)n + (size_t)m;
+    if (len > sizeof buf - 2)
+        len = sizeof buf - 2;
+    buf[len++] = '\n';
+    fwrite(buf, 1, len, stderr);
+    fflush(stderr);
+}
+
+static __attribute__((noreturn)) void die_status(int status)
+{
+    mlr_out_abort_all();
+    mlr_proc.dying = 1;
+    exit(status);
+}
+
+void mlr_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage("", fmt, ap);
+    va_end(ap);
+    die_status(1);
+}
+
+void mlr_usage_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage("", fmt, ap);
+    va_end(ap);
+    die_status(2);
+}
+
+void mlr_die_err(const mlr_err *e)
+{
+    mlr_die("%s", e->msg);
+}
+
+void mlr_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+/* ---- closed pipes and stdout errors ---- */
+
+/* Async-signal-safe: unlink(2) and _exit(2) only. The reader is gone, so
+ * nothing more is owed to anyone: remove our temporaries, end with 0. */
+static void on_sigpipe(int sig)
+{
+    (void)sig;
+    for (size_t i = 0; i < mlr_proc.n; i++)
+        if (mlr_proc.outs[i] && mlr_proc.outs[i]->tmp_path)
+            unlink(mlr_proc.outs[i]->tmp_path);
+    _exit(0);
+}
+
+/* A tool that forgot mlr_close_stdout() still fails on a full disk. */
+static void close_stdout_at_exit(void)
+{
+    if (mlr_proc.dying || mlr_proc.stdout_closed)
+        return;
+    mlr_close_stdout();
+}
+
+void mlr_init_tool(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigpipe;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+    atexit(close_stdout_at_exit);
+}
+
+void mlr_close_stdout(void)
+{
+    if (mlr_proc.stdout_closed)
+        return;
+    mlr_proc.stdout_closed = 1;
+    errno = 0;
+    int bad = ferror(stdout) != 0;
+    int err = errno;
+    if (fflush(stdout) != 0) {
+        bad = 1;
+        err = errno;
+    }
+    if (fclose(stdout) != 0 && !bad) {
+        bad = 1;
+        err = errno;
+    }
+    if (!bad)
+        return;
+    if (err == EPIPE)
+        _exit(0);
+    mlr_proc.dying = 1; /* the atexit hook must not touch the closed stdout */
+    mlr_die("write error on stdout: %s", err ? strerror(err) : "input/output error");
+}
+
+/* ---- memory ---- */
+
+static __attribute__((noreturn)) void out_of_memory(size_t n)
+{
+    mlr_die("out of memory (allocating %zu bytes)", n);
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        out_of_memory(n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    if (n == 0 || size == 0)
+        n = size = 1;
+    void *p = calloc(n, size);
+    if (!p)
+        out_of_memory(size && n > SIZE_MAX / size ? SIZE_MAX : n * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        out_of_memory(n);
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
+
+/* ---- numbers ---- */
+
+/* strtod/strtol skip leading white space; a whole-string parse must not. */
+static int starts_badly(const char *s)
+{
+    return !s || !*s || *s == ' ' || (*s >= '\t' && *s <= '\r');
+}
+
+int mlr_parse_double(const char *s, double *out)
+{
+    if (starts_badly(s))
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v))
+        return -1;
+    /* ERANGE on underflow gives a tiny or zero value: that is a number. */
+    if (errno == ERANGE && fabs(v) > 1.0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int mlr_parse_long(const char *s, long *out)
+{
+    if (starts_badly(s))
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno == ERANGE)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+double mlr_opt_double(const char *opt, const char *s)
+{
+    double v;
+    if (mlr_parse_double(s, &v) < 0)
+        mlr_usage_die("%s: '%s' is not a number", opt, s ? s : "");
+    return v;
+}
+
+long mlr_opt_long(const char *opt, const char *s, long min, long max)
+{
+    long v;
+    if (mlr_parse_long(s, &v) < 0)
+        mlr_usage_die("%s: '%s' is not an integer", opt, s ? s : "");
+    if (v < min || v > max)
+        mlr_usage_die("%s: %ld is out of range [%ld, %ld]", opt, v, min, max);
+    return v;
+}
+
+/* ---- atomic output ---- */
+
+static void registry_add(mlr_out *o)
+{
+    if (mlr_proc.n == mlr_proc.cap) {
+        size_t cap = mlr_proc.cap ? 2 * mlr_proc.cap : 8;
+        mlr_out **outs = xmalloc(cap * sizeof *outs);
+        if (mlr_proc.n)
+            memcpy(outs, mlr_proc.outs, mlr_proc.n * sizeof *outs);
+        /* Swap in a complete array: the SIGPIPE handler may read it any time. */
+        mlr_out **old = mlr_proc.outs;
+        mlr_proc.outs = outs;
+        mlr_proc.cap = cap;
+        free(old);
+    }
+    mlr_proc.outs[mlr_proc.n++] = o;
+}
+
+static void registry_remove(mlr_out *o)
+{
+    for (size_t i = 0; i < mlr_proc.n; i++)
+        if (mlr_proc.outs[i] == o) {
+            mlr_proc.outs[i] = mlr_proc.outs[mlr_proc.n - 1];
+            mlr_proc.n--;
+            break;
+        }
+    if (mlr_proc.n == 0) {
+        free(mlr_proc.outs);
+        mlr_proc.outs = NULL;
+        mlr_proc.cap = 0;
+    }
+}
+
+static void out_release(mlr_out *o)
+{
+    registry_remove(o);
+    free(o->path);
+    free(o->tmp_path);
+    o->fp = NULL;
+    o->path = o->tmp_path = NULL;
+}
+
+/* o must keep its address until commit or abort: the registry points at it. */
+int mlr_out_open(mlr_out *o, const char *path, mlr_err *e)
+{
+    memset(o, 0, sizeof *o);
+    if (!path || strcmp(path, "-") == 0) {
+        o->fp = stdout;
+        return 0;
+    }
+    if (!*path)
+        return mlr_fail(e, "empty output file name");
+    size_t n = strlen(path) + 32;
+    char *tmp = xmalloc(n);
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    FILE *fp = fopen(tmp, "w");
+    if (!fp) {
+        int err = errno;
+        free(tmp);
+        return mlr_fail(e, "%s: cannot create: %s", path, strerror(err));
+    }
+    o->fp = fp;
+    o->path = xstrdup(path);
+    o->tmp_path = tmp;
+    registry_add(o);
+    return 0;
+}
+
+static int commit_stdout(mlr_out *o, mlr_err *e)
+{
+    o->fp = NULL;
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return mlr_fail(e, "write error on stdout: %s", errno ? strerror(errno) : "input/output error");
+    return 0;
+}
+
+int mlr_out_commit(mlr_out *o, mlr_err *e)
+{
+    if (o->fp == stdout && !o->tmp_path)
+        return commit_stdout(o, e);
+    if (!o->fp)
+        return mlr_fail(e, "internal error: commit of an output that is not open");
+    errno = 0;
+    int bad = fflush(o->fp) != 0 || ferror(o->fp);
+    int err = errno;
+    /* fsync is refused by some special files (EINVAL): not a write error. */
+    if (!bad && fsync(fileno(o->fp)) != 0 && errno != EINVAL && errno != EROFS) {
+        bad = 1;
+        err = errno;
+    }
+    if (fclose(o->fp) != 0 && !bad) {
+        bad = 1;
+        err = errno;
+    }
+    o->fp = NULL;
+    if (!bad && rename(o->tmp_path, o->path) != 0) {
+        bad = 1;
+        err = errno;
+    }
+    if (bad) {
+        mlr_fail(e, "%s: write error: %s", o->path, err ? strerror(err) : "input/output error");
+        unlink(o->tmp_path);
+    }
+    out_release(o);
+    return bad ? -1 : 0;
+}
+
+void mlr_out_abort(mlr_out *o)
+{
+    if (!o)
+        return;
+    if (o->tmp_path) {
+        if (o->fp)
+            fclose(o->fp);
+        unlink(o->tmp_path);
+        out_release(o);
+    }
+    o->fp = NULL;
+}
+
+void mlr_out_abort_all(void)
+{
+    while (mlr_proc.n > 0)
+        mlr_out_abort(mlr_proc.outs[mlr_proc.n - 1]);
+}
+
+/* ---- random numbers ---- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+void mlr_rng_seed(mlr_rng *r, uint64_t seed)
+{
+    /* splitmix64 never yields four zero words, the one bad xoshiro state. */
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
+}
+
+uint64_t mlr_rng_u64(mlr_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double mlr_rng_uniform(mlr_rng *r)
+{
+    return (double)(mlr_rng_u64(r) >> 11) * 0x1.0p-53;
+}
+
+/* Rejects the low 2^64 mod n values so every residue is equally likely.
+ * n == 0 gives 0. */
+uint64_t mlr_rng_below(mlr_rng *r, uint64_t n)
+{
+    if (n == 0)
+        return 0;
+    uint64_t threshold = -n % n;
+    for (;;) {
+        uint64_t x = mlr_rng_u64(r);
+        if (x >= threshold)
+            return x % n;
+    }
+}
+
+/* Box-Muller, one value per call (mlr_rng has no room to cache the twin):
+ * deterministic for a given state. 1 - u keeps the log argument in (0, 1]. */
+double mlr_rng_normal(mlr_rng *r)
+{
+    double u1 = 1.0 - mlr_rng_uniform(r);
+    double u2 = mlr_rng_uniform(r);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
+}
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* FNV-1a over the bytes from a seed-dependent basis, then the splitmix64
+ * finaliser so that every input bit reaches every output bit. */
+uint64_t mlr_hash64(uint64_t seed, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ULL ^ mix64(seed + 0x9e3779b97f4a7c15ULL);
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return mix64(h ^ (uint64_t)len ^ seed);
+}
+
+/* ---- SHA-256 (FIPS 180-4) ---- */
+
+static const uint32_t sha_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static uint32_t ror32(uint32_t x, int n)
+{
+    return (x >> n) | (x << (32 - n));
+}
+
+static void sha256_block(uint32_t h[8], const unsigned char *p)
+{
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = hh + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) +
+                      sha_k[i] + w[i];
+        uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        hh = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = b;
+        b = a;
+        a = t1 + t2;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d;
+    h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+}
+
+void mlr_sha256_init(mlr_sha256_ctx *c)
+{
+    static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(c->h, h0, sizeof h0);
+    c->len = 0;
+    c->nbuf = 0;
+}
+
+void mlr_sha256_update(mlr_sha256_ctx *c, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    c->len += len;
+    if (c->nbuf) {
+        size_t take = 64 - c->nbuf < len ? 64 - c->nbuf : len;
+        memcpy(c->buf + c->nbuf, p, take);
+        c->nbuf += take;
+        p += take;
+        len -= take;
+        if (c->nbuf < 64)
+            return;
+        sha256_block(c->h, c->buf);
+        c->nbuf = 0;
+    }
+    for (; len >= 64; p += 64, len -= 64)
+        sha256_block(c->h, p);
+    memcpy(c->buf, p, len);
+    c->nbuf = len;
+}
+
+void mlr_sha256_final(mlr_sha256_ctx *c, char hex[65])
+{
+    uint64_t bits = c->len * 8;
+    unsigned char pad[72] = {0x80};
+    size_t npad = (c->nbuf < 56 ? 56 : 120) - c->nbuf;
+    for (int i = 0; i < 8; i++)
+        pad[npad + (size_t)i] = (unsigned char)(bits >> (56 - 8 * i));
+    mlr_sha256_update(c, pad, npad + 8);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", (unsigned)(c->h[i / 4] >> (24 - 8 * (i % 4))) & 0xff);
+    hex[64] = '\0';
+}
+
+void mlr_sha256(const void *data, size_t len, char hex[65])
+{
+    mlr_sha256_ctx c;
+    mlr_sha256_init(&c);
+    mlr_sha256_update(&c, data, len);
+    mlr_sha256_final(&c, hex);
+}
+
+/* path "-" hashes stdin. */
+int mlr_sha256_file(const char *path, char hex[65], mlr_err *e)
+{
+    int is_stdin = strcmp(path, "-") == 0;
+    const char *name = is_stdin ? "stdin" : path;
+    FILE *fp = is_stdin ? stdin : fopen(path, "rb");
+    if (!fp)
+        return mlr_fail(e, "%s: cannot open: %s", name, strerror(errno));
+    mlr_sha256_ctx c;
+    mlr_sha256_init(&c);
+    size_t cap = 1 << 16, n;
+    unsigned char *buf = xmalloc(cap);
+    while ((n = fread(buf, 1, cap, fp)) > 0)
+        mlr_sha256_update(&c, buf, n);
+    int bad = ferror(fp);
+    int err = errno;
+    free(buf);
+    if (!is_stdin)
+        fclose(fp);
+    if (bad)
+        return mlr_fail(e, "%s: read error: %s", name, strerror(err));
+    mlr_sha256_final(&c, hex);
+    return 0;
+}
