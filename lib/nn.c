@@ -1,0 +1,333 @@
+/* nn.c: layers of the two-tower model (see nn.h for the shape legend). */
+#include "nn.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlr.h"
+
+/* ---- touched rows ---- */
+
+void nn_rowset_init(nn_rowset *s, size_t V)
+{
+    s->n = 0;
+    s->list = xmalloc((V ? V : 1) * sizeof *s->list);
+    s->mark = xcalloc(V ? V : 1, 1);
+}
+
+void nn_rowset_free(nn_rowset *s)
+{
+    free(s->list);
+    free(s->mark);
+    s->list = NULL;
+    s->mark = NULL;
+    s->n = 0;
+}
+
+void nn_rowset_add(nn_rowset *s, size_t row)
+{
+    if (s->mark[row])
+        return;
+    s->mark[row] = 1;
+    s->list[s->n++] = (uint32_t)row;
+}
+
+void nn_rowset_clear(nn_rowset *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        s->mark[s->list[i]] = 0;
+    s->n = 0;
+}
+
+/* ---- embeddings ---- */
+
+void nn_embedding_forward(float *out, size_t ldo, const int32_t *ids,
+                          const float *table, size_t B, size_t D)
+{
+    for (size_t b = 0; b < B; b++)
+        memcpy(out + b * ldo, table + (size_t)ids[b] * D, D * sizeof(float));
+}
+
+void nn_embedding_backward(float *dtable, nn_rowset *rows, const float *dout,
+                           size_t ldd, const int32_t *ids, size_t B, size_t D)
+{
+    for (size_t b = 0; b < B; b++) {
+        float *dst = dtable + (size_t)ids[b] * D;
+        const float *src = dout + b * ldd;
+        for (size_t d = 0; d < D; d++)
+            dst[d] += src[d];
+        if (rows)
+            nn_rowset_add(rows, (size_t)ids[b]);
+    }
+}
+
+static size_t bag_count(const int32_t *row, size_t L)
+{
+    size_t n = 0;
+    for (size_t l = 0; l < L; l++)
+        n += row[l] >= 0;
+    return n;
+}
+
+void nn_bag_forward(float *out, size_t ldo, const int32_t *ids,
+                    const float *table, size_t B, size_t L, size_t D)
+{
+    for (size_t b = 0; b < B; b++) {
+        const int32_t *row = ids + b * L;
+        float *o = out + b * ldo;
+        memset(o, 0, D * sizeof(float));
+        size_t n = bag_count(row, L);
+        if (n == 0)
+            continue;
+        for (size_t l = 0; l < L; l++) {
+            if (row[l] < 0)
+                continue;
+            const float *t = table + (size_t)row[l] * D;
+            for (size_t d = 0; d < D; d++)
+                o[d] += t[d];
+        }
+        float inv = 1.0f / (float)n;
+        for (size_t d = 0; d < D; d++)
+            o[d] *= inv;
+    }
+}
+
+void nn_bag_backward(float *dtable, nn_rowset *rows, const float *dout,
+                     size_t ldd, const int32_t *ids, size_t B, size_t L, size_t D)
+{
+    for (size_t b = 0; b < B; b++) {
+        const int32_t *row = ids + b * L;
+        size_t n = bag_count(row, L);
+        if (n == 0)
+            continue;
+        float inv = 1.0f / (float)n;
+        const float *g = dout + b * ldd;
+        for (size_t l = 0; l < L; l++) {
+            if (row[l] < 0)
+                continue;
+            float *t = dtable + (size_t)row[l] * D;
+            for (size_t d = 0; d < D; d++)
+                t[d] += g[d] * inv;
+            if (rows)
+                nn_rowset_add(rows, (size_t)row[l]);
+        }
+    }
+}
+
+void nn_copy_cols(float *out, size_t ldo, const float *inp, size_t ldi,
+                  size_t B, size_t D)
+{
+    for (size_t b = 0; b < B; b++)
+        memcpy(out + b * ldo, inp + b * ldi, D * sizeof(float));
+}
+
+void nn_copy_cols_backward(float *dinp, size_t ldi, const float *dout,
+                           size_t ldd, size_t B, size_t D)
+{
+    for (size_t b = 0; b < B; b++)
+        for (size_t d = 0; d < D; d++)
+            dinp[b * ldi + d] += dout[b * ldd + d];
+}
+
+/* ---- dense ---- */
+
+void nn_dense_forward(float *out, const float *inp, const float *w,
+                      const float *bias, size_t B, size_t K, size_t M)
+{
+    for (size_t b = 0; b < B; b++)
+        memcpy(out + b * M, bias, M * sizeof(float));
+    if (B == 0 || K == 0 || M == 0)
+        return;
+    /* out (B,M) += inp (B,K) w (K,M) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)M, (int)K,
+                1.0f, inp, (int)K, w, (int)M, 1.0f, out, (int)M);
+}
+
+void nn_dense_backward(float *dinp, float *dw, float *dbias, const float *dout,
+                       const float *inp, const float *w, size_t B, size_t K, size_t M)
+{
+    for (size_t b = 0; b < B; b++)
+        for (size_t o = 0; o < M; o++)
+            dbias[o] += dout[b * M + o];
+    if (B == 0 || K == 0 || M == 0)
+        return;
+    /* dw (K,M) += inp^T (K,B) dout (B,M) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)M, (int)B,
+                1.0f, inp, (int)K, dout, (int)M, 1.0f, dw, (int)M);
+    /* dinp (B,K) += dout (B,M) w^T (M,K) */
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)K, (int)M,
+                    1.0f, dout, (int)M, w, (int)M, 1.0f, dinp, (int)K);
+}
+
+void nn_dense_forward_naive(float *out, const float *inp, const float *w,
+                            const float *bias, size_t B, size_t K, size_t M)
+{
+    for (size_t b = 0; b < B; b++)
+        for (size_t o = 0; o < M; o++) {
+            float s = bias[o];
+            for (size_t i = 0; i < K; i++)
+                s += inp[b * K + i] * w[i * M + o];
+            out[b * M + o] = s;
+        }
+}
+
+void nn_dense_backward_naive(float *dinp, float *dw, float *dbias, const float *dout,
+                             const float *inp, const float *w, size_t B, size_t K, size_t M)
+{
+    for (size_t b = 0; b < B; b++)
+        for (size_t o = 0; o < M; o++) {
+            float g = dout[b * M + o];
+            dbias[o] += g;
+            for (size_t i = 0; i < K; i++) {
+                dw[i * M + o] += inp[b * K + i] * g;
+                if (dinp)
+                    dinp[b * K + i] += w[i * M + o] * g;
+            }
+        }
+}
+
+/* ---- relu ---- */
+
+void nn_relu_forward(float *out, const float *inp, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+}
+
+void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (out[i] > 0.0f)
+            dinp[i] += dout[i];
+}
+
+/* ---- logits ---- */
+
+void nn_logits_forward(float *logits, const float *q, const float *c,
+                       size_t B, size_t U, size_t D)
+{
+    if (B == 0 || U == 0)
+        return;
+    if (D == 0) {
+        memset(logits, 0, B * U * sizeof(float));
+        return;
+    }
+    /* logits (B,U) = q (B,D) c^T (D,U) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)U, (int)D,
+                1.0f, q, (int)D, c, (int)D, 0.0f, logits, (int)U);
+}
+
+void nn_logits_backward(float *dq, float *dc, const float *dlogits,
+                        const float *q, const float *c, size_t B, size_t U, size_t D)
+{
+    if (B == 0 || U == 0 || D == 0)
+        return;
+    /* dq (B,D) += dlogits (B,U) c (U,D) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)D, (int)U,
+                1.0f, dlogits, (int)U, c, (int)D, 1.0f, dq, (int)D);
+    /* dc (U,D) += dlogits^T (U,B) q (B,D) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)U, (int)D, (int)B,
+                1.0f, dlogits, (int)U, q, (int)D, 1.0f, dc, (int)D);
+}
+
+void nn_logits_forward_naive(float *logits, const float *q, const float *c,
+                             size_t B, size_t U, size_t D)
+{
+    for (size_t b = 0; b < B; b++)
+        for (size_t u = 0; u < U; u++) {
+            float s = 0.0f;
+            for (size_t d = 0; d < D; d++)
+                s += q[b * D + d] * c[u * D + d];
+            logits[b * U + u] = s;
+        }
+}
+
+void nn_logits_backward_naive(float *dq, float *dc, const float *dlogits,
+                              const float *q, const float *c, size_t B, size_t U, size_t D)
+{
+    for (size_t b = 0; b < B; b++)
+        for (size_t u = 0; u < U; u++) {
+            float g = dlogits[b * U + u];
+            for (size_t d = 0; d < D; d++) {
+                dq[b * D + d] += g * c[u * D + d];
+                dc[u * D + d] += g * q[b * D + d];
+            }
+        }
+}
+
+/* ---- softmax cross-entropy ---- */
+
+double nn_softmax_xent_forward(float *probs, const float *logits, const int32_t *label,
+                               const float *colbias, const int32_t *count,
+                               int remove_hits, size_t B, size_t U)
+{
+    double total = 0.0;
+    for (size_t b = 0; b < B; b++) {
+        const float *z = logits + b * U;
+        float *p = probs + b * U;
+        size_t y = (size_t)label[b];
+        /* p holds the shifted logit z + colbias + log n, then its softmax */
+        float mx = -INFINITY;
+        for (size_t u = 0; u < U; u++) {
+            float v = z[u] + (colbias ? colbias[u] : 0.0f);
+            int n = count ? count[u] : 1;
+            if (u == y && remove_hits)
+                n = 1;
+            v += n > 1 ? logf((float)n) : 0.0f;
+            p[u] = v;
+            if (v > mx)
+                mx = v;
+        }
+        double sum = 0.0;
+        for (size_t u = 0; u < U; u++) {
+            p[u] = expf(p[u] - mx);
+            sum += p[u];
+        }
+        float inv = (float)(1.0 / sum);
+        for (size_t u = 0; u < U; u++)
+            p[u] *= inv;
+        double zy = (double)z[y] + (colbias ? colbias[y] : 0.0f);
+        total += -(zy - mx) + log(sum);
+    }
+    return B ? total / (double)B : 0.0;
+}
+
+void nn_softmax_xent_backward(float *dlogits, const float *probs, const int32_t *label,
+                              double scale, size_t B, size_t U)
+{
+    if (B == 0)
+        return;
+    float s = (float)(scale / (double)B);
+    for (size_t b = 0; b < B; b++) {
+        const float *p = probs + b * U;
+        float *g = dlogits + b * U;
+        for (size_t u = 0; u < U; u++)
+            g[u] += s * p[u];
+        g[label[b]] -= s;
+    }
+}
+
+/* ---- squared error ---- */
+
+double nn_mse_forward(const float *pred, const float *y, size_t B)
+{
+    double s = 0.0;
+    for (size_t b = 0; b < B; b++) {
+        double d = (double)pred[b] - y[b];
+        s += d * d;
+    }
+    return B ? s / (double)B : 0.0;
+}
+
+void nn_mse_backward(float *dpred, const float *pred, const float *y,
+                     double scale, size_t B)
+{
+    if (B == 0)
+        return;
+    float s = (float)(2.0 * scale / (double)B);
+    for (size_t b = 0; b < B; b++)
+        dpred[b] += s * (pred[b] - y[b]);
+}

@@ -1,0 +1,116 @@
+/* nn.h: the layers of the two-tower model, forward and backward by hand.
+ *
+ * Each layer is a pair x_forward(out, ..., inp, ..., dims) and
+ * x_backward(dinp, dweights, ..., dout, ..., dims): outputs first, and
+ * backward ADDS into every gradient it is given (callers zero them), so a
+ * tensor used twice simply receives both contributions. A gradient pointer
+ * may be NULL where nobody needs it (the input of the first dense layer).
+ *
+ * Shape letters:
+ *   B  rows in the batch            V  rows of an embedding table (vocabulary)
+ *   D  embedding / feature width    L  tokens per row of a bag (padded with -1)
+ *   K  dense layer input width      M  dense layer output width
+ *   U  distinct candidates in the batch (columns of the logits)
+ *   ld the row stride of a buffer that is a column slice of a wider one
+ *      (the concatenated tower input): element (b, d) is at [b * ld + d].
+ *
+ * Matrices are row-major float. The matrix products go through OpenBLAS
+ * (cblas_sgemm); each has a plain-loop twin, *_naive, that the unit tests
+ * compare against. Nothing here prints, allocates or fails: the caller
+ * checks ids against V before calling. */
+#ifndef MLR_NN_H
+#define MLR_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Rows of an embedding table touched in the current batch, so that the
+ * optimiser updates (and the trainer zeroes) only those rows.
+ * mark (V) is 0/1, list (V) holds the n marked rows in first-touch order. */
+typedef struct {
+    size_t n;
+    uint32_t *list; /* (V) */
+    uint8_t *mark;  /* (V) */
+} nn_rowset;
+
+void nn_rowset_init(nn_rowset *s, size_t V); /* allocates (xmalloc) */
+void nn_rowset_free(nn_rowset *s);           /* accepts a zeroed set */
+void nn_rowset_add(nn_rowset *s, size_t row);
+void nn_rowset_clear(nn_rowset *s);          /* unmarks the n listed rows */
+
+/* ---- embedding lookup: out[b, :] = table[ids[b], :] ---- */
+void nn_embedding_forward(float *out, size_t ldo, const int32_t *ids,
+                          const float *table, size_t B, size_t D);
+/* dtable[ids[b], :] += dout[b, :]; marks touched rows in rows (NULL: none). */
+void nn_embedding_backward(float *dtable, nn_rowset *rows, const float *dout,
+                           size_t ldd, const int32_t *ids, size_t B, size_t D);
+
+/* ---- mean-pooled bag: out[b, :] = mean of table[ids[b, l], :] over the
+ * l with ids[b, l] >= 0 (-1 is padding); a row of only padding gives 0. ---- */
+void nn_bag_forward(float *out, size_t ldo, const int32_t *ids,
+                    const float *table, size_t B, size_t L, size_t D);
+void nn_bag_backward(float *dtable, nn_rowset *rows, const float *dout,
+                     size_t ldd, const int32_t *ids, size_t B, size_t L, size_t D);
+
+/* ---- copy a column block: out[b, 0:D] = inp[b, 0:D] (concat helper) ---- */
+void nn_copy_cols(float *out, size_t ldo, const float *inp, size_t ldi,
+                  size_t B, size_t D);
+/* dinp[b, 0:D] += dout[b, 0:D] */
+void nn_copy_cols_backward(float *dinp, size_t ldi, const float *dout,
+                           size_t ldd, size_t B, size_t D);
+
+/* ---- dense: out (B,M) = inp (B,K) w (K,M) + bias (M) ---- */
+void nn_dense_forward(float *out, const float *inp, const float *w,
+                      const float *bias, size_t B, size_t K, size_t M);
+/* dinp (B,K) += dout w^T; dw (K,M) += inp^T dout; dbias (M) += sum_b dout.
+ * dinp may be NULL. */
+void nn_dense_backward(float *dinp, float *dw, float *dbias, const float *dout,
+                       const float *inp, const float *w, size_t B, size_t K, size_t M);
+void nn_dense_forward_naive(float *out, const float *inp, const float *w,
+                            const float *bias, size_t B, size_t K, size_t M);
+void nn_dense_backward_naive(float *dinp, float *dw, float *dbias, const float *dout,
+                             const float *inp, const float *w, size_t B, size_t K, size_t M);
+
+/* ---- relu, in place allowed (out == inp) ---- */
+void nn_relu_forward(float *out, const float *inp, size_t n);
+/* dinp += dout where out > 0 (out is the forward's output). */
+void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+
+/* ---- logits (B,U) = q (B,D) c (U,D)^T ---- */
+void nn_logits_forward(float *logits, const float *q, const float *c,
+                       size_t B, size_t U, size_t D);
+/* dq (B,D) += dlogits c; dc (U,D) += dlogits^T q. */
+void nn_logits_backward(float *dq, float *dc, const float *dlogits,
+                        const float *q, const float *c, size_t B, size_t U, size_t D);
+void nn_logits_forward_naive(float *logits, const float *q, const float *c,
+                             size_t B, size_t U, size_t D);
+void nn_logits_backward_naive(float *dq, float *dc, const float *dlogits,
+                              const float *q, const float *c, size_t B, size_t U, size_t D);
+
+/* ---- in-batch softmax cross-entropy over distinct candidates ----
+ * Row b's true column is label[b]. Column u stands for count[u] identical
+ * columns of the full (B, B) in-batch matrix, so its logit enters the
+ * normaliser shifted by log(count[u]); with remove_hits the true column
+ * counts once (TFRS remove_accidental_hits: the other copies of the
+ * positive are masked). colbias (U) is added to every logit of column u,
+ * the true one included (log-Q correction: colbias = -log q(item)); NULL
+ * means none. count NULL means every count is 1.
+ *   loss_b = -(z[b,label] ) + log sum_u exp(z[b,u] + log n[b,u])
+ *   z = logits + colbias, n[b,u] = count[u] (1 for u = label[b] with remove_hits)
+ * Writes the softmax probabilities p (B,U) for the backward and returns the
+ * MEAN loss over the B rows. */
+double nn_softmax_xent_forward(float *probs, const float *logits, const int32_t *label,
+                               const float *colbias, const int32_t *count,
+                               int remove_hits, size_t B, size_t U);
+/* dlogits (B,U) += scale * (p - onehot(label)) / B: the gradient of
+ * scale x the mean loss. */
+void nn_softmax_xent_backward(float *dlogits, const float *probs, const int32_t *label,
+                              double scale, size_t B, size_t U);
+
+/* ---- squared error: returns mean_b (pred[b] - y[b])^2 ---- */
+double nn_mse_forward(const float *pred, const float *y, size_t B);
+/* dpred += scale * 2 (pred - y) / B */
+void nn_mse_backward(float *dpred, const float *pred, const float *y,
+                     double scale, size_t B);
+
+#endif

@@ -1,0 +1,376 @@
+/* test_nn.c: every layer's backward against central finite differences on
+ * tiny shapes, and every BLAS call site against its plain-loop twin. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "mlr.h"
+#include "nn.h"
+
+/* A finite-difference check: the scalar loss is sum(out * R) for a fixed
+ * random R, so d loss / d out = R is what the backward receives. */
+#define EPS 1e-2f
+#define TOL 2e-3
+
+static void fill(mlr_rng *r, float *x, size_t n, double scale)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((mlr_rng_uniform(r) * 2.0 - 1.0) * scale);
+}
+
+static double dot(const float *a, const float *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+/* Max of |numeric - analytic| / max(1, |numeric|) over the elements of x. */
+typedef double (*loss_fn)(void *ctx);
+static double fd_error(loss_fn f, void *ctx, float *x, const float *grad, size_t n)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        float keep = x[i];
+        x[i] = keep + EPS;
+        double up = f(ctx);
+        x[i] = keep - EPS;
+        double down = f(ctx);
+        x[i] = keep;
+        double num = (up - down) / (2.0 * EPS);
+        double err = fabs(num - grad[i]) / fmax(1.0, fabs(num));
+        if (err > worst)
+            worst = err;
+    }
+    return worst;
+}
+
+/* ---- embedding and bag, writing into a slice of a wider buffer ---- */
+
+enum { V = 5, D = 3, B = 4, L = 3, LD = 7 };
+
+typedef struct {
+    float table[V * D];
+    int32_t ids[B * L];
+    float out[B * LD];
+    float R[B * LD];
+    int bag;
+} emb_ctx;
+
+static double emb_loss(void *p)
+{
+    emb_ctx *c = p;
+    memset(c->out, 0, sizeof c->out);
+    if (c->bag)
+        nn_bag_forward(c->out + 2, LD, c->ids, c->table, B, L, D);
+    else
+        nn_embedding_forward(c->out + 2, LD, c->ids, c->table, B, D);
+    return dot(c->out, c->R, B * LD);
+}
+
+static void test_embedding_fd(void)
+{
+    mlr_rng r;
+    mlr_rng_seed(&r, 1);
+    emb_ctx c = {.bag = 0, .ids = {3, 1, 3, 0}};
+    fill(&r, c.table, V * D, 1.0);
+    fill(&r, c.R, B * LD, 1.0);
+    float dtable[V * D] = {0};
+    nn_rowset rows;
+    nn_rowset_init(&rows, V);
+    nn_embedding_backward(dtable, &rows, c.R + 2, LD, c.ids, B, D);
+    CHECK(rows.n == 3 && rows.list[0] == 3 && rows.list[1] == 1 && rows.list[2] == 0);
+    nn_rowset_clear(&rows);
+    CHECK(rows.n == 0 && rows.mark[3] == 0);
+    nn_rowset_free(&rows);
+    CHECK(fd_error(emb_loss, &c, c.table, dtable, V * D) < TOL);
+}
+
+static void test_bag_fd(void)
+{
+    mlr_rng r;
+    mlr_rng_seed(&r, 2);
+    /* a repeated token, padding on the right, a row of only padding */
+    emb_ctx c = {.bag = 1, .ids = {1, 1, 4, 2, -1, -1, -1, -1, -1, 0, 3, -1}};
+    fill(&r, c.table, V * D, 1.0);
+    fill(&r, c.R, B * LD, 1.0);
+    emb_loss(&c);
+    CHECK(c.out[2 * LD + 2] == 0.0f && c.out[2 * LD + 4] == 0.0f);
+    CHECK(fabsf(c.out[LD + 2] - c.table[2 * D]) < 1e-6f);
+    float dtable[V * D] = {0};
+    nn_bag_backward(dtable, NULL, c.R + 2, LD, c.ids, B, L, D);
+    CHECK(fd_error(emb_loss, &c, c.table, dtable, V * D) < TOL);
+}
+
+static void test_copy_cols(void)
+{
+    float inp[6] = {1, 2, 3, 4, 5, 6}, out[8] = {0};
+    nn_copy_cols(out + 1, 4, inp, 3, 2, 2); /* (2,2) block of a (2,3) into a (2,4) */
+    CHECK(out[1] == 1 && out[2] == 2 && out[5] == 4 && out[6] == 5 && out[0] == 0);
+    float dinp[6] = {0};
+    nn_copy_cols_backward(dinp, 3, out + 1, 4, 2, 2);
+    CHECK(dinp[0] == 1 && dinp[4] == 5 && dinp[2] == 0);
+}
+
+/* ---- dense ---- */
+
+enum { DB = 3, DK = 4, DM = 5 };
+
+typedef struct {
+    float inp[DB * DK], w[DK * DM], bias[DM], out[DB * DM], R[DB * DM];
+} dense_ctx;
+
+static double dense_loss(void *p)
+{
+    dense_ctx *c = p;
+    nn_dense_forward(c->out, c->inp, c->w, c->bias, DB, DK, DM);
+    return dot(c->out, c->R, DB * DM);
+}
+
+static void test_dense_fd(void)
+{
+    mlr_rng r;
+    mlr_rng_seed(&r, 3);
+    dense_ctx c;
+    fill(&r, c.inp, DB * DK, 1.0);
+    fill(&r, c.w, DK * DM, 1.0);
+    fill(&r, c.bias, DM, 1.0);
+    fill(&r, c.R, DB * DM, 1.0);
+    float dinp[DB * DK] = {0}, dw[DK * DM] = {0}, db[DM] = {0};
+    nn_dense_backward(dinp, dw, db, c.R, c.inp, c.w, DB, DK, DM);
+    CHECK(fd_error(dense_loss, &c, c.inp, dinp, DB * DK) < TOL);
+    CHECK(fd_error(dense_loss, &c, c.w, dw, DK * DM) < TOL);
+    CHECK(fd_error(dense_loss, &c, c.bias, db, DM) < TOL);
+}
+
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+/* The sgemm call sites against the loops, on shapes big enough for
+ * OpenBLAS to block them, and accumulating into non-zero gradients. */
+static void test_dense_blas_vs_naive(void)
+{
+    size_t Bs = 37, K = 29, M = 23;
+    mlr_rng r;
+    mlr_rng_seed(&r, 4);
+    float *inp = xmalloc(Bs * K * 4), *w = xmalloc(K * M * 4), *bias = xmalloc(M * 4);
+    float *o1 = xmalloc(Bs * M * 4), *o2 = xmalloc(Bs * M * 4), *dout = xmalloc(Bs * M * 4);
+    float *di1 = xmalloc(Bs * K * 4), *di2 = xmalloc(Bs * K * 4);
+    float *dw1 = xmalloc(K * M * 4), *dw2 = xmalloc(K * M * 4), *db1 = xmalloc(M * 4), *db2 = xmalloc(M * 4);
+    fill(&r, inp, Bs * K, 1.0);
+    fill(&r, w, K * M, 1.0);
+    fill(&r, bias, M, 1.0);
+    fill(&r, dout, Bs * M, 1.0);
+    fill(&r, di1, Bs * K, 1.0);
+    memcpy(di2, di1, Bs * K * 4);
+    fill(&r, dw1, K * M, 1.0);
+    memcpy(dw2, dw1, K * M * 4);
+    fill(&r, db1, M, 1.0);
+    memcpy(db2, db1, M * 4);
+    nn_dense_forward(o1, inp, w, bias, Bs, K, M);
+    nn_dense_forward_naive(o2, inp, w, bias, Bs, K, M);
+    nn_dense_backward(di1, dw1, db1, dout, inp, w, Bs, K, M);
+    nn_dense_backward_naive(di2, dw2, db2, dout, inp, w, Bs, K, M);
+    double e1 = max_diff(o1, o2, Bs * M), e2 = max_diff(di1, di2, Bs * K);
+    double e3 = max_diff(dw1, dw2, K * M), e4 = max_diff(db1, db2, M);
+    free(inp); free(w); free(bias); free(o1); free(o2); free(dout);
+    free(di1); free(di2); free(dw1); free(dw2); free(db1); free(db2);
+    CHECKF(e1 < 1e-4 && e2 < 1e-4 && e3 < 1e-4 && e4 < 1e-5, "%g %g %g %g", e1, e2, e3, e4);
+}
+
+static void test_logits_blas_vs_naive(void)
+{
+    size_t Bs = 41, U = 19, Dd = 13;
+    mlr_rng r;
+    mlr_rng_seed(&r, 5);
+    float *q = xmalloc(Bs * Dd * 4), *c = xmalloc(U * Dd * 4), *g = xmalloc(Bs * U * 4);
+    float *l1 = xmalloc(Bs * U * 4), *l2 = xmalloc(Bs * U * 4);
+    float *dq1 = xcalloc(Bs * Dd, 4), *dq2 = xcalloc(Bs * Dd, 4);
+    float *dc1 = xcalloc(U * Dd, 4), *dc2 = xcalloc(U * Dd, 4);
+    fill(&r, q, Bs * Dd, 1.0);
+    fill(&r, c, U * Dd, 1.0);
+    fill(&r, g, Bs * U, 1.0);
+    dq1[3] = dq2[3] = 0.5f; /* backward must add, not overwrite */
+    dc1[7] = dc2[7] = -0.25f;
+    nn_logits_forward(l1, q, c, Bs, U, Dd);
+    nn_logits_forward_naive(l2, q, c, Bs, U, Dd);
+    nn_logits_backward(dq1, dc1, g, q, c, Bs, U, Dd);
+    nn_logits_backward_naive(dq2, dc2, g, q, c, Bs, U, Dd);
+    double e1 = max_diff(l1, l2, Bs * U), e2 = max_diff(dq1, dq2, Bs * Dd), e3 = max_diff(dc1, dc2, U * Dd);
+    free(q); free(c); free(g); free(l1); free(l2); free(dq1); free(dq2); free(dc1); free(dc2);
+    CHECKF(e1 < 1e-4 && e2 < 1e-4 && e3 < 1e-4, "%g %g %g", e1, e2, e3);
+}
+
+/* ---- logits ---- */
+
+enum { LB = 3, LU = 4, LD2 = 2 };
+
+typedef struct {
+    float q[LB * LD2], c[LU * LD2], out[LB * LU], R[LB * LU];
+} logit_ctx;
+
+static double logit_loss(void *p)
+{
+    logit_ctx *x = p;
+    nn_logits_forward(x->out, x->q, x->c, LB, LU, LD2);
+    return dot(x->out, x->R, LB * LU);
+}
+
+static void test_logits_fd(void)
+{
+    mlr_rng r;
+    mlr_rng_seed(&r, 6);
+    logit_ctx x;
+    fill(&r, x.q, LB * LD2, 1.0);
+    fill(&r, x.c, LU * LD2, 1.0);
+    fill(&r, x.R, LB * LU, 1.0);
+    float dq[LB * LD2] = {0}, dc[LU * LD2] = {0};
+    nn_logits_backward(dq, dc, x.R, x.q, x.c, LB, LU, LD2);
+    CHECK(fd_error(logit_loss, &x, x.q, dq, LB * LD2) < TOL);
+    CHECK(fd_error(logit_loss, &x, x.c, dc, LU * LD2) < TOL);
+}
+
+/* ---- relu ---- */
+
+static float relu_in[8];
+static double relu_loss(void *p)
+{
+    float out[8];
+    nn_relu_forward(out, relu_in, 8);
+    return dot(out, p, 8);
+}
+
+static void test_relu_fd(void)
+{
+    /* no input within EPS of the kink */
+    float in[8] = {-1.0f, 0.5f, 2.0f, -0.3f, 0.7f, -2.0f, 0.05f, -0.05f};
+    float R[8] = {1, 2, 3, 4, -5, 6, 7, 8};
+    memcpy(relu_in, in, sizeof in);
+    float out[8], dinp[8] = {0};
+    nn_relu_forward(out, relu_in, 8);
+    nn_relu_backward(dinp, R, out, 8);
+    CHECK(dinp[0] == 0.0f && dinp[1] == 2.0f && dinp[6] == 7.0f && dinp[7] == 0.0f);
+    CHECK(fd_error(relu_loss, R, relu_in, dinp, 8) < TOL);
+}
+
+/* ---- softmax cross-entropy ---- */
+
+enum { SB = 4, SU = 3 };
+
+typedef struct {
+    float logits[SB * SU], probs[SB * SU], colbias[SU];
+    int32_t label[SB], count[SU];
+    int remove;
+} sm_ctx;
+
+static double sm_loss(void *p)
+{
+    sm_ctx *s = p;
+    return nn_softmax_xent_forward(s->probs, s->logits, s->label, s->colbias,
+                                   s->count, s->remove, SB, SU);
+}
+
+static void test_softmax_fd(void)
+{
+    for (int remove = 0; remove <= 1; remove++) {
+        mlr_rng r;
+        mlr_rng_seed(&r, 7);
+        sm_ctx s = {.label = {0, 2, 1, 2}, .count = {1, 1, 2}, .remove = remove};
+        fill(&r, s.logits, SB * SU, 2.0);
+        fill(&r, s.colbias, SU, 1.0);
+        sm_loss(&s);
+        float g[SB * SU] = {0};
+        nn_softmax_xent_backward(g, s.probs, s.label, 3.0, SB, SU);
+        /* the scale enters linearly: compare with 3 x the numeric gradient */
+        for (size_t i = 0; i < SB * SU; i++)
+            g[i] /= 3.0f;
+        CHECK(fd_error(sm_loss, &s, s.logits, g, SB * SU) < TOL);
+    }
+}
+
+/* The distinct-candidate softmax equals the full (B, B) in-batch softmax
+ * with one column per row, accidental hits masked or not. */
+static double full_batch_loss(const float *q, const float *cand, const int *item,
+                              size_t Bs, size_t Dd, int remove)
+{
+    double total = 0.0;
+    for (size_t i = 0; i < Bs; i++) {
+        double z[16], mx = -1e300, sum = 0.0;
+        for (size_t j = 0; j < Bs; j++) {
+            z[j] = dot(q + i * Dd, cand + (size_t)item[j] * Dd, Dd);
+            if (remove && j != i && item[j] == item[i])
+                z[j] = -1e300;
+            mx = fmax(mx, z[j]);
+        }
+        for (size_t j = 0; j < Bs; j++)
+            sum += z[j] < -1e299 ? 0.0 : exp(z[j] - mx);
+        total += -(z[i] - mx) + log(sum);
+    }
+    return total / (double)Bs;
+}
+
+static void test_softmax_distinct_equals_full(void)
+{
+    enum { N = 6, U = 3, DD = 4 };
+    int item[N] = {0, 2, 0, 1, 0, 2}; /* row -> distinct column */
+    int32_t label[N], count[U] = {0};
+    for (int i = 0; i < N; i++) {
+        label[i] = item[i];
+        count[item[i]]++;
+    }
+    mlr_rng r;
+    mlr_rng_seed(&r, 8);
+    float q[N * DD], c[U * DD], logits[N * U], probs[N * U];
+    fill(&r, q, N * DD, 1.0);
+    fill(&r, c, U * DD, 1.0);
+    nn_logits_forward_naive(logits, q, c, N, U, DD);
+    for (int remove = 0; remove <= 1; remove++) {
+        double a = nn_softmax_xent_forward(probs, logits, label, NULL, count, remove, N, U);
+        double b = full_batch_loss(q, c, item, N, DD, remove);
+        CHECKF(fabs(a - b) < 1e-5, "remove %d: distinct %g full %g", remove, a, b);
+    }
+}
+
+/* ---- squared error ---- */
+
+typedef struct {
+    float pred[5], y[5];
+} mse_ctx;
+
+static double mse_loss(void *p)
+{
+    mse_ctx *m = p;
+    return nn_mse_forward(m->pred, m->y, 5);
+}
+
+static void test_mse_fd(void)
+{
+    mse_ctx m = {{1, 2, 3, 4, 5}, {1.5f, 2, 2, 4.5f, 1}};
+    CHECK(fabs(mse_loss(&m) - (0.25 + 0 + 1 + 0.25 + 16) / 5) < 1e-6);
+    float g[5] = {0};
+    nn_mse_backward(g, m.pred, m.y, 1.0, 5);
+    CHECK(fd_error(mse_loss, &m, m.pred, g, 5) < TOL);
+}
+
+int main(void)
+{
+    RUN(test_embedding_fd);
+    RUN(test_bag_fd);
+    RUN(test_copy_cols);
+    RUN(test_dense_fd);
+    RUN(test_dense_blas_vs_naive);
+    RUN(test_logits_blas_vs_naive);
+    RUN(test_logits_fd);
+    RUN(test_relu_fd);
+    RUN(test_softmax_fd);
+    RUN(test_softmax_distinct_equals_full);
+    RUN(test_mse_fd);
+    return check_status();
+}
