@@ -331,9 +331,12 @@ int mlr_spec_read(const char *dir, mlr_spec *spec, mlr_err *e)
 
 /* ---- writing ---- */
 
-/* mkdir -p. */
-static int make_dirs(const char *dir, mlr_err *e)
+int mlr_spec_mkdir(const char *dir, int *created, mlr_err *e)
 {
+    if (created)
+        *created = 0;
+    if (!*dir)
+        return mlr_fail(e, "empty directory name");
     char *p = xstrdup(dir);
     int rc = 0;
     for (char *s = p + 1; rc == 0; s++) {
@@ -341,8 +344,11 @@ static int make_dirs(const char *dir, mlr_err *e)
             continue;
         char c = *s;
         *s = '\0';
-        if (mkdir(p, 0777) < 0 && errno != EEXIST)
+        int made = mkdir(p, 0777) == 0;
+        if (!made && errno != EEXIST)
             rc = mlr_fail(e, "%s: cannot create directory: %s", p, strerror(errno));
+        if (made && created)
+            *created = 1; /* the deepest one made; its parents stay */
         *s = c;
         if (c == '\0')
             break;
@@ -385,7 +391,7 @@ static int write_features(const char *path, const mlr_spec *spec, mlr_err *e)
 
 int mlr_spec_write(const char *dir, mlr_spec *spec, mlr_err *e)
 {
-    if (make_dirs(dir, e) < 0)
+    if (mlr_spec_mkdir(dir, NULL, e) < 0)
         return -1;
     for (size_t i = 0; i < spec->n; i++)
         if (has_vocab(spec->features[i].kind) && write_vocab(dir, &spec->features[i], e) < 0)

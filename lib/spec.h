@@ -94,6 +94,10 @@ int mlr_spec_read(const char *dir, mlr_spec *spec, mlr_err *e);
  * spec->sha256. On failure the temporaries are removed. */
 int mlr_spec_write(const char *dir, mlr_spec *spec, mlr_err *e);
 
+/* mkdir -p DIR; *created (when not NULL) tells whether DIR itself was
+ * made by this call, so a failing tool can remove it again. */
+int mlr_spec_mkdir(const char *dir, int *created, mlr_err *e);
+
 /* Frees everything spec holds and zeroes it; accepts a zeroed spec. */
 void mlr_spec_free(mlr_spec *spec);
 
