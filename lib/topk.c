@@ -1,0 +1,469 @@
+/* topk.c: blocked sgemm scoring, bounded-heap selection, ranks, fast
+ * formatting of list rows. See topk.h for the tie rule. */
+#include "topk.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "table.h"
+
+/* ---- the heap: a min-heap whose root is the worst hit kept ---- */
+
+static void sift_down(mlr_hit *h, size_t n, size_t i)
+{
+    mlr_hit x = h[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && mlr_hit_before(h[c], h[c + 1])) c++; /* the worse child */
+        if (!mlr_hit_before(x, h[c])) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+static void sift_up(mlr_hit *h, size_t i)
+{
+    mlr_hit x = h[i];
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!mlr_hit_before(h[p], x)) break; /* parent already worse */
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = x;
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+    const mlr_hit *x = a, *y = b;
+    if (mlr_hit_before(*x, *y)) return -1;
+    if (mlr_hit_before(*y, *x)) return 1;
+    return 0;
+}
+
+/* The first j' >= j with s[j'] > thr, or m. Most rows of a large catalogue
+ * fall below the heap's threshold, so this scan is the selection's cost. */
+static size_t next_above(const float *s, size_t j, size_t m, float thr)
+{
+#ifdef __SSE2__
+    const __m128 t = _mm_set1_ps(thr);
+    while (j + 16 <= m) {
+        __m128 a = _mm_cmpgt_ps(_mm_loadu_ps(s + j), t);
+        __m128 b = _mm_cmpgt_ps(_mm_loadu_ps(s + j + 4), t);
+        __m128 c = _mm_cmpgt_ps(_mm_loadu_ps(s + j + 8), t);
+        __m128 d = _mm_cmpgt_ps(_mm_loadu_ps(s + j + 12), t);
+        if (_mm_movemask_ps(_mm_or_ps(_mm_or_ps(a, b), _mm_or_ps(c, d)))) break;
+        j += 16;
+    }
+#endif
+    for (; j < m; j++)
+        if (s[j] > thr) return j;
+    return m;
+}
+
+size_t mlr_topk_select(float *scores, size_t m, size_t k,
+                       const uint32_t *excl, size_t nexcl, mlr_hit *out)
+{
+    if (k == 0 || m == 0) return 0;
+    for (size_t i = 0; i < nexcl; i++)
+        if (excl[i] < m) scores[excl[i]] = -INFINITY;
+    /* Fill: the first k items not excluded, in index order. */
+    size_t n = 0, j = 0, p = 0;
+    for (; j < m && n < k; j++) {
+        while (p < nexcl && excl[p] < j) p++;
+        if (p < nexcl && excl[p] == j) continue;
+        out[n].score = scores[j];
+        out[n].item = (uint32_t)j;
+        sift_up(out, n++);
+    }
+    /* Then only a strictly higher score enters: an equal one comes later in
+     * index order, so it ranks below the root it ties with. Excluded items
+     * hold -inf and never pass. */
+    if (n == k) {
+        float thr = out[0].score;
+        while ((j = next_above(scores, j, m, thr)) < m) {
+            out[0].score = scores[j];
+            out[0].item = (uint32_t)j;
+            sift_down(out, n, 0);
+            thr = out[0].score;
+            j++;
+        }
+    }
+    qsort(out, n, sizeof *out, cmp_hit);
+    return n;
+}
+
+static int is_excluded(const uint32_t *excl, size_t nexcl, size_t j)
+{
+    for (size_t i = 0; i < nexcl; i++)
+        if (excl[i] == j) return 1;
+    return 0;
+}
+
+size_t mlr_topk_select_naive(const float *scores, size_t m, size_t k,
+                             const uint32_t *excl, size_t nexcl, mlr_hit *out)
+{
+    mlr_hit *all = xmalloc((m ? m : 1) * sizeof *all);
+    size_t n = 0;
+    for (size_t j = 0; j < m; j++)
+        if (!is_excluded(excl, nexcl, j)) all[n++] = (mlr_hit){scores[j], (uint32_t)j};
+    qsort(all, n, sizeof *all, cmp_hit);
+    if (n > k) n = k;
+    memcpy(out, all, n * sizeof *all);
+    free(all);
+    return n;
+}
+
+/* #{j < n : s[j] > v} and #{j < lim : s[j] == v}, SSE2 where present. */
+static void count_above(const float *s, size_t n, size_t lim, float v,
+                        size_t *above, size_t *equal)
+{
+    size_t a = 0, e = 0, j = 0;
+#ifdef __SSE2__
+    const __m128 t = _mm_set1_ps(v);
+    while (j + 4 <= n) {
+        __m128i acc_a = _mm_setzero_si128(), acc_e = _mm_setzero_si128();
+        /* At most 2^20 steps per batch so the 32-bit lanes cannot overflow. */
+        size_t end = j + ((n - j) / 4 < (1u << 20) ? (n - j) / 4 * 4 : 4u << 20);
+        for (; j < end; j += 4) {
+            __m128 x = _mm_loadu_ps(s + j);
+            acc_a = _mm_sub_epi32(acc_a, _mm_castps_si128(_mm_cmpgt_ps(x, t)));
+            if (j + 4 <= lim)
+                acc_e = _mm_sub_epi32(acc_e, _mm_castps_si128(_mm_cmpeq_ps(x, t)));
+            else
+                for (size_t u = j; u < j + 4 && u < lim; u++) e += s[u] == v;
+        }
+        uint32_t la[4], le[4];
+        _mm_storeu_si128((__m128i *)la, acc_a);
+        _mm_storeu_si128((__m128i *)le, acc_e);
+        a += (size_t)la[0] + la[1] + la[2] + la[3];
+        e += (size_t)le[0] + le[1] + le[2] + le[3];
+    }
+#endif
+    for (; j < n; j++) {
+        a += s[j] > v;
+        if (j < lim) e += s[j] == v;
+    }
+    *above = a;
+    *equal = e;
+}
+
+size_t mlr_topk_rank(const float *scores, size_t m, size_t t,
+                     const uint32_t *excl, size_t nexcl)
+{
+    float v = scores[t];
+    size_t above, equal;
+    count_above(scores, m, t, v, &above, &equal);
+    size_t r = 1 + above + equal;
+    for (size_t i = 0; i < nexcl; i++) {
+        size_t j = excl[i];
+        if (j >= m || j == t || (i > 0 && excl[i - 1] == j)) continue;
+        if (scores[j] > v || (scores[j] == v && j < t)) r--;
+    }
+    return r;
+}
+
+size_t mlr_topk_rank_naive(const float *scores, size_t m, size_t t,
+                           const uint32_t *excl, size_t nexcl)
+{
+    size_t r = 1;
+    mlr_hit me = {scores[t], (uint32_t)t};
+    for (size_t j = 0; j < m; j++)
+        if (j != t && !is_excluded(excl, nexcl, j) &&
+            mlr_hit_before((mlr_hit){scores[j], (uint32_t)j}, me))
+            r++;
+    return r;
+}
+
+/* ---- scoring blocks ---- */
+
+void mlr_scores(float *scores, const float *q, size_t b,
+                const float *items, size_t m, size_t d)
+{
+    if (b == 0 || m == 0) return;
+    if (d == 0) {
+        memset(scores, 0, b * m * sizeof *scores);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)m, (int)d,
+                1.0f, q, (int)d, items, (int)d, 0.0f, scores, (int)m);
+}
+
+void mlr_scores_naive(float *scores, const float *q, size_t b,
+                      const float *items, size_t m, size_t d)
+{
+    for (size_t r = 0; r < b; r++)
+        for (size_t j = 0; j < m; j++) {
+            float acc = 0;
+            for (size_t i = 0; i < d; i++) acc += q[r * d + i] * items[j * d + i];
+            scores[r * m + j] = acc;
+        }
+}
+
+typedef struct {
+    mlr_range_fn fn;
+    void *arg;
+    int t;
+    size_t lo, hi;
+} range_job;
+
+static void *range_main(void *p)
+{
+    range_job *j = p;
+    j->fn(j->t, j->lo, j->hi, j->arg);
+    return NULL;
+}
+
+void mlr_parallel_for(int threads, size_t n, mlr_range_fn fn, void *arg)
+{
+    if (threads < 1) threads = 1;
+    if (threads == 1) {
+        fn(0, 0, n, arg);
+        return;
+    }
+    range_job *jobs = xcalloc((size_t)threads, sizeof *jobs);
+    pthread_t *tid = xcalloc((size_t)threads, sizeof *tid);
+    int *started = xcalloc((size_t)threads, sizeof *started);
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (range_job){fn, arg, t, n * (size_t)t / (size_t)threads,
+                              n * (size_t)(t + 1) / (size_t)threads};
+        if (t > 0) started[t] = pthread_create(&tid[t], NULL, range_main, &jobs[t]) == 0;
+    }
+    range_main(&jobs[0]);
+    for (int t = 1; t < threads; t++) {
+        if (started[t]) pthread_join(tid[t], NULL);
+        else range_main(&jobs[t]);
+    }
+    free(started);
+    free(tid);
+    free(jobs);
+}
+
+struct mlr_scorer {
+    const float *items; /* (M, D), borrowed */
+    size_t m, d, tile;
+    int threads;
+    float **scratch; /* threads x (tile, M) */
+};
+
+mlr_scorer *mlr_scorer_new(const float *items, size_t m, size_t d,
+                           size_t tile, int threads)
+{
+    mlr_scorer *s = xcalloc(1, sizeof *s);
+    s->items = items;
+    s->m = m;
+    s->d = d;
+    s->tile = tile ? tile : 32;
+    s->threads = threads < 1 ? 1 : threads;
+    s->scratch = xcalloc((size_t)s->threads, sizeof *s->scratch);
+    for (int t = 0; t < s->threads; t++)
+        s->scratch[t] = xmalloc((s->tile * m > 0 ? s->tile * m : 1) * sizeof(float));
+    return s;
+}
+
+void mlr_scorer_free(mlr_scorer *s)
+{
+    if (!s) return;
+    for (int t = 0; t < s->threads; t++) free(s->scratch[t]);
+    free(s->scratch);
+    free(s);
+}
+
+typedef struct {
+    mlr_scorer *s;
+    const float *q;
+    size_t b;
+    mlr_row_fn fn;
+    void *arg;
+} run_job;
+
+/* Worker t scores its share of rows tile by tile, so each tile's scores are
+ * still in cache when the callback reads them. */
+static void run_part(int t, size_t lo, size_t hi, void *p)
+{
+    run_job *j = p;
+    mlr_scorer *s = j->s;
+    float *buf = s->scratch[t];
+    for (size_t r = lo; r < hi; r += s->tile) {
+        size_t n = hi - r < s->tile ? hi - r : s->tile;
+        mlr_scores(buf, j->q + r * s->d, n, s->items, s->m, s->d);
+        for (size_t i = 0; i < n; i++) j->fn(r + i, buf + i * s->m, j->arg);
+    }
+}
+
+void mlr_scorer_run(mlr_scorer *s, const float *q, size_t b,
+                    mlr_row_fn fn, void *arg)
+{
+    run_job j = {s, q, b, fn, arg};
+    /* A thread per tile at most: tiny blocks are not worth a thread. */
+    size_t tiles = (b + s->tile - 1) / s->tile;
+    int threads = tiles < (size_t)s->threads ? (int)tiles : s->threads;
+    mlr_parallel_for(threads, b, run_part, &j);
+}
+
+typedef struct {
+    size_t m, k;
+    const uint32_t *const *excl;
+    const size_t *nexcl;
+    mlr_hit *out;
+    size_t *count;
+} block_job;
+
+static void block_row(size_t row, float *scores, void *p)
+{
+    block_job *j = p;
+    const uint32_t *ex = j->excl ? j->excl[row] : NULL;
+    size_t nex = j->excl ? j->nexcl[row] : 0;
+    j->count[row] = mlr_topk_select(scores, j->m, j->k, ex, nex, j->out + row * j->k);
+}
+
+void mlr_topk_block(mlr_scorer *s, const float *q, size_t b, size_t k,
+                    const uint32_t *const *excl, const size_t *nexcl,
+                    mlr_hit *out, size_t *count)
+{
+    block_job j = {s->m, k, excl, nexcl, out, count};
+    mlr_scorer_run(s, q, b, block_row, &j);
+}
+
+
+
+/* ---- formatting ---- */
+
+size_t mlr_fmt_size(char *buf, size_t n)
+{
+    char tmp[24];
+    size_t len = 0;
+    do {
+        tmp[len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    for (size_t i = 0; i < len; i++) buf[i] = tmp[len - 1 - i];
+    buf[len] = '\0';
+    return len;
+}
+
+static const uint64_t pow10_u64[] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+    100000000ull, 1000000000ull, 10000000000ull};
+
+/* %.6g by exact integer arithmetic: x = mant * 2^-sh with sh in [4, 37]
+ * (|x| in [2^-14, 2^20)), so mant * 10^(5-e10) fits 64 bits for e10 in
+ * [-5, 5] and the round-half-even of glibc's printf is reproduced exactly.
+ * Anything else (zero, tiny, huge, subnormal, inf, NaN) goes to snprintf. */
+size_t mlr_fmt_g6(char *buf, float x)
+{
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    int bexp = (int)((bits >> 23) & 0xff);
+    if (bexp < 113 || bexp > 146) return (size_t)snprintf(buf, 32, "%.6g", (double)x);
+    uint64_t mant = (bits & 0x7fffffu) | 0x800000u;
+    int sh = 150 - bexp;
+    int e10 = (int)floor(log10(fabs((double)x)));
+    if (e10 < -5) e10 = -5;
+    if (e10 > 5) e10 = 5;
+    uint64_t num = mant * pow10_u64[5 - e10];
+    /* Fix log10's guess so that 10^5 <= num / 2^sh < 10^6. */
+    while (e10 < 5 && num >= (1000000ull << sh)) num = mant * pow10_u64[5 - ++e10];
+    while (e10 > -5 && num < (100000ull << sh)) num = mant * pow10_u64[5 - --e10];
+    if (num >= (1000000ull << sh) || num < (100000ull << sh))
+        return (size_t)snprintf(buf, 32, "%.6g", (double)x);
+    uint64_t q = num >> sh, rem = num & ((1ull << sh) - 1), half = 1ull << (sh - 1);
+    if (rem > half || (rem == half && (q & 1))) q++;
+    if (q == 1000000) {
+        q = 100000;
+        e10++;
+    }
+    if (e10 < -4 || e10 > 5) return (size_t)snprintf(buf, 32, "%.6g", (double)x);
+    char d[6];
+    for (int i = 5; i >= 0; i--) {
+        d[i] = (char)('0' + q % 10);
+        q /= 10;
+    }
+    int last = 5; /* %g drops trailing zeros of the fraction */
+    while (last > 0 && last > e10 && d[last] == '0') last--;
+    size_t n = 0;
+    if (bits >> 31) buf[n++] = '-';
+    if (e10 >= 0) {
+        for (int i = 0; i <= e10; i++) buf[n++] = d[i];
+        if (last > e10) {
+            buf[n++] = '.';
+            for (int i = e10 + 1; i <= last; i++) buf[n++] = d[i];
+        }
+    } else {
+        buf[n++] = '0';
+        buf[n++] = '.';
+        for (int i = 0; i < -e10 - 1; i++) buf[n++] = '0';
+        for (int i = 0; i <= last; i++) buf[n++] = d[i];
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+/* ---- id files ---- */
+
+static int ids_open(const char *path, mlr_reader **r, int *col, mlr_err *e)
+{
+    *r = mlr_reader_open(path, NULL, e);
+    if (!*r) return -1;
+    *col = mlr_reader_require(*r, "id", e);
+    if (*col < 0) {
+        mlr_reader_close(*r);
+        return -1;
+    }
+    return 0;
+}
+
+int mlr_ids_read(const char *path, mlr_strmap *m, size_t *rows, mlr_err *e)
+{
+    mlr_reader *r;
+    int col, st;
+    if (ids_open(path, &r, &col, e) < 0) return -1;
+    size_t n = 0;
+    while ((st = mlr_reader_next(r, e)) == 1) {
+        const char *id = mlr_reader_field(r, (size_t)col);
+        int added;
+        mlr_strmap_intern2(m, id, mlr_reader_field_len(r, (size_t)col), &added);
+        if (!added) {
+            mlr_fail(e, "%s:%ld: duplicate id '%s'", mlr_reader_path(r),
+                     mlr_reader_line(r), id);
+            st = -1;
+            break;
+        }
+        n++;
+    }
+    mlr_reader_close(r);
+    *rows = n;
+    return st < 0 ? -1 : 0;
+}
+
+int mlr_ids_read_keys(const char *path, mlr_strmap *m, uint32_t **out,
+                      size_t *rows, mlr_err *e)
+{
+    mlr_reader *r;
+    int col, st;
+    if (ids_open(path, &r, &col, e) < 0) return -1;
+    size_t n = 0, cap = 1024;
+    uint32_t *keys = xmalloc(cap * sizeof *keys);
+    while ((st = mlr_reader_next(r, e)) == 1) {
+        if (n == cap) keys = xrealloc(keys, (cap *= 2) * sizeof *keys);
+        keys[n++] = (uint32_t)mlr_strmap_intern(m, mlr_reader_field(r, (size_t)col),
+                                                mlr_reader_field_len(r, (size_t)col));
+    }
+    mlr_reader_close(r);
+    if (st < 0) {
+        free(keys);
+        return -1;
+    }
+    *out = keys;
+    *rows = n;
+    return 0;
+}

@@ -1,0 +1,116 @@
+/* topk.h: exact top-k retrieval by inner product, and the rank of one item.
+ *
+ * Shapes: B = query rows in a block, M = catalogue items, D = embedding dim,
+ * K = list length.
+ *
+ * The order (the rank tie rule, docs/features.md): item a ranks before item
+ * b when score(a) > score(b), or when the scores are equal and a's catalogue
+ * index is smaller. So the rank of item t is
+ *     1 + #{j : s_j > s_t} + #{j < t : s_j == s_t}.
+ * mlr-topk, mlr-score, mlr-baseline and mlr-train's validation all use it,
+ * which makes every list and every figure deterministic.
+ *
+ * Exclusion lists (`excl`, `nexcl`) are catalogue indices sorted ascending;
+ * duplicates and indices >= M are allowed and ignored; excl may be NULL
+ * when nexcl is 0. */
+#ifndef MLR_TOPK_H
+#define MLR_TOPK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mlr.h"
+#include "strmap.h"
+
+typedef struct {
+    float score;
+    uint32_t item; /* catalogue index */
+} mlr_hit;
+
+/* 1 when a ranks before b under the tie rule above. */
+static inline int mlr_hit_before(mlr_hit a, mlr_hit b)
+{
+    return a.score > b.score || (a.score == b.score && a.item < b.item);
+}
+
+/* ---- one row of scores ---- */
+
+/* The k best of scores[0..m) that are not excluded, best first, into out
+ * (room for k). Returns how many were written: min(k, m - #excluded).
+ * Bounded min-heap of size k plus a vectorised threshold scan; scores is
+ * scratch: excluded entries are overwritten with -INFINITY. */
+size_t mlr_topk_select(float *scores, size_t m, size_t k,
+                       const uint32_t *excl, size_t nexcl, mlr_hit *out);
+/* The naive twin: a full sort of every candidate. Leaves scores alone. */
+size_t mlr_topk_select_naive(const float *scores, size_t m, size_t k,
+                             const uint32_t *excl, size_t nexcl, mlr_hit *out);
+
+/* The 1-based rank of item t (< m) among the items not excluded (t itself
+ * counts as not excluded even when listed). */
+size_t mlr_topk_rank(const float *scores, size_t m, size_t t,
+                     const uint32_t *excl, size_t nexcl);
+size_t mlr_topk_rank_naive(const float *scores, size_t m, size_t t,
+                           const uint32_t *excl, size_t nexcl);
+
+/* ---- blocks of queries against the catalogue ---- */
+
+/* scores (B, M) = q (B, D) . items (M, D)^T: one cblas_sgemm. */
+void mlr_scores(float *scores, const float *q, size_t b,
+                const float *items, size_t m, size_t d);
+void mlr_scores_naive(float *scores, const float *q, size_t b,
+                      const float *items, size_t m, size_t d);
+
+/* Runs fn(t, lo, hi, arg) for t = 0 .. threads-1 over [0, n) cut into
+ * contiguous ranges [n*t/threads, n*(t+1)/threads), one thread each (the
+ * caller runs t = 0; a range may be empty). threads <= 1 runs fn(0, 0, n)
+ * in the caller, and so does a failed pthread_create for its range. */
+typedef void (*mlr_range_fn)(int t, size_t lo, size_t hi, void *arg);
+void mlr_parallel_for(int threads, size_t n, mlr_range_fn fn, void *arg);
+
+/* The catalogue and per-thread scratch: each worker scores `tile` query
+ * rows at a time (a (tile, M) buffer that stays in cache) and hands each
+ * row to a callback. With threads > 1 the caller should make OpenBLAS
+ * single-threaded (openblas_set_num_threads(1)): the parallelism is ours. */
+typedef struct mlr_scorer mlr_scorer;
+
+/* items (M, D) is borrowed and must outlive the scorer. tile 0 means 32,
+ * threads < 1 means 1. Never NULL (out of memory aborts). */
+mlr_scorer *mlr_scorer_new(const float *items, size_t m, size_t d,
+                           size_t tile, int threads);
+void mlr_scorer_free(mlr_scorer *s); /* accepts NULL */
+
+/* Calls fn(row, scores, arg) for each row of q (B, D), scores being that
+ * row's (M) scores against every item; fn may overwrite them. Rows are
+ * split across the threads; fn must only touch its own row's outputs. */
+typedef void (*mlr_row_fn)(size_t row, float *scores, void *arg);
+void mlr_scorer_run(mlr_scorer *s, const float *q, size_t b,
+                    mlr_row_fn fn, void *arg);
+
+/* The top k of each row of q (B, D): out (B, K) best first, count (B) how
+ * many of each row are filled. excl/nexcl: per-row exclusions, or NULL. */
+void mlr_topk_block(mlr_scorer *s, const float *q, size_t b, size_t k,
+                    const uint32_t *const *excl, const size_t *nexcl,
+                    mlr_hit *out, size_t *count);
+
+/* ---- output ---- */
+
+/* x formatted exactly as printf("%.6g") does, without printf's cost for the
+ * common range (1e-4 <= |x| < 1e6); buf needs 32 bytes. Returns the length
+ * (buf is NUL-terminated). */
+size_t mlr_fmt_g6(char *buf, float x);
+/* n in decimal; buf needs 21 bytes. Returns the length (NUL-terminated). */
+size_t mlr_fmt_size(char *buf, size_t n);
+
+/* ---- id files (X.ids: one column `id`, one row per matrix row) ---- */
+
+/* Reads PATH's `id` column, interning each id into m in row order; the
+ * ids must be new to m and distinct ("I.ids:5: duplicate id 'x'"). Sets
+ * *rows to the number of rows read. */
+int mlr_ids_read(const char *path, mlr_strmap *m, size_t *rows, mlr_err *e);
+
+/* Reads PATH's `id` column as row -> dense key of m (interning; repeats are
+ * fine: the query ids of many rows name the same user). *out (rows) is
+ * malloc'd. */
+int mlr_ids_read_keys(const char *path, mlr_strmap *m, uint32_t **out,
+                      size_t *rows, mlr_err *e);
+
+#endif
