@@ -1,0 +1,214 @@
+/* mlr-vocab: an interaction table -> a feature specification (SPECDIR:
+ * features.tsv and one .vocab per categorical feature, docs/features.md).
+ * One pass; the token counts are held in memory. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include "mlr.h"
+#include "spec.h"
+#include "table.h"
+
+typedef struct {
+    const char *output;
+    uint64_t min_count;
+    size_t max_size;
+    size_t timestamp_buckets, age_buckets;
+    char **inputs; /* NULL-terminated; {"-"} when none given */
+} options;
+
+/* One feature being counted: where its column is in the current input. */
+typedef struct {
+    mlr_feature *f;
+    size_t col;
+    mlr_counter counter;
+    mlr_moments moments;
+} slot;
+
+typedef struct {
+    mlr_spec spec;
+    slot slots[16];
+    size_t nslots;
+    mlr_tokens tokens;
+    uint64_t rows;
+} state;
+
+static const char USAGE[] =
+    "usage: mlr-vocab --output SPECDIR [options] [FILE...]\n"
+    "Reads an interaction table (FILEs or stdin; one pass, counts held in memory)\n"
+    "and writes its feature specification: SPECDIR/features.tsv and a .vocab per\n"
+    "categorical feature (id 0 [UNK], then by count, ties bytewise), for every\n"
+    "feature of docs/features.md whose column is in the table.\n"
+    "\n"
+    "  -o, --output DIR            the SPECDIR to write, created if missing (required)\n"
+    "  -m, --min-count N           keep tokens seen at least N times (default 1)\n"
+    "  -s, --max-size N            at most N ids per vocabulary, [UNK] included (default 0: no limit)\n"
+    "      --timestamp-buckets N   equal-width buckets of timestamp (default 1000)\n"
+    "      --age-buckets N         equal-width buckets of user_age (default 10)\n"
+    "  -h, --help                  this help\n"
+    "      --version               the version\n"
+    "\n"
+    "example: mlr-ingest --format ml-100k data/ml-100k | mlr-split --test test.tsv --seed 42 \\\n"
+    "           > train.tsv && mlr-vocab --output spec train.tsv\n";
+
+static void parse_args(int argc, char **argv, options *o)
+{
+    enum { OPT_TS = 256, OPT_AGE, OPT_VERSION };
+    static const struct option longs[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"min-count", required_argument, NULL, 'm'},
+        {"max-size", required_argument, NULL, 's'},
+        {"timestamp-buckets", required_argument, NULL, OPT_TS},
+        {"age-buckets", required_argument, NULL, OPT_AGE},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0}};
+    static char *stdin_only[] = {"-", NULL};
+    *o = (options){NULL, 1, 0, 1000, 10, stdin_only};
+    int c;
+    opterr = 0; /* one message of our own, not getopt's two */
+    while ((c = getopt_long(argc, argv, "o:m:s:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'o': o->output = optarg; break;
+        case 'm': o->min_count = (uint64_t)mlr_opt_long("--min-count", optarg, 1, LONG_MAX); break;
+        case 's': o->max_size = (size_t)mlr_opt_long("--max-size", optarg, 0, INT32_MAX); break;
+        case OPT_TS:
+            o->timestamp_buckets = (size_t)mlr_opt_long("--timestamp-buckets", optarg, 1, INT32_MAX);
+            break;
+        case OPT_AGE:
+            o->age_buckets = (size_t)mlr_opt_long("--age-buckets", optarg, 1, INT32_MAX);
+            break;
+        case 'h': fputs(USAGE, stdout); mlr_close_stdout(); exit(0);
+        case OPT_VERSION: printf("mlr-vocab %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
+        default:
+            mlr_usage_die("bad option or missing argument: '%s' (try 'mlr-vocab --help')",
+                          argv[optind - 1]);
+        }
+    }
+    if (!o->output)
+        mlr_usage_die("--output SPECDIR is required");
+    if (optind < argc)
+        o->inputs = argv + optind;
+}
+
+/* The first input decides the features: those whose column it has. */
+static void add_features(state *s, mlr_reader *r)
+{
+    size_t n;
+    const mlr_feature_def *defs = mlr_feature_defs(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (mlr_reader_col(r, defs[i].column) < 0)
+            continue;
+        slot *sl = &s->slots[s->nslots++];
+        memset(sl, 0, sizeof *sl);
+        sl->f = mlr_spec_add(&s->spec, &defs[i]);
+    }
+}
+
+/* Finds each feature's column in r (every input must have them all). */
+static int locate_columns(state *s, mlr_reader *r, mlr_err *e)
+{
+    if (mlr_reader_require(r, "user_id", e) < 0 || mlr_reader_require(r, "item_id", e) < 0)
+        return -1;
+    if (s->spec.n == 0)
+        add_features(s, r);
+    for (size_t i = 0; i < s->nslots; i++) {
+        int col = mlr_reader_require(r, s->slots[i].f->column, e);
+        if (col < 0)
+            return -1;
+        s->slots[i].col = (size_t)col;
+    }
+    return 0;
+}
+
+static int count_row(state *s, mlr_reader *r, mlr_err *e)
+{
+    for (size_t i = 0; i < s->nslots; i++) {
+        slot *sl = &s->slots[i];
+        const char *field = mlr_reader_field(r, sl->col), *tok;
+        size_t len = mlr_reader_field_len(r, sl->col), tlen;
+        if (sl->f->kind == MLR_KIND_NUM || sl->f->kind == MLR_KIND_LABEL) {
+            double x;
+            if (mlr_reader_double(r, sl->col, &x, e) < 0)
+                return -1;
+            mlr_moments_add(&sl->moments, x);
+            continue;
+        }
+        mlr_tokens_start(&s->tokens, sl->f->def, field, len);
+        int any = 0;
+        while (mlr_tokens_next(&s->tokens, &tok, &tlen)) {
+            mlr_counter_add(&sl->counter, tok, tlen);
+            any = 1;
+        }
+        if (!any && sl->f->kind == MLR_KIND_CAT)
+            mlr_counter_add(&sl->counter, "", 0); /* an empty value is [UNK] */
+    }
+    s->rows++;
+    return 0;
+}
+
+static int count_input(state *s, const char *path, mlr_err *e)
+{
+    mlr_reader *r = mlr_reader_open(path, NULL, e);
+    if (!r)
+        return -1;
+    int rc = locate_columns(s, r, e), got = 0;
+    while (rc == 0 && (got = mlr_reader_next(r, e)) > 0)
+        rc = count_row(s, r, e);
+    if (rc == 0 && got < 0)
+        rc = -1;
+    mlr_reader_close(r);
+    return rc;
+}
+
+static void finish(state *s, const options *o)
+{
+    for (size_t i = 0; i < s->nslots; i++) {
+        slot *sl = &s->slots[i];
+        if (sl->f->kind == MLR_KIND_NUM || sl->f->kind == MLR_KIND_LABEL) {
+            size_t b = strcmp(sl->f->name, "timestamp") == 0 ? o->timestamp_buckets
+                                                             : o->age_buckets;
+            mlr_feature_set_stats(sl->f, &sl->moments, b);
+        } else {
+            mlr_feature_set_vocab(sl->f, &sl->counter, o->min_count, o->max_size);
+        }
+    }
+}
+
+static void free_state(state *s)
+{
+    for (size_t i = 0; i < s->nslots; i++)
+        mlr_counter_free(&s->slots[i].counter);
+    mlr_tokens_free(&s->tokens);
+    mlr_spec_free(&s->spec);
+}
+
+static int run(const options *o, mlr_err *e)
+{
+    state s;
+    memset(&s, 0, sizeof s);
+    int rc = 0;
+    for (char **in = o->inputs; rc == 0 && *in; in++)
+        rc = count_input(&s, *in, e);
+    if (rc == 0 && s.rows == 0)
+        rc = mlr_fail(e, "%s: no rows: a header alone has no vocabulary",
+                      strcmp(o->inputs[0], "-") == 0 ? "stdin" : o->inputs[0]);
+    if (rc == 0) {
+        finish(&s, o);
+        rc = mlr_spec_write(o->output, &s.spec, e);
+    }
+    free_state(&s);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    mlr_err e;
+    mlr_init_tool();
+    parse_args(argc, argv, &o);
+    if (run(&o, &e) < 0)
+        mlr_die_err(&e);
+    mlr_close_stdout();
+    return 0;
+}
