@@ -1,0 +1,432 @@
+/* mlr-stats: the exploratory summary of an interaction table.
+ *
+ * One pass over the rows, keeping per-user and per-item counts, distinct
+ * titles and genre lists in string maps (lib/strmap), never the rows
+ * themselves. Prints `metric<TAB>value`, or with --table a table to plot.
+ * Metrics whose column the input lacks are left out.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mlr.h"
+#include "strmap.h"
+#include "table.h"
+
+typedef enum { T_SUMMARY, T_RATING_HIST, T_USER_COUNTS, T_ITEM_COUNTS, T_TIME, T_TOP_ITEMS } table_kind;
+
+typedef struct {
+    table_kind table;
+    long top;
+    const char *input, *output;
+} options;
+
+/* A growable array of counters indexed by a dense id. */
+typedef struct {
+    uint64_t *v;
+    size_t n, cap;
+} counts;
+
+typedef struct {
+    int rating, timestamp, title, genres; /* column indexes or -1 */
+    size_t rows;
+    mlr_strmap *users, *items, *titles, *genre_lists, *ratings, *months;
+    counts user_n, item_n, rating_n, month_n;
+    size_t *item_title; /* (items) title id + 1 of each item, 0 none */
+    size_t item_title_cap;
+    double rating_min, rating_max, rating_sum;
+    long time_min, time_max;
+} stats;
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+        "usage: mlr-stats [--table NAME] [--top N] [--output FILE] [TABLE]\n"
+        "Summarises an interaction table (TABLE or stdin) as a `metric<TAB>value` TSV:\n"
+        "ratings, users, items, titles, rating range and mean, genres, genre sets,\n"
+        "ratings per user and per item (min/median/max), time range. Metrics whose\n"
+        "column is absent are left out. Memory grows with the distinct users, items\n"
+        "and titles, not with the rows.\n"
+        "  --table NAME   instead, a table to plot (default: the summary):\n"
+        "      rating-hist   rating, count\n"
+        "      user-counts   rank, count: ratings per user, most first\n"
+        "      item-counts   rank, count: ratings per item, most first\n"
+        "      time          month (YYYY-MM, UTC), count; empty months included\n"
+        "      top-items     rank, item_id, title, count (ties by item id)\n"
+        "  --top N        rows of top-items (default 25)\n"
+        "  --output FILE  write here atomically (default stdout)\n"
+        "  -h, --help     this help;  --version  the version\n"
+        "example: mlr-ingest --format ml-100k data/ml-100k | mlr-stats --table top-items --top 10\n");
+}
+
+static table_kind parse_table(const char *s)
+{
+    static const char *const names[] = {"summary", "rating-hist", "user-counts",
+                                        "item-counts", "time", "top-items"};
+    for (int i = 0; i < 6; i++)
+        if (strcmp(s, names[i]) == 0)
+            return (table_kind)i;
+    mlr_usage_die("--table: unknown table '%s' (rating-hist, user-counts, item-counts, time, top-items)", s);
+}
+
+static options parse_args(int argc, char **argv)
+{
+    options o = {T_SUMMARY, 25, "-", NULL};
+    static const struct option longs[] = {
+        {"table", required_argument, 0, 't'}, {"top", required_argument, 0, 'k'},
+        {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ho:", longs, NULL)) != -1) {
+        switch (c) {
+        case 't': o.table = parse_table(optarg); break;
+        case 'k': o.top = mlr_opt_long("--top", optarg, 1, INT32_MAX); break;
+        case 'o': o.output = optarg; break;
+        case 'h': usage(stdout); mlr_close_stdout(); exit(0);
+        case 'V': printf("mlr-stats %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
+        case ':': mlr_usage_die("option '%s' needs a value", argv[optind - 1]);
+        default: mlr_usage_die("unknown option '%s' (try 'mlr-stats --help')", argv[optind - 1]);
+        }
+    }
+    if (optind + 1 < argc)
+        mlr_usage_die("one input table at most, not '%s' too", argv[optind + 1]);
+    if (optind < argc)
+        o.input = argv[optind];
+    return o;
+}
+
+/* ---------- accumulating ---------- */
+
+static void bump(counts *c, size_t id)
+{
+    if (id >= c->cap) {
+        size_t cap = c->cap ? c->cap : 1024;
+        while (cap <= id)
+            cap *= 2;
+        c->v = xrealloc(c->v, cap * sizeof *c->v);
+        memset(c->v + c->cap, 0, (cap - c->cap) * sizeof *c->v);
+        c->cap = cap;
+    }
+    c->v[id]++;
+    if (id >= c->n)
+        c->n = id + 1;
+}
+
+static size_t intern_field(mlr_strmap *m, const mlr_reader *r, int col)
+{
+    return mlr_strmap_intern(m, mlr_reader_field(r, (size_t)col), mlr_reader_field_len(r, (size_t)col));
+}
+
+static long month_of(long t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    return (tm.tm_year + 1900L - 1970L) * 12 + tm.tm_mon;
+}
+
+/* Months live in a map keyed by their index's bytes, so any range works. */
+static void count_month(stats *s, long t)
+{
+    long m = month_of(t);
+    bump(&s->month_n, mlr_strmap_intern(s->months, (const char *)&m, sizeof m));
+}
+
+static void add_rating(stats *s, const mlr_reader *r)
+{
+    double x;
+    mlr_err e;
+    if (mlr_reader_double(r, (size_t)s->rating, &x, &e) < 0)
+        mlr_die_err(&e);
+    if (s->rows == 1 || x < s->rating_min)
+        s->rating_min = x;
+    if (s->rows == 1 || x > s->rating_max)
+        s->rating_max = x;
+    s->rating_sum += x;
+    /* Histogram bins keyed by the value's bytes: exact, any number of them. */
+    bump(&s->rating_n, mlr_strmap_intern(s->ratings, (const char *)&x, sizeof x));
+}
+
+static void add_time(stats *s, const mlr_reader *r, int want_months)
+{
+    long t;
+    mlr_err e;
+    if (mlr_reader_long(r, (size_t)s->timestamp, &t, &e) < 0)
+        mlr_die_err(&e);
+    if (s->rows == 1 || t < s->time_min)
+        s->time_min = t;
+    if (s->rows == 1 || t > s->time_max)
+        s->time_max = t;
+    if (want_months)
+        count_month(s, t);
+}
+
+static void add_title(stats *s, const mlr_reader *r, size_t item)
+{
+    size_t title = intern_field(s->titles, r, s->title);
+    if (item >= s->item_title_cap) {
+        size_t cap = s->item_title_cap ? s->item_title_cap * 2 : 1024;
+        while (cap <= item)
+            cap *= 2;
+        s->item_title = xrealloc(s->item_title, cap * sizeof *s->item_title);
+        memset(s->item_title + s->item_title_cap, 0, (cap - s->item_title_cap) * sizeof *s->item_title);
+        s->item_title_cap = cap;
+    }
+    if (!s->item_title[item])
+        s->item_title[item] = title + 1; /* an item's first title is its title */
+}
+
+static void read_stats(const options *o, stats *s)
+{
+    mlr_err e;
+    mlr_reader *r = mlr_reader_open(o->input, NULL, &e);
+    if (!r)
+        mlr_die_err(&e);
+    int ucol = mlr_reader_require(r, "user_id", &e), icol = ucol < 0 ? -1 : mlr_reader_require(r, "item_id", &e);
+    if (ucol < 0 || icol < 0)
+        mlr_die_err(&e);
+    s->rating = mlr_reader_col(r, "rating");
+    s->timestamp = mlr_reader_col(r, "timestamp");
+    s->title = mlr_reader_col(r, "item_title");
+    s->genres = mlr_reader_col(r, "item_genres");
+    if ((o->table == T_RATING_HIST && s->rating < 0) || (o->table == T_TIME && s->timestamp < 0))
+        mlr_die("%s: no column '%s' in the header", mlr_reader_path(r),
+                o->table == T_TIME ? "timestamp" : "rating");
+    int got;
+    while ((got = mlr_reader_next(r, &e)) == 1) {
+        s->rows++;
+        bump(&s->user_n, intern_field(s->users, r, ucol));
+        size_t item = intern_field(s->items, r, icol);
+        bump(&s->item_n, item);
+        if (s->rating >= 0)
+            add_rating(s, r);
+        if (s->timestamp >= 0)
+            add_time(s, r, o->table == T_TIME);
+        if (s->title >= 0)
+            add_title(s, r, item);
+        if (s->genres >= 0)
+            intern_field(s->genre_lists, r, s->genres);
+    }
+    if (got < 0)
+        mlr_die_err(&e);
+    mlr_reader_close(r);
+}
+
+/* ---------- summarising ---------- */
+
+static int desc_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x > y ? -1 : x < y;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Counts sorted most first (a copy). */
+static uint64_t *sorted_desc(const counts *c, size_t n)
+{
+    uint64_t *v = xmalloc((n ? n : 1) * sizeof *v);
+    memcpy(v, c->v, n * sizeof *v);
+    qsort(v, n, sizeof *v, desc_u64);
+    return v;
+}
+
+static void print_spread(FILE *fp, const char *what, const counts *c, size_t n)
+{
+    if (!n)
+        return;
+    uint64_t *v = sorted_desc(c, n);
+    double median = n % 2 ? (double)v[n / 2] : ((double)v[n / 2 - 1] + (double)v[n / 2]) / 2;
+    fprintf(fp, "%s_min\t%llu\n%s_median\t%g\n%s_max\t%llu\n", what,
+            (unsigned long long)v[n - 1], what, median, what, (unsigned long long)v[0]);
+    free(v);
+}
+
+/* Distinct genre names and distinct genre sets (the names sorted, so that
+ * "Comedy|Drama" and "Drama|Comedy" are one set). Empty lists count as no
+ * set. Works on the distinct lists only, so it costs nothing per row. */
+static void genre_counts(const mlr_strmap *lists, size_t *names, size_t *sets)
+{
+    mlr_strmap *g = mlr_strmap_new(64), *s = mlr_strmap_new(0);
+    for (size_t i = 0; i < mlr_strmap_count(lists); i++) {
+        char *copy = xstrdup(mlr_strmap_key(lists, i)), *tok[256], *save = NULL;
+        size_t n = 0;
+        for (char *p = strtok_r(copy, "|", &save); p && n < 256; p = strtok_r(NULL, "|", &save))
+            tok[n++] = p;
+        qsort(tok, n, sizeof *tok, cmp_str);
+        char *joined = xmalloc(mlr_strmap_key_len(lists, i) + 2);
+        size_t len = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (k && strcmp(tok[k], tok[k - 1]) == 0)
+                continue;
+            mlr_strmap_intern(g, tok[k], strlen(tok[k]));
+            len += (size_t)sprintf(joined + len, "%s%s", len ? "|" : "", tok[k]);
+        }
+        if (len)
+            mlr_strmap_intern(s, joined, len);
+        free(joined);
+        free(copy);
+    }
+    *names = mlr_strmap_count(g);
+    *sets = mlr_strmap_count(s);
+    mlr_strmap_free(g);
+    mlr_strmap_free(s);
+}
+
+static void print_summary(FILE *fp, const stats *s)
+{
+    fprintf(fp, "metric\tvalue\nratings\t%zu\nusers\t%zu\nitems\t%zu\n", s->rows,
+            mlr_strmap_count(s->users), mlr_strmap_count(s->items));
+    if (s->title >= 0)
+        fprintf(fp, "titles\t%zu\n", mlr_strmap_count(s->titles));
+    if (s->rating >= 0 && s->rows)
+        fprintf(fp, "rating_min\t%g\nrating_max\t%g\nrating_mean\t%.6f\n", s->rating_min,
+                s->rating_max, s->rating_sum / (double)s->rows);
+    if (s->genres >= 0) {
+        size_t names, sets;
+        genre_counts(s->genre_lists, &names, &sets);
+        fprintf(fp, "genres\t%zu\ngenre_sets\t%zu\n", names, sets);
+    }
+    print_spread(fp, "user_ratings", &s->user_n, mlr_strmap_count(s->users));
+    print_spread(fp, "item_ratings", &s->item_n, mlr_strmap_count(s->items));
+    if (s->timestamp >= 0 && s->rows)
+        fprintf(fp, "time_first\t%ld\ntime_last\t%ld\ntime_span_days\t%.1f\n", s->time_min,
+                s->time_max, (double)(s->time_max - s->time_min) / 86400.0);
+}
+
+/* ---------- tables to plot ---------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void print_rating_hist(FILE *fp, const stats *s)
+{
+    size_t n = mlr_strmap_count(s->ratings);
+    double *v = xmalloc((n ? n : 1) * sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        memcpy(&v[i], mlr_strmap_key(s->ratings, i), sizeof *v);
+    qsort(v, n, sizeof *v, cmp_double);
+    fputs("rating\tcount\n", fp);
+    for (size_t i = 0; i < n; i++) {
+        long id = mlr_strmap_find(s->ratings, (const char *)&v[i], sizeof v[i]);
+        fprintf(fp, "%g\t%llu\n", v[i], (unsigned long long)s->rating_n.v[id]);
+    }
+    free(v);
+}
+
+static void print_ranked(FILE *fp, const counts *c, size_t n)
+{
+    uint64_t *v = sorted_desc(c, n);
+    fputs("rank\tcount\n", fp);
+    for (size_t i = 0; i < n; i++)
+        fprintf(fp, "%zu\t%llu\n", i + 1, (unsigned long long)v[i]);
+    free(v);
+}
+
+/* Every month from the first to the last, empty ones with count 0. */
+static void print_months(FILE *fp, const stats *s)
+{
+    size_t n = mlr_strmap_count(s->months);
+    fputs("month\tcount\n", fp);
+    if (!n)
+        return;
+    long lo = 0, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        long m;
+        memcpy(&m, mlr_strmap_key(s->months, i), sizeof m);
+        lo = i == 0 || m < lo ? m : lo;
+        hi = i == 0 || m > hi ? m : hi;
+    }
+    for (long m = lo; m <= hi; m++) {
+        long id = mlr_strmap_find(s->months, (const char *)&m, sizeof m);
+        long y = 1970 + (m >= 0 ? m / 12 : -((-m + 11) / 12)), mon = m - (y - 1970) * 12;
+        fprintf(fp, "%04ld-%02ld\t%llu\n", y, mon + 1,
+                id < 0 ? 0ULL : (unsigned long long)s->month_n.v[id]);
+    }
+}
+
+/* Ids compare as numbers when both are all digits (so 9 < 10), else bytewise. */
+static int cmp_ids(const char *a, size_t la, const char *b, size_t lb)
+{
+    int digits = la && lb && strspn(a, "0123456789") == la && strspn(b, "0123456789") == lb;
+    if (digits) {
+        while (la > 1 && *a == '0') a++, la--;
+        while (lb > 1 && *b == '0') b++, lb--;
+        if (la != lb)
+            return la < lb ? -1 : 1;
+    }
+    int c = memcmp(a, b, la < lb ? la : lb);
+    return c ? c : (la > lb) - (la < lb);
+}
+
+static int cmp_items(const void *pa, const void *pb, void *ctx)
+{
+    const stats *s = ctx;
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    if (s->item_n.v[a] != s->item_n.v[b])
+        return s->item_n.v[a] > s->item_n.v[b] ? -1 : 1;
+    return cmp_ids(mlr_strmap_key(s->items, a), mlr_strmap_key_len(s->items, a),
+                   mlr_strmap_key(s->items, b), mlr_strmap_key_len(s->items, b));
+}
+
+static void print_top_items(FILE *fp, const stats *s, long top)
+{
+    size_t n = mlr_strmap_count(s->items);
+    size_t *order = xmalloc((n ? n : 1) * sizeof *order);
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, n, sizeof *order, cmp_items, (void *)s);
+    fputs("rank\titem_id\ttitle\tcount\n", fp);
+    for (size_t r = 0; r < n && r < (size_t)top; r++) {
+        size_t i = order[r], t = i < s->item_title_cap ? s->item_title[i] : 0;
+        fprintf(fp, "%zu\t%s\t%s\t%llu\n", r + 1, mlr_strmap_key(s->items, i),
+                t ? mlr_strmap_key(s->titles, t - 1) : "", (unsigned long long)s->item_n.v[i]);
+    }
+    free(order);
+}
+
+static void run(const options *o)
+{
+    stats s = {.users = mlr_strmap_new(0), .items = mlr_strmap_new(0), .titles = mlr_strmap_new(0),
+               .genre_lists = mlr_strmap_new(0), .ratings = mlr_strmap_new(16),
+               .months = mlr_strmap_new(0)};
+    read_stats(o, &s);
+    mlr_err e;
+    mlr_out out;
+    if (mlr_out_open(&out, o->output, &e) < 0)
+        mlr_die_err(&e);
+    switch (o->table) {
+    case T_SUMMARY: print_summary(out.fp, &s); break;
+    case T_RATING_HIST: print_rating_hist(out.fp, &s); break;
+    case T_USER_COUNTS: print_ranked(out.fp, &s.user_n, mlr_strmap_count(s.users)); break;
+    case T_ITEM_COUNTS: print_ranked(out.fp, &s.item_n, mlr_strmap_count(s.items)); break;
+    case T_TIME: print_months(out.fp, &s); break;
+    case T_TOP_ITEMS: print_top_items(out.fp, &s, o->top); break;
+    }
+    if (ferror(out.fp))
+        mlr_die("write error");
+    if (mlr_out_commit(&out, &e) < 0)
+        mlr_die_err(&e);
+    mlr_strmap_free(s.users); mlr_strmap_free(s.items); mlr_strmap_free(s.titles);
+    mlr_strmap_free(s.genre_lists); mlr_strmap_free(s.ratings); mlr_strmap_free(s.months);
+    free(s.user_n.v); free(s.item_n.v); free(s.rating_n.v); free(s.month_n.v); free(s.item_title);
+}
+
+int main(int argc, char **argv)
+{
+    mlr_init_tool();
+    options o = parse_args(argc, argv);
+    run(&o);
+    mlr_close_stdout();
+    return 0;
+}
