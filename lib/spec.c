@@ -613,6 +613,9 @@ void mlr_moments_add(mlr_moments *m, double x)
         if (x > m->max)
             m->max = x;
     }
+    double t = m->sum + x;
+    m->comp += fabs(m->sum) >= fabs(x) ? (m->sum - t) + x : (x - t) + m->sum;
+    m->sum = t;
     double d = x - m->mean;
     m->mean += d / (double)m->n;
     m->m2 += d * (x - m->mean);
@@ -622,7 +625,7 @@ void mlr_feature_set_stats(mlr_feature *f, const mlr_moments *m, size_t buckets)
 {
     f->mean = f->std = f->min = f->max = 0;
     if (m->n > 0) {
-        f->mean = m->mean;
+        f->mean = (m->sum + m->comp) / (double)m->n;
         f->std = m->m2 > 0 ? sqrt(m->m2 / (double)m->n) : 0;
         f->min = m->min;
         f->max = m->max;

@@ -176,15 +176,19 @@ void mlr_counter_free(mlr_counter *c); /* accepts a zeroed counter */
 void mlr_feature_set_vocab(mlr_feature *f, const mlr_counter *c,
                            uint64_t min_count, size_t max_size);
 
-/* Running mean/variance (Welford), min and max of a column. Zero-initialise. */
+/* Running statistics of a column: the mean from a compensated (Neumaier)
+ * sum, so it is exact for integer columns whatever the row order; the
+ * variance by Welford's update; min and max. Zero-initialise. */
 typedef struct {
     uint64_t n;
-    double mean, m2, min, max;
+    double sum, comp;  /* sum + comp: the compensated sum */
+    double mean, m2;   /* Welford's running mean and squared deviations */
+    double min, max;
 } mlr_moments;
 
 void mlr_moments_add(mlr_moments *m, double x);
-/* Sets f's mean, std (population: sqrt(m2 / n)), min, max from m (all 0
- * when m->n is 0), and buckets for num (label gets 0). */
+/* Sets f's mean ((sum + comp) / n), std (population: sqrt(m2 / n)), min
+ * and max from m (all 0 when m->n is 0), and buckets for num (label: 0). */
 void mlr_feature_set_stats(mlr_feature *f, const mlr_moments *m, size_t buckets);
 
 #endif

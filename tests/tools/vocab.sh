@@ -44,15 +44,32 @@ check "ids and rating only: no other vocab" test "$(ls "$T/min" | tr '\n' ' ')" 
 printf 'id\ttoken\tcount\n0\t[UNK]\t0\n1\ti2\t2\n2\ti1\t1\n' >"$T/want"
 same "ids and rating only: item_id.vocab" "$T/min/item_id.vocab" "$T/want"
 
-# Determinism: row order changes no id (the mean may move by an ulp).
+# Determinism: row order changes no id and no mean (a compensated sum);
+# std may move by an ulp.
 { head -n 1 "$IN"; tail -n +2 "$IN" | sort -r; } >"$T/rev.tsv"
 check "reversed rows" mlr-vocab --output "$T/rev" <"$T/rev.tsv"
 for f in "$D"/vocab-out/*.vocab; do
     same "reversed rows: ${f##*/}" "$T/rev/${f##*/}" "$f"
 done
-cut -f1-4,7- "$T/rev/features.tsv" >"$T/got"
-cut -f1-4,7- "$D/vocab-out/features.tsv" >"$T/want"
-same "reversed rows: features.tsv sizes, ranges" "$T/got" "$T/want"
+cut -f1-5,7- "$T/rev/features.tsv" >"$T/got"
+cut -f1-5,7- "$D/vocab-out/features.tsv" >"$T/want"
+same "reversed rows: features.tsv but std" "$T/got" "$T/want"
+
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    check "mean, population std, min, max agree with numpy" /usr/bin/python3 - "$T/spec" "$IN" <<'PY'
+import csv, sys
+import numpy as np
+spec, table = sys.argv[1:]
+rows = list(csv.DictReader(open(table, encoding='utf-8'), delimiter='\t'))
+for r in csv.DictReader(open(spec + '/features.tsv'), delimiter='\t'):
+    if r['kind'] in ('num', 'label'):
+        a = np.array([float(x[r['column']]) for x in rows])
+        got = [float(r[k]) for k in ('mean', 'std', 'min', 'max')]
+        assert np.allclose(got, [a.mean(), a.std(), a.min(), a.max()], rtol=1e-15, atol=0), r
+PY
+else
+    skip "statistics against numpy" "no numpy under /usr/bin/python3"
+fi
 
 # Errors: one line, status, and an existing SPECDIR left as it was.
 cp -r "$D/vocab-out" "$T/keep"

@@ -1,0 +1,598 @@
+/* mlr-encode: a table + a feature specification -> one .npy per feature
+ * (docs/features.md), rows.tsv and spec.sha256; with --items, the
+ * catalogue: one row per distinct item_id, sorted bytewise, + items.ids.
+ * Encoded columns are held in memory and written when the input ends, so
+ * a failure anywhere leaves ENCDIR as it was. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "mlr.h"
+#include "npy.h"
+#include "spec.h"
+#include "strmap.h"
+#include "table.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "mlr-encode writes <i4/<f4 data straight from memory: little-endian hosts only"
+#endif
+
+typedef struct {
+    const char *spec_dir, *output;
+    int items;
+    size_t max_tokens;
+    char **inputs; /* NULL-terminated */
+} options;
+
+/* A growable array of fixed-size elements. */
+typedef struct {
+    char *p;
+    size_t n, cap, elem;
+} vec;
+
+static void *vec_push(vec *v, size_t k)
+{
+    if (v->n + k > v->cap) {
+        size_t cap = v->cap ? v->cap : 1024;
+        while (cap < v->n + k)
+            cap *= 2;
+        v->p = xrealloc(v->p, cap * v->elem);
+        v->cap = cap;
+    }
+    void *at = v->p + v->n * v->elem;
+    v->n += k;
+    return at;
+}
+
+/* One feature being encoded. Rows are appended in input order (in --items
+ * mode, one per new item). */
+typedef struct {
+    mlr_feature *f;
+    size_t col;
+    vec ids;    /* int32: cat ids, multi/words ids of all rows back to back, num buckets */
+    vec vals;   /* float: num normalised values, label raw values */
+    vec lens;   /* uint16: multi/words ids per row */
+    size_t width; /* multi/words: the longest row, capped by --max-tokens */
+    /* Speed: the previous row's value and its encoding (cat), and a memo
+     * of raw text -> ids (multi/words): most rows repeat a user or item. */
+    char *last;
+    size_t last_len, last_cap;
+    int32_t last_id;
+    int has_last;
+    mlr_strmap *memo;
+    vec memo_ids, memo_start; /* int32 ids back to back; size_t start of each memo entry */
+} column;
+
+#define MEMO_MAX ((size_t)1 << 20) /* distinct texts remembered per column */
+
+typedef struct {
+    const options *opt;
+    mlr_spec spec;
+    column cols[16];
+    size_t ncols;
+    size_t nrows;
+    mlr_tokens tokens;
+    int32_t *scratch;    /* (max_tokens) */
+    int user_col, item_col; /* in the current input; -1 when absent */
+    int started;         /* the first input's header has been seen */
+    int first_has_item;  /* rows.tsv has item_id */
+    mlr_strmap *items;   /* --items: the item ids seen, in first-seen order */
+    mlr_out rows;        /* rows.tsv, streamed */
+    int rows_open;
+} state;
+
+/* Files written, committed together at the end. An mlr_out must keep its
+ * address until commit (mlr.h's registry points at it): hence slots here
+ * and pointers in o[] (rows.tsv lives in the state). */
+#define MAX_FILES 40
+typedef struct {
+    mlr_out slot[MAX_FILES];
+    mlr_out *o[MAX_FILES];
+    char *path[MAX_FILES];
+    size_t n;
+} pending;
+
+static const char USAGE[] =
+    "usage: mlr-encode --spec SPECDIR --output ENCDIR [options] [FILE...]\n"
+    "Encodes a table (FILEs or stdin, held in memory) with the feature specification\n"
+    "of mlr-vocab: ENCDIR/<feature>.npy per feature whose column is present, rows.tsv\n"
+    "(user_id, item_id of each row) and spec.sha256. Unknown values encode as id 0,\n"
+    "list padding as -1. --items writes the item catalogue instead (+ items.ids).\n"
+    "\n"
+    "  -s, --spec DIR          the feature specification (required)\n"
+    "  -o, --output DIR        where to write, created if missing (required)\n"
+    "  -i, --items             one row per distinct item_id, sorted bytewise; item features only\n"
+    "  -t, --max-tokens N      at most N ids per multi/words row (default 16)\n"
+    "  -h, --help              this help\n"
+    "      --version           the version\n"
+    "\n"
+    "example: mlr-vocab --output spec train.tsv && mlr-encode --spec spec --output enc/train train.tsv\n"
+    "         && mlr-encode --items --spec spec --output enc/items train.tsv test.tsv\n";
+
+static void parse_args(int argc, char **argv, options *o)
+{
+    enum { OPT_VERSION = 256 };
+    static const struct option longs[] = {
+        {"spec", required_argument, NULL, 's'},
+        {"output", required_argument, NULL, 'o'},
+        {"items", no_argument, NULL, 'i'},
+        {"max-tokens", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0}};
+    static char *stdin_only[] = {"-", NULL};
+    *o = (options){NULL, NULL, 0, 16, stdin_only};
+    int c;
+    opterr = 0; /* one message of our own, not getopt's two */
+    while ((c = getopt_long(argc, argv, "s:o:it:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 's': o->spec_dir = optarg; break;
+        case 'o': o->output = optarg; break;
+        case 'i': o->items = 1; break;
+        case 't': o->max_tokens = (size_t)mlr_opt_long("--max-tokens", optarg, 1, 4096); break;
+        case 'h': fputs(USAGE, stdout); mlr_close_stdout(); exit(0);
+        case OPT_VERSION: printf("mlr-encode %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
+        default:
+            mlr_usage_die("bad option or missing argument: '%s' (try 'mlr-encode --help')",
+                          argv[optind - 1]);
+        }
+    }
+    if (!o->spec_dir)
+        mlr_usage_die("--spec SPECDIR is required");
+    if (!o->output)
+        mlr_usage_die("--output ENCDIR is required");
+    if (optind < argc)
+        o->inputs = argv + optind;
+}
+
+static char *join(const char *dir, const char *name, const char *ext)
+{
+    size_t n = strlen(dir) + strlen(name) + strlen(ext) + 2;
+    char *p = xmalloc(n);
+    snprintf(p, n, "%s/%s%s", dir, name, ext);
+    return p;
+}
+
+/* ---- reading ---- */
+
+/* The first input decides the features: those whose column it has (in
+ * --items mode the item side only). */
+static void add_columns(state *s, mlr_reader *r)
+{
+    for (size_t i = 0; i < s->spec.n; i++) {
+        mlr_feature *f = &s->spec.features[i];
+        if (mlr_reader_col(r, f->column) < 0)
+            continue;
+        if (s->opt->items && f->def->side != MLR_SIDE_ITEM)
+            continue;
+        column *c = &s->cols[s->ncols++];
+        memset(c, 0, sizeof *c);
+        c->f = f;
+        c->ids.elem = sizeof(int32_t);
+        c->vals.elem = sizeof(float);
+        c->lens.elem = sizeof(uint16_t);
+        c->memo_ids.elem = sizeof(int32_t);
+        c->memo_start.elem = sizeof(size_t);
+        if (f->kind == MLR_KIND_MULTI || f->kind == MLR_KIND_WORDS) {
+            c->memo = mlr_strmap_new(0);
+            *(size_t *)vec_push(&c->memo_start, 1) = 0;
+        }
+    }
+}
+
+static int open_rows_tsv(state *s, mlr_err *e)
+{
+    char *path = join(s->opt->output, "rows", ".tsv");
+    int rc = mlr_out_open(&s->rows, path, e);
+    free(path);
+    if (rc < 0)
+        return -1;
+    s->rows_open = 1;
+    fputs(s->first_has_item ? "user_id\titem_id\n" : "user_id\n", s->rows.fp);
+    return 0;
+}
+
+static int locate_columns(state *s, mlr_reader *r, mlr_err *e)
+{
+    s->user_col = s->opt->items ? mlr_reader_col(r, "user_id")
+                                : mlr_reader_require(r, "user_id", e);
+    if (!s->opt->items && s->user_col < 0)
+        return -1;
+    s->item_col = mlr_reader_col(r, "item_id");
+    if (s->opt->items && mlr_reader_require(r, "item_id", e) < 0)
+        return -1;
+    if (!s->started) {
+        s->started = 1;
+        add_columns(s, r);
+        s->first_has_item = s->item_col >= 0;
+        if (s->opt->items)
+            s->items = mlr_strmap_new(0);
+        else if (open_rows_tsv(s, e) < 0)
+            return -1;
+    }
+    if (s->first_has_item && !s->opt->items && mlr_reader_require(r, "item_id", e) < 0)
+        return -1;
+    for (size_t i = 0; i < s->ncols; i++) {
+        int col = mlr_reader_require(r, s->cols[i].f->column, e);
+        if (col < 0)
+            return -1;
+        s->cols[i].col = (size_t)col;
+    }
+    return 0;
+}
+
+static int32_t encode_cat(column *c, const char *field, size_t len)
+{
+    if (c->has_last && len == c->last_len && memcmp(field, c->last, len) == 0)
+        return c->last_id;
+    if (len + 1 > c->last_cap) {
+        c->last_cap = len + 64;
+        c->last = xrealloc(c->last, c->last_cap);
+    }
+    memcpy(c->last, field, len);
+    c->last_len = len;
+    c->has_last = 1;
+    return c->last_id = mlr_feature_cat(c->f, field, len);
+}
+
+/* The ids of a multi/words field into s->scratch (at most max_tokens),
+ * through the column's memo; returns how many. */
+static size_t encode_list(state *s, column *c, const char *field, size_t len)
+{
+    size_t max = s->opt->max_tokens;
+    long m = mlr_strmap_find(c->memo, field, len);
+    if (m >= 0) {
+        const size_t *start = (const size_t *)c->memo_start.p;
+        size_t n = start[m + 1] - start[m];
+        memcpy(s->scratch, (const int32_t *)c->memo_ids.p + start[m], n * sizeof(int32_t));
+        return n;
+    }
+    size_t n = mlr_feature_list(c->f, &s->tokens, field, len, s->scratch, max);
+    if (mlr_strmap_count(c->memo) < MEMO_MAX) {
+        mlr_strmap_intern(c->memo, field, len);
+        memcpy(vec_push(&c->memo_ids, n), s->scratch, n * sizeof(int32_t));
+        *(size_t *)vec_push(&c->memo_start, 1) = c->memo_ids.n;
+    }
+    return n;
+}
+
+/* Plain integers (most timestamps, ages, ratings) without strtod; the
+ * same value strtod gives, as at most 15 digits are exact in a double. */
+static int field_double(mlr_reader *r, size_t col, double *x, mlr_err *e)
+{
+    const char *p = mlr_reader_field(r, col);
+    size_t len = mlr_reader_field_len(r, col), i = p[0] == '-';
+    if (len > i && len - i <= 15) {
+        int64_t v = 0;
+        for (; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+            v = v * 10 + (p[i] - '0');
+        if (i == len) {
+            *x = p[0] == '-' ? -(double)v : (double)v;
+            return 0;
+        }
+    }
+    return mlr_reader_double(r, col, x, e);
+}
+
+static int encode_value(state *s, column *c, mlr_reader *r, mlr_err *e)
+{
+    const char *field = mlr_reader_field(r, c->col);
+    size_t len = mlr_reader_field_len(r, c->col);
+    double x;
+    switch (c->f->kind) {
+    case MLR_KIND_CAT:
+        *(int32_t *)vec_push(&c->ids, 1) = encode_cat(c, field, len);
+        return 0;
+    case MLR_KIND_MULTI:
+    case MLR_KIND_WORDS: {
+        size_t n = encode_list(s, c, field, len);
+        memcpy(vec_push(&c->ids, n), s->scratch, n * sizeof(int32_t));
+        *(uint16_t *)vec_push(&c->lens, 1) = (uint16_t)n;
+        if (n > c->width)
+            c->width = n;
+        return 0;
+    }
+    case MLR_KIND_NUM:
+        if (field_double(r, c->col, &x, e) < 0)
+            return -1;
+        *(float *)vec_push(&c->vals, 1) = (float)mlr_feature_norm(c->f, x);
+        *(int32_t *)vec_push(&c->ids, 1) = mlr_feature_bucket(c->f, x);
+        return 0;
+    case MLR_KIND_LABEL:
+        if (field_double(r, c->col, &x, e) < 0)
+            return -1;
+        *(float *)vec_push(&c->vals, 1) = (float)x;
+        return 0;
+    }
+    return 0;
+}
+
+static void write_ids_row(state *s, mlr_reader *r)
+{
+    FILE *fp = s->rows.fp;
+    fwrite(mlr_reader_field(r, (size_t)s->user_col), 1,
+           mlr_reader_field_len(r, (size_t)s->user_col), fp);
+    if (s->first_has_item) {
+        putc('\t', fp);
+        fwrite(mlr_reader_field(r, (size_t)s->item_col), 1,
+               mlr_reader_field_len(r, (size_t)s->item_col), fp);
+    }
+    putc('\n', fp);
+}
+
+static int encode_row(state *s, mlr_reader *r, mlr_err *e)
+{
+    if (s->opt->items) {
+        int added;
+        size_t ic = (size_t)s->item_col;
+        mlr_strmap_intern2(s->items, mlr_reader_field(r, ic), mlr_reader_field_len(r, ic), &added);
+        if (!added)
+            return 0; /* the first row of an item gives its features */
+    } else {
+        write_ids_row(s, r);
+    }
+    for (size_t i = 0; i < s->ncols; i++)
+        if (encode_value(s, &s->cols[i], r, e) < 0)
+            return -1;
+    s->nrows++;
+    return 0;
+}
+
+static int encode_input(state *s, const char *path, mlr_err *e)
+{
+    mlr_reader *r = mlr_reader_open(path, NULL, e);
+    if (!r)
+        return -1;
+    int rc = locate_columns(s, r, e), got = 0;
+    while (rc == 0 && (got = mlr_reader_next(r, e)) > 0)
+        rc = encode_row(s, r, e);
+    if (rc == 0 && got < 0)
+        rc = -1;
+    mlr_reader_close(r);
+    return rc;
+}
+
+/* ---- writing ---- */
+
+static FILE *pending_open(pending *p, const char *dir, const char *name, const char *ext,
+                          mlr_err *e)
+{
+    char *path = join(dir, name, ext);
+    mlr_out *o = &p->slot[p->n];
+    if (mlr_out_open(o, path, e) < 0) {
+        free(path);
+        return NULL;
+    }
+    p->o[p->n] = o;
+    p->path[p->n++] = path;
+    return o->fp;
+}
+
+/* Element order[i] (or i when order is NULL) of data, for i < n. */
+static void write_elems(FILE *fp, const void *data, size_t elem, const size_t *order, size_t n)
+{
+    if (!order) {
+        fwrite(data, elem, n, fp);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        fwrite((const char *)data + order[i] * elem, elem, 1, fp);
+}
+
+/* (N, L) ids padded with -1; L = the longest row, at least 1. */
+static void write_list(FILE *fp, const column *c, const size_t *order, size_t n)
+{
+    const uint16_t *lens = (const uint16_t *)c->lens.p;
+    const int32_t *ids = (const int32_t *)c->ids.p;
+    size_t width = c->width ? c->width : 1;
+    size_t *start = xmalloc((n + 1) * sizeof *start);
+    int32_t *row = xmalloc(width * sizeof *row);
+    start[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        start[i + 1] = start[i] + lens[i];
+    mlr_npy_write_header(fp, MLR_I4, 2, n, width);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = order ? order[i] : i, j = 0;
+        for (; j < lens[k]; j++)
+            row[j] = ids[start[k] + j];
+        for (; j < width; j++)
+            row[j] = -1;
+        fwrite(row, sizeof *row, width, fp);
+    }
+    free(row);
+    free(start);
+}
+
+static int write_column(state *s, pending *p, const column *c, const size_t *order, mlr_err *e)
+{
+    const char *dir = s->opt->output, *name = c->f->name;
+    size_t n = s->nrows;
+    FILE *fp = pending_open(p, dir, name, ".npy", e);
+    if (!fp)
+        return -1;
+    switch (c->f->kind) {
+    case MLR_KIND_CAT:
+        mlr_npy_write_header(fp, MLR_I4, 1, n, 1);
+        write_elems(fp, c->ids.p, sizeof(int32_t), order, n);
+        break;
+    case MLR_KIND_MULTI:
+    case MLR_KIND_WORDS:
+        write_list(fp, c, order, n);
+        break;
+    case MLR_KIND_NUM:
+    case MLR_KIND_LABEL:
+        mlr_npy_write_header(fp, MLR_F4, 1, n, 1);
+        write_elems(fp, c->vals.p, sizeof(float), order, n);
+        if (c->f->kind == MLR_KIND_LABEL)
+            break;
+        if (!(fp = pending_open(p, dir, name, "_bucket.npy", e)))
+            return -1;
+        mlr_npy_write_header(fp, MLR_I4, 1, n, 1);
+        write_elems(fp, c->ids.p, sizeof(int32_t), order, n);
+        break;
+    }
+    return 0;
+}
+
+typedef struct {
+    const char *key;
+    size_t len, index;
+} item_key;
+
+static int cmp_item(const void *pa, const void *pb)
+{
+    const item_key *a = pa, *b = pb;
+    int c = memcmp(a->key, b->key, a->len < b->len ? a->len : b->len);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* The catalogue's order: item indices sorted bytewise by id. */
+static size_t *item_order(const state *s)
+{
+    size_t n = s->nrows, *order = xmalloc((n ? n : 1) * sizeof *order);
+    item_key *k = xmalloc((n ? n : 1) * sizeof *k);
+    for (size_t i = 0; i < n; i++)
+        k[i] = (item_key){mlr_strmap_key(s->items, i), mlr_strmap_key_len(s->items, i), i};
+    qsort(k, n, sizeof *k, cmp_item);
+    for (size_t i = 0; i < n; i++)
+        order[i] = k[i].index;
+    free(k);
+    return order;
+}
+
+static int write_items_ids(state *s, pending *p, const size_t *order, mlr_err *e)
+{
+    FILE *fp = pending_open(p, s->opt->output, "items", ".ids", e);
+    if (!fp)
+        return -1;
+    fputs("id\n", fp);
+    for (size_t i = 0; i < s->nrows; i++) {
+        fwrite(mlr_strmap_key(s->items, order[i]), 1, mlr_strmap_key_len(s->items, order[i]), fp);
+        putc('\n', fp);
+    }
+    return 0;
+}
+
+/* Commits every file; if one fails, removes those this run created. */
+static int commit_all(pending *p, mlr_err *e)
+{
+    int existed[MAX_FILES];
+    for (size_t i = 0; i < p->n; i++)
+        existed[i] = access(p->path[i], F_OK) == 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (mlr_out_commit(p->o[i], e) == 0)
+            continue;
+        for (size_t j = 0; j < i; j++)
+            if (!existed[j])
+                unlink(p->path[j]);
+        return -1; /* the rest is aborted by the caller */
+    }
+    return 0;
+}
+
+/* Removes the .npy of spec features this run did not encode, so ENCDIR
+ * never mixes two encodings. */
+static void remove_stale(const state *s)
+{
+    for (size_t i = 0; i < s->spec.n; i++) {
+        const mlr_feature *f = &s->spec.features[i];
+        size_t j = 0;
+        while (j < s->ncols && s->cols[j].f != f)
+            j++;
+        if (j < s->ncols)
+            continue;
+        char *a = join(s->opt->output, f->name, ".npy");
+        char *b = join(s->opt->output, f->name, "_bucket.npy");
+        unlink(a);
+        unlink(b);
+        free(a);
+        free(b);
+    }
+}
+
+static int write_all(state *s, mlr_err *e)
+{
+    pending p;
+    p.n = 0;
+    size_t *order = s->opt->items ? item_order(s) : NULL;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < s->ncols; i++)
+        rc = write_column(s, &p, &s->cols[i], order, e);
+    if (rc == 0 && s->opt->items)
+        rc = write_items_ids(s, &p, order, e);
+    FILE *fp = rc == 0 ? pending_open(&p, s->opt->output, "spec", ".sha256", e) : NULL;
+    if (fp)
+        fprintf(fp, "%s\n", s->spec.sha256);
+    else
+        rc = -1;
+    if (rc == 0 && s->rows_open) { /* rows.tsv, streamed while reading, joins the commit */
+        p.o[p.n] = &s->rows;
+        p.path[p.n++] = join(s->opt->output, "rows", ".tsv");
+    }
+    if (rc == 0)
+        rc = commit_all(&p, e);
+    for (size_t i = 0; i < p.n; i++) {
+        mlr_out_abort(p.o[i]); /* a no-op once committed */
+        free(p.path[i]);
+    }
+    s->rows_open = 0;
+    free(order);
+    if (rc == 0)
+        remove_stale(s);
+    return rc;
+}
+
+static void free_state(state *s)
+{
+    for (size_t i = 0; i < s->ncols; i++) {
+        free(s->cols[i].ids.p);
+        free(s->cols[i].vals.p);
+        free(s->cols[i].lens.p);
+        free(s->cols[i].last);
+        mlr_strmap_free(s->cols[i].memo);
+        free(s->cols[i].memo_ids.p);
+        free(s->cols[i].memo_start.p);
+    }
+    if (s->rows_open)
+        mlr_out_abort(&s->rows);
+    mlr_strmap_free(s->items);
+    mlr_tokens_free(&s->tokens);
+    free(s->scratch);
+    mlr_spec_free(&s->spec);
+}
+
+static int run(const options *o, int *created, mlr_err *e)
+{
+    state s;
+    memset(&s, 0, sizeof s);
+    s.opt = o;
+    int rc = mlr_spec_read(o->spec_dir, &s.spec, e);
+    if (rc == 0)
+        rc = mlr_spec_mkdir(o->output, created, e);
+    s.scratch = xmalloc(o->max_tokens * sizeof *s.scratch);
+    for (char **in = o->inputs; rc == 0 && *in; in++)
+        rc = encode_input(&s, *in, e);
+    if (rc == 0)
+        rc = write_all(&s, e);
+    free_state(&s);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    mlr_err e;
+    int created = 0;
+    mlr_init_tool();
+    parse_args(argc, argv, &o);
+    if (run(&o, &created, &e) < 0) {
+        mlr_out_abort_all();
+        if (created)
+            rmdir(o.output);
+        mlr_die_err(&e);
+    }
+    mlr_close_stdout();
+    return 0;
+}
