@@ -1,0 +1,26 @@
+# lib.sh: what the pipelines share. Source it after setting `me` (the
+# pipeline's name, used in messages).
+#   run_stage NAME CMD...  says the stage on stderr and runs CMD; when
+#                          MLR_STAGES names a file, appends a row
+#                          "stage seconds peak_rss_mb" to it (GNU time).
+#   die MESSAGE            one line on stderr, exit 1.
+# Tools come from $MLR_BIN, else from bin/ beside pipelines/, else PATH.
+mlr_pipelines=$(cd "$(dirname "$0")" && pwd)
+PATH="${MLR_BIN:-$mlr_pipelines/../bin}:$PATH"
+export PATH
+
+die() { echo "$me: $*" >&2; exit 1; }
+
+run_stage() {
+    name=$1; shift
+    echo "$me: $name" >&2
+    if [ -n "${MLR_STAGES:-}" ] && [ -x /usr/bin/time ]; then
+        tf=$(mktemp)
+        if /usr/bin/time -f '%e %M' -o "$tf" "$@"; then st=0; else st=$?; fi
+        # GNU time prepends "Command exited..." when the command fails.
+        tail -n 1 "$tf" | awk -v s="$name" '{ printf "%s\t%s\t%.1f\n", s, $1, $2 / 1024 }' >>"$MLR_STAGES"
+        rm -f "$tf"
+        return "$st"
+    fi
+    "$@"
+}
