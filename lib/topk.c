@@ -3,6 +3,7 @@
 #include "topk.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "npy.h"
 #include "table.h"
 
 /* ---- the heap: a min-heap whose root is the worst hit kept ---- */
@@ -70,17 +72,103 @@ static size_t next_above(const float *s, size_t j, size_t m, float thr)
     return m;
 }
 
+/* The first j' >= j with s[j'] >= v, or m. */
+static size_t next_at_least(const float *s, size_t j, size_t m, float v)
+{
+#ifdef __SSE2__
+    const __m128 t = _mm_set1_ps(v);
+    while (j + 16 <= m) {
+        __m128 a = _mm_cmpge_ps(_mm_loadu_ps(s + j), t);
+        __m128 b = _mm_cmpge_ps(_mm_loadu_ps(s + j + 4), t);
+        __m128 c = _mm_cmpge_ps(_mm_loadu_ps(s + j + 8), t);
+        __m128 d = _mm_cmpge_ps(_mm_loadu_ps(s + j + 12), t);
+        if (_mm_movemask_ps(_mm_or_ps(_mm_or_ps(a, b), _mm_or_ps(c, d)))) break;
+        j += 16;
+    }
+#endif
+    for (; j < m; j++)
+        if (s[j] >= v) return j;
+    return m;
+}
+
+static float max_of(const float *s, size_t lo, size_t hi)
+{
+    float mx = s[lo];
+    size_t j = lo + 1;
+#ifdef __SSE2__
+    if (hi - lo >= 8) {
+        __m128 a = _mm_loadu_ps(s + lo), b = _mm_loadu_ps(s + lo + 4);
+        for (j = lo + 8; j + 8 <= hi; j += 8) {
+            a = _mm_max_ps(a, _mm_loadu_ps(s + j));
+            b = _mm_max_ps(b, _mm_loadu_ps(s + j + 4));
+        }
+        float v[4];
+        _mm_storeu_ps(v, _mm_max_ps(a, b));
+        for (int i = 0; i < 4; i++) mx = v[i] > mx ? v[i] : mx;
+    }
+#endif
+    for (; j < hi; j++) mx = s[j] > mx ? s[j] : mx;
+    return mx;
+}
+
+/* The k-th largest of v[0..n) (1 <= k <= n), reordering v: quickselect. */
+static float kth_largest(float *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1, want = k - 1;
+    while (lo < hi) {
+        float p = v[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) { /* Hoare partition, descending */
+            while (v[i] > p) i++;
+            while (v[j] < p) j--;
+            if (i <= j) {
+                float t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0) break;
+                j--;
+            }
+        }
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else return v[want];
+    }
+    return v[want];
+}
+
+/* A lower bound on the k-th best score: cut the row into 4k chunks; the
+ * k-th largest chunk maximum has k distinct items at or above it. Only the
+ * items >= it can be in the top k, so the heap fills from a handful of
+ * candidates instead of re-sifting hundreds of times on a random row.
+ * -INFINITY when the row is too short to be worth it. */
+static float lower_bound(const float *scores, size_t m, size_t k)
+{
+    size_t c = 4 * k;
+    if (k == 0 || c > 4096 || m < 8 * c) return -INFINITY;
+    float mx[4096];
+    for (size_t i = 0; i < c; i++) mx[i] = max_of(scores, m * i / c, m * (i + 1) / c);
+    float t = kth_largest(mx, c, k);
+    return t == t ? t : -INFINITY; /* NaN from an overflowed sgemm: no bound */
+}
+
 size_t mlr_topk_select(float *scores, size_t m, size_t k,
                        const uint32_t *excl, size_t nexcl, mlr_hit *out)
 {
     if (k == 0 || m == 0) return 0;
     for (size_t i = 0; i < nexcl; i++)
         if (excl[i] < m) scores[excl[i]] = -INFINITY;
-    /* Fill: the first k items not excluded, in index order. */
+    /* Excluded items hold -inf: below any finite bound, so once the bound is
+     * finite the exclusion list need not be consulted while filling. */
+    float lb = lower_bound(scores, m, k);
+    int check = !(lb > -INFINITY);
+    /* Fill: the first k items not excluded and >= lb, in index order. */
     size_t n = 0, j = 0, p = 0;
-    for (; j < m && n < k; j++) {
-        while (p < nexcl && excl[p] < j) p++;
-        if (p < nexcl && excl[p] == j) continue;
+    for (; n < k && (j = next_at_least(scores, j, m, lb)) < m; j++) {
+        if (check) {
+            while (p < nexcl && excl[p] < j) p++;
+            if (p < nexcl && excl[p] == j) continue;
+        }
         out[n].score = scores[j];
         out[n].item = (uint32_t)j;
         sift_up(out, n++);
@@ -98,7 +186,13 @@ size_t mlr_topk_select(float *scores, size_t m, size_t k,
             j++;
         }
     }
-    qsort(out, n, sizeof *out, cmp_hit);
+    /* Heap sort: moving the worst to the back each time leaves best first. */
+    for (size_t i = n; i-- > 1;) {
+        mlr_hit t = out[0];
+        out[0] = out[i];
+        out[i] = t;
+        sift_down(out, i, 0);
+    }
     return n;
 }
 
@@ -466,4 +560,95 @@ int mlr_ids_read_keys(const char *path, mlr_strmap *m, uint32_t **out,
     *out = keys;
     *rows = n;
     return 0;
+}
+
+/* ---- list rows ---- */
+
+size_t mlr_topk_format(char *buf, size_t query, const char *user, size_t ulen,
+                       const mlr_hit *h, size_t n, const mlr_strmap *items)
+{
+    char head[64];
+    size_t hl = mlr_fmt_size(head, query), w = 0;
+    head[hl++] = '\t';
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf + w, head, hl);
+        w += hl;
+        if (user) {
+            memcpy(buf + w, user, ulen);
+            w += ulen;
+            buf[w++] = '\t';
+        }
+        w += mlr_fmt_size(buf + w, i + 1);
+        buf[w++] = '\t';
+        size_t il = mlr_strmap_key_len(items, h[i].item);
+        memcpy(buf + w, mlr_strmap_key(items, h[i].item), il);
+        w += il;
+        buf[w++] = '\t';
+        w += mlr_fmt_g6(buf + w, h[i].score);
+        buf[w++] = '\n';
+    }
+    return w;
+}
+
+/* ---- streaming rows ---- */
+
+int mlr_all_finite(const float *x, size_t n, size_t *bad)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) {
+            *bad = i;
+            return 0;
+        }
+    return 1;
+}
+
+int mlr_npy_rows_open(mlr_npy_rows *s, const char *path, mlr_err *e)
+{
+    memset(s, 0, sizeof *s);
+    int is_stdin = strcmp(path, "-") == 0;
+    s->name = is_stdin ? "stdin" : path;
+    s->fp = is_stdin ? stdin : fopen(path, "rb");
+    if (!s->fp) return mlr_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    s->own = !is_stdin;
+    mlr_array a;
+    memset(&a, 0, sizeof a);
+    if (mlr_npy_read_header(s->fp, s->name, &a, e) < 0) {
+        mlr_npy_rows_close(s);
+        return -1;
+    }
+    if (a.dtype != MLR_F4 || a.ndim != 2) {
+        mlr_fail(e, "%s: expected a 2-D <f4 matrix, found %s with %d dimension%s",
+                 s->name, mlr_dtype_name(a.dtype), a.ndim, a.ndim == 1 ? "" : "s");
+        mlr_npy_rows_close(s);
+        return -1;
+    }
+    s->rows = a.shape[0];
+    s->cols = a.shape[1];
+    return 0;
+}
+
+long mlr_npy_rows_read(mlr_npy_rows *s, float *buf, size_t max, mlr_err *e)
+{
+    size_t want = s->rows - s->done < max ? s->rows - s->done : max;
+    if (want == 0) {
+        if (s->cols > 0 && fgetc(s->fp) != EOF)
+            return mlr_fail(e, "%s: data beyond the %zu rows of its header", s->name, s->rows);
+        return 0;
+    }
+    size_t got = s->cols ? fread(buf, sizeof(float) * s->cols, want, s->fp) : want;
+    if (got < want)
+        return mlr_fail(e, "%s: truncated: %s after %zu of %zu rows", s->name,
+                        ferror(s->fp) ? strerror(errno) : "end of file", s->done + got, s->rows);
+    size_t bad;
+    if (!mlr_all_finite(buf, want * s->cols, &bad))
+        return mlr_fail(e, "%s: row %zu: non-finite value", s->name, s->done + bad / s->cols);
+    s->done += want;
+    return (long)want;
+}
+
+void mlr_npy_rows_close(mlr_npy_rows *s)
+{
+    if (s->fp && s->own) fclose(s->fp);
+    s->fp = NULL;
+    s->own = 0;
 }

@@ -100,6 +100,34 @@ size_t mlr_fmt_g6(char *buf, float x);
 /* n in decimal; buf needs 21 bytes. Returns the length (NUL-terminated). */
 size_t mlr_fmt_size(char *buf, size_t n);
 
+/* One query's list rows, "query\t[user\t]rank\titem_id\tscore\n" for each
+ * of the n hits (rank from 1), into buf; returns the bytes written. user
+ * NULL leaves the user column out. Item ids are the keys of `items` (the
+ * catalogue map, key i = catalogue index i). buf needs
+ * n * (80 + ulen + longest item id) bytes. */
+size_t mlr_topk_format(char *buf, size_t query, const char *user, size_t ulen,
+                       const mlr_hit *h, size_t n, const mlr_strmap *items);
+
+/* ---- streaming the rows of a (N, D) <f4 .npy, from a file or a pipe ---- */
+typedef struct {
+    FILE *fp;
+    int own;          /* fp is ours to close (not stdin) */
+    const char *name; /* for messages: the path, or "stdin" */
+    size_t rows, cols, done;
+} mlr_npy_rows;
+
+/* Opens PATH ("-" is stdin) and reads the header: a 2-D <f4 array or an
+ * error naming the file. */
+int mlr_npy_rows_open(mlr_npy_rows *s, const char *path, mlr_err *e);
+/* Reads up to max rows into buf (max, cols); returns how many (0 at the
+ * end, after checking that nothing follows), or -1 on a truncated file or
+ * a non-finite value ("Q.npy: row 7: non-finite value"). */
+long mlr_npy_rows_read(mlr_npy_rows *s, float *buf, size_t max, mlr_err *e);
+void mlr_npy_rows_close(mlr_npy_rows *s); /* accepts a closed or zeroed one */
+
+/* 1 when every one of n floats is finite; else 0 and *bad = the first bad. */
+int mlr_all_finite(const float *x, size_t n, size_t *bad);
+
 /* ---- id files (X.ids: one column `id`, one row per matrix row) ---- */
 
 /* Reads PATH's `id` column, interning each id into m in row order; the

@@ -42,8 +42,8 @@ static void test_select_vs_sort(void)
 {
     mlr_rng r;
     mlr_rng_seed(&r, 1);
-    size_t ms[] = {1, 3, 15, 16, 17, 100, 1000};
-    size_t ks[] = {1, 2, 5, 10, 100, 2000};
+    size_t ms[] = {1, 3, 15, 16, 17, 100, 1000, 5000};
+    size_t ks[] = {1, 2, 5, 10, 33, 100, 2000};
     for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
         for (size_t b = 0; b < sizeof ks / sizeof *ks; b++)
             for (int rep = 0; rep < 5; rep++) {
@@ -52,7 +52,7 @@ static void test_select_vs_sort(void)
                 mlr_hit *h1 = xmalloc(k * sizeof *h1), *h2 = xmalloc(k * sizeof *h2);
                 uint32_t ex[8];
                 size_t nex = rep < 2 ? 0 : make_excl(ex, m, &r);
-                fill_ties(s, m, &r, rep == 4 ? 1 : 7);
+                fill_ties(s, m, &r, rep == 4 ? 1 : rep == 3 ? 1000 : 7);
                 memcpy(s2, s, m * sizeof *s);
                 size_t n1 = mlr_topk_select(s2, m, k, ex, nex, h1);
                 size_t n2 = mlr_topk_select_naive(s, m, k, ex, nex, h2);

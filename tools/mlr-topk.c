@@ -1,0 +1,259 @@
+/* mlr-topk: query embeddings x candidate embeddings -> the k best candidates
+ * of each query, exactly (every item scored).
+ *
+ * Streams the queries a block at a time (so Q may be a pipe and memory is
+ * bounded by the block, whatever N), scores each block against the whole
+ * catalogue with sgemm in cache-sized tiles, and keeps a bounded heap of k
+ * per query. Ties go to the smaller catalogue index (docs/features.md). */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cblas.h>
+
+#include "metrics.h"
+#include "mlr.h"
+#include "npy.h"
+#include "strmap.h"
+#include "topk.h"
+
+/* Hits held per block at most: large k shrinks the block. */
+#define MAX_BLOCK_HITS (4u << 20)
+
+typedef struct {
+    const char *queries, *items, *item_ids, *query_ids, *exclude, *output;
+    long k, block, tile, threads;
+    int quiet;
+} options;
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+        "usage: mlr-topk --queries Q.npy --items I.npy [--item-ids I.ids] [--query-ids Q.ids]\n"
+        "                [--exclude TABLE] [--k K] [--block B] [--threads T] [--output FILE]\n"
+        "The k best items of each query by inner product, exactly: every item is\n"
+        "scored. Q (N, D) <f4 is streamed a block at a time (it may be a pipe);\n"
+        "I (M, D) <f4 is held in memory. Ties go to the smaller catalogue index.\n"
+        "Output TSV, k rows per query, best first:\n"
+        "  query    0-based row of Q\n"
+        "  user_id  the row's id from --query-ids (only with --query-ids)\n"
+        "  rank     1..k\n"
+        "  item_id  the item's id from --item-ids\n"
+        "  score    the inner product, printf %%.6g\n"
+        "  --queries Q.npy   query embeddings, '-' for stdin (required)\n"
+        "  --items I.npy     candidate embeddings (required)\n"
+        "  --item-ids FILE   ids of I's rows, column id (default: I.npy's name with .ids)\n"
+        "  --query-ids FILE  ids of Q's rows, column id (default: none, no user_id column)\n"
+        "  --exclude TABLE   drop the (user_id, item_id) pairs of TABLE, e.g. the training\n"
+        "                    rows; needs --query-ids (default: nothing dropped)\n"
+        "  --k K             list length (default 10); fewer when the catalogue is smaller\n"
+        "  --block B         query rows read and held at a time (default 1024)\n"
+        "  --tile N          query rows per sgemm call in each thread (default 32)\n"
+        "  --threads T       worker threads (default: the number of CPUs)\n"
+        "  --output FILE     write here atomically (default stdout)\n"
+        "  --quiet           no progress on stderr\n"
+        "  -h, --help        this help;  --version  the version\n"
+        "example: mlr-topk --queries query.npy --query-ids query.ids --items items.npy \\\n"
+        "           --exclude train.tsv --k 100 | mlr-score --topk - --test test.tsv\n");
+}
+
+static options parse_args(int argc, char **argv)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    options o = {NULL, NULL, NULL, NULL, NULL, NULL, 10, 1024, 32, cpus > 0 ? cpus : 1, 0};
+    static const struct option longs[] = {
+        {"queries", required_argument, 0, 'q'}, {"items", required_argument, 0, 'i'},
+        {"item-ids", required_argument, 0, 'I'}, {"query-ids", required_argument, 0, 'Q'},
+        {"exclude", required_argument, 0, 'x'}, {"k", required_argument, 0, 'k'},
+        {"block", required_argument, 0, 'b'}, {"tile", required_argument, 0, 't'},
+        {"threads", required_argument, 0, 'T'}, {"output", required_argument, 0, 'o'},
+        {"quiet", no_argument, 0, 'z'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ho:k:", longs, NULL)) != -1) {
+        switch (c) {
+        case 'q': o.queries = optarg; break;
+        case 'i': o.items = optarg; break;
+        case 'I': o.item_ids = optarg; break;
+        case 'Q': o.query_ids = optarg; break;
+        case 'x': o.exclude = optarg; break;
+        case 'k': o.k = mlr_opt_long("--k", optarg, 1, 1000000); break;
+        case 'b': o.block = mlr_opt_long("--block", optarg, 1, 1000000); break;
+        case 't': o.tile = mlr_opt_long("--tile", optarg, 1, 4096); break;
+        case 'T': o.threads = mlr_opt_long("--threads", optarg, 1, 256); break;
+        case 'o': o.output = optarg; break;
+        case 'z': o.quiet = 1; break;
+        case 'h': usage(stdout); mlr_close_stdout(); exit(0);
+        case 'V': printf("mlr-topk %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
+        case ':': mlr_usage_die("option '%s' needs a value", argv[optind - 1]);
+        default: mlr_usage_die("unknown option '%s' (try 'mlr-topk --help')", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        mlr_usage_die("unexpected argument '%s' (try 'mlr-topk --help')", argv[optind]);
+    if (!o.queries || !o.items)
+        mlr_usage_die("--queries and --items are required (try 'mlr-topk --help')");
+    if (o.exclude && !o.query_ids)
+        mlr_usage_die("--exclude needs --query-ids to know each query's user");
+    return o;
+}
+
+static size_t nz(size_t n) { return n ? n : 1; } /* malloc(0) may be NULL */
+
+/* "dir/items.npy" -> "dir/items.ids"; any other name gets ".ids" appended. */
+static char *ids_name(const char *npy)
+{
+    size_t n = strlen(npy);
+    char *s = xmalloc(n + 5);
+    memcpy(s, npy, n + 1);
+    if (n > 4 && strcmp(npy + n - 4, ".npy") == 0) n -= 4;
+    strcpy(s + n, ".ids");
+    return s;
+}
+
+/* The catalogue: embeddings (M, D) and their ids, row i = key i of ids. */
+typedef struct {
+    mlr_array emb;
+    mlr_strmap *ids;
+    size_t longest_id;
+} catalogue;
+
+static void load_catalogue(catalogue *c, const char *npy, const char *ids_path)
+{
+    mlr_err e;
+    char *guess = ids_path ? NULL : ids_name(npy);
+    const char *idp = ids_path ? ids_path : guess;
+    memset(c, 0, sizeof *c);
+    if (mlr_npy_read(npy, MLR_F4, &c->emb, &e) < 0) mlr_die_err(&e);
+    if (c->emb.ndim != 2) mlr_die("%s: expected a 2-D <f4 matrix (M, D), found 1-D", npy);
+    size_t bad, m = c->emb.shape[0];
+    if (!mlr_all_finite(c->emb.data, mlr_array_count(&c->emb), &bad))
+        mlr_die("%s: row %zu: non-finite value", npy, bad / (c->emb.shape[1] ? c->emb.shape[1] : 1));
+    c->ids = mlr_strmap_new(m);
+    size_t rows;
+    if (mlr_ids_read(idp, c->ids, &rows, &e) < 0) mlr_die_err(&e);
+    if (rows != m) mlr_die("%s has %zu rows, %s %zu", idp, rows, npy, m);
+    if (m > UINT32_MAX) mlr_die("%s: more than 2^32 items", npy);
+    for (size_t i = 0; i < m; i++)
+        if (mlr_strmap_key_len(c->ids, i) > c->longest_id) c->longest_id = mlr_strmap_key_len(c->ids, i);
+    free(guess);
+}
+
+/* Who each query row belongs to, and what to drop for them. */
+typedef struct {
+    mlr_strmap *users;
+    uint32_t *user_of; /* (N) */
+    size_t rows, longest;
+    mlr_usersets seen;
+    int have_seen;
+} query_users;
+
+static void load_users(query_users *u, const options *o, catalogue *c)
+{
+    mlr_err e;
+    memset(u, 0, sizeof *u);
+    if (!o->query_ids) return;
+    u->users = mlr_strmap_new(0);
+    if (mlr_ids_read_keys(o->query_ids, u->users, &u->user_of, &u->rows, &e) < 0) mlr_die_err(&e);
+    for (size_t i = 0; i < mlr_strmap_count(u->users); i++)
+        if (mlr_strmap_key_len(u->users, i) > u->longest) u->longest = mlr_strmap_key_len(u->users, i);
+    if (o->exclude) {
+        if (mlr_usersets_read(&u->seen, o->exclude, u->users, 1, c->ids, 0, &e) < 0) mlr_die_err(&e);
+        u->have_seen = 1;
+    }
+}
+
+/* One block's work, shared by the formatting threads. */
+typedef struct {
+    size_t first_row, k, line_max;
+    const mlr_hit *hits;   /* (B, K) */
+    const size_t *count;   /* (B) */
+    const query_users *u;
+    const catalogue *c;
+    char **text;           /* per thread */
+    size_t *len;           /* per thread */
+} block_text;
+
+static void format_part(int t, size_t lo, size_t hi, void *p)
+{
+    block_text *b = p;
+    size_t w = 0;
+    for (size_t r = lo; r < hi; r++) {
+        size_t row = b->first_row + r;
+        const char *user = NULL;
+        size_t ulen = 0;
+        if (b->u->users) {
+            user = mlr_strmap_key(b->u->users, b->u->user_of[row]);
+            ulen = mlr_strmap_key_len(b->u->users, b->u->user_of[row]);
+        }
+        w += mlr_topk_format(b->text[t] + w, row, user, ulen, b->hits + r * b->k,
+                             b->count[r], b->c->ids);
+    }
+    b->len[t] = w;
+}
+
+static void run(const options *o)
+{
+    mlr_err e;
+    catalogue c;
+    query_users u;
+    mlr_npy_rows q;
+    load_catalogue(&c, o->items, o->item_ids);
+    load_users(&u, o, &c);
+    if (mlr_npy_rows_open(&q, o->queries, &e) < 0) mlr_die_err(&e);
+    size_t m = c.emb.shape[0], d = c.emb.shape[1], k = (size_t)o->k;
+    if (q.cols != d) mlr_die("%s has %zu columns, %s %zu", q.name, q.cols, o->items, d);
+    if (u.users && u.rows != q.rows)
+        mlr_die("%s has %zu rows, %s %zu", o->query_ids, u.rows, q.name, q.rows);
+    size_t block = (size_t)o->block, kk = k < m ? k : m;
+    if (kk && block * kk > MAX_BLOCK_HITS) block = MAX_BLOCK_HITS / kk ? MAX_BLOCK_HITS / kk : 1;
+    int threads = (int)o->threads;
+    if (threads > 1) openblas_set_num_threads(1); /* our threads, not BLAS's */
+    mlr_scorer *sc = mlr_scorer_new(c.emb.data, m, d, (size_t)o->tile, threads);
+    float *qb = xmalloc(nz(block * d) * sizeof *qb);       /* (B, D) */
+    mlr_hit *hits = xmalloc(nz(block * kk) * sizeof *hits); /* (B, K) */
+    size_t *count = xmalloc(block * sizeof *count);
+    const uint32_t **ex = u.have_seen ? xmalloc(block * sizeof *ex) : NULL;
+    size_t *nex = u.have_seen ? xmalloc(block * sizeof *nex) : NULL;
+    size_t line_max = 80 + u.longest + c.longest_id;
+    block_text bt = {0, kk, line_max, hits, count, &u, &c,
+                     xcalloc((size_t)threads, sizeof(char *)), xcalloc((size_t)threads, sizeof(size_t))};
+    for (int t = 0; t < threads; t++)
+        bt.text[t] = xmalloc((block / (size_t)threads + 1) * nz(kk) * line_max);
+    mlr_out out;
+    if (mlr_out_open(&out, o->output, &e) < 0) mlr_die_err(&e);
+    fputs(u.users ? "query\tuser_id\trank\titem_id\tscore\n" : "query\trank\titem_id\tscore\n", out.fp);
+    long got;
+    while ((got = mlr_npy_rows_read(&q, qb, block, &e)) > 0) {
+        size_t b = (size_t)got;
+        for (size_t r = 0; ex && r < b; r++) ex[r] = mlr_usersets_get(&u.seen, u.user_of[q.done - b + r], &nex[r]);
+        mlr_topk_block(sc, qb, b, kk, ex, nex, hits, count);
+        bt.first_row = q.done - b;
+        memset(bt.len, 0, (size_t)threads * sizeof *bt.len);
+        mlr_parallel_for(threads, b, format_part, &bt);
+        for (int t = 0; t < threads; t++) fwrite(bt.text[t], 1, bt.len[t], out.fp);
+        if (!o->quiet && isatty(2)) fprintf(stderr, "\rmlr-topk: %zu/%zu queries", q.done, q.rows);
+    }
+    if (got < 0) mlr_die_err(&e);
+    if (!o->quiet && isatty(2)) fputc('\n', stderr);
+    if (mlr_out_commit(&out, &e) < 0) mlr_die_err(&e);
+    for (int t = 0; t < threads; t++) free(bt.text[t]);
+    free(bt.text); free(bt.len); free(ex); free(nex); free(count); free(hits); free(qb);
+    mlr_scorer_free(sc);
+    mlr_npy_rows_close(&q);
+    if (u.have_seen) mlr_usersets_free(&u.seen);
+    free(u.user_of);
+    mlr_strmap_free(u.users);
+    mlr_strmap_free(c.ids);
+    mlr_array_free(&c.emb);
+}
+
+int main(int argc, char **argv)
+{
+    mlr_init_tool();
+    options o = parse_args(argc, argv);
+    run(&o);
+    mlr_close_stdout();
+    return 0;
+}
