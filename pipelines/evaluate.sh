@@ -8,6 +8,7 @@
 #   model.safetensors     the model;  train-log.tsv  one row per epoch
 #   query.npy query.ids   one query embedding per TEST row, in TEST's order
 #   items.npy items.ids   one embedding per catalogue item (TRAIN + TEST)
+#   catalogue.tsv         item_id, item_title, item_genres of every item
 #   pred.tsv              predicted rating of each TEST row
 #   topk.tsv              the top 100 per TEST row, training items excluded
 #   metrics.tsv           top1..top100, rmse, mae and the exclusion metrics
@@ -24,7 +25,12 @@ run_stage vocab mlr-vocab --output "$out/spec" "$train"
 
 run_stage encode-train mlr-encode --spec "$out/spec" --output "$out/enc-train" "$train"
 run_stage encode-test mlr-encode --spec "$out/spec" --output "$out/enc-test" "$test"
-# The catalogue: every item of TRAIN and TEST is a candidate.
+# The catalogue: every item of TRAIN and TEST is a candidate. Its titles
+# and genres (first row of each item) are kept for recommend.sh.
+awk -F'\t' -v OFS='\t' 'FNR == 1 { ci = ct = cg = 0
+        for (i = 1; i <= NF; i++) { if ($i == "item_id") ci = i; if ($i == "item_title") ct = i; if ($i == "item_genres") cg = i }
+        if (NR == 1) print "item_id", "item_title", "item_genres"; next }
+    !seen[$ci]++ { print $ci, (ct ? $ct : ""), (cg ? $cg : "") }' "$train" "$test" >"$out/catalogue.tsv"
 run_stage encode-items mlr-encode --items --spec "$out/spec" --output "$out/enc-items" "$train" "$test"
 
 run_stage train mlr-train --spec "$out/spec" --train "$out/enc-train" --valid "$out/enc-test" \

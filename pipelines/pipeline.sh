@@ -1,0 +1,83 @@
+#!/bin/sh
+# pipeline.sh [NAME]: the whole flow behind `make pipeline`, from raw files
+# to runs/NAME/report.md (NAME defaults to ml-100k, or synthetic).
+#
+# Data: ML-100K from $MLR_DATA_DIR/ml-100k, else data/ml-100k, else a
+# download (make data); where all fail it says so in one line and runs on
+# mlr-synth data of the same shape, labelled synthetic everywhere. The
+# report's exploratory analysis also runs on ml-latest-small where present.
+# Extra training options: MLR_TRAIN_OPTS="--epochs 10" make pipeline.
+set -eu
+me=pipeline
+. "$(dirname "$0")/lib.sh"
+root=$(cd "$mlr_pipelines/.." && pwd)
+
+find_data() { # NAME: prints the directory holding data set NAME, if any
+    for d in "${MLR_DATA_DIR:-}" "$root/data"; do
+        [ -n "$d" ] && [ -d "$d/$1" ] && { echo "$d/$1"; return 0; }
+    done
+    return 1
+}
+ml100k=$(find_data ml-100k || true)
+if [ -z "$ml100k" ] && sh "$mlr_pipelines/fetch-data.sh" "$root/data" 2>/dev/null; then
+    ml100k=$(find_data ml-100k || true)
+fi
+if [ -n "$ml100k" ]; then source_name="MovieLens 100K ($ml100k)"; synthetic=0
+else
+    echo "$me: no ML-100K in \$MLR_DATA_DIR or data/ and no download; running on synthetic data (mlr-synth)" >&2
+    source_name="SYNTHETIC data from mlr-synth (not MovieLens)"; synthetic=1
+fi
+name=${1:-$([ "$synthetic" = 1 ] && echo synthetic || echo ml-100k)}
+run=$root/runs/$name
+mkdir -p "$run"
+MLR_STAGES=$run/stages.tsv
+export MLR_STAGES
+printf 'stage\tseconds\tpeak_rss_mb\n' >"$MLR_STAGES"
+started=$(date +%s)
+
+# Stage 1: the interaction table.
+if [ "$synthetic" = 1 ]; then
+    run_stage ingest mlr-synth --seed 1 --output "$run/ratings.tsv"
+else
+    run_stage ingest mlr-ingest --format ml-100k --output "$run/ratings.tsv" "$ml100k"
+fi
+
+# Stage 2: the exploratory analysis, of the model's data and, as the
+# report did it, of ml-latest-small.
+run_stage eda sh "$mlr_pipelines/eda.sh" "$run/ratings.tsv" "$run/eda" 2>/dev/null
+latest=$(find_data ml-latest-small || true)
+if [ -n "$latest" ]; then
+    run_stage ingest-latest mlr-ingest --format ml-latest --output "$run/latest.tsv" "$latest"
+    run_stage eda-latest sh "$mlr_pipelines/eda.sh" "$run/latest.tsv" "$run/eda-latest" 2>/dev/null
+fi
+
+# Stage 3: the report's random 80/20 split with a fixed seed.
+run_stage split mlr-split --seed 42 --test-fraction 0.2 --test "$run/test.tsv" \
+    --train "$run/train.tsv" "$run/ratings.tsv"
+
+# Stage 4: vocabularies, encoding, training, embeddings, top-k and scores.
+# shellcheck disable=SC2086
+sh "$mlr_pipelines/evaluate.sh" "$run/train.tsv" "$run/test.tsv" "$run/model" ${MLR_TRAIN_OPTS:-}
+
+# Stage 5: the baselines through the same scorer.
+for kind in pop ease; do
+    run_stage "baseline-$kind" mlr-baseline --kind "$kind" --train "$run/train.tsv" \
+        --test "$run/test.tsv" --item-ids "$run/model/items.ids" --k 100 \
+        --output "$run/baseline-$kind.topk.tsv"
+    run_stage "score-$kind" mlr-score --test "$run/test.tsv" --train "$run/train.tsv" \
+        --topk "$run/baseline-$kind.topk.tsv" --item-ids "$run/model/items.ids" \
+        --output "$run/baseline-$kind.tsv"
+done
+
+# Stage 6: example recommendations: two known users and a new one.
+{
+    for u in $(cut -f1 "$run/test.tsv" | sed 1d | sort -n | uniq | head -n 2); do
+        sh "$mlr_pipelines/recommend.sh" --run "$run/model" --train "$run/train.tsv" --user "$u" --n 5
+    done
+    sh "$mlr_pipelines/recommend.sh" --run "$run/model" --train "$run/train.tsv" \
+        --age 28 --gender F --occupation writer --n 5
+} >"$run/recommendations.md" 2>/dev/null || echo "$me: recommendations failed" >&2
+
+# Stage 7: the report.
+run_stage report sh "$mlr_pipelines/report.sh" "$run" "$source_name" "$(($(date +%s) - started))"
+echo "$me: done in $(($(date +%s) - started)) s: $run/report.md" >&2

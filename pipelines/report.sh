@@ -1,0 +1,79 @@
+#!/bin/sh
+# report.sh RUNDIR SOURCE SECONDS: writes RUNDIR/report.md from what
+# pipeline.sh left there: the EDA plots and figures, the per-epoch curves
+# of the training log, the metrics beside the baselines and the figures
+# the seed report claims, example recommendations, and the stage timings.
+set -eu
+me=report
+. "$(dirname "$0")/lib.sh"
+[ $# -eq 3 ] || { echo "usage: report.sh RUNDIR SOURCE SECONDS" >&2; exit 2; }
+run=$1 source_name=$2 seconds=$3
+log=$run/model/train-log.tsv
+out=$run/report.md
+
+# col FILE NAME: prints column NAME of a TSV with its header, one per line.
+col() { awk -F'\t' -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next } k { print $k }' "$1"; }
+# metric FILE NAME: the value of a metric/value TSV, or "-".
+metric() { [ -f "$1" ] && awk -F'\t' -v m="$2" '$1 == m { v = $2 } END { print (v == "" ? "-" : v) }' "$1" || echo -; }
+
+# The per-epoch curves, as the report's charts: top-k accuracy and RMSE.
+if [ -f "$log" ] && [ "$(wc -l <"$log")" -gt 1 ]; then
+    if gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo; then term=pngcairo; else term=png; fi
+    gnuplot -e "set terminal $term size 800,450; set output '$run/curves-topk.png';
+        set datafile separator '\t'; set key autotitle columnhead left top; set grid;
+        set xlabel 'epoch'; set ylabel 'accuracy (test rows, all items)';
+        plot for [c in 'top5 top10 top50 top100'] '$log' using 'epoch':c with linespoints title c"
+    gnuplot -e "set terminal $term size 800,450; set output '$run/curves-rmse.png';
+        set datafile separator '\t'; set key off; set grid;
+        set xlabel 'epoch'; set ylabel 'RMSE (test rows)';
+        plot '$log' using 'epoch':'rmse' with linespoints"
+fi
+
+m=$run/model/metrics.tsv pop=$run/baseline-pop.tsv ease=$run/baseline-ease.tsv
+{
+    echo "# mlrec run: $(basename "$run")"
+    echo
+    echo "Data: **$source_name**. Made $(date -u '+%Y-%m-%d %H:%M UTC') in ${seconds} s on $(nproc) cores."
+    echo "Split: random 80/20, seed 42; every catalogue item a candidate."
+    echo
+    echo "## Results"
+    echo
+    echo "Top-k accuracy as the seed report computed it (TFRS FactorizedTopK: items the user rated in"
+    echo "training are NOT removed), then the usual protocol (training items removed, averaged per user)."
+    echo
+    echo "| metric | two-tower model | most popular | EASE | seed report (with the rating leak) |"
+    echo "|---|---|---|---|---|"
+    for k in top1 top5 top10 top50 top100 rmse mae top10_excl top100_excl recall@10 precision@10 ndcg@10 map@10 hit_rate@10 coverage@10; do
+        case $k in top1) c=0.0030 ;; top5) c=0.0535 ;; top10) c=0.1008 ;; top50) c=0.3368 ;; top100) c=0.5095 ;; *) c=- ;; esac
+        echo "| $k | $(metric "$m" "$k") | $(metric "$pop" "$k") | $(metric "$ease" "$k") | $c |"
+    done
+    echo
+    if [ -f "$run/curves-topk.png" ]; then
+        echo "## Training curves"
+        echo
+        echo "![top-k accuracy per epoch](curves-topk.png)"
+        echo "![RMSE per epoch](curves-rmse.png)"
+        echo
+        echo "Per-epoch log: \`model/train-log.tsv\`; the last epoch took $(col "$log" seconds | tail -n 1) s."
+        echo
+    fi
+    echo "## Example recommendations"
+    echo
+    if [ -s "$run/recommendations.md" ]; then cat "$run/recommendations.md"; else echo "(none made)"; fi
+    echo
+    for d in eda eda-latest; do
+        [ -f "$run/$d/report.md" ] || continue
+        case $d in eda) echo "## Exploratory analysis of the model's data" ;;
+                   *) echo "## Exploratory analysis of ml-latest-small (the seed report's EDA)" ;; esac
+        echo
+        # The EDA report's own sections, its image links made relative to here.
+        sed -e '1{/^# /d}' -e "s|](\([^)/]*\.png\))|]($d/\1)|g" -e 's/^#/##/' "$run/$d/report.md"
+        echo
+    done
+    echo "## Stages"
+    echo
+    echo "| stage | seconds | peak RSS (MB) |"
+    echo "|---|---|---|"
+    sed 1d "$run/stages.tsv" | awk -F'\t' '{ printf "| %s | %s | %s |\n", $1, $2, $3 }'
+} >"$out.tmp"
+mv "$out.tmp" "$out"
