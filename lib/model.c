@@ -1,0 +1,1058 @@
+/* model.c: the two-tower model (see model.h for the shape legend). */
+#include "model.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "safetensors.h"
+
+/* ---- configuration ---- */
+
+static const char *const default_query[] = {"user_id", "timestamp", "user_occupation", "user_age",
+                                            "user_gender", "user_zip", "user_occupation_text"};
+static const char *const default_cand[] = {"item_id", "item_title", "item_genres"};
+
+model_config model_config_defaults(void)
+{
+    model_config c;
+    memset(&c, 0, sizeof c);
+    c.dim = 32;
+    c.nlayers = 2;
+    c.layers[0] = 64;
+    c.layers[1] = 32;
+    c.nrating = 2;
+    c.rating_layers[0] = 256;
+    c.rating_layers[1] = 128;
+    c.nquery = sizeof default_query / sizeof *default_query;
+    for (size_t i = 0; i < c.nquery; i++)
+        snprintf(c.query[i], sizeof c.query[i], "%s", default_query[i]);
+    c.ncand = sizeof default_cand / sizeof *default_cand;
+    for (size_t i = 0; i < c.ncand; i++)
+        snprintf(c.cand[i], sizeof c.cand[i], "%s", default_cand[i]);
+    return c;
+}
+
+int model_parse_widths(const char *s, size_t *out, size_t *n, mlr_err *e)
+{
+    *n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 1 || v > 65536 || (*end && *end != ','))
+            return mlr_fail(e, "'%s' is not a comma list of widths (1..65536)", s);
+        if (*n == MODEL_MAX_LAYERS)
+            return mlr_fail(e, "'%s': more than %d layers", s, MODEL_MAX_LAYERS);
+        out[(*n)++] = (size_t)v;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+int model_parse_features(const char *s, char (*out)[32], size_t *n, mlr_err *e)
+{
+    *n = 0;
+    const char *p = s;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len >= 32)
+            return mlr_fail(e, "'%s' is not a comma list of feature names", s);
+        if (*n == MODEL_MAX_FEATURES)
+            return mlr_fail(e, "'%s': more than %d features", s, MODEL_MAX_FEATURES);
+        memcpy(out[*n], p, len);
+        out[*n][len] = 0;
+        for (size_t i = 0; i < *n; i++)
+            if (strcmp(out[i], out[*n]) == 0)
+                return mlr_fail(e, "feature '%s' named twice", out[*n]);
+        (*n)++;
+        p += len;
+        if (*p == ',' && *++p == 0)
+            return mlr_fail(e, "'%s' ends with a comma", s);
+    }
+    return 0;
+}
+
+static const char *const kind_names[] = {"cat", "bag", "num", "value"};
+
+/* Columns a feature fills in the tower input. */
+static size_t feature_width(const model_feature *f, size_t E)
+{
+    switch (f->kind) {
+    case MF_CAT:
+    case MF_BAG: return E;
+    case MF_NUM: return E + 1;
+    default: return 1;
+    }
+}
+
+/* A feature of the spec as a tower input; side 0 query, 1 candidate. */
+static int feature_from_spec(model_feature *mf, const mlr_feature *f, int side, mlr_err *e)
+{
+    memset(mf, 0, sizeof *mf);
+    snprintf(mf->name, sizeof mf->name, "%s", f->name);
+    int want = side ? MLR_SIDE_ITEM : MLR_SIDE_QUERY;
+    if (f->kind == MLR_KIND_LABEL) {
+        if (side || strcmp(f->name, "rating") != 0)
+            return mlr_fail(e, "feature '%s' is a label: only 'rating' may feed the query tower", f->name);
+        mf->kind = MF_VALUE;
+        mf->mean = f->mean;
+        mf->std = f->std;
+        return 0;
+    }
+    if ((int)f->def->side != want)
+        return mlr_fail(e, "feature '%s' describes the %s, not the %s", f->name,
+                        side ? "user" : "item", side ? "item" : "user");
+    if (f->kind == MLR_KIND_NUM) {
+        mf->kind = MF_NUM;
+        mf->vocab = f->buckets;
+    } else {
+        mf->kind = f->kind == MLR_KIND_CAT ? MF_CAT : MF_BAG;
+        mf->vocab = f->size;
+    }
+    if (mf->vocab == 0)
+        return mlr_fail(e, "feature '%s' has an empty vocabulary", f->name);
+    return 0;
+}
+
+static int tower_from_spec(model_tower *t, char (*names)[32], size_t *n, const mlr_spec *spec,
+                           int side, int lenient, mlr_err *e)
+{
+    t->nfeat = 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++) {
+        const mlr_feature *f = mlr_spec_find(spec, names[i]);
+        if (!f && lenient)
+            continue;
+        if (!f)
+            return mlr_fail(e, "feature '%s' is not in the feature specification", names[i]);
+        if (feature_from_spec(&t->feat[t->nfeat++], f, side, e) < 0)
+            return -1;
+        memmove(names[kept++], names[i], 32);
+    }
+    *n = kept;
+    if (t->nfeat == 0)
+        return mlr_fail(e, "the %s tower has no feature the specification provides",
+                        side ? "candidate" : "query");
+    return 0;
+}
+
+/* ---- parameter layout ---- */
+
+static void add_tensor(model *m, size_t *cap, const char *name, size_t rows, size_t cols,
+                       model_feature *sparse)
+{
+    if (m->ntensors == *cap)
+        m->tensors = xrealloc(m->tensors, (*cap = *cap ? 2 * *cap : 16) * sizeof *m->tensors);
+    model_tensor *t = &m->tensors[m->ntensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->off = m->P;
+    t->rows = rows;
+    t->cols = cols;
+    t->sparse = sparse;
+    m->P += (rows ? rows : 1) * cols;
+}
+
+static void layout_mlp(model *m, size_t *cap, const char *prefix, model_mlp *mlp)
+{
+    char name[64];
+    for (size_t l = 0; l < mlp->n; l++) {
+        snprintf(name, sizeof name, "%s.dense.%zu.weight", prefix, l);
+        add_tensor(m, cap, name, mlp->width[l], mlp->width[l + 1], NULL);
+        snprintf(name, sizeof name, "%s.dense.%zu.bias", prefix, l);
+        add_tensor(m, cap, name, 0, mlp->width[l + 1], NULL);
+    }
+}
+
+static void layout_tower(model *m, size_t *cap, const char *prefix, model_tower *t)
+{
+    char name[64];
+    t->W = 0;
+    for (size_t i = 0; i < t->nfeat; i++) {
+        model_feature *f = &t->feat[i];
+        f->col = t->W;
+        t->W += feature_width(f, t->E);
+        if (f->kind == MF_VALUE)
+            continue;
+        snprintf(name, sizeof name, "%s.emb.%s", prefix, f->name);
+        add_tensor(m, cap, name, f->vocab, t->E, f);
+    }
+    t->mlp.width[0] = t->W;
+    layout_mlp(m, cap, prefix, &t->mlp);
+}
+
+static void point_mlp(model *m, model_mlp *mlp, size_t *k)
+{
+    for (size_t l = 0; l < mlp->n; l++) {
+        mlp->w[l] = m->params + m->tensors[*k].off;
+        mlp->dw[l] = m->grads + m->tensors[(*k)++].off;
+        mlp->b[l] = m->params + m->tensors[*k].off;
+        mlp->db[l] = m->grads + m->tensors[(*k)++].off;
+    }
+}
+
+static void point_tower(model *m, model_tower *t, size_t *k)
+{
+    for (size_t i = 0; i < t->nfeat; i++) {
+        model_feature *f = &t->feat[i];
+        if (f->kind == MF_VALUE)
+            continue;
+        f->emb_off = m->tensors[*k].off;
+        f->emb = m->params + f->emb_off;
+        f->demb = m->grads + f->emb_off;
+        nn_rowset_init(&f->rows, f->vocab);
+        (*k)++;
+    }
+    point_mlp(m, &t->mlp, k);
+}
+
+/* Lays out the block for the towers' features and m->cfg's widths. */
+static void model_layout(model *m)
+{
+    const model_config *c = &m->cfg;
+    model_tower *tw[2] = {&m->query, &m->cand};
+    for (int s = 0; s < 2; s++) {
+        tw[s]->E = c->dim;
+        tw[s]->mlp.n = c->nlayers;
+        for (size_t l = 0; l < c->nlayers; l++)
+            tw[s]->mlp.width[l + 1] = c->layers[l];
+    }
+    size_t D = c->layers[c->nlayers - 1];
+    m->rating.n = c->nrating + 1;
+    m->rating.width[0] = 2 * D;
+    for (size_t l = 0; l < c->nrating; l++)
+        m->rating.width[l + 1] = c->rating_layers[l];
+    m->rating.width[c->nrating + 1] = 1;
+    size_t cap = 0;
+    m->P = 0;
+    layout_tower(m, &cap, "query", &m->query);
+    layout_tower(m, &cap, "cand", &m->cand);
+    layout_mlp(m, &cap, "rating", &m->rating);
+}
+
+/* Allocates the blocks laid out by model_layout and points into them. */
+static void model_alloc(model *m)
+{
+    m->params = xcalloc(m->P ? m->P : 1, sizeof(float));
+    m->grads = xcalloc(m->P ? m->P : 1, sizeof(float));
+    size_t k = 0;
+    point_tower(m, &m->query, &k);
+    point_tower(m, &m->cand, &k);
+    point_mlp(m, &m->rating, &k);
+}
+
+static void init_uniform(float *w, size_t n, double limit, mlr_rng *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] = (float)((2.0 * mlr_rng_uniform(rng) - 1.0) * limit);
+}
+
+/* Keras' defaults: Embedding uniform(-0.05, 0.05), Dense Glorot uniform. */
+static void model_init_params(model *m, mlr_rng *rng)
+{
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const model_tensor *t = &m->tensors[i];
+        float *w = m->params + t->off;
+        if (t->sparse)
+            init_uniform(w, t->rows * t->cols, 0.05, rng);
+        else if (t->rows)
+            init_uniform(w, t->rows * t->cols, sqrt(6.0 / (double)(t->rows + t->cols)), rng);
+        else
+            memset(w, 0, t->cols * sizeof(float));
+    }
+}
+
+int model_build(model *m, const model_config *cfg, const mlr_spec *spec, int lenient,
+                mlr_rng *rng, mlr_err *e)
+{
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    if (cfg->dim < 1 || cfg->nlayers < 1)
+        return mlr_fail(e, "the towers need a dimension and at least one layer");
+    if (tower_from_spec(&m->query, m->cfg.query, &m->cfg.nquery, spec, 0, lenient, e) < 0 ||
+        tower_from_spec(&m->cand, m->cfg.cand, &m->cfg.ncand, spec, 1, lenient, e) < 0)
+        return -1;
+    model_layout(m);
+    model_alloc(m);
+    model_init_params(m, rng);
+    const mlr_feature *r = mlr_spec_find(spec, "rating");
+    if (r)
+        m->rating.b[m->rating.n - 1][0] = (float)r->mean;
+    snprintf(m->spec_sha256, sizeof m->spec_sha256, "%s", spec->sha256);
+    return 0;
+}
+
+void model_free(model *m)
+{
+    model_tower *tw[2] = {&m->query, &m->cand};
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < tw[s]->nfeat; i++)
+            nn_rowset_free(&tw[s]->feat[i].rows);
+    free(m->params);
+    free(m->grads);
+    free(m->tensors);
+    free(m->spec_path);
+    free(m->train_sha256);
+    free(m->metrics);
+    free(m->train_json);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- data ---- */
+
+static mlr_array *load_array(model_input *in, const char *dir, const char *stem,
+                             mlr_dtype want, int ndim, mlr_err *e)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.npy", dir, stem);
+    mlr_array *a = &in->arr[in->narr];
+    if (mlr_npy_read(path, (int)want, a, e) < 0)
+        return NULL;
+    in->narr++;
+    if (a->ndim != ndim)
+        return mlr_fail(e, "%s: expected a %d-D array, found %d-D", path, ndim, a->ndim), NULL;
+    if (in->n == (size_t)-1)
+        in->n = a->shape[0];
+    else if (a->shape[0] != in->n)
+        return mlr_fail(e, "%s: %zu rows, other files of %s have %zu", path, a->shape[0], dir, in->n),
+               NULL;
+    return a;
+}
+
+/* Every id of a must be in [0, V), or -1 where padding is allowed. */
+static int check_ids(const mlr_array *a, size_t V, int padding, const char *dir,
+                     const char *stem, mlr_err *e)
+{
+    const int32_t *x = a->data;
+    size_t cols = a->shape[1];
+    for (size_t i = 0; i < mlr_array_count(a); i++)
+        if (x[i] >= (int64_t)V || x[i] < (padding ? -1 : 0))
+            return mlr_fail(e, "%s/%s.npy: row %zu: id %d outside the vocabulary of %zu "
+                            "(encoded with another specification?)", dir, stem, i / cols, x[i], V);
+    return 0;
+}
+
+static int load_feature(model_input *in, size_t i, const model_feature *f, const char *dir,
+                        mlr_err *e)
+{
+    char stem[64];
+    const mlr_array *a;
+    switch (f->kind) {
+    case MF_CAT:
+    case MF_BAG:
+        if (!(a = load_array(in, dir, f->name, MLR_I4, f->kind == MF_CAT ? 1 : 2, e)))
+            return -1;
+        in->ids[i] = a->data;
+        in->L[i] = a->shape[1];
+        return check_ids(a, f->vocab, f->kind == MF_BAG, dir, f->name, e);
+    case MF_NUM:
+        snprintf(stem, sizeof stem, "%s_bucket", f->name);
+        if (!(a = load_array(in, dir, stem, MLR_I4, 1, e)))
+            return -1;
+        in->ids[i] = a->data;
+        in->L[i] = 1;
+        if (check_ids(a, f->vocab, 0, dir, stem, e) < 0)
+            return -1;
+        /* and the normalised value, as MF_VALUE */
+        /* fall through */
+    default:
+        if (!(a = load_array(in, dir, f->name, MLR_F4, 1, e)))
+            return -1;
+        in->val[i] = a->data;
+        for (size_t r = 0; r < a->shape[0]; r++)
+            if (!isfinite(in->val[i][r]))
+                return mlr_fail(e, "%s/%s.npy: row %zu: not a finite number", dir, f->name, r);
+        return 0;
+    }
+}
+
+int model_input_load(model_input *in, const model_tower *t, const char *dir,
+                     size_t want_n, mlr_err *e)
+{
+    memset(in, 0, sizeof *in);
+    in->n = (size_t)-1;
+    for (size_t i = 0; i < t->nfeat; i++)
+        if (load_feature(in, i, &t->feat[i], dir, e) < 0) {
+            model_input_free(in);
+            return -1;
+        }
+    if (want_n && in->n != want_n) {
+        mlr_fail(e, "%s: %zu rows, expected %zu", dir, in->n, want_n);
+        model_input_free(in);
+        return -1;
+    }
+    return 0;
+}
+
+void model_input_free(model_input *in)
+{
+    for (size_t i = 0; i < in->narr; i++)
+        mlr_array_free(&in->arr[i]);
+    memset(in, 0, sizeof *in);
+}
+
+int model_check_encoding(const char *dir, const char *sha, mlr_err *e)
+{
+    char path[4096], got[80] = "";
+    snprintf(path, sizeof path, "%s/spec.sha256", dir);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return mlr_fail(e, "%s: cannot open: %s (not an mlr-encode output?)", path, strerror(errno));
+    size_t n = fread(got, 1, sizeof got - 1, fp);
+    fclose(fp);
+    got[n] = 0;
+    got[strcspn(got, " \t\r\n")] = 0;
+    if (strcmp(got, sha) != 0)
+        return mlr_fail(e, "%s: encoded with another feature specification (%.12s, expected %.12s)\n"
+                        "hint: rerun mlr-encode --spec with the specification of the model on the rows of %s",
+                        path, got, sha, dir);
+    return 0;
+}
+
+/* ---- activations ---- */
+
+void model_acts_init(model_acts *a, const model_mlp *mlp, size_t W, size_t Lmax, size_t cap)
+{
+    memset(a, 0, sizeof *a);
+    a->cap = cap;
+    a->x = xcalloc(cap * W + 1, sizeof(float));
+    a->dx = xcalloc(cap * W + 1, sizeof(float));
+    for (size_t l = 0; l < mlp->n; l++) {
+        a->h[l] = xcalloc(cap * mlp->width[l + 1], sizeof(float));
+        a->dh[l] = xcalloc(cap * mlp->width[l + 1], sizeof(float));
+    }
+    a->scratch = xmalloc((cap * (Lmax ? Lmax : 1)) * sizeof(int32_t));
+}
+
+void model_acts_free(model_acts *a)
+{
+    free(a->x);
+    free(a->dx);
+    for (size_t l = 0; l < MODEL_MAX_LAYERS; l++) {
+        free(a->h[l]);
+        free(a->dh[l]);
+    }
+    free(a->scratch);
+    memset(a, 0, sizeof *a);
+}
+
+static size_t row_at(const size_t *rows, size_t b)
+{
+    return rows ? rows[b] : b;
+}
+
+/* The ids of feature i for the batch rows, (B, L), into a->scratch. */
+static const int32_t *gather_ids(model_acts *a, const model_input *in, size_t i,
+                                 const size_t *rows, size_t B)
+{
+    size_t L = in->L[i];
+    for (size_t b = 0; b < B; b++)
+        memcpy(a->scratch + b * L, in->ids[i] + row_at(rows, b) * L, L * sizeof(int32_t));
+    return a->scratch;
+}
+
+const float *model_mlp_forward(const model_mlp *m, model_acts *a, const float *x, size_t B)
+{
+    const float *inp = x;
+    for (size_t l = 0; l < m->n; l++) {
+        nn_dense_forward(a->h[l], inp, m->w[l], m->b[l], B, m->width[l], m->width[l + 1]);
+        if (l + 1 < m->n)
+            nn_relu_forward(a->h[l], a->h[l], B * m->width[l + 1]);
+        inp = a->h[l];
+    }
+    return a->h[m->n - 1];
+}
+
+void model_mlp_backward(model_mlp *m, model_acts *a, const float *x, float *dx, size_t B)
+{
+    for (size_t l = m->n; l-- > 0;) {
+        size_t K = m->width[l], M = m->width[l + 1];
+        /* ReLU backward in place: h[l] is the ReLU's output, so h > 0 is
+         * exactly where its input was positive */
+        if (l + 1 < m->n)
+            for (size_t i = 0; i < B * M; i++)
+                if (!(a->h[l][i] > 0.0f))
+                    a->dh[l][i] = 0.0f;
+        float *dinp = l ? a->dh[l - 1] : dx;
+        if (dinp)
+            memset(dinp, 0, B * K * sizeof(float));
+        nn_dense_backward(dinp, m->dw[l], m->db[l], a->dh[l], l ? a->h[l - 1] : x, m->w[l], B, K, M);
+    }
+}
+
+const float *model_tower_forward(const model_tower *t, model_acts *a, const model_input *in,
+                                 const size_t *rows, size_t B)
+{
+    size_t W = t->W, E = t->E;
+    for (size_t i = 0; i < t->nfeat; i++) {
+        const model_feature *f = &t->feat[i];
+        float *x = a->x + f->col; /* (B, width) slice of (B, W) */
+        if (f->kind == MF_BAG)
+            nn_bag_forward(x, W, gather_ids(a, in, i, rows, B), f->emb, B, in->L[i], E);
+        else if (f->kind != MF_VALUE)
+            nn_embedding_forward(x, W, gather_ids(a, in, i, rows, B), f->emb, B, E);
+        if (f->kind == MF_NUM)
+            for (size_t b = 0; b < B; b++)
+                x[b * W + E] = in->val[i][row_at(rows, b)];
+        if (f->kind == MF_VALUE)
+            for (size_t b = 0; b < B; b++)
+                x[b * W] = f->std > 0 ? (float)((in->val[i][row_at(rows, b)] - f->mean) / f->std) : 0.0f;
+    }
+    return model_mlp_forward(&t->mlp, a, a->x, B);
+}
+
+void model_tower_backward(model_tower *t, model_acts *a, const model_input *in,
+                          const size_t *rows, size_t B)
+{
+    model_mlp_backward(&t->mlp, a, a->x, a->dx, B);
+    for (size_t i = 0; i < t->nfeat; i++) {
+        model_feature *f = &t->feat[i];
+        const float *dx = a->dx + f->col;
+        if (f->kind == MF_BAG)
+            nn_bag_backward(f->demb, &f->rows, dx, t->W, gather_ids(a, in, i, rows, B),
+                            B, in->L[i], t->E);
+        else if (f->kind != MF_VALUE)
+            nn_embedding_backward(f->demb, &f->rows, dx, t->W, gather_ids(a, in, i, rows, B), B, t->E);
+    }
+}
+
+/* ---- training ---- */
+
+static size_t input_lmax(const model_input *in)
+{
+    size_t L = 1;
+    for (size_t i = 0; i < MODEL_MAX_FEATURES; i++)
+        if (in->L[i] > L)
+            L = in->L[i];
+    return L;
+}
+
+void model_batch_init(model_batch *b, const model *m, const model_input *qin,
+                      const model_input *cin, size_t nkeys, size_t cap)
+{
+    memset(b, 0, sizeof *b);
+    size_t D = m->query.mlp.width[m->query.mlp.n];
+    model_acts_init(&b->qa, &m->query.mlp, m->query.W, input_lmax(qin), cap);
+    model_acts_init(&b->ca, &m->cand.mlp, m->cand.W, input_lmax(cin), cap);
+    model_acts_init(&b->ra, &m->rating, 0, 1, cap);
+    b->z = xmalloc(cap * 2 * D * sizeof(float));
+    b->dz = xmalloc(cap * 2 * D * sizeof(float));
+    b->colbias = xmalloc(cap * sizeof(float));
+    b->label = xmalloc(cap * sizeof(int32_t));
+    b->count = xmalloc(cap * sizeof(int32_t));
+    b->cand_rows = xmalloc(cap * sizeof(size_t));
+    b->y = xmalloc(cap * sizeof(float));
+    b->nkeys = nkeys;
+    b->slot = xmalloc((nkeys ? nkeys : 1) * sizeof(int32_t));
+    for (size_t k = 0; k < nkeys; k++)
+        b->slot[k] = -1;
+}
+
+void model_batch_free(model_batch *b)
+{
+    model_acts_free(&b->qa);
+    model_acts_free(&b->ca);
+    model_acts_free(&b->ra);
+    free(b->z);
+    free(b->dz);
+    free(b->logits);
+    free(b->probs);
+    free(b->dlogits);
+    free(b->colbias);
+    free(b->label);
+    free(b->count);
+    free(b->cand_rows);
+    free(b->y);
+    free(b->slot);
+    memset(b, 0, sizeof *b);
+}
+
+/* Groups the batch rows by item key: label[b] is the distinct column of
+ * row b, cand_rows[u] one row holding item u, count[u] its copies. */
+static size_t distinct_items(model_batch *b, const int32_t *keys, const size_t *rows, size_t B)
+{
+    size_t U = 0;
+    for (size_t r = 0; r < B; r++) {
+        int32_t k = keys[rows[r]];
+        if (k > 0 && (size_t)k < b->nkeys && b->slot[k] >= 0) {
+            b->label[r] = b->slot[k];
+            b->count[b->slot[k]]++;
+            continue;
+        }
+        if (k > 0 && (size_t)k < b->nkeys)
+            b->slot[k] = (int32_t)U;
+        b->label[r] = (int32_t)U;
+        b->count[U] = 1;
+        b->cand_rows[U++] = rows[r];
+    }
+    for (size_t u = 0; u < U; u++) {
+        int32_t k = keys[b->cand_rows[u]];
+        if (k > 0 && (size_t)k < b->nkeys)
+            b->slot[k] = -1;
+    }
+    return U;
+}
+
+static double mlp_flops(const model_mlp *m, size_t B)
+{
+    double f = 0.0;
+    for (size_t l = 0; l < m->n; l++)
+        f += 6.0 * (double)B * (double)m->width[l] * (double)m->width[l + 1];
+    return f;
+}
+
+/* The rating head on z = [q, c[label]]: its loss, and dq, dc += its gradient. */
+static double rating_pass(model *m, model_batch *b, float *dq, float *dc, const float *q,
+                          const float *c, size_t D, size_t B, double weight)
+{
+    for (size_t r = 0; r < B; r++) {
+        memcpy(b->z + r * 2 * D, q + r * D, D * sizeof(float));
+        memcpy(b->z + r * 2 * D + D, c + (size_t)b->label[r] * D, D * sizeof(float));
+    }
+    const float *pred = model_mlp_forward(&m->rating, &b->ra, b->z, B);
+    double mse = nn_mse_forward(pred, b->y, B);
+    float *dpred = b->ra.dh[m->rating.n - 1];
+    memset(dpred, 0, B * sizeof(float));
+    nn_mse_backward(dpred, pred, b->y, weight, B);
+    model_mlp_backward(&m->rating, &b->ra, b->z, b->dz, B);
+    for (size_t r = 0; r < B; r++) {
+        const float *g = b->dz + r * 2 * D;
+        float *gc = dc + (size_t)b->label[r] * D;
+        for (size_t d = 0; d < D; d++) {
+            dq[r * D + d] += g[d];
+            gc[d] += g[D + d];
+        }
+    }
+    return mse;
+}
+
+/* One optimiser step over every tensor, then the gradients back to zero
+ * (only the touched rows of the embeddings). */
+void model_apply_step(model *m, optimizer *o)
+{
+    opt_begin_step(o);
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const model_tensor *t = &m->tensors[i];
+        size_t n = (t->rows ? t->rows : 1) * t->cols;
+        if (!t->sparse) {
+            opt_update_dense(o, m->params, m->grads, t->off, n);
+            memset(m->grads + t->off, 0, n * sizeof(float));
+            continue;
+        }
+        nn_rowset *rs = &t->sparse->rows;
+        opt_update_rows(o, m->params, m->grads, t->off, t->cols, rs->list, rs->n);
+        for (size_t r = 0; r < rs->n; r++)
+            memset(m->grads + t->off + (size_t)rs->list[r] * t->cols, 0, t->cols * sizeof(float));
+        nn_rowset_clear(rs);
+    }
+}
+
+void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_opts *lo,
+                      const model_input *qin, const model_input *cin,
+                      const int32_t *keys, const float *ratings,
+                      const size_t *rows, size_t B, model_step_stats *st)
+{
+    model_forward_backward(m, b, lo, qin, cin, keys, ratings, rows, B, st);
+    model_apply_step(m, o);
+}
+
+void model_forward_backward(model *m, model_batch *b, const model_loss_opts *lo,
+                            const model_input *qin, const model_input *cin,
+                            const int32_t *keys, const float *ratings,
+                            const size_t *rows, size_t B, model_step_stats *st)
+{
+    size_t D = m->query.mlp.width[m->query.mlp.n];
+    size_t U = distinct_items(b, keys, rows, B);
+    const float *q = model_tower_forward(&m->query, &b->qa, qin, rows, B);     /* (B, D) */
+    const float *c = model_tower_forward(&m->cand, &b->ca, cin, b->cand_rows, U); /* (U, D) */
+    float *dq = b->qa.dh[m->query.mlp.n - 1], *dc = b->ca.dh[m->cand.mlp.n - 1];
+    memset(dq, 0, B * D * sizeof(float));
+    memset(dc, 0, U * D * sizeof(float));
+    memset(st, 0, sizeof *st);
+    st->distinct = U;
+    st->flops = mlp_flops(&m->query.mlp, B) + mlp_flops(&m->cand.mlp, U);
+    if (lo->retrieval_weight > 0) {
+        if (B * U > b->lcap) { /* (B, U) grows with the distinct items seen */
+            b->lcap = B * U;
+            b->logits = xrealloc(b->logits, b->lcap * sizeof(float));
+            b->probs = xrealloc(b->probs, b->lcap * sizeof(float));
+            b->dlogits = xrealloc(b->dlogits, b->lcap * sizeof(float));
+        }
+        nn_logits_forward(b->logits, q, c, B, U, D);
+        if (lo->logq)
+            for (size_t u = 0; u < U; u++)
+                b->colbias[u] = -lo->logq[keys[b->cand_rows[u]]];
+        st->retrieval = nn_softmax_xent_forward(b->probs, b->logits, b->label,
+                                                lo->logq ? b->colbias : NULL, b->count,
+                                                lo->remove_hits, B, U);
+        memset(b->dlogits, 0, B * U * sizeof(float));
+        /* TFRS sums the cross-entropy over the batch: scale the mean by B */
+        nn_softmax_xent_backward(b->dlogits, b->probs, b->label, lo->retrieval_weight * (double)B, B, U);
+        nn_logits_backward(dq, dc, b->dlogits, q, c, B, U, D);
+        st->flops += 6.0 * (double)B * (double)U * (double)D;
+    }
+    if (lo->rating_weight > 0 && ratings) {
+        for (size_t r = 0; r < B; r++)
+            b->y[r] = ratings[rows[r]];
+        st->rating = rating_pass(m, b, dq, dc, q, c, D, B, lo->rating_weight);
+        st->flops += mlp_flops(&m->rating, B);
+    }
+    st->loss = lo->retrieval_weight * st->retrieval * (double)B + lo->rating_weight * st->rating;
+    model_tower_backward(&m->query, &b->qa, qin, rows, B);
+    model_tower_backward(&m->cand, &b->ca, cin, b->cand_rows, U);
+}
+
+/* ---- inference ---- */
+
+enum { CHUNK = 1024 };
+
+void model_embed(const model_tower *t, const model_input *in, float *out)
+{
+    size_t D = t->mlp.width[t->mlp.n];
+    model_acts a;
+    model_acts_init(&a, &t->mlp, t->W, input_lmax(in), CHUNK);
+    size_t rows[CHUNK];
+    for (size_t s = 0; s < in->n; s += CHUNK) {
+        size_t B = in->n - s < CHUNK ? in->n - s : CHUNK;
+        for (size_t r = 0; r < B; r++)
+            rows[r] = s + r;
+        const float *y = model_tower_forward(t, &a, in, rows, B);
+        memcpy(out + s * D, y, B * D * sizeof(float));
+    }
+    model_acts_free(&a);
+}
+
+void model_predict(const model *m, const model_input *qin, const model_input *cin, float *out)
+{
+    size_t D = m->query.mlp.width[m->query.mlp.n];
+    model_acts qa, ca, ra;
+    model_acts_init(&qa, &m->query.mlp, m->query.W, input_lmax(qin), CHUNK);
+    model_acts_init(&ca, &m->cand.mlp, m->cand.W, input_lmax(cin), CHUNK);
+    model_acts_init(&ra, &m->rating, 0, 1, CHUNK);
+    float *z = xmalloc(CHUNK * 2 * D * sizeof(float)); /* (B, 2D) */
+    size_t rows[CHUNK];
+    for (size_t s = 0; s < qin->n; s += CHUNK) {
+        size_t B = qin->n - s < CHUNK ? qin->n - s : CHUNK;
+        for (size_t r = 0; r < B; r++)
+            rows[r] = s + r;
+        const float *q = model_tower_forward(&m->query, &qa, qin, rows, B);
+        const float *c = model_tower_forward(&m->cand, &ca, cin, rows, B);
+        nn_copy_cols(z, 2 * D, q, D, B, D);
+        nn_copy_cols(z + D, 2 * D, c, D, B, D);
+        memcpy(out + s, model_mlp_forward(&m->rating, &ra, z, B), B * sizeof(float));
+    }
+    free(z);
+    model_acts_free(&qa);
+    model_acts_free(&ca);
+    model_acts_free(&ra);
+}
+
+/* ---- the file ---- */
+
+static json_t *widths_json(const size_t *w, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_integer((json_int_t)w[i]));
+    return a;
+}
+
+static json_t *tower_json(const model_tower *t)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < t->nfeat; i++) {
+        const model_feature *f = &t->feat[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(f->name));
+        json_object_set_new(o, "kind", json_string(kind_names[f->kind]));
+        if (f->kind == MF_VALUE) {
+            json_object_set_new(o, "mean", json_real(f->mean));
+            json_object_set_new(o, "std", json_real(f->std));
+        } else {
+            json_object_set_new(o, "size", json_integer((json_int_t)f->vocab));
+        }
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+/* The `config` metadata: widths, features with their sizes, and the
+ * training options the tool recorded in m->train_json. */
+static char *config_json(const model *m)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "dim", json_integer((json_int_t)m->cfg.dim));
+    json_object_set_new(o, "layers", widths_json(m->cfg.layers, m->cfg.nlayers));
+    json_object_set_new(o, "rating_layers", widths_json(m->cfg.rating_layers, m->cfg.nrating));
+    json_object_set_new(o, "query", tower_json(&m->query));
+    json_object_set_new(o, "cand", tower_json(&m->cand));
+    json_t *train = m->train_json ? json_loads(m->train_json, 0, NULL) : NULL;
+    if (train)
+        json_object_set_new(o, "train", train);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+int model_save(const model *m, const char *path, mlr_err *e)
+{
+    mlr_st_tensor *t = xcalloc(m->ntensors ? m->ntensors : 1, sizeof *t);
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const model_tensor *mt = &m->tensors[i];
+        t[i].name = (char *)mt->name;
+        t[i].dtype = MLR_ST_F32;
+        t[i].ndim = mt->rows ? 2 : 1;
+        t[i].shape[0] = mt->rows ? mt->rows : mt->cols;
+        t[i].shape[1] = mt->cols;
+        t[i].nbytes = (mt->rows ? mt->rows : 1) * mt->cols * sizeof(float);
+        t[i].data = m->params + mt->off;
+    }
+    char *config = config_json(m);
+    const char *keys[] = {"format", "version", "config", "spec_sha256", "spec_path",
+                          "train_sha256", "metrics"};
+    const char *vals[] = {MODEL_FORMAT, MODEL_VERSION, config ? config : "{}", m->spec_sha256,
+                          m->spec_path ? m->spec_path : "",
+                          m->train_sha256 ? m->train_sha256 : "",
+                          m->metrics ? m->metrics : "{}"};
+    int rc = mlr_st_write(path, t, m->ntensors, keys, vals, 7, e);
+    free(config);
+    free(t);
+    return rc;
+}
+
+static int json_width(json_t *v, size_t max, size_t *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > (json_int_t)max)
+        return -1;
+    *out = (size_t)json_integer_value(v);
+    return 0;
+}
+
+static int widths_from_json(json_t *a, size_t *w, size_t *n, int allow_empty)
+{
+    if (!json_is_array(a) || json_array_size(a) > MODEL_MAX_LAYERS ||
+        (!allow_empty && json_array_size(a) == 0))
+        return -1;
+    *n = json_array_size(a);
+    for (size_t i = 0; i < *n; i++)
+        if (json_width(json_array_get(a, i), 65536, &w[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static int feature_from_json(model_feature *f, json_t *o)
+{
+    memset(f, 0, sizeof *f);
+    json_t *name = json_object_get(o, "name"), *kind = json_object_get(o, "kind");
+    if (!json_is_string(name) || !json_is_string(kind) || json_string_length(name) == 0 ||
+        json_string_length(name) >= sizeof f->name || strchr(json_string_value(name), '/'))
+        return -1;
+    snprintf(f->name, sizeof f->name, "%s", json_string_value(name));
+    for (int k = 0; k < 4; k++)
+        if (strcmp(json_string_value(kind), kind_names[k]) == 0)
+            f->kind = (model_feat_kind)k;
+    if (strcmp(json_string_value(kind), kind_names[f->kind]) != 0)
+        return -1;
+    if (f->kind == MF_VALUE) {
+        json_t *mean = json_object_get(o, "mean"), *std = json_object_get(o, "std");
+        if (!json_is_number(mean) || !json_is_number(std))
+            return -1;
+        f->mean = json_number_value(mean);
+        f->std = json_number_value(std);
+        return 0;
+    }
+    return json_width(json_object_get(o, "size"), (size_t)1 << 30, &f->vocab);
+}
+
+static int tower_from_json(model_tower *t, char (*names)[32], size_t *n, json_t *a)
+{
+    if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > MODEL_MAX_FEATURES)
+        return -1;
+    t->nfeat = *n = json_array_size(a);
+    for (size_t i = 0; i < t->nfeat; i++) {
+        if (feature_from_json(&t->feat[i], json_array_get(a, i)) < 0)
+            return -1;
+        memcpy(names[i], t->feat[i].name, 32);
+    }
+    return 0;
+}
+
+static int config_from_json(model *m, const char *text, const char *path, mlr_err *e)
+{
+    json_error_t je;
+    json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    model_config *c = &m->cfg;
+    int bad = !o || json_width(json_object_get(o, "dim"), 65536, &c->dim) < 0 ||
+              widths_from_json(json_object_get(o, "layers"), c->layers, &c->nlayers, 0) < 0 ||
+              widths_from_json(json_object_get(o, "rating_layers"), c->rating_layers, &c->nrating, 1) < 0 ||
+              c->nrating + 1 > MODEL_MAX_LAYERS ||
+              tower_from_json(&m->query, c->query, &c->nquery, json_object_get(o, "query")) < 0 ||
+              tower_from_json(&m->cand, c->cand, &c->ncand, json_object_get(o, "cand")) < 0;
+    json_t *train = o ? json_object_get(o, "train") : NULL;
+    if (!bad && train)
+        m->train_json = json_dumps(train, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    if (bad)
+        return mlr_fail(e, "%s: metadata 'config' is not a valid model configuration", path);
+    return 0;
+}
+
+static int check_header(const mlr_st_file *f, const char *path, mlr_err *e)
+{
+    const char *fmt = mlr_st_meta(f, "format"), *ver = mlr_st_meta(f, "version");
+    if (!fmt || strcmp(fmt, MODEL_FORMAT) != 0)
+        return mlr_fail(e, "%s: not an mlrec model (metadata format '%.40s', expected '%s')",
+                        path, fmt ? fmt : "", MODEL_FORMAT);
+    if (!ver || strcmp(ver, MODEL_VERSION) != 0)
+        return mlr_fail(e, "%s: model version '%.20s', this mlrec reads version %s\n"
+                        "hint: retrain the model with this mlr-train", path, ver ? ver : "", MODEL_VERSION);
+    const char *sha = mlr_st_meta(f, "spec_sha256");
+    if (!sha || strlen(sha) != 64)
+        return mlr_fail(e, "%s: metadata spec_sha256 missing or malformed", path);
+    if (!mlr_st_meta(f, "config"))
+        return mlr_fail(e, "%s: metadata 'config' missing", path);
+    return 0;
+}
+
+/* Every tensor of the layout must be in the file, F32 with its shape, and
+ * nothing else may be. Checked before the block is allocated, so a file
+ * cannot make us allocate more than it holds. */
+static int check_tensors(const model *m, const mlr_st_file *f, const char *path, mlr_err *e)
+{
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const model_tensor *mt = &m->tensors[i];
+        const mlr_st_tensor *t = mlr_st_find(f, mt->name);
+        if (!t)
+            return mlr_fail(e, "%s: tensor '%s' missing", path, mt->name);
+        int ndim = mt->rows ? 2 : 1;
+        size_t r = mt->rows ? mt->rows : mt->cols;
+        if (t->dtype != MLR_ST_F32 || t->ndim != ndim || t->shape[0] != r ||
+            (ndim == 2 && t->shape[1] != mt->cols))
+            return mlr_fail(e, "%s: tensor '%s' is not F32 of shape (%zu%s%.0zu)", path, mt->name,
+                            r, ndim == 2 ? ", " : "", ndim == 2 ? mt->cols : (size_t)0);
+    }
+    if (f->n != m->ntensors)
+        for (size_t i = 0; i < f->n; i++) {
+            int known = 0;
+            for (size_t k = 0; k < m->ntensors && !known; k++)
+                known = strcmp(m->tensors[k].name, f->t[i].name) == 0;
+            if (!known)
+                return mlr_fail(e, "%s: unexpected tensor '%s'", path, f->t[i].name);
+        }
+    return 0;
+}
+
+static char *meta_dup(const mlr_st_file *f, const char *key)
+{
+    const char *v = mlr_st_meta(f, key);
+    return v ? xstrdup(v) : NULL;
+}
+
+int model_load(model *m, const char *path, mlr_err *e)
+{
+    memset(m, 0, sizeof *m);
+    mlr_st_file f;
+    if (mlr_st_read(&f, path, e) < 0)
+        return -1;
+    int rc = check_header(&f, path, e);
+    if (rc == 0)
+        rc = config_from_json(m, mlr_st_meta(&f, "config"), path, e);
+    if (rc == 0) {
+        model_layout(m);
+        rc = check_tensors(m, &f, path, e);
+    }
+    if (rc == 0) {
+        model_alloc(m);
+        for (size_t i = 0; i < m->ntensors; i++)
+            memcpy(m->params + m->tensors[i].off, mlr_st_find(&f, m->tensors[i].name)->data,
+                   (m->tensors[i].rows ? m->tensors[i].rows : 1) * m->tensors[i].cols * sizeof(float));
+    }
+    if (rc == 0) {
+        snprintf(m->spec_sha256, sizeof m->spec_sha256, "%s", mlr_st_meta(&f, "spec_sha256"));
+        m->spec_path = meta_dup(&f, "spec_path");
+        m->train_sha256 = meta_dup(&f, "train_sha256");
+        m->metrics = meta_dup(&f, "metrics");
+    }
+    mlr_st_free(&f);
+    if (rc < 0)
+        model_free(m);
+    return rc;
+}
+
+/* ---- warm start ---- */
+
+static const model_feature *find_feature(const model_tower *t, const char *name)
+{
+    for (size_t i = 0; i < t->nfeat; i++)
+        if (strcmp(t->feat[i].name, name) == 0)
+            return &t->feat[i];
+    return NULL;
+}
+
+static const model_tensor *find_tensor(const model *m, const char *name)
+{
+    for (size_t i = 0; i < m->ntensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0)
+            return &m->tensors[i];
+    return NULL;
+}
+
+/* Rows of one embedding: by token for vocabularies, whole for buckets of
+ * the same count. */
+static void warm_embedding(model_feature *f, size_t E, const model_feature *of,
+                           const mlr_spec *ns, const mlr_spec *os, size_t *carried, size_t *fresh)
+{
+    const mlr_feature *nf = mlr_spec_find(ns, f->name), *oldf = mlr_spec_find(os, f->name);
+    int by_token = f->kind != MF_NUM && nf && oldf && nf->vocab && oldf->vocab && ns != os;
+    for (size_t id = 0; id < f->vocab; id++) {
+        long from = -1;
+        if (by_token) {
+            const char *tok = mlr_feature_token(nf, id);
+            from = id == 0 ? 0 : mlr_strmap_find(oldf->vocab, tok, strlen(tok));
+        } else if (f->vocab == of->vocab) {
+            from = (long)id;
+        }
+        if (from < 0 || (size_t)from >= of->vocab) {
+            (*fresh)++;
+            continue;
+        }
+        memcpy(f->emb + id * E, of->emb + (size_t)from * E, E * sizeof(float));
+        (*carried)++;
+    }
+}
+
+int model_warm_start(model *m, const mlr_spec *new_spec, const model *old,
+                     const mlr_spec *old_spec, size_t *carried, size_t *fresh, mlr_err *e)
+{
+    *carried = *fresh = 0;
+    if (old->cfg.dim != m->cfg.dim)
+        return mlr_fail(e, "cannot warm-start: the model has dimension %zu, now %zu",
+                        old->cfg.dim, m->cfg.dim);
+    model_tower *tw[2] = {&m->query, &m->cand};
+    const model_tower *ot[2] = {&old->query, &old->cand};
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < tw[s]->nfeat; i++) {
+            model_feature *f = &tw[s]->feat[i];
+            const model_feature *of = find_feature(ot[s], f->name);
+            if (f->kind == MF_VALUE)
+                continue;
+            if (!of || of->kind != f->kind)
+                *fresh += f->vocab;
+            else
+                warm_embedding(f, m->cfg.dim, of, new_spec, old_spec, carried, fresh);
+        }
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const model_tensor *t = &m->tensors[i];
+        if (t->sparse)
+            continue;
+        const model_tensor *o = find_tensor(old, t->name);
+        if (!o || o->rows != t->rows || o->cols != t->cols)
+            return mlr_fail(e, "cannot warm-start: tensor '%s' is missing or of another shape in the "
+                            "model (change of features or layers?)", t->name);
+        memcpy(m->params + t->off, old->params + o->off, (t->rows ? t->rows : 1) * t->cols * sizeof(float));
+    }
+    return 0;
+}

@@ -1,0 +1,434 @@
+/* test_model.c: the whole model's gradient against central finite
+ * differences (both towers, the distinct-item softmax with duplicates,
+ * accidental hits and log-Q, the rating head), save/load round trips and
+ * refusals, warm start by token, and bit-for-bit reproducibility. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "model.h"
+#include "safetensors.h"
+
+static char dir[] = "/tmp/test_model.XXXXXX";
+
+static char *path_in(const char *name)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "%s/%s", dir, name);
+    return buf;
+}
+
+/* A specification in memory: nusers users u1.., nitems items i1.., four
+ * genres, timestamp in 5 buckets, the rating label. */
+static void vocab(mlr_spec *s, const char *feature, const char *prefix, int n)
+{
+    mlr_feature *f = mlr_spec_add(s, mlr_feature_def_find(feature));
+    mlr_counter c = {0};
+    char tok[32];
+    for (int i = 1; i < n; i++) {
+        int len = snprintf(tok, sizeof tok, "%s%d", prefix, i);
+        for (int k = 0; k < n - i; k++) /* counts descending: ids follow i */
+            mlr_counter_add(&c, tok, (size_t)len);
+    }
+    mlr_feature_set_vocab(f, &c, 1, 0);
+    mlr_counter_free(&c);
+}
+
+static void make_spec(mlr_spec *s, int nusers, int nitems)
+{
+    memset(s, 0, sizeof *s);
+    vocab(s, "user_id", "u", nusers);
+    vocab(s, "item_id", "i", nitems);
+    vocab(s, "item_genres", "g", 5);
+    mlr_moments mo = {0};
+    mlr_moments_add(&mo, 0);
+    mlr_moments_add(&mo, 10);
+    mlr_feature_set_stats(mlr_spec_add(s, mlr_feature_def_find("timestamp")), &mo, 5);
+    mlr_moments r = {0};
+    mlr_moments_add(&r, 1);
+    mlr_moments_add(&r, 5);
+    mlr_feature_set_stats(mlr_spec_add(s, mlr_feature_def_find("rating")), &r, 0);
+    snprintf(s->sha256, sizeof s->sha256, "%064d", nusers * 100 + nitems);
+}
+
+/* Six rows; items 2 and 3 come twice, so the batch has 4 distinct items. */
+enum { N = 6, LG = 3 };
+static int32_t user[N] = {1, 2, 3, 1, 4, 2}, item[N] = {2, 3, 2, 5, 3, 1};
+static int32_t bucket[N] = {0, 4, 2, 1, 3, 0}, genres[N * LG] = {1, 2, -1, 3, -1, -1, 1, 2, -1,
+                                                                  -1, -1, -1, 4, 1, 2, 2, -1, -1};
+static float ts[N] = {-1.2f, 0.3f, 0.9f, -0.4f, 1.5f, 0.1f}, rating[N] = {4, 3, 5, 1, 2, 4};
+
+static model_config tiny_config(int with_rating)
+{
+    model_config c = model_config_defaults();
+    c.dim = 3;
+    c.nlayers = 2;
+    c.layers[0] = 4;
+    c.layers[1] = 3;
+    c.nrating = 1;
+    c.rating_layers[0] = 5;
+    model_parse_features(with_rating ? "user_id,timestamp,rating" : "user_id,timestamp",
+                         c.query, &c.nquery, NULL);
+    model_parse_features("item_id,item_genres", c.cand, &c.ncand, NULL);
+    return c;
+}
+
+static void inputs(model_input *q, model_input *c, int with_rating)
+{
+    memset(q, 0, sizeof *q);
+    memset(c, 0, sizeof *c);
+    q->n = c->n = N;
+    q->ids[0] = user;
+    q->L[0] = 1;
+    q->ids[1] = bucket;
+    q->L[1] = 1;
+    q->val[1] = ts;
+    if (with_rating)
+        q->val[2] = rating;
+    c->ids[0] = item;
+    c->L[0] = 1;
+    c->ids[1] = genres;
+    c->L[1] = LG;
+}
+
+static void zero_grads(model *m)
+{
+    memset(m->grads, 0, m->P * sizeof(float));
+    model_tower *tw[2] = {&m->query, &m->cand};
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < tw[s]->nfeat; i++)
+            if (tw[s]->feat[i].rows.list)
+                nn_rowset_clear(&tw[s]->feat[i].rows);
+}
+
+typedef struct {
+    model *m;
+    model_batch *b;
+    model_loss_opts lo;
+    model_input q, c;
+    size_t rows[N];
+} fd_ctx;
+
+static double batch_loss(fd_ctx *x)
+{
+    model_step_stats st;
+    model_forward_backward(x->m, x->b, &x->lo, &x->q, &x->c, item, rating, x->rows, N, &st);
+    zero_grads(x->m);
+    return st.loss;
+}
+
+static double fd_one(fd_ctx *x, size_t i, float h, float grad)
+{
+    float keep = x->m->params[i];
+    x->m->params[i] = keep + h;
+    double up = batch_loss(x);
+    x->m->params[i] = keep - h;
+    double down = batch_loss(x);
+    x->m->params[i] = keep;
+    double num = (up - down) / (2.0 * h);
+    return fabs(num - grad) / fmax(1.0, fabs(num));
+}
+
+/* Every parameter, analytic against (f(w+h) - f(w-h)) / 2h. A ReLU kink
+ * within h of a point spoils one step size: the better of two counts. */
+static double model_fd_error(fd_ctx *x, const float *grad, size_t *worst_at)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < x->m->P; i++) {
+        double err = fmin(fd_one(x, i, 1e-2f, grad[i]), fd_one(x, i, 1e-3f, grad[i]));
+        if (err > worst) {
+            worst = err;
+            *worst_at = i;
+        }
+    }
+    return worst;
+}
+
+static const char *tensor_of(const model *m, size_t i)
+{
+    for (size_t k = 0; k < m->ntensors; k++) {
+        const model_tensor *t = &m->tensors[k];
+        if (i >= t->off && i < t->off + (t->rows ? t->rows : 1) * t->cols)
+            return t->name;
+    }
+    return "?";
+}
+
+static void fd_case(int remove_hits, int logq, int with_rating, double rw, double ratw)
+{
+    mlr_spec spec;
+    make_spec(&spec, 6, 7);
+    model_config cfg = tiny_config(with_rating);
+    model m;
+    mlr_rng rng;
+    mlr_rng_seed(&rng, 11);
+    mlr_err e;
+    CHECKF(model_build(&m, &cfg, &spec, 0, &rng, &e) == 0, "%s", e.msg);
+    /* embeddings larger than Keras' +-0.05 so every path carries a gradient */
+    for (size_t k = 0; k < m.ntensors; k++)
+        if (m.tensors[k].sparse)
+            for (size_t i = 0; i < m.tensors[k].rows * m.tensors[k].cols; i++)
+                m.params[m.tensors[k].off + i] *= 10.0f;
+    float lq[7];
+    for (int i = 0; i < 7; i++)
+        lq[i] = (float)log((i + 1) / 28.0);
+    fd_ctx x = {.m = &m, .lo = {rw, ratw, remove_hits, logq ? lq : NULL}};
+    inputs(&x.q, &x.c, with_rating);
+    model_batch b;
+    model_batch_init(&b, &m, &x.q, &x.c, 7, N);
+    x.b = &b;
+    for (size_t r = 0; r < N; r++)
+        x.rows[r] = (r * 5 + 1) % N; /* a permutation */
+    model_step_stats st;
+    model_forward_backward(&m, &b, &x.lo, &x.q, &x.c, item, rating, x.rows, N, &st);
+    CHECK(st.distinct == 4);
+    float *grad = xmalloc(m.P * sizeof(float));
+    memcpy(grad, m.grads, m.P * sizeof(float));
+    CHECK(m.query.feat[0].rows.n == 4); /* users 1..4 touched */
+    zero_grads(&m);
+    size_t at = 0;
+    double err = model_fd_error(&x, grad, &at);
+    const char *where = tensor_of(&m, at);
+    free(grad);
+    model_batch_free(&b);
+    model_free(&m);
+    mlr_spec_free(&spec);
+    CHECKF(err < 1e-2, "relative error %g at parameter %zu (%s)", err, at, where);
+}
+
+static void test_gradient_plain(void) { fd_case(0, 0, 0, 1.0, 1.0); }
+static void test_gradient_hits_logq(void) { fd_case(1, 1, 0, 0.5, 2.0); }
+static void test_gradient_rating_feature(void) { fd_case(0, 1, 1, 1.0, 0.5); }
+static void test_gradient_retrieval_only(void) { fd_case(1, 0, 0, 1.0, 0.0); }
+
+static int build(model *m, int nusers, int nitems, uint64_t seed, mlr_spec *spec)
+{
+    make_spec(spec, nusers, nitems);
+    model_config cfg = tiny_config(0);
+    mlr_rng rng;
+    mlr_rng_seed(&rng, seed);
+    mlr_err e;
+    return model_build(m, &cfg, spec, 0, &rng, &e);
+}
+
+/* A few training steps; returns the final loss. */
+static double train_steps(model *m, int steps)
+{
+    model_input q, c;
+    inputs(&q, &c, 0);
+    model_batch b;
+    model_batch_init(&b, m, &q, &c, 7, N);
+    opt_config oc = opt_defaults();
+    optimizer o;
+    opt_init(&o, &oc, m->P);
+    model_loss_opts lo = {1.0, 1.0, 1, NULL};
+    size_t rows[N] = {0, 1, 2, 3, 4, 5};
+    model_step_stats st;
+    for (int s = 0; s < steps; s++)
+        model_train_step(m, &b, &o, &lo, &q, &c, item, rating, rows, N, &st);
+    opt_free(&o);
+    model_batch_free(&b);
+    return st.loss;
+}
+
+static void test_training_lowers_loss_and_repeats(void)
+{
+    mlr_spec s1, s2;
+    model a, b;
+    CHECK(build(&a, 6, 7, 5, &s1) == 0 && build(&b, 6, 7, 5, &s2) == 0);
+    double first = train_steps(&a, 1), last = train_steps(&a, 200);
+    train_steps(&b, 1);
+    train_steps(&b, 200);
+    int same = memcmp(a.params, b.params, a.P * sizeof(float)) == 0;
+    model_free(&a);
+    model_free(&b);
+    mlr_spec_free(&s1);
+    mlr_spec_free(&s2);
+    CHECKF(last < 0.5 * first, "loss %g -> %g", first, last);
+    CHECK(same);
+}
+
+static void test_save_load(void)
+{
+    mlr_spec spec;
+    model m, l;
+    mlr_err e;
+    CHECK(build(&m, 6, 7, 3, &spec) == 0);
+    m.spec_path = xstrdup("/some/spec");
+    m.metrics = xstrdup("{\"top10\":0.5}");
+    CHECKF(model_save(&m, path_in("m.safetensors"), &e) == 0, "%s", e.msg);
+    CHECKF(model_load(&l, path_in("m.safetensors"), &e) == 0, "%s", e.msg);
+    CHECK(l.P == m.P && memcmp(l.params, m.params, m.P * sizeof(float)) == 0);
+    CHECK(strcmp(l.spec_sha256, spec.sha256) == 0 && strcmp(l.spec_path, "/some/spec") == 0);
+    CHECK(l.query.nfeat == 2 && l.query.feat[1].kind == MF_NUM && l.query.feat[1].vocab == 5);
+    CHECK(l.cand.feat[1].kind == MF_BAG && l.cand.W == 6 && l.query.W == 7);
+    /* the same model, the same bytes */
+    CHECK(model_save(&l, path_in("m2.safetensors"), &e) == 0);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cmp -s %s/m.safetensors %s/m2.safetensors", dir, dir);
+    CHECK(system(cmd) == 0);
+    model_free(&l);
+    model_free(&m);
+    mlr_spec_free(&spec);
+}
+
+/* Rewrites m's file leaving out tensor `drop`, renaming it, or with other
+ * metadata, and expects model_load to refuse with `words`. */
+static void refused(model *m, const char *drop, const char *shape_of, const char *version,
+                    const char *words)
+{
+    mlr_st_tensor t[64];
+    size_t n = 0;
+    float junk[4] = {0};
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const model_tensor *mt = &m->tensors[i];
+        if (drop && strcmp(mt->name, drop) == 0)
+            continue;
+        t[n] = (mlr_st_tensor){.name = (char *)mt->name, .dtype = MLR_ST_F32, .ndim = mt->rows ? 2 : 1,
+                               .shape = {mt->rows ? mt->rows : mt->cols, mt->cols},
+                               .nbytes = (mt->rows ? mt->rows : 1) * mt->cols * 4,
+                               .data = m->params + mt->off};
+        if (shape_of && strcmp(mt->name, shape_of) == 0)
+            t[n] = (mlr_st_tensor){.name = (char *)mt->name, .dtype = MLR_ST_F32, .ndim = 1,
+                                   .shape = {4}, .nbytes = 16, .data = junk};
+        n++;
+    }
+    if (!drop && !shape_of && !version)
+        t[n++] = (mlr_st_tensor){.name = "extra", .dtype = MLR_ST_F32, .ndim = 1, .shape = {4},
+                                 .nbytes = 16, .data = junk};
+    /* the config of the real file */
+    mlr_err e;
+    model_save(m, path_in("ok.safetensors"), &e);
+    mlr_st_file f;
+    mlr_st_read(&f, path_in("ok.safetensors"), &e);
+    const char *k[4] = {"format", "version", "config", "spec_sha256"};
+    const char *v[4] = {"mlrec-model", version ? version : "1", mlr_st_meta(&f, "config"), m->spec_sha256};
+    int w = mlr_st_write(path_in("bad.safetensors"), t, n, k, v, 4, &e);
+    mlr_st_free(&f);
+    CHECK(w == 0);
+    model l;
+    CHECK(model_load(&l, path_in("bad.safetensors"), &e) < 0);
+    CHECKF(strstr(e.msg, words) != NULL, "'%s' lacks '%s'", e.msg, words);
+}
+
+static void test_load_refusals(void)
+{
+    mlr_spec spec;
+    model m;
+    CHECK(build(&m, 6, 7, 3, &spec) == 0);
+    refused(&m, "query.dense.0.weight", NULL, NULL, "tensor 'query.dense.0.weight' missing");
+    refused(&m, NULL, "cand.emb.item_id", NULL, "tensor 'cand.emb.item_id' is not F32 of shape (7, 3)");
+    refused(&m, NULL, NULL, "2", "model version '2'");
+    refused(&m, NULL, NULL, NULL, "unexpected tensor 'extra'");
+    mlr_err e;
+    model l;
+    /* not a model at all, and a truncated one */
+    CHECK(model_load(&l, path_in("missing"), &e) < 0 && strstr(e.msg, "cannot open"));
+    model_save(&m, path_in("t.safetensors"), &e);
+    CHECK(truncate(path_in("t.safetensors"), 200) == 0);
+    CHECK(model_load(&l, path_in("t.safetensors"), &e) < 0 && strstr(e.msg, "safetensors"));
+    model_free(&m);
+    mlr_spec_free(&spec);
+}
+
+/* A new spec with more users and items, in another order: rows move by token. */
+static void test_warm_start(void)
+{
+    mlr_spec old_spec, new_spec;
+    model old, m;
+    CHECK(build(&old, 6, 7, 3, &old_spec) == 0);
+    memset(&new_spec, 0, sizeof new_spec);
+    /* users: u9 (new) first, then u1..u5 shifted by one id */
+    mlr_feature *f = mlr_spec_add(&new_spec, mlr_feature_def_find("user_id"));
+    mlr_counter c = {0};
+    const char *users[] = {"u9", "u1", "u2", "u3", "u4", "u5"};
+    for (int i = 0; i < 6; i++)
+        for (int k = 0; k < 10 - i; k++)
+            mlr_counter_add(&c, users[i], 2);
+    mlr_feature_set_vocab(f, &c, 1, 0);
+    mlr_counter_free(&c);
+    vocab(&new_spec, "item_id", "i", 9);
+    vocab(&new_spec, "item_genres", "g", 5);
+    mlr_moments mo = {0};
+    mlr_moments_add(&mo, 0);
+    mlr_feature_set_stats(mlr_spec_add(&new_spec, mlr_feature_def_find("timestamp")), &mo, 5);
+    model_config cfg = tiny_config(0);
+    mlr_rng rng;
+    mlr_rng_seed(&rng, 99);
+    mlr_err e;
+    CHECK(model_build(&m, &cfg, &new_spec, 0, &rng, &e) == 0);
+    size_t carried, fresh;
+    CHECKF(model_warm_start(&m, &new_spec, &old, &old_spec, &carried, &fresh, &e) == 0, "%s", e.msg);
+    size_t E = 3;
+    const float *ou = old.query.feat[0].emb, *nu = m.query.feat[0].emb;
+    CHECK(memcmp(nu + 2 * E, ou + 1 * E, E * 4) == 0); /* u1: old id 1, new id 2 */
+    CHECK(memcmp(nu + 6 * E, ou + 5 * E, E * 4) == 0); /* u5 */
+    CHECK(memcmp(nu + 1 * E, ou + 0 * E, E * 4) != 0); /* u9 is new */
+    CHECK(memcmp(nu, ou, E * 4) == 0);                 /* [UNK] */
+    const float *oi = old.cand.feat[0].emb, *ni = m.cand.feat[0].emb;
+    CHECK(memcmp(ni + 6 * E, oi + 6 * E, E * 4) == 0);
+    CHECK(memcmp(ni + 8 * E, oi + 6 * E, E * 4) != 0); /* i8 is new */
+    /* users: 6 of 7 rows; items 7 of 9; genres 5; buckets 5 */
+    CHECKF(carried == 6 + 7 + 5 + 5 && fresh == 1 + 2, "carried %zu fresh %zu", carried, fresh);
+    CHECK(memcmp(m.query.mlp.w[0], old.query.mlp.w[0], old.query.W * 4 * 4) == 0);
+    model_free(&m);
+    /* other layers: refused */
+    cfg.layers[0] = 5;
+    mlr_rng_seed(&rng, 99);
+    CHECK(model_build(&m, &cfg, &new_spec, 0, &rng, &e) == 0);
+    CHECK(model_warm_start(&m, &new_spec, &old, &old_spec, &carried, &fresh, &e) < 0);
+    CHECK(strstr(e.msg, "query.dense.0.weight") != NULL);
+    model_free(&m);
+    model_free(&old);
+    mlr_spec_free(&old_spec);
+    mlr_spec_free(&new_spec);
+}
+
+static void test_build_refusals(void)
+{
+    mlr_spec spec;
+    make_spec(&spec, 4, 4);
+    model_config cfg = tiny_config(0);
+    model m;
+    mlr_rng rng;
+    mlr_rng_seed(&rng, 1);
+    mlr_err e;
+    model_parse_features("user_id,item_id", cfg.query, &cfg.nquery, NULL);
+    CHECK(model_build(&m, &cfg, &spec, 0, &rng, &e) < 0 && strstr(e.msg, "describes the item"));
+    model_free(&m);
+    model_parse_features("user_id,user_zip", cfg.query, &cfg.nquery, NULL);
+    CHECK(model_build(&m, &cfg, &spec, 0, &rng, &e) < 0 && strstr(e.msg, "'user_zip' is not in"));
+    model_free(&m);
+    CHECK(model_build(&m, &cfg, &spec, 1, &rng, &e) == 0 && m.query.nfeat == 1 && m.cfg.nquery == 1);
+    model_free(&m);
+    CHECK(model_parse_features("a,,b", cfg.query, &cfg.nquery, &e) < 0);
+    CHECK(model_parse_features("a,b,a", cfg.query, &cfg.nquery, &e) < 0);
+    size_t w[8], n;
+    CHECK(model_parse_widths("64,32", w, &n, &e) == 0 && n == 2 && w[1] == 32);
+    CHECK(model_parse_widths("64,x", w, &n, &e) < 0 && model_parse_widths("0", w, &n, &e) < 0);
+    mlr_spec_free(&spec);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) {
+        printf("FAIL setup: mkdtemp\n");
+        return 1;
+    }
+    RUN(test_gradient_plain);
+    RUN(test_gradient_hits_logq);
+    RUN(test_gradient_rating_feature);
+    RUN(test_gradient_retrieval_only);
+    RUN(test_training_lowers_loss_and_repeats);
+    RUN(test_save_load);
+    RUN(test_load_refusals);
+    RUN(test_warm_start);
+    RUN(test_build_refusals);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        printf("FAIL cleanup\n");
+    return check_status();
+}

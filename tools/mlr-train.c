@@ -1,0 +1,651 @@
+/* mlr-train: encoded rows -> a trained two-tower model (.safetensors), with
+ * one log row per epoch of validation figures. Holds the encoded training
+ * rows, the catalogue and the validation rows in memory. */
+#include <cblas.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mlr.h"
+#include "model.h"
+#include "npy.h"
+#include "optim.h"
+#include "spec.h"
+#include "strmap.h"
+#include "table.h"
+#include "topk.h"
+
+typedef struct {
+    const char *train, *items, *valid, *spec, *output, *log, *init, *init_spec;
+    const char *query_features, *cand_features;
+    model_config cfg;
+    opt_config opt;
+    int lr_set;
+    double retrieval_weight, rating_weight;
+    int remove_hits, logq, quiet;
+    size_t batch, epochs, valid_every;
+    uint64_t seed;
+    int threads;
+} options;
+
+static const char USAGE[] =
+    "usage: mlr-train --train ENCDIR --spec SPECDIR --output MODEL [options]\n"
+    "Trains the two-tower model of docs/features.md (query and candidate towers,\n"
+    "in-batch softmax retrieval, rating head) on rows encoded by mlr-encode and\n"
+    "writes MODEL (.safetensors, atomically). With --valid and --items, logs the\n"
+    "top-k accuracy over the whole catalogue and the RMSE after each epoch.\n"
+    "Everything is held in memory. Same seed and threads: the same model, bit for bit.\n"
+    "\n"
+    "  -t, --train ENCDIR            encoded training rows (required)\n"
+    "  -s, --spec SPECDIR            the feature specification they were encoded with (required)\n"
+    "  -o, --output MODEL            the model to write (required)\n"
+    "      --items ITEMDIR           encoded catalogue (mlr-encode --items): validation candidates\n"
+    "      --valid ENCDIR            encoded validation rows (needs --items)\n"
+    "      --log FILE                per-epoch TSV: epoch seconds loss retrieval_loss rating_loss\n"
+    "                                top1 top5 top10 top50 top100 rmse (default: none)\n"
+    "      --valid-every N           validate every N epochs, and after the last (default 1)\n"
+    "      --query-features LIST     (default user_id,timestamp,user_occupation,user_age,\n"
+    "                                user_gender,user_zip,user_occupation_text: those in the spec);\n"
+    "                                'rating' feeds the label to the query tower (a leak: warned)\n"
+    "      --candidate-features LIST (default item_id,item_title,item_genres)\n"
+    "      --dim N                   embedding width (default 32)\n"
+    "      --layers LIST             tower dense layers, ReLU between (default 64,32)\n"
+    "      --rating-layers LIST      rating head hidden layers, then 1 (default 256,128)\n"
+    "      --retrieval-weight X      weight of the in-batch softmax loss, summed over\n"
+    "                                the batch as TFRS (default 1)\n"
+    "      --rating-weight X         weight of the mean squared rating error (default 1)\n"
+    "      --remove-accidental-hits  mask other copies of the positive item in a batch\n"
+    "      --logq                    log-Q correction: logit - log(item frequency)\n"
+    "      --optimizer NAME          adagrad or adam (default adagrad)\n"
+    "      --lr X                    learning rate (default 0.1 adagrad, 0.001 adam)\n"
+    "      --init-accumulator X      Adagrad initial accumulator (default 0.1)\n"
+    "      --l2 X                    L2 on the embedding rows a batch touches (default 0)\n"
+    "  -b, --batch-size N            rows per batch (default 4096)\n"
+    "  -e, --epochs N                (default 40)\n"
+    "      --seed N                  initialisation and shuffling (default 42)\n"
+    "      --threads N               OpenBLAS threads (default 1)\n"
+    "      --init MODEL              warm start from MODEL: rows of ids in both vocabularies\n"
+    "                                carried over by token, new ones initialised fresh\n"
+    "      --init-spec SPECDIR       MODEL's specification (default: the path in its metadata)\n"
+    "  -q, --quiet                   no progress line, no warnings\n"
+    "  -h, --help                    this help\n"
+    "      --version                 the version\n"
+    "\n"
+    "example: mlr-encode --spec spec --output enc/train < train.tsv &&\n"
+    "         mlr-train --train enc/train --valid enc/test --items enc/items --spec spec \\\n"
+    "           --log train.log --output model.safetensors\n";
+
+enum {
+    OPT_ITEMS = 256, OPT_VALID, OPT_LOG, OPT_EVERY, OPT_QF, OPT_CF, OPT_DIM, OPT_LAYERS,
+    OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
+    OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_VERSION
+};
+
+static const struct option LONGS[] = {
+    {"train", required_argument, NULL, 't'}, {"spec", required_argument, NULL, 's'},
+    {"output", required_argument, NULL, 'o'}, {"items", required_argument, NULL, OPT_ITEMS},
+    {"valid", required_argument, NULL, OPT_VALID}, {"log", required_argument, NULL, OPT_LOG},
+    {"valid-every", required_argument, NULL, OPT_EVERY},
+    {"query-features", required_argument, NULL, OPT_QF},
+    {"candidate-features", required_argument, NULL, OPT_CF},
+    {"dim", required_argument, NULL, OPT_DIM}, {"layers", required_argument, NULL, OPT_LAYERS},
+    {"rating-layers", required_argument, NULL, OPT_RLAYERS},
+    {"retrieval-weight", required_argument, NULL, OPT_RETW},
+    {"rating-weight", required_argument, NULL, OPT_RATW},
+    {"remove-accidental-hits", no_argument, NULL, OPT_HITS}, {"logq", no_argument, NULL, OPT_LOGQ},
+    {"optimizer", required_argument, NULL, OPT_OPT}, {"lr", required_argument, NULL, OPT_LR},
+    {"init-accumulator", required_argument, NULL, OPT_ACC}, {"l2", required_argument, NULL, OPT_L2},
+    {"batch-size", required_argument, NULL, 'b'}, {"epochs", required_argument, NULL, 'e'},
+    {"seed", required_argument, NULL, OPT_SEED}, {"threads", required_argument, NULL, OPT_THREADS},
+    {"init", required_argument, NULL, OPT_INIT}, {"init-spec", required_argument, NULL, OPT_INIT_SPEC},
+    {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0}};
+
+static double opt_nonneg(const char *name, const char *s)
+{
+    double v = mlr_opt_double(name, s);
+    if (v < 0)
+        mlr_usage_die("%s: '%s' must not be negative", name, s);
+    return v;
+}
+
+static void widths_opt(const char *name, const char *s, size_t *w, size_t *n, int allow_empty)
+{
+    mlr_err e;
+    if (allow_empty && !*s) {
+        *n = 0;
+        return;
+    }
+    if (model_parse_widths(s, w, n, &e) < 0 || *n == 0)
+        mlr_usage_die("%s: %s", name, *n ? e.msg : "needs at least one width");
+}
+
+static void parse_one(options *o, int c, const char *arg)
+{
+    switch (c) {
+    case 't': o->train = arg; break;
+    case 's': o->spec = arg; break;
+    case 'o': o->output = arg; break;
+    case OPT_ITEMS: o->items = arg; break;
+    case OPT_VALID: o->valid = arg; break;
+    case OPT_LOG: o->log = arg; break;
+    case OPT_EVERY: o->valid_every = (size_t)mlr_opt_long("--valid-every", arg, 1, INT_MAX); break;
+    case OPT_QF: o->query_features = arg; break;
+    case OPT_CF: o->cand_features = arg; break;
+    case OPT_DIM: o->cfg.dim = (size_t)mlr_opt_long("--dim", arg, 1, 4096); break;
+    case OPT_LAYERS: widths_opt("--layers", arg, o->cfg.layers, &o->cfg.nlayers, 0); break;
+    case OPT_RLAYERS:
+        widths_opt("--rating-layers", arg, o->cfg.rating_layers, &o->cfg.nrating, 1);
+        if (o->cfg.nrating >= MODEL_MAX_LAYERS)
+            mlr_usage_die("--rating-layers: at most %d layers", MODEL_MAX_LAYERS - 1);
+        break;
+    case OPT_RETW: o->retrieval_weight = opt_nonneg("--retrieval-weight", arg); break;
+    case OPT_RATW: o->rating_weight = opt_nonneg("--rating-weight", arg); break;
+    case OPT_HITS: o->remove_hits = 1; break;
+    case OPT_LOGQ: o->logq = 1; break;
+    case OPT_OPT:
+        if (strcmp(arg, "adagrad") == 0)
+            o->opt.kind = OPT_ADAGRAD;
+        else if (strcmp(arg, "adam") == 0)
+            o->opt.kind = OPT_ADAM;
+        else
+            mlr_usage_die("--optimizer: '%s' is neither adagrad nor adam", arg);
+        break;
+    case OPT_LR: o->opt.lr = (float)opt_nonneg("--lr", arg); o->lr_set = 1; break;
+    case OPT_ACC: o->opt.init_acc = (float)opt_nonneg("--init-accumulator", arg); break;
+    case OPT_L2: o->opt.l2 = (float)opt_nonneg("--l2", arg); break;
+    case 'b': o->batch = (size_t)mlr_opt_long("--batch-size", arg, 1, 1 << 20); break;
+    case 'e': o->epochs = (size_t)mlr_opt_long("--epochs", arg, 0, 1 << 20); break;
+    case OPT_SEED: o->seed = (uint64_t)mlr_opt_long("--seed", arg, 0, LONG_MAX); break;
+    case OPT_THREADS: o->threads = (int)mlr_opt_long("--threads", arg, 1, 256); break;
+    case OPT_INIT: o->init = arg; break;
+    case OPT_INIT_SPEC: o->init_spec = arg; break;
+    case 'q': o->quiet = 1; break;
+    }
+}
+
+static void parse_args(int argc, char **argv, options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->cfg = model_config_defaults();
+    o->opt = opt_defaults();
+    o->retrieval_weight = o->rating_weight = 1.0;
+    o->batch = 4096;
+    o->epochs = 40;
+    o->valid_every = 1;
+    o->seed = 42;
+    o->threads = 1;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "t:s:o:b:e:qh", LONGS, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(USAGE, stdout);
+            mlr_close_stdout();
+            exit(0);
+        }
+        if (c == OPT_VERSION) {
+            printf("mlr-train %s\n", MLR_VERSION);
+            mlr_close_stdout();
+            exit(0);
+        }
+        if (c == '?' || c == ':')
+            mlr_usage_die("bad option or missing argument: '%s' (try 'mlr-train --help')", argv[optind - 1]);
+        parse_one(o, c, optarg);
+    }
+    if (optind < argc)
+        mlr_usage_die("unexpected argument '%s' (try 'mlr-train --help')", argv[optind]);
+    if (!o->train || !o->spec || !o->output)
+        mlr_usage_die("--train ENCDIR, --spec SPECDIR and --output MODEL are required");
+    if (o->valid && !o->items)
+        mlr_usage_die("--valid needs --items ITEMDIR (the catalogue to rank)");
+    if (o->opt.kind == OPT_ADAM && !o->lr_set)
+        o->opt.lr = 0.001f;
+    mlr_err e;
+    if (o->query_features && model_parse_features(o->query_features, o->cfg.query, &o->cfg.nquery, &e) < 0)
+        mlr_usage_die("--query-features: %s", e.msg);
+    if (o->cand_features && model_parse_features(o->cand_features, o->cfg.cand, &o->cfg.ncand, &e) < 0)
+        mlr_usage_die("--candidate-features: %s", e.msg);
+}
+
+/* ---- data ---- */
+
+/* The rows of one encoded directory, as both towers and the trainer see them. */
+typedef struct {
+    model_input q, c;
+    mlr_array keys, ratings; /* item_id (N) <i4, rating (N) <f4 (data NULL if absent) */
+    size_t n;
+} dataset;
+
+static int load_dataset(dataset *d, const model *m, const char *dir, size_t nkeys,
+                        int need_ratings, mlr_err *e)
+{
+    char path[4096];
+    memset(d, 0, sizeof *d);
+    if (model_check_encoding(dir, m->spec_sha256, e) < 0 ||
+        model_input_load(&d->q, &m->query, dir, 0, e) < 0 ||
+        model_input_load(&d->c, &m->cand, dir, d->q.n, e) < 0)
+        return -1;
+    d->n = d->q.n;
+    snprintf(path, sizeof path, "%s/item_id.npy", dir);
+    if (mlr_npy_read(path, MLR_I4, &d->keys, e) < 0)
+        return -1;
+    if (d->keys.ndim != 1 || d->keys.shape[0] != d->n)
+        return mlr_fail(e, "%s: expected %zu rows of one id", path, d->n);
+    const int32_t *k = d->keys.data;
+    for (size_t i = 0; i < d->n; i++)
+        if (k[i] < 0 || (size_t)k[i] >= nkeys)
+            return mlr_fail(e, "%s: row %zu: id %d outside the vocabulary of %zu", path, i, k[i], nkeys);
+    if (!need_ratings)
+        return 0;
+    snprintf(path, sizeof path, "%s/rating.npy", dir);
+    if (mlr_npy_read(path, MLR_F4, &d->ratings, e) < 0) {
+        char msg[900];
+        memcpy(msg, e->msg, sizeof msg - 1);
+        msg[sizeof msg - 1] = 0;
+        return mlr_fail(e, "%s (no ratings? then --rating-weight 0)", msg);
+    }
+    if (d->ratings.ndim != 1 || d->ratings.shape[0] != d->n)
+        return mlr_fail(e, "%s: expected %zu ratings", path, d->n);
+    return 0;
+}
+
+static void free_dataset(dataset *d)
+{
+    model_input_free(&d->q);
+    model_input_free(&d->c);
+    mlr_array_free(&d->keys);
+    mlr_array_free(&d->ratings);
+}
+
+/* Validation: the catalogue, the rows and each row's true catalogue index. */
+typedef struct {
+    dataset rows;
+    model_input items;
+    mlr_strmap *ids;
+    size_t nitems;
+    long *truth; /* (N) catalogue index of the row's item, -1 if absent */
+} validation;
+
+static int load_truth(validation *v, const char *dir, mlr_err *e)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/rows.tsv", dir);
+    mlr_reader *r = mlr_reader_open(path, NULL, e);
+    if (!r)
+        return -1;
+    int col = mlr_reader_require(r, "item_id", e), st = 0;
+    size_t n = 0;
+    v->truth = xmalloc((v->rows.n ? v->rows.n : 1) * sizeof(long));
+    while (col >= 0 && (st = mlr_reader_next(r, e)) == 1) {
+        if (n == v->rows.n) {
+            st = mlr_fail(e, "%s:%ld: more rows than the encoded tensors (%zu)", path,
+                          mlr_reader_line(r), v->rows.n);
+            break;
+        }
+        v->truth[n++] = mlr_strmap_find(v->ids, mlr_reader_field(r, (size_t)col),
+                                        mlr_reader_field_len(r, (size_t)col));
+    }
+    mlr_reader_close(r);
+    if (col < 0 || st < 0)
+        return -1;
+    if (n != v->rows.n)
+        return mlr_fail(e, "%s: %zu rows, the encoded tensors have %zu", path, n, v->rows.n);
+    return 0;
+}
+
+static int load_validation(validation *v, const model *m, const options *o, size_t nkeys, mlr_err *e)
+{
+    char path[4096];
+    memset(v, 0, sizeof *v);
+    if (load_dataset(&v->rows, m, o->valid, nkeys, 1, e) < 0 ||
+        model_check_encoding(o->items, m->spec_sha256, e) < 0 ||
+        model_input_load(&v->items, &m->cand, o->items, 0, e) < 0)
+        return -1;
+    v->ids = mlr_strmap_new(v->items.n);
+    snprintf(path, sizeof path, "%s/items.ids", o->items);
+    if (mlr_ids_read(path, v->ids, &v->nitems, e) < 0)
+        return -1;
+    if (v->nitems != v->items.n)
+        return mlr_fail(e, "%s: %zu ids for %zu encoded items", path, v->nitems, v->items.n);
+    return load_truth(v, o->valid, e);
+}
+
+static void free_validation(validation *v)
+{
+    free_dataset(&v->rows);
+    model_input_free(&v->items);
+    mlr_strmap_free(v->ids);
+    free(v->truth);
+}
+
+/* ---- evaluation ---- */
+
+typedef struct {
+    double topk[5]; /* accuracy at 1, 5, 10, 50, 100 */
+    double rmse;
+} figures;
+
+static const size_t KS[5] = {1, 5, 10, 50, 100};
+
+typedef struct {
+    const long *truth;
+    size_t nitems;
+    size_t *rank; /* (N) 0 for a miss */
+} rank_job;
+
+static void rank_row(size_t row, float *scores, void *arg)
+{
+    rank_job *j = arg;
+    long t = j->truth[row];
+    j->rank[row] = t < 0 ? 0 : mlr_topk_rank(scores, j->nitems, (size_t)t, NULL, 0);
+}
+
+static void evaluate(const model *m, const validation *v, int threads, figures *f)
+{
+    size_t D = m->cfg.layers[m->cfg.nlayers - 1], N = v->rows.n;
+    float *items = xmalloc((v->nitems * D + 1) * sizeof(float)); /* (M, D) */
+    float *q = xmalloc((N * D + 1) * sizeof(float));            /* (N, D) */
+    float *pred = xmalloc((N + 1) * sizeof(float));             /* (N) */
+    model_embed(&m->cand, &v->items, items);
+    model_embed(&m->query, &v->rows.q, q);
+    rank_job j = {v->truth, v->nitems, xcalloc(N + 1, sizeof(size_t))};
+    /* the scorer's threads are ours: OpenBLAS single-threaded meanwhile */
+    openblas_set_num_threads(1);
+    mlr_scorer *s = mlr_scorer_new(items, v->nitems, D, 0, threads);
+    mlr_scorer_run(s, q, N, rank_row, &j);
+    mlr_scorer_free(s);
+    openblas_set_num_threads(threads);
+    for (int k = 0; k < 5; k++) {
+        size_t hits = 0;
+        for (size_t i = 0; i < N; i++)
+            hits += j.rank[i] && j.rank[i] <= KS[k];
+        f->topk[k] = N ? (double)hits / (double)N : 0.0;
+    }
+    model_predict(m, &v->rows.q, &v->rows.c, pred);
+    const float *y = v->rows.ratings.data;
+    double se = 0.0;
+    for (size_t i = 0; i < N; i++)
+        se += ((double)pred[i] - y[i]) * ((double)pred[i] - y[i]);
+    f->rmse = N ? sqrt(se / (double)N) : 0.0;
+    free(j.rank);
+    free(items);
+    free(q);
+    free(pred);
+}
+
+/* ---- training ---- */
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void shuffle(size_t *p, size_t n, mlr_rng *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)mlr_rng_below(rng, i);
+        size_t t = p[i - 1];
+        p[i - 1] = p[j];
+        p[j] = t;
+    }
+}
+
+/* log q(item) from the training frequencies (an unseen key counts once). */
+static float *log_q(const dataset *d, size_t nkeys)
+{
+    float *lq = xcalloc(nkeys, sizeof(float));
+    const int32_t *k = d->keys.data;
+    for (size_t i = 0; i < d->n; i++)
+        lq[k[i]] += 1.0f;
+    for (size_t i = 0; i < nkeys; i++)
+        lq[i] = (float)log((lq[i] > 0 ? lq[i] : 1.0) / (double)d->n);
+    return lq;
+}
+
+typedef struct {
+    double loss, retrieval, rating, seconds;
+    size_t batches;
+} epoch_stats;
+
+static void progress(const options *o, size_t epoch, size_t done, size_t total, double t0,
+                     const epoch_stats *s)
+{
+    double el = now() - t0, frac = ((double)epoch + (double)done / (double)total) / (double)o->epochs;
+    double eta = frac > 0 ? el / frac - el : 0.0;
+    fprintf(stderr, "\rmlr-train: epoch %zu/%zu  batch %zu/%zu  loss %.4g  ETA %.0fs   ",
+            epoch + 1, o->epochs, done, total, s->batches ? s->loss / (double)s->batches : 0.0, eta);
+}
+
+static void train_epoch(model *m, model_batch *b, optimizer *opt, const model_loss_opts *lo,
+                        const dataset *d, size_t *perm, mlr_rng *rng, const options *o,
+                        size_t epoch, double t0, epoch_stats *es)
+{
+    int tty = !o->quiet && isatty(2);
+    size_t nb = (d->n + o->batch - 1) / o->batch;
+    double start = now(), last = 0.0;
+    memset(es, 0, sizeof *es);
+    shuffle(perm, d->n, rng);
+    for (size_t i = 0; i < nb; i++) {
+        size_t lo_row = i * o->batch, B = d->n - lo_row < o->batch ? d->n - lo_row : o->batch;
+        model_step_stats st;
+        model_train_step(m, b, opt, lo, &d->q, &d->c, d->keys.data, d->ratings.data,
+                         perm + lo_row, B, &st);
+        es->loss += st.loss;
+        es->retrieval += st.retrieval;
+        es->rating += st.rating;
+        es->batches++;
+        if (tty && now() - last > 0.2) {
+            progress(o, epoch, i + 1, nb, t0, es);
+            last = now();
+        }
+    }
+    es->seconds = now() - start;
+    if (es->batches) {
+        es->loss /= (double)es->batches;
+        es->retrieval /= (double)es->batches;
+        es->rating /= (double)es->batches;
+    }
+}
+
+static void log_row(FILE *fp, size_t epoch, const epoch_stats *s, const figures *f)
+{
+    if (!fp)
+        return;
+    fprintf(fp, "%zu\t%.3f\t%.6g\t%.6g\t%.6g", epoch, s->seconds, s->loss, s->retrieval, s->rating);
+    if (f)
+        fprintf(fp, "\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\n", f->topk[0], f->topk[1], f->topk[2],
+                f->topk[3], f->topk[4], f->rmse);
+    else
+        fputs("\tNA\tNA\tNA\tNA\tNA\tNA\n", fp);
+    fflush(fp);
+}
+
+static char *metrics_json(size_t epoch, const figures *f)
+{
+    char *s = xmalloc(400);
+    snprintf(s, 400, "{\"epoch\":%zu,\"top1\":%.6f,\"top5\":%.6f,\"top10\":%.6f,\"top50\":%.6f,"
+             "\"top100\":%.6f,\"rmse\":%.6f}", epoch, f->topk[0], f->topk[1], f->topk[2],
+             f->topk[3], f->topk[4], f->rmse);
+    return s;
+}
+
+static char *train_json(const options *o)
+{
+    char *s = xmalloc(1024);
+    snprintf(s, 1024, "{\"optimizer\":\"%s\",\"lr\":%.9g,\"init_accumulator\":%.9g,\"l2\":%.9g,"
+             "\"batch_size\":%zu,\"epochs\":%zu,\"seed\":%llu,\"threads\":%d,"
+             "\"retrieval_weight\":%.9g,\"rating_weight\":%.9g,\"remove_accidental_hits\":%s,"
+             "\"logq\":%s}", o->opt.kind == OPT_ADAM ? "adam" : "adagrad", o->opt.lr,
+             o->opt.init_acc, o->opt.l2, o->batch, o->epochs, (unsigned long long)o->seed,
+             o->threads, o->retrieval_weight, o->rating_weight, o->remove_hits ? "true" : "false",
+             o->logq ? "true" : "false");
+    return s;
+}
+
+/* A checksum of the training tensors: sha256 over "name sha256\n" of each file. */
+static int train_checksum(const char *dir, char out[65], mlr_err *e)
+{
+    static const char *const names[] = {"spec.sha256", "rows.tsv", "item_id.npy", "rating.npy",
+                                        "user_id.npy", "timestamp.npy"};
+    mlr_sha256_ctx c;
+    mlr_sha256_init(&c);
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[4096], hex[65], line[128];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (access(path, R_OK) != 0)
+            continue;
+        if (mlr_sha256_file(path, hex, e) < 0)
+            return -1;
+        int n = snprintf(line, sizeof line, "%s %s\n", names[i], hex);
+        mlr_sha256_update(&c, line, (size_t)n);
+    }
+    mlr_sha256_final(&c, out);
+    return 0;
+}
+
+/* --init: the old model's parameters into m, rows matched by token. */
+static int warm_start(model *m, const mlr_spec *spec, const options *o, mlr_err *e)
+{
+    model old;
+    mlr_spec ospec;
+    memset(&ospec, 0, sizeof ospec);
+    if (model_load(&old, o->init, e) < 0)
+        return -1;
+    const mlr_spec *os = spec;
+    int rc = 0;
+    if (strcmp(old.spec_sha256, spec->sha256) != 0) {
+        const char *dir = o->init_spec ? o->init_spec : old.spec_path;
+        if (!dir || !*dir)
+            rc = mlr_fail(e, "%s: no specification path in its metadata: pass --init-spec", o->init);
+        else if (mlr_spec_read(dir, &ospec, e) < 0)
+            rc = -1;
+        else if (strcmp(ospec.sha256, old.spec_sha256) != 0)
+            rc = mlr_fail(e, "%s/features.tsv: not the specification %s was trained with "
+                          "(checksum differs): pass its --init-spec", dir, o->init);
+        os = &ospec;
+    }
+    size_t carried = 0, fresh = 0;
+    if (rc == 0)
+        rc = model_warm_start(m, spec, &old, os, &carried, &fresh, e);
+    if (rc == 0 && !o->quiet)
+        fprintf(stderr, "mlr-train: warm start from %s: %zu embedding rows carried over, %zu new\n",
+                o->init, carried, fresh);
+    model_free(&old);
+    mlr_spec_free(&ospec);
+    return rc;
+}
+
+static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, mlr_err *e)
+{
+    const mlr_feature *item = mlr_spec_find(spec, "item_id");
+    if (!item)
+        return mlr_fail(e, "%s/features.tsv: no item_id feature", o->spec);
+    size_t nkeys = item->size;
+    dataset d;
+    validation v;
+    memset(&v, 0, sizeof v);
+    int has_valid = o->valid != NULL;
+    if (load_dataset(&d, m, o->train, nkeys, o->rating_weight > 0, e) < 0 ||
+        (has_valid && load_validation(&v, m, o, nkeys, e) < 0)) {
+        free_dataset(&d);
+        free_validation(&v);
+        return -1;
+    }
+    float *lq = o->logq ? log_q(&d, nkeys) : NULL;
+    model_loss_opts lo = {o->retrieval_weight, o->rating_weight, o->remove_hits, lq};
+    model_batch b;
+    model_batch_init(&b, m, &d.q, &d.c, nkeys, o->batch < d.n ? o->batch : (d.n ? d.n : 1));
+    optimizer opt;
+    opt_init(&opt, &o->opt, m->P);
+    mlr_rng rng;
+    mlr_rng_seed(&rng, o->seed ^ 0x5eed5eedULL);
+    size_t *perm = xmalloc((d.n + 1) * sizeof(size_t));
+    double t0 = now();
+    figures f;
+    int have_fig = 0;
+    for (size_t ep = 0; ep < o->epochs; ep++) {
+        epoch_stats es;
+        train_epoch(m, &b, &opt, &lo, &d, perm, &rng, o, ep, t0, &es);
+        int eval = has_valid && ((ep + 1) % o->valid_every == 0 || ep + 1 == o->epochs);
+        if (eval) {
+            evaluate(m, &v, o->threads, &f);
+            have_fig = 1;
+            free(m->metrics);
+            m->metrics = metrics_json(ep + 1, &f);
+        }
+        log_row(logfp, ep + 1, &es, eval ? &f : NULL);
+    }
+    if (!o->quiet && isatty(2))
+        fputc('\n', stderr);
+    if (!o->quiet && have_fig)
+        fprintf(stderr, "mlr-train: top10 %.4f top100 %.4f rmse %.4f\n", f.topk[2], f.topk[4], f.rmse);
+    free(perm);
+    free(lq);
+    opt_free(&opt);
+    model_batch_free(&b);
+    free_dataset(&d);
+    free_validation(&v);
+    return 0;
+}
+
+static int run(const options *o, mlr_err *e)
+{
+    mlr_spec spec;
+    model m;
+    memset(&m, 0, sizeof m);
+    if (mlr_spec_read(o->spec, &spec, e) < 0) {
+        mlr_spec_free(&spec);
+        return -1;
+    }
+    mlr_rng rng;
+    mlr_rng_seed(&rng, o->seed);
+    int lenient = !o->query_features && !o->cand_features;
+    int rc = model_build(&m, &o->cfg, &spec, lenient, &rng, e);
+    for (size_t i = 0; rc == 0 && i < m.query.nfeat; i++)
+        if (m.query.feat[i].kind == MF_VALUE && !o->quiet)
+            mlr_warn("the query tower reads the rating: the label leaks into both tasks");
+    if (rc == 0 && o->init)
+        rc = warm_start(&m, &spec, o, e);
+    char sha[65];
+    if (rc == 0)
+        rc = train_checksum(o->train, sha, e);
+    mlr_out log = {0};
+    if (rc == 0 && o->log && (rc = mlr_out_open(&log, o->log, e)) == 0)
+        fputs("epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse\n",
+              log.fp);
+    if (rc == 0)
+        rc = train(&m, &spec, o, log.fp, e);
+    if (rc == 0) {
+        char *abs = realpath(o->spec, NULL);
+        m.spec_path = abs ? abs : xstrdup(o->spec);
+        m.train_sha256 = xstrdup(sha);
+        m.train_json = train_json(o);
+        rc = model_save(&m, o->output, e);
+    }
+    if (log.fp)
+        rc = rc == 0 ? mlr_out_commit(&log, e) : (mlr_out_abort(&log), rc);
+    model_free(&m);
+    mlr_spec_free(&spec);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    mlr_err e;
+    mlr_init_tool();
+    parse_args(argc, argv, &o);
+    openblas_set_num_threads(o.threads);
+    if (run(&o, &e) < 0)
+        mlr_die_err(&e);
+    mlr_close_stdout();
+    return 0;
+}
