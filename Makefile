@@ -4,7 +4,8 @@
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Ilib -I/usr/include/x86_64-linux-gnu/openblas-pthread
+# Flags the code needs, kept apart from CFLAGS so `make CFLAGS=...` keeps them.
+MLR_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Ilib -I/usr/include/x86_64-linux-gnu/openblas-pthread
 LDLIBS  += -lcsv -ljansson -lopenblas -lpthread -lm
 BUILD   ?= build
 BIN     ?= bin
@@ -25,27 +26,27 @@ all: $(TOOLS) $(TESTS) $(REPLAYS) $(BENCHES)
 
 $(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(MLR_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libmlr.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BIN)/%: tools/%.c $(BUILD)/libmlr.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlr.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(MLR_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlr.a $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libmlr.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmlr.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(MLR_CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmlr.a $(LDLIBS)
 
 # The fuzz harnesses, built with a plain main() that replays saved inputs.
 $(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libmlr.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/fuzz -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libmlr.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(MLR_CFLAGS) $(LDFLAGS) -Itests/fuzz -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libmlr.a $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libmlr.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlr.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(MLR_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlr.a $(LDLIBS)
 
 # Tests see the tools through MLR_BIN and the unit tests through MLR_TESTBIN.
 test: all
