@@ -1,0 +1,224 @@
+/* mlr-slice: rows FROM..TO of an .npy (and the matching rows of its .ids
+ * file), so that a job can work on one shard of a large query matrix
+ * (pipelines/topk-sharded.sh) without a copy of the whole.
+ *
+ * Streams: the rows before FROM are skipped (seeked past in a regular
+ * file, read and dropped from a pipe), the rows of the range are copied in
+ * chunks, and nothing after TO is read, so memory is one chunk whatever
+ * the size of the input. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mlr.h"
+#include "npy.h"
+#include "table.h"
+
+#define CHUNK (1u << 20) /* bytes copied at a time */
+
+typedef struct {
+    const char *input, *output, *ids, *ids_output;
+    size_t from, to;
+    int have_rows, have_to, count;
+} options;
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+        "usage: mlr-slice --rows FROM:TO [--ids X.ids --ids-output OUT.ids] [--output OUT.npy] [X.npy]\n"
+        "       mlr-slice --count [X.npy]\n"
+        "Copies rows FROM..TO-1 (0-based, TO excluded) of an .npy (X.npy or stdin; any\n"
+        "dtype, 1-D or 2-D) as an .npy of TO-FROM rows, streaming: memory is one chunk.\n"
+        "With --ids, also the same rows of X's one-column id file (header `id`), which\n"
+        "must have exactly as many rows as X. --count prints X's number of rows instead.\n"
+        "  --rows FROM:TO      the range; 'FROM:' runs to the end (required unless --count)\n"
+        "  --ids FILE          X's ids (default: none)\n"
+        "  --ids-output FILE   where the ids of the range go, atomically (with --ids)\n"
+        "  --output FILE       write here atomically (default stdout)\n"
+        "  --count             print the number of rows of X and stop\n"
+        "  -h, --help          this help;  --version  the version\n"
+        "example: mlr-slice --rows 1000:2000 --ids query.ids --ids-output part.ids query.npy \\\n"
+        "           | mlr-topk --queries - --query-ids part.ids --items items.npy --k 100\n");
+}
+
+/* "FROM:TO" or "FROM:" into o; dies with status 2 on anything else. */
+static void parse_rows(options *o, const char *s)
+{
+    const char *colon = strchr(s, ':');
+    long v;
+    if (!colon || colon == s) mlr_usage_die("--rows: expected FROM:TO, got '%s'", s);
+    char *from = xstrdup(s);
+    from[colon - s] = '\0';
+    if (mlr_parse_long(from, &v) < 0 || v < 0)
+        mlr_usage_die("--rows: '%s' is not a row number", from);
+    o->from = (size_t)v;
+    free(from);
+    o->have_to = colon[1] != '\0';
+    if (o->have_to) {
+        if (mlr_parse_long(colon + 1, &v) < 0 || v < 0)
+            mlr_usage_die("--rows: '%s' is not a row number", colon + 1);
+        o->to = (size_t)v;
+        if (o->to < o->from) mlr_usage_die("--rows: TO (%zu) is before FROM (%zu)", o->to, o->from);
+    }
+    o->have_rows = 1;
+}
+
+static options parse_args(int argc, char **argv)
+{
+    options o = {"-", NULL, NULL, NULL, 0, 0, 0, 0, 0};
+    static const struct option longs[] = {
+        {"rows", required_argument, 0, 'r'}, {"ids", required_argument, 0, 'i'},
+        {"ids-output", required_argument, 0, 'I'}, {"output", required_argument, 0, 'o'},
+        {"count", no_argument, 0, 'c'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ho:", longs, NULL)) != -1) {
+        switch (c) {
+        case 'r': parse_rows(&o, optarg); break;
+        case 'i': o.ids = optarg; break;
+        case 'I': o.ids_output = optarg; break;
+        case 'o': o.output = optarg; break;
+        case 'c': o.count = 1; break;
+        case 'h': usage(stdout); mlr_close_stdout(); exit(0);
+        case 'V': printf("mlr-slice %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
+        case ':': mlr_usage_die("option '%s' needs a value", argv[optind - 1]);
+        default: mlr_usage_die("unknown option '%s' (try 'mlr-slice --help')", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) o.input = argv[optind++];
+    if (optind < argc) mlr_usage_die("unexpected argument '%s' (try 'mlr-slice --help')", argv[optind]);
+    if (!o.count && !o.have_rows) mlr_usage_die("--rows FROM:TO is required (try 'mlr-slice --help')");
+    if (o.count && (o.have_rows || o.ids || o.output))
+        mlr_usage_die("--count takes no --rows, --ids or --output");
+    if (!o.ids != !o.ids_output) mlr_usage_die("--ids and --ids-output go together");
+    return o;
+}
+
+/* The input, its header read and its data not yet. */
+typedef struct {
+    FILE *fp;
+    const char *name;   /* for messages */
+    mlr_array head;     /* shape and dtype; data NULL */
+    size_t row_bytes;
+    off_t data_at;      /* offset of row 0 in a regular file, else -1 */
+} npy_in;
+
+static void open_input(npy_in *in, const char *path)
+{
+    mlr_err e;
+    int is_stdin = strcmp(path, "-") == 0;
+    in->name = is_stdin ? "stdin" : path;
+    in->fp = is_stdin ? stdin : fopen(path, "rb");
+    if (!in->fp) mlr_die("%s: %s", path, strerror(errno));
+    if (mlr_npy_read_header(in->fp, in->name, &in->head, &e) < 0) mlr_die_err(&e);
+    in->row_bytes = in->head.shape[1] * mlr_dtype_size(in->head.dtype);
+    struct stat st;
+    in->data_at = -1;
+    if (fstat(fileno(in->fp), &st) == 0 && S_ISREG(st.st_mode)) {
+        in->data_at = ftello(in->fp);
+        /* A regular file can be checked whole without reading it. */
+        off_t want = in->data_at + (off_t)(in->head.shape[0] * in->row_bytes);
+        if (st.st_size < want)
+            mlr_die("%s: truncated: the header promises %zu rows", in->name, in->head.shape[0]);
+        if (st.st_size > want) mlr_die("%s: bytes after the last row", in->name);
+    }
+}
+
+/* Reads exactly n bytes into buf (NULL: drops them); dies when the input ends first. */
+static void read_bytes(npy_in *in, char *buf, size_t n, size_t cap)
+{
+    char *scratch = buf ? NULL : xmalloc(cap);
+    while (n) {
+        size_t want = n < cap ? n : cap;
+        if (fread(buf ? buf : scratch, 1, want, in->fp) != want)
+            mlr_die("%s: truncated: the header promises %zu rows", in->name, in->head.shape[0]);
+        if (buf) buf += want;
+        n -= want;
+    }
+    free(scratch);
+}
+
+/* Positions the input at row `from`. */
+static void skip_rows(npy_in *in, size_t from)
+{
+    if (in->data_at >= 0) {
+        if (fseeko(in->fp, in->data_at + (off_t)(from * in->row_bytes), SEEK_SET) != 0)
+            mlr_die("%s: %s", in->name, strerror(errno));
+        return;
+    }
+    read_bytes(in, NULL, from * in->row_bytes, CHUNK);
+}
+
+/* Copies the ids of rows [from, to) of PATH into o (header `id` first),
+ * counting every row to check it against the matrix. */
+static void slice_ids(const char *path, size_t from, size_t to, size_t want_rows, mlr_out *o)
+{
+    mlr_err e;
+    mlr_reader *r = mlr_reader_open(path, NULL, &e);
+    if (!r) mlr_die_err(&e);
+    int col = mlr_reader_require(r, "id", &e);
+    if (col < 0) mlr_die_err(&e);
+    if (mlr_reader_ncols(r) != 1) mlr_die("%s: expected one column 'id', found %zu", path, mlr_reader_ncols(r));
+    fputs("id\n", o->fp);
+    size_t n = 0;
+    int st;
+    while ((st = mlr_reader_next(r, &e)) == 1) {
+        if (n >= from && n < to) {
+            fwrite(mlr_reader_field(r, (size_t)col), 1, mlr_reader_field_len(r, (size_t)col), o->fp);
+            putc('\n', o->fp);
+        }
+        n++;
+    }
+    if (st < 0) mlr_die_err(&e);
+    if (n != want_rows) mlr_die("%s has %zu rows, the matrix %zu", mlr_reader_path(r), n, want_rows);
+    mlr_reader_close(r);
+}
+
+static void run(const options *o)
+{
+    mlr_err e;
+    npy_in in;
+    open_input(&in, o->input);
+    size_t n = in.head.shape[0];
+    if (o->count) {
+        printf("%zu\n", n);
+        return;
+    }
+    size_t from = o->from, to = o->have_to ? o->to : n;
+    if (from > n || to > n)
+        mlr_die("%s has %zu rows: --rows %zu:%zu goes past the end", in.name, n, from, to);
+    /* The ids first: a mismatch is found before any row is written. */
+    mlr_out ids_out, out;
+    if (o->ids) {
+        if (mlr_out_open(&ids_out, o->ids_output, &e) < 0) mlr_die_err(&e);
+        slice_ids(o->ids, from, to, n, &ids_out);
+    }
+    if (mlr_out_open(&out, o->output, &e) < 0) mlr_die_err(&e);
+    if (mlr_npy_write_header(out.fp, in.head.dtype, in.head.ndim, to - from, in.head.shape[1]) < 0)
+        mlr_die("%s: write error: %s", o->output ? o->output : "stdout", strerror(errno));
+    skip_rows(&in, from);
+    size_t left = (to - from) * in.row_bytes;
+    char *buf = xmalloc(CHUNK);
+    while (left) {
+        size_t b = left < CHUNK ? left : CHUNK;
+        read_bytes(&in, buf, b, CHUNK);
+        if (fwrite(buf, 1, b, out.fp) != b) break; /* the commit reports it */
+        left -= b;
+    }
+    free(buf);
+    if (mlr_out_commit(&out, &e) < 0) mlr_die_err(&e);
+    if (o->ids && mlr_out_commit(&ids_out, &e) < 0) mlr_die_err(&e);
+    if (in.fp != stdin) fclose(in.fp);
+}
+
+int main(int argc, char **argv)
+{
+    mlr_init_tool();
+    options o = parse_args(argc, argv);
+    run(&o);
+    mlr_close_stdout();
+    return 0;
+}
