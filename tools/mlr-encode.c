@@ -246,13 +246,15 @@ static size_t encode_list(state *s, column *c, const char *field, size_t len)
     if (m >= 0) {
         const size_t *start = (const size_t *)c->memo_start.p;
         size_t n = start[m + 1] - start[m];
-        memcpy(s->scratch, (const int32_t *)c->memo_ids.p + start[m], n * sizeof(int32_t));
+        if (n)
+            memcpy(s->scratch, (const int32_t *)c->memo_ids.p + start[m], n * sizeof(int32_t));
         return n;
     }
     size_t n = mlr_feature_list(c->f, &s->tokens, field, len, s->scratch, max);
     if (mlr_strmap_count(c->memo) < MEMO_MAX) {
         mlr_strmap_intern(c->memo, field, len);
-        memcpy(vec_push(&c->memo_ids, n), s->scratch, n * sizeof(int32_t));
+        if (n)
+            memcpy(vec_push(&c->memo_ids, n), s->scratch, n * sizeof(int32_t));
         *(size_t *)vec_push(&c->memo_start, 1) = c->memo_ids.n;
     }
     return n;
@@ -288,7 +290,8 @@ static int encode_value(state *s, column *c, mlr_reader *r, mlr_err *e)
     case MLR_KIND_MULTI:
     case MLR_KIND_WORDS: {
         size_t n = encode_list(s, c, field, len);
-        memcpy(vec_push(&c->ids, n), s->scratch, n * sizeof(int32_t));
+        if (n)
+            memcpy(vec_push(&c->ids, n), s->scratch, n * sizeof(int32_t));
         *(uint16_t *)vec_push(&c->lens, 1) = (uint16_t)n;
         if (n > c->width)
             c->width = n;
@@ -373,6 +376,8 @@ static FILE *pending_open(pending *p, const char *dir, const char *name, const c
 /* Element order[i] (or i when order is NULL) of data, for i < n. */
 static void write_elems(FILE *fp, const void *data, size_t elem, const size_t *order, size_t n)
 {
+    if (n == 0)
+        return;
     if (!order) {
         fwrite(data, elem, n, fp);
         return;
