@@ -1,0 +1,71 @@
+#!/bin/sh
+# train-eval.sh [--threads T] [--model MODEL] [--no-topk] PREP RUN [mlr-train options...]
+#
+# The model half of evaluate.sh: on data prepared by prepare.sh in PREP,
+# trains a model (or takes MODEL, trained on PREP's specification) and
+# scores it on PREP's test rows. Leaves in RUN (which may be PREP):
+#   model.safetensors     the model (not with --model);  train-log.tsv one row per epoch
+#   query.npy query.ids   one query embedding per test row, in test order
+#   items.npy items.ids   one embedding per catalogue item
+#   pred.tsv              predicted rating of each test row
+#   topk.tsv              the top 100 per test row, training items excluded (not with --no-topk)
+#   metrics.tsv           top1..top100, rmse, mae and the exclusion metrics
+# --threads T pins every tool (and OpenBLAS) to T threads, so that several
+# runs side by side share the cores without oversubscribing them; without
+# it each tool takes its own default.
+set -eu
+me=train-eval
+. "$(dirname "$0")/lib.sh"
+usage() { echo "usage: train-eval.sh [--threads T] [--model MODEL] [--no-topk] PREP RUN [mlr-train options...]" >&2; exit 2; }
+threads= model= topk=1
+while [ $# -gt 0 ]; do
+    case $1 in
+    --threads) [ $# -ge 2 ] || usage; threads=$2; shift 2 ;;
+    --model) [ $# -ge 2 ] || usage; model=$2; shift 2 ;;
+    --no-topk) topk=0; shift ;;
+    --*) usage ;;
+    *) break ;;
+    esac
+done
+[ $# -ge 2 ] || usage
+prep=$1 run=$2
+shift 2
+[ -d "$prep/enc-train" ] || die "$prep: not prepared (run prepare.sh first)"
+mkdir -p "$run"
+tt= # the --threads option of every tool, when pinned
+if [ -n "$threads" ]; then
+    tt="--threads $threads"
+    OPENBLAS_NUM_THREADS=$threads
+    export OPENBLAS_NUM_THREADS
+fi
+
+# Training, validated after each epoch on the test rows (mlr-train's own
+# --threads in the extra options wins over ours: it comes last).
+if [ -z "$model" ]; then
+    model=$run/model.safetensors
+    # shellcheck disable=SC2086 # $tt is empty or two words
+    run_stage train mlr-train $tt --spec "$prep/spec" --train "$prep/enc-train" \
+        --valid "$prep/enc-test" --items "$prep/enc-items" --log "$run/train-log.tsv" \
+        --output "$model" "$@"
+fi
+
+# shellcheck disable=SC2086
+run_stage embed-queries mlr-embed $tt --model "$model" --queries "$prep/enc-test" --output "$run/query.npy"
+# shellcheck disable=SC2086
+run_stage embed-items mlr-embed $tt --model "$model" --items "$prep/enc-items" --output "$run/items.npy"
+
+# shellcheck disable=SC2086
+run_stage predict mlr-predict $tt --model "$model" --output "$run/pred.tsv" "$prep/enc-test"
+
+# The lists a user would see: nothing they rated in training.
+if [ "$topk" = 1 ]; then
+    # shellcheck disable=SC2086
+    run_stage topk mlr-topk $tt --quiet --queries "$run/query.npy" --query-ids "$run/query.ids" \
+        --items "$run/items.npy" --exclude "$prep/train.tsv" --k 100 --output "$run/topk.tsv"
+fi
+
+# The seed's top-k accuracies (nothing excluded) straight from the
+# embeddings, the exclusion metrics and RMSE beside them.
+# shellcheck disable=SC2086
+run_stage score mlr-score $tt --test "$prep/test.tsv" --train "$prep/train.tsv" --queries "$run/query.npy" \
+    --items "$run/items.npy" --pred "$run/pred.tsv" --output "$run/metrics.tsv"
