@@ -424,11 +424,14 @@ static void score_lists(const options *o, truth *t, FILE *fp)
         mlr_accuracy_add(&acc, rank[i]);
         mlr_accuracy_add(&acc_x, rank_x[i]);
     }
-    if (longest < 100) mlr_warn("%s: lists of %zu: top-k figures for k > %zu left out", o->topk, longest, longest);
+    /* Lists as long as the catalogue rank every item: all k are known. */
+    size_t known = t->m && longest >= t->m ? SIZE_MAX : longest;
+    if (known < ACC_K[NACC - 1])
+        mlr_warn("%s: lists of %zu: top-k figures for k > %zu left out", o->topk, longest, longest);
     fprintf(fp, "queries\t%zu\n", t->rows);
-    put_accuracy(fp, &acc, "", longest);
+    put_accuracy(fp, &acc, "", known);
     if (t->have_seen) {
-        put_accuracy(fp, &acc_x, "_excl", longest);
+        put_accuracy(fp, &acc_x, "_excl", known);
         put_per_user(fp, o, t, lists, len, kmax);
     }
     free(l.done); free(rank); free(rank_x); free(len); free(lists);
@@ -436,55 +439,87 @@ static void score_lists(const options *o, truth *t, FILE *fp)
 
 /* ---- predicted ratings ---- */
 
-static void score_pred(const options *o, const truth *t, FILE *fp)
+typedef struct {
+    size_t n;
+    uint32_t *user, *item; /* ids in the test's maps; ABSENT when unknown */
+    double *value;
+    long *line;
+} predictions;
+
+static void read_pred(predictions *p, const char *path, const truth *t)
 {
     mlr_err e;
-    mlr_reader *r = mlr_reader_open(o->pred, NULL, &e);
+    mlr_reader *r = mlr_reader_open(path, NULL, &e);
     if (!r) mlr_die_err(&e);
     int cu = mlr_reader_require(r, "user_id", &e), ci = cu < 0 ? -1 : mlr_reader_require(r, "item_id", &e);
     int cp = ci < 0 ? -1 : mlr_reader_require(r, "prediction", &e);
     if (cp < 0) mlr_die_err(&e);
-    /* Key "user\titem" -> prediction. */
-    mlr_strmap *keys = mlr_strmap_new(t->rows);
     size_t cap = 1024;
-    double *val = xmalloc(cap * sizeof *val);
-    char *buf = NULL;
-    size_t bufcap = 0;
+    memset(p, 0, sizeof *p);
+    p->user = xmalloc(cap * sizeof *p->user);
+    p->item = xmalloc(cap * sizeof *p->item);
+    p->value = xmalloc(cap * sizeof *p->value);
+    p->line = xmalloc(cap * sizeof *p->line);
     int st;
     while ((st = mlr_reader_next(r, &e)) == 1) {
-        size_t ul = mlr_reader_field_len(r, (size_t)cu), il = mlr_reader_field_len(r, (size_t)ci);
-        if (ul + il + 1 > bufcap) buf = xrealloc(buf, bufcap = 2 * (ul + il + 1));
-        memcpy(buf, mlr_reader_field(r, (size_t)cu), ul);
-        buf[ul] = '\t';
-        memcpy(buf + ul + 1, mlr_reader_field(r, (size_t)ci), il);
-        double v;
-        if (mlr_reader_double(r, (size_t)cp, &v, &e) < 0) mlr_die_err(&e);
-        int added;
-        size_t id = mlr_strmap_intern2(keys, buf, ul + il + 1, &added);
-        if (!added) mlr_die("%s:%ld: a second prediction for user '%s' item '%s'", mlr_reader_path(r),
-                            mlr_reader_line(r), mlr_reader_field(r, (size_t)cu), mlr_reader_field(r, (size_t)ci));
-        if (id == cap) val = xrealloc(val, (cap *= 2) * sizeof *val);
-        val[id] = v;
+        if (p->n == cap) {
+            cap *= 2;
+            p->user = xrealloc(p->user, cap * sizeof *p->user);
+            p->item = xrealloc(p->item, cap * sizeof *p->item);
+            p->value = xrealloc(p->value, cap * sizeof *p->value);
+            p->line = xrealloc(p->line, cap * sizeof *p->line);
+        }
+        long u = mlr_strmap_find(t->user_ids, mlr_reader_field(r, (size_t)cu), mlr_reader_field_len(r, (size_t)cu));
+        long i = mlr_strmap_find(t->item_ids, mlr_reader_field(r, (size_t)ci), mlr_reader_field_len(r, (size_t)ci));
+        p->user[p->n] = u < 0 ? ABSENT : (uint32_t)u;
+        p->item[p->n] = i < 0 ? ABSENT : (uint32_t)i;
+        p->line[p->n] = mlr_reader_line(r);
+        if (mlr_reader_double(r, (size_t)cp, &p->value[p->n++], &e) < 0) mlr_die_err(&e);
     }
     if (st < 0) mlr_die_err(&e);
     mlr_reader_close(r);
+}
+
+/* Row by row when PRED's rows are TEST's (user, item) in order, which also
+ * covers repeated pairs; else joined by (user, item), where a pair predicted
+ * twice must have one value. */
+static void score_pred(const options *o, const truth *t, FILE *fp)
+{
+    predictions p;
+    read_pred(&p, o->pred, t);
     mlr_errstat es = {0, 0, 0};
-    for (size_t i = 0; i < t->rows; i++) {
-        const char *us = mlr_strmap_key(t->user_ids, t->user_of[i]), *is = mlr_strmap_key(t->item_ids, t->item_of[i]);
-        size_t ul = strlen(us), il = strlen(is);
-        if (ul + il + 1 > bufcap) buf = xrealloc(buf, bufcap = 2 * (ul + il + 1));
-        memcpy(buf, us, ul);
-        buf[ul] = '\t';
-        memcpy(buf + ul + 1, is, il);
-        long id = mlr_strmap_find(keys, buf, ul + il + 1);
-        if (id < 0) mlr_die("%s:%zu: no prediction in %s for user '%s' item '%s'", o->test, i + 2, o->pred, us, is);
-        mlr_errstat_add(&es, val[id], t->rating[i]);
+    int aligned = p.n == t->rows;
+    for (size_t i = 0; aligned && i < p.n; i++)
+        aligned = p.user[i] == t->user_of[i] && p.item[i] == t->item_of[i];
+    if (aligned) {
+        for (size_t i = 0; i < p.n; i++) mlr_errstat_add(&es, p.value[i], t->rating[i]);
+    } else {
+        mlr_strmap *keys = mlr_strmap_new(p.n);
+        double *val = xmalloc(nz(p.n) * sizeof *val);
+        for (size_t i = 0; i < p.n; i++) {
+            if (p.user[i] == ABSENT || p.item[i] == ABSENT) continue; /* not a test pair */
+            uint32_t key[2] = {p.user[i], p.item[i]};
+            int added;
+            size_t id = mlr_strmap_intern2(keys, (const char *)key, sizeof key, &added);
+            if (!added && val[id] != p.value[i])
+                mlr_die("%s:%ld: a second, different prediction for user '%s' item '%s'", o->pred, p.line[i],
+                        mlr_strmap_key(t->user_ids, p.user[i]), mlr_strmap_key(t->item_ids, p.item[i]));
+            val[id] = p.value[i];
+        }
+        for (size_t i = 0; i < t->rows; i++) {
+            uint32_t key[2] = {t->user_of[i], t->item_of[i]};
+            long id = mlr_strmap_find(keys, (const char *)key, sizeof key);
+            if (id < 0)
+                mlr_die("%s:%zu: no prediction in %s for user '%s' item '%s'", o->test, i + 2, o->pred,
+                        mlr_strmap_key(t->user_ids, t->user_of[i]), mlr_strmap_key(t->item_ids, t->item_of[i]));
+            mlr_errstat_add(&es, val[id], t->rating[i]);
+        }
+        free(val);
+        mlr_strmap_free(keys);
     }
     put(fp, "rmse", mlr_rmse(&es));
     put(fp, "mae", mlr_mae(&es));
-    free(buf);
-    free(val);
-    mlr_strmap_free(keys);
+    free(p.user); free(p.item); free(p.value); free(p.line);
 }
 
 static void run(const options *o)

@@ -1,0 +1,79 @@
+#!/bin/sh
+# mlr-score: figures from embeddings and from lists against an independent
+# numpy computation (eval/make_fixtures.py), RMSE/MAE, bad inputs.
+. "$(dirname "$0")/lib.sh"
+E=$MLR_ROOT/tests/tools/eval
+
+mlr-score --test "$E/test.tsv" --train "$E/train.tsv" --queries "$E/Q.npy" --items "$E/I.npy" \
+    --pred "$E/pred.tsv" --at 10,5 >"$T/s.tsv"
+same "score from embeddings golden" "$T/s.tsv" "$E/expected_score.tsv"
+
+cat "$E/Q.npy" | mlr-score --test "$E/test.tsv" --train "$E/train.tsv" --queries - \
+    --items "$E/I.npy" --item-ids "$E/I.ids" --pred "$E/pred.tsv" --at 10,5 --block 3 --threads 2 >"$T/p.tsv"
+same "score from a pipe, small blocks" "$T/p.tsv" "$E/expected_score.tsv"
+
+# Lists of the whole catalogue (30 items) give the accuracies of the
+# embeddings (the per-user figures differ: a user's list there is its
+# first row's, not its mean query's).
+mlr-topk --queries "$E/Q.npy" --items "$E/I.npy" --k 100 >"$T/l.tsv"
+mlr-score --test "$E/test.tsv" --train "$E/train.tsv" --topk "$T/l.tsv" --item-ids "$E/I.ids" \
+    >"$T/ls.tsv" 2>"$T/err"
+grep '^top' "$E/expected_score.tsv" >"$T/want"
+grep '^top' "$T/ls.tsv" >"$T/got"
+same "score from lists: accuracies as from embeddings" "$T/got" "$T/want"
+check "score from lists of the whole catalogue: no warning" test ! -s "$T/err"
+
+# Short lists: top-k for k above the list length is left out; misses count.
+mlr-topk --queries "$E/Q.npy" --items "$E/I.npy" --k 5 | mlr-score --topk - --test "$E/test.tsv" \
+    2>"$T/err" >"$T/short.tsv"
+check "score from lists of 5: a warning about k > 5" grep -q "top-k figures for k > 5 left out" "$T/err"
+check "score from lists of 5: no top10" test "$(grep -c '^top10' "$T/short.tsv")" -eq 0
+grep -e '^top1	' -e '^top5	' "$E/expected_score.tsv" >"$T/want5"
+grep -e '^top1	' -e '^top5	' "$T/short.tsv" >"$T/got5"
+same "score from lists of 5: top1, top5" "$T/got5" "$T/want5"
+
+# Predictions alone; joined by (user, item) when not in test order.
+mlr-score --test "$E/test.tsv" --pred "$E/pred.tsv" >"$T/r.tsv"
+printf 'metric\tvalue\n' >"$T/rw"
+grep -e '^rmse' -e '^mae' "$E/expected_score.tsv" >>"$T/rw"
+same "score rmse and mae" "$T/r.tsv" "$T/rw"
+# In test order (row-aligned): a hand case. Errors 0.5, -1, 0: RMSE sqrt(1.25/3), MAE 0.5.
+printf 'user_id\titem_id\trating\na\tx\t4\na\tx\t3\nb\ty\t5\n' >"$T/t3.tsv"
+printf 'user_id\titem_id\tprediction\na\tx\t4.5\na\tx\t2\nb\ty\t5\n' >"$T/p3.tsv"
+mlr-score --test "$T/t3.tsv" --pred "$T/p3.tsv" >"$T/r3.tsv"
+printf 'metric\tvalue\nrmse\t0.645497\nmae\t0.5\n' >"$T/w3.tsv"
+same "score predictions in row order, repeated pair" "$T/r3.tsv" "$T/w3.tsv"
+
+mlr-score --test "$E/test.tsv" --topk "$T/l.tsv" 2>/dev/null | head -1 >"$T/h"
+check "score | head -1 exits 0" test -s "$T/h"
+
+# Bad inputs.
+head -c 300 "$E/Q.npy" >"$T/trunc.npy"
+expect_fail "score truncated npy" 1 "trunc.npy: truncated" \
+    mlr-score --test "$E/test.tsv" --queries "$T/trunc.npy" --items "$E/I.npy" --item-ids "$E/I.ids"
+head -10 "$E/test.tsv" >"$T/t9.tsv"
+expect_fail "score rows of Q and TEST differ" 1 "Q.npy has 24 rows, .*t9.tsv 9" \
+    mlr-score --test "$T/t9.tsv" --queries "$E/Q.npy" --items "$E/I.npy"
+head -5 "$E/I.ids" >"$T/short.ids"
+expect_fail "score catalogue ids with the wrong row count" 1 "short.ids has 4 rows, .*I.npy 30" \
+    mlr-score --test "$E/test.tsv" --queries "$E/Q.npy" --items "$E/I.npy" --item-ids "$T/short.ids"
+printf 'user_id\trating\nu1\t3\n' >"$T/noitem.tsv"
+expect_fail "score test without item_id" 1 "no column 'item_id'" \
+    mlr-score --test "$T/noitem.tsv" --queries "$E/Q.npy" --items "$E/I.npy"
+cut -f1,2 "$E/test.tsv" >"$T/norating.tsv"
+expect_fail "score --pred without rating" 1 "no column 'rating'" \
+    mlr-score --test "$T/norating.tsv" --pred "$E/pred.tsv"
+head -5 "$E/pred.tsv" >"$T/fewpred.tsv"
+expect_fail "score a test row without prediction" 1 "test.tsv:[0-9]*: no prediction" \
+    mlr-score --test "$E/test.tsv" --pred "$T/fewpred.tsv"
+printf 'query\trank\titem_id\n0\t1\tm01\n0\t3\tm02\n' >"$T/gap.tsv"
+expect_fail "score list with a rank gap" 1 "gap.tsv:3: rank 3 where 2" \
+    mlr-score --test "$E/test.tsv" --topk "$T/gap.tsv"
+printf 'query\trank\titem_id\n0\t1\tm01\n1\t1\tm02\n0\t2\tm02\n' >"$T/split.tsv"
+expect_fail "score list with a query split" 1 "split.tsv:4: query 0 appears again" \
+    mlr-score --test "$E/test.tsv" --topk "$T/split.tsv"
+printf 'query\trank\titem_id\n99\t1\tm01\n' >"$T/far.tsv"
+expect_fail "score list query beyond the test rows" 1 "far.tsv:2: query 99" \
+    mlr-score --test "$E/test.tsv" --topk "$T/far.tsv"
+expect_fail "score nothing to score" 2 "nothing to score" mlr-score --test "$E/test.tsv"
+expect_fail "score bad --at" 2 "at" mlr-score --test "$E/test.tsv" --pred "$E/pred.tsv" --at 0

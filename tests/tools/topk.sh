@@ -1,0 +1,73 @@
+#!/bin/sh
+# mlr-topk: golden lists on integer embeddings full of ties (expected files
+# made independently by eval/make_fixtures.py with numpy), streaming from a
+# pipe, blocks/tiles/threads giving the same bytes, exclusion, bad inputs.
+. "$(dirname "$0")/lib.sh"
+E=$MLR_ROOT/tests/tools/eval
+
+# npy_zeros ROWS COLS FILE: a (ROWS, COLS) <f4 .npy of zeros, no numpy needed.
+npy_zeros() {
+    h="{'descr': '<f4', 'fortran_order': False, 'shape': ($1, $2), }"
+    while [ $(( (10 + ${#h} + 1) % 64 )) -ne 0 ]; do h="$h "; done
+    { printf '\223NUMPY\001\000'; printf "\\$(printf %03o $(( ${#h} + 1 )))\\000"
+      printf '%s\n' "$h"; head -c $(( $1 * $2 * 4 )) /dev/zero; } >"$3"
+}
+
+mlr-topk --queries "$E/Q.npy" --items "$E/I.npy" --k 5 >"$T/k5.tsv" 2>"$T/err"
+same "topk k=5 golden" "$T/k5.tsv" "$E/expected_topk_k5.tsv"
+check "topk quiet on stderr" test ! -s "$T/err"
+
+cat "$E/Q.npy" | mlr-topk --queries - --items "$E/I.npy" --item-ids "$E/I.ids" --k 5 \
+    --block 5 --tile 2 --threads 3 >"$T/pipe.tsv"
+same "topk from a pipe, small blocks, 3 threads" "$T/pipe.tsv" "$E/expected_topk_k5.tsv"
+
+mlr-topk --queries "$E/Q.npy" --query-ids "$E/Q.ids" --items "$E/I.npy" --k 40 \
+    --exclude "$E/train.tsv" --threads 1 >"$T/x.tsv"
+same "topk --exclude, k above the catalogue" "$T/x.tsv" "$E/expected_topk_excl_k40.tsv"
+
+mlr-topk --queries "$E/Q.npy" --items "$E/I.npy" --k 5 --output "$T/o.tsv" >"$T/stdout"
+same "topk --output" "$T/o.tsv" "$E/expected_topk_k5.tsv"
+check "topk --output leaves stdout empty" test ! -s "$T/stdout"
+
+# Enough rows (2 MB) that the writer meets the closed pipe.
+npy_zeros 20000 4 "$T/zeros.npy"
+{ mlr-topk --queries "$T/zeros.npy" --items "$E/I.npy" --k 5 2>"$T/err"; echo $? >"$T/status"; } |
+    head -3 >"$T/head"
+check "topk | head -3 exits 0" test "$(cat "$T/status")" -eq 0
+check "topk | head -3 says nothing" test ! -s "$T/err"
+printf 'query\trank\titem_id\tscore\n0\t1\tm00\t0\n0\t2\tm01\t0\n' >"$T/head3"
+same "topk | head -3 output" "$T/head" "$T/head3"
+
+mlr-topk --help >"$T/help"
+check "topk --help on stdout" grep -q "^usage: mlr-topk" "$T/help"
+
+# Bad inputs: one line naming the file, status 1; usage errors status 2.
+head -c 200 "$E/Q.npy" >"$T/trunc.npy"
+expect_fail "topk truncated npy" 1 "trunc.npy: truncated" \
+    mlr-topk --queries "$T/trunc.npy" --items "$E/I.npy"
+npy_zeros 3 16 "$T/q16.npy"
+expect_fail "topk dims mismatch" 1 "q16.npy has 16 columns, .*I.npy 4" \
+    mlr-topk --queries "$T/q16.npy" --items "$E/I.npy"
+head -5 "$E/I.ids" >"$T/short.ids"
+expect_fail "topk ids with the wrong row count" 1 "short.ids has 4 rows, .*I.npy 30" \
+    mlr-topk --queries "$E/Q.npy" --items "$E/I.npy" --item-ids "$T/short.ids"
+printf 'name\nx\n' >"$T/nocol.ids"
+expect_fail "topk ids without an id column" 1 "no column 'id'" \
+    mlr-topk --queries "$E/Q.npy" --items "$E/I.npy" --item-ids "$T/nocol.ids"
+head -5 "$E/Q.ids" >"$T/qshort.ids"
+expect_fail "topk query ids with the wrong row count" 1 "qshort.ids has 4 rows" \
+    mlr-topk --queries "$E/Q.npy" --items "$E/I.npy" --query-ids "$T/qshort.ids"
+printf 'user_id\tgenre\nu1\tx\n' >"$T/bad.tsv"
+expect_fail "topk --exclude without item_id" 1 "no column 'item_id'" \
+    mlr-topk --queries "$E/Q.npy" --items "$E/I.npy" --query-ids "$E/Q.ids" --exclude "$T/bad.tsv"
+expect_fail "topk --exclude without --query-ids" 2 "needs --query-ids" \
+    mlr-topk --queries "$E/Q.npy" --items "$E/I.npy" --exclude "$E/train.tsv"
+expect_fail "topk without --items" 2 "required" mlr-topk --queries "$E/Q.npy"
+expect_fail "topk bad --k" 2 "k" mlr-topk --queries "$E/Q.npy" --items "$E/I.npy" --k 0
+printf 'not an npy file at all, not at all\n' >"$T/junk.npy"
+expect_fail "topk bad magic" 1 "junk.npy" mlr-topk --queries "$T/junk.npy" --items "$E/I.npy"
+
+# A failing run leaves an earlier --output as it was.
+cp "$E/expected_topk_k5.tsv" "$T/keep.tsv"
+mlr-topk --queries "$T/trunc.npy" --items "$E/I.npy" --output "$T/keep.tsv" 2>/dev/null
+same "topk failure keeps the old output" "$T/keep.tsv" "$E/expected_topk_k5.tsv"

@@ -1,0 +1,272 @@
+/* mlr-baseline: the reference recommenders, written as mlr-topk lists so
+ * that mlr-score scores them exactly as it scores a model.
+ *
+ *   pop   score(item) = its number of training rows (most popular first)
+ *   ease  Steck 2019, "Embarrassingly Shallow Autoencoders": with X the
+ *         binary training user x item matrix, G = X^T X + lambda I,
+ *         P = G^-1 (Cholesky, LAPACK spotrf/spotri from OpenBLAS),
+ *         B = -P / diag(P) column by column, diag(B) = 0;
+ *         score(user, item j) = sum over the user's training items i of B_ij.
+ *
+ * Lists follow the rank tie rule of topk.h (equal scores: catalogue order). */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "mlr.h"
+#include "strmap.h"
+#include "table.h"
+#include "topk.h"
+
+#define EASE_MAX_ITEMS 20000
+
+/* LAPACK from libopenblas (Debian ships no lapacke.h beside it). */
+void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info);
+void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info);
+
+typedef struct {
+    const char *kind, *train, *test, *items, *output;
+    long k;
+    double lambda;
+    int exclude;
+} options;
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+        "usage: mlr-baseline --kind pop|ease --train TRAIN.tsv --test TEST.tsv [--items ITEMS.ids]\n"
+        "                    [--k K] [--lambda L] [--exclude] [--output FILE]\n"
+        "Top-k lists of a reference recommender for each test row, in mlr-topk's format\n"
+        "(query = 0-based test row, user_id, rank, item_id, score), for mlr-score --topk.\n"
+        "  pop:  items by training count (ties: catalogue order), the same for everyone\n"
+        "  ease: Steck's EASE on the binary training matrix; holds an items x items\n"
+        "        matrix in memory, so at most %d items\n"
+        "Holds the training rows in memory.\n"
+        "  --kind KIND     pop or ease (required)\n"
+        "  --train FILE    training rows: user_id, item_id (required)\n"
+        "  --test FILE     test rows: user_id; one list per row (required)\n"
+        "  --items FILE    the catalogue, column id (default: the distinct training items,\n"
+        "                  bytewise sorted, as mlr-encode --items orders them)\n"
+        "  --k K           list length (default 100)\n"
+        "  --lambda L      EASE's L2 weight (default 500)\n"
+        "  --exclude       leave the user's training items out of the lists (default: keep\n"
+        "                  them, the seed's protocol; exclude for per-user metrics)\n"
+        "  --output FILE   write here atomically (default stdout)\n"
+        "  -h, --help      this help;  --version  the version\n"
+        "example: mlr-baseline --kind pop --train train.tsv --test test.tsv --k 100 |\n"
+        "           mlr-score --topk - --test test.tsv\n", EASE_MAX_ITEMS);
+}
+
+static options parse_args(int argc, char **argv)
+{
+    options o = {NULL, NULL, NULL, NULL, NULL, 100, 500.0, 0};
+    static const struct option longs[] = {
+        {"kind", required_argument, 0, 'K'}, {"train", required_argument, 0, 'r'},
+        {"test", required_argument, 0, 't'}, {"items", required_argument, 0, 'i'},
+        {"k", required_argument, 0, 'k'}, {"lambda", required_argument, 0, 'l'},
+        {"exclude", no_argument, 0, 'x'}, {"output", required_argument, 0, 'o'},
+        {"quiet", no_argument, 0, 'z'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ho:k:", longs, NULL)) != -1) {
+        switch (c) {
+        case 'K': o.kind = optarg; break;
+        case 'r': o.train = optarg; break;
+        case 't': o.test = optarg; break;
+        case 'i': o.items = optarg; break;
+        case 'k': o.k = mlr_opt_long("--k", optarg, 1, 1000000); break;
+        case 'l': o.lambda = mlr_opt_double("--lambda", optarg); break;
+        case 'x': o.exclude = 1; break;
+        case 'o': o.output = optarg; break;
+        case 'z': break;
+        case 'h': usage(stdout); mlr_close_stdout(); exit(0);
+        case 'V': printf("mlr-baseline %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
+        case ':': mlr_usage_die("option '%s' needs a value", argv[optind - 1]);
+        default: mlr_usage_die("unknown option '%s' (try 'mlr-baseline --help')", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        mlr_usage_die("unexpected argument '%s' (try 'mlr-baseline --help')", argv[optind]);
+    if (!o.kind || !o.train || !o.test)
+        mlr_usage_die("--kind, --train and --test are required (try 'mlr-baseline --help')");
+    if (strcmp(o.kind, "pop") != 0 && strcmp(o.kind, "ease") != 0)
+        mlr_usage_die("--kind must be pop or ease, not '%s'", o.kind);
+    if (!(o.lambda > 0)) mlr_usage_die("--lambda must be positive, not %g", o.lambda);
+    return o;
+}
+
+static size_t nz(size_t n) { return n ? n : 1; }
+
+static int cmp_key(const void *a, const void *b, void *m)
+{
+    const mlr_strmap *map = m;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    size_t lx = mlr_strmap_key_len(map, x), ly = mlr_strmap_key_len(map, y);
+    int c = memcmp(mlr_strmap_key(map, x), mlr_strmap_key(map, y), lx < ly ? lx : ly);
+    return c ? c : (lx > ly) - (lx < ly);
+}
+
+/* The training data on the catalogue: per-user item sets, item ids = catalogue index. */
+typedef struct {
+    mlr_strmap *users, *items; /* items: key i = catalogue index i */
+    mlr_usersets seen;
+    size_t m;
+} data;
+
+/* Without --items: intern the training items, then renumber them in
+ * bytewise order (mlr-encode --items's order). */
+static void load_train(data *d, const options *o)
+{
+    mlr_err e;
+    d->users = mlr_strmap_new(0);
+    d->items = mlr_strmap_new(0);
+    if (o->items) {
+        if (mlr_ids_read(o->items, d->items, &d->m, &e) < 0) mlr_die_err(&e);
+        if (mlr_usersets_read(&d->seen, o->train, d->users, 0, d->items, 0, &e) < 0) mlr_die_err(&e);
+        return;
+    }
+    mlr_strmap *seen_items = mlr_strmap_new(0);
+    if (mlr_usersets_read(&d->seen, o->train, d->users, 0, seen_items, 1, &e) < 0) mlr_die_err(&e);
+    d->m = mlr_strmap_count(seen_items);
+    size_t *order = xmalloc(nz(d->m) * sizeof *order);
+    uint32_t *newid = xmalloc(nz(d->m) * sizeof *newid);
+    for (size_t i = 0; i < d->m; i++) order[i] = i;
+    qsort_r(order, d->m, sizeof *order, cmp_key, seen_items);
+    for (size_t r = 0; r < d->m; r++) {
+        newid[order[r]] = (uint32_t)r;
+        mlr_strmap_intern(d->items, mlr_strmap_key(seen_items, order[r]), mlr_strmap_key_len(seen_items, order[r]));
+    }
+    /* Renumber, then rebuild so each user's set is sorted again. */
+    size_t n = d->seen.off[d->seen.users];
+    uint32_t *u = xmalloc(nz(n) * sizeof *u), *it = xmalloc(nz(n) * sizeof *it);
+    for (size_t v = 0; v < d->seen.users; v++)
+        for (size_t r = d->seen.off[v]; r < d->seen.off[v + 1]; r++) {
+            u[r] = (uint32_t)v;
+            it[r] = newid[d->seen.items[r]];
+        }
+    size_t users = d->seen.users;
+    mlr_usersets_free(&d->seen);
+    mlr_usersets_build(&d->seen, users, u, it, n);
+    free(u); free(it); free(order); free(newid);
+    mlr_strmap_free(seen_items);
+}
+
+/* pop: (M) training counts. */
+static float *pop_scores(const data *d)
+{
+    float *s = xcalloc(nz(d->m), sizeof *s);
+    for (size_t r = 0; r < d->seen.off[d->seen.users]; r++) s[d->seen.items[r]] += 1.0f;
+    return s;
+}
+
+/* ease: B (M, M), row i = the weights item i gives every item. */
+static float *ease_weights(const data *d, double lambda)
+{
+    size_t m = d->m;
+    if (m > EASE_MAX_ITEMS)
+        mlr_die("ease: %zu items; the %zu x %zu matrix is over the cap of %d items (use pop, or fewer items)",
+                m, m, m, EASE_MAX_ITEMS);
+    float *g = xcalloc(nz(m * m), sizeof *g); /* (M, M) */
+    for (size_t v = 0; v < d->seen.users; v++) {
+        size_t n;
+        const uint32_t *it = mlr_usersets_get(&d->seen, v, &n);
+        for (size_t a = 0; a < n; a++)
+            for (size_t b = 0; b < n; b++) g[(size_t)it[a] * m + it[b]] += 1.0f;
+    }
+    for (size_t i = 0; i < m; i++) g[i * m + i] += (float)lambda;
+    int n = (int)m, info = 0;
+    spotrf_("U", &n, g, &n, &info);
+    if (info == 0) spotri_("U", &n, g, &n, &info);
+    if (info != 0) mlr_die("ease: the Gram matrix is not invertible (LAPACK info %d); raise --lambda", info);
+    /* Column-major "U" is the row-major lower triangle: mirror it up. */
+    for (size_t a = 0; a < m; a++)
+        for (size_t b = 0; b < a; b++) g[b * m + a] = g[a * m + b];
+    /* B_ij = -P_ij / P_jj, B_jj = 0 (the diagonal saved first: it is overwritten). */
+    float *diag = xmalloc(nz(m) * sizeof *diag);
+    for (size_t j = 0; j < m; j++) diag[j] = g[j * m + j];
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < m; j++) g[i * m + j] = i == j ? 0.0f : -g[i * m + j] / diag[j];
+    free(diag);
+    return g;
+}
+
+/* User u's scores (M): pop's counts, or the sum of B's rows of u's items. */
+static void user_scores(float *s, const data *d, const float *pop, const float *b, size_t u)
+{
+    size_t n;
+    const uint32_t *it = mlr_usersets_get(&d->seen, u, &n);
+    if (pop) {
+        memcpy(s, pop, d->m * sizeof *s);
+        return;
+    }
+    memset(s, 0, d->m * sizeof *s);
+    for (size_t a = 0; a < n; a++)
+        for (size_t j = 0; j < d->m; j++) s[j] += b[(size_t)it[a] * d->m + j];
+}
+
+static void run(const options *o)
+{
+    mlr_err e;
+    data d;
+    memset(&d, 0, sizeof d);
+    load_train(&d, o);
+    int is_pop = strcmp(o->kind, "pop") == 0;
+    float *pop = is_pop ? pop_scores(&d) : NULL, *b = is_pop ? NULL : ease_weights(&d, o->lambda);
+    size_t k = (size_t)o->k < d.m ? (size_t)o->k : d.m, longest = 0;
+    for (size_t i = 0; i < d.m; i++)
+        if (mlr_strmap_key_len(d.items, i) > longest) longest = mlr_strmap_key_len(d.items, i);
+    mlr_reader *r = mlr_reader_open(o->test, NULL, &e);
+    if (!r) mlr_die_err(&e);
+    int cu = mlr_reader_require(r, "user_id", &e);
+    if (cu < 0) mlr_die_err(&e);
+    /* Lists per user, made when the user's first test row comes. */
+    size_t cap = 0, *len = NULL;
+    mlr_hit *lists = NULL; /* (users, K) */
+    unsigned char *made = NULL;
+    float *s = xmalloc(nz(d.m) * sizeof *s);
+    char *text = NULL;
+    mlr_out out;
+    if (mlr_out_open(&out, o->output, &e) < 0) mlr_die_err(&e);
+    fputs("query\tuser_id\trank\titem_id\tscore\n", out.fp);
+    int st;
+    for (size_t q = 0; (st = mlr_reader_next(r, &e)) == 1; q++) {
+        size_t ul = mlr_reader_field_len(r, (size_t)cu);
+        size_t u = mlr_strmap_intern(d.users, mlr_reader_field(r, (size_t)cu), ul);
+        if (u >= cap) {
+            size_t old = cap;
+            cap = 2 * u + 16;
+            lists = xrealloc(lists, cap * nz(k) * sizeof *lists);
+            len = xrealloc(len, cap * sizeof *len);
+            made = xrealloc(made, cap);
+            memset(made + old, 0, cap - old);
+        }
+        if (!made[u]) {
+            size_t n;
+            const uint32_t *seen = mlr_usersets_get(&d.seen, u, &n);
+            user_scores(s, &d, pop, b, u);
+            len[u] = mlr_topk_select(s, d.m, k, o->exclude ? seen : NULL, o->exclude ? n : 0, lists + u * k);
+            made[u] = 1;
+        }
+        text = xrealloc(text, nz(k) * (80 + longest + ul));
+        size_t w = mlr_topk_format(text, q, mlr_reader_field(r, (size_t)cu), ul, lists + u * k, len[u], d.items);
+        fwrite(text, 1, w, out.fp);
+    }
+    if (st < 0) mlr_die_err(&e);
+    mlr_reader_close(r);
+    if (mlr_out_commit(&out, &e) < 0) mlr_die_err(&e);
+    free(text); free(s); free(made); free(len); free(lists); free(pop); free(b);
+    mlr_usersets_free(&d.seen);
+    mlr_strmap_free(d.users);
+    mlr_strmap_free(d.items);
+}
+
+int main(int argc, char **argv)
+{
+    mlr_init_tool();
+    options o = parse_args(argc, argv);
+    run(&o);
+    mlr_close_stdout();
+    return 0;
+}
