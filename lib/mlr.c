@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- process state: the one global of the suite ----
@@ -289,6 +290,15 @@ int mlr_out_open(mlr_out *o, const char *path, mlr_err *e)
     }
     if (!*path)
         return mlr_fail(e, "empty output file name");
+    struct stat st;
+    if (stat(path, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
+        /* A device or FIFO (/dev/null): renaming a temporary over it would
+         * replace it by a plain file, so write to it directly. */
+        o->fp = fopen(path, "w");
+        if (!o->fp)
+            return mlr_fail(e, "%s: cannot open: %s", path, strerror(errno));
+        return 0;
+    }
     size_t n = strlen(path) + 32;
     char *tmp = xmalloc(n);
     snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
@@ -318,6 +328,12 @@ int mlr_out_commit(mlr_out *o, mlr_err *e)
 {
     if (o->fp == stdout && !o->tmp_path)
         return commit_stdout(o, e);
+    if (o->fp && !o->tmp_path) { /* a device opened directly */
+        int bad = fflush(o->fp) != 0 || ferror(o->fp);
+        bad |= fclose(o->fp) != 0;
+        o->fp = NULL;
+        return bad ? mlr_fail(e, "write error on a special file: %s", strerror(errno)) : 0;
+    }
     if (!o->fp)
         return mlr_fail(e, "internal error: commit of an output that is not open");
     errno = 0;
@@ -354,6 +370,8 @@ void mlr_out_abort(mlr_out *o)
             fclose(o->fp);
         unlink(o->tmp_path);
         out_release(o);
+    } else if (o->fp && o->fp != stdout) {
+        fclose(o->fp); /* a device opened directly */
     }
     o->fp = NULL;
 }
