@@ -83,6 +83,8 @@ static void check_options(const options *o)
 {
     if (!o->test)
         mlr_usage_die("--test FILE is required (try 'mlr-split --help')");
+    if (strcmp(o->test, "-") == 0 || (o->train && strcmp(o->train, o->test) == 0))
+        mlr_usage_die("--test needs a file of its own, not stdout or the --train file");
     if (o->have_fraction && !(o->fraction > 0 && o->fraction < 1))
         mlr_usage_die("--test-fraction must be between 0 and 1 (exclusive), not %g", o->fraction);
     if (o->have_cut && o->by != BY_TIME)

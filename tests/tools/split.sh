@@ -47,6 +47,7 @@ check "split: another seed, another split" test "$(cmp -s "$T/t1" "$T/t4"; echo 
 echo keep >"$T/keep"
 echo keep >"$T/keep2"
 expect_fail "split: --test is required" 2 "--test" mlr-split "$IN"
+expect_fail "split: --test to stdout is refused" 2 "of its own" mlr-split --test - "$IN"
 expect_fail "split: a fraction of 1.5" 2 "between 0 and 1" mlr-split --test-fraction 1.5 --test "$T/keep" "$IN"
 expect_fail "split: a fraction of 0" 2 "between 0 and 1" mlr-split --test-fraction 0 --test "$T/keep" "$IN"
 expect_fail "split: a fraction that is not a number" 2 "test-fraction" mlr-split --test-fraction 2x --test "$T/keep" "$IN"
@@ -87,3 +88,7 @@ if have_data ml-100k/u.data; then
 else
     skip "split: ML-100K" "MLR_DATA_DIR unset or without ml-100k/"
 fi
+
+# Writing to a device must not rename a file over it (the suite may run as root).
+mlr-split --test /dev/null "$IN" >/dev/null
+check "split: --test /dev/null leaves /dev/null a device" test -c /dev/null
