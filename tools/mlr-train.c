@@ -583,10 +583,11 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, 
         }
         log_row(logfp, ep + 1, &es, eval ? &f : NULL);
     }
-    if (!o->quiet && isatty(2))
+    /* the progress line ends with the last figures, on a terminal only */
+    if (!o->quiet && isatty(2) && have_fig)
+        fprintf(stderr, "\nmlr-train: top10 %.4f top100 %.4f rmse %.4f\n", f.topk[2], f.topk[4], f.rmse);
+    else if (!o->quiet && isatty(2))
         fputc('\n', stderr);
-    if (!o->quiet && have_fig)
-        fprintf(stderr, "mlr-train: top10 %.4f top100 %.4f rmse %.4f\n", f.topk[2], f.topk[4], f.rmse);
     free(perm);
     free(lq);
     opt_free(&opt);

@@ -1,0 +1,137 @@
+#!/bin/sh
+# mlr-train: on mlr-synth data with planted structure the model's top-10
+# must beat popularity's (computed here with awk, same tie rule) by far;
+# same seed -> the same model bytes; the log's shape; warm start with a
+# larger vocabulary; the rating leak warning; errors (spec mismatch, bad
+# options, missing files) leave an earlier model untouched.
+. "$(dirname "$0")/lib.sh"
+
+synth_data() { # DIR USERS ITEMS RATINGS
+    mkdir -p "$1"
+    mlr-synth --users "$2" --items "$3" --ratings "$4" --seed 3 --taste 20 >"$1/all.tsv" &&
+    mlr-split --test "$1/test.tsv" --train "$1/train.tsv" --seed 42 --test-fraction 0.2 "$1/all.tsv" &&
+    mlr-vocab --output "$1/spec" "$1/train.tsv" &&
+    mlr-encode --spec "$1/spec" --output "$1/enc/train" "$1/train.tsv" &&
+    mlr-encode --spec "$1/spec" --output "$1/enc/test" "$1/test.tsv" &&
+    mlr-encode --items --spec "$1/spec" --output "$1/enc/items" "$1/train.tsv" "$1/test.tsv"
+}
+
+# pop_top10 TRAIN.tsv TEST.tsv ITEMS.ids: popularity's top-10 accuracy, ties
+# broken by the smaller catalogue index (items.ids order).
+pop_top10() {
+    awk -F'\t' 'FNR == 1 { for (i = 1; i <= NF; i++) if ($i == "item_id" || $i == "id") c = i; next }
+        FILENAME == ARGV[1] { idx[$c] = FNR - 2; next } { n[$c]++ }
+        END { for (k in idx) print n[k] + 0 "\t" idx[k] "\t" k }' "$3" "$1" |
+        sort -t "$(printf '\t')" -k1,1nr -k2,2n | head -10 | cut -f3 >"$T/pop10"
+    awk -F'\t' 'FILENAME == ARGV[1] { top[$0] = 1; next }
+        FNR == 1 { for (i = 1; i <= NF; i++) if ($i == "item_id") c = i; next }
+        { t++; h += ($c in top) } END { printf "%.6f\n", h / t }' "$T/pop10" "$2"
+}
+
+# col FILE NAME: the last row's value of column NAME.
+col() { awk -F'\t' -v n="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == n) c = i } END { print $c }' "$1"; }
+
+D=$T/syn
+if ! synth_data "$D" 300 400 20000 2>"$T/setup.err"; then
+    fail "synthetic data" "$(head -c 300 "$T/setup.err")"
+    exit 0
+fi
+TRAIN="mlr-train --train $D/enc/train --spec $D/spec --items $D/enc/items --valid $D/enc/test"
+OPTS="--batch-size 256 --epochs 6 --logq --seed 7"
+
+$TRAIN $OPTS --log "$T/log.tsv" --output "$T/m.safetensors" 2>"$T/err"
+check "trains, exit 0" test -s "$T/m.safetensors"
+check "stderr quiet when not a terminal" test ! -s "$T/err"
+check "log: header + one row per epoch" test "$(wc -l <"$T/log.tsv")" -eq 7
+check "log columns" test "$(head -1 "$T/log.tsv")" = "$(printf 'epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse')"
+pop=$(pop_top10 "$D/train.tsv" "$D/test.tsv" "$D/enc/items/items.ids")
+top10=$(col "$T/log.tsv" top10)
+rmse=$(col "$T/log.tsv" rmse)
+if awk -v m="$top10" -v p="$pop" 'BEGIN { exit !(m > 1.5 * p && m > 0.08) }'; then
+    pass "recovers the planted structure: top10 $top10 vs popularity $pop"
+else
+    fail "recovers the planted structure" "top10 $top10, popularity $pop"
+fi
+check "rmse below 1.2 ($rmse)" awk -v r="$rmse" 'BEGIN { exit !(r > 0 && r < 1.2) }'
+
+# the same seed and threads: the same bytes
+$TRAIN $OPTS --output "$T/m2.safetensors" 2>/dev/null
+same "same seed, same model" "$T/m.safetensors" "$T/m2.safetensors"
+$TRAIN --batch-size 256 --epochs 1 --seed 8 --output "$T/m3.safetensors" 2>/dev/null
+check "another seed, another model" sh -c "! cmp -s '$T/m.safetensors' '$T/m3.safetensors'"
+
+# metadata names the spec and the figures
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    /usr/bin/python3 - "$T/m.safetensors" "$D/enc/train/spec.sha256" >"$T/meta" 2>&1 <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n])
+m = h['__metadata__']
+assert m['format'] == 'mlrec-model' and m['version'] == '1'
+assert m['spec_sha256'] == open(sys.argv[2]).read().split()[0]
+c = json.loads(m['config'])
+assert c['dim'] == 32 and c['layers'] == [64, 32]
+assert [f['name'] for f in c['cand']] == ['item_id', 'item_title', 'item_genres']
+assert 'top10' in json.loads(m['metrics'])
+assert h['query.dense.0.weight']['shape'][1] == 64
+print('ok')
+PY
+    check "metadata: format, spec checksum, config, metrics" grep -qx ok "$T/meta"
+else
+    skip "metadata" "no /usr/bin/python3 with numpy"
+fi
+
+# warm start: a model of the first 150 users' rows, then the whole data set
+mkdir -p "$D/old"
+awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "user_id") c = i; print; next }
+    { sub(/^u/, "", $c) } $c + 0 <= 150' OFS='\t' "$D/train.tsv" >"$D/old/train.tsv"
+if head -1 "$D/train.tsv" | grep -q user_id && [ "$(wc -l <"$D/old/train.tsv")" -gt 100 ]; then
+    mlr-vocab --output "$D/old/spec" "$D/old/train.tsv" &&
+    mlr-encode --spec "$D/old/spec" --output "$D/old/enc" "$D/old/train.tsv" &&
+    mlr-train --train "$D/old/enc" --spec "$D/old/spec" --epochs 1 --batch-size 256 --output "$T/old.safetensors"
+    $TRAIN --batch-size 256 --epochs 1 --init "$T/old.safetensors" --output "$T/warm.safetensors" 2>"$T/err"
+    check "warm start from a smaller vocabulary" test -s "$T/warm.safetensors"
+    check "warm start reports rows carried and new" grep -q "embedding rows carried over, [1-9][0-9]* new" "$T/err"
+    mv "$D/old/spec" "$D/old/spec.moved"
+    expect_fail "warm start without the old spec" 1 "old/spec" \
+        $TRAIN --epochs 1 --init "$T/old.safetensors" --output "$T/warm2.safetensors"
+    $TRAIN --batch-size 256 --epochs 1 --init "$T/old.safetensors" --init-spec "$D/old/spec.moved" \
+        --output "$T/warm2.safetensors" 2>/dev/null
+    check "warm start with --init-spec" test -s "$T/warm2.safetensors"
+else
+    skip "warm start" "could not cut a smaller training set"
+fi
+
+# the rating as a query feature: allowed when named, with a warning
+$TRAIN --epochs 1 --query-features user_id,rating --output "$T/leak.safetensors" 2>"$T/err"
+check "rating feature: trains" test -s "$T/leak.safetensors"
+check "rating feature: warned" grep -q "warning: .*leaks" "$T/err"
+
+# errors: nothing written, the earlier model untouched
+cp "$T/m.safetensors" "$T/keep.safetensors"
+mkdir -p "$T/other"
+printf 'user_id\titem_id\trating\nu1\ti1\t5\n' >"$T/other/t.tsv"
+mlr-vocab --output "$T/other/spec" "$T/other/t.tsv" 2>/dev/null
+mlr-encode --spec "$T/other/spec" --output "$T/other/enc" "$T/other/t.tsv" 2>/dev/null
+mlr-train --train "$T/other/enc" --spec "$D/spec" --output "$T/m.safetensors" >/dev/null 2>"$T/err"
+check "spec mismatch: status 1" test $? -eq 1
+check "spec mismatch: names spec.sha256" grep -q "^mlr-train: .*spec.sha256: encoded with another feature specification" "$T/err"
+check "spec mismatch: a hint line" grep -q "^hint: rerun mlr-encode" "$T/err"
+same "spec mismatch leaves the model" "$T/m.safetensors" "$T/keep.safetensors"
+expect_fail "no --train" 2 "required" mlr-train --spec "$D/spec" --output "$T/m.safetensors"
+expect_fail "bad --layers" 2 "layers" $TRAIN --layers 64,x --output "$T/m.safetensors"
+expect_fail "bad --optimizer" 2 "optimizer" $TRAIN --optimizer sgd --output "$T/m.safetensors"
+expect_fail "--valid without --items" 2 "items" \
+    mlr-train --train "$D/enc/train" --spec "$D/spec" --valid "$D/enc/test" --output "$T/m.safetensors"
+expect_fail "unknown feature" 1 "'user_shoe' is not in" $TRAIN --query-features user_id,user_shoe --output "$T/m.safetensors"
+expect_fail "item feature in the query tower" 1 "describes the item" $TRAIN --query-features user_id,item_title --output "$T/m.safetensors"
+expect_fail "missing encoded dir" 1 "nowhere/spec.sha256" \
+    mlr-train --train "$T/nowhere" --spec "$D/spec" --output "$T/m.safetensors"
+cp -r "$D/enc/train" "$T/cut"
+head -c 100 "$D/enc/train/user_id.npy" >"$T/cut/user_id.npy"
+expect_fail "truncated tensor" 1 "user_id.npy" mlr-train --train "$T/cut" --spec "$D/spec" --output "$T/m.safetensors"
+same "errors leave the model" "$T/m.safetensors" "$T/keep.safetensors"
+check "no temporary left" sh -c "! ls '$T' | grep -q 'tmp\\.'"
+mlr-train --help >"$T/help" 2>&1
+check "--help on stdout, status 0" grep -q "^usage: mlr-train" "$T/help"
