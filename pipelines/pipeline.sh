@@ -59,14 +59,21 @@ run_stage split mlr-split --seed 42 --test-fraction 0.2 --test "$run/test.tsv" \
 # shellcheck disable=SC2086
 sh "$mlr_pipelines/evaluate.sh" "$run/train.tsv" "$run/test.tsv" "$run/model" ${MLR_TRAIN_OPTS:-}
 
-# Stage 5: the baselines through the same scorer.
+# Stage 5: the baselines through the same scorer. The seed's accuracies
+# come from lists that keep training items; the per-user metrics from
+# lists without them.
 for kind in pop ease; do
+    b=$run/baseline-$kind
     run_stage "baseline-$kind" mlr-baseline --kind "$kind" --train "$run/train.tsv" \
-        --test "$run/test.tsv" --item-ids "$run/model/items.ids" --k 100 \
-        --output "$run/baseline-$kind.topk.tsv"
-    run_stage "score-$kind" mlr-score --test "$run/test.tsv" --train "$run/train.tsv" \
-        --topk "$run/baseline-$kind.topk.tsv" --item-ids "$run/model/items.ids" \
-        --output "$run/baseline-$kind.tsv"
+        --test "$run/test.tsv" --items "$run/model/items.ids" --k 100 --output "$b.topk.tsv"
+    run_stage "baseline-$kind-excl" mlr-baseline --kind "$kind" --exclude --train "$run/train.tsv" \
+        --test "$run/test.tsv" --items "$run/model/items.ids" --k 100 --output "$b.excl.tsv"
+    mlr-score --test "$run/test.tsv" --topk "$b.topk.tsv" --output "$b.all.tsv"
+    mlr-score --test "$run/test.tsv" --train "$run/train.tsv" --topk "$b.excl.tsv" \
+        --item-ids "$run/model/items.ids" --output "$b.excl-metrics.tsv"
+    awk -F'\t' 'FNR == 1 { if (NR == 1) print; next }
+        FILENAME == ARGV[1] { if ($1 ~ /^top[0-9]+$/) { print; kept[$1] } next }
+        !($1 in kept)' "$b.all.tsv" "$b.excl-metrics.tsv" >"$b.tsv"
 done
 
 # Stage 6: example recommendations: two known users and a new one.
