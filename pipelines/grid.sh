@@ -1,0 +1,260 @@
+#!/bin/sh
+# grid.sh --train TRAIN.tsv --test TEST.tsv --out DIR [--grid GRID.tsv] [--jobs J]
+#         [--threads T] [--sort METRIC] [--sshlogin LOGINS] [-- OPTIONS...]
+#
+# A hyperparameter search over mlr-train's options with GNU parallel. The
+# data is prepared once (DIR/prep: prepare.sh), then every configuration
+# trains and scores in its own folder DIR/runs/NAME (NAME = its values,
+# e.g. dim=16_lr=0.05): `cmd` (its command line), `log`, `seconds`,
+# model.safetensors, train-log.tsv, metrics.tsv. A run is built in
+# NAME.part and renamed when it succeeds. At the end DIR/results.tsv (also
+# on stdout): one row per finished run, the parameters, then the metrics,
+# seconds and run, sorted by --sort (rmse, mae, seconds ascending; any
+# other metric descending).
+#
+# The grid: GRID.tsv (header = mlr-train long option names without the
+# dashes, one configuration per row) and/or lists after `--` in parallel's
+# style, `--dim ::: 16 32 --lr ::: 0.05 0.1` (every combination, the first
+# list varying slowest). Other options after `--` go to every run
+# (`-- --epochs 2 --dim ::: 16 32`). A flag without a value (--logq,
+# --remove-accidental-hits) takes 0 or 1 in the grid.
+#   --jobs J        runs at once (default: nproc / T)
+#   --threads T     threads of each run: mlr-train and every tool get
+#                   --threads T, OpenBLAS OPENBLAS_NUM_THREADS=T (default:
+#                   nproc / J, at least 1). Locally J x T may not exceed nproc.
+#   --sort METRIC   a metrics.tsv metric or seconds (default top100)
+#   --sshlogin L    passed to parallel: the runs spread over these machines
+#                   ("host1,host2,:"; ':' is this one). Each must have this
+#                   checkout with its bin/ built and DIR at the SAME paths
+#                   (a shared file system); --jobs is then per machine and
+#                   the nproc check is left to you.
+# Interrupted (killed, machine rebooted), the same command again finishes
+# only the missing runs: parallel's --joblog DIR/joblog with --resume-failed
+# skips what succeeded, and a run folder with its metrics.tsv is never
+# redone. DIR remembers its search: other arguments with the same DIR are
+# refused. Status 0 when every run succeeded, 1 when some failed (the table
+# holds the others), 2 on bad usage.
+# example: sh pipelines/grid.sh --train train.tsv --test test.tsv --out grid1 --jobs 2 \
+#            -- --epochs 5 --dim ::: 16 32 --layers ::: 64,32 32 --lr ::: 0.05 0.1
+set -eu
+me=grid
+. "$(dirname "$0")/lib.sh"
+self=$mlr_pipelines/grid.sh
+tab=$(printf '\t')
+usage() { echo "usage: grid.sh --train TRAIN.tsv --test TEST.tsv --out DIR [--grid GRID.tsv] [--jobs J] [--threads T] [--sort METRIC] [--sshlogin LOGINS] [-- OPTIONS...]" >&2; exit 2; }
+bad() { echo "$me: $*" >&2; exit 2; }
+
+# ---- one run (parallel calls: grid.sh --job DIR THREADS NAME ARGS) ----
+# Trains and scores in NAME.part, renamed NAME on success; a NAME with
+# its metrics.tsv is already done and left alone.
+if [ "${1:-}" = --job ]; then
+    dir=$2 threads=$3 name=$4 args=${5:-}
+    final=$dir/runs/$name part=$dir/runs/$name.part
+    if [ -f "$final/metrics.tsv" ]; then echo "$me: $name: already done" >&2; exit 0; fi
+    rm -rf "$part" "$final"
+    mkdir -p "$part"
+    echo "sh $mlr_pipelines/train-eval.sh --threads $threads --no-topk $dir/prep $final $args" >"$part/cmd"
+    set -f; set -- $args; set +f # values hold no spaces or globs (checked)
+    start=$(date +%s.%N)
+    if sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk "$dir/prep" "$part" "$@" >"$part/log" 2>&1; then
+        secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+        echo "$secs" >"$part/seconds"
+        mv "$part" "$final"
+        echo "$me: $name: done in $secs s" >&2
+        exit 0
+    else
+        st=$?
+        echo "$me: $name: failed (status $st), see $part/log: $(tail -n 1 "$part/log")" >&2
+        exit "$st"
+    fi
+fi
+
+# ---- arguments ----
+need() { [ "$2" -ge 2 ] || bad "option '$1' needs a value"; }
+train= test= dir= gridfile= jobs= threads= sort=top100 sshlogin=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --train) need "$1" $#; train=$2; shift 2 ;;
+    --test) need "$1" $#; test=$2; shift 2 ;;
+    --out) need "$1" $#; dir=$2; shift 2 ;;
+    --grid) need "$1" $#; gridfile=$2; shift 2 ;;
+    --jobs) need "$1" $#; jobs=$2; shift 2 ;;
+    --threads) need "$1" $#; threads=$2; shift 2 ;;
+    --sort) need "$1" $#; sort=$2; shift 2 ;;
+    --sshlogin) need "$1" $#; sshlogin=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    --) shift; break ;;
+    *) usage ;;
+    esac
+done
+[ -n "$train" ] && [ -n "$test" ] && [ -n "$dir" ] || usage
+[ -f "$train" ] || die "$train: no such file"
+[ -f "$test" ] || die "$test: no such file"
+[ -z "$gridfile" ] || [ -f "$gridfile" ] || die "$gridfile: no such file"
+command -v parallel >/dev/null 2>&1 || die "GNU parallel is not installed (apt-get install parallel)"
+command -v mlr-train >/dev/null 2>&1 || die "mlr-train not found (make)"
+for v in "$jobs" "$threads"; do
+    case $v in *[!0-9]*|0) bad "--jobs and --threads take a positive number" ;; esac
+done
+cores=$(nproc)
+if [ -z "$jobs" ] && [ -z "$threads" ]; then jobs=$cores threads=1
+elif [ -z "$threads" ]; then threads=$(( cores / jobs > 0 ? cores / jobs : 1 ))
+elif [ -z "$jobs" ]; then jobs=$(( cores / threads > 0 ? cores / threads : 1 )); fi
+[ -n "$sshlogin" ] || [ $((jobs * threads)) -le "$cores" ] ||
+    bad "--jobs $jobs x --threads $threads exceeds the $cores cores"
+case $sort in
+top[0-9]*|top[0-9]*_excl|rmse|mae|queries|users|seconds|recall@*|precision@*|ndcg@*|map@*|hit_rate@*|coverage@*) ;;
+*) bad "--sort: '$sort' is not a metric of mlr-score (top100, rmse, ndcg@10...) or seconds" ;;
+esac
+case $sort in rmse|mae|seconds) order= ;; *) order=-r ;; esac
+abs() { case $1 in /*) echo "$1" ;; *) echo "$(pwd)/$1" ;; esac; }
+dir=$(abs "$dir") train=$(abs "$train") test=$(abs "$test")
+mkdir -p "$dir/runs"
+
+# ---- the grid: GRID.tsv rows x the ::: lists, in DIR/grid.new ----
+help=$(mlr-train --help)
+# kind NAME: "value" or "flag" for an mlr-train option, fails for others.
+kind() {
+    case $1 in spec|train|output|valid|items|log|threads|init|init-spec|quiet|help|version)
+        bad "--$1 is set by grid.sh itself, not by the grid" ;; esac
+    line=$(printf '%s\n' "$help" | grep -E -- "^ +(-[a-z], )?--$1( |\$)" | head -n 1)
+    [ -n "$line" ] || bad "'$1' is not an option of mlr-train (see mlr-train --help)"
+    word=$(printf '%s\n' "$line" | sed -E "s/^ +(-[a-z], )?--$1 *//" | cut -d' ' -f1)
+    case $word in [A-Z]*) echo value ;; *) echo flag ;; esac
+}
+okvalue() {
+    case $1 in ''|*[!A-Za-z0-9.,:_+-]*) bad "value '$1' of --$2: only letters, digits and . , : _ + - are allowed" ;; esac
+}
+g=$dir/grid.new
+if [ -n "$gridfile" ]; then
+    tr -d '\r' <"$gridfile" | awk 'NF' >"$g"
+else
+    printf '\n\n' >"$g" # no column yet, one empty configuration
+fi
+# add_list NAME VALUE...: every row of the grid once per value.
+add_list() {
+    name=$1; shift
+    [ $# -gt 0 ] || bad "--$name ::: needs at least one value"
+    awk -F'\t' -v OFS='\t' -v name="$name" -v vals="$*" 'BEGIN { n = split(vals, v, " ") }
+        NR == 1 { e = $0 == ""; print (e ? name : $0 OFS name); next }
+        { for (i = 1; i <= n; i++) print (e ? v[i] : $0 OFS v[i]) }' "$g" >"$g.tmp"
+    mv "$g.tmp" "$g"
+}
+fixed=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --*)
+        name=${1#--}
+        if [ "${2:-}" = ::: ]; then
+            shift 2
+            vals=
+            while [ $# -gt 0 ]; do case $1 in --*) break ;; esac; vals="$vals $1"; shift; done
+            add_list "$name" $vals
+        else
+            kind "$name" >/dev/null
+            fixed="$fixed $1"; shift
+        fi ;;
+    *) okvalue "$1" "${name:-?}"; fixed="$fixed $1"; shift ;;
+    esac
+done
+fixed=${fixed# }
+
+# Every column an mlr-train option, once; every value plain; the jobs
+# file: NAME TAB the run's mlr-train options.
+header=$(head -n 1 "$g")
+kinds=
+for c in $(printf '%s\n' "$header" | tr '\t' ' '); do
+    [ "$(printf '%s\n' "$header" | tr '\t' '\n' | grep -cx -- "$c")" -eq 1 ] || bad "'$c' twice in the grid"
+    kinds="$kinds $(kind "$c")"
+done
+awk -F'\t' -v kinds="$kinds" -v fixed="$fixed" -v OFS='\t' '
+    NR == 1 { nc = split($0, col, "\t"); split(kinds, kind, " "); next }
+    {
+        if (nc && NF != nc) { print "grid: configuration " NR - 1 ": " NF " values for " nc " columns" > "/dev/stderr"; exit 2 }
+        name = args = ""
+        for (i = 1; i <= nc; i++) {
+            if ($i !~ /^[A-Za-z0-9.,:_+-]+$/) { print "grid: configuration " NR - 1 ": value \x27" $i "\x27 of " col[i] ": only letters, digits and . , : _ + - are allowed" > "/dev/stderr"; exit 2 }
+            name = name (i > 1 ? "_" : "") col[i] "=" $i
+            if (kind[i] == "value") args = args " --" col[i] " " $i
+            else if ($i == 1) args = args " --" col[i]
+            else if ($i != 0) { print "grid: configuration " NR - 1 ": flag " col[i] " takes 0 or 1, not \x27" $i "\x27" > "/dev/stderr"; exit 2 }
+        }
+        if (name == "") name = "run"
+        if (seen[name]++) { print "grid: configuration " NR - 1 ": " name " twice" > "/dev/stderr"; exit 2 }
+        args = args (fixed != "" ? " " fixed : "")
+        print name, substr(args, 2)
+    }' "$g" >"$dir/jobs.new" || exit 2
+[ -s "$dir/jobs.new" ] || bad "the grid has no configuration"
+
+# A DIR holds one search: the same arguments resume it, others are refused.
+printf 'train\t%s\ntest\t%s\n' "$train" "$test" >"$dir/jobs.new.key"
+cat "$dir/jobs.new" >>"$dir/jobs.new.key"
+if [ -f "$dir/search.key" ] && ! cmp -s "$dir/search.key" "$dir/jobs.new.key"; then
+    rm -f "$dir/jobs.new" "$dir/jobs.new.key" "$g"
+    die "$dir holds another search (other data or grid: see $dir/grid.tsv); use another --out"
+fi
+mv "$dir/jobs.new.key" "$dir/search.key"
+mv "$g" "$dir/grid.tsv"
+mv "$dir/jobs.new" "$dir/jobs.tsv"
+nruns=$(wc -l <"$dir/jobs.tsv")
+
+# ---- the data, once for every run ----
+if [ ! -f "$dir/prep/.done" ]; then
+    echo "$me: preparing the data once in $dir/prep" >&2
+    sh "$mlr_pipelines/prepare.sh" "$train" "$test" "$dir/prep" 2>"$dir/prep.log" ||
+        die "preparing the data failed: $(tail -n 1 "$dir/prep.log")"
+    touch "$dir/prep/.done"
+fi
+
+# ---- the runs, side by side ----
+echo "$me: $nruns runs, $jobs at a time, $threads threads each${sshlogin:+, on $sshlogin}" >&2
+set -- --will-cite --colsep '\t' --jobs "$jobs" --joblog "$dir/joblog" --resume-failed
+[ ! -t 2 ] || set -- "$@" --bar
+[ -z "$sshlogin" ] || set -- "$@" --sshlogin "$sshlogin"
+bindir=$(dirname "$(command -v mlr-train)")
+failed=0
+parallel "$@" "MLR_BIN='$bindir' sh '$self' --job '$dir' $threads {1} {2}" :::: "$dir/jobs.tsv" || failed=$?
+
+# ---- the results: one row per finished run, sorted ----
+awk -F'\t' -v OFS='\t' -v dir="$dir" '
+    FNR == NR { name[NR] = $1; next }
+    FNR == 1 { np = $0 == "" ? 0 : split($0, par, "\t"); next }
+    {
+        n = name[FNR - 1]; f = dir "/runs/" n "/metrics.tsv"
+        if ((getline line < f) <= 0) next # not finished
+        row = ""
+        for (i = 1; i <= np; i++) row = row $i OFS
+        while ((getline line < f) > 0) {
+            split(line, mv, "\t")
+            if (!nm) order[++cnt] = mv[1]
+            val[mv[1]] = mv[2]
+        }
+        close(f); nm = 1
+        for (i = 1; i <= cnt; i++) row = row val[order[i]] OFS
+        sf = dir "/runs/" n "/seconds"; secs = ""
+        if ((getline secs < sf) <= 0) secs = ""
+        close(sf)
+        rows[++nr] = row secs OFS n
+    }
+    END {
+        if (!nr) exit
+        h = ""
+        for (i = 1; i <= np; i++) h = h par[i] OFS
+        for (i = 1; i <= cnt; i++) h = h order[i] OFS
+        print h "seconds" OFS "run"
+        for (i = 1; i <= nr; i++) print rows[i]
+    }' "$dir/jobs.tsv" "$dir/grid.tsv" >"$dir/results.unsorted"
+col=$(head -n 1 "$dir/results.unsorted" | tr '\t' '\n' | grep -nx -- "$sort" | cut -d: -f1 || true)
+if [ ! -s "$dir/results.unsorted" ]; then
+    rm -f "$dir/results.unsorted"
+    die "no run finished (see $dir/runs/*.part/log)"
+fi
+[ -n "$col" ] || die "no column '$sort' in the results"
+{ head -n 1 "$dir/results.unsorted"; tail -n +2 "$dir/results.unsorted" |
+    sort -t "$tab" -s -k"$col,$col"g $order; } >"$dir/results.tmp"
+mv "$dir/results.tmp" "$dir/results.tsv"
+rm -f "$dir/results.unsorted"
+cat "$dir/results.tsv"
+done_runs=$(( $(wc -l <"$dir/results.tsv") - 1 ))
+echo "$me: $done_runs of $nruns runs finished; table in $dir/results.tsv (by $sort)" >&2
+[ "$failed" -eq 0 ] && [ "$done_runs" -eq "$nruns" ] || exit 1
