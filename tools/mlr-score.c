@@ -494,28 +494,38 @@ static void score_pred(const options *o, const truth *t, FILE *fp)
     if (aligned) {
         for (size_t i = 0; i < p.n; i++) mlr_errstat_add(&es, p.value[i], t->rating[i]);
     } else {
+        /* Errors are reported after freeing, so a dying run leaks nothing. */
         mlr_strmap *keys = mlr_strmap_new(p.n);
         double *val = xmalloc(nz(p.n) * sizeof *val);
-        for (size_t i = 0; i < p.n; i++) {
+        size_t twice = SIZE_MAX, missing = SIZE_MAX;
+        for (size_t i = 0; i < p.n && twice == SIZE_MAX; i++) {
             if (p.user[i] == ABSENT || p.item[i] == ABSENT) continue; /* not a test pair */
             uint32_t key[2] = {p.user[i], p.item[i]};
             int added;
             size_t id = mlr_strmap_intern2(keys, (const char *)key, sizeof key, &added);
-            if (!added && val[id] != p.value[i])
-                mlr_die("%s:%ld: a second, different prediction for user '%s' item '%s'", o->pred, p.line[i],
-                        mlr_strmap_key(t->user_ids, p.user[i]), mlr_strmap_key(t->item_ids, p.item[i]));
+            if (!added && val[id] != p.value[i]) twice = i;
             val[id] = p.value[i];
         }
-        for (size_t i = 0; i < t->rows; i++) {
+        for (size_t i = 0; i < t->rows && twice == SIZE_MAX && missing == SIZE_MAX; i++) {
             uint32_t key[2] = {t->user_of[i], t->item_of[i]};
             long id = mlr_strmap_find(keys, (const char *)key, sizeof key);
-            if (id < 0)
-                mlr_die("%s:%zu: no prediction in %s for user '%s' item '%s'", o->test, i + 2, o->pred,
-                        mlr_strmap_key(t->user_ids, t->user_of[i]), mlr_strmap_key(t->item_ids, t->item_of[i]));
-            mlr_errstat_add(&es, val[id], t->rating[i]);
+            if (id < 0) missing = i;
+            else mlr_errstat_add(&es, val[id], t->rating[i]);
         }
         free(val);
         mlr_strmap_free(keys);
+        if (twice != SIZE_MAX) {
+            uint32_t u = p.user[twice], i = p.item[twice];
+            long line = p.line[twice];
+            free(p.user); free(p.item); free(p.value); free(p.line);
+            mlr_die("%s:%ld: a second, different prediction for user '%s' item '%s'", o->pred, line,
+                    mlr_strmap_key(t->user_ids, u), mlr_strmap_key(t->item_ids, i));
+        }
+        if (missing != SIZE_MAX) {
+            free(p.user); free(p.item); free(p.value); free(p.line);
+            mlr_die("%s:%zu: no prediction in %s for user '%s' item '%s'", o->test, missing + 2, o->pred,
+                    mlr_strmap_key(t->user_ids, t->user_of[missing]), mlr_strmap_key(t->item_ids, t->item_of[missing]));
+        }
     }
     put(fp, "rmse", mlr_rmse(&es));
     put(fp, "mae", mlr_mae(&es));
@@ -550,12 +560,20 @@ static void run(const options *o)
             mlr_die_err(&e);
         t.have_seen = 1;
     }
+    /* Metrics go to memory first: a run that fails half-way prints nothing. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    if (!fp) mlr_die("cannot buffer the output: out of memory");
+    fputs("metric\tvalue\n", fp);
+    if (o->queries) score_embeddings(&oo, &t, fp);
+    else if (o->topk) score_lists(&oo, &t, fp);
+    if (o->pred) score_pred(&oo, &t, fp);
+    fclose(fp);
     mlr_out out;
     if (mlr_out_open(&out, o->output, &e) < 0) mlr_die_err(&e);
-    fputs("metric\tvalue\n", out.fp);
-    if (o->queries) score_embeddings(&oo, &t, out.fp);
-    else if (o->topk) score_lists(&oo, &t, out.fp);
-    if (o->pred) score_pred(&oo, &t, out.fp);
+    fwrite(text, 1, len, out.fp);
+    free(text);
     if (mlr_out_commit(&out, &e) < 0) mlr_die_err(&e);
     free(guess);
     free(t.user_of); free(t.item_of); free(t.rating); free(t.first_row);

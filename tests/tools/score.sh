@@ -77,3 +77,7 @@ expect_fail "score list query beyond the test rows" 1 "far.tsv:2: query 99" \
     mlr-score --test "$E/test.tsv" --topk "$T/far.tsv"
 expect_fail "score nothing to score" 2 "nothing to score" mlr-score --test "$E/test.tsv"
 expect_fail "score bad --at" 2 "at" mlr-score --test "$E/test.tsv" --pred "$E/pred.tsv" --at 0
+printf 'user_id\titem_id\tprediction\nu1\tm23\t3\nu1\tm23\t4\n' >"$T/dup.tsv"
+expect_fail "score two different predictions for one pair" 1 "dup.tsv:3: a second, different prediction" \
+    mlr-score --test "$E/test.tsv" --pred "$T/dup.tsv"
+check "score prints nothing when it fails" test ! -s "$T/.out"
