@@ -1,0 +1,153 @@
+/* mlr-embed: a trained model + encoded rows -> query or candidate
+ * embeddings, (N, D) <f4 .npy with the row ids beside it (X.ids). */
+#include <cblas.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlr.h"
+#include "model.h"
+#include "npy.h"
+#include "table.h"
+
+typedef struct {
+    const char *model, *queries, *items, *output;
+    int threads;
+} options;
+
+static const char USAGE[] =
+    "usage: mlr-embed --model MODEL (--queries ENCDIR | --items ITEMDIR) --output X.npy\n"
+    "Runs the model's query tower on every encoded row of ENCDIR (mlr-encode) or its\n"
+    "candidate tower on every item of ITEMDIR (mlr-encode --items), and writes the\n"
+    "(N, D) float32 embeddings to X.npy and the id of each row (user_id, or the\n"
+    "item id) to X.ids beside it, both atomically. Holds the rows in memory.\n"
+    "\n"
+    "  -m, --model MODEL      the trained model (mlr-train; required)\n"
+    "  -q, --queries ENCDIR   encoded rows: query embeddings\n"
+    "  -i, --items ITEMDIR    encoded catalogue: candidate embeddings\n"
+    "  -o, --output X.npy     where to write; '-' streams the .npy to stdout, no .ids (required)\n"
+    "      --threads N        OpenBLAS threads (default 1)\n"
+    "  -h, --help             this help\n"
+    "      --version          the version\n"
+    "\n"
+    "example: mlr-embed --model model.safetensors --items enc/items --output items.npy &&\n"
+    "         mlr-embed --model model.safetensors --queries enc/test --output q.npy &&\n"
+    "         mlr-topk --queries q.npy --items items.npy --k 10\n";
+
+static void parse_args(int argc, char **argv, options *o)
+{
+    enum { OPT_THREADS = 256, OPT_VERSION };
+    static const struct option longs[] = {
+        {"model", required_argument, NULL, 'm'}, {"queries", required_argument, NULL, 'q'},
+        {"items", required_argument, NULL, 'i'}, {"output", required_argument, NULL, 'o'},
+        {"threads", required_argument, NULL, OPT_THREADS}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0}};
+    *o = (options){NULL, NULL, NULL, NULL, 1};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "m:q:i:o:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case 'q': o->queries = optarg; break;
+        case 'i': o->items = optarg; break;
+        case 'o': o->output = optarg; break;
+        case OPT_THREADS: o->threads = (int)mlr_opt_long("--threads", optarg, 1, 256); break;
+        case 'h': fputs(USAGE, stdout); mlr_close_stdout(); exit(0);
+        case OPT_VERSION: printf("mlr-embed %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
+        default:
+            mlr_usage_die("bad option or missing argument: '%s' (try 'mlr-embed --help')", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        mlr_usage_die("unexpected argument '%s' (try 'mlr-embed --help')", argv[optind]);
+    if (!o->model || !o->output)
+        mlr_usage_die("--model MODEL and --output X.npy are required");
+    if (!o->queries == !o->items)
+        mlr_usage_die("give one of --queries ENCDIR and --items ITEMDIR");
+}
+
+/* X.npy -> X.ids (a name without .npy gets .ids appended). */
+static char *ids_path(const char *out)
+{
+    size_t n = strlen(out);
+    char *p = xmalloc(n + 8);
+    memcpy(p, out, n + 1);
+    if (n > 4 && strcmp(out + n - 4, ".npy") == 0)
+        p[n - 4] = 0;
+    strcat(p, ".ids");
+    return p;
+}
+
+/* The id column of each row: rows.tsv's user_id, or items.ids' id. */
+static int write_ids(const char *dir, int queries, size_t n, const char *path, mlr_err *e)
+{
+    char in[4096];
+    snprintf(in, sizeof in, "%s/%s", dir, queries ? "rows.tsv" : "items.ids");
+    mlr_reader *r = mlr_reader_open(in, NULL, e);
+    if (!r)
+        return -1;
+    int col = mlr_reader_require(r, queries ? "user_id" : "id", e), st = 0;
+    mlr_out o;
+    if (col < 0 || mlr_out_open(&o, path, e) < 0) {
+        mlr_reader_close(r);
+        return -1;
+    }
+    fputs("id\n", o.fp);
+    size_t rows = 0;
+    while ((st = mlr_reader_next(r, e)) == 1) {
+        fwrite(mlr_reader_field(r, (size_t)col), 1, mlr_reader_field_len(r, (size_t)col), o.fp);
+        fputc('\n', o.fp);
+        rows++;
+    }
+    mlr_reader_close(r);
+    if (st == 0 && rows != n)
+        st = mlr_fail(e, "%s: %zu rows, the encoded tensors have %zu", in, rows, n);
+    if (st < 0) {
+        mlr_out_abort(&o);
+        return -1;
+    }
+    return mlr_out_commit(&o, e);
+}
+
+static int run(const options *o, mlr_err *e)
+{
+    model m;
+    if (model_load(&m, o->model, e) < 0)
+        return -1;
+    const char *dir = o->queries ? o->queries : o->items;
+    const model_tower *t = o->queries ? &m.query : &m.cand;
+    model_input in;
+    memset(&in, 0, sizeof in);
+    int rc = model_check_encoding(dir, m.spec_sha256, e);
+    if (rc == 0)
+        rc = model_input_load(&in, t, dir, 0, e);
+    if (rc == 0) {
+        mlr_array x;
+        mlr_array_alloc(&x, MLR_F4, 2, in.n, t->mlp.width[t->mlp.n]);
+        model_embed(t, &in, x.data);
+        int to_stdout = strcmp(o->output, "-") == 0;
+        char *ids = to_stdout ? NULL : ids_path(o->output);
+        /* the ids first: a failure there leaves no new matrix behind */
+        rc = ids ? write_ids(dir, o->queries != NULL, in.n, ids, e) : 0;
+        if (rc == 0)
+            rc = mlr_npy_write(o->output, &x, e);
+        free(ids);
+        mlr_array_free(&x);
+    }
+    model_input_free(&in);
+    model_free(&m);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    mlr_err e;
+    mlr_init_tool();
+    parse_args(argc, argv, &o);
+    openblas_set_num_threads(o.threads);
+    if (run(&o, &e) < 0)
+        mlr_die_err(&e);
+    mlr_close_stdout();
+    return 0;
+}
