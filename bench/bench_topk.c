@@ -9,13 +9,16 @@
  * bare sgemm uses OpenBLAS's own THREADS threads, the core its own THREADS
  * workers. Prints pairs/s (query x item scores per second) of each, the
  * time ratio core / sgemm, and the core's split (score+select, format).
- * With $BENCH_OUT set (bench/run.sh) appends rows in bench/lib.sh's format. */
+ * With $BENCH_OUT set (bench/run.sh) appends rows in bench/lib.sh's format.
+ * With $BENCH_TOPK_DIR set, also writes the embeddings there as Q.npy,
+ * I.npy and I.ids, for timing the mlr-topk tool itself (bench/topk.sh). */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "mlr.h"
+#include "npy.h"
 #include "strmap.h"
 #include "topk.h"
 
@@ -54,6 +57,25 @@ static void fmt_part(int t, size_t lo, size_t hi, void *p)
     j->len[t] += w;
 }
 
+static void write_inputs(const char *dir, const float *q, size_t n, const float *items, size_t m, size_t d)
+{
+    mlr_err e;
+    char path[4096];
+    mlr_array a = {MLR_F4, 2, {n, d}, (void *)q};
+    snprintf(path, sizeof path, "%s/Q.npy", dir);
+    if (mlr_npy_write(path, &a, &e) < 0) mlr_die_err(&e);
+    a.shape[0] = m;
+    a.data = (void *)items;
+    snprintf(path, sizeof path, "%s/I.npy", dir);
+    if (mlr_npy_write(path, &a, &e) < 0) mlr_die_err(&e);
+    snprintf(path, sizeof path, "%s/I.ids", dir);
+    mlr_out o;
+    if (mlr_out_open(&o, path, &e) < 0) mlr_die_err(&e);
+    fputs("id\n", o.fp);
+    for (size_t i = 0; i < m; i++) fprintf(o.fp, "%zu\n", i + 1);
+    if (mlr_out_commit(&o, &e) < 0) mlr_die_err(&e);
+}
+
 int main(int argc, char **argv)
 {
     mlr_init_tool();
@@ -69,6 +91,9 @@ int main(int argc, char **argv)
     mlr_strmap *ids = mlr_strmap_new(m);
     char name[32];
     for (size_t i = 0; i < m; i++) mlr_strmap_intern(ids, name, (size_t)snprintf(name, sizeof name, "%zu", i + 1));
+
+    const char *dir = getenv("BENCH_TOPK_DIR");
+    if (dir && *dir) write_inputs(dir, q, n, items, m, d);
 
     /* The floor: bare sgemm, block by block, OpenBLAS threaded. */
     openblas_set_num_threads(threads);

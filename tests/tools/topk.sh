@@ -71,3 +71,12 @@ expect_fail "topk bad magic" 1 "junk.npy" mlr-topk --queries "$T/junk.npy" --ite
 cp "$E/expected_topk_k5.tsv" "$T/keep.tsv"
 mlr-topk --queries "$T/trunc.npy" --items "$E/I.npy" --output "$T/keep.tsv" 2>/dev/null
 same "topk failure keeps the old output" "$T/keep.tsv" "$E/expected_topk_k5.tsv"
+
+# More data than the header says; a NaN in the queries.
+{ cat "$E/Q.npy"; printf 'xxxx'; } >"$T/long.npy"
+expect_fail "topk data beyond the header's rows" 1 "long.npy: data beyond the 24 rows" \
+    mlr-topk --queries "$T/long.npy" --items "$E/I.npy"
+npy_zeros 2 4 "$T/nan.npy"
+{ head -c $(( $(wc -c <"$T/nan.npy") - 4 )) "$T/nan.npy"; printf '\000\000\300\177'; } >"$T/nan2.npy"
+expect_fail "topk a NaN in the queries" 1 "nan2.npy: row 1: non-finite value" \
+    mlr-topk --queries "$T/nan2.npy" --items "$E/I.npy"
