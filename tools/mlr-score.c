@@ -424,13 +424,19 @@ static void score_lists(const options *o, truth *t, FILE *fp)
         mlr_accuracy_add(&acc, rank[i]);
         mlr_accuracy_add(&acc_x, rank_x[i]);
     }
+    const char *name = strcmp(o->topk, "-") == 0 ? "stdin" : o->topk;
     /* Lists as long as the catalogue rank every item: all k are known. */
     size_t known = t->m && longest >= t->m ? SIZE_MAX : longest;
     if (known < ACC_K[NACC - 1])
-        mlr_warn("%s: lists of %zu: top-k figures for k > %zu left out", o->topk, longest, longest);
+        mlr_warn("%s: lists of %zu: top-k figures for k > %zu left out", name, longest, longest);
     fprintf(fp, "queries\t%zu\n", t->rows);
     put_accuracy(fp, &acc, "", known);
     if (t->have_seen) {
+        size_t short_lists = 0;
+        for (size_t u = 0; u < t->users; u++) short_lists += len[u] < kmax && known != SIZE_MAX;
+        if (short_lists)
+            mlr_warn("%s: %zu users' lists hold fewer than %zu items once their training items are "
+                     "removed; make them with mlr-topk --exclude (or longer)", name, short_lists, kmax);
         put_accuracy(fp, &acc_x, "_excl", known);
         put_per_user(fp, o, t, lists, len, kmax);
     }
