@@ -6,7 +6,10 @@
 # download (make data); where all fail it says so in one line and runs on
 # mlr-synth data of the same shape, labelled synthetic everywhere. The
 # report's exploratory analysis also runs on ml-latest-small where present.
-# Extra training options: MLR_TRAIN_OPTS="--epochs 10" make pipeline.
+# Settings from the environment: MLR_TRAIN_OPTS="--epochs 10" (extra
+# mlr-train options), MLR_RUNS (where runs go; default runs/),
+# MLR_NO_DOWNLOAD=1 (never try the network), MLR_SYNTH_OPTS (mlr-synth
+# options for the synthetic fallback).
 set -eu
 me=pipeline
 . "$(dirname "$0")/lib.sh"
@@ -19,16 +22,16 @@ find_data() { # NAME: prints the directory holding data set NAME, if any
     return 1
 }
 ml100k=$(find_data ml-100k || true)
-if [ -z "$ml100k" ] && sh "$mlr_pipelines/fetch-data.sh" "$root/data" 2>/dev/null; then
+if [ -z "$ml100k" ] && [ -z "${MLR_NO_DOWNLOAD:-}" ] && sh "$mlr_pipelines/fetch-data.sh" "$root/data" 2>/dev/null; then
     ml100k=$(find_data ml-100k || true)
 fi
 if [ -n "$ml100k" ]; then source_name="MovieLens 100K ($ml100k)"; synthetic=0
 else
-    echo "$me: no ML-100K in \$MLR_DATA_DIR or data/ and no download; running on synthetic data (mlr-synth)" >&2
+    echo "$me: no ML-100K in \$MLR_DATA_DIR or data/ and no download (make data); running on SYNTHETIC data from mlr-synth" >&2
     source_name="SYNTHETIC data from mlr-synth (not MovieLens)"; synthetic=1
 fi
 name=${1:-$([ "$synthetic" = 1 ] && echo synthetic || echo ml-100k)}
-run=$root/runs/$name
+run=${MLR_RUNS:-$root/runs}/$name
 mkdir -p "$run"
 MLR_STAGES=$run/stages.tsv
 export MLR_STAGES
@@ -37,7 +40,8 @@ started=$(date +%s)
 
 # Stage 1: the interaction table.
 if [ "$synthetic" = 1 ]; then
-    run_stage ingest mlr-synth --seed 1 --output "$run/ratings.tsv"
+    # shellcheck disable=SC2086
+    run_stage ingest mlr-synth --seed 1 ${MLR_SYNTH_OPTS:-} --output "$run/ratings.tsv"
 else
     run_stage ingest mlr-ingest --format ml-100k --output "$run/ratings.tsv" "$ml100k"
 fi
