@@ -135,9 +135,10 @@ static options parse_args(int argc, char **argv)
         mlr_usage_die("unexpected argument '%s' (try 'mlr-synth --help')", argv[optind]);
     if (o.taste < 0 || o.taste > 20)
         mlr_usage_die("--taste must be within 0..20, not %g", o.taste);
-    if ((double)o.ratings > 0.5 * (double)o.users * (double)o.items)
-        mlr_usage_die("--ratings %ld is more than half of users x items; no room for distinct pairs",
-                      o.ratings);
+    /* each user rates at most items/2 (rounded down): more would never finish */
+    if ((double)o.ratings > (double)o.users * (double)(o.items / 2))
+        mlr_usage_die("--ratings %ld is more than users x (items/2) = %.0f; no room for distinct pairs",
+                      o.ratings, (double)o.users * (double)(o.items / 2));
     return o;
 }
 
