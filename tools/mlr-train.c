@@ -250,6 +250,11 @@ static int load_dataset(dataset *d, const model *m, const char *dir, size_t nkey
     }
     if (d->ratings.ndim != 1 || d->ratings.shape[0] != d->n)
         return mlr_fail(e, "%s: expected %zu ratings", path, d->n);
+    /* one inf or NaN label would turn every weight it reaches into NaN */
+    const float *y = d->ratings.data;
+    for (size_t i = 0; i < d->n; i++)
+        if (!isfinite(y[i]))
+            return mlr_fail(e, "%s: row %zu: rating is not a finite number", path, i);
     return 0;
 }
 
