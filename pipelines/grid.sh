@@ -17,7 +17,8 @@
 # style, `--dim ::: 16 32 --lr ::: 0.05 0.1` (every combination, the first
 # list varying slowest). Other options after `--` go to every run
 # (`-- --epochs 2 --dim ::: 16 32`). A flag without a value (--logq,
-# --remove-accidental-hits) takes 0 or 1 in the grid.
+# --remove-accidental-hits) takes 0 or 1 in the grid (0: --no-logq where
+# mlr-train has it, else the flag left out).
 #   --jobs J        runs at once (default: nproc / T)
 #   --threads T     threads of each run: mlr-train and every tool get
 #                   --threads T, OpenBLAS OPENBLAS_NUM_THREADS=T (default:
@@ -46,10 +47,15 @@ bad() { echo "$me: $*" >&2; exit 2; }
 
 # ---- one run (parallel calls: grid.sh --job DIR THREADS NAME ARGS) ----
 # Trains and scores in NAME.part, renamed NAME on success; a NAME with
-# its metrics.tsv is already done and left alone.
+# its metrics.tsv is already done and left alone. parallel gives each job
+# its own process group, so a job can outlive a killed grid.sh: the lock
+# makes the rerun's copy of it wait for that one and find it done.
 if [ "${1:-}" = --job ]; then
     dir=$2 threads=$3 name=$4 args=${5:-}
     final=$dir/runs/$name part=$dir/runs/$name.part
+    mkdir -p "$dir/locks"
+    exec 8>"$dir/locks/$name"
+    flock 8
     if [ -f "$final/metrics.tsv" ]; then echo "$me: $name: already done" >&2; exit 0; fi
     rm -rf "$part" "$final"
     mkdir -p "$part"
@@ -106,7 +112,7 @@ case $sort in
 top[0-9]*|top[0-9]*_excl|rmse|mae|queries|users|seconds|recall@*|precision@*|ndcg@*|map@*|hit_rate@*|coverage@*) ;;
 *) bad "--sort: '$sort' is not a metric of mlr-score (top100, rmse, ndcg@10...) or seconds" ;;
 esac
-case $sort in rmse|mae|seconds) order= ;; *) order=-r ;; esac
+case $sort in rmse|mae|seconds) order= ;; *) order=r ;; esac
 abs() { case $1 in /*) echo "$1" ;; *) echo "$(pwd)/$1" ;; esac; }
 dir=$(abs "$dir") train=$(abs "$train") test=$(abs "$test")
 mkdir -p "$dir/runs"
@@ -117,10 +123,11 @@ help=$(mlr-train --help)
 kind() {
     case $1 in spec|train|output|valid|items|log|threads|init|init-spec|quiet|help|version)
         bad "--$1 is set by grid.sh itself, not by the grid" ;; esac
-    line=$(printf '%s\n' "$help" | grep -E -- "^ +(-[a-z], )?--$1( |\$)" | head -n 1)
+    line=$(printf '%s\n' "$help" | grep -E -- "^ +(-[a-z], )?--$1( |,|\$)" | head -n 1)
     [ -n "$line" ] || bad "'$1' is not an option of mlr-train (see mlr-train --help)"
     word=$(printf '%s\n' "$line" | sed -E "s/^ +(-[a-z], )?--$1 *//" | cut -d' ' -f1)
-    case $word in [A-Z]*) echo value ;; *) echo flag ;; esac
+    case $word in [A-Z]*) echo value ;; *)
+        case $line in *"--no-$1"*) echo negflag ;; *) echo flag ;; esac ;; esac
 }
 okvalue() {
     case $1 in ''|*[!A-Za-z0-9.,:_+-]*) bad "value '$1' of --$2: only letters, digits and . , : _ + - are allowed" ;; esac
@@ -177,6 +184,7 @@ awk -F'\t' -v kinds="$kinds" -v fixed="$fixed" -v OFS='\t' '
             name = name (i > 1 ? "_" : "") col[i] "=" $i
             if (kind[i] == "value") args = args " --" col[i] " " $i
             else if ($i == 1) args = args " --" col[i]
+            else if ($i == 0 && kind[i] == "negflag") args = args " --no-" col[i]
             else if ($i != 0) { print "grid: configuration " NR - 1 ": flag " col[i] " takes 0 or 1, not \x27" $i "\x27" > "/dev/stderr"; exit 2 }
         }
         if (name == "") name = "run"
@@ -251,7 +259,7 @@ if [ ! -s "$dir/results.unsorted" ]; then
 fi
 [ -n "$col" ] || die "no column '$sort' in the results"
 { head -n 1 "$dir/results.unsorted"; tail -n +2 "$dir/results.unsorted" |
-    sort -t "$tab" -s -k"$col,$col"g $order; } >"$dir/results.tmp"
+    sort -t "$tab" -s -k"$col,$col"g$order; } >"$dir/results.tmp"
 mv "$dir/results.tmp" "$dir/results.tsv"
 rm -f "$dir/results.unsorted"
 cat "$dir/results.tsv"

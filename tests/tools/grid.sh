@@ -1,0 +1,136 @@
+#!/bin/sh
+# pipelines/grid.sh on small mlr-synth data (200 users, 300 items, 8000
+# ratings, 2 epochs): a 2x2x2 grid runs to a sorted results table; a grid
+# killed after its first run finishes and rerun with the same arguments
+# does only the missing runs; the grid file form, flags, failures and the
+# refusals.
+. "$(dirname "$0")/lib.sh"
+G=$MLR_ROOT/pipelines/grid.sh
+for t in mlr-train mlr-embed mlr-predict; do
+    command -v "$t" >/dev/null 2>&1 || { skip "grid" "$t is not built yet"; exit 0; }
+done
+command -v parallel >/dev/null 2>&1 || { skip "grid" "GNU parallel is not installed"; exit 0; }
+
+mlr-synth --users 200 --items 300 --ratings 8000 --seed 1 >"$T/all.tsv"
+mlr-split --seed 42 --test "$T/test.tsv" "$T/all.tsv" >"$T/train.tsv"
+D="--train $T/train.tsv --test $T/test.tsv"
+
+# sorted FILE COLUMN -r|"": the data rows are ordered by COLUMN (by name).
+sorted() {
+    awk -F'\t' -v name="$2" -v rev="$3" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next }
+        NR > 2 && (rev == "-r" ? $c + 0 > prev + 0 : $c + 0 < prev + 0) { bad = 1 }
+        { prev = $c } END { exit !(c && !bad) }' "$1"
+}
+
+# ---- a 2x2x2 grid, ::: lists ----
+# shellcheck disable=SC2086
+sh "$G" $D --out "$T/g" --jobs 2 --threads 1 -- --epochs 2 --dim ::: 8 16 --layers ::: 16 16,8 \
+    --lr ::: 0.05 0.1 >"$T/out" 2>"$T/err"
+st=$?
+check "2x2x2: status 0" test $st -eq 0
+[ "$st" -eq 0 ] || tail -n 3 "$T"/g/runs/*.part/log "$T/err" | sed 's/^/    /'
+check "2x2x2: 8 rows and a header" test "$(wc -l <"$T/g/results.tsv")" = 9
+check "2x2x2: parameters first" test "$(head -n 1 "$T/g/results.tsv" | cut -f1-4)" = "$(printf 'dim\tlayers\tlr\tqueries')"
+check "2x2x2: then metrics, seconds, run" grep -q "rmse	mae	seconds	run$" "$T/g/results.tsv"
+check "2x2x2: sorted by top100, descending" sorted "$T/g/results.tsv" top100 -r
+same "2x2x2: the table on stdout too" "$T/out" "$T/g/results.tsv"
+check "2x2x2: stages on stderr" grep -q '^grid: 8 runs, 2 at a time, 1 threads each' "$T/err"
+n=0
+for r in "$T"/g/runs/*; do
+    [ -f "$r/cmd" ] && [ -f "$r/log" ] && [ -f "$r/metrics.tsv" ] && [ -f "$r/model.safetensors" ] && n=$((n + 1))
+done
+check "2x2x2: 8 run folders with cmd, log, metrics.tsv, model" test "$n" = 8
+check "2x2x2: a run's cmd holds its options and threads" \
+    grep -q -- "--threads 1 --no-topk .* --dim 16 --layers 16,8 --lr 0.05 --epochs 2" "$T/g/runs/dim=16_layers=16,8_lr=0.05/cmd"
+check "2x2x2: the run trained with those options" \
+    grep -q 'dim\\":16,\\"layers\\":\[16,8\]' "$T/g/runs/dim=16_layers=16,8_lr=0.05/model.safetensors"
+check "2x2x2: 8 successes in the joblog" test "$(awk -F'\t' 'NR > 1 && $7 == 0' "$T/g/joblog" | wc -l)" = 8
+check "2x2x2: the data prepared once" test "$(ls "$T/g/prep" | grep -c '^enc-')" = 3
+
+# The same command again: nothing to do, the same table.
+cp "$T/g/results.tsv" "$T/first.tsv"
+# shellcheck disable=SC2086
+sh "$G" $D --out "$T/g" --jobs 2 --threads 1 -- --epochs 2 --dim ::: 8 16 --layers ::: 16 16,8 \
+    --lr ::: 0.05 0.1 >/dev/null 2>"$T/err"
+check "rerun of a finished grid: status 0" test $? -eq 0
+check "rerun of a finished grid: no run again" test "$(wc -l <"$T/g/joblog")" = 9
+# shellcheck disable=SC2086
+sh "$G" $D --out "$T/g" --jobs 2 --threads 1 --sort rmse -- --epochs 2 --dim ::: 8 16 --layers ::: 16 16,8 \
+    --lr ::: 0.05 0.1 >/dev/null 2>&1
+check "--sort rmse: ascending" sorted "$T/g/results.tsv" rmse ""
+
+# ---- killed after the first run, then resumed ----
+# One run at a time, long enough (30 epochs) to be killed in the second.
+args="$D --out $T/k --jobs 1 --threads 1 -- --epochs 30 --dim ::: 8 16 --layers ::: 16 16,8 --lr ::: 0.05 0.1"
+# shellcheck disable=SC2086
+setsid sh "$G" $args >/dev/null 2>"$T/kerr" &
+pid=$!
+i=0
+while [ "$i" -lt 600 ] && [ -z "$(ls "$T/k/runs" 2>/dev/null | grep -v '\.part$')" ]; do sleep 0.1; i=$((i + 1)); done
+kill -KILL "-$pid" 2>/dev/null # grid.sh and parallel; the running job lives on, as after a crash of parallel
+wait "$pid" 2>/dev/null
+finished=$(ls "$T/k/runs" | grep -v '\.part$')
+nfin=$(echo "$finished" | grep -c .)
+check "killed: some runs finished, not all ($nfin)" test "$nfin" -ge 1 -a "$nfin" -lt 8
+for r in $finished; do
+    touch "$T/k/runs/$r/untouched"
+    stat -c '%n %Y' "$T/k/runs/$r/metrics.tsv" "$T/k/runs/$r/model.safetensors"
+done >"$T/stamps"
+# shellcheck disable=SC2086
+sh "$G" $args >"$T/kout" 2>"$T/kerr2"
+check "resumed: status 0" test $? -eq 0
+check "resumed: 8 rows" test "$(wc -l <"$T/k/results.tsv")" = 9
+check "resumed: each configuration exactly once successful in the joblog" test "$(awk -F'\t' 'NR > 1 && $7 == 0 {
+    n = $9; sub(/^.*--job [^ ]+ [0-9]+ \x27/, "", n); sub(/\x27.*/, "", n); print n }' "$T/k/joblog" | sort | uniq -c |
+    awk '$1 == 1' | wc -l)" = 8
+check "resumed: only the missing runs ran" test "$(awk -F'\t' 'NR > 1' "$T/k/joblog" | wc -l)" = 8
+for r in $finished; do stat -c '%n %Y' "$T/k/runs/$r/metrics.tsv" "$T/k/runs/$r/model.safetensors"; done >"$T/stamps2"
+same "resumed: the finished runs' files kept their times" "$T/stamps2" "$T/stamps"
+check "resumed: the finished runs' folders not redone (markers kept)" \
+    test "$(ls "$T"/k/runs/*/untouched | wc -l)" = "$nfin"
+check "resumed: no .part folder left" test -z "$(ls "$T/k/runs" | grep '\.part$')"
+
+# ---- the grid file form, a flag column, fixed options ----
+printf 'dim\tlr\tlogq\n8\t0.05\t0\n8\t0.1\t1\n' >"$T/grid.tsv"
+# shellcheck disable=SC2086
+sh "$G" $D --out "$T/f" --grid "$T/grid.tsv" --jobs 1 -- --epochs 1 --layers ::: 16 8 >/dev/null 2>"$T/err"
+check "grid file x list: status 0" test $? -eq 0
+check "grid file x list: 4 runs" test "$(wc -l <"$T/f/results.tsv")" = 5
+check "grid file: a flag set to 1 passes the flag" grep -q -- "--logq" "$T/f/runs/dim=8_lr=0.1_logq=1_layers=16/cmd"
+check "grid file: a flag set to 0 passes --no-FLAG (mlr-train has it)" grep -q -- "--no-logq" "$T/f/runs/dim=8_lr=0.05_logq=0_layers=8/cmd"
+
+# ---- a failing configuration: the others still in the table ----
+# shellcheck disable=SC2086
+sh "$G" $D --out "$T/x" --jobs 2 -- --epochs 1 --optimizer ::: adagrad nosuch >/dev/null 2>"$T/err"
+check "a failing run: status 1" test $? -eq 1
+check "a failing run: the good one in the table" test "$(wc -l <"$T/x/results.tsv")" = 2
+check "a failing run: its log kept in NAME.part" grep -q nosuch "$T/x/runs/optimizer=nosuch.part/log"
+check "a failing run: named on stderr" grep -q 'optimizer=nosuch: failed' "$T/err"
+
+# ---- refusals ----
+cp "$T/g/results.tsv" "$T/before.tsv"
+# shellcheck disable=SC2086
+sh "$G" $D --out "$T/g" --jobs 2 --threads 1 -- --epochs 2 --dim ::: 8 32 >/dev/null 2>"$T/err"
+check "another grid in the same DIR: status 1" test $? -eq 1
+check "another grid in the same DIR: said so" grep -q 'holds another search' "$T/err"
+same "another grid in the same DIR: the table untouched" "$T/g/results.tsv" "$T/before.tsv"
+check "another grid: the grid file untouched" grep -q '^16	16,8	0.1$' "$T/g/grid.tsv"
+# shellcheck disable=SC2086
+sh "$G" $D --out "$T/b" -- --nope ::: 1 2 >/dev/null 2>"$T/err"
+check "an unknown option: status 2" test $? -eq 2
+check "an unknown option: named" grep -q "'nope' is not an option of mlr-train" "$T/err"
+# shellcheck disable=SC2086
+sh "$G" $D --out "$T/b" -- --threads ::: 1 2 >/dev/null 2>&1
+check "--threads in the grid: status 2" test $? -eq 2
+# shellcheck disable=SC2086
+sh "$G" $D --out "$T/b" --jobs "$(nproc)" --threads 2 -- --dim ::: 8 >/dev/null 2>"$T/err"
+check "jobs x threads over nproc: status 2" test $? -eq 2
+check "jobs x threads over nproc: said so" grep -q "exceeds the $(nproc) cores" "$T/err"
+# shellcheck disable=SC2086
+sh "$G" $D --out "$T/b" --sort nosuch -- --dim ::: 8 >/dev/null 2>&1
+check "--sort of no metric: status 2" test $? -eq 2
+printf 'dim\tlr\n8\n' >"$T/short.tsv"
+# shellcheck disable=SC2086
+sh "$G" $D --out "$T/b2" --grid "$T/short.tsv" >/dev/null 2>"$T/err"
+check "a short grid row: status 2" test $? -eq 2
+check "a short grid row: said so" grep -q 'configuration 1: 1 values for 2 columns' "$T/err"
