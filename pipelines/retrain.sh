@@ -1,0 +1,205 @@
+#!/bin/sh
+# retrain.sh --dir DIR (--data TABLE | --append NEWROWS) [--metric M] [--tolerance X]
+#            [--keep N] [--split random|time] [--test-fraction F] [--seed S]
+#            [--threads T] [-- mlr-train options...]
+#
+# Retrains the served model on the current data, for cron:
+#   17 3 * * * cd /srv/mlrec && sh pipelines/retrain.sh --dir /srv/mlrec/serve --append /srv/incoming/ratings-new.tsv -- --epochs 10 2>>/srv/mlrec/serve/cron.err
+#
+# 1. The data: --data TABLE is the whole current table; --append NEWROWS
+#    adds NEWROWS' rows (same header) to DIR/data.tsv, the table of the last
+#    run. DIR/data.tsv is updated first, whatever happens to the model.
+# 2. A held-out slice: mlr-split of the current data, --split random (a
+#    keyed hash with --seed: the same rows every run, the new ones spread
+#    over both sides) or --split time (the newest rows), --test-fraction F.
+# 3. A new model trained on the rest, warm-started from the served one
+#    (mlr-train --init: the rows of known ids carried over by token, new
+#    users and items initialised fresh); the served model is scored on the
+#    same slice with its own specification.
+# 4. The new model is promoted when its --metric is no worse than the
+#    served one's by more than --tolerance (rmse, mae: lower is better;
+#    top-k and the per-user metrics: higher). The first model is promoted.
+#    Promotion: the model, its spec/, metrics.tsv and train-log.tsv go to
+#    DIR/models/<UTC time>/, then the symlink DIR/current is swapped
+#    atomically (ln -s + mv -T). Serve DIR/current/model.safetensors with
+#    DIR/current/spec. The newest --keep models are kept (current always).
+# 5. One line per run in DIR/retrain.log (TSV: time outcome metric old new
+#    model reason), outcome promoted, refused, failed or skipped.
+# A second run while one holds DIR/lock (flock) writes a `skipped` line,
+# says "another run holds the lock; skipping" and exits 0 (its --append
+# rows are NOT added: run it again with the same file). A failed or killed
+# run leaves DIR/current as it was; a failure keeps its work in
+# DIR/last-failed/ (log: the tools' messages). Status: 0 promoted, refused
+# or skipped; 1 failed; 2 bad usage.
+#   --metric M         a metric of mlr-score (default top100)
+#   --tolerance X      allowed loss in M (default 0.005; negative: demand a gain)
+#   --keep N           models kept in DIR/models (default 3)
+#   --split MODE       random or time (default random)
+#   --test-fraction F  share of rows held out (default 0.1)
+#   --seed S           seed of the random split (default 42)
+#   --threads T        threads of every tool (default: nproc)
+set -eu
+me=retrain
+. "$(dirname "$0")/lib.sh"
+usage() { echo "usage: retrain.sh --dir DIR (--data TABLE | --append NEWROWS) [--metric M] [--tolerance X] [--keep N] [--split random|time] [--test-fraction F] [--seed S] [--threads T] [-- mlr-train options...]" >&2; exit 2; }
+bad() { echo "$me: $*" >&2; exit 2; }
+need() { [ "$2" -ge 2 ] || bad "option '$1' needs a value"; }
+
+# ---- arguments ----
+dir= data= append= metric=top100 tol=0.005 keep=3 split=random frac=0.1 seed=42 threads=$(nproc)
+while [ $# -gt 0 ]; do
+    case $1 in
+    --dir) need "$1" $#; dir=$2; shift 2 ;;
+    --data) need "$1" $#; data=$2; shift 2 ;;
+    --append) need "$1" $#; append=$2; shift 2 ;;
+    --metric) need "$1" $#; metric=$2; shift 2 ;;
+    --tolerance) need "$1" $#; tol=$2; shift 2 ;;
+    --keep) need "$1" $#; keep=$2; shift 2 ;;
+    --split) need "$1" $#; split=$2; shift 2 ;;
+    --test-fraction) need "$1" $#; frac=$2; shift 2 ;;
+    --seed) need "$1" $#; seed=$2; shift 2 ;;
+    --threads) need "$1" $#; threads=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    --) shift; break ;;
+    *) usage ;;
+    esac
+done
+[ -n "$dir" ] || usage
+case ${data:+d}${append:+a} in d|a) ;; *) bad "give one of --data TABLE and --append NEWROWS" ;; esac
+case $metric in
+top[0-9]*|top[0-9]*_excl|recall@*|precision@*|ndcg@*|map@*|hit_rate@*|coverage@*) better=higher ;;
+rmse|mae) better=lower ;;
+*) bad "--metric: '$metric' is not a metric of mlr-score (top100, rmse, ndcg@10...)" ;;
+esac
+awk -v x="$tol" 'BEGIN { exit !(x ~ /^-?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$/) }' || bad "--tolerance: '$tol' is not a number"
+case $keep in ''|*[!0-9]*|0) bad "--keep takes a positive number" ;; esac
+case $threads in ''|*[!0-9]*|0) bad "--threads takes a positive number" ;; esac
+case $split in random|time) ;; *) bad "--split: random or time, not '$split'" ;; esac
+
+mkdir -p "$dir/models"
+dir=$(cd "$dir" && pwd)
+log=$dir/retrain.log
+now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+# logline OUTCOME OLD NEW MODEL REASON: the run's one line in retrain.log.
+logline() {
+    [ -s "$log" ] || printf 'time\toutcome\tmetric\told\tnew\tmodel\treason\n' >>"$log"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(now)" "$1" "$metric" "$2" "$3" "$4" "$5" >>"$log"
+}
+
+# ---- one run at a time ----
+exec 9>"$dir/lock"
+if ! flock -n 9; then
+    echo "$me: another run holds the lock; skipping" >&2
+    logline skipped - - - "another run holds $dir/lock${append:+; $append not appended}"
+    exit 0
+fi
+
+# ---- the work folder; whatever ends the run, one line in the log ----
+stale=
+for w in "$dir"/work.*; do [ -d "$w" ] && { stale="$stale ${w##*/}"; rm -rf "$w"; }; done
+rm -rf "$dir"/models/*.tmp "$dir"/current.new.*
+work=$dir/work.$$
+mkdir "$work"
+stage=starting outcome= old=- new=- model=-
+finish() {
+    st=$?
+    trap - EXIT
+    if [ -z "$outcome" ]; then
+        [ "$st" -ne 0 ] || st=1
+        rm -rf "$dir/last-failed"
+        mv "$work" "$dir/last-failed"
+        logline failed "$old" "$new" - "$stage failed (status $st): see $dir/last-failed/log: $(tail -n 1 "$dir/last-failed/log" 2>/dev/null)"
+        echo "$me: failed while $stage; the served model is unchanged (see $dir/last-failed/log)" >&2
+        exit "$st"
+    fi
+    rm -rf "$work"
+}
+trap finish EXIT
+trap 'stage="$stage (killed by SIGHUP)"; exit 129' HUP
+trap 'stage="$stage (killed by SIGINT)"; exit 130' INT
+trap 'stage="$stage (killed by SIGTERM)"; exit 143' TERM
+step() { stage=$1; echo "$me: $1" >&2; echo "== $1" >>"$work/log"; }
+quiet() { "$@" >>"$work/log" 2>&1; }
+
+# ---- 1. the current data ----
+step "updating the data"
+if [ -n "$data" ]; then
+    [ -f "$data" ] || { echo "$data: no such file" >>"$work/log"; exit 1; }
+    cp "$data" "$work/data.tsv"
+else
+    [ -f "$append" ] || { echo "$append: no such file" >>"$work/log"; exit 1; }
+    [ -f "$dir/data.tsv" ] || { echo "--append: no $dir/data.tsv yet (start with --data)" >>"$work/log"; exit 1; }
+    [ "$(head -n 1 "$append")" = "$(head -n 1 "$dir/data.tsv")" ] ||
+        { echo "$append: its header differs from $dir/data.tsv's" >>"$work/log"; exit 1; }
+    { cat "$dir/data.tsv"; tail -n +2 "$append"; } >"$work/data.tsv"
+fi
+cp "$work/data.tsv" "$dir/data.tsv.tmp"
+mv "$dir/data.tsv.tmp" "$dir/data.tsv"
+
+# ---- 2. the held-out slice ----
+step "holding out $frac of the rows ($split)"
+quiet mlr-split --by "$split" --seed "$seed" --test-fraction "$frac" --test "$work/heldout.tsv" \
+    --train "$work/train.tsv" "$work/data.tsv"
+rows=$(( $(wc -l <"$work/data.tsv") - 1 )) held=$(( $(wc -l <"$work/heldout.tsv") - 1 ))
+
+# ---- 3. the new model, warm-started from the served one ----
+cur=
+[ ! -f "$dir/current/model.safetensors" ] || cur=$dir/current
+step "preparing the data"
+quiet sh "$mlr_pipelines/prepare.sh" "$work/train.tsv" "$work/heldout.tsv" "$work/new"
+step "training${cur:+ (warm start from $(readlink "$dir/current"))}"
+if [ -n "$cur" ]; then set -- --init "$cur/model.safetensors" --init-spec "$cur/spec" "$@"; fi
+quiet sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk "$work/new" "$work/new" "$@"
+new=$(awk -F'\t' -v m="$metric" '$1 == m { print $2 }' "$work/new/metrics.tsv")
+[ -n "$new" ] || { echo "no $metric in $work/new/metrics.tsv" >>"$work/log"; exit 1; }
+
+# ---- 4. the served model on the same slice, then the decision ----
+if [ -n "$cur" ]; then
+    step "scoring the served model on the same rows"
+    quiet sh "$mlr_pipelines/prepare.sh" --spec "$cur/spec" "$work/train.tsv" "$work/heldout.tsv" "$work/old"
+    quiet sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk --model "$cur/model.safetensors" \
+        "$work/old" "$work/old"
+    old=$(awk -F'\t' -v m="$metric" '$1 == m { print $2 }' "$work/old/metrics.tsv")
+    [ -n "$old" ] || { echo "no $metric in $work/old/metrics.tsv" >>"$work/log"; exit 1; }
+    if [ "$better" = higher ]; then
+        awk -v n="$new" -v o="$old" -v t="$tol" 'BEGIN { exit !(n >= o - t) }' && ok=1 || ok=0
+        rule="$new >= $old - $tol"; [ "$ok" = 1 ] || rule="$new < $old - $tol"
+    else
+        awk -v n="$new" -v o="$old" -v t="$tol" 'BEGIN { exit !(n <= o + t) }' && ok=1 || ok=0
+        rule="$new <= $old + $tol"; [ "$ok" = 1 ] || rule="$new > $old + $tol"
+    fi
+    why="new $metric $rule on $held held-out rows of $rows"
+else
+    ok=1 why="first model: nothing to compare with ($metric $new on $held held-out rows of $rows)"
+fi
+warm=$(grep -o '[0-9]* embedding rows carried over, [0-9]* new' "$work/log" | tail -n 1 || true)
+[ -z "$warm" ] || why="$why; warm start: $warm"
+[ -z "$stale" ] || why="$why; removed the work of a run that died:$stale"
+
+if [ "$ok" = 0 ]; then
+    outcome=refused
+    logline refused "$old" "$new" "$(readlink "$dir/current" | sed 's,^models/,,')" "$why"
+    echo "$me: refused: $why; still serving $(readlink "$dir/current")" >&2
+    exit 0
+fi
+
+# ---- 5. promotion: the model folder complete first, then one rename ----
+step "promoting"
+stamp=$(date -u +%Y%m%dT%H%M%SZ) n=1
+while [ -e "$dir/models/$stamp" ]; do n=$((n + 1)); stamp=$(date -u +%Y%m%dT%H%M%SZ)-$n; done
+m=$dir/models/$stamp.tmp
+mkdir "$m"
+cp "$work/new/model.safetensors" "$work/new/metrics.tsv" "$work/new/train-log.tsv" "$m/"
+cp -R "$work/new/spec" "$m/spec"
+cp "$work/old/metrics.tsv" "$m/replaced-metrics.tsv" 2>/dev/null || true
+mv "$m" "$dir/models/$stamp"
+ln -s "models/$stamp" "$dir/current.new.$$"
+mv -T "$dir/current.new.$$" "$dir/current"
+outcome=promoted model=$stamp
+logline promoted "$old" "$new" "$stamp" "$why"
+echo "$me: promoted $stamp: $why" >&2
+
+# The newest --keep models stay, the served one always.
+ls "$dir/models" | grep -v '\.tmp$' | sort -r | awk -v k="$keep" 'NR > k' | while read -r old_model; do
+    [ "models/$old_model" = "$(readlink "$dir/current")" ] || rm -rf "$dir/models/$old_model"
+done

@@ -1,0 +1,142 @@
+#!/bin/sh
+# pipelines/retrain.sh on small mlr-synth data (200 users, 300 items, 8000
+# ratings, then 5% more, 2 epochs): the first model is promoted; with 5%
+# more rows the second is promoted or refused by the metric and the log
+# says which and why (tolerance huge / negative, top100 and rmse); a run
+# killed (SIGKILL, SIGTERM) during training leaves the served model
+# byte-identical; a second run while one trains skips; old models pruned;
+# refusals of bad usage and bad data.
+. "$(dirname "$0")/lib.sh"
+R=$MLR_ROOT/pipelines/retrain.sh
+for t in mlr-train mlr-embed mlr-predict; do
+    command -v "$t" >/dev/null 2>&1 || { skip "retrain" "$t is not built yet"; exit 0; }
+done
+
+mlr-synth --users 200 --items 300 --ratings 8800 --seed 1 >"$T/all.tsv"
+head -n 8001 "$T/all.tsv" >"$T/d1.tsv"
+{ head -n 1 "$T/all.tsv"; sed -n '8002,8401p' "$T/all.tsv"; } >"$T/new1.tsv" # 5% more
+{ head -n 1 "$T/all.tsv"; sed -n '8402,8801p' "$T/all.tsv"; } >"$T/new2.tsv"
+E="-- --epochs 2"
+lastline() { tail -n 1 "$1/retrain.log"; }
+field() { lastline "$1" | cut -f"$2"; }
+served() { readlink "$1/current"; }
+# wait_for PATTERN FILE: up to 60 s for PATTERN to appear in FILE.
+wait_for() {
+    i=0
+    while [ "$i" -lt 600 ] && ! grep -q "$1" "$2" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+    grep -q "$1" "$2"
+}
+
+# ---- the first model ----
+# shellcheck disable=SC2086
+sh "$R" --dir "$T/s" --data "$T/d1.tsv" $E 2>"$T/err"
+check "first run: status 0" test $? -eq 0
+check "first run: promoted, said why" test "$(field "$T/s" 2)" = promoted -a -n "$(lastline "$T/s" | grep 'first model')"
+check "first run: current -> models/<time>" test -f "$T/s/current/model.safetensors" -a -d "$T/s/current/spec"
+check "first run: log header + one line" test "$(wc -l <"$T/s/retrain.log")" = 2
+check "stages on stderr" grep -q '^retrain: training' "$T/err"
+cp -R "$T/s" "$T/s2" && ln -sfn "$(served "$T/s")" "$T/s2/current"
+
+# ---- 5% more rows: promoted (huge tolerance) ----
+first=$(served "$T/s")
+# shellcheck disable=SC2086
+sh "$R" --dir "$T/s" --append "$T/new1.tsv" --tolerance 1000 $E 2>"$T/err"
+check "5% more, tolerance 1000: status 0" test $? -eq 0
+check "5% more, tolerance 1000: promoted" test "$(field "$T/s" 2)" = promoted
+check "5% more, tolerance 1000: the log gives old -> new and why" \
+    test -n "$(lastline "$T/s" | awk -F'\t' '$3 == "top100" && $4 != "-" && $5 != "-" && $7 ~ / >= .* - 1000 on 840 held-out rows of 8400/')"
+check "5% more: warm start carried rows over" grep -q 'warm start: [1-9][0-9]* embedding rows carried over' "$T/s/retrain.log"
+check "5% more: the new model served" test "$(served "$T/s")" != "$first" -a -f "$T/s/current/model.safetensors"
+check "5% more: the data grew to 8400 rows" test "$(wc -l <"$T/s/data.tsv")" = 8401
+
+# ---- 5% more rows: refused (negative tolerance: a gain of 1000 demanded) ----
+cp "$T/s2/current/model.safetensors" "$T/served.safetensors"
+# shellcheck disable=SC2086
+sh "$R" --dir "$T/s2" --append "$T/new1.tsv" --tolerance -1000 $E 2>"$T/err"
+check "5% more, tolerance -1000: status 0" test $? -eq 0
+check "5% more, tolerance -1000: refused" test "$(field "$T/s2" 2)" = refused
+check "5% more, tolerance -1000: the log says why" \
+    test -n "$(lastline "$T/s2" | awk -F'\t' '$7 ~ /new top100 .* < .* - -1000/')"
+same "refused: the served model unchanged" "$T/s2/current/model.safetensors" "$T/served.safetensors"
+check "refused: still the first model" test "$(served "$T/s2")" = "$first"
+# shellcheck disable=SC2086
+sh "$R" --dir "$T/s2" --append "$T/new2.tsv" --metric rmse --tolerance 1000 $E 2>/dev/null
+check "rmse, tolerance 1000: promoted, lower is better" \
+    test -n "$(lastline "$T/s2" | awk -F'\t' '$2 == "promoted" && $3 == "rmse" && $7 ~ / <= .* \+ 1000/')"
+# shellcheck disable=SC2086
+sh "$R" --dir "$T/s2" --data "$T/all.tsv" --metric rmse --tolerance -1000 $E 2>/dev/null
+check "rmse, tolerance -1000: refused" test "$(field "$T/s2" 2)" = refused
+
+# ---- a run killed with SIGKILL during training; a second run meanwhile ----
+cp "$T/s/current/model.safetensors" "$T/served.safetensors"
+was=$(served "$T/s")
+lines=$(wc -l <"$T/s/retrain.log")
+setsid sh "$R" --dir "$T/s" --data "$T/all.tsv" -- --epochs 500 2>"$T/kerr" &
+pid=$!
+if wait_for '^retrain: training' "$T/kerr"; then
+    sleep 0.5
+    # shellcheck disable=SC2086
+    sh "$R" --dir "$T/s" --data "$T/all.tsv" $E 2>"$T/err2"
+    st=$?
+    check "a second run while one trains: status 0" test "$st" -eq 0
+    check "a second run while one trains: says it skips" grep -q 'another run holds the lock; skipping' "$T/err2"
+    check "a second run while one trains: one 'skipped' line" test "$(field "$T/s" 2)" = skipped
+    check "a second run while one trains: it did not train" test -z "$(grep 'retrain: training' "$T/err2")"
+    kill -KILL "-$pid"
+    wait "$pid" 2>/dev/null
+    same "SIGKILL during training: the served model byte-identical" "$T/s/current/model.safetensors" "$T/served.safetensors"
+    check "SIGKILL during training: current still points at it" test "$(served "$T/s")" = "$was"
+    check "SIGKILL during training: no line (only the skip)" test "$(wc -l <"$T/s/retrain.log")" = $((lines + 1))
+else
+    fail "SIGKILL during training" "the run never reached training: $(tail -n 2 "$T/kerr")"
+fi
+# The next run takes the lock again and cleans up after the dead one.
+# shellcheck disable=SC2086
+sh "$R" --dir "$T/s" --data "$T/all.tsv" --tolerance 1000 $E 2>/dev/null
+check "after the killed run: the next one runs" test "$(field "$T/s" 2)" = promoted
+check "after the killed run: its work removed, and said" \
+    test -z "$(ls -d "$T"/s/work.* 2>/dev/null)" -a -n "$(lastline "$T/s" | grep 'removed the work of a run that died')"
+
+# ---- SIGTERM during training: a failed line, the served model kept ----
+cp "$T/s/current/model.safetensors" "$T/served.safetensors"
+setsid sh "$R" --dir "$T/s" --data "$T/all.tsv" -- --epochs 500 2>"$T/kerr" &
+pid=$!
+if wait_for '^retrain: training' "$T/kerr"; then
+    sleep 0.5
+    kill -TERM "-$pid"
+    wait "$pid"
+    check "SIGTERM during training: status non-zero" test $? -ne 0
+    check "SIGTERM during training: a 'failed' line naming the signal" \
+        test -n "$(lastline "$T/s" | awk -F'\t' '$2 == "failed" && $7 ~ /training.*SIGTERM/')"
+    same "SIGTERM during training: the served model byte-identical" "$T/s/current/model.safetensors" "$T/served.safetensors"
+    check "SIGTERM during training: its work kept in last-failed" test -f "$T/s/last-failed/log"
+else
+    fail "SIGTERM during training" "the run never reached training"
+fi
+
+# ---- --keep ----
+# shellcheck disable=SC2086
+sh "$R" --dir "$T/s" --data "$T/all.tsv" --tolerance 1000 --keep 2 $E 2>/dev/null
+check "--keep 2: two models left, the served one among them" \
+    test "$(ls "$T/s/models" | wc -l)" = 2 -a -d "$T/s/$(served "$T/s")"
+
+# ---- bad data: failed, logged, nothing served changes ----
+cp "$T/s/current/model.safetensors" "$T/served.safetensors"
+printf 'user_id\titem_id\n1\t2\n' >"$T/other.tsv"
+# shellcheck disable=SC2086
+sh "$R" --dir "$T/s" --append "$T/other.tsv" $E 2>"$T/err"
+check "another header: status 1" test $? -eq 1
+check "another header: a 'failed' line saying why" \
+    test -n "$(lastline "$T/s" | awk -F'\t' '$2 == "failed" && $7 ~ /header differs/')"
+same "another header: the served model unchanged" "$T/s/current/model.safetensors" "$T/served.safetensors"
+check "another header: the data unchanged" test "$(wc -l <"$T/s/data.tsv")" = 8801
+
+# ---- bad usage ----
+sh "$R" --dir "$T/u" >/dev/null 2>&1
+check "neither --data nor --append: status 2" test $? -eq 2
+sh "$R" --dir "$T/u" --data "$T/d1.tsv" --append "$T/new1.tsv" >/dev/null 2>&1
+check "both --data and --append: status 2" test $? -eq 2
+sh "$R" --dir "$T/u" --data "$T/d1.tsv" --metric nosuch >/dev/null 2>&1
+check "an unknown metric: status 2" test $? -eq 2
+sh "$R" --dir "$T/u" --data "$T/d1.tsv" --tolerance abc >/dev/null 2>&1
+check "a tolerance that is no number: status 2" test $? -eq 2
