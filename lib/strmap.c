@@ -29,6 +29,9 @@ struct mlr_strmap {
     entry *entries;    /* (count) by id */
     size_t count, entries_cap;
     arena_block *arena;
+    size_t last; /* id + 1 of the key interned last, 0 none: input sorted by
+                    user repeats a key row after row, and a compare is
+                    cheaper than a hash and a probe */
 };
 
 static uint64_t load64(const unsigned char *p)
@@ -134,11 +137,20 @@ static void grow(mlr_strmap *m)
 
 size_t mlr_strmap_intern2(mlr_strmap *m, const char *s, size_t len, int *added)
 {
+    if (m->last) {
+        const entry *e = &m->entries[m->last - 1];
+        if (e->len == len && (len == 0 || memcmp(e->key, s, len) == 0)) {
+            if (added)
+                *added = 0;
+            return m->last - 1;
+        }
+    }
     uint64_t h = mlr_strmap_hash(s, len);
     size_t i = probe(m, s, len, h);
     if (m->slots[i]) {
         if (added)
             *added = 0;
+        m->last = m->slots[i];
         return m->slots[i] - 1;
     }
     if (m->count >= UINT32_MAX - 1)
@@ -150,6 +162,7 @@ size_t mlr_strmap_intern2(mlr_strmap *m, const char *s, size_t len, int *added)
     size_t id = m->count++;
     m->entries[id] = (entry){arena_copy(m, s, len), len, h};
     m->slots[i] = (uint32_t)(id + 1);
+    m->last = id + 1;
     if (m->count * 2 > m->cap)
         grow(m);
     if (added)

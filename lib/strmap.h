@@ -32,7 +32,8 @@ void mlr_strmap_free(mlr_strmap *m);
 
 /* The id of the len bytes at s, adding them with the next id (== the count
  * before the call) when absent. s need not be NUL-terminated; len 0 (the
- * empty string) is a valid key, and s may then be NULL. */
+ * empty string) is a valid key, and s may then be NULL. The key interned
+ * last is checked first, without hashing: runs of one key are cheap. */
 size_t mlr_strmap_intern(mlr_strmap *m, const char *s, size_t len);
 
 /* Like intern, and *added is set to 1 when the key was new, else 0. */

@@ -11,6 +11,7 @@
 #include "table.h"
 
 #include <csv.h>
+#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -564,9 +565,59 @@ static int number_fail(const mlr_reader *r, size_t i, const char *what, mlr_err 
                     f && strlen(f) > 60 ? "..." : "", what);
 }
 
+/* Plain decimals ([-]digits[.digits], at most 15 digits: ratings,
+ * timestamps, ages) without strtod, which is most of a text tool's number
+ * cost. m / 10^k with m < 10^15 and k <= 15 is one correctly rounded
+ * division of two exact doubles: the value strtod gives (Clinger's fast
+ * path). Returns 0, or -1 for anything else (left to mlr_parse_double). */
+static int plain_decimal(const char *p, size_t len, double *out)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    size_t i = p[0] == '-', digits = 0, frac = 0;
+    int64_t m = 0;
+    int dot = 0;
+    if (len - i > 16)
+        return -1;
+    for (; i < len; i++) {
+        if (p[i] >= '0' && p[i] <= '9') {
+            m = m * 10 + (p[i] - '0');
+            digits++;
+            frac += (size_t)dot;
+        } else if (p[i] == '.' && !dot && digits > 0) {
+            dot = 1;
+        } else {
+            return -1;
+        }
+    }
+    if (digits == 0 || digits > 15 || (dot && frac == 0))
+        return -1;
+    double v = (double)m / pow10[frac];
+    *out = p[0] == '-' ? -v : v;
+    return 0;
+}
+
+/* [-]digits, at most 18 of them: no overflow possible. */
+static int plain_integer(const char *p, size_t len, long *out)
+{
+    size_t i = p[0] == '-';
+    if (len == i || len - i > 18)
+        return -1;
+    long v = 0;
+    for (; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = p[0] == '-' ? -v : v;
+    return 0;
+}
+
 int mlr_reader_double(const mlr_reader *r, size_t i, double *out, mlr_err *e)
 {
     const char *f = mlr_reader_field(r, i);
+    if (f && plain_decimal(f, r->lens[i], out) == 0)
+        return 0;
     if (!f || mlr_parse_double(f, out) < 0)
         return number_fail(r, i, "a number", e);
     return 0;
@@ -575,7 +626,44 @@ int mlr_reader_double(const mlr_reader *r, size_t i, double *out, mlr_err *e)
 int mlr_reader_long(const mlr_reader *r, size_t i, long *out, mlr_err *e)
 {
     const char *f = mlr_reader_field(r, i);
+    if (f && plain_integer(f, r->lens[i], out) == 0)
+        return 0;
     if (!f || mlr_parse_long(f, out) < 0)
         return number_fail(r, i, "an integer", e);
     return 0;
+}
+
+/* ---- the row as text ---- */
+
+size_t mlr_reader_row_size(const mlr_reader *r)
+{
+    size_t n = r->nfields;
+    for (size_t i = 0; i < r->nfields; i++)
+        n += r->lens[i];
+    return n ? n : 1;
+}
+
+/* TSV fields were cut in place from one line, one NUL where each TAB was:
+ * the row is that line again, one copy. Other inputs are joined. */
+size_t mlr_reader_row_tsv(const mlr_reader *r, char *dst)
+{
+    size_t n = r->nfields;
+    if (n == 0)
+        return 0;
+    if (!r->o.csv && r->o.delim == '\t') {
+        const char *first = r->fields[0];
+        size_t len = (size_t)(r->fields[n - 1] + r->lens[n - 1] - first);
+        memcpy(dst, first, len);
+        for (size_t i = 0; i + 1 < n; i++)
+            dst[r->fields[i] + r->lens[i] - first] = '\t';
+        return len;
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            dst[len++] = '\t';
+        memcpy(dst + len, r->fields[i], r->lens[i]);
+        len += r->lens[i];
+    }
+    return len;
 }

@@ -56,6 +56,13 @@ long mlr_reader_line(const mlr_reader *r);        /* line of the current row, 1-
 int mlr_reader_double(const mlr_reader *r, size_t i, double *out, mlr_err *e);
 int mlr_reader_long(const mlr_reader *r, size_t i, long *out, mlr_err *e);
 
+/* The current row as TSV text: its fields joined by TAB, without a line
+ * end, into dst, which must hold mlr_reader_row_size(r) bytes; returns the
+ * length. For TSV input this is one copy of the line (a field never holds
+ * a TAB there); a field of other input may hold TAB or LF (clean it). */
+size_t mlr_reader_row_size(const mlr_reader *r);
+size_t mlr_reader_row_tsv(const mlr_reader *r, char *dst);
+
 /* ---- writing ---- */
 /* Replaces TAB, CR and LF in s by spaces, in place (SPEC.md: ingest does this). */
 void mlr_tsv_clean(char *s);

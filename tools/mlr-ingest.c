@@ -556,34 +556,80 @@ static void check_row(const mlr_reader *r, const int *src)
         check_number(r, src[C_AGE], 1);
 }
 
+/* Replaces TAB, CR and LF in b[0..n) by spaces. */
+static void clean_span(char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b[i] == '\t' || b[i] == '\r' || b[i] == '\n')
+            b[i] = ' ';
+}
+
+/* Our columns of the current row as one TSV line (with its LF) at the end
+ * of line. A TSV field holds no TAB or LF (the reader split on them), so a
+ * single pass for CR cleans the whole line; when our columns are the
+ * input's, in order, the line is the input line again, copied at once. */
+static void table_line(str *line, const mlr_reader *r, const int *src, const int *cols, int n,
+                       int csv, int identity)
+{
+    size_t at = line->len, need = mlr_reader_row_size(r) + 1;
+    if (line->len + need + 1 > line->cap) {
+        while (line->len + need + 1 > line->cap)
+            line->cap = line->cap ? 2 * line->cap : 1 << 16;
+        line->s = xrealloc(line->s, line->cap);
+    }
+    char *b = line->s;
+    if (identity && !csv) {
+        line->len += mlr_reader_row_tsv(r, b + at);
+    } else {
+        for (int k = 0; k < n; k++) {
+            size_t f = (size_t)src[cols[k]], len = mlr_reader_field_len(r, f);
+            memcpy(b + line->len, mlr_reader_field(r, f), len);
+            if (csv)
+                clean_span(b + line->len, len);
+            line->len += len;
+            b[line->len++] = '\t';
+        }
+        line->len--; /* the last TAB */
+    }
+    if (!csv)
+        for (char *cr = memchr(b + at, '\r', line->len - at); cr; cr = memchr(cr, '\r', (size_t)(b + line->len - cr)))
+            *cr = ' ';
+    b[line->len++] = '\n';
+}
+
 static void ingest_table(const options *o, FILE *out)
 {
     mlr_read_opts ro = mlr_read_defaults();
-    if (!strcmp(o->format, "csv"))
+    int csv = !strcmp(o->format, "csv");
+    if (csv)
         ro = csv_opts();
     mlr_reader *r = open_or_die(o->input, &ro);
-    int src[NCOLS], cols[NCOLS], n = 0;
+    int src[NCOLS], cols[NCOLS], n = 0, identity;
     map_columns(o, r, src);
     for (int c = 0; c < NCOLS; c++)
         if (src[c] >= 0)
             cols[n++] = c;
-    for (int k = 0; k < n; k++)
+    identity = (size_t)n == mlr_reader_ncols(r);
+    for (int k = 0; k < n; k++) {
         put(out, COLS[cols[k]], strlen(COLS[cols[k]]), k + 1 < n ? '\t' : '\n');
+        identity = identity && src[cols[k]] == k;
+    }
     mlr_err e;
     int got;
-    str clean = {0};
+    str lines = {0}; /* rows go out a buffer at a time, not a field at a time */
     while ((got = mlr_reader_next(r, &e)) == 1) {
         check_row(r, src);
-        for (int k = 0; k < n; k++) {
-            size_t f = (size_t)src[cols[k]];
-            clean.len = 0;
-            str_add_clean(&clean, mlr_reader_field(r, f), mlr_reader_field_len(r, f));
-            put(out, clean.s, clean.len, k + 1 < n ? '\t' : '\n');
+        table_line(&lines, r, src, cols, n, csv, identity);
+        if (lines.len >= 1 << 16) {
+            fwrite(lines.s, 1, lines.len, out);
+            lines.len = 0;
         }
     }
     if (got < 0)
         mlr_die_err(&e);
-    free(clean.s);
+    if (lines.len)
+        fwrite(lines.s, 1, lines.len, out);
+    free(lines.s);
     mlr_reader_close(r);
 }
 

@@ -36,6 +36,7 @@ typedef struct {
     mlr_strmap *users, *items, *titles, *genre_lists, *ratings, *months;
     counts user_n, item_n, rating_n, month_n;
     size_t *item_title; /* (items) title id + 1 of each item, 0 none */
+    size_t *item_genres; /* (items) genre list id + 1 of the item's last row, 0 none */
     size_t item_title_cap;
     double rating_min, rating_max, rating_sum;
     long time_min, time_max;
@@ -165,19 +166,45 @@ static void add_time(stats *s, const mlr_reader *r, int want_months)
         count_month(s, t);
 }
 
+static void grow_items(stats *s, size_t item)
+{
+    if (item < s->item_title_cap)
+        return;
+    size_t cap = s->item_title_cap ? s->item_title_cap * 2 : 1024;
+    while (cap <= item)
+        cap *= 2;
+    s->item_title = xrealloc(s->item_title, cap * sizeof *s->item_title);
+    s->item_genres = xrealloc(s->item_genres, cap * sizeof *s->item_genres);
+    memset(s->item_title + s->item_title_cap, 0, (cap - s->item_title_cap) * sizeof *s->item_title);
+    memset(s->item_genres + s->item_title_cap, 0, (cap - s->item_title_cap) * sizeof *s->item_genres);
+    s->item_title_cap = cap;
+}
+
+/* 1 when field col of r is the key with id + 1 == known (0: none) of m:
+ * an item's rows nearly always repeat its text, and comparing it with
+ * the item's key is cheaper than hashing it and probing the map. */
+static int same_key(const mlr_strmap *m, size_t known, const mlr_reader *r, int col)
+{
+    size_t len = mlr_reader_field_len(r, (size_t)col);
+    return known && mlr_strmap_key_len(m, known - 1) == len &&
+           memcmp(mlr_strmap_key(m, known - 1), mlr_reader_field(r, (size_t)col), len) == 0;
+}
+
 static void add_title(stats *s, const mlr_reader *r, size_t item)
 {
+    grow_items(s, item);
+    if (same_key(s->titles, s->item_title[item], r, s->title))
+        return; /* interned already */
     size_t title = intern_field(s->titles, r, s->title);
-    if (item >= s->item_title_cap) {
-        size_t cap = s->item_title_cap ? s->item_title_cap * 2 : 1024;
-        while (cap <= item)
-            cap *= 2;
-        s->item_title = xrealloc(s->item_title, cap * sizeof *s->item_title);
-        memset(s->item_title + s->item_title_cap, 0, (cap - s->item_title_cap) * sizeof *s->item_title);
-        s->item_title_cap = cap;
-    }
     if (!s->item_title[item])
         s->item_title[item] = title + 1; /* an item's first title is its title */
+}
+
+static void add_genres(stats *s, const mlr_reader *r, size_t item)
+{
+    grow_items(s, item);
+    if (!same_key(s->genre_lists, s->item_genres[item], r, s->genres))
+        s->item_genres[item] = intern_field(s->genre_lists, r, s->genres) + 1;
 }
 
 static void read_stats(const options *o, stats *s)
@@ -209,7 +236,7 @@ static void read_stats(const options *o, stats *s)
         if (s->title >= 0)
             add_title(s, r, item);
         if (s->genres >= 0)
-            intern_field(s->genre_lists, r, s->genres);
+            add_genres(s, r, item);
     }
     if (got < 0)
         mlr_die_err(&e);
@@ -419,7 +446,7 @@ static void run(const options *o)
         mlr_die_err(&e);
     mlr_strmap_free(s.users); mlr_strmap_free(s.items); mlr_strmap_free(s.titles);
     mlr_strmap_free(s.genre_lists); mlr_strmap_free(s.ratings); mlr_strmap_free(s.months);
-    free(s.user_n.v); free(s.item_n.v); free(s.rating_n.v); free(s.month_n.v); free(s.item_title);
+    free(s.user_n.v); free(s.item_n.v); free(s.rating_n.v); free(s.month_n.v); free(s.item_title); free(s.item_genres);
 }
 
 int main(int argc, char **argv)
