@@ -344,8 +344,10 @@ static void write_rows(const rows *t, const unsigned char *is_test, const option
     for (size_t i = 0; i < t->n; i++)
         fwrite(t->text + t->off[i], 1, t->off[i + 1] - t->off[i], is_test[i] ? test.fp : train.fp);
     if (ferror(train.fp) || ferror(test.fp))
-        mlr_die("write error");
-    if (mlr_out_commit(&test, &e) < 0 || mlr_out_commit(&train, &e) < 0)
+        mlr_die("%s: write error", ferror(test.fp) ? o->test : o->train ? o->train : "stdout");
+    /* training rows first: when they go to stdout, a full disk or a closed
+     * pipe must stop us before the test file replaces an earlier one */
+    if (mlr_out_commit(&train, &e) < 0 || mlr_out_commit(&test, &e) < 0)
         mlr_die_err(&e);
 }
 
