@@ -329,10 +329,16 @@ int mlr_out_commit(mlr_out *o, mlr_err *e)
     if (o->fp == stdout && !o->tmp_path)
         return commit_stdout(o, e);
     if (o->fp && !o->tmp_path) { /* a device opened directly */
+        errno = 0; /* an error of an earlier write leaves no errno: not "Success" */
         int bad = fflush(o->fp) != 0 || ferror(o->fp);
-        bad |= fclose(o->fp) != 0;
+        int err = errno;
+        if (fclose(o->fp) != 0 && !bad) {
+            bad = 1;
+            err = errno;
+        }
         o->fp = NULL;
-        return bad ? mlr_fail(e, "write error on a special file: %s", strerror(errno)) : 0;
+        return bad ? mlr_fail(e, "write error on a special file: %s",
+                              err ? strerror(err) : "input/output error") : 0;
     }
     if (!o->fp)
         return mlr_fail(e, "internal error: commit of an output that is not open");
