@@ -531,11 +531,11 @@ size_t mlr_feature_list(const mlr_feature *f, mlr_tokens *t, const char *field, 
 
 /* ---- building ---- */
 
-void mlr_counter_add(mlr_counter *c, const char *tok, size_t len)
+size_t mlr_counter_add_id(mlr_counter *c, const char *tok, size_t len)
 {
     if (len == 0 || (len == strlen(MLR_UNK) && memcmp(tok, MLR_UNK, len) == 0)) {
         c->unk++;
-        return;
+        return SIZE_MAX;
     }
     if (!c->seen)
         c->seen = mlr_strmap_new(0);
@@ -547,6 +547,20 @@ void mlr_counter_add(mlr_counter *c, const char *tok, size_t len)
         c->cap = cap;
     }
     c->counts[id]++;
+    return id;
+}
+
+void mlr_counter_add(mlr_counter *c, const char *tok, size_t len)
+{
+    mlr_counter_add_id(c, tok, len);
+}
+
+void mlr_counter_bump(mlr_counter *c, size_t id)
+{
+    if (id == SIZE_MAX)
+        c->unk++;
+    else
+        c->counts[id]++;
 }
 
 void mlr_counter_free(mlr_counter *c)

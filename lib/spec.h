@@ -166,6 +166,11 @@ typedef struct {
 
 /* One occurrence of a token. An empty token or "[UNK]" itself counts to unk. */
 void mlr_counter_add(mlr_counter *c, const char *tok, size_t len);
+/* The same, returning the token's id (SIZE_MAX when it counted to unk), so
+ * a caller that meets the token again can count it by id with
+ * mlr_counter_bump, without hashing it (ids are stable once given). */
+size_t mlr_counter_add_id(mlr_counter *c, const char *tok, size_t len);
+void mlr_counter_bump(mlr_counter *c, size_t id);
 void mlr_counter_free(mlr_counter *c); /* accepts a zeroed counter */
 
 /* Makes c's tokens f's vocabulary (replacing any): [UNK] first, then every

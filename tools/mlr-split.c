@@ -144,14 +144,18 @@ static void append(rows *t, const char *s, size_t n)
     t->len += n;
 }
 
-/* The current row as its TSV line: fields joined by TAB, then LF. */
+/* The current row as its TSV line: fields joined by TAB, then LF (for
+ * TSV input, the input line again: one copy). */
 static void append_row(rows *t, const mlr_reader *r)
 {
-    size_t nf = mlr_reader_nfields(r);
-    for (size_t i = 0; i < nf; i++) {
-        append(t, mlr_reader_field(r, i), mlr_reader_field_len(r, i));
-        append(t, i + 1 < nf ? "\t" : "\n", 1);
+    size_t need = mlr_reader_row_size(r) + 1;
+    if (t->cap - t->len < need) {
+        while (t->cap - t->len < need)
+            t->cap = t->cap ? t->cap * 2 : 1 << 20;
+        t->text = xrealloc(t->text, t->cap);
     }
+    t->len += mlr_reader_row_tsv(r, t->text + t->len);
+    t->text[t->len++] = '\n';
     if (t->n + 2 > t->off_cap) {
         t->off_cap = t->off_cap ? t->off_cap * 2 : 1 << 16;
         t->off = xrealloc(t->off, t->off_cap * sizeof *t->off);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "mlr.h"
 #include "spec.h"
+#include "strmap.h"
 #include "table.h"
 
 typedef struct {
@@ -17,13 +18,23 @@ typedef struct {
     char **inputs; /* NULL-terminated; {"-"} when none given */
 } options;
 
-/* One feature being counted: where its column is in the current input. */
+/* One feature being counted: where its column is in the current input.
+ * multi/words also keep a memo of raw text -> the counter ids of its
+ * tokens, since most rows repeat an item's title and genres or a user's
+ * occupation: a hit counts the ids again without normalising, splitting
+ * and hashing each token. */
 typedef struct {
     mlr_feature *f;
     size_t col;
     mlr_counter counter;
     mlr_moments moments;
+    mlr_strmap *memo;   /* text -> memo id; NULL for cat and numbers */
+    size_t *memo_ids;   /* counter ids of every memo entry back to back */
+    size_t *memo_start; /* (entries + 1) where each entry's ids start */
+    size_t nids, ids_cap, starts_cap;
 } slot;
+
+#define MEMO_MAX ((size_t)1 << 20) /* distinct texts remembered per feature */
 
 typedef struct {
     mlr_spec spec;
@@ -102,6 +113,11 @@ static void add_features(state *s, mlr_reader *r)
         slot *sl = &s->slots[s->nslots++];
         memset(sl, 0, sizeof *sl);
         sl->f = mlr_spec_add(&s->spec, &defs[i]);
+        if (sl->f->kind == MLR_KIND_MULTI || sl->f->kind == MLR_KIND_WORDS) {
+            sl->memo = mlr_strmap_new(0);
+            sl->memo_start = xmalloc((sl->starts_cap = 1024) * sizeof *sl->memo_start);
+            sl->memo_start[0] = 0;
+        }
     }
 }
 
@@ -121,6 +137,42 @@ static int locate_columns(state *s, mlr_reader *r, mlr_err *e)
     return 0;
 }
 
+static void memo_push(slot *sl, size_t id)
+{
+    if (sl->nids == sl->ids_cap) {
+        sl->ids_cap = sl->ids_cap ? 2 * sl->ids_cap : 1024;
+        sl->memo_ids = xrealloc(sl->memo_ids, sl->ids_cap * sizeof *sl->memo_ids);
+    }
+    sl->memo_ids[sl->nids++] = id;
+}
+
+/* The tokens of one multi/words field, through the slot's memo. */
+static void count_list(state *s, slot *sl, const char *field, size_t len)
+{
+    const char *tok;
+    size_t tlen, n = mlr_strmap_count(sl->memo);
+    int added = 0;
+    size_t m = n < MEMO_MAX ? mlr_strmap_intern2(sl->memo, field, len, &added) : SIZE_MAX;
+    if (m != SIZE_MAX && !added) {
+        for (size_t k = sl->memo_start[m]; k < sl->memo_start[m + 1]; k++)
+            mlr_counter_bump(&sl->counter, sl->memo_ids[k]);
+        return;
+    }
+    mlr_tokens_start(&s->tokens, sl->f->def, field, len);
+    while (mlr_tokens_next(&s->tokens, &tok, &tlen)) {
+        size_t id = mlr_counter_add_id(&sl->counter, tok, tlen);
+        if (added)
+            memo_push(sl, id);
+    }
+    if (added) {
+        if (m + 2 > sl->starts_cap) {
+            sl->starts_cap *= 2;
+            sl->memo_start = xrealloc(sl->memo_start, sl->starts_cap * sizeof *sl->memo_start);
+        }
+        sl->memo_start[m + 1] = sl->nids;
+    }
+}
+
 static int count_row(state *s, mlr_reader *r, mlr_err *e)
 {
     for (size_t i = 0; i < s->nslots; i++) {
@@ -134,14 +186,18 @@ static int count_row(state *s, mlr_reader *r, mlr_err *e)
             mlr_moments_add(&sl->moments, x);
             continue;
         }
+        if (sl->memo) {
+            count_list(s, sl, field, len);
+            continue;
+        }
         mlr_tokens_start(&s->tokens, sl->f->def, field, len);
         int any = 0;
         while (mlr_tokens_next(&s->tokens, &tok, &tlen)) {
             mlr_counter_add(&sl->counter, tok, tlen);
             any = 1;
         }
-        if (!any && sl->f->kind == MLR_KIND_CAT)
-            mlr_counter_add(&sl->counter, "", 0); /* an empty value is [UNK] */
+        if (!any)
+            mlr_counter_add(&sl->counter, "", 0); /* an empty cat value is [UNK] */
     }
     s->rows++;
     return 0;
@@ -177,8 +233,12 @@ static void finish(state *s, const options *o)
 
 static void free_state(state *s)
 {
-    for (size_t i = 0; i < s->nslots; i++)
+    for (size_t i = 0; i < s->nslots; i++) {
         mlr_counter_free(&s->slots[i].counter);
+        mlr_strmap_free(s->slots[i].memo);
+        free(s->slots[i].memo_ids);
+        free(s->slots[i].memo_start);
+    }
     mlr_tokens_free(&s->tokens);
     mlr_spec_free(&s->spec);
 }
