@@ -100,7 +100,7 @@ for w in "$dir"/work.*; do [ -d "$w" ] && { stale="$stale ${w##*/}"; rm -rf "$w"
 rm -rf "$dir"/models/*.tmp "$dir"/current.new.*
 work=$dir/work.$$
 mkdir "$work"
-stage=starting outcome= old=- new=- model=-
+stage=starting outcome= old=- new=-
 finish() {
     st=$?
     trap - EXIT
@@ -195,7 +195,7 @@ cp "$work/old/metrics.tsv" "$m/replaced-metrics.tsv" 2>/dev/null || true
 mv "$m" "$dir/models/$stamp"
 ln -s "models/$stamp" "$dir/current.new.$$"
 mv -T "$dir/current.new.$$" "$dir/current"
-outcome=promoted model=$stamp
+outcome=promoted
 logline promoted "$old" "$new" "$stamp" "$why"
 echo "$me: promoted $stamp: $why" >&2
 
