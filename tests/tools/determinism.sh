@@ -1,0 +1,67 @@
+#!/bin/sh
+# determinism.sh: the whole flow (synth -> split -> vocab -> encode ->
+# train 2 epochs -> embed -> topk -> predict -> score) run twice into two
+# directories with the same --seed and --threads: every output file must
+# be byte-identical. A different split seed must change the split, and
+# mlr-topk's lists must not depend on its thread count or blocking. Both
+# flows run in the same directory (then moved aside), since the model
+# records the absolute path of its specification.
+. "$(dirname "$0")/lib.sh"
+
+# flow DIR SPLIT-SEED: the flow inside DIR.
+flow() {
+    mkdir -p "$1" && cd "$1" &&
+    mlr-synth --users 150 --items 200 --ratings 6000 --seed 11 --output all.tsv &&
+    mlr-split --seed "$2" --test test.tsv --train train.tsv all.tsv &&
+    mlr-vocab --output spec train.tsv &&
+    mlr-encode --spec spec --output enc/train train.tsv &&
+    mlr-encode --spec spec --output enc/test test.tsv &&
+    mlr-encode --items --spec spec --output enc/items train.tsv test.tsv &&
+    mlr-train --train enc/train --valid enc/test --items enc/items --spec spec \
+        --epochs 2 --seed 5 --threads 2 --log train.log --output model.st -q &&
+    mlr-embed --model model.st --queries enc/test --output query.npy --threads 2 &&
+    mlr-embed --model model.st --items enc/items --output items.npy --threads 2 &&
+    mlr-topk --quiet --queries query.npy --query-ids query.ids --items items.npy \
+        --exclude train.tsv --k 20 --threads 2 --output topk.tsv &&
+    mlr-predict --model model.st --rows enc/test --output pred.tsv --threads 2 &&
+    mlr-score --test test.tsv --train train.tsv --queries query.npy --items items.npy \
+        --pred pred.tsv --at 10 --threads 2 --output metrics.tsv
+}
+
+for d in a b; do
+    if ! (flow "$T/run" 42) 2>"$T/$d.err"; then fail "flow $d" "$(head -c 300 "$T/$d.err")"; exit 0; fi
+    mv "$T/run" "$T/$d"
+done
+
+# train.log has a seconds column: compare it without that one
+for d in a b; do
+    awk -F'\t' -v OFS='\t' '{ $2 = ""; print }' "$T/$d/train.log" >"$T/$d.log"
+    rm "$T/$d/train.log"
+done
+same "train.log (seconds aside)" "$T/a.log" "$T/b.log"
+(cd "$T/a" && find . -type f | sort) >"$T/files.a"
+(cd "$T/b" && find . -type f | sort) >"$T/files.b"
+same "the same files" "$T/files.a" "$T/files.b"
+n=0 differ=""
+while read -r f; do
+    n=$((n + 1))
+    cmp -s "$T/a/$f" "$T/b/$f" || differ="$differ $f"
+done <"$T/files.a"
+if [ -z "$differ" ] && [ $n -ge 40 ]; then pass "all $n outputs byte-identical"
+else fail "byte-identical outputs" "of $n files these differ:$differ"; fi
+
+# a different split seed: another split
+(cd "$T/a" && mlr-split --seed 43 --test test43.tsv --train train43.tsv all.tsv) 2>/dev/null
+check "another seed, another split" sh -c '! cmp -s "$1/test.tsv" "$1/test43.tsv"' - "$T/a"
+check "another seed, same number of test rows" \
+    test "$(wc -l <"$T/a/test.tsv")" -eq "$(wc -l <"$T/a/test43.tsv")"
+
+# another thread count, block or tile: the same lists. (The scores' last
+# printed digit may differ: sgemm rounds differently for other tile shapes.)
+for opts in "--threads 1" "--threads 1 --block 7" "--threads 2 --tile 5"; do
+    (cd "$T/a" && mlr-topk --quiet --queries query.npy --query-ids query.ids --items items.npy \
+        --exclude train.tsv --k 20 $opts --output topk1.tsv) 2>/dev/null
+    cut -f1-4 "$T/a/topk1.tsv" >"$T/lists1"
+    cut -f1-4 "$T/a/topk.tsv" >"$T/lists2"
+    same "topk lists: $opts = --threads 2" "$T/lists1" "$T/lists2"
+done
