@@ -120,7 +120,8 @@ merge() {
 if [ -z "$output" ] || [ "$output" = - ]; then
     merge
 else
-    merge >"$work/merged.tsv"
-    mv "$work/merged.tsv" "$output"
+    # beside the output, so that the rename is atomic whatever --tmpdir
+    merge >"$output.tmp.$$" || { rm -f "$output.tmp.$$"; die "merging failed"; }
+    mv "$output.tmp.$$" "$output"
 fi
 echo "$me: done" >&2

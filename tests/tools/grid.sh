@@ -107,6 +107,11 @@ check "a failing run: the good one in the table" test "$(wc -l <"$T/x/results.ts
 check "a failing run: its log kept in NAME.part" grep -q nosuch "$T/x/runs/optimizer=nosuch.part/log"
 check "a failing run: named on stderr" grep -q 'optimizer=nosuch: failed' "$T/err"
 
+# ---- through parallel's ssh path (':' is this machine) ----
+# shellcheck disable=SC2086
+sh "$G" $D --out "$T/ssh" --jobs 1 --threads 1 --sshlogin : -- --epochs 1 --dim ::: 8 16 >/dev/null 2>&1
+check "--sshlogin ':': status 0, 2 runs" test $? -eq 0 -a "$(wc -l <"$T/ssh/results.tsv")" = 3
+
 # ---- refusals ----
 cp "$T/g/results.tsv" "$T/before.tsv"
 # shellcheck disable=SC2086
