@@ -63,6 +63,10 @@ typedef struct {
     int has_last;
     mlr_strmap *memo;
     vec memo_ids, memo_start; /* int32 ids back to back; size_t start of each memo entry */
+    /* Item-side lists: the memo entry (+ 1, 0 none) of each known item's
+     * last text, indexed by the item's id: comparing the text with it is
+     * cheaper than hashing the text and probing the memo. */
+    size_t *by_item, nby_item;
 } column;
 
 #define MEMO_MAX ((size_t)1 << 20) /* distinct texts remembered per column */
@@ -76,6 +80,10 @@ typedef struct {
     mlr_tokens tokens;
     int32_t *scratch;    /* (max_tokens) */
     int user_col, item_col; /* in the current input; -1 when absent */
+    column *item_feature; /* the item_id feature's column, or NULL */
+    int32_t row_item;     /* its id on the current row (0: unknown or none) */
+    char *line;           /* rows.tsv lines waiting to be written */
+    size_t line_len, line_cap;
     int started;         /* the first input's header has been seen */
     int first_has_item;  /* rows.tsv has item_id */
     mlr_strmap *items;   /* --items: the item ids seen, in first-seen order */
@@ -179,6 +187,8 @@ static void add_columns(state *s, mlr_reader *r)
             c->memo = mlr_strmap_new(0);
             *(size_t *)vec_push(&c->memo_start, 1) = 0;
         }
+        if (f->kind == MLR_KIND_CAT && strcmp(f->name, "item_id") == 0)
+            s->item_feature = c;
     }
 }
 
@@ -220,12 +230,31 @@ static int locate_columns(state *s, mlr_reader *r, mlr_err *e)
             return -1;
         s->cols[i].col = (size_t)col;
     }
+    for (size_t i = 0; s->item_feature && i < s->ncols; i++) {
+        column *c = &s->cols[i];
+        if (c->memo && c->f->def->side == MLR_SIDE_ITEM && !c->by_item) {
+            c->nby_item = s->item_feature->f->size;
+            c->by_item = xcalloc(c->nby_item, sizeof *c->by_item);
+        }
+    }
     return 0;
+}
+
+/* a[0..n) == b[0..n): ids and tokens are short, and a memcmp call costs
+ * more than the comparison. */
+static int same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n > 16)
+        return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
 }
 
 static int32_t encode_cat(column *c, const char *field, size_t len)
 {
-    if (c->has_last && len == c->last_len && memcmp(field, c->last, len) == 0)
+    if (c->has_last && len == c->last_len && same_bytes(field, c->last, len))
         return c->last_id;
     if (len + 1 > c->last_cap) {
         c->last_cap = len + 64;
@@ -237,12 +266,29 @@ static int32_t encode_cat(column *c, const char *field, size_t len)
     return c->last_id = mlr_feature_cat(c->f, field, len);
 }
 
+/* The memo entry holding field (len bytes) as its text, or -1. */
+static long memo_find(const state *s, column *c, const char *field, size_t len)
+{
+    size_t *known = NULL;
+    if (c->by_item && s->row_item > 0 && (size_t)s->row_item < c->nby_item) {
+        known = &c->by_item[s->row_item];
+        size_t m = *known;
+        if (m && mlr_strmap_key_len(c->memo, m - 1) == len &&
+            same_bytes(mlr_strmap_key(c->memo, m - 1), field, len))
+            return (long)m - 1;
+    }
+    long m = mlr_strmap_find(c->memo, field, len);
+    if (m >= 0 && known)
+        *known = (size_t)m + 1;
+    return m;
+}
+
 /* The ids of a multi/words field into s->scratch (at most max_tokens),
  * through the column's memo; returns how many. */
 static size_t encode_list(state *s, column *c, const char *field, size_t len)
 {
     size_t max = s->opt->max_tokens;
-    long m = mlr_strmap_find(c->memo, field, len);
+    long m = memo_find(s, c, field, len);
     if (m >= 0) {
         const size_t *start = (const size_t *)c->memo_start.p;
         size_t n = start[m + 1] - start[m];
@@ -312,17 +358,36 @@ static int encode_value(state *s, column *c, mlr_reader *r, mlr_err *e)
     return 0;
 }
 
+/* Appends n bytes to the pending rows.tsv lines. */
+static void line_add(state *s, const char *p, size_t n)
+{
+    if (s->line_len + n > s->line_cap) {
+        while (s->line_len + n > s->line_cap)
+            s->line_cap = s->line_cap ? 2 * s->line_cap : 1 << 16;
+        s->line = xrealloc(s->line, s->line_cap);
+    }
+    memcpy(s->line + s->line_len, p, n);
+    s->line_len += n;
+}
+
+static void flush_lines(state *s)
+{
+    if (s->line_len)
+        fwrite(s->line, 1, s->line_len, s->rows.fp);
+    s->line_len = 0;
+}
+
+/* The row's ids for rows.tsv, written a buffer at a time. */
 static void write_ids_row(state *s, mlr_reader *r)
 {
-    FILE *fp = s->rows.fp;
-    fwrite(mlr_reader_field(r, (size_t)s->user_col), 1,
-           mlr_reader_field_len(r, (size_t)s->user_col), fp);
+    line_add(s, mlr_reader_field(r, (size_t)s->user_col), mlr_reader_field_len(r, (size_t)s->user_col));
     if (s->first_has_item) {
-        putc('\t', fp);
-        fwrite(mlr_reader_field(r, (size_t)s->item_col), 1,
-               mlr_reader_field_len(r, (size_t)s->item_col), fp);
+        line_add(s, "\t", 1);
+        line_add(s, mlr_reader_field(r, (size_t)s->item_col), mlr_reader_field_len(r, (size_t)s->item_col));
     }
-    putc('\n', fp);
+    line_add(s, "\n", 1);
+    if (s->line_len >= 1 << 16)
+        flush_lines(s);
 }
 
 static int encode_row(state *s, mlr_reader *r, mlr_err *e)
@@ -336,6 +401,8 @@ static int encode_row(state *s, mlr_reader *r, mlr_err *e)
     } else {
         write_ids_row(s, r);
     }
+    column *ic = s->item_feature;
+    s->row_item = ic ? encode_cat(ic, mlr_reader_field(r, ic->col), mlr_reader_field_len(r, ic->col)) : 0;
     for (size_t i = 0; i < s->ncols; i++)
         if (encode_value(s, &s->cols[i], r, e) < 0)
             return -1;
@@ -386,27 +453,32 @@ static void write_elems(FILE *fp, const void *data, size_t elem, const size_t *o
         fwrite((const char *)data + order[i] * elem, elem, 1, fp);
 }
 
-/* (N, L) ids padded with -1; L = the longest row, at least 1. */
+/* (N, L) ids padded with -1; L = the longest row, at least 1. Rows are
+ * padded into a chunk of a few thousand and written a chunk at a time. */
 static void write_list(FILE *fp, const column *c, const size_t *order, size_t n)
 {
     const uint16_t *lens = (const uint16_t *)c->lens.p;
     const int32_t *ids = (const int32_t *)c->ids.p;
-    size_t width = c->width ? c->width : 1;
+    size_t width = c->width ? c->width : 1, chunk = 4096;
     size_t *start = xmalloc((n + 1) * sizeof *start);
-    int32_t *row = xmalloc(width * sizeof *row);
+    int32_t *rows = xmalloc(chunk * width * sizeof *rows); /* (chunk, L) */
     start[0] = 0;
     for (size_t i = 0; i < n; i++)
         start[i + 1] = start[i] + lens[i];
     mlr_npy_write_header(fp, MLR_I4, 2, n, width);
-    for (size_t i = 0; i < n; i++) {
-        size_t k = order ? order[i] : i, j = 0;
-        for (; j < lens[k]; j++)
-            row[j] = ids[start[k] + j];
-        for (; j < width; j++)
-            row[j] = -1;
-        fwrite(row, sizeof *row, width, fp);
+    for (size_t i0 = 0; i0 < n; i0 += chunk) {
+        size_t b = n - i0 < chunk ? n - i0 : chunk;
+        for (size_t i = 0; i < b; i++) {
+            size_t k = order ? order[i0 + i] : i0 + i, j = 0;
+            int32_t *row = rows + i * width;
+            for (; j < lens[k]; j++)
+                row[j] = ids[start[k] + j];
+            for (; j < width; j++)
+                row[j] = -1;
+        }
+        fwrite(rows, sizeof *rows, b * width, fp);
     }
-    free(row);
+    free(rows);
     free(start);
 }
 
@@ -533,6 +605,7 @@ static int write_all(state *s, mlr_err *e)
     else
         rc = -1;
     if (rc == 0 && s->rows_open) { /* rows.tsv, streamed while reading, joins the commit */
+        flush_lines(s);
         p.o[p.n] = &s->rows;
         p.path[p.n++] = join(s->opt->output, "rows", ".tsv");
     }
@@ -559,7 +632,9 @@ static void free_state(state *s)
         mlr_strmap_free(s->cols[i].memo);
         free(s->cols[i].memo_ids.p);
         free(s->cols[i].memo_start.p);
+        free(s->cols[i].by_item);
     }
+    free(s->line);
     if (s->rows_open)
         mlr_out_abort(&s->rows);
     mlr_strmap_free(s->items);
