@@ -75,6 +75,8 @@ void nn_dense_backward_naive(float *dinp, float *dw, float *dbias, const float *
 void nn_relu_forward(float *out, const float *inp, size_t n);
 /* dinp += dout where out > 0 (out is the forward's output). */
 void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+/* The same in place: d = 0 where out <= 0 (d is dout on entry, dinp after). */
+void nn_relu_mask(float *d, const float *out, size_t n);
 
 /* ---- logits (B,U) = q (B,D) c (U,D)^T ---- */
 void nn_logits_forward(float *logits, const float *q, const float *c,
@@ -98,10 +100,16 @@ void nn_logits_backward_naive(float *dq, float *dc, const float *dlogits,
  *   loss_b = -(z[b,label] ) + log sum_u exp(z[b,u] + log n[b,u])
  *   z = logits + colbias, n[b,u] = count[u] (1 for u = label[b] with remove_hits)
  * Writes the softmax probabilities p (B,U) for the backward and returns the
- * MEAN loss over the B rows. */
+ * MEAN loss over the B rows. The exponential is nn_exp_neg's polynomial
+ * (SSE, 4 lanes); the naive twin computes in double with libm's exp. */
 double nn_softmax_xent_forward(float *probs, const float *logits, const int32_t *label,
                                const float *colbias, const int32_t *count,
                                int remove_hits, size_t B, size_t U);
+double nn_softmax_xent_forward_naive(float *probs, const float *logits, const int32_t *label,
+                                     const float *colbias, const int32_t *count,
+                                     int remove_hits, size_t B, size_t U);
+/* exp(x) for x <= 0 (relative error < 2e-7; about 1.6e-38 below -87). */
+float nn_exp_neg(float x);
 /* dlogits (B,U) += scale * (p - onehot(label)) / B: the gradient of
  * scale x the mean loss. */
 void nn_softmax_xent_backward(float *dlogits, const float *probs, const int32_t *label,

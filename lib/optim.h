@@ -39,6 +39,7 @@ typedef struct {
     float *m; /* (P) Adagrad accumulator, or Adam first moment */
     float *v; /* (P) Adam second moment; NULL for Adagrad */
     long t;   /* steps taken (Adam bias correction) */
+    float lr_t; /* Adam's corrected rate for step t (opt_begin_step) */
 } optimizer;
 
 /* Allocates the state for P parameters (xmalloc: aborts on no memory). */

@@ -338,6 +338,59 @@ static void test_softmax_distinct_equals_full(void)
     }
 }
 
+/* The fast softmax (column shifts, polynomial exp in SSE lanes) against
+ * the double-precision twin, on a row length that leaves a scalar tail. */
+static void test_softmax_vs_naive(void)
+{
+    enum { NB = 9, NU = 23 };
+    mlr_rng r;
+    mlr_rng_seed(&r, 11);
+    float logits[NB * NU], colbias[NU], p1[NB * NU], p2[NB * NU];
+    int32_t label[NB], count[NU];
+    fill(&r, logits, NB * NU, 8.0);
+    fill(&r, colbias, NU, 3.0);
+    for (int u = 0; u < NU; u++)
+        count[u] = 1 + (int)mlr_rng_below(&r, 4);
+    for (int b = 0; b < NB; b++)
+        label[b] = (int32_t)mlr_rng_below(&r, NU);
+    for (int remove = 0; remove <= 1; remove++)
+        for (int withbias = 0; withbias <= 1; withbias++) {
+            const float *cb = withbias ? colbias : NULL;
+            double a = nn_softmax_xent_forward(p1, logits, label, cb, count, remove, NB, NU);
+            double b = nn_softmax_xent_forward_naive(p2, logits, label, cb, count, remove, NB, NU);
+            CHECKF(fabs(a - b) < 1e-5 * fmax(1.0, fabs(b)), "remove %d bias %d: %g vs %g", remove,
+                   withbias, a, b);
+            CHECKF(max_diff(p1, p2, NB * NU) < 1e-6, "probs differ by %g", max_diff(p1, p2, NB * NU));
+        }
+}
+
+static void test_exp_neg(void)
+{
+    double worst = 0.0;
+    for (float x = 0.0f; x > -87.0f; x -= 0.0137f)
+        worst = fmax(worst, fabs(nn_exp_neg(x) / exp((double)x) - 1.0));
+    CHECKF(worst < 3e-7, "relative error %g", worst);
+    CHECK(nn_exp_neg(0.0f) == 1.0f);
+    CHECK(nn_exp_neg(-1000.0f) >= 0.0f && nn_exp_neg(-1000.0f) < 1e-37f);
+}
+
+static void test_relu_mask(void)
+{
+    float out[11], d1[11], d2[11] = {0};
+    mlr_rng r;
+    mlr_rng_seed(&r, 12);
+    fill(&r, out, 11, 1.0);
+    out[3] = 0.0f;
+    fill(&r, d1, 11, 1.0);
+    nn_relu_backward(d2, d1, out, 11);
+    nn_relu_mask(d1, out, 11);
+    CHECK(memcmp(d1, d2, sizeof d1) == 0);
+    float x[9] = {-1, 2, 0, -0.0f, 5, -3, 1e-30f, -1e-30f, 7}, y[9];
+    nn_relu_forward(y, x, 9);
+    for (int i = 0; i < 9; i++)
+        CHECK(y[i] == (x[i] > 0 ? x[i] : 0.0f));
+}
+
 /* ---- squared error ---- */
 
 typedef struct {
@@ -371,6 +424,9 @@ int main(void)
     RUN(test_relu_fd);
     RUN(test_softmax_fd);
     RUN(test_softmax_distinct_equals_full);
+    RUN(test_softmax_vs_naive);
+    RUN(test_exp_neg);
+    RUN(test_relu_mask);
     RUN(test_mse_fd);
     return check_status();
 }
