@@ -21,7 +21,7 @@ REPLAYS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test check-asan deps data pipeline bench fuzz clean
+.PHONY: all test check-asan check-valgrind deps data pipeline bench fuzz clean
 all: $(TOOLS) $(TESTS) $(REPLAYS) $(BENCHES)
 
 $(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h)
@@ -60,9 +60,13 @@ check-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	MLR_SANITIZED=1 MLR_BIN=$(CURDIR)/build/asan/bin MLR_TESTBIN=$(CURDIR)/build/asan/tests MLR_REPLAY=$(CURDIR)/build/asan/replay sh tests/run.sh
 
+# The unit tests and a small flow of every tool under valgrind's memcheck.
+check-valgrind: all
+	MLR_BIN=$(CURDIR)/$(BIN) MLR_TESTBIN=$(CURDIR)/$(BUILD)/tests sh tests/valgrind.sh
+
 # Debian packages, installed only where missing (needs root for apt-get).
 DEPS := libcsv-dev libopenblas-dev libjansson-dev parallel gnuplot-nox gcc make \
-        clang libclang-rt-14-dev python3-numpy unzip curl valgrind
+        clang libclang-rt-14-dev python3-numpy unzip curl valgrind time
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	    | grep -q 'install ok installed' || echo $$p; done); \
