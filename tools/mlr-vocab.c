@@ -32,6 +32,10 @@ typedef struct {
     size_t *memo_ids;   /* counter ids of every memo entry back to back */
     size_t *memo_start; /* (entries + 1) where each entry's ids start */
     size_t nids, ids_cap, starts_cap;
+    /* Item-side lists: the memo entry (+ 1, 0 none) of each item's last
+     * text, by the item's counter id: a compare instead of a hash. */
+    size_t *by_item, nby_item;
+    int is_item_id;     /* the item_id feature: its id keys by_item */
 } slot;
 
 #define MEMO_MAX ((size_t)1 << 20) /* distinct texts remembered per feature */
@@ -42,6 +46,7 @@ typedef struct {
     size_t nslots;
     mlr_tokens tokens;
     uint64_t rows;
+    size_t row_item; /* the item_id counter id of the current row; SIZE_MAX none */
 } state;
 
 static const char USAGE[] =
@@ -113,6 +118,7 @@ static void add_features(state *s, mlr_reader *r)
         slot *sl = &s->slots[s->nslots++];
         memset(sl, 0, sizeof *sl);
         sl->f = mlr_spec_add(&s->spec, &defs[i]);
+        sl->is_item_id = strcmp(defs[i].name, "item_id") == 0;
         if (sl->f->kind == MLR_KIND_MULTI || sl->f->kind == MLR_KIND_WORDS) {
             sl->memo = mlr_strmap_new(0);
             sl->memo_start = xmalloc((sl->starts_cap = 1024) * sizeof *sl->memo_start);
@@ -146,13 +152,36 @@ static void memo_push(slot *sl, size_t id)
     sl->memo_ids[sl->nids++] = id;
 }
 
+/* Where the memo id of the current row's item is kept for sl, or NULL. */
+static size_t *item_memo(const state *s, slot *sl)
+{
+    size_t it = s->row_item;
+    if (sl->f->def->side != MLR_SIDE_ITEM || it == SIZE_MAX)
+        return NULL;
+    if (it >= sl->nby_item) {
+        size_t n = sl->nby_item ? 2 * sl->nby_item : 1024;
+        while (n <= it)
+            n *= 2;
+        sl->by_item = xrealloc(sl->by_item, n * sizeof *sl->by_item);
+        memset(sl->by_item + sl->nby_item, 0, (n - sl->nby_item) * sizeof *sl->by_item);
+        sl->nby_item = n;
+    }
+    return &sl->by_item[it];
+}
+
 /* The tokens of one multi/words field, through the slot's memo. */
 static void count_list(state *s, slot *sl, const char *field, size_t len)
 {
     const char *tok;
-    size_t tlen, n = mlr_strmap_count(sl->memo);
+    size_t tlen, n = mlr_strmap_count(sl->memo), *known = item_memo(s, sl), m = SIZE_MAX;
     int added = 0;
-    size_t m = n < MEMO_MAX ? mlr_strmap_intern2(sl->memo, field, len, &added) : SIZE_MAX;
+    if (known && *known && mlr_strmap_key_len(sl->memo, *known - 1) == len &&
+        memcmp(mlr_strmap_key(sl->memo, *known - 1), field, len) == 0)
+        m = *known - 1;
+    else if (n < MEMO_MAX)
+        m = mlr_strmap_intern2(sl->memo, field, len, &added);
+    if (known && m != SIZE_MAX)
+        *known = m + 1;
     if (m != SIZE_MAX && !added) {
         for (size_t k = sl->memo_start[m]; k < sl->memo_start[m + 1]; k++)
             mlr_counter_bump(&sl->counter, sl->memo_ids[k]);
@@ -175,6 +204,7 @@ static void count_list(state *s, slot *sl, const char *field, size_t len)
 
 static int count_row(state *s, mlr_reader *r, mlr_err *e)
 {
+    s->row_item = SIZE_MAX; /* item_id comes before the item's lists (mlr_feature_defs) */
     for (size_t i = 0; i < s->nslots; i++) {
         slot *sl = &s->slots[i];
         const char *field = mlr_reader_field(r, sl->col), *tok;
@@ -191,13 +221,13 @@ static int count_row(state *s, mlr_reader *r, mlr_err *e)
             continue;
         }
         mlr_tokens_start(&s->tokens, sl->f->def, field, len);
-        int any = 0;
-        while (mlr_tokens_next(&s->tokens, &tok, &tlen)) {
-            mlr_counter_add(&sl->counter, tok, tlen);
-            any = 1;
-        }
-        if (!any)
+        size_t id = SIZE_MAX;
+        if (mlr_tokens_next(&s->tokens, &tok, &tlen)) /* cat: one token at most */
+            id = mlr_counter_add_id(&sl->counter, tok, tlen);
+        else
             mlr_counter_add(&sl->counter, "", 0); /* an empty cat value is [UNK] */
+        if (sl->is_item_id)
+            s->row_item = id;
     }
     s->rows++;
     return 0;
@@ -238,6 +268,7 @@ static void free_state(state *s)
         mlr_strmap_free(s->slots[i].memo);
         free(s->slots[i].memo_ids);
         free(s->slots[i].memo_start);
+        free(s->slots[i].by_item);
     }
     mlr_tokens_free(&s->tokens);
     mlr_spec_free(&s->spec);
