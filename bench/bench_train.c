@@ -139,7 +139,7 @@ int main(int argc, char **argv)
     opt_config oc = opt_defaults();
     optimizer o;
     opt_init(&o, &oc, m.P);
-    model_loss_opts lo = {1.0, 1.0, 0, NULL};
+    model_loss_opts lo = {1.0, 1.0, 0, NULL, 0.0, NULL};
     size_t *rows = malloc(N * sizeof(size_t));
     for (size_t i = 0; i < N; i++)
         rows[i] = i;

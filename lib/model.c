@@ -425,6 +425,7 @@ void model_acts_init(model_acts *a, const model_mlp *mlp, size_t W, size_t Lmax,
         a->dh[l] = xcalloc(cap * mlp->width[l + 1], sizeof(float));
     }
     a->scratch = xmalloc((cap * (Lmax ? Lmax : 1)) * sizeof(int32_t));
+    a->drop = xcalloc(cap ? cap : 1, 1);
 }
 
 void model_acts_free(model_acts *a)
@@ -436,6 +437,7 @@ void model_acts_free(model_acts *a)
         free(a->dh[l]);
     }
     free(a->scratch);
+    free(a->drop);
     memset(a, 0, sizeof *a);
 }
 
@@ -450,7 +452,10 @@ static const int32_t *gather_ids(model_acts *a, const model_input *in, size_t i,
 {
     size_t L = in->L[i];
     const int32_t *ids = in->ids[i];
-    if (L == 1) /* a memcpy call per 4 bytes cost 3% of an epoch */
+    if (a->dropping && i == a->drop_feat && L == 1) /* id dropout */
+        for (size_t b = 0; b < B; b++)
+            a->scratch[b] = a->drop[b] ? 0 : ids[row_at(rows, b)];
+    else if (L == 1) /* a memcpy call per 4 bytes cost 3% of an epoch */
         for (size_t b = 0; b < B; b++)
             a->scratch[b] = ids[row_at(rows, b)];
     else
@@ -669,6 +674,14 @@ void model_forward_backward(model *m, model_batch *b, const model_loss_opts *lo,
 {
     size_t D = m->query.mlp.width[m->query.mlp.n];
     size_t U = distinct_items(b, keys, rows, B);
+    b->qa.dropping = 0;
+    for (size_t i = 0; lo->id_dropout > 0 && lo->rng && i < m->query.nfeat; i++)
+        if (strcmp(m->query.feat[i].name, "user_id") == 0 && m->query.feat[i].kind == MF_CAT) {
+            b->qa.dropping = 1;
+            b->qa.drop_feat = i;
+            for (size_t r = 0; r < B; r++)
+                b->qa.drop[r] = mlr_rng_uniform(lo->rng) < lo->id_dropout;
+        }
     const float *q = model_tower_forward(&m->query, &b->qa, qin, rows, B);     /* (B, D) */
     const float *c = model_tower_forward(&m->cand, &b->ca, cin, b->cand_rows, U); /* (U, D) */
     float *dq = b->qa.dh[m->query.mlp.n - 1], *dc = b->ca.dh[m->cand.mlp.n - 1];

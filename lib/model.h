@@ -142,6 +142,9 @@ typedef struct {
     float *x, *dx;                            /* (B, W) tower input */
     float *h[MODEL_MAX_LAYERS], *dh[MODEL_MAX_LAYERS]; /* (B, width[l+1]) */
     int32_t *scratch;                         /* (B * L) gathered ids */
+    uint8_t *drop;                            /* (B) 1: the row's user_id reads as 0 */
+    int dropping;                             /* drop[] applies to this batch... */
+    size_t drop_feat;                         /* ...to this feature (user_id) */
 } model_acts;
 
 void model_acts_init(model_acts *a, const model_mlp *mlp, size_t W, size_t Lmax, size_t cap);
@@ -164,6 +167,9 @@ typedef struct {
     double retrieval_weight, rating_weight;
     int remove_hits;        /* mask other copies of the positive */
     const float *logq;      /* (V of item keys) log q(item), or NULL: no correction */
+    double id_dropout;      /* each row's user_id replaced by 0 ([UNK]) with this
+                               probability, so that row 0 learns the average user */
+    mlr_rng *rng;           /* the draws of id_dropout (needed when it is > 0) */
 } model_loss_opts;
 
 /* Everything a training batch needs besides the model. */

@@ -25,7 +25,7 @@ typedef struct {
     model_config cfg;
     opt_config opt;
     int lr_set;
-    double retrieval_weight, rating_weight;
+    double retrieval_weight, rating_weight, id_dropout;
     int remove_hits, logq, quiet;
     size_t batch, epochs, valid_every;
     uint64_t seed;
@@ -82,7 +82,7 @@ static const char USAGE[] =
 enum {
     OPT_ITEMS = 256, OPT_VALID, OPT_LOG, OPT_EVERY, OPT_QF, OPT_CF, OPT_DIM, OPT_LAYERS,
     OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
-    OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_VERSION, OPT_NO_LOGQ
+    OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_VERSION, OPT_NO_LOGQ, OPT_IDDROP
 };
 
 static const struct option LONGS[] = {
@@ -98,6 +98,7 @@ static const struct option LONGS[] = {
     {"rating-weight", required_argument, NULL, OPT_RATW},
     {"remove-accidental-hits", no_argument, NULL, OPT_HITS}, {"logq", no_argument, NULL, OPT_LOGQ},
     {"no-logq", no_argument, NULL, OPT_NO_LOGQ},
+    {"id-dropout", required_argument, NULL, OPT_IDDROP},
     {"optimizer", required_argument, NULL, OPT_OPT}, {"lr", required_argument, NULL, OPT_LR},
     {"init-accumulator", required_argument, NULL, OPT_ACC}, {"l2", required_argument, NULL, OPT_L2},
     {"batch-size", required_argument, NULL, 'b'}, {"epochs", required_argument, NULL, 'e'},
@@ -160,6 +161,11 @@ static void parse_one(options *o, int c, const char *arg)
     case OPT_LR: o->opt.lr = (float)opt_nonneg("--lr", arg); o->lr_set = 1; break;
     case OPT_ACC: o->opt.init_acc = (float)opt_nonneg("--init-accumulator", arg); break;
     case OPT_L2: o->opt.l2 = (float)opt_nonneg("--l2", arg); break;
+    case OPT_IDDROP:
+        o->id_dropout = opt_nonneg("--id-dropout", arg);
+        if (o->id_dropout > 1)
+            mlr_usage_die("--id-dropout: '%s' is not a probability (0..1)", arg);
+        break;
     case 'b': o->batch = (size_t)mlr_opt_long("--batch-size", arg, 1, 1 << 20); break;
     case 'e': o->epochs = (size_t)mlr_opt_long("--epochs", arg, 0, 1 << 20); break;
     case OPT_SEED: o->seed = (uint64_t)mlr_opt_long("--seed", arg, 0, LONG_MAX); break;
@@ -183,6 +189,7 @@ static void parse_args(int argc, char **argv, options *o)
     o->retrieval_weight = 1.0;
     o->rating_weight = 20.0;
     o->logq = 1;
+    o->id_dropout = 0.05;
     o->batch = 256;
     o->epochs = 15;
     o->valid_every = 1;
@@ -497,10 +504,10 @@ static char *train_json(const options *o)
     snprintf(s, 1024, "{\"optimizer\":\"%s\",\"lr\":%.9g,\"init_accumulator\":%.9g,\"l2\":%.9g,"
              "\"batch_size\":%zu,\"epochs\":%zu,\"seed\":%llu,\"threads\":%d,"
              "\"retrieval_weight\":%.9g,\"rating_weight\":%.9g,\"remove_accidental_hits\":%s,"
-             "\"logq\":%s}", o->opt.kind == OPT_ADAM ? "adam" : "adagrad", o->opt.lr,
+             "\"logq\":%s,\"id_dropout\":%.9g}", o->opt.kind == OPT_ADAM ? "adam" : "adagrad", o->opt.lr,
              o->opt.init_acc, o->opt.l2, o->batch, o->epochs, (unsigned long long)o->seed,
              o->threads, o->retrieval_weight, o->rating_weight, o->remove_hits ? "true" : "false",
-             o->logq ? "true" : "false");
+             o->logq ? "true" : "false", o->id_dropout);
     return s;
 }
 
@@ -574,13 +581,16 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, 
         return -1;
     }
     float *lq = o->logq ? log_q(&d, nkeys) : NULL;
-    model_loss_opts lo = {o->retrieval_weight, o->rating_weight, o->remove_hits, lq};
+    mlr_rng rng;
+    mlr_rng_seed(&rng, o->seed ^ 0x5eed5eedULL);
+    mlr_rng drop_rng; /* its own stream: the shuffle does not change with --id-dropout */
+    mlr_rng_seed(&drop_rng, o->seed ^ 0xd409d409ULL);
+    model_loss_opts lo = {o->retrieval_weight, o->rating_weight, o->remove_hits, lq,
+                          o->id_dropout, &drop_rng};
     model_batch b;
     model_batch_init(&b, m, &d.q, &d.c, nkeys, o->batch < d.n ? o->batch : (d.n ? d.n : 1));
     optimizer opt;
     opt_init(&opt, &o->opt, m->P);
-    mlr_rng rng;
-    mlr_rng_seed(&rng, o->seed ^ 0x5eed5eedULL);
     size_t *perm = xmalloc((d.n + 1) * sizeof(size_t));
     double t0 = now();
     figures f;

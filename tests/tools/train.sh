@@ -108,6 +108,46 @@ $TRAIN --epochs 1 --query-features user_id,rating --output "$T/leak.safetensors"
 check "rating feature: trains" test -s "$T/leak.safetensors"
 check "rating feature: warned" grep -q "warning: .*leaks" "$T/err"
 
+# --id-dropout: the [UNK] user row (id 0) learns, and a new user's list
+# follows age, gender and occupation. Two made-up users, unknown ids, the
+# demographics of two different training users.
+$TRAIN --epochs 4 --id-dropout 0.3 --seed 7 --output "$T/drop.safetensors" 2>/dev/null
+$TRAIN --epochs 4 --id-dropout 0 --seed 7 --output "$T/nodrop.safetensors" 2>/dev/null
+$TRAIN --epochs 0 --seed 7 --output "$T/init.safetensors" 2>/dev/null
+awk -F'\t' -v OFS='\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
+    $c["user_occupation"] != o1 && n < 2 && $c["user_gender"] != g1 {
+        n++; o1 = $c["user_occupation"]; g1 = $c["user_gender"]
+        $c["user_id"] = "newcomer" n; print }' "$D/train.tsv" >"$T/new.tsv"
+mlr-encode --spec "$D/spec" --output "$T/newenc" "$T/new.tsv" 2>/dev/null
+for m in drop nodrop; do
+    mlr-embed --model "$T/$m.safetensors" --queries "$T/newenc" --output "$T/$m.q.npy" &&
+    mlr-embed --model "$T/$m.safetensors" --items "$D/enc/items" --output "$T/$m.i.npy" &&
+    mlr-topk --queries "$T/$m.q.npy" --items "$T/$m.i.npy" --k 10 >"$T/$m.top" 2>/dev/null
+done
+check "two new users encoded" test "$(cat "$T/newenc/user_id.npy" | wc -c)" -gt 0
+awk -F'\t' 'NR > 1 { l[$1] = l[$1] " " $3 } END { exit !(l[0] != "" && l[0] != l[1]) }' "$T/drop.top"
+check "id dropout: new users of other demographics get other lists" test $? -eq 0
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    /usr/bin/python3 - "$T/init.safetensors" "$T/drop.safetensors" "$T/nodrop.safetensors" >"$T/unk" 2>&1 <<'PY'
+import json, struct, sys
+import numpy as np
+def row0(path):
+    b = open(path, 'rb').read()
+    n = struct.unpack('<Q', b[:8])[0]
+    t = json.loads(b[8:8 + n])['query.emb.user_id']
+    s, e = t['data_offsets']
+    return np.frombuffer(b[8 + n + s:8 + n + e], dtype='<f4').reshape(t['shape'])[0]
+init, drop, nodrop = (row0(p) for p in sys.argv[1:])
+print('moved' if np.abs(drop - init).max() > 1e-3 else 'still')
+print('moved' if np.abs(nodrop - init).max() > 1e-3 else 'still')
+PY
+    check "id dropout: the [UNK] row moved from its initial value" test "$(sed -n 1p "$T/unk")" = moved
+    check "without dropout the [UNK] row never trains" test "$(sed -n 2p "$T/unk")" = still
+else
+    skip "the [UNK] row" "no /usr/bin/python3 with numpy"
+fi
+expect_fail "--id-dropout above 1" 2 "id-dropout" $TRAIN --id-dropout 1.5 --output "$T/m.safetensors"
+
 # errors: nothing written, the earlier model untouched
 cp "$T/m.safetensors" "$T/keep.safetensors"
 mkdir -p "$T/other"

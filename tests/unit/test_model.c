@@ -223,7 +223,7 @@ static double train_steps(model *m, int steps)
     opt_config oc = opt_defaults();
     optimizer o;
     opt_init(&o, &oc, m->P);
-    model_loss_opts lo = {1.0, 1.0, 1, NULL};
+    model_loss_opts lo = {1.0, 1.0, 1, NULL, 0.0, NULL};
     size_t rows[N] = {0, 1, 2, 3, 4, 5};
     model_step_stats st;
     for (int s = 0; s < steps; s++)
