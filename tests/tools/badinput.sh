@@ -15,46 +15,43 @@ TAB=$(printf '\t')
 O=$T/out          # every output of a failing run points in here
 OUTS="out.tsv out.npy out.ids out.st test.tsv train.tsv spec/features.tsv spec/user_id.vocab enc/rows.tsv enc/user_id.npy"
 
-# arm: earlier outputs with known content, as a failing run must leave them
-# (a copy of $A, made once).
+# Earlier outputs with known content ($A), as a failing run must leave
+# them: $O starts as a copy and is compared after every run (diff -r also
+# sees a new file there, such as a *.tmp.* temporary), re-made if damaged.
 A=$T/armed
 mkdir -p "$A/spec" "$A/enc"
 for f in $OUTS; do echo "earlier $f" >"$A/$f"; done
 arm() { rm -rf "$O" && cp -r "$A" "$O"; }
-
-# damaged: why the outputs are not as arm left them (nothing when intact).
-damaged() {
-    diff -r "$A" "$O" >"$T/.diff" 2>&1 || { head -2 "$T/.diff" | tr '\n' ' '; return; }
-    tmp=$(find "$T" -name '*.tmp.*' | head -3)
-    [ -z "$tmp" ] || echo "temporaries left: $tmp"
-}
+arm
 
 # bad NAME STATUS PATTERN CMD...: CMD must exit with STATUS, print one line
-# "mlr-..." matching PATTERN (plus at most one "hint:" line) and leave the
+# "mlr-...: " matching PATTERN (plus at most one "hint:" line) and leave the
 # armed outputs untouched. stdin is empty unless the command redirects it.
 bad() {
     name=$1 want=$2 pattern=$3
     shift 3
-    arm
     "$@" >"$T/.out" 2>"$T/.err" </dev/null
     got=$?
-    lines=$(grep -vc '^hint: ' "$T/.err")
-    hints=$(grep -c '^hint: ' "$T/.err")
-    why=$(damaged)
+    shape=$(awk '/^hint: / { h++; next } { n++ } NR == 1 && /^mlr-[a-z]*: / { ok = 1 }
+        END { print (n == 1 && h <= 1 ? (ok ? "ok" : "name") : "lines") }' "$T/.err")
+    if diff -r "$A" "$O" >"$T/.diff" 2>&1; then why=""
+    else why=$(head -2 "$T/.diff" | tr '\n' ' '); arm; fi
     if [ "$got" -ne "$want" ]; then fail "$name" "status $got, wanted $want ($(head -c 300 "$T/.err" | tr '\n' '|'))"
-    elif [ "$lines" -ne 1 ] || [ "$hints" -gt 1 ]; then fail "$name" "stderr not one line: $(head -c 300 "$T/.err" | tr '\n' '|')"
-    elif ! head -1 "$T/.err" | grep -q '^mlr-[a-z]*: '; then fail "$name" "message lacks the tool name: $(head -1 "$T/.err")"
+    elif [ "$shape" = lines ]; then fail "$name" "stderr not one line: $(head -c 300 "$T/.err" | tr '\n' '|')"
+    elif [ "$shape" = name ]; then fail "$name" "message lacks the tool name: $(head -1 "$T/.err")"
     elif ! grep -q -- "$pattern" "$T/.err"; then fail "$name" "message '$(head -1 "$T/.err")' lacks '$pattern'"
-    elif [ -n "$why" ]; then fail "$name" "$why"
+    elif [ -n "$why" ]; then fail "$name" "outputs changed: $why"
     else pass "$name"; fi
 }
 
-# good NAME CMD...: the documented acceptance: status 0, stderr empty.
+# good NAME CMD...: the documented acceptance: status 0, stderr empty
+# (outputs re-armed after it).
 good() {
     name=$1
     shift
     "$@" >"$T/.out" 2>"$T/.err" </dev/null
     got=$?
+    arm
     if [ "$got" -ne 0 ]; then fail "$name" "status $got: $(head -c 300 "$T/.err" | tr '\n' '|')"
     elif [ -s "$T/.err" ]; then fail "$name" "stderr: $(head -c 300 "$T/.err" | tr '\n' '|')"
     else pass "$name"; fi
@@ -591,3 +588,8 @@ bad "synth: 20-digit users" 2 "\--users" mlr-synth --users 99999999999999999999 
 bad "synth: more ratings than fit" 2 "\--ratings" mlr-synth --users 6 --items 5 --ratings 14 --output "$O/out.tsv"
 bad "score: --at 0" 2 "\--at" mlr-score --test "$D/test.tsv" --topk "$D/topk.tsv" --at 0 --output "$O/out.tsv"
 bad "baseline: unknown kind" 2 "kind" mlr-baseline --kind magic --train "$D/train.tsv" --test "$D/test.tsv" --output "$O/out.tsv"
+
+# temporaries anywhere (the accepted runs wrote outside $O)
+tmp=$(find "$T" -name '*.tmp.*' | head -3)
+if [ -z "$tmp" ]; then pass "no *.tmp.* temporaries left anywhere"
+else fail "no temporaries" "left: $tmp"; fi
