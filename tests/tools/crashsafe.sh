@@ -82,7 +82,6 @@ closed "baseline | head -1" mlr-baseline --kind pop --train "$D/train.tsv" --tes
 closed "predict | head -1" mlr-predict --model "$D/m.st" --rows "$D/enc"
 closed "embed --output - | head -1" mlr-embed --model "$D/m.st" --queries "$D/enc" --output -
 closed "slice | head -1" mlr-slice --rows 0: "$D/q.npy"
-closed "stats --table user-counts | head -1" mlr-stats --table user-counts "$D/all.tsv"
 
 # rand_ms LO HI: a random number of milliseconds in [LO, HI].
 rand_ms() { echo $(( $1 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % ($2 - $1 + 1) )); }
