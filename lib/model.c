@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
 #include "safetensors.h"
 
 /* ---- configuration ---- */
@@ -425,7 +426,6 @@ void model_acts_init(model_acts *a, const model_mlp *mlp, size_t W, size_t Lmax,
         a->dh[l] = xcalloc(cap * mlp->width[l + 1], sizeof(float));
     }
     a->scratch = xmalloc((cap * (Lmax ? Lmax : 1)) * sizeof(int32_t));
-    a->drop = xcalloc(cap ? cap : 1, 1);
 }
 
 void model_acts_free(model_acts *a)
@@ -437,7 +437,6 @@ void model_acts_free(model_acts *a)
         free(a->dh[l]);
     }
     free(a->scratch);
-    free(a->drop);
     memset(a, 0, sizeof *a);
 }
 
@@ -480,8 +479,6 @@ void model_mlp_backward(model_mlp *m, model_acts *a, const float *x, float *dx, 
 {
     for (size_t l = m->n; l-- > 0;) {
         size_t K = m->width[l], M = m->width[l + 1];
-        /* ReLU backward in place: h[l] is the ReLU's output, so h > 0 is
-         * exactly where its input was positive */
         if (l + 1 < m->n)
             nn_relu_mask(a->dh[l], a->h[l], B * M);
         float *dinp = l ? a->dh[l - 1] : dx;
@@ -538,21 +535,50 @@ static size_t input_lmax(const model_input *in)
     return L;
 }
 
+static size_t out_width(const model *m)
+{
+    return m->query.mlp.width[m->query.mlp.n];
+}
+
 void model_batch_init(model_batch *b, const model *m, const model_input *qin,
                       const model_input *cin, size_t nkeys, size_t cap)
 {
+    model_batch_init_threads(b, m, qin, cin, nkeys, cap, 1);
+}
+
+void model_batch_init_threads(model_batch *b, const model *m, const model_input *qin,
+                              const model_input *cin, size_t nkeys, size_t cap, int threads)
+{
     memset(b, 0, sizeof *b);
-    size_t D = m->query.mlp.width[m->query.mlp.n];
-    model_acts_init(&b->qa, &m->query.mlp, m->query.W, input_lmax(qin), cap);
-    model_acts_init(&b->ca, &m->cand.mlp, m->cand.W, input_lmax(cin), cap);
-    model_acts_init(&b->ra, &m->rating, 0, 1, cap);
-    b->z = xmalloc(cap * 2 * D * sizeof(float));
-    b->dz = xmalloc(cap * 2 * D * sizeof(float));
+    size_t D = out_width(m);
+    b->pool = mlr_pool_new(threads);
+    b->threads = mlr_pool_threads(b->pool);
+    b->w = xcalloc((size_t)b->threads, sizeof *b->w);
+    for (int t = 0; t < b->threads; t++) {
+        model_worker *w = &b->w[t];
+        model_acts_init(&w->qa, &m->query.mlp, m->query.W, input_lmax(qin), cap);
+        model_acts_init(&w->ca, &m->cand.mlp, m->cand.W, input_lmax(cin), cap);
+        model_acts_init(&w->ra, &m->rating, 0, 1, cap);
+        w->z = xmalloc(cap * 2 * D * sizeof(float));
+        w->dz = xmalloc(cap * 2 * D * sizeof(float));
+        w->dc = xmalloc(cap * D * sizeof(float));
+        if (t == 0)
+            continue;
+        /* the other threads add into blocks of their own, summed in thread order */
+        w->g = xcalloc(m->P ? m->P : 1, sizeof(float));
+        const model_tower *tw[2] = {&m->query, &m->cand};
+        for (int s = 0; s < 2; s++)
+            for (size_t i = 0; i < tw[s]->nfeat; i++)
+                nn_rowset_init(&w->rows[s][i], tw[s]->feat[i].vocab);
+    }
+    b->q = xmalloc(cap * D * sizeof(float));
+    b->c = xmalloc(cap * D * sizeof(float));
     b->colbias = xmalloc(cap * sizeof(float));
     b->label = xmalloc(cap * sizeof(int32_t));
     b->count = xmalloc(cap * sizeof(int32_t));
     b->cand_rows = xmalloc(cap * sizeof(size_t));
     b->y = xmalloc(cap * sizeof(float));
+    b->drop = xcalloc(cap ? cap : 1, 1);
     b->nkeys = nkeys;
     b->slot = xmalloc((nkeys ? nkeys : 1) * sizeof(int32_t));
     for (size_t k = 0; k < nkeys; k++)
@@ -561,19 +587,31 @@ void model_batch_init(model_batch *b, const model *m, const model_input *qin,
 
 void model_batch_free(model_batch *b)
 {
-    model_acts_free(&b->qa);
-    model_acts_free(&b->ca);
-    model_acts_free(&b->ra);
-    free(b->z);
-    free(b->dz);
-    free(b->logits);
-    free(b->probs);
-    free(b->dlogits);
+    for (int t = 0; b->w && t < b->threads; t++) {
+        model_worker *w = &b->w[t];
+        model_acts_free(&w->qa);
+        model_acts_free(&w->ca);
+        model_acts_free(&w->ra);
+        free(w->z);
+        free(w->dz);
+        free(w->dc);
+        free(w->logits);
+        free(w->g);
+        for (int s = 0; s < 2; s++)
+            for (size_t i = 0; i < MODEL_MAX_FEATURES; i++)
+                if (w->rows[s][i].list)
+                    nn_rowset_free(&w->rows[s][i]);
+    }
+    free(b->w);
+    mlr_pool_free(b->pool);
+    free(b->q);
+    free(b->c);
     free(b->colbias);
     free(b->label);
     free(b->count);
     free(b->cand_rows);
     free(b->y);
+    free(b->drop);
     free(b->slot);
     memset(b, 0, sizeof *b);
 }
@@ -612,29 +650,254 @@ static double mlp_flops(const model_mlp *m, size_t B)
     return f;
 }
 
-/* The rating head on z = [q, c[label]]: its loss, and dq, dc += its gradient. */
-static double rating_pass(model *m, model_batch *b, float *dq, float *dc, const float *q,
-                          const float *c, size_t D, size_t B, double weight)
+/* A gradient pointer of m moved into the block g (a thread's own). */
+static float *in_block(const model *m, float *g, const float *p)
 {
-    for (size_t r = 0; r < B; r++) {
-        memcpy(b->z + r * 2 * D, q + r * D, D * sizeof(float));
-        memcpy(b->z + r * 2 * D + D, c + (size_t)b->label[r] * D, D * sizeof(float));
+    return g + (p - m->grads);
+}
+
+/* model_mlp_backward into the gradient block g. */
+static void mlp_backward_g(const model *m, const model_mlp *mlp, model_acts *a, const float *x,
+                           float *dx, size_t B, float *g)
+{
+    for (size_t l = mlp->n; l-- > 0;) {
+        size_t K = mlp->width[l], M = mlp->width[l + 1];
+        /* ReLU backward in place: h[l] is the ReLU's output, so h > 0 is
+         * exactly where its input was positive */
+        if (l + 1 < mlp->n)
+            nn_relu_mask(a->dh[l], a->h[l], B * M);
+        float *dinp = l ? a->dh[l - 1] : dx;
+        if (dinp)
+            memset(dinp, 0, B * K * sizeof(float));
+        nn_dense_backward(dinp, in_block(m, g, mlp->dw[l]), in_block(m, g, mlp->db[l]), a->dh[l],
+                          l ? a->h[l - 1] : x, mlp->w[l], B, K, M);
     }
-    const float *pred = model_mlp_forward(&m->rating, &b->ra, b->z, B);
-    double mse = nn_mse_forward(pred, b->y, B);
-    float *dpred = b->ra.dh[m->rating.n - 1];
-    memset(dpred, 0, B * sizeof(float));
-    nn_mse_backward(dpred, pred, b->y, weight, B);
-    model_mlp_backward(&m->rating, &b->ra, b->z, b->dz, B);
-    for (size_t r = 0; r < B; r++) {
-        const float *g = b->dz + r * 2 * D;
-        float *gc = dc + (size_t)b->label[r] * D;
+}
+
+/* model_tower_backward into the block g, touched rows into rs (one set per
+ * feature). */
+static void tower_backward_g(const model *m, const model_tower *t, model_acts *a,
+                             const model_input *in, const size_t *rows, size_t B, float *g,
+                             nn_rowset *rs)
+{
+    mlp_backward_g(m, &t->mlp, a, a->x, a->dx, B, g);
+    for (size_t i = 0; i < t->nfeat; i++) {
+        const model_feature *f = &t->feat[i];
+        const float *dx = a->dx + f->col;
+        float *demb = g + f->emb_off;
+        if (f->kind == MF_BAG)
+            nn_bag_backward(demb, &rs[i], dx, t->W, gather_ids(a, in, i, rows, B), B, in->L[i], t->E);
+        else if (f->kind != MF_VALUE)
+            nn_embedding_backward(demb, &rs[i], dx, t->W, gather_ids(a, in, i, rows, B), B, t->E);
+    }
+}
+
+/* The rating head on z = [q, c[label]] of the worker's rows: returns the
+ * sum of their squared errors; dq, dc += the gradient of weight x the
+ * batch's mean squared error (B rows in all). */
+static double rating_pass(const model *m, model_worker *w, const model_batch *b, size_t lo,
+                          size_t Bt, size_t B, size_t D, double weight)
+{
+    const float *q = b->q + lo * D;
+    const int32_t *label = b->label + lo;
+    float *dq = w->qa.dh[m->query.mlp.n - 1];
+    for (size_t r = 0; r < Bt; r++) {
+        memcpy(w->z + r * 2 * D, q + r * D, D * sizeof(float));
+        memcpy(w->z + r * 2 * D + D, b->c + (size_t)label[r] * D, D * sizeof(float));
+    }
+    const float *pred = model_mlp_forward(&m->rating, &w->ra, w->z, Bt);
+    double mse = nn_mse_forward(pred, b->y + lo, Bt);
+    float *dpred = w->ra.dh[m->rating.n - 1];
+    memset(dpred, 0, Bt * sizeof(float));
+    nn_mse_backward(dpred, pred, b->y + lo, weight * (double)Bt / (double)B, Bt);
+    mlp_backward_g(m, &m->rating, &w->ra, w->z, w->dz, Bt, w->g ? w->g : m->grads);
+    for (size_t r = 0; r < Bt; r++) {
+        const float *g = w->dz + r * 2 * D;
+        float *gc = w->dc + (size_t)label[r] * D;
         for (size_t d = 0; d < D; d++) {
             dq[r * D + d] += g[d];
             gc[d] += g[D + d];
         }
     }
-    return mse;
+    return mse * (double)Bt;
+}
+
+/* What the phases of a step share. Thread t of nt owns batch rows
+ * [B t/nt, B (t+1)/nt) and distinct items [U t/nt, U (t+1)/nt). */
+typedef struct {
+    model *m;
+    model_batch *b;
+    const model_loss_opts *lo;
+    const model_input *qin, *cin;
+    const float *ratings;
+    const size_t *rows;
+    size_t B, U, D;
+    optimizer *opt; /* the reduce phase also steps when set */
+} step_job;
+
+/* Phase 1: both towers forward on the thread's rows, into b->q and b->c. */
+static void phase_forward(int t, int nt, void *arg)
+{
+    step_job *j = arg;
+    model_batch *b = j->b;
+    model_worker *w = &b->w[t];
+    size_t lo, hi, ulo, uhi, D = j->D;
+    mlr_pool_range(j->B, t, nt, &lo, &hi);
+    mlr_pool_range(j->U, t, nt, &ulo, &uhi);
+    w->qa.dropping = b->dropping;
+    w->qa.drop_feat = b->drop_feat;
+    w->qa.drop = b->drop + lo;
+    const float *q = model_tower_forward(&j->m->query, &w->qa, j->qin, j->rows + lo, hi - lo);
+    memcpy(b->q + lo * D, q, (hi - lo) * D * sizeof(float));
+    const float *c = model_tower_forward(&j->m->cand, &w->ca, j->cin, b->cand_rows + ulo, uhi - ulo);
+    memcpy(b->c + ulo * D, c, (uhi - ulo) * D * sizeof(float));
+    w->flops = mlp_flops(&j->m->query.mlp, hi - lo) + mlp_flops(&j->m->cand.mlp, uhi - ulo);
+}
+
+/* Phase 2: the losses of the thread's rows against every candidate; dq of
+ * its rows (in its query activations), its share of dc (w->dc, (U, D)). */
+static void phase_losses(int t, int nt, void *arg)
+{
+    step_job *j = arg;
+    model_batch *b = j->b;
+    model_worker *w = &b->w[t];
+    const model_loss_opts *lo = j->lo;
+    size_t r0, r1, D = j->D, U = j->U;
+    mlr_pool_range(j->B, t, nt, &r0, &r1);
+    size_t Bt = r1 - r0;
+    float *dq = w->qa.dh[j->m->query.mlp.n - 1];
+    memset(dq, 0, Bt * D * sizeof(float));
+    memset(w->dc, 0, U * D * sizeof(float));
+    w->retrieval = w->rating = 0.0;
+    if (lo->retrieval_weight > 0 && Bt) {
+        if (Bt * U > w->lcap) { /* (Bt, U) grows with the distinct items seen */
+            w->lcap = Bt * U;
+            free(w->logits);
+            w->logits = xmalloc(2 * w->lcap * sizeof(float));
+        }
+        float *logits = w->logits, *probs = w->logits + w->lcap;
+        const float *q = b->q + r0 * D;
+        nn_logits_forward(logits, q, b->c, Bt, U, D);
+        w->retrieval = (double)Bt * nn_softmax_xent_forward(probs, logits, b->label + r0,
+                                                             lo->logq ? b->colbias : NULL, b->count,
+                                                             lo->remove_hits, Bt, U);
+        /* TFRS sums the cross-entropy over the batch: each row's gradient
+         * is retrieval_weight x that of its own loss */
+        memset(logits, 0, Bt * U * sizeof(float));
+        nn_softmax_xent_backward(logits, probs, b->label + r0, lo->retrieval_weight * (double)Bt, Bt, U);
+        nn_logits_backward(dq, w->dc, logits, q, b->c, Bt, U, D);
+        w->flops += 6.0 * (double)Bt * (double)U * (double)D;
+    }
+    if (lo->rating_weight > 0 && j->ratings && Bt) {
+        w->rating = rating_pass(j->m, w, b, r0, Bt, j->B, D, lo->rating_weight);
+        w->flops += mlp_flops(&j->m->rating, Bt);
+    }
+}
+
+/* Phase 3: dc of the thread's items summed over the threads (in order),
+ * then both towers backward on its rows into its own gradient block. */
+static void phase_backward(int t, int nt, void *arg)
+{
+    step_job *j = arg;
+    model *m = j->m;
+    model_batch *b = j->b;
+    model_worker *w = &b->w[t];
+    size_t lo, hi, ulo, uhi, D = j->D;
+    mlr_pool_range(j->B, t, nt, &lo, &hi);
+    mlr_pool_range(j->U, t, nt, &ulo, &uhi);
+    float *dc = w->ca.dh[m->cand.mlp.n - 1];
+    memcpy(dc, b->w[0].dc + ulo * D, (uhi - ulo) * D * sizeof(float));
+    for (int s = 1; s < nt; s++) {
+        const float *part = b->w[s].dc + ulo * D;
+        for (size_t i = 0; i < (uhi - ulo) * D; i++)
+            dc[i] += part[i];
+    }
+    float *g = w->g ? w->g : m->grads;
+    nn_rowset qrs[MODEL_MAX_FEATURES], crs[MODEL_MAX_FEATURES];
+    nn_rowset *qr = w->rows[0], *cr = w->rows[1];
+    if (!w->g) { /* thread 0 marks the features' own sets */
+        for (size_t i = 0; i < m->query.nfeat; i++)
+            qrs[i] = m->query.feat[i].rows;
+        for (size_t i = 0; i < m->cand.nfeat; i++)
+            crs[i] = m->cand.feat[i].rows;
+        qr = qrs;
+        cr = crs;
+    }
+    tower_backward_g(m, &m->cand, &w->ca, j->cin, b->cand_rows + ulo, uhi - ulo, g, cr);
+    w->qa.drop = b->drop + lo;
+    tower_backward_g(m, &m->query, &w->qa, j->qin, j->rows + lo, hi - lo, g, qr);
+    if (!w->g) {
+        for (size_t i = 0; i < m->query.nfeat; i++)
+            m->query.feat[i].rows = qrs[i];
+        for (size_t i = 0; i < m->cand.nfeat; i++)
+            m->cand.feat[i].rows = crs[i];
+    }
+}
+
+/* The other threads' touched rows join thread 0's (the features' sets). */
+static void union_rows(model *m, model_batch *b)
+{
+    model_tower *tw[2] = {&m->query, &m->cand};
+    for (int t = 1; t < b->threads; t++)
+        for (int s = 0; s < 2; s++)
+            for (size_t i = 0; i < tw[s]->nfeat; i++) {
+                nn_rowset *rs = &b->w[t].rows[s][i];
+                for (size_t r = 0; r < rs->n; r++)
+                    nn_rowset_add(&tw[s]->feat[i].rows, rs->list[r]);
+                nn_rowset_clear(rs);
+            }
+}
+
+/* m->grads[at, at+n) += each other thread's block there (in thread order),
+ * which goes back to zero. */
+static void reduce_run(const model *m, const model_batch *b, size_t at, size_t n)
+{
+    for (int s = 1; s < b->threads; s++) {
+        float *g = b->w[s].g + at, *dst = m->grads + at;
+        for (size_t i = 0; i < n; i++)
+            dst[i] += g[i];
+        memset(g, 0, n * sizeof(float));
+    }
+}
+
+/* Phase 4: the thread's share of every tensor (a range of a dense one, a
+ * range of the touched rows of an embedding): the threads' gradients
+ * summed into m->grads, and with j->opt the optimiser step, which zeroes
+ * them again. */
+static void phase_reduce(int t, int nt, void *arg)
+{
+    step_job *j = arg;
+    model *m = j->m;
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const model_tensor *tn = &m->tensors[i];
+        size_t lo, hi;
+        if (!tn->sparse) {
+            size_t n = (tn->rows ? tn->rows : 1) * tn->cols;
+            mlr_pool_range(n, t, nt, &lo, &hi);
+            reduce_run(m, j->b, tn->off + lo, hi - lo);
+            if (j->opt) {
+                opt_update_dense(j->opt, m->params, m->grads, tn->off + lo, hi - lo);
+                memset(m->grads + tn->off + lo, 0, (hi - lo) * sizeof(float));
+            }
+            continue;
+        }
+        const nn_rowset *rs = &tn->sparse->rows;
+        mlr_pool_range(rs->n, t, nt, &lo, &hi);
+        for (size_t r = lo; r < hi; r++)
+            reduce_run(m, j->b, tn->off + (size_t)rs->list[r] * tn->cols, tn->cols);
+        if (!j->opt)
+            continue;
+        opt_update_rows(j->opt, m->params, m->grads, tn->off, tn->cols, rs->list + lo, hi - lo);
+        for (size_t r = lo; r < hi; r++)
+            memset(m->grads + tn->off + (size_t)rs->list[r] * tn->cols, 0, tn->cols * sizeof(float));
+    }
+}
+
+static void clear_rows(model *m)
+{
+    for (size_t i = 0; i < m->ntensors; i++)
+        if (m->tensors[i].sparse)
+            nn_rowset_clear(&m->tensors[i].sparse->rows);
 }
 
 /* One optimiser step over every tensor, then the gradients back to zero
@@ -642,29 +905,52 @@ static double rating_pass(model *m, model_batch *b, float *dq, float *dc, const 
 void model_apply_step(model *m, optimizer *o)
 {
     opt_begin_step(o);
-    for (size_t i = 0; i < m->ntensors; i++) {
-        const model_tensor *t = &m->tensors[i];
-        size_t n = (t->rows ? t->rows : 1) * t->cols;
-        if (!t->sparse) {
-            opt_update_dense(o, m->params, m->grads, t->off, n);
-            memset(m->grads + t->off, 0, n * sizeof(float));
-            continue;
-        }
-        nn_rowset *rs = &t->sparse->rows;
-        opt_update_rows(o, m->params, m->grads, t->off, t->cols, rs->list, rs->n);
-        for (size_t r = 0; r < rs->n; r++)
-            memset(m->grads + t->off + (size_t)rs->list[r] * t->cols, 0, t->cols * sizeof(float));
-        nn_rowset_clear(rs);
-    }
+    model_batch none = {.threads = 1};
+    step_job j = {.m = m, .b = &none, .opt = o};
+    phase_reduce(0, 1, &j);
+    clear_rows(m);
 }
 
-void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_opts *lo,
-                      const model_input *qin, const model_input *cin,
-                      const int32_t *keys, const float *ratings,
-                      const size_t *rows, size_t B, model_step_stats *st)
+/* Phases 1-3, the losses and figures into st; the gradients stay in the
+ * threads' blocks. */
+static void forward_backward(step_job *j, const int32_t *keys, model_step_stats *st)
 {
-    model_forward_backward(m, b, lo, qin, cin, keys, ratings, rows, B, st);
-    model_apply_step(m, o);
+    model *m = j->m;
+    model_batch *b = j->b;
+    const model_loss_opts *lo = j->lo;
+    size_t B = j->B;
+    j->D = out_width(m);
+    j->U = distinct_items(b, keys, j->rows, B);
+    b->dropping = 0;
+    for (size_t i = 0; lo->id_dropout > 0 && lo->rng && i < m->query.nfeat; i++)
+        if (strcmp(m->query.feat[i].name, "user_id") == 0 && m->query.feat[i].kind == MF_CAT) {
+            b->dropping = 1;
+            b->drop_feat = i;
+            for (size_t r = 0; r < B; r++)
+                b->drop[r] = mlr_rng_uniform(lo->rng) < lo->id_dropout;
+        }
+    if (lo->logq)
+        for (size_t u = 0; u < j->U; u++)
+            b->colbias[u] = -lo->logq[keys[b->cand_rows[u]]];
+    if (j->ratings)
+        for (size_t r = 0; r < B; r++)
+            b->y[r] = j->ratings[j->rows[r]];
+    mlr_pool_run(b->pool, phase_forward, j);
+    mlr_pool_run(b->pool, phase_losses, j);
+    mlr_pool_run(b->pool, phase_backward, j);
+    memset(st, 0, sizeof *st);
+    st->distinct = j->U;
+    for (int t = 0; t < b->threads; t++) {
+        st->retrieval += b->w[t].retrieval;
+        st->rating += b->w[t].rating;
+        st->flops += b->w[t].flops;
+    }
+    st->retrieval = B ? st->retrieval / (double)B : 0.0;
+    st->rating = B ? st->rating / (double)B : 0.0;
+    if (!(lo->rating_weight > 0 && j->ratings))
+        st->rating = 0.0;
+    st->loss = lo->retrieval_weight * st->retrieval * (double)B + lo->rating_weight * st->rating;
+    union_rows(m, b);
 }
 
 void model_forward_backward(model *m, model_batch *b, const model_loss_opts *lo,
@@ -672,53 +958,23 @@ void model_forward_backward(model *m, model_batch *b, const model_loss_opts *lo,
                             const int32_t *keys, const float *ratings,
                             const size_t *rows, size_t B, model_step_stats *st)
 {
-    size_t D = m->query.mlp.width[m->query.mlp.n];
-    size_t U = distinct_items(b, keys, rows, B);
-    b->qa.dropping = 0;
-    for (size_t i = 0; lo->id_dropout > 0 && lo->rng && i < m->query.nfeat; i++)
-        if (strcmp(m->query.feat[i].name, "user_id") == 0 && m->query.feat[i].kind == MF_CAT) {
-            b->qa.dropping = 1;
-            b->qa.drop_feat = i;
-            for (size_t r = 0; r < B; r++)
-                b->qa.drop[r] = mlr_rng_uniform(lo->rng) < lo->id_dropout;
-        }
-    const float *q = model_tower_forward(&m->query, &b->qa, qin, rows, B);     /* (B, D) */
-    const float *c = model_tower_forward(&m->cand, &b->ca, cin, b->cand_rows, U); /* (U, D) */
-    float *dq = b->qa.dh[m->query.mlp.n - 1], *dc = b->ca.dh[m->cand.mlp.n - 1];
-    memset(dq, 0, B * D * sizeof(float));
-    memset(dc, 0, U * D * sizeof(float));
-    memset(st, 0, sizeof *st);
-    st->distinct = U;
-    st->flops = mlp_flops(&m->query.mlp, B) + mlp_flops(&m->cand.mlp, U);
-    if (lo->retrieval_weight > 0) {
-        if (B * U > b->lcap) { /* (B, U) grows with the distinct items seen */
-            b->lcap = B * U;
-            b->logits = xrealloc(b->logits, b->lcap * sizeof(float));
-            b->probs = xrealloc(b->probs, b->lcap * sizeof(float));
-            b->dlogits = xrealloc(b->dlogits, b->lcap * sizeof(float));
-        }
-        nn_logits_forward(b->logits, q, c, B, U, D);
-        if (lo->logq)
-            for (size_t u = 0; u < U; u++)
-                b->colbias[u] = -lo->logq[keys[b->cand_rows[u]]];
-        st->retrieval = nn_softmax_xent_forward(b->probs, b->logits, b->label,
-                                                lo->logq ? b->colbias : NULL, b->count,
-                                                lo->remove_hits, B, U);
-        memset(b->dlogits, 0, B * U * sizeof(float));
-        /* TFRS sums the cross-entropy over the batch: scale the mean by B */
-        nn_softmax_xent_backward(b->dlogits, b->probs, b->label, lo->retrieval_weight * (double)B, B, U);
-        nn_logits_backward(dq, dc, b->dlogits, q, c, B, U, D);
-        st->flops += 6.0 * (double)B * (double)U * (double)D;
-    }
-    if (lo->rating_weight > 0 && ratings) {
-        for (size_t r = 0; r < B; r++)
-            b->y[r] = ratings[rows[r]];
-        st->rating = rating_pass(m, b, dq, dc, q, c, D, B, lo->rating_weight);
-        st->flops += mlp_flops(&m->rating, B);
-    }
-    st->loss = lo->retrieval_weight * st->retrieval * (double)B + lo->rating_weight * st->rating;
-    model_tower_backward(&m->query, &b->qa, qin, rows, B);
-    model_tower_backward(&m->cand, &b->ca, cin, b->cand_rows, U);
+    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL};
+    forward_backward(&j, keys, st);
+    if (b->threads > 1)
+        mlr_pool_run(b->pool, phase_reduce, &j);
+}
+
+void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_opts *lo,
+                      const model_input *qin, const model_input *cin,
+                      const int32_t *keys, const float *ratings,
+                      const size_t *rows, size_t B, model_step_stats *st)
+{
+    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL};
+    forward_backward(&j, keys, st);
+    opt_begin_step(o);
+    j.opt = o;
+    mlr_pool_run(b->pool, phase_reduce, &j);
+    clear_rows(m);
 }
 
 /* ---- inference ---- */

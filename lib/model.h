@@ -142,7 +142,7 @@ typedef struct {
     float *x, *dx;                            /* (B, W) tower input */
     float *h[MODEL_MAX_LAYERS], *dh[MODEL_MAX_LAYERS]; /* (B, width[l+1]) */
     int32_t *scratch;                         /* (B * L) gathered ids */
-    uint8_t *drop;                            /* (B) 1: the row's user_id reads as 0 */
+    const uint8_t *drop;                      /* (B) 1: the row's user_id reads as 0 */
     int dropping;                             /* drop[] applies to this batch... */
     size_t drop_feat;                         /* ...to this feature (user_id) */
 } model_acts;
@@ -172,22 +172,44 @@ typedef struct {
     mlr_rng *rng;           /* the draws of id_dropout (needed when it is > 0) */
 } model_loss_opts;
 
-/* Everything a training batch needs besides the model. */
+/* One thread's share of a batch: activations of its rows, its part of
+ * dc, and (threads 1..) a gradient block and touched-row sets of its own. */
 typedef struct {
     model_acts qa, ca, ra;   /* query tower, candidate tower, rating head */
-    float *z, *dz;           /* (B, 2D) rating head input */
-    float *logits, *probs, *dlogits; /* (B, U), lcap floats allocated */
+    float *z, *dz;           /* (Bt, 2D) rating head input */
+    float *logits;           /* (Bt, U) logits, then (Bt, U) probabilities: 2 lcap */
     size_t lcap;
+    float *dc;               /* (U, D) its rows' contribution to dc */
+    float *g;                /* (P) gradients; NULL for thread 0 (m->grads) */
+    nn_rowset rows[2][MODEL_MAX_FEATURES]; /* query, candidate; unused by thread 0 */
+    double retrieval, rating, flops;       /* sums over its rows */
+} model_worker;
+
+/* Everything a training batch needs besides the model. */
+typedef struct {
+    int threads;
+    struct mlr_pool *pool;
+    model_worker *w;         /* (threads) */
+    float *q, *c;            /* (B, D) and (U, D) tower outputs */
     float *colbias;          /* (U) */
     int32_t *label, *count;  /* (B), (U) */
     size_t *cand_rows;       /* (U) a row of each distinct item */
     int32_t *slot;           /* (V of item keys) distinct index of a key, -1 */
     size_t nkeys;
     float *y;                /* (B) ratings */
+    uint8_t *drop;           /* (B) id dropout of each row */
+    int dropping;
+    size_t drop_feat;
 } model_batch;
 
+/* cap: rows per batch at most. With threads > 1 the step runs on that
+ * many threads (lib/pool.h): rows split in contiguous ranges, partial
+ * gradients summed in thread order, so the same seed and thread count give
+ * the same bits. The caller makes OpenBLAS single-threaded meanwhile. */
 void model_batch_init(model_batch *b, const model *m, const model_input *qin,
                       const model_input *cin, size_t nkeys, size_t cap);
+void model_batch_init_threads(model_batch *b, const model *m, const model_input *qin,
+                              const model_input *cin, size_t nkeys, size_t cap, int threads);
 void model_batch_free(model_batch *b);
 
 typedef struct {

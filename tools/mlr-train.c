@@ -67,7 +67,8 @@ static const char USAGE[] =
     "  -b, --batch-size N            rows per batch (default 256)\n"
     "  -e, --epochs N                (default 15)\n"
     "      --seed N                  initialisation and shuffling (default 42)\n"
-    "      --threads N               OpenBLAS threads (default 1)\n"
+    "      --threads N               threads of the training step and validation, OpenBLAS\n"
+    "                                single-threaded (default: the number of cores)\n"
     "      --init MODEL              warm start from MODEL: rows of ids in both vocabularies\n"
     "                                carried over by token, new ones initialised fresh\n"
     "      --init-spec SPECDIR       MODEL's specification (default: the path in its metadata)\n"
@@ -194,7 +195,8 @@ static void parse_args(int argc, char **argv, options *o)
     o->epochs = 15;
     o->valid_every = 1;
     o->seed = 42;
-    o->threads = 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    o->threads = cores < 1 ? 1 : cores > 256 ? 256 : (int)cores;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "t:s:o:b:e:qh", LONGS, NULL)) != -1) {
@@ -374,12 +376,10 @@ static void evaluate(const model *m, const validation *v, int threads, figures *
     model_embed(&m->cand, &v->items, items);
     model_embed(&m->query, &v->rows.q, q);
     rank_job j = {v->truth, v->nitems, xcalloc(N + 1, sizeof(size_t))};
-    /* the scorer's threads are ours: OpenBLAS single-threaded meanwhile */
-    openblas_set_num_threads(1);
+    /* the scorer's threads are ours (OpenBLAS is single-threaded) */
     mlr_scorer *s = mlr_scorer_new(items, v->nitems, D, 0, threads);
     mlr_scorer_run(s, q, N, rank_row, &j);
     mlr_scorer_free(s);
-    openblas_set_num_threads(threads);
     for (int k = 0; k < 5; k++) {
         size_t hits = 0;
         for (size_t i = 0; i < N; i++)
@@ -588,7 +588,8 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, 
     model_loss_opts lo = {o->retrieval_weight, o->rating_weight, o->remove_hits, lq,
                           o->id_dropout, &drop_rng};
     model_batch b;
-    model_batch_init(&b, m, &d.q, &d.c, nkeys, o->batch < d.n ? o->batch : (d.n ? d.n : 1));
+    model_batch_init_threads(&b, m, &d.q, &d.c, nkeys, o->batch < d.n ? o->batch : (d.n ? d.n : 1),
+                             o->threads);
     optimizer opt;
     opt_init(&opt, &o->opt, m->P);
     size_t *perm = xmalloc((d.n + 1) * sizeof(size_t));
@@ -668,7 +669,9 @@ int main(int argc, char **argv)
     mlr_err e;
     mlr_init_tool();
     parse_args(argc, argv, &o);
-    openblas_set_num_threads(o.threads);
+    /* our threads split the work; OpenBLAS's on these small products cost
+     * more than they bring, and must not oversubscribe ours */
+    openblas_set_num_threads(1);
     if (run(&o, &e) < 0)
         mlr_die_err(&e);
     mlr_close_stdout();

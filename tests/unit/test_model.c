@@ -156,7 +156,8 @@ static const char *tensor_of(const model *m, size_t i)
     return "?";
 }
 
-static void fd_case(int remove_hits, int logq, int with_rating, double rw, double ratw)
+static void fd_case_threads(int remove_hits, int logq, int with_rating, double rw, double ratw,
+                            int threads)
 {
     mlr_spec spec;
     make_spec(&spec, 6, 7);
@@ -177,7 +178,7 @@ static void fd_case(int remove_hits, int logq, int with_rating, double rw, doubl
     fd_ctx x = {.m = &m, .lo = {rw, ratw, remove_hits, logq ? lq : NULL}};
     inputs(&x.q, &x.c, with_rating);
     model_batch b;
-    model_batch_init(&b, &m, &x.q, &x.c, 7, N);
+    model_batch_init_threads(&b, &m, &x.q, &x.c, 7, N, threads);
     x.b = &b;
     for (size_t r = 0; r < N; r++)
         x.rows[r] = (r * 5 + 1) % N; /* a permutation */
@@ -198,6 +199,15 @@ static void fd_case(int remove_hits, int logq, int with_rating, double rw, doubl
     CHECKF(err < 1e-2, "relative error %g at parameter %zu (%s)", err, at, where);
 }
 
+static void fd_case(int remove_hits, int logq, int with_rating, double rw, double ratw)
+{
+    fd_case_threads(remove_hits, logq, with_rating, rw, ratw, 1);
+}
+
+/* Three threads on six rows and four items: uneven shares, partial
+ * gradients summed, touched rows merged. */
+static void test_gradient_threads(void) { fd_case_threads(1, 1, 1, 1.0, 0.5, 3); }
+
 static void test_gradient_plain(void) { fd_case(0, 0, 0, 1.0, 1.0); }
 static void test_gradient_hits_logq(void) { fd_case(1, 1, 0, 0.5, 2.0); }
 static void test_gradient_rating_feature(void) { fd_case(0, 1, 1, 1.0, 0.5); }
@@ -214,12 +224,12 @@ static int build(model *m, int nusers, int nitems, uint64_t seed, mlr_spec *spec
 }
 
 /* A few training steps; returns the final loss. */
-static double train_steps(model *m, int steps)
+static double train_steps_threads(model *m, int steps, int threads)
 {
     model_input q, c;
     inputs(&q, &c, 0);
     model_batch b;
-    model_batch_init(&b, m, &q, &c, 7, N);
+    model_batch_init_threads(&b, m, &q, &c, 7, N, threads);
     opt_config oc = opt_defaults();
     optimizer o;
     opt_init(&o, &oc, m->P);
@@ -231,6 +241,34 @@ static double train_steps(model *m, int steps)
     opt_free(&o);
     model_batch_free(&b);
     return st.loss;
+}
+
+static double train_steps(model *m, int steps)
+{
+    return train_steps_threads(m, steps, 1);
+}
+
+/* Two threads: the same bits on every run, and the same model as one
+ * thread up to rounding (the partial sums are added in another order). */
+static void test_threads_repeat(void)
+{
+    mlr_spec s1, s2, s3;
+    model a, b, c;
+    CHECK(build(&a, 6, 7, 5, &s1) == 0 && build(&b, 6, 7, 5, &s2) == 0 && build(&c, 6, 7, 5, &s3) == 0);
+    train_steps_threads(&a, 50, 2);
+    train_steps_threads(&b, 50, 2);
+    train_steps_threads(&c, 50, 1);
+    CHECK(memcmp(a.params, b.params, a.P * sizeof(float)) == 0);
+    double worst = 0.0;
+    for (size_t i = 0; i < a.P; i++)
+        worst = fmax(worst, fabs((double)a.params[i] - c.params[i]));
+    CHECKF(worst < 1e-3, "1 vs 2 threads differ by %g", worst);
+    model_free(&a);
+    model_free(&b);
+    model_free(&c);
+    mlr_spec_free(&s1);
+    mlr_spec_free(&s2);
+    mlr_spec_free(&s3);
 }
 
 static void test_training_lowers_loss_and_repeats(void)
@@ -421,7 +459,9 @@ int main(void)
     RUN(test_gradient_hits_logq);
     RUN(test_gradient_rating_feature);
     RUN(test_gradient_retrieval_only);
+    RUN(test_gradient_threads);
     RUN(test_training_lowers_loss_and_repeats);
+    RUN(test_threads_repeat);
     RUN(test_save_load);
     RUN(test_load_refusals);
     RUN(test_warm_start);

@@ -1,0 +1,32 @@
+/* pool.h: a fixed set of worker threads that run one function together,
+ * for loops called thousands of times a second (a training batch has a
+ * few parallel phases; creating threads for each would cost more than
+ * the work).
+ *
+ * mlr_pool_run(p, fn, arg) calls fn(t, T, arg) for t = 0..T-1, t = 0 in
+ * the caller, and returns when every call has returned: the return is the
+ * barrier. Which thread runs which t is fixed, so a caller that splits its
+ * work by t (and sums partial results in t order) gets the same bits on
+ * every run with the same T. Workers spin briefly, then sleep on a
+ * condition variable. Workers that call OpenBLAS should have it
+ * single-threaded (openblas_set_num_threads(1)): the parallelism is ours. */
+#ifndef MLR_POOL_H
+#define MLR_POOL_H
+
+#include <stddef.h>
+
+typedef struct mlr_pool mlr_pool;
+typedef void (*mlr_pool_fn)(int t, int nt, void *arg);
+
+/* threads < 1 means 1 (no worker: mlr_pool_run calls fn(0, 1, arg)). A
+ * worker that cannot be started leaves the pool with fewer threads:
+ * mlr_pool_threads says how many. Never NULL (out of memory aborts). */
+mlr_pool *mlr_pool_new(int threads);
+int mlr_pool_threads(const mlr_pool *p);
+void mlr_pool_run(mlr_pool *p, mlr_pool_fn fn, void *arg);
+void mlr_pool_free(mlr_pool *p); /* accepts NULL; joins the workers */
+
+/* [lo, hi) of t's share of n items cut into nt contiguous ranges. */
+void mlr_pool_range(size_t n, int t, int nt, size_t *lo, size_t *hi);
+
+#endif
