@@ -407,8 +407,8 @@ int model_check_encoding(const char *dir, const char *sha, mlr_err *e)
     got[n] = 0;
     got[strcspn(got, " \t\r\n")] = 0;
     if (strcmp(got, sha) != 0)
-        return mlr_fail(e, "%s: encoded with another feature specification (%.12s, expected %.12s)\n"
-                        "hint: rerun mlr-encode --spec with the specification of the model on the rows of %s",
+        return mlr_fail(e, "%s: encoded with another feature specification (%.12s, expected %.12s); "
+                        "rerun mlr-encode --spec with the specification of the model on the rows of %s",
                         path, got, sha, dir);
     return 0;
 }
@@ -983,18 +983,61 @@ enum { CHUNK = 1024 };
 
 void model_embed(const model_tower *t, const model_input *in, float *out)
 {
-    size_t D = t->mlp.width[t->mlp.n];
+    model_embed_threads(t, in, out, 1);
+}
+
+typedef struct {
+    const model_tower *t;
+    const model_input *in;
+    float *out;
+} embed_job;
+
+static void embed_part(int th, int nt, void *arg)
+{
+    embed_job *j = arg;
+    const model_tower *t = j->t;
+    size_t D = t->mlp.width[t->mlp.n], lo, hi;
+    mlr_pool_range(j->in->n, th, nt, &lo, &hi);
+    if (lo == hi)
+        return;
     model_acts a;
-    model_acts_init(&a, &t->mlp, t->W, input_lmax(in), CHUNK);
+    model_acts_init(&a, &t->mlp, t->W, input_lmax(j->in), CHUNK);
     size_t rows[CHUNK];
-    for (size_t s = 0; s < in->n; s += CHUNK) {
-        size_t B = in->n - s < CHUNK ? in->n - s : CHUNK;
+    for (size_t s = lo; s < hi; s += CHUNK) {
+        size_t B = hi - s < CHUNK ? hi - s : CHUNK;
         for (size_t r = 0; r < B; r++)
             rows[r] = s + r;
-        const float *y = model_tower_forward(t, &a, in, rows, B);
-        memcpy(out + s * D, y, B * D * sizeof(float));
+        const float *y = model_tower_forward(t, &a, j->in, rows, B);
+        memcpy(j->out + s * D, y, B * D * sizeof(float));
     }
     model_acts_free(&a);
+}
+
+void model_embed_threads(const model_tower *t, const model_input *in, float *out, int threads)
+{
+    /* a thread per CHUNK rows at most: a pool is not worth it for fewer */
+    size_t chunks = (in->n + CHUNK - 1) / CHUNK;
+    int nt = chunks < (size_t)threads ? (int)chunks : threads;
+    mlr_pool *p = mlr_pool_new(nt);
+    embed_job j = {t, in, out};
+    mlr_pool_run(p, embed_part, &j);
+    mlr_pool_free(p);
+}
+
+void model_rating(const model *m, const float *q, const float *c, size_t N, float *out)
+{
+    size_t D = out_width(m);
+    model_acts ra;
+    model_acts_init(&ra, &m->rating, 0, 1, CHUNK);
+    float *z = xmalloc(CHUNK * 2 * D * sizeof(float)); /* (B, 2D) */
+    for (size_t s = 0; s < N; s += CHUNK) {
+        size_t B = N - s < CHUNK ? N - s : CHUNK;
+        nn_copy_cols(z, 2 * D, q + s * D, D, B, D);
+        nn_copy_cols(z + D, 2 * D, c + s * D, D, B, D);
+        memcpy(out + s, model_mlp_forward(&m->rating, &ra, z, B), B * sizeof(float));
+    }
+    free(z);
+    model_acts_free(&ra);
 }
 
 void model_predict(const model *m, const model_input *qin, const model_input *cin, float *out)
@@ -1179,8 +1222,8 @@ static int check_header(const mlr_st_file *f, const char *path, mlr_err *e)
         return mlr_fail(e, "%s: not an mlrec model (metadata format '%.40s', expected '%s')",
                         path, fmt ? fmt : "", MODEL_FORMAT);
     if (!ver || strcmp(ver, MODEL_VERSION) != 0)
-        return mlr_fail(e, "%s: model version '%.20s', this mlrec reads version %s\n"
-                        "hint: retrain the model with this mlr-train", path, ver ? ver : "", MODEL_VERSION);
+        return mlr_fail(e, "%s: model version '%.20s', this mlrec reads version %s; "
+                        "retrain the model with this mlr-train", path, ver ? ver : "", MODEL_VERSION);
     const char *sha = mlr_st_meta(f, "spec_sha256");
     if (!sha || strlen(sha) != 64)
         return mlr_fail(e, "%s: metadata spec_sha256 missing or malformed", path);

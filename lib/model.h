@@ -241,6 +241,10 @@ void model_apply_step(model *m, optimizer *o);
 /* ---- inference ---- */
 /* out (N, D): the tower's output for every row of in, in chunks. */
 void model_embed(const model_tower *t, const model_input *in, float *out);
+/* The same on `threads` threads (contiguous ranges: the same bits as one). */
+void model_embed_threads(const model_tower *t, const model_input *in, float *out, int threads);
+/* out (N): the rating head on (q[n], c[n]), q and c (N, D) tower outputs. */
+void model_rating(const model *m, const float *q, const float *c, size_t N, float *out);
 /* out (N): the rating head on (query[n], cand[n]) of the aligned inputs. */
 void model_predict(const model *m, const model_input *qin, const model_input *cin, float *out);
 

@@ -372,9 +372,10 @@ static void evaluate(const model *m, const validation *v, int threads, figures *
     size_t D = m->cfg.layers[m->cfg.nlayers - 1], N = v->rows.n;
     float *items = xmalloc((v->nitems * D + 1) * sizeof(float)); /* (M, D) */
     float *q = xmalloc((N * D + 1) * sizeof(float));            /* (N, D) */
+    float *c = xmalloc((N * D + 1) * sizeof(float));            /* (N, D) */
     float *pred = xmalloc((N + 1) * sizeof(float));             /* (N) */
-    model_embed(&m->cand, &v->items, items);
-    model_embed(&m->query, &v->rows.q, q);
+    model_embed_threads(&m->cand, &v->items, items, threads);
+    model_embed_threads(&m->query, &v->rows.q, q, threads);
     rank_job j = {v->truth, v->nitems, xcalloc(N + 1, sizeof(size_t))};
     /* the scorer's threads are ours (OpenBLAS is single-threaded) */
     mlr_scorer *s = mlr_scorer_new(items, v->nitems, D, 0, threads);
@@ -386,7 +387,21 @@ static void evaluate(const model *m, const validation *v, int threads, figures *
             hits += j.rank[i] && j.rank[i] <= KS[k];
         f->topk[k] = N ? (double)hits / (double)N : 0.0;
     }
-    model_predict(m, &v->rows.q, &v->rows.c, pred);
+    /* the rating head on the query embeddings just made and each row's
+     * item from the catalogue (its candidate tower output: the item
+     * features are the item's); a row whose item is not in the
+     * catalogue gets its own */
+    int all_known = 1;
+    for (size_t i = 0; i < N; i++) {
+        if (v->truth[i] >= 0)
+            memcpy(c + i * D, items + (size_t)v->truth[i] * D, D * sizeof(float));
+        else
+            all_known = 0;
+    }
+    if (all_known)
+        model_rating(m, q, c, N, pred);
+    else
+        model_predict(m, &v->rows.q, &v->rows.c, pred);
     const float *y = v->rows.ratings.data;
     double se = 0.0;
     for (size_t i = 0; i < N; i++)
@@ -395,6 +410,7 @@ static void evaluate(const model *m, const validation *v, int threads, figures *
     free(j.rank);
     free(items);
     free(q);
+    free(c);
     free(pred);
 }
 
