@@ -67,6 +67,8 @@ typedef struct {
      * last text, indexed by the item's id: comparing the text with it is
      * cheaper than hashing the text and probing the memo. */
     size_t *by_item, nby_item;
+    size_t memo_last; /* the memo entry (+ 1) of the previous row: user-side
+                         lists repeat row after row in user-ordered input */
 } column;
 
 #define MEMO_MAX ((size_t)1 << 20) /* distinct texts remembered per column */
@@ -266,20 +268,28 @@ static int32_t encode_cat(column *c, const char *field, size_t len)
     return c->last_id = mlr_feature_cat(c->f, field, len);
 }
 
+/* 1 when memo entry m (+ 1; 0 none) of c holds the len bytes at field. */
+static int memo_is(const column *c, size_t m, const char *field, size_t len)
+{
+    return m && mlr_strmap_key_len(c->memo, m - 1) == len &&
+           same_bytes(mlr_strmap_key(c->memo, m - 1), field, len);
+}
+
 /* The memo entry holding field (len bytes) as its text, or -1. */
 static long memo_find(const state *s, column *c, const char *field, size_t len)
 {
     size_t *known = NULL;
+    if (memo_is(c, c->memo_last, field, len))
+        return (long)c->memo_last - 1;
     if (c->by_item && s->row_item > 0 && (size_t)s->row_item < c->nby_item) {
         known = &c->by_item[s->row_item];
-        size_t m = *known;
-        if (m && mlr_strmap_key_len(c->memo, m - 1) == len &&
-            same_bytes(mlr_strmap_key(c->memo, m - 1), field, len))
-            return (long)m - 1;
+        if (memo_is(c, *known, field, len))
+            return (long)*known - 1;
     }
     long m = mlr_strmap_find(c->memo, field, len);
     if (m >= 0 && known)
         *known = (size_t)m + 1;
+    c->memo_last = m >= 0 ? (size_t)m + 1 : 0;
     return m;
 }
 
