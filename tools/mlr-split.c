@@ -345,8 +345,11 @@ static void write_rows(const rows *t, const unsigned char *is_test, const option
     setvbuf(test.fp, buf_test, _IOFBF, sizeof buf_test);
     fputs(t->header, train.fp);
     fputs(t->header, test.fp);
-    for (size_t i = 0; i < t->n; i++)
-        fwrite(t->text + t->off[i], 1, t->off[i + 1] - t->off[i], is_test[i] ? test.fp : train.fp);
+    for (size_t i = 0, j; i < t->n; i = j) { /* a run of rows bound for one file at a time */
+        for (j = i + 1; j < t->n && is_test[j] == is_test[i]; j++)
+            ;
+        fwrite(t->text + t->off[i], 1, t->off[j] - t->off[i], is_test[i] ? test.fp : train.fp);
+    }
     if (ferror(train.fp) || ferror(test.fp))
         mlr_die("%s: write error", ferror(test.fp) ? o->test : o->train ? o->train : "stdout");
     /* training rows first: when they go to stdout, a full disk or a closed
