@@ -437,6 +437,13 @@ void model_acts_free(model_acts *a)
         free(a->dh[l]);
     }
     free(a->scratch);
+    for (size_t i = 0; i < MODEL_MAX_FEATURES; i++) {
+        free(a->fact[i].uniq);
+        free(a->fact[i].slot);
+        free(a->fact[i].X);
+        free(a->fact[i].PG);
+    }
+    free(a->map);
     memset(a, 0, sizeof *a);
 }
 
@@ -463,33 +470,215 @@ static const int32_t *gather_ids(model_acts *a, const model_input *in, size_t i,
     return a->scratch;
 }
 
-const float *model_mlp_forward(const model_mlp *m, model_acts *a, const float *x, size_t B)
+static const float *mlp_forward_from(const model_mlp *m, model_acts *a, size_t l0, const float *x,
+                                     size_t B)
 {
-    const float *inp = x;
-    for (size_t l = 0; l < m->n; l++) {
-        nn_dense_forward(a->h[l], inp, m->w[l], m->b[l], B, m->width[l], m->width[l + 1]);
+    for (size_t l = l0; l < m->n; l++) {
+        nn_dense_forward(a->h[l], l ? a->h[l - 1] : x, m->w[l], m->b[l], B, m->width[l], m->width[l + 1]);
         if (l + 1 < m->n)
             nn_relu_forward(a->h[l], a->h[l], B * m->width[l + 1]);
-        inp = a->h[l];
     }
     return a->h[m->n - 1];
 }
 
-void model_mlp_backward(model_mlp *m, model_acts *a, const float *x, float *dx, size_t B)
+const float *model_mlp_forward(const model_mlp *m, model_acts *a, const float *x, size_t B)
 {
-    for (size_t l = m->n; l-- > 0;) {
+    return mlp_forward_from(m, a, 0, x, B);
+}
+
+/* Layers n-1 .. lmin backward, gradients into dw/db (one per layer); the
+ * input gradient of layer lmin into dh[lmin-1], or dx (may be NULL) when
+ * lmin is 0. */
+static void mlp_backward_to(const model_mlp *m, model_acts *a, size_t lmin, const float *x,
+                            float *dx, size_t B, float *const *dw, float *const *db)
+{
+    for (size_t l = m->n; l-- > lmin;) {
         size_t K = m->width[l], M = m->width[l + 1];
+        /* ReLU backward in place: h[l] is the ReLU's output, so h > 0 is
+         * exactly where its input was positive */
         if (l + 1 < m->n)
             nn_relu_mask(a->dh[l], a->h[l], B * M);
         float *dinp = l ? a->dh[l - 1] : dx;
         if (dinp)
             memset(dinp, 0, B * K * sizeof(float));
-        nn_dense_backward(dinp, m->dw[l], m->db[l], a->dh[l], l ? a->h[l - 1] : x, m->w[l], B, K, M);
+        nn_dense_backward(dinp, dw[l], db[l], a->dh[l], l ? a->h[l - 1] : x, m->w[l], B, K, M);
     }
+}
+
+void model_mlp_backward(model_mlp *m, model_acts *a, const float *x, float *dx, size_t B)
+{
+    mlp_backward_to(m, a, 0, x, dx, B, m->dw, m->db);
+}
+
+/* ---- a tower's first layer, factored by feature ----
+ * x W0 is the sum over the features f of x_f W0_f (x_f: f's columns of the
+ * tower input, W0_f: the same rows of W0). A feature with d distinct ids
+ * in the batch needs that product for d rows only, P_f = emb_f[ids] W0_f
+ * (d, H), and each batch row adds the P_f row of its id (a bag: the mean
+ * of its tokens' rows). Gender, occupation, age buckets, genres have a
+ * handful of ids where a batch has 256 rows: the query tower's first
+ * layer, 40% of an epoch's products, shrinks to about a third on ML-100K,
+ * and never grows (d <= B). A bag with as many distinct tokens as rows
+ * (titles) is pooled per row first ("rowwise"), as the plain layer does.
+ * model_tower_forward_naive is the plain layer, the twin of this. */
+
+static void fact_alloc(model_acts *a, const model_tower *t, const model_input *in)
+{
+    size_t H = t->mlp.width[1], V = 1;
+    for (size_t i = 0; i < t->nfeat; i++) {
+        model_fact *fc = &a->fact[i];
+        size_t L = in->L[i] ? in->L[i] : 1;
+        if (t->feat[i].vocab > V)
+            V = t->feat[i].vocab;
+        if (fc->X)
+            continue;
+        fc->uniq = xmalloc(a->cap * L * sizeof(int32_t));
+        fc->slot = xmalloc(a->cap * L * sizeof(int32_t));
+        fc->X = xmalloc((a->cap * t->E + 1) * sizeof(float));
+        fc->PG = xmalloc((a->cap * H + 1) * sizeof(float));
+    }
+    if (a->nmap < V) {
+        free(a->map);
+        a->map = xmalloc(V * sizeof(int32_t));
+        for (size_t v = 0; v < V; v++)
+            a->map[v] = -1;
+        a->nmap = V;
+    }
+}
+
+static float feature_value(const model_feature *f, const model_input *in, size_t i, size_t row)
+{
+    if (f->kind == MF_NUM)
+        return in->val[i][row];
+    return f->std > 0 ? (float)((in->val[i][row] - f->mean) / f->std) : 0.0f;
+}
+
+#define axpy nn_axpy
+
+static size_t bag_tokens(const int32_t *slot, size_t L)
+{
+    size_t n = 0;
+    for (size_t l = 0; l < L; l++)
+        n += slot[l] >= 0;
+    return n;
+}
+
+/* Feature i's part of h0 (B, H): P_f rows added, value columns as axpy. */
+static void fact_forward(const model_tower *t, model_acts *a, const model_input *in, size_t i,
+                         const size_t *rows, size_t B, float *h0)
+{
+    const model_feature *f = &t->feat[i];
+    model_fact *fc = &a->fact[i];
+    size_t E = t->E, H = t->mlp.width[1];
+    const float *w0 = t->mlp.w[0] + f->col * H; /* (E, H) */
+    if (f->kind == MF_VALUE || f->kind == MF_NUM) {
+        const float *wv = f->kind == MF_NUM ? w0 + E * H : w0;
+        for (size_t b = 0; b < B; b++)
+            axpy(h0 + b * H, feature_value(f, in, i, row_at(rows, b)), wv, H);
+        if (f->kind == MF_VALUE)
+            return;
+    }
+    size_t L = in->L[i], d = 0;
+    const int32_t *ids = gather_ids(a, in, i, rows, B);
+    for (size_t k = 0; k < B * L; k++) {
+        int32_t id = ids[k];
+        if (id < 0) {
+            fc->slot[k] = -1;
+            continue;
+        }
+        if (a->map[id] < 0) {
+            a->map[id] = (int32_t)d;
+            fc->uniq[d++] = id;
+        }
+        fc->slot[k] = a->map[id];
+    }
+    for (size_t k = 0; k < d; k++)
+        a->map[fc->uniq[k]] = -1;
+    fc->rowwise = d >= B && f->kind == MF_BAG;
+    if (fc->rowwise) {
+        fc->d = B;
+        nn_bag_forward(fc->X, E, ids, f->emb, B, L, E);
+    } else {
+        fc->d = d;
+        nn_embedding_forward(fc->X, E, fc->uniq, f->emb, d, E);
+    }
+    nn_matmul(fc->PG, fc->X, w0, fc->d, E, H);
+    a->flops += 6.0 * (double)fc->d * (double)E * (double)H; /* with the two of the backward */
+    for (size_t b = 0; b < B; b++) {
+        float *h = h0 + b * H;
+        if (fc->rowwise) {
+            axpy(h, 1.0f, fc->PG + b * H, H);
+            continue;
+        }
+        const int32_t *s = fc->slot + b * L;
+        size_t n = L == 1 ? 1 : bag_tokens(s, L);
+        float inv = n ? 1.0f / (float)n : 0.0f;
+        for (size_t l = 0; l < L; l++)
+            if (s[l] >= 0)
+                axpy(h, inv, fc->PG + (size_t)s[l] * H, H);
+    }
+}
+
+/* From dh0 (B, H) to W0's rows of feature i (dw0f) and its embedding. */
+static void fact_backward(const model_tower *t, model_acts *a, const model_input *in, size_t i,
+                          const size_t *rows, size_t B, const float *dh0, float *dw0, float *demb,
+                          nn_rowset *rs)
+{
+    const model_feature *f = &t->feat[i];
+    model_fact *fc = &a->fact[i];
+    size_t E = t->E, H = t->mlp.width[1], L = in->L[i];
+    const float *w0 = t->mlp.w[0] + f->col * H;
+    float *dw0f = dw0 + f->col * H;
+    if (f->kind == MF_VALUE || f->kind == MF_NUM) {
+        float *dwv = f->kind == MF_NUM ? dw0f + E * H : dw0f;
+        for (size_t b = 0; b < B; b++)
+            axpy(dwv, feature_value(f, in, i, row_at(rows, b)), dh0 + b * H, H);
+        if (f->kind == MF_VALUE)
+            return;
+    }
+    const float *G = dh0; /* rowwise: G is dh0 itself */
+    if (!fc->rowwise) {
+        memset(fc->PG, 0, fc->d * H * sizeof(float));
+        for (size_t b = 0; b < B; b++) {
+            const int32_t *s = fc->slot + b * L;
+            size_t n = L == 1 ? 1 : bag_tokens(s, L);
+            float inv = n ? 1.0f / (float)n : 0.0f;
+            for (size_t l = 0; l < L; l++)
+                if (s[l] >= 0)
+                    axpy(fc->PG + (size_t)s[l] * H, inv, dh0 + b * H, H);
+        }
+        G = fc->PG;
+    }
+    nn_matmul_tn_acc(dw0f, fc->X, G, fc->d, E, H); /* dW0_f (E, H) += X^T G */
+    nn_matmul_nt(fc->X, G, w0, fc->d, H, E);       /* dX (d, E) = G W0_f^T, over X */
+    if (fc->rowwise)
+        nn_bag_backward(demb, rs, fc->X, E, gather_ids(a, in, i, rows, B), B, L, E);
+    else
+        nn_embedding_backward(demb, rs, fc->X, E, fc->uniq, fc->d, E);
 }
 
 const float *model_tower_forward(const model_tower *t, model_acts *a, const model_input *in,
                                  const size_t *rows, size_t B)
+{
+    const model_mlp *mlp = &t->mlp;
+    size_t H = mlp->width[1];
+    fact_alloc(a, t, in);
+    float *h0 = a->h[0];
+    for (size_t b = 0; b < B; b++)
+        memcpy(h0 + b * H, mlp->b[0], H * sizeof(float));
+    a->flops = 0.0;
+    for (size_t i = 0; i < t->nfeat; i++)
+        fact_forward(t, a, in, i, rows, B, h0);
+    if (mlp->n > 1)
+        nn_relu_forward(h0, h0, B * H);
+    for (size_t l = 1; l < mlp->n; l++)
+        a->flops += 6.0 * (double)B * (double)mlp->width[l] * (double)mlp->width[l + 1];
+    return mlp_forward_from(mlp, a, 1, NULL, B);
+}
+
+/* The plain first layer: the tower input x (B, W) filled, then x W0. */
+const float *model_tower_forward_naive(const model_tower *t, model_acts *a, const model_input *in,
+                                       const size_t *rows, size_t B)
 {
     size_t W = t->W, E = t->E;
     for (size_t i = 0; i < t->nfeat; i++) {
@@ -499,29 +688,43 @@ const float *model_tower_forward(const model_tower *t, model_acts *a, const mode
             nn_bag_forward(x, W, gather_ids(a, in, i, rows, B), f->emb, B, in->L[i], E);
         else if (f->kind != MF_VALUE)
             nn_embedding_forward(x, W, gather_ids(a, in, i, rows, B), f->emb, B, E);
-        if (f->kind == MF_NUM)
+        if (f->kind == MF_NUM || f->kind == MF_VALUE)
             for (size_t b = 0; b < B; b++)
-                x[b * W + E] = in->val[i][row_at(rows, b)];
-        if (f->kind == MF_VALUE)
-            for (size_t b = 0; b < B; b++)
-                x[b * W] = f->std > 0 ? (float)((in->val[i][row_at(rows, b)] - f->mean) / f->std) : 0.0f;
+                x[b * W + (f->kind == MF_NUM ? E : 0)] = feature_value(f, in, i, row_at(rows, b));
     }
     return model_mlp_forward(&t->mlp, a, a->x, B);
+}
+
+/* From dout (B, D) in a->dh[n-1] back to the embeddings, the gradients
+ * into dw/db (per layer) and demb (per feature), touched rows into rs. */
+static void tower_backward_to(const model_tower *t, model_acts *a, const model_input *in,
+                              const size_t *rows, size_t B, float *const *dw, float *const *db,
+                              float *const *demb, nn_rowset *rs)
+{
+    const model_mlp *mlp = &t->mlp;
+    size_t H = mlp->width[1];
+    mlp_backward_to(mlp, a, 1, NULL, NULL, B, dw, db);
+    float *dh0 = a->dh[0];
+    if (mlp->n > 1)
+        nn_relu_mask(dh0, a->h[0], B * H);
+    for (size_t b = 0; b < B; b++)
+        axpy(db[0], 1.0f, dh0 + b * H, H);
+    for (size_t i = 0; i < t->nfeat; i++)
+        fact_backward(t, a, in, i, rows, B, dh0, dw[0], demb[i], &rs[i]);
 }
 
 void model_tower_backward(model_tower *t, model_acts *a, const model_input *in,
                           const size_t *rows, size_t B)
 {
-    model_mlp_backward(&t->mlp, a, a->x, a->dx, B);
+    float *demb[MODEL_MAX_FEATURES];
+    nn_rowset rs[MODEL_MAX_FEATURES];
     for (size_t i = 0; i < t->nfeat; i++) {
-        model_feature *f = &t->feat[i];
-        const float *dx = a->dx + f->col;
-        if (f->kind == MF_BAG)
-            nn_bag_backward(f->demb, &f->rows, dx, t->W, gather_ids(a, in, i, rows, B),
-                            B, in->L[i], t->E);
-        else if (f->kind != MF_VALUE)
-            nn_embedding_backward(f->demb, &f->rows, dx, t->W, gather_ids(a, in, i, rows, B), B, t->E);
+        demb[i] = t->feat[i].demb;
+        rs[i] = t->feat[i].rows;
     }
+    tower_backward_to(t, a, in, rows, B, t->mlp.dw, t->mlp.db, demb, rs);
+    for (size_t i = 0; i < t->nfeat; i++)
+        t->feat[i].rows = rs[i];
 }
 
 /* ---- training ---- */
@@ -656,22 +859,22 @@ static float *in_block(const model *m, float *g, const float *p)
     return g + (p - m->grads);
 }
 
+/* The gradient pointers of an MLP moved into the block g. */
+static void mlp_grads_in(const model *m, const model_mlp *mlp, float *g, float **dw, float **db)
+{
+    for (size_t l = 0; l < mlp->n; l++) {
+        dw[l] = in_block(m, g, mlp->dw[l]);
+        db[l] = in_block(m, g, mlp->db[l]);
+    }
+}
+
 /* model_mlp_backward into the gradient block g. */
 static void mlp_backward_g(const model *m, const model_mlp *mlp, model_acts *a, const float *x,
                            float *dx, size_t B, float *g)
 {
-    for (size_t l = mlp->n; l-- > 0;) {
-        size_t K = mlp->width[l], M = mlp->width[l + 1];
-        /* ReLU backward in place: h[l] is the ReLU's output, so h > 0 is
-         * exactly where its input was positive */
-        if (l + 1 < mlp->n)
-            nn_relu_mask(a->dh[l], a->h[l], B * M);
-        float *dinp = l ? a->dh[l - 1] : dx;
-        if (dinp)
-            memset(dinp, 0, B * K * sizeof(float));
-        nn_dense_backward(dinp, in_block(m, g, mlp->dw[l]), in_block(m, g, mlp->db[l]), a->dh[l],
-                          l ? a->h[l - 1] : x, mlp->w[l], B, K, M);
-    }
+    float *dw[MODEL_MAX_LAYERS], *db[MODEL_MAX_LAYERS];
+    mlp_grads_in(m, mlp, g, dw, db);
+    mlp_backward_to(mlp, a, 0, x, dx, B, dw, db);
 }
 
 /* model_tower_backward into the block g, touched rows into rs (one set per
@@ -680,16 +883,11 @@ static void tower_backward_g(const model *m, const model_tower *t, model_acts *a
                              const model_input *in, const size_t *rows, size_t B, float *g,
                              nn_rowset *rs)
 {
-    mlp_backward_g(m, &t->mlp, a, a->x, a->dx, B, g);
-    for (size_t i = 0; i < t->nfeat; i++) {
-        const model_feature *f = &t->feat[i];
-        const float *dx = a->dx + f->col;
-        float *demb = g + f->emb_off;
-        if (f->kind == MF_BAG)
-            nn_bag_backward(demb, &rs[i], dx, t->W, gather_ids(a, in, i, rows, B), B, in->L[i], t->E);
-        else if (f->kind != MF_VALUE)
-            nn_embedding_backward(demb, &rs[i], dx, t->W, gather_ids(a, in, i, rows, B), B, t->E);
-    }
+    float *dw[MODEL_MAX_LAYERS], *db[MODEL_MAX_LAYERS], *demb[MODEL_MAX_FEATURES];
+    mlp_grads_in(m, &t->mlp, g, dw, db);
+    for (size_t i = 0; i < t->nfeat; i++)
+        demb[i] = g + t->feat[i].emb_off;
+    tower_backward_to(t, a, in, rows, B, dw, db, demb, rs);
 }
 
 /* The rating head on z = [q, c[label]] of the worker's rows: returns the
@@ -751,7 +949,7 @@ static void phase_forward(int t, int nt, void *arg)
     memcpy(b->q + lo * D, q, (hi - lo) * D * sizeof(float));
     const float *c = model_tower_forward(&j->m->cand, &w->ca, j->cin, b->cand_rows + ulo, uhi - ulo);
     memcpy(b->c + ulo * D, c, (uhi - ulo) * D * sizeof(float));
-    w->flops = mlp_flops(&j->m->query.mlp, hi - lo) + mlp_flops(&j->m->cand.mlp, uhi - ulo);
+    w->flops = w->qa.flops + w->ca.flops; /* the products the towers ran */
 }
 
 /* Phase 2: the losses of the thread's rows against every candidate; dq of
@@ -783,9 +981,8 @@ static void phase_losses(int t, int nt, void *arg)
                                                              lo->remove_hits, Bt, U);
         /* TFRS sums the cross-entropy over the batch: each row's gradient
          * is retrieval_weight x that of its own loss */
-        memset(logits, 0, Bt * U * sizeof(float));
-        nn_softmax_xent_backward(logits, probs, b->label + r0, lo->retrieval_weight * (double)Bt, Bt, U);
-        nn_logits_backward(dq, w->dc, logits, q, b->c, Bt, U, D);
+        nn_softmax_xent_grad(probs, b->label + r0, lo->retrieval_weight * (double)Bt, Bt, U);
+        nn_logits_backward(dq, w->dc, probs, q, b->c, Bt, U, D);
         w->flops += 6.0 * (double)Bt * (double)U * (double)D;
     }
     if (lo->rating_weight > 0 && j->ratings && Bt) {

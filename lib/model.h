@@ -137,6 +137,17 @@ void model_input_free(model_input *in);
 int model_check_encoding(const char *dir, const char *sha, mlr_err *e);
 
 /* ---- activations of one batch ---- */
+
+/* One feature's share of a tower's first layer (model.c, "factored"). */
+typedef struct {
+    size_t d;          /* rows of X: the batch's distinct ids, or B when rowwise */
+    int rowwise;       /* X holds each row's pooled bag (as many tokens as rows) */
+    int32_t *uniq;     /* (B * L) the distinct ids, first-seen order */
+    int32_t *slot;     /* (B * L) the X row of each id of the batch, -1 padding */
+    float *X;          /* (B, E) their embeddings; dX in the backward */
+    float *PG;         /* (B, H) X W0_f, then its gradient */
+} model_fact;
+
 typedef struct {
     size_t cap;                               /* rows they hold */
     float *x, *dx;                            /* (B, W) tower input */
@@ -145,15 +156,24 @@ typedef struct {
     const uint8_t *drop;                      /* (B) 1: the row's user_id reads as 0 */
     int dropping;                             /* drop[] applies to this batch... */
     size_t drop_feat;                         /* ...to this feature (user_id) */
+    model_fact fact[MODEL_MAX_FEATURES];      /* allocated by the first forward */
+    int32_t *map;                             /* (largest V) id -> X row, -1 */
+    size_t nmap;
+    double flops;                             /* of the products the last forward
+                                                 and its backward run */
 } model_acts;
 
 void model_acts_init(model_acts *a, const model_mlp *mlp, size_t W, size_t Lmax, size_t cap);
 void model_acts_free(model_acts *a);
 
 /* The tower's output (B, D) for rows[0..B) of in (rows NULL: rows 0..B-1),
- * left in a->h[n-1]. */
+ * left in a->h[n-1]. The first layer runs factored by feature, on the
+ * batch's distinct ids (model.c); the _naive twin fills the tower input
+ * x (B, W) and multiplies. */
 const float *model_tower_forward(const model_tower *t, model_acts *a, const model_input *in,
                                  const size_t *rows, size_t B);
+const float *model_tower_forward_naive(const model_tower *t, model_acts *a, const model_input *in,
+                                       const size_t *rows, size_t B);
 /* From dout (B, D) in a->dh[n-1] back to the embeddings: adds into the
  * tower's gradients, marking touched embedding rows. */
 void model_tower_backward(model_tower *t, model_acts *a, const model_input *in,

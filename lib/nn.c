@@ -192,6 +192,82 @@ void nn_dense_backward_naive(float *dinp, float *dw, float *dbias, const float *
         }
 }
 
+/* ---- plain products ---- */
+
+void nn_matmul(float *out, const float *a, const float *b, size_t n, size_t k, size_t m)
+{
+    if (n == 0 || m == 0)
+        return;
+    if (k == 0) {
+        memset(out, 0, n * m * sizeof(float));
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)m, (int)k,
+                1.0f, a, (int)k, b, (int)m, 0.0f, out, (int)m);
+}
+
+void nn_matmul_tn_acc(float *out, const float *a, const float *b, size_t n, size_t k, size_t m)
+{
+    if (n == 0 || k == 0 || m == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)m, (int)n,
+                1.0f, a, (int)k, b, (int)m, 1.0f, out, (int)m);
+}
+
+void nn_matmul_nt(float *out, const float *a, const float *b, size_t n, size_t m, size_t k)
+{
+    if (n == 0 || k == 0)
+        return;
+    if (m == 0) {
+        memset(out, 0, n * k * sizeof(float));
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)k, (int)m,
+                1.0f, a, (int)m, b, (int)m, 0.0f, out, (int)k);
+}
+
+void nn_matmul_naive(float *out, const float *a, const float *b, size_t n, size_t k, size_t m)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < m; j++) {
+            float s = 0.0f;
+            for (size_t l = 0; l < k; l++)
+                s += a[i * k + l] * b[l * m + j];
+            out[i * m + j] = s;
+        }
+}
+
+void nn_matmul_tn_acc_naive(float *out, const float *a, const float *b, size_t n, size_t k, size_t m)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t l = 0; l < k; l++)
+            for (size_t j = 0; j < m; j++)
+                out[l * m + j] += a[i * k + l] * b[i * m + j];
+}
+
+void nn_matmul_nt_naive(float *out, const float *a, const float *b, size_t n, size_t m, size_t k)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t l = 0; l < k; l++) {
+            float s = 0.0f;
+            for (size_t j = 0; j < m; j++)
+                s += a[i * m + j] * b[l * m + j];
+            out[i * k + l] = s;
+        }
+}
+
+void nn_axpy(float *y, float s, const float *x, size_t n)
+{
+    size_t k = 0;
+#if defined(__SSE2__)
+    __m128 S = _mm_set1_ps(s);
+    for (; k + 4 <= n; k += 4)
+        _mm_storeu_ps(y + k, _mm_add_ps(_mm_loadu_ps(y + k), _mm_mul_ps(S, _mm_loadu_ps(x + k))));
+#endif
+    for (; k < n; k++)
+        y[k] += s * x[k];
+}
+
 /* ---- relu ---- */
 
 /* Branch-free: the signs of activations are random, a branch per element
@@ -363,6 +439,48 @@ static float exp_shift_sum(float *p, float mx, size_t n)
     return sum;
 }
 
+/* p = z + shift, except p[y] = zy (y = n: none); returns max p. */
+static float add_max(float *p, const float *z, const float *shift, size_t n, size_t y, float zy)
+{
+    size_t u = 0;
+    float mx = -INFINITY;
+#if defined(__SSE2__)
+    __m128 M = _mm_set1_ps(-INFINITY);
+    for (; u + 4 <= n; u += 4) {
+        __m128 v = _mm_add_ps(_mm_loadu_ps(z + u), _mm_loadu_ps(shift + u));
+        _mm_storeu_ps(p + u, v);
+        M = _mm_max_ps(M, v);
+    }
+    float lane[4];
+    _mm_storeu_ps(lane, M);
+    for (int k = 0; k < 4; k++)
+        mx = lane[k] > mx ? lane[k] : mx;
+#endif
+    for (; u < n; u++) {
+        p[u] = z[u] + shift[u];
+        mx = p[u] > mx ? p[u] : mx;
+    }
+    if (y < n) { /* the true column without its log count: max again */
+        p[y] = zy;
+        mx = -INFINITY;
+        for (u = 0; u < n; u++)
+            mx = p[u] > mx ? p[u] : mx;
+    }
+    return mx;
+}
+
+static void scale_row(float *p, float s, size_t n)
+{
+    size_t u = 0;
+#if defined(__SSE2__)
+    __m128 S = _mm_set1_ps(s);
+    for (; u + 4 <= n; u += 4)
+        _mm_storeu_ps(p + u, _mm_mul_ps(_mm_loadu_ps(p + u), S));
+#endif
+    for (; u < n; u++)
+        p[u] *= s;
+}
+
 /* The shift of column u, colbias + log count, goes first into the last row
  * of probs (U logarithms per batch instead of B x U); each row then reads
  * it, the last one in place. */
@@ -382,18 +500,10 @@ double nn_softmax_xent_forward(float *probs, const float *logits, const int32_t 
         const float *z = logits + b * U;
         float *p = probs + b * U;
         size_t y = (size_t)label[b];
-        for (size_t u = 0; u < U; u++)
-            p[u] = z[u] + shift[u];
         float zy = z[y] + (colbias ? colbias[y] : 0.0f);
-        if (remove_hits)
-            p[y] = zy;
-        float mx = p[0];
-        for (size_t u = 1; u < U; u++)
-            mx = p[u] > mx ? p[u] : mx;
+        float mx = add_max(p, z, shift, U, remove_hits ? y : U, zy);
         float sum = exp_shift_sum(p, mx, U);
-        float inv = 1.0f / sum;
-        for (size_t u = 0; u < U; u++)
-            p[u] *= inv;
+        scale_row(p, 1.0f / sum, U);
         total += -((double)zy - mx) + log((double)sum);
     }
     return total / (double)B;
@@ -443,6 +553,17 @@ void nn_softmax_xent_backward(float *dlogits, const float *probs, const int32_t 
         for (size_t u = 0; u < U; u++)
             g[u] += s * p[u];
         g[label[b]] -= s;
+    }
+}
+
+void nn_softmax_xent_grad(float *probs, const int32_t *label, double scale, size_t B, size_t U)
+{
+    if (B == 0)
+        return;
+    float s = (float)(scale / (double)B);
+    for (size_t b = 0; b < B; b++) {
+        scale_row(probs + b * U, s, U);
+        probs[b * U + (size_t)label[b]] -= s;
     }
 }
 

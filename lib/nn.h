@@ -71,6 +71,21 @@ void nn_dense_forward_naive(float *out, const float *inp, const float *w,
 void nn_dense_backward_naive(float *dinp, float *dw, float *dbias, const float *dout,
                              const float *inp, const float *w, size_t B, size_t K, size_t M);
 
+/* ---- plain products (the factored first layer of a tower) ---- */
+/* out (n,m) = a (n,k) b (k,m) */
+void nn_matmul(float *out, const float *a, const float *b, size_t n, size_t k, size_t m);
+/* out (k,m) += a^T b: a (n,k), b (n,m) */
+void nn_matmul_tn_acc(float *out, const float *a, const float *b, size_t n, size_t k, size_t m);
+/* out (n,k) = a (n,m) b^T: b (k,m) */
+void nn_matmul_nt(float *out, const float *a, const float *b, size_t n, size_t m, size_t k);
+void nn_matmul_naive(float *out, const float *a, const float *b, size_t n, size_t k, size_t m);
+void nn_matmul_tn_acc_naive(float *out, const float *a, const float *b, size_t n, size_t k, size_t m);
+void nn_matmul_nt_naive(float *out, const float *a, const float *b, size_t n, size_t m, size_t k);
+
+/* y[0..n) += s x[0..n), SSE four at a time (the same bits as one at a time:
+ * no fused multiply-add either way) */
+void nn_axpy(float *y, float s, const float *x, size_t n);
+
 /* ---- relu, in place allowed (out == inp) ---- */
 void nn_relu_forward(float *out, const float *inp, size_t n);
 /* dinp += dout where out > 0 (out is the forward's output). */
@@ -114,6 +129,9 @@ float nn_exp_neg(float x);
  * scale x the mean loss. */
 void nn_softmax_xent_backward(float *dlogits, const float *probs, const int32_t *label,
                               double scale, size_t B, size_t U);
+/* The same written over probs (which becomes dlogits): no zeroed buffer,
+ * one pass. */
+void nn_softmax_xent_grad(float *probs, const int32_t *label, double scale, size_t B, size_t U);
 
 /* ---- squared error: returns mean_b (pred[b] - y[b])^2 ---- */
 double nn_mse_forward(const float *pred, const float *y, size_t B);

@@ -185,6 +185,30 @@ static void test_dense_blas_vs_naive(void)
     CHECKF(e1 < 1e-4 && e2 < 1e-4 && e3 < 1e-4 && e4 < 1e-5, "%g %g %g %g", e1, e2, e3, e4);
 }
 
+static void test_matmul_blas_vs_naive(void)
+{
+    size_t n = 37, k = 29, m = 23;
+    mlr_rng r;
+    mlr_rng_seed(&r, 13);
+    float *a = xmalloc(n * k * 4), *b = xmalloc(k * m * 4), *bn = xmalloc(n * m * 4);
+    float *o1 = xmalloc(n * m * 4), *o2 = xmalloc(n * m * 4);
+    float *t1 = xmalloc(k * m * 4), *t2 = xmalloc(k * m * 4), *u1 = xmalloc(n * k * 4), *u2 = xmalloc(n * k * 4);
+    fill(&r, a, n * k, 1.0);
+    fill(&r, b, k * m, 1.0);
+    fill(&r, bn, n * m, 1.0);
+    fill(&r, t1, k * m, 1.0);
+    memcpy(t2, t1, k * m * 4);
+    nn_matmul(o1, a, b, n, k, m);
+    nn_matmul_naive(o2, a, b, n, k, m);
+    nn_matmul_tn_acc(t1, a, bn, n, k, m); /* adds */
+    nn_matmul_tn_acc_naive(t2, a, bn, n, k, m);
+    nn_matmul_nt(u1, bn, b, n, m, k);
+    nn_matmul_nt_naive(u2, bn, b, n, m, k);
+    double e1 = max_diff(o1, o2, n * m), e2 = max_diff(t1, t2, k * m), e3 = max_diff(u1, u2, n * k);
+    free(a); free(b); free(bn); free(o1); free(o2); free(t1); free(t2); free(u1); free(u2);
+    CHECKF(e1 < 1e-4 && e2 < 1e-4 && e3 < 1e-4, "%g %g %g", e1, e2, e3);
+}
+
 static void test_logits_blas_vs_naive(void)
 {
     size_t Bs = 41, U = 19, Dd = 13;
@@ -361,6 +385,10 @@ static void test_softmax_vs_naive(void)
             CHECKF(fabs(a - b) < 1e-5 * fmax(1.0, fabs(b)), "remove %d bias %d: %g vs %g", remove,
                    withbias, a, b);
             CHECKF(max_diff(p1, p2, NB * NU) < 1e-6, "probs differ by %g", max_diff(p1, p2, NB * NU));
+            float g[NB * NU] = {0};
+            nn_softmax_xent_backward(g, p1, label, 2.5, NB, NU);
+            nn_softmax_xent_grad(p1, label, 2.5, NB, NU);
+            CHECK(memcmp(g, p1, sizeof g) == 0);
         }
 }
 
@@ -372,6 +400,20 @@ static void test_exp_neg(void)
     CHECKF(worst < 3e-7, "relative error %g", worst);
     CHECK(nn_exp_neg(0.0f) == 1.0f);
     CHECK(nn_exp_neg(-1000.0f) >= 0.0f && nn_exp_neg(-1000.0f) < 1e-37f);
+}
+
+static void test_axpy(void)
+{
+    float y1[11], y2[11], x[11];
+    mlr_rng r;
+    mlr_rng_seed(&r, 14);
+    fill(&r, y1, 11, 1.0);
+    fill(&r, x, 11, 1.0);
+    memcpy(y2, y1, sizeof y1);
+    nn_axpy(y1, 0.37f, x, 11);
+    for (int i = 0; i < 11; i++)
+        y2[i] += 0.37f * x[i];
+    CHECK(memcmp(y1, y2, sizeof y1) == 0);
 }
 
 static void test_relu_mask(void)
@@ -420,6 +462,7 @@ int main(void)
     RUN(test_dense_fd);
     RUN(test_dense_blas_vs_naive);
     RUN(test_logits_blas_vs_naive);
+    RUN(test_matmul_blas_vs_naive);
     RUN(test_logits_fd);
     RUN(test_relu_fd);
     RUN(test_softmax_fd);
@@ -427,6 +470,7 @@ int main(void)
     RUN(test_softmax_vs_naive);
     RUN(test_exp_neg);
     RUN(test_relu_mask);
+    RUN(test_axpy);
     RUN(test_mse_fd);
     return check_status();
 }
