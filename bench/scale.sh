@@ -87,9 +87,13 @@ else
     enc=$d/enc-test n=$ntest what="a random $ntest-row sample (the test rows)"
 fi
 rm -f "$d/test.tsv"
-stage "train 1 epoch on $what" "$n" examples/s "$ref_eps" "examples/s ($refname, same command)" \
-    mlr-train --quiet --threads "$TH" --epochs 1 --train "$enc" --spec "$d/spec" \
+timed "scale train" mlr-train --quiet --threads "$TH" --epochs 1 --train "$enc" --spec "$d/spec" \
     --output "$d/model.safetensors"
+eps=$(per_sec "$n" "$SECS")
+row "scale train 1 epoch on $what" "$eps" examples/s "$ref_eps" \
+    "examples/s ($refname, 10 epochs, same options)" \
+    "$(awk -v a="$eps" -v b="$ref_eps" 'BEGIN { printf "%.2f us/example vs %.2f", 1e6 / a, 1e6 / b }'); ${SECS}s, peak ${RSS_MB} MB (target < 4096 MB); target ratio >= 0.83"
+MAX_MB=$(awk -v a="$MAX_MB" -v b="$RSS_MB" 'BEGIN { print (b > a) ? b : a }')
 rm -rf "$d/enc-train" "$d/enc-test"
 stage "embed $nusers users" "$nusers" queries/s - - \
     mlr-embed --threads "$TH" --model "$d/model.safetensors" --queries "$d/enc-users" --output "$d/q.npy"
