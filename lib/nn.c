@@ -6,6 +6,14 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+/* AVX2 versions of the elementwise loops, chosen at run time
+ * (__builtin_cpu_supports), computing the same bits as the SSE ones */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__SSE2__)
+#define MLR_AVX2 1
+#include <immintrin.h>
+#else
+#define MLR_AVX2 0
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,9 +264,24 @@ void nn_matmul_nt_naive(float *out, const float *a, const float *b, size_t n, si
         }
 }
 
+#if MLR_AVX2
+__attribute__((target("avx2"))) static size_t axpy_avx2(float *y, float s, const float *x, size_t n)
+{
+    size_t k = 0;
+    __m256 S = _mm256_set1_ps(s);
+    for (; k + 8 <= n; k += 8)
+        _mm256_storeu_ps(y + k, _mm256_add_ps(_mm256_loadu_ps(y + k), _mm256_mul_ps(S, _mm256_loadu_ps(x + k))));
+    return k;
+}
+#endif
+
 void nn_axpy(float *y, float s, const float *x, size_t n)
 {
     size_t k = 0;
+#if MLR_AVX2
+    if (__builtin_cpu_supports("avx2"))
+        k = axpy_avx2(y, s, x, n);
+#endif
 #if defined(__SSE2__)
     __m128 S = _mm_set1_ps(s);
     for (; k + 4 <= n; k += 4)
@@ -398,40 +421,84 @@ float nn_exp_neg(float x)
     return exp_neg(x);
 }
 
-/* p[u] = exp(p[u] - mx), returning the sum (in a fixed order: four lanes,
- * then the lanes and the tail). */
+/* p[u] = exp(p[u] - mx), returning the sum in a fixed order whatever the
+ * instruction set: eight lanes (lane k sums the u = k mod 8), folded to
+ * four (k + 4 into k), then ((0 + 1) + (2 + 3)), then the tail in order.
+ * With AVX2 the eight lanes are one register, with SSE two. */
+#if defined(__SSE2__)
+static __m128 exp4(__m128 x, __m128 m)
+{
+    __m128 one = _mm_set1_ps(1.0f);
+    x = _mm_max_ps(_mm_sub_ps(x, m), _mm_set1_ps(EXP_LO));
+    __m128 fx = _mm_add_ps(_mm_mul_ps(x, _mm_set1_ps(EXP_LOG2E)), _mm_set1_ps(0.5f));
+    __m128 nf = _mm_cvtepi32_ps(_mm_cvttps_epi32(fx));
+    nf = _mm_sub_ps(nf, _mm_and_ps(_mm_cmpgt_ps(nf, fx), one));
+    x = _mm_sub_ps(x, _mm_mul_ps(nf, _mm_set1_ps(EXP_C1)));
+    x = _mm_sub_ps(x, _mm_mul_ps(nf, _mm_set1_ps(EXP_C2)));
+    __m128 z = _mm_mul_ps(x, x);
+    __m128 y = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(EXP_P0), x), _mm_set1_ps(EXP_P1));
+    y = _mm_add_ps(_mm_mul_ps(y, x), _mm_set1_ps(EXP_P2));
+    y = _mm_add_ps(_mm_mul_ps(y, x), _mm_set1_ps(EXP_P3));
+    y = _mm_add_ps(_mm_mul_ps(y, x), _mm_set1_ps(EXP_P4));
+    y = _mm_add_ps(_mm_mul_ps(y, x), _mm_set1_ps(EXP_P5));
+    y = _mm_add_ps(_mm_add_ps(_mm_mul_ps(y, z), x), one);
+    __m128i e = _mm_slli_epi32(_mm_add_epi32(_mm_cvtps_epi32(nf), _mm_set1_epi32(127)), 23);
+    return _mm_mul_ps(y, _mm_castsi128_ps(e));
+}
+#endif
+
+#if MLR_AVX2
+__attribute__((target("avx2"))) static size_t exp_lanes_avx2(float *p, float mx, size_t n, float lane[4])
+{
+    size_t u = 0;
+    __m256 acc = _mm256_setzero_ps(), m = _mm256_set1_ps(mx), one = _mm256_set1_ps(1.0f);
+    for (; u + 8 <= n; u += 8) {
+        __m256 x = _mm256_max_ps(_mm256_sub_ps(_mm256_loadu_ps(p + u), m), _mm256_set1_ps(EXP_LO));
+        __m256 fx = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), _mm256_set1_ps(0.5f));
+        __m256 nf = _mm256_cvtepi32_ps(_mm256_cvttps_epi32(fx));
+        nf = _mm256_sub_ps(nf, _mm256_and_ps(_mm256_cmp_ps(nf, fx, _CMP_GT_OQ), one));
+        x = _mm256_sub_ps(x, _mm256_mul_ps(nf, _mm256_set1_ps(EXP_C1)));
+        x = _mm256_sub_ps(x, _mm256_mul_ps(nf, _mm256_set1_ps(EXP_C2)));
+        __m256 z = _mm256_mul_ps(x, x);
+        __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(EXP_P0), x), _mm256_set1_ps(EXP_P1));
+        y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(EXP_P2));
+        y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(EXP_P3));
+        y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(EXP_P4));
+        y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(EXP_P5));
+        y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(y, z), x), one);
+        __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nf), _mm256_set1_epi32(127)), 23);
+        y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+        _mm256_storeu_ps(p + u, y);
+        acc = _mm256_add_ps(acc, y);
+    }
+    _mm_storeu_ps(lane, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
+    return u;
+}
+#endif
+
 static float exp_shift_sum(float *p, float mx, size_t n)
 {
     size_t u = 0;
-    float sum = 0.0f;
-#if defined(__SSE2__)
-    __m128 acc = _mm_setzero_ps(), m = _mm_set1_ps(mx), lo = _mm_set1_ps(EXP_LO);
-    __m128 one = _mm_set1_ps(1.0f);
-    for (; u + 4 <= n; u += 4) {
-        __m128 x = _mm_max_ps(_mm_sub_ps(_mm_loadu_ps(p + u), m), lo);
-        __m128 fx = _mm_add_ps(_mm_mul_ps(x, _mm_set1_ps(EXP_LOG2E)), _mm_set1_ps(0.5f));
-        __m128i ni = _mm_cvttps_epi32(fx);
-        __m128 nf = _mm_cvtepi32_ps(ni);
-        __m128 gt = _mm_cmpgt_ps(nf, fx);
-        nf = _mm_sub_ps(nf, _mm_and_ps(gt, one));
-        x = _mm_sub_ps(x, _mm_mul_ps(nf, _mm_set1_ps(EXP_C1)));
-        x = _mm_sub_ps(x, _mm_mul_ps(nf, _mm_set1_ps(EXP_C2)));
-        __m128 z = _mm_mul_ps(x, x);
-        __m128 y = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(EXP_P0), x), _mm_set1_ps(EXP_P1));
-        y = _mm_add_ps(_mm_mul_ps(y, x), _mm_set1_ps(EXP_P2));
-        y = _mm_add_ps(_mm_mul_ps(y, x), _mm_set1_ps(EXP_P3));
-        y = _mm_add_ps(_mm_mul_ps(y, x), _mm_set1_ps(EXP_P4));
-        y = _mm_add_ps(_mm_mul_ps(y, x), _mm_set1_ps(EXP_P5));
-        y = _mm_add_ps(_mm_add_ps(_mm_mul_ps(y, z), x), one);
-        __m128i e = _mm_slli_epi32(_mm_add_epi32(_mm_cvtps_epi32(nf), _mm_set1_epi32(127)), 23);
-        y = _mm_mul_ps(y, _mm_castsi128_ps(e));
-        _mm_storeu_ps(p + u, y);
-        acc = _mm_add_ps(acc, y);
-    }
-    float lane[4];
-    _mm_storeu_ps(lane, acc);
-    sum = (lane[0] + lane[1]) + (lane[2] + lane[3]);
+    float sum = 0.0f, lane[4] = {0, 0, 0, 0};
+#if MLR_AVX2
+    if (__builtin_cpu_supports("avx2"))
+        u = exp_lanes_avx2(p, mx, n, lane);
+    else
 #endif
+    {
+#if defined(__SSE2__)
+        __m128 lo = _mm_setzero_ps(), hi = _mm_setzero_ps(), m = _mm_set1_ps(mx);
+        for (; u + 8 <= n; u += 8) {
+            __m128 a = exp4(_mm_loadu_ps(p + u), m), b = exp4(_mm_loadu_ps(p + u + 4), m);
+            _mm_storeu_ps(p + u, a);
+            _mm_storeu_ps(p + u + 4, b);
+            lo = _mm_add_ps(lo, a);
+            hi = _mm_add_ps(hi, b);
+        }
+        _mm_storeu_ps(lane, _mm_add_ps(lo, hi));
+#endif
+    }
+    sum = (lane[0] + lane[1]) + (lane[2] + lane[3]);
     for (; u < n; u++) {
         p[u] = exp_neg(p[u] - mx);
         sum += p[u];

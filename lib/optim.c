@@ -6,6 +6,12 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__SSE2__)
+#define MLR_AVX2 1 /* an AVX2 Adam chosen at run time: the same bits, twice as wide */
+#include <immintrin.h>
+#else
+#define MLR_AVX2 0
+#endif
 
 #include "mlr.h"
 
@@ -51,6 +57,29 @@ void opt_begin_step(optimizer *o)
     o->lr_t = (float)(c->lr * sqrt(1.0 - pow(c->beta2, t)) / (1.0 - pow(c->beta1, t)));
 }
 
+#if MLR_AVX2
+__attribute__((target("avx2"))) static size_t adam_avx2(float *w, const float *g, float *m, float *v,
+                                                        size_t n, const float c[7])
+{
+    __m256 B1 = _mm256_set1_ps(c[0]), B2 = _mm256_set1_ps(c[1]), A1 = _mm256_set1_ps(c[2]);
+    __m256 A2 = _mm256_set1_ps(c[3]), LR = _mm256_set1_ps(c[4]), EPS = _mm256_set1_ps(c[5]);
+    __m256 L2 = _mm256_set1_ps(c[6]);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 wi = _mm256_loadu_ps(w + i);
+        __m256 gi = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_mul_ps(L2, wi));
+        __m256 mi = _mm256_add_ps(_mm256_mul_ps(B1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(A1, gi));
+        __m256 vi = _mm256_add_ps(_mm256_mul_ps(B2, _mm256_loadu_ps(v + i)),
+                                  _mm256_mul_ps(_mm256_mul_ps(A2, gi), gi));
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+        __m256 step = _mm256_div_ps(_mm256_mul_ps(LR, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), EPS));
+        _mm256_storeu_ps(w + i, _mm256_sub_ps(wi, step));
+    }
+    return i;
+}
+#endif
+
 /* Adam on n parameters: SSE four at a time, then the same operations one
  * at a time (sqrt and division are correctly rounded in both, so a
  * parameter's bits do not depend on where it falls). */
@@ -61,6 +90,11 @@ static void adam_run(const optimizer *o, float *w, const float *g, float *m, flo
     float b1 = c->beta1, b2 = c->beta2, a1 = 1.0f - c->beta1, a2 = 1.0f - c->beta2;
     float lr = o->lr_t, eps = c->eps, l2x2 = 2.0f * l2;
     size_t i = 0;
+#if MLR_AVX2
+    const float c8[7] = {b1, b2, a1, a2, lr, eps, l2x2};
+    if (__builtin_cpu_supports("avx2"))
+        i = adam_avx2(w, g, m, v, n, c8);
+#endif
 #if defined(__SSE2__)
     __m128 B1 = _mm_set1_ps(b1), B2 = _mm_set1_ps(b2), A1 = _mm_set1_ps(a1), A2 = _mm_set1_ps(a2);
     __m128 LR = _mm_set1_ps(lr), EPS = _mm_set1_ps(eps), L2 = _mm_set1_ps(l2x2);
