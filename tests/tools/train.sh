@@ -157,7 +157,7 @@ mlr-encode --spec "$T/other/spec" --output "$T/other/enc" "$T/other/t.tsv" 2>/de
 mlr-train --train "$T/other/enc" --spec "$D/spec" --output "$T/m.safetensors" >/dev/null 2>"$T/err"
 check "spec mismatch: status 1" test $? -eq 1
 check "spec mismatch: names spec.sha256" grep -q "^mlr-train: .*spec.sha256: encoded with another feature specification" "$T/err"
-check "spec mismatch: a hint line" grep -q "^hint: rerun mlr-encode" "$T/err"
+check "spec mismatch: what to rerun, on the same line" grep -q "encoded with another.*rerun mlr-encode" "$T/err"
 same "spec mismatch leaves the model" "$T/m.safetensors" "$T/keep.safetensors"
 expect_fail "no --train" 2 "required" mlr-train --spec "$D/spec" --output "$T/m.safetensors"
 expect_fail "bad --layers" 2 "layers" $TRAIN --layers 64,x --output "$T/m.safetensors"
