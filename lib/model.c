@@ -462,8 +462,11 @@ static const int32_t *gather_ids(model_acts *a, const model_input *in, size_t i,
         for (size_t b = 0; b < B; b++)
             a->scratch[b] = a->drop[b] ? 0 : ids[row_at(rows, b)];
     else if (L == 1) /* a memcpy call per 4 bytes cost 3% of an epoch */
-        for (size_t b = 0; b < B; b++)
+        for (size_t b = 0; b < B; b++) {
+            if (rows && b + 16 < B) /* shuffled rows of a large set: misses */
+                __builtin_prefetch(ids + rows[b + 16]);
             a->scratch[b] = ids[row_at(rows, b)];
+        }
     else
         for (size_t b = 0; b < B; b++)
             memcpy(a->scratch + b * L, ids + row_at(rows, b) * L, L * sizeof(int32_t));

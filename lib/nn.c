@@ -54,17 +54,27 @@ void nn_rowset_clear(nn_rowset *s)
 
 /* ---- embeddings ---- */
 
+/* Rows this far ahead are prefetched: with a vocabulary of 138K users
+ * (MovieLens 20M) each row is a cache miss, and the loops would wait for
+ * them one by one. */
+enum { AHEAD = 6 };
+
 void nn_embedding_forward(float *out, size_t ldo, const int32_t *ids,
                           const float *table, size_t B, size_t D)
 {
-    for (size_t b = 0; b < B; b++)
+    for (size_t b = 0; b < B; b++) {
+        if (b + AHEAD < B)
+            __builtin_prefetch(table + (size_t)ids[b + AHEAD] * D);
         memcpy(out + b * ldo, table + (size_t)ids[b] * D, D * sizeof(float));
+    }
 }
 
 void nn_embedding_backward(float *dtable, nn_rowset *rows, const float *dout,
                            size_t ldd, const int32_t *ids, size_t B, size_t D)
 {
     for (size_t b = 0; b < B; b++) {
+        if (b + AHEAD < B)
+            __builtin_prefetch(dtable + (size_t)ids[b + AHEAD] * D, 1);
         float *dst = dtable + (size_t)ids[b] * D;
         const float *src = dout + b * ldd;
         for (size_t d = 0; d < D; d++)

@@ -143,6 +143,14 @@ void opt_update_rows(optimizer *o, float *params, const float *grads,
                      size_t off, size_t C, const uint32_t *rows, size_t R)
 {
     for (size_t r = 0; r < R; r++) {
+        if (r + 4 < R) { /* rows of a large table are cache misses: ask early */
+            size_t next = off + (size_t)rows[r + 4] * C;
+            __builtin_prefetch(params + next, 1);
+            __builtin_prefetch(grads + next);
+            __builtin_prefetch(o->m + next, 1);
+            if (o->v)
+                __builtin_prefetch(o->v + next, 1);
+        }
         size_t at = off + (size_t)rows[r] * C;
         step_run(o, params + at, grads + at, o->m + at, o->v ? o->v + at : NULL, C, o->c.l2);
     }
