@@ -308,6 +308,42 @@ static int read_features(const char *path, mlr_spec *spec, size_t *sizes, long *
     return rc;
 }
 
+/* The specification's checksum: SHA-256 over features.tsv followed by
+ * every vocabulary file in features.tsv order, so that a changed
+ * vocabulary (two tokens swapped, a recount) changes it as well. */
+static int hash_file_into(mlr_sha256_ctx *c, const char *path, mlr_err *e)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return mlr_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+        mlr_sha256_update(c, buf, n);
+    int bad = ferror(fp);
+    fclose(fp);
+    return bad ? mlr_fail(e, "%s: read error", path) : 0;
+}
+
+static int spec_checksum(const char *dir, mlr_spec *spec, mlr_err *e)
+{
+    mlr_sha256_ctx c;
+    mlr_sha256_init(&c);
+    char *path = path_join(dir, "features", ".tsv");
+    int rc = hash_file_into(&c, path, e);
+    free(path);
+    for (size_t i = 0; rc == 0 && i < spec->n; i++) {
+        if (!has_vocab(spec->features[i].kind))
+            continue;
+        path = path_join(dir, spec->features[i].name, ".vocab");
+        rc = hash_file_into(&c, path, e);
+        free(path);
+    }
+    if (rc == 0)
+        mlr_sha256_final(&c, spec->sha256);
+    return rc;
+}
+
 int mlr_spec_read(const char *dir, mlr_spec *spec, mlr_err *e)
 {
     memset(spec, 0, sizeof *spec);
@@ -324,7 +360,7 @@ int mlr_spec_read(const char *dir, mlr_spec *spec, mlr_err *e)
         if (has_vocab(spec->features[i].kind))
             rc = read_vocab(dir, &spec->features[i], sizes[i], lines[i], e);
     if (rc == 0)
-        rc = mlr_sha256_file(path, spec->sha256, e);
+        rc = spec_checksum(dir, spec, e);
     free(path);
     return rc;
 }
@@ -399,7 +435,7 @@ int mlr_spec_write(const char *dir, mlr_spec *spec, mlr_err *e)
     char *path = path_join(dir, "features", ".tsv");
     int rc = write_features(path, spec, e);
     if (rc == 0)
-        rc = mlr_sha256_file(path, spec->sha256, e);
+        rc = spec_checksum(dir, spec, e);
     free(path);
     return rc;
 }

@@ -66,7 +66,7 @@ typedef struct {
 typedef struct {
     size_t n;
     mlr_feature *features; /* (n) in features.tsv order */
-    char sha256[65];       /* of features.tsv as read or written; "" before */
+    char sha256[65];       /* of features.tsv + the vocabularies (spec_checksum); "" before */
 } mlr_spec;
 
 /* ---- the known features ---- */
@@ -86,7 +86,8 @@ const mlr_feature_def *mlr_feature_def_find(const char *name);
  * missing where a kind has no value, a vocabulary whose ids are not
  * 0, 1, ... size-1 in order, whose id 0 is not [UNK], with an empty or
  * duplicate token, or whose row count differs from size. Also sets
- * spec->sha256 to the checksum of features.tsv. */
+ * spec->sha256 to the checksum of features.tsv followed by every
+ * vocabulary in features.tsv order. */
 int mlr_spec_read(const char *dir, mlr_spec *spec, mlr_err *e);
 
 /* Writes spec as DIR (created, with parents, if missing): every vocabulary

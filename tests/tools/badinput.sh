@@ -550,16 +550,15 @@ EOF
 else
     skip "model faults" "no $PY"
 fi
-# A vocabulary of the same size with two tokens swapped: features.tsv (and
-# so spec.sha256) unchanged. Refusing it needs the vocabularies in the
-# checksum; until then it is a known gap, reported as SKIP.
+# A vocabulary of the same size with two tokens swapped: features.tsv is
+# unchanged, but the specification's checksum covers the vocabularies too.
 spec
 awk -F'\t' -v OFS='\t' 'NR == 3 { a = $2 } NR == 4 { b = $2 } { r[NR] = $0; id[NR] = $1; t[NR] = $2; c[NR] = $3 }
     END { t[3] = b; t[4] = a; print r[1]; for (i = 2; i <= NR; i++) print id[i], t[i], c[i] }' \
     "$D/spec/item_id.vocab" >"$T/sp/item_id.vocab"
 mlr-encode --spec "$T/sp" --output "$T/e/swapped" "$D/test.tsv" 2>/dev/null
 if mlr-embed --model "$D/m.st" --queries "$T/e/swapped" --output "$T/sw.npy" 2>/dev/null; then
-    skip "embed: same-size vocabulary with swapped tokens" "not detected: spec.sha256 covers features.tsv only"
+    fail "embed: same-size vocabulary with swapped tokens refused" "accepted"
 else
     pass "embed: same-size vocabulary with swapped tokens refused"
 fi

@@ -61,7 +61,9 @@ item_title.npy rating.npy rows.tsv spec.sha256 timestamp.npy timestamp_bucket.np
 user_age_bucket.npy user_gender.npy user_id.npy user_occupation.npy user_occupation_text.npy "
 printf 'user_id\titem_id\nu1\ti2\nu9\ti9\nu2\ti10\nu5\ti1\n' >"$T/want"
 same "rows: rows.tsv" "$T/enc/rows.tsv" "$T/want"
-sha256sum "$SPEC/features.tsv" | cut -c1-64 >"$T/want"
+# The checksum covers features.tsv, then each vocabulary in its order.
+(cd "$SPEC" && cat features.tsv $(awk -F'\t' 'NR > 1 && ($2 == "cat" || $2 == "multi" || $2 == "words") { print $1 ".vocab" }' features.tsv)) |
+    sha256sum | cut -c1-64 >"$T/want"
 same "rows: spec.sha256" "$T/enc/spec.sha256" "$T/want"
 
 if [ "$HAVE_NUMPY" = 1 ]; then
