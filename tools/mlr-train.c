@@ -2,6 +2,7 @@
  * one log row per epoch of validation figures. Holds the encoded training
  * rows, the catalogue and the validation rows in memory. */
 #include <cblas.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -665,6 +666,13 @@ static int run(const options *o, mlr_err *e)
               log.fp);
     if (rc == 0)
         rc = train(&m, &spec, o, log.fp, e);
+    /* a log that cannot be written fails the run before the model replaces
+     * an earlier one */
+    if (rc == 0 && log.fp) {
+        errno = 0;
+        if (fflush(log.fp) != 0 || ferror(log.fp))
+            rc = mlr_fail(e, "%s: write error: %s", o->log, errno ? strerror(errno) : "input/output error");
+    }
     if (rc == 0) {
         char *abs = realpath(o->spec, NULL);
         m.spec_path = abs ? abs : xstrdup(o->spec);

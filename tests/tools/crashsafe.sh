@@ -61,7 +61,9 @@ full "embed --output - > /dev/full" sh -c 'mlr-embed --model "$1" --queries "$2"
 full "embed --output /dev/full" mlr-embed --model "$D/m.st" --queries "$D/enc" --output /dev/full
 full "slice > /dev/full" sh -c 'mlr-slice --rows 0:100 "$1" >/dev/full' - "$D/q.npy"
 full "train --output /dev/full" mlr-train --train "$D/enc" --spec "$D/spec" --output /dev/full --epochs 1 -q
+echo "earlier model" >"$T/m-log.st"
 full "train --log /dev/full" mlr-train --train "$D/enc" --spec "$D/spec" --output "$T/m-log.st" --log /dev/full --epochs 1 -q
+check "train --log /dev/full leaves the earlier model" test "$(cat "$T/m-log.st")" = "earlier model"
 
 # closed NAME CMD...: CMD's stdout read by `head -1`: status 0, stderr empty
 # (the outputs are well over a pipe buffer, so the writer meets the close).
