@@ -1,9 +1,13 @@
-/* bench_train: training throughput of the default model on the MovieLens
- * 100K shape (random ids, Zipf item popularity), in examples/s and in
- * GFLOP/s of the matrix products it runs, beside cblas_sgemm's GFLOP/s on
- * the model's largest product (the rating head's first layer) measured in
- * the same run.
- *   bench_train [ROWS [BATCH [EPOCHS [THREADS]]]]   (80000 256 3 1) */
+/* bench_train: training throughput of the default model (mlr-train's
+ * defaults: Adam 0.001, rating weight 20, id dropout 0.05) on the
+ * MovieLens 100K shape (random ids, Zipf item popularity), in examples/s
+ * and in GFLOP/s of the matrix products it runs, beside cblas_sgemm's
+ * GFLOP/s on the plain query tower's first product (B x 226 x 64, the
+ * model's largest) measured in the same run on as many threads, each
+ * running its own sgemm (OpenBLAS single-threaded, as mlr-train).
+ * Wall-clock and CPU seconds both: on a shared machine the wall figures
+ * drift, the CPU ones less.
+ *   bench_train [ROWS [BATCH [EPOCHS [THREADS]]]]   (80000 256 3 2) */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -11,12 +15,18 @@
 #include <time.h>
 
 #include "model.h"
+#include "pool.h"
+
+static double clock_s(clockid_t id)
+{
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static double now(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+    return clock_s(CLOCK_MONOTONIC);
 }
 
 static void vocab(mlr_spec *s, const char *feature, int n)
@@ -85,37 +95,59 @@ static void random_input(model_input *in, const model_tower *t, size_t n, mlr_rn
     }
 }
 
-/* sgemm GFLOP/s on (m, k) x (k, n), repeated for about half a second. */
-static double sgemm_gflops(size_t m, size_t k, size_t n)
+typedef struct {
+    size_t m, k, n;
+    double secs;
+    size_t reps[64];
+} sgemm_job;
+
+/* Each thread: its own sgemm (m, k) x (k, n), repeated for about half a second. */
+static void sgemm_part(int t, int nt, void *arg)
 {
+    (void)nt;
+    sgemm_job *j = arg;
+    size_t m = j->m, k = j->k, n = j->n;
     float *a = calloc(m * k, 4), *b = calloc(k * n, 4), *c = calloc(m * n, 4);
     for (size_t i = 0; i < m * k; i++)
         a[i] = (float)(i % 7) * 0.1f;
     for (size_t i = 0; i < k * n; i++)
         b[i] = (float)(i % 5) * 0.1f;
-    size_t reps = 0;
-    double t0 = now(), t;
+    double t0 = now();
     do {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
                     (int)k, b, (int)n, 0.0f, c, (int)n);
-        reps++;
-    } while ((t = now() - t0) < 0.5);
+        j->reps[t]++;
+    } while (now() - t0 < 0.5);
     free(a);
     free(b);
     free(c);
-    return 2.0 * (double)m * (double)k * (double)n * (double)reps / t * 1e-9;
+}
+
+/* GFLOP/s of `threads` concurrent sgemm loops; *cpu_gf per CPU second. */
+static double sgemm_gflops(size_t m, size_t k, size_t n, mlr_pool *p, double *cpu_gf)
+{
+    sgemm_job j = {m, k, n, 0, {0}};
+    double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    mlr_pool_run(p, sgemm_part, &j);
+    double secs = now() - t0, cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    double reps = 0;
+    for (int t = 0; t < mlr_pool_threads(p); t++)
+        reps += (double)j.reps[t];
+    double flops = 2.0 * (double)m * (double)k * (double)n * reps;
+    *cpu_gf = flops / cpu * 1e-9;
+    return flops / secs * 1e-9;
 }
 
 int main(int argc, char **argv)
 {
     size_t N = argc > 1 ? (size_t)atol(argv[1]) : 80000, B = argc > 2 ? (size_t)atol(argv[2]) : 256;
     size_t epochs = argc > 3 ? (size_t)atol(argv[3]) : 3;
-    int threads = argc > 4 ? atoi(argv[4]) : 1;
-    if (N < 1 || B < 1 || threads < 1) {
+    int threads = argc > 4 ? atoi(argv[4]) : 2;
+    if (N < 1 || B < 1 || threads < 1 || threads > 64) {
         fprintf(stderr, "usage: bench_train [ROWS [BATCH [EPOCHS [THREADS]]]]\n");
         return 2;
     }
-    openblas_set_num_threads(threads);
+    openblas_set_num_threads(1);
     mlr_spec spec;
     make_spec(&spec);
     model m;
@@ -135,15 +167,20 @@ int main(int argc, char **argv)
         y[i] = 1.0f + (float)mlr_rng_below(&rng, 5);
     size_t nkeys = m.cand.feat[0].vocab;
     model_batch b;
-    model_batch_init(&b, &m, &q, &c, nkeys, B);
+    model_batch_init_threads(&b, &m, &q, &c, nkeys, B, threads);
     opt_config oc = opt_defaults();
+    oc.kind = OPT_ADAM;
+    oc.lr = 0.001f;
     optimizer o;
     opt_init(&o, &oc, m.P);
-    model_loss_opts lo = {1.0, 1.0, 0, NULL, 0.0, NULL};
+    mlr_rng drop;
+    mlr_rng_seed(&drop, 2);
+    model_loss_opts lo = {1.0, 20.0, 0, NULL, 0.05, &drop};
     size_t *rows = malloc(N * sizeof(size_t));
     for (size_t i = 0; i < N; i++)
         rows[i] = i;
-    double flops = 0.0, t0 = now(), distinct = 0.0;
+    double flops = 0.0, distinct = 0.0;
+    double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     size_t steps = 0;
     for (size_t ep = 0; ep < epochs; ep++)
         for (size_t s = 0; s < N; s += B) {
@@ -154,16 +191,20 @@ int main(int argc, char **argv)
             distinct += (double)st.distinct;
             steps++;
         }
-    double secs = now() - t0;
+    double secs = now() - t0, cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     double ex = (double)N * (double)epochs;
-    printf("train: %zu examples x %zu epochs, batch %zu, %d thread(s): %.3f s\n", N, epochs, B, threads, secs);
-    printf("examples/s: %.0f\n", ex / secs);
-    printf("train GFLOP/s: %.2f (%.0f matmul flops per example, %.0f distinct items per batch)\n",
-           flops / secs * 1e-9, flops / ex, distinct / (double)steps);
-    size_t K = 2 * cfg.layers[cfg.nlayers - 1], M = cfg.nrating ? cfg.rating_layers[0] : 1;
-    printf("sgemm GFLOP/s: %.2f (%zux%zux%zu, the rating head's first layer)\n",
-           sgemm_gflops(B, K, M), B, K, M);
-    printf("sgemm GFLOP/s large: %.2f (1024x1024x1024)\n", sgemm_gflops(1024, 1024, 1024));
+    printf("train: %zu examples x %zu epochs, batch %zu, %d thread(s): %.3f s wall, %.3f s CPU\n", N,
+           epochs, B, b.threads, secs, cpu);
+    printf("examples/s: %.0f (per CPU second %.0f)\n", ex / secs, ex / cpu);
+    printf("train GFLOP/s: %.2f (per CPU second %.2f; %.0f matmul flops per example, %.0f distinct items per batch)\n",
+           flops / secs * 1e-9, flops / cpu * 1e-9, flops / ex, distinct / (double)steps);
+    size_t K = m.query.W, M = cfg.layers[0];
+    double cgf, cgf_large;
+    double gf = sgemm_gflops(B, K, M, b.pool, &cgf);
+    printf("sgemm GFLOP/s: %.2f (per CPU second %.2f; %zux%zux%zu on each of %d thread(s), the plain query layer)\n",
+           gf, cgf, B, K, M, b.threads);
+    double gfl = sgemm_gflops(1024, 1024, 1024, b.pool, &cgf_large);
+    printf("sgemm GFLOP/s large: %.2f (per CPU second %.2f; 1024x1024x1024 on each thread)\n", gfl, cgf_large);
     printf("seconds per 40 epochs of %zu rows: %.1f\n", N, secs / (double)epochs * 40.0);
     free(rows);
     free(y);
