@@ -9,9 +9,11 @@
  *         score(user, item j) = sum over the user's training items i of B_ij.
  *
  * Lists follow the rank tie rule of topk.h (equal scores: catalogue order). */
+#include <cblas.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "metrics.h"
 #include "mlr.h"
@@ -27,7 +29,7 @@ void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info
 
 typedef struct {
     const char *kind, *train, *test, *items, *output;
-    long k;
+    long k, threads;
     double lambda;
     int exclude;
 } options;
@@ -36,7 +38,7 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
         "usage: mlr-baseline --kind pop|ease --train TRAIN.tsv --test TEST.tsv [--items ITEMS.ids]\n"
-        "                    [--k K] [--lambda L] [--exclude] [--output FILE]\n"
+        "                    [--k K] [--lambda L] [--exclude] [--threads T] [--output FILE]\n"
         "Top-k lists of a reference recommender for each test row, in mlr-topk's format\n"
         "(query = 0-based test row, user_id, rank, item_id, score), for mlr-score --topk.\n"
         "  pop:  items by training count (ties: catalogue order), the same for everyone\n"
@@ -52,6 +54,7 @@ static void usage(FILE *fp)
         "  --lambda L      EASE's L2 weight (default 500)\n"
         "  --exclude       leave the user's training items out of the lists (default: keep\n"
         "                  them, the seed's protocol; exclude for per-user metrics)\n"
+        "  --threads T     OpenBLAS threads for EASE's solve (default: the number of CPUs)\n"
         "  --output FILE   write here atomically (default stdout)\n"
         "  -h, --help      this help;  --version  the version\n"
         "example: mlr-baseline --kind pop --train train.tsv --test test.tsv --k 100 |\n"
@@ -60,12 +63,14 @@ static void usage(FILE *fp)
 
 static options parse_args(int argc, char **argv)
 {
-    options o = {NULL, NULL, NULL, NULL, NULL, 100, 500.0, 0};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    options o = {NULL, NULL, NULL, NULL, NULL, 100, cpus > 0 ? cpus : 1, 500.0, 0};
     static const struct option longs[] = {
         {"kind", required_argument, 0, 'K'}, {"train", required_argument, 0, 'r'},
         {"test", required_argument, 0, 't'}, {"items", required_argument, 0, 'i'},
         {"k", required_argument, 0, 'k'}, {"lambda", required_argument, 0, 'l'},
         {"exclude", no_argument, 0, 'x'}, {"output", required_argument, 0, 'o'},
+        {"threads", required_argument, 0, 'T'},
         {"quiet", no_argument, 0, 'z'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     int c;
@@ -79,6 +84,7 @@ static options parse_args(int argc, char **argv)
         case 'k': o.k = mlr_opt_long("--k", optarg, 1, 1000000); break;
         case 'l': o.lambda = mlr_opt_double("--lambda", optarg); break;
         case 'x': o.exclude = 1; break;
+        case 'T': o.threads = mlr_opt_long("--threads", optarg, 1, 256); break;
         case 'o': o.output = optarg; break;
         case 'z': break;
         case 'h': usage(stdout); mlr_close_stdout(); exit(0);
@@ -266,6 +272,7 @@ int main(int argc, char **argv)
 {
     mlr_init_tool();
     options o = parse_args(argc, argv);
+    openblas_set_num_threads((int)o.threads);
     run(&o);
     mlr_close_stdout();
     return 0;

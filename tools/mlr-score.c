@@ -326,7 +326,7 @@ static void score_embeddings(const options *o, truth *t, FILE *fp)
     if (!mlr_all_finite(items.data, m * d, &bad)) mlr_die("%s: row %zu: non-finite value", o->items, bad / d);
     if (t->m != m) mlr_die("%s has %zu rows, %s %zu", o->item_ids, t->m, o->items, m);
     int threads = (int)o->threads;
-    if (threads > 1) openblas_set_num_threads(1);
+    openblas_set_num_threads(1); /* our threads run single-threaded sgemms */
     mlr_scorer *sc = mlr_scorer_new(items.data, m, d, 32, threads);
     mlr_accuracy acc, acc_x;
     mlr_accuracy_init(&acc, ACC_K, NACC);

@@ -209,7 +209,7 @@ static void run(const options *o)
     size_t block = (size_t)o->block, kk = k < m ? k : m;
     if (kk && block * kk > MAX_BLOCK_HITS) block = MAX_BLOCK_HITS / kk ? MAX_BLOCK_HITS / kk : 1;
     int threads = (int)o->threads;
-    if (threads > 1) openblas_set_num_threads(1); /* our threads, not BLAS's */
+    openblas_set_num_threads(1); /* our threads run single-threaded sgemms */
     mlr_scorer *sc = mlr_scorer_new(c.emb.data, m, d, (size_t)o->tile, threads);
     float *qb = xmalloc(nz(block * d) * sizeof *qb);       /* (B, D) */
     mlr_hit *hits = xmalloc(nz(block * kk) * sizeof *hits); /* (B, K) */
