@@ -26,7 +26,7 @@ static const char USAGE[] =
     "  -q, --queries ENCDIR   encoded rows: query embeddings\n"
     "  -i, --items ITEMDIR    encoded catalogue: candidate embeddings\n"
     "  -o, --output X.npy     where to write; '-' streams the .npy to stdout, no .ids (required)\n"
-    "      --threads N        OpenBLAS threads (default 1)\n"
+    "      --threads N        threads, each on its own range of rows (default 1)\n"
     "  -h, --help             this help\n"
     "      --version          the version\n"
     "\n"
@@ -124,7 +124,7 @@ static int run(const options *o, mlr_err *e)
     if (rc == 0) {
         mlr_array x;
         mlr_array_alloc(&x, MLR_F4, 2, in.n, t->mlp.width[t->mlp.n]);
-        model_embed(t, &in, x.data);
+        model_embed_threads(t, &in, x.data, o->threads);
         int to_stdout = strcmp(o->output, "-") == 0;
         char *ids = to_stdout ? NULL : ids_path(o->output);
         /* the ids first: a failure there leaves no new matrix behind */
@@ -145,7 +145,7 @@ int main(int argc, char **argv)
     mlr_err e;
     mlr_init_tool();
     parse_args(argc, argv, &o);
-    openblas_set_num_threads(o.threads);
+    openblas_set_num_threads(1); /* the threads are ours (model_embed_threads) */
     if (run(&o, &e) < 0)
         mlr_die_err(&e);
     mlr_close_stdout();
