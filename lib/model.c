@@ -1053,9 +1053,8 @@ static void union_rows(model *m, model_batch *b)
 static void reduce_run(const model *m, const model_batch *b, size_t at, size_t n)
 {
     for (int s = 1; s < b->threads; s++) {
-        float *g = b->w[s].g + at, *dst = m->grads + at;
-        for (size_t i = 0; i < n; i++)
-            dst[i] += g[i];
+        float *g = b->w[s].g + at;
+        nn_axpy(m->grads + at, 1.0f, g, n); /* 1 x g is g: a plain sum, vectorised */
         memset(g, 0, n * sizeof(float));
     }
 }

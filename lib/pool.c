@@ -8,7 +8,7 @@
 
 #include "mlr.h"
 
-enum { SPINS = 4000 }; /* polls before sleeping: a few microseconds */
+enum { SPINS = 30000 }; /* polls before sleeping: tens of microseconds, a batch phase */
 
 struct mlr_pool {
     int n;                   /* threads, the caller included */
