@@ -914,11 +914,8 @@ static double rating_pass(const model *m, model_worker *w, const model_batch *b,
     mlp_backward_g(m, &m->rating, &w->ra, w->z, w->dz, Bt, w->g ? w->g : m->grads);
     for (size_t r = 0; r < Bt; r++) {
         const float *g = w->dz + r * 2 * D;
-        float *gc = w->dc + (size_t)label[r] * D;
-        for (size_t d = 0; d < D; d++) {
-            dq[r * D + d] += g[d];
-            gc[d] += g[D + d];
-        }
+        nn_axpy(dq + r * D, 1.0f, g, D);
+        nn_axpy(w->dc + (size_t)label[r] * D, 1.0f, g + D, D);
     }
     return mse * (double)Bt;
 }

@@ -75,10 +75,7 @@ void nn_embedding_backward(float *dtable, nn_rowset *rows, const float *dout,
     for (size_t b = 0; b < B; b++) {
         if (b + AHEAD < B)
             __builtin_prefetch(dtable + (size_t)ids[b + AHEAD] * D, 1);
-        float *dst = dtable + (size_t)ids[b] * D;
-        const float *src = dout + b * ldd;
-        for (size_t d = 0; d < D; d++)
-            dst[d] += src[d];
+        nn_axpy(dtable + (size_t)ids[b] * D, 1.0f, dout + b * ldd, D);
         if (rows)
             nn_rowset_add(rows, (size_t)ids[b]);
     }
@@ -102,13 +99,9 @@ void nn_bag_forward(float *out, size_t ldo, const int32_t *ids,
         size_t n = bag_count(row, L);
         if (n == 0)
             continue;
-        for (size_t l = 0; l < L; l++) {
-            if (row[l] < 0)
-                continue;
-            const float *t = table + (size_t)row[l] * D;
-            for (size_t d = 0; d < D; d++)
-                o[d] += t[d];
-        }
+        for (size_t l = 0; l < L; l++)
+            if (row[l] >= 0) /* 1 x t is t: the plain sum, vectorised */
+                nn_axpy(o, 1.0f, table + (size_t)row[l] * D, D);
         float inv = 1.0f / (float)n;
         for (size_t d = 0; d < D; d++)
             o[d] *= inv;
@@ -128,9 +121,7 @@ void nn_bag_backward(float *dtable, nn_rowset *rows, const float *dout,
         for (size_t l = 0; l < L; l++) {
             if (row[l] < 0)
                 continue;
-            float *t = dtable + (size_t)row[l] * D;
-            for (size_t d = 0; d < D; d++)
-                t[d] += g[d] * inv;
+            nn_axpy(dtable + (size_t)row[l] * D, inv, g, D);
             if (rows)
                 nn_rowset_add(rows, (size_t)row[l]);
         }
