@@ -63,6 +63,12 @@ run_stage split mlr-split --seed 42 --test-fraction 0.2 --test "$run/test.tsv" \
 # shellcheck disable=SC2086
 sh "$mlr_pipelines/evaluate.sh" "$run/train.tsv" "$run/test.tsv" "$run/model" ${MLR_TRAIN_OPTS:-}
 
+# Stage 4b: the seed report's own setting, for comparison only: the rating
+# fed to the query tower, a label leak (never the default; mlr-train warns).
+run_stage model-with-leak env MLR_STAGES= sh "$mlr_pipelines/train-eval.sh" --no-topk \
+    "$run/model" "$run/leak" --quiet ${MLR_TRAIN_OPTS:-} --query-features \
+    user_id,timestamp,user_occupation,user_age,user_gender,user_zip,user_occupation_text,rating
+
 # Stage 5: the baselines through the same scorer. The seed's accuracies
 # come from lists that keep training items; the per-user metrics from
 # lists without them.
