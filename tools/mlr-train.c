@@ -69,7 +69,7 @@ static const char USAGE[] =
     "  -e, --epochs N                (default 15)\n"
     "      --seed N                  initialisation and shuffling (default 42)\n"
     "      --threads N               threads of the training step and validation, OpenBLAS\n"
-    "                                single-threaded (default: the number of cores)\n"
+    "                                single-threaded (default: the number of cores, at most 8)\n"
     "      --init MODEL              warm start from MODEL: rows of ids in both vocabularies\n"
     "                                carried over by token, new ones initialised fresh\n"
     "      --init-spec SPECDIR       MODEL's specification (default: the path in its metadata)\n"
@@ -197,7 +197,8 @@ static void parse_args(int argc, char **argv, options *o)
     o->valid_every = 1;
     o->seed = 42;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    o->threads = cores < 1 ? 1 : cores > 256 ? 256 : (int)cores;
+    /* a batch of 256 rows split more than 8 ways is mostly overhead */
+    o->threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "t:s:o:b:e:qh", LONGS, NULL)) != -1) {
