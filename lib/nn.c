@@ -160,9 +160,8 @@ void nn_dense_forward(float *out, const float *inp, const float *w,
 void nn_dense_backward(float *dinp, float *dw, float *dbias, const float *dout,
                        const float *inp, const float *w, size_t B, size_t K, size_t M)
 {
-    for (size_t b = 0; b < B; b++)
-        for (size_t o = 0; o < M; o++)
-            dbias[o] += dout[b * M + o];
+    for (size_t b = 0; b < B; b++) /* 1 x dout is dout: the plain sum, vectorised */
+        nn_axpy(dbias, 1.0f, dout + b * M, M);
     if (B == 0 || K == 0 || M == 0)
         return;
     /* dw (K,M) += inp^T (K,B) dout (B,M) */
