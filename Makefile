@@ -76,18 +76,18 @@ deps:
 	    apt-get install -y -qq --no-install-recommends $$missing; fi
 
 data:
-	sh pipelines/fetch-data.sh data
+	@sh pipelines/fetch-data.sh data
 
 pipeline: all
-	sh pipelines/pipeline.sh
+	@sh pipelines/pipeline.sh
 
 bench: all
-	sh bench/run.sh
+	@sh bench/run.sh
 
 # make fuzz FUZZ_SECONDS=600 runs each harness that long.
 FUZZ_SECONDS ?= 60
 fuzz:
-	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD) $(BIN)
