@@ -198,9 +198,10 @@ int mlr_usersets_read(mlr_usersets *s, const char *path, mlr_strmap *users,
 int mlr_parse_at(const char *s, size_t *k, size_t *nk)
 {
     size_t n = 0;
-    char *copy = xstrdup(s), *save = NULL;
-    int ok = *s != '\0';
-    for (char *tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save)) {
+    char *copy = xstrdup(s);
+    int ok = 1;
+    /* strsep, not strtok: an empty item ("5,,10", ",5", "5,") is an error */
+    for (char *rest = copy, *tok; ok && (tok = strsep(&rest, ",")) != NULL;) {
         long v;
         if (n == MLR_MAX_AT || mlr_parse_long(tok, &v) < 0 || v < 1 || v > 1000000) ok = 0;
         else k[n++] = (size_t)v;

@@ -124,6 +124,9 @@ static void test_parse_at(void)
     CHECK(mlr_parse_at("7", k, &n) == 0 && n == 1 && k[0] == 7);
     CHECK(mlr_parse_at("", k, &n) < 0);
     CHECK(mlr_parse_at("0", k, &n) < 0);
+    CHECK(mlr_parse_at("5,,10", k, &n) < 0);
+    CHECK(mlr_parse_at("5,", k, &n) < 0);
+    CHECK(mlr_parse_at(",5", k, &n) < 0);
     CHECK(mlr_parse_at("10,x", k, &n) < 0);
 }
 
