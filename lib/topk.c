@@ -347,6 +347,7 @@ struct mlr_scorer {
     size_t m, d, tile;
     int threads;
     float **scratch; /* threads x (tile, M) */
+    float **qpad;    /* threads x (tile, D): a short tile padded with zeros */
 };
 
 mlr_scorer *mlr_scorer_new(const float *items, size_t m, size_t d,
@@ -359,16 +360,23 @@ mlr_scorer *mlr_scorer_new(const float *items, size_t m, size_t d,
     s->tile = tile ? tile : 32;
     s->threads = threads < 1 ? 1 : threads;
     s->scratch = xcalloc((size_t)s->threads, sizeof *s->scratch);
-    for (int t = 0; t < s->threads; t++)
+    s->qpad = xcalloc((size_t)s->threads, sizeof *s->qpad);
+    for (int t = 0; t < s->threads; t++) {
         s->scratch[t] = xmalloc((s->tile * m > 0 ? s->tile * m : 1) * sizeof(float));
+        s->qpad[t] = xcalloc(s->tile * d > 0 ? s->tile * d : 1, sizeof(float));
+    }
     return s;
 }
 
 void mlr_scorer_free(mlr_scorer *s)
 {
     if (!s) return;
-    for (int t = 0; t < s->threads; t++) free(s->scratch[t]);
+    for (int t = 0; t < s->threads; t++) {
+        free(s->scratch[t]);
+        free(s->qpad[t]);
+    }
     free(s->scratch);
+    free(s->qpad);
     free(s);
 }
 
@@ -380,19 +388,31 @@ typedef struct {
     void *arg;
 } run_job;
 
-/* Worker t scores its share of rows tile by tile, so each tile's scores are
- * still in cache when the callback reads them. */
+/* Worker t scores its share of tiles [lo, hi), so each tile's scores are
+ * still in cache when the callback reads them. A tile starts at a multiple
+ * of the tile size and every sgemm call has the full tile of rows (a short
+ * last tile is padded with zero rows): OpenBLAS rounds a row's scores
+ * according to its place in the call, so this keeps a query's scores the
+ * same whatever the threads, and whatever the blocks and shards as long as
+ * they start at multiples of the tile (mlr_scorer_tile). */
 static void run_part(int t, size_t lo, size_t hi, void *p)
 {
     run_job *j = p;
     mlr_scorer *s = j->s;
     float *buf = s->scratch[t];
-    for (size_t r = lo; r < hi; r += s->tile) {
-        size_t n = hi - r < s->tile ? hi - r : s->tile;
-        mlr_scores(buf, j->q + r * s->d, n, s->items, s->m, s->d);
+    for (size_t r = lo * s->tile; r < hi * s->tile && r < j->b; r += s->tile) {
+        size_t n = j->b - r < s->tile ? j->b - r : s->tile;
+        const float *q = j->q + r * s->d;
+        if (n < s->tile) {
+            memcpy(s->qpad[t], q, n * s->d * sizeof *q);
+            q = s->qpad[t]; /* rows n.. stay zero */
+        }
+        mlr_scores(buf, q, s->tile, s->items, s->m, s->d);
         for (size_t i = 0; i < n; i++) j->fn(r + i, buf + i * s->m, j->arg);
     }
 }
+
+size_t mlr_scorer_tile(const mlr_scorer *s) { return s->tile; }
 
 void mlr_scorer_run(mlr_scorer *s, const float *q, size_t b,
                     mlr_row_fn fn, void *arg)
@@ -401,7 +421,7 @@ void mlr_scorer_run(mlr_scorer *s, const float *q, size_t b,
     /* A thread per tile at most: tiny blocks are not worth a thread. */
     size_t tiles = (b + s->tile - 1) / s->tile;
     int threads = tiles < (size_t)s->threads ? (int)tiles : s->threads;
-    mlr_parallel_for(threads, b, run_part, &j);
+    mlr_parallel_for(threads, tiles, run_part, &j);
 }
 
 typedef struct {

@@ -79,11 +79,15 @@ mlr_scorer *mlr_scorer_new(const float *items, size_t m, size_t d,
 void mlr_scorer_free(mlr_scorer *s); /* accepts NULL */
 
 /* Calls fn(row, scores, arg) for each row of q (B, D), scores being that
- * row's (M) scores against every item; fn may overwrite them. Rows are
- * split across the threads; fn must only touch its own row's outputs. */
+ * row's (M) scores against every item; fn may overwrite them. Whole tiles
+ * are split across the threads; fn must only touch its own row's outputs.
+ * A row's scores depend only on its place within its tile: feed blocks
+ * that start at multiples of mlr_scorer_tile() and they are the same bits
+ * whatever the block size, the threads or the sharding. */
 typedef void (*mlr_row_fn)(size_t row, float *scores, void *arg);
 void mlr_scorer_run(mlr_scorer *s, const float *q, size_t b,
                     mlr_row_fn fn, void *arg);
+size_t mlr_scorer_tile(const mlr_scorer *s);
 
 /* The top k of each row of q (B, D): out (B, K) best first, count (B) how
  * many of each row are filled. excl/nexcl: per-row exclusions, or NULL. */

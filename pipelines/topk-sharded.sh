@@ -6,9 +6,9 @@
 # mlr-slice), run side by side with GNU parallel on this machine (--jobs)
 # or on several (--sshlogin, as parallel takes it: "host1,host2,:"), and
 # merged in order with `query` renumbered to the row of Q: the output is
-# byte for byte the one of a single mlr-topk run with the same options,
-# --threads included (a score's last digit depends on how a block of rows
-# is shared among threads, so shards are made of whole --block blocks).
+# byte for byte the one of a single mlr-topk run with the same options
+# (a score's last digit depends on a row's place within its sgemm tile, so
+# shards are made of whole blocks, as mlr-topk cuts them).
 # Every other option (--items, --item-ids, --exclude, --k, --block, --tile,
 # --threads) goes to each mlr-topk unchanged; without --threads each shard
 # takes nproc / jobs threads.
@@ -32,7 +32,7 @@ q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 need() { [ "$2" -ge 2 ] || { echo "$me: option '$1' needs a value" >&2; exit 2; }; }
 
 shards= jobs= sshlogin= tmpdir= queries= qids= output= pass= threads_given=0
-k=10 block=1024 items= # mlr-topk's defaults
+k=10 block=1024 tile=32 items= # mlr-topk's defaults
 while [ $# -gt 0 ]; do
     case $1 in
     --shards) need "$1" $#; shards=$2; shift 2 ;;
@@ -43,10 +43,10 @@ while [ $# -gt 0 ]; do
     --query-ids) need "$1" $#; qids=$2; shift 2 ;;
     --output|-o) need "$1" $#; output=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    --k|-k|--block|--items) need "$1" $#
-       case $1 in --block) block=$2 ;; --items) items=$2 ;; *) k=$2 ;; esac
+    --k|-k|--block|--tile|--items) need "$1" $#
+       case $1 in --block) block=$2 ;; --tile) tile=$2 ;; --items) items=$2 ;; *) k=$2 ;; esac
        pass="$pass $(q "$1") $(q "$2")"; shift 2 ;;
-    --k=*|--block=*|--items=*) echo "$me: write '${1%%=*} VALUE', not '$1'" >&2; exit 2 ;;
+    --k=*|--block=*|--tile=*|--items=*) echo "$me: write '${1%%=*} VALUE', not '$1'" >&2; exit 2 ;;
     *) case $1 in --threads|--threads=*) threads_given=1 ;; esac
        pass="$pass $(q "$1")"; shift ;;
     esac
@@ -61,14 +61,15 @@ case $shards in ''|*[!0-9]*|0) echo "$me: --shards must be a positive number" >&
 slice=$(command -v mlr-slice) topk=$(command -v mlr-topk) || die "mlr-slice or mlr-topk not found (make)"
 
 # The shards: whole blocks of mlr-topk (its --block, shrunk as mlr-topk
-# does when k is large), so that each shard scores its rows in exactly the
-# sgemm calls a single run would (a row's last float digits depend on its
-# place in a call), blocks [i*NB/S, (i+1)*NB/S) for shard i.
+# does when k is large, then made whole tiles), so that each shard scores
+# its rows at the places in the sgemm tiles a single run would (a row's
+# last float digits depend on its place), blocks [i*NB/S, (i+1)*NB/S).
 n=$(mlr-slice --count "$queries")
 m=$(mlr-slice --count "$items")
-case $k$block in *[!0-9]*) echo "$me: --k and --block must be numbers" >&2; exit 2 ;; esac
+case $k$block$tile in *[!0-9]*) echo "$me: --k, --block and --tile must be numbers" >&2; exit 2 ;; esac
 kk=$(( k < m ? k : m ))
 [ "$kk" -eq 0 ] || [ $((block * kk)) -le 4194304 ] || block=$(( 4194304 / kk > 0 ? 4194304 / kk : 1 ))
+block=$(( block < tile ? tile : block / tile * tile ))
 nb=$(( (n + block - 1) / block ))
 [ "$shards" -le "$nb" ] || shards=$(( nb > 0 ? nb : 1 ))
 abs() { case $1 in /*) echo "$1" ;; *) echo "$(pwd)/$1" ;; esac; }

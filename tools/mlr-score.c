@@ -263,7 +263,9 @@ static void rank_rows(const options *o, truth *t, mlr_scorer *sc, size_t d,
     if (mlr_npy_rows_open(&q, o->queries, &e) < 0) mlr_die_err(&e);
     if (q.cols != d) mlr_die("%s has %zu columns, %s %zu", q.name, q.cols, o->items, d);
     if (q.rows != t->rows) mlr_die("%s has %zu rows, %s %zu", q.name, q.rows, o->test, t->rows);
-    size_t block = (size_t)o->block;
+    /* Blocks of whole tiles: ranks then do not depend on --block. */
+    size_t block = (size_t)o->block, tile = mlr_scorer_tile(sc);
+    block = block < tile ? tile : block / tile * tile;
     float *qb = xmalloc(nz(block * d) * sizeof *qb); /* (B, D) */
     uint32_t *tr = xmalloc(block * sizeof *tr);
     size_t *rank = xmalloc(block * sizeof *rank), *rank_x = xmalloc(block * sizeof *rank_x);

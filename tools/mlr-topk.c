@@ -47,8 +47,9 @@ static void usage(FILE *fp)
         "  --exclude TABLE   drop the (user_id, item_id) pairs of TABLE, e.g. the training\n"
         "                    rows; needs --query-ids (default: nothing dropped)\n"
         "  --k K             list length (default 10); fewer when the catalogue is smaller\n"
-        "  --block B         query rows read and held at a time (default 1024)\n"
-        "  --tile N          query rows per sgemm call in each thread (default 32)\n"
+        "  --block B         query rows read and held at a time, in whole tiles (default 1024)\n"
+        "  --tile N          query rows per sgemm call; a score depends on it in its last\n"
+        "                    digit, not on --block or --threads (default 32)\n"
         "  --threads T       worker threads (default: the number of CPUs)\n"
         "  --output FILE     write here atomically (default stdout)\n"
         "  --quiet           no progress on stderr\n"
@@ -211,6 +212,9 @@ static void run(const options *o)
     int threads = (int)o->threads;
     openblas_set_num_threads(1); /* our threads run single-threaded sgemms */
     mlr_scorer *sc = mlr_scorer_new(c.emb.data, m, d, (size_t)o->tile, threads);
+    /* Blocks of whole tiles: a query's scores then do not depend on --block. */
+    size_t tile = mlr_scorer_tile(sc);
+    block = block < tile ? tile : block / tile * tile;
     float *qb = xmalloc(nz(block * d) * sizeof *qb);       /* (B, D) */
     mlr_hit *hits = xmalloc(nz(block * kk) * sizeof *hits); /* (B, K) */
     size_t *count = xmalloc(block * sizeof *count);
