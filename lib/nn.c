@@ -145,36 +145,9 @@ void nn_copy_cols_backward(float *dinp, size_t ldi, const float *dout,
 
 /* ---- dense ---- */
 
-/* A one-column layer (the rating head's output): sgemm packs and blocks
- * for nothing at M = 1, a dot product per row is direct. */
-static void dense_forward_col(float *out, const float *inp, const float *w, float bias,
-                              size_t B, size_t K)
-{
-    for (size_t b = 0; b < B; b++) {
-        const float *x = inp + b * K;
-        size_t i = 0;
-        float s = 0.0f;
-#if defined(__SSE2__)
-        __m128 acc = _mm_setzero_ps();
-        for (; i + 4 <= K; i += 4)
-            acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(x + i), _mm_loadu_ps(w + i)));
-        float l[4];
-        _mm_storeu_ps(l, acc);
-        s = (l[0] + l[1]) + (l[2] + l[3]);
-#endif
-        for (; i < K; i++)
-            s += x[i] * w[i];
-        out[b] = bias + s;
-    }
-}
-
 void nn_dense_forward(float *out, const float *inp, const float *w,
                       const float *bias, size_t B, size_t K, size_t M)
 {
-    if (M == 1 && K > 0) {
-        dense_forward_col(out, inp, w, bias[0], B, K);
-        return;
-    }
     for (size_t b = 0; b < B; b++)
         memcpy(out + b * M, bias, M * sizeof(float));
     if (B == 0 || K == 0 || M == 0)
@@ -191,14 +164,6 @@ void nn_dense_backward(float *dinp, float *dw, float *dbias, const float *dout,
         nn_axpy(dbias, 1.0f, dout + b * M, M);
     if (B == 0 || K == 0 || M == 0)
         return;
-    if (M == 1) { /* as dense_forward_col: a row's terms as axpy */
-        for (size_t b = 0; b < B; b++) {
-            nn_axpy(dw, dout[b], inp + b * K, K);
-            if (dinp)
-                nn_axpy(dinp + b * K, dout[b], w, K);
-        }
-        return;
-    }
     /* dw (K,M) += inp^T (K,B) dout (B,M) */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)M, (int)B,
                 1.0f, inp, (int)K, dout, (int)M, 1.0f, dw, (int)M);
@@ -237,11 +202,6 @@ void nn_dense_backward_naive(float *dinp, float *dw, float *dbias, const float *
 
 /* ---- plain products ---- */
 
-/* zero_beta: a product into a fresh output is memset then accumulated
- * (beta 1) instead of beta 0: OpenBLAS zeroes with its own beta pass,
- * 5% of an epoch on these small matrices, where memset is a fraction of
- * that; 0 + x is x, so the bits are the same. */
-
 void nn_matmul(float *out, const float *a, const float *b, size_t n, size_t k, size_t m)
 {
     if (n == 0 || m == 0)
@@ -250,9 +210,8 @@ void nn_matmul(float *out, const float *a, const float *b, size_t n, size_t k, s
         memset(out, 0, n * m * sizeof(float));
         return;
     }
-    memset(out, 0, n * m * sizeof(float)); /* see zero_beta */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)m, (int)k,
-                1.0f, a, (int)k, b, (int)m, 1.0f, out, (int)m);
+                1.0f, a, (int)k, b, (int)m, 0.0f, out, (int)m);
 }
 
 void nn_matmul_tn_acc(float *out, const float *a, const float *b, size_t n, size_t k, size_t m)
@@ -271,9 +230,8 @@ void nn_matmul_nt(float *out, const float *a, const float *b, size_t n, size_t m
         memset(out, 0, n * k * sizeof(float));
         return;
     }
-    memset(out, 0, n * k * sizeof(float)); /* see zero_beta */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)k, (int)m,
-                1.0f, a, (int)m, b, (int)m, 1.0f, out, (int)k);
+                1.0f, a, (int)m, b, (int)m, 0.0f, out, (int)k);
 }
 
 void nn_matmul_naive(float *out, const float *a, const float *b, size_t n, size_t k, size_t m)
@@ -382,10 +340,9 @@ void nn_logits_forward(float *logits, const float *q, const float *c,
         memset(logits, 0, B * U * sizeof(float));
         return;
     }
-    /* logits (B,U) = q (B,D) c^T (D,U); zeroed here, see zero_beta */
-    memset(logits, 0, B * U * sizeof(float));
+    /* logits (B,U) = q (B,D) c^T (D,U) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)U, (int)D,
-                1.0f, q, (int)D, c, (int)D, 1.0f, logits, (int)U);
+                1.0f, q, (int)D, c, (int)D, 0.0f, logits, (int)U);
 }
 
 void nn_logits_backward(float *dq, float *dc, const float *dlogits,
