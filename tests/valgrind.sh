@@ -57,8 +57,13 @@ D=$T/d
 mkdir -p "$D"
 vg "synth" mlr-synth --users 60 --items 80 --ratings 1200 --seed 3 --output "$D/all.tsv"
 vg "ingest tsv" mlr-ingest --format tsv --output "$D/ing.tsv" "$D/all.tsv"
-vg "ingest ml-100k" mlr-ingest --format ml-100k --output "$D/k.tsv" tests/tools/data/ml100k-tiny
-vg "ingest ml-latest --tags" mlr-ingest --format ml-latest --tags --output "$D/l.tsv" tests/tools/data/mllatest-tiny
+# The tiny MovieLens-shaped fixtures, under their real names (tools/lib.sh's fixture).
+for n in ml100k-tiny mllatest-tiny; do
+    mkdir -p "$D/$n"
+    for f in tests/tools/data/$n/*.fixture; do b=${f##*/}; cp "$f" "$D/$n/${b%.fixture}"; done
+done
+vg "ingest ml-100k" mlr-ingest --format ml-100k --output "$D/k.tsv" "$D/ml100k-tiny"
+vg "ingest ml-latest --tags" mlr-ingest --format ml-latest --tags --output "$D/l.tsv" "$D/mllatest-tiny"
 vg "stats" mlr-stats --output "$D/stats.tsv" "$D/all.tsv"
 vg "stats top-items" mlr-stats --table top-items --output "$D/top.tsv" "$D/all.tsv"
 vg "split" mlr-split --test "$D/test.tsv" --train "$D/train.tsv" "$D/all.tsv"

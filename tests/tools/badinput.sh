@@ -215,7 +215,7 @@ check "encode: unknown ids are 0" sh -c 'tail -c 4 "$1" | od -An -tx1 | grep -q 
     tail -c 4 "$2" | od -An -tx1 | grep -q "00 00 00 00"' - "$T/unk/user_id.npy" "$T/unk/item_id.npy"
 
 # ---------------------------------------------------- ingest's raw formats
-K=$MLR_ROOT/tests/tools/data/ml100k-tiny
+K=$(fixture ml100k-tiny)
 raw100k() { # NAME FILE LINE-TO-APPEND PATTERN
     rm -rf "$T/k"; cp -r "$K" "$T/k"
     printf "$3" >>"$T/k/$2"
@@ -237,7 +237,7 @@ n=$(($(wc -l <"$K/u.item") + 1))
 raw100k "genre flag 2" u.item '9|x|01-Jan-1995||u|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|2\n' "u.item:$n: genre flag"
 rm -rf "$T/k"; cp -r "$K" "$T/k"; rm "$T/k/u.user"
 bad "ingest ml-100k: u.user missing" 1 "u.user: cannot open" mlr-ingest --format ml-100k --output "$O/out.tsv" "$T/k"
-L=$MLR_ROOT/tests/tools/data/mllatest-tiny
+L=$(fixture mllatest-tiny)
 rawlatest() {
     rm -rf "$T/l"; cp -r "$L" "$T/l"
     printf "$3" >>"$T/l/$2"

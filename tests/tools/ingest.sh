@@ -5,13 +5,14 @@
 # MLR_DATA_DIR is set.
 . "$(dirname "$0")/lib.sh"
 D=$MLR_ROOT/tests/tools/data
+K100=$(fixture ml100k-tiny) LATEST=$(fixture mllatest-tiny)
 
 # ---- golden outputs ----
-mlr-ingest --format ml-100k "$D/ml100k-tiny" >"$T/o.tsv"
+mlr-ingest --format ml-100k "$K100" >"$T/o.tsv"
 same "ingest: ml-100k joined, Latin-1 title in UTF-8, genres in u.genre order" "$T/o.tsv" "$D/ingest-ml100k.tsv"
-mlr-ingest --format ml-latest "$D/mllatest-tiny" >"$T/o.tsv"
+mlr-ingest --format ml-latest "$LATEST" >"$T/o.tsv"
 same "ingest: ml-latest, quoted titles, no genres listed -> empty" "$T/o.tsv" "$D/ingest-latest.tsv"
-mlr-ingest --format ml-latest --tags "$D/mllatest-tiny" >"$T/o.tsv"
+mlr-ingest --format ml-latest --tags "$LATEST" >"$T/o.tsv"
 same "ingest: ml-latest --tags, distinct tags in first-seen order" "$T/o.tsv" "$D/ingest-latest-tags.tsv"
 mlr-ingest --format csv --map user_id=uid,item_id=movie --map rating=stars,timestamp=when \
     "$D/generic.csv" >"$T/o.tsv"
@@ -23,7 +24,7 @@ check "ingest: --output leaves no temporary behind" test "$(ls "$T" | grep -c tm
 # ---- refusals ----
 echo keep >"$T/keep.tsv"
 bad_dir() { # NAME: a copy of the tiny ml-100k directory to spoil
-    rm -rf "$T/$1"; cp -r "$D/ml100k-tiny" "$T/$1"; chmod -R u+w "$T/$1"
+    rm -rf "$T/$1"; cp -r "$K100" "$T/$1"; chmod -R u+w "$T/$1"
 }
 bad_dir nofile; rm "$T/nofile/u.user"
 expect_fail "ingest: missing u.user" 1 "nofile/u.user: cannot open" \
@@ -46,10 +47,10 @@ expect_fail "ingest: a user absent from u.user" 1 "user/u.data:6: user 99 not in
 bad_dir dup; printf '2|30|M|writer|12345\n' >>"$T/dup/u.user"
 expect_fail "ingest: a user listed twice" 1 "dup/u.user:4: user 2 appears twice" \
     mlr-ingest --format ml-100k "$T/dup"
-bad_dir flag; sed '1s/|0|0|0|1|/|0|0|0|7|/' "$D/ml100k-tiny/u.item" >"$T/flag/u.item"
+bad_dir flag; sed '1s/|0|0|0|1|/|0|0|0|7|/' "$K100/u.item" >"$T/flag/u.item"
 expect_fail "ingest: a genre flag that is not 0/1" 1 "flag/u.item:1: genre flag '7'" \
     mlr-ingest --format ml-100k "$T/flag"
-rm -rf "$T/lat"; cp -r "$D/mllatest-tiny" "$T/lat"; chmod -R u+w "$T/lat"
+rm -rf "$T/lat"; cp -r "$LATEST" "$T/lat"; chmod -R u+w "$T/lat"
 printf '3,99,4.0,964982703\r\n' >>"$T/lat/ratings.csv"
 expect_fail "ingest: a movie absent from movies.csv" 1 "lat/ratings.csv:6: item 99 not in movies.csv" \
     mlr-ingest --format ml-latest "$T/lat"

@@ -44,3 +44,16 @@ skip() { echo "SKIP $1: $2"; }
 
 # The real data sets, when MLR_DATA_DIR points at them.
 have_data() { [ -n "${MLR_DATA_DIR:-}" ] && [ -f "$MLR_DATA_DIR/$1" ]; }
+
+# fixture NAME: copies tests/tools/data/NAME/*.fixture into $T/NAME under
+# their real names (u.data, ratings.csv, ...) and prints that directory.
+# The fixtures are tiny hand-made files; kept under other names so that no
+# file in the repository looks like a MovieLens file, which may not be
+# redistributed.
+fixture() {
+    rm -rf "${T:?}/$1"; mkdir -p "$T/$1"
+    for f in "$MLR_ROOT/tests/tools/data/$1"/*.fixture; do
+        b=${f##*/}; cp "$f" "$T/$1/${b%.fixture}"
+    done
+    echo "$T/$1"
+}
