@@ -594,3 +594,9 @@ int mlr_sha256_file(const char *path, char hex[65], mlr_err *e)
     mlr_sha256_final(&c, hex);
     return 0;
 }
+
+long mlr_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}

@@ -38,6 +38,9 @@ void mlr_init_tool(void);
 /* Flushes and closes stdout; dies on a write error (e.g. /dev/full). */
 void mlr_close_stdout(void);
 
+/* The number of online CPUs, at least 1: the default of every --threads. */
+long mlr_cpus(void);
+
 /* ---- memory: the one place that aborts on failure ---- */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);

@@ -13,7 +13,6 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "metrics.h"
 #include "mlr.h"
@@ -63,8 +62,7 @@ static void usage(FILE *fp)
 
 static options parse_args(int argc, char **argv)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    options o = {NULL, NULL, NULL, NULL, NULL, 100, cpus > 0 ? cpus : 1, 500.0, 0};
+    options o = {NULL, NULL, NULL, NULL, NULL, 100, mlr_cpus(), 500.0, 0};
     static const struct option longs[] = {
         {"kind", required_argument, 0, 'K'}, {"train", required_argument, 0, 'r'},
         {"test", required_argument, 0, 't'}, {"items", required_argument, 0, 'i'},

@@ -8,7 +8,6 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <cblas.h>
 
 #include "metrics.h"
@@ -75,13 +74,12 @@ static void usage(FILE *fp)
 
 static options parse_args(int argc, char **argv)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     options o;
     memset(&o, 0, sizeof o);
     o.at[0] = 10;
     o.nat = 1;
     o.block = 1024;
-    o.threads = cpus > 0 ? cpus : 1;
+    o.threads = mlr_cpus();
     static const struct option longs[] = {
         {"test", required_argument, 0, 't'}, {"queries", required_argument, 0, 'q'},
         {"items", required_argument, 0, 'i'}, {"item-ids", required_argument, 0, 'I'},

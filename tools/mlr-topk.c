@@ -60,8 +60,7 @@ static void usage(FILE *fp)
 
 static options parse_args(int argc, char **argv)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    options o = {NULL, NULL, NULL, NULL, NULL, NULL, 10, 1024, 32, cpus > 0 ? cpus : 1, 0};
+    options o = {NULL, NULL, NULL, NULL, NULL, NULL, 10, 1024, 32, mlr_cpus(), 0};
     static const struct option longs[] = {
         {"queries", required_argument, 0, 'q'}, {"items", required_argument, 0, 'i'},
         {"item-ids", required_argument, 0, 'I'}, {"query-ids", required_argument, 0, 'Q'},

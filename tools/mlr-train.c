@@ -196,9 +196,9 @@ static void parse_args(int argc, char **argv, options *o)
     o->epochs = 15;
     o->valid_every = 1;
     o->seed = 42;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long cores = mlr_cpus();
     /* a batch of 256 rows split more than 8 ways is mostly overhead */
-    o->threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
+    o->threads = cores > 8 ? 8 : (int)cores;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "t:s:o:b:e:qh", LONGS, NULL)) != -1) {
