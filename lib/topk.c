@@ -2,7 +2,6 @@
  * formatting of list rows. See topk.h for the tie rule. */
 #include "topk.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -13,6 +12,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "nn.h"
 #include "npy.h"
 #include "table.h"
 
@@ -280,27 +280,17 @@ size_t mlr_topk_rank_naive(const float *scores, size_t m, size_t t,
 
 /* ---- scoring blocks ---- */
 
+/* The products are nn.c's, with their naive twin: one sgemm call site. */
 void mlr_scores(float *scores, const float *q, size_t b,
                 const float *items, size_t m, size_t d)
 {
-    if (b == 0 || m == 0) return;
-    if (d == 0) {
-        memset(scores, 0, b * m * sizeof *scores);
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)m, (int)d,
-                1.0f, q, (int)d, items, (int)d, 0.0f, scores, (int)m);
+    nn_matmul_nt(scores, q, items, b, d, m);
 }
 
 void mlr_scores_naive(float *scores, const float *q, size_t b,
                       const float *items, size_t m, size_t d)
 {
-    for (size_t r = 0; r < b; r++)
-        for (size_t j = 0; j < m; j++) {
-            float acc = 0;
-            for (size_t i = 0; i < d; i++) acc += q[r * d + i] * items[j * d + i];
-            scores[r * m + j] = acc;
-        }
+    nn_matmul_nt_naive(scores, q, items, b, d, m);
 }
 
 typedef struct {

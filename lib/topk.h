@@ -53,7 +53,8 @@ size_t mlr_topk_rank_naive(const float *scores, size_t m, size_t t,
 
 /* ---- blocks of queries against the catalogue ---- */
 
-/* scores (B, M) = q (B, D) . items (M, D)^T: one cblas_sgemm. */
+/* scores (B, M) = q (B, D) . items (M, D)^T: nn_matmul_nt (one cblas_sgemm)
+ * and its naive twin. */
 void mlr_scores(float *scores, const float *q, size_t b,
                 const float *items, size_t m, size_t d);
 void mlr_scores_naive(float *scores, const float *q, size_t b,
