@@ -443,6 +443,10 @@ void model_acts_free(model_acts *a)
         free(a->fact[i].X);
         free(a->fact[i].PG);
     }
+    free(a->wd);
+    free(a->dwd);
+    free(a->term);
+    free(a->scale);
     free(a->map);
     memset(a, 0, sizeof *a);
 }
@@ -513,24 +517,38 @@ void model_mlp_backward(model_mlp *m, model_acts *a, const float *x, float *dx, 
     mlp_backward_to(m, a, 0, x, dx, B, m->dw, m->db);
 }
 
-/* ---- a tower's first layer, factored by feature ----
+/* ---- a tower's first layer ----
  * x W0 is the sum over the features f of x_f W0_f (x_f: f's columns of the
  * tower input, W0_f: the same rows of W0). A feature with d distinct ids
  * in the batch needs that product for d rows only, P_f = emb_f[ids] W0_f
  * (d, H), and each batch row adds the P_f row of its id (a bag: the mean
- * of its tokens' rows). Gender, occupation, age buckets, genres have a
- * handful of ids where a batch has 256 rows: the query tower's first
- * layer, 40% of an epoch's products, shrinks to about a third on ML-100K,
- * and never grows (d <= B). A bag with as many distinct tokens as rows
- * (titles) is pooled per row first ("rowwise"), as the plain layer does.
- * model_tower_forward_naive is the plain layer, the twin of this. */
+ * of its tokens' rows): "factored". Gender, occupation, age buckets, genres
+ * have a handful of ids where a batch has 256 rows. A feature with about
+ * as many distinct ids as rows (user and item ids, titles, fine timestamp
+ * buckets) gains nothing from it and pays a product and a row pass of its
+ * own; those "direct" features are laid side by side in x (B, K) and go
+ * through one product with their rows of W0 (K, H), which runs faster
+ * than several thin ones. Each batch row's own terms (the bias, the value
+ * columns, the factored rows) are summed in one pass over it, and the
+ * backward scatters each dh0 row in one pass too: a call per 64-wide row
+ * was 9% of an epoch. model_tower_forward_naive is the plain layer, the
+ * twin of this. */
+
+/* A feature goes direct when its distinct ids are at least half the rows. */
+static int goes_direct(model_first_layer mode, size_t d, size_t B)
+{
+    if (mode != MODEL_FL_AUTO)
+        return mode == MODEL_FL_DIRECT;
+    return 2 * d >= B;
+}
 
 static void fact_alloc(model_acts *a, const model_tower *t, const model_input *in)
 {
-    size_t H = t->mlp.width[1], V = 1;
+    size_t H = t->mlp.width[1], V = 1, terms = 1;
     for (size_t i = 0; i < t->nfeat; i++) {
         model_fact *fc = &a->fact[i];
         size_t L = in->L[i] ? in->L[i] : 1;
+        terms += L + 1;
         if (t->feat[i].vocab > V)
             V = t->feat[i].vocab;
         if (fc->X)
@@ -539,6 +557,12 @@ static void fact_alloc(model_acts *a, const model_tower *t, const model_input *i
         fc->slot = xmalloc(a->cap * L * sizeof(int32_t));
         fc->X = xmalloc((a->cap * t->E + 1) * sizeof(float));
         fc->PG = xmalloc((a->cap * H + 1) * sizeof(float));
+    }
+    if (!a->wd) {
+        a->wd = xmalloc((t->W * H + 1) * sizeof(float));
+        a->dwd = xmalloc((t->W * H + 1) * sizeof(float));
+        a->term = xmalloc(terms * sizeof(float *));
+        a->scale = xmalloc(terms * sizeof(float));
     }
     if (a->nmap < V) {
         free(a->map);
@@ -556,8 +580,6 @@ static float feature_value(const model_feature *f, const model_input *in, size_t
     return f->std > 0 ? (float)((in->val[i][row] - f->mean) / f->std) : 0.0f;
 }
 
-#define axpy nn_axpy
-
 static size_t bag_tokens(const int32_t *slot, size_t L)
 {
     size_t n = 0;
@@ -566,21 +588,16 @@ static size_t bag_tokens(const int32_t *slot, size_t L)
     return n;
 }
 
-/* Feature i's part of h0 (B, H): P_f rows added, value columns as axpy. */
-static void fact_forward(const model_tower *t, model_acts *a, const model_input *in, size_t i,
-                         const size_t *rows, size_t B, float *h0)
+/* The distinct ids of feature i in the batch (uniq, slot, d), and whether
+ * it goes direct; a value feature has none and is neither. */
+static void fact_ids(const model_tower *t, model_acts *a, const model_input *in, size_t i,
+                     const size_t *rows, size_t B)
 {
-    const model_feature *f = &t->feat[i];
     model_fact *fc = &a->fact[i];
-    size_t E = t->E, H = t->mlp.width[1];
-    const float *w0 = t->mlp.w[0] + f->col * H; /* (E, H) */
-    if (f->kind == MF_VALUE || f->kind == MF_NUM) {
-        const float *wv = f->kind == MF_NUM ? w0 + E * H : w0;
-        for (size_t b = 0; b < B; b++)
-            axpy(h0 + b * H, feature_value(f, in, i, row_at(rows, b)), wv, H);
-        if (f->kind == MF_VALUE)
-            return;
-    }
+    fc->d = 0;
+    fc->direct = 0;
+    if (t->feat[i].kind == MF_VALUE)
+        return;
     size_t L = in->L[i], d = 0;
     const int32_t *ids = gather_ids(a, in, i, rows, B);
     for (size_t k = 0; k < B * L; k++) {
@@ -597,67 +614,66 @@ static void fact_forward(const model_tower *t, model_acts *a, const model_input 
     }
     for (size_t k = 0; k < d; k++)
         a->map[fc->uniq[k]] = -1;
-    fc->rowwise = d >= B && f->kind == MF_BAG;
-    if (fc->rowwise) {
-        fc->d = B;
-        nn_bag_forward(fc->X, E, ids, f->emb, B, L, E);
-    } else {
-        fc->d = d;
-        nn_embedding_forward(fc->X, E, fc->uniq, f->emb, d, E);
-    }
-    nn_matmul(fc->PG, fc->X, w0, fc->d, E, H);
-    a->flops += 6.0 * (double)fc->d * (double)E * (double)H; /* with the two of the backward */
-    for (size_t b = 0; b < B; b++) {
-        float *h = h0 + b * H;
-        if (fc->rowwise) {
-            axpy(h, 1.0f, fc->PG + b * H, H);
-            continue;
-        }
-        const int32_t *s = fc->slot + b * L;
-        size_t n = L == 1 ? 1 : bag_tokens(s, L);
-        float inv = n ? 1.0f / (float)n : 0.0f;
-        for (size_t l = 0; l < L; l++)
-            if (s[l] >= 0)
-                axpy(h, inv, fc->PG + (size_t)s[l] * H, H);
-    }
+    fc->d = d;
+    fc->direct = goes_direct(a->first_layer, d, B);
 }
 
-/* From dh0 (B, H) to W0's rows of feature i (dw0f) and its embedding. */
-static void fact_backward(const model_tower *t, model_acts *a, const model_input *in, size_t i,
-                          const size_t *rows, size_t B, const float *dh0, float *dw0, float *demb,
-                          nn_rowset *rs)
+/* Factored feature i: P_f = emb[uniq] W0_f (d, H) into PG. */
+static void fact_project(const model_tower *t, model_acts *a, size_t i)
 {
     const model_feature *f = &t->feat[i];
     model_fact *fc = &a->fact[i];
-    size_t E = t->E, H = t->mlp.width[1], L = in->L[i];
-    const float *w0 = t->mlp.w[0] + f->col * H;
-    float *dw0f = dw0 + f->col * H;
-    if (f->kind == MF_VALUE || f->kind == MF_NUM) {
-        float *dwv = f->kind == MF_NUM ? dw0f + E * H : dw0f;
-        for (size_t b = 0; b < B; b++)
-            axpy(dwv, feature_value(f, in, i, row_at(rows, b)), dh0 + b * H, H);
-        if (f->kind == MF_VALUE)
-            return;
-    }
-    const float *G = dh0; /* rowwise: G is dh0 itself */
-    if (!fc->rowwise) {
-        memset(fc->PG, 0, fc->d * H * sizeof(float));
-        for (size_t b = 0; b < B; b++) {
-            const int32_t *s = fc->slot + b * L;
-            size_t n = L == 1 ? 1 : bag_tokens(s, L);
-            float inv = n ? 1.0f / (float)n : 0.0f;
-            for (size_t l = 0; l < L; l++)
-                if (s[l] >= 0)
-                    axpy(fc->PG + (size_t)s[l] * H, inv, dh0 + b * H, H);
-        }
-        G = fc->PG;
-    }
-    nn_matmul_tn_acc(dw0f, fc->X, G, fc->d, E, H); /* dW0_f (E, H) += X^T G */
-    nn_matmul_nt(fc->X, G, w0, fc->d, H, E);       /* dX (d, E) = G W0_f^T, over X */
-    if (fc->rowwise)
-        nn_bag_backward(demb, rs, fc->X, E, gather_ids(a, in, i, rows, B), B, L, E);
+    size_t E = t->E, H = t->mlp.width[1];
+    nn_embedding_forward(fc->X, E, fc->uniq, f->emb, fc->d, E);
+    nn_matmul(fc->PG, fc->X, t->mlp.w[0] + f->col * H, fc->d, E, H);
+    a->flops += 6.0 * (double)fc->d * (double)E * (double)H; /* with the two of the backward */
+}
+
+/* Direct feature i: its embeddings (a bag pooled per row) into x's columns
+ * at xcol, its rows of W0 into wd. */
+static void direct_fill(const model_tower *t, model_acts *a, const model_input *in, size_t i,
+                        const size_t *rows, size_t B)
+{
+    const model_feature *f = &t->feat[i];
+    model_fact *fc = &a->fact[i];
+    size_t E = t->E, H = t->mlp.width[1];
+    const int32_t *ids = gather_ids(a, in, i, rows, B);
+    if (f->kind == MF_BAG)
+        nn_bag_forward(a->x + fc->xcol, a->K, ids, f->emb, B, in->L[i], E);
     else
-        nn_embedding_backward(demb, rs, fc->X, E, fc->uniq, fc->d, E);
+        nn_embedding_forward(a->x + fc->xcol, a->K, ids, f->emb, B, E);
+    memcpy(a->wd + fc->xcol * H, t->mlp.w[0] + f->col * H, E * H * sizeof(float));
+}
+
+/* The terms of batch row b: a row of (H) and its factor each, into
+ * a->term and a->scale; first the bias (or db), then feature by feature
+ * its value column of W0 (or dW0) and its factored rows of PG. */
+static size_t row_terms(const model_tower *t, model_acts *a, const model_input *in,
+                        const size_t *rows, size_t b, float *bias, float *w0)
+{
+    size_t H = t->mlp.width[1], E = t->E, n = 0;
+    a->term[n] = bias;
+    a->scale[n++] = 1.0f;
+    for (size_t i = 0; i < t->nfeat; i++) {
+        const model_feature *f = &t->feat[i];
+        model_fact *fc = &a->fact[i];
+        if (f->kind == MF_VALUE || f->kind == MF_NUM) {
+            a->term[n] = w0 + (f->col + (f->kind == MF_NUM ? E : 0)) * H;
+            a->scale[n++] = feature_value(f, in, i, row_at(rows, b));
+        }
+        if (f->kind == MF_VALUE || fc->direct)
+            continue;
+        size_t L = in->L[i];
+        const int32_t *s = fc->slot + b * L;
+        size_t ntok = L == 1 ? 1 : bag_tokens(s, L);
+        float inv = ntok ? 1.0f / (float)ntok : 0.0f;
+        for (size_t l = 0; l < L; l++)
+            if (s[l] >= 0) {
+                a->term[n] = fc->PG + (size_t)s[l] * H;
+                a->scale[n++] = inv;
+            }
+    }
+    return n;
 }
 
 const float *model_tower_forward(const model_tower *t, model_acts *a, const model_input *in,
@@ -666,12 +682,29 @@ const float *model_tower_forward(const model_tower *t, model_acts *a, const mode
     const model_mlp *mlp = &t->mlp;
     size_t H = mlp->width[1];
     fact_alloc(a, t, in);
-    float *h0 = a->h[0];
-    for (size_t b = 0; b < B; b++)
-        memcpy(h0 + b * H, mlp->b[0], H * sizeof(float));
     a->flops = 0.0;
-    for (size_t i = 0; i < t->nfeat; i++)
-        fact_forward(t, a, in, i, rows, B, h0);
+    a->K = 0;
+    for (size_t i = 0; i < t->nfeat; i++) {
+        fact_ids(t, a, in, i, rows, B);
+        if (a->fact[i].direct) {
+            a->fact[i].xcol = a->K;
+            a->K += t->E;
+        } else if (a->fact[i].d) {
+            fact_project(t, a, i);
+        }
+    }
+    float *h0 = a->h[0];
+    for (size_t b = 0; b < B; b++) {
+        size_t n = row_terms(t, a, in, rows, b, mlp->b[0], mlp->w[0]);
+        nn_sum_rows(h0 + b * H, (const float *const *)a->term, a->scale, n, H);
+    }
+    if (a->K) {
+        for (size_t i = 0; i < t->nfeat; i++)
+            if (a->fact[i].direct)
+                direct_fill(t, a, in, i, rows, B);
+        nn_matmul_acc(h0, a->x, a->wd, B, a->K, H);
+        a->flops += 6.0 * (double)B * (double)a->K * (double)H;
+    }
     if (mlp->n > 1)
         nn_relu_forward(h0, h0, B * H);
     for (size_t l = 1; l < mlp->n; l++)
@@ -698,6 +731,43 @@ const float *model_tower_forward_naive(const model_tower *t, model_acts *a, cons
     return model_mlp_forward(&t->mlp, a, a->x, B);
 }
 
+/* Factored feature i from its gradient rows in PG to dW0_f and its
+ * embedding rows. */
+static void fact_backward(const model_tower *t, model_acts *a, size_t i, float *dw0, float *demb,
+                          nn_rowset *rs)
+{
+    const model_feature *f = &t->feat[i];
+    model_fact *fc = &a->fact[i];
+    size_t E = t->E, H = t->mlp.width[1];
+    nn_matmul_tn_acc(dw0 + f->col * H, fc->X, fc->PG, fc->d, E, H); /* dW0_f += X^T G */
+    nn_matmul_nt(fc->X, fc->PG, t->mlp.w[0] + f->col * H, fc->d, H, E); /* dX = G W0_f^T */
+    nn_embedding_backward(demb, rs, fc->X, E, fc->uniq, fc->d, E);
+}
+
+/* The direct part from dh0: dW0's rows through dwd, the embeddings from
+ * dx (B, K). */
+static void direct_backward(const model_tower *t, model_acts *a, const model_input *in,
+                            const size_t *rows, size_t B, const float *dh0, float *dw0,
+                            float *const *demb, nn_rowset *rs)
+{
+    size_t E = t->E, H = t->mlp.width[1], K = a->K;
+    memset(a->dwd, 0, K * H * sizeof(float));
+    nn_matmul_tn_acc(a->dwd, a->x, dh0, B, K, H); /* dWd = x^T dh0 */
+    nn_matmul_nt(a->dx, dh0, a->wd, B, H, K);     /* dx = dh0 Wd^T */
+    for (size_t i = 0; i < t->nfeat; i++) {
+        const model_feature *f = &t->feat[i];
+        model_fact *fc = &a->fact[i];
+        if (!fc->direct)
+            continue;
+        nn_axpy(dw0 + f->col * H, 1.0f, a->dwd + fc->xcol * H, E * H);
+        const int32_t *ids = gather_ids(a, in, i, rows, B);
+        if (f->kind == MF_BAG)
+            nn_bag_backward(demb[i], &rs[i], a->dx + fc->xcol, K, ids, B, in->L[i], E);
+        else
+            nn_embedding_backward(demb[i], &rs[i], a->dx + fc->xcol, K, ids, B, E);
+    }
+}
+
 /* From dout (B, D) in a->dh[n-1] back to the embeddings, the gradients
  * into dw/db (per layer) and demb (per feature), touched rows into rs. */
 static void tower_backward_to(const model_tower *t, model_acts *a, const model_input *in,
@@ -710,10 +780,18 @@ static void tower_backward_to(const model_tower *t, model_acts *a, const model_i
     float *dh0 = a->dh[0];
     if (mlp->n > 1)
         nn_relu_mask(dh0, a->h[0], B * H);
-    for (size_t b = 0; b < B; b++)
-        axpy(db[0], 1.0f, dh0 + b * H, H);
     for (size_t i = 0; i < t->nfeat; i++)
-        fact_backward(t, a, in, i, rows, B, dh0, dw[0], demb[i], &rs[i]);
+        if (!a->fact[i].direct && a->fact[i].d)
+            memset(a->fact[i].PG, 0, a->fact[i].d * H * sizeof(float));
+    for (size_t b = 0; b < B; b++) {
+        size_t n = row_terms(t, a, in, rows, b, db[0], dw[0]);
+        nn_scatter_row(a->term, a->scale, n, dh0 + b * H, H);
+    }
+    for (size_t i = 0; i < t->nfeat; i++)
+        if (!a->fact[i].direct && a->fact[i].d)
+            fact_backward(t, a, i, dw[0], demb[i], &rs[i]);
+    if (a->K)
+        direct_backward(t, a, in, rows, B, dh0, dw[0], demb, rs);
 }
 
 void model_tower_backward(model_tower *t, model_acts *a, const model_input *in,
@@ -942,6 +1020,7 @@ static void phase_forward(int t, int nt, void *arg)
     size_t lo, hi, ulo, uhi, D = j->D;
     mlr_pool_range(j->B, t, nt, &lo, &hi);
     mlr_pool_range(j->U, t, nt, &ulo, &uhi);
+    w->qa.first_layer = w->ca.first_layer = b->first_layer;
     w->qa.dropping = b->dropping;
     w->qa.drop_feat = b->drop_feat;
     w->qa.drop = b->drop + lo;

@@ -138,25 +138,36 @@ int model_check_encoding(const char *dir, const char *sha, mlr_err *e);
 
 /* ---- activations of one batch ---- */
 
-/* One feature's share of a tower's first layer (model.c, "factored"). */
+/* How a feature enters a tower's first layer in a batch (model.c, "the
+ * first layer"). */
 typedef struct {
-    size_t d;          /* rows of X: the batch's distinct ids, or B when rowwise */
-    int rowwise;       /* X holds each row's pooled bag (as many tokens as rows) */
+    size_t d;          /* the batch's distinct ids: rows of X */
+    int direct;        /* its columns are in the direct product, not factored */
+    size_t xcol;       /* direct: its first column of x (B, K) and row of wd */
     int32_t *uniq;     /* (B * L) the distinct ids, first-seen order */
     int32_t *slot;     /* (B * L) the X row of each id of the batch, -1 padding */
     float *X;          /* (B, E) their embeddings; dX in the backward */
     float *PG;         /* (B, H) X W0_f, then its gradient */
 } model_fact;
 
+/* Which features a tower's first layer factors: by their distinct ids in
+ * each batch (AUTO), or all of them one way (the tests of both paths). */
+typedef enum { MODEL_FL_AUTO, MODEL_FL_FACTORED, MODEL_FL_DIRECT } model_first_layer;
+
 typedef struct {
     size_t cap;                               /* rows they hold */
-    float *x, *dx;                            /* (B, W) tower input */
+    float *x, *dx;                            /* (B, W) tower input; (B, K) direct part */
     float *h[MODEL_MAX_LAYERS], *dh[MODEL_MAX_LAYERS]; /* (B, width[l+1]) */
     int32_t *scratch;                         /* (B * L) gathered ids */
     const uint8_t *drop;                      /* (B) 1: the row's user_id reads as 0 */
     int dropping;                             /* drop[] applies to this batch... */
     size_t drop_feat;                         /* ...to this feature (user_id) */
+    model_first_layer first_layer;
     model_fact fact[MODEL_MAX_FEATURES];      /* allocated by the first forward */
+    size_t K;                                 /* width of the direct part */
+    float *wd, *dwd;                          /* (K, H) W0's rows of the direct part */
+    float **term;                             /* one batch row's terms of the first layer */
+    float *scale;
     int32_t *map;                             /* (largest V) id -> X row, -1 */
     size_t nmap;
     double flops;                             /* of the products the last forward
@@ -167,9 +178,10 @@ void model_acts_init(model_acts *a, const model_mlp *mlp, size_t W, size_t Lmax,
 void model_acts_free(model_acts *a);
 
 /* The tower's output (B, D) for rows[0..B) of in (rows NULL: rows 0..B-1),
- * left in a->h[n-1]. The first layer runs factored by feature, on the
- * batch's distinct ids (model.c); the _naive twin fills the tower input
- * x (B, W) and multiplies. */
+ * left in a->h[n-1]. The first layer runs factored by feature on the
+ * batch's distinct ids where they are few, one product on the rest
+ * (model.c); the _naive twin fills the tower input x (B, W) and
+ * multiplies. */
 const float *model_tower_forward(const model_tower *t, model_acts *a, const model_input *in,
                                  const size_t *rows, size_t B);
 const float *model_tower_forward_naive(const model_tower *t, model_acts *a, const model_input *in,
@@ -218,6 +230,7 @@ typedef struct {
     size_t nkeys;
     float *y;                /* (B) ratings */
     uint8_t *drop;           /* (B) id dropout of each row */
+    model_first_layer first_layer; /* of both towers */
     int dropping;
     size_t drop_feat;
 } model_batch;

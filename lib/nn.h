@@ -71,20 +71,30 @@ void nn_dense_forward_naive(float *out, const float *inp, const float *w,
 void nn_dense_backward_naive(float *dinp, float *dw, float *dbias, const float *dout,
                              const float *inp, const float *w, size_t B, size_t K, size_t M);
 
-/* ---- plain products (the factored first layer of a tower) ---- */
+/* ---- plain products (the first layer of a tower) ---- */
 /* out (n,m) = a (n,k) b (k,m) */
 void nn_matmul(float *out, const float *a, const float *b, size_t n, size_t k, size_t m);
+/* out (n,m) += a (n,k) b (k,m) */
+void nn_matmul_acc(float *out, const float *a, const float *b, size_t n, size_t k, size_t m);
 /* out (k,m) += a^T b: a (n,k), b (n,m) */
 void nn_matmul_tn_acc(float *out, const float *a, const float *b, size_t n, size_t k, size_t m);
 /* out (n,k) = a (n,m) b^T: b (k,m) */
 void nn_matmul_nt(float *out, const float *a, const float *b, size_t n, size_t m, size_t k);
 void nn_matmul_naive(float *out, const float *a, const float *b, size_t n, size_t k, size_t m);
+void nn_matmul_acc_naive(float *out, const float *a, const float *b, size_t n, size_t k, size_t m);
 void nn_matmul_tn_acc_naive(float *out, const float *a, const float *b, size_t n, size_t k, size_t m);
 void nn_matmul_nt_naive(float *out, const float *a, const float *b, size_t n, size_t m, size_t k);
 
 /* y[0..n) += s x[0..n), SSE four at a time (the same bits as one at a time:
  * no fused multiply-add either way) */
 void nn_axpy(float *y, float s, const float *x, size_t n);
+
+/* y (n) = the sum over t < nt of scale[t] src[t] (n), added in t order
+ * onto zeros: the bits of nn_axpy applied a term at a time. */
+void nn_sum_rows(float *y, const float *const *src, const float *scale, size_t nt, size_t n);
+/* dst[t] (n) += scale[t] x for t = 0..nt-1 in order (a dst may repeat):
+ * the bits of nn_axpy a term at a time. */
+void nn_scatter_row(float *const *dst, const float *scale, size_t nt, const float *x, size_t n);
 
 /* ---- relu, in place allowed (out == inp) ---- */
 void nn_relu_forward(float *out, const float *inp, size_t n);

@@ -157,7 +157,7 @@ static const char *tensor_of(const model *m, size_t i)
 }
 
 static void fd_case_threads(int remove_hits, int logq, int with_rating, double rw, double ratw,
-                            int threads)
+                            int threads, model_first_layer fl)
 {
     mlr_spec spec;
     make_spec(&spec, 6, 7);
@@ -179,6 +179,7 @@ static void fd_case_threads(int remove_hits, int logq, int with_rating, double r
     inputs(&x.q, &x.c, with_rating);
     model_batch b;
     model_batch_init_threads(&b, &m, &x.q, &x.c, 7, N, threads);
+    b.first_layer = fl;
     x.b = &b;
     for (size_t r = 0; r < N; r++)
         x.rows[r] = (r * 5 + 1) % N; /* a permutation */
@@ -201,14 +202,25 @@ static void fd_case_threads(int remove_hits, int logq, int with_rating, double r
 
 static void fd_case(int remove_hits, int logq, int with_rating, double rw, double ratw)
 {
-    fd_case_threads(remove_hits, logq, with_rating, rw, ratw, 1);
+    fd_case_threads(remove_hits, logq, with_rating, rw, ratw, 1, MODEL_FL_AUTO);
 }
 
 /* Three threads on six rows and four items: uneven shares, partial
- * gradients summed, touched rows merged. */
-static void test_gradient_threads(void) { fd_case_threads(1, 1, 1, 1.0, 0.5, 3); }
+ * gradients summed, touched rows merged; every feature of both towers
+ * factored, then every one direct. */
+static void test_gradient_threads(void)
+{
+    fd_case_threads(1, 1, 1, 1.0, 0.5, 3, MODEL_FL_FACTORED);
+    fd_case_threads(1, 1, 1, 1.0, 0.5, 3, MODEL_FL_DIRECT);
+}
 
-static void test_gradient_plain(void) { fd_case(0, 0, 0, 1.0, 1.0); }
+/* Both ways of the first layer, and the choice by distinct ids. */
+static void test_gradient_plain(void)
+{
+    fd_case_threads(0, 0, 0, 1.0, 1.0, 1, MODEL_FL_FACTORED);
+    fd_case_threads(0, 0, 0, 1.0, 1.0, 1, MODEL_FL_DIRECT);
+    fd_case(0, 0, 0, 1.0, 1.0);
+}
 static void test_gradient_hits_logq(void) { fd_case(1, 1, 0, 0.5, 2.0); }
 static void test_gradient_rating_feature(void) { fd_case(0, 1, 1, 1.0, 0.5); }
 static void test_gradient_retrieval_only(void) { fd_case(1, 0, 0, 1.0, 0.0); }
@@ -243,9 +255,9 @@ static double train_steps_threads(model *m, int steps, int threads)
     return st.loss;
 }
 
-/* The factored first layer against the plain one, both towers, on all six
- * rows (genres: fewer distinct tokens than rows, projected) and on two
- * (as many tokens as rows: pooled per row). */
+/* The first layer against the plain one, both towers, every feature
+ * factored, every one direct, and chosen by distinct ids: on all six rows
+ * (users, genres: fewer distinct ids than rows) and on two. */
 static void test_factored_vs_naive(void)
 {
     mlr_spec spec;
@@ -264,19 +276,21 @@ static void test_factored_vs_naive(void)
     const model_input *in[2] = {&q, &c};
     double worst = 0.0;
     const size_t sizes[2] = {N, 2};
-    for (int s = 0; s < 2; s++)
-        for (int k = 0; k < 2; k++) {
-            size_t B = sizes[k];
-            model_acts_init(&a1, &tw[s]->mlp, tw[s]->W, LG, N);
-            model_acts_init(&a2, &tw[s]->mlp, tw[s]->W, LG, N);
-            const float *y1 = model_tower_forward(tw[s], &a1, in[s], rows, B);
-            const float *y2 = model_tower_forward_naive(tw[s], &a2, in[s], rows, B);
-            size_t D = tw[s]->mlp.width[tw[s]->mlp.n];
-            for (size_t i = 0; i < B * D; i++)
-                worst = fmax(worst, fabs((double)y1[i] - y2[i]));
-            model_acts_free(&a1);
-            model_acts_free(&a2);
-        }
+    for (int fl = MODEL_FL_AUTO; fl <= MODEL_FL_DIRECT; fl++)
+        for (int s = 0; s < 2; s++)
+            for (int k = 0; k < 2; k++) {
+                size_t B = sizes[k];
+                model_acts_init(&a1, &tw[s]->mlp, tw[s]->W, LG, N);
+                model_acts_init(&a2, &tw[s]->mlp, tw[s]->W, LG, N);
+                a1.first_layer = (model_first_layer)fl;
+                const float *y1 = model_tower_forward(tw[s], &a1, in[s], rows, B);
+                const float *y2 = model_tower_forward_naive(tw[s], &a2, in[s], rows, B);
+                size_t D = tw[s]->mlp.width[tw[s]->mlp.n];
+                for (size_t i = 0; i < B * D; i++)
+                    worst = fmax(worst, fabs((double)y1[i] - y2[i]));
+                model_acts_free(&a1);
+                model_acts_free(&a2);
+            }
     model_free(&m);
     mlr_spec_free(&spec);
     CHECKF(worst < 1e-5, "factored and plain first layers differ by %g", worst);

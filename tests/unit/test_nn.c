@@ -205,8 +205,16 @@ static void test_matmul_blas_vs_naive(void)
     nn_matmul_nt(u1, bn, b, n, m, k);
     nn_matmul_nt_naive(u2, bn, b, n, m, k);
     double e1 = max_diff(o1, o2, n * m), e2 = max_diff(t1, t2, k * m), e3 = max_diff(u1, u2, n * k);
+    nn_matmul_acc(o1, a, b, n, k, m); /* adds onto the product: twice it */
+    nn_matmul_acc_naive(o2, a, b, n, k, m);
+    double e4 = max_diff(o1, o2, n * m);
+    nn_matmul_naive(u1, a, b, n, k, m); /* (n, m) fits in u1's (n, k) */
+    double twice = 0.0;
+    for (size_t i = 0; i < n * m; i++)
+        twice = fmax(twice, fabs(o2[i] - 2.0 * u1[i]));
     free(a); free(b); free(bn); free(o1); free(o2); free(t1); free(t2); free(u1); free(u2);
-    CHECKF(e1 < 1e-4 && e2 < 1e-4 && e3 < 1e-4, "%g %g %g", e1, e2, e3);
+    CHECKF(e1 < 1e-4 && e2 < 1e-4 && e3 < 1e-4 && e4 < 1e-4 && twice < 1e-4, "%g %g %g %g %g",
+           e1, e2, e3, e4, twice);
 }
 
 static void test_logits_blas_vs_naive(void)
@@ -416,6 +424,45 @@ static void test_axpy(void)
     CHECK(memcmp(y1, y2, sizeof y1) == 0);
 }
 
+/* The row kernels give nn_axpy's bits term by term, at widths that use
+ * each of their loops (32 at a time, 8 at a time, one at a time), and a
+ * destination named twice gets both terms. */
+static void test_row_kernels(void)
+{
+    enum { T = 5, NMAX = 75 };
+    const size_t widths[] = {0, 5, 8, 32, 64, 75};
+    float src[T][NMAX], scale[T], x[NMAX], y1[NMAX], y2[NMAX];
+    float d1[T][NMAX], d2[T][NMAX];
+    mlr_rng r;
+    mlr_rng_seed(&r, 15);
+    for (int t = 0; t < T; t++)
+        fill(&r, src[t], NMAX, 1.0);
+    fill(&r, scale, T, 2.0);
+    fill(&r, x, NMAX, 1.0);
+    const float *ps[T];
+    for (int t = 0; t < T; t++)
+        ps[t] = src[t];
+    for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+        size_t n = widths[w];
+        for (size_t nt = 0; nt <= T; nt += 2) {
+            memset(y2, 0, sizeof y2);
+            memset(y1, 0x7f, sizeof y1);
+            for (size_t t = 0; t < nt; t++)
+                nn_axpy(y2, scale[t], src[t], n);
+            nn_sum_rows(y1, ps, scale, nt, n);
+            CHECKF(memcmp(y1, y2, n * sizeof(float)) == 0, "sum_rows n %zu terms %zu", n, nt);
+        }
+        memcpy(d1, src, sizeof d1);
+        memcpy(d2, src, sizeof d2);
+        float *pd[T] = {d1[0], d1[1], d1[0], d1[3], d1[4]}; /* d1[0] twice */
+        nn_scatter_row(pd, scale, T, x, n);
+        float *qd[T] = {d2[0], d2[1], d2[0], d2[3], d2[4]};
+        for (int t = 0; t < T; t++)
+            nn_axpy(qd[t], scale[t], x, n);
+        CHECKF(memcmp(d1, d2, sizeof d1) == 0, "scatter_row n %zu", n);
+    }
+}
+
 static void test_relu_mask(void)
 {
     float out[11], d1[11], d2[11] = {0};
@@ -471,6 +518,7 @@ int main(void)
     RUN(test_exp_neg);
     RUN(test_relu_mask);
     RUN(test_axpy);
+    RUN(test_row_kernels);
     RUN(test_mse_fd);
     return check_status();
 }
