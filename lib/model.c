@@ -442,6 +442,9 @@ void model_acts_free(model_acts *a)
         free(a->fact[i].slot);
         free(a->fact[i].X);
         free(a->fact[i].PG);
+        free(a->fact[i].ids);
+        free(a->fact[i].val);
+        free(a->fact[i].wt);
     }
     free(a->wd);
     free(a->dwd);
@@ -456,25 +459,31 @@ static size_t row_at(const size_t *rows, size_t b)
     return rows ? rows[b] : b;
 }
 
-/* The ids of feature i for the batch rows, (B, L), into a->scratch. */
-static const int32_t *gather_ids(model_acts *a, const model_input *in, size_t i,
-                                 const size_t *rows, size_t B)
+/* The ids of feature i for the batch rows, (B, L), into out. */
+static const int32_t *gather_ids_to(int32_t *out, const model_acts *a, const model_input *in,
+                                    size_t i, const size_t *rows, size_t B)
 {
     size_t L = in->L[i];
     const int32_t *ids = in->ids[i];
     if (a->dropping && i == a->drop_feat && L == 1) /* id dropout */
         for (size_t b = 0; b < B; b++)
-            a->scratch[b] = a->drop[b] ? 0 : ids[row_at(rows, b)];
+            out[b] = a->drop[b] ? 0 : ids[row_at(rows, b)];
     else if (L == 1) /* a memcpy call per 4 bytes cost 3% of an epoch */
         for (size_t b = 0; b < B; b++) {
             if (rows && b + 16 < B) /* shuffled rows of a large set: misses */
                 __builtin_prefetch(ids + rows[b + 16]);
-            a->scratch[b] = ids[row_at(rows, b)];
+            out[b] = ids[row_at(rows, b)];
         }
     else
         for (size_t b = 0; b < B; b++)
-            memcpy(a->scratch + b * L, ids + row_at(rows, b) * L, L * sizeof(int32_t));
-    return a->scratch;
+            memcpy(out + b * L, ids + row_at(rows, b) * L, L * sizeof(int32_t));
+    return out;
+}
+
+static const int32_t *gather_ids(model_acts *a, const model_input *in, size_t i,
+                                 const size_t *rows, size_t B)
+{
+    return gather_ids_to(a->scratch, a, in, i, rows, B);
 }
 
 static const float *mlp_forward_from(const model_mlp *m, model_acts *a, size_t l0, const float *x,
@@ -555,6 +564,9 @@ static void fact_alloc(model_acts *a, const model_tower *t, const model_input *i
             continue;
         fc->uniq = xmalloc(a->cap * L * sizeof(int32_t));
         fc->slot = xmalloc(a->cap * L * sizeof(int32_t));
+        fc->ids = xmalloc(a->cap * L * sizeof(int32_t));
+        fc->val = xmalloc((a->cap + 1) * sizeof(float));
+        fc->wt = xmalloc((a->cap + 1) * sizeof(float));
         fc->X = xmalloc((a->cap * t->E + 1) * sizeof(float));
         fc->PG = xmalloc((a->cap * H + 1) * sizeof(float));
     }
@@ -588,18 +600,22 @@ static size_t bag_tokens(const int32_t *slot, size_t L)
     return n;
 }
 
-/* The distinct ids of feature i in the batch (uniq, slot, d), and whether
- * it goes direct; a value feature has none and is neither. */
+/* Feature i's ids, values and distinct ids (uniq, slot, d) in the batch,
+ * and whether it goes direct; a value feature has no ids and is neither. */
 static void fact_ids(const model_tower *t, model_acts *a, const model_input *in, size_t i,
                      const size_t *rows, size_t B)
 {
+    const model_feature *f = &t->feat[i];
     model_fact *fc = &a->fact[i];
     fc->d = 0;
     fc->direct = 0;
-    if (t->feat[i].kind == MF_VALUE)
+    if (f->kind == MF_VALUE || f->kind == MF_NUM)
+        for (size_t b = 0; b < B; b++)
+            fc->val[b] = feature_value(f, in, i, row_at(rows, b));
+    if (f->kind == MF_VALUE)
         return;
     size_t L = in->L[i], d = 0;
-    const int32_t *ids = gather_ids(a, in, i, rows, B);
+    const int32_t *ids = gather_ids_to(fc->ids, a, in, i, rows, B);
     for (size_t k = 0; k < B * L; k++) {
         int32_t id = ids[k];
         if (id < 0) {
@@ -614,6 +630,10 @@ static void fact_ids(const model_tower *t, model_acts *a, const model_input *in,
     }
     for (size_t k = 0; k < d; k++)
         a->map[fc->uniq[k]] = -1;
+    for (size_t b = 0; b < B; b++) {
+        size_t n = L == 1 ? 1 : bag_tokens(fc->slot + b * L, L);
+        fc->wt[b] = n ? 1.0f / (float)n : 0.0f;
+    }
     fc->d = d;
     fc->direct = goes_direct(a->first_layer, d, B);
 }
@@ -632,45 +652,42 @@ static void fact_project(const model_tower *t, model_acts *a, size_t i)
 /* Direct feature i: its embeddings (a bag pooled per row) into x's columns
  * at xcol, its rows of W0 into wd. */
 static void direct_fill(const model_tower *t, model_acts *a, const model_input *in, size_t i,
-                        const size_t *rows, size_t B)
+                        size_t B)
 {
     const model_feature *f = &t->feat[i];
     model_fact *fc = &a->fact[i];
     size_t E = t->E, H = t->mlp.width[1];
-    const int32_t *ids = gather_ids(a, in, i, rows, B);
     if (f->kind == MF_BAG)
-        nn_bag_forward(a->x + fc->xcol, a->K, ids, f->emb, B, in->L[i], E);
+        nn_bag_forward(a->x + fc->xcol, a->K, fc->ids, f->emb, B, in->L[i], E);
     else
-        nn_embedding_forward(a->x + fc->xcol, a->K, ids, f->emb, B, E);
+        nn_embedding_forward(a->x + fc->xcol, a->K, fc->ids, f->emb, B, E);
     memcpy(a->wd + fc->xcol * H, t->mlp.w[0] + f->col * H, E * H * sizeof(float));
 }
 
 /* The terms of batch row b: a row of (H) and its factor each, into
  * a->term and a->scale; first the bias (or db), then feature by feature
  * its value column of W0 (or dW0) and its factored rows of PG. */
-static size_t row_terms(const model_tower *t, model_acts *a, const model_input *in,
-                        const size_t *rows, size_t b, float *bias, float *w0)
+static size_t row_terms(const model_tower *t, model_acts *a, const model_input *in, size_t b,
+                        float *bias, float *w0)
 {
     size_t H = t->mlp.width[1], E = t->E, n = 0;
     a->term[n] = bias;
     a->scale[n++] = 1.0f;
     for (size_t i = 0; i < t->nfeat; i++) {
         const model_feature *f = &t->feat[i];
-        model_fact *fc = &a->fact[i];
+        const model_fact *fc = &a->fact[i];
         if (f->kind == MF_VALUE || f->kind == MF_NUM) {
             a->term[n] = w0 + (f->col + (f->kind == MF_NUM ? E : 0)) * H;
-            a->scale[n++] = feature_value(f, in, i, row_at(rows, b));
+            a->scale[n++] = fc->val[b];
         }
         if (f->kind == MF_VALUE || fc->direct)
             continue;
         size_t L = in->L[i];
         const int32_t *s = fc->slot + b * L;
-        size_t ntok = L == 1 ? 1 : bag_tokens(s, L);
-        float inv = ntok ? 1.0f / (float)ntok : 0.0f;
         for (size_t l = 0; l < L; l++)
             if (s[l] >= 0) {
                 a->term[n] = fc->PG + (size_t)s[l] * H;
-                a->scale[n++] = inv;
+                a->scale[n++] = fc->wt[b];
             }
     }
     return n;
@@ -695,13 +712,13 @@ const float *model_tower_forward(const model_tower *t, model_acts *a, const mode
     }
     float *h0 = a->h[0];
     for (size_t b = 0; b < B; b++) {
-        size_t n = row_terms(t, a, in, rows, b, mlp->b[0], mlp->w[0]);
+        size_t n = row_terms(t, a, in, b, mlp->b[0], mlp->w[0]);
         nn_sum_rows(h0 + b * H, (const float *const *)a->term, a->scale, n, H);
     }
     if (a->K) {
         for (size_t i = 0; i < t->nfeat; i++)
             if (a->fact[i].direct)
-                direct_fill(t, a, in, i, rows, B);
+                direct_fill(t, a, in, i, B);
         nn_matmul_acc(h0, a->x, a->wd, B, a->K, H);
         a->flops += 6.0 * (double)B * (double)a->K * (double)H;
     }
@@ -747,7 +764,7 @@ static void fact_backward(const model_tower *t, model_acts *a, size_t i, float *
 /* The direct part from dh0: dW0's rows through dwd, the embeddings from
  * dx (B, K). */
 static void direct_backward(const model_tower *t, model_acts *a, const model_input *in,
-                            const size_t *rows, size_t B, const float *dh0, float *dw0,
+                            size_t B, const float *dh0, float *dw0,
                             float *const *demb, nn_rowset *rs)
 {
     size_t E = t->E, H = t->mlp.width[1], K = a->K;
@@ -760,18 +777,17 @@ static void direct_backward(const model_tower *t, model_acts *a, const model_inp
         if (!fc->direct)
             continue;
         nn_axpy(dw0 + f->col * H, 1.0f, a->dwd + fc->xcol * H, E * H);
-        const int32_t *ids = gather_ids(a, in, i, rows, B);
         if (f->kind == MF_BAG)
-            nn_bag_backward(demb[i], &rs[i], a->dx + fc->xcol, K, ids, B, in->L[i], E);
+            nn_bag_backward(demb[i], &rs[i], a->dx + fc->xcol, K, fc->ids, B, in->L[i], E);
         else
-            nn_embedding_backward(demb[i], &rs[i], a->dx + fc->xcol, K, ids, B, E);
+            nn_embedding_backward(demb[i], &rs[i], a->dx + fc->xcol, K, fc->ids, B, E);
     }
 }
 
 /* From dout (B, D) in a->dh[n-1] back to the embeddings, the gradients
  * into dw/db (per layer) and demb (per feature), touched rows into rs. */
 static void tower_backward_to(const model_tower *t, model_acts *a, const model_input *in,
-                              const size_t *rows, size_t B, float *const *dw, float *const *db,
+                              size_t B, float *const *dw, float *const *db,
                               float *const *demb, nn_rowset *rs)
 {
     const model_mlp *mlp = &t->mlp;
@@ -784,18 +800,17 @@ static void tower_backward_to(const model_tower *t, model_acts *a, const model_i
         if (!a->fact[i].direct && a->fact[i].d)
             memset(a->fact[i].PG, 0, a->fact[i].d * H * sizeof(float));
     for (size_t b = 0; b < B; b++) {
-        size_t n = row_terms(t, a, in, rows, b, db[0], dw[0]);
+        size_t n = row_terms(t, a, in, b, db[0], dw[0]);
         nn_scatter_row(a->term, a->scale, n, dh0 + b * H, H);
     }
     for (size_t i = 0; i < t->nfeat; i++)
         if (!a->fact[i].direct && a->fact[i].d)
             fact_backward(t, a, i, dw[0], demb[i], &rs[i]);
     if (a->K)
-        direct_backward(t, a, in, rows, B, dh0, dw[0], demb, rs);
+        direct_backward(t, a, in, B, dh0, dw[0], demb, rs);
 }
 
-void model_tower_backward(model_tower *t, model_acts *a, const model_input *in,
-                          const size_t *rows, size_t B)
+void model_tower_backward(model_tower *t, model_acts *a, const model_input *in, size_t B)
 {
     float *demb[MODEL_MAX_FEATURES];
     nn_rowset rs[MODEL_MAX_FEATURES];
@@ -803,7 +818,7 @@ void model_tower_backward(model_tower *t, model_acts *a, const model_input *in,
         demb[i] = t->feat[i].demb;
         rs[i] = t->feat[i].rows;
     }
-    tower_backward_to(t, a, in, rows, B, t->mlp.dw, t->mlp.db, demb, rs);
+    tower_backward_to(t, a, in, B, t->mlp.dw, t->mlp.db, demb, rs);
     for (size_t i = 0; i < t->nfeat; i++)
         t->feat[i].rows = rs[i];
 }
@@ -961,14 +976,13 @@ static void mlp_backward_g(const model *m, const model_mlp *mlp, model_acts *a, 
 /* model_tower_backward into the block g, touched rows into rs (one set per
  * feature). */
 static void tower_backward_g(const model *m, const model_tower *t, model_acts *a,
-                             const model_input *in, const size_t *rows, size_t B, float *g,
-                             nn_rowset *rs)
+                             const model_input *in, size_t B, float *g, nn_rowset *rs)
 {
     float *dw[MODEL_MAX_LAYERS], *db[MODEL_MAX_LAYERS], *demb[MODEL_MAX_FEATURES];
     mlp_grads_in(m, &t->mlp, g, dw, db);
     for (size_t i = 0; i < t->nfeat; i++)
         demb[i] = g + t->feat[i].emb_off;
-    tower_backward_to(t, a, in, rows, B, dw, db, demb, rs);
+    tower_backward_to(t, a, in, B, dw, db, demb, rs);
 }
 
 /* The rating head on z = [q, c[label]] of the worker's rows: returns the
@@ -1099,9 +1113,8 @@ static void phase_backward(int t, int nt, void *arg)
         qr = qrs;
         cr = crs;
     }
-    tower_backward_g(m, &m->cand, &w->ca, j->cin, b->cand_rows + ulo, uhi - ulo, g, cr);
-    w->qa.drop = b->drop + lo;
-    tower_backward_g(m, &m->query, &w->qa, j->qin, j->rows + lo, hi - lo, g, qr);
+    tower_backward_g(m, &m->cand, &w->ca, j->cin, uhi - ulo, g, cr);
+    tower_backward_g(m, &m->query, &w->qa, j->qin, hi - lo, g, qr);
     if (!w->g) {
         for (size_t i = 0; i < m->query.nfeat; i++)
             m->query.feat[i].rows = qrs[i];

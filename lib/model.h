@@ -144,6 +144,9 @@ typedef struct {
     size_t d;          /* the batch's distinct ids: rows of X */
     int direct;        /* its columns are in the direct product, not factored */
     size_t xcol;       /* direct: its first column of x (B, K) and row of wd */
+    int32_t *ids;      /* (B * L) the batch's ids */
+    float *val;        /* (B) its value column (normalised) */
+    float *wt;         /* (B) the weight of each of a row's ids: 1 / tokens */
     int32_t *uniq;     /* (B * L) the distinct ids, first-seen order */
     int32_t *slot;     /* (B * L) the X row of each id of the batch, -1 padding */
     float *X;          /* (B, E) their embeddings; dX in the backward */
@@ -186,10 +189,10 @@ const float *model_tower_forward(const model_tower *t, model_acts *a, const mode
                                  const size_t *rows, size_t B);
 const float *model_tower_forward_naive(const model_tower *t, model_acts *a, const model_input *in,
                                        const size_t *rows, size_t B);
-/* From dout (B, D) in a->dh[n-1] back to the embeddings: adds into the
- * tower's gradients, marking touched embedding rows. */
-void model_tower_backward(model_tower *t, model_acts *a, const model_input *in,
-                          const size_t *rows, size_t B);
+/* From dout (B, D) in a->dh[n-1] back to the embeddings, for the batch
+ * of the last model_tower_forward on a: adds into the tower's gradients,
+ * marking touched embedding rows. */
+void model_tower_backward(model_tower *t, model_acts *a, const model_input *in, size_t B);
 /* The MLP alone, on a (B, width[0]) input. */
 const float *model_mlp_forward(const model_mlp *m, model_acts *a, const float *x, size_t B);
 void model_mlp_backward(model_mlp *m, model_acts *a, const float *x, float *dx, size_t B);
