@@ -870,6 +870,10 @@ void model_batch_init_threads(model_batch *b, const model *m, const model_input 
             for (size_t i = 0; i < tw[s]->nfeat; i++)
                 nn_rowset_init(&w->rows[s][i], tw[s]->feat[i].vocab);
     }
+    b->blocks = xmalloc((size_t)b->threads * sizeof(float *));
+    b->blocks[0] = m->grads;
+    for (int t = 1; t < b->threads; t++)
+        b->blocks[t] = b->w[t].g;
     b->q = xmalloc(cap * D * sizeof(float));
     b->c = xmalloc(cap * D * sizeof(float));
     b->colbias = xmalloc(cap * sizeof(float));
@@ -902,6 +906,7 @@ void model_batch_free(model_batch *b)
                     nn_rowset_free(&w->rows[s][i]);
     }
     free(b->w);
+    free(b->blocks);
     mlr_pool_free(b->pool);
     free(b->q);
     free(b->c);
@@ -1150,34 +1155,36 @@ static void reduce_run(const model *m, const model_batch *b, size_t at, size_t n
 
 /* Phase 4: the thread's share of every tensor (a range of a dense one, a
  * range of the touched rows of an embedding): the threads' gradients
- * summed into m->grads, and with j->opt the optimiser step, which zeroes
- * them again. */
+ * summed into m->grads, or with j->opt summed and applied in one pass by
+ * the optimiser step, which zeroes them all again. */
 static void phase_reduce(int t, int nt, void *arg)
 {
     step_job *j = arg;
     model *m = j->m;
+    model_batch *b = j->b;
+    float *const *blocks = b->blocks;
+    size_t ng = (size_t)b->threads;
     for (size_t i = 0; i < m->ntensors; i++) {
         const model_tensor *tn = &m->tensors[i];
         size_t lo, hi;
         if (!tn->sparse) {
             size_t n = (tn->rows ? tn->rows : 1) * tn->cols;
             mlr_pool_range(n, t, nt, &lo, &hi);
-            reduce_run(m, j->b, tn->off + lo, hi - lo);
-            if (j->opt) {
-                opt_update_dense(j->opt, m->params, m->grads, tn->off + lo, hi - lo);
-                memset(m->grads + tn->off + lo, 0, (hi - lo) * sizeof(float));
-            }
+            if (j->opt)
+                opt_update_dense_sum(j->opt, m->params, blocks, ng, tn->off + lo, hi - lo);
+            else
+                reduce_run(m, b, tn->off + lo, hi - lo);
             continue;
         }
         const nn_rowset *rs = &tn->sparse->rows;
         mlr_pool_range(rs->n, t, nt, &lo, &hi);
-        for (size_t r = lo; r < hi; r++)
-            reduce_run(m, j->b, tn->off + (size_t)rs->list[r] * tn->cols, tn->cols);
-        if (!j->opt)
+        if (j->opt) {
+            opt_update_rows_sum(j->opt, m->params, blocks, ng, tn->off, tn->cols, rs->list + lo,
+                                hi - lo);
             continue;
-        opt_update_rows(j->opt, m->params, m->grads, tn->off, tn->cols, rs->list + lo, hi - lo);
+        }
         for (size_t r = lo; r < hi; r++)
-            memset(m->grads + tn->off + (size_t)rs->list[r] * tn->cols, 0, tn->cols * sizeof(float));
+            reduce_run(m, b, tn->off + (size_t)rs->list[r] * tn->cols, tn->cols);
     }
 }
 
@@ -1193,7 +1200,8 @@ static void clear_rows(model *m)
 void model_apply_step(model *m, optimizer *o)
 {
     opt_begin_step(o);
-    model_batch none = {.threads = 1};
+    float *blocks[1] = {m->grads};
+    model_batch none = {.threads = 1, .blocks = blocks};
     step_job j = {.m = m, .b = &none, .opt = o};
     phase_reduce(0, 1, &j);
     clear_rows(m);

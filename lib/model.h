@@ -225,6 +225,7 @@ typedef struct {
     int threads;
     struct mlr_pool *pool;
     model_worker *w;         /* (threads) */
+    float **blocks;          /* (threads) their gradient blocks: m->grads, w[1].g, ... */
     float *q, *c;            /* (B, D) and (U, D) tower outputs */
     float *colbias;          /* (U) */
     int32_t *label, *count;  /* (B), (U) */

@@ -155,3 +155,69 @@ void opt_update_rows(optimizer *o, float *params, const float *grads,
         step_run(o, params + at, grads + at, o->m + at, o->v ? o->v + at : NULL, C, o->c.l2);
     }
 }
+
+enum { SUM_CHUNK = 256 }; /* floats summed at a time: stays in L1 */
+
+/* g (n) = the sum of grads[0..ng) over [at, at + n), in block order, and
+ * those runs zeroed, in one pass (memcpy and memset of short runs became
+ * rep movs and rep stos, slow to start). */
+static void take_sum(float *g, float *const *grads, size_t ng, size_t at, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128 zero = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4) {
+        float *p = grads[0] + at + i;
+        __m128 sum = _mm_loadu_ps(p);
+        _mm_storeu_ps(p, zero);
+        for (size_t s = 1; s < ng; s++) {
+            p = grads[s] + at + i;
+            sum = _mm_add_ps(sum, _mm_loadu_ps(p));
+            _mm_storeu_ps(p, zero);
+        }
+        _mm_storeu_ps(g + i, sum);
+    }
+#endif
+    for (; i < n; i++) {
+        g[i] = grads[0][at + i];
+        grads[0][at + i] = 0.0f;
+        for (size_t s = 1; s < ng; s++) {
+            g[i] += grads[s][at + i];
+            grads[s][at + i] = 0.0f;
+        }
+    }
+}
+
+static void step_sum(optimizer *o, float *params, float *const *grads, size_t ng,
+                     size_t at, size_t n, float l2)
+{
+    float g[SUM_CHUNK];
+    for (size_t k = 0; k < n; k += SUM_CHUNK) {
+        size_t c = n - k < SUM_CHUNK ? n - k : SUM_CHUNK;
+        take_sum(g, grads, ng, at + k, c);
+        step_run(o, params + at + k, g, o->m + at + k, o->v ? o->v + at + k : NULL, c, l2);
+    }
+}
+
+void opt_update_dense_sum(optimizer *o, float *params, float *const *grads, size_t ng,
+                          size_t off, size_t n)
+{
+    step_sum(o, params, grads, ng, off, n, 0.0f);
+}
+
+void opt_update_rows_sum(optimizer *o, float *params, float *const *grads, size_t ng,
+                         size_t off, size_t C, const uint32_t *rows, size_t R)
+{
+    for (size_t r = 0; r < R; r++) {
+        if (r + 4 < R) {
+            size_t next = off + (size_t)rows[r + 4] * C;
+            __builtin_prefetch(params + next, 1);
+            for (size_t s = 0; s < ng; s++)
+                __builtin_prefetch(grads[s] + next, 1);
+            __builtin_prefetch(o->m + next, 1);
+            if (o->v)
+                __builtin_prefetch(o->v + next, 1);
+        }
+        step_sum(o, params, grads, ng, off + (size_t)rows[r] * C, C, o->c.l2);
+    }
+}

@@ -155,6 +155,56 @@ static void test_adam_lanes_match_scalar(void)
     opt_free(&b);
 }
 
+/* The _sum updates equal summing the blocks in order and then updating,
+ * bit for bit (over more than one chunk of the sum), for Adam and Adagrad,
+ * dense and by rows; they leave every block zero where they read. */
+static void sum_case(opt_kind kind)
+{
+    enum { P = 600, C = 300 }; /* two rows of 300: a chunk and a bit each */
+    opt_config c = opt_defaults();
+    c.kind = kind;
+    c.l2 = 0.01f;
+    optimizer a, b;
+    opt_init(&a, &c, P);
+    opt_init(&b, &c, P);
+    float wa[P], wb[P], g0[P], g1[P], g2[P], sum[P];
+    for (int i = 0; i < P; i++)
+        wa[i] = wb[i] = 0.01f * (float)(i % 17 - 8);
+    const uint32_t row1 = 1;
+    for (int t = 0; t < 3; t++) {
+        for (int i = 0; i < P; i++) {
+            g0[i] = 0.3f * (float)((i * 7 + t) % 11) - 1.4f;
+            g1[i] = 0.1f * (float)((i * 3) % 13) - 0.6f;
+            g2[i] = 1e-3f * (float)(i % 5);
+            sum[i] = (g0[i] + g1[i]) + g2[i];
+        }
+        float *blocks[3] = {g0, g1, g2};
+        opt_begin_step(&a);
+        opt_begin_step(&b);
+        if (t == 1) {
+            opt_update_rows_sum(&a, wa, blocks, 3, 0, C, &row1, 1);
+            opt_update_rows(&b, wb, sum, 0, C, &row1, 1);
+            for (int i = C; i < P; i++)
+                CHECK(g0[i] == 0.0f && g1[i] == 0.0f && g2[i] == 0.0f);
+            continue;
+        }
+        opt_update_dense_sum(&a, wa, blocks, 3, 0, P);
+        opt_update_dense(&b, wb, sum, 0, P);
+        for (int i = 0; i < P; i++)
+            CHECK(g0[i] == 0.0f && g1[i] == 0.0f && g2[i] == 0.0f);
+    }
+    CHECK(memcmp(wa, wb, sizeof wa) == 0);
+    CHECK(memcmp(a.m, b.m, P * sizeof(float)) == 0);
+    opt_free(&a);
+    opt_free(&b);
+}
+
+static void test_update_sum(void)
+{
+    sum_case(OPT_ADAM);
+    sum_case(OPT_ADAGRAD);
+}
+
 int main(void)
 {
     RUN(test_adagrad_step);
@@ -163,5 +213,6 @@ int main(void)
     RUN(test_l2_rows);
     RUN(test_converges);
     RUN(test_adam_lanes_match_scalar);
+    RUN(test_update_sum);
     return check_status();
 }
