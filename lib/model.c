@@ -551,6 +551,13 @@ static int goes_direct(model_first_layer mode, size_t d, size_t B)
     return 2 * d >= B;
 }
 
+/* ...which a vocabulary of 4 B ids or more gives without counting them
+ * (B draws from V ids hit about B (1 - B / 2V) distinct ones). */
+static int surely_direct(model_first_layer mode, size_t V, size_t B)
+{
+    return mode == MODEL_FL_DIRECT || (mode == MODEL_FL_AUTO && V >= 4 * B);
+}
+
 static void fact_alloc(model_acts *a, const model_tower *t, const model_input *in)
 {
     size_t H = t->mlp.width[1], V = 1, terms = 1;
@@ -616,6 +623,10 @@ static void fact_ids(const model_tower *t, model_acts *a, const model_input *in,
         return;
     size_t L = in->L[i], d = 0;
     const int32_t *ids = gather_ids_to(fc->ids, a, in, i, rows, B);
+    if (surely_direct(a->first_layer, f->vocab, B)) {
+        fc->direct = 1;
+        return;
+    }
     for (size_t k = 0; k < B * L; k++) {
         int32_t id = ids[k];
         if (id < 0) {
