@@ -145,11 +145,55 @@ void nn_copy_cols_backward(float *dinp, size_t ldi, const float *dout,
 
 /* ---- dense ---- */
 
+/* out (B, M): the bias in every row (a memcpy call per 64-float row was
+ * most of the cost). */
+static void fill_rows(float *out, const float *bias, size_t B, size_t M)
+{
+    for (size_t b = 0; b < B; b++) {
+        float *o = out + b * M;
+        size_t k = 0;
+#if defined(__SSE2__)
+        for (; k + 4 <= M; k += 4)
+            _mm_storeu_ps(o + k, _mm_loadu_ps(bias + k));
+#endif
+        for (; k < M; k++)
+            o[k] = bias[k];
+    }
+}
+
+/* dbias (M) += the sum of dout's B rows, added row by row onto zeros
+ * (16 columns at a time in registers), then onto dbias. */
+static void add_col_sums(float *dbias, const float *dout, size_t B, size_t M)
+{
+    size_t k = 0;
+#if defined(__SSE2__)
+    for (; k + 16 <= M; k += 16) {
+        __m128 a0 = _mm_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (size_t b = 0; b < B; b++) {
+            const float *d = dout + b * M + k;
+            a0 = _mm_add_ps(a0, _mm_loadu_ps(d));
+            a1 = _mm_add_ps(a1, _mm_loadu_ps(d + 4));
+            a2 = _mm_add_ps(a2, _mm_loadu_ps(d + 8));
+            a3 = _mm_add_ps(a3, _mm_loadu_ps(d + 12));
+        }
+        _mm_storeu_ps(dbias + k, _mm_add_ps(_mm_loadu_ps(dbias + k), a0));
+        _mm_storeu_ps(dbias + k + 4, _mm_add_ps(_mm_loadu_ps(dbias + k + 4), a1));
+        _mm_storeu_ps(dbias + k + 8, _mm_add_ps(_mm_loadu_ps(dbias + k + 8), a2));
+        _mm_storeu_ps(dbias + k + 12, _mm_add_ps(_mm_loadu_ps(dbias + k + 12), a3));
+    }
+#endif
+    for (; k < M; k++) {
+        float a = 0.0f;
+        for (size_t b = 0; b < B; b++)
+            a += dout[b * M + k];
+        dbias[k] += a;
+    }
+}
+
 void nn_dense_forward(float *out, const float *inp, const float *w,
                       const float *bias, size_t B, size_t K, size_t M)
 {
-    for (size_t b = 0; b < B; b++)
-        memcpy(out + b * M, bias, M * sizeof(float));
+    fill_rows(out, bias, B, M);
     if (B == 0 || K == 0 || M == 0)
         return;
     /* out (B,M) += inp (B,K) w (K,M) */
@@ -160,8 +204,7 @@ void nn_dense_forward(float *out, const float *inp, const float *w,
 void nn_dense_backward(float *dinp, float *dw, float *dbias, const float *dout,
                        const float *inp, const float *w, size_t B, size_t K, size_t M)
 {
-    for (size_t b = 0; b < B; b++) /* 1 x dout is dout: the plain sum, vectorised */
-        nn_axpy(dbias, 1.0f, dout + b * M, M);
+    add_col_sums(dbias, dout, B, M);
     if (B == 0 || K == 0 || M == 0)
         return;
     /* dw (K,M) += inp^T (K,B) dout (B,M) */
