@@ -1113,11 +1113,8 @@ static void phase_backward(int t, int nt, void *arg)
     mlr_pool_range(j->U, t, nt, &ulo, &uhi);
     float *dc = w->ca.dh[m->cand.mlp.n - 1];
     memcpy(dc, b->w[0].dc + ulo * D, (uhi - ulo) * D * sizeof(float));
-    for (int s = 1; s < nt; s++) {
-        const float *part = b->w[s].dc + ulo * D;
-        for (size_t i = 0; i < (uhi - ulo) * D; i++)
-            dc[i] += part[i];
-    }
+    for (int s = 1; s < nt; s++) /* 1 x part is part: the plain sum, vectorised */
+        nn_axpy(dc, 1.0f, b->w[s].dc + ulo * D, (uhi - ulo) * D);
     float *g = w->g ? w->g : m->grads;
     nn_rowset qrs[MODEL_MAX_FEATURES], crs[MODEL_MAX_FEATURES];
     nn_rowset *qr = w->rows[0], *cr = w->rows[1];
