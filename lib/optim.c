@@ -205,9 +205,66 @@ void opt_update_dense_sum(optimizer *o, float *params, float *const *grads, size
     step_sum(o, params, grads, ng, off, n, 0.0f);
 }
 
+#if MLR_AVX2
+/* Adam on R rows of C (a multiple of 8) parameters whose gradient is the
+ * sum of the ng blocks: the sum, the clearing and the update eight at a
+ * time in one loop over the rows. The same operations as take_sum and
+ * adam_avx2, so the same bits; what goes is the setup and the calls per
+ * row (an embedding row is four vectors), a third of the optimiser's time
+ * on ML-100K. c: b1 b2 a1 a2 lr eps 2 l2. */
+__attribute__((target("avx2"))) static void adam_rows_avx2(optimizer *o, float *params,
+                                                           float *const *grads, size_t ng,
+                                                           size_t off, size_t C,
+                                                           const uint32_t *rows, size_t R,
+                                                           const float c[7])
+{
+    __m256 B1 = _mm256_set1_ps(c[0]), B2 = _mm256_set1_ps(c[1]), A1 = _mm256_set1_ps(c[2]);
+    __m256 A2 = _mm256_set1_ps(c[3]), LR = _mm256_set1_ps(c[4]), EPS = _mm256_set1_ps(c[5]);
+    __m256 L2 = _mm256_set1_ps(c[6]), zero = _mm256_setzero_ps();
+    float *m = o->m, *v = o->v;
+    for (size_t r = 0; r < R; r++) {
+        if (r + 4 < R) {
+            size_t next = off + (size_t)rows[r + 4] * C;
+            __builtin_prefetch(params + next, 1);
+            for (size_t s = 0; s < ng; s++)
+                __builtin_prefetch(grads[s] + next, 1);
+            __builtin_prefetch(m + next, 1);
+            __builtin_prefetch(v + next, 1);
+        }
+        size_t at = off + (size_t)rows[r] * C;
+        for (size_t i = at; i < at + C; i += 8) {
+            __m256 gs = _mm256_loadu_ps(grads[0] + i);
+            _mm256_storeu_ps(grads[0] + i, zero);
+            for (size_t s = 1; s < ng; s++) {
+                gs = _mm256_add_ps(gs, _mm256_loadu_ps(grads[s] + i));
+                _mm256_storeu_ps(grads[s] + i, zero);
+            }
+            __m256 wi = _mm256_loadu_ps(params + i);
+            __m256 gi = _mm256_add_ps(gs, _mm256_mul_ps(L2, wi));
+            __m256 mi = _mm256_add_ps(_mm256_mul_ps(B1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(A1, gi));
+            __m256 vi = _mm256_add_ps(_mm256_mul_ps(B2, _mm256_loadu_ps(v + i)),
+                                      _mm256_mul_ps(_mm256_mul_ps(A2, gi), gi));
+            _mm256_storeu_ps(m + i, mi);
+            _mm256_storeu_ps(v + i, vi);
+            __m256 step = _mm256_div_ps(_mm256_mul_ps(LR, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), EPS));
+            _mm256_storeu_ps(params + i, _mm256_sub_ps(wi, step));
+        }
+    }
+}
+#endif
+
 void opt_update_rows_sum(optimizer *o, float *params, float *const *grads, size_t ng,
                          size_t off, size_t C, const uint32_t *rows, size_t R)
 {
+#if MLR_AVX2
+    const opt_config *c = &o->c;
+    if (c->kind == OPT_ADAM && C % 8 == 0 && ng > 0 && __builtin_cpu_supports("avx2")) {
+        const float c8[7] = {c->beta1, c->beta2, 1.0f - c->beta1, 1.0f - c->beta2,
+                             o->lr_t, c->eps, 2.0f * c->l2};
+        adam_rows_avx2(o, params, grads, ng, off, C, rows, R, c8);
+        return;
+    }
+#endif
     for (size_t r = 0; r < R; r++) {
         if (r + 4 < R) {
             size_t next = off + (size_t)rows[r + 4] * C;

@@ -205,6 +205,44 @@ static void test_update_sum(void)
     sum_case(OPT_ADAGRAD);
 }
 
+/* Rows of 32 (eight-wide Adam over the rows in one loop): the same bits
+ * as summing the two blocks and updating row by row, every other row of
+ * the table left alone, the blocks zero where read. */
+static void test_update_rows_sum_wide(void)
+{
+    enum { V = 6, C = 32, P = V * C };
+    opt_config c = opt_defaults();
+    c.kind = OPT_ADAM;
+    c.l2 = 0.02f;
+    optimizer a, b;
+    opt_init(&a, &c, P);
+    opt_init(&b, &c, P);
+    float wa[P], wb[P], g0[P], g1[P], sum[P];
+    for (int i = 0; i < P; i++)
+        wa[i] = wb[i] = 0.02f * (float)(i % 13 - 6);
+    const uint32_t rows[3] = {4, 1, 2};
+    for (int t = 0; t < 3; t++) {
+        for (int i = 0; i < P; i++) {
+            g0[i] = 0.25f * (float)((i * 5 + t) % 9) - 1.0f;
+            g1[i] = 0.125f * (float)((i * 3) % 7) - 0.3f;
+            sum[i] = g0[i] + g1[i];
+        }
+        float *blocks[2] = {g0, g1};
+        opt_begin_step(&a);
+        opt_begin_step(&b);
+        opt_update_rows_sum(&a, wa, blocks, 2, 0, C, rows, 3);
+        opt_update_rows(&b, wb, sum, 0, C, rows, 3);
+        for (int r = 0; r < 3; r++)
+            for (int k = 0; k < C; k++)
+                CHECK(g0[rows[r] * C + k] == 0.0f && g1[rows[r] * C + k] == 0.0f);
+    }
+    CHECK(memcmp(wa, wb, sizeof wa) == 0);
+    CHECK(memcmp(a.m, b.m, P * sizeof(float)) == 0 && memcmp(a.v, b.v, P * sizeof(float)) == 0);
+    CHECK(wa[0] == 0.02f * -6.0f && wa[3 * C] == wb[3 * C]); /* rows 0 and 3 untouched */
+    opt_free(&a);
+    opt_free(&b);
+}
+
 int main(void)
 {
     RUN(test_adagrad_step);
@@ -214,5 +252,6 @@ int main(void)
     RUN(test_converges);
     RUN(test_adam_lanes_match_scalar);
     RUN(test_update_sum);
+    RUN(test_update_rows_sum_wide);
     return check_status();
 }
