@@ -67,6 +67,17 @@ check "rmse, tolerance 1000: promoted, lower is better" \
 sh "$R" --dir "$T/s2" --data "$T/all.tsv" --metric rmse --tolerance -1000 $E 2>/dev/null
 check "rmse, tolerance -1000: refused" test "$(field "$T/s2" 2)" = refused
 
+# wait_unlocked DIR: until no process holds DIR/lock, 10 s at most. A
+# killed run's shell is reaped first; its mlr-train, which holds the lock
+# too, may take a moment longer to go (an ASan build unmaps its shadow).
+wait_unlocked() {
+    n=0
+    while ! flock -n "$1/lock" true && [ "$n" -lt 100 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+}
+
 # ---- a run killed with SIGKILL during training; a second run meanwhile ----
 cp "$T/s/current/model.safetensors" "$T/served.safetensors"
 was=$(served "$T/s")
@@ -84,6 +95,7 @@ if wait_for '^retrain: training' "$T/kerr"; then
     check "a second run while one trains: it did not train" test -z "$(grep 'retrain: training' "$T/err2")"
     kill -KILL "-$pid"
     wait "$pid" 2>/dev/null
+    wait_unlocked "$T/s"
     same "SIGKILL during training: the served model byte-identical" "$T/s/current/model.safetensors" "$T/served.safetensors"
     check "SIGKILL during training: current still points at it" test "$(served "$T/s")" = "$was"
     check "SIGKILL during training: no line (only the skip)" test "$(wc -l <"$T/s/retrain.log")" = $((lines + 1))
@@ -105,7 +117,9 @@ if wait_for '^retrain: training' "$T/kerr"; then
     sleep 0.5
     kill -TERM "-$pid"
     wait "$pid"
-    check "SIGTERM during training: status non-zero" test $? -ne 0
+    st=$?
+    wait_unlocked "$T/s"
+    check "SIGTERM during training: status non-zero" test "$st" -ne 0
     check "SIGTERM during training: a 'failed' line naming the signal" \
         test -n "$(lastline "$T/s" | awk -F'\t' '$2 == "failed" && $7 ~ /training.*SIGTERM/')"
     same "SIGTERM during training: the served model byte-identical" "$T/s/current/model.safetensors" "$T/served.safetensors"
