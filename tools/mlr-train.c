@@ -47,7 +47,8 @@ static const char USAGE[] =
     "      --items ITEMDIR           encoded catalogue (mlr-encode --items): validation candidates\n"
     "      --valid ENCDIR            encoded validation rows (needs --items)\n"
     "      --log FILE                per-epoch TSV: epoch seconds loss retrieval_loss rating_loss\n"
-    "                                top1 top5 top10 top50 top100 rmse (default: none)\n"
+    "                                top1 top5 top10 top50 top100 rmse gflops (default: none);\n"
+    "                                gflops: of the epoch's matrix products per second\n"
     "      --valid-every N           validate every N epochs, and after the last (default 1)\n"
     "      --query-features LIST     (default user_id,timestamp,user_occupation,user_age,\n"
     "                                user_gender,user_zip,user_occupation_text: those in the spec);\n"
@@ -450,7 +451,7 @@ static float *log_q(const dataset *d, size_t nkeys)
 }
 
 typedef struct {
-    double loss, retrieval, rating, seconds;
+    double loss, retrieval, rating, seconds, flops;
     size_t batches;
 } epoch_stats;
 
@@ -480,6 +481,7 @@ static void train_epoch(model *m, model_batch *b, optimizer *opt, const model_lo
         es->loss += st.loss;
         es->retrieval += st.retrieval;
         es->rating += st.rating;
+        es->flops += st.flops;
         es->batches++;
         if (tty && now() - last > 0.2) {
             progress(o, epoch, i + 1, nb, t0, es);
@@ -500,10 +502,11 @@ static void log_row(FILE *fp, size_t epoch, const epoch_stats *s, const figures 
         return;
     fprintf(fp, "%zu\t%.3f\t%.6g\t%.6g\t%.6g", epoch, s->seconds, s->loss, s->retrieval, s->rating);
     if (f)
-        fprintf(fp, "\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\n", f->topk[0], f->topk[1], f->topk[2],
+        fprintf(fp, "\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f", f->topk[0], f->topk[1], f->topk[2],
                 f->topk[3], f->topk[4], f->rmse);
     else
-        fputs("\tNA\tNA\tNA\tNA\tNA\tNA\n", fp);
+        fputs("\tNA\tNA\tNA\tNA\tNA\tNA", fp);
+    fprintf(fp, "\t%.3f\n", s->seconds > 0 ? s->flops / s->seconds * 1e-9 : 0.0);
     fflush(fp);
 }
 
@@ -663,7 +666,7 @@ static int run(const options *o, mlr_err *e)
         rc = train_checksum(o->train, sha, e);
     mlr_out log = {0};
     if (rc == 0 && o->log && (rc = mlr_out_open(&log, o->log, e)) == 0)
-        fputs("epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse\n",
+        fputs("epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse\tgflops\n",
               log.fp);
     if (rc == 0)
         rc = train(&m, &spec, o, log.fp, e);

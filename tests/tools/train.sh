@@ -43,7 +43,7 @@ $TRAIN $OPTS --log "$T/log.tsv" --output "$T/m.safetensors" 2>"$T/err"
 check "trains, exit 0" test -s "$T/m.safetensors"
 check "stderr quiet when not a terminal" test ! -s "$T/err"
 check "log: header + one row per epoch" test "$(wc -l <"$T/log.tsv")" -eq 7
-check "log columns" test "$(head -1 "$T/log.tsv")" = "$(printf 'epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse')"
+check "log columns" test "$(head -1 "$T/log.tsv")" = "$(printf 'epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse\tgflops')"
 pop=$(pop_top10 "$D/train.tsv" "$D/test.tsv" "$D/enc/items/items.ids")
 top10=$(col "$T/log.tsv" top10)
 rmse=$(col "$T/log.tsv" rmse)
