@@ -646,7 +646,8 @@ static void fact_ids(const model_tower *t, model_acts *a, const model_input *in,
         fc->wt[b] = n ? 1.0f / (float)n : 0.0f;
     }
     fc->d = d;
-    fc->direct = goes_direct(a->first_layer, d, B);
+    /* a bag can have more distinct tokens than X and PG have rows */
+    fc->direct = d > a->cap || goes_direct(a->first_layer, d, B);
 }
 
 /* Factored feature i: P_f = emb[uniq] W0_f (d, H) into PG. */

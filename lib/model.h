@@ -154,7 +154,9 @@ typedef struct {
 } model_fact;
 
 /* Which features a tower's first layer factors: by their distinct ids in
- * each batch (AUTO), or all of them one way (the tests of both paths). */
+ * each batch (AUTO), or all of them one way (the tests of both paths; a
+ * bag with more distinct tokens than the batch has rows goes direct
+ * even when FACTORED is asked). */
 typedef enum { MODEL_FL_AUTO, MODEL_FL_FACTORED, MODEL_FL_DIRECT } model_first_layer;
 
 typedef struct {

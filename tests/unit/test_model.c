@@ -291,6 +291,20 @@ static void test_factored_vs_naive(void)
                 model_acts_free(&a1);
                 model_acts_free(&a2);
             }
+    /* activations for two rows whose genres have four distinct tokens,
+     * every feature asked factored: more ids than X has rows, so the bag
+     * goes direct (it overflowed X once) */
+    size_t two[2] = {4, 1};
+    model_acts_init(&a1, &m.cand.mlp, m.cand.W, LG, 2);
+    model_acts_init(&a2, &m.cand.mlp, m.cand.W, LG, 2);
+    a1.first_layer = MODEL_FL_FACTORED;
+    const float *y1 = model_tower_forward(&m.cand, &a1, &c, two, 2);
+    const float *y2 = model_tower_forward_naive(&m.cand, &a2, &c, two, 2);
+    CHECK(a1.fact[1].d == 4 && a1.fact[1].direct);
+    for (size_t i = 0; i < 2 * m.cand.mlp.width[m.cand.mlp.n]; i++)
+        worst = fmax(worst, fabs((double)y1[i] - y2[i]));
+    model_acts_free(&a1);
+    model_acts_free(&a2);
     model_free(&m);
     mlr_spec_free(&spec);
     CHECKF(worst < 1e-5, "factored and plain first layers differ by %g", worst);
