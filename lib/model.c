@@ -938,6 +938,8 @@ static size_t distinct_items(model_batch *b, const int32_t *keys, const size_t *
 {
     size_t U = 0;
     for (size_t r = 0; r < B; r++) {
+        if (r + 16 < B) /* shuffled rows of the whole set: each a miss */
+            __builtin_prefetch(keys + rows[r + 16]);
         int32_t k = keys[rows[r]];
         if (k > 0 && (size_t)k < b->nkeys && b->slot[k] >= 0) {
             b->label[r] = b->slot[k];
@@ -1147,8 +1149,16 @@ static void union_rows(model *m, model_batch *b)
                 nn_rowset *rs = &b->w[t].rows[s][i];
                 for (size_t r = 0; r < rs->n; r++)
                     nn_rowset_add(&tw[s]->feat[i].rows, rs->list[r]);
-                nn_rowset_clear(rs);
             }
+}
+
+/* Thread t's own touched-row sets back to empty (merged by union_rows). */
+static void clear_own_rows(const model *m, model_worker *w)
+{
+    const model_tower *tw[2] = {&m->query, &m->cand};
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < tw[s]->nfeat; i++)
+            nn_rowset_clear(&w->rows[s][i]);
 }
 
 /* m->grads[at, at+n) += each other thread's block there (in thread order),
@@ -1173,6 +1183,8 @@ static void phase_reduce(int t, int nt, void *arg)
     model_batch *b = j->b;
     float *const *blocks = b->blocks;
     size_t ng = (size_t)b->threads;
+    if (t > 0)
+        clear_own_rows(m, &b->w[t]);
     for (size_t i = 0; i < m->ntensors; i++) {
         const model_tensor *tn = &m->tensors[i];
         size_t lo, hi;
@@ -1185,11 +1197,12 @@ static void phase_reduce(int t, int nt, void *arg)
                 reduce_run(m, b, tn->off + lo, hi - lo);
             continue;
         }
-        const nn_rowset *rs = &tn->sparse->rows;
+        nn_rowset *rs = &tn->sparse->rows;
         mlr_pool_range(rs->n, t, nt, &lo, &hi);
         if (j->opt) {
             opt_update_rows_sum(j->opt, m->params, blocks, ng, tn->off, tn->cols, rs->list + lo,
                                 hi - lo);
+            nn_rowset_unmark(rs, lo, hi); /* forget_rows empties the lists */
             continue;
         }
         for (size_t r = lo; r < hi; r++)
@@ -1197,11 +1210,13 @@ static void phase_reduce(int t, int nt, void *arg)
     }
 }
 
-static void clear_rows(model *m)
+/* After an optimiser step: the touched rows, unmarked by the threads that
+ * updated them, no longer listed. */
+static void forget_rows(model *m)
 {
     for (size_t i = 0; i < m->ntensors; i++)
         if (m->tensors[i].sparse)
-            nn_rowset_clear(&m->tensors[i].sparse->rows);
+            m->tensors[i].sparse->rows.n = 0;
 }
 
 /* One optimiser step over every tensor, then the gradients back to zero
@@ -1213,7 +1228,7 @@ void model_apply_step(model *m, optimizer *o)
     model_batch none = {.threads = 1, .blocks = blocks};
     step_job j = {.m = m, .b = &none, .opt = o};
     phase_reduce(0, 1, &j);
-    clear_rows(m);
+    forget_rows(m);
 }
 
 /* Phases 1-3, the losses and figures into st; the gradients stay in the
@@ -1238,8 +1253,11 @@ static void forward_backward(step_job *j, const int32_t *keys, model_step_stats 
         for (size_t u = 0; u < j->U; u++)
             b->colbias[u] = -lo->logq[keys[b->cand_rows[u]]];
     if (j->ratings)
-        for (size_t r = 0; r < B; r++)
+        for (size_t r = 0; r < B; r++) {
+            if (r + 16 < B)
+                __builtin_prefetch(j->ratings + j->rows[r + 16]);
             b->y[r] = j->ratings[j->rows[r]];
+        }
     mlr_pool_run(b->pool, phase_forward, j);
     mlr_pool_run(b->pool, phase_losses, j);
     mlr_pool_run(b->pool, phase_backward, j);
@@ -1279,7 +1297,7 @@ void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_o
     opt_begin_step(o);
     j.opt = o;
     mlr_pool_run(b->pool, phase_reduce, &j);
-    clear_rows(m);
+    forget_rows(m);
 }
 
 /* ---- inference ---- */

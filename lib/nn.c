@@ -47,9 +47,14 @@ void nn_rowset_add(nn_rowset *s, size_t row)
 
 void nn_rowset_clear(nn_rowset *s)
 {
-    for (size_t i = 0; i < s->n; i++)
-        s->mark[s->list[i]] = 0;
+    nn_rowset_unmark(s, 0, s->n);
     s->n = 0;
+}
+
+void nn_rowset_unmark(nn_rowset *s, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++)
+        s->mark[s->list[i]] = 0;
 }
 
 /* ---- embeddings ---- */
