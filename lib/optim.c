@@ -58,24 +58,41 @@ void opt_begin_step(optimizer *o)
 }
 
 #if MLR_AVX2
+/* Adam's constants in eight lanes: b1 b2 a1 a2 lr eps 2 l2. */
+typedef struct {
+    __m256 b1, b2, a1, a2, lr, eps, l2;
+} adam8_k;
+
+__attribute__((target("avx2"))) static inline adam8_k adam8_consts(const float c[7])
+{
+    adam8_k k = {_mm256_set1_ps(c[0]), _mm256_set1_ps(c[1]), _mm256_set1_ps(c[2]),
+                 _mm256_set1_ps(c[3]), _mm256_set1_ps(c[4]), _mm256_set1_ps(c[5]),
+                 _mm256_set1_ps(c[6])};
+    return k;
+}
+
+/* Adam on the eight parameters at w (and m, v) with gradient g. */
+__attribute__((target("avx2"), always_inline)) static inline void adam8(const adam8_k *k, float *w,
+                                                                        __m256 g, float *m, float *v)
+{
+    __m256 wi = _mm256_loadu_ps(w);
+    __m256 gi = _mm256_add_ps(g, _mm256_mul_ps(k->l2, wi));
+    __m256 mi = _mm256_add_ps(_mm256_mul_ps(k->b1, _mm256_loadu_ps(m)), _mm256_mul_ps(k->a1, gi));
+    __m256 vi = _mm256_add_ps(_mm256_mul_ps(k->b2, _mm256_loadu_ps(v)),
+                              _mm256_mul_ps(_mm256_mul_ps(k->a2, gi), gi));
+    _mm256_storeu_ps(m, mi);
+    _mm256_storeu_ps(v, vi);
+    __m256 step = _mm256_div_ps(_mm256_mul_ps(k->lr, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), k->eps));
+    _mm256_storeu_ps(w, _mm256_sub_ps(wi, step));
+}
+
 __attribute__((target("avx2"))) static size_t adam_avx2(float *w, const float *g, float *m, float *v,
                                                         size_t n, const float c[7])
 {
-    __m256 B1 = _mm256_set1_ps(c[0]), B2 = _mm256_set1_ps(c[1]), A1 = _mm256_set1_ps(c[2]);
-    __m256 A2 = _mm256_set1_ps(c[3]), LR = _mm256_set1_ps(c[4]), EPS = _mm256_set1_ps(c[5]);
-    __m256 L2 = _mm256_set1_ps(c[6]);
+    adam8_k k = adam8_consts(c);
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 wi = _mm256_loadu_ps(w + i);
-        __m256 gi = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_mul_ps(L2, wi));
-        __m256 mi = _mm256_add_ps(_mm256_mul_ps(B1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(A1, gi));
-        __m256 vi = _mm256_add_ps(_mm256_mul_ps(B2, _mm256_loadu_ps(v + i)),
-                                  _mm256_mul_ps(_mm256_mul_ps(A2, gi), gi));
-        _mm256_storeu_ps(m + i, mi);
-        _mm256_storeu_ps(v + i, vi);
-        __m256 step = _mm256_div_ps(_mm256_mul_ps(LR, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), EPS));
-        _mm256_storeu_ps(w + i, _mm256_sub_ps(wi, step));
-    }
+    for (; i + 8 <= n; i += 8)
+        adam8(&k, w + i, _mm256_loadu_ps(g + i), m + i, v + i);
     return i;
 }
 #endif
@@ -218,9 +235,8 @@ __attribute__((target("avx2"))) static void adam_rows_avx2(optimizer *o, float *
                                                            const uint32_t *rows, size_t R,
                                                            const float c[7])
 {
-    __m256 B1 = _mm256_set1_ps(c[0]), B2 = _mm256_set1_ps(c[1]), A1 = _mm256_set1_ps(c[2]);
-    __m256 A2 = _mm256_set1_ps(c[3]), LR = _mm256_set1_ps(c[4]), EPS = _mm256_set1_ps(c[5]);
-    __m256 L2 = _mm256_set1_ps(c[6]), zero = _mm256_setzero_ps();
+    adam8_k k = adam8_consts(c);
+    __m256 zero = _mm256_setzero_ps();
     float *m = o->m, *v = o->v;
     for (size_t r = 0; r < R; r++) {
         if (r + 4 < R) {
@@ -239,15 +255,7 @@ __attribute__((target("avx2"))) static void adam_rows_avx2(optimizer *o, float *
                 gs = _mm256_add_ps(gs, _mm256_loadu_ps(grads[s] + i));
                 _mm256_storeu_ps(grads[s] + i, zero);
             }
-            __m256 wi = _mm256_loadu_ps(params + i);
-            __m256 gi = _mm256_add_ps(gs, _mm256_mul_ps(L2, wi));
-            __m256 mi = _mm256_add_ps(_mm256_mul_ps(B1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(A1, gi));
-            __m256 vi = _mm256_add_ps(_mm256_mul_ps(B2, _mm256_loadu_ps(v + i)),
-                                      _mm256_mul_ps(_mm256_mul_ps(A2, gi), gi));
-            _mm256_storeu_ps(m + i, mi);
-            _mm256_storeu_ps(v + i, vi);
-            __m256 step = _mm256_div_ps(_mm256_mul_ps(LR, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), EPS));
-            _mm256_storeu_ps(params + i, _mm256_sub_ps(wi, step));
+            adam8(&k, params + i, gs, m + i, v + i);
         }
     }
 }
