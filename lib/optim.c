@@ -97,20 +97,31 @@ __attribute__((target("avx2"))) static size_t adam_avx2(float *w, const float *g
 }
 #endif
 
+/* Adam's step constants for the lanes: b1 b2 a1 a2 lr eps 2 l2. */
+static void adam_consts(const optimizer *o, float l2, float c[7])
+{
+    c[0] = o->c.beta1;
+    c[1] = o->c.beta2;
+    c[2] = 1.0f - o->c.beta1;
+    c[3] = 1.0f - o->c.beta2;
+    c[4] = o->lr_t;
+    c[5] = o->c.eps;
+    c[6] = 2.0f * l2;
+}
+
 /* Adam on n parameters: SSE four at a time, then the same operations one
  * at a time (sqrt and division are correctly rounded in both, so a
  * parameter's bits do not depend on where it falls). */
 static void adam_run(const optimizer *o, float *w, const float *g, float *m, float *v,
                      size_t n, float l2)
 {
-    const opt_config *c = &o->c;
-    float b1 = c->beta1, b2 = c->beta2, a1 = 1.0f - c->beta1, a2 = 1.0f - c->beta2;
-    float lr = o->lr_t, eps = c->eps, l2x2 = 2.0f * l2;
+    float k[7];
+    adam_consts(o, l2, k);
+    float b1 = k[0], b2 = k[1], a1 = k[2], a2 = k[3], lr = k[4], eps = k[5], l2x2 = k[6];
     size_t i = 0;
 #if MLR_AVX2
-    const float c8[7] = {b1, b2, a1, a2, lr, eps, l2x2};
     if (__builtin_cpu_supports("avx2"))
-        i = adam_avx2(w, g, m, v, n, c8);
+        i = adam_avx2(w, g, m, v, n, k);
 #endif
 #if defined(__SSE2__)
     __m128 B1 = _mm_set1_ps(b1), B2 = _mm_set1_ps(b2), A1 = _mm_set1_ps(a1), A2 = _mm_set1_ps(a2);
@@ -156,18 +167,27 @@ void opt_update_dense(optimizer *o, float *params, const float *grads,
     step_run(o, params + off, grads + off, o->m + off, o->v ? o->v + off : NULL, n, 0.0f);
 }
 
+enum { ROWS_AHEAD = 4 }; /* rows of a large table are cache misses: ask early */
+
+/* Asks for the row at `at` of the parameters, the ng gradient blocks and
+ * the optimiser's state, ROWS_AHEAD rows before its update. */
+static void prefetch_row(const optimizer *o, const float *params, const float *const *grads,
+                         size_t ng, size_t at)
+{
+    __builtin_prefetch(params + at, 1);
+    for (size_t s = 0; s < ng; s++)
+        __builtin_prefetch(grads[s] + at, 1);
+    __builtin_prefetch(o->m + at, 1);
+    if (o->v)
+        __builtin_prefetch(o->v + at, 1);
+}
+
 void opt_update_rows(optimizer *o, float *params, const float *grads,
                      size_t off, size_t C, const uint32_t *rows, size_t R)
 {
     for (size_t r = 0; r < R; r++) {
-        if (r + 4 < R) { /* rows of a large table are cache misses: ask early */
-            size_t next = off + (size_t)rows[r + 4] * C;
-            __builtin_prefetch(params + next, 1);
-            __builtin_prefetch(grads + next);
-            __builtin_prefetch(o->m + next, 1);
-            if (o->v)
-                __builtin_prefetch(o->v + next, 1);
-        }
+        if (r + ROWS_AHEAD < R)
+            prefetch_row(o, params, &grads, 1, off + (size_t)rows[r + ROWS_AHEAD] * C);
         size_t at = off + (size_t)rows[r] * C;
         step_run(o, params + at, grads + at, o->m + at, o->v ? o->v + at : NULL, C, o->c.l2);
     }
@@ -239,14 +259,9 @@ __attribute__((target("avx2"))) static void adam_rows_avx2(optimizer *o, float *
     __m256 zero = _mm256_setzero_ps();
     float *m = o->m, *v = o->v;
     for (size_t r = 0; r < R; r++) {
-        if (r + 4 < R) {
-            size_t next = off + (size_t)rows[r + 4] * C;
-            __builtin_prefetch(params + next, 1);
-            for (size_t s = 0; s < ng; s++)
-                __builtin_prefetch(grads[s] + next, 1);
-            __builtin_prefetch(m + next, 1);
-            __builtin_prefetch(v + next, 1);
-        }
+        if (r + ROWS_AHEAD < R)
+            prefetch_row(o, params, (const float *const *)grads, ng,
+                         off + (size_t)rows[r + ROWS_AHEAD] * C);
         size_t at = off + (size_t)rows[r] * C;
         for (size_t i = at; i < at + C; i += 8) {
             __m256 gs = _mm256_loadu_ps(grads[0] + i);
@@ -265,24 +280,17 @@ void opt_update_rows_sum(optimizer *o, float *params, float *const *grads, size_
                          size_t off, size_t C, const uint32_t *rows, size_t R)
 {
 #if MLR_AVX2
-    const opt_config *c = &o->c;
-    if (c->kind == OPT_ADAM && C % 8 == 0 && ng > 0 && __builtin_cpu_supports("avx2")) {
-        const float c8[7] = {c->beta1, c->beta2, 1.0f - c->beta1, 1.0f - c->beta2,
-                             o->lr_t, c->eps, 2.0f * c->l2};
-        adam_rows_avx2(o, params, grads, ng, off, C, rows, R, c8);
+    if (o->c.kind == OPT_ADAM && C % 8 == 0 && ng > 0 && __builtin_cpu_supports("avx2")) {
+        float k[7];
+        adam_consts(o, o->c.l2, k);
+        adam_rows_avx2(o, params, grads, ng, off, C, rows, R, k);
         return;
     }
 #endif
     for (size_t r = 0; r < R; r++) {
-        if (r + 4 < R) {
-            size_t next = off + (size_t)rows[r + 4] * C;
-            __builtin_prefetch(params + next, 1);
-            for (size_t s = 0; s < ng; s++)
-                __builtin_prefetch(grads[s] + next, 1);
-            __builtin_prefetch(o->m + next, 1);
-            if (o->v)
-                __builtin_prefetch(o->v + next, 1);
-        }
+        if (r + ROWS_AHEAD < R)
+            prefetch_row(o, params, (const float *const *)grads, ng,
+                         off + (size_t)rows[r + ROWS_AHEAD] * C);
         step_sum(o, params, grads, ng, off + (size_t)rows[r] * C, C, o->c.l2);
     }
 }
