@@ -599,14 +599,6 @@ static float feature_value(const model_feature *f, const model_input *in, size_t
     return f->std > 0 ? (float)((in->val[i][row] - f->mean) / f->std) : 0.0f;
 }
 
-static size_t bag_tokens(const int32_t *slot, size_t L)
-{
-    size_t n = 0;
-    for (size_t l = 0; l < L; l++)
-        n += slot[l] >= 0;
-    return n;
-}
-
 /* Feature i's ids, values and distinct ids (uniq, slot, d) in the batch,
  * and whether it goes direct; a value feature has no ids and is neither. */
 static void fact_ids(const model_tower *t, model_acts *a, const model_input *in, size_t i,
@@ -642,12 +634,18 @@ static void fact_ids(const model_tower *t, model_acts *a, const model_input *in,
     for (size_t k = 0; k < d; k++)
         a->map[fc->uniq[k]] = -1;
     for (size_t b = 0; b < B; b++) {
-        size_t n = L == 1 ? 1 : bag_tokens(fc->slot + b * L, L);
+        size_t n = L == 1 ? 1 : nn_bag_count(fc->ids + b * L, L);
         fc->wt[b] = n ? 1.0f / (float)n : 0.0f;
     }
     fc->d = d;
     /* a bag can have more distinct tokens than X and PG have rows */
     fc->direct = d > a->cap || goes_direct(a->first_layer, d, B);
+}
+
+/* Whether feature i's ids went through fact_project this batch. */
+static int is_factored(const model_fact *fc)
+{
+    return !fc->direct && fc->d > 0;
 }
 
 /* Factored feature i: P_f = emb[uniq] W0_f (d, H) into PG. */
@@ -718,7 +716,7 @@ const float *model_tower_forward(const model_tower *t, model_acts *a, const mode
         if (a->fact[i].direct) {
             a->fact[i].xcol = a->K;
             a->K += t->E;
-        } else if (a->fact[i].d) {
+        } else if (is_factored(&a->fact[i])) {
             fact_project(t, a, i);
         }
     }
@@ -809,14 +807,14 @@ static void tower_backward_to(const model_tower *t, model_acts *a, const model_i
     if (mlp->n > 1)
         nn_relu_mask(dh0, a->h[0], B * H);
     for (size_t i = 0; i < t->nfeat; i++)
-        if (!a->fact[i].direct && a->fact[i].d)
+        if (is_factored(&a->fact[i]))
             memset(a->fact[i].PG, 0, a->fact[i].d * H * sizeof(float));
     for (size_t b = 0; b < B; b++) {
         size_t n = row_terms(t, a, in, b, db[0], dw[0]);
         nn_scatter_row(a->term, a->scale, n, dh0 + b * H, H);
     }
     for (size_t i = 0; i < t->nfeat; i++)
-        if (!a->fact[i].direct && a->fact[i].d)
+        if (is_factored(&a->fact[i]))
             fact_backward(t, a, i, dw[0], demb[i], &rs[i]);
     if (a->K)
         direct_backward(t, a, in, B, dh0, dw[0], demb, rs);

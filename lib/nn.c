@@ -86,7 +86,7 @@ void nn_embedding_backward(float *dtable, nn_rowset *rows, const float *dout,
     }
 }
 
-static size_t bag_count(const int32_t *row, size_t L)
+size_t nn_bag_count(const int32_t *row, size_t L)
 {
     size_t n = 0;
     for (size_t l = 0; l < L; l++)
@@ -101,7 +101,7 @@ void nn_bag_forward(float *out, size_t ldo, const int32_t *ids,
         const int32_t *row = ids + b * L;
         float *o = out + b * ldo;
         memset(o, 0, D * sizeof(float));
-        size_t n = bag_count(row, L);
+        size_t n = nn_bag_count(row, L);
         if (n == 0)
             continue;
         for (size_t l = 0; l < L; l++)
@@ -118,7 +118,7 @@ void nn_bag_backward(float *dtable, nn_rowset *rows, const float *dout,
 {
     for (size_t b = 0; b < B; b++) {
         const int32_t *row = ids + b * L;
-        size_t n = bag_count(row, L);
+        size_t n = nn_bag_count(row, L);
         if (n == 0)
             continue;
         float inv = 1.0f / (float)n;

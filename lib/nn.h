@@ -50,6 +50,8 @@ void nn_embedding_backward(float *dtable, nn_rowset *rows, const float *dout,
 
 /* ---- mean-pooled bag: out[b, :] = mean of table[ids[b, l], :] over the
  * l with ids[b, l] >= 0 (-1 is padding); a row of only padding gives 0. ---- */
+/* The tokens of a bag row of L ids: those >= 0. */
+size_t nn_bag_count(const int32_t *row, size_t L);
 void nn_bag_forward(float *out, size_t ldo, const int32_t *ids,
                     const float *table, size_t B, size_t L, size_t D);
 void nn_bag_backward(float *dtable, nn_rowset *rows, const float *dout,
