@@ -7,8 +7,9 @@
 # --log) on mlr-synth's default data and on ML-100K beside the same
 # reference (target: ratio >= 0.5); and 40 epochs of mlr-train with its
 # defaults on ML-100K, validation once and every epoch, beside the 6.8 s of
-# the PyTorch version on an NVIDIA H200 (ratio > 1: slower). Needs MLR_DATA_DIR/ml-100k (default ../shared/data beside the
-# checkout), else that part is skipped with a note.
+# the PyTorch version on an NVIDIA H200 (ratio > 1: slower). Needs
+# MLR_DATA_DIR/ml-100k (default ../shared/data beside the checkout), else
+# that part is skipped with a note.
 . "$(dirname "$0")/lib.sh"
 TH=${TRAIN_THREADS:-$(nproc)}
 N=${TRAIN_ROWS:-80000} B=${TRAIN_BATCH:-256} E=${TRAIN_EPOCHS:-3}
@@ -36,13 +37,19 @@ epochs_row() {
         "GFLOP/s (sgemm $shape per thread, same run)" "$eex examples/s over $ne epochs; target ratio >= 0.5"
 }
 
+# prepare DIR: DIR/all.tsv split 80/20 (seed 42), the specification of
+# its training rows and those rows encoded, in DIR
+prepare() {
+    mlr-split --seed 42 --test-fraction 0.2 --train "$1/train.tsv" --test "$1/test.tsv" "$1/all.tsv"
+    mlr-vocab --output "$1/spec" "$1/train.tsv"
+    mlr-encode --spec "$1/spec" --output "$1/train" "$1/train.tsv"
+}
+
 # mlr-synth data: its default shape (943 users, 1,682 items, 100K ratings)
 S=$BENCH_TMP/synth
 mkdir -p "$S"
 mlr-synth --seed 1 --output "$S/all.tsv"
-mlr-split --seed 42 --test-fraction 0.2 --train "$S/train.tsv" --test "$S/test.tsv" "$S/all.tsv"
-mlr-vocab --output "$S/spec" "$S/train.tsv"
-mlr-encode --spec "$S/spec" --output "$S/train" "$S/train.tsv"
+prepare "$S"
 mlr-train --quiet --threads "$TH" --epochs 10 --train "$S/train" --spec "$S/spec" \
     --log "$S/log.tsv" --output "$S/model.safetensors"
 epochs_row "mlr-train on mlr-synth 100K (10 epochs)" "$S/log.tsv" "$(($(wc -l <"$S/train.tsv") - 1))"
@@ -57,9 +64,7 @@ fi
 D=$BENCH_TMP/ml100k
 mkdir -p "$D"
 mlr-ingest --format ml-100k "$MLR_DATA_DIR/ml-100k" >"$D/all.tsv"
-mlr-split --seed 42 --test-fraction 0.2 --train "$D/train.tsv" --test "$D/test.tsv" "$D/all.tsv"
-mlr-vocab --output "$D/spec" "$D/train.tsv"
-mlr-encode --spec "$D/spec" --output "$D/train" "$D/train.tsv"
+prepare "$D"
 mlr-encode --spec "$D/spec" --output "$D/test" "$D/test.tsv"
 mlr-encode --items --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv"
 # last LOG COLUMN: the value of the log's last row
