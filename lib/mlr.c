@@ -76,6 +76,16 @@ void mlr_usage_die(const char *fmt, ...)
     die_status(2);
 }
 
+void mlr_opt_rest(int c, const char *tool, void (*usage)(FILE *), char **argv)
+{
+    switch (c) {
+    case 'h': usage(stdout); mlr_close_stdout(); exit(0);
+    case 'V': printf("%s %s\n", tool, MLR_VERSION); mlr_close_stdout(); exit(0);
+    case ':': mlr_usage_die("option '%s' needs a value", argv[optind - 1]);
+    default: mlr_usage_die("unknown option '%s' (try '%s --help')", argv[optind - 1], tool);
+    }
+}
+
 void mlr_die_err(const mlr_err *e)
 {
     mlr_die("%s", e->msg);

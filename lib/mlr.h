@@ -37,6 +37,11 @@ void mlr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mlr_init_tool(void);
 /* Flushes and closes stdout; dies on a write error (e.g. /dev/full). */
 void mlr_close_stdout(void);
+/* The rest of a tool's getopt_long switch, for the codes its own cases do
+ * not take: 'h' (usage on stdout), 'V' (TOOL VERSION), ':' (a missing
+ * value) and anything else (an unknown option). Exits 0 or 2. */
+void mlr_opt_rest(int c, const char *tool, void (*usage)(FILE *), char **argv)
+    __attribute__((noreturn));
 
 /* The number of online CPUs, at least 1: the default of every --threads. */
 long mlr_cpus(void);

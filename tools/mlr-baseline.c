@@ -85,10 +85,7 @@ static options parse_args(int argc, char **argv)
         case 'T': o.threads = mlr_opt_long("--threads", optarg, 1, 256); break;
         case 'o': o.output = optarg; break;
         case 'z': break;
-        case 'h': usage(stdout); mlr_close_stdout(); exit(0);
-        case 'V': printf("mlr-baseline %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
-        case ':': mlr_usage_die("option '%s' needs a value", argv[optind - 1]);
-        default: mlr_usage_die("unknown option '%s' (try 'mlr-baseline --help')", argv[optind - 1]);
+        default: mlr_opt_rest(c, "mlr-baseline", usage, argv);
         }
     }
     if (optind < argc)

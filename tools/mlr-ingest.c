@@ -102,10 +102,7 @@ static options parse_args(int argc, char **argv)
         case 'm': parse_map(&o, optarg); mapped = 1; break;
         case 't': o.tags = 1; break;
         case 'o': o.output = optarg; break;
-        case 'h': usage(stdout); mlr_close_stdout(); exit(0);
-        case 'V': printf("mlr-ingest %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
-        case ':': mlr_usage_die("option '%s' needs a value", argv[optind - 1]);
-        default: mlr_usage_die("unknown option '%s' (try 'mlr-ingest --help')", argv[optind - 1]);
+        default: mlr_opt_rest(c, "mlr-ingest", usage, argv);
         }
     }
     if (!o.format)

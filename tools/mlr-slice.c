@@ -82,10 +82,7 @@ static options parse_args(int argc, char **argv)
         case 'I': o.ids_output = optarg; break;
         case 'o': o.output = optarg; break;
         case 'c': o.count = 1; break;
-        case 'h': usage(stdout); mlr_close_stdout(); exit(0);
-        case 'V': printf("mlr-slice %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
-        case ':': mlr_usage_die("option '%s' needs a value", argv[optind - 1]);
-        default: mlr_usage_die("unknown option '%s' (try 'mlr-slice --help')", argv[optind - 1]);
+        default: mlr_opt_rest(c, "mlr-slice", usage, argv);
         }
     }
     if (optind < argc) o.input = argv[optind++];

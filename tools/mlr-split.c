@@ -117,10 +117,7 @@ static options parse_args(int argc, char **argv)
         case 'f': o.fraction = mlr_opt_double("--test-fraction", optarg); o.have_fraction = 1; break;
         case 'c': o.cut = mlr_opt_long("--cut", optarg, INT64_MIN, INT64_MAX); o.have_cut = 1; break;
         case 'n': o.n = mlr_opt_long("--n", optarg, 1, INT64_MAX); break;
-        case 'h': usage(stdout); mlr_close_stdout(); exit(0);
-        case 'V': printf("mlr-split %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
-        case ':': mlr_usage_die("option '%s' needs a value", argv[optind - 1]);
-        default: mlr_usage_die("unknown option '%s' (try 'mlr-split --help')", argv[optind - 1]);
+        default: mlr_opt_rest(c, "mlr-split", usage, argv);
         }
     }
     if (optind + 1 < argc)

@@ -87,10 +87,7 @@ static options parse_args(int argc, char **argv)
         case 't': o.table = parse_table(optarg); break;
         case 'k': o.top = mlr_opt_long("--top", optarg, 1, INT32_MAX); break;
         case 'o': o.output = optarg; break;
-        case 'h': usage(stdout); mlr_close_stdout(); exit(0);
-        case 'V': printf("mlr-stats %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
-        case ':': mlr_usage_die("option '%s' needs a value", argv[optind - 1]);
-        default: mlr_usage_die("unknown option '%s' (try 'mlr-stats --help')", argv[optind - 1]);
+        default: mlr_opt_rest(c, "mlr-stats", usage, argv);
         }
     }
     if (optind + 1 < argc)

@@ -125,10 +125,7 @@ static options parse_args(int argc, char **argv)
         case 'd': o.dim = mlr_opt_long("--dim", optarg, 1, 1024); break;
         case 't': o.taste = mlr_opt_double("--taste", optarg); break;
         case 'o': o.output = optarg; break;
-        case 'h': usage(stdout); mlr_close_stdout(); exit(0);
-        case 'V': printf("mlr-synth %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
-        case ':': mlr_usage_die("option '%s' needs a value", argv[optind - 1]);
-        default: mlr_usage_die("unknown option '%s' (try 'mlr-synth --help')", argv[optind - 1]);
+        default: mlr_opt_rest(c, "mlr-synth", usage, argv);
         }
     }
     if (optind < argc)

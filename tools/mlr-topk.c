@@ -84,10 +84,7 @@ static options parse_args(int argc, char **argv)
         case 'T': o.threads = mlr_opt_long("--threads", optarg, 1, 256); break;
         case 'o': o.output = optarg; break;
         case 'z': o.quiet = 1; break;
-        case 'h': usage(stdout); mlr_close_stdout(); exit(0);
-        case 'V': printf("mlr-topk %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
-        case ':': mlr_usage_die("option '%s' needs a value", argv[optind - 1]);
-        default: mlr_usage_die("unknown option '%s' (try 'mlr-topk --help')", argv[optind - 1]);
+        default: mlr_opt_rest(c, "mlr-topk", usage, argv);
         }
     }
     if (optind < argc)
