@@ -1086,12 +1086,11 @@ static void phase_losses(int t, int nt, void *arg)
         float *logits = w->logits, *probs = w->logits + w->lcap;
         const float *q = b->q + r0 * D;
         nn_logits_forward(logits, q, b->c, Bt, U, D);
-        w->retrieval = (double)Bt * nn_softmax_xent_forward(probs, logits, b->label + r0,
-                                                             lo->logq ? b->colbias : NULL, b->count,
-                                                             lo->remove_hits, Bt, U);
         /* TFRS sums the cross-entropy over the batch: each row's gradient
          * is retrieval_weight x that of its own loss */
-        nn_softmax_xent_grad(probs, b->label + r0, lo->retrieval_weight * (double)Bt, Bt, U);
+        w->retrieval = (double)Bt * nn_softmax_xent_forward_grad(
+                           probs, logits, b->label + r0, lo->logq ? b->colbias : NULL, b->count,
+                           lo->remove_hits, lo->retrieval_weight * (double)Bt, Bt, U);
         nn_logits_backward(dq, w->dc, probs, q, b->c, Bt, U, D);
         w->flops += 6.0 * (double)Bt * (double)U * (double)D;
     }

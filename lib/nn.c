@@ -708,12 +708,13 @@ static void scale_row(float *p, float s, size_t n)
 /* The shift of column u, colbias + log count, goes first into the last row
  * of probs (U logarithms per batch instead of B x U); each row then reads
  * it, the last one in place. */
-double nn_softmax_xent_forward(float *probs, const float *logits, const int32_t *label,
-                               const float *colbias, const int32_t *count,
-                               int remove_hits, size_t B, size_t U)
+static double softmax_rows(float *probs, const float *logits, const int32_t *label,
+                           const float *colbias, const int32_t *count, int remove_hits,
+                           int grad, double scale, size_t B, size_t U)
 {
     if (B == 0 || U == 0)
         return 0.0;
+    float s = grad ? (float)(scale / (double)B) : 1.0f;
     float *shift = probs + (B - 1) * U;
     for (size_t u = 0; u < U; u++) {
         int n = count ? count[u] : 1;
@@ -727,10 +728,28 @@ double nn_softmax_xent_forward(float *probs, const float *logits, const int32_t 
         float zy = z[y] + (colbias ? colbias[y] : 0.0f);
         float mx = add_max(p, z, shift, U, remove_hits ? y : U, zy);
         float sum = exp_shift_sum(p, mx, U);
-        scale_row(p, 1.0f / sum, U);
+        scale_row(p, s / sum, U);
+        if (grad)
+            p[y] -= s;
         total += -((double)zy - mx) + log((double)sum);
     }
     return total / (double)B;
+}
+
+double nn_softmax_xent_forward(float *probs, const float *logits, const int32_t *label,
+                               const float *colbias, const int32_t *count,
+                               int remove_hits, size_t B, size_t U)
+{
+    return softmax_rows(probs, logits, label, colbias, count, remove_hits, 0, 0.0, B, U);
+}
+
+/* The probabilities scaled once, by s / sum: a pass over the batch's
+ * (B, U) fewer than forward then grad. */
+double nn_softmax_xent_forward_grad(float *dlogits, const float *logits, const int32_t *label,
+                                    const float *colbias, const int32_t *count,
+                                    int remove_hits, double scale, size_t B, size_t U)
+{
+    return softmax_rows(dlogits, logits, label, colbias, count, remove_hits, 1, scale, B, U);
 }
 
 double nn_softmax_xent_forward_naive(float *probs, const float *logits, const int32_t *label,
@@ -777,17 +796,6 @@ void nn_softmax_xent_backward(float *dlogits, const float *probs, const int32_t 
         for (size_t u = 0; u < U; u++)
             g[u] += s * p[u];
         g[label[b]] -= s;
-    }
-}
-
-void nn_softmax_xent_grad(float *probs, const int32_t *label, double scale, size_t B, size_t U)
-{
-    if (B == 0)
-        return;
-    float s = (float)(scale / (double)B);
-    for (size_t b = 0; b < B; b++) {
-        scale_row(probs + b * U, s, U);
-        probs[b * U + (size_t)label[b]] -= s;
     }
 }
 

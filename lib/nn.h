@@ -144,9 +144,11 @@ float nn_exp_neg(float x);
  * scale x the mean loss. */
 void nn_softmax_xent_backward(float *dlogits, const float *probs, const int32_t *label,
                               double scale, size_t B, size_t U);
-/* The same written over probs (which becomes dlogits): no zeroed buffer,
- * one pass. */
-void nn_softmax_xent_grad(float *probs, const int32_t *label, double scale, size_t B, size_t U);
+/* nn_softmax_xent_forward and the backward in one, written over dlogits
+ * (no zeroed buffer, no second pass): returns the mean loss. */
+double nn_softmax_xent_forward_grad(float *dlogits, const float *logits, const int32_t *label,
+                                    const float *colbias, const int32_t *count,
+                                    int remove_hits, double scale, size_t B, size_t U);
 
 /* ---- squared error: returns mean_b (pred[b] - y[b])^2 ---- */
 double nn_mse_forward(const float *pred, const float *y, size_t B);
