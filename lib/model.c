@@ -871,6 +871,7 @@ void model_batch_init_threads(model_batch *b, const model *m, const model_input 
         w->z = xmalloc(cap * 2 * D * sizeof(float));
         w->dz = xmalloc(cap * 2 * D * sizeof(float));
         w->dc = xmalloc(cap * D * sizeof(float));
+        w->shift = xmalloc((cap ? cap : 1) * sizeof(float));
         if (t == 0)
             continue;
         /* the other threads add into blocks of their own, summed in thread order */
@@ -909,6 +910,7 @@ void model_batch_free(model_batch *b)
         free(w->dz);
         free(w->dc);
         free(w->logits);
+        free(w->shift);
         free(w->g);
         for (int s = 0; s < 2; s++)
             for (size_t i = 0; i < MODEL_MAX_FEATURES; i++)
@@ -1081,17 +1083,17 @@ static void phase_losses(int t, int nt, void *arg)
         if (Bt * U > w->lcap) { /* (Bt, U) grows with the distinct items seen */
             w->lcap = Bt * U;
             free(w->logits);
-            w->logits = xmalloc(2 * w->lcap * sizeof(float));
+            w->logits = xmalloc(w->lcap * sizeof(float));
         }
-        float *logits = w->logits, *probs = w->logits + w->lcap;
+        float *logits = w->logits;
         const float *q = b->q + r0 * D;
         nn_logits_forward(logits, q, b->c, Bt, U, D);
         /* TFRS sums the cross-entropy over the batch: each row's gradient
          * is retrieval_weight x that of its own loss */
         w->retrieval = (double)Bt * nn_softmax_xent_forward_grad(
-                           probs, logits, b->label + r0, lo->logq ? b->colbias : NULL, b->count,
-                           lo->remove_hits, lo->retrieval_weight * (double)Bt, Bt, U);
-        nn_logits_backward(dq, w->dc, probs, q, b->c, Bt, U, D);
+                           logits, w->shift, b->label + r0, lo->logq ? b->colbias : NULL,
+                           b->count, lo->remove_hits, lo->retrieval_weight * (double)Bt, Bt, U);
+        nn_logits_backward(dq, w->dc, logits, q, b->c, Bt, U, D);
         w->flops += 6.0 * (double)Bt * (double)U * (double)D;
     }
     if (lo->rating_weight > 0 && j->ratings && Bt) {

@@ -214,8 +214,9 @@ typedef struct {
 typedef struct {
     model_acts qa, ca, ra;   /* query tower, candidate tower, rating head */
     float *z, *dz;           /* (Bt, 2D) rating head input */
-    float *logits;           /* (Bt, U) logits, then (Bt, U) probabilities: 2 lcap */
+    float *logits;           /* (Bt, U) logits, then their gradient: lcap */
     size_t lcap;
+    float *shift;            /* (U) the softmax's column shifts */
     float *dc;               /* (U, D) its rows' contribution to dc */
     float *g;                /* (P) gradients; NULL for thread 0 (m->grads) */
     nn_rowset rows[2][MODEL_MAX_FEATURES]; /* query, candidate; unused by thread 0 */

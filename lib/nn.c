@@ -708,14 +708,14 @@ static void scale_row(float *p, float s, size_t n)
 /* The shift of column u, colbias + log count, goes first into the last row
  * of probs (U logarithms per batch instead of B x U); each row then reads
  * it, the last one in place. */
-static double softmax_rows(float *probs, const float *logits, const int32_t *label,
+/* probs may be logits: each row is read before it is written. */
+static double softmax_rows(float *probs, const float *logits, float *shift, const int32_t *label,
                            const float *colbias, const int32_t *count, int remove_hits,
                            int grad, double scale, size_t B, size_t U)
 {
     if (B == 0 || U == 0)
         return 0.0;
     float s = grad ? (float)(scale / (double)B) : 1.0f;
-    float *shift = probs + (B - 1) * U;
     for (size_t u = 0; u < U; u++) {
         int n = count ? count[u] : 1;
         shift[u] = (colbias ? colbias[u] : 0.0f) + (n > 1 ? logf((float)n) : 0.0f);
@@ -740,16 +740,19 @@ double nn_softmax_xent_forward(float *probs, const float *logits, const int32_t 
                                const float *colbias, const int32_t *count,
                                int remove_hits, size_t B, size_t U)
 {
-    return softmax_rows(probs, logits, label, colbias, count, remove_hits, 0, 0.0, B, U);
+    float *shift = probs + (B - 1) * U; /* read by the last row as it is overwritten */
+    return softmax_rows(probs, logits, shift, label, colbias, count, remove_hits, 0, 0.0, B, U);
 }
 
-/* The probabilities scaled once, by s / sum: a pass over the batch's
- * (B, U) fewer than forward then grad. */
-double nn_softmax_xent_forward_grad(float *dlogits, const float *logits, const int32_t *label,
+/* The probabilities scaled once, by s / sum, in place: a pass over the
+ * batch's (B, U) fewer than forward then backward, and half the memory,
+ * which is what an epoch notices (5%). */
+double nn_softmax_xent_forward_grad(float *logits, float *shift, const int32_t *label,
                                     const float *colbias, const int32_t *count,
                                     int remove_hits, double scale, size_t B, size_t U)
 {
-    return softmax_rows(dlogits, logits, label, colbias, count, remove_hits, 1, scale, B, U);
+    return softmax_rows(logits, logits, shift, label, colbias, count, remove_hits, 1, scale, B,
+                        U);
 }
 
 double nn_softmax_xent_forward_naive(float *probs, const float *logits, const int32_t *label,

@@ -144,9 +144,9 @@ float nn_exp_neg(float x);
  * scale x the mean loss. */
 void nn_softmax_xent_backward(float *dlogits, const float *probs, const int32_t *label,
                               double scale, size_t B, size_t U);
-/* nn_softmax_xent_forward and the backward in one, written over dlogits
- * (no zeroed buffer, no second pass): returns the mean loss. */
-double nn_softmax_xent_forward_grad(float *dlogits, const float *logits, const int32_t *label,
+/* nn_softmax_xent_forward and the backward in one, in place: logits
+ * (B,U) become dlogits; shift (U) is scratch. Returns the mean loss. */
+double nn_softmax_xent_forward_grad(float *logits, float *shift, const int32_t *label,
                                     const float *colbias, const int32_t *count,
                                     int remove_hits, double scale, size_t B, size_t U);
 
