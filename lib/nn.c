@@ -745,8 +745,8 @@ double nn_softmax_xent_forward(float *probs, const float *logits, const int32_t 
 }
 
 /* The probabilities scaled once, by s / sum, in place: a pass over the
- * batch's (B, U) fewer than forward then backward, and half the memory,
- * which is what an epoch notices (5%). */
+ * batch's (B, U) fewer than forward then backward (3% of an epoch), and
+ * half the memory. */
 double nn_softmax_xent_forward_grad(float *logits, float *shift, const int32_t *label,
                                     const float *colbias, const int32_t *count,
                                     int remove_hits, double scale, size_t B, size_t U)
