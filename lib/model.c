@@ -1138,7 +1138,8 @@ static void phase_backward(int t, int nt, void *arg)
     }
 }
 
-/* The other threads' touched rows join thread 0's (the features' sets). */
+/* The other threads' touched rows join thread 0's (the features' sets),
+ * and their own sets are emptied in the same pass over them. */
 static void union_rows(model *m, model_batch *b)
 {
     model_tower *tw[2] = {&m->query, &m->cand};
@@ -1146,18 +1147,12 @@ static void union_rows(model *m, model_batch *b)
         for (int s = 0; s < 2; s++)
             for (size_t i = 0; i < tw[s]->nfeat; i++) {
                 nn_rowset *rs = &b->w[t].rows[s][i];
-                for (size_t r = 0; r < rs->n; r++)
+                for (size_t r = 0; r < rs->n; r++) {
                     nn_rowset_add(&tw[s]->feat[i].rows, rs->list[r]);
+                    rs->mark[rs->list[r]] = 0;
+                }
+                rs->n = 0;
             }
-}
-
-/* Thread t's own touched-row sets back to empty (merged by union_rows). */
-static void clear_own_rows(const model *m, model_worker *w)
-{
-    const model_tower *tw[2] = {&m->query, &m->cand};
-    for (int s = 0; s < 2; s++)
-        for (size_t i = 0; i < tw[s]->nfeat; i++)
-            nn_rowset_clear(&w->rows[s][i]);
 }
 
 /* m->grads[at, at+n) += each other thread's block there (in thread order),
@@ -1182,8 +1177,6 @@ static void phase_reduce(int t, int nt, void *arg)
     model_batch *b = j->b;
     float *const *blocks = b->blocks;
     size_t ng = (size_t)b->threads;
-    if (t > 0)
-        clear_own_rows(m, &b->w[t]);
     for (size_t i = 0; i < m->ntensors; i++) {
         const model_tensor *tn = &m->tensors[i];
         size_t lo, hi;
