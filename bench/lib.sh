@@ -6,6 +6,10 @@ set -eu
 : "${MLR_BIN:=$MLR_ROOT/bin}"
 PATH="$MLR_BIN:$PATH"
 export PATH
+# As pipelines/lib.sh: the tools size OpenBLAS's threads themselves, and
+# one at start spares each process OpenBLAS's 0.1 s of spinning threads.
+OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+export OPENBLAS_NUM_THREADS
 
 # timed LABEL CMD...: runs CMD under GNU time; sets SECS and RSS_MB
 # (peak resident set of the largest process) and logs them on stderr.

@@ -21,8 +21,8 @@
 # mlr-train has it, else the flag left out).
 #   --jobs J        runs at once (default: nproc / T)
 #   --threads T     threads of each run: mlr-train and every tool get
-#                   --threads T, OpenBLAS OPENBLAS_NUM_THREADS=T (default:
-#                   nproc / J, at least 1). Locally J x T may not exceed nproc.
+#                   --threads T (default: nproc / J, at least 1). Locally
+#                   J x T may not exceed nproc.
 #   --sort METRIC   a metrics.tsv metric or seconds (default top100)
 #   --sshlogin L    passed to parallel: the runs spread over these machines
 #                   ("host1,host2,:"; ':' is this one). Each must have this

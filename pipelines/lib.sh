@@ -8,6 +8,11 @@
 mlr_pipelines=$(cd "$(dirname "$0")" && pwd)
 PATH="${MLR_BIN:-$mlr_pipelines/../bin}:$PATH"
 export PATH
+# The tools set OpenBLAS's threads themselves (--threads); started with one,
+# OpenBLAS spares each process the pool it would spin for 0.1 s as it loads,
+# a core taken from the tool's own threads and from a grid's other runs.
+OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+export OPENBLAS_NUM_THREADS
 
 die() { echo "$me: $*" >&2; exit 1; }
 

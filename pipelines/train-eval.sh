@@ -35,8 +35,6 @@ mkdir -p "$run"
 tt= # the --threads option of every tool, when pinned
 if [ -n "$threads" ]; then
     tt="--threads $threads"
-    OPENBLAS_NUM_THREADS=$threads
-    export OPENBLAS_NUM_THREADS
 fi
 
 # Training, validated after each epoch on the test rows (mlr-train's own
