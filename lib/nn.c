@@ -612,8 +612,7 @@ __attribute__((target("avx2"))) static size_t exp_lanes_avx2(float *p, float mx,
     for (; u + 8 <= n; u += 8) {
         __m256 x = _mm256_max_ps(_mm256_sub_ps(_mm256_loadu_ps(p + u), m), _mm256_set1_ps(EXP_LO));
         __m256 fx = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), _mm256_set1_ps(0.5f));
-        __m256 nf = _mm256_cvtepi32_ps(_mm256_cvttps_epi32(fx));
-        nf = _mm256_sub_ps(nf, _mm256_and_ps(_mm256_cmp_ps(nf, fx, _CMP_GT_OQ), one));
+        __m256 nf = _mm256_floor_ps(fx); /* exact, as the SSE lanes' truncate-and-fix */
         x = _mm256_sub_ps(x, _mm256_mul_ps(nf, _mm256_set1_ps(EXP_C1)));
         x = _mm256_sub_ps(x, _mm256_mul_ps(nf, _mm256_set1_ps(EXP_C2)));
         __m256 z = _mm256_mul_ps(x, x);
