@@ -29,5 +29,13 @@ row() {
         printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b, f, u, r, ru, ratio, n }' >>"$BENCH_OUT"
 }
 
+# median: the median of the numbers on stdin, one a line (the lower middle
+# of an even count). The figures near a target are runs repeated, their
+# median reported with the range: a busy spell on this shared VM slows one
+# run by up to 30%.
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# range: "min-max" of the numbers on stdin.
+range() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }'; }
+
 # per_sec COUNT SECONDS: COUNT / SECONDS, rounded.
 per_sec() { awk -v c="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0) ? c / s : 0 }'; }
