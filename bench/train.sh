@@ -27,6 +27,15 @@ row "mlr-train step, ML-100K shape, batch $B, $TH threads (wall)" "$gf" GFLOP/s 
 row "mlr-train step, ML-100K shape, batch $B, $TH threads (per CPU second)" "$gfcpu" GFLOP/s "$sgcpu" \
     "GFLOP/s (sgemm $shape per thread, same run)" "$excpu examples per CPU second"
 
+# Memory: the bandwidth Adam over a step's embedding rows streams at, on
+# one thread and on TH, measured in the same run
+"$MLR_ROOT/build/bench/bench_mem" 256 "$TH" >"$BENCH_TMP/mem.txt"
+cat "$BENCH_TMP/mem.txt" >&2
+mem1=$(awk '/1 thread:/ { print $NF }' "$BENCH_TMP/mem.txt")
+memn=$(awk '/threads:/ { print $NF }' "$BENCH_TMP/mem.txt")
+row "memory read-modify-write stream, $TH threads (bench_mem)" "$memn" GB/s "$mem1" \
+    "GB/s (1 thread, same run)" "what Adam over a step's embedding rows is: such a phase speeds up this much with $TH threads, not ${TH}x"
+
 # epochs_figs LOG ROWS: "GFLOP/s examples/s epochs" over the log's epochs
 # (its seconds and gflops columns: the products run per second of the
 # epoch loop, validation left out)
