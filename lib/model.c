@@ -855,6 +855,25 @@ void model_batch_init(model_batch *b, const model *m, const model_input *qin,
     model_batch_init_threads(b, m, qin, cin, nkeys, cap, 1);
 }
 
+/* A worker's touched-row sets, one per embedding, each holding the
+ * gradients of as many rows as cap batch rows can touch; returns the
+ * largest of those counts. */
+static size_t thread_rowsets(model_worker *w, const model *m, const model_input *qin,
+                             const model_input *cin, size_t cap)
+{
+    const model_tower *tw[2] = {&m->query, &m->cand};
+    const model_input *in[2] = {qin, cin};
+    size_t most = 0;
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < tw[s]->nfeat; i++) {
+            size_t V = tw[s]->feat[i].vocab, L = in[s]->L[i] ? in[s]->L[i] : 1;
+            size_t rows = cap * L < V ? cap * L : V;
+            nn_rowset_init_grad(&w->rows[s][i], V, rows, tw[s]->E);
+            most = rows > most ? rows : most;
+        }
+    return most;
+}
+
 void model_batch_init_threads(model_batch *b, const model *m, const model_input *qin,
                               const model_input *cin, size_t nkeys, size_t cap, int threads)
 {
@@ -872,14 +891,13 @@ void model_batch_init_threads(model_batch *b, const model *m, const model_input 
         w->dz = xmalloc(cap * 2 * D * sizeof(float));
         w->dc = xmalloc(cap * D * sizeof(float));
         w->shift = xmalloc((cap ? cap : 1) * sizeof(float));
-        if (t == 0)
-            continue;
-        /* the other threads add into blocks of their own, summed in thread order */
-        w->g = xcalloc(m->P ? m->P : 1, sizeof(float));
-        const model_tower *tw[2] = {&m->query, &m->cand};
-        for (int s = 0; s < 2; s++)
-            for (size_t i = 0; i < tw[s]->nfeat; i++)
-                nn_rowset_init(&w->rows[s][i], tw[s]->feat[i].vocab);
+        size_t most = thread_rowsets(w, m, qin, cin, cap);
+        w->sel = xmalloc((most ? most : 1) * sizeof *w->sel);
+        w->at = xmalloc((most ? most : 1) * sizeof *w->at);
+        /* the other threads' dense gradients go into blocks of their own,
+         * summed in thread order */
+        if (t > 0)
+            w->g = xcalloc(m->P ? m->P : 1, sizeof(float));
     }
     b->blocks = xmalloc((size_t)b->threads * sizeof(float *));
     b->blocks[0] = m->grads;
@@ -911,6 +929,8 @@ void model_batch_free(model_batch *b)
         free(w->dc);
         free(w->logits);
         free(w->shift);
+        free(w->sel);
+        free(w->at);
         free(w->g);
         for (int s = 0; s < 2; s++)
             for (size_t i = 0; i < MODEL_MAX_FEATURES; i++)
@@ -1118,41 +1138,70 @@ static void phase_backward(int t, int nt, void *arg)
     for (int s = 1; s < nt; s++) /* 1 x part is part: the plain sum, vectorised */
         nn_axpy(dc, 1.0f, b->w[s].dc + ulo * D, (uhi - ulo) * D);
     float *g = w->g ? w->g : m->grads;
-    nn_rowset qrs[MODEL_MAX_FEATURES], crs[MODEL_MAX_FEATURES];
-    nn_rowset *qr = w->rows[0], *cr = w->rows[1];
-    if (!w->g) { /* thread 0 marks the features' own sets */
-        for (size_t i = 0; i < m->query.nfeat; i++)
-            qrs[i] = m->query.feat[i].rows;
-        for (size_t i = 0; i < m->cand.nfeat; i++)
-            crs[i] = m->cand.feat[i].rows;
-        qr = qrs;
-        cr = crs;
-    }
-    tower_backward_g(m, &m->cand, &w->ca, j->cin, uhi - ulo, g, cr);
-    tower_backward_g(m, &m->query, &w->qa, j->qin, hi - lo, g, qr);
-    if (!w->g) {
-        for (size_t i = 0; i < m->query.nfeat; i++)
-            m->query.feat[i].rows = qrs[i];
-        for (size_t i = 0; i < m->cand.nfeat; i++)
-            m->cand.feat[i].rows = crs[i];
-    }
+    tower_backward_g(m, &m->cand, &w->ca, j->cin, uhi - ulo, g, w->rows[1]);
+    tower_backward_g(m, &m->query, &w->qa, j->qin, hi - lo, g, w->rows[0]);
 }
 
-/* The other threads' touched rows join thread 0's (the features' sets),
- * and their own sets are emptied in the same pass over them. */
-static void union_rows(model *m, model_batch *b)
+/* The threads' touched rows and their gradients, in thread order, into
+ * the features' sets and the tables of m->grads, where the caller of
+ * model_forward_backward reads them; the threads' sets emptied. */
+static void merge_rows(model *m, model_batch *b)
 {
     model_tower *tw[2] = {&m->query, &m->cand};
-    for (int t = 1; t < b->threads; t++)
+    for (int t = 0; t < b->threads; t++)
         for (int s = 0; s < 2; s++)
             for (size_t i = 0; i < tw[s]->nfeat; i++) {
+                model_feature *f = &tw[s]->feat[i];
                 nn_rowset *rs = &b->w[t].rows[s][i];
-                for (size_t r = 0; r < rs->n; r++) {
-                    nn_rowset_add(&tw[s]->feat[i].rows, rs->list[r]);
-                    rs->mark[rs->list[r]] = 0;
+                for (size_t k = 0; k < rs->n; k++) {
+                    nn_rowset_add(&f->rows, rs->list[k]);
+                    nn_axpy(f->demb + (size_t)rs->list[k] * rs->width, 1.0f,
+                            rs->g + k * rs->width, rs->width);
                 }
-                rs->n = 0;
+                nn_rowset_clear(rs);
             }
+}
+
+/* The tower side and the index of embedding f. */
+static size_t feature_at(const model *m, const model_feature *f, int *side)
+{
+    for (*side = 0; *side < 2; (*side)++) {
+        const model_tower *tw = *side ? &m->cand : &m->query;
+        for (size_t i = 0; i < tw->nfeat; i++)
+            if (&tw->feat[i] == f)
+                return i;
+    }
+    return 0; /* not reached: every sparse tensor is one of the towers' */
+}
+
+/* Thread t's share of the step on embedding tn: the rows it touched and
+ * no thread before it did, each with its own gradient row plus those of
+ * the threads after it that touched the row too, in thread order. A
+ * thread reads its own rows, in its cache, and the others' only where they
+ * hold something. */
+static void update_thread_rows(model *m, model_batch *b, const model_tensor *tn, int t,
+                               optimizer *o)
+{
+    int side;
+    size_t i = feature_at(m, tn->sparse, &side), C = tn->cols, n = 0;
+    model_worker *w = &b->w[t];
+    nn_rowset *own = &w->rows[side][i];
+    for (size_t k = 0; k < own->n; k++) {
+        uint32_t row = own->list[k];
+        int first = 1;
+        for (int s = 0; s < t && first; s++)
+            first = !b->w[s].rows[side][i].mark[row];
+        if (!first)
+            continue;
+        for (int s = t + 1; s < b->threads; s++) {
+            const nn_rowset *other = &b->w[s].rows[side][i];
+            if (other->mark[row])
+                nn_axpy(own->g + k * C, 1.0f, other->g + (size_t)other->slot[row] * C, C);
+        }
+        w->sel[n] = row;
+        w->at[n++] = (uint32_t)k;
+    }
+    opt_update_rows_from(o, m->params, tn->off, C, w->sel, own->g, w->at, n);
 }
 
 /* m->grads[at, at+n) += each other thread's block there (in thread order),
@@ -1166,10 +1215,11 @@ static void reduce_run(const model *m, const model_batch *b, size_t at, size_t n
     }
 }
 
-/* Phase 4: the thread's share of every tensor (a range of a dense one, a
- * range of the touched rows of an embedding): the threads' gradients
- * summed into m->grads, or with j->opt summed and applied in one pass by
- * the optimiser step, which zeroes them all again. */
+/* Phase 4: the thread's share of every tensor. Of a dense one, a range:
+ * the threads' blocks summed into m->grads, or with j->opt summed and
+ * applied in one pass by the optimiser, which zeroes them again. Of an
+ * embedding, with j->opt, the rows it touched first (update_thread_rows),
+ * or for model_apply_step (no workers) a range of the rows of m->grads. */
 static void phase_reduce(int t, int nt, void *arg)
 {
     step_job *j = arg;
@@ -1189,16 +1239,17 @@ static void phase_reduce(int t, int nt, void *arg)
                 reduce_run(m, b, tn->off + lo, hi - lo);
             continue;
         }
-        nn_rowset *rs = &tn->sparse->rows;
-        mlr_pool_range(rs->n, t, nt, &lo, &hi);
-        if (j->opt) {
-            opt_update_rows_sum(j->opt, m->params, blocks, ng, tn->off, tn->cols, rs->list + lo,
-                                hi - lo);
-            nn_rowset_unmark(rs, lo, hi); /* forget_rows empties the lists */
+        if (!j->opt) /* merge_rows summed the threads' rows */
+            continue;
+        if (b->w) {
+            update_thread_rows(m, b, tn, t, j->opt);
             continue;
         }
-        for (size_t r = lo; r < hi; r++)
-            reduce_run(m, b, tn->off + (size_t)rs->list[r] * tn->cols, tn->cols);
+        nn_rowset *rs = &tn->sparse->rows; /* model_apply_step: rows of m->grads */
+        mlr_pool_range(rs->n, t, nt, &lo, &hi);
+        opt_update_rows_sum(j->opt, m->params, blocks, ng, tn->off, tn->cols, rs->list + lo,
+                            hi - lo);
+        nn_rowset_unmark(rs, lo, hi); /* forget_rows empties the lists */
     }
 }
 
@@ -1224,7 +1275,7 @@ void model_apply_step(model *m, optimizer *o)
 }
 
 /* Phases 1-3, the losses and figures into st; the gradients stay in the
- * threads' blocks. */
+ * threads' blocks (dense) and row sets (embeddings). */
 static void forward_backward(step_job *j, const int32_t *keys, model_step_stats *st)
 {
     model *m = j->m;
@@ -1265,7 +1316,6 @@ static void forward_backward(step_job *j, const int32_t *keys, model_step_stats 
     if (!(lo->rating_weight > 0 && j->ratings))
         st->rating = 0.0;
     st->loss = lo->retrieval_weight * st->retrieval * (double)B + lo->rating_weight * st->rating;
-    union_rows(m, b);
 }
 
 void model_forward_backward(model *m, model_batch *b, const model_loss_opts *lo,
@@ -1275,6 +1325,7 @@ void model_forward_backward(model *m, model_batch *b, const model_loss_opts *lo,
 {
     step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL};
     forward_backward(&j, keys, st);
+    merge_rows(m, b);
     if (b->threads > 1)
         mlr_pool_run(b->pool, phase_reduce, &j);
 }
@@ -1289,7 +1340,10 @@ void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_o
     opt_begin_step(o);
     j.opt = o;
     mlr_pool_run(b->pool, phase_reduce, &j);
-    forget_rows(m);
+    for (int t = 0; t < b->threads; t++) /* read by the other threads until now */
+        for (int s = 0; s < 2; s++)
+            for (size_t i = 0; i < (s ? m->cand.nfeat : m->query.nfeat); i++)
+                nn_rowset_clear(&b->w[t].rows[s][i]);
 }
 
 /* ---- inference ---- */

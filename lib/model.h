@@ -210,7 +210,8 @@ typedef struct {
 } model_loss_opts;
 
 /* One thread's share of a batch: activations of its rows, its part of
- * dc, and (threads 1..) a gradient block and touched-row sets of its own. */
+ * dc, the embedding rows it touched with their gradients, and (threads
+ * 1..) a block of its own for the dense gradients. */
 typedef struct {
     model_acts qa, ca, ra;   /* query tower, candidate tower, rating head */
     float *z, *dz;           /* (Bt, 2D) rating head input */
@@ -219,7 +220,9 @@ typedef struct {
     float *shift;            /* (U) the softmax's column shifts */
     float *dc;               /* (U, D) its rows' contribution to dc */
     float *g;                /* (P) gradients; NULL for thread 0 (m->grads) */
-    nn_rowset rows[2][MODEL_MAX_FEATURES]; /* query, candidate; unused by thread 0 */
+    nn_rowset rows[2][MODEL_MAX_FEATURES]; /* query, candidate: touched rows and
+                                              their gradients (nn_rowset_init_grad) */
+    uint32_t *sel, *at;      /* the rows it updates, their places in its sets */
     double retrieval, rating, flops;       /* sums over its rows */
 } model_worker;
 

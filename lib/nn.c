@@ -26,15 +26,46 @@ void nn_rowset_init(nn_rowset *s, size_t V)
     s->n = 0;
     s->list = xmalloc((V ? V : 1) * sizeof *s->list);
     s->mark = xcalloc(V ? V : 1, 1);
+    s->slot = NULL;
+    s->g = NULL;
+    s->width = 0;
+}
+
+void nn_rowset_init_grad(nn_rowset *s, size_t V, size_t cap, size_t width)
+{
+    nn_rowset_init(s, V);
+    s->slot = xmalloc((V ? V : 1) * sizeof *s->slot);
+    size_t n = cap * width;
+    s->g = xmalloc((n ? n : 1) * sizeof *s->g);
+    s->width = width;
 }
 
 void nn_rowset_free(nn_rowset *s)
 {
     free(s->list);
     free(s->mark);
-    s->list = NULL;
-    s->mark = NULL;
-    s->n = 0;
+    free(s->slot);
+    free(s->g);
+    memset(s, 0, sizeof *s);
+}
+
+/* Where row's gradient goes: its own row of s->g (marked, and zeroed on
+ * its first touch) when s has them, else the table's row (marked in s). */
+static float *grad_row(float *dtable, nn_rowset *s, size_t row, size_t D)
+{
+    if (!s || !s->g) {
+        if (s)
+            nn_rowset_add(s, row);
+        return dtable + row * D;
+    }
+    if (!s->mark[row]) {
+        s->mark[row] = 1;
+        s->slot[row] = (int32_t)s->n;
+        s->list[s->n] = (uint32_t)row;
+        memset(s->g + s->n * s->width, 0, s->width * sizeof(float));
+        s->n++;
+    }
+    return s->g + (size_t)s->slot[row] * s->width;
 }
 
 void nn_rowset_add(nn_rowset *s, size_t row)
@@ -78,11 +109,9 @@ void nn_embedding_backward(float *dtable, nn_rowset *rows, const float *dout,
                            size_t ldd, const int32_t *ids, size_t B, size_t D)
 {
     for (size_t b = 0; b < B; b++) {
-        if (b + AHEAD < B)
+        if (b + AHEAD < B && !(rows && rows->g))
             __builtin_prefetch(dtable + (size_t)ids[b + AHEAD] * D, 1);
-        nn_axpy(dtable + (size_t)ids[b] * D, 1.0f, dout + b * ldd, D);
-        if (rows)
-            nn_rowset_add(rows, (size_t)ids[b]);
+        nn_axpy(grad_row(dtable, rows, (size_t)ids[b], D), 1.0f, dout + b * ldd, D);
     }
 }
 
@@ -126,9 +155,7 @@ void nn_bag_backward(float *dtable, nn_rowset *rows, const float *dout,
         for (size_t l = 0; l < L; l++) {
             if (row[l] < 0)
                 continue;
-            nn_axpy(dtable + (size_t)row[l] * D, inv, g, D);
-            if (rows)
-                nn_rowset_add(rows, (size_t)row[l]);
+            nn_axpy(grad_row(dtable, rows, (size_t)row[l], D), inv, g, D);
         }
     }
 }

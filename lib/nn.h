@@ -26,14 +26,23 @@
 
 /* Rows of an embedding table touched in the current batch, so that the
  * optimiser updates (and the trainer zeroes) only those rows.
- * mark (V) is 0/1, list (V) holds the n marked rows in first-touch order. */
+ * mark (V) is 0/1, list (V) holds the n marked rows in first-touch order.
+ * A set made by nn_rowset_init_grad also holds the rows' gradients itself,
+ * g (cap, width), the k-th listed row's at g + k width: the backward
+ * passes below then add into those instead of the table's rows, which
+ * stay in cache where a (V, width) table's scattered rows do not. */
 typedef struct {
     size_t n;
     uint32_t *list; /* (V) */
     uint8_t *mark;  /* (V) */
+    int32_t *slot;  /* (V) a marked row's place in list; NULL: no own gradients */
+    float *g;       /* (cap, width) */
+    size_t width;
 } nn_rowset;
 
 void nn_rowset_init(nn_rowset *s, size_t V); /* allocates (xmalloc) */
+/* ...with gradients of their own for up to cap rows of width floats. */
+void nn_rowset_init_grad(nn_rowset *s, size_t V, size_t cap, size_t width);
 void nn_rowset_free(nn_rowset *s);           /* accepts a zeroed set */
 void nn_rowset_add(nn_rowset *s, size_t row);
 void nn_rowset_clear(nn_rowset *s);          /* unmarks the n listed rows */
@@ -44,7 +53,8 @@ void nn_rowset_unmark(nn_rowset *s, size_t lo, size_t hi);
 /* ---- embedding lookup: out[b, :] = table[ids[b], :] ---- */
 void nn_embedding_forward(float *out, size_t ldo, const int32_t *ids,
                           const float *table, size_t B, size_t D);
-/* dtable[ids[b], :] += dout[b, :]; marks touched rows in rows (NULL: none). */
+/* dtable[ids[b], :] += dout[b, :]; marks touched rows in rows (NULL: none),
+ * and adds into its own gradients instead when it has them. */
 void nn_embedding_backward(float *dtable, nn_rowset *rows, const float *dout,
                            size_t ldd, const int32_t *ids, size_t B, size_t D);
 

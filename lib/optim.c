@@ -274,6 +274,26 @@ __attribute__((target("avx2"))) static void adam_rows_avx2(optimizer *o, float *
         }
     }
 }
+
+/* Adam on R rows of C (a multiple of 8) whose gradients are rows of g:
+ * rows[r]'s at g + at[r] C. */
+__attribute__((target("avx2"))) static void adam_rows_from_avx2(optimizer *o, float *params,
+                                                                size_t off, size_t C,
+                                                                const uint32_t *rows,
+                                                                const float *g,
+                                                                const uint32_t *at, size_t R,
+                                                                const float c[7])
+{
+    adam8_k k = adam8_consts(c);
+    for (size_t r = 0; r < R; r++) {
+        if (r + ROWS_AHEAD < R)
+            prefetch_row(o, params, NULL, 0, off + (size_t)rows[r + ROWS_AHEAD] * C);
+        size_t p = off + (size_t)rows[r] * C;
+        const float *gr = g + (size_t)at[r] * C;
+        for (size_t i = 0; i < C; i += 8)
+            adam8(&k, params + p + i, _mm256_loadu_ps(gr + i), o->m + p + i, o->v + p + i);
+    }
+}
 #endif
 
 void opt_update_rows_sum(optimizer *o, float *params, float *const *grads, size_t ng,
@@ -292,5 +312,23 @@ void opt_update_rows_sum(optimizer *o, float *params, float *const *grads, size_
             prefetch_row(o, params, (const float *const *)grads, ng,
                          off + (size_t)rows[r + ROWS_AHEAD] * C);
         step_sum(o, params, grads, ng, off + (size_t)rows[r] * C, C, o->c.l2);
+    }
+}
+
+void opt_update_rows_from(optimizer *o, float *params, size_t off, size_t C,
+                          const uint32_t *rows, const float *g, const uint32_t *at, size_t R)
+{
+#if MLR_AVX2
+    if (o->c.kind == OPT_ADAM && C % 8 == 0 && __builtin_cpu_supports("avx2")) {
+        float k[7];
+        adam_consts(o, o->c.l2, k);
+        adam_rows_from_avx2(o, params, off, C, rows, g, at, R, k);
+        return;
+    }
+#endif
+    for (size_t r = 0; r < R; r++) {
+        size_t p = off + (size_t)rows[r] * C;
+        step_run(o, params + p, g + (size_t)at[r] * C, o->m + p, o->v ? o->v + p : NULL, C,
+                 o->c.l2);
     }
 }

@@ -64,5 +64,9 @@ void opt_update_dense_sum(optimizer *o, float *params, float *const *grads, size
                           size_t off, size_t n);
 void opt_update_rows_sum(optimizer *o, float *params, float *const *grads, size_t ng,
                          size_t off, size_t C, const uint32_t *rows, size_t R);
+/* opt_update_rows with rows[r]'s gradient at g + at[r] C, a compact store
+ * of the touched rows' gradients (nn_rowset_init_grad's), left as it is. */
+void opt_update_rows_from(optimizer *o, float *params, size_t off, size_t C,
+                          const uint32_t *rows, const float *g, const uint32_t *at, size_t R);
 
 #endif

@@ -104,6 +104,39 @@ static void test_bag_fd(void)
     CHECK(fd_error(emb_loss, &c, c.table, dtable, V * D) < TOL);
 }
 
+/* A row set with gradients of its own: the same rows, in first-touch
+ * order, and each row's gradient the table's row bit for bit; the table
+ * itself untouched. A cleared set starts its rows from zero again. */
+static void test_rowset_grads(void)
+{
+    mlr_rng r;
+    mlr_rng_seed(&r, 3);
+    emb_ctx c = {.bag = 1, .ids = {1, 1, 4, 2, -1, -1, -1, -1, -1, 0, 3, -1}};
+    fill(&r, c.R, B * LD, 1.0);
+    float dtable[V * D] = {0}, untouched[V * D] = {0};
+    const int32_t single[B] = {3, 1, 3, 0};
+    nn_rowset plain, own;
+    nn_rowset_init(&plain, V);
+    nn_rowset_init_grad(&own, V, B * L, D);
+    for (int pass = 0; pass < 2; pass++) {
+        memset(dtable, 0, sizeof dtable);
+        nn_rowset_clear(&plain);
+        nn_rowset_clear(&own);
+        nn_bag_backward(dtable, &plain, c.R + 2, LD, c.ids, B, L, D);
+        nn_bag_backward(untouched, &own, c.R + 2, LD, c.ids, B, L, D);
+        nn_embedding_backward(dtable, &plain, c.R + 2, LD, single, B, D);
+        nn_embedding_backward(untouched, &own, c.R + 2, LD, single, B, D);
+        CHECK(own.n == plain.n && own.n == 5);
+        CHECK(memcmp(own.list, plain.list, own.n * sizeof *own.list) == 0);
+        for (size_t k = 0; k < own.n; k++)
+            CHECK(memcmp(own.g + k * D, dtable + own.list[k] * D, D * sizeof(float)) == 0);
+    }
+    for (int i = 0; i < V * D; i++)
+        CHECK(untouched[i] == 0.0f);
+    nn_rowset_free(&plain);
+    nn_rowset_free(&own);
+}
+
 static void test_copy_cols(void)
 {
     float inp[6] = {1, 2, 3, 4, 5, 6}, out[8] = {0};
@@ -510,6 +543,7 @@ int main(void)
 {
     RUN(test_embedding_fd);
     RUN(test_bag_fd);
+    RUN(test_rowset_grads);
     RUN(test_copy_cols);
     RUN(test_dense_fd);
     RUN(test_dense_blas_vs_naive);
