@@ -1138,6 +1138,11 @@ static void phase_backward(int t, int nt, void *arg)
     for (int s = 1; s < nt; s++) /* 1 x part is part: the plain sum, vectorised */
         nn_axpy(dc, 1.0f, b->w[s].dc + ulo * D, (uhi - ulo) * D);
     float *g = w->g ? w->g : m->grads;
+    /* the last step's rows, which the other threads read until its end */
+    for (size_t i = 0; i < m->query.nfeat; i++)
+        nn_rowset_clear(&w->rows[0][i]);
+    for (size_t i = 0; i < m->cand.nfeat; i++)
+        nn_rowset_clear(&w->rows[1][i]);
     tower_backward_g(m, &m->cand, &w->ca, j->cin, uhi - ulo, g, w->rows[1]);
     tower_backward_g(m, &m->query, &w->qa, j->qin, hi - lo, g, w->rows[0]);
 }
@@ -1339,11 +1344,7 @@ void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_o
     forward_backward(&j, keys, st);
     opt_begin_step(o);
     j.opt = o;
-    mlr_pool_run(b->pool, phase_reduce, &j);
-    for (int t = 0; t < b->threads; t++) /* read by the other threads until now */
-        for (int s = 0; s < 2; s++)
-            for (size_t i = 0; i < (s ? m->cand.nfeat : m->query.nfeat); i++)
-                nn_rowset_clear(&b->w[t].rows[s][i]);
+    mlr_pool_run(b->pool, phase_reduce, &j); /* the row sets are emptied by the next backward */
 }
 
 /* ---- inference ---- */

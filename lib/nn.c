@@ -36,7 +36,7 @@ void nn_rowset_init_grad(nn_rowset *s, size_t V, size_t cap, size_t width)
     nn_rowset_init(s, V);
     s->slot = xmalloc((V ? V : 1) * sizeof *s->slot);
     size_t n = cap * width;
-    s->g = xmalloc((n ? n : 1) * sizeof *s->g);
+    s->g = xcalloc(n ? n : 1, sizeof *s->g); /* unlisted rows are zero */
     s->width = width;
 }
 
@@ -49,8 +49,9 @@ void nn_rowset_free(nn_rowset *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Where row's gradient goes: its own row of s->g (marked, and zeroed on
- * its first touch) when s has them, else the table's row (marked in s). */
+/* Where row's gradient goes: its own row of s->g (marked, already zero:
+ * nn_rowset_clear zeroes the listed rows in one call) when s has them,
+ * else the table's row (marked in s). */
 static float *grad_row(float *dtable, nn_rowset *s, size_t row, size_t D)
 {
     if (!s || !s->g) {
@@ -61,9 +62,7 @@ static float *grad_row(float *dtable, nn_rowset *s, size_t row, size_t D)
     if (!s->mark[row]) {
         s->mark[row] = 1;
         s->slot[row] = (int32_t)s->n;
-        s->list[s->n] = (uint32_t)row;
-        memset(s->g + s->n * s->width, 0, s->width * sizeof(float));
-        s->n++;
+        s->list[s->n++] = (uint32_t)row;
     }
     return s->g + (size_t)s->slot[row] * s->width;
 }
@@ -78,6 +77,8 @@ void nn_rowset_add(nn_rowset *s, size_t row)
 
 void nn_rowset_clear(nn_rowset *s)
 {
+    if (s->g)
+        memset(s->g, 0, s->n * s->width * sizeof(float));
     nn_rowset_unmark(s, 0, s->n);
     s->n = 0;
 }
