@@ -879,7 +879,7 @@ void model_batch_init_threads(model_batch *b, const model *m, const model_input 
 {
     memset(b, 0, sizeof *b);
     size_t D = out_width(m);
-    b->pool = mlr_pool_new(threads);
+    b->pool = mlr_pool_new(threads < MODEL_MAX_THREADS ? threads : MODEL_MAX_THREADS);
     b->threads = mlr_pool_threads(b->pool);
     b->w = xcalloc((size_t)b->threads, sizeof *b->w);
     for (int t = 0; t < b->threads; t++) {
@@ -894,6 +894,7 @@ void model_batch_init_threads(model_batch *b, const model *m, const model_input 
         size_t most = thread_rowsets(w, m, qin, cin, cap);
         w->sel = xmalloc((most ? most : 1) * sizeof *w->sel);
         w->at = xmalloc((most ? most : 1) * sizeof *w->at);
+        w->sum = xmalloc((m->query.E > m->cand.E ? m->query.E : m->cand.E) * sizeof(float) + 1);
         /* the other threads' dense gradients go into blocks of their own,
          * summed in thread order */
         if (t > 0)
@@ -931,6 +932,7 @@ void model_batch_free(model_batch *b)
         free(w->shift);
         free(w->sel);
         free(w->at);
+        free(w->sum);
         free(w->g);
         for (int s = 0; s < 2; s++)
             for (size_t i = 0; i < MODEL_MAX_FEATURES; i++)
@@ -1179,34 +1181,56 @@ static size_t feature_at(const model *m, const model_feature *f, int *side)
     return 0; /* not reached: every sparse tensor is one of the towers' */
 }
 
+/* Row k of thread t's set `own` of embedding (side, i) becomes the sum,
+ * in thread order, of the rows of the n threads `who` that touched it
+ * (t among them): two add in either order to the same bits, more need
+ * the order kept, in the worker's scratch row. */
+static void sum_touching(model_batch *b, int t, int side, size_t i, size_t k, const int *who,
+                         int n)
+{
+    nn_rowset *own = &b->w[t].rows[side][i];
+    size_t C = own->width;
+    float *g = own->g + k * C, *sum = n > 2 ? b->w[t].sum : g;
+    uint32_t row = own->list[k];
+    if (n > 2)
+        memset(sum, 0, C * sizeof(float));
+    for (int q = 0; q < n; q++) {
+        const nn_rowset *rs = &b->w[who[q]].rows[side][i];
+        if (rs != own || n > 2)
+            nn_axpy(sum, 1.0f, rs->g + (size_t)rs->slot[row] * C, C);
+    }
+    if (n > 2)
+        memcpy(g, sum, C * sizeof(float));
+}
+
 /* Thread t's share of the step on embedding tn: the rows it touched and
- * no thread before it did, each with its own gradient row plus those of
- * the threads after it that touched the row too, in thread order. A
- * thread reads its own rows, in its cache, and the others' only where they
- * hold something. */
+ * owns, each with the gradient rows of all the threads that touched it
+ * summed in. A row touched by one thread is its own; one touched by
+ * several goes to one of them by its number, so that the threads share
+ * the rows they all touch (the small vocabularies) and their remote reads.
+ * A thread reads its own rows, in its cache, and the others' only where
+ * they hold something. */
 static void update_thread_rows(model *m, model_batch *b, const model_tensor *tn, int t,
                                optimizer *o)
 {
-    int side;
-    size_t i = feature_at(m, tn->sparse, &side), C = tn->cols, n = 0;
+    int side, who[MODEL_MAX_THREADS];
+    size_t i = feature_at(m, tn->sparse, &side), n = 0;
     model_worker *w = &b->w[t];
     nn_rowset *own = &w->rows[side][i];
     for (size_t k = 0; k < own->n; k++) {
         uint32_t row = own->list[k];
-        int first = 1;
-        for (int s = 0; s < t && first; s++)
-            first = !b->w[s].rows[side][i].mark[row];
-        if (!first)
+        int nw = 0;
+        for (int s = 0; s < b->threads; s++)
+            if (s == t || b->w[s].rows[side][i].mark[row])
+                who[nw++] = s;
+        if (who[row % (uint32_t)nw] != t)
             continue;
-        for (int s = t + 1; s < b->threads; s++) {
-            const nn_rowset *other = &b->w[s].rows[side][i];
-            if (other->mark[row])
-                nn_axpy(own->g + k * C, 1.0f, other->g + (size_t)other->slot[row] * C, C);
-        }
+        if (nw > 1)
+            sum_touching(b, t, side, i, k, who, nw);
         w->sel[n] = row;
         w->at[n++] = (uint32_t)k;
     }
-    opt_update_rows_from(o, m->params, tn->off, C, w->sel, own->g, w->at, n);
+    opt_update_rows_from(o, m->params, tn->off, tn->cols, w->sel, own->g, w->at, n);
 }
 
 /* m->grads[at, at+n) += each other thread's block there (in thread order),

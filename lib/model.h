@@ -29,6 +29,7 @@
 #define MODEL_FORMAT "mlrec-model"
 #define MODEL_VERSION "1"
 #define MODEL_MAX_FEATURES 12
+#define MODEL_MAX_THREADS 256 /* of a training batch (model_batch_init_threads) */
 #define MODEL_MAX_LAYERS 8
 
 /* How a feature enters a tower. */
@@ -223,6 +224,7 @@ typedef struct {
     nn_rowset rows[2][MODEL_MAX_FEATURES]; /* query, candidate: touched rows and
                                               their gradients (nn_rowset_init_grad) */
     uint32_t *sel, *at;      /* the rows it updates, their places in its sets */
+    float *sum;              /* (E) a row's gradient summed over three threads or more */
     double retrieval, rating, flops;       /* sums over its rows */
 } model_worker;
 
