@@ -1064,6 +1064,7 @@ typedef struct {
     const size_t *rows;
     size_t B, U, D;
     optimizer *opt; /* the reduce phase also steps when set */
+    const int32_t *keys; /* (rows) item keys */
 } step_job;
 
 /* Phase 1: both towers forward on the thread's rows, into b->q and b->c. */
@@ -1083,6 +1084,14 @@ static void phase_forward(int t, int nt, void *arg)
     memcpy(b->q + lo * D, q, (hi - lo) * D * sizeof(float));
     const float *c = model_tower_forward(&j->m->cand, &w->ca, j->cin, b->cand_rows + ulo, uhi - ulo);
     memcpy(b->c + ulo * D, c, (uhi - ulo) * D * sizeof(float));
+    if (j->lo->logq) /* the log-Q correction of its items */
+        for (size_t u = ulo; u < uhi; u++)
+            b->colbias[u] = -j->lo->logq[j->keys[b->cand_rows[u]]];
+    for (size_t r = lo; j->ratings && r < hi; r++) { /* its rows' ratings: misses */
+        if (r + 16 < hi)
+            __builtin_prefetch(j->ratings + j->rows[r + 16]);
+        b->y[r] = j->ratings[j->rows[r]];
+    }
     w->flops = w->qa.flops + w->ca.flops; /* the products the towers ran */
 }
 
@@ -1305,14 +1314,14 @@ void model_apply_step(model *m, optimizer *o)
 
 /* Phases 1-3, the losses and figures into st; the gradients stay in the
  * threads' blocks (dense) and row sets (embeddings). */
-static void forward_backward(step_job *j, const int32_t *keys, model_step_stats *st)
+static void forward_backward(step_job *j, model_step_stats *st)
 {
     model *m = j->m;
     model_batch *b = j->b;
     const model_loss_opts *lo = j->lo;
     size_t B = j->B;
     j->D = out_width(m);
-    j->U = distinct_items(b, keys, j->rows, B);
+    j->U = distinct_items(b, j->keys, j->rows, B);
     b->dropping = 0;
     for (size_t i = 0; lo->id_dropout > 0 && lo->rng && i < m->query.nfeat; i++)
         if (strcmp(m->query.feat[i].name, "user_id") == 0 && m->query.feat[i].kind == MF_CAT) {
@@ -1320,15 +1329,6 @@ static void forward_backward(step_job *j, const int32_t *keys, model_step_stats 
             b->drop_feat = i;
             for (size_t r = 0; r < B; r++)
                 b->drop[r] = mlr_rng_uniform(lo->rng) < lo->id_dropout;
-        }
-    if (lo->logq)
-        for (size_t u = 0; u < j->U; u++)
-            b->colbias[u] = -lo->logq[keys[b->cand_rows[u]]];
-    if (j->ratings)
-        for (size_t r = 0; r < B; r++) {
-            if (r + 16 < B)
-                __builtin_prefetch(j->ratings + j->rows[r + 16]);
-            b->y[r] = j->ratings[j->rows[r]];
         }
     mlr_pool_run(b->pool, phase_forward, j);
     mlr_pool_run(b->pool, phase_losses, j);
@@ -1352,8 +1352,8 @@ void model_forward_backward(model *m, model_batch *b, const model_loss_opts *lo,
                             const int32_t *keys, const float *ratings,
                             const size_t *rows, size_t B, model_step_stats *st)
 {
-    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL};
-    forward_backward(&j, keys, st);
+    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL, keys};
+    forward_backward(&j, st);
     merge_rows(m, b);
     if (b->threads > 1)
         mlr_pool_run(b->pool, phase_reduce, &j);
@@ -1364,8 +1364,8 @@ void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_o
                       const int32_t *keys, const float *ratings,
                       const size_t *rows, size_t B, model_step_stats *st)
 {
-    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL};
-    forward_backward(&j, keys, st);
+    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL, keys};
+    forward_backward(&j, st);
     opt_begin_step(o);
     j.opt = o;
     mlr_pool_run(b->pool, phase_reduce, &j); /* the row sets are emptied by the next backward */
