@@ -1256,8 +1256,8 @@ static void reduce_run(const model *m, const model_batch *b, size_t at, size_t n
 /* Phase 4: the thread's share of every tensor. Of a dense one, a range:
  * the threads' blocks summed into m->grads, or with j->opt summed and
  * applied in one pass by the optimiser, which zeroes them again. Of an
- * embedding, with j->opt, the rows it touched first (update_thread_rows),
- * or for model_apply_step (no workers) a range of the rows of m->grads. */
+ * embedding, with j->opt, the rows it owns (update_thread_rows), or for
+ * model_apply_step (no workers) a range of the rows of m->grads. */
 static void phase_reduce(int t, int nt, void *arg)
 {
     step_job *j = arg;
