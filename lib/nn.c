@@ -28,7 +28,7 @@ void nn_rowset_init(nn_rowset *s, size_t V)
     s->mark = xcalloc(V ? V : 1, 1);
     s->slot = NULL;
     s->g = NULL;
-    s->width = 0;
+    s->width = s->cap = 0;
 }
 
 void nn_rowset_init_grad(nn_rowset *s, size_t V, size_t cap, size_t width)
@@ -38,6 +38,7 @@ void nn_rowset_init_grad(nn_rowset *s, size_t V, size_t cap, size_t width)
     size_t n = cap * width;
     s->g = xcalloc(n ? n : 1, sizeof *s->g); /* unlisted rows are zero */
     s->width = width;
+    s->cap = cap;
 }
 
 void nn_rowset_free(nn_rowset *s)
@@ -60,6 +61,8 @@ static float *grad_row(float *dtable, nn_rowset *s, size_t row, size_t D)
         return dtable + row * D;
     }
     if (!s->mark[row]) {
+        if (s->n == s->cap) /* the caller sized it for every row a batch can touch */
+            mlr_die("internal error: a row set holds gradients for %zu rows only", s->cap);
         s->mark[row] = 1;
         s->slot[row] = (int32_t)s->n;
         s->list[s->n++] = (uint32_t)row;

@@ -37,7 +37,7 @@ typedef struct {
     uint8_t *mark;  /* (V) */
     int32_t *slot;  /* (V) a marked row's place in list; NULL: no own gradients */
     float *g;       /* (cap, width) */
-    size_t width;
+    size_t width, cap;
 } nn_rowset;
 
 void nn_rowset_init(nn_rowset *s, size_t V); /* allocates (xmalloc) */
