@@ -1256,8 +1256,7 @@ static void reduce_run(const model *m, const model_batch *b, size_t at, size_t n
 /* Phase 4: the thread's share of every tensor. Of a dense one, a range:
  * the threads' blocks summed into m->grads, or with j->opt summed and
  * applied in one pass by the optimiser, which zeroes them again. Of an
- * embedding, with j->opt, the rows it owns (update_thread_rows), or for
- * model_apply_step (no workers) a range of the rows of m->grads. */
+ * embedding, with j->opt, the rows it owns (update_thread_rows). */
 static void phase_reduce(int t, int nt, void *arg)
 {
     step_job *j = arg;
@@ -1277,39 +1276,9 @@ static void phase_reduce(int t, int nt, void *arg)
                 reduce_run(m, b, tn->off + lo, hi - lo);
             continue;
         }
-        if (!j->opt) /* merge_rows summed the threads' rows */
-            continue;
-        if (b->w) {
+        if (j->opt) /* without, merge_rows summed the threads' rows */
             update_thread_rows(m, b, tn, t, j->opt);
-            continue;
-        }
-        nn_rowset *rs = &tn->sparse->rows; /* model_apply_step: rows of m->grads */
-        mlr_pool_range(rs->n, t, nt, &lo, &hi);
-        opt_update_rows_sum(j->opt, m->params, blocks, ng, tn->off, tn->cols, rs->list + lo,
-                            hi - lo);
-        nn_rowset_unmark(rs, lo, hi); /* forget_rows empties the lists */
     }
-}
-
-/* After an optimiser step: the touched rows, unmarked by the threads that
- * updated them, no longer listed. */
-static void forget_rows(model *m)
-{
-    for (size_t i = 0; i < m->ntensors; i++)
-        if (m->tensors[i].sparse)
-            m->tensors[i].sparse->rows.n = 0;
-}
-
-/* One optimiser step over every tensor, then the gradients back to zero
- * (only the touched rows of the embeddings). */
-void model_apply_step(model *m, optimizer *o)
-{
-    opt_begin_step(o);
-    float *blocks[1] = {m->grads};
-    model_batch none = {.threads = 1, .blocks = blocks};
-    step_job j = {.m = m, .b = &none, .opt = o};
-    phase_reduce(0, 1, &j);
-    forget_rows(m);
 }
 
 /* Phases 1-3, the losses and figures into st; the gradients stay in the

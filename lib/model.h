@@ -274,14 +274,13 @@ void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_o
                       const int32_t *keys, const float *ratings,
                       const size_t *rows, size_t B, model_step_stats *st);
 
-/* The two halves of model_train_step: the gradients of the batch's
- * objective added into m->grads (touched rows marked), and the optimiser
- * step that applies them and zeroes the gradients again. */
+/* model_train_step without the optimiser step: the gradients of the
+ * batch's objective added into m->grads, the embeddings' touched rows
+ * marked in their features' sets (what the gradient checks read). */
 void model_forward_backward(model *m, model_batch *b, const model_loss_opts *lo,
                             const model_input *qin, const model_input *cin,
                             const int32_t *keys, const float *ratings,
                             const size_t *rows, size_t B, model_step_stats *st);
-void model_apply_step(model *m, optimizer *o);
 
 /* ---- inference ---- */
 /* out (N, D): the tower's output for every row of in, in chunks. */

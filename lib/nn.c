@@ -82,15 +82,11 @@ void nn_rowset_clear(nn_rowset *s)
 {
     if (s->g)
         memset(s->g, 0, s->n * s->width * sizeof(float));
-    nn_rowset_unmark(s, 0, s->n);
+    for (size_t i = 0; i < s->n; i++)
+        s->mark[s->list[i]] = 0;
     s->n = 0;
 }
 
-void nn_rowset_unmark(nn_rowset *s, size_t lo, size_t hi)
-{
-    for (size_t i = lo; i < hi; i++)
-        s->mark[s->list[i]] = 0;
-}
 
 /* ---- embeddings ---- */
 

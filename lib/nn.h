@@ -46,9 +46,6 @@ void nn_rowset_init_grad(nn_rowset *s, size_t V, size_t cap, size_t width);
 void nn_rowset_free(nn_rowset *s);           /* accepts a zeroed set */
 void nn_rowset_add(nn_rowset *s, size_t row);
 void nn_rowset_clear(nn_rowset *s);          /* unmarks the n listed rows, zeroes their g */
-/* Unmarks the listed rows lo..hi-1 and keeps them listed: threads unmark
- * ranges of their own, then n is set to 0. */
-void nn_rowset_unmark(nn_rowset *s, size_t lo, size_t hi);
 
 /* ---- embedding lookup: out[b, :] = table[ids[b], :] ---- */
 void nn_embedding_forward(float *out, size_t ldo, const int32_t *ids,

@@ -243,38 +243,6 @@ void opt_update_dense_sum(optimizer *o, float *params, float *const *grads, size
 }
 
 #if MLR_AVX2
-/* Adam on R rows of C (a multiple of 8) parameters whose gradient is the
- * sum of the ng blocks: the sum, the clearing and the update eight at a
- * time in one loop over the rows. The same operations as take_sum and
- * adam_avx2, so the same bits; what goes is the setup and the calls per
- * row (an embedding row is four vectors), a third of the optimiser's time
- * on ML-100K. c: b1 b2 a1 a2 lr eps 2 l2. */
-__attribute__((target("avx2"))) static void adam_rows_avx2(optimizer *o, float *params,
-                                                           float *const *grads, size_t ng,
-                                                           size_t off, size_t C,
-                                                           const uint32_t *rows, size_t R,
-                                                           const float c[7])
-{
-    adam8_k k = adam8_consts(c);
-    __m256 zero = _mm256_setzero_ps();
-    float *m = o->m, *v = o->v;
-    for (size_t r = 0; r < R; r++) {
-        if (r + ROWS_AHEAD < R)
-            prefetch_row(o, params, (const float *const *)grads, ng,
-                         off + (size_t)rows[r + ROWS_AHEAD] * C);
-        size_t at = off + (size_t)rows[r] * C;
-        for (size_t i = at; i < at + C; i += 8) {
-            __m256 gs = _mm256_loadu_ps(grads[0] + i);
-            _mm256_storeu_ps(grads[0] + i, zero);
-            for (size_t s = 1; s < ng; s++) {
-                gs = _mm256_add_ps(gs, _mm256_loadu_ps(grads[s] + i));
-                _mm256_storeu_ps(grads[s] + i, zero);
-            }
-            adam8(&k, params + i, gs, m + i, v + i);
-        }
-    }
-}
-
 /* Adam on R rows of C (a multiple of 8) whose gradients are rows of g:
  * rows[r]'s at g + at[r] C. */
 __attribute__((target("avx2"))) static void adam_rows_from_avx2(optimizer *o, float *params,
@@ -295,25 +263,6 @@ __attribute__((target("avx2"))) static void adam_rows_from_avx2(optimizer *o, fl
     }
 }
 #endif
-
-void opt_update_rows_sum(optimizer *o, float *params, float *const *grads, size_t ng,
-                         size_t off, size_t C, const uint32_t *rows, size_t R)
-{
-#if MLR_AVX2
-    if (o->c.kind == OPT_ADAM && C % 8 == 0 && ng > 0 && __builtin_cpu_supports("avx2")) {
-        float k[7];
-        adam_consts(o, o->c.l2, k);
-        adam_rows_avx2(o, params, grads, ng, off, C, rows, R, k);
-        return;
-    }
-#endif
-    for (size_t r = 0; r < R; r++) {
-        if (r + ROWS_AHEAD < R)
-            prefetch_row(o, params, (const float *const *)grads, ng,
-                         off + (size_t)rows[r + ROWS_AHEAD] * C);
-        step_sum(o, params, grads, ng, off + (size_t)rows[r] * C, C, o->c.l2);
-    }
-}
 
 void opt_update_rows_from(optimizer *o, float *params, size_t off, size_t C,
                           const uint32_t *rows, const float *g, const uint32_t *at, size_t R)

@@ -57,13 +57,11 @@ void opt_update_dense(optimizer *o, float *params, const float *grads,
 void opt_update_rows(optimizer *o, float *params, const float *grads,
                      size_t off, size_t C, const uint32_t *rows, size_t R);
 
-/* The two above with each parameter's gradient the sum of ng blocks,
+/* opt_update_dense with each parameter's gradient the sum of ng blocks,
  * grads[0] + grads[1] + ... in that order (the partial sums of threads),
- * in one pass; the runs they read are zeroed in every block. */
+ * in one pass; the runs it reads are zeroed in every block. */
 void opt_update_dense_sum(optimizer *o, float *params, float *const *grads, size_t ng,
                           size_t off, size_t n);
-void opt_update_rows_sum(optimizer *o, float *params, float *const *grads, size_t ng,
-                         size_t off, size_t C, const uint32_t *rows, size_t R);
 /* opt_update_rows with rows[r]'s gradient at g + at[r] C, a compact store
  * of the touched rows' gradients (nn_rowset_init_grad's), left as it is. */
 void opt_update_rows_from(optimizer *o, float *params, size_t off, size_t C,

@@ -155,12 +155,12 @@ static void test_adam_lanes_match_scalar(void)
     opt_free(&b);
 }
 
-/* The _sum updates equal summing the blocks in order and then updating,
- * bit for bit (over more than one chunk of the sum), for Adam and Adagrad,
- * dense and by rows; they leave every block zero where they read. */
+/* The _sum update equals summing the blocks in order and then updating,
+ * bit for bit (over more than one chunk of the sum), for Adam and
+ * Adagrad; it leaves every block zero where it read. */
 static void sum_case(opt_kind kind)
 {
-    enum { P = 600, C = 300 }; /* two rows of 300: a chunk and a bit each */
+    enum { P = 600 }; /* two chunks and a bit */
     opt_config c = opt_defaults();
     c.kind = kind;
     c.l2 = 0.01f;
@@ -170,7 +170,6 @@ static void sum_case(opt_kind kind)
     float wa[P], wb[P], g0[P], g1[P], g2[P], sum[P];
     for (int i = 0; i < P; i++)
         wa[i] = wb[i] = 0.01f * (float)(i % 17 - 8);
-    const uint32_t row1 = 1;
     for (int t = 0; t < 3; t++) {
         for (int i = 0; i < P; i++) {
             g0[i] = 0.3f * (float)((i * 7 + t) % 11) - 1.4f;
@@ -181,13 +180,6 @@ static void sum_case(opt_kind kind)
         float *blocks[3] = {g0, g1, g2};
         opt_begin_step(&a);
         opt_begin_step(&b);
-        if (t == 1) {
-            opt_update_rows_sum(&a, wa, blocks, 3, 0, C, &row1, 1);
-            opt_update_rows(&b, wb, sum, 0, C, &row1, 1);
-            for (int i = C; i < P; i++)
-                CHECK(g0[i] == 0.0f && g1[i] == 0.0f && g2[i] == 0.0f);
-            continue;
-        }
         opt_update_dense_sum(&a, wa, blocks, 3, 0, P);
         opt_update_dense(&b, wb, sum, 0, P);
         for (int i = 0; i < P; i++)
@@ -203,44 +195,6 @@ static void test_update_sum(void)
 {
     sum_case(OPT_ADAM);
     sum_case(OPT_ADAGRAD);
-}
-
-/* Rows of 32 (eight-wide Adam over the rows in one loop): the same bits
- * as summing the two blocks and updating row by row, every other row of
- * the table left alone, the blocks zero where read. */
-static void test_update_rows_sum_wide(void)
-{
-    enum { V = 6, C = 32, P = V * C };
-    opt_config c = opt_defaults();
-    c.kind = OPT_ADAM;
-    c.l2 = 0.02f;
-    optimizer a, b;
-    opt_init(&a, &c, P);
-    opt_init(&b, &c, P);
-    float wa[P], wb[P], g0[P], g1[P], sum[P];
-    for (int i = 0; i < P; i++)
-        wa[i] = wb[i] = 0.02f * (float)(i % 13 - 6);
-    const uint32_t rows[3] = {4, 1, 2};
-    for (int t = 0; t < 3; t++) {
-        for (int i = 0; i < P; i++) {
-            g0[i] = 0.25f * (float)((i * 5 + t) % 9) - 1.0f;
-            g1[i] = 0.125f * (float)((i * 3) % 7) - 0.3f;
-            sum[i] = g0[i] + g1[i];
-        }
-        float *blocks[2] = {g0, g1};
-        opt_begin_step(&a);
-        opt_begin_step(&b);
-        opt_update_rows_sum(&a, wa, blocks, 2, 0, C, rows, 3);
-        opt_update_rows(&b, wb, sum, 0, C, rows, 3);
-        for (int r = 0; r < 3; r++)
-            for (int k = 0; k < C; k++)
-                CHECK(g0[rows[r] * C + k] == 0.0f && g1[rows[r] * C + k] == 0.0f);
-    }
-    CHECK(memcmp(wa, wb, sizeof wa) == 0);
-    CHECK(memcmp(a.m, b.m, P * sizeof(float)) == 0 && memcmp(a.v, b.v, P * sizeof(float)) == 0);
-    CHECK(wa[0] == 0.02f * -6.0f && wa[3 * C] == wb[3 * C]); /* rows 0 and 3 untouched */
-    opt_free(&a);
-    opt_free(&b);
 }
 
 /* Gradients from a compact store (row r's at g + at[r] C): the same bits
@@ -294,7 +248,6 @@ int main(void)
     RUN(test_converges);
     RUN(test_adam_lanes_match_scalar);
     RUN(test_update_sum);
-    RUN(test_update_rows_sum_wide);
     RUN(test_update_rows_from);
     return check_status();
 }
