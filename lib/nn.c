@@ -286,13 +286,8 @@ void nn_matmul(float *out, const float *a, const float *b, size_t n, size_t k, s
 {
     if (n == 0 || m == 0)
         return;
-    if (k == 0) {
-        memset(out, 0, n * m * sizeof(float));
-        return;
-    }
     memset(out, 0, n * m * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)m, (int)k,
-                1.0f, a, (int)k, b, (int)m, 1.0f, out, (int)m);
+    nn_matmul_acc(out, a, b, n, k, m);
 }
 
 void nn_matmul_acc(float *out, const float *a, const float *b, size_t n, size_t k, size_t m)
@@ -315,11 +310,9 @@ void nn_matmul_nt(float *out, const float *a, const float *b, size_t n, size_t m
 {
     if (n == 0 || k == 0)
         return;
-    if (m == 0) {
-        memset(out, 0, n * k * sizeof(float));
-        return;
-    }
     memset(out, 0, n * k * sizeof(float));
+    if (m == 0)
+        return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)k, (int)m,
                 1.0f, a, (int)m, b, (int)m, 1.0f, out, (int)k);
 }
@@ -548,29 +541,14 @@ void nn_relu_mask(float *d, const float *out, size_t n)
 void nn_logits_forward(float *logits, const float *q, const float *c,
                        size_t B, size_t U, size_t D)
 {
-    if (B == 0 || U == 0)
-        return;
-    if (D == 0) {
-        memset(logits, 0, B * U * sizeof(float));
-        return;
-    }
-    /* logits (B,U) = q (B,D) c^T (D,U) */
-    memset(logits, 0, B * U * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)U, (int)D,
-                1.0f, q, (int)D, c, (int)D, 1.0f, logits, (int)U);
+    nn_matmul_nt(logits, q, c, B, D, U); /* logits (B,U) = q (B,D) c^T (D,U) */
 }
 
 void nn_logits_backward(float *dq, float *dc, const float *dlogits,
                         const float *q, const float *c, size_t B, size_t U, size_t D)
 {
-    if (B == 0 || U == 0 || D == 0)
-        return;
-    /* dq (B,D) += dlogits (B,U) c (U,D) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)D, (int)U,
-                1.0f, dlogits, (int)U, c, (int)D, 1.0f, dq, (int)D);
-    /* dc (U,D) += dlogits^T (U,B) q (B,D) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)U, (int)D, (int)B,
-                1.0f, dlogits, (int)U, q, (int)D, 1.0f, dc, (int)D);
+    nn_matmul_acc(dq, dlogits, c, B, U, D);    /* dq (B,D) += dlogits (B,U) c (U,D) */
+    nn_matmul_tn_acc(dc, dlogits, q, B, U, D); /* dc (U,D) += dlogits^T (U,B) q (B,D) */
 }
 
 void nn_logits_forward_naive(float *logits, const float *q, const float *c,
