@@ -894,7 +894,7 @@ void model_batch_init_threads(model_batch *b, const model *m, const model_input 
         size_t most = thread_rowsets(w, m, qin, cin, cap);
         w->sel = xmalloc((most ? most : 1) * sizeof *w->sel);
         w->at = xmalloc((most ? most : 1) * sizeof *w->at);
-        w->sum = xmalloc((m->query.E > m->cand.E ? m->query.E : m->cand.E) * sizeof(float) + 1);
+        w->sum = xcalloc(m->query.E > m->cand.E ? m->query.E : m->cand.E, sizeof(float));
         /* the other threads' dense gradients go into blocks of their own,
          * summed in thread order */
         if (t > 0)
