@@ -1,6 +1,8 @@
 /* test_pool.c: every t runs once per mlr_pool_run, the return waits for
  * all of them, the ranges tile [0, n). */
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "pool.h"
@@ -41,6 +43,43 @@ static void test_runs_each_thread(void)
     mlr_pool_free(NULL);
 }
 
+static void pause_ms(long ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Worker t > 0 outlasts the caller's spin, so the caller sleeps for it. */
+static void slow_workers(int t, int nt, void *arg)
+{
+    if (t > 0)
+        pause_ms(3);
+    count(t, nt, arg);
+}
+
+/* Runs far apart (the workers asleep between them) and runs whose workers
+ * finish long after the caller: no wake-up may be lost either way, or a
+ * run hangs or returns early. */
+static void test_sleeping_runs(void)
+{
+    alarm(60); /* a lost wake-up hangs: let SIGALRM end it as a failure */
+    for (int threads = 2; threads <= 3; threads++) {
+        mlr_pool *p = mlr_pool_new(threads);
+        job j;
+        memset(&j, 0, sizeof j);
+        for (int r = 0; r < 20; r++) {
+            pause_ms(2);
+            mlr_pool_run(p, r % 2 ? slow_workers : count, &j);
+            int done = 1;
+            for (int t = 0; t < threads; t++)
+                done &= j.ran[t] == r + 1;
+            CHECKF(done, "threads %d, run %d returned before every thread ran", threads, r);
+        }
+        mlr_pool_free(p);
+    }
+    alarm(0);
+}
+
 static void test_ranges(void)
 {
     for (size_t n = 0; n < 9; n++)
@@ -58,6 +97,7 @@ static void test_ranges(void)
 int main(void)
 {
     RUN(test_runs_each_thread);
+    RUN(test_sleeping_runs);
     RUN(test_ranges);
     return check_status();
 }
