@@ -8,7 +8,16 @@
 
 #include "mlr.h"
 
-enum { SPINS = 30000 }; /* polls before sleeping: tens of microseconds, a batch phase */
+enum { SPINS = 2000 }; /* polls before sleeping: some 50 microseconds with the pause, a batch phase */
+
+/* A poll's pause: a waiting thread leaves the core's resources to the one
+ * at work (two vCPUs may be one core's two threads). */
+static void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 struct mlr_pool {
     int n;                   /* threads, the caller included */
@@ -35,8 +44,10 @@ static void *worker(void *v)
     unsigned long seen = 0;
     for (;;) {
         int spins = 0;
-        while (atomic_load(&p->gen) == seen && spins < SPINS)
+        while (atomic_load(&p->gen) == seen && spins < SPINS) {
+            relax();
             spins++;
+        }
         if (atomic_load(&p->gen) == seen) {
             pthread_mutex_lock(&p->mu);
             while (atomic_load(&p->gen) == seen && !p->quit)
@@ -98,8 +109,10 @@ void mlr_pool_run(mlr_pool *p, mlr_pool_fn fn, void *arg)
     pthread_mutex_unlock(&p->mu);
     fn(0, p->n, arg);
     int spins = 0;
-    while (atomic_load(&p->pending) > 0 && spins < SPINS)
+    while (atomic_load(&p->pending) > 0 && spins < SPINS) {
+        relax();
         spins++;
+    }
     if (atomic_load(&p->pending) > 0) {
         pthread_mutex_lock(&p->mu);
         while (atomic_load(&p->pending) > 0)
