@@ -890,7 +890,8 @@ void model_batch_init_threads(model_batch *b, const model *m, const model_input 
         w->z = xmalloc(cap * 2 * D * sizeof(float));
         w->dz = xmalloc(cap * 2 * D * sizeof(float));
         w->dc = xmalloc(cap * D * sizeof(float));
-        w->shift = xmalloc((cap ? cap : 1) * sizeof(float));
+        w->rowscale = xmalloc((cap ? cap : 1) * sizeof(float));
+        w->dqs = xmalloc(cap * D * sizeof(float));
         size_t most = thread_rowsets(w, m, qin, cin, cap);
         w->sel = xmalloc((most ? most : 1) * sizeof *w->sel);
         w->at = xmalloc((most ? most : 1) * sizeof *w->at);
@@ -906,7 +907,7 @@ void model_batch_init_threads(model_batch *b, const model *m, const model_input 
         b->blocks[t] = b->w[t].g;
     b->q = xmalloc(cap * D * sizeof(float));
     b->c = xmalloc(cap * D * sizeof(float));
-    b->colbias = xmalloc(cap * sizeof(float));
+    b->shift = xmalloc(cap * sizeof(float));
     b->label = xmalloc(cap * sizeof(int32_t));
     b->count = xmalloc(cap * sizeof(int32_t));
     b->cand_rows = xmalloc(cap * sizeof(size_t));
@@ -929,7 +930,8 @@ void model_batch_free(model_batch *b)
         free(w->dz);
         free(w->dc);
         free(w->logits);
-        free(w->shift);
+        free(w->rowscale);
+        free(w->dqs);
         free(w->sel);
         free(w->at);
         free(w->sum);
@@ -944,7 +946,7 @@ void model_batch_free(model_batch *b)
     mlr_pool_free(b->pool);
     free(b->q);
     free(b->c);
-    free(b->colbias);
+    free(b->shift);
     free(b->label);
     free(b->count);
     free(b->cand_rows);
@@ -1084,9 +1086,13 @@ static void phase_forward(int t, int nt, void *arg)
     memcpy(b->q + lo * D, q, (hi - lo) * D * sizeof(float));
     const float *c = model_tower_forward(&j->m->cand, &w->ca, j->cin, b->cand_rows + ulo, uhi - ulo);
     memcpy(b->c + ulo * D, c, (uhi - ulo) * D * sizeof(float));
-    if (j->lo->logq) /* the log-Q correction of its items */
+    float *colbias = NULL; /* the log-Q correction of its items, then their shifts */
+    if (j->lo->logq) {
+        colbias = b->shift + ulo;
         for (size_t u = ulo; u < uhi; u++)
-            b->colbias[u] = -j->lo->logq[j->keys[b->cand_rows[u]]];
+            b->shift[u] = -j->lo->logq[j->keys[b->cand_rows[u]]];
+    }
+    nn_softmax_shift(b->shift + ulo, colbias, b->count + ulo, uhi - ulo);
     for (size_t r = lo; j->ratings && r < hi; r++) { /* its rows' ratings: misses */
         if (r + 16 < hi)
             __builtin_prefetch(j->ratings + j->rows[r + 16]);
@@ -1118,13 +1124,13 @@ static void phase_losses(int t, int nt, void *arg)
         }
         float *logits = w->logits;
         const float *q = b->q + r0 * D;
-        nn_logits_forward(logits, q, b->c, Bt, U, D);
+        nn_logits_forward(logits, q, b->c, b->shift, Bt, U, D);
         /* TFRS sums the cross-entropy over the batch: each row's gradient
          * is retrieval_weight x that of its own loss */
-        w->retrieval = (double)Bt * nn_softmax_xent_forward_grad(
-                           logits, w->shift, b->label + r0, lo->logq ? b->colbias : NULL,
-                           b->count, lo->remove_hits, lo->retrieval_weight * (double)Bt, Bt, U);
-        nn_logits_backward(dq, w->dc, logits, q, b->c, Bt, U, D);
+        w->retrieval = (double)Bt * nn_softmax_xent_rows(logits, w->rowscale, b->label + r0,
+                                                         b->count, lo->remove_hits,
+                                                         lo->retrieval_weight * (double)Bt, Bt, U);
+        nn_logits_backward(dq, w->dc, logits, w->rowscale, w->dqs, q, b->c, Bt, U, D);
         w->flops += 6.0 * (double)Bt * (double)U * (double)D;
     }
     if (lo->rating_weight > 0 && j->ratings && Bt) {

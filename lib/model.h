@@ -216,9 +216,10 @@ typedef struct {
 typedef struct {
     model_acts qa, ca, ra;   /* query tower, candidate tower, rating head */
     float *z, *dz;           /* (Bt, 2D) rating head input */
-    float *logits;           /* (Bt, U) logits, then their gradient: lcap */
+    float *logits;           /* (Bt, U) logits, then their gradient's rows: lcap */
     size_t lcap;
-    float *shift;            /* (U) the softmax's column shifts */
+    float *rowscale;         /* (Bt) the scales of those rows */
+    float *dqs;              /* (Bt, D) the logits' backward's scratch */
     float *dc;               /* (U, D) its rows' contribution to dc */
     float *g;                /* (P) gradients; NULL for thread 0 (m->grads) */
     nn_rowset rows[2][MODEL_MAX_FEATURES]; /* query, candidate: touched rows and
@@ -235,7 +236,7 @@ typedef struct {
     model_worker *w;         /* (threads) */
     float **blocks;          /* (threads) their gradient blocks: m->grads, w[1].g, ... */
     float *q, *c;            /* (B, D) and (U, D) tower outputs */
-    float *colbias;          /* (U) */
+    float *shift;            /* (U) each column's logit shift: log count - log q */
     int32_t *label, *count;  /* (B), (U) */
     size_t *cand_rows;       /* (U) a row of each distinct item */
     int32_t *slot;           /* (V of item keys) distinct index of a key, -1 */

@@ -311,7 +311,12 @@ void nn_matmul_nt(float *out, const float *a, const float *b, size_t n, size_t m
     if (n == 0 || k == 0)
         return;
     memset(out, 0, n * k * sizeof(float));
-    if (m == 0)
+    nn_matmul_nt_acc(out, a, b, n, m, k);
+}
+
+void nn_matmul_nt_acc(float *out, const float *a, const float *b, size_t n, size_t m, size_t k)
+{
+    if (n == 0 || m == 0 || k == 0)
         return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)k, (int)m,
                 1.0f, a, (int)m, b, (int)m, 1.0f, out, (int)k);
@@ -538,17 +543,49 @@ void nn_relu_mask(float *d, const float *out, size_t n)
 
 /* ---- logits ---- */
 
-void nn_logits_forward(float *logits, const float *q, const float *c,
-                       size_t B, size_t U, size_t D)
+/* Row b of y (B,D) = (or with add +=) r[b] x row b of x. */
+static void scale_rows(float *y, const float *x, const float *r, size_t B, size_t D, int add)
 {
-    nn_matmul_nt(logits, q, c, B, D, U); /* logits (B,U) = q (B,D) c^T (D,U) */
+    for (size_t b = 0; b < B; b++, x += D, y += D) {
+        size_t d = 0;
+#if defined(__SSE2__)
+        __m128 S = _mm_set1_ps(r[b]);
+        for (; d + 4 <= D; d += 4) {
+            __m128 v = _mm_mul_ps(S, _mm_loadu_ps(x + d));
+            _mm_storeu_ps(y + d, add ? _mm_add_ps(_mm_loadu_ps(y + d), v) : v);
+        }
+#endif
+        for (; d < D; d++)
+            y[d] = add ? y[d] + r[b] * x[d] : r[b] * x[d];
+    }
 }
 
-void nn_logits_backward(float *dq, float *dc, const float *dlogits,
-                        const float *q, const float *c, size_t B, size_t U, size_t D)
+void nn_logits_forward(float *logits, const float *q, const float *c, const float *shift,
+                       size_t B, size_t U, size_t D)
 {
-    nn_matmul_acc(dq, dlogits, c, B, U, D);    /* dq (B,D) += dlogits (B,U) c (U,D) */
-    nn_matmul_tn_acc(dc, dlogits, q, B, U, D); /* dc (U,D) += dlogits^T (U,B) q (B,D) */
+    if (!shift) {
+        nn_matmul_nt(logits, q, c, B, D, U); /* logits (B,U) = q (B,D) c^T (D,U) */
+        return;
+    }
+    for (size_t b = 0; b < B; b++) /* the product adds to them: no pass of its own */
+        memcpy(logits + b * U, shift, U * sizeof(float));
+    nn_matmul_nt_acc(logits, q, c, B, D, U);
+}
+
+void nn_logits_backward(float *dq, float *dc, const float *dlogits, const float *rowscale,
+                        float *scratch, const float *q, const float *c, size_t B, size_t U,
+                        size_t D)
+{
+    if (!rowscale) {
+        nn_matmul_acc(dq, dlogits, c, B, U, D);    /* dq (B,D) += dlogits (B,U) c (U,D) */
+        nn_matmul_tn_acc(dc, dlogits, q, B, U, D); /* dc (U,D) += dlogits^T (U,B) q (B,D) */
+        return;
+    }
+    /* the row scales on the (B,D) sides, not on the (B,U) dlogits */
+    nn_matmul(scratch, dlogits, c, B, U, D);
+    scale_rows(dq, scratch, rowscale, B, D, 1);
+    scale_rows(scratch, q, rowscale, B, D, 0);
+    nn_matmul_tn_acc(dc, dlogits, scratch, B, U, D);
 }
 
 void nn_logits_forward_naive(float *logits, const float *q, const float *c,
@@ -614,8 +651,7 @@ float nn_exp_neg(float x)
     return exp_neg(x);
 }
 
-/* p[u] = exp(p[u] - mx), returning the sum in a fixed order whatever the
- * instruction set: eight lanes (lane k sums the u = k mod 8), folded to
+/* p[u] = exp(p[u] - mx), returning the sum in a fixed order: eight lanes (lane k sums the u = k mod 8), folded to
  * four (k + 4 into k), then ((0 + 1) + (2 + 3)), then the tail in order.
  * With AVX2 the eight lanes are one register, with SSE two. */
 #if defined(__SSE2__)
@@ -641,23 +677,28 @@ static __m128 exp4(__m128 x, __m128 m)
 #endif
 
 #if MLR_AVX2
-__attribute__((target("avx2"))) static size_t exp_lanes_avx2(float *p, float mx, size_t n, float lane[4])
+/* The AVX2 lanes fuse the multiply-adds (1% of an epoch): their bits
+ * differ from the SSE lanes' and the tail's by a rounding, so a row's
+ * bits depend on the instruction set, as OpenBLAS's kernels already make
+ * a model's. */
+__attribute__((target("avx2,fma"))) static size_t exp_lanes_fma(float *p, float mx, size_t n,
+                                                                 float lane[4])
 {
     size_t u = 0;
     __m256 acc = _mm256_setzero_ps(), m = _mm256_set1_ps(mx), one = _mm256_set1_ps(1.0f);
     for (; u + 8 <= n; u += 8) {
         __m256 x = _mm256_max_ps(_mm256_sub_ps(_mm256_loadu_ps(p + u), m), _mm256_set1_ps(EXP_LO));
-        __m256 fx = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), _mm256_set1_ps(0.5f));
-        __m256 nf = _mm256_floor_ps(fx); /* exact, as the SSE lanes' truncate-and-fix */
-        x = _mm256_sub_ps(x, _mm256_mul_ps(nf, _mm256_set1_ps(EXP_C1)));
-        x = _mm256_sub_ps(x, _mm256_mul_ps(nf, _mm256_set1_ps(EXP_C2)));
+        __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(EXP_LOG2E), _mm256_set1_ps(0.5f));
+        __m256 nf = _mm256_floor_ps(fx);
+        x = _mm256_fnmadd_ps(nf, _mm256_set1_ps(EXP_C1), x);
+        x = _mm256_fnmadd_ps(nf, _mm256_set1_ps(EXP_C2), x);
         __m256 z = _mm256_mul_ps(x, x);
-        __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(EXP_P0), x), _mm256_set1_ps(EXP_P1));
-        y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(EXP_P2));
-        y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(EXP_P3));
-        y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(EXP_P4));
-        y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(EXP_P5));
-        y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(y, z), x), one);
+        __m256 y = _mm256_fmadd_ps(_mm256_set1_ps(EXP_P0), x, _mm256_set1_ps(EXP_P1));
+        y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(EXP_P2));
+        y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(EXP_P3));
+        y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(EXP_P4));
+        y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(EXP_P5));
+        y = _mm256_add_ps(_mm256_fmadd_ps(y, z, x), one);
         __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nf), _mm256_set1_epi32(127)), 23);
         y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
         _mm256_storeu_ps(p + u, y);
@@ -673,8 +714,8 @@ static float exp_shift_sum(float *p, float mx, size_t n)
     size_t u = 0;
     float sum = 0.0f, lane[4] = {0, 0, 0, 0};
 #if MLR_AVX2
-    if (__builtin_cpu_supports("avx2"))
-        u = exp_lanes_avx2(p, mx, n, lane);
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        u = exp_lanes_fma(p, mx, n, lane);
     else
 #endif
     {
@@ -698,96 +739,91 @@ static float exp_shift_sum(float *p, float mx, size_t n)
     return sum;
 }
 
-/* p = z + shift, except p[y] = zy (y = n: none); returns max p. */
-static float add_max(float *p, const float *z, const float *shift, size_t n, size_t y, float zy)
+static float row_max(const float *p, size_t n)
 {
     size_t u = 0;
     float mx = -INFINITY;
 #if defined(__SSE2__)
-    __m128 M = _mm_set1_ps(-INFINITY);
-    for (; u + 4 <= n; u += 4) {
-        __m128 v = _mm_add_ps(_mm_loadu_ps(z + u), _mm_loadu_ps(shift + u));
-        _mm_storeu_ps(p + u, v);
-        M = _mm_max_ps(M, v);
+    __m128 m0 = _mm_set1_ps(-INFINITY), m1 = m0;
+    for (; u + 8 <= n; u += 8) {
+        m0 = _mm_max_ps(m0, _mm_loadu_ps(p + u));
+        m1 = _mm_max_ps(m1, _mm_loadu_ps(p + u + 4));
     }
     float lane[4];
-    _mm_storeu_ps(lane, M);
+    _mm_storeu_ps(lane, _mm_max_ps(m0, m1));
     for (int k = 0; k < 4; k++)
         mx = lane[k] > mx ? lane[k] : mx;
 #endif
-    for (; u < n; u++) {
-        p[u] = z[u] + shift[u];
+    for (; u < n; u++)
         mx = p[u] > mx ? p[u] : mx;
-    }
-    if (y < n) { /* the true column without its log count: max again */
-        p[y] = zy;
-        mx = -INFINITY;
-        for (u = 0; u < n; u++)
-            mx = p[u] > mx ? p[u] : mx;
-    }
     return mx;
 }
 
-static void scale_row(float *p, float s, size_t n)
+static float log_count(const int32_t *count, size_t u)
 {
-    size_t u = 0;
-#if defined(__SSE2__)
-    __m128 S = _mm_set1_ps(s);
-    for (; u + 4 <= n; u += 4)
-        _mm_storeu_ps(p + u, _mm_mul_ps(_mm_loadu_ps(p + u), S));
-#endif
-    for (; u < n; u++)
-        p[u] *= s;
+    int n = count ? count[u] : 1;
+    return n > 1 ? logf((float)n) : 0.0f;
 }
 
-/* The shift of column u, colbias + log count, goes first into the last row
- * of probs (U logarithms per batch instead of B x U); each row then reads
- * it, the last one in place. */
-/* probs may be logits: each row is read before it is written. */
-static double softmax_rows(float *probs, const float *logits, float *shift, const int32_t *label,
-                           const float *colbias, const int32_t *count, int remove_hits,
-                           int grad, double scale, size_t B, size_t U)
+void nn_softmax_shift(float *shift, const float *colbias, const int32_t *count, size_t U)
 {
-    if (B == 0 || U == 0)
-        return 0.0;
-    float s = grad ? (float)(scale / (double)B) : 1.0f;
-    for (size_t u = 0; u < U; u++) {
-        int n = count ? count[u] : 1;
-        shift[u] = (colbias ? colbias[u] : 0.0f) + (n > 1 ? logf((float)n) : 0.0f);
-    }
-    double total = 0.0;
-    for (size_t b = 0; b < B; b++) {
-        const float *z = logits + b * U;
-        float *p = probs + b * U;
-        size_t y = (size_t)label[b];
-        float zy = z[y] + (colbias ? colbias[y] : 0.0f);
-        float mx = add_max(p, z, shift, U, remove_hits ? y : U, zy);
-        float sum = exp_shift_sum(p, mx, U);
-        scale_row(p, s / sum, U);
-        if (grad)
-            p[y] -= s;
-        total += -((double)zy - mx) + log((double)sum);
-    }
-    return total / (double)B;
+    for (size_t u = 0; u < U; u++)
+        shift[u] = (colbias ? colbias[u] : 0.0f) + log_count(count, u);
+}
+
+/* Row p (n) of z + shift, true column y whose shift holds logc: p becomes
+ * exp(p - max) (with remove_hits the true column's log count out first);
+ * returns the sum of the row, *loss its cross-entropy. */
+static float exp_row(float *p, size_t n, size_t y, float logc, int remove_hits, double *loss)
+{
+    float zy = p[y] - logc;
+    if (remove_hits)
+        p[y] = zy;
+    float mx = row_max(p, n);
+    float sum = exp_shift_sum(p, mx, n);
+    *loss = -((double)zy - mx) + log((double)sum);
+    return sum;
 }
 
 double nn_softmax_xent_forward(float *probs, const float *logits, const int32_t *label,
                                const float *colbias, const int32_t *count,
                                int remove_hits, size_t B, size_t U)
 {
-    float *shift = probs + (B - 1) * U; /* read by the last row as it is overwritten */
-    return softmax_rows(probs, logits, shift, label, colbias, count, remove_hits, 0, 0.0, B, U);
+    if (B == 0 || U == 0)
+        return 0.0;
+    float *shift = probs + (B - 1) * U; /* the last row, read as it is overwritten */
+    nn_softmax_shift(shift, colbias, count, U);
+    double total = 0.0, loss;
+    for (size_t b = 0; b < B; b++) {
+        float *p = probs + b * U;
+        for (size_t u = 0; u < U; u++)
+            p[u] = logits[b * U + u] + shift[u];
+        size_t y = (size_t)label[b];
+        float sum = exp_row(p, U, y, log_count(count, y), remove_hits, &loss);
+        float inv = 1.0f / sum;
+        scale_rows(p, p, &inv, 1, U, 0);
+        total += loss;
+    }
+    return total / (double)B;
 }
 
-/* The probabilities scaled once, by s / sum, in place: a pass over the
- * batch's (B, U) fewer than forward then backward (3% of an epoch), and
- * half the memory. */
-double nn_softmax_xent_forward_grad(float *logits, float *shift, const int32_t *label,
-                                    const float *colbias, const int32_t *count,
-                                    int remove_hits, double scale, size_t B, size_t U)
+double nn_softmax_xent_rows(float *logits, float *rowscale, const int32_t *label,
+                            const int32_t *count, int remove_hits, double scale, size_t B,
+                            size_t U)
 {
-    return softmax_rows(logits, logits, shift, label, colbias, count, remove_hits, 1, scale, B,
-                        U);
+    if (B == 0 || U == 0)
+        return 0.0;
+    float s = (float)(scale / (double)B);
+    double total = 0.0, loss;
+    for (size_t b = 0; b < B; b++) {
+        float *p = logits + b * U;
+        size_t y = (size_t)label[b];
+        float sum = exp_row(p, U, y, log_count(count, y), remove_hits, &loss);
+        p[y] -= sum;
+        rowscale[b] = s / sum;
+        total += loss;
+    }
+    return total / (double)B;
 }
 
 double nn_softmax_xent_forward_naive(float *probs, const float *logits, const int32_t *label,

@@ -92,6 +92,8 @@ void nn_matmul_acc(float *out, const float *a, const float *b, size_t n, size_t 
 void nn_matmul_tn_acc(float *out, const float *a, const float *b, size_t n, size_t k, size_t m);
 /* out (n,k) = a (n,m) b^T: b (k,m) */
 void nn_matmul_nt(float *out, const float *a, const float *b, size_t n, size_t m, size_t k);
+/* out (n,k) += a (n,m) b^T */
+void nn_matmul_nt_acc(float *out, const float *a, const float *b, size_t n, size_t m, size_t k);
 void nn_matmul_naive(float *out, const float *a, const float *b, size_t n, size_t k, size_t m);
 void nn_matmul_acc_naive(float *out, const float *a, const float *b, size_t n, size_t k, size_t m);
 void nn_matmul_tn_acc_naive(float *out, const float *a, const float *b, size_t n, size_t k, size_t m);
@@ -115,12 +117,16 @@ void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n
 /* The same in place: d = 0 where out <= 0 (d is dout on entry, dinp after). */
 void nn_relu_mask(float *d, const float *out, size_t n);
 
-/* ---- logits (B,U) = q (B,D) c (U,D)^T ---- */
-void nn_logits_forward(float *logits, const float *q, const float *c,
+/* ---- logits (B,U) = q (B,D) c (U,D)^T + shift (U) in every row ---- */
+/* shift NULL: none. */
+void nn_logits_forward(float *logits, const float *q, const float *c, const float *shift,
                        size_t B, size_t U, size_t D);
-/* dq (B,D) += dlogits c; dc (U,D) += dlogits^T q. */
-void nn_logits_backward(float *dq, float *dc, const float *dlogits,
-                        const float *q, const float *c, size_t B, size_t U, size_t D);
+/* dq (B,D) += G c; dc (U,D) += G^T q, where G = dlogits, or with rowscale
+ * (B) G's row b is rowscale[b] x dlogits' (the row scales are applied to
+ * the (B,D) sides, in scratch (B,D), not to dlogits). */
+void nn_logits_backward(float *dq, float *dc, const float *dlogits, const float *rowscale,
+                        float *scratch, const float *q, const float *c, size_t B, size_t U,
+                        size_t D);
 void nn_logits_forward_naive(float *logits, const float *q, const float *c,
                              size_t B, size_t U, size_t D);
 void nn_logits_backward_naive(float *dq, float *dc, const float *dlogits,
@@ -151,11 +157,19 @@ float nn_exp_neg(float x);
  * scale x the mean loss. */
 void nn_softmax_xent_backward(float *dlogits, const float *probs, const int32_t *label,
                               double scale, size_t B, size_t U);
-/* nn_softmax_xent_forward and the backward in one, in place: logits
- * (B,U) become dlogits; shift (U) is scratch. Returns the mean loss. */
-double nn_softmax_xent_forward_grad(float *logits, float *shift, const int32_t *label,
-                                    const float *colbias, const int32_t *count,
-                                    int remove_hits, double scale, size_t B, size_t U);
+/* shift (U) = colbias + log count: what column u adds to every logit, the
+ * true ones included (with remove_hits the true column's log count is
+ * taken out again, in the row). */
+void nn_softmax_shift(float *shift, const float *colbias, const int32_t *count, size_t U);
+/* The forward and the backward in one, in place, on logits (B,U) that
+ * already hold z + shift (nn_logits_forward with nn_softmax_shift's
+ * shift): row b becomes e - sum(e) onehot(label) with e = exp(row - max),
+ * and rowscale[b] = scale / (B sum(e)), so that rowscale[b] x row b is the
+ * gradient of scale x the mean loss (nn_logits_backward takes the two
+ * apart: no pass over (B,U) to scale). Returns the mean loss. */
+double nn_softmax_xent_rows(float *logits, float *rowscale, const int32_t *label,
+                            const int32_t *count, int remove_hits, double scale, size_t B,
+                            size_t U);
 
 /* ---- squared error: returns mean_b (pred[b] - y[b])^2 ---- */
 double nn_mse_forward(const float *pred, const float *y, size_t B);

@@ -187,10 +187,11 @@ static double max_diff(const float *a, const float *b, size_t n)
 }
 
 /* The sgemm call sites against the loops, on shapes big enough for
- * OpenBLAS to block them, and accumulating into non-zero gradients. */
-static void test_dense_blas_vs_naive(void)
+ * OpenBLAS to block them, and accumulating into non-zero gradients; and
+ * one wide, as the rating head's last layer. */
+static void dense_case(size_t M)
 {
-    size_t Bs = 37, K = 29, M = 23;
+    size_t Bs = 37, K = 29;
     mlr_rng r;
     mlr_rng_seed(&r, 4);
     float *inp = xmalloc(Bs * K * 4), *w = xmalloc(K * M * 4), *bias = xmalloc(M * 4);
@@ -215,7 +216,14 @@ static void test_dense_blas_vs_naive(void)
     double e3 = max_diff(dw1, dw2, K * M), e4 = max_diff(db1, db2, M);
     free(inp); free(w); free(bias); free(o1); free(o2); free(dout);
     free(di1); free(di2); free(dw1); free(dw2); free(db1); free(db2);
-    CHECKF(e1 < 1e-4 && e2 < 1e-4 && e3 < 1e-4 && e4 < 1e-5, "%g %g %g %g", e1, e2, e3, e4);
+    CHECKF(e1 < 1e-4 && e2 < 1e-4 && e3 < 1e-4 && e4 < 1e-5, "M %zu: %g %g %g %g", M, e1, e2, e3,
+           e4);
+}
+
+static void test_dense_blas_vs_naive(void)
+{
+    dense_case(23);
+    dense_case(1);
 }
 
 static void test_matmul_blas_vs_naive(void)
@@ -250,27 +258,42 @@ static void test_matmul_blas_vs_naive(void)
            e1, e2, e3, e4, twice);
 }
 
+/* The products against the loops; with a shift added to every row, and
+ * with the gradient's rows scaled (the scale taken on the (B,D) sides). */
 static void test_logits_blas_vs_naive(void)
 {
     size_t Bs = 41, U = 19, Dd = 13;
     mlr_rng r;
     mlr_rng_seed(&r, 5);
     float *q = xmalloc(Bs * Dd * 4), *c = xmalloc(U * Dd * 4), *g = xmalloc(Bs * U * 4);
-    float *l1 = xmalloc(Bs * U * 4), *l2 = xmalloc(Bs * U * 4);
+    float *gs = xmalloc(Bs * U * 4), *rs = xmalloc(Bs * 4), *shift = xmalloc(U * 4);
+    float *l1 = xmalloc(Bs * U * 4), *l2 = xmalloc(Bs * U * 4), *scratch = xmalloc(Bs * Dd * 4);
     float *dq1 = xcalloc(Bs * Dd, 4), *dq2 = xcalloc(Bs * Dd, 4);
     float *dc1 = xcalloc(U * Dd, 4), *dc2 = xcalloc(U * Dd, 4);
     fill(&r, q, Bs * Dd, 1.0);
     fill(&r, c, U * Dd, 1.0);
     fill(&r, g, Bs * U, 1.0);
-    dq1[3] = dq2[3] = 0.5f; /* backward must add, not overwrite */
-    dc1[7] = dc2[7] = -0.25f;
-    nn_logits_forward(l1, q, c, Bs, U, Dd);
-    nn_logits_forward_naive(l2, q, c, Bs, U, Dd);
-    nn_logits_backward(dq1, dc1, g, q, c, Bs, U, Dd);
-    nn_logits_backward_naive(dq2, dc2, g, q, c, Bs, U, Dd);
-    double e1 = max_diff(l1, l2, Bs * U), e2 = max_diff(dq1, dq2, Bs * Dd), e3 = max_diff(dc1, dc2, U * Dd);
-    free(q); free(c); free(g); free(l1); free(l2); free(dq1); free(dq2); free(dc1); free(dc2);
-    CHECKF(e1 < 1e-4 && e2 < 1e-4 && e3 < 1e-4, "%g %g %g", e1, e2, e3);
+    fill(&r, rs, Bs, 2.0);
+    fill(&r, shift, U, 3.0);
+    for (size_t i = 0; i < Bs * U; i++)
+        gs[i] = rs[i / U] * g[i];
+    double worst = 0.0;
+    for (int scaled = 0; scaled <= 1; scaled++) {
+        dq1[3] = dq2[3] += 0.5f; /* backward must add, not overwrite */
+        dc1[7] = dc2[7] -= 0.25f;
+        nn_logits_forward(l1, q, c, scaled ? shift : NULL, Bs, U, Dd);
+        nn_logits_forward_naive(l2, q, c, Bs, U, Dd);
+        for (size_t i = 0; scaled && i < Bs * U; i++)
+            l2[i] += shift[i % U];
+        nn_logits_backward(dq1, dc1, g, scaled ? rs : NULL, scratch, q, c, Bs, U, Dd);
+        nn_logits_backward_naive(dq2, dc2, scaled ? gs : g, q, c, Bs, U, Dd);
+        worst = fmax(worst, max_diff(l1, l2, Bs * U));
+        worst = fmax(worst, max_diff(dq1, dq2, Bs * Dd));
+        worst = fmax(worst, max_diff(dc1, dc2, U * Dd));
+    }
+    free(q); free(c); free(g); free(gs); free(rs); free(shift); free(l1); free(l2);
+    free(scratch); free(dq1); free(dq2); free(dc1); free(dc2);
+    CHECKF(worst < 1e-4, "%g", worst);
 }
 
 /* ---- logits ---- */
@@ -284,7 +307,7 @@ typedef struct {
 static double logit_loss(void *p)
 {
     logit_ctx *x = p;
-    nn_logits_forward(x->out, x->q, x->c, LB, LU, LD2);
+    nn_logits_forward(x->out, x->q, x->c, NULL, LB, LU, LD2);
     return dot(x->out, x->R, LB * LU);
 }
 
@@ -297,7 +320,7 @@ static void test_logits_fd(void)
     fill(&r, x.c, LU * LD2, 1.0);
     fill(&r, x.R, LB * LU, 1.0);
     float dq[LB * LD2] = {0}, dc[LU * LD2] = {0};
-    nn_logits_backward(dq, dc, x.R, x.q, x.c, LB, LU, LD2);
+    nn_logits_backward(dq, dc, x.R, NULL, NULL, x.q, x.c, LB, LU, LD2);
     CHECK(fd_error(logit_loss, &x, x.q, dq, LB * LD2) < TOL);
     CHECK(fd_error(logit_loss, &x, x.c, dc, LU * LD2) < TOL);
 }
@@ -428,12 +451,16 @@ static void test_softmax_vs_naive(void)
             CHECKF(max_diff(p1, p2, NB * NU) < 1e-6, "probs differ by %g", max_diff(p1, p2, NB * NU));
             float g[NB * NU] = {0};
             nn_softmax_xent_backward(g, p1, label, 2.5, NB, NU);
-            float shift[NU];
-            memcpy(p2, logits, sizeof p2);
-            double c = nn_softmax_xent_forward_grad(p2, shift, label, cb, count, remove, 2.5, NB,
-                                                    NU);
-            CHECK(c == a);
-            CHECKF(max_diff(g, p2, NB * NU) < 1e-7, "fused gradient differs by %g",
+            /* the training path: shifts in the logits, unscaled rows */
+            float shift[NU], rowscale[NB];
+            nn_softmax_shift(shift, cb, count, NU);
+            for (int i = 0; i < NB * NU; i++)
+                p2[i] = logits[i] + shift[i % NU];
+            double c = nn_softmax_xent_rows(p2, rowscale, label, count, remove, 2.5, NB, NU);
+            CHECKF(fabs(c - a) < 1e-6 * fmax(1.0, fabs(a)), "rows' loss %g vs %g", c, a);
+            for (int i = 0; i < NB * NU; i++)
+                p2[i] *= rowscale[i / NU];
+            CHECKF(max_diff(g, p2, NB * NU) < 1e-7, "rows' gradient differs by %g",
                    max_diff(g, p2, NB * NU));
         }
 }
