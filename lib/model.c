@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -874,6 +875,25 @@ static size_t thread_rowsets(model_worker *w, const model *m, const model_input 
     return most;
 }
 
+enum { CHUNK_FLOATS = 2048 }; /* about a microsecond of Adam */
+
+/* The dense tensors cut into ranges of CHUNK_FLOATS or fewer, in tensor
+ * order, into off and len when given; returns how many. */
+static size_t dense_chunks(const model *m, size_t *off, size_t *len)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const model_tensor *tn = &m->tensors[i];
+        size_t n = tn->sparse ? 0 : (tn->rows ? tn->rows : 1) * tn->cols;
+        for (size_t at = 0; at < n; at += CHUNK_FLOATS, k++)
+            if (off) {
+                off[k] = tn->off + at;
+                len[k] = n - at < CHUNK_FLOATS ? n - at : CHUNK_FLOATS;
+            }
+    }
+    return k;
+}
+
 void model_batch_init_threads(model_batch *b, const model *m, const model_input *qin,
                               const model_input *cin, size_t nkeys, size_t cap, int threads)
 {
@@ -901,6 +921,10 @@ void model_batch_init_threads(model_batch *b, const model *m, const model_input 
         if (t > 0)
             w->g = xcalloc(m->P ? m->P : 1, sizeof(float));
     }
+    b->nchunks = dense_chunks(m, NULL, NULL);
+    b->chunk_off = xmalloc((b->nchunks ? b->nchunks : 1) * sizeof(size_t));
+    b->chunk_n = xmalloc((b->nchunks ? b->nchunks : 1) * sizeof(size_t));
+    dense_chunks(m, b->chunk_off, b->chunk_n);
     b->blocks = xmalloc((size_t)b->threads * sizeof(float *));
     b->blocks[0] = m->grads;
     for (int t = 1; t < b->threads; t++)
@@ -943,6 +967,8 @@ void model_batch_free(model_batch *b)
     }
     free(b->w);
     free(b->blocks);
+    free(b->chunk_off);
+    free(b->chunk_n);
     mlr_pool_free(b->pool);
     free(b->q);
     free(b->c);
@@ -1067,6 +1093,7 @@ typedef struct {
     size_t B, U, D;
     optimizer *opt; /* the reduce phase also steps when set */
     const int32_t *keys; /* (rows) item keys */
+    atomic_size_t next_chunk; /* the reduce phase's next dense piece */
 } step_job;
 
 /* Phase 1: both towers forward on the thread's rows, into b->q and b->c. */
@@ -1259,31 +1286,28 @@ static void reduce_run(const model *m, const model_batch *b, size_t at, size_t n
     }
 }
 
-/* Phase 4: the thread's share of every tensor. Of a dense one, a range:
- * the threads' blocks summed into m->grads, or with j->opt summed and
- * applied in one pass by the optimiser, which zeroes them again. Of an
- * embedding, with j->opt, the rows it owns (update_thread_rows). */
+/* Phase 4: of each embedding, with j->opt, the rows the thread owns
+ * (update_thread_rows); then pieces of the dense tensors, each to the
+ * first thread free (the rows leave the threads uneven): the threads'
+ * blocks summed into m->grads, or with j->opt summed and applied in one
+ * pass by the optimiser, which zeroes them again. A piece's bits do not
+ * depend on the thread that runs it. */
 static void phase_reduce(int t, int nt, void *arg)
 {
+    (void)nt;
     step_job *j = arg;
     model *m = j->m;
     model_batch *b = j->b;
-    float *const *blocks = b->blocks;
-    size_t ng = (size_t)b->threads;
-    for (size_t i = 0; i < m->ntensors; i++) {
-        const model_tensor *tn = &m->tensors[i];
-        size_t lo, hi;
-        if (!tn->sparse) {
-            size_t n = (tn->rows ? tn->rows : 1) * tn->cols;
-            mlr_pool_range(n, t, nt, &lo, &hi);
-            if (j->opt)
-                opt_update_dense_sum(j->opt, m->params, blocks, ng, tn->off + lo, hi - lo);
-            else
-                reduce_run(m, b, tn->off + lo, hi - lo);
-            continue;
-        }
-        if (j->opt) /* without, merge_rows summed the threads' rows */
-            update_thread_rows(m, b, tn, t, j->opt);
+    for (size_t i = 0; j->opt && i < m->ntensors; i++)
+        if (m->tensors[i].sparse) /* without opt, merge_rows summed the threads' rows */
+            update_thread_rows(m, b, &m->tensors[i], t, j->opt);
+    size_t c;
+    while ((c = atomic_fetch_add(&j->next_chunk, 1)) < b->nchunks) {
+        if (j->opt)
+            opt_update_dense_sum(j->opt, m->params, b->blocks, (size_t)b->threads,
+                                 b->chunk_off[c], b->chunk_n[c]);
+        else
+            reduce_run(m, b, b->chunk_off[c], b->chunk_n[c]);
     }
 }
 
@@ -1327,7 +1351,7 @@ void model_forward_backward(model *m, model_batch *b, const model_loss_opts *lo,
                             const int32_t *keys, const float *ratings,
                             const size_t *rows, size_t B, model_step_stats *st)
 {
-    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL, keys};
+    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL, keys, 0};
     forward_backward(&j, st);
     merge_rows(m, b);
     if (b->threads > 1)
@@ -1339,7 +1363,7 @@ void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_o
                       const int32_t *keys, const float *ratings,
                       const size_t *rows, size_t B, model_step_stats *st)
 {
-    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL, keys};
+    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL, keys, 0};
     forward_backward(&j, st);
     opt_begin_step(o);
     j.opt = o;

@@ -235,6 +235,8 @@ typedef struct {
     struct mlr_pool *pool;
     model_worker *w;         /* (threads) */
     float **blocks;          /* (threads) their gradient blocks: m->grads, w[1].g, ... */
+    size_t *chunk_off, *chunk_n, nchunks; /* the dense tensors cut in pieces: the
+                                             reduce phase's threads take them in turn */
     float *q, *c;            /* (B, D) and (U, D) tower outputs */
     float *shift;            /* (U) each column's logit shift: log count - log q */
     int32_t *label, *count;  /* (B), (U) */
