@@ -123,39 +123,64 @@ size_t nn_bag_count(const int32_t *row, size_t L)
     return n;
 }
 
+enum { BAG_ROW = 64 }; /* tokens the row kernels take in one call */
+
+/* o (D) = the sum of the row's token rows, the first BAG_ROW in registers
+ * (nn_sum_rows, their rows' addresses in src), any more one at a time
+ * after them: in order, nn_axpy's bits either way. Returns the number of
+ * tokens. */
+static size_t bag_sum(float *o, const float **src, const int32_t *row, size_t L,
+                      const float *table, size_t D)
+{
+    static const float one[BAG_ROW] = {[0 ... BAG_ROW - 1] = 1.0f};
+    size_t n = 0, l = 0;
+    for (; l < L && n < BAG_ROW; l++)
+        if (row[l] >= 0)
+            src[n++] = table + (size_t)row[l] * D;
+    nn_sum_rows(o, src, one, n, D);
+    for (; l < L; l++)
+        if (row[l] >= 0) {
+            nn_axpy(o, 1.0f, table + (size_t)row[l] * D, D);
+            n++;
+        }
+    return n;
+}
+
 void nn_bag_forward(float *out, size_t ldo, const int32_t *ids,
                     const float *table, size_t B, size_t L, size_t D)
 {
+    const float *src[BAG_ROW] = {NULL};
     for (size_t b = 0; b < B; b++) {
-        const int32_t *row = ids + b * L;
         float *o = out + b * ldo;
-        memset(o, 0, D * sizeof(float));
-        size_t n = nn_bag_count(row, L);
+        size_t n = bag_sum(o, src, ids + b * L, L, table, D);
         if (n == 0)
             continue;
-        for (size_t l = 0; l < L; l++)
-            if (row[l] >= 0) /* 1 x t is t: the plain sum, vectorised */
-                nn_axpy(o, 1.0f, table + (size_t)row[l] * D, D);
         float inv = 1.0f / (float)n;
         for (size_t d = 0; d < D; d++)
             o[d] *= inv;
     }
 }
 
+/* Each token's row += g / n, BAG_ROW tokens a call (nn_scatter_row: in
+ * order, nn_axpy's bits). */
 void nn_bag_backward(float *dtable, nn_rowset *rows, const float *dout,
                      size_t ldd, const int32_t *ids, size_t B, size_t L, size_t D)
 {
+    float *dst[BAG_ROW], scale[BAG_ROW];
     for (size_t b = 0; b < B; b++) {
         const int32_t *row = ids + b * L;
         size_t n = nn_bag_count(row, L);
         if (n == 0)
             continue;
         float inv = 1.0f / (float)n;
-        const float *g = dout + b * ldd;
-        for (size_t l = 0; l < L; l++) {
-            if (row[l] < 0)
-                continue;
-            nn_axpy(grad_row(dtable, rows, (size_t)row[l], D), inv, g, D);
+        for (size_t l = 0; l < L;) {
+            size_t k = 0;
+            for (; l < L && k < BAG_ROW; l++)
+                if (row[l] >= 0) {
+                    dst[k] = grad_row(dtable, rows, (size_t)row[l], D);
+                    scale[k++] = inv;
+                }
+            nn_scatter_row(dst, scale, k, dout + b * ldd, D);
         }
     }
 }

@@ -137,6 +137,45 @@ static void test_rowset_grads(void)
     nn_rowset_free(&own);
 }
 
+/* Bags past the row kernels' 64 tokens (the rest a token at a time) give
+ * the bits of the plain loop: token rows added in order onto zeros, the
+ * sum times 1/n; the backward each row += g / n in order. */
+static void test_long_bags(void)
+{
+    enum { LB2 = 3, LL = 150, LV = 40, LDIM = 12 };
+    mlr_rng r;
+    mlr_rng_seed(&r, 21);
+    int32_t ids[LB2 * LL];
+    float table[LV * LDIM], out[LB2 * LDIM], want[LB2 * LDIM] = {0}, g[LB2 * LDIM];
+    float d1[LV * LDIM] = {0}, d2[LV * LDIM] = {0};
+    fill(&r, table, LV * LDIM, 1.0);
+    fill(&r, g, LB2 * LDIM, 1.0);
+    for (int i = 0; i < LB2 * LL; i++) /* a padding in seven, repeats */
+        ids[i] = mlr_rng_below(&r, 7) == 0 ? -1 : (int32_t)mlr_rng_below(&r, LV);
+    for (int b = 0; b < LB2; b++) {
+        float n = 0.0f;
+        for (int l = 0; l < LL; l++) {
+            int32_t t = ids[b * LL + l];
+            if (t < 0)
+                continue;
+            n += 1.0f;
+            for (int d = 0; d < LDIM; d++)
+                want[b * LDIM + d] += table[t * LDIM + d];
+        }
+        for (int d = 0; d < LDIM; d++)
+            want[b * LDIM + d] *= 1.0f / n;
+        for (int l = 0; l < LL; l++) {
+            int32_t t = ids[b * LL + l];
+            for (int d = 0; t >= 0 && d < LDIM; d++)
+                d2[t * LDIM + d] += (1.0f / n) * g[b * LDIM + d];
+        }
+    }
+    nn_bag_forward(out, LDIM, ids, table, LB2, LL, LDIM);
+    nn_bag_backward(d1, NULL, g, LDIM, ids, LB2, LL, LDIM);
+    CHECK(memcmp(out, want, sizeof out) == 0);
+    CHECK(memcmp(d1, d2, sizeof d1) == 0);
+}
+
 static void test_copy_cols(void)
 {
     float inp[6] = {1, 2, 3, 4, 5, 6}, out[8] = {0};
@@ -571,6 +610,7 @@ int main(void)
     RUN(test_embedding_fd);
     RUN(test_bag_fd);
     RUN(test_rowset_grads);
+    RUN(test_long_bags);
     RUN(test_copy_cols);
     RUN(test_dense_fd);
     RUN(test_dense_blas_vs_naive);
