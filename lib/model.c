@@ -476,11 +476,8 @@ static const int32_t *gather_ids_to(int32_t *out, const model_acts *a, const mod
             out[b] = ids[row_at(rows, b)];
         }
     else
-        for (size_t b = 0; b < B; b++) {
-            const int32_t *src = ids + row_at(rows, b) * L;
-            for (size_t l = 0; l < L; l++) /* a few tokens: no memcpy call */
-                out[b * L + l] = src[l];
-        }
+        for (size_t b = 0; b < B; b++)
+            memcpy(out + b * L, ids + row_at(rows, b) * L, L * sizeof(int32_t));
     return out;
 }
 
