@@ -476,8 +476,11 @@ static const int32_t *gather_ids_to(int32_t *out, const model_acts *a, const mod
             out[b] = ids[row_at(rows, b)];
         }
     else
-        for (size_t b = 0; b < B; b++)
+        for (size_t b = 0; b < B; b++) {
+            if (rows && b + 16 < B)
+                __builtin_prefetch(ids + rows[b + 16] * L);
             memcpy(out + b * L, ids + row_at(rows, b) * L, L * sizeof(int32_t));
+        }
     return out;
 }
 
