@@ -7,7 +7,8 @@
 #include <emmintrin.h>
 #endif
 /* AVX2 versions of the elementwise loops, chosen at run time
- * (__builtin_cpu_supports), computing the same bits as the SSE ones */
+ * (__builtin_cpu_supports), computing the same bits as the SSE ones, but
+ * for the exp's lanes, which fuse multiply-adds (exp_lanes_fma) */
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__SSE2__)
 #define MLR_AVX2 1
 #include <immintrin.h>
