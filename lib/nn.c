@@ -681,8 +681,9 @@ float nn_exp_neg(float x)
     return exp_neg(x);
 }
 
-/* p[u] = exp(p[u] - mx), returning the sum in a fixed order: eight lanes (lane k sums the u = k mod 8), folded to
- * four (k + 4 into k), then ((0 + 1) + (2 + 3)), then the tail in order.
+/* p[u] = exp(p[u] - mx), returning the sum in a fixed order: eight lanes
+ * (lane k sums the u = k mod 8), folded to four (k + 4 into k), then
+ * ((0 + 1) + (2 + 3)), then the tail in order.
  * With AVX2 the eight lanes are one register, with SSE two. */
 #if defined(__SSE2__)
 static __m128 exp4(__m128 x, __m128 m)
