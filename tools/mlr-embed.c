@@ -34,28 +34,30 @@ static const char USAGE[] =
     "         mlr-embed --model model.safetensors --queries enc/test --output q.npy &&\n"
     "         mlr-topk --queries q.npy --items items.npy --k 10\n";
 
+static void usage(FILE *fp)
+{
+    fputs(USAGE, fp);
+}
+
 static void parse_args(int argc, char **argv, options *o)
 {
-    enum { OPT_THREADS = 256, OPT_VERSION };
+    enum { OPT_THREADS = 256 };
     static const struct option longs[] = {
         {"model", required_argument, NULL, 'm'}, {"queries", required_argument, NULL, 'q'},
         {"items", required_argument, NULL, 'i'}, {"output", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, OPT_THREADS}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
     *o = (options){NULL, NULL, NULL, NULL, 1};
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "m:q:i:o:h", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:q:i:o:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': o->model = optarg; break;
         case 'q': o->queries = optarg; break;
         case 'i': o->items = optarg; break;
         case 'o': o->output = optarg; break;
         case OPT_THREADS: o->threads = (int)mlr_opt_long("--threads", optarg, 1, 256); break;
-        case 'h': fputs(USAGE, stdout); mlr_close_stdout(); exit(0);
-        case OPT_VERSION: printf("mlr-embed %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
-        default:
-            mlr_usage_die("bad option or missing argument: '%s' (try 'mlr-embed --help')", argv[optind - 1]);
+        default: mlr_opt_rest(c, "mlr-embed", usage, argv);
         }
     }
     if (optind < argc)

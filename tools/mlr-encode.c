@@ -121,32 +121,32 @@ static const char USAGE[] =
     "example: mlr-vocab --output spec train.tsv && mlr-encode --spec spec --output enc/train train.tsv\n"
     "         && mlr-encode --items --spec spec --output enc/items train.tsv test.tsv\n";
 
+static void usage(FILE *fp)
+{
+    fputs(USAGE, fp);
+}
+
 static void parse_args(int argc, char **argv, options *o)
 {
-    enum { OPT_VERSION = 256 };
-    static const struct option longs[] = {
+        static const struct option longs[] = {
         {"spec", required_argument, NULL, 's'},
         {"output", required_argument, NULL, 'o'},
         {"items", no_argument, NULL, 'i'},
         {"max-tokens", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     static char *stdin_only[] = {"-", NULL};
     *o = (options){NULL, NULL, 0, 16, stdin_only};
     int c;
     opterr = 0; /* one message of our own, not getopt's two */
-    while ((c = getopt_long(argc, argv, "s:o:it:h", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:o:it:h", longs, NULL)) != -1) {
         switch (c) {
         case 's': o->spec_dir = optarg; break;
         case 'o': o->output = optarg; break;
         case 'i': o->items = 1; break;
         case 't': o->max_tokens = (size_t)mlr_opt_long("--max-tokens", optarg, 1, 4096); break;
-        case 'h': fputs(USAGE, stdout); mlr_close_stdout(); exit(0);
-        case OPT_VERSION: printf("mlr-encode %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
-        default:
-            mlr_usage_die("bad option or missing argument: '%s' (try 'mlr-encode --help')",
-                          argv[optind - 1]);
+        default: mlr_opt_rest(c, "mlr-encode", usage, argv);
         }
     }
     if (!o->spec_dir)

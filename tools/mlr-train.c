@@ -82,10 +82,15 @@ static const char USAGE[] =
     "         mlr-train --train enc/train --valid enc/test --items enc/items --spec spec \\\n"
     "           --log train.log --output model.safetensors\n";
 
+static void usage(FILE *fp)
+{
+    fputs(USAGE, fp);
+}
+
 enum {
     OPT_ITEMS = 256, OPT_VALID, OPT_LOG, OPT_EVERY, OPT_QF, OPT_CF, OPT_DIM, OPT_LAYERS,
     OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
-    OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_VERSION, OPT_NO_LOGQ, OPT_IDDROP
+    OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_NO_LOGQ, OPT_IDDROP
 };
 
 static const struct option LONGS[] = {
@@ -108,7 +113,7 @@ static const struct option LONGS[] = {
     {"seed", required_argument, NULL, OPT_SEED}, {"threads", required_argument, NULL, OPT_THREADS},
     {"init", required_argument, NULL, OPT_INIT}, {"init-spec", required_argument, NULL, OPT_INIT_SPEC},
     {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0}};
+    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 
 static double opt_nonneg(const char *name, const char *s)
 {
@@ -202,19 +207,9 @@ static void parse_args(int argc, char **argv, options *o)
     o->threads = cores > 8 ? 8 : (int)cores;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "t:s:o:b:e:qh", LONGS, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(USAGE, stdout);
-            mlr_close_stdout();
-            exit(0);
-        }
-        if (c == OPT_VERSION) {
-            printf("mlr-train %s\n", MLR_VERSION);
-            mlr_close_stdout();
-            exit(0);
-        }
-        if (c == '?' || c == ':')
-            mlr_usage_die("bad option or missing argument: '%s' (try 'mlr-train --help')", argv[optind - 1]);
+    while ((c = getopt_long(argc, argv, ":t:s:o:b:e:qh", LONGS, NULL)) != -1) {
+        if (c == 'h' || c == 'V' || c == '?' || c == ':')
+            mlr_opt_rest(c, "mlr-train", usage, argv);
         parse_one(o, c, optarg);
     }
     if (optind < argc)

@@ -67,9 +67,14 @@ static const char USAGE[] =
     "example: mlr-ingest --format ml-100k data/ml-100k | mlr-split --test test.tsv --seed 42 \\\n"
     "           > train.tsv && mlr-vocab --output spec train.tsv\n";
 
+static void usage(FILE *fp)
+{
+    fputs(USAGE, fp);
+}
+
 static void parse_args(int argc, char **argv, options *o)
 {
-    enum { OPT_TS = 256, OPT_AGE, OPT_VERSION };
+    enum { OPT_TS = 256, OPT_AGE };
     static const struct option longs[] = {
         {"output", required_argument, NULL, 'o'},
         {"min-count", required_argument, NULL, 'm'},
@@ -77,13 +82,13 @@ static void parse_args(int argc, char **argv, options *o)
         {"timestamp-buckets", required_argument, NULL, OPT_TS},
         {"age-buckets", required_argument, NULL, OPT_AGE},
         {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     static char *stdin_only[] = {"-", NULL};
     *o = (options){NULL, 1, 0, 1000, 10, stdin_only};
     int c;
     opterr = 0; /* one message of our own, not getopt's two */
-    while ((c = getopt_long(argc, argv, "o:m:s:h", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:m:s:h", longs, NULL)) != -1) {
         switch (c) {
         case 'o': o->output = optarg; break;
         case 'm': o->min_count = (uint64_t)mlr_opt_long("--min-count", optarg, 1, LONG_MAX); break;
@@ -94,11 +99,7 @@ static void parse_args(int argc, char **argv, options *o)
         case OPT_AGE:
             o->age_buckets = (size_t)mlr_opt_long("--age-buckets", optarg, 1, INT32_MAX);
             break;
-        case 'h': fputs(USAGE, stdout); mlr_close_stdout(); exit(0);
-        case OPT_VERSION: printf("mlr-vocab %s\n", MLR_VERSION); mlr_close_stdout(); exit(0);
-        default:
-            mlr_usage_die("bad option or missing argument: '%s' (try 'mlr-vocab --help')",
-                          argv[optind - 1]);
+        default: mlr_opt_rest(c, "mlr-vocab", usage, argv);
         }
     }
     if (!o->output)

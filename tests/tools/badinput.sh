@@ -564,8 +564,14 @@ else
 fi
 
 # ------------------------------------------------------------ bad usage
+# every tool words a bad option and a missing value the same way (mlr_opt_rest)
 for t in ingest stats split vocab encode train embed predict topk score baseline slice synth; do
-    bad "mlr-$t: unknown option is usage" 2 "mlr-$t: " mlr-$t --no-such-option
+    bad "mlr-$t: unknown option is usage" 2 "mlr-$t: unknown option '--no-such-option'" \
+        mlr-$t --no-such-option
+    opt=--output
+    [ "$t" = split ] && opt=--test
+    bad "mlr-$t: an option without its value is named" 2 "mlr-$t: option '$opt' needs a value" \
+        mlr-$t "$opt"
 done
 for t in split vocab encode train embed predict topk score baseline slice; do
     bad "mlr-$t: required option missing is usage" 2 "mlr-$t: " mlr-$t
