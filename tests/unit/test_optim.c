@@ -209,7 +209,7 @@ static void from_case(opt_kind kind, size_t C)
     optimizer a, b;
     opt_init(&a, &c, V * C);
     opt_init(&b, &c, V * C);
-    float wa[V * CMAX], wb[V * CMAX], table[V * CMAX] = {0}, g[3 * CMAX], kept[3 * CMAX];
+    float wa[V * CMAX], wb[V * CMAX], table[V * CMAX] = {0}, g[3 * CMAX] = {0}, kept[3 * CMAX];
     for (size_t i = 0; i < V * C; i++)
         wa[i] = wb[i] = 0.02f * (float)(i % 13) - 0.1f;
     const uint32_t rows[3] = {4, 1, 2}, at[3] = {2, 0, 1};
