@@ -10,7 +10,6 @@
 #endif
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "mlr.h"
 #include "pool.h"
@@ -21,13 +20,6 @@ typedef struct {
     float **x;
     size_t n;
 } mem_job;
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void pass(float *x, size_t n)
 {
@@ -66,9 +58,9 @@ static void stream(int t, int nt, void *arg)
 /* GB/s of the stream on the pool's threads, each over its own array. */
 static double gbps(mlr_pool *pool, mem_job *j)
 {
-    double t0 = now();
+    double t0 = mlr_now();
     mlr_pool_run(pool, stream, j);
-    double secs = now() - t0;
+    double secs = mlr_now() - t0;
     double bytes = 2.0 * PASSES * (double)j->n * sizeof(float) * mlr_pool_threads(pool);
     return bytes / secs * 1e-9;
 }

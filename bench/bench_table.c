@@ -9,18 +9,10 @@
  * rows in bench/lib.sh's format. Removes its file at the end. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mlr.h"
 #include "table.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* user_id item_id rating timestamp item_genres, like the interaction table. */
 static void write_table(const char *path, long rows, char delim)
@@ -50,7 +42,7 @@ static double time_read(const char *path, const mlr_read_opts *opts, long *rows)
     double best = 1e30;
     for (int rep = 0; rep < 2; rep++) {
         mlr_err e;
-        double t0 = now();
+        double t0 = mlr_now();
         mlr_reader *r = mlr_reader_open(path, opts, &e);
         if (!r)
             mlr_die_err(&e);
@@ -64,7 +56,7 @@ static double time_read(const char *path, const mlr_read_opts *opts, long *rows)
         if (st < 0)
             mlr_die_err(&e);
         mlr_reader_close(r);
-        double t = now() - t0;
+        double t = mlr_now() - t0;
         if (t < best && bytes > 0)
             best = t;
     }
@@ -77,10 +69,10 @@ static double time_command(const char *fmt, const char *path)
     snprintf(cmd, sizeof cmd, fmt, path);
     double best = 1e30;
     for (int rep = 0; rep < 2; rep++) {
-        double t0 = now();
+        double t0 = mlr_now();
         if (system(cmd) != 0)
             mlr_die("'%s' failed", cmd);
-        double t = now() - t0;
+        double t = mlr_now() - t0;
         best = t < best ? t : best;
     }
     return best;

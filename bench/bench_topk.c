@@ -15,7 +15,6 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "mlr.h"
 #include "npy.h"
@@ -23,13 +22,6 @@
 #include "topk.h"
 
 #define BLOCK 1024
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static long arg(int argc, char **argv, int i, long def)
 {
@@ -98,9 +90,9 @@ int main(int argc, char **argv)
     /* The floor: bare sgemm, block by block, OpenBLAS threaded. */
     openblas_set_num_threads(threads);
     float *c = xmalloc((size_t)BLOCK * m * sizeof *c); /* (BLOCK, M) */
-    double t0 = now();
+    double t0 = mlr_now();
     for (size_t i = 0; i < n; i += BLOCK) mlr_scores(c, q + i * d, n - i < BLOCK ? n - i : BLOCK, items, m, d);
-    double bare = now() - t0;
+    double bare = mlr_now() - t0;
     free(c);
 
     /* The core: what mlr-topk does per block, minus the read and write. */
@@ -114,14 +106,14 @@ int main(int argc, char **argv)
     double t_select = 0, t_format = 0;
     for (size_t i = 0; i < n; i += BLOCK) {
         size_t b = n - i < BLOCK ? n - i : BLOCK;
-        double a = now();
+        double a = mlr_now();
         mlr_topk_block(sc, q + i * d, b, k, NULL, NULL, hits, count);
-        double z = now();
+        double z = mlr_now();
         fj.first = i;
         memset(len, 0, sizeof len);
         mlr_parallel_for(threads, b, fmt_part, &fj);
         t_select += z - a;
-        t_format += now() - z;
+        t_format += mlr_now() - z;
         for (int t = 0; t < threads; t++) bytes += len[t];
     }
     double core = t_select + t_format, pairs = (double)n * (double)m;

@@ -24,11 +24,6 @@ static double clock_s(clockid_t id)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static double now(void)
-{
-    return clock_s(CLOCK_MONOTONIC);
-}
-
 static void vocab(mlr_spec *s, const char *feature, int n)
 {
     mlr_feature *f = mlr_spec_add(s, mlr_feature_def_find(feature));
@@ -112,13 +107,13 @@ static void sgemm_part(int t, int nt, void *arg)
         a[i] = (float)(i % 7) * 0.1f;
     for (size_t i = 0; i < k * n; i++)
         b[i] = (float)(i % 5) * 0.1f;
-    double t0 = now();
+    double t0 = mlr_now();
     do { /* C = A B as nn_matmul does it, memset and beta = 1: 5% faster than beta = 0 */
         memset(c, 0, m * n * sizeof(float));
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
                     (int)k, b, (int)n, 1.0f, c, (int)n);
         j->reps[t]++;
-    } while (now() - t0 < 0.5);
+    } while (mlr_now() - t0 < 0.5);
     free(a);
     free(b);
     free(c);
@@ -128,9 +123,9 @@ static void sgemm_part(int t, int nt, void *arg)
 static double sgemm_gflops(size_t m, size_t k, size_t n, mlr_pool *p, double *cpu_gf)
 {
     sgemm_job j = {m, k, n, 0, {0}};
-    double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t0 = mlr_now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     mlr_pool_run(p, sgemm_part, &j);
-    double secs = now() - t0, cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    double secs = mlr_now() - t0, cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     double reps = 0;
     for (int t = 0; t < mlr_pool_threads(p); t++)
         reps += (double)j.reps[t];
@@ -181,7 +176,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < N; i++)
         rows[i] = i;
     double flops = 0.0, distinct = 0.0;
-    double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t0 = mlr_now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     size_t steps = 0;
     for (size_t ep = 0; ep < epochs; ep++)
         for (size_t s = 0; s < N; s += B) {
@@ -192,7 +187,7 @@ int main(int argc, char **argv)
             distinct += (double)st.distinct;
             steps++;
         }
-    double secs = now() - t0, cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    double secs = mlr_now() - t0, cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     double ex = (double)N * (double)epochs;
     printf("train: %zu examples x %zu epochs, batch %zu, %d thread(s): %.3f s wall, %.3f s CPU\n", N,
            epochs, B, b.threads, secs, cpu);

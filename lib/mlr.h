@@ -45,6 +45,8 @@ void mlr_opt_rest(int c, const char *tool, void (*usage)(FILE *), char **argv)
 
 /* The number of online CPUs, at least 1: the default of every --threads. */
 long mlr_cpus(void);
+/* Seconds on the monotonic clock: the difference of two is a wall time. */
+double mlr_now(void);
 
 /* ---- memory: the one place that aborts on failure ---- */
 void *xmalloc(size_t n);

@@ -8,7 +8,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mlr.h"
@@ -414,13 +413,6 @@ static void evaluate(const model *m, const validation *v, int threads, figures *
 
 /* ---- training ---- */
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void shuffle(size_t *p, size_t n, mlr_rng *rng)
 {
     for (size_t i = 0; i < n; i++)
@@ -453,7 +445,7 @@ typedef struct {
 static void progress(const options *o, size_t epoch, size_t done, size_t total, double t0,
                      const epoch_stats *s)
 {
-    double el = now() - t0, frac = ((double)epoch + (double)done / (double)total) / (double)o->epochs;
+    double el = mlr_now() - t0, frac = ((double)epoch + (double)done / (double)total) / (double)o->epochs;
     double eta = frac > 0 ? el / frac - el : 0.0;
     fprintf(stderr, "\rmlr-train: epoch %zu/%zu  batch %zu/%zu  loss %.4g  ETA %.0fs   ",
             epoch + 1, o->epochs, done, total, s->batches ? s->loss / (double)s->batches : 0.0, eta);
@@ -465,7 +457,7 @@ static void train_epoch(model *m, model_batch *b, optimizer *opt, const model_lo
 {
     int tty = !o->quiet && isatty(2);
     size_t nb = (d->n + o->batch - 1) / o->batch;
-    double start = now(), last = 0.0;
+    double start = mlr_now(), last = 0.0;
     memset(es, 0, sizeof *es);
     shuffle(perm, d->n, rng);
     for (size_t i = 0; i < nb; i++) {
@@ -478,12 +470,12 @@ static void train_epoch(model *m, model_batch *b, optimizer *opt, const model_lo
         es->rating += st.rating;
         es->flops += st.flops;
         es->batches++;
-        if (tty && now() - last > 0.2) {
+        if (tty && mlr_now() - last > 0.2) {
             progress(o, epoch, i + 1, nb, t0, es);
-            last = now();
+            last = mlr_now();
         }
     }
-    es->seconds = now() - start;
+    es->seconds = mlr_now() - start;
     if (es->batches) {
         es->loss /= (double)es->batches;
         es->retrieval /= (double)es->batches;
@@ -609,7 +601,7 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, 
     optimizer opt;
     opt_init(&opt, &o->opt, m->P);
     size_t *perm = xmalloc((d.n + 1) * sizeof(size_t));
-    double t0 = now();
+    double t0 = mlr_now();
     figures f;
     int have_fig = 0;
     for (size_t ep = 0; ep < o->epochs; ep++) {
