@@ -88,7 +88,6 @@ void nn_rowset_clear(nn_rowset *s)
     s->n = 0;
 }
 
-
 /* ---- embeddings ---- */
 
 /* Rows this far ahead are prefetched: with a vocabulary of 138K users
@@ -110,11 +109,14 @@ void nn_embedding_backward(float *dtable, nn_rowset *rows, const float *dout,
                            size_t ldd, const int32_t *ids, size_t B, size_t D)
 {
     for (size_t b = 0; b < B; b++) {
-        if (b + AHEAD < B && rows && rows->g) { /* a large vocabulary's marks miss */
-            __builtin_prefetch(rows->mark + ids[b + AHEAD], 1);
-            __builtin_prefetch(rows->slot + ids[b + AHEAD], 1);
-        } else if (b + AHEAD < B) {
-            __builtin_prefetch(dtable + (size_t)ids[b + AHEAD] * D, 1);
+        if (b + AHEAD < B) {
+            size_t next = (size_t)ids[b + AHEAD];
+            if (rows && rows->g) { /* a large vocabulary's marks miss */
+                __builtin_prefetch(rows->mark + next, 1);
+                __builtin_prefetch(rows->slot + next, 1);
+            } else {
+                __builtin_prefetch(dtable + next * D, 1);
+            }
         }
         nn_axpy(grad_row(dtable, rows, (size_t)ids[b], D), 1.0f, dout + b * ldd, D);
     }
