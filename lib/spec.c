@@ -491,6 +491,23 @@ double mlr_feature_norm(const mlr_feature *f, double x)
     return f->std > 0 ? (x - f->mean) / f->std : 0;
 }
 
+double mlr_feature_clip(const mlr_feature *f, double x, int *clipped)
+{
+    int side = 0;
+    if (f->kind == MLR_KIND_NUM && f->min <= f->max) {
+        if (x < f->min) {
+            x = f->min;
+            side = -1;
+        } else if (x > f->max) {
+            x = f->max;
+            side = 1;
+        }
+    }
+    if (clipped)
+        *clipped = side;
+    return x;
+}
+
 /* ---- tokens ---- */
 
 void mlr_words_normalize(char *s, size_t len)

@@ -125,6 +125,13 @@ int32_t mlr_feature_cat(const mlr_feature *f, const char *field, size_t len);
 int32_t mlr_feature_bucket(const mlr_feature *f, double x);
 /* (x - mean) / std; 0 when std == 0. */
 double mlr_feature_norm(const mlr_feature *f, double x);
+/* x clipped to the range [min, max] the specification recorded (a num
+ * feature; any other kind, or min > max, gives x back). A value the
+ * towers never saw in training (a request's time a year after the data)
+ * would otherwise be normalised far outside anything the model learnt:
+ * serving-time values are clipped before mlr_feature_norm. *clipped (when
+ * not NULL) is -1, 0 or 1: below min, inside, above max. */
+double mlr_feature_clip(const mlr_feature *f, double x, int *clipped);
 
 /* ---- tokens ---- */
 /* Keras' lower_and_strip_punctuation in place: ASCII upper case to lower,

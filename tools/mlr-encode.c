@@ -55,6 +55,7 @@ typedef struct {
     vec vals;   /* float: num normalised values, label raw values */
     vec lens;   /* uint16: multi/words ids per row */
     size_t width; /* multi/words: the longest row, capped by --max-tokens */
+    size_t below, above; /* num: values clipped to the spec's min / max */
     /* Speed: the previous row's value and its encoding (cat), and a memo
      * of raw text -> ids (multi/words): most rows repeat a user or item. */
     char *last;
@@ -353,12 +354,17 @@ static int encode_value(state *s, column *c, mlr_reader *r, mlr_err *e)
             c->width = n;
         return 0;
     }
-    case MLR_KIND_NUM:
+    case MLR_KIND_NUM: {
         if (field_double(r, c->col, &x, e) < 0)
             return -1;
+        int side;
+        x = mlr_feature_clip(c->f, x, &side);
+        c->below += side < 0;
+        c->above += side > 0;
         *(float *)vec_push(&c->vals, 1) = (float)mlr_feature_norm(c->f, x);
         *(int32_t *)vec_push(&c->ids, 1) = mlr_feature_bucket(c->f, x);
         return 0;
+    }
     case MLR_KIND_LABEL:
         if (field_double(r, c->col, &x, e) < 0)
             return -1;
@@ -632,6 +638,23 @@ static int write_all(state *s, mlr_err *e)
     return rc;
 }
 
+/* One line for the whole run, naming each feature that clipped: values
+ * outside the training range are encoded as its nearest end. */
+static void warn_clipped(const state *s)
+{
+    char msg[1024];
+    size_t len = 0;
+    for (size_t i = 0; i < s->ncols; i++) {
+        const column *c = &s->cols[i];
+        if ((c->below || c->above) && len < sizeof msg)
+            len += (size_t)snprintf(msg + len, sizeof msg - len,
+                                    "%s%s: %zu below %.17g, %zu above %.17g", len ? "; " : "",
+                                    c->f->name, c->below, c->f->min, c->above, c->f->max);
+    }
+    if (len)
+        mlr_warn("values outside the specification's training range clipped to it: %s", msg);
+}
+
 static void free_state(state *s)
 {
     for (size_t i = 0; i < s->ncols; i++) {
@@ -666,6 +689,8 @@ static int run(const options *o, int *created, mlr_err *e)
         rc = encode_input(&s, *in, e);
     if (rc == 0)
         rc = write_all(&s, e);
+    if (rc == 0)
+        warn_clipped(&s);
     free_state(&s);
     return rc;
 }

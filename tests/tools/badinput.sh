@@ -121,7 +121,11 @@ for tool in ingest stats split vocab encode baseline-train baseline-test score t
     stats) run() { mlr-stats --output "$O/out.tsv" "$1"; } ;;
     split) run() { mlr-split --test "$O/test.tsv" --train "$O/train.tsv" "$1"; } ;;
     vocab) run() { mlr-vocab --output "$O/spec" "$1"; } ;;
-    encode) run() { mlr-encode --spec "$D/spec" --output "$O/enc" "$1"; } ;;
+    # (the test rows' times beyond the training rows' are clipped, with a
+    # warning that is not what these cases are about)
+    encode) run() { mlr-encode --spec "$D/spec" --output "$O/enc" "$1" 2>"$T/encode.err"; st=$?
+                    grep -v "warning: values outside the specification's training range" "$T/encode.err" >&2
+                    return $st; } ;;
     baseline-train) run() { mlr-baseline --kind pop --train "$1" --test "$D/test.tsv" --output "$O/out.tsv"; } ;;
     baseline-test) run() { mlr-baseline --kind ease --train "$D/train.tsv" --test "$1" --output "$O/out.tsv"; } ;;
     score) run() { mlr-score --test "$1" --topk "$D/topk.tsv" --output "$O/out.tsv"; } ;;

@@ -54,6 +54,13 @@ listing() { ls "$1" | tr '\n' ' '; }
 
 # ---- rows ----
 check "rows: status 0" mlr-encode --spec "$SPEC" --output "$T/enc" <"$IN"
+# Timestamps 2000 and 50 and age 99 lie outside the spec's [100, 1100] and
+# [7, 60]: encoded as the range's ends, said once for the run.
+mlr-encode --spec "$SPEC" --output "$T/encw" <"$IN" 2>"$T/err"
+printf '%s\n' "mlr-encode: warning: values outside the specification's training range clipped to it: timestamp: 1 below 100, 1 above 1100; user_age: 0 below 7, 1 above 60" >"$T/want"
+same "rows: one warning line names what was clipped" "$T/err" "$T/want"
+mlr-encode --spec "$SPEC" --output "$T/encq" "$D/vocab-in.tsv" 2>"$T/err"
+check "rows: no warning when nothing is clipped" test ! -s "$T/err"
 same_dump "rows: golden values (unknown -> 0, padding -1, 16-token cap)" "$T/enc" "$D/encode-rows.txt"
 check "rows: no user_zip.npy without the column" test ! -e "$T/enc/user_zip.npy"
 check "rows: exactly the expected files" test "$(listing "$T/enc")" = "item_genres.npy item_id.npy \
@@ -67,7 +74,8 @@ same "rows: rows.tsv" "$T/enc/rows.tsv" "$T/want"
 same "rows: spec.sha256" "$T/enc/spec.sha256" "$T/want"
 
 if [ "$HAVE_NUMPY" = 1 ]; then
-    # The normalised values from features.tsv, computed apart.
+    # The normalised values from features.tsv, computed apart: each value
+    # clipped to the recorded [min, max] first.
     check "rows: normalised values match features.tsv" /usr/bin/python3 - "$SPEC" "$IN" "$T/enc" <<'PY'
 import csv, sys
 import numpy as np
@@ -76,7 +84,8 @@ stats = {r['feature']: r for r in csv.DictReader(open(spec + '/features.tsv'), d
 rows = list(csv.DictReader(open(table, encoding='utf-8'), delimiter='\t'))
 for f in ('timestamp', 'user_age'):
     mean, std = float(stats[f]['mean']), float(stats[f]['std'])
-    want = np.array([(float(r[f]) - mean) / std for r in rows], dtype=np.float32)
+    lo, hi = float(stats[f]['min']), float(stats[f]['max'])
+    want = np.array([(min(max(float(r[f]), lo), hi) - mean) / std for r in rows], dtype=np.float32)
     assert (np.load(enc + '/' + f + '.npy') == want).all(), f
 assert (np.load(enc + '/rating.npy') == np.array([5, 1, 3.5, 2], np.float32)).all()
 PY
