@@ -1,9 +1,16 @@
 #!/bin/sh
-# evaluate.sh TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]
+# evaluate.sh [--valid-fraction F] [--valid-by MODE] [--valid-seed S]
+#             TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]
 #
 # Trains the default two-tower model on any pair of interaction tables
-# (bring your own split) and scores it on the test rows. Leaves in OUTDIR:
+# (bring your own split) and scores it on the test rows. A validation
+# slice is cut from TRAIN (prepare.sh: --valid-by random, user-time or
+# time, the way TEST was cut; --valid-fraction of TRAIN, default 0.1): the
+# model is fitted on the rest and validated on it each epoch; the test
+# rows are scored once, at the end. Leaves in OUTDIR:
 #   spec/                 the feature specification (from TRAIN only)
+#   fit.tsv valid.tsv     TRAIN cut into fit rows and validation slice
+#   valid-metrics.tsv     the metrics on the validation slice
 #   enc-train/ enc-test/  the encoded rows;  enc-items/ the catalogue
 #   model.safetensors     the model;  train-log.tsv  one row per epoch
 #   query.npy query.ids   one query embedding per TEST row, in TEST's order
@@ -15,13 +22,26 @@
 #   metrics.tsv           top1..top100, rmse, mae and the exclusion metrics
 # Extra arguments go to mlr-train (e.g. --epochs 5 --seed 7).
 set -eu
-[ $# -ge 3 ] || { echo "usage: evaluate.sh TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]" >&2; exit 2; }
+usage() { echo "usage: evaluate.sh [--valid-fraction F] [--valid-by random|user-time|time] [--valid-seed S] TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]" >&2; exit 2; }
+vfrac=0.1 vby=random vseed=1
+while [ $# -gt 0 ]; do
+    case $1 in
+    --valid-fraction) [ $# -ge 2 ] || usage; vfrac=$2; shift 2 ;;
+    --valid-by) [ $# -ge 2 ] || usage; vby=$2; shift 2 ;;
+    --valid-seed) [ $# -ge 2 ] || usage; vseed=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) usage ;;
+    *) break ;;
+    esac
+done
+[ $# -ge 3 ] || usage
 train=$1 test=$2 out=$3
 shift 3
 me=evaluate
 . "$(dirname "$0")/lib.sh"
 # The data once (prepare.sh), then the model on it (train-eval.sh): the
 # same two stages grid.sh and retrain.sh share.
-sh "$mlr_pipelines/prepare.sh" "$train" "$test" "$out"
+sh "$mlr_pipelines/prepare.sh" --valid-fraction "$vfrac" --valid-by "$vby" --valid-seed "$vseed" \
+    "$train" "$test" "$out"
 sh "$mlr_pipelines/train-eval.sh" "$out" "$out" "$@"
 echo "$me: done: $out/metrics.tsv" >&2

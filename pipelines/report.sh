@@ -21,11 +21,11 @@ if [ -f "$log" ] && [ "$(wc -l <"$log")" -gt 1 ]; then
     if gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo; then term=pngcairo; else term=png; fi
     gnuplot -e "set terminal $term size 800,450; set output '$run/curves-topk.png';
         set datafile separator '\t'; set key autotitle columnhead left top; set grid;
-        set xlabel 'epoch'; set ylabel 'accuracy (test rows, all items)';
+        set xlabel 'epoch'; set ylabel 'accuracy (validation slice, all items)';
         plot for [c in 'top5 top10 top50 top100'] '$log' using 'epoch':c with linespoints title c"
     gnuplot -e "set terminal $term size 800,450; set output '$run/curves-rmse.png';
         set datafile separator '\t'; set key off; set grid;
-        set xlabel 'epoch'; set ylabel 'RMSE (test rows)';
+        set xlabel 'epoch'; set ylabel 'RMSE (validation slice)';
         plot '$log' using 'epoch':'rmse' with linespoints"
 fi
 
@@ -51,7 +51,7 @@ m=$run/model/metrics.tsv pop=$run/baseline-pop.tsv ease=$run/baseline-ease.tsv l
     done
     echo
     if [ -f "$run/curves-topk.png" ]; then
-        echo "## Training curves"
+        echo "## Training curves (validation slice: 10% of the training rows, never the test rows)"
         echo
         echo "![top-k accuracy per epoch](curves-topk.png)"
         echo "![RMSE per epoch](curves-rmse.png)"

@@ -1,28 +1,36 @@
 #!/bin/sh
-# train-eval.sh [--threads T] [--model MODEL] [--no-topk] PREP RUN [mlr-train options...]
+# train-eval.sh [--threads T] [--model MODEL] [--no-topk] [--no-test] PREP RUN [mlr-train options...]
 #
 # The model half of evaluate.sh: on data prepared by prepare.sh in PREP,
-# trains a model (or takes MODEL, trained on PREP's specification) and
-# scores it on PREP's test rows. Leaves in RUN (which may be PREP):
+# trains a model on PREP's fit rows, validated after each epoch on its
+# validation slice (or takes MODEL, trained on PREP's specification),
+# scores it on the validation slice, then once on PREP's test rows. Leaves
+# in RUN (which may be PREP):
 #   model.safetensors     the model (not with --model);  train-log.tsv one row per epoch
+#   valid-metrics.tsv     the metrics on the validation slice (fit rows excluded):
+#                         what grid.sh ranks by and any choice is made on
 #   query.npy query.ids   one query embedding per test row, in test order
 #   items.npy items.ids   one embedding per catalogue item
 #   pred.tsv              predicted rating of each test row
 #   topk.tsv              the top 100 per test row, training items excluded (not with --no-topk)
-#   metrics.tsv           top1..top100, rmse, mae and the exclusion metrics
+#   metrics.tsv           top1..top100, rmse, mae and the exclusion metrics on
+#                         the test rows (not with --no-test: a grid scores
+#                         only its winner on them)
 # --threads T pins every tool (and OpenBLAS) to T threads, so that several
 # runs side by side share the cores without oversubscribing them; without
 # it each tool takes its own default.
 set -eu
 me=train-eval
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: train-eval.sh [--threads T] [--model MODEL] [--no-topk] PREP RUN [mlr-train options...]" >&2; exit 2; }
-threads= model= topk=1
+usage() { echo "usage: train-eval.sh [--threads T] [--model MODEL] [--no-topk] [--no-test] PREP RUN [mlr-train options...]" >&2; exit 2; }
+threads= model= topk=1 test=1
 while [ $# -gt 0 ]; do
     case $1 in
     --threads) [ $# -ge 2 ] || usage; threads=$2; shift 2 ;;
     --model) [ $# -ge 2 ] || usage; model=$2; shift 2 ;;
     --no-topk) topk=0; shift ;;
+    --no-test) test=0; shift ;;
+    -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     --*) usage ;;
     *) break ;;
     esac
@@ -30,28 +38,41 @@ done
 [ $# -ge 2 ] || usage
 prep=$1 run=$2
 shift 2
-[ -d "$prep/enc-train" ] || die "$prep: not prepared (run prepare.sh first)"
+[ -d "$prep/enc-fit" ] || die "$prep: not prepared (run prepare.sh first)"
 mkdir -p "$run"
 tt= # the --threads option of every tool, when pinned
 if [ -n "$threads" ]; then
     tt="--threads $threads"
 fi
 
-# Training, validated after each epoch on the test rows (mlr-train's own
-# --threads in the extra options wins over ours: it comes last).
+# Training on the fit rows, validated after each epoch on the validation
+# slice, never on the test rows (mlr-train's own --threads in the extra
+# options wins over ours: it comes last).
 if [ -z "$model" ]; then
     model=$run/model.safetensors
     # shellcheck disable=SC2086 # $tt is empty or two words
-    run_stage train mlr-train $tt --spec "$prep/spec" --train "$prep/enc-train" \
-        --valid "$prep/enc-test" --items "$prep/enc-items" --log "$run/train-log.tsv" \
+    run_stage train mlr-train $tt --spec "$prep/spec" --train "$prep/enc-fit" \
+        --valid "$prep/enc-valid" --items "$prep/enc-items" --log "$run/train-log.tsv" \
         --output "$model" "$@"
 fi
 
+# The validation slice's figures, with the fit rows excluded: what every
+# choice (epochs, settings, a grid's winner) is made on.
 # shellcheck disable=SC2086
-run_stage embed-queries mlr-embed $tt --model "$model" --queries "$prep/enc-test" --output "$run/query.npy"
+run_stage embed-valid mlr-embed $tt --model "$model" --queries "$prep/enc-valid" --output "$run/valid-query.npy"
 # shellcheck disable=SC2086
 run_stage embed-items mlr-embed $tt --model "$model" --items "$prep/enc-items" --output "$run/items.npy"
+# shellcheck disable=SC2086
+run_stage predict-valid mlr-predict $tt --model "$model" --output "$run/valid-pred.tsv" "$prep/enc-valid"
+# shellcheck disable=SC2086
+run_stage score-valid mlr-score $tt --test "$prep/valid.tsv" --train "$prep/fit.tsv" \
+    --queries "$run/valid-query.npy" --items "$run/items.npy" --pred "$run/valid-pred.tsv" \
+    --output "$run/valid-metrics.tsv"
+[ "$test" = 1 ] || exit 0
 
+# The test rows, scored once.
+# shellcheck disable=SC2086
+run_stage embed-queries mlr-embed $tt --model "$model" --queries "$prep/enc-test" --output "$run/query.npy"
 # shellcheck disable=SC2086
 run_stage predict mlr-predict $tt --model "$model" --output "$run/pred.tsv" "$prep/enc-test"
 

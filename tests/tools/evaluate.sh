@@ -7,7 +7,7 @@ P=$MLR_ROOT/pipelines
 mlr-synth --users 300 --items 400 --ratings 12000 --seed 5 --output "$T/all.tsv"
 # A split the flow has not seen elsewhere: the last 20% of each user's ratings.
 mlr-split --by user-time --test-fraction 0.2 --test "$T/test.tsv" --train "$T/train.tsv" "$T/all.tsv"
-if sh "$P/evaluate.sh" "$T/train.tsv" "$T/test.tsv" "$T/run" --epochs 3 --batch-size 512 --quiet 2>"$T/log"; then
+if sh "$P/evaluate.sh" --valid-by user-time "$T/train.tsv" "$T/test.tsv" "$T/run" --epochs 3 --batch-size 512 --quiet 2>"$T/log"; then
     pass "evaluate.sh runs to the end"
 else
     fail "evaluate.sh runs to the end" "$(tail -n 3 "$T/log" | tr '\n' ' ')"
@@ -20,10 +20,19 @@ for m in top1 top5 top10 top50 top100 rmse mae top10_excl recall@10 ndcg@10 cove
 done
 check "query.npy has one row per test row" test "$(($(wc -l <"$T/test.tsv") - 1))" -eq "$(($(wc -l <"$T/run/query.ids") - 1))"
 check "train log has one row per epoch" test "$(wc -l <"$T/run/train-log.tsv")" -eq 4
-# mlr-train's last validation figures are mlr-score's, for the same model.
+# mlr-train validates on the slice cut from the training rows, never on
+# the test rows: its last figures are mlr-score's on that slice.
+check "the validation slice and the fit rows make the training rows" \
+    test "$(($(wc -l <"$T/run/fit.tsv") + $(wc -l <"$T/run/valid.tsv") - 2))" -eq "$(($(wc -l <"$T/train.tsv") - 1))"
+sed 1d "$T/train.tsv" | sort >"$T/train.sorted"
+sed 1d "$T/run/valid.tsv" | sort >"$T/valid.sorted"
+check "every validation row is a training row" test "$(comm -13 "$T/train.sorted" "$T/valid.sorted" | wc -l)" -eq 0
+check "the validation slice is each user's latest rows (--valid-by user-time)" \
+    awk -F'\t' 'NR == FNR { if (FNR > 1 && (!($1 in first) || $4 < first[$1])) first[$1] = $4; next }
+        FNR > 1 && ($1 in first) && $4 > first[$1] { bad = 1 } END { exit bad }' "$T/run/valid.tsv" "$T/run/fit.tsv"
 for m in top10 top100; do
     a=$(awk -F'\t' -v m="$m" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == m) c = i; next } { v = $c } END { print v }' "$T/run/train-log.tsv")
-    b=$(awk -F'\t' -v m="$m" '$1 == m { print $2 }' "$T/run/metrics.tsv")
+    b=$(awk -F'\t' -v m="$m" '$1 == m { print $2 }' "$T/run/valid-metrics.tsv")
     check "mlr-train's last $m ($a) equals mlr-score's ($b)" awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; exit !(b != "" && d < 1e-5 && d > -1e-5) }'
 done
 
