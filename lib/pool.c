@@ -1,14 +1,35 @@
-/* pool.c: persistent worker threads (see pool.h). */
+/* pool.c: persistent worker threads (see pool.h).
+ *
+ * A run is published seqlock-fashion: the caller makes gen odd, writes
+ * the run (function, argument, kind, pieces), then makes gen even. A
+ * worker that sees a new even gen reads the run and checks gen again.
+ * Pieces are claimed from one word holding the run's gen beside the next
+ * piece, so a worker that read one run and is preempted past its end can
+ * never claim a piece of the next one. The caller waits until `done`
+ * counts every piece (or, for mlr_pool_run, every worker).
+ *
+ * Waiting: a short spin (the next phase of a batch usually comes within
+ * microseconds), then a futex sleep on the word waited for. A thread
+ * never spins longer than SPINS polls: if the thread it waits for has
+ * been preempted, the spinner's core is better given back, to that thread
+ * or to whatever preempted it. */
 #include "pool.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "mlr.h"
 
-enum { SPINS = 2000 }; /* polls before sleeping: some 50 microseconds with the pause, a batch phase */
+enum { SPINS = 1000 }; /* polls before sleeping: some 20 microseconds with the pause */
 
 /* A poll's pause: a waiting thread leaves the core's resources to the one
  * at work (two vCPUs may be one core's two threads). */
@@ -19,14 +40,41 @@ static void relax(void)
 #endif
 }
 
+/* Sleeps while *w == v (or returns at once, or spuriously: callers loop). */
+static void futex_wait(atomic_uint *w, unsigned v)
+{
+#if defined(__linux__)
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+#else
+    (void)w;
+    (void)v;
+    sched_yield(); /* no futex: the waiter polls, yielding its core */
+#endif
+}
+
+static void futex_wake_all(atomic_uint *w)
+{
+#if defined(__linux__)
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+#else
+    (void)w;
+#endif
+}
+
+enum { RUN_EACH, RUN_PIECES }; /* mlr_pool_run, mlr_pool_pieces */
+
 struct mlr_pool {
     int n;                   /* threads, the caller included */
     pthread_t *tid;
-    pthread_mutex_t mu;
-    pthread_cond_t wake, done;
-    atomic_ulong gen;        /* bumped once per run */
-    atomic_int pending;      /* workers still in the current run */
-    int quit;
+    atomic_uint gen;         /* odd while a run is being written; the workers' futex */
+    atomic_uint sleepers;    /* workers asleep on gen */
+    atomic_ullong claim;     /* (gen << 32) | the run's next piece */
+    atomic_uint done;        /* pieces (or workers) finished; the caller's futex */
+    atomic_uint caller_asleep;
+    atomic_int quit;
+    /* the run, written while gen is odd */
+    int kind;
+    unsigned pieces;
     mlr_pool_fn fn;
     void *arg;
 };
@@ -36,32 +84,72 @@ typedef struct {
     int t;
 } worker_arg;
 
+/* Waits until *w != v: SPINS polls, then futex sleeps counted in *sleepers. */
+static void wait_change(atomic_uint *w, unsigned v, atomic_uint *sleepers)
+{
+    for (int spins = 0; spins < SPINS; spins++) {
+        if (atomic_load(w) != v)
+            return;
+        relax();
+    }
+    while (atomic_load(w) == v) {
+        atomic_fetch_add(sleepers, 1);
+        if (atomic_load(w) == v) /* seq_cst: the waker sees sleepers, or we see w */
+            futex_wait(w, v);
+        atomic_fetch_sub(sleepers, 1);
+    }
+}
+
+/* One finished piece or worker; wakes the caller if it sleeps. */
+static void finish(mlr_pool *p)
+{
+    atomic_fetch_add(&p->done, 1);
+    if (atomic_load(&p->caller_asleep))
+        futex_wake_all(&p->done);
+}
+
+/* Runs pieces of run g while any is left. */
+static void take_pieces(mlr_pool *p, unsigned g, unsigned pieces, mlr_pool_fn fn, void *arg)
+{
+    unsigned long long c = atomic_load(&p->claim);
+    for (;;) {
+        if ((unsigned)(c >> 32) != g || (unsigned)(c & 0xffffffffu) >= pieces)
+            return;
+        if (!atomic_compare_exchange_weak(&p->claim, &c, c + 1))
+            continue; /* c holds the word's new value */
+        fn((int)(c & 0xffffffffu), (int)pieces, arg);
+        finish(p);
+        c = atomic_load(&p->claim);
+    }
+}
+
 static void *worker(void *v)
 {
     worker_arg w = *(worker_arg *)v;
     free(v);
     mlr_pool *p = w.p;
-    unsigned long seen = 0;
+    unsigned seen = 0;
     for (;;) {
-        int spins = 0;
-        while (atomic_load(&p->gen) == seen && spins < SPINS) {
+        wait_change(&p->gen, seen, &p->sleepers);
+        unsigned g = atomic_load(&p->gen);
+        if (g & 1u) { /* being written: wait for the even value */
             relax();
-            spins++;
+            continue;
         }
-        if (atomic_load(&p->gen) == seen) {
-            pthread_mutex_lock(&p->mu);
-            while (atomic_load(&p->gen) == seen && !p->quit)
-                pthread_cond_wait(&p->wake, &p->mu);
-            pthread_mutex_unlock(&p->mu);
-        }
-        if (p->quit)
+        int kind = p->kind, quit = atomic_load(&p->quit);
+        unsigned pieces = p->pieces;
+        mlr_pool_fn fn = p->fn;
+        void *arg = p->arg;
+        if (atomic_load(&p->gen) != g)
+            continue; /* rewritten meanwhile: read it again */
+        seen = g;
+        if (quit)
             return NULL;
-        seen = atomic_load(&p->gen);
-        p->fn(w.t, p->n, p->arg);
-        if (atomic_fetch_sub(&p->pending, 1) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
+        if (kind == RUN_PIECES) {
+            take_pieces(p, g, pieces, fn, arg);
+        } else {
+            fn(w.t, p->n, arg);
+            finish(p);
         }
     }
 }
@@ -70,11 +158,12 @@ mlr_pool *mlr_pool_new(int threads)
 {
     mlr_pool *p = xcalloc(1, sizeof *p);
     p->n = 1;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
     atomic_init(&p->gen, 0);
-    atomic_init(&p->pending, 0);
+    atomic_init(&p->sleepers, 0);
+    atomic_init(&p->claim, 0);
+    atomic_init(&p->done, 0);
+    atomic_init(&p->caller_asleep, 0);
+    atomic_init(&p->quit, 0);
     int want = threads < 1 ? 1 : threads;
     p->tid = xcalloc((size_t)want, sizeof *p->tid);
     for (int t = 1; t < want; t++) {
@@ -94,47 +183,71 @@ int mlr_pool_threads(const mlr_pool *p)
     return p->n;
 }
 
+/* Publishes a run to the workers and wakes those asleep; returns its gen. */
+static unsigned publish(mlr_pool *p, int kind, unsigned pieces, mlr_pool_fn fn, void *arg)
+{
+    unsigned g = atomic_load(&p->gen) + 2u;
+    atomic_store(&p->gen, g - 1u);
+    p->kind = kind;
+    p->pieces = pieces;
+    p->fn = fn;
+    p->arg = arg;
+    atomic_store(&p->done, 0);
+    atomic_store(&p->claim, (unsigned long long)g << 32);
+    atomic_store(&p->gen, g);
+    if (atomic_load(&p->sleepers) > 0)
+        futex_wake_all(&p->gen);
+    return g;
+}
+
+/* The caller's wait for `target` finished pieces or workers. */
+static void wait_done(mlr_pool *p, unsigned target)
+{
+    for (int spins = 0; spins < SPINS; spins++) {
+        if (atomic_load(&p->done) >= target)
+            return;
+        relax();
+    }
+    unsigned d;
+    while ((d = atomic_load(&p->done)) < target) {
+        atomic_store(&p->caller_asleep, 1);
+        if (atomic_load(&p->done) == d) /* seq_cst: finish() sees the flag, or we see done */
+            futex_wait(&p->done, d);
+        atomic_store(&p->caller_asleep, 0);
+    }
+}
+
 void mlr_pool_run(mlr_pool *p, mlr_pool_fn fn, void *arg)
 {
     if (p->n == 1) {
         fn(0, 1, arg);
         return;
     }
-    p->fn = fn;
-    p->arg = arg;
-    atomic_store(&p->pending, p->n - 1);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add(&p->gen, 1);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
+    publish(p, RUN_EACH, 0, fn, arg);
     fn(0, p->n, arg);
-    int spins = 0;
-    while (atomic_load(&p->pending) > 0 && spins < SPINS) {
-        relax();
-        spins++;
+    wait_done(p, (unsigned)p->n - 1u);
+}
+
+void mlr_pool_pieces(mlr_pool *p, size_t n, mlr_pool_fn fn, void *arg)
+{
+    if (p->n == 1 || n < 2) {
+        for (size_t k = 0; k < n; k++)
+            fn((int)k, (int)n, arg);
+        return;
     }
-    if (atomic_load(&p->pending) > 0) {
-        pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->pending) > 0)
-            pthread_cond_wait(&p->done, &p->mu);
-        pthread_mutex_unlock(&p->mu);
-    }
+    unsigned g = publish(p, RUN_PIECES, (unsigned)n, fn, arg);
+    take_pieces(p, g, (unsigned)n, fn, arg);
+    wait_done(p, (unsigned)n);
 }
 
 void mlr_pool_free(mlr_pool *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->quit = 1;
-    atomic_fetch_add(&p->gen, 1);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
+    atomic_store(&p->quit, 1);
+    publish(p, RUN_EACH, 0, NULL, NULL);
     for (int t = 1; t < p->n; t++)
         pthread_join(p->tid[t], NULL);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->wake);
-    pthread_cond_destroy(&p->done);
     free(p->tid);
     free(p);
 }

@@ -5,11 +5,20 @@
  *
  * mlr_pool_run(p, fn, arg) calls fn(t, T, arg) for t = 0..T-1, t = 0 in
  * the caller, and returns when every call has returned: the return is the
- * barrier. Which thread runs which t is fixed, so a caller that splits its
- * work by t (and sums partial results in t order) gets the same bits on
- * every run with the same T. Workers spin briefly, then sleep on a
- * condition variable. Workers that call OpenBLAS should have it
- * single-threaded (openblas_set_num_threads(1)): the parallelism is ours. */
+ * barrier. Which thread runs which t is fixed (a benchmark of T threads
+ * at once needs that).
+ *
+ * mlr_pool_pieces(p, n, fn, arg) calls fn(k, n, arg) for the pieces
+ * k = 0..n-1, each by the first thread free (the caller among them), and
+ * returns when all n have returned. On a busy machine a thread that is
+ * preempted holds up only the piece it holds, not a fixed share. A caller
+ * that keeps each piece's results apart (and sums them in k order) gets
+ * the same bits whatever the thread count and whoever ran what.
+ *
+ * Waiting threads spin briefly, then sleep (a futex): a thread never
+ * keeps spinning for one that has been preempted. Workers that call
+ * OpenBLAS should have it single-threaded (openblas_set_num_threads(1)):
+ * the parallelism is ours. */
 #ifndef MLR_POOL_H
 #define MLR_POOL_H
 
@@ -24,6 +33,8 @@ typedef void (*mlr_pool_fn)(int t, int nt, void *arg);
 mlr_pool *mlr_pool_new(int threads);
 int mlr_pool_threads(const mlr_pool *p);
 void mlr_pool_run(mlr_pool *p, mlr_pool_fn fn, void *arg);
+/* n < 2^31 pieces; with one thread, or n < 2, they run in order here. */
+void mlr_pool_pieces(mlr_pool *p, size_t n, mlr_pool_fn fn, void *arg);
 void mlr_pool_free(mlr_pool *p); /* accepts NULL; joins the workers */
 
 /* [lo, hi) of t's share of n items cut into nt contiguous ranges. */

@@ -1,5 +1,8 @@
-/* test_pool.c: every t runs once per mlr_pool_run, the return waits for
- * all of them, the ranges tile [0, n). */
+/* test_pool.c: every t runs once per mlr_pool_run, every piece once per
+ * mlr_pool_pieces, the return waits for all of them, a held-up piece
+ * holds up no other, the ranges tile [0, n). */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -94,10 +97,79 @@ static void test_ranges(void)
         }
 }
 
+enum { NPIECES = 97 };
+
+typedef struct {
+    atomic_int ran[NPIECES];
+    pthread_t by[NPIECES];
+    int slow;                /* piece 0 sleeps this many ms */
+} pieces_job;
+
+static void piece(int k, int n, void *arg)
+{
+    pieces_job *j = arg;
+    if (k == 0 && j->slow)
+        pause_ms(j->slow);
+    for (volatile int i = 0; i < 300; i++) /* a piece's work: a window for a race */
+        ;
+    if (n == NPIECES)
+        atomic_fetch_add(&j->ran[k], 1);
+    j->by[k] = pthread_self();
+}
+
+/* Each piece once per run, every run complete at its return, runs of
+ * each kind interleaved, asleep between runs or not, 1 to 4 threads. */
+static void test_pieces_once(void)
+{
+    alarm(60);
+    for (int threads = 1; threads <= 4; threads++) {
+        mlr_pool *p = mlr_pool_new(threads);
+        static pieces_job pj;
+        memset(&pj, 0, sizeof pj);
+        job j;
+        memset(&j, 0, sizeof j);
+        int runs = 3000, ok = 1;
+        for (int r = 0; r < runs; r++) {
+            if (r % 500 == 0)
+                pause_ms(2);
+            mlr_pool_pieces(p, NPIECES, piece, &pj);
+            for (int k = 0; k < NPIECES; k++)
+                ok &= atomic_load(&pj.ran[k]) == r + 1;
+            mlr_pool_pieces(p, (size_t)(r % 3), piece, &pj); /* 0, 1, 2 pieces */
+            mlr_pool_run(p, count, &j);
+        }
+        CHECKF(ok, "threads %d: a piece ran twice, or not before the return", threads);
+        for (int t = 0; t < threads; t++)
+            ok &= j.ran[t] == runs;
+        CHECKF(ok, "threads %d: mlr_pool_run beside pieces", threads);
+        mlr_pool_free(p);
+    }
+    alarm(0);
+}
+
+/* Piece 0 held up 200 ms: the other thread takes all the others meanwhile. */
+static void test_held_piece(void)
+{
+    alarm(60);
+    mlr_pool *p = mlr_pool_new(2);
+    static pieces_job pj;
+    memset(&pj, 0, sizeof pj);
+    pj.slow = 200;
+    mlr_pool_pieces(p, NPIECES, piece, &pj);
+    int with0 = 0;
+    for (int k = 0; k < NPIECES; k++)
+        with0 += pthread_equal(pj.by[k], pj.by[0]) != 0;
+    CHECKF(with0 == 1, "the thread held up on piece 0 also ran %d others", with0 - 1);
+    mlr_pool_free(p);
+    alarm(0);
+}
+
 int main(void)
 {
     RUN(test_runs_each_thread);
     RUN(test_sleeping_runs);
+    RUN(test_pieces_once);
+    RUN(test_held_piece);
     RUN(test_ranges);
     return check_status();
 }
