@@ -9,11 +9,14 @@ set -eu
 usage() { echo "usage: eda.sh TABLE OUTDIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 table=$1 out=$2
-[ -f "$table" ] || { echo "eda: $table: no such file" >&2; exit 1; }
+# A name starting with - would read as an option to the commands below.
+case $table in -*) table=./$table ;; esac
+case $out in -*) out=./$out ;; esac
+[ -f "$table" ] || { printf '%s\n' "eda: $table: no such file" >&2; exit 1; }
 if [ -n "${MLR_BIN:-}" ]; then PATH="$MLR_BIN:$PATH"; export PATH; fi
 command -v mlr-stats >/dev/null || { echo "eda: mlr-stats not found (set MLR_BIN or PATH)" >&2; exit 1; }
 command -v gnuplot >/dev/null || { echo "eda: gnuplot not found (make deps)" >&2; exit 1; }
-mkdir -p "$out"
+mkdir -p -- "$out"
 
 # Stage 1: the summary and the tables to plot, one mlr-stats run each;
 # the rating and time tables only where the table has those columns.
@@ -34,21 +37,24 @@ mlr-stats --table top-items --top 25 --output "$out/top-items.tsv" "$table"
 echo "eda: plots" >&2
 if gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo; then term=pngcairo; else term=png; fi
 has_rows() { [ -f "$1" ] && [ "$(wc -l <"$1")" -gt 1 ]; }
+# gnuplot runs in OUTDIR and names its files relative to it: OUTDIR's name
+# never enters a gnuplot script (a quote in it would end a string and the
+# rest run as gnuplot commands, `system` included).
 plot() { # NAME WIDTH,HEIGHT GNUPLOT-COMMANDS: draws OUTDIR/NAME.png
-    gnuplot -e "set terminal $term size $2; set output '$out/$1.png'; set datafile separator '\t'; set key off; set grid; $3"
+    (cd -- "$out" && gnuplot -e "set terminal $term size $2; set output '$1.png'; set datafile separator '\t'; set key off; set grid; $3")
 }
 if has_rows "$out/rating-hist.tsv"; then
     plot rating-hist 900,540 "set title 'Ratings by value'; set xlabel 'rating'; set ylabel 'count'; \
-        set style fill solid 0.7; set boxwidth 0.4; plot '$out/rating-hist.tsv' every ::1 using 1:2 with boxes"
+        set style fill solid 0.7; set boxwidth 0.4; plot 'rating-hist.tsv' every ::1 using 1:2 with boxes"
 fi
 plot user-counts 900,540 "set title 'Ratings per user (users ranked)'; set xlabel 'user rank'; set ylabel 'ratings'; \
-    set logscale y; plot '$out/user-counts.tsv' every ::1 using 1:2 with lines lw 2"
+    set logscale y; plot 'user-counts.tsv' every ::1 using 1:2 with lines lw 2"
 plot item-counts 900,540 "set title 'Ratings per item (items ranked): the long tail'; set xlabel 'item rank'; \
-    set ylabel 'ratings'; set logscale y; plot '$out/item-counts.tsv' every ::1 using 1:2 with lines lw 2"
+    set ylabel 'ratings'; set logscale y; plot 'item-counts.tsv' every ::1 using 1:2 with lines lw 2"
 if has_rows "$out/time.tsv"; then
     plot time 900,540 "set title 'Ratings per month'; set ylabel 'ratings'; set xdata time; set timefmt '%Y-%m'; \
         set format x '%Y-%m'; set xtics rotate by -45; set style fill solid 0.7; \
-        plot '$out/time.tsv' every ::1 using 1:2 with boxes"
+        plot 'time.tsv' every ::1 using 1:2 with boxes"
 fi
 # Horizontal bars: one row per title, the most rated at the top; long
 # titles are cut to 45 characters so the bars keep their room.
@@ -57,16 +63,16 @@ if has_rows "$out/top-items.tsv"; then
         "$out/top-items.tsv" >"$out/top-items.plot.tmp"
     plot top-items 1000,720 "set title 'The 25 most rated titles'; set xlabel 'ratings'; \
         set style fill solid 0.7; set yrange [*:*] reverse; set ytics font ',9'; set lmargin at screen 0.36; \
-        set xrange [0:*]; plot '$out/top-items.plot.tmp' using (\$3/2.0):1:(\$3/2.0):(0.4):ytic(2) with boxxyerror"
+        set xrange [0:*]; plot 'top-items.plot.tmp' using (\$3/2.0):1:(\$3/2.0):(0.4):ytic(2) with boxxyerror"
     rm -f "$out/top-items.plot.tmp"
 fi
 
 # Stage 3: the report, Markdown with the figures and the plots.
 echo "eda: report" >&2
 {
-    echo "# Exploratory analysis of $(basename "$table")"
+    printf '# Exploratory analysis of %s\n' "$(basename -- "$table")"
     echo
-    echo "Made by pipelines/eda.sh from \`$table\` with mlr-stats."
+    printf 'Made by pipelines/eda.sh from `%s` with mlr-stats.\n' "$table"
     echo
     echo "## Figures"
     echo
@@ -85,4 +91,4 @@ echo "eda: report" >&2
     tail -n +2 "$out/top-items.tsv" | awk -F'\t' '{gsub(/\|/, "\\|", $3); printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4}'
 } >"$out/report.md.tmp"
 mv "$out/report.md.tmp" "$out/report.md"
-echo "eda: wrote $out/report.md" >&2
+printf '%s\n' "eda: wrote $out/report.md" >&2

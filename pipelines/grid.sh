@@ -43,7 +43,7 @@ me=grid
 self=$mlr_pipelines/grid.sh
 tab=$(printf '\t')
 usage() { echo "usage: grid.sh --train TRAIN.tsv --test TEST.tsv --out DIR [--grid GRID.tsv] [--jobs J] [--threads T] [--sort METRIC] [--sshlogin LOGINS] [-- OPTIONS...]" >&2; exit 2; }
-bad() { echo "$me: $*" >&2; exit 2; }
+bad() { printf '%s\n' "$me: $*" >&2; exit 2; }
 
 # ---- one run (parallel calls: grid.sh --job DIR THREADS NAME ARGS) ----
 # Trains and scores in NAME.part, renamed NAME on success; a NAME with
@@ -59,14 +59,19 @@ if [ "${1:-}" = --job ]; then
     if [ -f "$final/metrics.tsv" ]; then echo "$me: $name: already done" >&2; exit 0; fi
     rm -rf "$part" "$final"
     mkdir -p "$part"
-    echo "sh $mlr_pipelines/train-eval.sh --threads $threads --no-topk $dir/prep $final $args" >"$part/cmd"
     set -f; set -- $args; set +f # values hold no spaces or globs (checked)
+    # The command that reproduces the run, each word quoted where needed.
+    cmd=
+    for w in sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk "$dir/prep" "$final" "$@"; do
+        cmd="$cmd${cmd:+ }$(shquote "$w")"
+    done
+    printf '%s\n' "$cmd" >"$part/cmd"
     start=$(date +%s.%N)
     if sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk "$dir/prep" "$part" "$@" >"$part/log" 2>&1; then
         secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
         echo "$secs" >"$part/seconds"
         mv "$part" "$final"
-        echo "$me: $name: done in $secs s" >&2
+        printf '%s\n' "$me: $name: done in $secs s" >&2
         exit 0
     else
         st=$?
@@ -113,14 +118,18 @@ top[0-9]*|top[0-9]*_excl|rmse|mae|queries|users|seconds|recall@*|precision@*|ndc
 *) bad "--sort: '$sort' is not a metric of mlr-score (top100, rmse, ndcg@10...) or seconds" ;;
 esac
 case $sort in rmse|mae|seconds) order= ;; *) order=r ;; esac
-abs() { case $1 in /*) echo "$1" ;; *) echo "$(pwd)/$1" ;; esac; }
+abs() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$(pwd)/$1" ;; esac; }
 dir=$(abs "$dir") train=$(abs "$train") test=$(abs "$test")
 mkdir -p "$dir/runs"
 
 # ---- the grid: GRID.tsv rows x the ::: lists, in DIR/grid.new ----
 help=$(mlr-train --help)
 # kind NAME: "value" or "flag" for an mlr-train option, fails for others.
+optname() {
+    case $1 in ''|-*|*[!a-z0-9-]*) bad "'$1' is not an option name (lower-case letters, digits and -)" ;; esac
+}
 kind() {
+    optname "$1"
     case $1 in spec|train|output|valid|items|log|threads|init|init-spec|quiet|help|version)
         bad "--$1 is set by grid.sh itself, not by the grid" ;; esac
     line=$(printf '%s\n' "$help" | grep -E -- "^ +(-[a-z], )?--$1( |,|\$)" | head -n 1)
@@ -141,6 +150,7 @@ fi
 # add_list NAME VALUE...: every row of the grid once per value.
 add_list() {
     name=$1; shift
+    optname "$name"
     [ $# -gt 0 ] || bad "--$name ::: needs at least one value"
     awk -F'\t' -v OFS='\t' -v name="$name" -v vals="$*" 'BEGIN { n = split(vals, v, " ") }
         NR == 1 { e = $0 == ""; print (e ? name : $0 OFS name); next }
@@ -170,7 +180,9 @@ fixed=${fixed# }
 # file: NAME TAB the run's mlr-train options.
 header=$(head -n 1 "$g")
 kinds=
-for c in $(printf '%s\n' "$header" | tr '\t' ' '); do
+cols=$(printf '%s\n' "$header" | tr '\t' '\n')
+printf '%s\n' "$cols" | while IFS= read -r c; do optname "$c"; done || exit 2
+for c in $cols; do # checked: no space, no glob
     [ "$(printf '%s\n' "$header" | tr '\t' '\n' | grep -cx -- "$c")" -eq 1 ] || bad "'$c' twice in the grid"
     kinds="$kinds $(kind "$c")"
 done
@@ -221,10 +233,14 @@ set -- --will-cite --colsep '\t' --jobs "$jobs" --joblog "$dir/joblog" --resume-
 [ -z "$sshlogin" ] || set -- "$@" --sshlogin "$sshlogin"
 bindir=$(dirname "$(command -v mlr-train)")
 failed=0
-parallel "$@" "MLR_BIN='$bindir' sh '$self' --job '$dir' $threads {1} {2}" :::: "$dir/jobs.tsv" || failed=$?
+# -q: parallel quotes every word of the command, so that the names (DIR,
+# the checkout's path) reach the job as data, never as shell code.
+parallel "$@" -q env MLR_BIN="$bindir" sh "$self" --job "$dir" "$threads" {1} {2} :::: "$dir/jobs.tsv" || failed=$?
 
 # ---- the results: one row per finished run, sorted ----
-awk -F'\t' -v OFS='\t' -v dir="$dir" '
+# DIR through the environment: awk -v would expand its backslashes.
+MLR_GRID_DIR=$dir awk -F'\t' -v OFS='\t' '
+    BEGIN { dir = ENVIRON["MLR_GRID_DIR"] }
     FNR == NR { name[NR] = $1; next }
     FNR == 1 { np = $0 == "" ? 0 : split($0, par, "\t"); next }
     {

@@ -4,6 +4,10 @@
 #                          MLR_STAGES names a file, appends a row
 #                          "stage seconds peak_rss_mb" to it (GNU time).
 #   die MESSAGE            one line on stderr, exit 1.
+#   shquote WORD           WORD as one word of a shell command line (bare
+#                          when it is plain, else single-quoted): for
+#                          command lines written to be read, never to be
+#                          run by eval or sh -c (names travel as data).
 # Tools come from $MLR_BIN, else from bin/ beside pipelines/, else PATH.
 mlr_pipelines=$(cd "$(dirname "$0")" && pwd)
 PATH="${MLR_BIN:-$mlr_pipelines/../bin}:$PATH"
@@ -14,7 +18,18 @@ export PATH
 OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 export OPENBLAS_NUM_THREADS
 
-die() { echo "$me: $*" >&2; exit 1; }
+die() { printf '%s\n' "$me: $*" >&2; exit 1; }
+
+shquote() {
+    case $1 in
+    '') printf "''" ;;
+    *[!A-Za-z0-9_./,:=+@%-]*)
+        # The x keeps trailing newlines from the command substitution.
+        s=$(printf '%sx' "$1" | sed "s/'/'\\\\''/g")
+        printf "'%s'" "${s%x}" ;;
+    *) printf '%s' "$1" ;;
+    esac
+}
 
 run_stage() {
     name=$1; shift

@@ -42,7 +42,7 @@ shift 3
 [ -f "$train" ] || die "$train: no such file"
 [ -f "$test" ] || die "$test: no such file"
 mkdir -p "$out"
-abspath() { (cd "$(dirname "$1")" && echo "$(pwd)/$(basename "$1")"); }
+abspath() { (cd "$(dirname -- "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename -- "$1")"); }
 
 # The tables, linked where the run stage expects them (unless OUTDIR
 # already holds them under those names).

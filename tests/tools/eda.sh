@@ -35,3 +35,23 @@ printf 'user_id\titem_id\n1\n' >"$T/bad.tsv"
 sh "$EDA" "$T/bad.tsv" "$T/bad" >/dev/null 2>"$T/err2"
 check "eda: a bad table fails with the tool's message" grep -q 'bad.tsv:2' "$T/err2"
 check "eda: ... and writes no report" test ! -e "$T/bad/report.md"
+
+# Names travel as data (issue 16): an output folder or a table named with
+# quotes, $(...), backquotes, a backslash, a space, a newline, a leading
+# dash, or a gnuplot command after a quote: nothing in them runs (no
+# canary, by the shell or by gnuplot's `system`), and the report is made.
+cd "$T" || exit 1
+A="-a'\"\$(touch canary)\"'b \`touch canary\` \$(touch canary); touch canary \\n
+x"
+B="b'; system \"touch canary\"; print '"
+C="c\"; system \"touch canary\"; print \""
+cp -- "$T/s.tsv" "$A.tsv"
+for o in "$A" "$B" "$C"; do
+    tab=$T/s.tsv; [ "$o" != "$A" ] || tab=$A.tsv
+    sh "$EDA" "$tab" "$o" 2>"$T/err"
+    check "eda: a hostile name ($(printf '%.12s' "$o" | tr '\n' ' ')...): status 0" test $? -eq 0
+    check "eda: a hostile name ($(printf '%.12s' "$o" | tr '\n' ' ')...): all five plots" \
+        test "$(ls -- "$o" | grep -c '\.png$')" -eq 5
+    check "eda: a hostile name ($(printf '%.12s' "$o" | tr '\n' ' ')...): nothing ran" test -z "$(find "$T" -name canary)"
+done
+check "eda: a hostile table name: the report names it as it is" grep -qF -e "b \`touch canary\`" -- "$A/report.md"

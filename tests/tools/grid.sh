@@ -139,3 +139,36 @@ printf 'dim\tlr\n8\n' >"$T/short.tsv"
 sh "$G" $D --out "$T/b2" --grid "$T/short.tsv" >/dev/null 2>"$T/err"
 check "a short grid row: status 2" test $? -eq 2
 check "a short grid row: said so" grep -q 'configuration 1: 1 values for 2 columns' "$T/err"
+
+# ---- names travel as data (issue 16): a name holding quotes, $(...),
+# backquotes, a backslash, a space, a newline, a leading dash, as the
+# output folder and as the tables, here and through parallel's ssh path;
+# nothing in them runs (no canary), and the runs work.
+cd "$T" || exit 1
+N="-g'\"\$(touch canary)\"'b \`touch canary\` \$(touch canary); touch canary \\n
+x"
+cp -- "$T/train.tsv" "$N.train"
+cp -- "$T/test.tsv" "$N.test"
+for via in here :; do
+    rm -rf -- "$N"
+    if [ "$via" = here ]; then set --; else set -- --sshlogin :; fi
+    sh "$G" --train "$N.train" --test "$N.test" --out "$N" --jobs 2 --threads 1 "$@" \
+        -- --epochs 1 --dim ::: 8 16 >"$T/out" 2>"$T/err"
+    st=$?
+    check "a hostile name ($via): status 0" test "$st" -eq 0
+    [ "$st" -eq 0 ] || tail -n 3 "$T/err" | sed 's/^/    /'
+    check "a hostile name ($via): 2 runs in the table" test "$(wc -l <"$N/results.tsv")" = 3
+    check "a hostile name ($via): nothing in the name ran" test -z "$(find "$T" -name canary)"
+done
+# The run's cmd reads back as the same words (quoted, not mangled).
+eval "set -- $(cat -- "$N/runs/dim=8/cmd" 2>/dev/null)"
+check "a hostile name: cmd names the run's folder as it is" test "${7:-}" = "$T/$N/runs/dim=8"
+sh "$G" $D --out "$T/n1" -- "--dim';touch canary;'" ::: 8 >/dev/null 2>"$T/err"
+check "a hostile option name in the grid: status 2" test $? -eq 2
+check "a hostile option name in the grid: said so" grep -q 'is not an option name' "$T/err"
+sh "$G" $D --out "$T/n2" -- --dim ::: "8;touch canary" >/dev/null 2>&1
+check "a hostile value in the grid: status 2" test $? -eq 2
+printf 'dim\n$(touch canary)\n' >"$T/hostile.tsv"
+sh "$G" $D --out "$T/n3" --grid "$T/hostile.tsv" >/dev/null 2>&1
+check "a hostile value in a grid file: status 2" test $? -eq 2
+check "hostile option names and values: nothing ran" test -z "$(find "$T" -name canary)"
