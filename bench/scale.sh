@@ -38,7 +38,7 @@ stage() {
 rows_of() { echo $(($(wc -l <"$1") - 1)); }
 target=1000000
 stage "synth ${U}x${I}, $R ratings" "$R" rows/s "$target" "rows/s (target)" \
-    mlr-synth --users "$U" --items "$I" --ratings "$R" --seed 7 --output "$d/synth.tsv"
+    mlr-synth --n-users "$U" --n-items "$I" --n-ratings "$R" --seed 7 --output "$d/synth.tsv"
 stage ingest "$R" rows/s "$target" "rows/s (target)" \
     mlr-ingest --format tsv --output "$d/ratings.tsv" "$d/synth.tsv"
 rm -f "$d/synth.tsv"

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 rows=${BENCH_TEXT_ROWS:-2000000}
 t=$BENCH_TMP/text.tsv
-mlr-synth --users $((rows / 100)) --items $((rows / 500 + 100)) --ratings "$rows" --seed 3 --output "$t"
+mlr-synth --n-users $((rows / 100)) --n-items $((rows / 500 + 100)) --n-ratings "$rows" --seed 3 --output "$t"
 timed "cut -f1,2 ($rows rows)" sh -c "cut -f1,2 '$t' >/dev/null"
 ref=$(per_sec "$rows" "$SECS")
 bench_tool() { # NAME CMD...

@@ -87,6 +87,11 @@ void mlr_opt_rest(int c, const char *tool, void (*usage)(FILE *), char **argv)
     }
 }
 
+void mlr_opt_deprecated(const char *old, const char *new_name)
+{
+    mlr_warn("%s is deprecated; use %s (docs/options.md)", old, new_name);
+}
+
 void mlr_die_err(const mlr_err *e)
 {
     mlr_die("%s", e->msg);

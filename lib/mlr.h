@@ -42,6 +42,9 @@ void mlr_close_stdout(void);
  * value) and anything else (an unknown option). Exits 0 or 2. */
 void mlr_opt_rest(int c, const char *tool, void (*usage)(FILE *), char **argv)
     __attribute__((noreturn));
+/* An old option name that still works: "mlr-NAME: warning: OLD is
+ * deprecated; use NEW" on stderr (the renames are in docs/options.md). */
+void mlr_opt_deprecated(const char *old, const char *new_name);
 
 /* The number of online CPUs, at least 1: the default of every --threads. */
 long mlr_cpus(void);

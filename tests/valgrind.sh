@@ -55,7 +55,7 @@ fi
 
 D=$T/d
 mkdir -p "$D"
-vg "synth" mlr-synth --users 60 --items 80 --ratings 1200 --seed 3 --output "$D/all.tsv"
+vg "synth" mlr-synth --n-users 60 --n-items 80 --n-ratings 1200 --seed 3 --output "$D/all.tsv"
 vg "ingest tsv" mlr-ingest --format tsv --output "$D/ing.tsv" "$D/all.tsv"
 # The tiny MovieLens-shaped fixtures, under their real names (tools/lib.sh's fixture).
 for n in ml100k-tiny mllatest-tiny; do

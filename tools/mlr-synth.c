@@ -88,29 +88,36 @@ typedef struct {
 static void usage(FILE *fp)
 {
     fprintf(fp,
-        "usage: mlr-synth [--users N] [--items M] [--ratings R] [--seed S] [--dim D]\n"
+        "usage: mlr-synth [--n-users N] [--n-items M] [--n-ratings R] [--seed S] [--dim D]\n"
         "                 [--taste T] [--output FILE]\n"
         "Writes a synthetic interaction table (all ten SPEC.md columns) with planted\n"
         "structure: user taste from age/gender/occupation, items in latent clusters\n"
         "that genres and title words reveal, Zipf popularity times taste affinity\n"
         "deciding who rates what. Deterministic for a seed; rows user by user.\n"
-        "  --users N     users (default 943)\n"
-        "  --items M     items (default 1682)\n"
-        "  --ratings R   ratings, no (user, item) pair twice (default 100000)\n"
-        "  --seed S      random seed (default 1)\n"
-        "  --dim D       latent rank (default 8)\n"
-        "  --taste T     how much taste (vs popularity) decides who rates what (default 5)\n"
-        "  --output FILE write here atomically (default stdout)\n"
-        "  -h, --help    this help;  --version  the version\n"
-        "example: mlr-synth --users 138000 --items 27000 --ratings 20000000 --seed 7 | mlr-stats\n");
+        "  --n-users N     users (default 943)\n"
+        "  --n-items M     items (default 1682)\n"
+        "  --n-ratings R   ratings, no (user, item) pair twice (default 100000)\n"
+        "  --seed S        random seed (default 1)\n"
+        "  --dim D         latent rank (default 8)\n"
+        "  --taste T       how much taste (vs popularity) decides who rates what (default 5)\n"
+        "  -o, --output FILE  write here atomically (default stdout)\n"
+        "  -h, --help      this help;  --version  the version\n"
+        "  deprecated: --users, --items, --ratings (= --n-users, --n-items, --n-ratings)\n"
+        "example: mlr-synth --n-users 943 --n-items 1682 --n-ratings 100000 --seed 7 | mlr-stats\n");
 }
+
+/* The long-only options: the old names kept as deprecated aliases. */
+enum { OPT_OLD_USERS = 256, OPT_OLD_ITEMS, OPT_OLD_RATINGS };
 
 static options parse_args(int argc, char **argv)
 {
-    options o = {943, 1682, 100000, 8, 1, 5.0, NULL};
+    options o = {.users = 943, .items = 1682, .ratings = 100000, .dim = 8, .seed = 1,
+                 .taste = 5.0, .output = NULL};
     static const struct option longs[] = {
-        {"users", required_argument, 0, 'u'}, {"items", required_argument, 0, 'i'},
-        {"ratings", required_argument, 0, 'r'}, {"seed", required_argument, 0, 's'},
+        {"n-users", required_argument, 0, 'u'}, {"n-items", required_argument, 0, 'i'},
+        {"n-ratings", required_argument, 0, 'r'}, {"seed", required_argument, 0, 's'},
+        {"users", required_argument, 0, OPT_OLD_USERS}, {"items", required_argument, 0, OPT_OLD_ITEMS},
+        {"ratings", required_argument, 0, OPT_OLD_RATINGS},
         {"dim", required_argument, 0, 'd'}, {"taste", required_argument, 0, 't'},
         {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
@@ -118,9 +125,12 @@ static options parse_args(int argc, char **argv)
     opterr = 0; /* our own one-line messages below */
     while ((c = getopt_long(argc, argv, ":ho:", longs, NULL)) != -1) {
         switch (c) {
-        case 'u': o.users = mlr_opt_long("--users", optarg, 1, 100000000); break;
-        case 'i': o.items = mlr_opt_long("--items", optarg, 2, 100000000); break;
-        case 'r': o.ratings = mlr_opt_long("--ratings", optarg, 0, 4000000000L); break;
+        case OPT_OLD_USERS: mlr_opt_deprecated("--users", "--n-users"); /* fall through */
+        case 'u': o.users = mlr_opt_long("--n-users", optarg, 1, 100000000); break;
+        case OPT_OLD_ITEMS: mlr_opt_deprecated("--items", "--n-items"); /* fall through */
+        case 'i': o.items = mlr_opt_long("--n-items", optarg, 2, 100000000); break;
+        case OPT_OLD_RATINGS: mlr_opt_deprecated("--ratings", "--n-ratings"); /* fall through */
+        case 'r': o.ratings = mlr_opt_long("--n-ratings", optarg, 0, 4000000000L); break;
         case 's': o.seed = (uint64_t)mlr_opt_long("--seed", optarg, 0, INT64_MAX); break;
         case 'd': o.dim = mlr_opt_long("--dim", optarg, 1, 1024); break;
         case 't': o.taste = mlr_opt_double("--taste", optarg); break;
@@ -134,7 +144,7 @@ static options parse_args(int argc, char **argv)
         mlr_usage_die("--taste must be within 0..20, not %g", o.taste);
     /* each user rates at most items/2 (rounded down): more would never finish */
     if ((double)o.ratings > (double)o.users * (double)(o.items / 2))
-        mlr_usage_die("--ratings %ld is more than users x (items/2) = %.0f; no room for distinct pairs",
+        mlr_usage_die("--n-ratings %ld is more than users x (items/2) = %.0f; no room for distinct pairs",
                       o.ratings, (double)o.users * (double)(o.items / 2));
     return o;
 }
@@ -472,12 +482,13 @@ typedef struct {
     char *buf;
     size_t len, cap;
     FILE *fp;
+    int failed; /* a write failed: later flushes write nothing, run reports it */
 } outbuf;
 
 static void ob_flush(outbuf *b)
 {
-    if (b->len && fwrite(b->buf, 1, b->len, b->fp) != b->len)
-        mlr_die("write error");
+    if (b->len && !b->failed && fwrite(b->buf, 1, b->len, b->fp) != b->len)
+        b->failed = 1;
     b->len = 0;
 }
 
@@ -603,7 +614,7 @@ static void write_user(mlr_rng *r, const catalogue *c, const population *p, size
     }
 }
 
-static void run(const options *o)
+static int run(const options *o, mlr_err *e)
 {
     mlr_rng rng;
     mlr_rng_seed(&rng, o->seed);
@@ -627,29 +638,36 @@ static void run(const options *o)
     for (size_t i = 0; i < M; i++)
         s.text_len[i] = strlen(c.item_text[i]);
 
-    mlr_err e;
     mlr_out out;
-    if (mlr_out_open(&out, o->output, &e) < 0)
-        mlr_die_err(&e);
-    outbuf b = {xmalloc(1 << 20), 0, 1 << 20, out.fp};
+    int rc = mlr_out_open(&out, o->output, e);
+    outbuf b = {xmalloc(1 << 20), 0, 1 << 20, out.fp, rc < 0};
     static const char header[] = "user_id\titem_id\trating\ttimestamp\tuser_age\tuser_gender\t"
         "user_occupation\tuser_zip\titem_title\titem_genres\n";
-    ob_str(&b, header, sizeof header - 1);
-    for (size_t u = 0; u < N; u++)
-        write_user(&rng, &c, &p, u, M, o->taste, &s, &b);
-    ob_flush(&b);
-    if (mlr_out_commit(&out, &e) < 0)
-        mlr_die_err(&e);
+    if (rc == 0) {
+        ob_str(&b, header, sizeof header - 1);
+        for (size_t u = 0; u < N && !b.failed; u++)
+            write_user(&rng, &c, &p, u, M, o->taste, &s, &b);
+        ob_flush(&b);
+        if (b.failed) {
+            mlr_out_abort(&out);
+            rc = mlr_fail(e, "write error");
+        } else {
+            rc = mlr_out_commit(&out, e);
+        }
+    }
     free(b.buf); free(s.cum); free(s.seen.slot); free(s.times); free(s.text_len);
     population_free(&p);
     catalogue_free(&c, M);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
+    mlr_err e;
     mlr_init_tool();
     options o = parse_args(argc, argv);
-    run(&o);
+    if (run(&o, &e) < 0)
+        mlr_die_err(&e);
     mlr_close_stdout();
     return 0;
 }

@@ -60,7 +60,7 @@ good() {
 # ---------------------------------------------------------------- fixtures
 D=$T/d
 mkdir -p "$D" "$T/b"
-if ! { mlr-synth --users 20 --items 30 --ratings 120 --seed 3 >"$D/all.tsv" &&
+if ! { mlr-synth --n-users 20 --n-items 30 --n-ratings 120 --seed 3 >"$D/all.tsv" &&
        mlr-split --test "$D/test.tsv" --train "$D/train.tsv" "$D/all.tsv" &&
        mlr-vocab --output "$D/spec" "$D/train.tsv" &&
        mlr-encode --spec "$D/spec" --output "$D/enc" "$D/test.tsv" &&
@@ -593,8 +593,8 @@ bad "train: --layers empty item" 2 "\--layers" mlr-train --train "$D/trainenc" -
 bad "train: feature not in the spec" 1 "nope" mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --query-features user_id,nope
 bad "slice: TO before FROM" 2 "\--rows" mlr-slice --rows 3:1 --output "$O/out.npy" "$D/q.npy"
 bad "slice: past the end" 1 "q.npy has" mlr-slice --rows 1:9999 --output "$O/out.npy" "$D/q.npy"
-bad "synth: 20-digit users" 2 "\--users" mlr-synth --users 99999999999999999999 --output "$O/out.tsv"
-bad "synth: more ratings than fit" 2 "\--ratings" mlr-synth --users 6 --items 5 --ratings 14 --output "$O/out.tsv"
+bad "synth: 20-digit users" 2 "\--n-users" mlr-synth --n-users 99999999999999999999 --output "$O/out.tsv"
+bad "synth: more ratings than fit" 2 "\--n-ratings" mlr-synth --n-users 6 --n-items 5 --n-ratings 14 --output "$O/out.tsv"
 bad "score: --at 0" 2 "\--at" mlr-score --test "$D/test.tsv" --topk "$D/topk.tsv" --at 0 --output "$O/out.tsv"
 bad "baseline: unknown kind" 2 "kind" mlr-baseline --kind magic --train "$D/train.tsv" --test "$D/test.tsv" --output "$O/out.tsv"
 

@@ -12,7 +12,7 @@
 
 D=$T/d
 mkdir -p "$D"
-if ! { mlr-synth --users 300 --items 400 --ratings 20000 --seed 3 >"$D/all.tsv" &&
+if ! { mlr-synth --n-users 300 --n-items 400 --n-ratings 20000 --seed 3 >"$D/all.tsv" &&
        mlr-split --test "$D/test.tsv" --train "$D/train.tsv" "$D/all.tsv" &&
        mlr-vocab --output "$D/spec" "$D/train.tsv" &&
        mlr-encode --spec "$D/spec" --output "$D/enc" "$D/train.tsv" &&
@@ -43,8 +43,8 @@ full() {
 full "stats > /dev/full" sh -c 'mlr-stats "$1" >/dev/full' - "$D/all.tsv"
 full "stats --output /dev/full" mlr-stats --output /dev/full "$D/all.tsv"
 full "ingest > /dev/full" sh -c 'mlr-ingest --format tsv "$1" >/dev/full' - "$D/all.tsv"
-full "synth > /dev/full" sh -c 'mlr-synth --users 50 --items 60 --ratings 500 >/dev/full'
-full "synth --output /dev/full" mlr-synth --users 50 --items 60 --ratings 500 --output /dev/full
+full "synth > /dev/full" sh -c 'mlr-synth --n-users 50 --n-items 60 --n-ratings 500 >/dev/full'
+full "synth --output /dev/full" mlr-synth --n-users 50 --n-items 60 --n-ratings 500 --output /dev/full
 echo "earlier test rows" >"$T/test-old.tsv"
 full "split > /dev/full (small)" sh -c 'mlr-split --test "$1" "$2" >/dev/full' - "$T/test-old.tsv" "$D/test.tsv"
 check "split > /dev/full leaves --test as it was" test "$(cat "$T/test-old.tsv")" = "earlier test rows"
@@ -77,7 +77,7 @@ closed() {
     else pass "$name"; fi
 }
 closed "ingest | head -1" mlr-ingest --format tsv "$D/all.tsv"
-closed "synth | head -1" mlr-synth --users 300 --items 400 --ratings 20000
+closed "synth | head -1" mlr-synth --n-users 300 --n-items 400 --n-ratings 20000
 closed "split | head -1" mlr-split --test "$T/t.tsv" "$D/all.tsv"
 closed "topk | head -1" mlr-topk --quiet --queries "$D/q.npy" --items "$D/items.npy" --k 50
 closed "baseline | head -1" mlr-baseline --kind pop --train "$D/train.tsv" --test "$D/train.tsv" --k 20
@@ -126,4 +126,4 @@ killed "train killed by SIGKILL" "$T/old.st" "$T/m.st" load_model 10 1500 \
     mlr-train --train "$D/enc" --spec "$D/spec" --output "$T/m.st" --epochs 4 --seed 9 -q
 cp "$D/all.tsv" "$T/old.tsv"
 killed "synth killed by SIGKILL" "$T/old.tsv" "$T/s.tsv" load_table 3 400 \
-    mlr-synth --users 2000 --items 3000 --ratings 300000 --seed 5 --output "$T/s.tsv"
+    mlr-synth --n-users 2000 --n-items 3000 --n-ratings 300000 --seed 5 --output "$T/s.tsv"

@@ -11,7 +11,7 @@
 # flow DIR SPLIT-SEED: the flow inside DIR.
 flow() {
     mkdir -p "$1" && cd "$1" &&
-    mlr-synth --users 150 --items 200 --ratings 6000 --seed 11 --output all.tsv &&
+    mlr-synth --n-users 150 --n-items 200 --n-ratings 6000 --seed 11 --output all.tsv &&
     mlr-split --seed "$2" --test test.tsv --train train.tsv all.tsv &&
     mlr-vocab --output spec train.tsv &&
     mlr-encode --spec spec --output enc/train train.tsv &&

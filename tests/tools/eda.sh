@@ -9,7 +9,7 @@ if ! command -v gnuplot >/dev/null 2>&1; then
     skip "eda" "gnuplot is not installed (make deps)"
     exit 0
 fi
-mlr-synth --users 50 --items 80 --ratings 1000 --seed 5 >"$T/s.tsv"
+mlr-synth --n-users 50 --n-items 80 --n-ratings 1000 --seed 5 >"$T/s.tsv"
 if sh "$EDA" "$T/s.tsv" "$T/out" 2>"$T/err"; then pass "eda: runs on a synthetic table"
 else fail "eda: runs on a synthetic table" "$(tail -n 3 "$T/err")"; fi
 check "eda: names its stages on stderr" sh -c "grep -q '^eda: stats' '$T/err' && grep -q '^eda: plots' '$T/err' && grep -q '^eda: report' '$T/err'"

@@ -11,7 +11,7 @@ for t in mlr-train mlr-embed mlr-predict; do
 done
 command -v parallel >/dev/null 2>&1 || { skip "grid" "GNU parallel is not installed"; exit 0; }
 
-mlr-synth --users 200 --items 300 --ratings 8000 --seed 1 >"$T/all.tsv"
+mlr-synth --n-users 200 --n-items 300 --n-ratings 8000 --seed 1 >"$T/all.tsv"
 mlr-split --seed 42 --test "$T/test.tsv" "$T/all.tsv" >"$T/train.tsv"
 D="--train $T/train.tsv --test $T/test.tsv"
 

@@ -12,7 +12,7 @@ for t in mlr-train mlr-embed mlr-predict; do
     command -v "$t" >/dev/null 2>&1 || { skip "retrain" "$t is not built yet"; exit 0; }
 done
 
-mlr-synth --users 200 --items 300 --ratings 8800 --seed 1 >"$T/all.tsv"
+mlr-synth --n-users 200 --n-items 300 --n-ratings 8800 --seed 1 >"$T/all.tsv"
 head -n 8001 "$T/all.tsv" >"$T/d1.tsv"
 { head -n 1 "$T/all.tsv"; sed -n '8002,8401p' "$T/all.tsv"; } >"$T/new1.tsv" # 5% more
 { head -n 1 "$T/all.tsv"; sed -n '8402,8801p' "$T/all.tsv"; } >"$T/new2.tsv"

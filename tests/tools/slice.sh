@@ -44,7 +44,7 @@ check "--count" test "$(mlr-slice --count "$T/m.npy")" = 4
 check "--count of a pipe" test "$(mlr-slice --count <"$T/v.npy")" = 5
 
 # ---- shards of a real encoded matrix concatenate to the whole ----
-mlr-synth --users 30 --items 40 --ratings 300 --seed 3 >"$T/s.tsv"
+mlr-synth --n-users 30 --n-items 40 --n-ratings 300 --seed 3 >"$T/s.tsv"
 mlr-vocab --output "$T/spec" "$T/s.tsv" 2>/dev/null
 mlr-encode --spec "$T/spec" --output "$T/enc" "$T/s.tsv" 2>/dev/null
 X=$T/enc/item_title.npy # (300, L) <i4

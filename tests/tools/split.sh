@@ -19,7 +19,7 @@ golden user-time --by user-time --test-fraction 0.5
 golden last-n --by last-n --n 2
 
 # The multiset law and the exact count, on a synthetic table.
-mlr-synth --ratings 5000 --seed 3 >"$T/s.tsv"
+mlr-synth --n-ratings 5000 --seed 3 >"$T/s.tsv"
 for mode in "--seed 1" "--by time --test-fraction 0.25" "--by user-time --test-fraction 0.3" "--by last-n --n 3"; do
     # shellcheck disable=SC2086
     mlr-split $mode --test "$T/te.tsv" --train "$T/tr.tsv" "$T/s.tsv"

@@ -4,8 +4,11 @@
 . "$(dirname "$0")/lib.sh"
 D=$MLR_ROOT/tests/tools/data
 
-mlr-synth --users 4 --items 12 --ratings 15 --seed 3 >"$T/small.tsv"
+mlr-synth --n-users 4 --n-items 12 --n-ratings 15 --seed 3 >"$T/small.tsv"
 same "synth: golden tiny table" "$T/small.tsv" "$D/synth-small.tsv"
+mlr-synth --users 4 --items 12 --ratings 15 --seed 3 >"$T/old.tsv" 2>"$T/old.err"
+same "synth: the deprecated --users, --items, --ratings still work" "$T/old.tsv" "$D/synth-small.tsv"
+check "synth: a deprecated name warns" grep -q "^mlr-synth: warning: --items is deprecated; use --n-items" "$T/old.err"
 
 mlr-synth >"$T/a.tsv"
 check "synth: default shape is ML-100K's (100000 rows + header)" \
@@ -15,8 +18,8 @@ printf 'user_id\titem_id\trating\ttimestamp\tuser_age\tuser_gender\tuser_occupat
 same "synth: the ten interaction-table columns" "$T/head" "$T/want"
 mlr-synth --output "$T/b.tsv"
 same "synth: deterministic for a seed, --output equals stdout" "$T/a.tsv" "$T/b.tsv"
-mlr-synth --seed 2 --ratings 1000 >"$T/c.tsv"
-mlr-synth --seed 1 --ratings 1000 >"$T/d.tsv"
+mlr-synth --seed 2 --n-ratings 1000 >"$T/c.tsv"
+mlr-synth --seed 1 --n-ratings 1000 >"$T/d.tsv"
 check "synth: another seed, another table" test "$(cmp -s "$T/c.tsv" "$T/d.tsv"; echo $?)" -ne 0
 
 check "synth: no duplicate (user, item) pairs" \
@@ -36,9 +39,9 @@ check "synth: long-tailed item popularity" sh -c "awk -F'\t' 'NR>1 {c[\$2]++} EN
 
 echo old >"$T/keep.tsv"
 expect_fail "synth: more ratings than half the pairs is usage" 2 "ratings" \
-    mlr-synth --users 2 --items 4 --ratings 5 --output "$T/keep.tsv"
+    mlr-synth --n-users 2 --n-items 4 --n-ratings 5 --output "$T/keep.tsv"
 check "synth: a failed run leaves --output alone" grep -qx old "$T/keep.tsv"
-expect_fail "synth: bad --users" 2 "users" mlr-synth --users 0
+expect_fail "synth: bad --users" 2 "users" mlr-synth --n-users 0
 expect_fail "synth: junk in --seed" 2 "seed" mlr-synth --seed 12x
 expect_fail "synth: unknown option" 2 "help" mlr-synth --frobnicate
 check "synth: --help on stdout, status 0" sh -c 'mlr-synth --help | grep -q "^usage: mlr-synth"'

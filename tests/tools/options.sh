@@ -1,0 +1,84 @@
+#!/bin/sh
+# The suite's option names (docs/options.md): every option a tool parses is
+# a row of the table naming that tool (or a deprecated alias listed for it),
+# with the table's short letter, and appears in the tool's --help; a short
+# letter of the table works in every tool that has its long option.
+# The options a tool parses are read from its getopt_long table in
+# tools/mlr-X.c, the one list getopt itself uses.
+. "$(dirname "$0")/lib.sh"
+DOC=$MLR_ROOT/docs/options.md
+
+# The main table: "option short tools", tools comma-separated or "all".
+awk -F'|' '/^\| --/ {
+        gsub(/ /, "", $2); gsub(/ /, "", $3); gsub(/ /, "", $6)
+        print $2, ($3 == "" ? "-" : $3), $6 }' "$DOC" >"$T/table"
+# The deprecated aliases: "tool --old --new".
+awk -F'|' '/^## Renamed/ { on = 1; next } /^## / { on = 0 }
+    on && /^\| [a-z]+ \| --/ { split($3, o, " "); split($4, n, " "); gsub(/ /, "", $2); print $2, o[1], n[1] }' "$DOC" >"$T/aliases"
+check "options.md has its table" test "$(wc -l <"$T/table")" -gt 50
+check "options.md lists the deprecated aliases" test -s "$T/aliases"
+
+# parsed TOOL: "name value-char" of each entry of the tool's getopt_long
+# table (value-char: the short letter when the val is a character literal).
+parsed() {
+    grep -o '{"[a-z0-9-]*", *[a-z_]*_argument, *[A-Za-z0-9_]*, *[^}]*}' \
+        "$MLR_ROOT/tools/$1.c" |
+        sed -E "s/^\\{\"([^\"]*)\", *[a-z_]*, *[A-Za-z0-9_]*, *'(.)'\\}$/\\1 \\2/;
+                s/^\\{\"([^\"]*)\",.*/\\1 -/"
+}
+# shorts TOOL: the letters of the tool's getopt_long option string.
+shorts() {
+    grep -o 'getopt_long([^"]*"[^"]*"' "$MLR_ROOT/tools/$1.c" |
+        sed 's/.*"\(.*\)"/\1/' | tr -d ':' | fold -w1
+}
+
+# Tools not yet renamed to the table (issue 15): skipped, said so. The
+# list shrinks to nothing as each lands.
+pending="baseline embed encode predict score slice split topk train vocab"
+
+for src in "$MLR_ROOT"/tools/mlr-*.c; do
+    tool=$(basename "$src" .c) short_name=${tool#mlr-}
+    case " $pending " in *" $short_name "*)
+        skip "$tool options" "not yet renamed to docs/options.md"; continue ;; esac
+    "$tool" --help >"$T/help" 2>"$T/help.err"
+    check "$tool --help exits 0, says nothing on stderr" test $? -eq 0 -a ! -s "$T/help.err"
+    parsed "$tool" >"$T/parsed"
+    check "$tool: its option table was found" test "$(wc -l <"$T/parsed")" -ge 3
+    shorts "$tool" >"$T/shorts"
+    while read -r name val; do
+        if ! grep -Eq -- "--$name([^a-z0-9-]|\$)" "$T/help"; then
+            fail "$tool --$name in --help" "parsed but not in '$tool --help'"
+        else
+            pass "$tool --$name in --help"
+        fi
+        row=$(awk -v n="--$name" -v t="$short_name" '$1 == n {
+                k = split($3, ts, ","); for (i = 1; i <= k; i++) if (ts[i] == t || ts[i] == "all") print }' "$T/table")
+        if [ -z "$row" ]; then
+            new=$(awk -v t="$short_name" -v n="--$name" '$1 == t && $2 == n { print $3 }' "$T/aliases")
+            if [ -n "$new" ]; then
+                if ! grep -q "^${new#--} " "$T/parsed"; then
+                    fail "$tool --$name deprecated" "listed as an alias of $new, which $tool does not parse"
+                elif [ "$val" != - ] && grep -qx -- "$val" "$T/shorts"; then
+                    fail "$tool --$name deprecated" "an alias with a short letter (-$val)"
+                else
+                    pass "$tool --$name is a listed deprecated alias of $new"
+                fi
+            else
+                fail "$tool --$name in docs/options.md" \
+                    "no row of the table for --$name naming $short_name (add one, or rename the option)"
+            fi
+            continue
+        fi
+        want=$(echo "$row" | awk '{ print $2 }')
+        got=-
+        if [ "$val" != - ] && grep -qx -- "$val" "$T/shorts"; then got=-$val; fi
+        if [ "$got" = "$want" ]; then pass "$tool --$name short letter ($want)"
+        else fail "$tool --$name short letter" "the tool takes '$got', docs/options.md says '$want'"; fi
+    done <"$T/parsed"
+    # A letter the tool takes must belong to one of its long options.
+    while read -r letter; do
+        [ "$letter" = h ] && continue
+        if awk -v l="$letter" '$2 == l { f = 1 } END { exit !f }' "$T/parsed"; then :
+        else fail "$tool -$letter" "a short letter without a long option"; fi
+    done <"$T/shorts"
+done
