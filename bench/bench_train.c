@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "model.h"
+#include "train_internal.h"
 #include "pool.h"
 
 static double clock_s(clockid_t id)
@@ -162,8 +163,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < N; i++)
         y[i] = 1.0f + (float)mlr_rng_below(&rng, 5);
     size_t nkeys = m.cand.feat[0].vocab;
-    model_batch b;
-    model_batch_init_threads(&b, &m, &q, &c, nkeys, B, threads);
+    model_batch *b = model_batch_new(&m, &q, &c, nkeys, B, threads);
     opt_config oc = opt_defaults();
     oc.kind = OPT_ADAM;
     oc.lr = 0.001f;
@@ -182,7 +182,7 @@ int main(int argc, char **argv)
         for (size_t s = 0; s < N; s += B) {
             model_step_stats st;
             size_t n = N - s < B ? N - s : B;
-            model_train_step(&m, &b, &o, &lo, &q, &c, c.ids[0], y, rows + s, n, &st);
+            model_train_step(&m, b, &o, &lo, &q, &c, c.ids[0], y, rows + s, n, &st);
             flops += st.flops;
             distinct += (double)st.distinct;
             steps++;
@@ -190,22 +190,22 @@ int main(int argc, char **argv)
     double secs = mlr_now() - t0, cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     double ex = (double)N * (double)epochs;
     printf("train: %zu examples x %zu epochs, batch %zu, %d thread(s): %.3f s wall, %.3f s CPU\n", N,
-           epochs, B, b.threads, secs, cpu);
+           epochs, B, b->threads, secs, cpu);
     printf("examples/s: %.0f (per CPU second %.0f)\n", ex / secs, ex / cpu);
     printf("train GFLOP/s: %.2f (per CPU second %.2f; %.0f matmul flops per example, %.0f distinct items per batch)\n",
            flops / secs * 1e-9, flops / cpu * 1e-9, flops / ex, distinct / (double)steps);
     size_t K = m.query.W, M = cfg.layers[0];
     double cgf, cgf_large;
-    double gf = sgemm_gflops(B, K, M, b.pool, &cgf);
+    double gf = sgemm_gflops(B, K, M, b->pool, &cgf);
     printf("sgemm GFLOP/s: %.2f (per CPU second %.2f; %zux%zux%zu on each of %d thread(s), the plain query layer)\n",
-           gf, cgf, B, K, M, b.threads);
-    double gfl = sgemm_gflops(1024, 1024, 1024, b.pool, &cgf_large);
+           gf, cgf, B, K, M, b->threads);
+    double gfl = sgemm_gflops(1024, 1024, 1024, b->pool, &cgf_large);
     printf("sgemm GFLOP/s large: %.2f (per CPU second %.2f; 1024x1024x1024 on each thread)\n", gfl, cgf_large);
     printf("seconds per 40 epochs of %zu rows: %.1f\n", N, secs / (double)epochs * 40.0);
     free(rows);
     free(y);
     opt_free(&o);
-    model_batch_free(&b);
+    model_batch_free(b);
     model_input_free(&q);
     model_input_free(&c);
     model_free(&m);

@@ -1,9 +1,10 @@
 /* model.h: the report's two-tower model with a rating head
- * (docs/features.md, "The model"): its configuration, parameter layout,
- * forward and backward of a training batch, inference, and the
- * .safetensors file.
+ * (docs/features.md, "The model"): its configuration, parameter layout
+ * and build (model.c), the encoded rows a tower reads (model.c), inference
+ * (tower.c) and the .safetensors file (modelfile.c). The towers' batch
+ * activations are in tower.h, the trainer in train.h.
  *
- * Shape letters:
+ * Shape letters (the same in every header of lib/):
  *   N  rows of a data set        B  rows of a batch
  *   U  distinct items of a batch E  embedding width (--dim)
  *   V  rows of an embedding table (vocabulary size or buckets)
@@ -23,13 +24,11 @@
 #include "mlr.h"
 #include "nn.h"
 #include "npy.h"
-#include "optim.h"
 #include "spec.h"
 
 #define MODEL_FORMAT "mlrec-model"
 #define MODEL_VERSION "1"
 #define MODEL_MAX_FEATURES 12
-#define MODEL_MAX_THREADS 256 /* of a training batch (model_batch_init_threads) */
 #define MODEL_MAX_LAYERS 8
 
 /* How a feature enters a tower. */
@@ -116,6 +115,15 @@ int model_build(model *m, const model_config *cfg, const mlr_spec *spec, int len
                 mlr_rng *rng, mlr_err *e);
 void model_free(model *m); /* accepts a zeroed model */
 
+/* The two steps of a build that model_load runs apart (modelfile.c):
+ * model_layout lays out the block (m->P, m->tensors, the towers' columns)
+ * for m->cfg and the towers' features; model_alloc allocates params and
+ * grads (zeroed) and points the towers into them. */
+void model_layout(model *m);
+void model_alloc(model *m);
+/* D, the width of a tower's output. */
+size_t model_out_width(const model *m);
+
 /* ---- data: the encoded tensors one tower reads (docs/features.md) ---- */
 typedef struct {
     size_t n;                                /* N */
@@ -132,160 +140,14 @@ typedef struct {
 int model_input_load(model_input *in, const model_tower *t, const char *dir,
                      size_t want_n, mlr_err *e);
 void model_input_free(model_input *in);
+/* L of in's longest bag (1 when it has none). */
+size_t model_input_lmax(const model_input *in);
 
 /* Fails with a hint line when DIR/spec.sha256 differs from sha: the rows
  * were encoded with another specification. */
 int model_check_encoding(const char *dir, const char *sha, mlr_err *e);
 
-/* ---- activations of one batch ---- */
-
-/* How a feature enters a tower's first layer in a batch (model.c, "the
- * first layer"). */
-typedef struct {
-    size_t d;          /* the batch's distinct ids: rows of X */
-    int direct;        /* its columns are in the direct product, not factored */
-    size_t xcol;       /* direct: its first column of x (B, K) and row of wd */
-    int32_t *ids;      /* (B * L) the batch's ids */
-    float *val;        /* (B) its value column (normalised) */
-    float *wt;         /* (B) the weight of each of a row's ids: 1 / tokens */
-    int32_t *uniq;     /* (B * L) the distinct ids, first-seen order */
-    int32_t *slot;     /* (B * L) the X row of each id of the batch, -1 padding */
-    float *X;          /* (B, E) their embeddings; dX in the backward */
-    float *PG;         /* (B, H) X W0_f, then its gradient */
-} model_fact;
-
-/* Which features a tower's first layer factors: by their distinct ids in
- * each batch (AUTO), or all of them one way (the tests of both paths; a
- * bag with more distinct tokens than the batch has rows goes direct
- * even when FACTORED is asked). */
-typedef enum { MODEL_FL_AUTO, MODEL_FL_FACTORED, MODEL_FL_DIRECT } model_first_layer;
-
-typedef struct {
-    size_t cap;                               /* rows they hold */
-    float *x, *dx;                            /* (B, W) tower input; (B, K) direct part */
-    float *h[MODEL_MAX_LAYERS], *dh[MODEL_MAX_LAYERS]; /* (B, width[l+1]) */
-    int32_t *scratch;                         /* (B * L) gathered ids */
-    const uint8_t *drop;                      /* (B) 1: the row's user_id reads as 0 */
-    int dropping;                             /* drop[] applies to this batch... */
-    size_t drop_feat;                         /* ...to this feature (user_id) */
-    model_first_layer first_layer;
-    model_fact fact[MODEL_MAX_FEATURES];      /* allocated by the first forward */
-    size_t K;                                 /* width of the direct part */
-    float *wd, *dwd;                          /* (K, H) W0's rows of the direct part */
-    float **term;                             /* one batch row's terms of the first layer */
-    float *scale;
-    int32_t *map;                             /* (largest V) id -> X row, -1 */
-    size_t nmap;
-    double flops;                             /* of the products the last forward
-                                                 and its backward run */
-} model_acts;
-
-void model_acts_init(model_acts *a, const model_mlp *mlp, size_t W, size_t Lmax, size_t cap);
-void model_acts_free(model_acts *a);
-
-/* The tower's output (B, D) for rows[0..B) of in (rows NULL: rows 0..B-1),
- * left in a->h[n-1]. The first layer runs factored by feature on the
- * batch's distinct ids where they are few, one product on the rest
- * (model.c); the _naive twin fills the tower input x (B, W) and
- * multiplies. */
-const float *model_tower_forward(const model_tower *t, model_acts *a, const model_input *in,
-                                 const size_t *rows, size_t B);
-const float *model_tower_forward_naive(const model_tower *t, model_acts *a, const model_input *in,
-                                       const size_t *rows, size_t B);
-/* From dout (B, D) in a->dh[n-1] back to the embeddings, for the batch
- * of the last model_tower_forward on a: adds into the tower's gradients,
- * marking touched embedding rows. */
-void model_tower_backward(model_tower *t, model_acts *a, const model_input *in, size_t B);
-/* The MLP alone, on a (B, width[0]) input. */
-const float *model_mlp_forward(const model_mlp *m, model_acts *a, const float *x, size_t B);
-void model_mlp_backward(model_mlp *m, model_acts *a, const float *x, float *dx, size_t B);
-
-/* ---- training ---- */
-typedef struct {
-    double retrieval_weight, rating_weight;
-    int remove_hits;        /* mask other copies of the positive */
-    const float *logq;      /* (V of item keys) log q(item), or NULL: no correction */
-    double id_dropout;      /* each row's user_id replaced by 0 ([UNK]) with this
-                               probability, so that row 0 learns the average user */
-    mlr_rng *rng;           /* the draws of id_dropout (needed when it is > 0) */
-} model_loss_opts;
-
-/* One thread's share of a batch: activations of its rows, its part of
- * dc, the embedding rows it touched with their gradients, and (threads
- * 1..) a block of its own for the dense gradients. */
-typedef struct {
-    model_acts qa, ca, ra;   /* query tower, candidate tower, rating head */
-    float *z, *dz;           /* (Bt, 2D) rating head input */
-    float *logits;           /* (Bt, U) logits, then their gradient's rows: lcap */
-    size_t lcap;
-    float *rowscale;         /* (Bt) the scales of those rows */
-    float *dqs;              /* (Bt, D) the logits' backward's scratch */
-    float *dc;               /* (U, D) its rows' contribution to dc */
-    float *g;                /* (P) gradients; NULL for thread 0 (m->grads) */
-    nn_rowset rows[2][MODEL_MAX_FEATURES]; /* query, candidate: touched rows and
-                                              their gradients (nn_rowset_init_grad) */
-    uint32_t *sel, *at;      /* the rows it updates, their places in its sets */
-    float *sum;              /* (E) a row's gradient summed over three threads or more */
-    double retrieval, rating, flops;       /* sums over its rows */
-} model_worker;
-
-/* Everything a training batch needs besides the model. */
-typedef struct {
-    int threads;
-    struct mlr_pool *pool;
-    model_worker *w;         /* (threads) */
-    float **blocks;          /* (threads) their gradient blocks: m->grads, w[1].g, ... */
-    size_t *chunk_off, *chunk_n, nchunks; /* the dense tensors cut in pieces: the
-                                             reduce phase's threads take them in turn */
-    float *q, *c;            /* (B, D) and (U, D) tower outputs */
-    float *shift;            /* (U) each column's logit shift: log count - log q */
-    int32_t *label, *count;  /* (B), (U) */
-    size_t *cand_rows;       /* (U) a row of each distinct item */
-    int32_t *slot;           /* (V of item keys) distinct index of a key, -1 */
-    size_t nkeys;
-    float *y;                /* (B) ratings */
-    uint8_t *drop;           /* (B) id dropout of each row */
-    model_first_layer first_layer; /* of both towers */
-    int dropping;
-    size_t drop_feat;
-} model_batch;
-
-/* cap: rows per batch at most. With threads > 1 the step runs on that
- * many threads (lib/pool.h): rows split in contiguous ranges, partial
- * gradients summed in thread order, so the same seed and thread count give
- * the same bits. The caller makes OpenBLAS single-threaded meanwhile. */
-void model_batch_init(model_batch *b, const model *m, const model_input *qin,
-                      const model_input *cin, size_t nkeys, size_t cap);
-void model_batch_init_threads(model_batch *b, const model *m, const model_input *qin,
-                              const model_input *cin, size_t nkeys, size_t cap, int threads);
-void model_batch_free(model_batch *b);
-
-typedef struct {
-    double loss, retrieval, rating; /* the objective, mean cross-entropy, mean squared error */
-    size_t distinct;                /* U */
-    double flops;                   /* of the matrix products run */
-} model_step_stats;
-
-/* Forward and backward of rows[0..B) (the rows of qin, cin, keys and
- * ratings are aligned), then one optimiser step. keys are the item
- * identities (item_id vocabulary ids; 0 counts as distinct every time)
- * that decide which rows share a candidate. The objective is
- * retrieval_weight x the SUM over rows of the cross-entropy (as TFRS) +
- * rating_weight x the mean squared error. */
-void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_opts *lo,
-                      const model_input *qin, const model_input *cin,
-                      const int32_t *keys, const float *ratings,
-                      const size_t *rows, size_t B, model_step_stats *st);
-
-/* model_train_step without the optimiser step: the gradients of the
- * batch's objective added into m->grads, the embeddings' touched rows
- * marked in their features' sets (what the gradient checks read). */
-void model_forward_backward(model *m, model_batch *b, const model_loss_opts *lo,
-                            const model_input *qin, const model_input *cin,
-                            const int32_t *keys, const float *ratings,
-                            const size_t *rows, size_t B, model_step_stats *st);
-
-/* ---- inference ---- */
+/* ---- inference (tower.c) ---- */
 /* out (N, D): the tower's output for every row of in, in chunks. */
 void model_embed(const model_tower *t, const model_input *in, float *out);
 /* The same on `threads` threads (contiguous ranges: the same bits as one). */
@@ -295,7 +157,7 @@ void model_rating(const model *m, const float *q, const float *c, size_t N, floa
 /* out (N): the rating head on (query[n], cand[n]) of the aligned inputs. */
 void model_predict(const model *m, const model_input *qin, const model_input *cin, float *out);
 
-/* ---- the file ---- */
+/* ---- the file (modelfile.c) ---- */
 /* Writes the model atomically with the metadata of docs/features.md. */
 int model_save(const model *m, const char *path, mlr_err *e);
 /* Reads a model: checks format and version, rebuilds it from `config`,

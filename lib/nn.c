@@ -54,12 +54,12 @@ void nn_rowset_free(nn_rowset *s)
 /* Where row's gradient goes: its own row of s->g (marked, already zero:
  * nn_rowset_clear zeroes the listed rows in one call) when s has them,
  * else the table's row (marked in s). */
-static float *grad_row(float *dtable, nn_rowset *s, size_t row, size_t D)
+static float *grad_row(float *dtable, nn_rowset *s, size_t row, size_t E)
 {
     if (!s || !s->g) {
         if (s)
             nn_rowset_add(s, row);
-        return dtable + row * D;
+        return dtable + row * E;
     }
     if (!s->mark[row]) {
         if (s->n == s->cap) /* the caller sized it for every row a batch can touch */
@@ -96,17 +96,17 @@ void nn_rowset_clear(nn_rowset *s)
 enum { AHEAD = 6 };
 
 void nn_embedding_forward(float *out, size_t ldo, const int32_t *ids,
-                          const float *table, size_t B, size_t D)
+                          const float *table, size_t B, size_t E)
 {
     for (size_t b = 0; b < B; b++) {
         if (b + AHEAD < B)
-            __builtin_prefetch(table + (size_t)ids[b + AHEAD] * D);
-        memcpy(out + b * ldo, table + (size_t)ids[b] * D, D * sizeof(float));
+            __builtin_prefetch(table + (size_t)ids[b + AHEAD] * E);
+        memcpy(out + b * ldo, table + (size_t)ids[b] * E, E * sizeof(float));
     }
 }
 
 void nn_embedding_backward(float *dtable, nn_rowset *rows, const float *dout,
-                           size_t ldd, const int32_t *ids, size_t B, size_t D)
+                           size_t ldd, const int32_t *ids, size_t B, size_t E)
 {
     for (size_t b = 0; b < B; b++) {
         if (b + AHEAD < B) {
@@ -115,10 +115,10 @@ void nn_embedding_backward(float *dtable, nn_rowset *rows, const float *dout,
                 __builtin_prefetch(rows->mark + next, 1);
                 __builtin_prefetch(rows->slot + next, 1);
             } else {
-                __builtin_prefetch(dtable + next * D, 1);
+                __builtin_prefetch(dtable + next * E, 1);
             }
         }
-        nn_axpy(grad_row(dtable, rows, (size_t)ids[b], D), 1.0f, dout + b * ldd, D);
+        nn_axpy(grad_row(dtable, rows, (size_t)ids[b], E), 1.0f, dout + b * ldd, E);
     }
 }
 
@@ -132,38 +132,38 @@ size_t nn_bag_count(const int32_t *row, size_t L)
 
 enum { BAG_ROW = 64 }; /* tokens the row kernels take in one call */
 
-/* o (D) = the sum of the row's token rows, the first BAG_ROW in registers
+/* o (E) = the sum of the row's token rows, the first BAG_ROW in registers
  * (nn_sum_rows, their rows' addresses in src), any more one at a time
  * after them: in order, nn_axpy's bits either way. Returns the number of
  * tokens. */
 static size_t bag_sum(float *o, const float **src, const int32_t *row, size_t L,
-                      const float *table, size_t D)
+                      const float *table, size_t E)
 {
     static const float one[BAG_ROW] = {[0 ... BAG_ROW - 1] = 1.0f};
     size_t n = 0, l = 0;
     for (; l < L && n < BAG_ROW; l++)
         if (row[l] >= 0)
-            src[n++] = table + (size_t)row[l] * D;
-    nn_sum_rows(o, src, one, n, D);
+            src[n++] = table + (size_t)row[l] * E;
+    nn_sum_rows(o, src, one, n, E);
     for (; l < L; l++)
         if (row[l] >= 0) {
-            nn_axpy(o, 1.0f, table + (size_t)row[l] * D, D);
+            nn_axpy(o, 1.0f, table + (size_t)row[l] * E, E);
             n++;
         }
     return n;
 }
 
 void nn_bag_forward(float *out, size_t ldo, const int32_t *ids,
-                    const float *table, size_t B, size_t L, size_t D)
+                    const float *table, size_t B, size_t L, size_t E)
 {
     const float *src[BAG_ROW] = {NULL};
     for (size_t b = 0; b < B; b++) {
         float *o = out + b * ldo;
-        size_t n = bag_sum(o, src, ids + b * L, L, table, D);
+        size_t n = bag_sum(o, src, ids + b * L, L, table, E);
         if (n == 0)
             continue;
         float inv = 1.0f / (float)n;
-        for (size_t d = 0; d < D; d++)
+        for (size_t d = 0; d < E; d++)
             o[d] *= inv;
     }
 }
@@ -171,7 +171,7 @@ void nn_bag_forward(float *out, size_t ldo, const int32_t *ids,
 /* Each token's row += g / n, BAG_ROW tokens a call (nn_scatter_row: in
  * order, nn_axpy's bits). */
 void nn_bag_backward(float *dtable, nn_rowset *rows, const float *dout,
-                     size_t ldd, const int32_t *ids, size_t B, size_t L, size_t D)
+                     size_t ldd, const int32_t *ids, size_t B, size_t L, size_t E)
 {
     float *dst[BAG_ROW], scale[BAG_ROW];
     for (size_t b = 0; b < B; b++) {
@@ -184,26 +184,26 @@ void nn_bag_backward(float *dtable, nn_rowset *rows, const float *dout,
             size_t k = 0;
             for (; l < L && k < BAG_ROW; l++)
                 if (row[l] >= 0) {
-                    dst[k] = grad_row(dtable, rows, (size_t)row[l], D);
+                    dst[k] = grad_row(dtable, rows, (size_t)row[l], E);
                     scale[k++] = inv;
                 }
-            nn_scatter_row(dst, scale, k, dout + b * ldd, D);
+            nn_scatter_row(dst, scale, k, dout + b * ldd, E);
         }
     }
 }
 
 void nn_copy_cols(float *out, size_t ldo, const float *inp, size_t ldi,
-                  size_t B, size_t D)
+                  size_t B, size_t C)
 {
     for (size_t b = 0; b < B; b++)
-        memcpy(out + b * ldo, inp + b * ldi, D * sizeof(float));
+        memcpy(out + b * ldo, inp + b * ldi, C * sizeof(float));
 }
 
 void nn_copy_cols_backward(float *dinp, size_t ldi, const float *dout,
-                           size_t ldd, size_t B, size_t D)
+                           size_t ldd, size_t B, size_t C)
 {
     for (size_t b = 0; b < B; b++)
-        for (size_t d = 0; d < D; d++)
+        for (size_t d = 0; d < C; d++)
             dinp[b * ldi + d] += dout[b * ldd + d];
 }
 

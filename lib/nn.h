@@ -6,10 +6,12 @@
  * tensor used twice simply receives both contributions. A gradient pointer
  * may be NULL where nobody needs it (the input of the first dense layer).
  *
- * Shape letters:
+ * Shape letters (the same in every header of lib/):
  *   B  rows in the batch            V  rows of an embedding table (vocabulary)
- *   D  embedding / feature width    L  tokens per row of a bag (padded with -1)
- *   K  dense layer input width      M  dense layer output width
+ *   E  embedding width              L  tokens per row of a bag (padded with -1)
+ *   D  tower output width (the rows of q and c in the logits)
+ *   C  columns of a block copied    K  dense layer input width
+ *   M  dense layer output width
  *   U  distinct candidates in the batch (columns of the logits)
  *   ld the row stride of a buffer that is a column slice of a wider one
  *      (the concatenated tower input): element (b, d) is at [b * ld + d].
@@ -49,27 +51,27 @@ void nn_rowset_clear(nn_rowset *s);          /* unmarks the n listed rows, zeroe
 
 /* ---- embedding lookup: out[b, :] = table[ids[b], :] ---- */
 void nn_embedding_forward(float *out, size_t ldo, const int32_t *ids,
-                          const float *table, size_t B, size_t D);
+                          const float *table, size_t B, size_t E);
 /* dtable[ids[b], :] += dout[b, :]; marks touched rows in rows (NULL: none),
  * and adds into its own gradients instead when it has them. */
 void nn_embedding_backward(float *dtable, nn_rowset *rows, const float *dout,
-                           size_t ldd, const int32_t *ids, size_t B, size_t D);
+                           size_t ldd, const int32_t *ids, size_t B, size_t E);
 
 /* ---- mean-pooled bag: out[b, :] = mean of table[ids[b, l], :] over the
  * l with ids[b, l] >= 0 (-1 is padding); a row of only padding gives 0. ---- */
 /* The tokens of a bag row of L ids: those >= 0. */
 size_t nn_bag_count(const int32_t *row, size_t L);
 void nn_bag_forward(float *out, size_t ldo, const int32_t *ids,
-                    const float *table, size_t B, size_t L, size_t D);
+                    const float *table, size_t B, size_t L, size_t E);
 void nn_bag_backward(float *dtable, nn_rowset *rows, const float *dout,
-                     size_t ldd, const int32_t *ids, size_t B, size_t L, size_t D);
+                     size_t ldd, const int32_t *ids, size_t B, size_t L, size_t E);
 
-/* ---- copy a column block: out[b, 0:D] = inp[b, 0:D] (concat helper) ---- */
+/* ---- copy a column block: out[b, 0:C] = inp[b, 0:C] (concat helper) ---- */
 void nn_copy_cols(float *out, size_t ldo, const float *inp, size_t ldi,
-                  size_t B, size_t D);
-/* dinp[b, 0:D] += dout[b, 0:D] */
+                  size_t B, size_t C);
+/* dinp[b, 0:C] += dout[b, 0:C] */
 void nn_copy_cols_backward(float *dinp, size_t ldi, const float *dout,
-                           size_t ldd, size_t B, size_t D);
+                           size_t ldd, size_t B, size_t C);
 
 /* ---- dense: out (B,M) = inp (B,K) w (K,M) + bias (M) ---- */
 void nn_dense_forward(float *out, const float *inp, const float *w,

@@ -1,7 +1,8 @@
 /* topk.h: exact top-k retrieval by inner product, and the rank of one item.
  *
- * Shapes: B = query rows in a block, M = catalogue items, D = embedding dim,
- * K = list length.
+ * Shape letters (the same in every header of lib/): N rows of a file,
+ * B query rows in a block, I catalogue items, D the width of the vectors
+ * (a tower's output, as mlr-embed writes them), k the list length.
  *
  * The order (the rank tie rule, docs/features.md): item a ranks before item
  * b when score(a) > score(b), or when the scores are equal and a's catalogue
@@ -11,7 +12,7 @@
  * which makes every list and every figure deterministic.
  *
  * Exclusion lists (`excl`, `nexcl`) are catalogue indices sorted ascending;
- * duplicates and indices >= M are allowed and ignored; excl may be NULL
+ * duplicates and indices >= I are allowed and ignored; excl may be NULL
  * when nexcl is 0. */
 #ifndef MLR_TOPK_H
 #define MLR_TOPK_H
@@ -53,7 +54,7 @@ size_t mlr_topk_rank_naive(const float *scores, size_t m, size_t t,
 
 /* ---- blocks of queries against the catalogue ---- */
 
-/* scores (B, M) = q (B, D) . items (M, D)^T: nn_matmul_nt (one cblas_sgemm)
+/* scores (B, I) = q (B, D) . items (I, D)^T: nn_matmul_nt (one cblas_sgemm)
  * and its naive twin. */
 void mlr_scores(float *scores, const float *q, size_t b,
                 const float *items, size_t m, size_t d);
@@ -68,19 +69,19 @@ typedef void (*mlr_range_fn)(int t, size_t lo, size_t hi, void *arg);
 void mlr_parallel_for(int threads, size_t n, mlr_range_fn fn, void *arg);
 
 /* The catalogue and per-thread scratch: each worker scores `tile` query
- * rows at a time (a (tile, M) buffer that stays in cache) and hands each
+ * rows at a time (a (tile, I) buffer that stays in cache) and hands each
  * row to a callback. With threads > 1 the caller should make OpenBLAS
  * single-threaded (openblas_set_num_threads(1)): the parallelism is ours. */
 typedef struct mlr_scorer mlr_scorer;
 
-/* items (M, D) is borrowed and must outlive the scorer. tile 0 means 32,
+/* items (I, D) is borrowed and must outlive the scorer. tile 0 means 32,
  * threads < 1 means 1. Never NULL (out of memory aborts). */
 mlr_scorer *mlr_scorer_new(const float *items, size_t m, size_t d,
                            size_t tile, int threads);
 void mlr_scorer_free(mlr_scorer *s); /* accepts NULL */
 
 /* Calls fn(row, scores, arg) for each row of q (B, D), scores being that
- * row's (M) scores against every item; fn may overwrite them. Whole tiles
+ * row's (I) scores against every item; fn may overwrite them. Whole tiles
  * are split across the threads; fn must only touch its own row's outputs.
  * A row's scores depend only on its place within its tile: feed blocks
  * that start at multiples of mlr_scorer_tile() and they are the same bits
@@ -90,7 +91,7 @@ void mlr_scorer_run(mlr_scorer *s, const float *q, size_t b,
                     mlr_row_fn fn, void *arg);
 size_t mlr_scorer_tile(const mlr_scorer *s);
 
-/* The top k of each row of q (B, D): out (B, K) best first, count (B) how
+/* The top k of each row of q (B, D): out (B, k) best first, count (B) how
  * many of each row are filled. excl/nexcl: per-row exclusions, or NULL. */
 void mlr_topk_block(mlr_scorer *s, const float *q, size_t b, size_t k,
                     const uint32_t *const *excl, const size_t *nexcl,

@@ -18,6 +18,7 @@
 #include "strmap.h"
 #include "table.h"
 #include "topk.h"
+#include "train.h"
 
 typedef struct {
     const char *train, *items, *valid, *spec, *output, *log, *init, *init_spec;
@@ -595,9 +596,8 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, 
     mlr_rng_seed(&drop_rng, o->seed ^ 0xd409d409ULL);
     model_loss_opts lo = {o->retrieval_weight, o->rating_weight, o->remove_hits, lq,
                           o->id_dropout, &drop_rng};
-    model_batch b;
-    model_batch_init_threads(&b, m, &d.q, &d.c, nkeys, o->batch < d.n ? o->batch : (d.n ? d.n : 1),
-                             o->threads);
+    model_batch *b = model_batch_new(m, &d.q, &d.c, nkeys,
+                                     o->batch < d.n ? o->batch : (d.n ? d.n : 1), o->threads);
     optimizer opt;
     opt_init(&opt, &o->opt, m->P);
     size_t *perm = xmalloc((d.n + 1) * sizeof(size_t));
@@ -606,7 +606,7 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, 
     int have_fig = 0;
     for (size_t ep = 0; ep < o->epochs; ep++) {
         epoch_stats es;
-        train_epoch(m, &b, &opt, &lo, &d, perm, &rng, o, ep, t0, &es);
+        train_epoch(m, b, &opt, &lo, &d, perm, &rng, o, ep, t0, &es);
         int eval = has_valid && ((ep + 1) % o->valid_every == 0 || ep + 1 == o->epochs);
         if (eval) {
             evaluate(m, &v, o->threads, &f);
@@ -624,7 +624,7 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, 
     free(perm);
     free(lq);
     opt_free(&opt);
-    model_batch_free(&b);
+    model_batch_free(b);
     free_dataset(&d);
     free_validation(&v);
     return 0;

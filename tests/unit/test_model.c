@@ -9,6 +9,8 @@
 
 #include "check.h"
 #include "model.h"
+#include "tower.h"
+#include "train_internal.h"
 #include "safetensors.h"
 
 static char dir[] = "/tmp/test_model.XXXXXX";
@@ -177,14 +179,13 @@ static void fd_case_threads(int remove_hits, int logq, int with_rating, double r
         lq[i] = (float)log((i + 1) / 28.0);
     fd_ctx x = {.m = &m, .lo = {rw, ratw, remove_hits, logq ? lq : NULL}};
     inputs(&x.q, &x.c, with_rating);
-    model_batch b;
-    model_batch_init_threads(&b, &m, &x.q, &x.c, 7, N, threads);
-    b.first_layer = fl;
-    x.b = &b;
+    model_batch *b = model_batch_new(&m, &x.q, &x.c, 7, N, threads);
+    b->first_layer = fl;
+    x.b = b;
     for (size_t r = 0; r < N; r++)
         x.rows[r] = (r * 5 + 1) % N; /* a permutation */
     model_step_stats st;
-    model_forward_backward(&m, &b, &x.lo, &x.q, &x.c, item, rating, x.rows, N, &st);
+    model_forward_backward(&m, b, &x.lo, &x.q, &x.c, item, rating, x.rows, N, &st);
     CHECK(st.distinct == 4);
     float *grad = xmalloc(m.P * sizeof(float));
     memcpy(grad, m.grads, m.P * sizeof(float));
@@ -194,7 +195,7 @@ static void fd_case_threads(int remove_hits, int logq, int with_rating, double r
     double err = model_fd_error(&x, grad, &at);
     const char *where = tensor_of(&m, at);
     free(grad);
-    model_batch_free(&b);
+    model_batch_free(b);
     model_free(&m);
     mlr_spec_free(&spec);
     CHECKF(err < 1e-2, "relative error %g at parameter %zu (%s)", err, at, where);
@@ -240,8 +241,7 @@ static double train_steps_threads(model *m, int steps, int threads)
 {
     model_input q, c;
     inputs(&q, &c, 0);
-    model_batch b;
-    model_batch_init_threads(&b, m, &q, &c, 7, N, threads);
+    model_batch *b = model_batch_new(m, &q, &c, 7, N, threads);
     opt_config oc = opt_defaults();
     optimizer o;
     opt_init(&o, &oc, m->P);
@@ -249,9 +249,9 @@ static double train_steps_threads(model *m, int steps, int threads)
     size_t rows[N] = {0, 1, 2, 3, 4, 5};
     model_step_stats st;
     for (int s = 0; s < steps; s++)
-        model_train_step(m, &b, &o, &lo, &q, &c, item, rating, rows, N, &st);
+        model_train_step(m, b, &o, &lo, &q, &c, item, rating, rows, N, &st);
     opt_free(&o);
-    model_batch_free(&b);
+    model_batch_free(b);
     return st.loss;
 }
 
@@ -280,7 +280,7 @@ static void test_factored_vs_naive(void)
         for (int s = 0; s < 2; s++)
             for (int k = 0; k < 2; k++) {
                 size_t B = sizes[k];
-                model_acts_init(&a1, &tw[s]->mlp, tw[s]->W, LG, N);
+                model_tower_acts_init(&a1, tw[s], LG, N);
                 model_acts_init(&a2, &tw[s]->mlp, tw[s]->W, LG, N);
                 a1.first_layer = (model_first_layer)fl;
                 const float *y1 = model_tower_forward(tw[s], &a1, in[s], rows, B);
@@ -295,7 +295,7 @@ static void test_factored_vs_naive(void)
      * every feature asked factored: more ids than X has rows, so the bag
      * goes direct (it overflowed X once) */
     size_t two[2] = {4, 1};
-    model_acts_init(&a1, &m.cand.mlp, m.cand.W, LG, 2);
+    model_tower_acts_init(&a1, &m.cand, LG, 2);
     model_acts_init(&a2, &m.cand.mlp, m.cand.W, LG, 2);
     a1.first_layer = MODEL_FL_FACTORED;
     const float *y1 = model_tower_forward(&m.cand, &a1, &c, two, 2);

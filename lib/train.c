@@ -1,0 +1,537 @@
+/* train.c: the trainer: a batch's state, its workers, the phases of a
+ * step and the step itself; the only user of the pool's phases and of the
+ * optimiser (see train.h, train_internal.h). */
+#include "train_internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+
+/* ---- a batch ---- */
+
+/* A worker's touched-row sets, one per embedding, each holding the
+ * gradients of as many rows as cap batch rows can touch; returns the
+ * largest of those counts. */
+static size_t thread_rowsets(model_worker *w, const model *m, const model_input *qin,
+                             const model_input *cin, size_t cap)
+{
+    const model_tower *tw[2] = {&m->query, &m->cand};
+    const model_input *in[2] = {qin, cin};
+    size_t most = 0;
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < tw[s]->nfeat; i++) {
+            size_t V = tw[s]->feat[i].vocab, L = in[s]->L[i] ? in[s]->L[i] : 1;
+            size_t rows = cap * L < V ? cap * L : V;
+            nn_rowset_init_grad(&w->rows[s][i], V, rows, tw[s]->E);
+            most = rows > most ? rows : most;
+        }
+    return most;
+}
+
+enum { CHUNK_FLOATS = 2048 }; /* about a microsecond of Adam */
+
+/* The dense tensors cut into ranges of CHUNK_FLOATS or fewer, in tensor
+ * order, into off and len when given; returns how many. */
+static size_t dense_chunks(const model *m, size_t *off, size_t *len)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const model_tensor *tn = &m->tensors[i];
+        size_t n = tn->sparse ? 0 : (tn->rows ? tn->rows : 1) * tn->cols;
+        for (size_t at = 0; at < n; at += CHUNK_FLOATS, k++)
+            if (off) {
+                off[k] = tn->off + at;
+                len[k] = n - at < CHUNK_FLOATS ? n - at : CHUNK_FLOATS;
+            }
+    }
+    return k;
+}
+
+model_batch *model_batch_new(const model *m, const model_input *qin, const model_input *cin,
+                             size_t nkeys, size_t cap, int threads)
+{
+    model_batch *b = xcalloc(1, sizeof *b);
+    size_t D = model_out_width(m);
+    b->pool = mlr_pool_new(threads < MODEL_MAX_THREADS ? threads : MODEL_MAX_THREADS);
+    b->threads = mlr_pool_threads(b->pool);
+    b->w = xcalloc((size_t)b->threads, sizeof *b->w);
+    for (int t = 0; t < b->threads; t++) {
+        model_worker *w = &b->w[t];
+        model_tower_acts_init(&w->qa, &m->query, model_input_lmax(qin), cap);
+        model_tower_acts_init(&w->ca, &m->cand, model_input_lmax(cin), cap);
+        model_acts_init(&w->ra, &m->rating, 0, 1, cap);
+        w->z = xmalloc(cap * 2 * D * sizeof(float));
+        w->dz = xmalloc(cap * 2 * D * sizeof(float));
+        w->dc = xmalloc(cap * D * sizeof(float));
+        w->rowscale = xmalloc((cap ? cap : 1) * sizeof(float));
+        w->dqs = xmalloc(cap * D * sizeof(float));
+        size_t most = thread_rowsets(w, m, qin, cin, cap);
+        w->sel = xmalloc((most ? most : 1) * sizeof *w->sel);
+        w->at = xmalloc((most ? most : 1) * sizeof *w->at);
+        w->sum = xcalloc(m->query.E > m->cand.E ? m->query.E : m->cand.E, sizeof(float));
+        /* the other threads' dense gradients go into blocks of their own,
+         * summed in thread order */
+        if (t > 0)
+            w->g = xcalloc(m->P ? m->P : 1, sizeof(float));
+    }
+    b->nchunks = dense_chunks(m, NULL, NULL);
+    b->chunk_off = xmalloc((b->nchunks ? b->nchunks : 1) * sizeof(size_t));
+    b->chunk_n = xmalloc((b->nchunks ? b->nchunks : 1) * sizeof(size_t));
+    dense_chunks(m, b->chunk_off, b->chunk_n);
+    b->blocks = xmalloc((size_t)b->threads * sizeof(float *));
+    b->blocks[0] = m->grads;
+    for (int t = 1; t < b->threads; t++)
+        b->blocks[t] = b->w[t].g;
+    b->q = xmalloc(cap * D * sizeof(float));
+    b->c = xmalloc(cap * D * sizeof(float));
+    b->shift = xmalloc(cap * sizeof(float));
+    b->label = xmalloc(cap * sizeof(int32_t));
+    b->count = xmalloc(cap * sizeof(int32_t));
+    b->cand_rows = xmalloc(cap * sizeof(size_t));
+    b->y = xmalloc(cap * sizeof(float));
+    b->drop = xcalloc(cap ? cap : 1, 1);
+    b->nkeys = nkeys;
+    b->slot = xmalloc((nkeys ? nkeys : 1) * sizeof(int32_t));
+    for (size_t k = 0; k < nkeys; k++)
+        b->slot[k] = -1;
+    return b;
+}
+
+int model_batch_threads(const model_batch *b)
+{
+    return b->threads;
+}
+
+void model_batch_free(model_batch *b)
+{
+    if (!b)
+        return;
+    for (int t = 0; b->w && t < b->threads; t++) {
+        model_worker *w = &b->w[t];
+        model_acts_free(&w->qa);
+        model_acts_free(&w->ca);
+        model_acts_free(&w->ra);
+        free(w->z);
+        free(w->dz);
+        free(w->dc);
+        free(w->logits);
+        free(w->rowscale);
+        free(w->dqs);
+        free(w->sel);
+        free(w->at);
+        free(w->sum);
+        free(w->g);
+        for (int s = 0; s < 2; s++)
+            for (size_t i = 0; i < MODEL_MAX_FEATURES; i++)
+                if (w->rows[s][i].list)
+                    nn_rowset_free(&w->rows[s][i]);
+    }
+    free(b->w);
+    free(b->blocks);
+    free(b->chunk_off);
+    free(b->chunk_n);
+    mlr_pool_free(b->pool);
+    free(b->q);
+    free(b->c);
+    free(b->shift);
+    free(b->label);
+    free(b->count);
+    free(b->cand_rows);
+    free(b->y);
+    free(b->drop);
+    free(b->slot);
+    free(b);
+}
+
+/* ---- a step ---- */
+
+/* Groups the batch rows by item key: label[b] is the distinct column of
+ * row b, cand_rows[u] one row holding item u, count[u] its copies. */
+static size_t distinct_items(model_batch *b, const int32_t *keys, const size_t *rows, size_t B)
+{
+    size_t U = 0;
+    for (size_t r = 0; r < B; r++) {
+        if (r + 16 < B) /* shuffled rows of the whole set: each a miss */
+            __builtin_prefetch(keys + rows[r + 16]);
+        int32_t k = keys[rows[r]];
+        if (k > 0 && (size_t)k < b->nkeys && b->slot[k] >= 0) {
+            b->label[r] = b->slot[k];
+            b->count[b->slot[k]]++;
+            continue;
+        }
+        if (k > 0 && (size_t)k < b->nkeys)
+            b->slot[k] = (int32_t)U;
+        b->label[r] = (int32_t)U;
+        b->count[U] = 1;
+        b->cand_rows[U++] = rows[r];
+    }
+    for (size_t u = 0; u < U; u++) {
+        int32_t k = keys[b->cand_rows[u]];
+        if (k > 0 && (size_t)k < b->nkeys)
+            b->slot[k] = -1;
+    }
+    return U;
+}
+
+static double mlp_flops(const model_mlp *m, size_t B)
+{
+    double f = 0.0;
+    for (size_t l = 0; l < m->n; l++)
+        f += 6.0 * (double)B * (double)m->width[l] * (double)m->width[l + 1];
+    return f;
+}
+
+/* A gradient pointer of m moved into the block g (a thread's own). */
+static float *in_block(const model *m, float *g, const float *p)
+{
+    return g + (p - m->grads);
+}
+
+/* The gradient pointers of an MLP moved into the block g. */
+static void mlp_grads_in(const model *m, const model_mlp *mlp, float *g, float **dw, float **db)
+{
+    for (size_t l = 0; l < mlp->n; l++) {
+        dw[l] = in_block(m, g, mlp->dw[l]);
+        db[l] = in_block(m, g, mlp->db[l]);
+    }
+}
+
+/* model_mlp_backward into the gradient block g. */
+static void mlp_backward_g(const model *m, const model_mlp *mlp, model_acts *a, const float *x,
+                           float *dx, size_t B, float *g)
+{
+    float *dw[MODEL_MAX_LAYERS], *db[MODEL_MAX_LAYERS];
+    mlp_grads_in(m, mlp, g, dw, db);
+    model_mlp_backward_into(mlp, a, 0, x, dx, B, dw, db);
+}
+
+/* model_tower_backward into the block g, touched rows into rs (one set per
+ * feature). */
+static void tower_backward_g(const model *m, const model_tower *t, model_acts *a,
+                             const model_input *in, size_t B, float *g, nn_rowset *rs)
+{
+    float *dw[MODEL_MAX_LAYERS], *db[MODEL_MAX_LAYERS], *demb[MODEL_MAX_FEATURES];
+    mlp_grads_in(m, &t->mlp, g, dw, db);
+    for (size_t i = 0; i < t->nfeat; i++)
+        demb[i] = g + t->feat[i].emb_off;
+    model_tower_backward_into(t, a, in, B, dw, db, demb, rs);
+}
+
+/* The rating head on z = [q, c[label]] of the worker's rows: returns the
+ * sum of their squared errors; dq, dc += the gradient of weight x the
+ * batch's mean squared error (B rows in all). */
+static double rating_pass(const model *m, model_worker *w, const model_batch *b, size_t lo,
+                          size_t Bt, size_t B, size_t D, double weight)
+{
+    const float *q = b->q + lo * D;
+    const int32_t *label = b->label + lo;
+    float *dq = w->qa.dh[m->query.mlp.n - 1];
+    for (size_t r = 0; r < Bt; r++) {
+        memcpy(w->z + r * 2 * D, q + r * D, D * sizeof(float));
+        memcpy(w->z + r * 2 * D + D, b->c + (size_t)label[r] * D, D * sizeof(float));
+    }
+    const float *pred = model_mlp_forward(&m->rating, &w->ra, w->z, Bt);
+    double mse = nn_mse_forward(pred, b->y + lo, Bt);
+    float *dpred = w->ra.dh[m->rating.n - 1];
+    memset(dpred, 0, Bt * sizeof(float));
+    nn_mse_backward(dpred, pred, b->y + lo, weight * (double)Bt / (double)B, Bt);
+    mlp_backward_g(m, &m->rating, &w->ra, w->z, w->dz, Bt, w->g ? w->g : m->grads);
+    for (size_t r = 0; r < Bt; r++) {
+        const float *g = w->dz + r * 2 * D;
+        nn_axpy(dq + r * D, 1.0f, g, D);
+        nn_axpy(w->dc + (size_t)label[r] * D, 1.0f, g + D, D);
+    }
+    return mse * (double)Bt;
+}
+
+/* What the phases of a step share. Thread t of nt owns batch rows
+ * [B t/nt, B (t+1)/nt) and distinct items [U t/nt, U (t+1)/nt). */
+typedef struct {
+    model *m;
+    model_batch *b;
+    const model_loss_opts *lo;
+    const model_input *qin, *cin;
+    const float *ratings;
+    const size_t *rows;
+    size_t B, U, D;
+    optimizer *opt; /* the reduce phase also steps when set */
+    const int32_t *keys; /* (rows) item keys */
+    atomic_size_t next_chunk; /* the reduce phase's next dense piece */
+} step_job;
+
+/* Phase 1: both towers forward on the thread's rows, into b->q and b->c. */
+static void phase_forward(int t, int nt, void *arg)
+{
+    step_job *j = arg;
+    model_batch *b = j->b;
+    model_worker *w = &b->w[t];
+    size_t lo, hi, ulo, uhi, D = j->D;
+    mlr_pool_range(j->B, t, nt, &lo, &hi);
+    mlr_pool_range(j->U, t, nt, &ulo, &uhi);
+    w->qa.first_layer = w->ca.first_layer = b->first_layer;
+    w->qa.dropping = b->dropping;
+    w->qa.drop_feat = b->drop_feat;
+    w->qa.drop = b->drop + lo;
+    const float *q = model_tower_forward(&j->m->query, &w->qa, j->qin, j->rows + lo, hi - lo);
+    memcpy(b->q + lo * D, q, (hi - lo) * D * sizeof(float));
+    const float *c = model_tower_forward(&j->m->cand, &w->ca, j->cin, b->cand_rows + ulo, uhi - ulo);
+    memcpy(b->c + ulo * D, c, (uhi - ulo) * D * sizeof(float));
+    float *colbias = NULL; /* the log-Q correction of its items, then their shifts */
+    if (j->lo->logq) {
+        colbias = b->shift + ulo;
+        for (size_t u = ulo; u < uhi; u++)
+            b->shift[u] = -j->lo->logq[j->keys[b->cand_rows[u]]];
+    }
+    nn_softmax_shift(b->shift + ulo, colbias, b->count + ulo, uhi - ulo);
+    for (size_t r = lo; j->ratings && r < hi; r++) { /* its rows' ratings: misses */
+        if (r + 16 < hi)
+            __builtin_prefetch(j->ratings + j->rows[r + 16]);
+        b->y[r] = j->ratings[j->rows[r]];
+    }
+    w->flops = w->qa.flops + w->ca.flops; /* the products the towers ran */
+}
+
+/* Phase 2: the losses of the thread's rows against every candidate; dq of
+ * its rows (in its query activations), its share of dc (w->dc, (U, D)). */
+static void phase_losses(int t, int nt, void *arg)
+{
+    step_job *j = arg;
+    model_batch *b = j->b;
+    model_worker *w = &b->w[t];
+    const model_loss_opts *lo = j->lo;
+    size_t r0, r1, D = j->D, U = j->U;
+    mlr_pool_range(j->B, t, nt, &r0, &r1);
+    size_t Bt = r1 - r0;
+    float *dq = w->qa.dh[j->m->query.mlp.n - 1];
+    memset(dq, 0, Bt * D * sizeof(float));
+    memset(w->dc, 0, U * D * sizeof(float));
+    w->retrieval = w->rating = 0.0;
+    if (lo->retrieval_weight > 0 && Bt) {
+        if (Bt * U > w->lcap) { /* (Bt, U) grows with the distinct items seen */
+            w->lcap = Bt * U;
+            free(w->logits);
+            w->logits = xmalloc(w->lcap * sizeof(float));
+        }
+        float *logits = w->logits;
+        const float *q = b->q + r0 * D;
+        nn_logits_forward(logits, q, b->c, b->shift, Bt, U, D);
+        /* TFRS sums the cross-entropy over the batch: each row's gradient
+         * is retrieval_weight x that of its own loss */
+        w->retrieval = (double)Bt * nn_softmax_xent_rows(logits, w->rowscale, b->label + r0,
+                                                         b->count, lo->remove_hits,
+                                                         lo->retrieval_weight * (double)Bt, Bt, U);
+        nn_logits_backward(dq, w->dc, logits, w->rowscale, w->dqs, q, b->c, Bt, U, D);
+        w->flops += 6.0 * (double)Bt * (double)U * (double)D;
+    }
+    if (lo->rating_weight > 0 && j->ratings && Bt) {
+        w->rating = rating_pass(j->m, w, b, r0, Bt, j->B, D, lo->rating_weight);
+        w->flops += mlp_flops(&j->m->rating, Bt);
+    }
+}
+
+/* Phase 3: dc of the thread's items summed over the threads (in order),
+ * then both towers backward on its rows into its own gradient block. */
+static void phase_backward(int t, int nt, void *arg)
+{
+    step_job *j = arg;
+    model *m = j->m;
+    model_batch *b = j->b;
+    model_worker *w = &b->w[t];
+    size_t lo, hi, ulo, uhi, D = j->D;
+    mlr_pool_range(j->B, t, nt, &lo, &hi);
+    mlr_pool_range(j->U, t, nt, &ulo, &uhi);
+    float *dc = w->ca.dh[m->cand.mlp.n - 1];
+    memcpy(dc, b->w[0].dc + ulo * D, (uhi - ulo) * D * sizeof(float));
+    for (int s = 1; s < nt; s++) /* 1 x part is part: the plain sum, vectorised */
+        nn_axpy(dc, 1.0f, b->w[s].dc + ulo * D, (uhi - ulo) * D);
+    float *g = w->g ? w->g : m->grads;
+    /* the last step's rows, which the other threads read until its end */
+    for (size_t i = 0; i < m->query.nfeat; i++)
+        nn_rowset_clear(&w->rows[0][i]);
+    for (size_t i = 0; i < m->cand.nfeat; i++)
+        nn_rowset_clear(&w->rows[1][i]);
+    tower_backward_g(m, &m->cand, &w->ca, j->cin, uhi - ulo, g, w->rows[1]);
+    tower_backward_g(m, &m->query, &w->qa, j->qin, hi - lo, g, w->rows[0]);
+}
+
+/* The threads' touched rows and their gradients, in thread order, into
+ * the features' sets and the tables of m->grads, where the caller of
+ * model_forward_backward reads them; the threads' sets emptied. */
+static void merge_rows(model *m, model_batch *b)
+{
+    model_tower *tw[2] = {&m->query, &m->cand};
+    for (int t = 0; t < b->threads; t++)
+        for (int s = 0; s < 2; s++)
+            for (size_t i = 0; i < tw[s]->nfeat; i++) {
+                model_feature *f = &tw[s]->feat[i];
+                nn_rowset *rs = &b->w[t].rows[s][i];
+                for (size_t k = 0; k < rs->n; k++) {
+                    nn_rowset_add(&f->rows, rs->list[k]);
+                    nn_axpy(f->demb + (size_t)rs->list[k] * rs->width, 1.0f,
+                            rs->g + k * rs->width, rs->width);
+                }
+                nn_rowset_clear(rs);
+            }
+}
+
+/* The tower side and the index of embedding f. */
+static size_t feature_at(const model *m, const model_feature *f, int *side)
+{
+    for (*side = 0; *side < 2; (*side)++) {
+        const model_tower *tw = *side ? &m->cand : &m->query;
+        for (size_t i = 0; i < tw->nfeat; i++)
+            if (&tw->feat[i] == f)
+                return i;
+    }
+    return 0; /* not reached: every sparse tensor is one of the towers' */
+}
+
+/* Row k of thread t's set `own` of embedding (side, i) becomes the sum,
+ * in thread order, of the rows of the n threads `who` that touched it
+ * (t among them): two add in either order to the same bits, more need
+ * the order kept, in the worker's scratch row. */
+static void sum_touching(model_batch *b, int t, int side, size_t i, size_t k, const int *who,
+                         int n)
+{
+    nn_rowset *own = &b->w[t].rows[side][i];
+    size_t C = own->width;
+    float *g = own->g + k * C, *sum = n > 2 ? b->w[t].sum : g;
+    uint32_t row = own->list[k];
+    if (n > 2)
+        memset(sum, 0, C * sizeof(float));
+    for (int q = 0; q < n; q++) {
+        const nn_rowset *rs = &b->w[who[q]].rows[side][i];
+        if (rs != own || n > 2)
+            nn_axpy(sum, 1.0f, rs->g + (size_t)rs->slot[row] * C, C);
+    }
+    if (n > 2)
+        memcpy(g, sum, C * sizeof(float));
+}
+
+/* Thread t's share of the step on embedding tn: the rows it touched and
+ * owns, each with the gradient rows of all the threads that touched it
+ * summed in. A row touched by one thread is its own; one touched by
+ * several goes to one of them by its number, so that the threads share
+ * the rows they all touch (the small vocabularies) and their remote reads.
+ * A thread reads its own rows, in its cache, and the others' only where
+ * they hold something. */
+static void update_thread_rows(model *m, model_batch *b, const model_tensor *tn, int t,
+                               optimizer *o)
+{
+    int side, who[MODEL_MAX_THREADS];
+    size_t i = feature_at(m, tn->sparse, &side), n = 0;
+    model_worker *w = &b->w[t];
+    nn_rowset *own = &w->rows[side][i];
+    for (size_t k = 0; k < own->n; k++) {
+        uint32_t row = own->list[k];
+        int nw = 0;
+        for (int s = 0; s < b->threads; s++)
+            if (s == t || b->w[s].rows[side][i].mark[row])
+                who[nw++] = s;
+        if (who[row % (uint32_t)nw] != t)
+            continue;
+        if (nw > 1)
+            sum_touching(b, t, side, i, k, who, nw);
+        w->sel[n] = row;
+        w->at[n++] = (uint32_t)k;
+    }
+    opt_update_rows_from(o, m->params, tn->off, tn->cols, w->sel, own->g, w->at, n);
+}
+
+/* m->grads[at, at+n) += each other thread's block there (in thread order),
+ * which goes back to zero. */
+static void reduce_run(const model *m, const model_batch *b, size_t at, size_t n)
+{
+    for (int s = 1; s < b->threads; s++) {
+        float *g = b->w[s].g + at;
+        nn_axpy(m->grads + at, 1.0f, g, n); /* 1 x g is g: a plain sum, vectorised */
+        memset(g, 0, n * sizeof(float));
+    }
+}
+
+/* Phase 4: of each embedding, with j->opt, the rows the thread owns
+ * (update_thread_rows); then pieces of the dense tensors, each to the
+ * first thread free (the rows leave the threads uneven): the threads'
+ * blocks summed into m->grads, or with j->opt summed and applied in one
+ * pass by the optimiser, which zeroes them again. A piece's bits do not
+ * depend on the thread that runs it. */
+static void phase_reduce(int t, int nt, void *arg)
+{
+    (void)nt;
+    step_job *j = arg;
+    model *m = j->m;
+    model_batch *b = j->b;
+    for (size_t i = 0; j->opt && i < m->ntensors; i++)
+        if (m->tensors[i].sparse) /* without opt, merge_rows summed the threads' rows */
+            update_thread_rows(m, b, &m->tensors[i], t, j->opt);
+    size_t c;
+    while ((c = atomic_fetch_add(&j->next_chunk, 1)) < b->nchunks) {
+        if (j->opt)
+            opt_update_dense_sum(j->opt, m->params, b->blocks, (size_t)b->threads,
+                                 b->chunk_off[c], b->chunk_n[c]);
+        else
+            reduce_run(m, b, b->chunk_off[c], b->chunk_n[c]);
+    }
+}
+
+/* Phases 1-3, the losses and figures into st; the gradients stay in the
+ * threads' blocks (dense) and row sets (embeddings). */
+static void forward_backward(step_job *j, model_step_stats *st)
+{
+    model *m = j->m;
+    model_batch *b = j->b;
+    const model_loss_opts *lo = j->lo;
+    size_t B = j->B;
+    j->D = model_out_width(m);
+    j->U = distinct_items(b, j->keys, j->rows, B);
+    b->dropping = 0;
+    for (size_t i = 0; lo->id_dropout > 0 && lo->rng && i < m->query.nfeat; i++)
+        if (strcmp(m->query.feat[i].name, "user_id") == 0 && m->query.feat[i].kind == MF_CAT) {
+            b->dropping = 1;
+            b->drop_feat = i;
+            for (size_t r = 0; r < B; r++)
+                b->drop[r] = mlr_rng_uniform(lo->rng) < lo->id_dropout;
+        }
+    mlr_pool_run(b->pool, phase_forward, j);
+    mlr_pool_run(b->pool, phase_losses, j);
+    mlr_pool_run(b->pool, phase_backward, j);
+    memset(st, 0, sizeof *st);
+    st->distinct = j->U;
+    for (int t = 0; t < b->threads; t++) {
+        st->retrieval += b->w[t].retrieval;
+        st->rating += b->w[t].rating;
+        st->flops += b->w[t].flops;
+    }
+    st->retrieval = B ? st->retrieval / (double)B : 0.0;
+    st->rating = B ? st->rating / (double)B : 0.0;
+    if (!(lo->rating_weight > 0 && j->ratings))
+        st->rating = 0.0;
+    st->loss = lo->retrieval_weight * st->retrieval * (double)B + lo->rating_weight * st->rating;
+}
+
+void model_forward_backward(model *m, model_batch *b, const model_loss_opts *lo,
+                            const model_input *qin, const model_input *cin,
+                            const int32_t *keys, const float *ratings,
+                            const size_t *rows, size_t B, model_step_stats *st)
+{
+    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL, keys, 0};
+    forward_backward(&j, st);
+    merge_rows(m, b);
+    if (b->threads > 1)
+        mlr_pool_run(b->pool, phase_reduce, &j);
+}
+
+void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_opts *lo,
+                      const model_input *qin, const model_input *cin,
+                      const int32_t *keys, const float *ratings,
+                      const size_t *rows, size_t B, model_step_stats *st)
+{
+    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL, keys, 0};
+    forward_backward(&j, st);
+    opt_begin_step(o);
+    j.opt = o;
+    mlr_pool_run(b->pool, phase_reduce, &j); /* the row sets are emptied by the next backward */
+}
+

@@ -1,0 +1,70 @@
+/* train.h: the trainer of the two-tower model (train.c): a training
+ * batch's state, one step of forward, backward and optimiser. Its
+ * internals (the workers, the phases' state) are in train_internal.h,
+ * which tools do not include.
+ *
+ * Shape letters (the same in every header of lib/):
+ *   B  rows of a batch           U  distinct items of a batch
+ *   V  rows of an embedding table */
+#ifndef MLR_TRAIN_H
+#define MLR_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlr.h"
+#include "model.h"
+#include "optim.h"
+
+#define MODEL_MAX_THREADS 256 /* of a training batch (model_batch_new) */
+
+typedef struct {
+    double retrieval_weight, rating_weight;
+    int remove_hits;        /* mask other copies of the positive */
+    const float *logq;      /* (V of item keys) log q(item), or NULL: no correction */
+    double id_dropout;      /* each row's user_id replaced by 0 ([UNK]) with this
+                               probability, so that row 0 learns the average user */
+    mlr_rng *rng;           /* the draws of id_dropout (needed when it is > 0) */
+} model_loss_opts;
+
+/* Everything a training batch needs besides the model (train_internal.h). */
+typedef struct model_batch model_batch;
+
+/* A batch of cap rows at most of the inputs qin, cin (their longest bags
+ * size its buffers), nkeys item keys. With threads > 1 the step runs on
+ * that many threads (lib/pool.h): rows split in contiguous ranges,
+ * partial gradients summed in thread order, so the same seed and thread
+ * count give the same bits. The caller makes OpenBLAS single-threaded
+ * meanwhile. */
+model_batch *model_batch_new(const model *m, const model_input *qin, const model_input *cin,
+                             size_t nkeys, size_t cap, int threads);
+void model_batch_free(model_batch *b); /* accepts NULL */
+/* The threads it runs on (threads asked, at most MODEL_MAX_THREADS). */
+int model_batch_threads(const model_batch *b);
+
+typedef struct {
+    double loss, retrieval, rating; /* the objective, mean cross-entropy, mean squared error */
+    size_t distinct;                /* U */
+    double flops;                   /* of the matrix products run */
+} model_step_stats;
+
+/* Forward and backward of rows[0..B) (the rows of qin, cin, keys and
+ * ratings are aligned), then one optimiser step. keys are the item
+ * identities (item_id vocabulary ids; 0 counts as distinct every time)
+ * that decide which rows share a candidate. The objective is
+ * retrieval_weight x the SUM over rows of the cross-entropy (as TFRS) +
+ * rating_weight x the mean squared error. */
+void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_opts *lo,
+                      const model_input *qin, const model_input *cin,
+                      const int32_t *keys, const float *ratings,
+                      const size_t *rows, size_t B, model_step_stats *st);
+
+/* model_train_step without the optimiser step: the gradients of the
+ * batch's objective added into m->grads, the embeddings' touched rows
+ * marked in their features' sets (what the gradient checks read). */
+void model_forward_backward(model *m, model_batch *b, const model_loss_opts *lo,
+                            const model_input *qin, const model_input *cin,
+                            const int32_t *keys, const float *ratings,
+                            const size_t *rows, size_t B, model_step_stats *st);
+
+#endif

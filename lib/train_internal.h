@@ -1,0 +1,55 @@
+/* train_internal.h: the trainer's state (train.c), for train.c, its unit
+ * tests and the benchmark only; tools use train.h.
+ *
+ * Shape letters (the same in every header of lib/):
+ *   B  rows of a batch           Bt  a thread's rows of it
+ *   U  distinct items of a batch E   embedding width
+ *   D  tower output width        P   parameters in the block */
+#ifndef MLR_TRAIN_INTERNAL_H
+#define MLR_TRAIN_INTERNAL_H
+
+#include "tower.h"
+#include "train.h"
+
+struct mlr_pool;
+
+/* One thread's share of a batch: activations of its rows, its part of
+ * dc, the embedding rows it touched with their gradients, and (threads
+ * 1..) a block of its own for the dense gradients. */
+typedef struct {
+    model_acts qa, ca, ra;   /* query tower, candidate tower, rating head */
+    float *z, *dz;           /* (Bt, 2D) rating head input */
+    float *logits;           /* (Bt, U) logits, then their gradient's rows: lcap */
+    size_t lcap;
+    float *rowscale;         /* (Bt) the scales of those rows */
+    float *dqs;              /* (Bt, D) the logits' backward's scratch */
+    float *dc;               /* (U, D) its rows' contribution to dc */
+    float *g;                /* (P) gradients; NULL for thread 0 (m->grads) */
+    nn_rowset rows[2][MODEL_MAX_FEATURES]; /* query, candidate: touched rows and
+                                              their gradients (nn_rowset_init_grad) */
+    uint32_t *sel, *at;      /* the rows it updates, their places in its sets */
+    float *sum;              /* (E) a row's gradient summed over three threads or more */
+    double retrieval, rating, flops;       /* sums over its rows */
+} model_worker;
+
+struct model_batch {
+    int threads;
+    struct mlr_pool *pool;
+    model_worker *w;         /* (threads) */
+    float **blocks;          /* (threads) their gradient blocks: m->grads, w[1].g, ... */
+    size_t *chunk_off, *chunk_n, nchunks; /* the dense tensors cut in pieces: the
+                                             reduce phase's threads take them in turn */
+    float *q, *c;            /* (B, D) and (U, D) tower outputs */
+    float *shift;            /* (U) each column's logit shift: log count - log q */
+    int32_t *label, *count;  /* (B), (U) */
+    size_t *cand_rows;       /* (U) a row of each distinct item */
+    int32_t *slot;           /* (V of item keys) distinct index of a key, -1 */
+    size_t nkeys;
+    float *y;                /* (B) ratings */
+    uint8_t *drop;           /* (B) id dropout of each row */
+    model_first_layer first_layer; /* of both towers */
+    int dropping;
+    size_t drop_feat;
+};
+
+#endif
