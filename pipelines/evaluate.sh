@@ -20,6 +20,9 @@
 #   pred.tsv              predicted rating of each TEST row
 #   topk.tsv              the top 100 per TEST row, training items excluded
 #   metrics.tsv           top1..top100, rmse, mae and the exclusion metrics
+#   served/               the served model directory (docs/serving.md) for
+#                         mlr-recommend: model, spec, item embeddings, catalogue,
+#                         TRAIN's histories, MANIFEST
 # Extra arguments go to mlr-train (e.g. --epochs 5 --seed 7).
 set -eu
 usage() { echo "usage: evaluate.sh [--valid-fraction F] [--valid-by random|user-time|time] [--valid-seed S] TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]" >&2; exit 2; }
@@ -44,4 +47,5 @@ me=evaluate
 sh "$mlr_pipelines/prepare.sh" --valid-fraction "$vfrac" --valid-by "$vby" --valid-seed "$vseed" \
     "$train" "$test" "$out"
 sh "$mlr_pipelines/train-eval.sh" "$out" "$out" "$@"
+run_stage package sh "$mlr_pipelines/package.sh" "$out" "$out" "$out/served"
 echo "$me: done: $out/metrics.tsv" >&2

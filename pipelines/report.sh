@@ -61,6 +61,11 @@ m=$run/model/metrics.tsv pop=$run/baseline-pop.tsv ease=$run/baseline-ease.tsv l
     fi
     echo "## Example recommendations"
     echo
+    echo "From \`mlr-recommend\` on \`model/served\` (docs/serving.md). The score is the retrieval score,"
+    echo "the inner product of the user's and the item's embeddings: it orders one user's items (exp(score)"
+    echo "is proportional to the model's chance that the user picks the item) and is not comparable between"
+    echo "users; the predicted rating is the rating head's estimate in stars."
+    echo
     if [ -s "$run/recommendations.md" ]; then cat "$run/recommendations.md"; else echo "(none made)"; fi
     echo
     for d in eda eda-latest; do

@@ -19,10 +19,13 @@
 # 4. The new model is promoted when its --metric is no worse than the
 #    served one's by more than --tolerance (rmse, mae: lower is better;
 #    top-k and the per-user metrics: higher). The first model is promoted.
-#    Promotion: the model, its spec/, metrics.tsv and train-log.tsv go to
-#    DIR/models/<UTC time>/, then the symlink DIR/current is swapped
-#    atomically (ln -s + mv -T). Serve DIR/current/model.safetensors with
-#    DIR/current/spec. The newest --keep models are kept (current always).
+#    Promotion: the served model directory of docs/serving.md (the model,
+#    its spec/, item embeddings, catalogue, the users' histories from all
+#    the data, metrics.tsv, train-log.tsv, replaced-metrics.tsv, MANIFEST)
+#    is made as DIR/models/<UTC time>/, then the symlink DIR/current is
+#    swapped atomically (ln -s + mv -T). Serve it with
+#    mlr-recommend --served DIR/current. The newest --keep models are kept
+#    (current always).
 # 5. One line per run in DIR/retrain.log (TSV: time outcome metric old new
 #    model reason), outcome promoted, refused, failed or skipped.
 # A second run while one holds DIR/lock (flock) writes a `skipped` line,
@@ -188,10 +191,11 @@ step "promoting"
 stamp=$(date -u +%Y%m%dT%H%M%SZ) n=1
 while [ -e "$dir/models/$stamp" ]; do n=$((n + 1)); stamp=$(date -u +%Y%m%dT%H%M%SZ)-$n; done
 m=$dir/models/$stamp.tmp
-mkdir "$m"
-cp "$work/new/model.safetensors" "$work/new/metrics.tsv" "$work/new/train-log.tsv" "$m/"
-cp -R "$work/new/spec" "$m/spec"
-cp "$work/old/metrics.tsv" "$m/replaced-metrics.tsv" 2>/dev/null || true
+# The served model directory (docs/serving.md), histories from all the
+# current data; promoted as it is.
+cp "$work/old/metrics.tsv" "$work/new/replaced-metrics.tsv" 2>/dev/null || true
+quiet sh "$mlr_pipelines/package.sh" --history "$work/data.tsv" "$work/new" "$work/new" "$work/served"
+mv "$work/served" "$m"
 mv "$m" "$dir/models/$stamp"
 ln -s "models/$stamp" "$dir/current.new.$$"
 mv -T "$dir/current.new.$$" "$dir/current"

@@ -35,6 +35,12 @@ check "first run: promoted, said why" test "$(field "$T/s" 2)" = promoted -a -n 
 check "first run: current -> models/<time>" test -f "$T/s/current/model.safetensors" -a -d "$T/s/current/spec"
 check "first run: log header + one line" test "$(wc -l <"$T/s/retrain.log")" = 2
 check "stages on stderr" grep -q '^retrain: training' "$T/err"
+# What is promoted is a served model directory (docs/serving.md).
+check "first run: current is a served directory, MANIFEST checks" sh -c "cd '$T/s/current' && sha256sum -c --quiet --strict MANIFEST"
+check "first run: its histories are all the data" test "$(wc -l <"$T/s/current/history.tsv")" -eq 8001
+u=$(sed -n 2p "$T/d1.tsv" | cut -f1)
+check "first run: mlr-recommend serves current" mlr-recommend --served "$T/s/current" --k 3 "$u"
+check "first run: recommend.sh --run DIR/current" sh -c "sh '$MLR_ROOT/pipelines/recommend.sh' --run '$T/s/current' --user '$u' --n 3 | grep -q '^3\. '"
 cp -R "$T/s" "$T/s2" && ln -sfn "$(served "$T/s")" "$T/s2/current"
 
 # ---- 5% more rows: promoted (huge tolerance) ----

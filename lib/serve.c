@@ -1,0 +1,424 @@
+/* serve.c: a served model directory (docs/serving.md): reading and
+ * verifying it, and query embeddings built from users' raw features. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve.h"
+#include "table.h"
+#include "topk.h"
+
+const char *const mlr_profile_cols[MLR_P_NCOLS] = {"user_age", "user_gender",
+                                                   "user_occupation", "user_zip"};
+
+#define SERVE_MAX_TOKENS 16 /* mlr-encode's default --max-tokens */
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = xmalloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* ---- MANIFEST ---- */
+
+/* Checks each "HEX  PATH" line of DIR/MANIFEST (with verify: the file's
+ * SHA-256), requires the files a served directory needs, and takes the
+ * fingerprint from model.safetensors' line. */
+static int read_manifest(mlr_served *s, int verify, mlr_err *e)
+{
+    static const char *const need[] = {"model.safetensors", "spec/features.tsv", "items.npy",
+                                       "items.ids", "catalogue.tsv", "history.tsv"};
+    int found[6] = {0};
+    char *path = join(s->dir, "MANIFEST");
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        mlr_fail(e, "%s: cannot open: %s (not a served model directory: see docs/serving.md)",
+                 path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    char line[4200];
+    long no = 0;
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, fp)) {
+        no++;
+        size_t len = strlen(line);
+        if (len == 0 || line[len - 1] != '\n') {
+            rc = mlr_fail(e, "%s:%ld: line too long or not ended", path, no);
+            break;
+        }
+        line[--len] = 0;
+        if (len < 67 || line[64] != ' ' || line[65] != ' ' || strspn(line, "0123456789abcdef") != 64) {
+            rc = mlr_fail(e, "%s:%ld: expected 'SHA256  PATH' (sha256sum's format)", path, no);
+            break;
+        }
+        const char *name = line + 66;
+        if (name[0] == '/' || strstr(name, "..")) {
+            rc = mlr_fail(e, "%s:%ld: '%s' is not a path inside the directory", path, no, name);
+            break;
+        }
+        line[64] = 0;
+        for (size_t i = 0; i < 6; i++)
+            if (strcmp(name, need[i]) == 0)
+                found[i] = 1;
+        if (strcmp(name, "model.safetensors") == 0)
+            memcpy(s->fingerprint, line, 65);
+        if (verify) {
+            char *f = join(s->dir, name), hex[65];
+            if (mlr_sha256_file(f, hex, e) < 0)
+                rc = -1;
+            else if (strcmp(hex, line) != 0)
+                rc = mlr_fail(e, "%s: changed since MANIFEST was written (sha256 %.12s, MANIFEST "
+                              "says %.12s)", f, hex, line);
+            free(f);
+        }
+    }
+    if (rc == 0 && ferror(fp))
+        rc = mlr_fail(e, "%s: read error", path);
+    for (size_t i = 0; rc == 0 && i < 6; i++)
+        if (!found[i])
+            rc = mlr_fail(e, "%s: %s is not listed (not a served model directory)", path, need[i]);
+    fclose(fp);
+    free(path);
+    return rc;
+}
+
+/* ---- the catalogue ---- */
+
+static int read_items(mlr_served *s, mlr_err *e)
+{
+    char *npy = join(s->dir, "items.npy"), *ids = join(s->dir, "items.ids");
+    mlr_array a;
+    memset(&a, 0, sizeof a);
+    size_t rows = 0, want = s->m.cand.mlp.width[s->m.cand.mlp.n];
+    s->item_ids = mlr_strmap_new(0);
+    int rc = mlr_npy_read(npy, MLR_F4, &a, e);
+    if (rc == 0 && (a.ndim != 2 || a.shape[1] != want))
+        rc = mlr_fail(e, "%s: shape (%zu, %zu), the model's items are %zu wide", npy, a.shape[0],
+                      a.shape[1], want);
+    if (rc == 0)
+        rc = mlr_ids_read(ids, s->item_ids, &rows, e);
+    if (rc == 0 && rows != a.shape[0])
+        rc = mlr_fail(e, "%s: %zu ids, %s has %zu rows", ids, rows, npy, a.shape[0]);
+    size_t bad;
+    if (rc == 0 && !mlr_all_finite(a.data, rows * want, &bad))
+        rc = mlr_fail(e, "%s: row %zu: non-finite value", npy, bad / want);
+    if (rc == 0) {
+        s->items = a.data;
+        s->M = rows;
+        s->D = want;
+    } else {
+        mlr_array_free(&a);
+    }
+    free(npy);
+    free(ids);
+    return rc;
+}
+
+static char *field_dup(const mlr_reader *r, int col)
+{
+    if (col < 0)
+        return xstrdup("");
+    size_t n = mlr_reader_field_len(r, (size_t)col);
+    char *p = xmalloc(n + 1);
+    memcpy(p, mlr_reader_field(r, (size_t)col), n);
+    p[n] = 0;
+    return p;
+}
+
+/* catalogue.tsv: item_id, item_title, item_genres; every item of items.ids. */
+static int read_catalogue(mlr_served *s, mlr_err *e)
+{
+    char *path = join(s->dir, "catalogue.tsv");
+    s->title = xcalloc(s->M + 1, sizeof *s->title);
+    s->genres = xcalloc(s->M + 1, sizeof *s->genres);
+    mlr_reader *r = mlr_reader_open(path, NULL, e);
+    int rc = r ? 0 : -1, ci = -1, st = 0;
+    if (rc == 0 && (ci = mlr_reader_require(r, "item_id", e)) < 0)
+        rc = -1;
+    int ct = r ? mlr_reader_col(r, "item_title") : -1, cg = r ? mlr_reader_col(r, "item_genres") : -1;
+    while (rc == 0 && (st = mlr_reader_next(r, e)) == 1) {
+        long i = mlr_served_item(s, mlr_reader_field(r, (size_t)ci), mlr_reader_field_len(r, (size_t)ci));
+        if (i < 0 || s->title[i])
+            continue; /* an item of no embedding, or a repeat: the first row wins */
+        s->title[i] = field_dup(r, ct);
+        s->genres[i] = field_dup(r, cg);
+    }
+    if (st < 0)
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < s->M; i++)
+        if (!s->title[i])
+            rc = mlr_fail(e, "%s: no row for item '%s' of items.ids", path,
+                          mlr_strmap_key(s->item_ids, i));
+    mlr_reader_close(r);
+    free(path);
+    return rc;
+}
+
+/* ---- the histories ---- */
+
+typedef struct {
+    uint32_t *user, *item;
+    float *rating;
+    size_t n, cap;
+} rows_buf;
+
+static void rows_push(rows_buf *b, uint32_t u, uint32_t i, float r)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 4096;
+        b->user = xrealloc(b->user, b->cap * sizeof *b->user);
+        b->item = xrealloc(b->item, b->cap * sizeof *b->item);
+        b->rating = xrealloc(b->rating, b->cap * sizeof *b->rating);
+    }
+    b->user[b->n] = u;
+    b->item[b->n] = i;
+    b->rating[b->n++] = r;
+}
+
+/* User u's profile: the user columns of row r, interned. */
+static void note_profile(mlr_served *s, const mlr_reader *r, size_t u, const int *pc)
+{
+    for (size_t c = 0; c < MLR_P_NCOLS; c++)
+        s->profile[u * MLR_P_NCOLS + c] =
+            pc[c] < 0 ? -1
+                      : (int32_t)mlr_strmap_intern(s->values, mlr_reader_field(r, (size_t)pc[c]),
+                                                   mlr_reader_field_len(r, (size_t)pc[c]));
+}
+
+static int read_history(mlr_served *s, mlr_err *e)
+{
+    char *path = join(s->dir, "history.tsv");
+    mlr_reader *r = mlr_reader_open(path, NULL, e);
+    rows_buf b = {0};
+    double *latest = NULL; /* (cap) each user's latest timestamp */
+    size_t cap = 0;
+    int rc = r ? 0 : -1, cu = -1, ci = -1, st = 0;
+    s->users = mlr_strmap_new(0);
+    s->values = mlr_strmap_new(0);
+    if (rc == 0 && ((cu = mlr_reader_require(r, "user_id", e)) < 0 ||
+                    (ci = mlr_reader_require(r, "item_id", e)) < 0))
+        rc = -1;
+    int cr = r ? mlr_reader_col(r, "rating") : -1, ct = r ? mlr_reader_col(r, "timestamp") : -1;
+    int pc[MLR_P_NCOLS];
+    for (size_t c = 0; c < MLR_P_NCOLS; c++)
+        pc[c] = r ? mlr_reader_col(r, mlr_profile_cols[c]) : -1;
+    while (rc == 0 && (st = mlr_reader_next(r, e)) == 1) {
+        int added;
+        size_t u = mlr_strmap_intern2(s->users, mlr_reader_field(r, (size_t)cu),
+                                      mlr_reader_field_len(r, (size_t)cu), &added);
+        long i = mlr_served_item(s, mlr_reader_field(r, (size_t)ci), mlr_reader_field_len(r, (size_t)ci));
+        double rating = NAN, t = 0;
+        if ((cr >= 0 && mlr_reader_double(r, (size_t)cr, &rating, e) < 0) ||
+            (ct >= 0 && mlr_reader_double(r, (size_t)ct, &t, e) < 0)) {
+            rc = -1;
+            break;
+        }
+        if (i < 0) {
+            rc = mlr_fail(e, "%s:%ld: item '%s' is not in items.ids", path, mlr_reader_line(r),
+                          mlr_reader_field(r, (size_t)ci));
+            break;
+        }
+        rows_push(&b, (uint32_t)u, (uint32_t)i, (float)rating);
+        if (u >= cap) {
+            cap = 2 * u + 64;
+            latest = xrealloc(latest, cap * sizeof *latest);
+            s->profile = xrealloc(s->profile, cap * MLR_P_NCOLS * sizeof *s->profile);
+        }
+        /* the latest row (the later one on a tie) is the query the model
+           saw last for the user: their profile */
+        if (added || t >= latest[u]) {
+            latest[u] = t;
+            note_profile(s, r, u, pc);
+        }
+    }
+    if (st < 0)
+        rc = -1;
+    mlr_reader_close(r);
+    free(latest);
+    if (rc == 0) { /* rows grouped by user, history.tsv's order kept within each */
+        size_t U = mlr_strmap_count(s->users);
+        s->hist_start = xcalloc(U + 1, sizeof *s->hist_start);
+        for (size_t k = 0; k < b.n; k++)
+            s->hist_start[b.user[k] + 1]++;
+        for (size_t u = 0; u < U; u++)
+            s->hist_start[u + 1] += s->hist_start[u];
+        size_t *at = xmalloc((U + 1) * sizeof *at);
+        memcpy(at, s->hist_start, (U + 1) * sizeof *at);
+        s->hist_item = xmalloc((b.n + 1) * sizeof *s->hist_item);
+        s->hist_rating = xmalloc((b.n + 1) * sizeof *s->hist_rating);
+        for (size_t k = 0; k < b.n; k++) {
+            size_t j = at[b.user[k]]++;
+            s->hist_item[j] = b.item[k];
+            s->hist_rating[j] = b.rating[k];
+        }
+        free(at);
+    }
+    free(b.user);
+    free(b.item);
+    free(b.rating);
+    free(path);
+    return rc;
+}
+
+/* ---- opening ---- */
+
+int mlr_served_open(mlr_served *s, const char *dir, int verify, mlr_err *e)
+{
+    memset(s, 0, sizeof *s);
+    s->dir = xstrdup(dir);
+    char *model_path = join(dir, "model.safetensors"), *spec_dir = join(dir, "spec");
+    int rc = read_manifest(s, verify, e);
+    if (rc == 0)
+        rc = model_load(&s->m, model_path, e);
+    if (rc == 0)
+        rc = mlr_spec_read(spec_dir, &s->spec, e);
+    if (rc == 0 && strcmp(s->spec.sha256, s->m.spec_sha256) != 0)
+        rc = mlr_fail(e, "%s: another specification than the model's (%.12s, the model was trained "
+                      "with %.12s)", spec_dir, s->spec.sha256, s->m.spec_sha256);
+    if (rc == 0)
+        rc = read_items(s, e);
+    if (rc == 0)
+        rc = read_catalogue(s, e);
+    if (rc == 0)
+        rc = read_history(s, e);
+    if (rc == 0) {
+        const mlr_feature *ts = mlr_spec_find(&s->spec, "timestamp");
+        s->last_time = ts ? ts->max : 0;
+    }
+    free(model_path);
+    free(spec_dir);
+    return rc;
+}
+
+void mlr_served_free(mlr_served *s)
+{
+    if (s->title)
+        for (size_t i = 0; i < s->M; i++) {
+            free(s->title[i]);
+            free(s->genres[i]);
+        }
+    free(s->title);
+    free(s->genres);
+    free(s->items);
+    mlr_strmap_free(s->item_ids);
+    mlr_strmap_free(s->users);
+    mlr_strmap_free(s->values);
+    free(s->hist_start);
+    free(s->hist_item);
+    free(s->hist_rating);
+    free(s->profile);
+    model_free(&s->m);
+    mlr_spec_free(&s->spec);
+    free(s->dir);
+    memset(s, 0, sizeof *s);
+}
+
+long mlr_served_item(const mlr_served *s, const char *id, size_t len)
+{
+    return mlr_strmap_find(s->item_ids, id, len);
+}
+
+void mlr_served_profile(const mlr_served *s, size_t u, mlr_profile *p)
+{
+    p->id = mlr_strmap_key(s->users, u);
+    for (size_t c = 0; c < MLR_P_NCOLS; c++) {
+        int32_t k = s->profile[u * MLR_P_NCOLS + c];
+        p->val[c] = k < 0 ? NULL : mlr_strmap_key(s->values, (size_t)k);
+    }
+}
+
+/* ---- query rows ---- */
+
+/* The raw value of a spec column for profile p: NULL when unknown. */
+static const char *raw_value(const mlr_profile *p, const char *column)
+{
+    if (strcmp(column, "user_id") == 0)
+        return p->id;
+    for (size_t c = 0; c < MLR_P_NCOLS; c++)
+        if (strcmp(column, mlr_profile_cols[c]) == 0)
+            return p->val[c];
+    return NULL;
+}
+
+/* One feature's column of the n query rows, as mlr-encode would write it. */
+static int encode_feature(const mlr_served *s, model_input *in, size_t i, const model_feature *mf,
+                          const mlr_profile *p, size_t n, double time, size_t clipped[2],
+                          mlr_err *e)
+{
+    const mlr_feature *f = mlr_spec_find(&s->spec, mf->name);
+    if (mf->kind == MF_VALUE) { /* `rating` fed to the query tower: its mean */
+        mlr_array *a = &in->arr[in->narr++];
+        mlr_array_alloc(a, MLR_F4, 1, n, 1);
+        for (size_t r = 0; r < n; r++)
+            ((float *)a->data)[r] = (float)mf->mean;
+        in->val[i] = a->data;
+        return 0;
+    }
+    if (!f)
+        return mlr_fail(e, "%s/spec: no feature '%s' (the model's)", s->dir, mf->name);
+    if (mf->kind == MF_CAT || mf->kind == MF_BAG) {
+        size_t L = mf->kind == MF_BAG ? SERVE_MAX_TOKENS : 1;
+        mlr_array *a = &in->arr[in->narr++];
+        mlr_array_alloc(a, MLR_I4, 2, n, L);
+        int32_t *ids = a->data;
+        mlr_tokens t = {0};
+        for (size_t r = 0; r < n; r++) {
+            const char *v = raw_value(&p[r], f->column);
+            size_t len = v ? strlen(v) : 0;
+            if (mf->kind == MF_CAT) {
+                ids[r] = mlr_feature_cat(f, v ? v : "", len);
+                continue;
+            }
+            size_t k = v ? mlr_feature_list(f, &t, v, len, ids + r * L, L) : 0;
+            for (; k < L; k++)
+                ids[r * L + k] = -1;
+        }
+        mlr_tokens_free(&t);
+        in->ids[i] = ids;
+        in->L[i] = L;
+        return 0;
+    }
+    /* MF_NUM: the bucket and the normalised value of the clipped number */
+    mlr_array *b = &in->arr[in->narr++], *v = &in->arr[in->narr++];
+    mlr_array_alloc(b, MLR_I4, 1, n, 1);
+    mlr_array_alloc(v, MLR_F4, 1, n, 1);
+    for (size_t r = 0; r < n; r++) {
+        double x = f->mean;
+        const char *raw = strcmp(f->column, "timestamp") == 0 ? NULL : raw_value(&p[r], f->column);
+        if (strcmp(f->column, "timestamp") == 0)
+            x = time;
+        else if (raw && *raw && mlr_parse_double(raw, &x) < 0)
+            return mlr_fail(e, "user '%s': %s '%s' is not a number", p[r].id, f->column, raw);
+        int side;
+        x = mlr_feature_clip(f, x, &side);
+        if (clipped && side)
+            clipped[side > 0]++;
+        ((int32_t *)b->data)[r] = mlr_feature_bucket(f, x);
+        ((float *)v->data)[r] = (float)mlr_feature_norm(f, x);
+    }
+    in->ids[i] = b->data;
+    in->L[i] = 1;
+    in->val[i] = v->data;
+    return 0;
+}
+
+int mlr_served_embed(const mlr_served *s, const mlr_profile *p, size_t n, double time,
+                     float *out, size_t clipped[2], mlr_err *e)
+{
+    const model_tower *t = &s->m.query;
+    model_input in;
+    memset(&in, 0, sizeof in);
+    in.n = n;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < t->nfeat; i++)
+        rc = encode_feature(s, &in, i, &t->feat[i], p, n, time, clipped, e);
+    if (rc == 0 && n)
+        model_embed(t, &in, out);
+    model_input_free(&in);
+    return rc;
+}

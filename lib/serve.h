@@ -1,0 +1,82 @@
+/* serve.h: a served model directory (docs/serving.md) in memory, and the
+ * query rows of users built from their raw features at serving time.
+ *
+ *   mlr_served s;
+ *   if (mlr_served_open(&s, "runs/ml-100k/model/served", 1, &e) < 0) ...
+ *   long u = mlr_strmap_find(s.users, "42", 2);   // a known user
+ *   mlr_profile p;
+ *   mlr_served_profile(&s, (size_t)u, &p);        // their latest features
+ *   float q[D];
+ *   mlr_served_embed(&s, &p, 1, s.last_time, q, &clip, &e);
+ *   mlr_served_free(&s);
+ *
+ * Shapes: M catalogue items, D embedding width, U users of history.tsv. */
+#ifndef MLR_SERVE_H
+#define MLR_SERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlr.h"
+#include "model.h"
+#include "spec.h"
+#include "strmap.h"
+
+#define MLR_SERVED_VERSION "1"
+
+/* The user columns of the interaction table a query can be built from
+ * (SPEC.md); a profile holds one value of each, or none. */
+enum { MLR_P_AGE, MLR_P_GENDER, MLR_P_OCCUPATION, MLR_P_ZIP, MLR_P_NCOLS };
+extern const char *const mlr_profile_cols[MLR_P_NCOLS]; /* "user_age", ... */
+
+typedef struct {
+    const char *id;                 /* the user id as given ("" for none) */
+    const char *val[MLR_P_NCOLS];   /* NULL: unknown (num: the training mean) */
+} mlr_profile;
+
+typedef struct {
+    char *dir;
+    model m;
+    mlr_spec spec;
+    size_t M, D;
+    float *items;         /* (M, D) candidate embeddings, catalogue order */
+    mlr_strmap *item_ids; /* key i = catalogue index i (items.ids order) */
+    char **title, **genres; /* (M) from catalogue.tsv; "" when absent */
+    /* The training histories, by user: rows hist_start[u] .. hist_start[u+1]
+     * of hist_item (catalogue indices) and hist_rating (NAN without a
+     * rating column), in history.tsv order. */
+    mlr_strmap *users;    /* key u = user u */
+    size_t *hist_start;   /* (U + 1) */
+    uint32_t *hist_item;
+    float *hist_rating;
+    mlr_strmap *values;   /* the profiles' strings, interned */
+    int32_t *profile;     /* (U, MLR_P_NCOLS) key in values of each user's
+                             latest row's value, -1 for a column not there */
+    double last_time;     /* the spec's timestamp max: the last training time
+                             (0 without a timestamp feature) */
+    char fingerprint[65]; /* SHA-256 of model.safetensors (MANIFEST's line) */
+} mlr_served;
+
+/* Reads DIR: MANIFEST (and with verify, every file's SHA-256 against it:
+ * "DIR/history.tsv: changed since MANIFEST was written"), the model, spec/
+ * (the model's own, by checksum), items.npy with items.ids (M rows each,
+ * D the model's width), catalogue.tsv and history.tsv. *s is zeroed
+ * first; free it with mlr_served_free even after a failure. */
+int mlr_served_open(mlr_served *s, const char *dir, int verify, mlr_err *e);
+void mlr_served_free(mlr_served *s);
+
+/* The catalogue index of an item id, or -1. */
+long mlr_served_item(const mlr_served *s, const char *id, size_t len);
+
+/* User u's profile from their latest history row (strings owned by s). */
+void mlr_served_profile(const mlr_served *s, size_t u, mlr_profile *p);
+
+/* Query embeddings out (n, D) of n profiles at time `time` (Unix seconds),
+ * through the model's query tower. Numeric features are clipped to the
+ * spec's recorded range (mlr_feature_clip); clipped[0..1] (when not NULL)
+ * gets how many values fell below and above it, summed over features.
+ * Fails on a numeric profile value that is not a number. */
+int mlr_served_embed(const mlr_served *s, const mlr_profile *p, size_t n, double time,
+                     float *out, size_t clipped[2], mlr_err *e);
+
+#endif

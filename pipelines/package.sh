@@ -1,0 +1,53 @@
+#!/bin/sh
+# package.sh [--history TABLE] PREP RUN SERVED
+#
+# Makes SERVED, the served model directory of docs/serving.md, from the
+# data prepare.sh left in PREP (spec/, catalogue.tsv, train.tsv) and the
+# model train-eval.sh left in RUN (model.safetensors, items.npy, items.ids,
+# and metrics.tsv, train-log.tsv, replaced-metrics.tsv where present):
+#   model.safetensors spec/ items.npy items.ids catalogue.tsv
+#   history.tsv       the users' ratings (user_id item_id rating timestamp
+#                     and the user columns) of TABLE (default PREP/train.tsv)
+#   MANIFEST          "SHA256  PATH" of every other file (sha256sum -c reads it)
+# SERVED is built beside itself and renamed into place: a reader sees the
+# old directory or the new one, never half of one. mlr-recommend serves it.
+set -eu
+me=package
+. "$(dirname "$0")/lib.sh"
+usage() { echo "usage: package.sh [--history TABLE] PREP RUN SERVED" >&2; exit 2; }
+history=
+if [ "${1:-}" = --history ]; then
+    [ $# -ge 2 ] || usage
+    history=$2; shift 2
+fi
+[ $# -eq 3 ] || usage
+prep=$1 run=$2 served=$3
+[ -n "$history" ] || history=$prep/train.tsv
+for f in "$prep/spec/features.tsv" "$prep/catalogue.tsv" "$history" "$run/model.safetensors" \
+         "$run/items.npy" "$run/items.ids"; do
+    [ -f "$f" ] || die "$f: no such file (run prepare.sh and train-eval.sh first)"
+done
+tmp=$served.tmp.$$
+rm -rf "$tmp"
+trap 'rm -rf "$tmp" "$tmp.manifest"' EXIT
+mkdir -p "$tmp"
+cp "$run/model.safetensors" "$run/items.npy" "$run/items.ids" "$prep/catalogue.tsv" "$tmp/"
+for f in metrics.tsv train-log.tsv replaced-metrics.tsv items.fingerprint; do
+    [ ! -f "$run/$f" ] || cp "$run/$f" "$tmp/"
+done
+cp -R "$prep/spec" "$tmp/spec"
+# The histories: the rating rows with the user columns that make a query.
+awk -F'\t' -v OFS='\t' 'NR == 1 {
+        n = split("user_id item_id rating timestamp user_age user_gender user_occupation user_zip", want, " ")
+        for (i = 1; i <= NF; i++) at[$i] = i
+        for (j = 1; j <= n; j++) if (want[j] in at) keep[++k] = at[want[j]]
+    }
+    { for (j = 1; j <= k; j++) printf "%s%s", $keep[j], (j < k ? OFS : ORS) }' "$history" >"$tmp/history.tsv"
+# (the list is made before MANIFEST exists, so that it never lists itself)
+list=$(cd "$tmp" && find . -type f | sed 's|^\./||' | LC_ALL=C sort)
+(cd "$tmp" && printf '%s\n' "$list" | while IFS= read -r f; do sha256sum "$f"; done) >"$tmp.manifest"
+mv "$tmp.manifest" "$tmp/MANIFEST"
+rm -rf "$served.old.$$"
+[ ! -e "$served" ] || mv "$served" "$served.old.$$"
+mv "$tmp" "$served"
+rm -rf "$served.old.$$"

@@ -1,0 +1,169 @@
+# mlr-recommend and the served model directory (docs/serving.md), on a
+# small synthetic run made by evaluate.sh: the directory's contents and
+# MANIFEST, per-user lists (seen items removed, allow and deny lists,
+# JSON the same as TSV), new users and fold-in by rated movies, reasons,
+# --similar against numpy, serving-time clipping of the query time, and
+# refusals. With MLR_DATA_DIR, ML-100K: a request a year after the data.
+. "$(dirname "$0")/lib.sh"
+P=$MLR_ROOT/pipelines
+PY=/usr/bin/python3
+mlr-synth --users 200 --items 300 --ratings 8000 --seed 11 --output "$T/all.tsv"
+mlr-split --seed 3 --test-fraction 0.2 --test "$T/test.tsv" --train "$T/train.tsv" "$T/all.tsv"
+if sh "$P/evaluate.sh" "$T/train.tsv" "$T/test.tsv" "$T/run" --epochs 2 --quiet 2>"$T/log"; then
+    pass "evaluate.sh makes a run"
+else
+    fail "evaluate.sh makes a run" "$(tail -n 3 "$T/log" | tr '\n' ' ')"
+fi
+S=$T/run/served
+for f in MANIFEST model.safetensors spec/features.tsv items.npy items.ids catalogue.tsv history.tsv; do
+    check "served/ holds $f" test -s "$S/$f"
+done
+check "MANIFEST: sha256sum -c accepts every file" sh -c "cd '$S' && sha256sum -c --quiet --strict MANIFEST"
+check "MANIFEST lists every file but itself" test "$(cd "$S" && find . -type f ! -name MANIFEST | wc -l)" -eq "$(wc -l <"$S/MANIFEST")"
+check "history.tsv has the training rows" test "$(wc -l <"$S/history.tsv")" -eq "$(wc -l <"$T/train.tsv")"
+
+# ---- known users ----
+users=$(cut -f1 "$T/train.tsv" | sed 1d | sort -u | head -n 3 | tr '\n' ' ')
+# shellcheck disable=SC2086
+mlr-recommend --served "$S" --k 7 $users >"$T/rec.tsv" 2>"$T/err"
+check "three users: status 0, nothing on stderr" test $? -eq 0 -a ! -s "$T/err"
+printf 'user_id\trank\titem_id\tscore\tpredicted_rating\ttitle\treason\n' >"$T/want"
+head -n 1 "$T/rec.tsv" >"$T/got"
+same "TSV header" "$T/got" "$T/want"
+check "7 rows per user" test "$(sed 1d "$T/rec.tsv" | wc -l)" -eq 21
+check "ranks 1..7 with scores descending" awk -F'\t' 'NR > 1 { if ($2 != (p == $1 ? r + 1 : 1)) exit 1
+    if (p == $1 && $4 + 0 > s + 0) exit 1; p = $1; r = $2; s = $4 }' "$T/rec.tsv"
+awk -F'\t' 'FNR == NR { if (FNR > 1) seen[$1 "\t" $2]; next } FNR > 1 && ($1 "\t" $3) in seen' \
+    "$T/train.tsv" "$T/rec.tsv" >"$T/seen"
+check "no item the user rated in training" test ! -s "$T/seen"
+check "every item has a title from the catalogue" awk -F'\t' 'FNR == NR { t[$1] = $2; next }
+    FNR > 1 && t[$3] != $6 { exit 1 }' "$S/catalogue.tsv" "$T/rec.tsv"
+check "every row has a reason from the user's history" awk -F'\t' 'NR > 1 && $7 !~ /^because you rated / { exit 1 }' "$T/rec.tsv"
+check "predicted ratings on the rating scale" awk -F'\t' 'NR > 1 && ($5 < 0 || $5 > 6) { exit 1 }' "$T/rec.tsv"
+u1=$(echo $users | cut -d' ' -f1) u2=$(echo $users | cut -d' ' -f2)
+awk -F'\t' -v u="$u1" '$1 == u { print $3 }' "$T/rec.tsv" >"$T/l1"
+awk -F'\t' -v u="$u2" '$1 == u { print $3 }' "$T/rec.tsv" >"$T/l2"
+check "two users get different lists" sh -c "! cmp -s '$T/l1' '$T/l2'"
+printf 'user_id\n%s\n%s\n%s\n' $users >"$T/users.tsv"
+mlr-recommend --served "$S" --k 7 --users "$T/users.tsv" --output "$T/rec2.tsv"
+same "--users FILE gives the lists of the arguments" "$T/rec2.tsv" "$T/rec.tsv"
+
+# --keep-seen: the same ranking with the seen items left in.
+mlr-recommend --served "$S" --k 60 --keep-seen "$u1" >"$T/keep.tsv"
+mlr-recommend --served "$S" --k 60 "$u1" >"$T/excl.tsv"
+awk -F'\t' -v u="$u1" 'FNR == NR { if ($1 == u) seen[$2]; next } FNR > 1 && !($3 in seen) { print $3 }' \
+    "$T/train.tsv" "$T/keep.tsv" >"$T/keep-unseen"
+n=$(wc -l <"$T/keep-unseen")
+sed 1d "$T/excl.tsv" | cut -f3 | head -n "$n" >"$T/excl-head"
+check "--keep-seen lists seen items too" test "$n" -lt 60
+same "--keep-seen less the seen items is the default list" "$T/keep-unseen" "$T/excl-head"
+
+# Deny and allow lists.
+sed 1d "$T/excl.tsv" | cut -f3 | head -n 3 >"$T/top3"
+{ echo item_id; cat "$T/top3"; } >"$T/deny.tsv"
+mlr-recommend --served "$S" --k 10 --deny "$T/deny.tsv" "$u1" | sed 1d | cut -f3 >"$T/denied"
+sed 1d "$T/excl.tsv" | cut -f3 | sed -n '4,13p' >"$T/want"
+same "--deny: the list without the denied items" "$T/denied" "$T/want"
+{ echo id; sed 1d "$T/excl.tsv" | cut -f3 | sed -n '20,25p'; } >"$T/allow.ids"
+mlr-recommend --served "$S" --k 10 --allow "$T/allow.ids" "$u1" | sed 1d | cut -f3 >"$T/allowed"
+sed 1d "$T/allow.ids" >"$T/want"
+same "--allow: only the allowed items, in the same order" "$T/allowed" "$T/want"
+
+# JSON: the same lists.
+mlr-recommend --served "$S" --k 7 --format json $users >"$T/rec.json"
+if "$PY" -c 'import json' 2>/dev/null; then
+    check "JSON lines: one object per user, the TSV's items and scores" "$PY" - "$T/rec.json" "$T/rec.tsv" <<'PY'
+import json, sys
+rows = [l.rstrip('\n').split('\t') for l in open(sys.argv[2])][1:]
+got = []
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    for it in o['items']:
+        got.append([o['user_id'], str(it['rank']), it['item_id'], it['title'], it['reason']])
+        assert abs(it['score'] - float(rows[len(got) - 1][3])) < 1e-4
+assert got == [[r[0], r[1], r[2], r[5], r[6]] for r in rows], 'differs'
+PY
+fi
+
+# ---- new users and fold-in ----
+mlr-recommend --served "$S" --k 5 --age 30 --gender F --occupation writer >"$T/new.tsv" 2>"$T/err"
+check "a new user from features: 5 items" test "$(sed 1d "$T/new.tsv" | wc -l)" -eq 5
+check "... id 'new', no reason without a history" awk -F'\t' 'NR > 1 && ($1 != "new" || $7 != "") { exit 1 }' "$T/new.tsv"
+top=$(sed 1d "$T/new.tsv" | head -n 2 | cut -f3 | tr '\n' ',')
+mlr-recommend --served "$S" --k 5 --age 30 --gender F --occupation writer --rated-items "$top" >"$T/fold.tsv"
+check "fold-in: the rated movies are not recommended" sh -c "! sed 1d '$T/fold.tsv' | cut -f3 | grep -qxF -e '$(echo "$top" | cut -d, -f1)' -e '$(echo "$top" | cut -d, -f2)'"
+check "fold-in: each reason names a rated movie" awk -F'\t' 'NR > 1 && $7 !~ /^because you rated / { exit 1 }' "$T/fold.tsv"
+printf 'user_id\tuser_age\tuser_gender\tuser_occupation\nnew\t30\tF\twriter\n' >"$T/new-users.tsv"
+mlr-recommend --served "$S" --k 5 --new "$T/new-users.tsv" >"$T/new2.tsv"
+same "--new FILE: the same user as --age/--gender/--occupation" "$T/new2.tsv" "$T/new.tsv"
+printf 'user_id\titem_id\trating\n%s\t%s\t5\n' "$u1" "$(sed -n 2p "$T/excl.tsv" | cut -f3)" >"$T/rated.tsv"
+mlr-recommend --served "$S" --k 10 --rated "$T/rated.tsv" "$u1" | sed 1d | cut -f3 >"$T/after"
+sed 1d "$T/excl.tsv" | cut -f3 | sed -n '2,11p' >"$T/want"
+same "--rated FILE: a known user's new rating leaves their list" "$T/after" "$T/want"
+
+# ---- serving-time clipping: a request a year after the data ----
+last=$(awk -F'\t' '$1 == "timestamp" { printf "%d", $8 }' "$S/spec/features.tsv")
+mlr-recommend --served "$S" --k 7 --time $((last + 31536000)) $users >"$T/later.tsv" 2>"$T/err"
+same "a year later: the lists and scores of the last training time" "$T/later.tsv" "$T/rec.tsv"
+check "... with one warning line" test "$(grep -c 'warning: query features outside the training range' "$T/err")" -eq 1 -a "$(wc -l <"$T/err")" -eq 1
+
+# ---- --similar ----
+item=$(sed -n 2p "$S/items.ids")
+mlr-recommend --served "$S" --similar "$item" --k 5 >"$T/sim.tsv"
+printf 'item_id\trank\tsimilar_item_id\tscore\ttitle\n' >"$T/want"
+head -n 1 "$T/sim.tsv" >"$T/got"
+same "--similar: header" "$T/got" "$T/want"
+if "$PY" -c 'import numpy' 2>/dev/null; then
+    for measure in cosine dot; do
+        mlr-recommend --served "$S" --similar "$item" --k 5 --measure "$measure" >"$T/sim.tsv"
+        check "--similar --measure $measure: numpy's 5 nearest, the item itself left out" "$PY" - "$S" "$item" "$measure" "$T/sim.tsv" <<'PY'
+import sys, numpy as np
+d, item, measure, out = sys.argv[1:]
+x = np.load(d + '/items.npy').astype(np.float64)
+ids = [l.rstrip('\n') for l in open(d + '/items.ids')][1:]
+if measure == 'cosine':
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+i = ids.index(item)
+s = x @ x[i]
+s[i] = -np.inf
+want = [ids[j] for j in np.argsort(-s, kind='stable')[:5]]
+rows = [l.rstrip('\n').split('\t') for l in open(out)][1:]
+assert [r[2] for r in rows] == want, (want, rows)
+assert all(abs(float(r[3]) - s[ids.index(r[2])]) < 1e-4 for r in rows)
+PY
+    done
+fi
+
+# ---- refusals ----
+expect_fail "an unknown user id" 1 "user 'nobody' is not in" mlr-recommend --served "$S" nobody
+expect_fail "an unknown item to fold in" 1 "item 'nothing' is not in the served catalogue" \
+    mlr-recommend --served "$S" --age 30 --rated-items nothing
+expect_fail "--similar of an unknown item" 1 "item 'nothing' is not in" mlr-recommend --served "$S" --similar nothing
+expect_fail "no users" 2 "give users" mlr-recommend --served "$S"
+expect_fail "--format xml" 2 "tsv or json" mlr-recommend --served "$S" --format xml 1
+expect_fail "not a served directory" 1 "MANIFEST: cannot open" mlr-recommend --served "$T/run" "$u1"
+cp -R "$S" "$T/tampered"
+printf '%s\t9999\t5\t0\n' "$u1" | cut -f1-"$(head -n 1 "$S/history.tsv" | awk -F'\t' '{ print NF }')" >>"$T/tampered/history.tsv"
+expect_fail "a file changed after MANIFEST" 1 "history.tsv: changed since MANIFEST was written" \
+    mlr-recommend --served "$T/tampered" "$u1"
+cp -R "$S" "$T/other"
+# another vocabulary of the same size: the spec's checksum changes
+awk -F'\t' -v OFS='\t' 'NR == 2 { $3 = $3 + 1 } 1' "$S/spec/user_gender.vocab" >"$T/v" && mv "$T/v" "$T/other/spec/user_gender.vocab"
+( cd "$T/other" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | while IFS= read -r f; do sha256sum "$f"; done >../m && mv ../m MANIFEST )
+expect_fail "a spec that is not the model's" 1 "another specification than the model's" mlr-recommend --served "$T/other" "$u1"
+
+# ---- ML-100K: a year after the data ----
+if have_data ml-100k/u.data && "$PY" -c 'import numpy' 2>/dev/null; then
+    mlr-ingest --format ml-100k "$MLR_DATA_DIR/ml-100k" | mlr-split --seed 42 --test "$T/mt.tsv" >"$T/mtrain.tsv"
+    sh "$P/evaluate.sh" "$T/mtrain.tsv" "$T/mt.tsv" "$T/ml" --epochs 3 --quiet 2>/dev/null
+    last=$(awk -F'\t' '$1 == "timestamp" { printf "%d", $8 }' "$T/ml/served/spec/features.tsv")
+    mlr-recommend --served "$T/ml/served" --k 10 --time $((last + 31536000)) 1 42 200 >"$T/year.tsv" 2>/dev/null
+    mlr-recommend --served "$T/ml/served" --k 10 1 42 200 >"$T/now.tsv"
+    same "ML-100K a year later: the lists and scores of the last training time" "$T/year.tsv" "$T/now.tsv"
+    check "ML-100K a year later: users 1, 42 and 200 get three different lists" test "$(cut -f1,3 "$T/year.tsv" |
+        sed 1d | awk -F'\t' '{ l[$1] = l[$1] " " $2 } END { for (u in l) print l[u] }' | sort -u | wc -l)" -eq 3
+    check "ML-100K a year later: scores on the training scale (|score| < 20)" \
+        awk -F'\t' 'NR > 1 && ($4 > 20 || $4 < -20) { exit 1 }' "$T/year.tsv"
+else
+    skip "ML-100K a year after the data" "MLR_DATA_DIR unset or no numpy"
+fi
