@@ -55,8 +55,8 @@ static const char USAGE[] =
     "--similar: TSV item_id rank similar_item_id score title, the items nearest ITEM\n"
     "in the candidate space by cosine (or --measure dot: the inner product).\n"
     "\n"
-    "  -s, --served DIR       the served model directory (required)\n"
-    "  -u, --users FILE       users to serve: a table with a user_id column\n"
+    "      --served DIR       the served model directory (required)\n"
+    "      --users FILE       users to serve: a table with a user_id column\n"
     "      --new FILE         new users: user_id and their features (TSV)\n"
     "      --rated FILE       movies users rated: user_id, item_id[, rating] (TSV)\n"
     "      --age A, --gender G, --occupation O, --zip Z\n"
@@ -71,7 +71,7 @@ static const char USAGE[] =
     "      --measure M        --similar's measure: cosine (default) or dot\n"
     "      --format F         tsv (default) or json\n"
     "  -o, --output FILE      write here atomically (default stdout)\n"
-    "      --threads N        threads of the top-k (default 1)\n"
+    "      --threads T        threads of the top-k (default: the CPUs)\n"
     "      --no-verify        skip the SHA-256 check of every file against MANIFEST\n"
     "  -h, --help             this help\n"
     "      --version          the version\n"
@@ -88,10 +88,10 @@ static void usage(FILE *fp)
 
 static void parse_args(int argc, char **argv, options *o)
 {
-    enum { O_NEW = 256, O_RATED, O_AGE, O_GENDER, O_OCC, O_ZIP, O_RATED_ITEMS, O_TIME, O_KEEP,
+    enum { O_SERVED = 256, O_USERS, O_NEW, O_RATED, O_AGE, O_GENDER, O_OCC, O_ZIP, O_RATED_ITEMS, O_TIME, O_KEEP,
            O_ALLOW, O_DENY, O_SIMILAR, O_MEASURE, O_FORMAT, O_THREADS, O_NOVERIFY };
     static const struct option longs[] = {
-        {"served", required_argument, NULL, 's'}, {"users", required_argument, NULL, 'u'},
+        {"served", required_argument, NULL, O_SERVED}, {"users", required_argument, NULL, O_USERS},
         {"new", required_argument, NULL, O_NEW}, {"rated", required_argument, NULL, O_RATED},
         {"age", required_argument, NULL, O_AGE}, {"gender", required_argument, NULL, O_GENDER},
         {"occupation", required_argument, NULL, O_OCC}, {"zip", required_argument, NULL, O_ZIP},
@@ -105,14 +105,14 @@ static void parse_args(int argc, char **argv, options *o)
     memset(o, 0, sizeof *o);
     o->k = 10;
     o->verify = 1;
-    o->threads = 1;
+    o->threads = (int)mlr_cpus();
     o->similar = xcalloc((size_t)argc + 1, sizeof *o->similar);
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":s:u:k:o:h", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":k:o:h", longs, NULL)) != -1) {
         switch (c) {
-        case 's': o->served = optarg; break;
-        case 'u': o->users = optarg; break;
+        case O_SERVED: o->served = optarg; break;
+        case O_USERS: o->users = optarg; break;
         case O_NEW: o->new_users = optarg; break;
         case O_RATED: o->rated = optarg; break;
         case O_AGE: o->val[MLR_P_AGE] = optarg; break;

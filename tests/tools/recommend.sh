@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 P=$MLR_ROOT/pipelines
 PY=/usr/bin/python3
-mlr-synth --users 200 --items 300 --ratings 8000 --seed 11 --output "$T/all.tsv"
+mlr-synth --n-users 200 --n-items 300 --n-ratings 8000 --seed 11 --output "$T/all.tsv"
 mlr-split --seed 3 --test-fraction 0.2 --test "$T/test.tsv" --train "$T/train.tsv" "$T/all.tsv"
 if sh "$P/evaluate.sh" "$T/train.tsv" "$T/test.tsv" "$T/run" --epochs 2 --quiet 2>"$T/log"; then
     pass "evaluate.sh makes a run"
