@@ -3,7 +3,6 @@
  * optimiser (see train.h, train_internal.h). */
 #include "train_internal.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +48,13 @@ static size_t dense_chunks(const model *m, size_t *off, size_t *len)
     return k;
 }
 
+/* The pieces of a batch of cap rows at most (MODEL_PIECE_ROWS). */
+static int batch_pieces(size_t cap)
+{
+    size_t k = (cap + MODEL_PIECE_ROWS - 1) / MODEL_PIECE_ROWS;
+    return k < 2 ? 2 : k > MODEL_MAX_PIECES ? MODEL_MAX_PIECES : (int)k;
+}
+
 model_batch *model_batch_new(const model *m, const model_input *qin, const model_input *cin,
                              size_t nkeys, size_t cap, int threads)
 {
@@ -56,34 +62,37 @@ model_batch *model_batch_new(const model *m, const model_input *qin, const model
     size_t D = model_out_width(m);
     b->pool = mlr_pool_new(threads < MODEL_MAX_THREADS ? threads : MODEL_MAX_THREADS);
     b->threads = mlr_pool_threads(b->pool);
-    b->w = xcalloc((size_t)b->threads, sizeof *b->w);
-    for (int t = 0; t < b->threads; t++) {
-        model_worker *w = &b->w[t];
-        model_tower_acts_init(&w->qa, &m->query, model_input_lmax(qin), cap);
-        model_tower_acts_init(&w->ca, &m->cand, model_input_lmax(cin), cap);
-        model_acts_init(&w->ra, &m->rating, 0, 1, cap);
-        w->z = xmalloc(cap * 2 * D * sizeof(float));
-        w->dz = xmalloc(cap * 2 * D * sizeof(float));
+    b->pieces = batch_pieces(cap);
+    /* a piece's rows (or items) at most: mlr_pool_range of cap rows */
+    size_t pcap = (cap + (size_t)b->pieces - 1) / (size_t)b->pieces;
+    b->w = xcalloc((size_t)b->pieces, sizeof *b->w);
+    for (int k = 0; k < b->pieces; k++) {
+        model_worker *w = &b->w[k];
+        model_tower_acts_init(&w->qa, &m->query, model_input_lmax(qin), pcap);
+        model_tower_acts_init(&w->ca, &m->cand, model_input_lmax(cin), pcap);
+        model_acts_init(&w->ra, &m->rating, 0, 1, pcap);
+        w->z = xmalloc(pcap * 2 * D * sizeof(float));
+        w->dz = xmalloc(pcap * 2 * D * sizeof(float));
         w->dc = xmalloc(cap * D * sizeof(float));
-        w->rowscale = xmalloc((cap ? cap : 1) * sizeof(float));
-        w->dqs = xmalloc(cap * D * sizeof(float));
-        size_t most = thread_rowsets(w, m, qin, cin, cap);
+        w->rowscale = xmalloc((pcap ? pcap : 1) * sizeof(float));
+        w->dqs = xmalloc(pcap * D * sizeof(float));
+        size_t most = thread_rowsets(w, m, qin, cin, pcap);
         w->sel = xmalloc((most ? most : 1) * sizeof *w->sel);
         w->at = xmalloc((most ? most : 1) * sizeof *w->at);
         w->sum = xcalloc(m->query.E > m->cand.E ? m->query.E : m->cand.E, sizeof(float));
-        /* the other threads' dense gradients go into blocks of their own,
-         * summed in thread order */
-        if (t > 0)
+        /* the other pieces' dense gradients go into blocks of their own,
+         * summed in piece order */
+        if (k > 0)
             w->g = xcalloc(m->P ? m->P : 1, sizeof(float));
     }
     b->nchunks = dense_chunks(m, NULL, NULL);
     b->chunk_off = xmalloc((b->nchunks ? b->nchunks : 1) * sizeof(size_t));
     b->chunk_n = xmalloc((b->nchunks ? b->nchunks : 1) * sizeof(size_t));
     dense_chunks(m, b->chunk_off, b->chunk_n);
-    b->blocks = xmalloc((size_t)b->threads * sizeof(float *));
+    b->blocks = xmalloc((size_t)b->pieces * sizeof(float *));
     b->blocks[0] = m->grads;
-    for (int t = 1; t < b->threads; t++)
-        b->blocks[t] = b->w[t].g;
+    for (int k = 1; k < b->pieces; k++)
+        b->blocks[k] = b->w[k].g;
     b->q = xmalloc(cap * D * sizeof(float));
     b->c = xmalloc(cap * D * sizeof(float));
     b->shift = xmalloc(cap * sizeof(float));
@@ -108,8 +117,8 @@ void model_batch_free(model_batch *b)
 {
     if (!b)
         return;
-    for (int t = 0; b->w && t < b->threads; t++) {
-        model_worker *w = &b->w[t];
+    for (int k = 0; b->w && k < b->pieces; k++) {
+        model_worker *w = &b->w[k];
         model_acts_free(&w->qa);
         model_acts_free(&w->ca);
         model_acts_free(&w->ra);
@@ -246,8 +255,13 @@ static double rating_pass(const model *m, model_worker *w, const model_batch *b,
     return mse * (double)Bt;
 }
 
-/* What the phases of a step share. Thread t of nt owns batch rows
- * [B t/nt, B (t+1)/nt) and distinct items [U t/nt, U (t+1)/nt). */
+/* What the phases of a step share. Each phase is cut into nt pieces
+ * (b->pieces, whatever the thread count), each run by the first thread
+ * free (mlr_pool_pieces) with the state of its own worker w[t]: piece t
+ * of nt holds batch rows [B t/nt, B (t+1)/nt) and distinct items
+ * [U t/nt, U (t+1)/nt), and its partial sums are added in piece order.
+ * So a preempted thread holds up one piece, not a fixed half of the
+ * step, and the bits are the same on any number of threads. */
 typedef struct {
     model *m;
     model_batch *b;
@@ -258,10 +272,9 @@ typedef struct {
     size_t B, U, D;
     optimizer *opt; /* the reduce phase also steps when set */
     const int32_t *keys; /* (rows) item keys */
-    atomic_size_t next_chunk; /* the reduce phase's next dense piece */
 } step_job;
 
-/* Phase 1: both towers forward on the thread's rows, into b->q and b->c. */
+/* Phase 1: both towers forward on the piece's rows, into b->q and b->c. */
 static void phase_forward(int t, int nt, void *arg)
 {
     step_job *j = arg;
@@ -293,7 +306,7 @@ static void phase_forward(int t, int nt, void *arg)
     w->flops = w->qa.flops + w->ca.flops; /* the products the towers ran */
 }
 
-/* Phase 2: the losses of the thread's rows against every candidate; dq of
+/* Phase 2: the losses of the piece's rows against every candidate; dq of
  * its rows (in its query activations), its share of dc (w->dc, (U, D)). */
 static void phase_losses(int t, int nt, void *arg)
 {
@@ -331,7 +344,7 @@ static void phase_losses(int t, int nt, void *arg)
     }
 }
 
-/* Phase 3: dc of the thread's items summed over the threads (in order),
+/* Phase 3: dc of the piece's items summed over the pieces (in order),
  * then both towers backward on its rows into its own gradient block. */
 static void phase_backward(int t, int nt, void *arg)
 {
@@ -347,7 +360,7 @@ static void phase_backward(int t, int nt, void *arg)
     for (int s = 1; s < nt; s++) /* 1 x part is part: the plain sum, vectorised */
         nn_axpy(dc, 1.0f, b->w[s].dc + ulo * D, (uhi - ulo) * D);
     float *g = w->g ? w->g : m->grads;
-    /* the last step's rows, which the other threads read until its end */
+    /* the last step's rows, which the other pieces read until its end */
     for (size_t i = 0; i < m->query.nfeat; i++)
         nn_rowset_clear(&w->rows[0][i]);
     for (size_t i = 0; i < m->cand.nfeat; i++)
@@ -356,13 +369,13 @@ static void phase_backward(int t, int nt, void *arg)
     tower_backward_g(m, &m->query, &w->qa, j->qin, hi - lo, g, w->rows[0]);
 }
 
-/* The threads' touched rows and their gradients, in thread order, into
+/* The pieces' touched rows and their gradients, in piece order, into
  * the features' sets and the tables of m->grads, where the caller of
- * model_forward_backward reads them; the threads' sets emptied. */
+ * model_forward_backward reads them; the pieces' sets emptied. */
 static void merge_rows(model *m, model_batch *b)
 {
     model_tower *tw[2] = {&m->query, &m->cand};
-    for (int t = 0; t < b->threads; t++)
+    for (int t = 0; t < b->pieces; t++)
         for (int s = 0; s < 2; s++)
             for (size_t i = 0; i < tw[s]->nfeat; i++) {
                 model_feature *f = &tw[s]->feat[i];
@@ -388,8 +401,8 @@ static size_t feature_at(const model *m, const model_feature *f, int *side)
     return 0; /* not reached: every sparse tensor is one of the towers' */
 }
 
-/* Row k of thread t's set `own` of embedding (side, i) becomes the sum,
- * in thread order, of the rows of the n threads `who` that touched it
+/* Row k of piece t's set `own` of embedding (side, i) becomes the sum,
+ * in piece order, of the rows of the n pieces `who` that touched it
  * (t among them): two add in either order to the same bits, more need
  * the order kept, in the worker's scratch row. */
 static void sum_touching(model_batch *b, int t, int side, size_t i, size_t k, const int *who,
@@ -410,24 +423,22 @@ static void sum_touching(model_batch *b, int t, int side, size_t i, size_t k, co
         memcpy(g, sum, C * sizeof(float));
 }
 
-/* Thread t's share of the step on embedding tn: the rows it touched and
- * owns, each with the gradient rows of all the threads that touched it
- * summed in. A row touched by one thread is its own; one touched by
- * several goes to one of them by its number, so that the threads share
- * the rows they all touch (the small vocabularies) and their remote reads.
- * A thread reads its own rows, in its cache, and the others' only where
- * they hold something. */
+/* Piece t's share of the step on embedding tn: the rows it touched and
+ * owns, each with the gradient rows of all the pieces that touched it
+ * summed in. A row touched by one piece is its own; one touched by
+ * several goes to one of them by its number, so that the pieces share
+ * the rows they all touch (the small vocabularies). */
 static void update_thread_rows(model *m, model_batch *b, const model_tensor *tn, int t,
                                optimizer *o)
 {
-    int side, who[MODEL_MAX_THREADS];
+    int side, who[MODEL_MAX_PIECES];
     size_t i = feature_at(m, tn->sparse, &side), n = 0;
     model_worker *w = &b->w[t];
     nn_rowset *own = &w->rows[side][i];
     for (size_t k = 0; k < own->n; k++) {
         uint32_t row = own->list[k];
         int nw = 0;
-        for (int s = 0; s < b->threads; s++)
+        for (int s = 0; s < b->pieces; s++)
             if (s == t || b->w[s].rows[side][i].mark[row])
                 who[nw++] = s;
         if (who[row % (uint32_t)nw] != t)
@@ -440,40 +451,47 @@ static void update_thread_rows(model *m, model_batch *b, const model_tensor *tn,
     opt_update_rows_from(o, m->params, tn->off, tn->cols, w->sel, own->g, w->at, n);
 }
 
-/* m->grads[at, at+n) += each other thread's block there (in thread order),
+/* m->grads[at, at+n) += each other piece's block there (in piece order),
  * which goes back to zero. */
 static void reduce_run(const model *m, const model_batch *b, size_t at, size_t n)
 {
-    for (int s = 1; s < b->threads; s++) {
+    for (int s = 1; s < b->pieces; s++) {
         float *g = b->w[s].g + at;
         nn_axpy(m->grads + at, 1.0f, g, n); /* 1 x g is g: a plain sum, vectorised */
         memset(g, 0, n * sizeof(float));
     }
 }
 
-/* Phase 4: of each embedding, with j->opt, the rows the thread owns
- * (update_thread_rows); then pieces of the dense tensors, each to the
- * first thread free (the rows leave the threads uneven): the threads'
- * blocks summed into m->grads, or with j->opt summed and applied in one
- * pass by the optimiser, which zeroes them again. A piece's bits do not
- * depend on the thread that runs it. */
-static void phase_reduce(int t, int nt, void *arg)
+/* Phase 4, in b->pieces + b->nchunks pieces: first (with j->opt) of
+ * each embedding the rows piece k owns (update_thread_rows); then the
+ * dense tensors' chunks: the pieces' blocks summed into m->grads, or with
+ * j->opt summed and applied in one pass by the optimiser, which zeroes
+ * them again. */
+static void phase_reduce(int k, int nk, void *arg)
 {
-    (void)nt;
+    (void)nk;
     step_job *j = arg;
     model *m = j->m;
     model_batch *b = j->b;
-    for (size_t i = 0; j->opt && i < m->ntensors; i++)
-        if (m->tensors[i].sparse) /* without opt, merge_rows summed the threads' rows */
-            update_thread_rows(m, b, &m->tensors[i], t, j->opt);
-    size_t c;
-    while ((c = atomic_fetch_add(&j->next_chunk, 1)) < b->nchunks) {
-        if (j->opt)
-            opt_update_dense_sum(j->opt, m->params, b->blocks, (size_t)b->threads,
-                                 b->chunk_off[c], b->chunk_n[c]);
-        else
-            reduce_run(m, b, b->chunk_off[c], b->chunk_n[c]);
+    if (k < b->pieces) {
+        for (size_t i = 0; j->opt && i < m->ntensors; i++)
+            if (m->tensors[i].sparse) /* without opt, merge_rows summed the pieces' rows */
+                update_thread_rows(m, b, &m->tensors[i], k, j->opt);
+        return;
     }
+    size_t c = (size_t)(k - b->pieces);
+    if (j->opt)
+        opt_update_dense_sum(j->opt, m->params, b->blocks, (size_t)b->pieces, b->chunk_off[c],
+                             b->chunk_n[c]);
+    else
+        reduce_run(m, b, b->chunk_off[c], b->chunk_n[c]);
+}
+
+/* The reduce phase's pieces. */
+static void reduce(step_job *j)
+{
+    model_batch *b = j->b;
+    mlr_pool_pieces(b->pool, (size_t)b->pieces + b->nchunks, phase_reduce, j);
 }
 
 /* Phases 1-3, the losses and figures into st; the gradients stay in the
@@ -494,12 +512,12 @@ static void forward_backward(step_job *j, model_step_stats *st)
             for (size_t r = 0; r < B; r++)
                 b->drop[r] = mlr_rng_uniform(lo->rng) < lo->id_dropout;
         }
-    mlr_pool_run(b->pool, phase_forward, j);
-    mlr_pool_run(b->pool, phase_losses, j);
-    mlr_pool_run(b->pool, phase_backward, j);
+    mlr_pool_pieces(b->pool, (size_t)b->pieces, phase_forward, j);
+    mlr_pool_pieces(b->pool, (size_t)b->pieces, phase_losses, j);
+    mlr_pool_pieces(b->pool, (size_t)b->pieces, phase_backward, j);
     memset(st, 0, sizeof *st);
     st->distinct = j->U;
-    for (int t = 0; t < b->threads; t++) {
+    for (int t = 0; t < b->pieces; t++) {
         st->retrieval += b->w[t].retrieval;
         st->rating += b->w[t].rating;
         st->flops += b->w[t].flops;
@@ -516,11 +534,10 @@ void model_forward_backward(model *m, model_batch *b, const model_loss_opts *lo,
                             const int32_t *keys, const float *ratings,
                             const size_t *rows, size_t B, model_step_stats *st)
 {
-    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL, keys, 0};
+    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL, keys};
     forward_backward(&j, st);
     merge_rows(m, b);
-    if (b->threads > 1)
-        mlr_pool_run(b->pool, phase_reduce, &j);
+    reduce(&j);
 }
 
 void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_opts *lo,
@@ -528,10 +545,10 @@ void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_o
                       const int32_t *keys, const float *ratings,
                       const size_t *rows, size_t B, model_step_stats *st)
 {
-    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL, keys, 0};
+    step_job j = {m, b, lo, qin, cin, ratings, rows, B, 0, 0, NULL, keys};
     forward_backward(&j, st);
     opt_begin_step(o);
     j.opt = o;
-    mlr_pool_run(b->pool, phase_reduce, &j); /* the row sets are emptied by the next backward */
+    reduce(&j); /* the row sets are emptied by the next backward */
 }
 

@@ -17,6 +17,13 @@
 #include "optim.h"
 
 #define MODEL_MAX_THREADS 256 /* of a training batch (model_batch_new) */
+/* A training step's phases are cut into pieces whatever the thread count
+ * (docs/performance.md): of a batch of up to cap rows, cap / 64 rounded
+ * up, 2 at least and 8 at most. Pieces of fewer rows cost more than they
+ * balance (each piece has its own dense gradient block); the model's bits
+ * depend on the count, hence on the batch size, never on the threads. */
+#define MODEL_PIECE_ROWS 64
+#define MODEL_MAX_PIECES 8
 
 typedef struct {
     double retrieval_weight, rating_weight;
@@ -32,10 +39,11 @@ typedef struct model_batch model_batch;
 
 /* A batch of cap rows at most of the inputs qin, cin (their longest bags
  * size its buffers), nkeys item keys. With threads > 1 the step runs on
- * that many threads (lib/pool.h): rows split in contiguous ranges,
- * partial gradients summed in thread order, so the same seed and thread
- * count give the same bits. The caller makes OpenBLAS single-threaded
- * meanwhile. */
+ * that many threads (lib/pool.h): each phase cut into pieces of
+ * contiguous rows (MODEL_PIECE_ROWS) that the threads take as they come
+ * free, partial gradients summed in piece order, so the same seed gives
+ * the same bits on any thread count and under any load. The caller makes
+ * OpenBLAS single-threaded meanwhile. */
 model_batch *model_batch_new(const model *m, const model_input *qin, const model_input *cin,
                              size_t nkeys, size_t cap, int threads);
 void model_batch_free(model_batch *b); /* accepts NULL */

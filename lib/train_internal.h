@@ -2,7 +2,7 @@
  * tests and the benchmark only; tools use train.h.
  *
  * Shape letters (the same in every header of lib/):
- *   B  rows of a batch           Bt  a thread's rows of it
+ *   B  rows of a batch           Bt  a piece's rows of it
  *   U  distinct items of a batch E   embedding width
  *   D  tower output width        P   parameters in the block */
 #ifndef MLR_TRAIN_INTERNAL_H
@@ -13,9 +13,9 @@
 
 struct mlr_pool;
 
-/* One thread's share of a batch: activations of its rows, its part of
- * dc, the embedding rows it touched with their gradients, and (threads
- * 1..) a block of its own for the dense gradients. */
+/* One piece of a batch (any thread may run it): activations of its rows,
+ * its part of dc, the embedding rows it touched with their gradients,
+ * and (pieces 1..) a block of its own for the dense gradients. */
 typedef struct {
     model_acts qa, ca, ra;   /* query tower, candidate tower, rating head */
     float *z, *dz;           /* (Bt, 2D) rating head input */
@@ -24,19 +24,20 @@ typedef struct {
     float *rowscale;         /* (Bt) the scales of those rows */
     float *dqs;              /* (Bt, D) the logits' backward's scratch */
     float *dc;               /* (U, D) its rows' contribution to dc */
-    float *g;                /* (P) gradients; NULL for thread 0 (m->grads) */
+    float *g;                /* (P) gradients; NULL for piece 0 (m->grads) */
     nn_rowset rows[2][MODEL_MAX_FEATURES]; /* query, candidate: touched rows and
                                               their gradients (nn_rowset_init_grad) */
     uint32_t *sel, *at;      /* the rows it updates, their places in its sets */
-    float *sum;              /* (E) a row's gradient summed over three threads or more */
+    float *sum;              /* (E) a row's gradient summed over three pieces or more */
     double retrieval, rating, flops;       /* sums over its rows */
 } model_worker;
 
 struct model_batch {
-    int threads;
+    int threads;             /* of the pool */
+    int pieces;              /* of each phase (MODEL_PIECE_ROWS) */
     struct mlr_pool *pool;
-    model_worker *w;         /* (threads) */
-    float **blocks;          /* (threads) their gradient blocks: m->grads, w[1].g, ... */
+    model_worker *w;         /* (pieces) */
+    float **blocks;          /* (pieces) their gradient blocks: m->grads, w[1].g, ... */
     size_t *chunk_off, *chunk_n, nchunks; /* the dense tensors cut in pieces: the
                                              reduce phase's threads take them in turn */
     float *q, *c;            /* (B, D) and (U, D) tower outputs */

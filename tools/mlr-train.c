@@ -39,7 +39,8 @@ static const char USAGE[] =
     "in-batch softmax retrieval, rating head) on rows encoded by mlr-encode and\n"
     "writes MODEL (.safetensors, atomically). With --valid and --items, logs the\n"
     "top-k accuracy over the whole catalogue and the RMSE after each epoch.\n"
-    "Everything is held in memory. Same seed and threads: the same model, bit for bit.\n"
+    "Everything is held in memory. Same seed: the same model, bit for bit, on any\n"
+    "number of threads and however busy the machine.\n"
     "\n"
     "  -t, --train ENCDIR            encoded training rows (required)\n"
     "  -s, --spec SPECDIR            the feature specification they were encoded with (required)\n"
@@ -511,11 +512,11 @@ static char *train_json(const options *o)
 {
     char *s = xmalloc(1024);
     snprintf(s, 1024, "{\"optimizer\":\"%s\",\"lr\":%.9g,\"init_accumulator\":%.9g,\"l2\":%.9g,"
-             "\"batch_size\":%zu,\"epochs\":%zu,\"seed\":%llu,\"threads\":%d,"
+             "\"batch_size\":%zu,\"epochs\":%zu,\"seed\":%llu,"
              "\"retrieval_weight\":%.9g,\"rating_weight\":%.9g,\"remove_accidental_hits\":%s,"
              "\"logq\":%s,\"id_dropout\":%.9g}", o->opt.kind == OPT_ADAM ? "adam" : "adagrad", o->opt.lr,
              o->opt.init_acc, o->opt.l2, o->batch, o->epochs, (unsigned long long)o->seed,
-             o->threads, o->retrieval_weight, o->rating_weight, o->remove_hits ? "true" : "false",
+             o->retrieval_weight, o->rating_weight, o->remove_hits ? "true" : "false",
              o->logq ? "true" : "false", o->id_dropout);
     return s;
 }

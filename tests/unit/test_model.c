@@ -236,12 +236,13 @@ static int build(model *m, int nusers, int nitems, uint64_t seed, mlr_spec *spec
     return model_build(m, &cfg, spec, 0, &rng, &e);
 }
 
-/* A few training steps; returns the final loss. */
-static double train_steps_threads(model *m, int steps, int threads)
+/* A few training steps on a batch made for cap rows (its pieces: cap / 64
+ * rounded up, 2 at least); returns the final loss. */
+static double train_steps_cap(model *m, int steps, int threads, size_t cap)
 {
     model_input q, c;
     inputs(&q, &c, 0);
-    model_batch *b = model_batch_new(m, &q, &c, 7, N, threads);
+    model_batch *b = model_batch_new(m, &q, &c, 7, cap, threads);
     opt_config oc = opt_defaults();
     optimizer o;
     opt_init(&o, &oc, m->P);
@@ -312,27 +313,37 @@ static void test_factored_vs_naive(void)
 
 static double train_steps(model *m, int steps)
 {
-    return train_steps_threads(m, steps, 1);
+    return train_steps_cap(m, steps, 1, N);
 }
 
-/* Two and three threads: the same bits on every run, and the same model
- * as one thread up to rounding (the partial sums are added in another
- * order). With three, rows touched by all of them are summed in thread
- * order by the one that owns them: a row updated twice or not at all
- * would be 50 learning-rate steps off. */
-static void threads_case(int threads)
+/* Two and three threads: the same bits on every run and the same bits as
+ * one thread (the phases' pieces do not depend on the threads, their sums
+ * are in piece order). On a batch made for 256 rows (4 pieces of the six
+ * rows), rows touched by three pieces or more are summed in piece order
+ * by the one that owns them: a row updated twice or not at all would be
+ * 50 learning-rate steps off. On one made for six rows (2 pieces) as
+ * well. */
+static void threads_case(int threads, size_t cap)
 {
     mlr_spec s1, s2, s3;
-    model a, b, c;
+    model a, b, c, d;
     CHECK(build(&a, 6, 7, 5, &s1) == 0 && build(&b, 6, 7, 5, &s2) == 0 && build(&c, 6, 7, 5, &s3) == 0);
-    train_steps_threads(&a, 50, threads);
-    train_steps_threads(&b, 50, threads);
-    train_steps_threads(&c, 50, 1);
+    train_steps_cap(&a, 50, threads, cap);
+    train_steps_cap(&b, 50, threads, cap);
+    train_steps_cap(&c, 50, 1, cap);
     CHECK(memcmp(a.params, b.params, a.P * sizeof(float)) == 0);
+    CHECKF(memcmp(a.params, c.params, a.P * sizeof(float)) == 0, "1 vs %d threads differ (cap %zu)",
+           threads, cap);
+    /* another piece count: the same model up to rounding */
+    mlr_spec s4;
+    CHECK(build(&d, 6, 7, 5, &s4) == 0);
+    train_steps_cap(&d, 50, 1, N);
     double worst = 0.0;
     for (size_t i = 0; i < a.P; i++)
-        worst = fmax(worst, fabs((double)a.params[i] - c.params[i]));
-    CHECKF(worst < 1e-3, "1 vs %d threads differ by %g", threads, worst);
+        worst = fmax(worst, fabs((double)d.params[i] - c.params[i]));
+    CHECKF(worst < 1e-3, "2 vs %zu pieces differ by %g", (cap + 63) / 64, worst);
+    model_free(&d);
+    mlr_spec_free(&s4);
     model_free(&a);
     model_free(&b);
     model_free(&c);
@@ -343,8 +354,10 @@ static void threads_case(int threads)
 
 static void test_threads_repeat(void)
 {
-    threads_case(2);
-    threads_case(3);
+    threads_case(2, N);
+    threads_case(3, N);
+    threads_case(2, 256);
+    threads_case(3, 256);
 }
 
 static void test_training_lowers_loss_and_repeats(void)

@@ -1,0 +1,42 @@
+#!/bin/sh
+# mlr-train on a busy machine (issue 17): the same seed gives the same
+# model bytes on 1, 2 and 3 threads, idle and beside a loop of short
+# processes (the load that preempts threads in bursts), at batch sizes
+# that cut a step into 2, 4 and 8 pieces.
+. "$(dirname "$0")/lib.sh"
+
+D=$T/syn
+mkdir -p "$D"
+if ! { mlr-synth --n-users 200 --n-items 300 --n-ratings 12000 --seed 5 --taste 20 >"$D/all.tsv" &&
+    mlr-vocab --output "$D/spec" "$D/all.tsv" &&
+    mlr-encode --spec "$D/spec" --output "$D/enc" "$D/all.tsv"; } 2>"$T/setup.err"; then
+    fail "synthetic data" "$(head -c 300 "$T/setup.err")"
+    exit 0
+fi
+
+# train OUT THREADS BATCH: 2 epochs, seed 9
+train() {
+    mlr-train --quiet --train "$D/enc" --spec "$D/spec" --epochs 2 --seed 9 \
+        --threads "$2" --batch-size "$3" --output "$1" 2>"$T/train.err" ||
+        fail "mlr-train --threads $2 --batch-size $3" "$(head -c 300 "$T/train.err")"
+}
+
+# the idle runs first, then the same beside the load
+for batch in 100 256 512; do
+    train "$T/idle1-$batch" 1 "$batch"
+    train "$T/idle2-$batch" 2 "$batch"
+done
+sh -c 'while :; do /bin/true; done' &
+load=$!
+trap 'kill "$load" 2>/dev/null; rm -rf "$T"' EXIT
+for batch in 100 256 512; do
+    train "$T/busy2-$batch" 2 "$batch"
+    train "$T/busy3-$batch" 3 "$batch"
+done
+kill "$load"
+for batch in 100 256 512; do
+    same "batch $batch: 2 threads idle = 1 thread" "$T/idle2-$batch" "$T/idle1-$batch"
+    same "batch $batch: 2 threads under load = 1 thread idle" "$T/busy2-$batch" "$T/idle1-$batch"
+    same "batch $batch: 3 threads under load = 1 thread idle" "$T/busy3-$batch" "$T/idle1-$batch"
+done
+check "another batch size, another model" sh -c "! cmp -s '$T/idle1-256' '$T/idle1-512'"
