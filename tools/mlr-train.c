@@ -28,7 +28,12 @@ typedef struct {
     int lr_set;
     double retrieval_weight, rating_weight, id_dropout;
     int remove_hits, logq, quiet;
-    size_t batch, epochs, valid_every;
+    size_t batch, epochs, valid_every, patience;
+    /* what "better" means on the validation rows: a weighted sum of
+     * figures, rmse counted negatively (--select) */
+    size_t nselect;
+    int select_fig[6];
+    double select_w[6];
     uint64_t seed;
     int threads;
 } options;
@@ -48,9 +53,16 @@ static const char USAGE[] =
     "      --items ITEMDIR           encoded catalogue (mlr-encode --items): validation candidates\n"
     "      --valid ENCDIR            encoded validation rows (needs --items)\n"
     "      --log FILE                per-epoch TSV: epoch seconds loss retrieval_loss rating_loss\n"
-    "                                top1 top5 top10 top50 top100 rmse gflops (default: none);\n"
-    "                                gflops: of the epoch's matrix products per second\n"
+    "                                top1 top5 top10 top50 top100 rmse gflops kept (default: none);\n"
+    "                                gflops: of the epoch's matrix products per second; kept: the\n"
+    "                                epoch whose weights the model holds so far\n"
     "      --valid-every N           validate every N epochs, and after the last (default 1)\n"
+    "      --patience N              stop when --select has not improved for N epochs and keep\n"
+    "                                the best epoch's weights (needs --valid; default 0: off,\n"
+    "                                the last epoch is kept)\n"
+    "      --select LIST             the validation figure the best epoch maximises: top1..top100\n"
+    "                                or rmse (counted negatively), or a weighted sum such as\n"
+    "                                top100,rmse:0.5 = top100 - 0.5 rmse (default top100)\n"
     "      --query-features LIST     (default user_id,timestamp,user_occupation,user_age,\n"
     "                                user_gender,user_zip,user_occupation_text: those in the spec);\n"
     "                                'rating' feeds the label to the query tower (a leak: warned)\n"
@@ -91,7 +103,8 @@ static void usage(FILE *fp)
 enum {
     OPT_ITEMS = 256, OPT_VALID, OPT_LOG, OPT_EVERY, OPT_QF, OPT_CF, OPT_DIM, OPT_LAYERS,
     OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
-    OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_NO_LOGQ, OPT_IDDROP
+    OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_NO_LOGQ, OPT_IDDROP, OPT_PATIENCE,
+    OPT_SELECT
 };
 
 static const struct option LONGS[] = {
@@ -99,6 +112,8 @@ static const struct option LONGS[] = {
     {"output", required_argument, NULL, 'o'}, {"items", required_argument, NULL, OPT_ITEMS},
     {"valid", required_argument, NULL, OPT_VALID}, {"log", required_argument, NULL, OPT_LOG},
     {"valid-every", required_argument, NULL, OPT_EVERY},
+    {"patience", required_argument, NULL, OPT_PATIENCE},
+    {"select", required_argument, NULL, OPT_SELECT},
     {"query-features", required_argument, NULL, OPT_QF},
     {"candidate-features", required_argument, NULL, OPT_CF},
     {"dim", required_argument, NULL, OPT_DIM}, {"layers", required_argument, NULL, OPT_LAYERS},
@@ -135,6 +150,39 @@ static void widths_opt(const char *name, const char *s, size_t *w, size_t *n, in
         mlr_usage_die("%s: %s", name, *n ? e.msg : "needs at least one width");
 }
 
+/* The figures --select may name, in the order of figures.topk then rmse. */
+static const char *const FIGURE_NAMES[6] = {"top1", "top5", "top10", "top50", "top100", "rmse"};
+
+static void select_opt(options *o, const char *arg)
+{
+    char buf[256];
+    if (strlen(arg) >= sizeof buf)
+        mlr_usage_die("--select: '%.40s...' is too long", arg);
+    strcpy(buf, arg);
+    o->nselect = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(t, ':');
+        double w = 1.0;
+        if (colon) {
+            *colon = 0;
+            if (mlr_parse_double(colon + 1, &w) < 0 || w <= 0)
+                mlr_usage_die("--select: the weight of '%s' must be a positive number", t);
+        }
+        int fig = -1;
+        for (int i = 0; i < 6; i++)
+            if (strcmp(t, FIGURE_NAMES[i]) == 0)
+                fig = i;
+        if (fig < 0)
+            mlr_usage_die("--select: '%s' is not one of top1 top5 top10 top50 top100 rmse", t);
+        if (o->nselect == 6)
+            mlr_usage_die("--select: at most 6 figures");
+        o->select_fig[o->nselect] = fig;
+        o->select_w[o->nselect++] = w;
+    }
+    if (o->nselect == 0)
+        mlr_usage_die("--select: names no figure");
+}
+
 static void parse_one(options *o, int c, const char *arg)
 {
     switch (c) {
@@ -145,6 +193,8 @@ static void parse_one(options *o, int c, const char *arg)
     case OPT_VALID: o->valid = arg; break;
     case OPT_LOG: o->log = arg; break;
     case OPT_EVERY: o->valid_every = (size_t)mlr_opt_long("--valid-every", arg, 1, INT_MAX); break;
+    case OPT_PATIENCE: o->patience = (size_t)mlr_opt_long("--patience", arg, 0, INT_MAX); break;
+    case OPT_SELECT: select_opt(o, arg); break;
     case OPT_QF: o->query_features = arg; break;
     case OPT_CF: o->cand_features = arg; break;
     case OPT_DIM: o->cfg.dim = (size_t)mlr_opt_long("--dim", arg, 1, 4096); break;
@@ -202,6 +252,9 @@ static void parse_args(int argc, char **argv, options *o)
     o->batch = 256;
     o->epochs = 15;
     o->valid_every = 1;
+    o->nselect = 1;
+    o->select_fig[0] = 4; /* top100 */
+    o->select_w[0] = 1.0;
     o->seed = 42;
     long cores = mlr_cpus();
     /* a batch of 256 rows split more than 8 ways is mostly overhead */
@@ -219,6 +272,8 @@ static void parse_args(int argc, char **argv, options *o)
         mlr_usage_die("--train ENCDIR, --spec SPECDIR and --output MODEL are required");
     if (o->valid && !o->items)
         mlr_usage_die("--valid needs --items ITEMDIR (the catalogue to rank)");
+    if (o->patience && !o->valid)
+        mlr_usage_die("--patience needs --valid ENCDIR (the rows that say which epoch is best)");
     if (!o->lr_set)
         o->opt.lr = o->opt.kind == OPT_ADAM ? 0.001f : 0.1f;
     mlr_err e;
@@ -485,7 +540,8 @@ static void train_epoch(model *m, model_batch *b, optimizer *opt, const model_lo
     }
 }
 
-static void log_row(FILE *fp, size_t epoch, const epoch_stats *s, const figures *f)
+/* kept: the epoch whose weights the model would be written with now. */
+static void log_row(FILE *fp, size_t epoch, const epoch_stats *s, const figures *f, size_t kept)
 {
     if (!fp)
         return;
@@ -495,17 +551,51 @@ static void log_row(FILE *fp, size_t epoch, const epoch_stats *s, const figures 
                 f->topk[3], f->topk[4], f->rmse);
     else
         fputs("\tNA\tNA\tNA\tNA\tNA\tNA", fp);
-    fprintf(fp, "\t%.3f\n", s->seconds > 0 ? s->flops / s->seconds * 1e-9 : 0.0);
+    fprintf(fp, "\t%.3f\t%zu\n", s->seconds > 0 ? s->flops / s->seconds * 1e-9 : 0.0, kept);
     fflush(fp);
 }
 
-static char *metrics_json(size_t epoch, const figures *f)
+/* epoch: the epoch whose weights the model holds; run: how many ran. */
+static char *metrics_json(size_t epoch, size_t run, const figures *f)
 {
     char *s = xmalloc(400);
-    snprintf(s, 400, "{\"epoch\":%zu,\"top1\":%.6f,\"top5\":%.6f,\"top10\":%.6f,\"top50\":%.6f,"
-             "\"top100\":%.6f,\"rmse\":%.6f}", epoch, f->topk[0], f->topk[1], f->topk[2],
-             f->topk[3], f->topk[4], f->rmse);
+    snprintf(s, 400, "{\"epoch\":%zu,\"epochs_run\":%zu,\"top1\":%.6f,\"top5\":%.6f,\"top10\":%.6f,"
+             "\"top50\":%.6f,\"top100\":%.6f,\"rmse\":%.6f}", epoch, run, f->topk[0], f->topk[1],
+             f->topk[2], f->topk[3], f->topk[4], f->rmse);
     return s;
+}
+
+/* The --select figure: higher is better. */
+static double selected(const options *o, const figures *f)
+{
+    double s = 0;
+    for (size_t i = 0; i < o->nselect; i++) {
+        int k = o->select_fig[i];
+        s += o->select_w[i] * (k == 5 ? -f->rmse : f->topk[k]);
+    }
+    return s;
+}
+
+/* The best epoch so far, its figures and (with --patience) its weights. */
+typedef struct {
+    size_t epoch; /* 0: none yet */
+    double score;
+    figures fig;
+    float *params; /* (P) or NULL */
+} best_epoch;
+
+/* Notes epoch ep's figures; 1 when it is the best so far. */
+static int note_epoch(best_epoch *b, const model *m, const options *o, size_t ep, const figures *f)
+{
+    double s = selected(o, f);
+    if (b->epoch && !(s > b->score))
+        return 0;
+    b->epoch = ep;
+    b->score = s;
+    b->fig = *f;
+    if (b->params)
+        memcpy(b->params, m->params, m->P * sizeof(float));
+    return 1;
 }
 
 static char *train_json(const options *o)
@@ -605,18 +695,36 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, 
     double t0 = mlr_now();
     figures f;
     int have_fig = 0;
-    for (size_t ep = 0; ep < o->epochs; ep++) {
+    best_epoch best = {0, 0, {{0}, 0}, o->patience ? xmalloc(m->P * sizeof(float)) : NULL};
+    size_t ep = 0;
+    for (; ep < o->epochs; ep++) {
         epoch_stats es;
         train_epoch(m, b, &opt, &lo, &d, perm, &rng, o, ep, t0, &es);
         int eval = has_valid && ((ep + 1) % o->valid_every == 0 || ep + 1 == o->epochs);
         if (eval) {
             evaluate(m, &v, o->threads, &f);
             have_fig = 1;
+            note_epoch(&best, m, o, ep + 1, &f);
             free(m->metrics);
-            m->metrics = metrics_json(ep + 1, &f);
+            m->metrics = metrics_json(ep + 1, ep + 1, &f);
         }
-        log_row(logfp, ep + 1, &es, eval ? &f : NULL);
+        log_row(logfp, ep + 1, &es, eval ? &f : NULL, o->patience ? best.epoch : ep + 1);
+        if (o->patience && best.epoch && ep + 1 - best.epoch >= o->patience) {
+            ep++;
+            break;
+        }
     }
+    if (o->patience && best.epoch) {
+        /* the best epoch's weights replace the last epoch's */
+        memcpy(m->params, best.params, m->P * sizeof(float));
+        free(m->metrics);
+        m->metrics = metrics_json(best.epoch, ep, &best.fig);
+        f = best.fig;
+        if (!o->quiet)
+            fprintf(stderr, "%smlr-train: kept epoch %zu of %zu (--select %.6g)\n",
+                    isatty(2) ? "\n" : "", best.epoch, ep, best.score);
+    }
+    free(best.params);
     /* the progress line ends with the last figures, on a terminal only */
     if (!o->quiet && isatty(2) && have_fig)
         fprintf(stderr, "\nmlr-train: top10 %.4f top100 %.4f rmse %.4f\n", f.topk[2], f.topk[4], f.rmse);
@@ -654,7 +762,7 @@ static int run(const options *o, mlr_err *e)
         rc = train_checksum(o->train, sha, e);
     mlr_out log = {0};
     if (rc == 0 && o->log && (rc = mlr_out_open(&log, o->log, e)) == 0)
-        fputs("epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse\tgflops\n",
+        fputs("epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse\tgflops\tkept\n",
               log.fp);
     if (rc == 0)
         rc = train(&m, &spec, o, log.fp, e);

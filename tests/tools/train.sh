@@ -43,7 +43,7 @@ $TRAIN $OPTS --log "$T/log.tsv" --output "$T/m.safetensors" 2>"$T/err"
 check "trains, exit 0" test -s "$T/m.safetensors"
 check "stderr quiet when not a terminal" test ! -s "$T/err"
 check "log: header + one row per epoch" test "$(wc -l <"$T/log.tsv")" -eq 7
-check "log columns" test "$(head -1 "$T/log.tsv")" = "$(printf 'epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse\tgflops')"
+check "log columns" test "$(head -1 "$T/log.tsv")" = "$(printf 'epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse\tgflops\tkept')"
 pop=$(pop_top10 "$D/train.tsv" "$D/test.tsv" "$D/enc/items/items.ids")
 top10=$(col "$T/log.tsv" top10)
 rmse=$(col "$T/log.tsv" rmse)
@@ -53,6 +53,35 @@ else
     fail "recovers the planted structure" "top10 $top10, popularity $pop"
 fi
 check "rmse below 1.2 ($rmse)" awk -v r="$rmse" 'BEGIN { exit !(r > 0 && r < 1.2) }'
+
+# --patience: training stops once --select has not improved for N epochs
+# and the model holds the best epoch's weights: the same embeddings as a
+# plain run of that many epochs.
+$TRAIN --batch-size 256 --epochs 40 --lr 0.03 --seed 7 --patience 2 --log "$T/pl.tsv" \
+    --output "$T/mp.safetensors" 2>"$T/perr"
+runs=$(($(wc -l <"$T/pl.tsv") - 1))
+best=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "top100") c = i; next }
+    NR == 2 || $c > b { b = $c; e = $1 } END { print e }' "$T/pl.tsv")
+check "--patience 2 stopped early ($runs of 40 epochs)" test "$runs" -lt 40
+check "...two epochs after the best ($best)" test "$runs" -eq "$((best + 2))"
+check "...the log's last kept is the best epoch" test "$(col "$T/pl.tsv" kept)" = "$best"
+check "...stderr names the kept epoch" grep -q "kept epoch $best of $runs" "$T/perr"
+check "...the model's metadata names it" grep -q "\"epoch\\\\\":$best,\\\\\"epochs_run\\\\\":$runs" "$T/mp.safetensors"
+$TRAIN --batch-size 256 --epochs "$best" --lr 0.03 --seed 7 --output "$T/mb.safetensors" 2>/dev/null
+mlr-embed --model "$T/mp.safetensors" --queries "$D/enc/test" --output "$T/qp.npy" 2>/dev/null
+mlr-embed --model "$T/mb.safetensors" --queries "$D/enc/test" --output "$T/qb.npy" 2>/dev/null
+check "...its weights are those of a plain $best-epoch run" cmp -s "$T/qp.npy" "$T/qb.npy"
+# --select rmse: the epoch of the lowest validation RMSE is kept.
+$TRAIN --batch-size 256 --epochs 40 --lr 0.03 --seed 7 --patience 3 --select rmse --log "$T/pr.tsv" \
+    --output "$T/mr.safetensors" 2>/dev/null
+bestr=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "rmse") c = i; next }
+    NR == 2 || $c < b { b = $c; e = $1 } END { print e }' "$T/pr.tsv")
+check "--select rmse keeps the lowest-RMSE epoch ($bestr)" test "$(col "$T/pr.tsv" kept)" = "$bestr"
+expect_fail "--patience without --valid" 2 "needs --valid" mlr-train --train "$D/enc/train" --spec "$D/spec" \
+    --patience 2 --output "$T/x.safetensors"
+expect_fail "--select of an unknown figure" 2 "not one of" $TRAIN --select ndcg --output "$T/x.safetensors"
+expect_fail "--select with a bad weight" 2 "positive number" $TRAIN --select top10,rmse:-1 --output "$T/x.safetensors"
+check "...and no model written" test ! -e "$T/x.safetensors"
 
 # the same seed and threads: the same bytes
 $TRAIN $OPTS --output "$T/m2.safetensors" 2>/dev/null
