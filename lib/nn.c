@@ -6,9 +6,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-/* AVX2 versions of the elementwise loops, chosen at run time
- * (__builtin_cpu_supports), computing the same bits as the SSE ones, but
- * for the exp's lanes, which fuse multiply-adds (exp_lanes_fma) */
+/* AVX2 versions of the elementwise loops, chosen at run time (simd.h:
+ * MLR_SIMD=sse turns them off), computing the same bits as the SSE ones,
+ * but for the exp's lanes, which fuse multiply-adds (exp_lanes_fma) */
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__SSE2__)
 #define MLR_AVX2 1
 #include <immintrin.h>
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "mlr.h"
+#include "simd.h"
 
 /* ---- touched rows ---- */
 
@@ -405,7 +406,7 @@ void nn_axpy(float *y, float s, const float *x, size_t n)
 {
     size_t k = 0;
 #if MLR_AVX2
-    if (__builtin_cpu_supports("avx2"))
+    if (mlr_simd_avx2())
         k = axpy_avx2(y, s, x, n);
 #endif
 #if defined(__SSE2__)
@@ -481,7 +482,7 @@ void nn_sum_rows(float *y, const float *const *src, const float *scale, size_t n
 {
     size_t k = 0;
 #if MLR_AVX2
-    if (__builtin_cpu_supports("avx2"))
+    if (mlr_simd_avx2())
         k = sum_rows_avx2(y, src, scale, nt, n);
 #endif
     for (; k < n; k++) {
@@ -496,7 +497,7 @@ void nn_scatter_row(float *const *dst, const float *scale, size_t nt, const floa
 {
     size_t k = 0;
 #if MLR_AVX2
-    if (__builtin_cpu_supports("avx2"))
+    if (mlr_simd_avx2())
         k = scatter_row_avx2(dst, scale, nt, x, n);
 #endif
     for (size_t t = 0; t < nt; t++)
@@ -536,7 +537,7 @@ void nn_relu_forward(float *out, const float *inp, size_t n)
 {
     size_t i = 0;
 #if MLR_AVX2
-    if (__builtin_cpu_supports("avx2"))
+    if (mlr_simd_avx2())
         i = relu_avx2(out, inp, n);
 #endif
 #if defined(__SSE2__)
@@ -559,7 +560,7 @@ void nn_relu_mask(float *d, const float *out, size_t n)
 {
     size_t i = 0;
 #if MLR_AVX2
-    if (__builtin_cpu_supports("avx2"))
+    if (mlr_simd_avx2())
         i = relu_mask_avx2(d, out, n);
 #endif
 #if defined(__SSE2__)
@@ -747,7 +748,7 @@ static float exp_shift_sum(float *p, float mx, size_t n)
     size_t u = 0;
     float sum = 0.0f, lane[4] = {0, 0, 0, 0};
 #if MLR_AVX2
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (mlr_simd_fma())
         u = exp_lanes_fma(p, mx, n, lane);
     else
 #endif

@@ -7,13 +7,14 @@
 #include <emmintrin.h>
 #endif
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__SSE2__)
-#define MLR_AVX2 1 /* an AVX2 Adam chosen at run time: the same bits, twice as wide */
+#define MLR_AVX2 1 /* an AVX2 Adam chosen at run time (mlr_simd_avx2): the same bits, twice as wide */
 #include <immintrin.h>
 #else
 #define MLR_AVX2 0
 #endif
 
 #include "mlr.h"
+#include "simd.h"
 
 opt_config opt_defaults(void)
 {
@@ -120,7 +121,7 @@ static void adam_run(const optimizer *o, float *w, const float *g, float *m, flo
     float b1 = k[0], b2 = k[1], a1 = k[2], a2 = k[3], lr = k[4], eps = k[5], l2x2 = k[6];
     size_t i = 0;
 #if MLR_AVX2
-    if (__builtin_cpu_supports("avx2"))
+    if (mlr_simd_avx2())
         i = adam_avx2(w, g, m, v, n, k);
 #endif
 #if defined(__SSE2__)
@@ -268,7 +269,7 @@ void opt_update_rows_from(optimizer *o, float *params, size_t off, size_t C,
                           const uint32_t *rows, const float *g, const uint32_t *at, size_t R)
 {
 #if MLR_AVX2
-    if (o->c.kind == OPT_ADAM && C % 8 == 0 && __builtin_cpu_supports("avx2")) {
+    if (o->c.kind == OPT_ADAM && C % 8 == 0 && mlr_simd_avx2()) {
         float k[7];
         adam_consts(o, o->c.l2, k);
         adam_rows_from_avx2(o, params, off, C, rows, g, at, R, k);
