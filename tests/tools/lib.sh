@@ -19,6 +19,26 @@ check() {
     if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name" "'$*' was false"; fi
 }
 
+# ran [-o FILE] NAME CMD...: runs CMD (its stdout into FILE with -o, its
+# stderr kept aside); true when it exits 0, else prints "FAIL NAME:
+# status, stderr" and is false. Put it before the checks of CMD's outputs
+# (ran ... && same ...), and remove an output before a run that rewrites
+# it, so that no check reads what an earlier run left. (Redirect CMD's
+# stdout with -o, not after ran: the FAIL line would go there too.)
+ran() {
+    if [ "$1" = -o ]; then
+        ran_out=$2 ran_name=$3; shift 3
+        "$@" >"$ran_out" 2>"$T/.ran.err"
+    else
+        ran_name=$1; shift
+        "$@" 2>"$T/.ran.err"
+    fi
+    ran_status=$?
+    [ "$ran_status" -eq 0 ] && return 0
+    fail "$ran_name" "status $ran_status: $(head -c 300 "$T/.ran.err" | tr '\n' '|')"
+    return 1
+}
+
 # same NAME FILE EXPECTED-FILE: byte-identical files.
 same() {
     if cmp -s "$2" "$3"; then pass "$1"

@@ -8,7 +8,8 @@ IN=$D/split-in.tsv
 
 golden() { # NAME OPTIONS...: compares both outputs with split-NAME-{train,test}.tsv
     name=$1; shift
-    mlr-split "$@" --test "$T/test.tsv" "$IN" >"$T/train.tsv"
+    rm -f "$T/test.tsv" "$T/train.tsv"
+    ran -o "$T/train.tsv" "split: $name runs" mlr-split "$@" --test "$T/test.tsv" "$IN" || return
     same "split: $name train" "$T/train.tsv" "$D/split-$name-train.tsv"
     same "split: $name test" "$T/test.tsv" "$D/split-$name-test.tsv"
 }
@@ -20,28 +21,38 @@ golden last-n --by last-n --n 2
 
 # The multiset law and the exact count, on a synthetic table.
 mlr-synth --n-ratings 5000 --seed 3 >"$T/s.tsv"
+tail -n +2 "$T/s.tsv" | sort >"$T/want"
+check "split: the synthetic table has 5000 rows" test "$(wc -l <"$T/want")" -eq 5000
 for mode in "--seed 1" "--by time --test-fraction 0.25" "--by user-time --test-fraction 0.3" "--by last-n --n 3"; do
+    rm -f "$T/te.tsv" "$T/tr.tsv"
     # shellcheck disable=SC2086
-    mlr-split $mode --test "$T/te.tsv" --train "$T/tr.tsv" "$T/s.tsv"
+    ran "split: $mode runs" mlr-split $mode --test "$T/te.tsv" --train "$T/tr.tsv" "$T/s.tsv" || continue
     { tail -n +2 "$T/te.tsv"; tail -n +2 "$T/tr.tsv"; } | sort >"$T/got"
-    tail -n +2 "$T/s.tsv" | sort >"$T/want"
     same "split: train + test = input ($mode)" "$T/got" "$T/want"
 done
-mlr-split --seed 1 --test-fraction 0.3 --test "$T/te.tsv" "$T/s.tsv" >/dev/null
-check "split: exactly round(5000 * 0.3) test rows" test "$(tail -n +2 "$T/te.tsv" | wc -l)" -eq 1500
-mlr-split --by time --cut 900000000 --test "$T/te.tsv" "$T/s.tsv" >/dev/null
-check "split: --cut puts exactly the rows at or after it in test" \
-    test "$(tail -n +2 "$T/te.tsv" | awk -F'\t' '$4 < 900000000' | wc -l)" -eq 0
+rm -f "$T/te.tsv"
+ran -o /dev/null "split: --test-fraction 0.3 runs" mlr-split --seed 1 --test-fraction 0.3 --test "$T/te.tsv" "$T/s.tsv" &&
+    check "split: exactly round(5000 * 0.3) test rows" test "$(tail -n +2 "$T/te.tsv" | wc -l)" -eq 1500
+rm -f "$T/te.tsv"
+if ran -o "$T/tr.tsv" "split: --cut runs" mlr-split --by time --cut 900000000 --test "$T/te.tsv" "$T/s.tsv"; then
+    check "split: --cut puts no row before it in test" \
+        test "$(tail -n +2 "$T/te.tsv" | awk -F'\t' '$4 < 900000000' | wc -l)" -eq 0
+    check "split: --cut puts every row at or after it in test" \
+        test "$(tail -n +2 "$T/te.tsv" | wc -l)" -eq "$(tail -n +2 "$T/s.tsv" | awk -F'\t' '$4 >= 900000000' | wc -l)"
+    check "split: --cut's test is neither empty nor everything" \
+        test "$(tail -n +2 "$T/te.tsv" | wc -l)" -gt 0 -a "$(tail -n +2 "$T/tr.tsv" | wc -l)" -gt 0
+fi
 
 # Same seed, same split, however the bytes arrive.
-mlr-split --test "$T/t1" "$T/s.tsv" >"$T/r1"
-cat "$T/s.tsv" | mlr-split --test "$T/t2" >"$T/r2"
-dd if="$T/s.tsv" bs=7 2>/dev/null | mlr-split --test "$T/t3" >"$T/r3"
+ran -o "$T/r1" "split: a file" mlr-split --test "$T/t1" "$T/s.tsv"
+check "split: a file gives test rows" test "$(wc -l <"$T/t1")" -gt 1
+ran -o "$T/r2" "split: a pipe" sh -c 'cat "$1" | mlr-split --test "$2"' - "$T/s.tsv" "$T/t2"
+ran -o "$T/r3" "split: 7-byte chunks" sh -c 'dd if="$1" bs=7 2>/dev/null | mlr-split --test "$2"' - "$T/s.tsv" "$T/t3"
 same "split: a pipe splits like a file (test)" "$T/t2" "$T/t1"
 same "split: 7-byte chunks split like a file (test)" "$T/t3" "$T/t1"
 same "split: 7-byte chunks split like a file (train)" "$T/r3" "$T/r1"
-mlr-split --seed 2 --test "$T/t4" "$T/s.tsv" >/dev/null
-check "split: another seed, another split" test "$(cmp -s "$T/t1" "$T/t4"; echo $?)" -ne 0
+ran -o /dev/null "split: --seed 2" mlr-split --seed 2 --test "$T/t4" "$T/s.tsv" &&
+    check "split: another seed, another split" sh -c 'test -s "$2" && ! cmp -s "$1" "$2"' - "$T/t1" "$T/t4"
 
 # Refusals: one line, the right status, earlier outputs untouched.
 echo keep >"$T/keep"
@@ -68,18 +79,21 @@ expect_fail "split: a short row" 1 "short.tsv:3" mlr-split --test "$T/keep" --tr
 check "split: failures left both outputs as they were" sh -c "grep -qx keep '$T/keep' && grep -qx keep '$T/keep2'"
 check "split: ... and no temporary file" test "$(ls "$T" | grep -c tmp)" -eq 0
 printf 'user_id\titem_id\n' >"$T/hdr.tsv"
-mlr-split --test "$T/te.tsv" "$T/hdr.tsv" >"$T/tr.tsv"
+rm -f "$T/te.tsv"
+ran -o "$T/tr.tsv" "split: a header-only table" mlr-split --test "$T/te.tsv" "$T/hdr.tsv"
 check "split: a header-only table gives two header-only tables" \
     sh -c "cmp -s '$T/te.tsv' '$T/hdr.tsv' && cmp -s '$T/tr.tsv' '$T/hdr.tsv'"
 check "split: --help on stdout, status 0" sh -c 'mlr-split --help | grep -q "^usage: mlr-split"'
 
 if have_data ml-100k/u.data; then
-    mlr-ingest --format ml-100k "$MLR_DATA_DIR/ml-100k" >"$T/m.tsv"
-    mlr-split --seed 42 --test-fraction 0.2 --test "$T/mt1" "$T/m.tsv" >"$T/mr1"
+    ran -o "$T/m.tsv" "split: ML-100K ingested" mlr-ingest --format ml-100k "$MLR_DATA_DIR/ml-100k"
+    ran -o "$T/mr1" "split: ML-100K" mlr-split --seed 42 --test-fraction 0.2 --test "$T/mt1" "$T/m.tsv"
     check "split: ML-100K at 0.2 gives exactly 20,000 test rows" test "$(tail -n +2 "$T/mt1" | wc -l)" -eq 20000
     check "split: ... and 80,000 training rows" test "$(tail -n +2 "$T/mr1" | wc -l)" -eq 80000
-    cat "$T/m.tsv" | mlr-split --seed 42 --test-fraction 0.2 --test "$T/mt2" >"$T/mr2"
-    dd if="$T/m.tsv" bs=7 2>/dev/null | mlr-split --seed 42 --test-fraction 0.2 --test "$T/mt3" >"$T/mr3"
+    ran -o "$T/mr2" "split: ML-100K through cat" sh -c 'cat "$1" | mlr-split --seed 42 --test-fraction 0.2 --test "$2"' \
+        - "$T/m.tsv" "$T/mt2"
+    ran -o "$T/mr3" "split: ML-100K through dd bs=7" sh -c 'dd if="$1" bs=7 2>/dev/null | mlr-split --seed 42 --test-fraction 0.2 --test "$2"' \
+        - "$T/m.tsv" "$T/mt3"
     check "split: ML-100K the same through cat and dd bs=7" \
         sh -c "cmp -s '$T/mt1' '$T/mt2' && cmp -s '$T/mt1' '$T/mt3' && cmp -s '$T/mr1' '$T/mr2' && cmp -s '$T/mr1' '$T/mr3'"
     { tail -n +2 "$T/mt1"; tail -n +2 "$T/mr1"; } | sort >"$T/got"
@@ -90,5 +104,5 @@ else
 fi
 
 # Writing to a device must not rename a file over it (the suite may run as root).
-mlr-split --test /dev/null "$IN" >/dev/null
+ran -o /dev/null "split: --test /dev/null runs" mlr-split --test /dev/null "$IN"
 check "split: --test /dev/null leaves /dev/null a device" test -c /dev/null
