@@ -38,7 +38,7 @@ done
 
 PY=/usr/bin/python3
 if [ -x "$PY" ] && "$PY" -c 'import numpy' 2>/dev/null; then
-    "$PY" - "$T/run" "$T/test.tsv" >"$T/numpy.tsv" <<'PYEOF'
+    "$PY" - "$T/run" "$T/test.tsv" >"$T/numpy.tsv" 2>"$T/numpy.err" <<'PYEOF'
 import sys, numpy as np
 run, test = sys.argv[1], sys.argv[2]
 q = np.load(run + "/query.npy").astype(np.float64)
@@ -60,6 +60,11 @@ for i, t in enumerate(truth):
 for k in sorted(hits):
     print("top%d\t%.6f" % (k, hits[k] / len(truth)))
 PYEOF
+    st=$?
+    # five figures or a failure: an empty output must not pass unseen
+    if [ "$st" -ne 0 ] || [ "$(cut -f1 "$T/numpy.tsv" | tr '\n' ' ')" != "top1 top5 top10 top50 top100 " ]; then
+        fail "numpy recomputes top1..top100" "status $st, printed '$(head -c 200 "$T/numpy.tsv" | tr '\n' ' ')': $(tail -n 2 "$T/numpy.err" | tr '\n' ' ')"
+    fi
     while IFS='	' read -r m v; do
         got=$(awk -F'\t' -v m="$m" '$1 == m { print $2 }' "$T/run/metrics.tsv")
         if awk -v a="$v" -v b="$got" 'BEGIN { d = a - b; exit !(b != "" && d < 0.001 && d > -0.001) }'; then
