@@ -23,7 +23,7 @@ check "eda: the report lists 25 top titles" \
 check "eda: no temporary left in OUTDIR" test "$(ls "$T/out" | grep -c tmp)" -eq 0
 # Headerless of rating and timestamp: the plots of absent columns are left out.
 cut -f1,2 "$T/s.tsv" >"$T/ids.tsv"
-sh "$EDA" "$T/ids.tsv" "$T/ids" 2>/dev/null
+ran "eda: a table of ids only runs" sh "$EDA" "$T/ids.tsv" "$T/ids"
 check "eda: a table of ids only still gets a report" grep -q 'item-counts.png' "$T/ids/report.md"
 check "eda: ... without a rating histogram" test ! -e "$T/ids/rating-hist.png"
 
@@ -33,6 +33,7 @@ sh "$EDA" "$T/none.tsv" "$T/x" >/dev/null 2>&1
 check "eda: a missing table fails (status 1)" test $? -eq 1
 printf 'user_id\titem_id\n1\n' >"$T/bad.tsv"
 sh "$EDA" "$T/bad.tsv" "$T/bad" >/dev/null 2>"$T/err2"
+check "eda: a bad table is status 1" test $? -eq 1
 check "eda: a bad table fails with the tool's message" grep -q 'bad.tsv:2' "$T/err2"
 check "eda: ... and writes no report" test ! -e "$T/bad/report.md"
 

@@ -57,6 +57,7 @@ check "rerun of a finished grid: no run again" test "$(wc -l <"$T/g/joblog")" = 
 # shellcheck disable=SC2086
 sh "$G" $D --out "$T/g" --jobs 2 --threads 1 --sort rmse -- --epochs 2 --dim ::: 8 16 --layers ::: 16 16,8 \
     --lr ::: 0.05 0.1 >/dev/null 2>&1
+check "--sort rmse: status 0" test $? -eq 0
 check "--sort rmse: ascending" sorted "$T/g/results.tsv" rmse ""
 
 # ---- killed after the first run, then resumed ----

@@ -67,10 +67,12 @@ same "refused: the served model unchanged" "$T/s2/current/model.safetensors" "$T
 check "refused: still the first model" test "$(served "$T/s2")" = "$first"
 # shellcheck disable=SC2086
 sh "$R" --dir "$T/s2" --append "$T/new2.tsv" --metric rmse --tolerance 1000 $E 2>/dev/null
+check "rmse, tolerance 1000: status 0" test $? -eq 0
 check "rmse, tolerance 1000: promoted, lower is better" \
     test -n "$(lastline "$T/s2" | awk -F'\t' '$2 == "promoted" && $3 == "rmse" && $7 ~ / <= .* \+ 1000/')"
 # shellcheck disable=SC2086
 sh "$R" --dir "$T/s2" --data "$T/all.tsv" --metric rmse --tolerance -1000 $E 2>/dev/null
+check "rmse, tolerance -1000: status 0" test $? -eq 0
 check "rmse, tolerance -1000: refused" test "$(field "$T/s2" 2)" = refused
 
 # wait_unlocked DIR: until no process holds DIR/lock, 10 s at most. A
@@ -111,6 +113,7 @@ fi
 # The next run takes the lock again and cleans up after the dead one.
 # shellcheck disable=SC2086
 sh "$R" --dir "$T/s" --data "$T/all.tsv" --tolerance 1000 $E 2>/dev/null
+check "after the killed run: status 0" test $? -eq 0
 check "after the killed run: the next one runs" test "$(field "$T/s" 2)" = promoted
 check "after the killed run: its work removed, and said" \
     test -z "$(ls -d "$T"/s/work.* 2>/dev/null)" -a -n "$(lastline "$T/s" | grep 'removed the work of a run that died')"
@@ -137,6 +140,7 @@ fi
 # ---- --keep ----
 # shellcheck disable=SC2086
 sh "$R" --dir "$T/s" --data "$T/all.tsv" --tolerance 1000 --keep 2 $E 2>/dev/null
+check "--keep 2: status 0" test $? -eq 0
 check "--keep 2: two models left, the served one among them" \
     test "$(ls "$T/s/models" | wc -l)" = 2 -a -d "$T/s/$(served "$T/s")"
 

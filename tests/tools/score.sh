@@ -44,8 +44,8 @@ mlr-score --test "$T/t3.tsv" --pred "$T/p3.tsv" >"$T/r3.tsv"
 printf 'metric\tvalue\nrmse\t0.645497\nmae\t0.5\n' >"$T/w3.tsv"
 same "score predictions in row order, repeated pair" "$T/r3.tsv" "$T/w3.tsv"
 
-mlr-score --test "$E/test.tsv" --topk "$T/l.tsv" 2>/dev/null | head -1 >"$T/h"
-check "score | head -1 exits 0" test -s "$T/h"
+{ mlr-score --test "$E/test.tsv" --topk "$T/l.tsv" 2>"$T/e"; echo $? >"$T/status"; } | head -1 >"$T/h"
+check "score | head -1 exits 0" test "$(cat "$T/status")" -eq 0 -a -s "$T/h"
 
 # Bad inputs.
 head -c 300 "$E/Q.npy" >"$T/trunc.npy"

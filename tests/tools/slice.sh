@@ -45,8 +45,8 @@ check "--count of a pipe" test "$(mlr-slice --count <"$T/v.npy")" = 5
 
 # ---- shards of a real encoded matrix concatenate to the whole ----
 mlr-synth --n-users 30 --n-items 40 --n-ratings 300 --seed 3 >"$T/s.tsv"
-mlr-vocab --output "$T/spec" "$T/s.tsv" 2>/dev/null
-mlr-encode --spec "$T/spec" --output "$T/enc" "$T/s.tsv" 2>/dev/null
+ran "a synthetic table's vocabularies" mlr-vocab --output "$T/spec" "$T/s.tsv"
+ran "a synthetic table encoded" mlr-encode --spec "$T/spec" --output "$T/enc" "$T/s.tsv"
 X=$T/enc/item_title.npy # (300, L) <i4
 # body FILE: the bytes after the header (the header length is bytes 8-9).
 body() { hl=$(od -An -j8 -N2 -t u2 "$1" | tr -d ' '); tail -c +$((11 + hl)) "$1"; }

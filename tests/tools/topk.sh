@@ -69,7 +69,8 @@ expect_fail "topk bad magic" 1 "junk.npy" mlr-topk --queries "$T/junk.npy" --ite
 
 # A failing run leaves an earlier --output as it was.
 cp "$E/expected_topk_k5.tsv" "$T/keep.tsv"
-mlr-topk --queries "$T/trunc.npy" --items "$E/I.npy" --output "$T/keep.tsv" 2>/dev/null
+expect_fail "topk truncated queries into --output" 1 "trunc.npy" \
+    mlr-topk --queries "$T/trunc.npy" --items "$E/I.npy" --output "$T/keep.tsv"
 same "topk failure keeps the old output" "$T/keep.tsv" "$E/expected_topk_k5.tsv"
 
 # More data than the header says; a NaN in the queries.

@@ -40,7 +40,7 @@ TRAIN="mlr-train --train $D/enc/train --spec $D/spec --items $D/enc/items --vali
 OPTS="--batch-size 256 --epochs 6 --logq --seed 7"
 
 $TRAIN $OPTS --log "$T/log.tsv" --output "$T/m.safetensors" 2>"$T/err"
-check "trains, exit 0" test -s "$T/m.safetensors"
+check "trains, exit 0" test $? -eq 0 -a -s "$T/m.safetensors"
 check "stderr quiet when not a terminal" test ! -s "$T/err"
 check "log: header + one row per epoch" test "$(wc -l <"$T/log.tsv")" -eq 7
 check "log columns" test "$(head -1 "$T/log.tsv")" = "$(printf 'epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse\tgflops\tkept')"
@@ -84,10 +84,10 @@ expect_fail "--select with a bad weight" 2 "positive number" $TRAIN --select top
 check "...and no model written" test ! -e "$T/x.safetensors"
 
 # the same seed and threads: the same bytes
-$TRAIN $OPTS --output "$T/m2.safetensors" 2>/dev/null
-same "same seed, same model" "$T/m.safetensors" "$T/m2.safetensors"
-$TRAIN --batch-size 256 --epochs 1 --seed 8 --output "$T/m3.safetensors" 2>/dev/null
-check "another seed, another model" sh -c "! cmp -s '$T/m.safetensors' '$T/m3.safetensors'"
+ran "same seed: trains" $TRAIN $OPTS --output "$T/m2.safetensors" &&
+    same "same seed, same model" "$T/m.safetensors" "$T/m2.safetensors"
+ran "another seed: trains" $TRAIN --batch-size 256 --epochs 1 --seed 8 --output "$T/m3.safetensors" &&
+    check "another seed, another model" sh -c "test -s '$T/m3.safetensors' && ! cmp -s '$T/m.safetensors' '$T/m3.safetensors'"
 
 # metadata names the spec and the figures
 if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
@@ -120,38 +120,38 @@ if head -1 "$D/train.tsv" | grep -q user_id && [ "$(wc -l <"$D/old/train.tsv")" 
     mlr-encode --spec "$D/old/spec" --output "$D/old/enc" "$D/old/train.tsv" &&
     mlr-train --train "$D/old/enc" --spec "$D/old/spec" --epochs 1 --batch-size 256 --output "$T/old.safetensors"
     $TRAIN --batch-size 256 --epochs 1 --init "$T/old.safetensors" --output "$T/warm.safetensors" 2>"$T/err"
-    check "warm start from a smaller vocabulary" test -s "$T/warm.safetensors"
+    check "warm start from a smaller vocabulary" test $? -eq 0 -a -s "$T/warm.safetensors"
     check "warm start reports rows carried and new" grep -q "embedding rows carried over, [1-9][0-9]* new" "$T/err"
     mv "$D/old/spec" "$D/old/spec.moved"
     expect_fail "warm start without the old spec" 1 "old/spec" \
         $TRAIN --epochs 1 --init "$T/old.safetensors" --output "$T/warm2.safetensors"
-    $TRAIN --batch-size 256 --epochs 1 --init "$T/old.safetensors" --init-spec "$D/old/spec.moved" \
-        --output "$T/warm2.safetensors" 2>/dev/null
-    check "warm start with --init-spec" test -s "$T/warm2.safetensors"
+    ran "warm start with --init-spec: trains" $TRAIN --batch-size 256 --epochs 1 --init "$T/old.safetensors" \
+        --init-spec "$D/old/spec.moved" --output "$T/warm2.safetensors" &&
+        check "warm start with --init-spec" test -s "$T/warm2.safetensors"
 else
     skip "warm start" "could not cut a smaller training set"
 fi
 
 # the rating as a query feature: allowed when named, with a warning
 $TRAIN --epochs 1 --query-features user_id,rating --output "$T/leak.safetensors" 2>"$T/err"
-check "rating feature: trains" test -s "$T/leak.safetensors"
+check "rating feature: trains" test $? -eq 0 -a -s "$T/leak.safetensors"
 check "rating feature: warned" grep -q "warning: .*leaks" "$T/err"
 
 # --id-dropout: the [UNK] user row (id 0) learns, and a new user's list
 # follows age, gender and occupation. Two made-up users, unknown ids, the
 # demographics of two different training users.
-$TRAIN --epochs 4 --id-dropout 0.3 --seed 7 --output "$T/drop.safetensors" 2>/dev/null
-$TRAIN --epochs 4 --id-dropout 0 --seed 7 --output "$T/nodrop.safetensors" 2>/dev/null
-$TRAIN --epochs 0 --seed 7 --output "$T/init.safetensors" 2>/dev/null
+ran "id dropout: trains" $TRAIN --epochs 4 --id-dropout 0.3 --seed 7 --output "$T/drop.safetensors"
+ran "no id dropout: trains" $TRAIN --epochs 4 --id-dropout 0 --seed 7 --output "$T/nodrop.safetensors"
+ran "0 epochs: the initial model" $TRAIN --epochs 0 --seed 7 --output "$T/init.safetensors"
 awk -F'\t' -v OFS='\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
     $c["user_occupation"] != o1 && n < 2 && $c["user_gender"] != g1 {
         n++; o1 = $c["user_occupation"]; g1 = $c["user_gender"]
         $c["user_id"] = "newcomer" n; print }' "$D/train.tsv" >"$T/new.tsv"
-mlr-encode --spec "$D/spec" --output "$T/newenc" "$T/new.tsv" 2>/dev/null
+ran "two new users: encoded" mlr-encode --spec "$D/spec" --output "$T/newenc" "$T/new.tsv"
 for m in drop nodrop; do
-    mlr-embed --model "$T/$m.safetensors" --queries "$T/newenc" --output "$T/$m.q.npy" &&
-    mlr-embed --model "$T/$m.safetensors" --items "$D/enc/items" --output "$T/$m.i.npy" &&
-    mlr-topk --queries "$T/$m.q.npy" --items "$T/$m.i.npy" --k 10 >"$T/$m.top" 2>/dev/null
+    ran "$m: embeds and ranks" sh -c 'mlr-embed --model "$1.safetensors" --queries "$2" --output "$1.q.npy" &&
+        mlr-embed --model "$1.safetensors" --items "$3" --output "$1.i.npy" &&
+        mlr-topk --queries "$1.q.npy" --items "$1.i.npy" --k 10 >"$1.top"' - "$T/$m" "$T/newenc" "$D/enc/items"
 done
 check "two new users encoded" test "$(cat "$T/newenc/user_id.npy" | wc -c)" -gt 0
 awk -F'\t' 'NR > 1 { l[$1] = l[$1] " " $3 } END { exit !(l[0] != "" && l[0] != l[1]) }' "$T/drop.top"
@@ -181,8 +181,8 @@ expect_fail "--id-dropout above 1" 2 "id-dropout" $TRAIN --id-dropout 1.5 --outp
 cp "$T/m.safetensors" "$T/keep.safetensors"
 mkdir -p "$T/other"
 printf 'user_id\titem_id\trating\nu1\ti1\t5\n' >"$T/other/t.tsv"
-mlr-vocab --output "$T/other/spec" "$T/other/t.tsv" 2>/dev/null
-mlr-encode --spec "$T/other/spec" --output "$T/other/enc" "$T/other/t.tsv" 2>/dev/null
+ran "another spec: built" mlr-vocab --output "$T/other/spec" "$T/other/t.tsv"
+ran "another spec: encoded" mlr-encode --spec "$T/other/spec" --output "$T/other/enc" "$T/other/t.tsv"
 mlr-train --train "$T/other/enc" --spec "$D/spec" --output "$T/m.safetensors" >/dev/null 2>"$T/err"
 check "spec mismatch: status 1" test $? -eq 1
 check "spec mismatch: names spec.sha256" grep -q "^mlr-train: .*spec.sha256: encoded with another feature specification" "$T/err"
