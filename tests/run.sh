@@ -23,17 +23,18 @@ dir=$(mktemp -d) || exit 1
 trap 'rm -rf "$dir"' EXIT
 trap 'exit 130' INT TERM
 
-# The jobs, one a line: NAME<tab>SIMD<tab>PATH (SIMD: "" or "sse").
-for t in "$MLR_TESTBIN"/test_*; do
-    [ -x "$t" ] && printf '%s\t\t%s\n' "${t##*/}" "$t"
-done >"$dir/jobs"
+# The jobs, one a line: NAME<tab>SIMD<tab>PATH (SIMD: "" or "sse"). The
+# scripts first, the longest of the jobs, so that the two slots end
+# together; a job's MLR_SIMD=sse twin right after it.
 for t in tests/tools/*.sh; do
     case $t in */lib.sh) continue ;; esac
     [ -f "$t" ] && printf '%s\t\t%s\n' "${t##*/}" "$t"
-done >>"$dir/jobs"
-awk -F'\t' -v OFS='\t' -v twins=" $MLR_SIMD_TWINS " 'index(twins, " " $1 " ") { print $1, "sse", $3 }' \
-    "$dir/jobs" >"$dir/twins"
-cat "$dir/twins" >>"$dir/jobs"
+done >"$dir/all"
+for t in "$MLR_TESTBIN"/test_*; do
+    [ -x "$t" ] && printf '%s\t\t%s\n' "${t##*/}" "$t"
+done >>"$dir/all"
+awk -F'\t' -v OFS='\t' -v twins=" $MLR_SIMD_TWINS " \
+    '{ print } index(twins, " " $1 " ") { print $1, "sse", $3 }' "$dir/all" >"$dir/jobs"
 njobs=$(wc -l <"$dir/jobs")
 
 # start N: runs job N in the background; its lines go to N.log, its
