@@ -54,12 +54,12 @@ same_as_single "parallel's ':' sshlogin (this machine through the ssh path)" --s
 
 # Standard output, and the stage lines on stderr.
 mlr-topk --quiet --queries "$T/q.npy" --items "$T/i.npy" --k 3 --block 100 --threads 1 >"$T/single.tsv"
-sh "$S" --shards 5 --queries "$T/q.npy" --items "$T/i.npy" --k 3 --block 100 --threads 1 --quiet \
+mkdir "$T/tmpd" # a TMPDIR of its own: other runs may share /tmp
+TMPDIR=$T/tmpd sh "$S" --shards 5 --queries "$T/q.npy" --items "$T/i.npy" --k 3 --block 100 --threads 1 --quiet \
     >"$T/stdout.tsv" 2>"$T/err"
 same "to stdout" "$T/stdout.tsv" "$T/single.tsv"
 check "stages on stderr" grep -q '^topk-sharded: 1000 queries in 5 shards' "$T/err"
-check "no work directory left in TMPDIR" test -z "$(ls "${TMPDIR:-/tmp}" | grep "^topk-sharded\." | while read -r d; do
-    [ "${TMPDIR:-/tmp}/$d" -nt "$T/q.npy" ] && echo "$d"; done)"
+check "no work directory left in TMPDIR" test -z "$(ls -A "$T/tmpd")"
 
 # Failures: a missing catalogue, a bad option; the earlier output stays.
 cp "$T/single.tsv" "$T/keep.tsv"
@@ -73,3 +73,35 @@ sh "$S" --items "$T/i.npy" >/dev/null 2>&1
 check "no --queries: status 2" test $? -eq 2
 sh "$S" --jobs 0 --queries "$T/q.npy" --items "$T/i.npy" >/dev/null 2>&1
 check "--jobs 0: status 2" test $? -eq 2
+
+# Names travel as data (issue 16): every file named with quotes, $(...),
+# backquotes, a space, a newline (queries, ids, items, exclusions, output,
+# --tmpdir), here and through parallel's ssh path, and the same names with
+# a leading dash and a backslash: nothing in them runs (no canary),
+# the output is the single run's.
+cd "$T" || exit 1
+N1="n'\"\$(touch canary)\"'b \`touch canary\` \$(touch canary); touch canary
+\$(touch canary) #x"
+mlr-topk --quiet --queries "$T/q.npy" --query-ids "$T/q.ids" --items "$T/i.npy" --exclude "$T/train.tsv" \
+    --k 5 --block 128 --threads 1 --output "$T/single.tsv"
+for via in here : -dash; do
+    N=$N1
+    if [ "$via" = : ]; then set -- --sshlogin :; else set --; fi
+    [ "$via" != -dash ] || N="-$N1 \\n"
+    mkdir -p -- "$N.d"
+    for f in q.npy q.ids i.npy i.ids train.tsv; do cp -- "$T/$f" "$N.$f"; done
+    rm -f -- "$N.out"
+    sh "$S" --shards 3 --jobs 2 "$@" --queries "$N.q.npy" --query-ids "$N.q.ids" --items "$N.i.npy" \
+        --item-ids "$N.i.ids" --exclude "$N.train.tsv" --k 5 --block 128 --threads 1 --quiet \
+        --tmpdir "$N.d" --output "$N.out" 2>"$T/err"
+    st=$?
+    check "a hostile name ($via): status 0" test $st -eq 0
+    [ "$st" -eq 0 ] || head -c 300 "$T/err" | sed 's/^/    /'
+    same "a hostile name ($via): the single run's output" "$T/$N.out" "$T/single.tsv"
+    check "a hostile name ($via): nothing in the names ran" test -z "$(find "$T" -name canary)"
+    check "a hostile name ($via): no work directory left in --tmpdir" test -z "$(ls -A -- "$N.d")"
+done
+sh "$S" --queries "$T/q.npy" --items "$T/i.npy" --k 5 "--quiet;touch canary" >/dev/null 2>"$T/err"
+check "a hostile mlr-topk option: status 2" test $? -eq 2
+check "a hostile mlr-topk option: said so" grep -q 'not an option of mlr-topk' "$T/err"
+check "a hostile mlr-topk option: nothing ran" test -z "$(find "$T" -name canary)"
