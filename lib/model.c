@@ -1,7 +1,7 @@
 /* model.c: the two-tower model's configuration, parameter layout and
- * build, and the encoded rows its towers read (see model.h for the shape
- * legend). The towers run in tower.c, the trainer in train.c, the file in
- * modelfile.c. */
+ * build (see model.h for the shape legend). The towers run in tower.c, the
+ * trainer in train.c, the file in modelfile.c, the encoded rows are read
+ * by encdir.c. */
 #include "model.h"
 
 #include <errno.h>
@@ -305,90 +305,6 @@ size_t model_out_width(const model *m)
 
 /* ---- data ---- */
 
-static mlr_array *load_array(model_input *in, const char *dir, const char *stem,
-                             mlr_dtype want, int ndim, mlr_err *e)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.npy", dir, stem);
-    mlr_array *a = &in->arr[in->narr];
-    if (mlr_npy_read(path, (int)want, a, e) < 0)
-        return NULL;
-    in->narr++;
-    if (a->ndim != ndim)
-        return mlr_fail(e, "%s: expected a %d-D array, found %d-D", path, ndim, a->ndim), NULL;
-    if (in->n == (size_t)-1)
-        in->n = a->shape[0];
-    else if (a->shape[0] != in->n)
-        return mlr_fail(e, "%s: %zu rows, other files of %s have %zu", path, a->shape[0], dir, in->n),
-               NULL;
-    return a;
-}
-
-/* Every id of a must be in [0, V), or -1 where padding is allowed. */
-static int check_ids(const mlr_array *a, size_t V, int padding, const char *dir,
-                     const char *stem, mlr_err *e)
-{
-    const int32_t *x = a->data;
-    size_t cols = a->shape[1];
-    for (size_t i = 0; i < mlr_array_count(a); i++)
-        if (x[i] >= (int64_t)V || x[i] < (padding ? -1 : 0))
-            return mlr_fail(e, "%s/%s.npy: row %zu: id %d outside the vocabulary of %zu "
-                            "(encoded with another specification?)", dir, stem, i / cols, x[i], V);
-    return 0;
-}
-
-static int load_feature(model_input *in, size_t i, const model_feature *f, const char *dir,
-                        mlr_err *e)
-{
-    char stem[64];
-    const mlr_array *a;
-    switch (f->kind) {
-    case MF_CAT:
-    case MF_BAG:
-        if (!(a = load_array(in, dir, f->name, MLR_I4, f->kind == MF_CAT ? 1 : 2, e)))
-            return -1;
-        in->ids[i] = a->data;
-        in->L[i] = a->shape[1];
-        return check_ids(a, f->vocab, f->kind == MF_BAG, dir, f->name, e);
-    case MF_NUM:
-        snprintf(stem, sizeof stem, "%s_bucket", f->name);
-        if (!(a = load_array(in, dir, stem, MLR_I4, 1, e)))
-            return -1;
-        in->ids[i] = a->data;
-        in->L[i] = 1;
-        if (check_ids(a, f->vocab, 0, dir, stem, e) < 0)
-            return -1;
-        /* and the normalised value, as MF_VALUE */
-        /* fall through */
-    default:
-        if (!(a = load_array(in, dir, f->name, MLR_F4, 1, e)))
-            return -1;
-        in->val[i] = a->data;
-        for (size_t r = 0; r < a->shape[0]; r++)
-            if (!isfinite(in->val[i][r]))
-                return mlr_fail(e, "%s/%s.npy: row %zu: not a finite number", dir, f->name, r);
-        return 0;
-    }
-}
-
-int model_input_load(model_input *in, const model_tower *t, const char *dir,
-                     size_t want_n, mlr_err *e)
-{
-    memset(in, 0, sizeof *in);
-    in->n = (size_t)-1;
-    for (size_t i = 0; i < t->nfeat; i++)
-        if (load_feature(in, i, &t->feat[i], dir, e) < 0) {
-            model_input_free(in);
-            return -1;
-        }
-    if (want_n && in->n != want_n) {
-        mlr_fail(e, "%s: %zu rows, expected %zu", dir, in->n, want_n);
-        model_input_free(in);
-        return -1;
-    }
-    return 0;
-}
-
 void model_input_free(model_input *in)
 {
     for (size_t i = 0; i < in->narr; i++)
@@ -404,22 +320,3 @@ size_t model_input_lmax(const model_input *in)
             L = in->L[i];
     return L;
 }
-
-int model_check_encoding(const char *dir, const char *sha, mlr_err *e)
-{
-    char path[4096], got[80] = "";
-    snprintf(path, sizeof path, "%s/spec.sha256", dir);
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return mlr_fail(e, "%s: cannot open: %s (not an mlr-encode output?)", path, strerror(errno));
-    size_t n = fread(got, 1, sizeof got - 1, fp);
-    fclose(fp);
-    got[n] = 0;
-    got[strcspn(got, " \t\r\n")] = 0;
-    if (strcmp(got, sha) != 0)
-        return mlr_fail(e, "%s: encoded with another feature specification (%.12s, expected %.12s); "
-                        "rerun mlr-encode --spec with the specification of the model on the rows of %s",
-                        path, got, sha, dir);
-    return 0;
-}
-

@@ -1,6 +1,6 @@
 /* model.h: the report's two-tower model with a rating head
  * (docs/features.md, "The model"): its configuration, parameter layout
- * and build (model.c), the encoded rows a tower reads (model.c), inference
+ * and build (model.c), the encoded rows a tower reads (encdir.c), inference
  * (tower.c) and the .safetensors file (modelfile.c). The towers' batch
  * activations are in tower.h, the trainer in train.h.
  *
@@ -134,9 +134,9 @@ typedef struct {
     size_t narr;
 } model_input;
 
-/* Loads the files tower t needs from DIR, checking dtypes, row counts
- * (all N, or exactly `want_n` when non-zero) and ids within each
- * vocabulary. */
+/* Loads the files tower t needs from the encoded directory DIR (encdir.c,
+ * encdir.h), checking dtypes, row counts (all N, or exactly `want_n` when
+ * non-zero) and ids within each vocabulary. */
 int model_input_load(model_input *in, const model_tower *t, const char *dir,
                      size_t want_n, mlr_err *e);
 void model_input_free(model_input *in);
@@ -144,7 +144,7 @@ void model_input_free(model_input *in);
 size_t model_input_lmax(const model_input *in);
 
 /* Fails with a hint line when DIR/spec.sha256 differs from sha: the rows
- * were encoded with another specification. */
+ * were encoded with another specification (encdir.c: mlr_encdir_check). */
 int model_check_encoding(const char *dir, const char *sha, mlr_err *e);
 
 /* ---- inference (tower.c) ---- */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encdir.h"
 #include "mlr.h"
 #include "model.h"
 #include "npy.h"
@@ -84,8 +85,8 @@ static char *ids_path(const char *out)
 static int write_ids(const char *dir, int queries, size_t n, const char *path, mlr_err *e)
 {
     char in[4096];
-    snprintf(in, sizeof in, "%s/%s", dir, queries ? "rows.tsv" : "items.ids");
-    mlr_reader *r = mlr_reader_open(in, NULL, e);
+    mlr_reader *r = queries ? mlr_encdir_rows_open(dir, in, sizeof in, e)
+                            : mlr_encdir_items_open(dir, in, sizeof in, e);
     if (!r)
         return -1;
     int col = mlr_reader_require(r, queries ? "user_id" : "id", e), st = 0;
@@ -120,7 +121,7 @@ static int run(const options *o, mlr_err *e)
     const model_tower *t = o->queries ? &m.query : &m.cand;
     model_input in;
     memset(&in, 0, sizeof in);
-    int rc = model_check_encoding(dir, m.spec_sha256, e);
+    int rc = mlr_encdir_check(dir, m.spec_sha256, e);
     if (rc == 0)
         rc = model_input_load(&in, t, dir, 0, e);
     if (rc == 0) {

@@ -1,7 +1,8 @@
 /* mlr-encode: a table + a feature specification -> one .npy per feature
  * (docs/features.md), rows.tsv and spec.sha256; with --items, the
  * catalogue: one row per distinct item_id, sorted bytewise, + items.ids.
- * Encoded columns are held in memory and written when the input ends, so
+ * Encoded columns are held in memory and written when the input ends, into
+ * a directory built beside ENCDIR and swapped in whole (lib/encdir.h), so
  * a failure anywhere leaves ENCDIR as it was. */
 #include <errno.h>
 #include <getopt.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "encdir.h"
 #include "mlr.h"
 #include "npy.h"
 #include "spec.h"
@@ -90,20 +92,9 @@ typedef struct {
     int started;         /* the first input's header has been seen */
     int first_has_item;  /* rows.tsv has item_id */
     mlr_strmap *items;   /* --items: the item ids seen, in first-seen order */
-    mlr_out rows;        /* rows.tsv, streamed */
-    int rows_open;
+    mlr_encdir_writer out; /* ENCDIR, built beside it */
+    FILE *rows;          /* its rows.tsv, streamed */
 } state;
-
-/* Files written, committed together at the end. An mlr_out must keep its
- * address until commit (mlr.h's registry points at it): hence slots here
- * and pointers in o[] (rows.tsv lives in the state). */
-#define MAX_FILES 40
-typedef struct {
-    mlr_out slot[MAX_FILES];
-    mlr_out *o[MAX_FILES];
-    char *path[MAX_FILES];
-    size_t n;
-} pending;
 
 static const char USAGE[] =
     "usage: mlr-encode --spec SPECDIR --output ENCDIR [options] [FILE...]\n"
@@ -158,14 +149,6 @@ static void parse_args(int argc, char **argv, options *o)
         o->inputs = argv + optind;
 }
 
-static char *join(const char *dir, const char *name, const char *ext)
-{
-    size_t n = strlen(dir) + strlen(name) + strlen(ext) + 2;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s/%s%s", dir, name, ext);
-    return p;
-}
-
 /* ---- reading ---- */
 
 /* The first input decides the features: those whose column it has (in
@@ -197,13 +180,9 @@ static void add_columns(state *s, mlr_reader *r)
 
 static int open_rows_tsv(state *s, mlr_err *e)
 {
-    char *path = join(s->opt->output, "rows", ".tsv");
-    int rc = mlr_out_open(&s->rows, path, e);
-    free(path);
-    if (rc < 0)
+    if (!(s->rows = mlr_encdir_rows(&s->out, e)))
         return -1;
-    s->rows_open = 1;
-    fputs(s->first_has_item ? "user_id\titem_id\n" : "user_id\n", s->rows.fp);
+    fputs(s->first_has_item ? "user_id\titem_id\n" : "user_id\n", s->rows);
     return 0;
 }
 
@@ -389,7 +368,7 @@ static void line_add(state *s, const char *p, size_t n)
 static void flush_lines(state *s)
 {
     if (s->line_len)
-        fwrite(s->line, 1, s->line_len, s->rows.fp);
+        fwrite(s->line, 1, s->line_len, s->rows);
     s->line_len = 0;
 }
 
@@ -442,20 +421,6 @@ static int encode_input(state *s, const char *path, mlr_err *e)
 
 /* ---- writing ---- */
 
-static FILE *pending_open(pending *p, const char *dir, const char *name, const char *ext,
-                          mlr_err *e)
-{
-    char *path = join(dir, name, ext);
-    mlr_out *o = &p->slot[p->n];
-    if (mlr_out_open(o, path, e) < 0) {
-        free(path);
-        return NULL;
-    }
-    p->o[p->n] = o;
-    p->path[p->n++] = path;
-    return o->fp;
-}
-
 /* Element order[i] (or i when order is NULL) of data, for i < n. */
 static void write_elems(FILE *fp, const void *data, size_t elem, const size_t *order, size_t n)
 {
@@ -498,11 +463,11 @@ static void write_list(FILE *fp, const column *c, const size_t *order, size_t n)
     free(start);
 }
 
-static int write_column(state *s, pending *p, const column *c, const size_t *order, mlr_err *e)
+static int write_column(state *s, const column *c, const size_t *order, mlr_err *e)
 {
-    const char *dir = s->opt->output, *name = c->f->name;
+    const char *name = c->f->name;
     size_t n = s->nrows;
-    FILE *fp = pending_open(p, dir, name, ".npy", e);
+    FILE *fp = mlr_encdir_feature(&s->out, name, 0, e);
     if (!fp)
         return -1;
     switch (c->f->kind) {
@@ -520,7 +485,7 @@ static int write_column(state *s, pending *p, const column *c, const size_t *ord
         write_elems(fp, c->vals.p, sizeof(float), order, n);
         if (c->f->kind == MLR_KIND_LABEL)
             break;
-        if (!(fp = pending_open(p, dir, name, "_bucket.npy", e)))
+        if (!(fp = mlr_encdir_feature(&s->out, name, 1, e)))
             return -1;
         mlr_npy_write_header(fp, MLR_I4, 1, n, 1);
         write_elems(fp, c->ids.p, sizeof(int32_t), order, n);
@@ -555,9 +520,9 @@ static size_t *item_order(const state *s)
     return order;
 }
 
-static int write_items_ids(state *s, pending *p, const size_t *order, mlr_err *e)
+static int write_items_ids(state *s, const size_t *order, mlr_err *e)
 {
-    FILE *fp = pending_open(p, s->opt->output, "items", ".ids", e);
+    FILE *fp = mlr_encdir_items(&s->out, e);
     if (!fp)
         return -1;
     fputs("id\n", fp);
@@ -568,74 +533,23 @@ static int write_items_ids(state *s, pending *p, const size_t *order, mlr_err *e
     return 0;
 }
 
-/* Commits every file; if one fails, removes those this run created. */
-static int commit_all(pending *p, mlr_err *e)
-{
-    int existed[MAX_FILES];
-    for (size_t i = 0; i < p->n; i++)
-        existed[i] = access(p->path[i], F_OK) == 0;
-    for (size_t i = 0; i < p->n; i++) {
-        if (mlr_out_commit(p->o[i], e) == 0)
-            continue;
-        for (size_t j = 0; j < i; j++)
-            if (!existed[j])
-                unlink(p->path[j]);
-        return -1; /* the rest is aborted by the caller */
-    }
-    return 0;
-}
-
-/* Removes the .npy of spec features this run did not encode, so ENCDIR
- * never mixes two encodings. */
-static void remove_stale(const state *s)
-{
-    for (size_t i = 0; i < s->spec.n; i++) {
-        const mlr_feature *f = &s->spec.features[i];
-        size_t j = 0;
-        while (j < s->ncols && s->cols[j].f != f)
-            j++;
-        if (j < s->ncols)
-            continue;
-        char *a = join(s->opt->output, f->name, ".npy");
-        char *b = join(s->opt->output, f->name, "_bucket.npy");
-        unlink(a);
-        unlink(b);
-        free(a);
-        free(b);
-    }
-}
-
+/* Every file into the new directory, then the directory in ENCDIR's place
+ * (only this run's files: no feature of an earlier encoding stays). */
 static int write_all(state *s, mlr_err *e)
 {
-    pending p;
-    p.n = 0;
     size_t *order = s->opt->items ? item_order(s) : NULL;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < s->ncols; i++)
-        rc = write_column(s, &p, &s->cols[i], order, e);
+        rc = write_column(s, &s->cols[i], order, e);
     if (rc == 0 && s->opt->items)
-        rc = write_items_ids(s, &p, order, e);
-    FILE *fp = rc == 0 ? pending_open(&p, s->opt->output, "spec", ".sha256", e) : NULL;
-    if (fp)
-        fprintf(fp, "%s\n", s->spec.sha256);
-    else
-        rc = -1;
-    if (rc == 0 && s->rows_open) { /* rows.tsv, streamed while reading, joins the commit */
+        rc = write_items_ids(s, order, e);
+    if (rc == 0)
+        rc = mlr_encdir_spec(&s->out, s->spec.sha256, e);
+    if (rc == 0 && s->rows) /* rows.tsv, streamed while reading */
         flush_lines(s);
-        p.o[p.n] = &s->rows;
-        p.path[p.n++] = join(s->opt->output, "rows", ".tsv");
-    }
-    if (rc == 0)
-        rc = commit_all(&p, e);
-    for (size_t i = 0; i < p.n; i++) {
-        mlr_out_abort(p.o[i]); /* a no-op once committed */
-        free(p.path[i]);
-    }
-    s->rows_open = 0;
     free(order);
-    if (rc == 0)
-        remove_stale(s);
-    return rc;
+    s->rows = NULL;
+    return rc == 0 ? mlr_encdir_commit(&s->out, e) : -1;
 }
 
 /* One line for the whole run, naming each feature that clipped: values
@@ -668,22 +582,21 @@ static void free_state(state *s)
         free(s->cols[i].by_item);
     }
     free(s->line);
-    if (s->rows_open)
-        mlr_out_abort(&s->rows);
+    mlr_encdir_abort(&s->out); /* a no-op once committed */
     mlr_strmap_free(s->items);
     mlr_tokens_free(&s->tokens);
     free(s->scratch);
     mlr_spec_free(&s->spec);
 }
 
-static int run(const options *o, int *created, mlr_err *e)
+static int run(const options *o, mlr_err *e)
 {
     state s;
     memset(&s, 0, sizeof s);
     s.opt = o;
     int rc = mlr_spec_read(o->spec_dir, &s.spec, e);
     if (rc == 0)
-        rc = mlr_spec_mkdir(o->output, created, e);
+        rc = mlr_encdir_begin(&s.out, o->output, e);
     s.scratch = xmalloc(o->max_tokens * sizeof *s.scratch);
     for (char **in = o->inputs; rc == 0 && *in; in++)
         rc = encode_input(&s, *in, e);
@@ -699,15 +612,10 @@ int main(int argc, char **argv)
 {
     options o;
     mlr_err e;
-    int created = 0;
     mlr_init_tool();
     parse_args(argc, argv, &o);
-    if (run(&o, &created, &e) < 0) {
-        mlr_out_abort_all();
-        if (created)
-            rmdir(o.output);
+    if (run(&o, &e) < 0)
         mlr_die_err(&e);
-    }
     mlr_close_stdout();
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encdir.h"
 #include "mlr.h"
 #include "model.h"
 #include "table.h"
@@ -68,8 +69,7 @@ static int write_predictions(const char *dir, const float *pred, size_t n, const
                              mlr_err *e)
 {
     char in[4096];
-    snprintf(in, sizeof in, "%s/rows.tsv", dir);
-    mlr_reader *r = mlr_reader_open(in, NULL, e);
+    mlr_reader *r = mlr_encdir_rows_open(dir, in, sizeof in, e);
     if (!r)
         return -1;
     int uc = mlr_reader_require(r, "user_id", e);
@@ -107,7 +107,7 @@ static int run(const options *o, mlr_err *e)
     model_input q, c;
     memset(&q, 0, sizeof q);
     memset(&c, 0, sizeof c);
-    int rc = model_check_encoding(o->rows, m.spec_sha256, e);
+    int rc = mlr_encdir_check(o->rows, m.spec_sha256, e);
     if (rc == 0)
         rc = model_input_load(&q, &m.query, o->rows, 0, e);
     if (rc == 0)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "encdir.h"
 #include "mlr.h"
 #include "model.h"
 #include "npy.h"
@@ -295,39 +296,24 @@ typedef struct {
 static int load_dataset(dataset *d, const model *m, const char *dir, size_t nkeys,
                         int need_ratings, mlr_err *e)
 {
-    char path[4096];
     memset(d, 0, sizeof *d);
-    if (model_check_encoding(dir, m->spec_sha256, e) < 0 ||
+    if (mlr_encdir_check(dir, m->spec_sha256, e) < 0 ||
         model_input_load(&d->q, &m->query, dir, 0, e) < 0 ||
         model_input_load(&d->c, &m->cand, dir, d->q.n, e) < 0)
         return -1;
     d->n = d->q.n;
-    snprintf(path, sizeof path, "%s/item_id.npy", dir);
-    if (mlr_npy_read(path, MLR_I4, &d->keys, e) < 0)
+    if (mlr_encdir_keys(dir, d->n, nkeys, &d->keys, e) < 0)
         return -1;
-    if (d->keys.ndim != 1 || d->keys.shape[0] != d->n)
-        return mlr_fail(e, "%s: expected %zu rows of one id", path, d->n);
-    const int32_t *k = d->keys.data;
-    for (size_t i = 0; i < d->n; i++)
-        if (k[i] < 0 || (size_t)k[i] >= nkeys)
-            return mlr_fail(e, "%s: row %zu: id %d outside the vocabulary of %zu", path, i, k[i], nkeys);
     if (!need_ratings)
         return 0;
-    snprintf(path, sizeof path, "%s/rating.npy", dir);
-    if (mlr_npy_read(path, MLR_F4, &d->ratings, e) < 0) {
+    int rc = mlr_encdir_ratings(dir, d->n, &d->ratings, e);
+    if (rc == -2) { /* unreadable */
         char msg[900];
         memcpy(msg, e->msg, sizeof msg - 1);
         msg[sizeof msg - 1] = 0;
         return mlr_fail(e, "%s (no ratings? then --rating-weight 0)", msg);
     }
-    if (d->ratings.ndim != 1 || d->ratings.shape[0] != d->n)
-        return mlr_fail(e, "%s: expected %zu ratings", path, d->n);
-    /* one inf or NaN label would turn every weight it reaches into NaN */
-    const float *y = d->ratings.data;
-    for (size_t i = 0; i < d->n; i++)
-        if (!isfinite(y[i]))
-            return mlr_fail(e, "%s: row %zu: rating is not a finite number", path, i);
-    return 0;
+    return rc;
 }
 
 static void free_dataset(dataset *d)
@@ -350,8 +336,7 @@ typedef struct {
 static int load_truth(validation *v, const char *dir, mlr_err *e)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/rows.tsv", dir);
-    mlr_reader *r = mlr_reader_open(path, NULL, e);
+    mlr_reader *r = mlr_encdir_rows_open(dir, path, sizeof path, e);
     if (!r)
         return -1;
     int col = mlr_reader_require(r, "item_id", e), st = 0;
@@ -379,12 +364,11 @@ static int load_validation(validation *v, const model *m, const options *o, size
     char path[4096];
     memset(v, 0, sizeof *v);
     if (load_dataset(&v->rows, m, o->valid, nkeys, 1, e) < 0 ||
-        model_check_encoding(o->items, m->spec_sha256, e) < 0 ||
+        mlr_encdir_check(o->items, m->spec_sha256, e) < 0 ||
         model_input_load(&v->items, &m->cand, o->items, 0, e) < 0)
         return -1;
     v->ids = mlr_strmap_new(v->items.n);
-    snprintf(path, sizeof path, "%s/items.ids", o->items);
-    if (mlr_ids_read(path, v->ids, &v->nitems, e) < 0)
+    if (mlr_encdir_items_read(o->items, v->ids, &v->nitems, path, sizeof path, e) < 0)
         return -1;
     if (v->nitems != v->items.n)
         return mlr_fail(e, "%s: %zu ids for %zu encoded items", path, v->nitems, v->items.n);
@@ -611,27 +595,6 @@ static char *train_json(const options *o)
     return s;
 }
 
-/* A checksum of the training tensors: sha256 over "name sha256\n" of each file. */
-static int train_checksum(const char *dir, char out[65], mlr_err *e)
-{
-    static const char *const names[] = {"spec.sha256", "rows.tsv", "item_id.npy", "rating.npy",
-                                        "user_id.npy", "timestamp.npy"};
-    mlr_sha256_ctx c;
-    mlr_sha256_init(&c);
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        char path[4096], hex[65], line[128];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (access(path, R_OK) != 0)
-            continue;
-        if (mlr_sha256_file(path, hex, e) < 0)
-            return -1;
-        int n = snprintf(line, sizeof line, "%s %s\n", names[i], hex);
-        mlr_sha256_update(&c, line, (size_t)n);
-    }
-    mlr_sha256_final(&c, out);
-    return 0;
-}
-
 /* --init: the old model's parameters into m, rows matched by token. */
 static int warm_start(model *m, const mlr_spec *spec, const options *o, mlr_err *e)
 {
@@ -759,7 +722,7 @@ static int run(const options *o, mlr_err *e)
         rc = warm_start(&m, &spec, o, e);
     char sha[65];
     if (rc == 0)
-        rc = train_checksum(o->train, sha, e);
+        rc = mlr_encdir_checksum(o->train, sha, e);
     mlr_out log = {0};
     if (rc == 0 && o->log && (rc = mlr_out_open(&log, o->log, e)) == 0)
         fputs("epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse\tgflops\tkept\n",

@@ -153,6 +153,31 @@ check "failures left ENCDIR as it was" diff -r "$T/keep" "$T/enc"
 expect_fail "failure into a new directory" 1 "badts.tsv:4:" \
     mlr-encode --spec "$SPEC" --output "$T/new" "$T/badts.tsv"
 check "failure removed the directory it made" test ! -e "$T/new"
+
+# A write that fails on the largest file (a file size limit: writes past
+# it fail with EFBIG, as on a full disk) after the smaller ones are done:
+# the directory is built beside ENCDIR and swapped in only when complete,
+# so ENCDIR keeps every earlier file and nothing is left beside it.
+mkdir "$T/w" && cp -r "$T/enc" "$T/w/enc"
+{ head -n 1 "$IN"; for i in $(seq 75); do tail -n +2 "$IN"; done; } >"$T/big.tsv" # title (300, 16) <i4: 19 KB
+(trap '' XFSZ; ulimit -f 16 && exec mlr-encode --spec "$SPEC" --output "$T/w/enc" "$T/big.tsv") 2>"$T/err"
+st=$?
+check "largest file fails: status 1" test "$st" = 1
+check "largest file fails: one line naming it" grep -q "^mlr-encode: $T/w/enc/item_title.npy: write error" "$T/err"
+check "largest file fails: ENCDIR whole, as it was" diff -r "$T/w/enc" "$T/enc"
+check "largest file fails: nothing left beside it" test "$(ls "$T/w")" = "enc"
+check "the same without the limit: status 0" mlr-encode --spec "$SPEC" --output "$T/w/enc" "$T/big.tsv"
+check "  and every file replaced" test "$(wc -c <"$T/w/enc/item_title.npy")" -gt 19000
+check "  and nothing left beside it" test "$(ls "$T/w")" = "enc"
+# An encoded directory is replaced whole: a directory holding anything
+# else is refused, untouched.
+mkdir "$T/mixed" && echo notes >"$T/mixed/notes.txt"
+expect_fail "a directory with other files" 1 "mixed: holds 'notes.txt'" \
+    mlr-encode --spec "$SPEC" --output "$T/mixed" "$IN"
+check "  left as it was" test "$(ls "$T/mixed")" = "notes.txt"
+ln -s "$T/w/enc" "$T/link"
+check "through a symlink: status 0" mlr-encode --spec "$SPEC" --output "$T/link" "$IN"
+check "  the link stays, its directory re-encoded" sh -c "test -L '$T/link' && diff -r '$T/w/enc' '$T/enc'"
 check "--help on stdout, status 0" sh -c 'mlr-encode --help | grep -q "^usage: mlr-encode"'
 
 # ---- MovieLens 100K ----
