@@ -150,7 +150,8 @@ int model_check_encoding(const char *dir, const char *sha, mlr_err *e);
 /* ---- inference (tower.c) ---- */
 /* out (N, D): the tower's output for every row of in, in chunks. */
 void model_embed(const model_tower *t, const model_input *in, float *out);
-/* The same on `threads` threads (contiguous ranges: the same bits as one). */
+/* The same on `threads` threads: the same chunks of rows, each taken by
+ * the first thread free (the same bits as one thread). */
 void model_embed_threads(const model_tower *t, const model_input *in, float *out, int threads);
 /* out (N): the rating head on (q[n], c[n]), q and c (N, D) tower outputs. */
 void model_rating(const model *m, const float *q, const float *c, size_t N, float *out);

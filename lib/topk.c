@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,6 +333,49 @@ void mlr_parallel_for(int threads, size_t n, mlr_range_fn fn, void *arg)
     free(jobs);
 }
 
+typedef struct {
+    mlr_range_fn fn;
+    void *arg;
+    int t;
+    size_t n;
+    atomic_size_t *next;
+} claim_job;
+
+/* Items one at a time, each to the first thread free: a preempted thread
+ * holds up only the item it holds. */
+static void *claim_main(void *p)
+{
+    claim_job *j = p;
+    size_t i;
+    while ((i = atomic_fetch_add(j->next, 1)) < j->n)
+        j->fn(j->t, i, i + 1, j->arg);
+    return NULL;
+}
+
+void mlr_parallel_claim(int threads, size_t n, mlr_range_fn fn, void *arg)
+{
+    if (threads < 1) threads = 1;
+    if (threads == 1) {
+        fn(0, 0, n, arg);
+        return;
+    }
+    atomic_size_t next;
+    atomic_init(&next, 0);
+    claim_job *jobs = xcalloc((size_t)threads, sizeof *jobs);
+    pthread_t *tid = xcalloc((size_t)threads, sizeof *tid);
+    int *started = xcalloc((size_t)threads, sizeof *started);
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (claim_job){fn, arg, t, n, &next};
+        if (t > 0) started[t] = pthread_create(&tid[t], NULL, claim_main, &jobs[t]) == 0;
+    }
+    claim_main(&jobs[0]); /* the caller takes items too: it alone if no thread started */
+    for (int t = 1; t < threads; t++)
+        if (started[t]) pthread_join(tid[t], NULL);
+    free(started);
+    free(tid);
+    free(jobs);
+}
+
 struct mlr_scorer {
     const float *items; /* (M, D), borrowed */
     size_t m, d, tile;
@@ -408,10 +452,12 @@ void mlr_scorer_run(mlr_scorer *s, const float *q, size_t b,
                     mlr_row_fn fn, void *arg)
 {
     run_job j = {s, q, b, fn, arg};
-    /* A thread per tile at most: tiny blocks are not worth a thread. */
+    /* A thread per tile at most: tiny blocks are not worth a thread. The
+     * tiles go to the threads as they come free (a tile's scores do not
+     * depend on the thread). */
     size_t tiles = (b + s->tile - 1) / s->tile;
     int threads = tiles < (size_t)s->threads ? (int)tiles : s->threads;
-    mlr_parallel_for(threads, tiles, run_part, &j);
+    mlr_parallel_claim(threads, tiles, run_part, &j);
 }
 
 typedef struct {

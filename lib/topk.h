@@ -67,6 +67,11 @@ void mlr_scores_naive(float *scores, const float *q, size_t b,
  * in the caller, and so does a failed pthread_create for its range. */
 typedef void (*mlr_range_fn)(int t, size_t lo, size_t hi, void *arg);
 void mlr_parallel_for(int threads, size_t n, mlr_range_fn fn, void *arg);
+/* The same fn over [0, n) one item at a time, fn(t, i, i + 1, arg), each
+ * item to the first of the threads free (t: the thread, for its scratch):
+ * on a busy machine a preempted thread holds up one item, not a range.
+ * For work whose results do not depend on the thread. */
+void mlr_parallel_claim(int threads, size_t n, mlr_range_fn fn, void *arg);
 
 /* The catalogue and per-thread scratch: each worker scores `tile` query
  * rows at a time (a (tile, I) buffer that stays in cache) and hands each

@@ -2,6 +2,7 @@
  * the first layer, embed and predict (see tower.h). */
 #include "tower.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -435,27 +436,35 @@ typedef struct {
     const model_tower *t;
     const model_input *in;
     float *out;
+    atomic_size_t next; /* the next chunk */
 } embed_job;
 
+/* A thread's part: chunks of CHUNK rows, each to the first thread free
+ * (a preempted thread holds up one chunk, not a fixed share); the chunks
+ * are those of one thread, so any thread count gives one thread's bits. */
 static void embed_part(int th, int nt, void *arg)
 {
+    (void)th;
+    (void)nt;
     embed_job *j = arg;
     const model_tower *t = j->t;
-    size_t D = t->mlp.width[t->mlp.n], lo, hi;
-    mlr_pool_range(j->in->n, th, nt, &lo, &hi);
-    if (lo == hi)
-        return;
+    size_t D = t->mlp.width[t->mlp.n], n = j->in->n, c;
     model_acts a;
-    model_tower_acts_init(&a, t, model_input_lmax(j->in), CHUNK);
+    int ready = 0;
     size_t rows[CHUNK];
-    for (size_t s = lo; s < hi; s += CHUNK) {
-        size_t B = hi - s < CHUNK ? hi - s : CHUNK;
+    while ((c = atomic_fetch_add(&j->next, 1)) * CHUNK < n) {
+        size_t s = c * CHUNK, B = n - s < CHUNK ? n - s : CHUNK;
+        if (!ready) {
+            model_tower_acts_init(&a, t, model_input_lmax(j->in), CHUNK);
+            ready = 1;
+        }
         for (size_t r = 0; r < B; r++)
             rows[r] = s + r;
         const float *y = model_tower_forward(t, &a, j->in, rows, B);
         memcpy(j->out + s * D, y, B * D * sizeof(float));
     }
-    model_acts_free(&a);
+    if (ready)
+        model_acts_free(&a);
 }
 
 void model_embed_threads(const model_tower *t, const model_input *in, float *out, int threads)
@@ -464,7 +473,7 @@ void model_embed_threads(const model_tower *t, const model_input *in, float *out
     size_t chunks = (in->n + CHUNK - 1) / CHUNK;
     int nt = chunks < (size_t)threads ? (int)chunks : threads;
     mlr_pool *p = mlr_pool_new(nt);
-    embed_job j = {t, in, out};
+    embed_job j = {t, in, out, 0};
     mlr_pool_run(p, embed_part, &j);
     mlr_pool_free(p);
 }

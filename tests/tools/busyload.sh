@@ -2,14 +2,17 @@
 # mlr-train on a busy machine (issue 17): the same seed gives the same
 # model bytes on 1, 2 and 3 threads, idle and beside a loop of short
 # processes (the load that preempts threads in bursts), at batch sizes
-# that cut a step into 2, 4 and 8 pieces.
+# that cut a step into 2, 4 and 8 pieces. mlr-embed (12 chunks of rows)
+# and mlr-topk (their tiles) give the same bytes on 3 threads under the
+# load as on 1 idle.
 . "$(dirname "$0")/lib.sh"
 
 D=$T/syn
 mkdir -p "$D"
 if ! { mlr-synth --n-users 200 --n-items 300 --n-ratings 12000 --seed 5 --taste 20 >"$D/all.tsv" &&
     mlr-vocab --output "$D/spec" "$D/all.tsv" &&
-    mlr-encode --spec "$D/spec" --output "$D/enc" "$D/all.tsv"; } 2>"$T/setup.err"; then
+    mlr-encode --spec "$D/spec" --output "$D/enc" "$D/all.tsv" &&
+    mlr-encode --items --spec "$D/spec" --output "$D/items" "$D/all.tsv"; } 2>"$T/setup.err"; then
     fail "synthetic data" "$(head -c 300 "$T/setup.err")"
     exit 0
 fi
@@ -33,7 +36,20 @@ for batch in 100 256 512; do
     train "$T/busy2-$batch" 2 "$batch"
     train "$T/busy3-$batch" 3 "$batch"
 done
+# embed ENCDIR OUT THREADS; topk Q OUT THREADS
+embed() { mlr-embed --model "$T/idle1-256" --queries "$1" --threads "$3" --output "$2" 2>"$T/embed.err" ||
+    fail "mlr-embed --threads $3" "$(head -c 300 "$T/embed.err")"; }
+topk() { mlr-topk --quiet --queries "$1" --items "$T/items.npy" --k 5 --block 2048 --tile 64 \
+    --threads "$3" --output "$2" 2>"$T/topk.err" || fail "mlr-topk --threads $3" "$(head -c 300 "$T/topk.err")"; }
+embed "$D/enc" "$T/q3.npy" 3
+mlr-embed --model "$T/idle1-256" --items "$D/items" --output "$T/items.npy" 2>"$T/embed.err" ||
+    fail "mlr-embed --items" "$(head -c 300 "$T/embed.err")"
+topk "$T/q3.npy" "$T/top3.tsv" 3
 kill "$load"
+embed "$D/enc" "$T/q1.npy" 1
+topk "$T/q1.npy" "$T/top1.tsv" 1
+same "mlr-embed: 3 threads under load = 1 thread idle" "$T/q3.npy" "$T/q1.npy"
+same "mlr-topk: 3 threads under load = 1 thread idle" "$T/top3.tsv" "$T/top1.tsv"
 for batch in 100 256 512; do
     same "batch $batch: 2 threads idle = 1 thread" "$T/idle2-$batch" "$T/idle1-$batch"
     same "batch $batch: 2 threads under load = 1 thread idle" "$T/busy2-$batch" "$T/idle1-$batch"

@@ -3,6 +3,7 @@
  * naive twin; sgemm scoring against loops; the %.6g formatter against
  * printf. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,8 +200,41 @@ static void test_fmt_g6(void)
     CHECK(mlr_fmt_size(a, 1234567) == 7 && strcmp(a, "1234567") == 0);
 }
 
+typedef struct {
+    atomic_int ran[300];
+    atomic_int bad;
+    int threads;
+} claim_check;
+
+static void claimed(int t, size_t lo, size_t hi, void *arg)
+{
+    claim_check *c = arg;
+    if (t < 0 || t >= c->threads || hi != lo + 1)
+        atomic_fetch_add(&c->bad, 1);
+    for (size_t i = lo; i < hi && i < 300; i++)
+        atomic_fetch_add(&c->ran[i], 1);
+}
+
+/* mlr_parallel_claim: every item once, one at a time, t a thread's. */
+static void test_parallel_claim(void)
+{
+    for (int threads = 1; threads <= 4; threads++)
+        for (size_t n = 0; n <= 300; n += 75) {
+            static claim_check c;
+            memset(&c, 0, sizeof c);
+            c.threads = threads;
+            mlr_parallel_claim(threads, n, claimed, &c);
+            int once = 1;
+            for (size_t i = 0; i < 300; i++)
+                once &= atomic_load(&c.ran[i]) == (i < n);
+            CHECKF(once, "threads %d, n %zu: an item not run once", threads, n);
+            CHECKF(threads == 1 || atomic_load(&c.bad) == 0, "threads %d: bad t or range", threads);
+        }
+}
+
 int main(void)
 {
+    RUN(test_parallel_claim);
     RUN(test_select_vs_sort);
     RUN(test_select_k_above_m);
     RUN(test_rank);
