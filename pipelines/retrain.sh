@@ -4,11 +4,14 @@
 #            [--threads T] [-- mlr-train options...]
 #
 # Retrains the served model on the current data, for cron:
-#   17 3 * * * cd /srv/mlrec && sh pipelines/retrain.sh --dir /srv/mlrec/serve --append /srv/incoming/ratings-new.tsv -- --epochs 10 2>>/srv/mlrec/serve/cron.err
+#   17 3 * * * cd "$HOME/mlrec" && mkdir -p "$HOME/serve" && sh pipelines/retrain.sh --dir "$HOME/serve" --append "$HOME/incoming/new.tsv" -- --epochs 10 2>>"$HOME/serve/cron.err"
 #
 # 1. The data: --data TABLE is the whole current table; --append NEWROWS
 #    adds NEWROWS' rows (same header) to DIR/data.tsv, the table of the last
-#    run. DIR/data.tsv is updated first, whatever happens to the model.
+#    run (the first run's NEWROWS start it). DIR/data.tsv is updated first,
+#    whatever happens to the model. A NEWROWS appended before (the same
+#    SHA-256, remembered in DIR/appended.tsv) is not appended again: the
+#    run logs `skipped` and exits 0.
 # 2. A held-out slice: mlr-split of the current data, --split random (a
 #    keyed hash with --seed: the same rows every run, the new ones spread
 #    over both sides) or --split time (the newest rows), --test-fraction F.
@@ -131,13 +134,27 @@ if [ -n "$data" ]; then
     cp "$data" "$work/data.tsv"
 else
     [ -f "$append" ] || { echo "$append: no such file" >>"$work/log"; exit 1; }
-    [ -f "$dir/data.tsv" ] || { echo "--append: no $dir/data.tsv yet (start with --data)" >>"$work/log"; exit 1; }
-    [ "$(head -n 1 "$append")" = "$(head -n 1 "$dir/data.tsv")" ] ||
-        { echo "$append: its header differs from $dir/data.tsv's" >>"$work/log"; exit 1; }
-    { cat "$dir/data.tsv"; tail -n +2 "$append"; } >"$work/data.tsv"
+    # A file appended once is never appended again (cron reruns, a file
+    # left in place): its checksum is remembered in DIR/appended.tsv.
+    sum=$(sha256sum <"$append" | cut -c1-64)
+    when=$(awk -F'\t' -v s="$sum" '$1 == s { print $2; exit }' "$dir/appended.tsv" 2>/dev/null || true)
+    if [ -n "$when" ]; then
+        outcome=skipped
+        logline skipped - - - "$append (sha256 $(echo "$sum" | cut -c1-12)) was appended on $when already; nothing new"
+        echo "$me: $append was appended on $when already; skipping" >&2
+        exit 0
+    fi
+    if [ -f "$dir/data.tsv" ]; then
+        [ "$(head -n 1 "$append")" = "$(head -n 1 "$dir/data.tsv")" ] ||
+            { echo "$append: its header differs from $dir/data.tsv's" >>"$work/log"; exit 1; }
+        { cat "$dir/data.tsv"; tail -n +2 "$append"; } >"$work/data.tsv"
+    else # the first run: the new rows start the data
+        cp "$append" "$work/data.tsv"
+    fi
 fi
 cp "$work/data.tsv" "$dir/data.tsv.tmp"
 mv "$dir/data.tsv.tmp" "$dir/data.tsv"
+[ -z "$append" ] || printf '%s\t%s\t%s\n' "$sum" "$(now)" "$append" >>"$dir/appended.tsv"
 
 # ---- 2. the held-out slice ----
 step "holding out $frac of the rows ($split)"
