@@ -37,19 +37,22 @@ awk -F'\t' -v OFS='\t' -v twins=" $MLR_SIMD_TWINS " \
     '{ print } index(twins, " " $1 " ") { print $1, "sse", $3 }' "$dir/all" >"$dir/jobs"
 njobs=$(wc -l <"$dir/jobs")
 
-# start N: runs job N in the background; its lines go to N.log, its
-# status to N.rc once it has ended.
+# start N: runs job N in the background; its lines go to N.log, its wall
+# time to N.time, its status to N.rc once it has ended.
 start() {
     line=$(sed -n "${1}p" "$dir/jobs")
     simd=$(printf '%s\n' "$line" | cut -f2)
     path=$(printf '%s\n' "$line" | cut -f3-)
     (
         if [ -n "$simd" ]; then MLR_SIMD=$simd; export MLR_SIMD; fi
+        t0=$(date +%s%N)
         case $path in
         *.sh) sh "$path" ;;
         *) "$path" ;;
         esac >"$dir/$1.log" 2>&1 </dev/null
-        echo $? >"$dir/$1.tmp" && mv "$dir/$1.tmp" "$dir/$1.rc"
+        st=$?
+        echo $((($(date +%s%N) - t0) / 100000000)) >"$dir/$1.time" # tenths of a second
+        echo $st >"$dir/$1.tmp" && mv "$dir/$1.tmp" "$dir/$1.rc"
     ) &
 }
 
@@ -61,7 +64,8 @@ report() {
     simd=$(printf '%s\n' "$line" | cut -f2)
     [ -n "$simd" ] && name="$name [MLR_SIMD=$simd]"
     log=$dir/$1.log status=$(cat "$dir/$1.rc")
-    echo "== $name"
+    ds=$(cat "$dir/$1.time")
+    echo "== $name ($((ds / 10)).$((ds % 10)) s)"
     grep -E '^(PASS|FAIL|SKIP) ' "$log"
     p=$(grep -c '^PASS ' "$log") f=$(grep -c '^FAIL ' "$log") s=$(grep -c '^SKIP ' "$log")
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
