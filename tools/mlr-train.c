@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,7 +57,8 @@ static const char USAGE[] =
     "      --log FILE                per-epoch TSV: epoch seconds loss retrieval_loss rating_loss\n"
     "                                top1 top5 top10 top50 top100 rmse gflops kept (default: none);\n"
     "                                gflops: of the epoch's matrix products per second; kept: the\n"
-    "                                epoch whose weights the model holds so far\n"
+    "                                epoch whose weights the model holds so far; a row reaches\n"
+    "                                the file as its epoch ends (tail -f follows the run)\n"
     "      --valid-every N           validate every N epochs, and after the last (default 1)\n"
     "      --patience N              stop when --select has not improved for N epochs and keep\n"
     "                                the best epoch's weights (needs --valid; default 0: off,\n"
@@ -91,6 +93,10 @@ static const char USAGE[] =
     "  -q, --quiet                   no progress line, no warnings\n"
     "  -h, --help                    this help\n"
     "      --version                 the version\n"
+    "\n"
+    "SIGINT (Ctrl-C) or SIGTERM ends the epoch in progress, writes the model so far (with\n"
+    "--patience its best epoch's), says so, and exits 128 + the signal; a second one ends the\n"
+    "run at once, the earlier model file untouched.\n"
     "\n"
     "example: mlr-encode --spec spec --output enc/train < train.tsv &&\n"
     "         mlr-train --train enc/train --valid enc/test --items enc/items --spec spec \\\n"
@@ -627,6 +633,32 @@ static int warm_start(model *m, const mlr_spec *spec, const options *o, mlr_err 
     return rc;
 }
 
+/* SIGINT or SIGTERM: the epoch in progress ends, then the model so far is
+ * written (the best epoch's with --patience) and the run exits 128 + the
+ * signal. A second signal ends the run at once, as the default action
+ * would: the model file is written atomically, so the earlier one stays. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+    if (stop_signal) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stop_signal = sig;
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, mlr_err *e)
 {
     const mlr_feature *item = mlr_spec_find(spec, "item_id");
@@ -673,6 +705,13 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, 
         }
         log_row(logfp, ep + 1, &es, eval ? &f : NULL, o->patience ? best.epoch : ep + 1);
         if (o->patience && best.epoch && ep + 1 - best.epoch >= o->patience) {
+            ep++;
+            break;
+        }
+        if (stop_signal) {
+            fprintf(stderr, "%smlr-train: %s: stopped after epoch %zu of %zu; writing the model so far%s\n",
+                    !o->quiet && isatty(2) ? "\n" : "", stop_signal == SIGINT ? "SIGINT" : "SIGTERM",
+                    ep + 1, o->epochs, o->patience ? " (its best epoch)" : "");
             ep++;
             break;
         }
@@ -723,17 +762,25 @@ static int run(const options *o, mlr_err *e)
     char sha[65];
     if (rc == 0)
         rc = mlr_encdir_checksum(o->train, sha, e);
-    mlr_out log = {0};
-    if (rc == 0 && o->log && (rc = mlr_out_open(&log, o->log, e)) == 0)
+    /* The log is written in place, a row flushed as each epoch ends, so
+     * that `tail -f` follows the run (a log, not an output: a failed run
+     * leaves the rows it made). */
+    FILE *logfp = NULL;
+    int log_stdout = o->log && strcmp(o->log, "-") == 0;
+    if (rc == 0 && o->log && !(logfp = log_stdout ? stdout : fopen(o->log, "w")))
+        rc = mlr_fail(e, "%s: cannot open: %s", o->log, strerror(errno));
+    if (logfp) {
         fputs("epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse\tgflops\tkept\n",
-              log.fp);
+              logfp);
+        fflush(logfp);
+    }
     if (rc == 0)
-        rc = train(&m, &spec, o, log.fp, e);
+        rc = train(&m, &spec, o, logfp, e);
     /* a log that cannot be written fails the run before the model replaces
      * an earlier one */
-    if (rc == 0 && log.fp) {
+    if (rc == 0 && logfp) {
         errno = 0;
-        if (fflush(log.fp) != 0 || ferror(log.fp))
+        if (fflush(logfp) != 0 || ferror(logfp))
             rc = mlr_fail(e, "%s: write error: %s", o->log, errno ? strerror(errno) : "input/output error");
     }
     if (rc == 0) {
@@ -743,8 +790,8 @@ static int run(const options *o, mlr_err *e)
         m.train_json = train_json(o);
         rc = model_save(&m, o->output, e);
     }
-    if (log.fp)
-        rc = rc == 0 ? mlr_out_commit(&log, e) : (mlr_out_abort(&log), rc);
+    if (logfp && !log_stdout && fclose(logfp) != 0 && rc == 0)
+        rc = mlr_fail(e, "%s: write error: %s", o->log, strerror(errno));
     model_free(&m);
     mlr_spec_free(&spec);
     return rc;
@@ -759,8 +806,11 @@ int main(int argc, char **argv)
     /* our threads split the work; OpenBLAS's on these small products cost
      * more than they bring, and must not oversubscribe ours */
     openblas_set_num_threads(1);
+    catch_stop_signals();
     if (run(&o, &e) < 0)
         mlr_die_err(&e);
     mlr_close_stdout();
-    return 0;
+    /* stopped by a signal: the model so far is written, the run was not
+     * the one asked for */
+    return stop_signal ? 128 + stop_signal : 0;
 }
