@@ -75,9 +75,9 @@ run_stage model-with-leak env MLR_STAGES= sh "$mlr_pipelines/train-eval.sh" --no
 for kind in pop ease; do
     b=$run/baseline-$kind
     run_stage "baseline-$kind" mlr-baseline --kind "$kind" --train "$run/train.tsv" \
-        --test "$run/test.tsv" --items "$run/model/items.ids" --k 100 --output "$b.topk.tsv"
-    run_stage "baseline-$kind-excl" mlr-baseline --kind "$kind" --exclude --train "$run/train.tsv" \
-        --test "$run/test.tsv" --items "$run/model/items.ids" --k 100 --output "$b.excl.tsv"
+        --test "$run/test.tsv" --item-ids "$run/model/items.ids" --k 100 --output "$b.topk.tsv"
+    run_stage "baseline-$kind-excl" mlr-baseline --kind "$kind" --exclude-train --train "$run/train.tsv" \
+        --test "$run/test.tsv" --item-ids "$run/model/items.ids" --k 100 --output "$b.excl.tsv"
     mlr-score --test "$run/test.tsv" --topk "$b.topk.tsv" --output "$b.all.tsv"
     mlr-score --test "$run/test.tsv" --train "$run/train.tsv" --topk "$b.excl.tsv" \
         --item-ids "$run/model/items.ids" --output "$b.excl-metrics.tsv"

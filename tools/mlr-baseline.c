@@ -27,64 +27,74 @@ void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info
 void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info);
 
 typedef struct {
-    const char *kind, *train, *test, *items, *output;
+    const char *kind, *train, *test, *item_ids, *output;
     long k, threads;
     double lambda;
-    int exclude;
+    int exclude_train;
 } options;
 
 static void usage(FILE *fp)
 {
     fprintf(fp,
-        "usage: mlr-baseline --kind pop|ease --train TRAIN.tsv --test TEST.tsv [--items ITEMS.ids]\n"
-        "                    [--k K] [--lambda L] [--exclude] [--threads T] [--output FILE]\n"
+        "usage: mlr-baseline --kind pop|ease --train TRAIN.tsv --test TEST.tsv [--item-ids ITEMS.ids]\n"
+        "                    [--k K] [--lambda L] [--exclude-train] [--threads T] [--output FILE]\n"
         "Top-k lists of a reference recommender for each test row, in mlr-topk's format\n"
         "(query = 0-based test row, user_id, rank, item_id, score), for mlr-score --topk.\n"
         "  pop:  items by training count (ties: catalogue order), the same for everyone\n"
         "  ease: Steck's EASE on the binary training matrix; holds an items x items\n"
         "        matrix in memory, so at most %d items\n"
         "Holds the training rows in memory.\n"
-        "  --kind KIND     pop or ease (required)\n"
-        "  --train FILE    training rows: user_id, item_id (required)\n"
-        "  --test FILE     test rows: user_id; one list per row (required)\n"
-        "  --items FILE    the catalogue, column id (default: the distinct training items,\n"
-        "                  bytewise sorted, as mlr-encode --items orders them)\n"
-        "  --k K           list length (default 100)\n"
-        "  --lambda L      EASE's L2 weight (default 500)\n"
-        "  --exclude       leave the user's training items out of the lists (default: keep\n"
-        "                  them, the seed's protocol; exclude for per-user metrics)\n"
-        "  --threads T     OpenBLAS threads for EASE's solve (default: the number of CPUs)\n"
-        "  --output FILE   write here atomically (default stdout)\n"
-        "  -h, --help      this help;  --version  the version\n"
+        "  --kind KIND       pop or ease (required)\n"
+        "  --train FILE      training rows: user_id, item_id (required)\n"
+        "  --test FILE       test rows: user_id; one list per row (required)\n"
+        "  --item-ids FILE   the catalogue, column id (default: the distinct training items,\n"
+        "                    bytewise sorted, as mlr-encode --as-catalogue orders them)\n"
+        "  -k, --k K         list length (default 10)\n"
+        "  --lambda L        EASE's L2 weight (default 500)\n"
+        "  --exclude-train   leave the user's training items out of the lists (default: keep\n"
+        "                    them, the seed's protocol; exclude for per-user metrics)\n"
+        "  --threads T       OpenBLAS threads for EASE's solve (default: the number of CPUs)\n"
+        "  -o, --output FILE write here atomically (default stdout)\n"
+        "  -q, --quiet       nothing on stderr but errors (there is no progress to hide)\n"
+        "  -h, --help        this help;  --version  the version\n"
+        "  deprecated: --items (= --item-ids), --exclude (= --exclude-train)\n"
         "example: mlr-baseline --kind pop --train train.tsv --test test.tsv --k 100 |\n"
         "           mlr-score --topk - --test test.tsv\n", EASE_MAX_ITEMS);
 }
 
+/* The long-only options; the OLD_ ones are deprecated aliases. */
+enum { OPT_KIND = 256, OPT_TRAIN, OPT_TEST, OPT_ITEM_IDS, OPT_LAMBDA, OPT_EXCLUDE_TRAIN,
+       OPT_THREADS, OPT_OLD_ITEMS, OPT_OLD_EXCLUDE };
+
 static options parse_args(int argc, char **argv)
 {
-    options o = {NULL, NULL, NULL, NULL, NULL, 100, mlr_cpus(), 500.0, 0};
+    options o = {.k = 10, .threads = mlr_cpus(), .lambda = 500.0};
     static const struct option longs[] = {
-        {"kind", required_argument, 0, 'K'}, {"train", required_argument, 0, 'r'},
-        {"test", required_argument, 0, 't'}, {"items", required_argument, 0, 'i'},
-        {"k", required_argument, 0, 'k'}, {"lambda", required_argument, 0, 'l'},
-        {"exclude", no_argument, 0, 'x'}, {"output", required_argument, 0, 'o'},
-        {"threads", required_argument, 0, 'T'},
-        {"quiet", no_argument, 0, 'z'}, {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+        {"kind", required_argument, 0, OPT_KIND}, {"train", required_argument, 0, OPT_TRAIN},
+        {"test", required_argument, 0, OPT_TEST}, {"item-ids", required_argument, 0, OPT_ITEM_IDS},
+        {"k", required_argument, 0, 'k'}, {"lambda", required_argument, 0, OPT_LAMBDA},
+        {"exclude-train", no_argument, 0, OPT_EXCLUDE_TRAIN}, {"output", required_argument, 0, 'o'},
+        {"threads", required_argument, 0, OPT_THREADS},
+        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
+        {"items", required_argument, 0, OPT_OLD_ITEMS}, {"exclude", no_argument, 0, OPT_OLD_EXCLUDE},
+        {0, 0, 0, 0}};
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":ho:k:", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ho:k:q", longs, NULL)) != -1) {
         switch (c) {
-        case 'K': o.kind = optarg; break;
-        case 'r': o.train = optarg; break;
-        case 't': o.test = optarg; break;
-        case 'i': o.items = optarg; break;
+        case OPT_KIND: o.kind = optarg; break;
+        case OPT_TRAIN: o.train = optarg; break;
+        case OPT_TEST: o.test = optarg; break;
+        case OPT_OLD_ITEMS: mlr_opt_deprecated("--items", "--item-ids"); /* fall through */
+        case OPT_ITEM_IDS: o.item_ids = optarg; break;
         case 'k': o.k = mlr_opt_long("--k", optarg, 1, 1000000); break;
-        case 'l': o.lambda = mlr_opt_double("--lambda", optarg); break;
-        case 'x': o.exclude = 1; break;
-        case 'T': o.threads = mlr_opt_long("--threads", optarg, 1, 256); break;
+        case OPT_LAMBDA: o.lambda = mlr_opt_double("--lambda", optarg); break;
+        case OPT_OLD_EXCLUDE: mlr_opt_deprecated("--exclude", "--exclude-train"); /* fall through */
+        case OPT_EXCLUDE_TRAIN: o.exclude_train = 1; break;
+        case OPT_THREADS: o.threads = mlr_opt_long("--threads", optarg, 1, 256); break;
         case 'o': o.output = optarg; break;
-        case 'z': break;
+        case 'q': break;
         default: mlr_opt_rest(c, "mlr-baseline", usage, argv);
         }
     }
@@ -116,20 +126,21 @@ typedef struct {
     size_t m;
 } data;
 
-/* Without --items: intern the training items, then renumber them in
- * bytewise order (mlr-encode --items's order). */
-static void load_train(data *d, const options *o)
+/* Without --item-ids: intern the training items, then renumber them in
+ * bytewise order (mlr-encode --as-catalogue's order). */
+static int load_train(data *d, const options *o, mlr_err *e)
 {
-    mlr_err e;
     d->users = mlr_strmap_new(0);
     d->items = mlr_strmap_new(0);
-    if (o->items) {
-        if (mlr_ids_read(o->items, d->items, &d->m, &e) < 0) mlr_die_err(&e);
-        if (mlr_usersets_read(&d->seen, o->train, d->users, 0, d->items, 0, &e) < 0) mlr_die_err(&e);
-        return;
+    if (o->item_ids) {
+        if (mlr_ids_read(o->item_ids, d->items, &d->m, e) < 0) return -1;
+        return mlr_usersets_read(&d->seen, o->train, d->users, 0, d->items, 0, e);
     }
     mlr_strmap *seen_items = mlr_strmap_new(0);
-    if (mlr_usersets_read(&d->seen, o->train, d->users, 0, seen_items, 1, &e) < 0) mlr_die_err(&e);
+    if (mlr_usersets_read(&d->seen, o->train, d->users, 0, seen_items, 1, e) < 0) {
+        mlr_strmap_free(seen_items);
+        return -1;
+    }
     d->m = mlr_strmap_count(seen_items);
     size_t *order = xmalloc(nz(d->m) * sizeof *order);
     uint32_t *newid = xmalloc(nz(d->m) * sizeof *newid);
@@ -152,6 +163,7 @@ static void load_train(data *d, const options *o)
     mlr_usersets_build(&d->seen, users, u, it, n);
     free(u); free(it); free(order); free(newid);
     mlr_strmap_free(seen_items);
+    return 0;
 }
 
 /* pop: (M) training counts. */
@@ -162,13 +174,16 @@ static float *pop_scores(const data *d)
     return s;
 }
 
-/* ease: B (M, M), row i = the weights item i gives every item. */
-static float *ease_weights(const data *d, double lambda)
+/* ease: B (M, M), row i = the weights item i gives every item; NULL and
+ * e filled when there are too many items or G is singular. */
+static float *ease_weights(const data *d, double lambda, mlr_err *e)
 {
     size_t m = d->m;
-    if (m > EASE_MAX_ITEMS)
-        mlr_die("ease: %zu items; the %zu x %zu matrix is over the cap of %d items (use pop, or fewer items)",
-                m, m, m, EASE_MAX_ITEMS);
+    if (m > EASE_MAX_ITEMS) {
+        mlr_fail(e, "ease: %zu items; the %zu x %zu matrix is over the cap of %d items (use pop, or fewer items)",
+                 m, m, m, EASE_MAX_ITEMS);
+        return NULL;
+    }
     float *g = xcalloc(nz(m * m), sizeof *g); /* (M, M) */
     for (size_t v = 0; v < d->seen.users; v++) {
         size_t n;
@@ -180,7 +195,11 @@ static float *ease_weights(const data *d, double lambda)
     int n = (int)m, info = 0;
     spotrf_("U", &n, g, &n, &info);
     if (info == 0) spotri_("U", &n, g, &n, &info);
-    if (info != 0) mlr_die("ease: the Gram matrix is not invertible (LAPACK info %d); raise --lambda", info);
+    if (info != 0) {
+        free(g);
+        mlr_fail(e, "ease: the Gram matrix is not invertible (LAPACK info %d); raise --lambda", info);
+        return NULL;
+    }
     /* Column-major "U" is the row-major lower triangle: mirror it up. */
     for (size_t a = 0; a < m; a++)
         for (size_t b = 0; b < a; b++) g[b * m + a] = g[a * m + b];
@@ -207,34 +226,24 @@ static void user_scores(float *s, const data *d, const float *pop, const float *
         for (size_t j = 0; j < d->m; j++) s[j] += b[(size_t)it[a] * d->m + j];
 }
 
-static void run(const options *o)
+/* Writes the list of each test row to out; the user's list is made at
+ * the user's first test row and kept. */
+static int write_lists(const options *o, data *d, const float *pop, const float *b,
+                       mlr_reader *r, int cu, FILE *fp, mlr_err *e)
 {
-    mlr_err e;
-    data d;
-    memset(&d, 0, sizeof d);
-    load_train(&d, o);
-    int is_pop = strcmp(o->kind, "pop") == 0;
-    float *pop = is_pop ? pop_scores(&d) : NULL, *b = is_pop ? NULL : ease_weights(&d, o->lambda);
-    size_t k = (size_t)o->k < d.m ? (size_t)o->k : d.m, longest = 0;
-    for (size_t i = 0; i < d.m; i++)
-        if (mlr_strmap_key_len(d.items, i) > longest) longest = mlr_strmap_key_len(d.items, i);
-    mlr_reader *r = mlr_reader_open(o->test, NULL, &e);
-    if (!r) mlr_die_err(&e);
-    int cu = mlr_reader_require(r, "user_id", &e);
-    if (cu < 0) mlr_die_err(&e);
-    /* Lists per user, made when the user's first test row comes. */
+    size_t k = (size_t)o->k < d->m ? (size_t)o->k : d->m, longest = 0;
+    for (size_t i = 0; i < d->m; i++)
+        if (mlr_strmap_key_len(d->items, i) > longest) longest = mlr_strmap_key_len(d->items, i);
     size_t cap = 0, *len = NULL;
     mlr_hit *lists = NULL; /* (users, K) */
     unsigned char *made = NULL;
-    float *s = xmalloc(nz(d.m) * sizeof *s);
+    float *s = xmalloc(nz(d->m) * sizeof *s);
     char *text = NULL;
-    mlr_out out;
-    if (mlr_out_open(&out, o->output, &e) < 0) mlr_die_err(&e);
-    fputs("query\tuser_id\trank\titem_id\tscore\n", out.fp);
+    fputs("query\tuser_id\trank\titem_id\tscore\n", fp);
     int st;
-    for (size_t q = 0; (st = mlr_reader_next(r, &e)) == 1; q++) {
+    for (size_t q = 0; (st = mlr_reader_next(r, e)) == 1; q++) {
         size_t ul = mlr_reader_field_len(r, (size_t)cu);
-        size_t u = mlr_strmap_intern(d.users, mlr_reader_field(r, (size_t)cu), ul);
+        size_t u = mlr_strmap_intern(d->users, mlr_reader_field(r, (size_t)cu), ul);
         if (u >= cap) {
             size_t old = cap;
             cap = 2 * u + 16;
@@ -245,22 +254,54 @@ static void run(const options *o)
         }
         if (!made[u]) {
             size_t n;
-            const uint32_t *seen = mlr_usersets_get(&d.seen, u, &n);
-            user_scores(s, &d, pop, b, u);
-            len[u] = mlr_topk_select(s, d.m, k, o->exclude ? seen : NULL, o->exclude ? n : 0, lists + u * k);
+            const uint32_t *seen = mlr_usersets_get(&d->seen, u, &n);
+            user_scores(s, d, pop, b, u);
+            len[u] = mlr_topk_select(s, d->m, k, o->exclude_train ? seen : NULL,
+                                     o->exclude_train ? n : 0, lists + u * k);
             made[u] = 1;
         }
         text = xrealloc(text, nz(k) * (80 + longest + ul));
-        size_t w = mlr_topk_format(text, q, mlr_reader_field(r, (size_t)cu), ul, lists + u * k, len[u], d.items);
-        fwrite(text, 1, w, out.fp);
+        size_t w = mlr_topk_format(text, q, mlr_reader_field(r, (size_t)cu), ul, lists + u * k, len[u], d->items);
+        fwrite(text, 1, w, fp);
     }
-    if (st < 0) mlr_die_err(&e);
-    mlr_reader_close(r);
-    if (mlr_out_commit(&out, &e) < 0) mlr_die_err(&e);
-    free(text); free(s); free(made); free(len); free(lists); free(pop); free(b);
+    free(text); free(s); free(made); free(len); free(lists);
+    return st < 0 ? -1 : 0;
+}
+
+static int run(const options *o, mlr_err *e)
+{
+    data d;
+    memset(&d, 0, sizeof d);
+    float *pop = NULL, *b = NULL;
+    mlr_reader *r = NULL;
+    int rc = load_train(&d, o, e);
+    if (rc == 0) {
+        if (strcmp(o->kind, "pop") == 0)
+            pop = pop_scores(&d);
+        else if (!(b = ease_weights(&d, o->lambda, e)))
+            rc = -1;
+    }
+    int cu = -1;
+    if (rc == 0 && (!(r = mlr_reader_open(o->test, NULL, e)) || (cu = mlr_reader_require(r, "user_id", e)) < 0))
+        rc = -1;
+    if (rc == 0) {
+        mlr_out out;
+        rc = mlr_out_open(&out, o->output, e);
+        if (rc == 0) {
+            rc = write_lists(o, &d, pop, b, r, cu, out.fp, e);
+            if (rc == 0)
+                rc = mlr_out_commit(&out, e);
+            else
+                mlr_out_abort(&out);
+        }
+    }
+    if (r)
+        mlr_reader_close(r);
+    free(pop); free(b);
     mlr_usersets_free(&d.seen);
     mlr_strmap_free(d.users);
     mlr_strmap_free(d.items);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -268,7 +309,9 @@ int main(int argc, char **argv)
     mlr_init_tool();
     options o = parse_args(argc, argv);
     openblas_set_num_threads((int)o.threads);
-    run(&o);
+    mlr_err e;
+    if (run(&o, &e) < 0)
+        mlr_die_err(&e);
     mlr_close_stdout();
     return 0;
 }

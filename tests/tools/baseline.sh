@@ -5,14 +5,14 @@
 . "$(dirname "$0")/lib.sh"
 E=$MLR_ROOT/tests/tools/eval
 
-mlr-baseline --kind pop --train "$E/train.tsv" --test "$E/test.tsv" --items "$E/I.ids" --k 5 >"$T/pop.tsv"
+mlr-baseline --kind pop --train "$E/train.tsv" --test "$E/test.tsv" --item-ids "$E/I.ids" --k 5 >"$T/pop.tsv"
 same "baseline pop golden" "$T/pop.tsv" "$E/expected_pop_k5.tsv"
 
 # EASE: float32 LAPACK against float64 numpy, where exact ties may fall
 # either way: rank by rank the score must match, and each listed item must
 # really have the score printed (tolerance 1e-4).
-mlr-baseline --kind ease --lambda 2 --exclude --train "$E/train.tsv" --test "$E/test.tsv" \
-    --items "$E/I.ids" --k 5 >"$T/ease.tsv"
+mlr-baseline --kind ease --lambda 2 --exclude-train --train "$E/train.tsv" --test "$E/test.tsv" \
+    --item-ids "$E/I.ids" --k 5 >"$T/ease.tsv"
 ease_ok() {
     awk -F'\t' 'FNR == 1 { f++; next }
         function abs(x) { return x < 0 ? -x : x }
@@ -32,6 +32,12 @@ same "baseline ease: queries, users, ranks" "$T/ease3" "$T/want3"
 # Default catalogue: the training items in bytewise order.
 mlr-baseline --kind pop --train "$E/train.tsv" --test "$E/test.tsv" --k 3 >"$T/pop_default.tsv"
 check "baseline default catalogue gives lists" test "$(wc -l <"$T/pop_default.tsv")" -eq 73
+mlr-baseline --kind pop --train "$E/train.tsv" --test "$E/test.tsv" --items "$E/I.ids" --k 5 \
+    >"$T/pop_old.tsv" 2>"$T/old.err"
+same "baseline: the deprecated --items still works" "$T/pop_old.tsv" "$E/expected_pop_k5.tsv"
+check "baseline: --items warns" grep -q "^mlr-baseline: warning: --items is deprecated; use --item-ids" "$T/old.err"
+mlr-baseline --kind pop --train "$E/train.tsv" --test "$E/test.tsv" --item-ids "$E/I.ids" >"$T/pop_k.tsv"
+check "baseline: k is 10 by default" test "$(awk -F'\t' 'NR > 1 && $1 == 0' "$T/pop_k.tsv" | wc -l)" -eq 10
 
 { mlr-baseline --kind pop --train "$E/train.tsv" --test "$E/test.tsv" --k 5 2>"$T/err"
   echo $? >"$T/status"; } | head -3 >/dev/null
@@ -62,7 +68,7 @@ if have_data ml-100k/u.data; then
     top100=$(awk -F'\t' '$1 == "top100" { print $2 }' "$T/m.tsv")
     check "baseline pop on ML-100K: top100 $top100 within 0.27..0.33" \
         awk -v v="$top100" 'BEGIN { exit !(v >= 0.27 && v <= 0.33) }'
-    mlr-baseline --kind ease --exclude --train "$T/train.tsv" --test "$T/test.tsv" --k 10 |
+    mlr-baseline --kind ease --exclude-train --train "$T/train.tsv" --test "$T/test.tsv" --k 10 |
         mlr-score --topk - --test "$T/test.tsv" --train "$T/train.tsv" >"$T/e.tsv" 2>/dev/null
     ndcg=$(awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$T/e.tsv")
     check "baseline ease on ML-100K beats pop: ndcg@10 $ndcg above 0.3" \
