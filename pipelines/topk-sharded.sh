@@ -140,11 +140,11 @@ b=$MLR_SHARD_BIN
 set -- --items in/items.npy --item-ids in/items.ids "$@"
 [ ! -e in/exclude.tsv ] || set -- --exclude in/exclude.tsv "$@"
 if [ -e in/q.ids ]; then
-    "$b/mlr-slice" --rows "$from:$to" --ids in/q.ids --ids-output "out/$i.ids" in/q.npy >/dev/null &&
-        "$b/mlr-slice" --rows "$from:$to" in/q.npy |
+    "$b/mlr-slice" --range "$from:$to" --ids in/q.ids --ids-output "out/$i.ids" in/q.npy >/dev/null &&
+        "$b/mlr-slice" --range "$from:$to" in/q.npy |
         "$b/mlr-topk" --queries - --query-ids "out/$i.ids" "$@" --output "out/$i.tsv"
 else
-    "$b/mlr-slice" --rows "$from:$to" in/q.npy | "$b/mlr-topk" --queries - "$@" --output "out/$i.tsv"
+    "$b/mlr-slice" --range "$from:$to" in/q.npy | "$b/mlr-topk" --queries - "$@" --output "out/$i.tsv"
 fi
 st=$?; rm -f "out/$i.ids"; exit "$st"'
 MLR_SHARD_BIN=$(dirname -- "$topk")

@@ -81,7 +81,7 @@ vg "embed items" mlr-embed --model "$D/m.st" --items "$D/items" --output "$D/i.n
 vg "predict" mlr-predict --model "$D/m.st" --rows "$D/enct" --output "$D/pred.tsv"
 vg "topk" mlr-topk --quiet --queries "$D/q.npy" --query-ids "$D/q.ids" --items "$D/i.npy" \
     --exclude "$D/train.tsv" --k 10 --threads 2 --output "$D/topk.tsv"
-vg "slice" mlr-slice --rows 2:9 --ids "$D/q.ids" --ids-output "$D/s.ids" --output "$D/s.npy" "$D/q.npy"
+vg "slice" mlr-slice --range 2:9 --ids "$D/q.ids" --ids-output "$D/s.ids" --output "$D/s.npy" "$D/q.npy"
 vg "score embeddings" mlr-score --test "$D/test.tsv" --train "$D/train.tsv" --queries "$D/q.npy" \
     --items "$D/i.npy" --pred "$D/pred.tsv" --threads 2 --output "$D/m1.tsv"
 vg "score lists" mlr-score --test "$D/test.tsv" --train "$D/train.tsv" --topk "$D/topk.tsv" --output "$D/m2.tsv"

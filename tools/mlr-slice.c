@@ -21,75 +21,81 @@
 typedef struct {
     const char *input, *output, *ids, *ids_output;
     size_t from, to;
-    int have_rows, have_to, count;
+    int have_range, have_to, count;
 } options;
 
 static void usage(FILE *fp)
 {
     fprintf(fp,
-        "usage: mlr-slice --rows FROM:TO [--ids X.ids --ids-output OUT.ids] [--output OUT.npy] [X.npy]\n"
+        "usage: mlr-slice --range FROM:TO [--ids X.ids --ids-output OUT.ids] [--output OUT.npy] [X.npy]\n"
         "       mlr-slice --count [X.npy]\n"
         "Copies rows FROM..TO-1 (0-based, TO excluded) of an .npy (X.npy or stdin; any\n"
         "dtype, 1-D or 2-D) as an .npy of TO-FROM rows, streaming: memory is one chunk.\n"
         "With --ids, also the same rows of X's one-column id file (header `id`), which\n"
         "must have exactly as many rows as X. --count prints X's number of rows instead.\n"
-        "  --rows FROM:TO      the range; 'FROM:' runs to the end (required unless --count)\n"
+        "  --range FROM:TO     the rows; 'FROM:' runs to the end (required unless --count)\n"
         "  --ids FILE          X's ids (default: none)\n"
         "  --ids-output FILE   where the ids of the range go, atomically (with --ids)\n"
-        "  --output FILE       write here atomically (default stdout)\n"
+        "  -o, --output FILE   write here atomically (default stdout)\n"
         "  --count             print the number of rows of X and stop\n"
         "  -h, --help          this help;  --version  the version\n"
-        "example: mlr-slice --rows 1000:2000 --ids query.ids --ids-output part.ids query.npy \\\n"
+        "  deprecated: --rows (= --range)\n"
+        "example: mlr-slice --range 1000:2000 --ids query.ids --ids-output part.ids query.npy \\\n"
         "           | mlr-topk --queries - --query-ids part.ids --items items.npy --k 100\n");
 }
 
 /* "FROM:TO" or "FROM:" into o; dies with status 2 on anything else. */
-static void parse_rows(options *o, const char *s)
+static void parse_range(options *o, const char *s)
 {
     const char *colon = strchr(s, ':');
     long v;
-    if (!colon || colon == s) mlr_usage_die("--rows: expected FROM:TO, got '%s'", s);
+    if (!colon || colon == s) mlr_usage_die("--range: expected FROM:TO, got '%s'", s);
     char *from = xstrdup(s);
     from[colon - s] = '\0';
     if (mlr_parse_long(from, &v) < 0 || v < 0)
-        mlr_usage_die("--rows: '%s' is not a row number", from);
+        mlr_usage_die("--range: '%s' is not a row number", from);
     o->from = (size_t)v;
     free(from);
     o->have_to = colon[1] != '\0';
     if (o->have_to) {
         if (mlr_parse_long(colon + 1, &v) < 0 || v < 0)
-            mlr_usage_die("--rows: '%s' is not a row number", colon + 1);
+            mlr_usage_die("--range: '%s' is not a row number", colon + 1);
         o->to = (size_t)v;
-        if (o->to < o->from) mlr_usage_die("--rows: TO (%zu) is before FROM (%zu)", o->to, o->from);
+        if (o->to < o->from) mlr_usage_die("--range: TO (%zu) is before FROM (%zu)", o->to, o->from);
     }
-    o->have_rows = 1;
+    o->have_range = 1;
 }
+
+/* The long-only options; OLD_ROWS is the deprecated alias of --range. */
+enum { OPT_RANGE = 256, OPT_IDS, OPT_IDS_OUTPUT, OPT_COUNT, OPT_OLD_ROWS };
 
 static options parse_args(int argc, char **argv)
 {
-    options o = {"-", NULL, NULL, NULL, 0, 0, 0, 0, 0};
+    options o = {.input = "-"};
     static const struct option longs[] = {
-        {"rows", required_argument, 0, 'r'}, {"ids", required_argument, 0, 'i'},
-        {"ids-output", required_argument, 0, 'I'}, {"output", required_argument, 0, 'o'},
-        {"count", no_argument, 0, 'c'}, {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+        {"range", required_argument, 0, OPT_RANGE}, {"ids", required_argument, 0, OPT_IDS},
+        {"ids-output", required_argument, 0, OPT_IDS_OUTPUT}, {"output", required_argument, 0, 'o'},
+        {"count", no_argument, 0, OPT_COUNT}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'}, {"rows", required_argument, 0, OPT_OLD_ROWS},
+        {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":ho:", longs, NULL)) != -1) {
         switch (c) {
-        case 'r': parse_rows(&o, optarg); break;
-        case 'i': o.ids = optarg; break;
-        case 'I': o.ids_output = optarg; break;
+        case OPT_OLD_ROWS: mlr_opt_deprecated("--rows", "--range"); /* fall through */
+        case OPT_RANGE: parse_range(&o, optarg); break;
+        case OPT_IDS: o.ids = optarg; break;
+        case OPT_IDS_OUTPUT: o.ids_output = optarg; break;
         case 'o': o.output = optarg; break;
-        case 'c': o.count = 1; break;
+        case OPT_COUNT: o.count = 1; break;
         default: mlr_opt_rest(c, "mlr-slice", usage, argv);
         }
     }
     if (optind < argc) o.input = argv[optind++];
     if (optind < argc) mlr_usage_die("unexpected argument '%s' (try 'mlr-slice --help')", argv[optind]);
-    if (!o.count && !o.have_rows) mlr_usage_die("--rows FROM:TO is required (try 'mlr-slice --help')");
-    if (o.count && (o.have_rows || o.ids || o.output))
-        mlr_usage_die("--count takes no --rows, --ids or --output");
+    if (!o.count && !o.have_range) mlr_usage_die("--range FROM:TO is required (try 'mlr-slice --help')");
+    if (o.count && (o.have_range || o.ids || o.output))
+        mlr_usage_die("--count takes no --range, --ids or --output");
     if (!o.ids != !o.ids_output) mlr_usage_die("--ids and --ids-output go together");
     return o;
 }
@@ -103,119 +109,156 @@ typedef struct {
     off_t data_at;      /* offset of row 0 in a regular file, else -1 */
 } npy_in;
 
-static void open_input(npy_in *in, const char *path)
+/* Opens PATH ("-": stdin) and reads its header; a regular file is
+ * checked whole against the header without reading it. */
+static int open_input(npy_in *in, const char *path, mlr_err *e)
 {
-    mlr_err e;
     int is_stdin = strcmp(path, "-") == 0;
     in->name = is_stdin ? "stdin" : path;
     in->fp = is_stdin ? stdin : fopen(path, "rb");
-    if (!in->fp) mlr_die("%s: %s", path, strerror(errno));
-    if (mlr_npy_read_header(in->fp, in->name, &in->head, &e) < 0) mlr_die_err(&e);
+    if (!in->fp) return mlr_fail(e, "%s: %s", path, strerror(errno));
+    if (mlr_npy_read_header(in->fp, in->name, &in->head, e) < 0) return -1;
     in->row_bytes = in->head.shape[1] * mlr_dtype_size(in->head.dtype);
     struct stat st;
     in->data_at = -1;
     if (fstat(fileno(in->fp), &st) == 0 && S_ISREG(st.st_mode)) {
         in->data_at = ftello(in->fp);
-        /* A regular file can be checked whole without reading it. */
         off_t want = in->data_at + (off_t)(in->head.shape[0] * in->row_bytes);
         if (st.st_size < want)
-            mlr_die("%s: truncated: the header promises %zu rows", in->name, in->head.shape[0]);
-        if (st.st_size > want) mlr_die("%s: bytes after the last row", in->name);
+            return mlr_fail(e, "%s: truncated: the header promises %zu rows", in->name, in->head.shape[0]);
+        if (st.st_size > want) return mlr_fail(e, "%s: bytes after the last row", in->name);
     }
+    return 0;
 }
 
-/* Reads exactly n bytes into buf (NULL: drops them); dies when the input ends first. */
-static void read_bytes(npy_in *in, char *buf, size_t n, size_t cap)
+static void close_input(npy_in *in)
+{
+    if (in->fp && in->fp != stdin) fclose(in->fp);
+}
+
+/* Reads exactly n bytes into buf (NULL: drops them); fails when the input ends first. */
+static int read_bytes(npy_in *in, char *buf, size_t n, size_t cap, mlr_err *e)
 {
     char *scratch = buf ? NULL : xmalloc(cap);
-    while (n) {
+    int rc = 0;
+    while (n && rc == 0) {
         size_t want = n < cap ? n : cap;
         if (fread(buf ? buf : scratch, 1, want, in->fp) != want)
-            mlr_die("%s: truncated: the header promises %zu rows", in->name, in->head.shape[0]);
+            rc = mlr_fail(e, "%s: truncated: the header promises %zu rows", in->name, in->head.shape[0]);
         if (buf) buf += want;
         n -= want;
     }
     free(scratch);
+    return rc;
 }
 
 /* Positions the input at row `from`. */
-static void skip_rows(npy_in *in, size_t from)
+static int skip_rows(npy_in *in, size_t from, mlr_err *e)
 {
     if (in->data_at >= 0) {
         if (fseeko(in->fp, in->data_at + (off_t)(from * in->row_bytes), SEEK_SET) != 0)
-            mlr_die("%s: %s", in->name, strerror(errno));
-        return;
+            return mlr_fail(e, "%s: %s", in->name, strerror(errno));
+        return 0;
     }
-    read_bytes(in, NULL, from * in->row_bytes, CHUNK);
+    return read_bytes(in, NULL, from * in->row_bytes, CHUNK, e);
 }
 
 /* Copies the ids of rows [from, to) of PATH into o (header `id` first),
  * counting every row to check it against the matrix. */
-static void slice_ids(const char *path, size_t from, size_t to, size_t want_rows, mlr_out *o)
+static int slice_ids(const char *path, size_t from, size_t to, size_t want_rows, mlr_out *o, mlr_err *e)
 {
-    mlr_err e;
-    mlr_reader *r = mlr_reader_open(path, NULL, &e);
-    if (!r) mlr_die_err(&e);
-    int col = mlr_reader_require(r, "id", &e);
-    if (col < 0) mlr_die_err(&e);
-    if (mlr_reader_ncols(r) != 1) mlr_die("%s: expected one column 'id', found %zu", path, mlr_reader_ncols(r));
-    fputs("id\n", o->fp);
+    mlr_reader *r = mlr_reader_open(path, NULL, e);
+    if (!r) return -1;
+    int col = mlr_reader_require(r, "id", e), st = -1;
+    if (col >= 0 && mlr_reader_ncols(r) != 1)
+        col = mlr_fail(e, "%s: expected one column 'id', found %zu", path, mlr_reader_ncols(r));
     size_t n = 0;
-    int st;
-    while ((st = mlr_reader_next(r, &e)) == 1) {
-        if (n >= from && n < to) {
-            fwrite(mlr_reader_field(r, (size_t)col), 1, mlr_reader_field_len(r, (size_t)col), o->fp);
-            putc('\n', o->fp);
+    if (col >= 0) {
+        fputs("id\n", o->fp);
+        while ((st = mlr_reader_next(r, e)) == 1) {
+            if (n >= from && n < to) {
+                fwrite(mlr_reader_field(r, (size_t)col), 1, mlr_reader_field_len(r, (size_t)col), o->fp);
+                putc('\n', o->fp);
+            }
+            n++;
         }
-        n++;
+        if (st == 0 && n != want_rows)
+            st = mlr_fail(e, "%s has %zu rows, the matrix %zu", mlr_reader_path(r), n, want_rows);
     }
-    if (st < 0) mlr_die_err(&e);
-    if (n != want_rows) mlr_die("%s has %zu rows, the matrix %zu", mlr_reader_path(r), n, want_rows);
     mlr_reader_close(r);
+    return st < 0 ? -1 : 0;
 }
 
-static void run(const options *o)
+/* Rows [from, to) of in, after its header, into out. */
+static int copy_rows(npy_in *in, size_t from, size_t to, const char *output, mlr_out *out, mlr_err *e)
 {
-    mlr_err e;
-    npy_in in;
-    open_input(&in, o->input);
-    size_t n = in.head.shape[0];
-    if (o->count) {
-        printf("%zu\n", n);
-        return;
-    }
-    size_t from = o->from, to = o->have_to ? o->to : n;
-    if (from > n || to > n)
-        mlr_die("%s has %zu rows: --rows %zu:%zu goes past the end", in.name, n, from, to);
-    /* The ids first: a mismatch is found before any row is written. */
-    mlr_out ids_out, out;
-    if (o->ids) {
-        if (mlr_out_open(&ids_out, o->ids_output, &e) < 0) mlr_die_err(&e);
-        slice_ids(o->ids, from, to, n, &ids_out);
-    }
-    if (mlr_out_open(&out, o->output, &e) < 0) mlr_die_err(&e);
-    if (mlr_npy_write_header(out.fp, in.head.dtype, in.head.ndim, to - from, in.head.shape[1]) < 0)
-        mlr_die("%s: write error: %s", o->output ? o->output : "stdout", strerror(errno));
-    skip_rows(&in, from);
-    size_t left = (to - from) * in.row_bytes;
+    if (mlr_npy_write_header(out->fp, in->head.dtype, in->head.ndim, to - from, in->head.shape[1]) < 0)
+        return mlr_fail(e, "%s: write error: %s", output ? output : "stdout", strerror(errno));
+    if (skip_rows(in, from, e) < 0) return -1;
+    size_t left = (to - from) * in->row_bytes;
     char *buf = xmalloc(CHUNK);
-    while (left) {
+    int rc = 0;
+    while (left && rc == 0) {
         size_t b = left < CHUNK ? left : CHUNK;
-        read_bytes(&in, buf, b, CHUNK);
-        if (fwrite(buf, 1, b, out.fp) != b) break; /* the commit reports it */
+        rc = read_bytes(in, buf, b, CHUNK, e);
+        if (rc == 0 && fwrite(buf, 1, b, out->fp) != b) break; /* the commit reports it */
         left -= b;
     }
     free(buf);
-    if (mlr_out_commit(&out, &e) < 0) mlr_die_err(&e);
-    if (o->ids && mlr_out_commit(&ids_out, &e) < 0) mlr_die_err(&e);
-    if (in.fp != stdin) fclose(in.fp);
+    return rc;
+}
+
+static int run(const options *o, mlr_err *e)
+{
+    npy_in in = {0};
+    if (open_input(&in, o->input, e) < 0) {
+        close_input(&in);
+        return -1;
+    }
+    size_t n = in.head.shape[0];
+    if (o->count) {
+        printf("%zu\n", n);
+        close_input(&in);
+        return 0;
+    }
+    size_t from = o->from, to = o->have_to ? o->to : n;
+    int rc = 0;
+    if (from > n || to > n)
+        rc = mlr_fail(e, "%s has %zu rows: --range %zu:%zu goes past the end", in.name, n, from, to);
+    /* The ids first: a mismatch is found before any row is written. */
+    mlr_out ids_out, out;
+    int ids_open = 0, out_open = 0;
+    if (rc == 0 && o->ids) {
+        rc = mlr_out_open(&ids_out, o->ids_output, e);
+        ids_open = rc == 0;
+        if (rc == 0) rc = slice_ids(o->ids, from, to, n, &ids_out, e);
+    }
+    if (rc == 0) {
+        rc = mlr_out_open(&out, o->output, e);
+        out_open = rc == 0;
+    }
+    if (rc == 0) rc = copy_rows(&in, from, to, o->output, &out, e);
+    if (rc == 0) {
+        out_open = 0;
+        rc = mlr_out_commit(&out, e);
+    }
+    if (rc == 0 && ids_open) {
+        ids_open = 0;
+        rc = mlr_out_commit(&ids_out, e);
+    }
+    if (out_open) mlr_out_abort(&out);
+    if (ids_open) mlr_out_abort(&ids_out);
+    close_input(&in);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
+    mlr_err e;
     mlr_init_tool();
     options o = parse_args(argc, argv);
-    run(&o);
+    if (run(&o, &e) < 0)
+        mlr_die_err(&e);
     mlr_close_stdout();
     return 0;
 }

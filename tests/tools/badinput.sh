@@ -299,7 +299,7 @@ EOF
         topk-q) run() { mlr-topk --quiet --queries "$1" --items "$D/items.npy" --output "$O/out.tsv"; } ;;
         topk-i) run() { mlr-topk --quiet --queries "$D/q.npy" --items "$1" --item-ids "$N/ids" --output "$O/out.tsv"; } ;;
         score-q) run() { mlr-score --test "$D/test.tsv" --queries "$1" --items "$D/items.npy" --output "$O/out.tsv"; } ;;
-        slice) run() { mlr-slice --rows 1:3 --output "$O/out.npy" "$1"; } ;;
+        slice) run() { mlr-slice --range 1:3 --output "$O/out.npy" "$1"; } ;;
         esac
         # the query matrix has n rows: ids of that length for the item side
         cp "$D/q.ids" "$N/ids"
@@ -590,8 +590,8 @@ bad "train: --dim 0" 2 "\--dim" mlr-train --train "$D/trainenc" --spec "$D/spec"
 bad "train: --epochs 1e400" 2 "\--epochs" mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --epochs 1e400
 bad "train: --layers empty item" 2 "\--layers" mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --layers 4,,4
 bad "train: feature not in the spec" 1 "nope" mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --query-features user_id,nope
-bad "slice: TO before FROM" 2 "\--rows" mlr-slice --rows 3:1 --output "$O/out.npy" "$D/q.npy"
-bad "slice: past the end" 1 "q.npy has" mlr-slice --rows 1:9999 --output "$O/out.npy" "$D/q.npy"
+bad "slice: TO before FROM" 2 "\--range" mlr-slice --range 3:1 --output "$O/out.npy" "$D/q.npy"
+bad "slice: past the end" 1 "q.npy has" mlr-slice --range 1:9999 --output "$O/out.npy" "$D/q.npy"
 bad "synth: 20-digit users" 2 "\--n-users" mlr-synth --n-users 99999999999999999999 --output "$O/out.tsv"
 bad "synth: more ratings than fit" 2 "\--n-ratings" mlr-synth --n-users 6 --n-items 5 --n-ratings 14 --output "$O/out.tsv"
 bad "score: --at 0" 2 "\--at" mlr-score --test "$D/test.tsv" --topk "$D/topk.tsv" --at 0 --output "$O/out.tsv"

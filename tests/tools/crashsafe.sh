@@ -59,7 +59,7 @@ full "baseline > /dev/full" sh -c 'mlr-baseline --kind pop --train "$1" --test "
 full "predict > /dev/full" sh -c 'mlr-predict --model "$1" --rows "$2" >/dev/full' - "$D/m.st" "$D/enc"
 full "embed --output - > /dev/full" sh -c 'mlr-embed --model "$1" --queries "$2" --output - >/dev/full' - "$D/m.st" "$D/enc"
 full "embed --output /dev/full" mlr-embed --model "$D/m.st" --queries "$D/enc" --output /dev/full
-full "slice > /dev/full" sh -c 'mlr-slice --rows 0:100 "$1" >/dev/full' - "$D/q.npy"
+full "slice > /dev/full" sh -c 'mlr-slice --range 0:100 "$1" >/dev/full' - "$D/q.npy"
 full "train --output /dev/full" mlr-train --train "$D/enc" --spec "$D/spec" --output /dev/full --epochs 1 -q
 echo "earlier model" >"$T/m-log.st"
 full "train --log /dev/full" mlr-train --train "$D/enc" --spec "$D/spec" --output "$T/m-log.st" --log /dev/full --epochs 1 -q
@@ -83,7 +83,7 @@ closed "topk | head -1" mlr-topk --quiet --queries "$D/q.npy" --items "$D/items.
 closed "baseline | head -1" mlr-baseline --kind pop --train "$D/train.tsv" --test "$D/train.tsv" --k 20
 closed "predict | head -1" mlr-predict --model "$D/m.st" --rows "$D/enc"
 closed "embed --output - | head -1" mlr-embed --model "$D/m.st" --queries "$D/enc" --output -
-closed "slice | head -1" mlr-slice --rows 0: "$D/q.npy"
+closed "slice | head -1" mlr-slice --range 0: "$D/q.npy"
 
 # rand_ms LO HI: a random number of milliseconds in [LO, HI].
 rand_ms() { echo $(( $1 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % ($2 - $1 + 1) )); }

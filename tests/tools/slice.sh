@@ -30,15 +30,19 @@ npy '<i4' '(5,)' 10 20 30 40 50 >"$T/v.npy"
 npy '<i4' '(2,)' 40 50 >"$T/want-v.npy"
 
 # ---- golden ranges ----
-check "rows 1:3: status 0" mlr-slice --rows 1:3 --ids "$T/m.ids" --ids-output "$T/o.ids" \
+check "rows 1:3: status 0" mlr-slice --range 1:3 --ids "$T/m.ids" --ids-output "$T/o.ids" \
     --output "$T/o.npy" "$T/m.npy"
 same "rows 1:3: the matrix rows" "$T/o.npy" "$T/want-1-3.npy"
 same "rows 1:3: the ids" "$T/o.ids" "$T/want-1-3.ids"
-mlr-slice --rows 1:3 <"$T/m.npy" >"$T/pipe.npy" 2>"$T/err"
+mlr-slice --range 1:3 <"$T/m.npy" >"$T/pipe.npy" 2>"$T/err"
 same "a pipe gives the same as a file" "$T/pipe.npy" "$T/want-1-3.npy"
-mlr-slice --rows 3:3 "$T/m.npy" >"$T/e.npy"
+mlr-slice --range 3:3 "$T/m.npy" >"$T/e.npy"
+mlr-slice --range 1:3 "$T/m.npy" >"$T/new.npy"
+mlr-slice --rows 1:3 "$T/m.npy" >"$T/old.npy" 2>"$T/old.err"
+same "the deprecated --rows still works" "$T/old.npy" "$T/new.npy"
+check "--rows warns" grep -q "^mlr-slice: warning: --rows is deprecated; use --range" "$T/old.err"
 same "an empty range: (0, 3)" "$T/e.npy" "$T/want-empty.npy"
-mlr-slice --rows 3: "$T/v.npy" >"$T/v3.npy"
+mlr-slice --range 3: "$T/v.npy" >"$T/v3.npy"
 same "1-D, FROM: to the end" "$T/v3.npy" "$T/want-v.npy"
 check "--count" test "$(mlr-slice --count "$T/m.npy")" = 4
 check "--count of a pipe" test "$(mlr-slice --count <"$T/v.npy")" = 5
@@ -54,12 +58,12 @@ n=$(mlr-slice --count "$X")
 check "--count of an encoded matrix" test "$n" = 300
 : >"$T/cat"
 for r in 0:1 1:77 77:200 200:299 299:300; do
-    mlr-slice --rows "$r" "$X" >"$T/part" && body "$T/part" >>"$T/cat"
+    mlr-slice --range "$r" "$X" >"$T/part" && body "$T/part" >>"$T/cat"
 done
 body "$X" >"$T/whole"
 same "five shards concatenate to the whole" "$T/cat" "$T/whole"
 if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
-    mlr-slice --rows 17:250 --output "$T/n.npy" "$X"
+    mlr-slice --range 17:250 --output "$T/n.npy" "$X"
     check "numpy reads a slice equal to a[17:250]" /usr/bin/python3 -c "
 import numpy as np, sys
 a = np.load('$X'); b = np.load('$T/n.npy')
@@ -70,31 +74,31 @@ fi
 
 # ---- refusals: one line, status, earlier outputs untouched ----
 cp "$T/want-1-3.npy" "$T/keep.npy"; cp "$T/want-1-3.ids" "$T/keep.ids"
-expect_fail "past the end" 1 "has 4 rows: --rows 2:5 goes past the end" \
-    mlr-slice --rows 2:5 --output "$T/keep.npy" "$T/m.npy"
-expect_fail "TO before FROM" 2 "TO (1) is before FROM (2)" mlr-slice --rows 2:1 "$T/m.npy"
-expect_fail "not a range" 2 "expected FROM:TO" mlr-slice --rows 7 "$T/m.npy"
-expect_fail "a negative row" 2 "is not a row number" mlr-slice --rows -1:2 "$T/m.npy"
-expect_fail "no --rows" 2 "--rows FROM:TO is required" mlr-slice "$T/m.npy"
-expect_fail "--ids alone" 2 "go together" mlr-slice --rows 0:1 --ids "$T/m.ids" "$T/m.npy"
+expect_fail "past the end" 1 "has 4 rows: --range 2:5 goes past the end" \
+    mlr-slice --range 2:5 --output "$T/keep.npy" "$T/m.npy"
+expect_fail "TO before FROM" 2 "TO (1) is before FROM (2)" mlr-slice --range 2:1 "$T/m.npy"
+expect_fail "not a range" 2 "expected FROM:TO" mlr-slice --range 7 "$T/m.npy"
+expect_fail "a negative row" 2 "is not a row number" mlr-slice --range -1:2 "$T/m.npy"
+expect_fail "no --range" 2 "--range FROM:TO is required" mlr-slice "$T/m.npy"
+expect_fail "--ids alone" 2 "go together" mlr-slice --range 0:1 --ids "$T/m.ids" "$T/m.npy"
 ids 0 1 2 >"$T/short.ids"
 expect_fail "ids of another length" 1 "short.ids has 3 rows, the matrix 4" \
-    mlr-slice --rows 0:2 --ids "$T/short.ids" --ids-output "$T/keep.ids" --output "$T/keep.npy" "$T/m.npy"
+    mlr-slice --range 0:2 --ids "$T/short.ids" --ids-output "$T/keep.ids" --output "$T/keep.npy" "$T/m.npy"
 printf 'id\tx\nu1\t2\n' >"$T/two.ids"
 expect_fail "ids with two columns" 1 "expected one column 'id'" \
-    mlr-slice --rows 0:1 --ids "$T/two.ids" --ids-output "$T/keep.ids" "$T/m.npy"
+    mlr-slice --range 0:1 --ids "$T/two.ids" --ids-output "$T/keep.ids" "$T/m.npy"
 head -c 150 "$T/m.npy" >"$T/trunc.npy"
-expect_fail "a truncated file" 1 "trunc.npy: truncated" mlr-slice --rows 0:1 --output "$T/keep.npy" "$T/trunc.npy"
-head -c 150 "$T/m.npy" | expect_fail "a truncated pipe" 1 "stdin: truncated" mlr-slice --rows 0:4
+expect_fail "a truncated file" 1 "trunc.npy: truncated" mlr-slice --range 0:1 --output "$T/keep.npy" "$T/trunc.npy"
+head -c 150 "$T/m.npy" | expect_fail "a truncated pipe" 1 "stdin: truncated" mlr-slice --range 0:4
 { cat "$T/m.npy"; printf 'x'; } >"$T/long.npy"
-expect_fail "bytes after the last row" 1 "bytes after the last row" mlr-slice --rows 0:1 "$T/long.npy"
+expect_fail "bytes after the last row" 1 "bytes after the last row" mlr-slice --range 0:1 "$T/long.npy"
 printf 'not an npy file at all, just text\n' >"$T/bad.npy"
-expect_fail "bad magic" 1 "bad.npy" mlr-slice --rows 0:1 --output "$T/keep.npy" "$T/bad.npy"
+expect_fail "bad magic" 1 "bad.npy" mlr-slice --range 0:1 --output "$T/keep.npy" "$T/bad.npy"
 expect_fail "a missing file" 1 "nope.npy" mlr-slice --count "$T/nope.npy"
 same "refusals left the earlier .npy" "$T/keep.npy" "$T/want-1-3.npy"
 same "refusals left the earlier .ids" "$T/keep.ids" "$T/want-1-3.ids"
 check "no temporary left behind" test -z "$(ls "$T" | grep '\.tmp\.')"
 { npy '<i4' '(1000000,)'; head -c 4000000 /dev/zero; } >"$T/big.npy"
-{ mlr-slice --rows 0: "$T/big.npy" 2>"$T/pipe-err"; echo $? >"$T/pipe-st"; } | head -c 1 >/dev/null
+{ mlr-slice --range 0: "$T/big.npy" 2>"$T/pipe-err"; echo $? >"$T/pipe-st"; } | head -c 1 >/dev/null
 check "a closed pipe ends quietly: status 0" test "$(cat "$T/pipe-st")" = 0
 check "a closed pipe ends quietly: nothing on stderr" test ! -s "$T/pipe-err"
