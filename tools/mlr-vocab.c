@@ -57,8 +57,8 @@ static const char USAGE[] =
     "feature of docs/features.md whose column is in the table.\n"
     "\n"
     "  -o, --output DIR            the SPECDIR to write, created if missing (required)\n"
-    "  -m, --min-count N           keep tokens seen at least N times (default 1)\n"
-    "  -s, --max-size N            at most N ids per vocabulary, [UNK] included (default 0: no limit)\n"
+    "      --min-count N           keep tokens seen at least N times (default 1)\n"
+    "      --max-size N            at most N ids per vocabulary, [UNK] included (default 0: no limit)\n"
     "      --timestamp-buckets N   equal-width buckets of timestamp (default 1000)\n"
     "      --age-buckets N         equal-width buckets of user_age (default 10)\n"
     "  -h, --help                  this help\n"
@@ -74,25 +74,28 @@ static void usage(FILE *fp)
 
 static void parse_args(int argc, char **argv, options *o)
 {
-    enum { OPT_TS = 256, OPT_AGE };
+    /* -m and -s were --min-count and --max-size: retired, as -m is --model
+     * and -s --spec in the other tools (docs/options.md). */
+    enum { OPT_TS = 256, OPT_AGE, OPT_MIN_COUNT, OPT_MAX_SIZE };
     static const struct option longs[] = {
         {"output", required_argument, NULL, 'o'},
-        {"min-count", required_argument, NULL, 'm'},
-        {"max-size", required_argument, NULL, 's'},
+        {"min-count", required_argument, NULL, OPT_MIN_COUNT},
+        {"max-size", required_argument, NULL, OPT_MAX_SIZE},
         {"timestamp-buckets", required_argument, NULL, OPT_TS},
         {"age-buckets", required_argument, NULL, OPT_AGE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     static char *stdin_only[] = {"-", NULL};
-    *o = (options){NULL, 1, 0, 1000, 10, stdin_only};
+    *o = (options){.min_count = 1, .max_size = 0, .timestamp_buckets = 1000, .age_buckets = 10,
+                   .inputs = stdin_only};
     int c;
     opterr = 0; /* one message of our own, not getopt's two */
-    while ((c = getopt_long(argc, argv, ":o:m:s:h", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:h", longs, NULL)) != -1) {
         switch (c) {
         case 'o': o->output = optarg; break;
-        case 'm': o->min_count = (uint64_t)mlr_opt_long("--min-count", optarg, 1, LONG_MAX); break;
-        case 's': o->max_size = (size_t)mlr_opt_long("--max-size", optarg, 0, INT32_MAX); break;
+        case OPT_MIN_COUNT: o->min_count = (uint64_t)mlr_opt_long("--min-count", optarg, 1, LONG_MAX); break;
+        case OPT_MAX_SIZE: o->max_size = (size_t)mlr_opt_long("--max-size", optarg, 0, INT32_MAX); break;
         case OPT_TS:
             o->timestamp_buckets = (size_t)mlr_opt_long("--timestamp-buckets", optarg, 1, INT32_MAX);
             break;
