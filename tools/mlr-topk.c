@@ -46,44 +46,48 @@ static void usage(FILE *fp)
         "  --query-ids FILE  ids of Q's rows, column id (default: none, no user_id column)\n"
         "  --exclude TABLE   drop the (user_id, item_id) pairs of TABLE, e.g. the training\n"
         "                    rows; needs --query-ids (default: nothing dropped)\n"
-        "  --k K             list length (default 10); fewer when the catalogue is smaller\n"
+        "  -k, --k K         list length (default 10); fewer when the catalogue is smaller\n"
         "  --block B         query rows read and held at a time, in whole tiles (default 1024)\n"
         "  --tile N          query rows per sgemm call; a score depends on it in its last\n"
         "                    digit, not on --block or --threads (default 32)\n"
         "  --threads T       worker threads (default: the number of CPUs)\n"
-        "  --output FILE     write here atomically (default stdout)\n"
-        "  --quiet           no progress on stderr\n"
+        "  -o, --output FILE write here atomically (default stdout)\n"
+        "  -q, --quiet       no progress on stderr\n"
         "  -h, --help        this help;  --version  the version\n"
         "example: mlr-topk --queries query.npy --query-ids query.ids --items items.npy \\\n"
         "           --exclude train.tsv --k 100 | mlr-score --topk - --test test.tsv\n");
 }
 
+/* The long-only options (the letters are docs/options.md's). */
+enum { OPT_QUERIES = 256, OPT_ITEMS, OPT_ITEM_IDS, OPT_QUERY_IDS, OPT_EXCLUDE, OPT_BLOCK,
+       OPT_TILE, OPT_THREADS };
+
 static options parse_args(int argc, char **argv)
 {
-    options o = {NULL, NULL, NULL, NULL, NULL, NULL, 10, 1024, 32, mlr_cpus(), 0};
+    options o = {.k = 10, .block = 1024, .tile = 32, .threads = mlr_cpus()};
     static const struct option longs[] = {
-        {"queries", required_argument, 0, 'q'}, {"items", required_argument, 0, 'i'},
-        {"item-ids", required_argument, 0, 'I'}, {"query-ids", required_argument, 0, 'Q'},
-        {"exclude", required_argument, 0, 'x'}, {"k", required_argument, 0, 'k'},
-        {"block", required_argument, 0, 'b'}, {"tile", required_argument, 0, 't'},
-        {"threads", required_argument, 0, 'T'}, {"output", required_argument, 0, 'o'},
-        {"quiet", no_argument, 0, 'z'}, {"help", no_argument, 0, 'h'},
+        {"queries", required_argument, 0, OPT_QUERIES}, {"items", required_argument, 0, OPT_ITEMS},
+        {"item-ids", required_argument, 0, OPT_ITEM_IDS}, {"query-ids", required_argument, 0, OPT_QUERY_IDS},
+        {"exclude", required_argument, 0, OPT_EXCLUDE}, {"k", required_argument, 0, 'k'},
+        {"block", required_argument, 0, OPT_BLOCK}, {"tile", required_argument, 0, OPT_TILE},
+        {"threads", required_argument, 0, OPT_THREADS}, {"output", required_argument, 0, 'o'},
+        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":ho:k:", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ho:k:q", longs, NULL)) != -1) {
         switch (c) {
-        case 'q': o.queries = optarg; break;
-        case 'i': o.items = optarg; break;
-        case 'I': o.item_ids = optarg; break;
-        case 'Q': o.query_ids = optarg; break;
-        case 'x': o.exclude = optarg; break;
+        case OPT_QUERIES: o.queries = optarg; break;
+        case OPT_ITEMS: o.items = optarg; break;
+        case OPT_ITEM_IDS: o.item_ids = optarg; break;
+        case OPT_QUERY_IDS: o.query_ids = optarg; break;
+        case OPT_EXCLUDE: o.exclude = optarg; break;
         case 'k': o.k = mlr_opt_long("--k", optarg, 1, 1000000); break;
-        case 'b': o.block = mlr_opt_long("--block", optarg, 1, 1000000); break;
-        case 't': o.tile = mlr_opt_long("--tile", optarg, 1, 4096); break;
-        case 'T': o.threads = mlr_opt_long("--threads", optarg, 1, 256); break;
+        case OPT_BLOCK: o.block = mlr_opt_long("--block", optarg, 1, 1000000); break;
+        case OPT_TILE: o.tile = mlr_opt_long("--tile", optarg, 1, 4096); break;
+        case OPT_THREADS: o.threads = mlr_opt_long("--threads", optarg, 1, 256); break;
         case 'o': o.output = optarg; break;
-        case 'z': o.quiet = 1; break;
+        case 'q': o.quiet = 1; break;
         default: mlr_opt_rest(c, "mlr-topk", usage, argv);
         }
     }
@@ -116,25 +120,25 @@ typedef struct {
     size_t longest_id;
 } catalogue;
 
-static void load_catalogue(catalogue *c, const char *npy, const char *ids_path)
+static int load_catalogue(catalogue *c, const char *npy, const char *ids_path, mlr_err *e)
 {
-    mlr_err e;
-    char *guess = ids_path ? NULL : ids_name(npy);
-    const char *idp = ids_path ? ids_path : guess;
     memset(c, 0, sizeof *c);
-    if (mlr_npy_read(npy, MLR_F4, &c->emb, &e) < 0) mlr_die_err(&e);
-    if (c->emb.ndim != 2) mlr_die("%s: expected a 2-D <f4 matrix (M, D), found 1-D", npy);
+    if (mlr_npy_read(npy, MLR_F4, &c->emb, e) < 0) return -1;
+    if (c->emb.ndim != 2) return mlr_fail(e, "%s: expected a 2-D <f4 matrix (M, D), found 1-D", npy);
     size_t bad, m = c->emb.shape[0];
     if (!mlr_all_finite(c->emb.data, mlr_array_count(&c->emb), &bad))
-        mlr_die("%s: row %zu: non-finite value", npy, bad / (c->emb.shape[1] ? c->emb.shape[1] : 1));
+        return mlr_fail(e, "%s: row %zu: non-finite value", npy, bad / (c->emb.shape[1] ? c->emb.shape[1] : 1));
+    char *guess = ids_path ? NULL : ids_name(npy);
+    const char *idp = ids_path ? ids_path : guess;
     c->ids = mlr_strmap_new(m);
     size_t rows;
-    if (mlr_ids_read(idp, c->ids, &rows, &e) < 0) mlr_die_err(&e);
-    if (rows != m) mlr_die("%s has %zu rows, %s %zu", idp, rows, npy, m);
-    if (m > UINT32_MAX) mlr_die("%s: more than 2^32 items", npy);
-    for (size_t i = 0; i < m; i++)
+    int rc = mlr_ids_read(idp, c->ids, &rows, e);
+    if (rc == 0 && rows != m) rc = mlr_fail(e, "%s has %zu rows, %s %zu", idp, rows, npy, m);
+    if (rc == 0 && m > UINT32_MAX) rc = mlr_fail(e, "%s: more than 2^32 items", npy);
+    for (size_t i = 0; rc == 0 && i < m; i++)
         if (mlr_strmap_key_len(c->ids, i) > c->longest_id) c->longest_id = mlr_strmap_key_len(c->ids, i);
     free(guess);
+    return rc;
 }
 
 /* Who each query row belongs to, and what to drop for them. */
@@ -146,19 +150,19 @@ typedef struct {
     int have_seen;
 } query_users;
 
-static void load_users(query_users *u, const options *o, catalogue *c)
+static int load_users(query_users *u, const options *o, catalogue *c, mlr_err *e)
 {
-    mlr_err e;
     memset(u, 0, sizeof *u);
-    if (!o->query_ids) return;
+    if (!o->query_ids) return 0;
     u->users = mlr_strmap_new(0);
-    if (mlr_ids_read_keys(o->query_ids, u->users, &u->user_of, &u->rows, &e) < 0) mlr_die_err(&e);
+    if (mlr_ids_read_keys(o->query_ids, u->users, &u->user_of, &u->rows, e) < 0) return -1;
     for (size_t i = 0; i < mlr_strmap_count(u->users); i++)
         if (mlr_strmap_key_len(u->users, i) > u->longest) u->longest = mlr_strmap_key_len(u->users, i);
     if (o->exclude) {
-        if (mlr_usersets_read(&u->seen, o->exclude, u->users, 1, c->ids, 0, &e) < 0) mlr_die_err(&e);
         u->have_seen = 1;
+        if (mlr_usersets_read(&u->seen, o->exclude, u->users, 1, c->ids, 0, e) < 0) return -1;
     }
+    return 0;
 }
 
 /* One block's work, shared by the formatting threads. */
@@ -190,70 +194,91 @@ static void format_part(int t, size_t lo, size_t hi, void *p)
     b->len[t] = w;
 }
 
-static void run(const options *o)
+/* Every block of q's rows against the catalogue, the lists to out. */
+static int write_lists(const options *o, const catalogue *c, const query_users *u, mlr_npy_rows *q,
+                       FILE *fp, mlr_err *e)
 {
-    mlr_err e;
-    catalogue c;
-    query_users u;
-    mlr_npy_rows q;
-    load_catalogue(&c, o->items, o->item_ids);
-    load_users(&u, o, &c);
-    if (mlr_npy_rows_open(&q, o->queries, &e) < 0) mlr_die_err(&e);
-    size_t m = c.emb.shape[0], d = c.emb.shape[1], k = (size_t)o->k;
-    if (q.cols != d) mlr_die("%s has %zu columns, %s %zu", q.name, q.cols, o->items, d);
-    if (u.users && u.rows != q.rows)
-        mlr_die("%s has %zu rows, %s %zu", o->query_ids, u.rows, q.name, q.rows);
+    size_t m = c->emb.shape[0], d = c->emb.shape[1], k = (size_t)o->k;
     size_t block = (size_t)o->block, kk = k < m ? k : m;
     if (kk && block * kk > MAX_BLOCK_HITS) block = MAX_BLOCK_HITS / kk ? MAX_BLOCK_HITS / kk : 1;
     int threads = (int)o->threads;
-    openblas_set_num_threads(1); /* our threads run single-threaded sgemms */
-    mlr_scorer *sc = mlr_scorer_new(c.emb.data, m, d, (size_t)o->tile, threads);
+    mlr_scorer *sc = mlr_scorer_new(c->emb.data, m, d, (size_t)o->tile, threads);
     /* Blocks of whole tiles: a query's scores then do not depend on --block. */
     size_t tile = mlr_scorer_tile(sc);
     block = block < tile ? tile : block / tile * tile;
     float *qb = xmalloc(nz(block * d) * sizeof *qb);       /* (B, D) */
     mlr_hit *hits = xmalloc(nz(block * kk) * sizeof *hits); /* (B, K) */
     size_t *count = xmalloc(block * sizeof *count);
-    const uint32_t **ex = u.have_seen ? xmalloc(block * sizeof *ex) : NULL;
-    size_t *nex = u.have_seen ? xmalloc(block * sizeof *nex) : NULL;
-    size_t line_max = 80 + u.longest + c.longest_id;
-    block_text bt = {0, kk, line_max, hits, count, &u, &c,
+    const uint32_t **ex = u->have_seen ? xmalloc(block * sizeof *ex) : NULL;
+    size_t *nex = u->have_seen ? xmalloc(block * sizeof *nex) : NULL;
+    size_t line_max = 80 + u->longest + c->longest_id;
+    block_text bt = {0, kk, line_max, hits, count, u, c,
                      xcalloc((size_t)threads, sizeof(char *)), xcalloc((size_t)threads, sizeof(size_t))};
     for (int t = 0; t < threads; t++)
         bt.text[t] = xmalloc((block / (size_t)threads + 1) * nz(kk) * line_max);
-    mlr_out out;
-    if (mlr_out_open(&out, o->output, &e) < 0) mlr_die_err(&e);
-    fputs(u.users ? "query\tuser_id\trank\titem_id\tscore\n" : "query\trank\titem_id\tscore\n", out.fp);
+    fputs(u->users ? "query\tuser_id\trank\titem_id\tscore\n" : "query\trank\titem_id\tscore\n", fp);
     long got;
-    while ((got = mlr_npy_rows_read(&q, qb, block, &e)) > 0) {
+    while ((got = mlr_npy_rows_read(q, qb, block, e)) > 0) {
         size_t b = (size_t)got;
-        for (size_t r = 0; ex && r < b; r++) ex[r] = mlr_usersets_get(&u.seen, u.user_of[q.done - b + r], &nex[r]);
+        for (size_t r = 0; ex && r < b; r++) ex[r] = mlr_usersets_get(&u->seen, u->user_of[q->done - b + r], &nex[r]);
         mlr_topk_block(sc, qb, b, kk, ex, nex, hits, count);
-        bt.first_row = q.done - b;
+        bt.first_row = q->done - b;
         memset(bt.len, 0, (size_t)threads * sizeof *bt.len);
         mlr_parallel_for(threads, b, format_part, &bt);
-        for (int t = 0; t < threads; t++) fwrite(bt.text[t], 1, bt.len[t], out.fp);
-        if (!o->quiet && isatty(2)) fprintf(stderr, "\rmlr-topk: %zu/%zu queries", q.done, q.rows);
+        for (int t = 0; t < threads; t++) fwrite(bt.text[t], 1, bt.len[t], fp);
+        if (!o->quiet && isatty(2)) fprintf(stderr, "\rmlr-topk: %zu/%zu queries", q->done, q->rows);
     }
-    if (got < 0) mlr_die_err(&e);
     if (!o->quiet && isatty(2)) fputc('\n', stderr);
-    if (mlr_out_commit(&out, &e) < 0) mlr_die_err(&e);
     for (int t = 0; t < threads; t++) free(bt.text[t]);
     free(bt.text); free(bt.len); free(ex); free(nex); free(count); free(hits); free(qb);
     mlr_scorer_free(sc);
-    mlr_npy_rows_close(&q);
+    return got < 0 ? -1 : 0;
+}
+
+static int run(const options *o, mlr_err *e)
+{
+    catalogue c;
+    query_users u = {0};
+    mlr_npy_rows q;
+    int q_open = 0;
+    int rc = load_catalogue(&c, o->items, o->item_ids, e);
+    if (rc == 0) rc = load_users(&u, o, &c, e);
+    if (rc == 0) {
+        rc = mlr_npy_rows_open(&q, o->queries, e);
+        q_open = rc == 0;
+    }
+    size_t d = c.emb.ndim == 2 ? c.emb.shape[1] : 0;
+    if (rc == 0 && q.cols != d) rc = mlr_fail(e, "%s has %zu columns, %s %zu", q.name, q.cols, o->items, d);
+    if (rc == 0 && u.users && u.rows != q.rows)
+        rc = mlr_fail(e, "%s has %zu rows, %s %zu", o->query_ids, u.rows, q.name, q.rows);
+    if (rc == 0) {
+        openblas_set_num_threads(1); /* our threads run single-threaded sgemms */
+        mlr_out out;
+        rc = mlr_out_open(&out, o->output, e);
+        if (rc == 0) {
+            rc = write_lists(o, &c, &u, &q, out.fp, e);
+            if (rc == 0)
+                rc = mlr_out_commit(&out, e);
+            else
+                mlr_out_abort(&out);
+        }
+    }
+    if (q_open) mlr_npy_rows_close(&q);
     if (u.have_seen) mlr_usersets_free(&u.seen);
     free(u.user_of);
     mlr_strmap_free(u.users);
     mlr_strmap_free(c.ids);
     mlr_array_free(&c.emb);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
+    mlr_err e;
     mlr_init_tool();
     options o = parse_args(argc, argv);
-    run(&o);
+    if (run(&o, &e) < 0)
+        mlr_die_err(&e);
     mlr_close_stdout();
     return 0;
 }
