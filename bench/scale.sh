@@ -43,7 +43,7 @@ stage ingest "$R" rows/s "$target" "rows/s (target)" \
     mlr-ingest --format tsv --output "$d/ratings.tsv" "$d/synth.tsv"
 rm -f "$d/synth.tsv"
 stage split "$R" rows/s "$target" "rows/s (target)" \
-    mlr-split --seed 42 --test "$d/test.tsv" --train "$d/train.tsv" "$d/ratings.tsv"
+    mlr-split --seed 42 --test-output "$d/test.tsv" --output "$d/train.tsv" "$d/ratings.tsv"
 rm -f "$d/ratings.tsv"
 ntrain=$(rows_of "$d/train.tsv") ntest=$(rows_of "$d/test.tsv")
 stage "vocab (train)" "$ntrain" rows/s "$target" "rows/s (target)" \
@@ -75,7 +75,7 @@ if [ -f "$dataset/u.data" ]; then
 else
     mlr-synth --seed 1 --output "$refdir/all.tsv"; refname="mlr-synth 100K (no ML-100K)"
 fi
-mlr-split --seed 42 --test "$refdir/test.tsv" --train "$refdir/train.tsv" "$refdir/all.tsv"
+mlr-split --seed 42 --test-output "$refdir/test.tsv" --output "$refdir/train.tsv" "$refdir/all.tsv"
 mlr-vocab --output "$refdir/spec" "$refdir/train.tsv"
 mlr-encode --spec "$refdir/spec" --output "$refdir/enc" "$refdir/train.tsv"
 refrows=$(rows_of "$refdir/train.tsv")

@@ -13,7 +13,7 @@ bench_tool() { # NAME CMD...
     row "$name rows/s" "$(per_sec "$rows" "$SECS")" rows/s "$ref" "cut rows/s" "peak ${RSS_MB} MB; target 1000000 rows/s"
 }
 bench_tool mlr-ingest sh -c "mlr-ingest --format tsv '$t' >/dev/null"
-bench_tool mlr-split mlr-split --seed 1 --test "$BENCH_TMP/test.tsv" --train "$BENCH_TMP/train.tsv" "$t"
+bench_tool mlr-split mlr-split --seed 1 --test-output "$BENCH_TMP/test.tsv" --output "$BENCH_TMP/train.tsv" "$t"
 bench_tool mlr-vocab mlr-vocab --output "$BENCH_TMP/spec" "$t"
 bench_tool mlr-encode mlr-encode --spec "$BENCH_TMP/spec" --output "$BENCH_TMP/enc" "$t"
 bench_tool mlr-stats sh -c "mlr-stats '$t' >/dev/null"

@@ -60,7 +60,7 @@ REPS=${BENCH_REPS:-3}
 # prepare DIR: DIR/all.tsv split 80/20 (seed 42), the specification of
 # its training rows and those rows encoded, in DIR
 prepare() {
-    mlr-split --seed 42 --test-fraction 0.2 --train "$1/train.tsv" --test "$1/test.tsv" "$1/all.tsv"
+    mlr-split --seed 42 --test-fraction 0.2 --output "$1/train.tsv" --test-output "$1/test.tsv" "$1/all.tsv"
     mlr-vocab --output "$1/spec" "$1/train.tsv"
     mlr-encode --spec "$1/spec" --output "$1/train" "$1/train.tsv"
 }

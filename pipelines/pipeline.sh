@@ -56,8 +56,8 @@ if [ -n "$latest" ]; then
 fi
 
 # Stage 3: the report's random 80/20 split with a fixed seed.
-run_stage split mlr-split --seed 42 --test-fraction 0.2 --test "$run/test.tsv" \
-    --train "$run/train.tsv" "$run/ratings.tsv"
+run_stage split mlr-split --seed 42 --test-fraction 0.2 --test-output "$run/test.tsv" \
+    --output "$run/train.tsv" "$run/ratings.tsv"
 
 # Stage 4: vocabularies, encoding, training, embeddings, top-k and scores.
 # shellcheck disable=SC2086

@@ -62,7 +62,7 @@ fi
 
 # The validation slice, cut from the training rows only.
 run_stage split-valid mlr-split --by "$vby" --seed "$vseed" --test-fraction "$vfrac" \
-    --test "$out/valid.tsv" --train "$out/fit.tsv" "$train"
+    --test-output "$out/valid.tsv" --output "$out/fit.tsv" "$train"
 run_stage encode-train mlr-encode --spec "$out/spec" --output "$out/enc-train" "$train"
 run_stage encode-fit mlr-encode --spec "$out/spec" --output "$out/enc-fit" "$out/fit.tsv"
 run_stage encode-valid mlr-encode --spec "$out/spec" --output "$out/enc-valid" "$out/valid.tsv"

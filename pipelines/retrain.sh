@@ -158,8 +158,8 @@ mv "$dir/data.tsv.tmp" "$dir/data.tsv"
 
 # ---- 2. the held-out slice ----
 step "holding out $frac of the rows ($split)"
-quiet mlr-split --by "$split" --seed "$seed" --test-fraction "$frac" --test "$work/heldout.tsv" \
-    --train "$work/train.tsv" "$work/data.tsv"
+quiet mlr-split --by "$split" --seed "$seed" --test-fraction "$frac" --test-output "$work/heldout.tsv" \
+    --output "$work/train.tsv" "$work/data.tsv"
 rows=$(( $(wc -l <"$work/data.tsv") - 1 )) held=$(( $(wc -l <"$work/heldout.tsv") - 1 ))
 
 # ---- 3. the new model, warm-started from the served one ----

@@ -29,7 +29,7 @@ typedef struct {
     double fraction;
     int have_fraction, have_cut;
     long cut, n;
-    const char *train, *test, *input;
+    const char *output, *test_output, *input; /* output: the training rows */
 } options;
 
 /* The input held in memory: row i is bytes [off[i], off[i+1]) of text,
@@ -48,14 +48,14 @@ typedef struct {
 static void usage(FILE *fp)
 {
     fprintf(fp,
-        "usage: mlr-split --test FILE [--train FILE] [--by MODE] [--seed S]\n"
+        "usage: mlr-split --test-output FILE [--output FILE] [--by MODE] [--seed S]\n"
         "                 [--test-fraction F] [--cut UNIXTIME] [--n N] [TABLE]\n"
         "Splits an interaction table (TABLE or stdin) into training rows (stdout or\n"
-        "--train) and test rows (--test), both with the header, rows in input order,\n"
+        "--output) and test rows (--test-output), both with the header, in input order,\n"
         "written atomically. Holds the whole input in memory. The split depends only\n"
         "on the rows' bytes and order: a pipe, a file or any chunking give the same.\n"
-        "  --test FILE          where the test rows go (required)\n"
-        "  --train FILE         where the training rows go (default stdout)\n"
+        "  --test-output FILE   where the test rows go (required)\n"
+        "  -o, --output FILE    where the training rows go (default stdout)\n"
         "  --by MODE            random | time | user-time | last-n (default random)\n"
         "      random           the round(N*F) rows with the smallest mlr_hash64(seed, row)\n"
         "      time             rows with timestamp >= --cut, or the round(N*F) latest\n"
@@ -66,8 +66,9 @@ static void usage(FILE *fp)
         "  --cut UNIXTIME       time split at this instant (--by time)\n"
         "  --n N                rows per user for --by last-n (default 1)\n"
         "  -h, --help           this help;  --version  the version\n"
+        "  deprecated: --test (= --test-output), --train (= --output)\n"
         "Ties in time go by input order (the later row counts as later).\n"
-        "example: mlr-ingest --format ml-100k data/ml-100k | mlr-split --seed 42 --test test.tsv >train.tsv\n");
+        "example: mlr-ingest --format ml-100k data/ml-100k | mlr-split --seed 42 --test-output test.tsv >train.tsv\n");
 }
 
 static split_mode parse_mode(const char *s)
@@ -81,10 +82,10 @@ static split_mode parse_mode(const char *s)
 
 static void check_options(const options *o)
 {
-    if (!o->test)
-        mlr_usage_die("--test FILE is required (try 'mlr-split --help')");
-    if (strcmp(o->test, "-") == 0 || (o->train && strcmp(o->train, o->test) == 0))
-        mlr_usage_die("--test needs a file of its own, not stdout or the --train file");
+    if (!o->test_output)
+        mlr_usage_die("--test-output FILE is required (try 'mlr-split --help')");
+    if (strcmp(o->test_output, "-") == 0 || (o->output && strcmp(o->output, o->test_output) == 0))
+        mlr_usage_die("--test-output needs a file of its own, not stdout or the --output file");
     if (o->have_fraction && !(o->fraction > 0 && o->fraction < 1))
         mlr_usage_die("--test-fraction must be between 0 and 1 (exclusive), not %g", o->fraction);
     if (o->have_cut && o->by != BY_TIME)
@@ -97,26 +98,34 @@ static void check_options(const options *o)
         mlr_usage_die("--n goes with --by last-n");
 }
 
+/* The long-only options; the OLD_ ones are deprecated aliases. */
+enum { OPT_TEST_OUTPUT = 256, OPT_BY, OPT_SEED, OPT_FRACTION, OPT_CUT, OPT_N, OPT_OLD_TEST,
+       OPT_OLD_TRAIN };
+
 static options parse_args(int argc, char **argv)
 {
-    options o = {BY_RANDOM, 42, 0.2, 0, 0, 0, 1, NULL, NULL, "-"};
+    options o = {.by = BY_RANDOM, .seed = 42, .fraction = 0.2, .n = 1, .input = "-"};
     static const struct option longs[] = {
-        {"test", required_argument, 0, 'T'}, {"train", required_argument, 0, 't'},
-        {"by", required_argument, 0, 'b'}, {"seed", required_argument, 0, 's'},
-        {"test-fraction", required_argument, 0, 'f'}, {"cut", required_argument, 0, 'c'},
-        {"n", required_argument, 0, 'n'}, {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+        {"test-output", required_argument, 0, OPT_TEST_OUTPUT}, {"output", required_argument, 0, 'o'},
+        {"by", required_argument, 0, OPT_BY}, {"seed", required_argument, 0, OPT_SEED},
+        {"test-fraction", required_argument, 0, OPT_FRACTION}, {"cut", required_argument, 0, OPT_CUT},
+        {"n", required_argument, 0, OPT_N}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
+        {"test", required_argument, 0, OPT_OLD_TEST}, {"train", required_argument, 0, OPT_OLD_TRAIN},
+        {0, 0, 0, 0}};
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ho:", longs, NULL)) != -1) {
         switch (c) {
-        case 'T': o.test = optarg; break;
-        case 't': o.train = optarg; break;
-        case 'b': o.by = parse_mode(optarg); break;
-        case 's': o.seed = (uint64_t)mlr_opt_long("--seed", optarg, 0, INT64_MAX); break;
-        case 'f': o.fraction = mlr_opt_double("--test-fraction", optarg); o.have_fraction = 1; break;
-        case 'c': o.cut = mlr_opt_long("--cut", optarg, INT64_MIN, INT64_MAX); o.have_cut = 1; break;
-        case 'n': o.n = mlr_opt_long("--n", optarg, 1, INT64_MAX); break;
+        case OPT_OLD_TEST: mlr_opt_deprecated("--test", "--test-output"); /* fall through */
+        case OPT_TEST_OUTPUT: o.test_output = optarg; break;
+        case OPT_OLD_TRAIN: mlr_opt_deprecated("--train", "--output"); /* fall through */
+        case 'o': o.output = optarg; break;
+        case OPT_BY: o.by = parse_mode(optarg); break;
+        case OPT_SEED: o.seed = (uint64_t)mlr_opt_long("--seed", optarg, 0, INT64_MAX); break;
+        case OPT_FRACTION: o.fraction = mlr_opt_double("--test-fraction", optarg); o.have_fraction = 1; break;
+        case OPT_CUT: o.cut = mlr_opt_long("--cut", optarg, INT64_MIN, INT64_MAX); o.have_cut = 1; break;
+        case OPT_N: o.n = mlr_opt_long("--n", optarg, 1, INT64_MAX); break;
         default: mlr_opt_rest(c, "mlr-split", usage, argv);
         }
     }
@@ -180,40 +189,42 @@ static char *header_line(const mlr_reader *r)
     return h.text;
 }
 
-static void read_rows(const options *o, rows *t)
+static int read_rows(const options *o, rows *t, mlr_err *e)
 {
-    mlr_err e;
-    mlr_reader *r = mlr_reader_open(o->input, NULL, &e);
+    mlr_reader *r = mlr_reader_open(o->input, NULL, e);
     if (!r)
-        mlr_die_err(&e);
+        return -1;
     int want_time = o->by != BY_RANDOM, want_user = o->by == BY_USER_TIME || o->by == BY_LAST_N;
-    int tcol = want_time ? mlr_reader_require(r, "timestamp", &e) : 0;
-    int ucol = want_user ? mlr_reader_require(r, "user_id", &e) : 0;
-    if (tcol < 0 || ucol < 0)
-        mlr_die_err(&e);
+    int tcol = want_time ? mlr_reader_require(r, "timestamp", e) : 0;
+    int ucol = want_user ? mlr_reader_require(r, "user_id", e) : 0;
+    if (tcol < 0 || ucol < 0) {
+        mlr_reader_close(r);
+        return -1;
+    }
     t->header = header_line(r);
     t->off = xmalloc((t->off_cap = 1 << 16) * sizeof *t->off);
     t->off[0] = 0;
     grow_columns(t, want_time, want_user);
     mlr_strmap *users = mlr_strmap_new(0);
     int got;
-    while ((got = mlr_reader_next(r, &e)) == 1) {
+    while ((got = mlr_reader_next(r, e)) == 1) {
         size_t cap = t->off_cap;
         append_row(t, r);
         if (t->off_cap != cap)
             grow_columns(t, want_time, want_user);
         size_t i = t->n - 1;
-        if (want_time && mlr_reader_long(r, (size_t)tcol, &t->time[i], &e) < 0)
-            mlr_die_err(&e);
+        if (want_time && mlr_reader_long(r, (size_t)tcol, &t->time[i], e) < 0) {
+            got = -1;
+            break;
+        }
         if (want_user)
             t->user[i] = (uint32_t)mlr_strmap_intern(users, mlr_reader_field(r, (size_t)ucol),
                                                      mlr_reader_field_len(r, (size_t)ucol));
     }
-    if (got < 0)
-        mlr_die_err(&e);
     t->nusers = mlr_strmap_count(users);
     mlr_strmap_free(users);
     mlr_reader_close(r);
+    return got < 0 ? -1 : 0;
 }
 
 /* ---------- choosing the test rows ---------- */
@@ -331,12 +342,15 @@ static void split_per_user(const options *o, const rows *t, unsigned char *is_te
 
 /* ---------- writing ---------- */
 
-static void write_rows(const rows *t, const unsigned char *is_test, const options *o)
+static int write_rows(const rows *t, const unsigned char *is_test, const options *o, mlr_err *e)
 {
-    mlr_err e;
     mlr_out train, test;
-    if (mlr_out_open(&test, o->test, &e) < 0 || mlr_out_open(&train, o->train, &e) < 0)
-        mlr_die_err(&e);
+    if (mlr_out_open(&test, o->test_output, e) < 0)
+        return -1;
+    if (mlr_out_open(&train, o->output, e) < 0) {
+        mlr_out_abort(&test);
+        return -1;
+    }
     static char buf_train[1 << 16], buf_test[1 << 16];
     setvbuf(train.fp, buf_train, _IOFBF, sizeof buf_train);
     setvbuf(test.fp, buf_test, _IOFBF, sizeof buf_test);
@@ -347,35 +361,47 @@ static void write_rows(const rows *t, const unsigned char *is_test, const option
             ;
         fwrite(t->text + t->off[i], 1, t->off[j] - t->off[i], is_test[i] ? test.fp : train.fp);
     }
-    if (ferror(train.fp) || ferror(test.fp))
-        mlr_die("%s: write error", ferror(test.fp) ? o->test : o->train ? o->train : "stdout");
+    if (ferror(train.fp) || ferror(test.fp)) {
+        mlr_fail(e, "%s: write error", ferror(test.fp) ? o->test_output : o->output ? o->output : "stdout");
+        mlr_out_abort(&train);
+        mlr_out_abort(&test);
+        return -1;
+    }
     /* training rows first: when they go to stdout, a full disk or a closed
      * pipe must stop us before the test file replaces an earlier one */
-    if (mlr_out_commit(&train, &e) < 0 || mlr_out_commit(&test, &e) < 0)
-        mlr_die_err(&e);
+    if (mlr_out_commit(&train, e) < 0) {
+        mlr_out_abort(&test);
+        return -1;
+    }
+    return mlr_out_commit(&test, e);
 }
 
-static void run(const options *o)
+static int run(const options *o, mlr_err *e)
 {
     rows t = {0};
-    read_rows(o, &t);
-    unsigned char *is_test = xcalloc(t.n ? t.n : 1, 1);
-    if (o->by == BY_RANDOM)
-        split_random(o, &t, is_test);
-    else if (o->by == BY_TIME)
-        split_time(o, &t, is_test);
-    else
-        split_per_user(o, &t, is_test);
-    write_rows(&t, is_test, o);
-    free(is_test);
+    int rc = read_rows(o, &t, e);
+    if (rc == 0) {
+        unsigned char *is_test = xcalloc(t.n ? t.n : 1, 1);
+        if (o->by == BY_RANDOM)
+            split_random(o, &t, is_test);
+        else if (o->by == BY_TIME)
+            split_time(o, &t, is_test);
+        else
+            split_per_user(o, &t, is_test);
+        rc = write_rows(&t, is_test, o, e);
+        free(is_test);
+    }
     free(t.text); free(t.off); free(t.time); free(t.user); free(t.header);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
+    mlr_err e;
     mlr_init_tool();
     options o = parse_args(argc, argv);
-    run(&o);
+    if (run(&o, &e) < 0)
+        mlr_die_err(&e);
     mlr_close_stdout();
     return 0;
 }

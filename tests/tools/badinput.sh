@@ -61,7 +61,7 @@ good() {
 D=$T/d
 mkdir -p "$D" "$T/b"
 if ! { mlr-synth --n-users 20 --n-items 30 --n-ratings 120 --seed 3 >"$D/all.tsv" &&
-       mlr-split --test "$D/test.tsv" --train "$D/train.tsv" "$D/all.tsv" &&
+       mlr-split --test-output "$D/test.tsv" --output "$D/train.tsv" "$D/all.tsv" &&
        mlr-vocab --output "$D/spec" "$D/train.tsv" &&
        mlr-encode --spec "$D/spec" --output "$D/enc" "$D/test.tsv" &&
        mlr-encode --items --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv" &&
@@ -119,7 +119,7 @@ for tool in ingest stats split vocab encode baseline-train baseline-test score t
     case $tool in
     ingest) run() { mlr-ingest --format tsv --output "$O/out.tsv" "$1"; } ;;
     stats) run() { mlr-stats --output "$O/out.tsv" "$1"; } ;;
-    split) run() { mlr-split --test "$O/test.tsv" --train "$O/train.tsv" "$1"; } ;;
+    split) run() { mlr-split --test-output "$O/test.tsv" --output "$O/train.tsv" "$1"; } ;;
     vocab) run() { mlr-vocab --output "$O/spec" "$1"; } ;;
     # (the test rows' times beyond the training rows' are clipped, with a
     # warning that is not what these cases are about)
@@ -164,7 +164,7 @@ for tool in ingest stats split-time vocab encode; do
     case $tool in
     ingest) run() { mlr-ingest --format tsv --output "$O/out.tsv" "$1"; } ;;
     stats) run() { mlr-stats --output "$O/out.tsv" "$1"; } ;;
-    split-time) run() { mlr-split --by time --test "$O/test.tsv" --train "$O/train.tsv" "$1"; } ;;
+    split-time) run() { mlr-split --by time --test-output "$O/test.tsv" --output "$O/train.tsv" "$1"; } ;;
     vocab) run() { mlr-vocab --output "$O/spec" "$1"; } ;;
     encode) run() { mlr-encode --spec "$D/spec" --output "$O/enc" "$1"; } ;;
     esac
@@ -176,7 +176,7 @@ for tool in ingest stats split-time; do
     case $tool in
     ingest) run() { mlr-ingest --format tsv --output "$O/out.tsv" "$1"; } ;;
     stats) run() { mlr-stats --output "$O/out.tsv" "$1"; } ;;
-    split-time) run() { mlr-split --by time --test "$O/test.tsv" --train "$O/train.tsv" "$1"; } ;;
+    split-time) run() { mlr-split --by time --test-output "$O/test.tsv" --output "$O/train.tsv" "$1"; } ;;
     esac
     bad "$tool: 20-digit timestamp" 1 "ts-huge.tsv:4: column 'timestamp'" run "$B/ts-huge.tsv"
 done
@@ -192,9 +192,9 @@ for tool in ingest vocab encode; do
     bad "$tool: user_age 1e400" 1 "age-huge.tsv:4: column 'user_age'" run "$B/age-huge.tsv"
 done
 bad "split last-n: no user_id column" 1 "no-user.tsv: no column 'user_id'" \
-    mlr-split --by last-n --test "$O/test.tsv" --train "$O/train.tsv" "$B/no-user.tsv"
+    mlr-split --by last-n --test-output "$O/test.tsv" --output "$O/train.tsv" "$B/no-user.tsv"
 bad "split: bad table on stdin named stdin" 1 "stdin:4: " \
-    sh -c 'mlr-split --test "$1" --train "$2" < "$3"' - "$O/test.tsv" "$O/train.tsv" "$B/short.tsv"
+    sh -c 'mlr-split --test-output "$1" --output "$2" < "$3"' - "$O/test.tsv" "$O/train.tsv" "$B/short.tsv"
 bad "vocab: header only has no vocabulary" 1 "header.tsv: no rows" mlr-vocab --output "$O/spec" "$B/header.tsv"
 bad "ingest csv: unclosed quote" 1 "q.csv:2: unclosed quote" \
     sh -c 'printf "user_id,item_id\n1,\"x\n" >"$1" && mlr-ingest --format csv --output "$2" "$1"' - "$T/q.csv" "$O/out.tsv"
@@ -202,7 +202,7 @@ bad "ingest csv: unclosed quote" 1 "q.csv:2: unclosed quote" \
 # header only: documented as an empty table
 mlr-ingest --format tsv --output "$T/h-ingest.tsv" "$B/header.tsv" 2>"$T/.err"
 same "ingest: header only gives the header" "$T/h-ingest.tsv" "$B/header.tsv"
-mlr-split --test "$T/h-test.tsv" --train "$T/h-train.tsv" "$B/header.tsv" 2>"$T/.err"
+mlr-split --test-output "$T/h-test.tsv" --output "$T/h-train.tsv" "$B/header.tsv" 2>"$T/.err"
 check "split: header only gives two header-only files" \
     sh -c 'cmp -s "$1" "$3" && cmp -s "$2" "$3"' - "$T/h-test.tsv" "$T/h-train.tsv" "$B/header.tsv"
 good "stats: header only" mlr-stats "$B/header.tsv"
@@ -580,9 +580,9 @@ for t in split vocab encode train embed predict topk score baseline slice; do
     bad "mlr-$t: required option missing is usage" 2 "mlr-$t: " mlr-$t
 done
 bad "ingest: unknown format" 2 "unknown format" mlr-ingest --format parquet --output "$O/out.tsv" "$D/all.tsv"
-bad "split: fraction 1" 2 "test-fraction" mlr-split --test-fraction 1 --test "$O/test.tsv" --train "$O/train.tsv" "$D/all.tsv"
-bad "split: fraction nan" 2 "test-fraction" mlr-split --test-fraction nan --test "$O/test.tsv" --train "$O/train.tsv" "$D/all.tsv"
-bad "split: unknown mode" 2 "by" mlr-split --by never --test "$O/test.tsv" --train "$O/train.tsv" "$D/all.tsv"
+bad "split: fraction 1" 2 "test-fraction" mlr-split --test-fraction 1 --test-output "$O/test.tsv" --output "$O/train.tsv" "$D/all.tsv"
+bad "split: fraction nan" 2 "test-fraction" mlr-split --test-fraction nan --test-output "$O/test.tsv" --output "$O/train.tsv" "$D/all.tsv"
+bad "split: unknown mode" 2 "by" mlr-split --by never --test-output "$O/test.tsv" --output "$O/train.tsv" "$D/all.tsv"
 bad "topk: --k 20 digits" 2 "\--k" mlr-topk --queries "$D/q.npy" --items "$D/items.npy" --k 99999999999999999999 --output "$O/out.tsv"
 bad "topk: --k 0" 2 "\--k" mlr-topk --queries "$D/q.npy" --items "$D/items.npy" --k 0 --output "$O/out.tsv"
 bad "train: --lr nan" 2 "\--lr" mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --lr nan

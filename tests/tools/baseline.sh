@@ -62,7 +62,7 @@ expect_fail "baseline ease over the item cap" 1 "20001 items" \
     mlr-baseline --kind ease --train "$T/wide.tsv" --test "$E/test.tsv"
 
 if have_data ml-100k/u.data; then
-    mlr-ingest --format ml-100k "$MLR_DATA_DIR/ml-100k" | mlr-split --seed 42 --test "$T/test.tsv" >"$T/train.tsv"
+    mlr-ingest --format ml-100k "$MLR_DATA_DIR/ml-100k" | mlr-split --seed 42 --test-output "$T/test.tsv" >"$T/train.tsv"
     mlr-baseline --kind pop --train "$T/train.tsv" --test "$T/test.tsv" --k 100 |
         mlr-score --topk - --test "$T/test.tsv" >"$T/m.tsv"
     top100=$(awk -F'\t' '$1 == "top100" { print $2 }' "$T/m.tsv")

@@ -2,7 +2,7 @@
 # crashsafe.sh: outputs that cannot be written, readers that go away, and
 # a writer killed at a random moment.
 #  - stdout or --output on /dev/full: status 1 and one line, never silent;
-#    an earlier file beside it (mlr-split --test) stays as it was;
+#    an earlier file beside it (mlr-split --test-output) stays as it was;
 #  - stdout closed early (`| head -1`): status 0 and nothing on stderr;
 #  - SIGKILL of mlr-train (and mlr-synth) writing --output over an earlier
 #    file: the file is always either the earlier one, byte for byte, or a
@@ -13,7 +13,7 @@
 D=$T/d
 mkdir -p "$D"
 if ! { mlr-synth --n-users 300 --n-items 400 --n-ratings 20000 --seed 3 >"$D/all.tsv" &&
-       mlr-split --test "$D/test.tsv" --train "$D/train.tsv" "$D/all.tsv" &&
+       mlr-split --test-output "$D/test.tsv" --output "$D/train.tsv" "$D/all.tsv" &&
        mlr-vocab --output "$D/spec" "$D/train.tsv" &&
        mlr-encode --spec "$D/spec" --output "$D/enc" "$D/train.tsv" &&
        mlr-encode --items --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv" &&
@@ -46,11 +46,11 @@ full "ingest > /dev/full" sh -c 'mlr-ingest --format tsv "$1" >/dev/full' - "$D/
 full "synth > /dev/full" sh -c 'mlr-synth --n-users 50 --n-items 60 --n-ratings 500 >/dev/full'
 full "synth --output /dev/full" mlr-synth --n-users 50 --n-items 60 --n-ratings 500 --output /dev/full
 echo "earlier test rows" >"$T/test-old.tsv"
-full "split > /dev/full (small)" sh -c 'mlr-split --test "$1" "$2" >/dev/full' - "$T/test-old.tsv" "$D/test.tsv"
+full "split > /dev/full (small)" sh -c 'mlr-split --test-output "$1" "$2" >/dev/full' - "$T/test-old.tsv" "$D/test.tsv"
 check "split > /dev/full leaves --test as it was" test "$(cat "$T/test-old.tsv")" = "earlier test rows"
-full "split > /dev/full (large)" sh -c 'mlr-split --test "$1" "$2" >/dev/full' - "$T/test-old.tsv" "$D/all.tsv"
+full "split > /dev/full (large)" sh -c 'mlr-split --test-output "$1" "$2" >/dev/full' - "$T/test-old.tsv" "$D/all.tsv"
 check "split > /dev/full (large) leaves --test as it was" test "$(cat "$T/test-old.tsv")" = "earlier test rows"
-full "split --test /dev/full" mlr-split --test /dev/full --train "$T/tr.tsv" "$D/all.tsv"
+full "split --test-output /dev/full" mlr-split --test-output /dev/full --output "$T/tr.tsv" "$D/all.tsv"
 full "vocab --help > /dev/full" sh -c 'mlr-vocab --help >/dev/full'
 full "topk > /dev/full" sh -c 'mlr-topk --quiet --queries "$1" --items "$2" >/dev/full' - "$D/q.npy" "$D/items.npy"
 full "topk --output /dev/full" mlr-topk --quiet --queries "$D/q.npy" --items "$D/items.npy" --output /dev/full
@@ -78,7 +78,7 @@ closed() {
 }
 closed "ingest | head -1" mlr-ingest --format tsv "$D/all.tsv"
 closed "synth | head -1" mlr-synth --n-users 300 --n-items 400 --n-ratings 20000
-closed "split | head -1" mlr-split --test "$T/t.tsv" "$D/all.tsv"
+closed "split | head -1" mlr-split --test-output "$T/t.tsv" "$D/all.tsv"
 closed "topk | head -1" mlr-topk --quiet --queries "$D/q.npy" --items "$D/items.npy" --k 50
 closed "baseline | head -1" mlr-baseline --kind pop --train "$D/train.tsv" --test "$D/train.tsv" --k 20
 closed "predict | head -1" mlr-predict --model "$D/m.st" --rows "$D/enc"

@@ -12,7 +12,7 @@
 flow() {
     mkdir -p "$1" && cd "$1" &&
     mlr-synth --n-users 150 --n-items 200 --n-ratings 6000 --seed 11 --output all.tsv &&
-    mlr-split --seed "$2" --test test.tsv --train train.tsv all.tsv &&
+    mlr-split --seed "$2" --test-output test.tsv --output train.tsv all.tsv &&
     mlr-vocab --output spec train.tsv &&
     mlr-encode --spec spec --output enc/train train.tsv &&
     mlr-encode --spec spec --output enc/test test.tsv &&
@@ -53,7 +53,7 @@ if [ -z "$differ" ] && [ $n -ge 40 ]; then pass "all $n outputs byte-identical"
 else fail "byte-identical outputs" "of $n files these differ:$differ"; fi
 
 # a different split seed: another split
-if ran "another seed's split runs" sh -c 'cd "$1" && mlr-split --seed 43 --test test43.tsv --train train43.tsv all.tsv' - "$T/a"; then
+if ran "another seed's split runs" sh -c 'cd "$1" && mlr-split --seed 43 --test-output test43.tsv --output train43.tsv all.tsv' - "$T/a"; then
     check "another seed, another split" sh -c '! cmp -s "$1/test.tsv" "$1/test43.tsv"' - "$T/a"
     check "another seed, same number of test rows" \
         test "$(wc -l <"$T/a/test.tsv")" -eq "$(wc -l <"$T/a/test43.tsv")"

@@ -6,7 +6,7 @@
 P=$MLR_ROOT/pipelines
 mlr-synth --n-users 300 --n-items 400 --n-ratings 12000 --seed 5 --output "$T/all.tsv"
 # A split the flow has not seen elsewhere: the last 20% of each user's ratings.
-mlr-split --by user-time --test-fraction 0.2 --test "$T/test.tsv" --train "$T/train.tsv" "$T/all.tsv"
+mlr-split --by user-time --test-fraction 0.2 --test-output "$T/test.tsv" --output "$T/train.tsv" "$T/all.tsv"
 if sh "$P/evaluate.sh" --valid-by user-time "$T/train.tsv" "$T/test.tsv" "$T/run" --epochs 3 --batch-size 512 --quiet 2>"$T/log"; then
     pass "evaluate.sh runs to the end"
 else

@@ -12,7 +12,7 @@ done
 command -v parallel >/dev/null 2>&1 || { skip "grid" "GNU parallel is not installed"; exit 0; }
 
 mlr-synth --n-users 200 --n-items 300 --n-ratings 8000 --seed 1 >"$T/all.tsv"
-mlr-split --seed 42 --test "$T/test.tsv" "$T/all.tsv" >"$T/train.tsv"
+mlr-split --seed 42 --test-output "$T/test.tsv" "$T/all.tsv" >"$T/train.tsv"
 D="--train $T/train.tsv --test $T/test.tsv"
 
 # sorted FILE COLUMN -r|"": the data rows are ordered by COLUMN (by name).

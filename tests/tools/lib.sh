@@ -1,7 +1,7 @@
 # lib.sh: helpers for the shell tests of each tool. Source it; every check
 # prints "PASS name" or "FAIL name: why" for tests/run.sh to count.
 #   . "$(dirname "$0")/lib.sh"
-#   expect_fail "empty input" 1 "empty" mlr-split --test t.tsv < /dev/null
+#   expect_fail "empty input" 1 "empty" mlr-split --test-output t.tsv < /dev/null
 set -u
 : "${MLR_BIN:?set MLR_BIN to the bin/ directory}"
 : "${MLR_ROOT:=$(cd "$(dirname "$0")/../.." && pwd)}"

@@ -9,7 +9,7 @@
 synth_data() { # DIR USERS ITEMS RATINGS
     mkdir -p "$1"
     mlr-synth --n-users "$2" --n-items "$3" --n-ratings "$4" --seed 3 --taste 20 >"$1/all.tsv" &&
-    mlr-split --test "$1/test.tsv" --train "$1/train.tsv" --seed 42 --test-fraction 0.2 "$1/all.tsv" &&
+    mlr-split --test-output "$1/test.tsv" --output "$1/train.tsv" --seed 42 --test-fraction 0.2 "$1/all.tsv" &&
     mlr-vocab --output "$1/spec" "$1/train.tsv" &&
     mlr-encode --spec "$1/spec" --output "$1/enc/train" "$1/train.tsv" &&
     mlr-encode --spec "$1/spec" --output "$1/enc/test" "$1/test.tsv" &&
