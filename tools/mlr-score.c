@@ -66,7 +66,8 @@ static void usage(FILE *fp)
         "  --at LIST         the k of the per-user metrics (default 10)\n"
         "  --block B         query rows held at a time (default 1024)\n"
         "  --threads T       worker threads (default: the number of CPUs)\n"
-        "  --output FILE     write here atomically (default stdout)\n"
+        "  -o, --output FILE write here atomically (default stdout)\n"
+        "  -q, --quiet       nothing on stderr but errors (there is no progress to hide)\n"
         "  -h, --help        this help;  --version  the version\n"
         "example: mlr-score --test test.tsv --train train.tsv --queries query.npy \\\n"
         "           --items items.npy --pred pred.tsv\n");
@@ -81,19 +82,19 @@ static options parse_args(int argc, char **argv)
     o.block = 1024;
     o.threads = mlr_cpus();
     static const struct option longs[] = {
-        {"test", required_argument, 0, 't'}, {"queries", required_argument, 0, 'q'},
+        {"test", required_argument, 0, 't'}, {"queries", required_argument, 0, 'Q'},
         {"items", required_argument, 0, 'i'}, {"item-ids", required_argument, 0, 'I'},
         {"topk", required_argument, 0, 'l'}, {"train", required_argument, 0, 'r'},
         {"pred", required_argument, 0, 'p'}, {"at", required_argument, 0, 'a'},
         {"block", required_argument, 0, 'b'}, {"threads", required_argument, 0, 'T'},
-        {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'z'},
+        {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":ho:", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ho:q", longs, NULL)) != -1) {
         switch (c) {
         case 't': o.test = optarg; break;
-        case 'q': o.queries = optarg; break;
+        case 'Q': o.queries = optarg; break;
         case 'i': o.items = optarg; break;
         case 'I': o.item_ids = optarg; break;
         case 'l': o.topk = optarg; break;
@@ -106,7 +107,7 @@ static options parse_args(int argc, char **argv)
         case 'b': o.block = mlr_opt_long("--block", optarg, 1, 1000000); break;
         case 'T': o.threads = mlr_opt_long("--threads", optarg, 1, 256); break;
         case 'o': o.output = optarg; break;
-        case 'z': break;
+        case 'q': break;
         default: mlr_opt_rest(c, "mlr-score", usage, argv);
         }
     }
