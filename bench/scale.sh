@@ -97,9 +97,9 @@ rm -f "$d/test.tsv"
 : >"$d/big.runs"
 for r in $(seq "${BENCH_REPS:-3}"); do
     timed "train reference ($refname, 10 epochs)" mlr-train --quiet --threads "$TH" --epochs 10 \
-        --train "$refdir/enc" --spec "$refdir/spec" --output "$refdir/model.safetensors" --log "$refdir/log.tsv"
+        --rows "$refdir/enc" --spec "$refdir/spec" --output "$refdir/model.safetensors" --log "$refdir/log.tsv"
     echo "$(loop_eps "$refdir/log.tsv" "$refrows") $(per_sec $((refrows * 10)) "$SECS")" >>"$d/ref.runs"
-    timed "scale train" mlr-train --quiet --threads "$TH" --epochs 1 --train "$enc" \
+    timed "scale train" mlr-train --quiet --threads "$TH" --epochs 1 --rows "$enc" \
         --spec "$d/spec" --output "$d/model.safetensors" --log "$d/log.tsv"
     echo "$(loop_eps "$d/log.tsv" "$n") $(per_sec "$n" "$SECS") $SECS $RSS_MB" >>"$d/big.runs"
 done

@@ -72,7 +72,7 @@ mlr-synth --seed 1 --output "$S/all.tsv"
 prepare "$S"
 : >"$BENCH_TMP/synth.figs"
 for r in $(seq "$REPS"); do
-    mlr-train --quiet --threads "$TH" --epochs 10 --train "$S/train" --spec "$S/spec" \
+    mlr-train --quiet --threads "$TH" --epochs 10 --rows "$S/train" --spec "$S/spec" \
         --log "$S/log.tsv" --output "$S/model.safetensors"
     epochs_figs "$S/log.tsv" "$(($(wc -l <"$S/train.tsv") - 1))" >>"$BENCH_TMP/synth.figs"
 done
@@ -98,8 +98,8 @@ last() { awk -F'\t' -v n="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == n) 
 for every in 40 1; do
     : >"$BENCH_TMP/runs"
     for r in $(seq "$([ "$every" = 40 ] && echo "$REPS" || echo 1)"); do
-        /usr/bin/time -f '%e %U %S %M' -o "$BENCH_TMP/time40" mlr-train --train "$D/train" \
-            --valid "$D/test" --items "$D/items" --spec "$D/spec" --epochs 40 \
+        /usr/bin/time -f '%e %U %S %M' -o "$BENCH_TMP/time40" mlr-train --rows "$D/train" \
+            --valid "$D/test" --catalogue "$D/items" --spec "$D/spec" --epochs 40 \
             --valid-every "$every" --threads "$TH" --log "$D/log$every.tsv" \
             --output "$D/model.safetensors"
         read -r secs user sys kb <"$BENCH_TMP/time40"

@@ -51,8 +51,8 @@ fi
 if [ -z "$model" ]; then
     model=$run/model.safetensors
     # shellcheck disable=SC2086 # $tt is empty or two words
-    run_stage train mlr-train $tt --spec "$prep/spec" --train "$prep/enc-fit" \
-        --valid "$prep/enc-valid" --items "$prep/enc-items" --log "$run/train-log.tsv" \
+    run_stage train mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit" \
+        --valid "$prep/enc-valid" --catalogue "$prep/enc-items" --log "$run/train-log.tsv" \
         --output "$model" "$@"
 fi
 

@@ -72,9 +72,9 @@ vg "vocab" mlr-vocab --output "$D/spec" "$D/train.tsv"
 vg "encode" mlr-encode --spec "$D/spec" --output "$D/enc" "$D/train.tsv"
 vg "encode test" mlr-encode --spec "$D/spec" --output "$D/enct" "$D/test.tsv"
 vg "encode --items" mlr-encode --items --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv"
-vg "train" mlr-train --train "$D/enc" --valid "$D/enct" --items "$D/items" --spec "$D/spec" \
+vg "train" mlr-train --rows "$D/enc" --valid "$D/enct" --catalogue "$D/items" --spec "$D/spec" \
     --output "$D/m.st" --log "$D/log.tsv" --dim 8 --layers 8 --rating-layers 8 --epochs 2 -q
-vg "train --init" mlr-train --train "$D/enc" --spec "$D/spec" --init "$D/m.st" \
+vg "train --init" mlr-train --rows "$D/enc" --spec "$D/spec" --init "$D/m.st" \
     --output "$D/m2.st" --dim 8 --layers 8 --rating-layers 8 --epochs 1 -q
 vg "embed queries" mlr-embed --model "$D/m.st" --queries "$D/enct" --output "$D/q.npy"
 vg "embed items" mlr-embed --model "$D/m.st" --items "$D/items" --output "$D/i.npy"

@@ -41,19 +41,21 @@ typedef struct {
 } options;
 
 static const char USAGE[] =
-    "usage: mlr-train --train ENCDIR --spec SPECDIR --output MODEL [options]\n"
+    "usage: mlr-train --rows ENCDIR --spec SPECDIR --output MODEL [options]\n"
     "Trains the two-tower model of docs/features.md (query and candidate towers,\n"
     "in-batch softmax retrieval, rating head) on rows encoded by mlr-encode and\n"
-    "writes MODEL (.safetensors, atomically). With --valid and --items, logs the\n"
+    "writes MODEL (.safetensors, atomically). With --valid and --catalogue, logs the\n"
     "top-k accuracy over the whole catalogue and the RMSE after each epoch.\n"
     "Everything is held in memory. Same seed: the same model, bit for bit, on any\n"
     "number of threads and however busy the machine.\n"
     "\n"
-    "  -t, --train ENCDIR            encoded training rows (required)\n"
+    "  -r, --rows ENCDIR             encoded training rows (required)\n"
     "  -s, --spec SPECDIR            the feature specification they were encoded with (required)\n"
     "  -o, --output MODEL            the model to write (required)\n"
-    "      --items ITEMDIR           encoded catalogue (mlr-encode --items): validation candidates\n"
-    "      --valid ENCDIR            encoded validation rows (needs --items)\n"
+    "      --catalogue ITEMDIR       encoded catalogue (mlr-encode --as-catalogue): validation\n"
+    "                                candidates\n"
+    "      --valid ENCDIR            encoded validation rows, a slice of the training rows\n"
+    "                                never the test rows (needs --catalogue)\n"
     "      --log FILE                per-epoch TSV: epoch seconds loss retrieval_loss rating_loss\n"
     "                                top1 top5 top10 top50 top100 rmse gflops kept (default: none);\n"
     "                                gflops: of the epoch's matrix products per second; kept: the\n"
@@ -78,6 +80,8 @@ static const char USAGE[] =
     "      --rating-weight X         weight of the mean squared rating error (default 20)\n"
     "      --remove-accidental-hits  mask other copies of the positive item in a batch\n"
     "      --logq, --no-logq         log-Q correction: logit - log(item frequency) (default on)\n"
+    "      --id-dropout P            each row's user_id and item_id replaced by the unknown\n"
+    "                                id with probability P while training (default 0.05)\n"
     "      --optimizer NAME          adam or adagrad (default adam; adagrad as Keras)\n"
     "      --lr X                    learning rate (default 0.001 adam, 0.1 adagrad)\n"
     "      --init-accumulator X      Adagrad initial accumulator (default 0.1)\n"
@@ -86,21 +90,25 @@ static const char USAGE[] =
     "  -e, --epochs N                (default 15)\n"
     "      --seed N                  initialisation and shuffling (default 42)\n"
     "      --threads N               threads of the training step and validation, OpenBLAS\n"
-    "                                single-threaded (default: the number of cores, at most 8)\n"
+    "                                single-threaded (default: the number of CPUs)\n"
     "      --init MODEL              warm start from MODEL: rows of ids in both vocabularies\n"
     "                                carried over by token, new ones initialised fresh\n"
     "      --init-spec SPECDIR       MODEL's specification (default: the path in its metadata)\n"
     "  -q, --quiet                   no progress line, no warnings\n"
     "  -h, --help                    this help\n"
     "      --version                 the version\n"
+    "      --list-options            the options as TSV: name, type (value or flag), default\n"
+    "  deprecated: --train (= --rows), --items (= --catalogue)\n"
     "\n"
     "SIGINT (Ctrl-C) or SIGTERM ends the epoch in progress, writes the model so far (with\n"
     "--patience its best epoch's), says so, and exits 128 + the signal; a second one ends the\n"
     "run at once, the earlier model file untouched.\n"
     "\n"
-    "example: mlr-encode --spec spec --output enc/train < train.tsv &&\n"
-    "         mlr-train --train enc/train --valid enc/test --items enc/items --spec spec \\\n"
-    "           --log train.log --output model.safetensors\n";
+    "example: mlr-split --test-output valid.tsv --output fit.tsv train.tsv &&\n"
+    "         mlr-encode --spec spec --output enc/fit fit.tsv &&\n"
+    "         mlr-encode --spec spec --output enc/valid valid.tsv &&\n"
+    "         mlr-train --rows enc/fit --valid enc/valid --catalogue enc/items --spec spec \\\n"
+    "           --epochs 3 --log train.log --output model.safetensors\n";
 
 static void usage(FILE *fp)
 {
@@ -111,12 +119,12 @@ enum {
     OPT_ITEMS = 256, OPT_VALID, OPT_LOG, OPT_EVERY, OPT_QF, OPT_CF, OPT_DIM, OPT_LAYERS,
     OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
     OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_NO_LOGQ, OPT_IDDROP, OPT_PATIENCE,
-    OPT_SELECT
+    OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS
 };
 
 static const struct option LONGS[] = {
-    {"train", required_argument, NULL, 't'}, {"spec", required_argument, NULL, 's'},
-    {"output", required_argument, NULL, 'o'}, {"items", required_argument, NULL, OPT_ITEMS},
+    {"rows", required_argument, NULL, 'r'}, {"spec", required_argument, NULL, 's'},
+    {"output", required_argument, NULL, 'o'}, {"catalogue", required_argument, NULL, OPT_ITEMS},
     {"valid", required_argument, NULL, OPT_VALID}, {"log", required_argument, NULL, OPT_LOG},
     {"valid-every", required_argument, NULL, OPT_EVERY},
     {"patience", required_argument, NULL, OPT_PATIENCE},
@@ -136,7 +144,9 @@ static const struct option LONGS[] = {
     {"seed", required_argument, NULL, OPT_SEED}, {"threads", required_argument, NULL, OPT_THREADS},
     {"init", required_argument, NULL, OPT_INIT}, {"init-spec", required_argument, NULL, OPT_INIT_SPEC},
     {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
+    {"version", no_argument, NULL, 'V'}, {"list-options", no_argument, NULL, OPT_LIST},
+    {"train", required_argument, NULL, OPT_OLD_TRAIN}, {"items", required_argument, NULL, OPT_OLD_ITEMS},
+    {NULL, 0, NULL, 0}};
 
 static double opt_nonneg(const char *name, const char *s)
 {
@@ -193,9 +203,11 @@ static void select_opt(options *o, const char *arg)
 static void parse_one(options *o, int c, const char *arg)
 {
     switch (c) {
-    case 't': o->train = arg; break;
+    case OPT_OLD_TRAIN: mlr_opt_deprecated("--train", "--rows"); /* fall through */
+    case 'r': o->train = arg; break;
     case 's': o->spec = arg; break;
     case 'o': o->output = arg; break;
+    case OPT_OLD_ITEMS: mlr_opt_deprecated("--items", "--catalogue"); /* fall through */
     case OPT_ITEMS: o->items = arg; break;
     case OPT_VALID: o->valid = arg; break;
     case OPT_LOG: o->log = arg; break;
@@ -242,7 +254,7 @@ static void parse_one(options *o, int c, const char *arg)
     }
 }
 
-static void parse_args(int argc, char **argv, options *o)
+static void set_defaults(options *o)
 {
     memset(o, 0, sizeof *o);
     o->cfg = model_config_defaults();
@@ -263,22 +275,81 @@ static void parse_args(int argc, char **argv, options *o)
     o->select_fig[0] = 4; /* top100 */
     o->select_w[0] = 1.0;
     o->seed = 42;
-    long cores = mlr_cpus();
-    /* a batch of 256 rows split more than 8 ways is mostly overhead */
-    o->threads = cores > 8 ? 8 : (int)cores;
+    o->threads = (int)mlr_cpus(); /* the suite's default (docs/options.md) */
+}
+
+/* "a,b,c" of n widths into buf. */
+static const char *join_widths(char *buf, size_t cap, const size_t *w, size_t n)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%zu", i ? "," : "", w[i]);
+    return buf;
+}
+
+/* The default of option NAME as --list-options prints it ("" for none). */
+static const char *default_of(const options *d, const char *name, char *buf, size_t cap)
+{
+    if (!strcmp(name, "dim")) snprintf(buf, cap, "%zu", d->cfg.dim);
+    else if (!strcmp(name, "layers")) join_widths(buf, cap, d->cfg.layers, d->cfg.nlayers);
+    else if (!strcmp(name, "rating-layers")) join_widths(buf, cap, d->cfg.rating_layers, d->cfg.nrating);
+    else if (!strcmp(name, "retrieval-weight")) snprintf(buf, cap, "%g", d->retrieval_weight);
+    else if (!strcmp(name, "rating-weight")) snprintf(buf, cap, "%g", d->rating_weight);
+    else if (!strcmp(name, "logq")) snprintf(buf, cap, "%d", d->logq);
+    else if (!strcmp(name, "no-logq")) snprintf(buf, cap, "%d", !d->logq);
+    else if (!strcmp(name, "remove-accidental-hits")) snprintf(buf, cap, "%d", d->remove_hits);
+    else if (!strcmp(name, "id-dropout")) snprintf(buf, cap, "%g", d->id_dropout);
+    else if (!strcmp(name, "optimizer")) snprintf(buf, cap, "%s", d->opt.kind == OPT_ADAM ? "adam" : "adagrad");
+    else if (!strcmp(name, "lr")) snprintf(buf, cap, "%g", d->opt.lr);
+    else if (!strcmp(name, "init-accumulator")) snprintf(buf, cap, "%g", d->opt.init_acc);
+    else if (!strcmp(name, "l2")) snprintf(buf, cap, "%g", d->opt.l2);
+    else if (!strcmp(name, "batch-size")) snprintf(buf, cap, "%zu", d->batch);
+    else if (!strcmp(name, "epochs")) snprintf(buf, cap, "%zu", d->epochs);
+    else if (!strcmp(name, "valid-every")) snprintf(buf, cap, "%zu", d->valid_every);
+    else if (!strcmp(name, "patience")) snprintf(buf, cap, "%zu", d->patience);
+    else if (!strcmp(name, "select")) snprintf(buf, cap, "top100");
+    else if (!strcmp(name, "seed")) snprintf(buf, cap, "%llu", (unsigned long long)d->seed);
+    else if (!strcmp(name, "threads")) snprintf(buf, cap, "%d", d->threads);
+    else if (!strcmp(name, "quiet")) snprintf(buf, cap, "0");
+    else buf[0] = '\0';
+    return buf;
+}
+
+/* --list-options: one TSV row per option, for scripts (pipelines/grid.sh)
+ * that must tell a value from a flag without reading the help. */
+static void list_options(void)
+{
+    options d;
+    set_defaults(&d);
+    char buf[256];
+    printf("name\ttype\tdefault\n");
+    for (const struct option *l = LONGS; l->name; l++)
+        if (l->val != OPT_OLD_TRAIN && l->val != OPT_OLD_ITEMS) /* deprecated aliases */
+                printf("%s\t%s\t%s\n", l->name, l->has_arg == no_argument ? "flag" : "value",
+                   default_of(&d, l->name, buf, sizeof buf));
+    mlr_close_stdout();
+    exit(0);
+}
+
+static void parse_args(int argc, char **argv, options *o)
+{
+    set_defaults(o);
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":t:s:o:b:e:qh", LONGS, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":r:s:o:b:e:qh", LONGS, NULL)) != -1) {
         if (c == 'h' || c == 'V' || c == '?' || c == ':')
             mlr_opt_rest(c, "mlr-train", usage, argv);
+        if (c == OPT_LIST)
+            list_options();
         parse_one(o, c, optarg);
     }
     if (optind < argc)
         mlr_usage_die("unexpected argument '%s' (try 'mlr-train --help')", argv[optind]);
     if (!o->train || !o->spec || !o->output)
-        mlr_usage_die("--train ENCDIR, --spec SPECDIR and --output MODEL are required");
+        mlr_usage_die("--rows ENCDIR, --spec SPECDIR and --output MODEL are required");
     if (o->valid && !o->items)
-        mlr_usage_die("--valid needs --items ITEMDIR (the catalogue to rank)");
+        mlr_usage_die("--valid needs --catalogue ITEMDIR (the catalogue to rank)");
     if (o->patience && !o->valid)
         mlr_usage_die("--patience needs --valid ENCDIR (the rows that say which epoch is best)");
     if (!o->lr_set)

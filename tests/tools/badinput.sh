@@ -66,7 +66,7 @@ if ! { mlr-synth --n-users 20 --n-items 30 --n-ratings 120 --seed 3 >"$D/all.tsv
        mlr-encode --spec "$D/spec" --output "$D/enc" "$D/test.tsv" &&
        mlr-encode --items --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv" &&
        mlr-encode --spec "$D/spec" --output "$D/trainenc" "$D/train.tsv" &&
-       mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$D/m.st" --dim 4 --layers 4 \
+       mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$D/m.st" --dim 4 --layers 4 \
            --rating-layers 4 --epochs 1 --batch-size 16 -q &&
        mlr-embed --model "$D/m.st" --queries "$D/enc" --output "$D/q.npy" &&
        mlr-embed --model "$D/m.st" --items "$D/items" --output "$D/items.npy" &&
@@ -380,7 +380,7 @@ fx() { awk -F'\t' -v OFS='\t' -v f="$1" -v c="$2" -v v="$3" '$1 == f { $c = v } 
 for tool in encode train; do
     case $tool in
     encode) run() { mlr-encode --spec "$T/sp" --output "$O/enc" "$D/test.tsv"; } ;;
-    train) run() { mlr-train --train "$D/trainenc" --spec "$T/sp" --output "$O/out.st" --epochs 1 -q; } ;;
+    train) run() { mlr-train --rows "$D/trainenc" --spec "$T/sp" --output "$O/out.st" --epochs 1 -q; } ;;
     esac
     spec; rm "$T/sp/features.tsv"
     bad "$tool: spec without features.tsv" 1 "sp/features.tsv: cannot open" run
@@ -451,7 +451,7 @@ for tool in embed predict train; do
     case $tool in
     embed) run() { mlr-embed --model "$D/m.st" --queries "$1" --output "$O/out.npy"; } ;;
     predict) run() { mlr-predict --model "$D/m.st" --rows "$1" --output "$O/out.tsv"; } ;;
-    train) run() { mlr-train --train "$1" --spec "$D/spec" --output "$O/out.st" --epochs 1 -q \
+    train) run() { mlr-train --rows "$1" --spec "$D/spec" --output "$O/out.st" --epochs 1 -q \
                        --dim 4 --layers 4 --rating-layers 4; } ;;
     esac
     E=$T/e
@@ -473,7 +473,7 @@ for tool in embed predict train; do
     bad "$tool: not a directory" 1 "nothere" run "$T/nothere"
 done
 [ -x "$PY" ] && bad "train: non-finite rating label" 1 "inf-rating/rating.npy: row 1: rating is not a finite" \
-    mlr-train --train "$T/e/inf-rating" --spec "$D/spec" --output "$O/out.st" --epochs 1 -q
+    mlr-train --rows "$T/e/inf-rating" --spec "$D/spec" --output "$O/out.st" --epochs 1 -q
 bad "embed --items: the catalogue lacks items.ids" 1 "enc/items.ids: cannot open" \
     mlr-embed --model "$D/m.st" --items "$D/enc" --output "$O/out.npy"
 bad "predict: rows.tsv missing" 1 "norows/rows.tsv: cannot open" \
@@ -530,7 +530,7 @@ EOF
         case $tool in
         embed) run() { mlr-embed --model "$1" --queries "$D/enc" --output "$O/out.npy"; } ;;
         predict) run() { mlr-predict --model "$1" --rows "$D/enc" --output "$O/out.tsv"; } ;;
-        train-init) run() { mlr-train --train "$D/trainenc" --spec "$D/spec" --init "$1" --init-spec "$D/spec" \
+        train-init) run() { mlr-train --rows "$D/trainenc" --spec "$D/spec" --init "$1" --init-spec "$D/spec" \
                                 --output "$O/out.st" --epochs 1 -q --dim 4 --layers 4 --rating-layers 4; } ;;
         esac
         bad "$tool: truncated model" 1 "trunc.st: safetensors: " run "$M/trunc.st"
@@ -585,11 +585,11 @@ bad "split: fraction nan" 2 "test-fraction" mlr-split --test-fraction nan --test
 bad "split: unknown mode" 2 "by" mlr-split --by never --test-output "$O/test.tsv" --output "$O/train.tsv" "$D/all.tsv"
 bad "topk: --k 20 digits" 2 "\--k" mlr-topk --queries "$D/q.npy" --items "$D/items.npy" --k 99999999999999999999 --output "$O/out.tsv"
 bad "topk: --k 0" 2 "\--k" mlr-topk --queries "$D/q.npy" --items "$D/items.npy" --k 0 --output "$O/out.tsv"
-bad "train: --lr nan" 2 "\--lr" mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --lr nan
-bad "train: --dim 0" 2 "\--dim" mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --dim 0
-bad "train: --epochs 1e400" 2 "\--epochs" mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --epochs 1e400
-bad "train: --layers empty item" 2 "\--layers" mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --layers 4,,4
-bad "train: feature not in the spec" 1 "nope" mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --query-features user_id,nope
+bad "train: --lr nan" 2 "\--lr" mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --lr nan
+bad "train: --dim 0" 2 "\--dim" mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --dim 0
+bad "train: --epochs 1e400" 2 "\--epochs" mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --epochs 1e400
+bad "train: --layers empty item" 2 "\--layers" mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --layers 4,,4
+bad "train: feature not in the spec" 1 "nope" mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --query-features user_id,nope
 bad "slice: TO before FROM" 2 "\--range" mlr-slice --range 3:1 --output "$O/out.npy" "$D/q.npy"
 bad "slice: past the end" 1 "q.npy has" mlr-slice --range 1:9999 --output "$O/out.npy" "$D/q.npy"
 bad "synth: 20-digit users" 2 "\--n-users" mlr-synth --n-users 99999999999999999999 --output "$O/out.tsv"

@@ -19,7 +19,7 @@ fi
 
 # train OUT THREADS BATCH: 2 epochs, seed 9
 train() {
-    mlr-train --quiet --train "$D/enc" --spec "$D/spec" --epochs 2 --seed 9 \
+    mlr-train --quiet --rows "$D/enc" --spec "$D/spec" --epochs 2 --seed 9 \
         --threads "$2" --batch-size "$3" --output "$1" 2>"$T/train.err" ||
         fail "mlr-train --threads $2 --batch-size $3" "$(head -c 300 "$T/train.err")"
 }

@@ -17,7 +17,7 @@ if ! { mlr-synth --n-users 300 --n-items 400 --n-ratings 20000 --seed 3 >"$D/all
        mlr-vocab --output "$D/spec" "$D/train.tsv" &&
        mlr-encode --spec "$D/spec" --output "$D/enc" "$D/train.tsv" &&
        mlr-encode --items --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv" &&
-       mlr-train --train "$D/enc" --spec "$D/spec" --output "$D/m.st" --dim 8 --layers 8 \
+       mlr-train --rows "$D/enc" --spec "$D/spec" --output "$D/m.st" --dim 8 --layers 8 \
            --rating-layers 8 --epochs 1 -q &&
        mlr-embed --model "$D/m.st" --queries "$D/enc" --output "$D/q.npy" &&
        mlr-embed --model "$D/m.st" --items "$D/items" --output "$D/items.npy" &&
@@ -60,9 +60,9 @@ full "predict > /dev/full" sh -c 'mlr-predict --model "$1" --rows "$2" >/dev/ful
 full "embed --output - > /dev/full" sh -c 'mlr-embed --model "$1" --queries "$2" --output - >/dev/full' - "$D/m.st" "$D/enc"
 full "embed --output /dev/full" mlr-embed --model "$D/m.st" --queries "$D/enc" --output /dev/full
 full "slice > /dev/full" sh -c 'mlr-slice --range 0:100 "$1" >/dev/full' - "$D/q.npy"
-full "train --output /dev/full" mlr-train --train "$D/enc" --spec "$D/spec" --output /dev/full --epochs 1 -q
+full "train --output /dev/full" mlr-train --rows "$D/enc" --spec "$D/spec" --output /dev/full --epochs 1 -q
 echo "earlier model" >"$T/m-log.st"
-full "train --log /dev/full" mlr-train --train "$D/enc" --spec "$D/spec" --output "$T/m-log.st" --log /dev/full --epochs 1 -q
+full "train --log /dev/full" mlr-train --rows "$D/enc" --spec "$D/spec" --output "$T/m-log.st" --log /dev/full --epochs 1 -q
 check "train --log /dev/full leaves the earlier model" test "$(cat "$T/m-log.st")" = "earlier model"
 
 # closed NAME CMD...: CMD's stdout read by `head -1`: status 0, stderr empty
@@ -123,7 +123,7 @@ load_table() { mlr-stats "$1"; }
 cp "$D/m.st" "$T/old.st"
 # about a second of training (default sizes): kills land in all phases
 killed "train killed by SIGKILL" "$T/old.st" "$T/m.st" load_model 10 1500 \
-    mlr-train --train "$D/enc" --spec "$D/spec" --output "$T/m.st" --epochs 4 --seed 9 -q
+    mlr-train --rows "$D/enc" --spec "$D/spec" --output "$T/m.st" --epochs 4 --seed 9 -q
 cp "$D/all.tsv" "$T/old.tsv"
 killed "synth killed by SIGKILL" "$T/old.tsv" "$T/s.tsv" load_table 3 400 \
     mlr-synth --n-users 2000 --n-items 3000 --n-ratings 300000 --seed 5 --output "$T/s.tsv"

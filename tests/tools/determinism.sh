@@ -17,7 +17,7 @@ flow() {
     mlr-encode --spec spec --output enc/train train.tsv &&
     mlr-encode --spec spec --output enc/test test.tsv &&
     mlr-encode --items --spec spec --output enc/items train.tsv test.tsv &&
-    mlr-train --train enc/train --valid enc/test --items enc/items --spec spec \
+    mlr-train --rows enc/train --valid enc/test --catalogue enc/items --spec spec \
         --epochs 2 --seed 5 --threads 2 --log train.log --output model.st -q &&
     mlr-embed --model model.st --queries enc/test --output query.npy --threads 2 &&
     mlr-embed --model model.st --items enc/items --output items.npy --threads 2 &&

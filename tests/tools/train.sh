@@ -36,7 +36,7 @@ if ! synth_data "$D" 300 400 20000 2>"$T/setup.err"; then
     fail "synthetic data" "$(head -c 300 "$T/setup.err")"
     exit 0
 fi
-TRAIN="mlr-train --train $D/enc/train --spec $D/spec --items $D/enc/items --valid $D/enc/test"
+TRAIN="mlr-train --rows $D/enc/train --spec $D/spec --catalogue $D/enc/items --valid $D/enc/test"
 OPTS="--batch-size 256 --epochs 6 --logq --seed 7"
 
 $TRAIN $OPTS --log "$T/log.tsv" --output "$T/m.safetensors" 2>"$T/err"
@@ -77,7 +77,7 @@ $TRAIN --batch-size 256 --epochs 40 --lr 0.03 --seed 7 --patience 3 --select rms
 bestr=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "rmse") c = i; next }
     NR == 2 || $c < b { b = $c; e = $1 } END { print e }' "$T/pr.tsv")
 check "--select rmse keeps the lowest-RMSE epoch ($bestr)" test "$(col "$T/pr.tsv" kept)" = "$bestr"
-expect_fail "--patience without --valid" 2 "needs --valid" mlr-train --train "$D/enc/train" --spec "$D/spec" \
+expect_fail "--patience without --valid" 2 "needs --valid" mlr-train --rows "$D/enc/train" --spec "$D/spec" \
     --patience 2 --output "$T/x.safetensors"
 expect_fail "--select of an unknown figure" 2 "not one of" $TRAIN --select ndcg --output "$T/x.safetensors"
 expect_fail "--select with a bad weight" 2 "positive number" $TRAIN --select top10,rmse:-1 --output "$T/x.safetensors"
@@ -118,7 +118,7 @@ awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "user_id") c = i; prin
 if head -1 "$D/train.tsv" | grep -q user_id && [ "$(wc -l <"$D/old/train.tsv")" -gt 100 ]; then
     mlr-vocab --output "$D/old/spec" "$D/old/train.tsv" &&
     mlr-encode --spec "$D/old/spec" --output "$D/old/enc" "$D/old/train.tsv" &&
-    mlr-train --train "$D/old/enc" --spec "$D/old/spec" --epochs 1 --batch-size 256 --output "$T/old.safetensors"
+    mlr-train --rows "$D/old/enc" --spec "$D/old/spec" --epochs 1 --batch-size 256 --output "$T/old.safetensors"
     $TRAIN --batch-size 256 --epochs 1 --init "$T/old.safetensors" --output "$T/warm.safetensors" 2>"$T/err"
     check "warm start from a smaller vocabulary" test $? -eq 0 -a -s "$T/warm.safetensors"
     check "warm start reports rows carried and new" grep -q "embedding rows carried over, [1-9][0-9]* new" "$T/err"
@@ -183,7 +183,7 @@ mkdir -p "$T/other"
 printf 'user_id\titem_id\trating\nu1\ti1\t5\n' >"$T/other/t.tsv"
 ran "another spec: built" mlr-vocab --output "$T/other/spec" "$T/other/t.tsv"
 ran "another spec: encoded" mlr-encode --spec "$T/other/spec" --output "$T/other/enc" "$T/other/t.tsv"
-mlr-train --train "$T/other/enc" --spec "$D/spec" --output "$T/m.safetensors" >/dev/null 2>"$T/err"
+mlr-train --rows "$T/other/enc" --spec "$D/spec" --output "$T/m.safetensors" >/dev/null 2>"$T/err"
 check "spec mismatch: status 1" test $? -eq 1
 check "spec mismatch: names spec.sha256" grep -q "^mlr-train: .*spec.sha256: encoded with another feature specification" "$T/err"
 check "spec mismatch: what to rerun, on the same line" grep -q "encoded with another.*rerun mlr-encode" "$T/err"
@@ -191,15 +191,15 @@ same "spec mismatch leaves the model" "$T/m.safetensors" "$T/keep.safetensors"
 expect_fail "no --train" 2 "required" mlr-train --spec "$D/spec" --output "$T/m.safetensors"
 expect_fail "bad --layers" 2 "layers" $TRAIN --layers 64,x --output "$T/m.safetensors"
 expect_fail "bad --optimizer" 2 "optimizer" $TRAIN --optimizer sgd --output "$T/m.safetensors"
-expect_fail "--valid without --items" 2 "items" \
-    mlr-train --train "$D/enc/train" --spec "$D/spec" --valid "$D/enc/test" --output "$T/m.safetensors"
+expect_fail "--valid without --catalogue" 2 "needs --catalogue" \
+    mlr-train --rows "$D/enc/train" --spec "$D/spec" --valid "$D/enc/test" --output "$T/m.safetensors"
 expect_fail "unknown feature" 1 "'user_shoe' is not in" $TRAIN --query-features user_id,user_shoe --output "$T/m.safetensors"
 expect_fail "item feature in the query tower" 1 "describes the item" $TRAIN --query-features user_id,item_title --output "$T/m.safetensors"
 expect_fail "missing encoded dir" 1 "nowhere/spec.sha256" \
-    mlr-train --train "$T/nowhere" --spec "$D/spec" --output "$T/m.safetensors"
+    mlr-train --rows "$T/nowhere" --spec "$D/spec" --output "$T/m.safetensors"
 cp -r "$D/enc/train" "$T/cut"
 head -c 100 "$D/enc/train/user_id.npy" >"$T/cut/user_id.npy"
-expect_fail "truncated tensor" 1 "user_id.npy" mlr-train --train "$T/cut" --spec "$D/spec" --output "$T/m.safetensors"
+expect_fail "truncated tensor" 1 "user_id.npy" mlr-train --rows "$T/cut" --spec "$D/spec" --output "$T/m.safetensors"
 same "errors leave the model" "$T/m.safetensors" "$T/keep.safetensors"
 check "no temporary left" sh -c "! ls '$T' | grep -q 'tmp\\.'"
 mlr-train --help >"$T/help" 2>&1
