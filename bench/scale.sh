@@ -62,7 +62,7 @@ awk -F'\t' -v U="$d/users.tsv" -v I="$d/items.tsv" '
     END { if (NR > 1) print last >U }' "$d/train.tsv"
 nusers=$(rows_of "$d/users.tsv")
 mlr-encode --spec "$d/spec" --output "$d/enc-users" "$d/users.tsv"
-mlr-encode --items --spec "$d/spec" --output "$d/enc-items" "$d/items.tsv"
+mlr-encode --as-catalogue --spec "$d/spec" --output "$d/enc-items" "$d/items.tsv"
 rm -f "$d/train.tsv" "$d/users.tsv" "$d/items.tsv"
 
 # The reference: the same training command, one epoch... on ML-100K, whose
@@ -119,8 +119,8 @@ row "scale train 1 epoch on $what (the whole command)" "$eps" examples/s "$ref_e
 MAX_MB=$(awk -v a="$MAX_MB" -v b="$RSS_MB" 'BEGIN { print (b > a) ? b : a }')
 rm -rf "$d/enc-train" "$d/enc-test"
 stage "embed $nusers users" "$nusers" queries/s - - \
-    mlr-embed --threads "$TH" --model "$d/model.safetensors" --queries "$d/enc-users" --output "$d/q.npy"
-mlr-embed --threads "$TH" --model "$d/model.safetensors" --items "$d/enc-items" --output "$d/items.npy"
+    mlr-embed --threads "$TH" --model "$d/model.safetensors" --rows "$d/enc-users" --output "$d/q.npy"
+mlr-embed --threads "$TH" --model "$d/model.safetensors" --catalogue "$d/enc-items" --output "$d/items.npy"
 nitems=$(rows_of "$d/items.ids")
 stage "top-100 of $nitems items for $nusers users" "$nusers" queries/s - - \
     mlr-topk --quiet --threads "$TH" --queries "$d/q.npy" --query-ids "$d/q.ids" \

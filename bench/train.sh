@@ -90,7 +90,7 @@ mkdir -p "$D"
 mlr-ingest --format ml-100k "$MLR_DATA_DIR/ml-100k" >"$D/all.tsv"
 prepare "$D"
 mlr-encode --spec "$D/spec" --output "$D/test" "$D/test.tsv"
-mlr-encode --items --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv"
+mlr-encode --as-catalogue --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv"
 # last LOG COLUMN: the value of the log's last row
 last() { awk -F'\t' -v n="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == n) c = i } END { print $c }' "$1"; }
 # the 40 epochs validated once: REPS runs, the median; every epoch: one

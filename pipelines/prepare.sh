@@ -73,4 +73,4 @@ awk -F'\t' -v OFS='\t' 'FNR == 1 { ci = ct = cg = 0
         for (i = 1; i <= NF; i++) { if ($i == "item_id") ci = i; if ($i == "item_title") ct = i; if ($i == "item_genres") cg = i }
         if (NR == 1) print "item_id", "item_title", "item_genres"; next }
     !seen[$ci]++ { print $ci, (ct ? $ct : ""), (cg ? $cg : "") }' "$train" "$test" >"$out/catalogue.tsv"
-run_stage encode-items mlr-encode --items --spec "$out/spec" --output "$out/enc-items" "$train" "$test"
+run_stage encode-items mlr-encode --as-catalogue --spec "$out/spec" --output "$out/enc-items" "$train" "$test"

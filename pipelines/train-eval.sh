@@ -59,9 +59,9 @@ fi
 # The validation slice's figures, with the fit rows excluded: what every
 # choice (epochs, settings, a grid's winner) is made on.
 # shellcheck disable=SC2086
-run_stage embed-valid mlr-embed $tt --model "$model" --queries "$prep/enc-valid" --output "$run/valid-query.npy"
+run_stage embed-valid mlr-embed $tt --model "$model" --rows "$prep/enc-valid" --output "$run/valid-query.npy"
 # shellcheck disable=SC2086
-run_stage embed-items mlr-embed $tt --model "$model" --items "$prep/enc-items" --output "$run/items.npy"
+run_stage embed-items mlr-embed $tt --model "$model" --catalogue "$prep/enc-items" --output "$run/items.npy"
 # shellcheck disable=SC2086
 run_stage predict-valid mlr-predict $tt --model "$model" --output "$run/valid-pred.tsv" "$prep/enc-valid"
 # shellcheck disable=SC2086
@@ -72,7 +72,7 @@ run_stage score-valid mlr-score $tt --test "$prep/valid.tsv" --train "$prep/fit.
 
 # The test rows, scored once.
 # shellcheck disable=SC2086
-run_stage embed-queries mlr-embed $tt --model "$model" --queries "$prep/enc-test" --output "$run/query.npy"
+run_stage embed-queries mlr-embed $tt --model "$model" --rows "$prep/enc-test" --output "$run/query.npy"
 # shellcheck disable=SC2086
 run_stage predict mlr-predict $tt --model "$model" --output "$run/pred.tsv" "$prep/enc-test"
 

@@ -71,13 +71,13 @@ vg "split last-n" mlr-split --by last-n --test-output "$D/t2.tsv" --output "$D/t
 vg "vocab" mlr-vocab --output "$D/spec" "$D/train.tsv"
 vg "encode" mlr-encode --spec "$D/spec" --output "$D/enc" "$D/train.tsv"
 vg "encode test" mlr-encode --spec "$D/spec" --output "$D/enct" "$D/test.tsv"
-vg "encode --items" mlr-encode --items --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv"
+vg "encode --items" mlr-encode --as-catalogue --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv"
 vg "train" mlr-train --rows "$D/enc" --valid "$D/enct" --catalogue "$D/items" --spec "$D/spec" \
     --output "$D/m.st" --log "$D/log.tsv" --dim 8 --layers 8 --rating-layers 8 --epochs 2 -q
 vg "train --init" mlr-train --rows "$D/enc" --spec "$D/spec" --init "$D/m.st" \
     --output "$D/m2.st" --dim 8 --layers 8 --rating-layers 8 --epochs 1 -q
-vg "embed queries" mlr-embed --model "$D/m.st" --queries "$D/enct" --output "$D/q.npy"
-vg "embed items" mlr-embed --model "$D/m.st" --items "$D/items" --output "$D/i.npy"
+vg "embed queries" mlr-embed --model "$D/m.st" --rows "$D/enct" --output "$D/q.npy"
+vg "embed items" mlr-embed --model "$D/m.st" --catalogue "$D/items" --output "$D/i.npy"
 vg "predict" mlr-predict --model "$D/m.st" --rows "$D/enct" --output "$D/pred.tsv"
 vg "topk" mlr-topk --quiet --queries "$D/q.npy" --query-ids "$D/q.ids" --items "$D/i.npy" \
     --exclude "$D/train.tsv" --k 10 --threads 2 --output "$D/topk.tsv"
@@ -91,6 +91,6 @@ vg "baseline ease" mlr-baseline --kind ease --train "$D/train.tsv" --test "$D/te
 printf 'user_id\titem_id\n1\n' >"$D/short.tsv"
 vg "fails: split on a short row" mlr-split --test-output "$D/x.tsv" "$D/short.tsv"
 head -c 999 "$D/m.st" >"$D/bad.st"
-vg "fails: embed on a truncated model" mlr-embed --model "$D/bad.st" --queries "$D/enct" --output "$D/x.npy"
+vg "fails: embed on a truncated model" mlr-embed --model "$D/bad.st" --rows "$D/enct" --output "$D/x.npy"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

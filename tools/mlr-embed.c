@@ -17,23 +17,25 @@ typedef struct {
 } options;
 
 static const char USAGE[] =
-    "usage: mlr-embed --model MODEL (--queries ENCDIR | --items ITEMDIR) --output X.npy\n"
+    "usage: mlr-embed --model MODEL (--rows ENCDIR | --catalogue ITEMDIR) --output X.npy\n"
     "Runs the model's query tower on every encoded row of ENCDIR (mlr-encode) or its\n"
-    "candidate tower on every item of ITEMDIR (mlr-encode --items), and writes the\n"
+    "candidate tower on every item of ITEMDIR (mlr-encode --as-catalogue), and writes the\n"
     "(N, D) float32 embeddings to X.npy and the id of each row (user_id, or the\n"
     "item id) to X.ids beside it, both atomically. Holds the rows in memory.\n"
     "\n"
     "  -m, --model MODEL      the trained model (mlr-train; required)\n"
-    "  -q, --queries ENCDIR   encoded rows: query embeddings\n"
-    "  -i, --items ITEMDIR    encoded catalogue: candidate embeddings\n"
-    "  -o, --output X.npy     where to write; '-' streams the .npy to stdout, no .ids (required)\n"
-    "      --threads N        threads, each on its own range of rows (default 1)\n"
-    "  -h, --help             this help\n"
-    "      --version          the version\n"
+    "  -r, --rows ENCDIR        encoded rows: query embeddings\n"
+    "      --catalogue ITEMDIR  encoded catalogue: candidate embeddings\n"
+    "  -o, --output X.npy       where to write; '-' streams the .npy to stdout, no .ids (required)\n"
+    "      --threads N          threads, each on its own range of rows (default: the number\n"
+    "                           of CPUs)\n"
+    "  -h, --help               this help\n"
+    "      --version            the version\n"
+    "  deprecated: --queries (= --rows), --items (= --catalogue)\n"
     "\n"
-    "example: mlr-embed --model model.safetensors --items enc/items --output items.npy &&\n"
-    "         mlr-embed --model model.safetensors --queries enc/test --output q.npy &&\n"
-    "         mlr-topk --queries q.npy --items items.npy --k 10\n";
+    "example: mlr-embed --model model.safetensors --catalogue enc/items --output items.npy &&\n"
+    "         mlr-embed --model model.safetensors --rows enc/test --output query.npy &&\n"
+    "         mlr-topk --queries query.npy --items items.npy --k 10\n";
 
 static void usage(FILE *fp)
 {
@@ -42,20 +44,26 @@ static void usage(FILE *fp)
 
 static void parse_args(int argc, char **argv, options *o)
 {
-    enum { OPT_THREADS = 256 };
+    /* -q and -i were --queries and --items: retired (-q is --quiet in the
+     * other tools, docs/options.md); the old long names are aliases. */
+    enum { OPT_THREADS = 256, OPT_CATALOGUE, OPT_OLD_QUERIES, OPT_OLD_ITEMS };
     static const struct option longs[] = {
-        {"model", required_argument, NULL, 'm'}, {"queries", required_argument, NULL, 'q'},
-        {"items", required_argument, NULL, 'i'}, {"output", required_argument, NULL, 'o'},
+        {"model", required_argument, NULL, 'm'}, {"rows", required_argument, NULL, 'r'},
+        {"catalogue", required_argument, NULL, OPT_CATALOGUE}, {"output", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, OPT_THREADS}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
-    *o = (options){NULL, NULL, NULL, NULL, 1};
+        {"version", no_argument, NULL, 'V'},
+        {"queries", required_argument, NULL, OPT_OLD_QUERIES}, {"items", required_argument, NULL, OPT_OLD_ITEMS},
+        {NULL, 0, NULL, 0}};
+    *o = (options){.threads = (int)mlr_cpus()};
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":m:q:i:o:h", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:r:o:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': o->model = optarg; break;
-        case 'q': o->queries = optarg; break;
-        case 'i': o->items = optarg; break;
+        case OPT_OLD_QUERIES: mlr_opt_deprecated("--queries", "--rows"); /* fall through */
+        case 'r': o->queries = optarg; break;
+        case OPT_OLD_ITEMS: mlr_opt_deprecated("--items", "--catalogue"); /* fall through */
+        case OPT_CATALOGUE: o->items = optarg; break;
         case 'o': o->output = optarg; break;
         case OPT_THREADS: o->threads = (int)mlr_opt_long("--threads", optarg, 1, 256); break;
         default: mlr_opt_rest(c, "mlr-embed", usage, argv);
@@ -66,7 +74,7 @@ static void parse_args(int argc, char **argv, options *o)
     if (!o->model || !o->output)
         mlr_usage_die("--model MODEL and --output X.npy are required");
     if (!o->queries == !o->items)
-        mlr_usage_die("give one of --queries ENCDIR and --items ITEMDIR");
+        mlr_usage_die("give one of --rows ENCDIR and --catalogue ITEMDIR");
 }
 
 /* X.npy -> X.ids (a name without .npy gets .ids appended). */

@@ -101,17 +101,18 @@ static const char USAGE[] =
     "Encodes a table (FILEs or stdin, held in memory) with the feature specification\n"
     "of mlr-vocab: ENCDIR/<feature>.npy per feature whose column is present, rows.tsv\n"
     "(user_id, item_id of each row) and spec.sha256. Unknown values encode as id 0,\n"
-    "list padding as -1. --items writes the item catalogue instead (+ items.ids).\n"
+    "list padding as -1. --as-catalogue writes the item catalogue instead (+ items.ids).\n"
     "\n"
     "  -s, --spec DIR          the feature specification (required)\n"
     "  -o, --output DIR        where to write, created if missing (required)\n"
-    "  -i, --items             one row per distinct item_id, sorted bytewise; item features only\n"
-    "  -t, --max-tokens N      at most N ids per multi/words row (default 16)\n"
+    "      --as-catalogue      one row per distinct item_id, sorted bytewise; item features only\n"
+    "      --max-tokens N      at most N ids per multi/words row (default 16)\n"
     "  -h, --help              this help\n"
     "      --version           the version\n"
+    "  deprecated: --items (= --as-catalogue)\n"
     "\n"
     "example: mlr-vocab --output spec train.tsv && mlr-encode --spec spec --output enc/train train.tsv\n"
-    "         && mlr-encode --items --spec spec --output enc/items train.tsv test.tsv\n";
+    "         && mlr-encode --as-catalogue --spec spec --output enc/items train.tsv test.tsv\n";
 
 static void usage(FILE *fp)
 {
@@ -120,24 +121,28 @@ static void usage(FILE *fp)
 
 static void parse_args(int argc, char **argv, options *o)
 {
-        static const struct option longs[] = {
+    /* -i and -t were --items and --max-tokens: retired (docs/options.md). */
+    enum { OPT_AS_CATALOGUE = 256, OPT_MAX_TOKENS, OPT_OLD_ITEMS };
+    static const struct option longs[] = {
         {"spec", required_argument, NULL, 's'},
         {"output", required_argument, NULL, 'o'},
-        {"items", no_argument, NULL, 'i'},
-        {"max-tokens", required_argument, NULL, 't'},
+        {"as-catalogue", no_argument, NULL, OPT_AS_CATALOGUE},
+        {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"items", no_argument, NULL, OPT_OLD_ITEMS},
         {NULL, 0, NULL, 0}};
     static char *stdin_only[] = {"-", NULL};
-    *o = (options){NULL, NULL, 0, 16, stdin_only};
+    *o = (options){.max_tokens = 16, .inputs = stdin_only};
     int c;
     opterr = 0; /* one message of our own, not getopt's two */
-    while ((c = getopt_long(argc, argv, ":s:o:it:h", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:o:h", longs, NULL)) != -1) {
         switch (c) {
         case 's': o->spec_dir = optarg; break;
         case 'o': o->output = optarg; break;
-        case 'i': o->items = 1; break;
-        case 't': o->max_tokens = (size_t)mlr_opt_long("--max-tokens", optarg, 1, 4096); break;
+        case OPT_OLD_ITEMS: mlr_opt_deprecated("--items", "--as-catalogue"); /* fall through */
+        case OPT_AS_CATALOGUE: o->items = 1; break;
+        case OPT_MAX_TOKENS: o->max_tokens = (size_t)mlr_opt_long("--max-tokens", optarg, 1, 4096); break;
         default: mlr_opt_rest(c, "mlr-encode", usage, argv);
         }
     }

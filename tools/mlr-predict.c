@@ -25,12 +25,13 @@ static const char USAGE[] =
     "  -m, --model MODEL    the trained model (mlr-train; required)\n"
     "  -r, --rows ENCDIR    the encoded rows (required; also the first argument)\n"
     "  -o, --output FILE    where to write, atomically (default stdout)\n"
-    "      --threads N      OpenBLAS threads (default 1)\n"
+    "      --threads N      OpenBLAS threads (default: the number of CPUs)\n"
     "  -h, --help           this help\n"
     "      --version        the version\n"
     "\n"
     "example: mlr-encode --spec spec --output enc/test test.tsv &&\n"
-    "         mlr-predict --model model.safetensors enc/test | mlr-score --ratings test.tsv\n";
+    "         mlr-predict --model model.safetensors --rows enc/test --output pred.tsv &&\n"
+    "         mlr-score --test test.tsv --pred pred.tsv\n";
 
 static void usage(FILE *fp)
 {
@@ -45,7 +46,7 @@ static void parse_args(int argc, char **argv, options *o)
         {"output", required_argument, NULL, 'o'}, {"threads", required_argument, NULL, OPT_THREADS},
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
-    *o = (options){NULL, NULL, "-", 1};
+    *o = (options){.output = "-", .threads = (int)mlr_cpus()};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:r:o:h", longs, NULL)) != -1) {

@@ -64,12 +64,12 @@ if ! { mlr-synth --n-users 20 --n-items 30 --n-ratings 120 --seed 3 >"$D/all.tsv
        mlr-split --test-output "$D/test.tsv" --output "$D/train.tsv" "$D/all.tsv" &&
        mlr-vocab --output "$D/spec" "$D/train.tsv" &&
        mlr-encode --spec "$D/spec" --output "$D/enc" "$D/test.tsv" &&
-       mlr-encode --items --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv" &&
+       mlr-encode --as-catalogue --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv" &&
        mlr-encode --spec "$D/spec" --output "$D/trainenc" "$D/train.tsv" &&
        mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$D/m.st" --dim 4 --layers 4 \
            --rating-layers 4 --epochs 1 --batch-size 16 -q &&
-       mlr-embed --model "$D/m.st" --queries "$D/enc" --output "$D/q.npy" &&
-       mlr-embed --model "$D/m.st" --items "$D/items" --output "$D/items.npy" &&
+       mlr-embed --model "$D/m.st" --rows "$D/enc" --output "$D/q.npy" &&
+       mlr-embed --model "$D/m.st" --catalogue "$D/items" --output "$D/items.npy" &&
        mlr-topk --quiet --queries "$D/q.npy" --items "$D/items.npy" --k 5 --output "$D/topk.tsv" &&
        mlr-predict --model "$D/m.st" --rows "$D/enc" --output "$D/pred.tsv"; } 2>"$T/setup.err"; then
     fail "badinput fixtures" "$(head -c 300 "$T/setup.err")"
@@ -449,7 +449,7 @@ ran "another vocabulary built" mlr-vocab --output "$T/spec-other" "$D/test.tsv"
 ran "encoded with another vocabulary" mlr-encode --spec "$T/spec-other" --output "$T/e/other" "$D/test.tsv"
 for tool in embed predict train; do
     case $tool in
-    embed) run() { mlr-embed --model "$D/m.st" --queries "$1" --output "$O/out.npy"; } ;;
+    embed) run() { mlr-embed --model "$D/m.st" --rows "$1" --output "$O/out.npy"; } ;;
     predict) run() { mlr-predict --model "$D/m.st" --rows "$1" --output "$O/out.tsv"; } ;;
     train) run() { mlr-train --rows "$1" --spec "$D/spec" --output "$O/out.st" --epochs 1 -q \
                        --dim 4 --layers 4 --rating-layers 4; } ;;
@@ -475,7 +475,7 @@ done
 [ -x "$PY" ] && bad "train: non-finite rating label" 1 "inf-rating/rating.npy: row 1: rating is not a finite" \
     mlr-train --rows "$T/e/inf-rating" --spec "$D/spec" --output "$O/out.st" --epochs 1 -q
 bad "embed --items: the catalogue lacks items.ids" 1 "enc/items.ids: cannot open" \
-    mlr-embed --model "$D/m.st" --items "$D/enc" --output "$O/out.npy"
+    mlr-embed --model "$D/m.st" --catalogue "$D/enc" --output "$O/out.npy"
 bad "predict: rows.tsv missing" 1 "norows/rows.tsv: cannot open" \
     mlr-predict --model "$D/m.st" --rows "$T/e/norows" --output "$O/out.tsv"
 # ids never seen: encoded as 0, so the model still predicts for them
@@ -528,7 +528,7 @@ EOF
     last=$(cat "$M/missing.name") emb=$(cat "$M/emb.name")
     for tool in embed predict train-init; do
         case $tool in
-        embed) run() { mlr-embed --model "$1" --queries "$D/enc" --output "$O/out.npy"; } ;;
+        embed) run() { mlr-embed --model "$1" --rows "$D/enc" --output "$O/out.npy"; } ;;
         predict) run() { mlr-predict --model "$1" --rows "$D/enc" --output "$O/out.tsv"; } ;;
         train-init) run() { mlr-train --rows "$D/trainenc" --spec "$D/spec" --init "$1" --init-spec "$D/spec" \
                                 --output "$O/out.st" --epochs 1 -q --dim 4 --layers 4 --rating-layers 4; } ;;
@@ -564,7 +564,7 @@ check "the swapped vocabulary: same size, other tokens" sh -c \
     'test "$(wc -l <"$1")" -eq "$(wc -l <"$2")" && ! cmp -s "$1" "$2"' - "$D/spec/item_id.vocab" "$T/sp/item_id.vocab"
 ran "encoded with swapped tokens" mlr-encode --spec "$T/sp" --output "$T/e/swapped" "$D/test.tsv" &&
     bad "embed: same-size vocabulary with swapped tokens refused" 1 "swapped/spec.sha256: encoded with another" \
-        mlr-embed --model "$D/m.st" --queries "$T/e/swapped" --output "$O/out.npy"
+        mlr-embed --model "$D/m.st" --rows "$T/e/swapped" --output "$O/out.npy"
 
 # ------------------------------------------------------------ bad usage
 # every tool words a bad option and a missing value the same way (mlr_opt_rest)

@@ -16,11 +16,11 @@ if ! { mlr-synth --n-users 300 --n-items 400 --n-ratings 20000 --seed 3 >"$D/all
        mlr-split --test-output "$D/test.tsv" --output "$D/train.tsv" "$D/all.tsv" &&
        mlr-vocab --output "$D/spec" "$D/train.tsv" &&
        mlr-encode --spec "$D/spec" --output "$D/enc" "$D/train.tsv" &&
-       mlr-encode --items --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv" &&
+       mlr-encode --as-catalogue --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv" &&
        mlr-train --rows "$D/enc" --spec "$D/spec" --output "$D/m.st" --dim 8 --layers 8 \
            --rating-layers 8 --epochs 1 -q &&
-       mlr-embed --model "$D/m.st" --queries "$D/enc" --output "$D/q.npy" &&
-       mlr-embed --model "$D/m.st" --items "$D/items" --output "$D/items.npy" &&
+       mlr-embed --model "$D/m.st" --rows "$D/enc" --output "$D/q.npy" &&
+       mlr-embed --model "$D/m.st" --catalogue "$D/items" --output "$D/items.npy" &&
        mlr-topk --quiet --queries "$D/q.npy" --items "$D/items.npy" --k 10 --output "$D/topk.tsv"; } 2>"$T/setup.err"
 then
     fail "crashsafe fixtures" "$(head -c 300 "$T/setup.err")"
@@ -57,8 +57,8 @@ full "topk --output /dev/full" mlr-topk --quiet --queries "$D/q.npy" --items "$D
 full "score > /dev/full" sh -c 'mlr-score --test "$1" --topk "$2" >/dev/full' - "$D/train.tsv" "$D/topk.tsv"
 full "baseline > /dev/full" sh -c 'mlr-baseline --kind pop --train "$1" --test "$2" >/dev/full' - "$D/train.tsv" "$D/test.tsv"
 full "predict > /dev/full" sh -c 'mlr-predict --model "$1" --rows "$2" >/dev/full' - "$D/m.st" "$D/enc"
-full "embed --output - > /dev/full" sh -c 'mlr-embed --model "$1" --queries "$2" --output - >/dev/full' - "$D/m.st" "$D/enc"
-full "embed --output /dev/full" mlr-embed --model "$D/m.st" --queries "$D/enc" --output /dev/full
+full "embed --output - > /dev/full" sh -c 'mlr-embed --model "$1" --rows "$2" --output - >/dev/full' - "$D/m.st" "$D/enc"
+full "embed --output /dev/full" mlr-embed --model "$D/m.st" --rows "$D/enc" --output /dev/full
 full "slice > /dev/full" sh -c 'mlr-slice --range 0:100 "$1" >/dev/full' - "$D/q.npy"
 full "train --output /dev/full" mlr-train --rows "$D/enc" --spec "$D/spec" --output /dev/full --epochs 1 -q
 echo "earlier model" >"$T/m-log.st"
@@ -82,7 +82,7 @@ closed "split | head -1" mlr-split --test-output "$T/t.tsv" "$D/all.tsv"
 closed "topk | head -1" mlr-topk --quiet --queries "$D/q.npy" --items "$D/items.npy" --k 50
 closed "baseline | head -1" mlr-baseline --kind pop --train "$D/train.tsv" --test "$D/train.tsv" --k 20
 closed "predict | head -1" mlr-predict --model "$D/m.st" --rows "$D/enc"
-closed "embed --output - | head -1" mlr-embed --model "$D/m.st" --queries "$D/enc" --output -
+closed "embed --output - | head -1" mlr-embed --model "$D/m.st" --rows "$D/enc" --output -
 closed "slice | head -1" mlr-slice --range 0: "$D/q.npy"
 
 # rand_ms LO HI: a random number of milliseconds in [LO, HI].
@@ -118,7 +118,7 @@ killed() {
         fail "$name" "$why"
     fi
 }
-load_model() { mlr-embed --model "$1" --items "$D/items" --output "$T/load.npy"; }
+load_model() { mlr-embed --model "$1" --catalogue "$D/items" --output "$T/load.npy"; }
 load_table() { mlr-stats "$1"; }
 cp "$D/m.st" "$T/old.st"
 # about a second of training (default sizes): kills land in all phases

@@ -16,11 +16,11 @@ flow() {
     mlr-vocab --output spec train.tsv &&
     mlr-encode --spec spec --output enc/train train.tsv &&
     mlr-encode --spec spec --output enc/test test.tsv &&
-    mlr-encode --items --spec spec --output enc/items train.tsv test.tsv &&
+    mlr-encode --as-catalogue --spec spec --output enc/items train.tsv test.tsv &&
     mlr-train --rows enc/train --valid enc/test --catalogue enc/items --spec spec \
         --epochs 2 --seed 5 --threads 2 --log train.log --output model.st -q &&
-    mlr-embed --model model.st --queries enc/test --output query.npy --threads 2 &&
-    mlr-embed --model model.st --items enc/items --output items.npy --threads 2 &&
+    mlr-embed --model model.st --rows enc/test --output query.npy --threads 2 &&
+    mlr-embed --model model.st --catalogue enc/items --output items.npy --threads 2 &&
     mlr-topk --quiet --queries query.npy --query-ids query.ids --items items.npy \
         --exclude train.tsv --k 20 --threads 2 --output topk.tsv &&
     mlr-predict --model model.st --rows enc/test --output pred.tsv --threads 2 &&

@@ -14,7 +14,7 @@ TINY=$MLR_ROOT/tests/tools/data/tiny-model.py
 printf 'user_id\titem_id\trating\nu1\ti1\t5\nu2\ti2\t3\nu1\ti3\t4\nu3\ti2\t1\n' >"$T/t.tsv"
 mlr-vocab --output "$T/spec" "$T/t.tsv" &&
     mlr-encode --spec "$T/spec" --output "$T/enc" "$T/t.tsv" &&
-    mlr-encode --items --spec "$T/spec" --output "$T/items" "$T/t.tsv" || fail "setup" "vocab/encode failed"
+    mlr-encode --as-catalogue --spec "$T/spec" --output "$T/items" "$T/t.tsv" || fail "setup" "vocab/encode failed"
 SHA=$(cat "$T/enc/spec.sha256")
 $PY "$TINY" "$T/m.safetensors" "$SHA"
 
@@ -25,7 +25,7 @@ print(a.dtype.str, a.shape)
 for r in a: print(" ".join("%g" % v for v in r))' "$1"; }
 
 # u1, u2, u1, u3 have ids 1, 2, 1, 3: q = [k + 0.5, -2k - 1]
-mlr-embed --model "$T/m.safetensors" --queries "$T/enc" --output "$T/q.npy"
+mlr-embed --model "$T/m.safetensors" --rows "$T/enc" --output "$T/q.npy"
 dump "$T/q.npy" >"$T/q.txt"
 printf "<f4 (4, 2)\n1.5 -3\n2.5 -5\n1.5 -3\n3.5 -7\n" >"$T/q.want"
 same "query embeddings" "$T/q.txt" "$T/q.want"
@@ -33,40 +33,40 @@ printf 'id\nu1\nu2\nu1\nu3\n' >"$T/q.ids.want"
 same "query ids beside" "$T/q.ids" "$T/q.ids.want"
 
 # catalogue i1, i2, i3 (bytewise); ids by count: i2 = 1, i1 = 2, i3 = 3
-mlr-embed --model "$T/m.safetensors" --items "$T/items" --output "$T/i.npy"
+mlr-embed --model "$T/m.safetensors" --catalogue "$T/items" --output "$T/i.npy"
 dump "$T/i.npy" >"$T/i.txt"
 printf "<f4 (3, 2)\n2 0.5\n1 0.5\n3 0.5\n" >"$T/i.want"
 same "item embeddings" "$T/i.txt" "$T/i.want"
 printf 'id\ni1\ni2\ni3\n' >"$T/i.ids.want"
 same "item ids beside" "$T/i.ids" "$T/i.ids.want"
 
-mlr-embed --model "$T/m.safetensors" --items "$T/items" --output - | dump - >"$T/s.txt"
+mlr-embed --model "$T/m.safetensors" --catalogue "$T/items" --output - | dump - >"$T/s.txt"
 same "'-' streams the npy" "$T/s.txt" "$T/i.want"
 
 # errors: nothing written, earlier outputs untouched
 cp "$T/i.npy" "$T/keep.npy"
 $PY "$TINY" "$T/drop.safetensors" "$SHA" drop=query.dense.0.weight
 expect_fail "tensor missing" 1 "drop.safetensors: tensor 'query.dense.0.weight' missing" \
-    mlr-embed --model "$T/drop.safetensors" --items "$T/items" --output "$T/i.npy"
+    mlr-embed --model "$T/drop.safetensors" --catalogue "$T/items" --output "$T/i.npy"
 $PY "$TINY" "$T/v2.safetensors" "$SHA" version=2
-mlr-embed --model "$T/v2.safetensors" --items "$T/items" --output "$T/i.npy" 2>"$T/err"
+mlr-embed --model "$T/v2.safetensors" --catalogue "$T/items" --output "$T/i.npy" 2>"$T/err"
 check "version 2: status 1" test $? -eq 1
 check "version 2: named, with what to do, on one line" sh -c "grep -q \"model version '2'.*retrain the model\" '$T/err' && test \$(wc -l <'$T/err') -eq 1"
 $PY "$TINY" "$T/fmt.safetensors" "$SHA" format=other
 expect_fail "another format" 1 "not an mlrec model" \
-    mlr-embed --model "$T/fmt.safetensors" --items "$T/items" --output "$T/i.npy"
+    mlr-embed --model "$T/fmt.safetensors" --catalogue "$T/items" --output "$T/i.npy"
 $PY "$TINY" "$T/sha.safetensors" "$(echo "$SHA" | tr 0-9a-f 1-9a-f0)"
-mlr-embed --model "$T/sha.safetensors" --queries "$T/enc" --output "$T/i.npy" 2>"$T/err"
+mlr-embed --model "$T/sha.safetensors" --rows "$T/enc" --output "$T/i.npy" 2>"$T/err"
 check "spec mismatch: status 1" test $? -eq 1
 check "spec mismatch: named" grep -q "spec.sha256: encoded with another feature specification" "$T/err"
 head -c 300 "$T/m.safetensors" >"$T/cut.safetensors"
 expect_fail "truncated model" 1 "cut.safetensors: safetensors" \
-    mlr-embed --model "$T/cut.safetensors" --items "$T/items" --output "$T/i.npy"
+    mlr-embed --model "$T/cut.safetensors" --catalogue "$T/items" --output "$T/i.npy"
 expect_fail "missing model" 1 "nothing.safetensors: cannot open" \
-    mlr-embed --model "$T/nothing.safetensors" --items "$T/items" --output "$T/i.npy"
+    mlr-embed --model "$T/nothing.safetensors" --catalogue "$T/items" --output "$T/i.npy"
 expect_fail "both --queries and --items" 2 "one of" \
-    mlr-embed --model "$T/m.safetensors" --items "$T/items" --queries "$T/enc" --output "$T/i.npy"
-expect_fail "no --output" 2 "required" mlr-embed --model "$T/m.safetensors" --items "$T/items"
+    mlr-embed --model "$T/m.safetensors" --catalogue "$T/items" --rows "$T/enc" --output "$T/i.npy"
+expect_fail "no --output" 2 "required" mlr-embed --model "$T/m.safetensors" --catalogue "$T/items"
 same "errors leave the output" "$T/i.npy" "$T/keep.npy"
 mlr-embed --help >"$T/help"
 check "--help on stdout" grep -q "^usage: mlr-embed" "$T/help"

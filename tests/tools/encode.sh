@@ -113,13 +113,13 @@ printf 'item_id.npy <i4 0 :\nitem_title.npy <i4 0x1 :\n' >"$T/want"
 same "rows: header only shapes" "$T/got" "$T/want"
 
 # ---- the catalogue ----
-check "items: status 0" mlr-encode --items --spec "$SPEC" --output "$T/items" "$IN" "$D/vocab-in.tsv"
+check "items: status 0" mlr-encode --as-catalogue --spec "$SPEC" --output "$T/items" "$IN" "$D/vocab-in.tsv"
 same_dump "items: golden values (first row of each item, bytewise order)" "$T/items" "$D/encode-items.txt"
 printf 'id\ni1\ni10\ni2\ni3\ni4\ni9\n' >"$T/want"
 same "items: items.ids sorted bytewise" "$T/items/items.ids" "$T/want"
 check "items: item features only" test "$(listing "$T/items")" = \
     "item_genres.npy item_id.npy item_title.npy items.ids spec.sha256 "
-cut -f1 "$IN" | mlr-encode -i -s "$SPEC" -o "$T/items1" >/dev/null 2>&1
+cut -f1 "$IN" | mlr-encode --as-catalogue -s "$SPEC" -o "$T/items1" >/dev/null 2>&1
 check "items: an item_id column alone" test "$(listing "$T/items1")" = "item_id.npy items.ids spec.sha256 "
 
 # ---- errors: one line, the status, ENCDIR untouched ----
@@ -138,7 +138,7 @@ expect_fail "missing user_id column" 1 "nouser.tsv: no column 'user_id'" \
     mlr-encode --spec "$SPEC" --output "$T/keep" "$T/nouser.tsv"
 cut -f2- "$IN" >"$T/noitem.tsv"
 expect_fail "items: missing item_id column" 1 "stdin: no column 'item_id'" \
-    mlr-encode --items --spec "$SPEC" --output "$T/keep" <"$T/noitem.tsv"
+    mlr-encode --as-catalogue --spec "$SPEC" --output "$T/keep" <"$T/noitem.tsv"
 sed '4s/\t300\t/\t3OO\t/' "$IN" >"$T/badts.tsv"
 expect_fail "non-numeric timestamp" 1 "badts.tsv:4:.*timestamp" \
     mlr-encode --spec "$SPEC" --output "$T/keep" "$T/badts.tsv"
@@ -185,7 +185,7 @@ if have_data ml-100k/u.data && [ -x "$MLR_BIN/mlr-ingest" ] && [ "$HAVE_NUMPY" =
     mlr-ingest --format ml-100k "$MLR_DATA_DIR/ml-100k" >"$T/ml.tsv" 2>/dev/null &&
         mlr-vocab --output "$T/mlspec" "$T/ml.tsv" &&
         mlr-encode --spec "$T/mlspec" --output "$T/mlenc" "$T/ml.tsv" &&
-        mlr-encode --items --spec "$T/mlspec" --output "$T/mlitems" "$T/ml.tsv"
+        mlr-encode --as-catalogue --spec "$T/mlspec" --output "$T/mlitems" "$T/ml.tsv"
     check "ml-100k: encodes" test -s "$T/mlitems/items.ids"
     check "ml-100k: shapes, no unknown id, buckets in range" /usr/bin/python3 - "$T/mlenc" "$T/mlitems" <<'PY'
 import sys

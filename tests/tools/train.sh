@@ -13,7 +13,7 @@ synth_data() { # DIR USERS ITEMS RATINGS
     mlr-vocab --output "$1/spec" "$1/train.tsv" &&
     mlr-encode --spec "$1/spec" --output "$1/enc/train" "$1/train.tsv" &&
     mlr-encode --spec "$1/spec" --output "$1/enc/test" "$1/test.tsv" &&
-    mlr-encode --items --spec "$1/spec" --output "$1/enc/items" "$1/train.tsv" "$1/test.tsv"
+    mlr-encode --as-catalogue --spec "$1/spec" --output "$1/enc/items" "$1/train.tsv" "$1/test.tsv"
 }
 
 # pop_top10 TRAIN.tsv TEST.tsv ITEMS.ids: popularity's top-10 accuracy, ties
@@ -68,8 +68,8 @@ check "...the log's last kept is the best epoch" test "$(col "$T/pl.tsv" kept)" 
 check "...stderr names the kept epoch" grep -q "kept epoch $best of $runs" "$T/perr"
 check "...the model's metadata names it" grep -q "\"epoch\\\\\":$best,\\\\\"epochs_run\\\\\":$runs" "$T/mp.safetensors"
 $TRAIN --batch-size 256 --epochs "$best" --lr 0.03 --seed 7 --output "$T/mb.safetensors" 2>/dev/null
-mlr-embed --model "$T/mp.safetensors" --queries "$D/enc/test" --output "$T/qp.npy" 2>/dev/null
-mlr-embed --model "$T/mb.safetensors" --queries "$D/enc/test" --output "$T/qb.npy" 2>/dev/null
+mlr-embed --model "$T/mp.safetensors" --rows "$D/enc/test" --output "$T/qp.npy" 2>/dev/null
+mlr-embed --model "$T/mb.safetensors" --rows "$D/enc/test" --output "$T/qb.npy" 2>/dev/null
 check "...its weights are those of a plain $best-epoch run" cmp -s "$T/qp.npy" "$T/qb.npy"
 # --select rmse: the epoch of the lowest validation RMSE is kept.
 $TRAIN --batch-size 256 --epochs 40 --lr 0.03 --seed 7 --patience 3 --select rmse --log "$T/pr.tsv" \
@@ -149,8 +149,8 @@ awk -F'\t' -v OFS='\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; ne
         $c["user_id"] = "newcomer" n; print }' "$D/train.tsv" >"$T/new.tsv"
 ran "two new users: encoded" mlr-encode --spec "$D/spec" --output "$T/newenc" "$T/new.tsv"
 for m in drop nodrop; do
-    ran "$m: embeds and ranks" sh -c 'mlr-embed --model "$1.safetensors" --queries "$2" --output "$1.q.npy" &&
-        mlr-embed --model "$1.safetensors" --items "$3" --output "$1.i.npy" &&
+    ran "$m: embeds and ranks" sh -c 'mlr-embed --model "$1.safetensors" --rows "$2" --output "$1.q.npy" &&
+        mlr-embed --model "$1.safetensors" --catalogue "$3" --output "$1.i.npy" &&
         mlr-topk --queries "$1.q.npy" --items "$1.i.npy" --k 10 >"$1.top"' - "$T/$m" "$T/newenc" "$D/enc/items"
 done
 check "two new users encoded" test "$(cat "$T/newenc/user_id.npy" | wc -c)" -gt 0
