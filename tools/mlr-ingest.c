@@ -56,7 +56,7 @@ static void usage(FILE *fp)
         "  -h, --help       this help;  --version  the version\n"
         "Refused, naming file and line: a missing file or field, a rating or timestamp that\n"
         "is not a number, a rating whose user or item is not in the user or item file.\n"
-        "example: mlr-ingest --format ml-100k ../shared/data/ml-100k | mlr-split --test test.tsv >train.tsv\n");
+        "example: mlr-ingest --format ml-100k data/ml-100k | mlr-split --test-output test.tsv >train.tsv\n");
 }
 
 static int col_index(const char *name, size_t len)

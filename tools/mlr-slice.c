@@ -40,8 +40,9 @@ static void usage(FILE *fp)
         "  --count             print the number of rows of X and stop\n"
         "  -h, --help          this help;  --version  the version\n"
         "  deprecated: --rows (= --range)\n"
-        "example: mlr-slice --range 1000:2000 --ids query.ids --ids-output part.ids query.npy \\\n"
-        "           | mlr-topk --queries - --query-ids part.ids --items items.npy --k 100\n");
+        "example: mlr-slice --range 1000:2000 --ids query.ids --ids-output part.ids \\\n"
+        "           --output part.npy query.npy &&\n"
+        "         mlr-topk --queries part.npy --query-ids part.ids --items items.npy --k 100\n");
 }
 
 /* "FROM:TO" or "FROM:" into o; dies with status 2 on anything else. */

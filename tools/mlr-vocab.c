@@ -64,7 +64,7 @@ static const char USAGE[] =
     "  -h, --help                  this help\n"
     "      --version               the version\n"
     "\n"
-    "example: mlr-ingest --format ml-100k data/ml-100k | mlr-split --test test.tsv --seed 42 \\\n"
+    "example: mlr-ingest --format ml-100k data/ml-100k | mlr-split --test-output test.tsv --seed 42 \\\n"
     "           > train.tsv && mlr-vocab --output spec train.tsv\n";
 
 static void usage(FILE *fp)
