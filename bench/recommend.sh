@@ -12,12 +12,12 @@ if [ ! -f "${MLR_DATA_DIR:-}/ml-100k/u.data" ]; then
 fi
 R=$BENCH_TMP/recommend
 mkdir -p "$R"
-mlr-ingest --format ml-100k "$MLR_DATA_DIR/ml-100k" | mlr-split --seed 42 --test "$R/test.tsv" >"$R/train.tsv"
+mlr-ingest --format ml-100k "$MLR_DATA_DIR/ml-100k" | mlr-split --seed 42 --test-output "$R/test.tsv" >"$R/train.tsv"
 sh "$MLR_ROOT/pipelines/evaluate.sh" "$R/train.tsv" "$R/test.tsv" "$R/run" --epochs 2 --quiet 2>/dev/null
 users=$(($(cut -f1 "$R/train.tsv" | sed 1d | sort -u | wc -l)))
 { echo user_id; cut -f1 "$R/train.tsv" | sed 1d | sort -u; } >"$R/users.tsv"
 # The reference's queries: the first $users rows of the test queries.
-mlr-slice --rows "0:$users" --ids "$R/run/query.ids" --ids-output "$R/q.ids" --output "$R/q.npy" \
+mlr-slice --range "0:$users" --ids "$R/run/query.ids" --ids-output "$R/q.ids" --output "$R/q.npy" \
     "$R/run/query.npy"
 rec= ref= noverify=
 for i in 1 2 3; do

@@ -12,7 +12,7 @@ fi
 # and folds uK.base/uK.test: each rating in the test of fold (its line % 5).
 D="$T/ml \$(touch $T/canary)"
 mkdir -p "$D"
-mlr-synth --users 120 --items 150 --ratings 3000 --seed 3 --output "$T/synth.tsv"
+mlr-synth --n-users 120 --n-items 150 --n-ratings 3000 --seed 3 --output "$T/synth.tsv"
 awk -F'\t' -v d="$D" 'NR == 1 { next }
     { print $1 "\t" $2 "\t" $3 "\t" $4 > (d "/u.data")
       if (!u[$1]++) print $1 "|" $5 "|" $6 "|" $7 "|" $8 > (d "/u.user.tmp")

@@ -117,11 +117,27 @@ if have_data ml-100k/u.data && command -v bash >/dev/null 2>&1; then
         t=$(basename "$src" .c); t=${t#mlr-}
         case " $order " in *" $t "*) ;; *) order="$order $t" ;; esac
     done
+    # examples TOOL: the tool's examples, one command a line: a line that
+    # ends in \, && or | (or starts with && or |) goes on with the next.
+    examples() {
+        "mlr-$1" --help | sed -n '/^example:/,$p' | sed 's/^example: *//' | awk '
+            { sub(/^ +/, ""); if (NR > 1 && !more && $0 !~ /^(&&|\|)/) print line "";
+              if (NR == 1 || (!more && $0 !~ /^(&&|\|)/)) line = ""
+              more = ($0 ~ /(\\|&&|\|)$/); sub(/\\$/, ""); line = line " " $0 }
+            END { if (NR) print line }'
+    }
     for t in $order; do
-        ex=$("mlr-$t" --help | sed -n '/^example:/,$p' | sed 's/^example: *//; s/\\$//' | tr '\n' ' ')
-        if [ -z "$ex" ]; then fail "mlr-$t --help example" "the help has no 'example:' line"; continue; fi
-        (cd "$X" && bash -o pipefail -c "$ex") >"$T/ex.out" 2>"$T/ex.err"
-        st=$?
+        examples "$t" >"$T/ex.list"
+        if [ ! -s "$T/ex.list" ]; then fail "mlr-$t --help example" "the help has no 'example:' line"; continue; fi
+        # mlr-recommend serves run/served, a served directory (docs/serving.md)
+        if [ "$t" = recommend ] && [ ! -d "$X/run/served" ]; then
+            (cd "$X" && sh "$MLR_ROOT/pipelines/evaluate.sh" train.tsv test.tsv run --epochs 1 --quiet) \
+                >/dev/null 2>"$T/ex.err" || fail "mlr-recommend example: evaluate.sh for run/served" "$(tail -n 1 "$T/ex.err")"
+        fi
+        st=0
+        while IFS= read -r ex; do
+            (cd "$X" && bash -o pipefail -c "$ex") >"$T/ex.out" 2>"$T/ex.err" || { st=$?; break; }
+        done <"$T/ex.list"
         if [ "$st" -ne 0 ]; then
             fail "mlr-$t --help example runs" "status $st: $(tail -n 2 "$T/ex.err" | tr '\n' ' ' | head -c 300)"
         elif grep -q 'deprecated' "$T/ex.err"; then

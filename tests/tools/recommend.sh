@@ -8,7 +8,7 @@
 P=$MLR_ROOT/pipelines
 PY=/usr/bin/python3
 mlr-synth --n-users 200 --n-items 300 --n-ratings 8000 --seed 11 --output "$T/all.tsv"
-mlr-split --seed 3 --test-fraction 0.2 --test "$T/test.tsv" --train "$T/train.tsv" "$T/all.tsv"
+mlr-split --seed 3 --test-fraction 0.2 --test-output "$T/test.tsv" --output "$T/train.tsv" "$T/all.tsv"
 if sh "$P/evaluate.sh" "$T/train.tsv" "$T/test.tsv" "$T/run" --epochs 2 --quiet 2>"$T/log"; then
     pass "evaluate.sh makes a run"
 else
@@ -154,7 +154,7 @@ expect_fail "a spec that is not the model's" 1 "another specification than the m
 
 # ---- ML-100K: a year after the data ----
 if have_data ml-100k/u.data && "$PY" -c 'import numpy' 2>/dev/null; then
-    mlr-ingest --format ml-100k "$MLR_DATA_DIR/ml-100k" | mlr-split --seed 42 --test "$T/mt.tsv" >"$T/mtrain.tsv"
+    mlr-ingest --format ml-100k "$MLR_DATA_DIR/ml-100k" | mlr-split --seed 42 --test-output "$T/mt.tsv" >"$T/mtrain.tsv"
     ran "ML-100K: evaluate.sh" sh "$P/evaluate.sh" "$T/mtrain.tsv" "$T/mt.tsv" "$T/ml" --epochs 3 --quiet
     last=$(awk -F'\t' '$1 == "timestamp" { printf "%d", $8 }' "$T/ml/served/spec/features.tsv")
     if ran -o "$T/year.tsv" "ML-100K: --time a year later" \
