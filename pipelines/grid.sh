@@ -12,7 +12,8 @@
 # seconds and run, sorted by --sort (rmse, mae, seconds ascending; any
 # other metric descending).
 #
-# The grid: GRID.tsv (header = mlr-train long option names without the
+# The grid: GRID.tsv (header = mlr-train long option names, as
+# `mlr-train --list-options` lists them, without the
 # dashes, one configuration per row) and/or lists after `--` in parallel's
 # style, `--dim ::: 16 32 --lr ::: 0.05 0.1` (every combination, the first
 # list varying slowest). Other options after `--` go to every run
@@ -123,20 +124,23 @@ dir=$(abs "$dir") train=$(abs "$train") test=$(abs "$test")
 mkdir -p "$dir/runs"
 
 # ---- the grid: GRID.tsv rows x the ::: lists, in DIR/grid.new ----
-help=$(mlr-train --help)
-# kind NAME: "value" or "flag" for an mlr-train option, fails for others.
+# mlr-train's options as data (name, type value|flag, default), never
+# read off its help text.
+opts=$(mlr-train --list-options) || die "mlr-train --list-options failed"
+# kind NAME: "value", "flag" or "negflag" (a flag with a --no- twin) for an
+# mlr-train option, fails for others.
 optname() {
     case $1 in ''|-*|*[!a-z0-9-]*) bad "'$1' is not an option name (lower-case letters, digits and -)" ;; esac
 }
+opttype() { printf '%s\n' "$opts" | awk -F'\t' -v n="$1" 'NR > 1 && $1 == n { print $2 }'; }
 kind() {
     optname "$1"
-    case $1 in spec|train|output|valid|items|log|threads|init|init-spec|quiet|help|version)
+    case $1 in spec|rows|train|output|valid|catalogue|items|log|threads|init|init-spec|quiet|help|version|list-options)
         bad "--$1 is set by grid.sh itself, not by the grid" ;; esac
-    line=$(printf '%s\n' "$help" | grep -E -- "^ +(-[a-z], )?--$1( |,|\$)" | head -n 1)
-    [ -n "$line" ] || bad "'$1' is not an option of mlr-train (see mlr-train --help)"
-    word=$(printf '%s\n' "$line" | sed -E "s/^ +(-[a-z], )?--$1 *//" | cut -d' ' -f1)
-    case $word in [A-Z]*) echo value ;; *)
-        case $line in *"--no-$1"*) echo negflag ;; *) echo flag ;; esac ;; esac
+    type=$(opttype "$1")
+    [ -n "$type" ] || bad "'$1' is not an option of mlr-train (see mlr-train --list-options)"
+    case $type in value) echo value ;; *)
+        if [ -n "$(opttype "no-$1")" ]; then echo negflag; else echo flag; fi ;; esac
 }
 okvalue() {
     case $1 in ''|*[!A-Za-z0-9.,:_+-]*) bad "value '$1' of --$2: only letters, digits and . , : _ + - are allowed" ;; esac

@@ -126,6 +126,9 @@ sh "$G" $D --out "$T/b" -- --nope ::: 1 2 >/dev/null 2>"$T/err"
 check "an unknown option: status 2" test $? -eq 2
 check "an unknown option: named" grep -q "'nope' is not an option of mlr-train" "$T/err"
 # shellcheck disable=SC2086
+sh "$G" $D --out "$T/b" -- --rows ::: a b >/dev/null 2>"$T/err"
+check "--rows (mlr-train's data) in the grid: refused" grep -q -- '--rows is set by grid.sh itself' "$T/err"
+# shellcheck disable=SC2086
 sh "$G" $D --out "$T/b" -- --threads ::: 1 2 >/dev/null 2>&1
 check "--threads in the grid: status 2" test $? -eq 2
 # shellcheck disable=SC2086
