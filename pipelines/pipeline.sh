@@ -89,7 +89,7 @@ done
 # Stage 6: example recommendations: two known users and a new one.
 {
     for u in $(cut -f1 "$run/test.tsv" | sed 1d | sort -n | uniq | head -n 2); do
-        sh "$mlr_pipelines/recommend.sh" --run "$run/model" --train "$run/train.tsv" --user "$u" --n 5
+        sh "$mlr_pipelines/recommend.sh" --run "$run/model" --train "$run/train.tsv" --user "$u" --k 5
     done
     sh "$mlr_pipelines/recommend.sh" --run "$run/model" --train "$run/train.tsv" \
         --age 28 --gender F --occupation writer --n 5

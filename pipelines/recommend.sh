@@ -4,8 +4,11 @@
 # title the user already rated, each with its reason ("because you rated
 # ..."), the score and the predicted rating.
 #
-#   recommend.sh --run DIR [--train TRAIN.tsv] --user ID [--n 10]
-#   recommend.sh --run DIR --age 28 --gender F --occupation writer [--zip 94110] [--n 10]
+#   recommend.sh --run DIR [--train TRAIN.tsv] --user ID [--k 10]
+#   recommend.sh --run DIR --age 28 --gender F --occupation writer [--zip 94110] [--k 10]
+#
+# --k K is the number of titles (mlr-recommend's --k; --n is its old,
+# deprecated name).
 #
 # DIR is a served model directory (docs/serving.md: retrain.sh's
 # DIR/current) or an evaluate.sh output holding one (DIR/served). The
@@ -16,12 +19,13 @@
 set -eu
 me=recommend
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: recommend.sh --run DIR [--train TRAIN.tsv] (--user ID | --age A --gender G --occupation O [--zip Z]) [--n N]" >&2; exit 2; }
+usage() { echo "usage: recommend.sh --run DIR [--train TRAIN.tsv] (--user ID | --age A --gender G --occupation O [--zip Z]) [--k K]" >&2; exit 2; }
 run="" user="" age="" gender="" occ="" zip="" n=10
 while [ $# -gt 0 ]; do
     [ $# -ge 2 ] || usage
     case $1 in
-        --run) run=$2 ;; --train) ;; --user) user=$2 ;; --n) n=$2 ;;
+        --run) run=$2 ;; --train) ;; --user) user=$2 ;; --k) n=$2 ;;
+        --n) n=$2; echo "$me: warning: --n is deprecated; use --k (docs/options.md)" >&2 ;;
         --age) age=$2 ;; --gender) gender=$2 ;; --occupation) occ=$2 ;; --zip) zip=$2 ;;
         *) usage ;;
     esac

@@ -1,6 +1,6 @@
 #!/bin/sh
 # retrain.sh --dir DIR (--data TABLE | --append NEWROWS) [--metric M] [--tolerance X]
-#            [--keep N] [--split random|time] [--test-fraction F] [--seed S]
+#            [--keep N] [--by random|time] [--test-fraction F] [--seed S]
 #            [--threads T] [-- mlr-train options...]
 #
 # Retrains the served model on the current data, for cron:
@@ -12,9 +12,9 @@
 #    whatever happens to the model. A NEWROWS appended before (the same
 #    SHA-256, remembered in DIR/appended.tsv) is not appended again: the
 #    run logs `skipped` and exits 0.
-# 2. A held-out slice: mlr-split of the current data, --split random (a
+# 2. A held-out slice: mlr-split of the current data, --by random (a
 #    keyed hash with --seed: the same rows every run, the new ones spread
-#    over both sides) or --split time (the newest rows), --test-fraction F.
+#    over both sides) or --by time (the newest rows), --test-fraction F.
 # 3. A new model trained on the rest, warm-started from the served one
 #    (mlr-train --init: the rows of known ids carried over by token, new
 #    users and items initialised fresh); the served model is scored on the
@@ -40,14 +40,15 @@
 #   --metric M         a metric of mlr-score (default top100)
 #   --tolerance X      allowed loss in M (default 0.005; negative: demand a gain)
 #   --keep N           models kept in DIR/models (default 3)
-#   --split MODE       random or time (default random)
+#   --by MODE          random or time, as mlr-split --by (default random;
+#                      --split is its old, deprecated name)
 #   --test-fraction F  share of rows held out (default 0.1)
 #   --seed S           seed of the random split (default 42)
 #   --threads T        threads of every tool (default: nproc)
 set -eu
 me=retrain
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: retrain.sh --dir DIR (--data TABLE | --append NEWROWS) [--metric M] [--tolerance X] [--keep N] [--split random|time] [--test-fraction F] [--seed S] [--threads T] [-- mlr-train options...]" >&2; exit 2; }
+usage() { echo "usage: retrain.sh --dir DIR (--data TABLE | --append NEWROWS) [--metric M] [--tolerance X] [--keep N] [--by random|time] [--test-fraction F] [--seed S] [--threads T] [-- mlr-train options...]" >&2; exit 2; }
 bad() { echo "$me: $*" >&2; exit 2; }
 need() { [ "$2" -ge 2 ] || bad "option '$1' needs a value"; }
 
@@ -61,7 +62,9 @@ while [ $# -gt 0 ]; do
     --metric) need "$1" $#; metric=$2; shift 2 ;;
     --tolerance) need "$1" $#; tol=$2; shift 2 ;;
     --keep) need "$1" $#; keep=$2; shift 2 ;;
-    --split) need "$1" $#; split=$2; shift 2 ;;
+    --by) need "$1" $#; split=$2; shift 2 ;;
+    --split) need "$1" $#; split=$2; shift 2
+        echo "$me: warning: --split is deprecated; use --by (docs/options.md)" >&2 ;;
     --test-fraction) need "$1" $#; frac=$2; shift 2 ;;
     --seed) need "$1" $#; seed=$2; shift 2 ;;
     --threads) need "$1" $#; threads=$2; shift 2 ;;
@@ -80,7 +83,7 @@ esac
 awk -v x="$tol" 'BEGIN { exit !(x ~ /^-?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$/) }' || bad "--tolerance: '$tol' is not a number"
 case $keep in ''|*[!0-9]*|0) bad "--keep takes a positive number" ;; esac
 case $threads in ''|*[!0-9]*|0) bad "--threads takes a positive number" ;; esac
-case $split in random|time) ;; *) bad "--split: random or time, not '$split'" ;; esac
+case $split in random|time) ;; *) bad "--by: random or time, not '$split'" ;; esac
 
 mkdir -p "$dir/models"
 dir=$(cd "$dir" && pwd)

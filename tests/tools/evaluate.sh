@@ -79,7 +79,7 @@ fi
 
 # recommend.sh never lists a title the user rated in training.
 u=$(awk -F'\t' 'NR == 2 { print $1 }' "$T/train.tsv")
-sh "$P/recommend.sh" --run "$T/run" --train "$T/train.tsv" --user "$u" --n 20 >"$T/rec.md" 2>"$T/rec.err"
+sh "$P/recommend.sh" --run "$T/run" --train "$T/train.tsv" --user "$u" --k 20 >"$T/rec.md" 2>"$T/rec.err"
 check "recommend.sh lists 20 titles" test "$(grep -c '^[0-9][0-9]*\. ' "$T/rec.md")" -eq 20
 awk -F'\t' -v u="$u" 'NR > 1 && $1 == u { print $2 }' "$T/train.tsv" | sort -u >"$T/rated"
 awk -F'\t' 'NR > 1 { print $1 "\t" $2 }' "$T/run/catalogue.tsv" | sort -t '	' -k1,1 >"$T/titles"
@@ -87,7 +87,7 @@ join -t '	' "$T/rated" "$T/titles" | cut -f2 >"$T/rated-titles"
 sed -n 's/^[0-9][0-9]*\. \(.*\) (score [^)]*).*/\1/p' "$T/rec.md" >"$T/rec-titles"
 check "recommend.sh lists no rated title" test -z "$(grep -Fxf "$T/rated-titles" "$T/rec-titles")"
 check "recommend.sh gives reasons" grep -q "because you rated" "$T/rec.md"
-sh "$P/recommend.sh" --run "$T/run" --train "$T/train.tsv" --age 30 --gender M --occupation engineer --n 5 >"$T/cold.md" 2>"$T/cold.err"
+sh "$P/recommend.sh" --run "$T/run" --train "$T/train.tsv" --age 30 --gender M --occupation engineer --k 5 >"$T/cold.md" 2>"$T/cold.err"
 check "recommend.sh: a new user gets 5 titles from features" test "$(grep -c '^[0-9]\. ' "$T/cold.md")" -eq 5
 expect_fail_sh() { # NAME CMD...: a pipeline's usage error, status 2
     n=$1; shift

@@ -40,7 +40,7 @@ check "first run: current is a served directory, MANIFEST checks" sh -c "cd '$T/
 check "first run: its histories are all the data" test "$(wc -l <"$T/s/current/history.tsv")" -eq 8001
 u=$(sed -n 2p "$T/d1.tsv" | cut -f1)
 check "first run: mlr-recommend serves current" mlr-recommend --served "$T/s/current" --k 3 "$u"
-check "first run: recommend.sh --run DIR/current" sh -c "sh '$MLR_ROOT/pipelines/recommend.sh' --run '$T/s/current' --user '$u' --n 3 | grep -q '^3\. '"
+check "first run: recommend.sh --run DIR/current" sh -c "sh '$MLR_ROOT/pipelines/recommend.sh' --run '$T/s/current' --user '$u' --k 3 | grep -q '^3\. '"
 cp -R "$T/s" "$T/s2" && ln -sfn "$(served "$T/s")" "$T/s2/current"
 
 # ---- 5% more rows: promoted (huge tolerance) ----
