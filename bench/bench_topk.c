@@ -18,6 +18,7 @@
 
 #include "mlr.h"
 #include "npy.h"
+#include "pool.h"
 #include "strmap.h"
 #include "topk.h"
 

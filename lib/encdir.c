@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ids.h"
 #include "spec.h"
 #include "topk.h"
 

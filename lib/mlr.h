@@ -56,6 +56,8 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+/* n, or 1 for 0: a size for malloc, which may return NULL for 0. */
+static inline size_t mlr_nz(size_t n) { return n ? n : 1; }
 
 /* ---- numbers: whole-string parses, 0 on success, -1 on anything else
  * (empty, trailing junk, overflow, NaN/inf for doubles). ---- */

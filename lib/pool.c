@@ -257,3 +257,87 @@ void mlr_pool_range(size_t n, int t, int nt, size_t *lo, size_t *hi)
     *lo = n * (size_t)t / (size_t)nt;
     *hi = n * (size_t)(t + 1) / (size_t)nt;
 }
+
+/* ---- mlr_parallel_for, mlr_parallel_claim: threads for one call ---- */
+
+typedef struct {
+    mlr_range_fn fn;
+    void *arg;
+    int t;
+    size_t lo, hi;
+} range_job;
+
+static void *range_main(void *p)
+{
+    range_job *j = p;
+    j->fn(j->t, j->lo, j->hi, j->arg);
+    return NULL;
+}
+
+void mlr_parallel_for(int threads, size_t n, mlr_range_fn fn, void *arg)
+{
+    if (threads < 1) threads = 1;
+    if (threads == 1) {
+        fn(0, 0, n, arg);
+        return;
+    }
+    range_job *jobs = xcalloc((size_t)threads, sizeof *jobs);
+    pthread_t *tid = xcalloc((size_t)threads, sizeof *tid);
+    int *started = xcalloc((size_t)threads, sizeof *started);
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (range_job){fn, arg, t, n * (size_t)t / (size_t)threads,
+                              n * (size_t)(t + 1) / (size_t)threads};
+        if (t > 0) started[t] = pthread_create(&tid[t], NULL, range_main, &jobs[t]) == 0;
+    }
+    range_main(&jobs[0]);
+    for (int t = 1; t < threads; t++) {
+        if (started[t]) pthread_join(tid[t], NULL);
+        else range_main(&jobs[t]);
+    }
+    free(started);
+    free(tid);
+    free(jobs);
+}
+
+typedef struct {
+    mlr_range_fn fn;
+    void *arg;
+    int t;
+    size_t n;
+    atomic_size_t *next;
+} claim_job;
+
+/* Items one at a time, each to the first thread free: a preempted thread
+ * holds up only the item it holds. */
+static void *claim_main(void *p)
+{
+    claim_job *j = p;
+    size_t i;
+    while ((i = atomic_fetch_add(j->next, 1)) < j->n)
+        j->fn(j->t, i, i + 1, j->arg);
+    return NULL;
+}
+
+void mlr_parallel_claim(int threads, size_t n, mlr_range_fn fn, void *arg)
+{
+    if (threads < 1) threads = 1;
+    if (threads == 1) {
+        fn(0, 0, n, arg);
+        return;
+    }
+    atomic_size_t next;
+    atomic_init(&next, 0);
+    claim_job *jobs = xcalloc((size_t)threads, sizeof *jobs);
+    pthread_t *tid = xcalloc((size_t)threads, sizeof *tid);
+    int *started = xcalloc((size_t)threads, sizeof *started);
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (claim_job){fn, arg, t, n, &next};
+        if (t > 0) started[t] = pthread_create(&tid[t], NULL, claim_main, &jobs[t]) == 0;
+    }
+    claim_main(&jobs[0]); /* the caller takes items too: it alone if no thread started */
+    for (int t = 1; t < threads; t++)
+        if (started[t]) pthread_join(tid[t], NULL);
+    free(started);
+    free(tid);
+    free(jobs);
+}

@@ -40,4 +40,18 @@ void mlr_pool_free(mlr_pool *p); /* accepts NULL; joins the workers */
 /* [lo, hi) of t's share of n items cut into nt contiguous ranges. */
 void mlr_pool_range(size_t n, int t, int nt, size_t *lo, size_t *hi);
 
+/* Without a pool, for a loop run once: threads started for the call and
+ * joined before it returns. Runs fn(t, lo, hi, arg) for t = 0 ..
+ * threads-1 over [0, n) cut into contiguous ranges [n*t/threads,
+ * n*(t+1)/threads), one thread each (the caller runs t = 0; a range may
+ * be empty). threads <= 1 runs fn(0, 0, n) in the caller, and so does a
+ * failed pthread_create for its range. */
+typedef void (*mlr_range_fn)(int t, size_t lo, size_t hi, void *arg);
+void mlr_parallel_for(int threads, size_t n, mlr_range_fn fn, void *arg);
+/* The same fn over [0, n) one item at a time, fn(t, i, i + 1, arg), each
+ * item to the first of the threads free (t: the thread, for its scratch):
+ * on a busy machine a preempted thread holds up one item, not a range.
+ * For work whose results do not depend on the thread. */
+void mlr_parallel_claim(int threads, size_t n, mlr_range_fn fn, void *arg);
+
 #endif

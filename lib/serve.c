@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ids.h"
 #include "serve.h"
 #include "table.h"
 #include "topk.h"

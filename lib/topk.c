@@ -4,8 +4,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +13,7 @@
 
 #include "nn.h"
 #include "npy.h"
+#include "pool.h"
 #include "table.h"
 
 /* ---- the heap: a min-heap whose root is the worst hit kept ---- */
@@ -294,88 +293,6 @@ void mlr_scores_naive(float *scores, const float *q, size_t b,
     nn_matmul_nt_naive(scores, q, items, b, d, m);
 }
 
-typedef struct {
-    mlr_range_fn fn;
-    void *arg;
-    int t;
-    size_t lo, hi;
-} range_job;
-
-static void *range_main(void *p)
-{
-    range_job *j = p;
-    j->fn(j->t, j->lo, j->hi, j->arg);
-    return NULL;
-}
-
-void mlr_parallel_for(int threads, size_t n, mlr_range_fn fn, void *arg)
-{
-    if (threads < 1) threads = 1;
-    if (threads == 1) {
-        fn(0, 0, n, arg);
-        return;
-    }
-    range_job *jobs = xcalloc((size_t)threads, sizeof *jobs);
-    pthread_t *tid = xcalloc((size_t)threads, sizeof *tid);
-    int *started = xcalloc((size_t)threads, sizeof *started);
-    for (int t = 0; t < threads; t++) {
-        jobs[t] = (range_job){fn, arg, t, n * (size_t)t / (size_t)threads,
-                              n * (size_t)(t + 1) / (size_t)threads};
-        if (t > 0) started[t] = pthread_create(&tid[t], NULL, range_main, &jobs[t]) == 0;
-    }
-    range_main(&jobs[0]);
-    for (int t = 1; t < threads; t++) {
-        if (started[t]) pthread_join(tid[t], NULL);
-        else range_main(&jobs[t]);
-    }
-    free(started);
-    free(tid);
-    free(jobs);
-}
-
-typedef struct {
-    mlr_range_fn fn;
-    void *arg;
-    int t;
-    size_t n;
-    atomic_size_t *next;
-} claim_job;
-
-/* Items one at a time, each to the first thread free: a preempted thread
- * holds up only the item it holds. */
-static void *claim_main(void *p)
-{
-    claim_job *j = p;
-    size_t i;
-    while ((i = atomic_fetch_add(j->next, 1)) < j->n)
-        j->fn(j->t, i, i + 1, j->arg);
-    return NULL;
-}
-
-void mlr_parallel_claim(int threads, size_t n, mlr_range_fn fn, void *arg)
-{
-    if (threads < 1) threads = 1;
-    if (threads == 1) {
-        fn(0, 0, n, arg);
-        return;
-    }
-    atomic_size_t next;
-    atomic_init(&next, 0);
-    claim_job *jobs = xcalloc((size_t)threads, sizeof *jobs);
-    pthread_t *tid = xcalloc((size_t)threads, sizeof *tid);
-    int *started = xcalloc((size_t)threads, sizeof *started);
-    for (int t = 0; t < threads; t++) {
-        jobs[t] = (claim_job){fn, arg, t, n, &next};
-        if (t > 0) started[t] = pthread_create(&tid[t], NULL, claim_main, &jobs[t]) == 0;
-    }
-    claim_main(&jobs[0]); /* the caller takes items too: it alone if no thread started */
-    for (int t = 1; t < threads; t++)
-        if (started[t]) pthread_join(tid[t], NULL);
-    free(started);
-    free(tid);
-    free(jobs);
-}
-
 struct mlr_scorer {
     const float *items; /* (M, D), borrowed */
     size_t m, d, tile;
@@ -556,66 +473,6 @@ size_t mlr_fmt_g6(char *buf, float x)
     }
     buf[n] = '\0';
     return n;
-}
-
-/* ---- id files ---- */
-
-static int ids_open(const char *path, mlr_reader **r, int *col, mlr_err *e)
-{
-    *r = mlr_reader_open(path, NULL, e);
-    if (!*r) return -1;
-    *col = mlr_reader_require(*r, "id", e);
-    if (*col < 0) {
-        mlr_reader_close(*r);
-        return -1;
-    }
-    return 0;
-}
-
-int mlr_ids_read(const char *path, mlr_strmap *m, size_t *rows, mlr_err *e)
-{
-    mlr_reader *r;
-    int col, st;
-    if (ids_open(path, &r, &col, e) < 0) return -1;
-    size_t n = 0;
-    while ((st = mlr_reader_next(r, e)) == 1) {
-        const char *id = mlr_reader_field(r, (size_t)col);
-        int added;
-        mlr_strmap_intern2(m, id, mlr_reader_field_len(r, (size_t)col), &added);
-        if (!added) {
-            mlr_fail(e, "%s:%ld: duplicate id '%s'", mlr_reader_path(r),
-                     mlr_reader_line(r), id);
-            st = -1;
-            break;
-        }
-        n++;
-    }
-    mlr_reader_close(r);
-    *rows = n;
-    return st < 0 ? -1 : 0;
-}
-
-int mlr_ids_read_keys(const char *path, mlr_strmap *m, uint32_t **out,
-                      size_t *rows, mlr_err *e)
-{
-    mlr_reader *r;
-    int col, st;
-    if (ids_open(path, &r, &col, e) < 0) return -1;
-    size_t n = 0, cap = 1024;
-    uint32_t *keys = xmalloc(cap * sizeof *keys);
-    while ((st = mlr_reader_next(r, e)) == 1) {
-        if (n == cap) keys = xrealloc(keys, (cap *= 2) * sizeof *keys);
-        keys[n++] = (uint32_t)mlr_strmap_intern(m, mlr_reader_field(r, (size_t)col),
-                                                mlr_reader_field_len(r, (size_t)col));
-    }
-    mlr_reader_close(r);
-    if (st < 0) {
-        free(keys);
-        return -1;
-    }
-    *out = keys;
-    *rows = n;
-    return 0;
 }
 
 /* ---- list rows ---- */

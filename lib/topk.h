@@ -61,18 +61,6 @@ void mlr_scores(float *scores, const float *q, size_t b,
 void mlr_scores_naive(float *scores, const float *q, size_t b,
                       const float *items, size_t m, size_t d);
 
-/* Runs fn(t, lo, hi, arg) for t = 0 .. threads-1 over [0, n) cut into
- * contiguous ranges [n*t/threads, n*(t+1)/threads), one thread each (the
- * caller runs t = 0; a range may be empty). threads <= 1 runs fn(0, 0, n)
- * in the caller, and so does a failed pthread_create for its range. */
-typedef void (*mlr_range_fn)(int t, size_t lo, size_t hi, void *arg);
-void mlr_parallel_for(int threads, size_t n, mlr_range_fn fn, void *arg);
-/* The same fn over [0, n) one item at a time, fn(t, i, i + 1, arg), each
- * item to the first of the threads free (t: the thread, for its scratch):
- * on a busy machine a preempted thread holds up one item, not a range.
- * For work whose results do not depend on the thread. */
-void mlr_parallel_claim(int threads, size_t n, mlr_range_fn fn, void *arg);
-
 /* The catalogue and per-thread scratch: each worker scores `tile` query
  * rows at a time (a (tile, I) buffer that stays in cache) and hands each
  * row to a callback. With threads > 1 the caller should make OpenBLAS
@@ -138,18 +126,5 @@ void mlr_npy_rows_close(mlr_npy_rows *s); /* accepts a closed or zeroed one */
 
 /* 1 when every one of n floats is finite; else 0 and *bad = the first bad. */
 int mlr_all_finite(const float *x, size_t n, size_t *bad);
-
-/* ---- id files (X.ids: one column `id`, one row per matrix row) ---- */
-
-/* Reads PATH's `id` column, interning each id into m in row order; the
- * ids must be new to m and distinct ("I.ids:5: duplicate id 'x'"). Sets
- * *rows to the number of rows read. */
-int mlr_ids_read(const char *path, mlr_strmap *m, size_t *rows, mlr_err *e);
-
-/* Reads PATH's `id` column as row -> dense key of m (interning; repeats are
- * fine: the query ids of many rows name the same user). *out (rows) is
- * malloc'd. */
-int mlr_ids_read_keys(const char *path, mlr_strmap *m, uint32_t **out,
-                      size_t *rows, mlr_err *e);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ids.h"
 #include "metrics.h"
 #include "mlr.h"
 #include "strmap.h"
@@ -108,8 +109,6 @@ static options parse_args(int argc, char **argv)
     return o;
 }
 
-static size_t nz(size_t n) { return n ? n : 1; }
-
 static int cmp_key(const void *a, const void *b, void *m)
 {
     const mlr_strmap *map = m;
@@ -142,8 +141,8 @@ static int load_train(data *d, const options *o, mlr_err *e)
         return -1;
     }
     d->m = mlr_strmap_count(seen_items);
-    size_t *order = xmalloc(nz(d->m) * sizeof *order);
-    uint32_t *newid = xmalloc(nz(d->m) * sizeof *newid);
+    size_t *order = xmalloc(mlr_nz(d->m) * sizeof *order);
+    uint32_t *newid = xmalloc(mlr_nz(d->m) * sizeof *newid);
     for (size_t i = 0; i < d->m; i++) order[i] = i;
     qsort_r(order, d->m, sizeof *order, cmp_key, seen_items);
     for (size_t r = 0; r < d->m; r++) {
@@ -152,7 +151,7 @@ static int load_train(data *d, const options *o, mlr_err *e)
     }
     /* Renumber, then rebuild so each user's set is sorted again. */
     size_t n = d->seen.off[d->seen.users];
-    uint32_t *u = xmalloc(nz(n) * sizeof *u), *it = xmalloc(nz(n) * sizeof *it);
+    uint32_t *u = xmalloc(mlr_nz(n) * sizeof *u), *it = xmalloc(mlr_nz(n) * sizeof *it);
     for (size_t v = 0; v < d->seen.users; v++)
         for (size_t r = d->seen.off[v]; r < d->seen.off[v + 1]; r++) {
             u[r] = (uint32_t)v;
@@ -169,7 +168,7 @@ static int load_train(data *d, const options *o, mlr_err *e)
 /* pop: (M) training counts. */
 static float *pop_scores(const data *d)
 {
-    float *s = xcalloc(nz(d->m), sizeof *s);
+    float *s = xcalloc(mlr_nz(d->m), sizeof *s);
     for (size_t r = 0; r < d->seen.off[d->seen.users]; r++) s[d->seen.items[r]] += 1.0f;
     return s;
 }
@@ -184,7 +183,7 @@ static float *ease_weights(const data *d, double lambda, mlr_err *e)
                  m, m, m, EASE_MAX_ITEMS);
         return NULL;
     }
-    float *g = xcalloc(nz(m * m), sizeof *g); /* (M, M) */
+    float *g = xcalloc(mlr_nz(m * m), sizeof *g); /* (M, M) */
     for (size_t v = 0; v < d->seen.users; v++) {
         size_t n;
         const uint32_t *it = mlr_usersets_get(&d->seen, v, &n);
@@ -204,7 +203,7 @@ static float *ease_weights(const data *d, double lambda, mlr_err *e)
     for (size_t a = 0; a < m; a++)
         for (size_t b = 0; b < a; b++) g[b * m + a] = g[a * m + b];
     /* B_ij = -P_ij / P_jj, B_jj = 0 (the diagonal saved first: it is overwritten). */
-    float *diag = xmalloc(nz(m) * sizeof *diag);
+    float *diag = xmalloc(mlr_nz(m) * sizeof *diag);
     for (size_t j = 0; j < m; j++) diag[j] = g[j * m + j];
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < m; j++) g[i * m + j] = i == j ? 0.0f : -g[i * m + j] / diag[j];
@@ -237,7 +236,7 @@ static int write_lists(const options *o, data *d, const float *pop, const float 
     size_t cap = 0, *len = NULL;
     mlr_hit *lists = NULL; /* (users, K) */
     unsigned char *made = NULL;
-    float *s = xmalloc(nz(d->m) * sizeof *s);
+    float *s = xmalloc(mlr_nz(d->m) * sizeof *s);
     char *text = NULL;
     fputs("query\tuser_id\trank\titem_id\tscore\n", fp);
     int st;
@@ -247,7 +246,7 @@ static int write_lists(const options *o, data *d, const float *pop, const float 
         if (u >= cap) {
             size_t old = cap;
             cap = 2 * u + 16;
-            lists = xrealloc(lists, cap * nz(k) * sizeof *lists);
+            lists = xrealloc(lists, cap * mlr_nz(k) * sizeof *lists);
             len = xrealloc(len, cap * sizeof *len);
             made = xrealloc(made, cap);
             memset(made + old, 0, cap - old);
@@ -260,7 +259,7 @@ static int write_lists(const options *o, data *d, const float *pop, const float 
                                      o->exclude_train ? n : 0, lists + u * k);
             made[u] = 1;
         }
-        text = xrealloc(text, nz(k) * (80 + longest + ul));
+        text = xrealloc(text, mlr_nz(k) * (80 + longest + ul));
         size_t w = mlr_topk_format(text, q, mlr_reader_field(r, (size_t)cu), ul, lists + u * k, len[u], d->items);
         fwrite(text, 1, w, fp);
     }

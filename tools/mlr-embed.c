@@ -7,6 +7,7 @@
 
 #include "encdir.h"
 #include "mlr.h"
+#include "ids.h"
 #include "model.h"
 #include "npy.h"
 #include "table.h"
@@ -77,18 +78,6 @@ static void parse_args(int argc, char **argv, options *o)
         mlr_usage_die("give one of --rows ENCDIR and --catalogue ITEMDIR");
 }
 
-/* X.npy -> X.ids (a name without .npy gets .ids appended). */
-static char *ids_path(const char *out)
-{
-    size_t n = strlen(out);
-    char *p = xmalloc(n + 8);
-    memcpy(p, out, n + 1);
-    if (n > 4 && strcmp(out + n - 4, ".npy") == 0)
-        p[n - 4] = 0;
-    strcat(p, ".ids");
-    return p;
-}
-
 /* The id column of each row: rows.tsv's user_id, or items.ids' id. */
 static int write_ids(const char *dir, int queries, size_t n, const char *path, mlr_err *e)
 {
@@ -137,7 +126,7 @@ static int run(const options *o, mlr_err *e)
         mlr_array_alloc(&x, MLR_F4, 2, in.n, t->mlp.width[t->mlp.n]);
         model_embed_threads(t, &in, x.data, o->threads);
         int to_stdout = strcmp(o->output, "-") == 0;
-        char *ids = to_stdout ? NULL : ids_path(o->output);
+        char *ids = to_stdout ? NULL : mlr_ids_path(o->output);
         /* the ids first: a failure there leaves no new matrix behind */
         rc = ids ? write_ids(dir, o->queries != NULL, in.n, ids, e) : 0;
         if (rc == 0)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cblas.h>
 
+#include "ids.h"
 #include "metrics.h"
 #include "mlr.h"
 #include "npy.h"

@@ -11,9 +11,11 @@
 #include <unistd.h>
 #include <cblas.h>
 
+#include "ids.h"
 #include "metrics.h"
 #include "mlr.h"
 #include "npy.h"
+#include "pool.h"
 #include "strmap.h"
 #include "topk.h"
 
@@ -100,19 +102,6 @@ static options parse_args(int argc, char **argv)
     return o;
 }
 
-static size_t nz(size_t n) { return n ? n : 1; } /* malloc(0) may be NULL */
-
-/* "dir/items.npy" -> "dir/items.ids"; any other name gets ".ids" appended. */
-static char *ids_name(const char *npy)
-{
-    size_t n = strlen(npy);
-    char *s = xmalloc(n + 5);
-    memcpy(s, npy, n + 1);
-    if (n > 4 && strcmp(npy + n - 4, ".npy") == 0) n -= 4;
-    strcpy(s + n, ".ids");
-    return s;
-}
-
 /* The catalogue: embeddings (M, D) and their ids, row i = key i of ids. */
 typedef struct {
     mlr_array emb;
@@ -128,7 +117,7 @@ static int load_catalogue(catalogue *c, const char *npy, const char *ids_path, m
     size_t bad, m = c->emb.shape[0];
     if (!mlr_all_finite(c->emb.data, mlr_array_count(&c->emb), &bad))
         return mlr_fail(e, "%s: row %zu: non-finite value", npy, bad / (c->emb.shape[1] ? c->emb.shape[1] : 1));
-    char *guess = ids_path ? NULL : ids_name(npy);
+    char *guess = ids_path ? NULL : mlr_ids_path(npy);
     const char *idp = ids_path ? ids_path : guess;
     c->ids = mlr_strmap_new(m);
     size_t rows;
@@ -206,8 +195,8 @@ static int write_lists(const options *o, const catalogue *c, const query_users *
     /* Blocks of whole tiles: a query's scores then do not depend on --block. */
     size_t tile = mlr_scorer_tile(sc);
     block = block < tile ? tile : block / tile * tile;
-    float *qb = xmalloc(nz(block * d) * sizeof *qb);       /* (B, D) */
-    mlr_hit *hits = xmalloc(nz(block * kk) * sizeof *hits); /* (B, K) */
+    float *qb = xmalloc(mlr_nz(block * d) * sizeof *qb);       /* (B, D) */
+    mlr_hit *hits = xmalloc(mlr_nz(block * kk) * sizeof *hits); /* (B, K) */
     size_t *count = xmalloc(block * sizeof *count);
     const uint32_t **ex = u->have_seen ? xmalloc(block * sizeof *ex) : NULL;
     size_t *nex = u->have_seen ? xmalloc(block * sizeof *nex) : NULL;
@@ -215,7 +204,7 @@ static int write_lists(const options *o, const catalogue *c, const query_users *
     block_text bt = {0, kk, line_max, hits, count, u, c,
                      xcalloc((size_t)threads, sizeof(char *)), xcalloc((size_t)threads, sizeof(size_t))};
     for (int t = 0; t < threads; t++)
-        bt.text[t] = xmalloc((block / (size_t)threads + 1) * nz(kk) * line_max);
+        bt.text[t] = xmalloc((block / (size_t)threads + 1) * mlr_nz(kk) * line_max);
     fputs(u->users ? "query\tuser_id\trank\titem_id\tscore\n" : "query\trank\titem_id\tscore\n", fp);
     long got;
     while ((got = mlr_npy_rows_read(q, qb, block, e)) > 0) {

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "mlr.h"
+#include "pool.h"
 #include "topk.h"
 
 /* Small integers as scores: many exact ties. */
