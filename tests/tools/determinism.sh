@@ -89,8 +89,8 @@ if [ -n "${MLR_SIMD:-}" ]; then
     : # the SSE run of this script: nothing to compare with here
 elif grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo; then
     rm -f "$T/a/model-sse.st"
-    if ran "mlr-train with MLR_SIMD=sse" sh -c 'cd "$1" && MLR_SIMD=sse mlr-train --train enc/train \
-            --valid enc/test --items enc/items --spec spec --epochs 2 --seed 5 --threads 2 \
+    if ran "mlr-train with MLR_SIMD=sse" sh -c 'cd "$1" && MLR_SIMD=sse mlr-train --rows enc/train \
+            --valid enc/test --catalogue enc/items --spec spec --epochs 2 --seed 5 --threads 2 \
             --output model-sse.st -q' - "$T/a"; then
         check "MLR_SIMD=sse trains another model (the SSE exp)" sh -c '! cmp -s "$1/model.st" "$1/model-sse.st"' - "$T/a"
     fi
