@@ -16,6 +16,7 @@
 #include "spec.h"
 #include "strmap.h"
 #include "table.h"
+#include "vec.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "mlr-encode writes <i4/<f4 data straight from memory: little-endian hosts only"
@@ -28,34 +29,14 @@ typedef struct {
     char **inputs; /* NULL-terminated */
 } options;
 
-/* A growable array of fixed-size elements. */
-typedef struct {
-    char *p;
-    size_t n, cap, elem;
-} vec;
-
-static void *vec_push(vec *v, size_t k)
-{
-    if (v->n + k > v->cap) {
-        size_t cap = v->cap ? v->cap : 1024;
-        while (cap < v->n + k)
-            cap *= 2;
-        v->p = xrealloc(v->p, cap * v->elem);
-        v->cap = cap;
-    }
-    void *at = v->p + v->n * v->elem;
-    v->n += k;
-    return at;
-}
-
 /* One feature being encoded. Rows are appended in input order (in --items
  * mode, one per new item). */
 typedef struct {
     mlr_feature *f;
     size_t col;
-    vec ids;    /* int32: cat ids, multi/words ids of all rows back to back, num buckets */
-    vec vals;   /* float: num normalised values, label raw values */
-    vec lens;   /* uint16: multi/words ids per row */
+    mlr_vec ids;    /* int32: cat ids, multi/words ids of all rows back to back, num buckets */
+    mlr_vec vals;   /* float: num normalised values, label raw values */
+    mlr_vec lens;   /* uint16: multi/words ids per row */
     size_t width; /* multi/words: the longest row, capped by --max-tokens */
     size_t below, above; /* num: values clipped to the spec's min / max */
     /* Speed: the previous row's value and its encoding (cat), and a memo
@@ -65,7 +46,7 @@ typedef struct {
     int32_t last_id;
     int has_last;
     mlr_strmap *memo;
-    vec memo_ids, memo_start; /* int32 ids back to back; size_t start of each memo entry */
+    mlr_vec memo_ids, memo_start; /* int32 ids back to back; size_t start of each memo entry */
     /* Item-side lists: the memo entry (+ 1, 0 none) of each known item's
      * last text, indexed by the item's id: comparing the text with it is
      * cheaper than hashing the text and probing the memo. */
@@ -176,7 +157,7 @@ static void add_columns(state *s, mlr_reader *r)
         c->memo_start.elem = sizeof(size_t);
         if (f->kind == MLR_KIND_MULTI || f->kind == MLR_KIND_WORDS) {
             c->memo = mlr_strmap_new(0);
-            *(size_t *)vec_push(&c->memo_start, 1) = 0;
+            *(size_t *)mlr_vec_push(&c->memo_start, 1) = 0;
         }
         if (f->kind == MLR_KIND_CAT && strcmp(f->name, "item_id") == 0)
             s->item_feature = c;
@@ -295,8 +276,8 @@ static size_t encode_list(state *s, column *c, const char *field, size_t len)
     if (mlr_strmap_count(c->memo) < MEMO_MAX) {
         mlr_strmap_intern(c->memo, field, len);
         if (n)
-            memcpy(vec_push(&c->memo_ids, n), s->scratch, n * sizeof(int32_t));
-        *(size_t *)vec_push(&c->memo_start, 1) = c->memo_ids.n;
+            memcpy(mlr_vec_push(&c->memo_ids, n), s->scratch, n * sizeof(int32_t));
+        *(size_t *)mlr_vec_push(&c->memo_start, 1) = c->memo_ids.n;
     }
     return n;
 }
@@ -326,14 +307,14 @@ static int encode_value(state *s, column *c, mlr_reader *r, mlr_err *e)
     double x;
     switch (c->f->kind) {
     case MLR_KIND_CAT:
-        *(int32_t *)vec_push(&c->ids, 1) = encode_cat(c, field, len);
+        *(int32_t *)mlr_vec_push(&c->ids, 1) = encode_cat(c, field, len);
         return 0;
     case MLR_KIND_MULTI:
     case MLR_KIND_WORDS: {
         size_t n = encode_list(s, c, field, len);
         if (n)
-            memcpy(vec_push(&c->ids, n), s->scratch, n * sizeof(int32_t));
-        *(uint16_t *)vec_push(&c->lens, 1) = (uint16_t)n;
+            memcpy(mlr_vec_push(&c->ids, n), s->scratch, n * sizeof(int32_t));
+        *(uint16_t *)mlr_vec_push(&c->lens, 1) = (uint16_t)n;
         if (n > c->width)
             c->width = n;
         return 0;
@@ -345,14 +326,14 @@ static int encode_value(state *s, column *c, mlr_reader *r, mlr_err *e)
         x = mlr_feature_clip(c->f, x, &side);
         c->below += side < 0;
         c->above += side > 0;
-        *(float *)vec_push(&c->vals, 1) = (float)mlr_feature_norm(c->f, x);
-        *(int32_t *)vec_push(&c->ids, 1) = mlr_feature_bucket(c->f, x);
+        *(float *)mlr_vec_push(&c->vals, 1) = (float)mlr_feature_norm(c->f, x);
+        *(int32_t *)mlr_vec_push(&c->ids, 1) = mlr_feature_bucket(c->f, x);
         return 0;
     }
     case MLR_KIND_LABEL:
         if (field_double(r, c->col, &x, e) < 0)
             return -1;
-        *(float *)vec_push(&c->vals, 1) = (float)x;
+        *(float *)mlr_vec_push(&c->vals, 1) = (float)x;
         return 0;
     }
     return 0;

@@ -20,6 +20,7 @@
 #include "mlr.h"
 #include "strmap.h"
 #include "table.h"
+#include "vec.h"
 
 typedef enum { BY_RANDOM, BY_TIME, BY_USER_TIME, BY_LAST_N } split_mode;
 
@@ -35,8 +36,7 @@ typedef struct {
 /* The input held in memory: row i is bytes [off[i], off[i+1]) of text,
  * its trailing LF included. */
 typedef struct {
-    char *text;
-    size_t len, cap;
+    mlr_vec text;   /* char: every row's line, back to back */
     size_t *off;
     size_t n, off_cap;
     long *time;     /* (n) timestamps, temporal modes only */
@@ -139,34 +139,24 @@ static options parse_args(int argc, char **argv)
 
 /* ---------- reading ---------- */
 
-static void append(rows *t, const char *s, size_t n)
+static void append(mlr_vec *text, const char *s, size_t n)
 {
-    if (t->cap - t->len < n) {
-        while (t->cap - t->len < n)
-            t->cap = t->cap ? t->cap * 2 : 1 << 20;
-        t->text = xrealloc(t->text, t->cap);
-    }
-    memcpy(t->text + t->len, s, n);
-    t->len += n;
+    memcpy(mlr_vec_push(text, n), s, n);
 }
 
 /* The current row as its TSV line: fields joined by TAB, then LF (for
  * TSV input, the input line again: one copy). */
 static void append_row(rows *t, const mlr_reader *r)
 {
-    size_t need = mlr_reader_row_size(r) + 1;
-    if (t->cap - t->len < need) {
-        while (t->cap - t->len < need)
-            t->cap = t->cap ? t->cap * 2 : 1 << 20;
-        t->text = xrealloc(t->text, t->cap);
-    }
-    t->len += mlr_reader_row_tsv(r, t->text + t->len);
-    t->text[t->len++] = '\n';
+    char *at = mlr_vec_room(&t->text, mlr_reader_row_size(r) + 1);
+    size_t n = mlr_reader_row_tsv(r, at);
+    at[n] = '\n';
+    t->text.n += n + 1;
     if (t->n + 2 > t->off_cap) {
         t->off_cap = t->off_cap ? t->off_cap * 2 : 1 << 16;
         t->off = xrealloc(t->off, t->off_cap * sizeof *t->off);
     }
-    t->off[++t->n] = t->len;
+    t->off[++t->n] = t->text.n;
 }
 
 static void grow_columns(rows *t, int want_time, int want_user)
@@ -179,14 +169,14 @@ static void grow_columns(rows *t, int want_time, int want_user)
 
 static char *header_line(const mlr_reader *r)
 {
-    rows h = {0};
+    mlr_vec h = {.elem = 1};
     for (size_t i = 0; i < mlr_reader_ncols(r); i++) {
         const char *name = mlr_reader_colname(r, i);
         append(&h, name, strlen(name));
         append(&h, i + 1 < mlr_reader_ncols(r) ? "\t" : "\n", 1);
     }
     append(&h, "", 1);
-    return h.text;
+    return h.p;
 }
 
 static int read_rows(const options *o, rows *t, mlr_err *e)
@@ -289,7 +279,7 @@ static void split_random(const options *o, const rows *t, unsigned char *is_test
 {
     keyed *v = xmalloc((t->n ? t->n : 1) * sizeof *v);
     for (size_t i = 0; i < t->n; i++)
-        v[i] = (keyed){mlr_hash64(o->seed, t->text + t->off[i], t->off[i + 1] - t->off[i]), i};
+        v[i] = (keyed){mlr_hash64(o->seed, (const char *)t->text.p + t->off[i], t->off[i + 1] - t->off[i]), i};
     mark_smallest(v, t->n, rounded(t->n, o->fraction), is_test);
     free(v);
 }
@@ -359,7 +349,7 @@ static int write_rows(const rows *t, const unsigned char *is_test, const options
     for (size_t i = 0, j; i < t->n; i = j) { /* a run of rows bound for one file at a time */
         for (j = i + 1; j < t->n && is_test[j] == is_test[i]; j++)
             ;
-        fwrite(t->text + t->off[i], 1, t->off[j] - t->off[i], is_test[i] ? test.fp : train.fp);
+        fwrite((const char *)t->text.p + t->off[i], 1, t->off[j] - t->off[i], is_test[i] ? test.fp : train.fp);
     }
     if (ferror(train.fp) || ferror(test.fp)) {
         mlr_fail(e, "%s: write error", ferror(test.fp) ? o->test_output : o->output ? o->output : "stdout");
@@ -378,7 +368,7 @@ static int write_rows(const rows *t, const unsigned char *is_test, const options
 
 static int run(const options *o, mlr_err *e)
 {
-    rows t = {0};
+    rows t = {.text = {.elem = 1}};
     int rc = read_rows(o, &t, e);
     if (rc == 0) {
         unsigned char *is_test = xcalloc(t.n ? t.n : 1, 1);
@@ -391,7 +381,7 @@ static int run(const options *o, mlr_err *e)
         rc = write_rows(&t, is_test, o, e);
         free(is_test);
     }
-    free(t.text); free(t.off); free(t.time); free(t.user); free(t.header);
+    mlr_vec_free(&t.text); free(t.off); free(t.time); free(t.user); free(t.header);
     return rc;
 }
 

@@ -9,6 +9,7 @@
 #include "spec.h"
 #include "strmap.h"
 #include "table.h"
+#include "vec.h"
 
 typedef struct {
     const char *output;
@@ -29,9 +30,8 @@ typedef struct {
     mlr_counter counter;
     mlr_moments moments;
     mlr_strmap *memo;   /* text -> memo id; NULL for cat and numbers */
-    size_t *memo_ids;   /* counter ids of every memo entry back to back */
-    size_t *memo_start; /* (entries + 1) where each entry's ids start */
-    size_t nids, ids_cap, starts_cap;
+    mlr_vec memo_ids;   /* size_t: counter ids of every memo entry back to back */
+    mlr_vec memo_start; /* size_t: (entries + 1) where each entry's ids start */
     /* Item-side lists: the memo entry (+ 1, 0 none) of each item's last
      * text, by the item's counter id: a compare instead of a hash. */
     size_t *by_item, nby_item;
@@ -125,8 +125,8 @@ static void add_features(state *s, mlr_reader *r)
         sl->is_item_id = strcmp(defs[i].name, "item_id") == 0;
         if (sl->f->kind == MLR_KIND_MULTI || sl->f->kind == MLR_KIND_WORDS) {
             sl->memo = mlr_strmap_new(0);
-            sl->memo_start = xmalloc((sl->starts_cap = 1024) * sizeof *sl->memo_start);
-            sl->memo_start[0] = 0;
+            sl->memo_ids.elem = sl->memo_start.elem = sizeof(size_t);
+            *(size_t *)mlr_vec_push(&sl->memo_start, 1) = 0;
         }
     }
 }
@@ -145,15 +145,6 @@ static int locate_columns(state *s, mlr_reader *r, mlr_err *e)
         s->slots[i].col = (size_t)col;
     }
     return 0;
-}
-
-static void memo_push(slot *sl, size_t id)
-{
-    if (sl->nids == sl->ids_cap) {
-        sl->ids_cap = sl->ids_cap ? 2 * sl->ids_cap : 1024;
-        sl->memo_ids = xrealloc(sl->memo_ids, sl->ids_cap * sizeof *sl->memo_ids);
-    }
-    sl->memo_ids[sl->nids++] = id;
 }
 
 /* Where the memo id of the current row's item is kept for sl, or NULL. */
@@ -187,23 +178,19 @@ static void count_list(state *s, slot *sl, const char *field, size_t len)
     if (known && m != SIZE_MAX)
         *known = m + 1;
     if (m != SIZE_MAX && !added) {
-        for (size_t k = sl->memo_start[m]; k < sl->memo_start[m + 1]; k++)
-            mlr_counter_bump(&sl->counter, sl->memo_ids[k]);
+        const size_t *start = sl->memo_start.p, *ids = sl->memo_ids.p;
+        for (size_t k = start[m]; k < start[m + 1]; k++)
+            mlr_counter_bump(&sl->counter, ids[k]);
         return;
     }
     mlr_tokens_start(&s->tokens, sl->f->def, field, len);
     while (mlr_tokens_next(&s->tokens, &tok, &tlen)) {
         size_t id = mlr_counter_add_id(&sl->counter, tok, tlen);
         if (added)
-            memo_push(sl, id);
+            *(size_t *)mlr_vec_push(&sl->memo_ids, 1) = id;
     }
-    if (added) {
-        if (m + 2 > sl->starts_cap) {
-            sl->starts_cap *= 2;
-            sl->memo_start = xrealloc(sl->memo_start, sl->starts_cap * sizeof *sl->memo_start);
-        }
-        sl->memo_start[m + 1] = sl->nids;
-    }
+    if (added) /* entry m is the newest: its end is start[m + 1] */
+        *(size_t *)mlr_vec_push(&sl->memo_start, 1) = sl->memo_ids.n;
 }
 
 static int count_row(state *s, mlr_reader *r, mlr_err *e)
@@ -270,8 +257,8 @@ static void free_state(state *s)
     for (size_t i = 0; i < s->nslots; i++) {
         mlr_counter_free(&s->slots[i].counter);
         mlr_strmap_free(s->slots[i].memo);
-        free(s->slots[i].memo_ids);
-        free(s->slots[i].memo_start);
+        mlr_vec_free(&s->slots[i].memo_ids);
+        mlr_vec_free(&s->slots[i].memo_start);
         free(s->slots[i].by_item);
     }
     mlr_tokens_free(&s->tokens);
