@@ -8,6 +8,8 @@
 
 #include "table.h"
 
+const size_t MLR_ACC_K[MLR_ACC_N] = {1, 5, 10, 50, 100};
+
 void mlr_accuracy_init(mlr_accuracy *a, const size_t *k, size_t nk)
 {
     memset(a, 0, sizeof *a);

@@ -26,6 +26,11 @@
 #define MLR_MAX_AT 16
 
 /* ---- top-k accuracy over test rows ---- */
+/* The k of the top-k accuracy, top1 .. top100: the one list mlr-score
+ * and mlr-train's validation both report. */
+#define MLR_ACC_N 5
+extern const size_t MLR_ACC_K[MLR_ACC_N];
+
 typedef struct {
     size_t nk, k[MLR_MAX_AT];
     size_t rows;              /* test rows seen */

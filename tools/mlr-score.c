@@ -18,8 +18,6 @@
 #include "table.h"
 #include "topk.h"
 
-static const size_t ACC_K[] = {1, 5, 10, 50, 100};
-enum { NACC = 5 };
 #define ABSENT UINT32_MAX
 
 typedef struct {
@@ -328,8 +326,8 @@ static void score_embeddings(const options *o, truth *t, FILE *fp)
     openblas_set_num_threads(1); /* our threads run single-threaded sgemms */
     mlr_scorer *sc = mlr_scorer_new(items.data, m, d, 32, threads);
     mlr_accuracy acc, acc_x;
-    mlr_accuracy_init(&acc, ACC_K, NACC);
-    mlr_accuracy_init(&acc_x, ACC_K, NACC);
+    mlr_accuracy_init(&acc, MLR_ACC_K, MLR_ACC_N);
+    mlr_accuracy_init(&acc_x, MLR_ACC_K, MLR_ACC_N);
     double *usum = xcalloc(nz(t->users * d), sizeof *usum); /* (U, D) */
     rank_rows(o, t, sc, d, &acc, &acc_x, usum);
     fprintf(fp, "queries\t%zu\n", t->rows);
@@ -417,8 +415,8 @@ static void score_lists(const options *o, truth *t, FILE *fp)
     if (st < 0) mlr_die_err(&e);
     mlr_reader_close(l.r);
     mlr_accuracy acc, acc_x;
-    mlr_accuracy_init(&acc, ACC_K, NACC);
-    mlr_accuracy_init(&acc_x, ACC_K, NACC);
+    mlr_accuracy_init(&acc, MLR_ACC_K, MLR_ACC_N);
+    mlr_accuracy_init(&acc_x, MLR_ACC_K, MLR_ACC_N);
     for (size_t i = 0; i < t->rows; i++) {
         mlr_accuracy_add(&acc, rank[i]);
         mlr_accuracy_add(&acc_x, rank_x[i]);
@@ -426,7 +424,7 @@ static void score_lists(const options *o, truth *t, FILE *fp)
     const char *name = strcmp(o->topk, "-") == 0 ? "stdin" : o->topk;
     /* Lists as long as the catalogue rank every item: all k are known. */
     size_t known = t->m && longest >= t->m ? SIZE_MAX : longest;
-    if (known < ACC_K[NACC - 1])
+    if (known < MLR_ACC_K[MLR_ACC_N - 1])
         mlr_warn("%s: lists of %zu: top-k figures for k > %zu left out", name, longest, longest);
     fprintf(fp, "queries\t%zu\n", t->rows);
     put_accuracy(fp, &acc, "", known);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "encdir.h"
+#include "metrics.h"
 #include "mlr.h"
 #include "model.h"
 #include "npy.h"
@@ -463,11 +464,9 @@ static void free_validation(validation *v)
 /* ---- evaluation ---- */
 
 typedef struct {
-    double topk[5]; /* accuracy at 1, 5, 10, 50, 100 */
+    double topk[MLR_ACC_N]; /* accuracy at MLR_ACC_K: 1, 5, 10, 50, 100 */
     double rmse;
 } figures;
-
-static const size_t KS[5] = {1, 5, 10, 50, 100};
 
 typedef struct {
     const long *truth;
@@ -496,12 +495,12 @@ static void evaluate(const model *m, const validation *v, int threads, figures *
     mlr_scorer *s = mlr_scorer_new(items, v->nitems, D, 0, threads);
     mlr_scorer_run(s, q, N, rank_row, &j);
     mlr_scorer_free(s);
-    for (int k = 0; k < 5; k++) {
-        size_t hits = 0;
-        for (size_t i = 0; i < N; i++)
-            hits += j.rank[i] && j.rank[i] <= KS[k];
-        f->topk[k] = N ? (double)hits / (double)N : 0.0;
-    }
+    mlr_accuracy acc; /* the evaluator of mlr-score */
+    mlr_accuracy_init(&acc, MLR_ACC_K, MLR_ACC_N);
+    for (size_t i = 0; i < N; i++)
+        mlr_accuracy_add(&acc, j.rank[i]);
+    for (size_t k = 0; k < MLR_ACC_N; k++)
+        f->topk[k] = mlr_accuracy_value(&acc, k);
     /* the rating head on the query embeddings just made and each row's
      * item from the catalogue (its candidate tower output: the item
      * features are the item's); a row whose item is not in the
@@ -518,10 +517,10 @@ static void evaluate(const model *m, const validation *v, int threads, figures *
     else
         model_predict(m, &v->rows.q, &v->rows.c, pred);
     const float *y = v->rows.ratings.data;
-    double se = 0.0;
+    mlr_errstat err = {0};
     for (size_t i = 0; i < N; i++)
-        se += ((double)pred[i] - y[i]) * ((double)pred[i] - y[i]);
-    f->rmse = N ? sqrt(se / (double)N) : 0.0;
+        mlr_errstat_add(&err, pred[i], y[i]);
+    f->rmse = mlr_rmse(&err);
     free(j.rank);
     free(items);
     free(q);
