@@ -12,7 +12,7 @@ mkdir -p "$D"
 if ! { mlr-synth --n-users 200 --n-items 300 --n-ratings 12000 --seed 5 --taste 20 >"$D/all.tsv" &&
     mlr-vocab --output "$D/spec" "$D/all.tsv" &&
     mlr-encode --spec "$D/spec" --output "$D/enc" "$D/all.tsv" &&
-    mlr-encode --items --spec "$D/spec" --output "$D/items" "$D/all.tsv"; } 2>"$T/setup.err"; then
+    mlr-encode --as-catalogue --spec "$D/spec" --output "$D/items" "$D/all.tsv"; } 2>"$T/setup.err"; then
     fail "synthetic data" "$(head -c 300 "$T/setup.err")"
     exit 0
 fi
@@ -37,13 +37,13 @@ for batch in 100 256 512; do
     train "$T/busy3-$batch" 3 "$batch"
 done
 # embed ENCDIR OUT THREADS; topk Q OUT THREADS
-embed() { mlr-embed --model "$T/idle1-256" --queries "$1" --threads "$3" --output "$2" 2>"$T/embed.err" ||
+embed() { mlr-embed --model "$T/idle1-256" --rows "$1" --threads "$3" --output "$2" 2>"$T/embed.err" ||
     fail "mlr-embed --threads $3" "$(head -c 300 "$T/embed.err")"; }
 topk() { mlr-topk --quiet --queries "$1" --items "$T/items.npy" --k 5 --block 2048 --tile 64 \
     --threads "$3" --output "$2" 2>"$T/topk.err" || fail "mlr-topk --threads $3" "$(head -c 300 "$T/topk.err")"; }
 embed "$D/enc" "$T/q3.npy" 3
-mlr-embed --model "$T/idle1-256" --items "$D/items" --output "$T/items.npy" 2>"$T/embed.err" ||
-    fail "mlr-embed --items" "$(head -c 300 "$T/embed.err")"
+mlr-embed --model "$T/idle1-256" --catalogue "$D/items" --output "$T/items.npy" 2>"$T/embed.err" ||
+    fail "mlr-embed --catalogue" "$(head -c 300 "$T/embed.err")"
 topk "$T/q3.npy" "$T/top3.tsv" 3
 kill "$load"
 embed "$D/enc" "$T/q1.npy" 1

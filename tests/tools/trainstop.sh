@@ -5,11 +5,11 @@
 # with --patience the model is the best epoch so far.
 . "$(dirname "$0")/lib.sh"
 mlr-synth --n-users 150 --n-items 200 --n-ratings 6000 --seed 9 --output "$T/all.tsv"
-mlr-split --seed 1 --test-fraction 0.1 --test "$T/test.tsv" --train "$T/train.tsv" "$T/all.tsv"
+mlr-split --seed 1 --test-fraction 0.1 --test-output "$T/test.tsv" --output "$T/train.tsv" "$T/all.tsv"
 mlr-vocab --output "$T/spec" "$T/train.tsv" &&
     mlr-encode --spec "$T/spec" --output "$T/train" "$T/train.tsv" &&
     mlr-encode --spec "$T/spec" --output "$T/test" "$T/test.tsv" 2>/dev/null &&
-    mlr-encode --items --spec "$T/spec" --output "$T/items" "$T/train.tsv" "$T/test.tsv"
+    mlr-encode --as-catalogue --spec "$T/spec" --output "$T/items" "$T/train.tsv" "$T/test.tsv"
 check "the data encode" test -s "$T/items/items.ids"
 
 # rows DIR: data rows of the log so far.
@@ -23,7 +23,7 @@ wait_rows() {
 
 for sig in INT TERM; do
     echo "an earlier model" >"$T/m-$sig.st"
-    mlr-train --train "$T/train" --spec "$T/spec" --valid "$T/test" --items "$T/items" --epochs 5000 \
+    mlr-train --rows "$T/train" --spec "$T/spec" --valid "$T/test" --catalogue "$T/items" --epochs 5000 \
         --threads 1 --log "$T/log-$sig.tsv" --output "$T/m-$sig.st" 2>"$T/err-$sig" &
     pid=$!
     check "SIG$sig: the log has rows while the run goes on" wait_rows "$T/log-$sig.tsv" 2
@@ -37,14 +37,14 @@ for sig in INT TERM; do
     check "SIG$sig: stderr says it stopped after the last logged epoch and writes the model" \
         grep -q "^mlr-train: SIG$sig: stopped after epoch $n of 5000; writing the model so far" "$T/err-$sig"
     check "SIG$sig: a model was written, mlr-embed reads it" \
-        mlr-embed --model "$T/m-$sig.st" --items "$T/items" --output "$T/e-$sig.npy"
+        mlr-embed --model "$T/m-$sig.st" --catalogue "$T/items" --output "$T/e-$sig.npy"
     # the model is the one of the logged epochs: its metadata names the last
     check "SIG$sig: the model's metadata names epoch $n" \
         sh -c "head -c 20000 '$T/m-$sig.st' | grep -aq '\"epoch\\\\\":$n,'"
 done
 
 # With --patience the model so far is its best epoch.
-mlr-train --train "$T/train" --spec "$T/spec" --valid "$T/test" --items "$T/items" --epochs 5000 \
+mlr-train --rows "$T/train" --spec "$T/spec" --valid "$T/test" --catalogue "$T/items" --epochs 5000 \
     --patience 4000 --threads 1 --log "$T/log-p.tsv" --output "$T/m-p.st" 2>"$T/err-p" &
 pid=$!
 wait_rows "$T/log-p.tsv" 3
