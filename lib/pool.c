@@ -3,9 +3,13 @@
  * A run is published seqlock-fashion: the caller makes gen odd, writes
  * the run (function, argument, kind, pieces), then makes gen even. A
  * worker that sees a new even gen reads the run and checks gen again.
- * Pieces are claimed from one word holding the run's gen beside the next
- * piece, so a worker that read one run and is preempted past its end can
- * never claim a piece of the next one. The caller waits until `done`
+ * The pieces are dealt in contiguous ranges, one per thread (what thread
+ * t would do with fixed shares: its rows stay in its cache from phase to
+ * phase); each range has a claim word holding the run's gen beside the
+ * range's next piece. A thread takes its own range's pieces first, then
+ * the others' (a preempted thread's are taken by the rest). The gen in
+ * the word means a worker that read one run and is preempted past its
+ * end never claims a piece of the next. The caller waits until `done`
  * counts every piece (or, for mlr_pool_run, every worker).
  *
  * Waiting: a short spin (the next phase of a batch usually comes within
@@ -68,15 +72,16 @@ struct mlr_pool {
     pthread_t *tid;
     atomic_uint gen;         /* odd while a run is being written; the workers' futex */
     atomic_uint sleepers;    /* workers asleep on gen */
-    atomic_ullong claim;     /* (gen << 32) | the run's next piece */
+    atomic_ullong *claim;    /* (n) (gen << 32) | the next piece of thread t's range */
     atomic_uint done;        /* pieces (or workers) finished; the caller's futex */
     atomic_uint caller_asleep;
     atomic_int quit;
-    /* the run, written while gen is odd */
-    int kind;
-    unsigned pieces;
-    mlr_pool_fn fn;
-    void *arg;
+    /* the run, written while gen is odd (atomics: a worker may read them
+     * while they are rewritten, then sees gen changed and reads again) */
+    atomic_int kind;
+    atomic_uint pieces;
+    _Atomic(mlr_pool_fn) fn;
+    _Atomic(void *) arg;
 };
 
 typedef struct {
@@ -108,19 +113,38 @@ static void finish(mlr_pool *p)
         futex_wake_all(&p->done);
 }
 
-/* Runs pieces of run g while any is left. */
-static void take_pieces(mlr_pool *p, unsigned g, unsigned pieces, mlr_pool_fn fn, void *arg)
+/* The end of thread t's range of the pieces. */
+static unsigned range_end(unsigned pieces, int t, int n)
 {
-    unsigned long long c = atomic_load(&p->claim);
+    return (unsigned)((unsigned long long)pieces * (unsigned)(t + 1) / (unsigned)n);
+}
+
+/* Runs the pieces of run g left in thread v's range; returns 0 if the run
+ * is over (a newer one published), else 1. */
+static int take_range(mlr_pool *p, int v, unsigned g, unsigned pieces, mlr_pool_fn fn, void *arg)
+{
+    unsigned end = range_end(pieces, v, p->n);
+    unsigned long long c = atomic_load(&p->claim[v]);
     for (;;) {
-        if ((unsigned)(c >> 32) != g || (unsigned)(c & 0xffffffffu) >= pieces)
-            return;
-        if (!atomic_compare_exchange_weak(&p->claim, &c, c + 1))
+        if ((unsigned)(c >> 32) != g)
+            return 0;
+        if ((unsigned)(c & 0xffffffffu) >= end)
+            return 1;
+        if (!atomic_compare_exchange_weak(&p->claim[v], &c, c + 1))
             continue; /* c holds the word's new value */
         fn((int)(c & 0xffffffffu), (int)pieces, arg);
         finish(p);
-        c = atomic_load(&p->claim);
+        c = atomic_load(&p->claim[v]);
     }
+}
+
+/* Thread t's pieces of run g: its own range, then the others' in turn. */
+static void take_pieces(mlr_pool *p, int t, unsigned g, unsigned pieces, mlr_pool_fn fn,
+                        void *arg)
+{
+    for (int i = 0; i < p->n; i++)
+        if (!take_range(p, (t + i) % p->n, g, pieces, fn, arg))
+            return;
 }
 
 static void *worker(void *v)
@@ -136,17 +160,17 @@ static void *worker(void *v)
             relax();
             continue;
         }
-        int kind = p->kind, quit = atomic_load(&p->quit);
-        unsigned pieces = p->pieces;
-        mlr_pool_fn fn = p->fn;
-        void *arg = p->arg;
+        int kind = atomic_load(&p->kind), quit = atomic_load(&p->quit);
+        unsigned pieces = atomic_load(&p->pieces);
+        mlr_pool_fn fn = atomic_load(&p->fn);
+        void *arg = atomic_load(&p->arg);
         if (atomic_load(&p->gen) != g)
             continue; /* rewritten meanwhile: read it again */
         seen = g;
         if (quit)
             return NULL;
         if (kind == RUN_PIECES) {
-            take_pieces(p, g, pieces, fn, arg);
+            take_pieces(p, w.t, g, pieces, fn, arg);
         } else {
             fn(w.t, p->n, arg);
             finish(p);
@@ -160,12 +184,14 @@ mlr_pool *mlr_pool_new(int threads)
     p->n = 1;
     atomic_init(&p->gen, 0);
     atomic_init(&p->sleepers, 0);
-    atomic_init(&p->claim, 0);
     atomic_init(&p->done, 0);
     atomic_init(&p->caller_asleep, 0);
     atomic_init(&p->quit, 0);
     int want = threads < 1 ? 1 : threads;
     p->tid = xcalloc((size_t)want, sizeof *p->tid);
+    p->claim = xcalloc((size_t)want, sizeof *p->claim);
+    for (int t = 0; t < want; t++)
+        atomic_init(&p->claim[t], 0);
     for (int t = 1; t < want; t++) {
         worker_arg *w = xmalloc(sizeof *w);
         *w = (worker_arg){p, t};
@@ -188,12 +214,15 @@ static unsigned publish(mlr_pool *p, int kind, unsigned pieces, mlr_pool_fn fn, 
 {
     unsigned g = atomic_load(&p->gen) + 2u;
     atomic_store(&p->gen, g - 1u);
-    p->kind = kind;
-    p->pieces = pieces;
-    p->fn = fn;
-    p->arg = arg;
+    atomic_store(&p->kind, kind);
+    atomic_store(&p->pieces, pieces);
+    atomic_store(&p->fn, fn);
+    atomic_store(&p->arg, arg);
     atomic_store(&p->done, 0);
-    atomic_store(&p->claim, (unsigned long long)g << 32);
+    for (int t = 0; t < p->n; t++) { /* each range starts where the one before ends */
+        unsigned lo = t ? range_end(pieces, t - 1, p->n) : 0;
+        atomic_store(&p->claim[t], (unsigned long long)g << 32 | lo);
+    }
     atomic_store(&p->gen, g);
     if (atomic_load(&p->sleepers) > 0)
         futex_wake_all(&p->gen);
@@ -236,7 +265,7 @@ void mlr_pool_pieces(mlr_pool *p, size_t n, mlr_pool_fn fn, void *arg)
         return;
     }
     unsigned g = publish(p, RUN_PIECES, (unsigned)n, fn, arg);
-    take_pieces(p, g, (unsigned)n, fn, arg);
+    take_pieces(p, 0, g, (unsigned)n, fn, arg);
     wait_done(p, (unsigned)n);
 }
 
@@ -249,6 +278,7 @@ void mlr_pool_free(mlr_pool *p)
     for (int t = 1; t < p->n; t++)
         pthread_join(p->tid[t], NULL);
     free(p->tid);
+    free(p->claim);
     free(p);
 }
 

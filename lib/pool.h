@@ -9,9 +9,11 @@
  * at once needs that).
  *
  * mlr_pool_pieces(p, n, fn, arg) calls fn(k, n, arg) for the pieces
- * k = 0..n-1, each by the first thread free (the caller among them), and
- * returns when all n have returned. On a busy machine a thread that is
- * preempted holds up only the piece it holds, not a fixed share. A caller
+ * k = 0..n-1 and returns when all n have returned. Thread t takes the
+ * pieces of its contiguous share first (t's mlr_pool_range of n: an idle
+ * machine runs as with fixed shares, each thread's data in its cache),
+ * then those left in the others' shares: on a busy machine a thread that
+ * is preempted holds up only the piece it holds, not a fixed share. A caller
  * that keeps each piece's results apart (and sums them in k order) gets
  * the same bits whatever the thread count and whoever ran what.
  *
