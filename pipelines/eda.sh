@@ -6,6 +6,8 @@
 #   sh pipelines/eda.sh runs/ml100k.tsv runs/eda
 set -eu
 
+# -h, --help: the comment above, on stdout.
+case ${1:-} in -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
 usage() { echo "usage: eda.sh TABLE OUTDIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 table=$1 out=$2
