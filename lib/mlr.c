@@ -201,20 +201,57 @@ char *xstrdup(const char *s)
 
 /* ---- numbers ---- */
 
-/* strtod/strtol skip leading white space; a whole-string parse must not. */
-static int starts_badly(const char *s)
+/* The suite's one number grammar (docs/numbers.md): JSON's number (RFC
+ * 8259, section 6) with leading zeros allowed. A decimal is an optional
+ * '-', digits, optionally '.' and digits, optionally 'e' or 'E', an
+ * optional sign and digits; an integer is an optional '-' and digits.
+ * Nothing else: no blanks, no '+', no ".5" or "5.", no hexadecimal, no
+ * inf or nan, which strtod and strtol would take. Returns the length of
+ * the number at s (0: none); *is_int tells whether it is an integer. */
+static size_t number_length(const char *s, int *is_int)
 {
-    return !s || !*s || *s == ' ' || (*s >= '\t' && *s <= '\r');
+    size_t i = s[0] == '-', d = i;
+    while (s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i == d)
+        return 0;
+    *is_int = 1;
+    if (s[i] == '.') {
+        size_t f = ++i;
+        while (s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == f)
+            return 0;
+        *is_int = 0;
+    }
+    if (s[i] == 'e' || s[i] == 'E') {
+        i++;
+        if (s[i] == '-' || s[i] == '+')
+            i++;
+        size_t x = i;
+        while (s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == x)
+            return 0;
+        *is_int = 0;
+    }
+    return i;
+}
+
+int mlr_is_number(const char *s, int integer)
+{
+    int is_int = 0;
+    size_t n = s ? number_length(s, &is_int) : 0;
+    return n > 0 && s[n] == '\0' && (is_int || !integer);
 }
 
 int mlr_parse_double(const char *s, double *out)
 {
-    if (starts_badly(s))
+    if (!mlr_is_number(s, 0))
         return -1;
-    char *end;
     errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || !isfinite(v))
+    double v = strtod(s, NULL);
+    if (!isfinite(v))
         return -1;
     /* ERANGE on underflow gives a tiny or zero value: that is a number. */
     if (errno == ERANGE && fabs(v) > 1.0)
@@ -225,12 +262,11 @@ int mlr_parse_double(const char *s, double *out)
 
 int mlr_parse_long(const char *s, long *out)
 {
-    if (starts_badly(s))
+    if (!mlr_is_number(s, 1))
         return -1;
-    char *end;
     errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno == ERANGE)
+    long v = strtol(s, NULL, 10);
+    if (errno == ERANGE)
         return -1;
     *out = v;
     return 0;

@@ -59,8 +59,14 @@ char *xstrdup(const char *s);
 /* n, or 1 for 0: a size for malloc, which may return NULL for 0. */
 static inline size_t mlr_nz(size_t n) { return n ? n : 1; }
 
-/* ---- numbers: whole-string parses, 0 on success, -1 on anything else
- * (empty, trailing junk, overflow, NaN/inf for doubles). ---- */
+/* ---- numbers: whole-string parses, 0 on success, -1 on anything else.
+ * One grammar for the suite (docs/numbers.md): a decimal is JSON's number
+ * with leading zeros allowed (-?D+(.D+)?([eE][+-]?D+)?), finite; an
+ * integer is -?D+ within [INT64_MIN, INT64_MAX]. No blanks, '+', hex,
+ * inf or nan. ---- */
+/* 1 when s is a whole number of that grammar (integer: no '.', no 'e');
+ * says nothing of its range. */
+int mlr_is_number(const char *s, int integer);
 int mlr_parse_double(const char *s, double *out);
 int mlr_parse_long(const char *s, long *out);
 /* Option helpers for tools: die with status 2 naming the option, which is

@@ -633,6 +633,22 @@ int mlr_reader_long(const mlr_reader *r, size_t i, long *out, mlr_err *e)
     return 0;
 }
 
+int mlr_column_is_integer(const char *column)
+{
+    return strcmp(column, "timestamp") == 0 || strcmp(column, "user_age") == 0;
+}
+
+int mlr_reader_number(const mlr_reader *r, size_t i, int integer, double *out, mlr_err *e)
+{
+    if (!integer)
+        return mlr_reader_double(r, i, out, e);
+    long v;
+    if (mlr_reader_long(r, i, &v, e) < 0)
+        return -1;
+    *out = (double)v;
+    return 0;
+}
+
 /* ---- the row as text ---- */
 
 size_t mlr_reader_row_size(const mlr_reader *r)

@@ -55,6 +55,13 @@ long mlr_reader_line(const mlr_reader *r);        /* line of the current row, 1-
  * "FILE:LINE: column 'rating': 'abc' is not a number". NaN and inf refused. */
 int mlr_reader_double(const mlr_reader *r, size_t i, double *out, mlr_err *e);
 int mlr_reader_long(const mlr_reader *r, size_t i, long *out, mlr_err *e);
+/* SPEC.md's whole-number columns (timestamp: Unix seconds, user_age:
+ * years): 1 for them. Every tool reads them as integers (docs/numbers.md),
+ * so a value one tool refuses is refused by all. */
+int mlr_column_is_integer(const char *column);
+/* Field i as a double, read by mlr_reader_long when the column is a
+ * whole-number one (mlr_column_is_integer), else by mlr_reader_double. */
+int mlr_reader_number(const mlr_reader *r, size_t i, int integer, double *out, mlr_err *e);
 
 /* The current row as TSV text: its fields joined by TAB, without a line
  * end, into dst, which must hold mlr_reader_row_size(r) bytes; returns the

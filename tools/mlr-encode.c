@@ -283,9 +283,12 @@ static size_t encode_list(state *s, column *c, const char *field, size_t len)
 }
 
 /* Plain integers (most timestamps, ages, ratings) without strtod; the
- * same value strtod gives, as at most 15 digits are exact in a double. */
-static int field_double(mlr_reader *r, size_t col, double *x, mlr_err *e)
+ * same value strtod gives, as at most 15 digits are exact in a double.
+ * Anything else goes by the suite's grammar: a whole-number column
+ * (timestamp, user_age) as an integer. */
+static int field_double(mlr_reader *r, const column *c, double *x, mlr_err *e)
 {
+    size_t col = c->col;
     const char *p = mlr_reader_field(r, col);
     size_t len = mlr_reader_field_len(r, col), i = p[0] == '-';
     if (len > i && len - i <= 15) {
@@ -297,7 +300,7 @@ static int field_double(mlr_reader *r, size_t col, double *x, mlr_err *e)
             return 0;
         }
     }
-    return mlr_reader_double(r, col, x, e);
+    return mlr_reader_number(r, col, mlr_column_is_integer(c->f->column), x, e);
 }
 
 static int encode_value(state *s, column *c, mlr_reader *r, mlr_err *e)
@@ -320,7 +323,7 @@ static int encode_value(state *s, column *c, mlr_reader *r, mlr_err *e)
         return 0;
     }
     case MLR_KIND_NUM: {
-        if (field_double(r, c->col, &x, e) < 0)
+        if (field_double(r, c, &x, e) < 0)
             return -1;
         int side;
         x = mlr_feature_clip(c->f, x, &side);
@@ -331,7 +334,7 @@ static int encode_value(state *s, column *c, mlr_reader *r, mlr_err *e)
         return 0;
     }
     case MLR_KIND_LABEL:
-        if (field_double(r, c->col, &x, e) < 0)
+        if (field_double(r, c, &x, e) < 0)
             return -1;
         *(float *)mlr_vec_push(&c->vals, 1) = (float)x;
         return 0;

@@ -202,7 +202,7 @@ static int count_row(state *s, mlr_reader *r, mlr_err *e)
         size_t len = mlr_reader_field_len(r, sl->col), tlen;
         if (sl->f->kind == MLR_KIND_NUM || sl->f->kind == MLR_KIND_LABEL) {
             double x;
-            if (mlr_reader_double(r, sl->col, &x, e) < 0)
+            if (mlr_reader_number(r, sl->col, mlr_column_is_integer(sl->f->column), &x, e) < 0)
                 return -1;
             mlr_moments_add(&sl->moments, x);
             continue;

@@ -101,6 +101,18 @@ tblv ts-nan 4 NaN
 tblv age-text 5 old
 tblv age-huge 5 1e400
 tblv uid-huge 1 99999999999999999999
+# the suite's number grammar (docs/numbers.md): decimal only
+tblv rating-hex 3 0x5
+tblv rating-hexfloat 3 0x1p2
+tblv rating-plus 3 +4
+tblv rating-blank 3 ' 4'
+tblv rating-dot 3 4.
+tblv ts-hex 4 0x5
+tblv ts-exp 4 1e9
+tblv ts-frac 4 881250949.5
+tblv ts-plus 4 +881250949
+tblv age-hex 5 0x1e
+tblv age-frac 5 30.5
 tblv utf8 9 "$(printf 'caf\351 (1999)')"
 : >"$B/empty.tsv"
 printf '%s\n' "$H" >"$B/header.tsv"
@@ -156,7 +168,8 @@ for tool in ingest stats vocab encode score; do
     encode) run() { mlr-encode --spec "$D/spec" --output "$O/enc" "$1"; } ;;
     score) run() { mlr-score --test "$1" --pred "$D/pred.tsv" --output "$O/out.tsv"; } ;;
     esac
-    for c in rating-text rating-nan rating-inf rating-huge; do
+    for c in rating-text rating-nan rating-inf rating-huge rating-hex rating-hexfloat rating-plus \
+             rating-blank rating-dot; do
         bad "$tool: $c" 1 "$c.tsv:4: column 'rating'" run "$B/$c.tsv"
     done
 done
@@ -170,18 +183,12 @@ for tool in ingest stats split-time vocab encode; do
     esac
     bad "$tool: timestamp not a number" 1 "ts-text.tsv:4: column 'timestamp'" run "$B/ts-text.tsv"
     bad "$tool: timestamp NaN" 1 "ts-nan.tsv:4: column 'timestamp'" run "$B/ts-nan.tsv"
+    # a timestamp is a whole number of the int64 range for every tool
+    # (docs/numbers.md): vocab and encode too, though the feature is a num
+    for c in ts-huge ts-hex ts-exp ts-frac ts-plus; do
+        bad "$tool: timestamp $c" 1 "$c.tsv:4: column 'timestamp'.* not an integer" run "$B/$c.tsv"
+    done
 done
-# a timestamp of 1e20 s: no integer for the tools that keep Unix seconds...
-for tool in ingest stats split-time; do
-    case $tool in
-    ingest) run() { mlr-ingest --format tsv --output "$O/out.tsv" "$1"; } ;;
-    stats) run() { mlr-stats --output "$O/out.tsv" "$1"; } ;;
-    split-time) run() { mlr-split --by time --test-output "$O/test.tsv" --output "$O/train.tsv" "$1"; } ;;
-    esac
-    bad "$tool: 20-digit timestamp" 1 "ts-huge.tsv:4: column 'timestamp'" run "$B/ts-huge.tsv"
-done
-# ...while vocab and encode read timestamp as a number (docs/features.md: num)
-good "vocab: 20-digit timestamp is a (finite) number" mlr-vocab --output "$T/sp-ts" "$B/ts-huge.tsv"
 for tool in ingest vocab encode; do
     case $tool in
     ingest) run() { mlr-ingest --format tsv --output "$O/out.tsv" "$1"; } ;;
@@ -190,6 +197,8 @@ for tool in ingest vocab encode; do
     esac
     bad "$tool: user_age not a number" 1 "age-text.tsv:4: column 'user_age'" run "$B/age-text.tsv"
     bad "$tool: user_age 1e400" 1 "age-huge.tsv:4: column 'user_age'" run "$B/age-huge.tsv"
+    bad "$tool: user_age hex" 1 "age-hex.tsv:4: column 'user_age'" run "$B/age-hex.tsv"
+    bad "$tool: user_age 30.5" 1 "age-frac.tsv:4: column 'user_age'" run "$B/age-frac.tsv"
 done
 bad "split last-n: no user_id column" 1 "no-user.tsv: no column 'user_id'" \
     mlr-split --by last-n --test-output "$O/test.tsv" --output "$O/train.tsv" "$B/no-user.tsv"
@@ -596,6 +605,26 @@ bad "synth: 20-digit users" 2 "\--n-users" mlr-synth --n-users 99999999999999999
 bad "synth: more ratings than fit" 2 "\--n-ratings" mlr-synth --n-users 6 --n-items 5 --n-ratings 14 --output "$O/out.tsv"
 bad "score: --at 0" 2 "\--at" mlr-score --test "$D/test.tsv" --topk "$D/topk.tsv" --at 0 --output "$O/out.tsv"
 bad "baseline: unknown kind" 2 "kind" mlr-baseline --kind magic --train "$D/train.tsv" --test "$D/test.tsv" --output "$O/out.tsv"
+# options take the same grammar as the tables (docs/numbers.md)
+for v in 0x10 0x1p4 +16 ' 16' '16 ' 16. inf 1e1; do
+    bad "topk: --k '$v'" 2 "\--k: '$v' is not an integer" \
+        mlr-topk --queries "$D/q.npy" --items "$D/items.npy" --k "$v" --output "$O/out.tsv"
+done
+for v in 0x1p-4 0x.1 +0.1 .1 ' 0.1' 1. nan -inf; do
+    bad "train: --lr '$v'" 2 "\--lr: '$v' is not a number" \
+        mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --lr "$v"
+    bad "split: --test-fraction '$v'" 2 "\--test-fraction: '$v' is not a number" \
+        mlr-split --test-fraction "$v" --test "$O/test.tsv" --train "$O/train.tsv" "$D/all.tsv"
+done
+bad "split: --cut hex" 2 "\--cut: '0x5' is not an integer" \
+    mlr-split --by time --cut 0x5 --test "$O/test.tsv" --train "$O/train.tsv" "$D/all.tsv"
+bad "split: --cut 20 digits" 2 "\--cut: '99999999999999999999' is not an integer" \
+    mlr-split --by time --cut 99999999999999999999 --test "$O/test.tsv" --train "$O/train.tsv" "$D/all.tsv"
+bad "synth: --seed +3" 2 "\--seed" mlr-synth --seed +3 --output "$O/out.tsv"
+bad "slice: --rows 0x1:2" 2 "\--rows" mlr-slice --rows 0x1:2 --output "$O/out.npy" "$D/q.npy"
+bad "score: --at 0x5" 2 "\--at" mlr-score --test "$D/test.tsv" --topk "$D/topk.tsv" --at 0x5 --output "$O/out.tsv"
+good "train: --lr 1E-2 (an exponent)" mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$T/lr.st" \
+    --dim 4 --layers 4 --rating-layers 4 --epochs 1 --batch-size 16 -q --lr 1E-2
 
 # temporaries anywhere (the accepted runs wrote outside $O)
 tmp=$(find "$T" -name '*.tmp.*' | head -3)

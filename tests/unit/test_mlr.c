@@ -119,8 +119,14 @@ static void test_parse_double(void)
     CHECK(mlr_parse_double("-1e3", &v) == 0 && v == -1000);
     CHECK(mlr_parse_double("0", &v) == 0 && v == 0);
     CHECK(mlr_parse_double("1e-400", &v) == 0 && v >= 0 && v < 1e-300);
+    CHECK(mlr_parse_double("007.50", &v) == 0 && v == 7.5);
+    CHECK(mlr_parse_double("2E+2", &v) == 0 && v == 200);
+    CHECK(mlr_parse_double("-0.5e-1", &v) == 0 && v == -0.05);
+    /* docs/numbers.md: JSON's number, leading zeros allowed; nothing else */
     const char *bad[] = {"", " 1", "1 ", "1x", "x", "nan", "NaN", "inf", "-Infinity",
-                         "1e999", "-1e999", "\t2", "1\n"};
+                         "1e999", "-1e999", "\t2", "1\n", "0x5", "0x1p2", "0X1P-2", "+1",
+                         "+0.5", ".5", "5.", "-.5", "1e", "1e+", "1.e3", "--1", "-",
+                         "1,5", "0b1", "1_000", "infinity", "\v3", "3\r"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         v = 42;
         CHECKF(mlr_parse_double(bad[i], &v) == -1 && v == 42, "accepted '%s'", bad[i]);
@@ -134,8 +140,11 @@ static void test_parse_long(void)
     CHECK(mlr_parse_long("42", &v) == 0 && v == 42);
     CHECK(mlr_parse_long("-7", &v) == 0 && v == -7);
     CHECK(mlr_parse_long("9223372036854775807", &v) == 0 && v == 9223372036854775807L);
+    CHECK(mlr_parse_long("-9223372036854775808", &v) == 0 && v == INT64_MIN);
+    CHECK(mlr_parse_long("0042", &v) == 0 && v == 42);
     const char *bad[] = {"", " 1", "1 ", "12a", "1.5", "9223372036854775808",
-                         "-9223372036854775809", "0x10", "abc"};
+                         "-9223372036854775809", "0x10", "abc", "+5", "1e3", "5.",
+                         "99999999999999999999", "-", "\n7", "7\n"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         v = 42;
         CHECKF(mlr_parse_long(bad[i], &v) == -1 && v == 42, "accepted '%s'", bad[i]);
