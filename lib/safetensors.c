@@ -224,18 +224,63 @@ int mlr_st_parse(mlr_st_file *f, const void *buf, size_t len, const char *name, 
     return rc;
 }
 
+/* Appends up to n bytes of fp to *buf (growing it as bytes arrive, not
+ * as claimed); returns how many came. */
+static size_t read_upto(FILE *fp, unsigned char **buf, size_t *len, size_t *cap, size_t n)
+{
+    size_t want = *len + n < *len ? SIZE_MAX : *len + n, start = *len;
+    while (*len < want) {
+        if (*len == *cap) {
+            *cap = *cap > want / 2 ? want : 2 * *cap;
+            *buf = xrealloc(*buf, *cap);
+        }
+        size_t room = (*cap < want ? *cap : want) - *len;
+        size_t got = fread(*buf + *len, 1, room, fp);
+        if (got == 0)
+            break;
+        *len += got;
+    }
+    return *len - start;
+}
+
+/* The end of the data the header claims (the largest data_offsets end),
+ * so that reading stops there; 0 when the header does not say. */
+static size_t claimed_data(const unsigned char *json, size_t n)
+{
+    json_t *root = json_loadb((const char *)json, n, 0, NULL);
+    size_t end = 0;
+    const char *key;
+    json_t *v;
+    if (json_is_object(root))
+        json_object_foreach(root, key, v) {
+            json_t *last = json_array_get(json_object_get(v, "data_offsets"), 1);
+            if (json_is_integer(last) && json_integer_value(last) > 0 &&
+                (uint64_t)json_integer_value(last) > end)
+                end = (size_t)json_integer_value(last);
+        }
+    json_decref(root);
+    return end;
+}
+
+/* Reads the header length, the header, then only the data the header
+ * claims (and one byte more, so that a longer file is still seen as one):
+ * an endless input (/dev/urandom, a pipe) costs bounded memory and time. */
 int mlr_st_read(mlr_st_file *f, const char *path, mlr_err *e)
 {
     memset(f, 0, sizeof *f);
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return mlr_fail(e, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0, got;
+    size_t cap = 1 << 16, len = 0;
     unsigned char *buf = xmalloc(cap);
-    while ((got = fread(buf + len, 1, cap - len, fp)) > 0) {
-        len += got;
-        if (len == cap)
-            buf = xrealloc(buf, cap *= 2);
+    if (read_upto(fp, &buf, &len, &cap, 8) == 8) {
+        uint64_t hlen = 0;
+        for (int i = 7; i >= 0; i--)
+            hlen = hlen << 8 | buf[i];
+        if (hlen <= MLR_ST_MAX_HEADER && read_upto(fp, &buf, &len, &cap, (size_t)hlen) == hlen) {
+            size_t data = claimed_data(buf + 8, (size_t)hlen);
+            read_upto(fp, &buf, &len, &cap, data < SIZE_MAX ? data + 1 : data);
+        }
     }
     int bad = ferror(fp);
     fclose(fp);

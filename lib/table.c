@@ -9,6 +9,7 @@
  * RFC-4180 ends CSV lines with CRLF (ml-latest's files do), so CR before LF
  * is accepted in CSV mode only. */
 #include "table.h"
+#include "strmap.h"
 
 #include <csv.h>
 #include <stdint.h>
@@ -49,6 +50,7 @@ struct mlr_reader {
     struct csv_parser csv;
     int csv_ready, csv_done, in_row;
     long row_start;
+    size_t row_bytes; /* of the row in progress, all its lines */
     char *arena;          /* NUL-terminated field bytes of queued rows */
     size_t alen, acap;
     size_t *foff, *flen;  /* queued fields: offset and length in the arena */
@@ -215,6 +217,12 @@ static int next_line(mlr_reader *r, char **line, size_t *len, int *has_lf, mlr_e
             r->beg = r->scan = (size_t)(nl - r->buf) + 1;
             break;
         }
+        /* No line end yet: refuse what can never become a good line now,
+         * not after reading all of an endless input. */
+        if (memchr(r->buf + r->scan, '\0', r->end - r->scan))
+            return rfail(r, e, r->lineno + 1, "NUL byte in line");
+        if (r->end - r->beg > MLR_MAX_LINE)
+            return rfail(r, e, r->lineno + 1, "line longer than %zu bytes", MLR_MAX_LINE);
         r->scan = r->end;
         if (r->eof) {
             if (r->beg == r->end)
@@ -373,7 +381,13 @@ static int csv_feed(mlr_reader *r, mlr_err *e)
         if (!r->in_row && len > 0 && !(len == 1 && line[0] == '\r')) {
             r->in_row = 1;
             r->row_start = r->lineno;
+            r->row_bytes = 0;
         }
+        /* A quoted field may span lines: the row, not the line, is bounded. */
+        r->row_bytes += len + 1;
+        if (r->in_row && r->row_bytes > MLR_MAX_LINE)
+            return rfail(r, e, r->row_start, "row longer than %zu bytes (an unclosed quote?)",
+                         MLR_MAX_LINE);
         if (csv_parse(&r->csv, line, len, csv_on_field, csv_on_row, r) != len ||
             (has_lf && csv_parse(&r->csv, "\n", 1, csv_on_field, csv_on_row, r) != 1))
             return rfail(r, e, r->lineno, "%s", csv_error(&r->csv) == CSV_EPARSE
@@ -421,16 +435,21 @@ static int read_header(mlr_reader *r, mlr_err *e)
         return rfail(r, e, 0, "empty file (expected a header line)");
     r->ncols = r->nfields;
     r->colnames = xcalloc(r->ncols, sizeof *r->colnames);
-    for (size_t i = 0; i < r->ncols; i++) {
+    /* Duplicates through a hash set: a header of 10^6 names is linear work. */
+    mlr_strmap *seen = mlr_strmap_new(r->ncols);
+    int rc = 0;
+    for (size_t i = 0; i < r->ncols && rc == 0; i++) {
+        int added;
         if (r->lens[i] == 0)
-            return rfail(r, e, r->row_line, "empty column name (column %zu)", i + 1);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(r->colnames[j], r->fields[i]) == 0)
-                return rfail(r, e, r->row_line, "duplicate column '%s'", r->fields[i]);
-        r->colnames[i] = xstrdup(r->fields[i]);
+            rc = rfail(r, e, r->row_line, "empty column name (column %zu)", i + 1);
+        else if (mlr_strmap_intern2(seen, r->fields[i], r->lens[i], &added), !added)
+            rc = rfail(r, e, r->row_line, "duplicate column '%.200s'", r->fields[i]);
+        else
+            r->colnames[i] = xstrdup(r->fields[i]);
     }
+    mlr_strmap_free(seen);
     r->nfields = 0;
-    return 0;
+    return rc;
 }
 
 mlr_reader *mlr_reader_open(const char *path, const mlr_read_opts *opts, mlr_err *e)

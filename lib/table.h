@@ -12,6 +12,11 @@
 #ifndef MLR_TABLE_H
 #define MLR_TABLE_H
 
+/* The longest line (a CSV row: all its lines) a reader takes, in bytes:
+ * a longer one is refused once this much of it is read, so a file with no
+ * line end (/dev/zero, a binary file) costs bounded memory and time. */
+#define MLR_MAX_LINE ((size_t)1 << 24)
+
 #include <stddef.h>
 #include <stdio.h>
 #include "mlr.h"

@@ -80,6 +80,9 @@ static void parse_map(options *o, const char *arg)
         if (c < 0)
             mlr_usage_die("--map: '%.*s' is not one of our columns (user_id, item_id, rating, ...)",
                           (int)(eq - p), p);
+        /* Which of two would win is a guess: refuse (and nothing leaks). */
+        if (o->map[c])
+            mlr_usage_die("--map: '%s' is mapped twice", COLS[c]);
         o->map[c] = strndup(eq + 1, (size_t)(p + n - eq - 1));
         if (!o->map[c])
             mlr_die("out of memory");

@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "mlr.h"
 #include "strmap.h"
@@ -119,12 +118,22 @@ static size_t intern_field(mlr_strmap *m, const mlr_reader *r, int col)
     return mlr_strmap_intern(m, mlr_reader_field(r, (size_t)col), mlr_reader_field_len(r, (size_t)col));
 }
 
+/* Months since 1970-01 (UTC) of any int64 second: the proleptic
+ * Gregorian calendar's days-to-civil (H. Hinnant's algorithm) in integer
+ * arithmetic, where gmtime fails (and leaves its struct unset) for years
+ * past int's range. */
 static long month_of(long t)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    return (tm.tm_year + 1900L - 1970L) * 12 + tm.tm_mon;
+    long days = t / 86400 - (t % 86400 < 0); /* floor: before 1970 too */
+    long z = days + 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+    long mon = mp < 10 ? mp + 3 : mp - 9; /* 1..12 */
+    long y = yoe + era * 400 + (mon <= 2);
+    return (y - 1970) * 12 + (mon - 1);
 }
 
 /* Months live in a map keyed by their index's bytes, so any range works. */
@@ -322,7 +331,7 @@ static void print_summary(FILE *fp, const stats *s)
     print_spread(fp, "item_ratings", &s->item_n, mlr_strmap_count(s->items));
     if (s->timestamp >= 0 && s->rows)
         fprintf(fp, "time_first\t%ld\ntime_last\t%ld\ntime_span_days\t%.1f\n", s->time_min,
-                s->time_max, (double)(s->time_max - s->time_min) / 86400.0);
+                s->time_max, ((double)s->time_max - (double)s->time_min) / 86400.0);
 }
 
 /* ---------- tables to plot ---------- */
@@ -357,13 +366,12 @@ static void print_ranked(FILE *fp, const counts *c, size_t n)
     free(v);
 }
 
+#define MAX_MONTHS 120000
+
 /* Every month from the first to the last, empty ones with count 0. */
 static void print_months(FILE *fp, const stats *s)
 {
     size_t n = mlr_strmap_count(s->months);
-    fputs("month\tcount\n", fp);
-    if (!n)
-        return;
     long lo = 0, hi = 0;
     for (size_t i = 0; i < n; i++) {
         long m;
@@ -371,6 +379,14 @@ static void print_months(FILE *fp, const stats *s)
         lo = i == 0 || m < lo ? m : lo;
         hi = i == 0 || m > hi ? m : hi;
     }
+    /* One row per month of the range: a range of a few bad timestamps
+     * (INT64_MAX) would be 10^12 rows, so it is bounded. */
+    if (hi - lo >= MAX_MONTHS)
+        mlr_die("--table time: the timestamps span %ld months (%ld to %ld); at most %d "
+                "(10,000 years) are tabulated", hi - lo + 1, s->time_min, s->time_max, MAX_MONTHS);
+    fputs("month\tcount\n", fp);
+    if (!n)
+        return;
     for (long m = lo; m <= hi; m++) {
         long id = mlr_strmap_find(s->months, (const char *)&m, sizeof m);
         long y = 1970 + (m >= 0 ? m / 12 : -((-m + 11) / 12)), mon = m - (y - 1970) * 12;

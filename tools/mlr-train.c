@@ -246,7 +246,7 @@ static void parse_one(options *o, int c, const char *arg)
             mlr_usage_die("--id-dropout: '%s' is not a probability (0..1)", arg);
         break;
     case 'b': o->batch = (size_t)mlr_opt_long("--batch-size", arg, 1, 1 << 20); break;
-    case 'e': o->epochs = (size_t)mlr_opt_long("--epochs", arg, 0, 1 << 20); break;
+    case 'e': o->epochs = (size_t)mlr_opt_long("--epochs", arg, 1, 1 << 20); break;
     case OPT_SEED: o->seed = (uint64_t)mlr_opt_long("--seed", arg, 0, LONG_MAX); break;
     case OPT_THREADS: o->threads = (int)mlr_opt_long("--threads", arg, 1, 256); break;
     case OPT_INIT: o->init = arg; break;

@@ -625,6 +625,24 @@ bad "slice: --rows 0x1:2" 2 "\--rows" mlr-slice --rows 0x1:2 --output "$O/out.np
 bad "score: --at 0x5" 2 "\--at" mlr-score --test "$D/test.tsv" --topk "$D/topk.tsv" --at 0x5 --output "$O/out.tsv"
 good "train: --lr 1E-2 (an exponent)" mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$T/lr.st" \
     --dim 4 --layers 4 --rating-layers 4 --epochs 1 --batch-size 16 -q --lr 1E-2
+# a column mapped twice: which one wins would be a guess (it also leaked)
+bad "ingest: --map of one column twice" 2 "\--map: 'user_id' is mapped twice" \
+    mlr-ingest --format tsv --map user_id=user_id --map user_id=user_id --output "$O/out.tsv" "$D/all.tsv"
+bad "ingest: --map of one column twice in one list" 2 "\--map: 'item_id' is mapped twice" \
+    mlr-ingest --format tsv --map item_id=a,item_id=b --output "$O/out.tsv" "$D/all.tsv"
+# timestamps at the ends of int64: the summary's span is a finite number,
+# the month table (one row per month) is refused past 10,000 years
+for v in 9223372036854775807 -9223372036854775808; do
+    printf 'user_id\titem_id\ttimestamp\nu\ti\t%s\nu\tj\t0\n' "$v" >"$B/ts-end.tsv"
+    bad "stats: --table time from 0 to $v" 1 "\--table time: the timestamps span [0-9]* months" \
+        timeout 60 mlr-stats --table time --output "$O/out.tsv" "$B/ts-end.tsv" # it wrote forever
+    mlr-stats "$B/ts-end.tsv" >"$T/ts-end.out" 2>"$T/.err"
+    check "stats: summary from 0 to $v" grep -q "^time_span_days${TAB}106751991167300.6$" "$T/ts-end.out"
+done
+printf 'user_id\titem_id\ttimestamp\nu\ti\t-62135596800\nu\tj\t253402300799\n' >"$B/ts-years.tsv"
+timeout 60 mlr-stats --table time "$B/ts-years.tsv" >"$T/ts-years.out" 2>"$T/.err"
+check "stats: --table time from year 1 to 9999 (119988 months)" \
+    test "$(sed -n '2p;$p' "$T/ts-years.out" | tr '\n' ' ')" = "0001-01${TAB}1 9999-12${TAB}1 "
 
 # temporaries anywhere (the accepted runs wrote outside $O)
 tmp=$(find "$T" -name '*.tmp.*' | head -3)

@@ -142,7 +142,10 @@ check "rating feature: warned" grep -q "warning: .*leaks" "$T/err"
 # demographics of two different training users.
 ran "id dropout: trains" $TRAIN --epochs 4 --id-dropout 0.3 --seed 7 --output "$T/drop.safetensors"
 ran "no id dropout: trains" $TRAIN --epochs 4 --id-dropout 0 --seed 7 --output "$T/nodrop.safetensors"
-ran "0 epochs: the initial model" $TRAIN --epochs 0 --seed 7 --output "$T/init.safetensors"
+# --epochs 0 is refused: the row's initial value is where 1 epoch without
+# dropout leaves it (same seed, same initial weights; the row never trains)
+ran "1 epoch without dropout: the initial [UNK] row" $TRAIN --epochs 1 --id-dropout 0 --seed 7 \
+    --output "$T/init.safetensors"
 awk -F'\t' -v OFS='\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
     $c["user_occupation"] != o1 && n < 2 && $c["user_gender"] != g1 {
         n++; o1 = $c["user_occupation"]; g1 = $c["user_gender"]
@@ -176,6 +179,9 @@ else
     skip "the [UNK] row" "no /usr/bin/python3 with numpy"
 fi
 expect_fail "--id-dropout above 1" 2 "id-dropout" $TRAIN --id-dropout 1.5 --output "$T/m.safetensors"
+# an untrained model is not a model (issue 16)
+expect_fail "--epochs 0 refused" 2 "\--epochs: 0 is out of range" $TRAIN --epochs 0 --output "$T/e0.safetensors"
+check "--epochs 0 wrote nothing" test ! -e "$T/e0.safetensors"
 
 # errors: nothing written, the earlier model untouched
 cp "$T/m.safetensors" "$T/keep.safetensors"

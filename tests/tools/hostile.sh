@@ -1,0 +1,175 @@
+#!/bin/sh
+# hostile.sh: hostile sizes and endless inputs (issue 16). Each case either
+# works or is refused in one line, within a time limit far above its
+# linear cost (a quadratic or endless run hits it), and, except under the
+# sanitizers (whose shadow memory is not the tool's), below a peak
+# resident size measured by /usr/bin/time.
+. "$(dirname "$0")/lib.sh"
+TAB=$(printf '\t')
+SAN=${MLR_SANITIZED:-0}
+LIMIT=${MLR_HOSTILE_LIMIT:-60} # seconds: the linear runs below take 0.01-3 s on an idle machine
+
+# bounded NAME MAX-MB STATUS PATTERN CMD...: CMD ends with STATUS within
+# LIMIT seconds, its stderr is empty (STATUS 0) or one "mlr-" line matching
+# PATTERN, and its peak resident size stays under MAX-MB.
+bounded() {
+    name=$1 maxmb=$2 want=$3 pattern=$4
+    shift 4
+    timeout $LIMIT /usr/bin/time -f '%M' -o "$T/.mem" "$@" >"$T/.out" 2>"$T/.err" </dev/null
+    got=$?
+    kb=$(tail -1 "$T/.mem" 2>/dev/null)
+    case $kb in ''|*[!0-9]*) kb=0 ;; esac
+    lines=$(wc -l <"$T/.err")
+    if [ "$got" -eq 124 ]; then fail "$name" "still running after $LIMIT s"
+    elif [ "$got" -ne "$want" ]; then fail "$name" "status $got, wanted $want ($(head -c 200 "$T/.err"))"
+    elif [ "$want" -eq 0 ] && [ "$lines" -ne 0 ]; then fail "$name" "stderr: $(head -c 200 "$T/.err")"
+    elif [ "$want" -ne 0 ] && { [ "$lines" -ne 1 ] || ! grep -q "^mlr-[a-z]*: .*$pattern" "$T/.err"; }; then
+        fail "$name" "message '$(head -c 300 "$T/.err" | tr '\n' '|')' lacks '$pattern'"
+    elif [ "$SAN" != 1 ] && [ "$kb" -gt $((maxmb * 1024)) ]; then
+        fail "$name" "peak resident size $((kb / 1024)) MB, bound $maxmb MB"
+    else pass "$name"; fi
+}
+
+# ---------------------------------------------------------------- fixtures
+D=$T/d
+mkdir -p "$D"
+if ! { mlr-synth --users 20 --items 30 --ratings 120 --seed 3 >"$D/all.tsv" &&
+       mlr-split --test "$D/test.tsv" --train "$D/train.tsv" "$D/all.tsv" &&
+       mlr-vocab --output "$D/spec" "$D/train.tsv" &&
+       mlr-encode --spec "$D/spec" --output "$D/enc" "$D/test.tsv" &&
+       mlr-encode --items --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv" &&
+       mlr-encode --spec "$D/spec" --output "$D/trainenc" "$D/train.tsv" &&
+       mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$D/m.st" --dim 4 --layers 4 \
+           --rating-layers 4 --epochs 1 --batch-size 16 -q &&
+       mlr-embed --model "$D/m.st" --queries "$D/enc" --output "$D/q.npy" &&
+       mlr-embed --model "$D/m.st" --items "$D/items" --output "$D/items.npy"; } 2>"$T/setup.err"; then
+    fail "hostile fixtures" "$(head -c 300 "$T/setup.err")"
+    exit 0
+fi
+
+# Every table reader, given FILE: sh "$RUN" NAME FILE (a script, so that
+# /usr/bin/time can run it; exec makes it the tool it measures)
+RUN=$T/run.sh
+cat >"$RUN" <<'EOF_RUN'
+case $1 in
+ingest) exec mlr-ingest --format tsv --output "$T/o.tsv" "$2" ;;
+ingest-csv) exec mlr-ingest --format csv --map user_id=a,item_id=b --output "$T/o.tsv" "$2" ;;
+stats) exec mlr-stats --output "$T/o.tsv" "$2" ;;
+split) exec mlr-split --test "$T/te.tsv" --train "$T/tr.tsv" "$2" ;;
+vocab) exec mlr-vocab --output "$T/spec" "$2" ;;
+encode) exec mlr-encode --spec "$D/spec" --output "$T/enc" "$2" ;;
+baseline) exec mlr-baseline --kind pop --train "$2" --test "$D/test.tsv" --output "$T/o.tsv" ;;
+score) exec mlr-score --test "$2" --topk "$D/all.tsv" --output "$T/o.tsv" ;;
+topk-exclude) exec mlr-topk --quiet --queries "$D/q.npy" --query-ids "$D/q.ids" --items "$D/items.npy" \
+                  --exclude "$2" --output "$T/o.tsv" ;;
+esac
+EOF_RUN
+export D T
+run() { sh "$RUN" "$@"; }
+READERS="ingest stats split vocab encode baseline score topk-exclude"
+
+# ---- 10^6 columns: a header of a million names was quadratic (the
+# duplicate check); it is linear, so each reader goes on to its own verdict
+awk 'BEGIN { OFS = "\t"; printf "user_id\titem_id\trating\ttimestamp"
+    for (i = 0; i < 1000000; i++) printf "\tc%d", i; printf "\n1\t2\t3\t4"
+    for (i = 0; i < 1000000; i++) printf "\tx"; printf "\n" }' >"$T/wide.tsv"
+for t in ingest stats split vocab baseline topk-exclude; do
+    bounded "$t: a header of 10^6 columns in linear time" 400 0 "" sh "$RUN" $t "$T/wide.tsv"
+done
+# the same with every name the same: refused at the second one
+awk 'BEGIN { for (i = 0; i < 1000000; i++) printf "c\t"; printf "c\n" }' >"$T/wide-dup.tsv"
+for t in $READERS; do
+    bounded "$t: 10^6 duplicate column names refused" 400 1 "wide-dup.tsv:1: duplicate column 'c'" \
+        sh "$RUN" $t "$T/wide-dup.tsv"
+done
+# a row of 10^6 fields under a 4-column header
+{ echo "user_id${TAB}item_id${TAB}rating${TAB}timestamp"
+  awk 'BEGIN { printf "1"; for (i = 0; i < 1000000; i++) printf "\tx"; printf "\n" }'; } >"$T/wide-row.tsv"
+for t in $READERS; do
+    bounded "$t: a row of 10^6 fields refused" 200 1 "wide-row.tsv:2: expected 4 fields, found 1000001" \
+        sh "$RUN" $t "$T/wide-row.tsv"
+done
+
+# ---- endless inputs: /dev/zero (NUL bytes, no line end) and a 100 MB
+# line are refused at once, in bounded memory
+for t in $READERS ingest-csv; do
+    bounded "$t: /dev/zero refused" 100 1 "/dev/zero:1: NUL byte in line" sh "$RUN" $t /dev/zero
+done
+for t in stats vocab ingest-csv; do
+    case $t in
+    stats) set -- mlr-stats --output "$T/o.tsv" ;;
+    vocab) set -- mlr-vocab --output "$T/spec" ;;
+    ingest-csv) set -- mlr-ingest --format csv --map user_id=a,item_id=b --output "$T/o.tsv" ;;
+    esac
+    bounded "$t: a 100 MB line refused" 100 1 "stdin:1: line longer than 16777216 bytes" \
+        sh -c 'head -c 100000000 /dev/zero | tr "\0" a | "$@" -' - "$@"
+done
+# a CSV quote that never closes: the row, over all its lines, is bounded
+bounded "ingest csv: an unclosed quote over 30 MB of lines refused" 100 1 \
+    "stdin:2: row longer than 16777216 bytes" \
+    sh -c '{ printf "a,b\n\""; head -c 30000000 /dev/zero | tr "\0" "\n"; } | mlr-ingest --format csv --map user_id=a,item_id=b -'
+# a 1 MB line is a line (badinput.sh asserts the 1 MB field); 16 MiB - 1 too
+awk 'BEGIN { printf "user_id\titem_id\n1\t"; for (i = 0; i < 16777200; i += 100) printf "%0100d", 0; printf "\n" }' \
+    >"$T/long-ok.tsv"
+bounded "stats: a line just under the bound is read" 200 0 "" sh "$RUN" stats "$T/long-ok.tsv"
+
+# ---- models from endless or random files: refused on the first 8 bytes
+for src in /dev/urandom /dev/zero; do
+    bounded "embed: $src as a model refused" 100 1 "$src: safetensors" \
+        mlr-embed --model $src --queries "$D/enc" --output "$T/o.npy"
+    bounded "predict: $src as a model refused" 100 1 "$src: safetensors" \
+        mlr-predict --model $src --rows "$D/enc" --output "$T/o.tsv"
+    bounded "train: $src as --init refused" 100 1 "$src: safetensors" \
+        mlr-train --train "$D/trainenc" --spec "$D/spec" --init $src --output "$T/o.st" -q
+done
+# a real model followed by endless bytes: read up to what the header claims
+bounded "embed: a model followed by endless bytes refused" 100 1 "m.st\\|stdin\\|/dev/fd" \
+    sh -c 'cat "$1" /dev/zero | mlr-embed --model /dev/stdin --queries "$2" --output "$3"' - \
+    "$D/m.st" "$D/enc" "$T/o.npy"
+# the same model from a pipe is a model
+bounded "embed: a model from a pipe is read" 100 0 "" \
+    sh -c 'cat "$1" | mlr-embed --model /dev/stdin --queries "$2" --output "$3"' - \
+    "$D/m.st" "$D/enc" "$T/o.npy"
+
+# ---- .npy files that claim 10^12 rows: refused before allocating them
+/usr/bin/python3 - "$T/huge.npy" "$T/huge-i4.npy" <<'PY'
+import struct, sys
+for path, descr, cols in ((sys.argv[1], '<f4', 4), (sys.argv[2], '<i4', None)):
+    shape = '(1000000000000, %d)' % cols if cols else '(1000000000000,)'
+    d = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    h = d + ' ' * (128 - 10 - len(d) - 1) + '\n'
+    open(path, 'wb').write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(h)) + h.encode() + b'\0' * 64)
+PY
+bounded "topk: queries claiming 10^12 rows" 100 1 "huge.npy: truncated" \
+    mlr-topk --queries "$T/huge.npy" --items "$D/items.npy" --k 5 --output "$T/o.tsv"
+bounded "topk: items claiming 10^12 rows" 100 1 "huge.npy: truncated" \
+    mlr-topk --queries "$D/q.npy" --items "$T/huge.npy" --k 5 --output "$T/o.tsv"
+bounded "slice: 10^12 rows" 100 1 "huge.npy: truncated" mlr-slice --rows 0:2 --output "$T/o.npy" "$T/huge.npy"
+cp -r "$D/enc" "$T/enc-huge" && cp "$T/huge-i4.npy" "$T/enc-huge/user_id.npy"
+bounded "embed: an encoded tensor claiming 10^12 rows" 100 1 "user_id.npy" \
+    mlr-embed --model "$D/m.st" --queries "$T/enc-huge" --output "$T/o.npy"
+bounded "predict: an encoded tensor claiming 10^12 rows" 100 1 "user_id.npy" \
+    mlr-predict --model "$D/m.st" --rows "$T/enc-huge" --output "$T/o.tsv"
+
+# ---- sizes in options: refused in one line before any allocation
+for k in 1e12 1000000000000 99999999999999999999; do
+    bounded "topk: --k $k refused" 50 2 "\\--k" \
+        mlr-topk --queries "$D/q.npy" --items "$D/items.npy" --k $k --output "$T/o.tsv"
+    bounded "baseline: --k $k refused" 50 2 "\\--k" \
+        mlr-baseline --kind pop --train "$D/train.tsv" --test "$D/test.tsv" --k $k --output "$T/o.tsv"
+done
+bounded "score: --at 1e12 refused" 50 2 "\\--at" mlr-score --test "$D/test.tsv" --topk "$D/all.tsv" --at 1000000000000
+for tool in topk baseline score embed predict train; do
+    case $tool in
+    topk) set -- mlr-topk --queries "$D/q.npy" --items "$D/items.npy" --output "$T/o.tsv" ;;
+    baseline) set -- mlr-baseline --kind pop --train "$D/train.tsv" --test "$D/test.tsv" --output "$T/o.tsv" ;;
+    score) set -- mlr-score --test "$D/test.tsv" --topk "$D/all.tsv" --output "$T/o.tsv" ;;
+    embed) set -- mlr-embed --model "$D/m.st" --queries "$D/enc" --output "$T/o.npy" ;;
+    predict) set -- mlr-predict --model "$D/m.st" --rows "$D/enc" --output "$T/o.tsv" ;;
+    train) set -- mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$T/o.st" ;;
+    esac
+    bounded "$tool: --threads 100000 refused" 50 2 "\\--threads: 100000 is out of range" "$@" --threads 100000
+done
+bounded "synth: --users 10^12 refused" 50 2 "\\--users" mlr-synth --users 1000000000000 --output "$T/o.tsv"
+bounded "encode: --max-tokens 10^12 refused" 50 2 "\\--max-tokens" \
+    mlr-encode --spec "$D/spec" --max-tokens 1000000000000 --output "$T/enc2" "$D/test.tsv"
