@@ -56,6 +56,9 @@ static void usage(FILE *fp)
         "                    with --topk: optional, needed for coverage@k)\n"
         "  --topk FILE       lists from mlr-topk or mlr-baseline ('-' for stdin): columns\n"
         "                    query, rank, item_id; each query's rows together, ranks 1, 2..\n"
+        "                    The key: query q is row q of TEST, every row has a list, and\n"
+        "                    a user_id column (mlr-baseline, mlr-topk --query-ids) must\n"
+        "                    name row q's user: lists of another test file are refused\n"
         "                    top-k figures need lists of k; the per-user list is the list of\n"
         "                    the user's first test row, training items filtered out (make\n"
         "                    the lists with mlr-topk --exclude, or longer, to keep k)\n"
@@ -351,7 +354,9 @@ static void score_embeddings(const options *o, truth *t, FILE *fp)
 
 typedef struct {
     mlr_reader *r;
-    int cq, cr, ci;
+    int cq, cr, ci, cu; /* cu: the optional user_id column, the key checked; -1 without */
+    const char *test;   /* the test file's name, for messages */
+    size_t queries;     /* distinct queries met */
     size_t query;   /* current group */
     size_t next;    /* the rank expected next */
     size_t kept;    /* entries of the group not removed as training items */
@@ -368,13 +373,25 @@ static void list_row(list_reader *l, const truth *t, size_t *q, size_t *rank)
     const char *path = mlr_reader_path(l->r);
     long line = mlr_reader_line(l->r);
     if (qv < 0 || (size_t)qv >= t->rows)
-        mlr_die("%s:%ld: query %ld is not a row of the test table (%zu rows)", path, line, qv, t->rows);
+        mlr_die("%s:%ld: query %ld is not a row of %s (%zu rows): the lists were made from another "
+                "test file", path, line, qv, l->test, t->rows);
     if ((size_t)qv != l->query) {
         if (l->query != SIZE_MAX) l->done[l->query] = 1;
         if (l->done[qv]) mlr_die("%s:%ld: query %ld appears again; each query's rows must be together", path, line, qv);
         l->query = (size_t)qv;
         l->next = 1;
         l->kept = 0;
+        l->queries++;
+    }
+    /* The lists name each query's user: the join is by that key, so lists
+     * of another test file (or another order) are refused, not scored. */
+    if (l->cu >= 0) {
+        uint32_t u = t->user_of[qv];
+        const char *want = mlr_strmap_key(t->user_ids, u), *got = mlr_reader_field(l->r, (size_t)l->cu);
+        size_t wlen = mlr_strmap_key_len(t->user_ids, u), glen = mlr_reader_field_len(l->r, (size_t)l->cu);
+        if (wlen != glen || memcmp(want, got, glen) != 0)
+            mlr_die("%s:%ld: query %ld is user '%.60s', row %ld of %s is user '%.60s': the lists were not "
+                    "made from %s's rows in its order", path, line, qv, got, qv, l->test, want, l->test);
     }
     if (rv != (long)l->next)
         mlr_die("%s:%ld: rank %ld where %zu was expected for query %ld", path, line, rv, l->next, qv);
@@ -386,11 +403,12 @@ static void list_row(list_reader *l, const truth *t, size_t *q, size_t *rank)
 static void score_lists(const options *o, truth *t, FILE *fp)
 {
     mlr_err e;
-    list_reader l = {NULL, 0, 0, 0, SIZE_MAX, 1, 0, xcalloc(nz(t->rows), 1)};
+    list_reader l = {.query = SIZE_MAX, .next = 1, .done = xcalloc(nz(t->rows), 1), .test = o->test};
     if (!(l.r = mlr_reader_open(o->topk, NULL, &e))) mlr_die_err(&e);
     if ((l.cq = mlr_reader_require(l.r, "query", &e)) < 0 || (l.cr = mlr_reader_require(l.r, "rank", &e)) < 0 ||
         (l.ci = mlr_reader_require(l.r, "item_id", &e)) < 0)
         mlr_die_err(&e);
+    l.cu = mlr_reader_col(l.r, "user_id");
     size_t kmax = max_at(o), longest = 0, *rank = xcalloc(nz(t->rows), sizeof *rank);
     size_t *rank_x = xcalloc(nz(t->rows), sizeof *rank_x), *len = xcalloc(nz(t->users), sizeof *len);
     uint32_t *lists = xmalloc(nz(t->users * kmax) * sizeof *lists); /* (U, K) */
@@ -413,6 +431,11 @@ static void score_lists(const options *o, truth *t, FILE *fp)
         if (!removed && q == t->first_row[u] && len[u] < kmax) lists[(size_t)u * kmax + len[u]++] = item;
     }
     if (st < 0) mlr_die_err(&e);
+    const char *name = strcmp(o->topk, "-") == 0 ? "stdin" : o->topk;
+    /* One list per test row: fewer is another test file, not misses. */
+    if (l.queries != t->rows)
+        mlr_die("%s holds lists for %zu queries, %s has %zu rows: the lists were made from another "
+                "test file", name, l.queries, o->test, t->rows);
     mlr_reader_close(l.r);
     mlr_accuracy acc, acc_x;
     mlr_accuracy_init(&acc, MLR_ACC_K, MLR_ACC_N);
@@ -421,7 +444,6 @@ static void score_lists(const options *o, truth *t, FILE *fp)
         mlr_accuracy_add(&acc, rank[i]);
         mlr_accuracy_add(&acc_x, rank_x[i]);
     }
-    const char *name = strcmp(o->topk, "-") == 0 ? "stdin" : o->topk;
     /* Lists as long as the catalogue rank every item: all k are known. */
     size_t known = t->m && longest >= t->m ? SIZE_MAX : longest;
     if (known < MLR_ACC_K[MLR_ACC_N - 1])

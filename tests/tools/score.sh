@@ -81,3 +81,38 @@ printf 'user_id\titem_id\tprediction\nu1\tm23\t3\nu1\tm23\t4\n' >"$T/dup.tsv"
 expect_fail "score two different predictions for one pair" 1 "dup.tsv:3: a second, different prediction" \
     mlr-score --test "$E/test.tsv" --pred "$T/dup.tsv"
 check "score prints nothing when it fails" test ! -s "$T/.out"
+
+# Lists are joined to the test rows by their key: a list's query is the
+# test row of that number, and lists that carry user_id (mlr-baseline,
+# mlr-topk --query-ids) must name that row's user. Lists made from another
+# test file, or the test file in another order, are refused naming both
+# files; lists for fewer or more queries than the test rows too.
+S=$T/join
+mkdir -p "$S"
+mlr-synth --users 15 --items 25 --ratings 150 --seed 5 >"$S/all.tsv" 2>/dev/null
+mlr-split --test "$S/test.tsv" --train "$S/train.tsv" "$S/all.tsv" 2>/dev/null
+mlr-split --seed 9 --test "$S/test2.tsv" --train "$S/train2.tsv" "$S/all.tsv" 2>/dev/null
+{ head -1 "$S/test.tsv"; tail -n +2 "$S/test.tsv" | tac; } >"$S/test-rev.tsv"
+for f in test test-rev; do
+    mlr-baseline --kind pop --train "$S/train.tsv" --test "$S/$f.tsv" --k 30 --output "$S/$f.lists" 2>/dev/null
+    mlr-score --test "$S/$f.tsv" --train "$S/train.tsv" --topk "$S/$f.lists" >"$S/$f.score" 2>/dev/null
+done
+check "score: the test file reversed (its own lists) gives the same figures" cmp -s "$S/test.score" "$S/test-rev.score"
+check "score: the figures are there" grep -q "^recall@10" "$S/test.score"
+expect_fail "score: lists of the test reversed refused, naming both files" 1 \
+    "test.lists:2: query 0 is user '.*', row 0 of .*test-rev.tsv is user" \
+    mlr-score --test "$S/test-rev.tsv" --topk "$S/test.lists" --output "$S/o.tsv"
+expect_fail "score: lists from another test file refused" 1 "test.lists.*test2.tsv" \
+    mlr-score --test "$S/test2.tsv" --topk "$S/test.lists" --output "$S/o.tsv"
+check "score: a refusal writes nothing" test ! -e "$S/o.tsv"
+# keyless lists (mlr-topk without --query-ids): the count is still checked
+cut -f1,3- "$S/test.lists" >"$S/keyless.lists"
+head -n -3 "$S/test.tsv" >"$S/test-short.tsv"
+expect_fail "score: keyless lists of more queries than test rows refused" 1 "query .* is not a row of .*test-short.tsv" \
+    mlr-score --test "$S/test-short.tsv" --topk "$S/keyless.lists"
+awk -F'\t' 'NR == 1 || $1 != 0' "$S/keyless.lists" >"$S/keyless-missing.lists"
+expect_fail "score: lists missing a query refused, naming both files" 1 \
+    "keyless-missing.lists holds lists for [0-9]* queries, .*test.tsv has [0-9]* rows" \
+    mlr-score --test "$S/test.tsv" --topk "$S/keyless-missing.lists"
+mlr-score --test "$S/test.tsv" --train "$S/train.tsv" --topk "$S/keyless.lists" >"$S/keyless.score" 2>/dev/null
+same "score: keyless lists of the same rows give the same figures" "$S/keyless.score" "$S/test.score"
