@@ -170,6 +170,6 @@ for tool in topk baseline score embed predict train; do
     esac
     bounded "$tool: --threads 100000 refused" 50 2 "\\--threads: 100000 is out of range" "$@" --threads 100000
 done
-bounded "synth: --users 10^12 refused" 50 2 "\\--users" mlr-synth --users 1000000000000 --output "$T/o.tsv"
+bounded "synth: --n-users 10^12 refused" 50 2 "\\--n-users" mlr-synth --n-users 1000000000000 --output "$T/o.tsv"
 bounded "encode: --max-tokens 10^12 refused" 50 2 "\\--max-tokens" \
     mlr-encode --spec "$D/spec" --max-tokens 1000000000000 --output "$T/enc2" "$D/test.tsv"
