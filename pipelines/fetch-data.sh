@@ -30,6 +30,10 @@ aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646  ml-latest-smal
 HINT="point MLR_DATA_DIR at a directory holding ml-100k/ and ml-latest-small/, e.g. MLR_DATA_DIR=../shared/data"
 
 die() { echo "fetch-data: $*" >&2; exit 1; }
+case ${1:-} in
+-h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+-*) echo "usage: fetch-data.sh DIR (try --help; a DIR starting with '-' as ./-DIR)" >&2; exit 2 ;;
+esac
 [ $# -eq 1 ] || { echo "usage: fetch-data.sh DIR" >&2; exit 2; }
 dir=$1
 mkdir -p "$dir"

@@ -8,6 +8,13 @@
 #                          when it is plain, else single-quoted): for
 #                          command lines written to be read, never to be
 #                          run by eval or sh -c (names travel as data).
+#   awkpath PATH           PATH as an awk operand: ./ before a relative
+#                          one, so that a file named "t=1.tsv" is read,
+#                          not taken for an assignment (nor "-x" an option).
+#   mlr_mktemp [-d]        mktemp, or one line of the pipeline's own (the
+#                          TMPDIR at fault) and exit 1 in place of mktemp's.
+#   mlr_help               the script's header comment (line 2 to `set -eu`)
+#                          on stdout: what -h and --help print.
 # Tools come from $MLR_BIN, else from bin/ beside pipelines/, else PATH.
 mlr_pipelines=$(cd "$(dirname "$0")" && pwd)
 PATH="${MLR_BIN:-$mlr_pipelines/../bin}:$PATH"
@@ -19,6 +26,16 @@ OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 export OPENBLAS_NUM_THREADS
 
 die() { printf '%s\n' "$me: $*" >&2; exit 1; }
+
+awkpath() { case $1 in /*) printf '%s' "$1" ;; *) printf './%s' "$1" ;; esac; }
+
+# In $(...), die ends the subshell only: callers write `x=$(mlr_mktemp) || exit 1`.
+mlr_mktemp() {
+    mktemp "$@" 2>/dev/null ||
+        die "cannot make a temporary file in '${TMPDIR:-/tmp}' (TMPDIR): not a writable directory"
+}
+
+mlr_help() { sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
 shquote() {
     case $1 in
@@ -35,7 +52,7 @@ run_stage() {
     name=$1; shift
     echo "$me: $name" >&2
     if [ -n "${MLR_STAGES:-}" ] && [ -x /usr/bin/time ]; then
-        tf=$(mktemp)
+        tf=$(mlr_mktemp) || exit 1
         if /usr/bin/time -f '%e %M' -o "$tf" "$@"; then st=0; else st=$?; fi
         # GNU time prepends "Command exited..." when the command fails.
         tail -n 1 "$tf" | awk -v s="$name" '{ printf "%s\t%s\t%.1f\n", s, $1, $2 / 1024 }' >>"$MLR_STAGES"

@@ -16,6 +16,7 @@ me=package
 . "$(dirname "$0")/lib.sh"
 usage() { echo "usage: package.sh [--history TABLE] PREP RUN SERVED" >&2; exit 2; }
 history=
+case ${1:-} in -h|--help) mlr_help; exit 0 ;; esac
 if [ "${1:-}" = --history ]; then
     [ $# -ge 2 ] || usage
     history=$2; shift 2
@@ -42,7 +43,7 @@ awk -F'\t' -v OFS='\t' 'NR == 1 {
         for (i = 1; i <= NF; i++) at[$i] = i
         for (j = 1; j <= n; j++) if (want[j] in at) keep[++k] = at[want[j]]
     }
-    { for (j = 1; j <= k; j++) printf "%s%s", $keep[j], (j < k ? OFS : ORS) }' "$history" >"$tmp/history.tsv"
+    { for (j = 1; j <= k; j++) printf "%s%s", $keep[j], (j < k ? OFS : ORS) }' "$(awkpath "$history")" >"$tmp/history.tsv"
 # (the list is made before MANIFEST exists, so that it never lists itself)
 list=$(cd "$tmp" && find . -type f | sed 's|^\./||' | LC_ALL=C sort)
 (cd "$tmp" && printf '%s\n' "$list" | while IFS= read -r f; do sha256sum "$f"; done) >"$tmp.manifest"

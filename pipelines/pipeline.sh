@@ -14,6 +14,11 @@ set -eu
 me=pipeline
 . "$(dirname "$0")/lib.sh"
 root=$(cd "$mlr_pipelines/.." && pwd)
+case ${1:-} in
+-h|--help) mlr_help; exit 0 ;;
+-*) echo "usage: pipeline.sh [NAME] (try --help)" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "usage: pipeline.sh [NAME] (try --help)" >&2; exit 2; }
 
 find_data() { # NAME: prints the directory holding data set NAME, if any
     for d in "${MLR_DATA_DIR:-}" "$root/data"; do
@@ -83,7 +88,7 @@ for kind in pop ease; do
         --item-ids "$run/model/items.ids" --output "$b.excl-metrics.tsv"
     awk -F'\t' 'FNR == 1 { if (NR == 1) print; next }
         FILENAME == ARGV[1] { if ($1 ~ /^top[0-9]+$/) { print; kept[$1] } next }
-        !($1 in kept)' "$b.all.tsv" "$b.excl-metrics.tsv" >"$b.tsv"
+        !($1 in kept)' "$(awkpath "$b.all.tsv")" "$(awkpath "$b.excl-metrics.tsv")" >"$b.tsv"
 done
 
 # Stage 6: example recommendations: two known users and a new one.

@@ -72,5 +72,6 @@ run_stage encode-test mlr-encode --spec "$out/spec" --output "$out/enc-test" "$t
 awk -F'\t' -v OFS='\t' 'FNR == 1 { ci = ct = cg = 0
         for (i = 1; i <= NF; i++) { if ($i == "item_id") ci = i; if ($i == "item_title") ct = i; if ($i == "item_genres") cg = i }
         if (NR == 1) print "item_id", "item_title", "item_genres"; next }
-    !seen[$ci]++ { print $ci, (ct ? $ct : ""), (cg ? $cg : "") }' "$train" "$test" >"$out/catalogue.tsv"
+    !seen[$ci]++ { print $ci, (ct ? $ct : ""), (cg ? $cg : "") }' "$(awkpath "$train")" "$(awkpath "$test")" \
+    >"$out/catalogue.tsv"
 run_stage encode-items mlr-encode --as-catalogue --spec "$out/spec" --output "$out/enc-items" "$train" "$test"

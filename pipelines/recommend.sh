@@ -22,6 +22,7 @@ me=recommend
 usage() { echo "usage: recommend.sh --run DIR [--train TRAIN.tsv] (--user ID | --age A --gender G --occupation O [--zip Z]) [--k K]" >&2; exit 2; }
 run="" user="" age="" gender="" occ="" zip="" n=10
 while [ $# -gt 0 ]; do
+    case $1 in -h|--help) mlr_help; exit 0 ;; esac
     [ $# -ge 2 ] || usage
     case $1 in
         --run) run=$2 ;; --train) ;; --user) user=$2 ;; --k) n=$2 ;;
@@ -37,12 +38,15 @@ case $n in ''|*[!0-9]*) usage ;; esac
 served=$run
 [ -f "$served/MANIFEST" ] || served=$run/served
 [ -f "$served/MANIFEST" ] || die "$run: no served model directory (run evaluate.sh first, or give retrain.sh's DIR/current)"
-tmp=$(mktemp -d)
+tmp=$(mlr_mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
 # A known user by id; else (or when their id is unknown) a new user.
 known=0
-if [ -n "$user" ] && awk -F'\t' -v u="$user" 'NR > 1 && $1 == u { f = 1; exit } END { exit !f }' "$served/history.tsv"; then
+# Ids are strings (SPEC.md): compared as strings, "042" is not user 42; the
+# id travels through the environment, which awk -v would unescape.
+if [ -n "$user" ] && MLR_USER=$user awk -F'\t' 'NR > 1 && ($1 "") == (ENVIRON["MLR_USER"] "") { f = 1; exit }
+        END { exit !f }' "$(awkpath "$served/history.tsv")"; then
     known=1
     mlr-recommend --served "$served" --k "$n" --output "$tmp/top.tsv" -- "$user"
 else

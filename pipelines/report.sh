@@ -6,15 +6,16 @@
 set -eu
 me=report
 . "$(dirname "$0")/lib.sh"
+case ${1:-} in -h|--help) mlr_help; exit 0 ;; esac
 [ $# -eq 3 ] || { echo "usage: report.sh RUNDIR SOURCE SECONDS" >&2; exit 2; }
 run=$1 source_name=$2 seconds=$3
 log=$run/model/train-log.tsv
 out=$run/report.md
 
 # col FILE NAME: prints column NAME of a TSV with its header, one per line.
-col() { awk -F'\t' -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next } k { print $k }' "$1"; }
+col() { awk -F'\t' -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next } k { print $k }' "$(awkpath "$1")"; }
 # metric FILE NAME: the value of a metric/value TSV, or "-".
-metric() { [ -f "$1" ] && awk -F'\t' -v m="$2" '$1 == m { v = $2 } END { print (v == "" ? "-" : v) }' "$1" || echo -; }
+metric() { [ -f "$1" ] && awk -F'\t' -v m="$2" '$1 == m { v = $2 } END { print (v == "" ? "-" : v) }' "$(awkpath "$1")" || echo -; }
 
 # The per-epoch curves, as the report's charts: top-k accuracy and RMSE.
 if [ -f "$log" ] && [ "$(wc -l <"$log")" -gt 1 ]; then
