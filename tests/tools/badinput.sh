@@ -612,18 +612,18 @@ for v in 0x10 0x1p4 +16 ' 16' '16 ' 16. inf 1e1; do
 done
 for v in 0x1p-4 0x.1 +0.1 .1 ' 0.1' 1. nan -inf; do
     bad "train: --lr '$v'" 2 "\--lr: '$v' is not a number" \
-        mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --lr "$v"
+        mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --lr "$v"
     bad "split: --test-fraction '$v'" 2 "\--test-fraction: '$v' is not a number" \
-        mlr-split --test-fraction "$v" --test "$O/test.tsv" --train "$O/train.tsv" "$D/all.tsv"
+        mlr-split --test-fraction "$v" --test-output "$O/test.tsv" --output "$O/train.tsv" "$D/all.tsv"
 done
 bad "split: --cut hex" 2 "\--cut: '0x5' is not an integer" \
-    mlr-split --by time --cut 0x5 --test "$O/test.tsv" --train "$O/train.tsv" "$D/all.tsv"
+    mlr-split --by time --cut 0x5 --test-output "$O/test.tsv" --output "$O/train.tsv" "$D/all.tsv"
 bad "split: --cut 20 digits" 2 "\--cut: '99999999999999999999' is not an integer" \
-    mlr-split --by time --cut 99999999999999999999 --test "$O/test.tsv" --train "$O/train.tsv" "$D/all.tsv"
+    mlr-split --by time --cut 99999999999999999999 --test-output "$O/test.tsv" --output "$O/train.tsv" "$D/all.tsv"
 bad "synth: --seed +3" 2 "\--seed" mlr-synth --seed +3 --output "$O/out.tsv"
-bad "slice: --rows 0x1:2" 2 "\--rows" mlr-slice --rows 0x1:2 --output "$O/out.npy" "$D/q.npy"
+bad "slice: --range 0x1:2" 2 "\--range" mlr-slice --range 0x1:2 --output "$O/out.npy" "$D/q.npy"
 bad "score: --at 0x5" 2 "\--at" mlr-score --test "$D/test.tsv" --topk "$D/topk.tsv" --at 0x5 --output "$O/out.tsv"
-good "train: --lr 1E-2 (an exponent)" mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$T/lr.st" \
+good "train: --lr 1E-2 (an exponent)" mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$T/lr.st" \
     --dim 4 --layers 4 --rating-layers 4 --epochs 1 --batch-size 16 -q --lr 1E-2
 # a column mapped twice: which one wins would be a guess (it also leaked)
 bad "ingest: --map of one column twice" 2 "\--map: 'user_id' is mapped twice" \

@@ -34,15 +34,15 @@ bounded() {
 D=$T/d
 mkdir -p "$D"
 if ! { mlr-synth --users 20 --items 30 --ratings 120 --seed 3 >"$D/all.tsv" &&
-       mlr-split --test "$D/test.tsv" --train "$D/train.tsv" "$D/all.tsv" &&
+       mlr-split --test-output "$D/test.tsv" --output "$D/train.tsv" "$D/all.tsv" &&
        mlr-vocab --output "$D/spec" "$D/train.tsv" &&
        mlr-encode --spec "$D/spec" --output "$D/enc" "$D/test.tsv" &&
-       mlr-encode --items --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv" &&
+       mlr-encode --as-catalogue --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv" &&
        mlr-encode --spec "$D/spec" --output "$D/trainenc" "$D/train.tsv" &&
-       mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$D/m.st" --dim 4 --layers 4 \
+       mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$D/m.st" --dim 4 --layers 4 \
            --rating-layers 4 --epochs 1 --batch-size 16 -q &&
-       mlr-embed --model "$D/m.st" --queries "$D/enc" --output "$D/q.npy" &&
-       mlr-embed --model "$D/m.st" --items "$D/items" --output "$D/items.npy"; } 2>"$T/setup.err"; then
+       mlr-embed --model "$D/m.st" --rows "$D/enc" --output "$D/q.npy" &&
+       mlr-embed --model "$D/m.st" --catalogue "$D/items" --output "$D/items.npy"; } 2>"$T/setup.err"; then
     fail "hostile fixtures" "$(head -c 300 "$T/setup.err")"
     exit 0
 fi
@@ -55,7 +55,7 @@ case $1 in
 ingest) exec mlr-ingest --format tsv --output "$T/o.tsv" "$2" ;;
 ingest-csv) exec mlr-ingest --format csv --map user_id=a,item_id=b --output "$T/o.tsv" "$2" ;;
 stats) exec mlr-stats --output "$T/o.tsv" "$2" ;;
-split) exec mlr-split --test "$T/te.tsv" --train "$T/tr.tsv" "$2" ;;
+split) exec mlr-split --test-output "$T/te.tsv" --output "$T/tr.tsv" "$2" ;;
 vocab) exec mlr-vocab --output "$T/spec" "$2" ;;
 encode) exec mlr-encode --spec "$D/spec" --output "$T/enc" "$2" ;;
 baseline) exec mlr-baseline --kind pop --train "$2" --test "$D/test.tsv" --output "$T/o.tsv" ;;
@@ -118,19 +118,19 @@ bounded "stats: a line just under the bound is read" 200 0 "" sh "$RUN" stats "$
 # ---- models from endless or random files: refused on the first 8 bytes
 for src in /dev/urandom /dev/zero; do
     bounded "embed: $src as a model refused" 100 1 "$src: safetensors" \
-        mlr-embed --model $src --queries "$D/enc" --output "$T/o.npy"
+        mlr-embed --model $src --rows "$D/enc" --output "$T/o.npy"
     bounded "predict: $src as a model refused" 100 1 "$src: safetensors" \
         mlr-predict --model $src --rows "$D/enc" --output "$T/o.tsv"
     bounded "train: $src as --init refused" 100 1 "$src: safetensors" \
-        mlr-train --train "$D/trainenc" --spec "$D/spec" --init $src --output "$T/o.st" -q
+        mlr-train --rows "$D/trainenc" --spec "$D/spec" --init $src --output "$T/o.st" -q
 done
 # a real model followed by endless bytes: read up to what the header claims
 bounded "embed: a model followed by endless bytes refused" 100 1 "m.st\\|stdin\\|/dev/fd" \
-    sh -c 'cat "$1" /dev/zero | mlr-embed --model /dev/stdin --queries "$2" --output "$3"' - \
+    sh -c 'cat "$1" /dev/zero | mlr-embed --model /dev/stdin --rows "$2" --output "$3"' - \
     "$D/m.st" "$D/enc" "$T/o.npy"
 # the same model from a pipe is a model
 bounded "embed: a model from a pipe is read" 100 0 "" \
-    sh -c 'cat "$1" | mlr-embed --model /dev/stdin --queries "$2" --output "$3"' - \
+    sh -c 'cat "$1" | mlr-embed --model /dev/stdin --rows "$2" --output "$3"' - \
     "$D/m.st" "$D/enc" "$T/o.npy"
 
 # ---- .npy files that claim 10^12 rows: refused before allocating them
@@ -146,10 +146,10 @@ bounded "topk: queries claiming 10^12 rows" 100 1 "huge.npy: truncated" \
     mlr-topk --queries "$T/huge.npy" --items "$D/items.npy" --k 5 --output "$T/o.tsv"
 bounded "topk: items claiming 10^12 rows" 100 1 "huge.npy: truncated" \
     mlr-topk --queries "$D/q.npy" --items "$T/huge.npy" --k 5 --output "$T/o.tsv"
-bounded "slice: 10^12 rows" 100 1 "huge.npy: truncated" mlr-slice --rows 0:2 --output "$T/o.npy" "$T/huge.npy"
+bounded "slice: 10^12 rows" 100 1 "huge.npy: truncated" mlr-slice --range 0:2 --output "$T/o.npy" "$T/huge.npy"
 cp -r "$D/enc" "$T/enc-huge" && cp "$T/huge-i4.npy" "$T/enc-huge/user_id.npy"
 bounded "embed: an encoded tensor claiming 10^12 rows" 100 1 "user_id.npy" \
-    mlr-embed --model "$D/m.st" --queries "$T/enc-huge" --output "$T/o.npy"
+    mlr-embed --model "$D/m.st" --rows "$T/enc-huge" --output "$T/o.npy"
 bounded "predict: an encoded tensor claiming 10^12 rows" 100 1 "user_id.npy" \
     mlr-predict --model "$D/m.st" --rows "$T/enc-huge" --output "$T/o.tsv"
 
@@ -166,9 +166,9 @@ for tool in topk baseline score embed predict train; do
     topk) set -- mlr-topk --queries "$D/q.npy" --items "$D/items.npy" --output "$T/o.tsv" ;;
     baseline) set -- mlr-baseline --kind pop --train "$D/train.tsv" --test "$D/test.tsv" --output "$T/o.tsv" ;;
     score) set -- mlr-score --test "$D/test.tsv" --topk "$D/all.tsv" --output "$T/o.tsv" ;;
-    embed) set -- mlr-embed --model "$D/m.st" --queries "$D/enc" --output "$T/o.npy" ;;
+    embed) set -- mlr-embed --model "$D/m.st" --rows "$D/enc" --output "$T/o.npy" ;;
     predict) set -- mlr-predict --model "$D/m.st" --rows "$D/enc" --output "$T/o.tsv" ;;
-    train) set -- mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$T/o.st" ;;
+    train) set -- mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$T/o.st" ;;
     esac
     bounded "$tool: --threads 100000 refused" 50 2 "\\--threads: 100000 is out of range" "$@" --threads 100000
 done

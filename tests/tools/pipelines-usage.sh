@@ -36,7 +36,7 @@ check "fetch-data.sh -x is usage (status 2), no directory -x" test $? -eq 2 -a !
 E=$T/e
 mkdir -p "$E"
 mlr-synth --n-users 12 --n-items 20 --ratings 120 --seed 4 >"$E/all.tsv" 2>/dev/null
-mlr-split --test "$E/te.tsv" --train "$E/tr.tsv" "$E/all.tsv" 2>/dev/null
+mlr-split --test-output "$E/te.tsv" --output "$E/tr.tsv" "$E/all.tsv" 2>/dev/null
 cp "$E/tr.tsv" "$E/my train.tsv"
 # an item only the test table has: it must reach the catalogue
 awk -F'\t' -v OFS='\t' 'NR == 2 { $2 = "only-in-test" } 1' "$E/te.tsv" >"$E/t=1.tsv"

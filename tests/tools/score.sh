@@ -90,8 +90,8 @@ check "score prints nothing when it fails" test ! -s "$T/.out"
 S=$T/join
 mkdir -p "$S"
 mlr-synth --users 15 --items 25 --ratings 150 --seed 5 >"$S/all.tsv" 2>/dev/null
-mlr-split --test "$S/test.tsv" --train "$S/train.tsv" "$S/all.tsv" 2>/dev/null
-mlr-split --seed 9 --test "$S/test2.tsv" --train "$S/train2.tsv" "$S/all.tsv" 2>/dev/null
+mlr-split --test-output "$S/test.tsv" --output "$S/train.tsv" "$S/all.tsv" 2>/dev/null
+mlr-split --seed 9 --test-output "$S/test2.tsv" --output "$S/train2.tsv" "$S/all.tsv" 2>/dev/null
 { head -1 "$S/test.tsv"; tail -n +2 "$S/test.tsv" | tac; } >"$S/test-rev.tsv"
 for f in test test-rev; do
     mlr-baseline --kind pop --train "$S/train.tsv" --test "$S/$f.tsv" --k 30 --output "$S/$f.lists" 2>/dev/null
