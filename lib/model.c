@@ -305,13 +305,6 @@ size_t model_out_width(const model *m)
 
 /* ---- data ---- */
 
-void model_input_free(model_input *in)
-{
-    for (size_t i = 0; i < in->narr; i++)
-        mlr_array_free(&in->arr[i]);
-    memset(in, 0, sizeof *in);
-}
-
 size_t model_input_lmax(const model_input *in)
 {
     size_t L = 1;

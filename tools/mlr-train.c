@@ -446,7 +446,8 @@ static int load_validation(validation *v, const model *m, const options *o, size
         model_input_load(&v->items, &m->cand, o->items, 0, e) < 0)
         return -1;
     v->ids = mlr_strmap_new(v->items.n);
-    if (mlr_encdir_items_read(o->items, v->ids, &v->nitems, path, sizeof path, e) < 0)
+    mlr_encdir_items_path(path, sizeof path, o->items);
+    if (mlr_ids_read(path, v->ids, &v->nitems, e) < 0)
         return -1;
     if (v->nitems != v->items.n)
         return mlr_fail(e, "%s: %zu ids for %zu encoded items", path, v->nitems, v->items.n);
