@@ -74,7 +74,7 @@ static table_kind parse_table(const char *s)
 
 static options parse_args(int argc, char **argv)
 {
-    options o = {T_SUMMARY, 25, "-", NULL};
+    options o = {.table = T_SUMMARY, .top = 25, .input = "-"};
     static const struct option longs[] = {
         {"table", required_argument, 0, 't'}, {"top", required_argument, 0, 'k'},
         {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
@@ -143,12 +143,11 @@ static void count_month(stats *s, long t)
     bump(&s->month_n, mlr_strmap_intern(s->months, (const char *)&m, sizeof m));
 }
 
-static void add_rating(stats *s, const mlr_reader *r)
+static int add_rating(stats *s, const mlr_reader *r, mlr_err *e)
 {
     double x;
-    mlr_err e;
-    if (mlr_reader_double(r, (size_t)s->rating, &x, &e) < 0)
-        mlr_die_err(&e);
+    if (mlr_reader_double(r, (size_t)s->rating, &x, e) < 0)
+        return -1;
     if (s->rows == 1 || x < s->rating_min)
         s->rating_min = x;
     if (s->rows == 1 || x > s->rating_max)
@@ -156,20 +155,21 @@ static void add_rating(stats *s, const mlr_reader *r)
     s->rating_sum += x;
     /* Histogram bins keyed by the value's bytes: exact, any number of them. */
     bump(&s->rating_n, mlr_strmap_intern(s->ratings, (const char *)&x, sizeof x));
+    return 0;
 }
 
-static void add_time(stats *s, const mlr_reader *r, int want_months)
+static int add_time(stats *s, const mlr_reader *r, int want_months, mlr_err *e)
 {
     long t;
-    mlr_err e;
-    if (mlr_reader_long(r, (size_t)s->timestamp, &t, &e) < 0)
-        mlr_die_err(&e);
+    if (mlr_reader_long(r, (size_t)s->timestamp, &t, e) < 0)
+        return -1;
     if (s->rows == 1 || t < s->time_min)
         s->time_min = t;
     if (s->rows == 1 || t > s->time_max)
         s->time_max = t;
     if (want_months)
         count_month(s, t);
+    return 0;
 }
 
 static void grow_items(stats *s, size_t item)
@@ -213,40 +213,41 @@ static void add_genres(stats *s, const mlr_reader *r, size_t item)
         s->item_genres[item] = intern_field(s->genre_lists, r, s->genres) + 1;
 }
 
-static void read_stats(const options *o, stats *s)
+static int read_stats(const options *o, stats *s, mlr_err *e)
 {
-    mlr_err e;
-    mlr_reader *r = mlr_reader_open(o->input, NULL, &e);
+    mlr_reader *r = mlr_reader_open(o->input, NULL, e);
     if (!r)
-        mlr_die_err(&e);
-    int ucol = mlr_reader_require(r, "user_id", &e), icol = ucol < 0 ? -1 : mlr_reader_require(r, "item_id", &e);
-    if (ucol < 0 || icol < 0)
-        mlr_die_err(&e);
+        return -1;
+    int ucol = mlr_reader_require(r, "user_id", e), icol = ucol < 0 ? -1 : mlr_reader_require(r, "item_id", e);
+    if (ucol < 0 || icol < 0) {
+        mlr_reader_close(r);
+        return -1;
+    }
     s->rating = mlr_reader_col(r, "rating");
     s->timestamp = mlr_reader_col(r, "timestamp");
     s->title = mlr_reader_col(r, "item_title");
     s->genres = mlr_reader_col(r, "item_genres");
+    int got = 1;
     if ((o->table == T_RATING_HIST && s->rating < 0) || (o->table == T_TIME && s->timestamp < 0))
-        mlr_die("%s: no column '%s' in the header", mlr_reader_path(r),
-                o->table == T_TIME ? "timestamp" : "rating");
-    int got;
-    while ((got = mlr_reader_next(r, &e)) == 1) {
+        got = mlr_fail(e, "%s: no column '%s' in the header", mlr_reader_path(r),
+                       o->table == T_TIME ? "timestamp" : "rating");
+    while (got == 1 && (got = mlr_reader_next(r, e)) == 1) {
         s->rows++;
         bump(&s->user_n, intern_field(s->users, r, ucol));
         size_t item = intern_field(s->items, r, icol);
         bump(&s->item_n, item);
-        if (s->rating >= 0)
-            add_rating(s, r);
-        if (s->timestamp >= 0)
-            add_time(s, r, o->table == T_TIME);
+        if ((s->rating >= 0 && add_rating(s, r, e) < 0) ||
+            (s->timestamp >= 0 && add_time(s, r, o->table == T_TIME, e) < 0)) {
+            got = -1;
+            break;
+        }
         if (s->title >= 0)
             add_title(s, r, item);
         if (s->genres >= 0)
             add_genres(s, r, item);
     }
-    if (got < 0)
-        mlr_die_err(&e);
     mlr_reader_close(r);
+    return got < 0 ? -1 : 0;
 }
 
 /* ---------- summarising ---------- */
@@ -435,38 +436,50 @@ static void print_top_items(FILE *fp, const stats *s, long top)
     free(order);
 }
 
-static void run(const options *o)
+/* The chosen table of s into fp. */
+static void print_table(FILE *fp, const options *o, const stats *s)
+{
+    switch (o->table) {
+    case T_SUMMARY: print_summary(fp, s); break;
+    case T_RATING_HIST: print_rating_hist(fp, s); break;
+    case T_USER_COUNTS: print_ranked(fp, &s->user_n, mlr_strmap_count(s->users)); break;
+    case T_ITEM_COUNTS: print_ranked(fp, &s->item_n, mlr_strmap_count(s->items)); break;
+    case T_TIME: print_months(fp, s); break;
+    case T_TOP_ITEMS: print_top_items(fp, s, o->top); break;
+    }
+}
+
+static int run(const options *o, mlr_err *e)
 {
     stats s = {.users = mlr_strmap_new(0), .items = mlr_strmap_new(0), .titles = mlr_strmap_new(0),
                .genre_lists = mlr_strmap_new(0), .ratings = mlr_strmap_new(16),
                .months = mlr_strmap_new(0)};
-    read_stats(o, &s);
-    mlr_err e;
     mlr_out out;
-    if (mlr_out_open(&out, o->output, &e) < 0)
-        mlr_die_err(&e);
-    switch (o->table) {
-    case T_SUMMARY: print_summary(out.fp, &s); break;
-    case T_RATING_HIST: print_rating_hist(out.fp, &s); break;
-    case T_USER_COUNTS: print_ranked(out.fp, &s.user_n, mlr_strmap_count(s.users)); break;
-    case T_ITEM_COUNTS: print_ranked(out.fp, &s.item_n, mlr_strmap_count(s.items)); break;
-    case T_TIME: print_months(out.fp, &s); break;
-    case T_TOP_ITEMS: print_top_items(out.fp, &s, o->top); break;
+    int rc = read_stats(o, &s, e);
+    if (rc == 0)
+        rc = mlr_out_open(&out, o->output, e);
+    if (rc == 0) {
+        print_table(out.fp, o, &s);
+        if (ferror(out.fp)) {
+            mlr_out_abort(&out);
+            rc = mlr_fail(e, "write error");
+        } else {
+            rc = mlr_out_commit(&out, e);
+        }
     }
-    if (ferror(out.fp))
-        mlr_die("write error");
-    if (mlr_out_commit(&out, &e) < 0)
-        mlr_die_err(&e);
     mlr_strmap_free(s.users); mlr_strmap_free(s.items); mlr_strmap_free(s.titles);
     mlr_strmap_free(s.genre_lists); mlr_strmap_free(s.ratings); mlr_strmap_free(s.months);
     free(s.user_n.v); free(s.item_n.v); free(s.rating_n.v); free(s.month_n.v); free(s.item_title); free(s.item_genres);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
+    mlr_err e;
     mlr_init_tool();
     options o = parse_args(argc, argv);
-    run(&o);
+    if (run(&o, &e) < 0)
+        mlr_die_err(&e);
     mlr_close_stdout();
     return 0;
 }
