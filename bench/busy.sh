@@ -18,7 +18,7 @@ fi
 D=$BENCH_TMP/busy
 mkdir -p "$D"
 mlr-ingest --format ml-100k "$MLR_DATA_DIR/ml-100k" >"$D/all.tsv"
-mlr-split --seed 42 --test-fraction 0.2 --train "$D/train.tsv" --test "$D/test.tsv" "$D/all.tsv"
+mlr-split --seed 42 --test-fraction 0.2 --output "$D/train.tsv" --test-output "$D/test.tsv" "$D/all.tsv"
 mlr-vocab --output "$D/spec" "$D/train.tsv"
 mlr-encode --spec "$D/spec" --output "$D/train" "$D/train.tsv"
 
@@ -27,7 +27,7 @@ stop_load() { [ -z "$load" ] || { kill "$load" 2>/dev/null; wait "$load" 2>/dev/
 trap 'stop_load' EXIT
 # run NAME THREADS: 10 epochs, the wall seconds appended to $D/NAME
 run() {
-    timed "busy: $1 round $r" mlr-train --quiet --train "$D/train" --spec "$D/spec" --epochs 10 \
+    timed "busy: $1 round $r" mlr-train --quiet --rows "$D/train" --spec "$D/spec" --epochs 10 \
         --threads "$2" --output "$D/model.safetensors"
     echo "$SECS" >>"$D/$1"
 }

@@ -33,7 +33,7 @@ bounded() {
 # ---------------------------------------------------------------- fixtures
 D=$T/d
 mkdir -p "$D"
-if ! { mlr-synth --users 20 --items 30 --ratings 120 --seed 3 >"$D/all.tsv" &&
+if ! { mlr-synth --n-users 20 --n-items 30 --n-ratings 120 --seed 3 >"$D/all.tsv" &&
        mlr-split --test-output "$D/test.tsv" --output "$D/train.tsv" "$D/all.tsv" &&
        mlr-vocab --output "$D/spec" "$D/train.tsv" &&
        mlr-encode --spec "$D/spec" --output "$D/enc" "$D/test.tsv" &&

@@ -158,3 +158,20 @@ if have_data ml-100k/u.data && command -v bash >/dev/null 2>&1; then
 else
     skip "the --help examples" "needs MLR_DATA_DIR with ml-100k and bash"
 fi
+# Every pipeline prints its help on stdout and exits 0 with -h and --help,
+# doing nothing else (pipeline.sh -h once ran the whole pipeline into
+# runs/-h): the folder it runs in and MLR_RUNS stay empty.
+for p in "$MLR_ROOT"/pipelines/*.sh; do
+    name=$(basename "$p")
+    [ "$name" = lib.sh ] && continue
+    for h in -h --help; do
+        rm -rf "$T/ph" && mkdir -p "$T/ph/runs"
+        (cd "$T/ph" && MLR_RUNS="$T/ph/runs" timeout 60 sh "$p" "$h") >"$T/ph.out" 2>"$T/ph.err" </dev/null
+        st=$?
+        if [ "$st" -ne 0 ]; then fail "$name $h" "status $st: $(head -c 200 "$T/ph.err")"
+        elif [ ! -s "$T/ph.out" ]; then fail "$name $h" "nothing on stdout"
+        elif [ -n "$(ls -A "$T/ph/runs")" ] || [ "$(ls -A "$T/ph" | tr '\n' ' ')" != "runs " ]; then
+            fail "$name $h" "it made files: $(ls -A "$T/ph" "$T/ph/runs" | tr '\n' ' ')"
+        else pass "$name $h prints its help"; fi
+    done
+done

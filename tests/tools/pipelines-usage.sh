@@ -35,7 +35,7 @@ check "fetch-data.sh -x is usage (status 2), no directory -x" test $? -eq 2 -a !
 # item of both tables in the catalogue ("t=1.tsv" was an awk assignment)
 E=$T/e
 mkdir -p "$E"
-mlr-synth --n-users 12 --n-items 20 --ratings 120 --seed 4 >"$E/all.tsv" 2>/dev/null
+mlr-synth --n-users 12 --n-items 20 --n-ratings 120 --seed 4 >"$E/all.tsv" 2>/dev/null
 mlr-split --test-output "$E/te.tsv" --output "$E/tr.tsv" "$E/all.tsv" 2>/dev/null
 cp "$E/tr.tsv" "$E/my train.tsv"
 # an item only the test table has: it must reach the catalogue

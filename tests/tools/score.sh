@@ -89,7 +89,7 @@ check "score prints nothing when it fails" test ! -s "$T/.out"
 # files; lists for fewer or more queries than the test rows too.
 S=$T/join
 mkdir -p "$S"
-mlr-synth --users 15 --items 25 --ratings 150 --seed 5 >"$S/all.tsv" 2>/dev/null
+mlr-synth --n-users 15 --n-items 25 --n-ratings 150 --seed 5 >"$S/all.tsv" 2>/dev/null
 mlr-split --test-output "$S/test.tsv" --output "$S/train.tsv" "$S/all.tsv" 2>/dev/null
 mlr-split --seed 9 --test-output "$S/test2.tsv" --output "$S/train2.tsv" "$S/all.tsv" 2>/dev/null
 { head -1 "$S/test.tsv"; tail -n +2 "$S/test.tsv" | tac; } >"$S/test-rev.tsv"
