@@ -66,7 +66,8 @@ check-valgrind: all
 
 # Debian packages, installed only where missing (needs root for apt-get).
 DEPS := libcsv-dev libopenblas-dev libjansson-dev parallel gnuplot-nox gcc make \
-        clang libclang-rt-14-dev python3-numpy unzip curl valgrind time
+        clang libclang-rt-14-dev python3-numpy unzip curl valgrind time \
+        openssh-server openssh-client rsync
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	    | grep -q 'install ok installed' || echo $$p; done); \

@@ -27,9 +27,11 @@
 #   --sort METRIC   a metrics.tsv metric or seconds (default top100)
 #   --sshlogin L    passed to parallel: the runs spread over these machines
 #                   ("host1,host2,:"; ':' is this one). Each must have this
-#                   checkout with its bin/ built and DIR at the SAME paths
-#                   (a shared file system); --jobs is then per machine and
-#                   the nproc check is left to you.
+#                   checkout with its bin/ built, the tables and DIR at the
+#                   SAME paths (a shared file system): checked on every
+#                   host before any work (status 1 otherwise); --jobs is
+#                   then per machine and the nproc check is left to you.
+#                   ssh options: $PARALLEL_SSH (docs/operations.md).
 # Interrupted (killed, machine rebooted), the same command again finishes
 # only the missing runs: parallel's --joblog DIR/joblog with --resume-failed
 # skips what succeeded, and a run folder with its metrics.tsv is never
@@ -222,6 +224,32 @@ mv "$g" "$dir/grid.tsv"
 mv "$dir/jobs.new" "$dir/jobs.tsv"
 nruns=$(wc -l <"$dir/jobs.tsv")
 
+# The names (DIR, the tables, the checkout) reach each job through the
+# environment (parallel's --env on remote hosts), never its command line:
+# no quoting to get wrong, and parallel would read {...} in a name as one
+# of its replacement strings.
+MLR_BIN=$(dirname "$(command -v mlr-train)") MLR_GRID_DIR=$dir MLR_GRID_SELF=$self
+MLR_GRID_TRAIN=$train MLR_GRID_TEST=$test
+export MLR_BIN MLR_GRID_DIR MLR_GRID_SELF MLR_GRID_TRAIN MLR_GRID_TEST
+envs="--env MLR_BIN --env MLR_GRID_DIR --env MLR_GRID_SELF --env MLR_GRID_TRAIN --env MLR_GRID_TEST"
+
+# ---- the hosts: each must see DIR, the tables and this checkout at the
+# same paths (a shared file system), checked before any work ----
+if [ -n "$sshlogin" ]; then
+    token=$(date +%s%N).$$
+    printf '%s\n' "$token" >"$dir/hosts.check"
+    # shellcheck disable=SC2086 # $envs: fixed words
+    seen=$(parallel --will-cite --nonall --tag --sshlogin "$sshlogin" $envs -q sh -c '
+        if [ "$(cat "$MLR_GRID_DIR/hosts.check" 2>/dev/null)" != "$1" ]; then echo "does not see $MLR_GRID_DIR"
+        elif [ ! -r "$MLR_GRID_TRAIN" ] || [ ! -r "$MLR_GRID_TEST" ]; then echo "does not see $MLR_GRID_TRAIN or $MLR_GRID_TEST"
+        elif [ ! -r "$MLR_GRID_SELF" ] || [ ! -x "$MLR_BIN/mlr-train" ]; then echo "has no $MLR_BIN/mlr-train or $MLR_GRID_SELF"
+        else echo ok; fi' sh "$token" 2>&1) && st=0 || st=$?
+    rm -f "$dir/hosts.check"
+    bad_host=$(printf '%s\n' "$seen" | grep -v '	ok$' | head -n 1)
+    [ "$st" -eq 0 ] && [ -z "$bad_host" ] ||
+        die "a host of --sshlogin cannot run the grid (every host needs DIR, the tables and this checkout at the same paths): $(printf '%s' "${bad_host:-status $st}" | tr '\t\n' ': ')"
+fi
+
 # ---- the data, once for every run ----
 if [ ! -f "$dir/prep/.done" ]; then
     echo "$me: preparing the data once in $dir/prep" >&2
@@ -234,12 +262,13 @@ fi
 echo "$me: $nruns runs, $jobs at a time, $threads threads each${sshlogin:+, on $sshlogin}" >&2
 set -- --will-cite --colsep '\t' --jobs "$jobs" --joblog "$dir/joblog" --resume-failed
 [ ! -t 2 ] || set -- "$@" --bar
-[ -z "$sshlogin" ] || set -- "$@" --sshlogin "$sshlogin"
-bindir=$(dirname "$(command -v mlr-train)")
+# shellcheck disable=SC2086
+[ -z "$sshlogin" ] || set -- "$@" --sshlogin "$sshlogin" $envs
 failed=0
-# -q: parallel quotes every word of the command, so that the names (DIR,
-# the checkout's path) reach the job as data, never as shell code.
-parallel "$@" -q env MLR_BIN="$bindir" sh "$self" --job "$dir" "$threads" {1} {2} :::: "$dir/jobs.tsv" || failed=$?
+# -q: parallel quotes every word of the command (the run's name and
+# options, checked plain anyway).
+parallel "$@" -q sh -c 'exec sh "$MLR_GRID_SELF" --job "$MLR_GRID_DIR" "$@"' sh "$threads" {1} {2} \
+    :::: "$dir/jobs.tsv" || failed=$?
 
 # ---- the results: one row per finished run, sorted ----
 # DIR through the environment: awk -v would expand its backslashes.

@@ -160,8 +160,7 @@ if [ -n "$sshlogin" ]; then
     parallel --will-cite --nonall --sshlogin "$sshlogin" --env MLR_SHARD_BIN \
         -q sh -c 'test -x "$MLR_SHARD_BIN/mlr-slice" && test -x "$MLR_SHARD_BIN/mlr-topk"' >/dev/null 2>&1 ||
         die "a host of --sshlogin cannot be reached or has no mlr-slice and mlr-topk in $MLR_SHARD_BIN (the tools must be at the same path on every host)"
-    for f in "$work"/in/*; do set -- --basefile "$wd/./in/${f##*/}" "$@"; done
-    set -- --sshlogin "$sshlogin" --env MLR_SHARD_BIN --rsync-opts -rLDzR \
+    set -- --sshlogin "$sshlogin" --env MLR_SHARD_BIN --rsync-opts -rLDzR --basefile "$wd/./in" \
         --return "$wd/./out/{1}.tsv" --cleanup "$@"
 fi
 parallel --will-cite --halt now,fail=1 --jobs "$jobs" --colsep '\t' "$@" :::: "$work/shards" ||

@@ -82,7 +82,7 @@ sh "$G" $args >"$T/kout" 2>"$T/kerr2"
 check "resumed: status 0" test $? -eq 0
 check "resumed: 8 rows" test "$(wc -l <"$T/k/results.tsv")" = 9
 check "resumed: each configuration exactly once successful in the joblog" test "$(awk -F'\t' 'NR > 1 && $7 == 0 {
-    n = $9; sub(/^.*--job [^ ]+ [0-9]+ \x27/, "", n); sub(/\x27.*/, "", n); print n }' "$T/k/joblog" | sort | uniq -c |
+    n = $9; sub(/^.*\x27 sh [0-9]+ /, "", n); sub(/ .*/, "", n); gsub(/\x27/, "", n); print n }' "$T/k/joblog" | sort | uniq -c |
     awk '$1 == 1' | wc -l)" = 8
 check "resumed: only the missing runs ran" test "$(awk -F'\t' 'NR > 1' "$T/k/joblog" | wc -l)" = 8
 for r in $finished; do stat -c '%n %Y' "$T/k/runs/$r/metrics.tsv" "$T/k/runs/$r/model.safetensors"; done >"$T/stamps2"
