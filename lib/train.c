@@ -10,7 +10,7 @@
 
 /* ---- a batch ---- */
 
-/* A worker's touched-row sets, one per embedding, each holding the
+/* A piece's touched-row sets, one per embedding, each holding the
  * gradients of as many rows as cap batch rows can touch; returns the
  * largest of those counts. */
 static size_t thread_rowsets(model_worker *w, const model *m, const model_input *qin,
@@ -192,7 +192,7 @@ static double mlp_flops(const model_mlp *m, size_t B)
     return f;
 }
 
-/* A gradient pointer of m moved into the block g (a thread's own). */
+/* A gradient pointer of m moved into the block g (a piece's own). */
 static float *in_block(const model *m, float *g, const float *p)
 {
     return g + (p - m->grads);
@@ -256,8 +256,9 @@ static double rating_pass(const model *m, model_worker *w, const model_batch *b,
 }
 
 /* What the phases of a step share. Each phase is cut into nt pieces
- * (b->pieces, whatever the thread count), each run by the first thread
- * free (mlr_pool_pieces) with the state of its own worker w[t]: piece t
+ * (b->pieces, whatever the thread count), run by the threads as they come
+ * free, each its own share first (mlr_pool_pieces), a piece with the
+ * state of its own worker w[t]: piece t
  * of nt holds batch rows [B t/nt, B (t+1)/nt) and distinct items
  * [U t/nt, U (t+1)/nt), and its partial sums are added in piece order.
  * So a preempted thread holds up one piece, not a fixed half of the
@@ -495,7 +496,7 @@ static void reduce(step_job *j)
 }
 
 /* Phases 1-3, the losses and figures into st; the gradients stay in the
- * threads' blocks (dense) and row sets (embeddings). */
+ * pieces' blocks (dense) and row sets (embeddings). */
 static void forward_backward(step_job *j, model_step_stats *st)
 {
     model *m = j->m;

@@ -18,11 +18,13 @@
 
 #define MODEL_MAX_THREADS 256 /* of a training batch (model_batch_new) */
 /* A training step's phases are cut into pieces whatever the thread count
- * (docs/performance.md): of a batch of up to cap rows, cap / 64 rounded
- * up, 2 at least and 8 at most. Pieces of fewer rows cost more than they
- * balance (each piece has its own dense gradient block); the model's bits
- * depend on the count, hence on the batch size, never on the threads. */
-#define MODEL_PIECE_ROWS 64
+ * (docs/performance.md): of a batch of up to cap rows, cap / 128 rounded
+ * up, 2 at least and 8 at most (2 for the default 256: the bits of the
+ * old default of 2 threads). Pieces of fewer rows cost more (each has
+ * its own dense gradient block: 64-row pieces cost one thread 10-30%);
+ * the model's bits depend on the count, hence on the batch size, never
+ * on the threads. */
+#define MODEL_PIECE_ROWS 128
 #define MODEL_MAX_PIECES 8
 
 typedef struct {

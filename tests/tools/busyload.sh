@@ -25,24 +25,24 @@ train() {
 }
 
 # the idle runs first, then the same beside the load
-for batch in 100 256 512; do
+for batch in 200 512 1024; do
     train "$T/idle1-$batch" 1 "$batch"
     train "$T/idle2-$batch" 2 "$batch"
 done
 sh -c 'while :; do /bin/true; done' &
 load=$!
 trap 'kill "$load" 2>/dev/null; rm -rf "$T"' EXIT
-for batch in 100 256 512; do
+for batch in 200 512 1024; do
     train "$T/busy2-$batch" 2 "$batch"
     train "$T/busy3-$batch" 3 "$batch"
 done
 # embed ENCDIR OUT THREADS; topk Q OUT THREADS
-embed() { mlr-embed --model "$T/idle1-256" --rows "$1" --threads "$3" --output "$2" 2>"$T/embed.err" ||
+embed() { mlr-embed --model "$T/idle1-512" --rows "$1" --threads "$3" --output "$2" 2>"$T/embed.err" ||
     fail "mlr-embed --threads $3" "$(head -c 300 "$T/embed.err")"; }
 topk() { mlr-topk --quiet --queries "$1" --items "$T/items.npy" --k 5 --block 2048 --tile 64 \
     --threads "$3" --output "$2" 2>"$T/topk.err" || fail "mlr-topk --threads $3" "$(head -c 300 "$T/topk.err")"; }
 embed "$D/enc" "$T/q3.npy" 3
-mlr-embed --model "$T/idle1-256" --catalogue "$D/items" --output "$T/items.npy" 2>"$T/embed.err" ||
+mlr-embed --model "$T/idle1-512" --catalogue "$D/items" --output "$T/items.npy" 2>"$T/embed.err" ||
     fail "mlr-embed --catalogue" "$(head -c 300 "$T/embed.err")"
 topk "$T/q3.npy" "$T/top3.tsv" 3
 kill "$load"
@@ -50,9 +50,9 @@ embed "$D/enc" "$T/q1.npy" 1
 topk "$T/q1.npy" "$T/top1.tsv" 1
 same "mlr-embed: 3 threads under load = 1 thread idle" "$T/q3.npy" "$T/q1.npy"
 same "mlr-topk: 3 threads under load = 1 thread idle" "$T/top3.tsv" "$T/top1.tsv"
-for batch in 100 256 512; do
+for batch in 200 512 1024; do
     same "batch $batch: 2 threads idle = 1 thread" "$T/idle2-$batch" "$T/idle1-$batch"
     same "batch $batch: 2 threads under load = 1 thread idle" "$T/busy2-$batch" "$T/idle1-$batch"
     same "batch $batch: 3 threads under load = 1 thread idle" "$T/busy3-$batch" "$T/idle1-$batch"
 done
-check "another batch size, another model" sh -c "! cmp -s '$T/idle1-256' '$T/idle1-512'"
+check "another batch size, another model" sh -c "! cmp -s '$T/idle1-512' '$T/idle1-1024'"

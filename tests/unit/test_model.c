@@ -236,7 +236,7 @@ static int build(model *m, int nusers, int nitems, uint64_t seed, mlr_spec *spec
     return model_build(m, &cfg, spec, 0, &rng, &e);
 }
 
-/* A few training steps on a batch made for cap rows (its pieces: cap / 64
+/* A few training steps on a batch made for cap rows (its pieces: cap / 128
  * rounded up, 2 at least); returns the final loss. */
 static double train_steps_cap(model *m, int steps, int threads, size_t cap)
 {
@@ -318,7 +318,7 @@ static double train_steps(model *m, int steps)
 
 /* Two and three threads: the same bits on every run and the same bits as
  * one thread (the phases' pieces do not depend on the threads, their sums
- * are in piece order). On a batch made for 256 rows (4 pieces of the six
+ * are in piece order). On a batch made for 512 rows (4 pieces of the six
  * rows), rows touched by three pieces or more are summed in piece order
  * by the one that owns them: a row updated twice or not at all would be
  * 50 learning-rate steps off. On one made for six rows (2 pieces) as
@@ -341,7 +341,7 @@ static void threads_case(int threads, size_t cap)
     double worst = 0.0;
     for (size_t i = 0; i < a.P; i++)
         worst = fmax(worst, fabs((double)d.params[i] - c.params[i]));
-    CHECKF(worst < 1e-3, "2 vs %zu pieces differ by %g", (cap + 63) / 64, worst);
+    CHECKF(worst < 1e-3, "2 vs %zu pieces differ by %g", (cap + 127) / 128, worst);
     model_free(&d);
     mlr_spec_free(&s4);
     model_free(&a);
@@ -356,8 +356,8 @@ static void test_threads_repeat(void)
 {
     threads_case(2, N);
     threads_case(3, N);
-    threads_case(2, 256);
-    threads_case(3, 256);
+    threads_case(2, 512);
+    threads_case(3, 512);
 }
 
 static void test_training_lowers_loss_and_repeats(void)
