@@ -77,7 +77,14 @@ int model_save(const model *m, const char *path, mlr_err *e)
                           m->spec_path ? m->spec_path : "",
                           m->train_sha256 ? m->train_sha256 : "",
                           m->metrics ? m->metrics : "{}"};
-    int rc = mlr_st_write(path, t, m->ntensors, keys, vals, 7, e);
+    /* A model with NaN or infinite weights is not a model (a diverged
+     * training): refused here, the earlier file at path left as it was. */
+    int rc = mlr_st_check_finite(t, m->ntensors, path && strcmp(path, "-") ? path : "stdout", e);
+    if (rc < 0) {
+        mlr_err why = *e;
+        mlr_fail(e, "%.900s: not saved (training diverged? try a lower --lr)", why.msg);
+    } else
+        rc = mlr_st_write(path, t, m->ntensors, keys, vals, 7, e);
     free(config);
     free(t);
     return rc;
@@ -218,6 +225,8 @@ int model_load(model *m, const char *path, mlr_err *e)
     if (mlr_st_read(&f, path, e) < 0)
         return -1;
     int rc = check_header(&f, path, e);
+    if (rc == 0)
+        rc = mlr_st_check_finite(f.t, f.n, path, e);
     if (rc == 0)
         rc = config_from_json(m, mlr_st_meta(&f, "config"), path, e);
     if (rc == 0) {

@@ -2,6 +2,7 @@
 #include "safetensors.h"
 
 #include <errno.h>
+#include <math.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,24 @@ int mlr_st_read(mlr_st_file *f, const char *path, mlr_err *e)
     int rc = bad ? mlr_fail(e, "%s: read error", path) : mlr_st_parse(f, buf, len, path, e);
     free(buf);
     return rc;
+}
+
+int mlr_st_check_finite(const mlr_st_tensor *t, size_t n, const char *name, mlr_err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].dtype != MLR_ST_F32)
+            continue;
+        const unsigned char *p = t[i].data;
+        size_t count = t[i].nbytes / sizeof(float);
+        for (size_t k = 0; k < count; k++) {
+            float v;
+            memcpy(&v, p + k * sizeof v, sizeof v);
+            if (!isfinite(v))
+                return mlr_fail(e, "%s: tensor '%s': %s at element %zu", name, t[i].name,
+                                isnan(v) ? "nan" : v > 0 ? "inf" : "-inf", k);
+        }
+    }
+    return 0;
 }
 
 /* ---- writing ---- */

@@ -59,6 +59,11 @@ const mlr_st_tensor *mlr_st_find(const mlr_st_file *f, const char *name);
 /* The metadata value of key, or NULL. */
 const char *mlr_st_meta(const mlr_st_file *f, const char *key);
 
+/* Every F32 value of the n tensors finite: 0; else -1 with "NAME: tensor
+ * 'x': nan at element 12" (or inf, -inf) for the first one met. A model
+ * is refused on load and never saved with one (docs/numbers.md). */
+int mlr_st_check_finite(const mlr_st_tensor *t, size_t n, const char *name, mlr_err *e);
+
 /* Writes n tensors (data in the given order) and nmeta metadata pairs to
  * PATH atomically (mlr_out: temporary name, fsync, rename), "-" for stdout.
  * The header is compact JSON with sorted keys, padded with spaces so the

@@ -533,6 +533,18 @@ open(out + '/emb.name', 'w').write(emb)
 g = copy.deepcopy(h); g[last]['data_offsets'][1] += 4; write('offsets.st', g)
 g = copy.deepcopy(h); g['extra.tensor'] = {'dtype': 'F32', 'shape': [1], 'data_offsets': [len(body), len(body) + 4]}
 write('extra.st', g, body + b'\0' * 4)
+# weights that are not numbers: NaN, +inf, -inf at some element of a
+# tensor (the last element of the last tensor, the 3rd of the embedding)
+def poke(name, tensor, index, value):
+    b = bytearray(body)
+    o = h[tensor]['data_offsets'][0] + 4 * index
+    b[o:o + 4] = struct.pack('<f', value)
+    write(name, h, bytes(b))
+nlast = (h[last]['data_offsets'][1] - h[last]['data_offsets'][0]) // 4
+poke('nan.st', last, nlast - 1, float('nan'))
+poke('inf.st', emb, 2, float('inf'))
+poke('ninf.st', emb, 0, float('-inf'))
+open(out + '/nlast', 'w').write(str(nlast - 1))
 EOF
     last=$(cat "$M/missing.name") emb=$(cat "$M/emb.name")
     for tool in embed predict train-init; do
@@ -557,6 +569,9 @@ EOF
         bad "$tool: a tensor of another dtype" 1 "dtype.st: tensor '$emb' is not F32" run "$M/dtype.st"
         bad "$tool: offsets past the buffer" 1 "offsets.st: safetensors: tensor '$last'" run "$M/offsets.st"
         bad "$tool: an unexpected tensor" 1 "extra.st: unexpected tensor 'extra.tensor'" run "$M/extra.st"
+        bad "$tool: a NaN weight" 1 "nan.st: tensor '$last': nan at element $(cat "$M/nlast")" run "$M/nan.st"
+        bad "$tool: an infinite weight" 1 "inf.st: tensor '$emb': inf at element 2" run "$M/inf.st"
+        bad "$tool: a -inf weight" 1 "ninf.st: tensor '$emb': -inf at element 0" run "$M/ninf.st"
         bad "$tool: a table as the model" 1 "test.tsv: safetensors: " run "$D/test.tsv"
         bad "$tool: no model file" 1 "nothere.st: cannot open" run "$M/nothere.st"
     done
@@ -643,6 +658,13 @@ printf 'user_id\titem_id\ttimestamp\nu\ti\t-62135596800\nu\tj\t253402300799\n' >
 timeout 60 mlr-stats --table time "$B/ts-years.tsv" >"$T/ts-years.out" 2>"$T/.err"
 check "stats: --table time from year 1 to 9999 (119988 months)" \
     test "$(sed -n '2p;$p' "$T/ts-years.out" | tr '\n' ' ')" = "0001-01${TAB}1 9999-12${TAB}1 "
+# training that diverges keeps no NaN model: status 1, the earlier output
+# as it was (bad's check), for a learning rate far too large
+for lr in 1e30 1e38; do
+    bad "train: diverging at --lr $lr" 1 "out.st: tensor '.*': -\{0,1\}\(nan\|inf\) at element [0-9]*: not saved" \
+        mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --epochs 2 -q --dim 4 \
+            --layers 4 --rating-layers 4 --batch-size 16 --lr $lr
+done
 
 # temporaries anywhere (the accepted runs wrote outside $O)
 tmp=$(find "$T" -name '*.tmp.*' | head -3)
