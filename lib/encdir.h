@@ -73,7 +73,7 @@ int mlr_encdir_ratings(const char *dir, size_t n, mlr_array *ratings, mlr_err *e
  * left in path (for messages). */
 mlr_reader *mlr_encdir_rows_open(const char *dir, char *path, size_t size, mlr_err *e);
 mlr_reader *mlr_encdir_items_open(const char *dir, char *path, size_t size, mlr_err *e);
-/* The path of items.ids into path (for mlr_ids_read of topk.h). */
+/* The path of items.ids into path (for mlr_ids_read of ids.h). */
 void mlr_encdir_items_path(char *path, size_t size, const char *dir);
 /* A checksum of the training tensors: SHA-256 over "name sha256\n" of
  * each of spec.sha256, rows.tsv, item_id.npy, rating.npy, user_id.npy,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "encdir.h"
+#include "ids.h"
 #include "metrics.h"
 #include "mlr.h"
 #include "model.h"
