@@ -2,6 +2,7 @@
  * SHA-256 shared by every tool. See mlr.h for the contracts. */
 #include "mlr.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -15,13 +16,22 @@
 
 /* ---- process state: the one global of the suite ----
  * The open mlr_out temporaries (so a dying tool can remove them, from
- * mlr_die or the SIGPIPE handler) and whether stdout was already closed. */
+ * mlr_die; the signal handlers read a table of their own), the completed
+ * temporaries of a batch, and the state of stdout. */
 static struct {
     mlr_out **outs;
     size_t n, cap;
+    struct {
+        char *tmp, *path;
+    } *pend; /* a batch's complete temporaries, renamed together */
+    size_t npend, cappend;
+    int batch; /* mlr_out_batch_begin: commits defer their renames */
     int stdout_closed;
+    int stdout_was_closed; /* fd 1 was closed at start: now /dev/full */
     int dying; /* exit(1) in progress: the atexit check must not override it */
 } mlr_proc;
+
+static void unlink_tracked(void);
 
 /* ---- errors ---- */
 
@@ -112,10 +122,37 @@ void mlr_warn(const char *fmt, ...)
 static void on_sigpipe(int sig)
 {
     (void)sig;
-    for (size_t i = 0; i < mlr_proc.n; i++)
-        if (mlr_proc.outs[i] && mlr_proc.outs[i]->tmp_path)
-            unlink(mlr_proc.outs[i]->tmp_path);
+    unlink_tracked();
     _exit(0);
+}
+
+/* SIGINT, SIGTERM, SIGHUP: our temporaries removed, then the signal's own
+ * death (SA_RESETHAND restored the default; the raise is delivered when
+ * the handler returns), so the caller still sees "killed by SIGTERM". */
+static void on_fatal_signal(int sig)
+{
+    unlink_tracked();
+    raise(sig);
+}
+
+/* Descriptors 0, 1 and 2 open before any file is: a closed one would be
+ * the number the next open(2) returns, and what the tool writes to stdout
+ * would land in its output file. stdin and stderr get /dev/null; stdout
+ * /dev/full, so a tool that writes to it fails ("standard output is
+ * closed") and one that does not succeeds. */
+static void open_standard_descriptors(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int got = open(fd == 1 ? "/dev/full" : "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (got < 0 && fd == 1)
+            got = open("/dev/null", O_WRONLY);
+        if (got != fd) /* no /dev/null: nothing safe is left to do */
+            _exit(1);
+        if (fd == 1)
+            mlr_proc.stdout_was_closed = 1;
+    }
 }
 
 /* A tool that forgot mlr_close_stdout() still fails on a full disk. */
@@ -128,11 +165,23 @@ static void close_stdout_at_exit(void)
 
 void mlr_init_tool(void)
 {
+    open_standard_descriptors();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigpipe;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGPIPE, &sa, NULL);
+    static const int fatal[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) {
+        struct sigaction old;
+        /* a signal ignored by whoever started us (nohup, a background
+         * job's SIGINT) stays ignored */
+        if (sigaction(fatal[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        sa.sa_handler = on_fatal_signal;
+        sa.sa_flags = SA_RESETHAND;
+        sigaction(fatal[i], &sa, NULL);
+    }
     atexit(close_stdout_at_exit);
 }
 
@@ -157,7 +206,8 @@ void mlr_close_stdout(void)
     if (err == EPIPE)
         _exit(0);
     mlr_proc.dying = 1; /* the atexit hook must not touch the closed stdout */
-    mlr_die("write error on stdout: %s", err ? strerror(err) : "input/output error");
+    mlr_die("write error on stdout: %s",
+            mlr_proc.stdout_was_closed ? "standard output is closed" : err ? strerror(err) : "input/output error");
 }
 
 /* ---- memory ---- */
@@ -290,26 +340,68 @@ long mlr_opt_long(const char *opt, const char *s, long min, long max)
     return v;
 }
 
-/* ---- atomic output ---- */
+/* ---- atomic output ----
+ * A regular file is written to a temporary made exclusively (mkostemp: a
+ * name nobody can have planted, so a symlink there is never followed) in
+ * the target's directory and renamed over the target on commit. Anything
+ * that is not a regular file (a device, a FIFO, a terminal, a socket, the
+ * magic links of /proc) is written in place: a rename would replace it. A
+ * symlink is followed to its final target, which is then handled as the
+ * output (a regular one is replaced atomically, the link stays). */
+
+/* The temporaries a signal handler removes: a fixed table of pointers read
+ * and written atomically, so the handler never sees a half-made entry,
+ * whichever thread it runs on. Past SIGNAL_SLOTS open temporaries the rest
+ * are left to the stale-temporary sweep of the next run. */
+#define SIGNAL_SLOTS 256
+static char *signal_tmp[SIGNAL_SLOTS];
+
+static void signal_track(char *tmp)
+{
+    for (size_t i = 0; i < SIGNAL_SLOTS; i++) {
+        char *none = NULL;
+        if (__atomic_compare_exchange_n(&signal_tmp[i], &none, tmp, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+            return;
+    }
+}
+
+static void signal_untrack(const char *tmp)
+{
+    for (size_t i = 0; i < SIGNAL_SLOTS; i++)
+        if (__atomic_load_n(&signal_tmp[i], __ATOMIC_SEQ_CST) == tmp) {
+            __atomic_store_n(&signal_tmp[i], NULL, __ATOMIC_SEQ_CST);
+            return;
+        }
+}
+
+void mlr_out_unlink_temporaries(void)
+{
+    unlink_tracked();
+}
+
+/* Async-signal-safe: unlink(2) only. */
+static void unlink_tracked(void)
+{
+    for (size_t i = 0; i < SIGNAL_SLOTS; i++) {
+        char *p = __atomic_load_n(&signal_tmp[i], __ATOMIC_SEQ_CST);
+        if (p)
+            unlink(p);
+    }
+}
 
 static void registry_add(mlr_out *o)
 {
     if (mlr_proc.n == mlr_proc.cap) {
-        size_t cap = mlr_proc.cap ? 2 * mlr_proc.cap : 8;
-        mlr_out **outs = xmalloc(cap * sizeof *outs);
-        if (mlr_proc.n)
-            memcpy(outs, mlr_proc.outs, mlr_proc.n * sizeof *outs);
-        /* Swap in a complete array: the SIGPIPE handler may read it any time. */
-        mlr_out **old = mlr_proc.outs;
-        mlr_proc.outs = outs;
-        mlr_proc.cap = cap;
-        free(old);
+        mlr_proc.cap = mlr_proc.cap ? 2 * mlr_proc.cap : 8;
+        mlr_proc.outs = xrealloc(mlr_proc.outs, mlr_proc.cap * sizeof *mlr_proc.outs);
     }
     mlr_proc.outs[mlr_proc.n++] = o;
 }
 
 static void registry_remove(mlr_out *o)
 {
+    signal_untrack(o->tmp_path);
     for (size_t i = 0; i < mlr_proc.n; i++)
         if (mlr_proc.outs[i] == o) {
             mlr_proc.outs[i] = mlr_proc.outs[mlr_proc.n - 1];
@@ -332,39 +424,263 @@ static void out_release(mlr_out *o)
     o->path = o->tmp_path = NULL;
 }
 
+/* This host's name as it appears in temporary names: letters, digits and
+ * '-' only (no '.', which separates the parts), at most 32 characters. */
+static const char *host_tag(void)
+{
+    static char tag[33];
+    if (!tag[0]) {
+        char h[256] = "";
+        if (gethostname(h, sizeof h - 1) != 0 || !h[0])
+            strcpy(h, "host");
+        size_t i = 0;
+        for (; h[i] && i < sizeof tag - 1; i++) {
+            char c = h[i];
+            int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+            tag[i] = ok ? c : '-';
+        }
+        tag[i] = 0;
+    }
+    return tag;
+}
+
+/* The mode a plain fopen would give a new file (0666 less the umask):
+ * mkostemp makes 0600. Read once; umask cannot be read without setting it. */
+static mode_t new_file_mode(void)
+{
+    static mode_t mode;
+    static int known;
+    if (!known) {
+        mode_t mask = umask(022);
+        umask(mask);
+        mode = 0666 & ~mask;
+        known = 1;
+    }
+    return mode;
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return xstrdup(".");
+    if (slash == path)
+        return xstrdup("/");
+    char *d = xmalloc((size_t)(slash - path) + 1);
+    memcpy(d, path, (size_t)(slash - path));
+    d[slash - path] = 0;
+    return d;
+}
+
+/* Whether NAME (in a directory listing) is a temporary of BASE made by
+ * this scheme on this host, BASE.tmp.PID.HOST.XXXXXX; its PID in *pid. */
+static int is_our_temporary(const char *name, const char *base, long *pid)
+{
+    size_t nb = strlen(base);
+    if (strncmp(name, base, nb) != 0 || strncmp(name + nb, ".tmp.", 5) != 0)
+        return 0;
+    const char *p = name + nb + 5, *digits = p;
+    long v = 0;
+    for (; *p >= '0' && *p <= '9' && p - digits < 10; p++)
+        v = v * 10 + (*p - '0');
+    if (p == digits || *p != '.' || v <= 0)
+        return 0;
+    const char *host = host_tag();
+    size_t nh = strlen(host);
+    if (strncmp(p + 1, host, nh) != 0 || p[1 + nh] != '.' || strlen(p + 2 + nh) != 6)
+        return 0;
+    *pid = v;
+    return 1;
+}
+
+int mlr_out_sweep(const char *path)
+{
+    char *dir = dir_of(path);
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    int removed = 0;
+    DIR *d = *base ? opendir(dir) : NULL;
+    struct dirent *ent;
+    while (d && (ent = readdir(d))) {
+        long pid;
+        struct stat st;
+        if (!is_our_temporary(ent->d_name, base, &pid) || pid == (long)getpid())
+            continue;
+        /* ESRCH: no such process on this host; EPERM means alive. */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if (fstatat(dirfd(d), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+            unlinkat(dirfd(d), ent->d_name, 0) == 0)
+            removed++;
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+    return removed;
+}
+
+/* /dev/stdout, /dev/fd/N, /proc/self/fd/N, /proc/OUR-PID/fd/N: the
+ * descriptor N, or -1. */
+static int descriptor_path(const char *path)
+{
+    if (strcmp(path, "/dev/stdout") == 0)
+        return 1;
+    if (strcmp(path, "/dev/stderr") == 0)
+        return 2;
+    char own[64];
+    snprintf(own, sizeof own, "/proc/%ld/fd/", (long)getpid());
+    const char *n = NULL;
+    if (strncmp(path, "/dev/fd/", 8) == 0)
+        n = path + 8;
+    else if (strncmp(path, "/proc/self/fd/", 14) == 0)
+        n = path + 14;
+    else if (strncmp(path, own, strlen(own)) == 0)
+        n = path + strlen(own);
+    long fd;
+    if (!n || mlr_parse_long(n, &fd) < 0 || fd < 0 || fd > 1000000)
+        return -1;
+    return (int)fd;
+}
+
+enum { OUT_FILE, OUT_IN_PLACE, OUT_DESCRIPTOR };
+
+/* Follows the symlinks of PATH itself (a directory's are the kernel's
+ * business) to the name that will be written, in *target. OUT_DESCRIPTOR
+ * when a link leads to one of our descriptors (/dev/stdout, /dev/fd/N:
+ * N is in *target); OUT_IN_PLACE when the name is anything but a regular
+ * file or a name still to be created, or a link lives under /proc (a magic
+ * link: its text is no path). */
+static int resolve_output(const char *path, char **target, mlr_err *e)
+{
+    char *cur = xstrdup(path);
+    for (int hops = 0;; hops++) {
+        struct stat st;
+        if (descriptor_path(cur) >= 0) {
+            *target = cur;
+            return OUT_DESCRIPTOR;
+        }
+        if (lstat(cur, &st) != 0) {
+            if (errno == ENOENT) {
+                *target = cur;
+                return OUT_FILE;
+            }
+            int err = errno;
+            free(cur);
+            return mlr_fail(e, "%s: cannot write: %s", path, strerror(err));
+        }
+        if (!S_ISLNK(st.st_mode)) {
+            *target = cur;
+            return S_ISREG(st.st_mode) ? OUT_FILE : OUT_IN_PLACE;
+        }
+        char *dir = dir_of(cur), *real = realpath(dir, NULL);
+        int magic = real && strncmp(real, "/proc/", 6) == 0;
+        free(real);
+        char link[4096];
+        ssize_t n = magic || hops >= 40 ? -1 : readlink(cur, link, sizeof link - 1);
+        if (magic || n < 0 || (size_t)n >= sizeof link - 1) {
+            int err = magic ? 0 : hops >= 40 ? ELOOP : n < 0 ? errno : ENAMETOOLONG;
+            free(dir);
+            if (magic) {
+                *target = cur;
+                return OUT_IN_PLACE;
+            }
+            free(cur);
+            return mlr_fail(e, "%s: cannot follow the link: %s", path, strerror(err));
+        }
+        link[n] = 0;
+        free(cur);
+        if (link[0] == '/') {
+            cur = xstrdup(link);
+        } else {
+            size_t len = strlen(dir) + (size_t)n + 2;
+            cur = xmalloc(len);
+            snprintf(cur, len, "%s/%s", dir, link);
+        }
+        free(dir);
+    }
+}
+
+int mlr_out_is_file(const char *path)
+{
+    if (!path || strcmp(path, "-") == 0)
+        return 0;
+    char *target;
+    int kind = resolve_output(path, &target, NULL);
+    if (kind < 0)
+        return 0;
+    free(target);
+    return kind == OUT_FILE;
+}
+
+/* A special file opened as it is: never created, never renamed over. A
+ * descriptor of ours is written as it is (a copy of it: `>>` appends). */
+static int open_in_place(mlr_out *o, const char *path, int desc, mlr_err *e)
+{
+    int fd = desc >= 0 ? fcntl(desc, F_DUPFD_CLOEXEC, 3) : open(path, O_WRONLY | O_TRUNC | O_NOCTTY | O_CLOEXEC);
+    o->fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!o->fp) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        return mlr_fail(e, "%s: cannot open: %s", path, strerror(err));
+    }
+    return 0;
+}
+
 /* o must keep its address until commit or abort: the registry points at it. */
 int mlr_out_open(mlr_out *o, const char *path, mlr_err *e)
 {
     memset(o, 0, sizeof *o);
-    if (!path || strcmp(path, "-") == 0) {
+    if (path && !*path)
+        return mlr_fail(e, "empty output file name");
+    char *target = NULL;
+    int kind = !path || strcmp(path, "-") == 0 ? OUT_DESCRIPTOR : resolve_output(path, &target, e);
+    if (kind < 0)
+        return -1;
+    int desc = !target ? 1 : kind == OUT_DESCRIPTOR ? descriptor_path(target) : -1;
+    if (kind != OUT_FILE)
+        free(target);
+    if (desc == 1) {
         o->fp = stdout;
         return 0;
     }
-    if (!*path)
-        return mlr_fail(e, "empty output file name");
-    struct stat st;
-    if (stat(path, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
-        /* A device or FIFO (/dev/null): renaming a temporary over it would
-         * replace it by a plain file, so write to it directly. */
-        o->fp = fopen(path, "w");
-        if (!o->fp)
-            return mlr_fail(e, "%s: cannot open: %s", path, strerror(errno));
-        return 0;
-    }
-    size_t n = strlen(path) + 32;
+    if (kind != OUT_FILE)
+        return open_in_place(o, path, desc, e);
+    mlr_out_sweep(target);
+    size_t n = strlen(target) + 64;
     char *tmp = xmalloc(n);
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    FILE *fp = fopen(tmp, "w");
+    snprintf(tmp, n, "%s.tmp.%ld.%s.XXXXXX", target, (long)getpid(), host_tag());
+    /* tracked before it exists: a signal between the creation and the
+     * tracking would leave it (a half-made name is ours alone to unlink) */
+    signal_track(tmp);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    FILE *fp = NULL;
+    if (fd >= 0 && (fchmod(fd, new_file_mode()) != 0 || !(fp = fdopen(fd, "w")))) {
+        int err = errno;
+        close(fd);
+        unlink(tmp);
+        errno = err;
+    }
     if (!fp) {
         int err = errno;
+        signal_untrack(tmp);
         free(tmp);
+        free(target);
         return mlr_fail(e, "%s: cannot create: %s", path, strerror(err));
     }
     o->fp = fp;
-    o->path = xstrdup(path);
+    o->path = target;
     o->tmp_path = tmp;
     registry_add(o);
     return 0;
+}
+
+static const char *stdout_error(int err)
+{
+    if (mlr_proc.stdout_was_closed)
+        return "standard output is closed";
+    return err ? strerror(err) : "input/output error";
 }
 
 static int commit_stdout(mlr_out *o, mlr_err *e)
@@ -372,51 +688,110 @@ static int commit_stdout(mlr_out *o, mlr_err *e)
     o->fp = NULL;
     errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout))
-        return mlr_fail(e, "write error on stdout: %s", errno ? strerror(errno) : "input/output error");
+        return mlr_fail(e, "write error on stdout: %s", stdout_error(errno));
     return 0;
+}
+
+/* Flushes, syncs and closes o's file; 0 or the errno of the failure. */
+static int finish_file(FILE *fp, int sync)
+{
+    errno = 0; /* an error of an earlier write leaves no errno: not "Success" */
+    int bad = fflush(fp) != 0 || ferror(fp);
+    int err = bad ? (errno ? errno : EIO) : 0;
+    /* fsync is refused by some special files (EINVAL): not a write error. */
+    if (!bad && sync && fsync(fileno(fp)) != 0 && errno != EINVAL && errno != EROFS)
+        bad = 1, err = errno;
+    if (fclose(fp) != 0 && !bad)
+        bad = 1, err = errno ? errno : EIO;
+    return err;
+}
+
+/* A batch's completed temporaries, renamed by mlr_out_batch_commit. */
+static void pending_add(mlr_out *o)
+{
+    if (mlr_proc.npend == mlr_proc.cappend) {
+        mlr_proc.cappend = mlr_proc.cappend ? 2 * mlr_proc.cappend : 8;
+        mlr_proc.pend = xrealloc(mlr_proc.pend, mlr_proc.cappend * sizeof *mlr_proc.pend);
+    }
+    /* the strings move; the signal table keeps pointing at tmp */
+    mlr_proc.pend[mlr_proc.npend].tmp = o->tmp_path;
+    mlr_proc.pend[mlr_proc.npend].path = o->path;
+    mlr_proc.npend++;
+    for (size_t i = 0; i < mlr_proc.n; i++)
+        if (mlr_proc.outs[i] == o) {
+            mlr_proc.outs[i] = mlr_proc.outs[--mlr_proc.n];
+            break;
+        }
+    o->fp = NULL;
+    o->path = o->tmp_path = NULL;
 }
 
 int mlr_out_commit(mlr_out *o, mlr_err *e)
 {
     if (o->fp == stdout && !o->tmp_path)
         return commit_stdout(o, e);
-    if (o->fp && !o->tmp_path) { /* a device opened directly */
-        errno = 0; /* an error of an earlier write leaves no errno: not "Success" */
-        int bad = fflush(o->fp) != 0 || ferror(o->fp);
-        int err = errno;
-        if (fclose(o->fp) != 0 && !bad) {
-            bad = 1;
-            err = errno;
-        }
+    if (o->fp && !o->tmp_path) { /* a special file, written in place */
+        int err = finish_file(o->fp, 0);
         o->fp = NULL;
-        return bad ? mlr_fail(e, "write error on a special file: %s",
-                              err ? strerror(err) : "input/output error") : 0;
+        return err ? mlr_fail(e, "write error on a special file: %s", strerror(err)) : 0;
     }
     if (!o->fp)
         return mlr_fail(e, "internal error: commit of an output that is not open");
-    errno = 0;
-    int bad = fflush(o->fp) != 0 || ferror(o->fp);
-    int err = errno;
-    /* fsync is refused by some special files (EINVAL): not a write error. */
-    if (!bad && fsync(fileno(o->fp)) != 0 && errno != EINVAL && errno != EROFS) {
-        bad = 1;
-        err = errno;
-    }
-    if (fclose(o->fp) != 0 && !bad) {
-        bad = 1;
-        err = errno;
-    }
+    int err = finish_file(o->fp, 1);
     o->fp = NULL;
-    if (!bad && rename(o->tmp_path, o->path) != 0) {
-        bad = 1;
-        err = errno;
+    if (!err && mlr_proc.batch) {
+        pending_add(o);
+        return 0;
     }
-    if (bad) {
-        mlr_fail(e, "%s: write error: %s", o->path, err ? strerror(err) : "input/output error");
+    if (!err && rename(o->tmp_path, o->path) != 0)
+        err = errno;
+    if (err) {
+        mlr_fail(e, "%s: write error: %s", o->path, strerror(err));
         unlink(o->tmp_path);
     }
     out_release(o);
-    return bad ? -1 : 0;
+    return err ? -1 : 0;
+}
+
+void mlr_out_batch_begin(void)
+{
+    mlr_proc.batch = 1;
+}
+
+/* Drops the batch's temporaries from index i on (unlinking them if asked). */
+static void pending_drop(size_t i, int remove)
+{
+    for (; i < mlr_proc.npend; i++) {
+        signal_untrack(mlr_proc.pend[i].tmp);
+        if (remove)
+            unlink(mlr_proc.pend[i].tmp);
+        free(mlr_proc.pend[i].tmp);
+        free(mlr_proc.pend[i].path);
+    }
+    free(mlr_proc.pend);
+    mlr_proc.pend = NULL;
+    mlr_proc.npend = mlr_proc.cappend = 0;
+}
+
+int mlr_out_batch_commit(mlr_err *e)
+{
+    mlr_proc.batch = 0;
+    for (size_t i = 0; i < mlr_proc.npend; i++) {
+        if (rename(mlr_proc.pend[i].tmp, mlr_proc.pend[i].path) == 0) {
+            signal_untrack(mlr_proc.pend[i].tmp);
+            free(mlr_proc.pend[i].tmp);
+            free(mlr_proc.pend[i].path);
+            continue;
+        }
+        /* Only a rename failed (same directory): the files were complete. */
+        int err = errno;
+        mlr_fail(e, "%s: cannot rename its temporary: %s%s", mlr_proc.pend[i].path,
+                 strerror(err), i ? " (the outputs before it were replaced)" : "");
+        pending_drop(i, 1);
+        return -1;
+    }
+    pending_drop(mlr_proc.npend, 0);
+    return 0;
 }
 
 void mlr_out_abort(mlr_out *o)
@@ -429,15 +804,23 @@ void mlr_out_abort(mlr_out *o)
         unlink(o->tmp_path);
         out_release(o);
     } else if (o->fp && o->fp != stdout) {
-        fclose(o->fp); /* a device opened directly */
+        fclose(o->fp); /* a special file opened in place */
     }
     o->fp = NULL;
+}
+
+void mlr_out_batch_abort(void)
+{
+    pending_drop(0, 1);
+    mlr_proc.batch = 0;
 }
 
 void mlr_out_abort_all(void)
 {
     while (mlr_proc.n > 0)
         mlr_out_abort(mlr_proc.outs[mlr_proc.n - 1]);
+    pending_drop(0, 1);
+    mlr_proc.batch = 0;
 }
 
 /* ---- random numbers ---- */

@@ -32,8 +32,11 @@ void mlr_die_err(const mlr_err *e) __attribute__((noreturn));
 /* "mlr-NAME: warning: msg" on stderr. */
 void mlr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* A closed pipe ends a tool quietly with status 0 (SPEC.md): call once at
- * the start of main. Also makes stdout errors (full disk) fatal at exit. */
+/* Call first in main, before anything opens a file: makes sure
+ * descriptors 0, 1 and 2 are open (a closed stdout becomes /dev/full, so
+ * writing to it fails and not writing to it does not); a closed pipe ends
+ * the tool quietly with status 0 (SPEC.md); SIGINT, SIGTERM and SIGHUP
+ * remove the tool's temporaries; stdout errors (full disk) fatal at exit. */
 void mlr_init_tool(void);
 /* Flushes and closes stdout; dies on a write error (e.g. /dev/full). */
 void mlr_close_stdout(void);
@@ -74,22 +77,52 @@ int mlr_parse_long(const char *s, long *out);
 double mlr_opt_double(const char *opt, const char *s);
 long mlr_opt_long(const char *opt, const char *s, long min, long max);
 
-/* ---- atomic output: write to PATH.tmp.PID, rename on commit ----
- * path "-" or NULL means stdout (commit then only flushes). abort removes
- * the temporary and leaves any earlier file at PATH untouched. */
+/* ---- output files (docs/hardening.md, "The output contract") ----
+ * path "-" or NULL (or /dev/stdout) means stdout: commit only flushes.
+ * A regular file (or a name still to be created) is written to a
+ * temporary PATH.tmp.PID.HOST.XXXXXX made exclusively in its directory and
+ * renamed over PATH on commit. A symlink is followed to its final target,
+ * which is replaced atomically (the link stays). Anything else (a device,
+ * a FIFO, a terminal, /dev/fd/N) is written in place, never replaced.
+ * abort removes the temporary and leaves any earlier file untouched. */
 typedef struct {
     FILE *fp;
-    char *path;     /* final name, NULL for stdout */
-    char *tmp_path; /* temporary name, NULL for stdout */
+    char *path;     /* final name, NULL for stdout or a special file */
+    char *tmp_path; /* temporary name, NULL for stdout or a special file */
 } mlr_out;
 
-/* o must keep its address until commit or abort (a registry points at it). */
+/* o must keep its address until commit or abort (a registry points at it).
+ * Opening a file output first removes the stale temporaries of PATH
+ * (mlr_out_sweep). */
 int mlr_out_open(mlr_out *o, const char *path, mlr_err *e);
 int mlr_out_commit(mlr_out *o, mlr_err *e); /* fflush+fsync+fclose+rename */
 void mlr_out_abort(mlr_out *o);
-/* Removes every temporary of this process that is still open: called by
- * mlr_die so a failing tool leaves no half-written file behind. */
+/* Removes every temporary of this process that is still open or waits in
+ * a batch: called by mlr_die so a failing tool leaves no half-written
+ * file behind and replaces nothing. SIGINT, SIGTERM and SIGHUP remove them
+ * too (mlr_init_tool's handlers). */
 void mlr_out_abort_all(void);
+/* Unlinks every temporary of this process, from a signal handler of the
+ * tool's own (async-signal-safe: unlink(2) only); mlr_init_tool's
+ * handlers for SIGINT, SIGTERM, SIGHUP call it. */
+void mlr_out_unlink_temporaries(void);
+/* Outputs that go together: after mlr_out_batch_begin, a commit of a file
+ * output completes its temporary but renames nothing; batch_commit then
+ * renames them all. A failure before it (mlr_die -> abort_all) leaves
+ * every earlier file as it was. Commits made inside library functions
+ * (mlr_npy_write, model_save, mlr_spec_write) join the batch too. */
+void mlr_out_batch_begin(void);
+int mlr_out_batch_commit(mlr_err *e);
+/* Removes the batch's completed temporaries and ends it (a function's own
+ * batch that failed). Batches do not nest. */
+void mlr_out_batch_abort(void);
+/* 1 when PATH would be written as a regular file (atomically), 0 for
+ * stdout and special files: a sidecar (X.ids) is made only beside a file. */
+int mlr_out_is_file(const char *path);
+/* Removes PATH's temporaries left by dead processes of this host and user
+ * (a SIGKILL): regular files only, never through a symlink. Returns how
+ * many. */
+int mlr_out_sweep(const char *path);
 
 /* ---- random numbers: xoshiro256**, seeded by splitmix64; no globals ---- */
 typedef struct {

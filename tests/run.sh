@@ -22,6 +22,10 @@ MLR_SIMD_TWINS="test_nn test_optim test_model determinism.sh"
 dir=$(mktemp -d) || exit 1
 trap 'rm -rf "$dir"' EXIT
 trap 'exit 130' INT TERM
+# The suite runs as root in CI: it must leave the system's devices as they
+# were (a rename over /dev/stdout, a /dev/null.ids: issue 16).
+devices() { stat -c '%F %t:%T %N' /dev/null /dev/full /dev/stdout 2>&1; }
+devices_before=$(devices)
 
 # The jobs, one a line: NAME<tab>SIMD<tab>PATH (SIMD: "" or "sse"). The
 # scripts first, the longest of the jobs, so that the two slots end
@@ -95,6 +99,11 @@ while [ "$shown" -le "$njobs" ]; do
 done
 wait
 
+if [ "$(devices)" = "$devices_before" ] && [ -c /dev/null ] && [ -c /dev/full ]; then
+    echo "PASS /dev/null, /dev/full, /dev/stdout unchanged by the suite"; passed=$((passed + 1))
+else
+    echo "FAIL the suite changed the system's devices: $(devices | tr '\n' ' ')"; failed=$((failed + 1))
+fi
 [ "$skipped" -eq 0 ] || echo "$skipped skipped (neither passed nor failed)"
 if [ "$passed" -lt "$MLR_TEST_FLOOR" ]; then
     echo "FAIL tests/run.sh: $passed passes, fewer than the floor MLR_TEST_FLOOR=$MLR_TEST_FLOOR"

@@ -22,12 +22,14 @@ static const char USAGE[] =
     "Runs the model's query tower on every encoded row of ENCDIR (mlr-encode) or its\n"
     "candidate tower on every item of ITEMDIR (mlr-encode --as-catalogue), and writes the\n"
     "(N, D) float32 embeddings to X.npy and the id of each row (user_id, or the\n"
-    "item id) to X.ids beside it, both atomically. Holds the rows in memory.\n"
+    "item id) to X.ids beside it, both atomically and together. Holds the rows in\n"
+    "memory.\n"
     "\n"
     "  -m, --model MODEL      the trained model (mlr-train; required)\n"
     "  -r, --rows ENCDIR        encoded rows: query embeddings\n"
     "      --catalogue ITEMDIR  encoded catalogue: candidate embeddings\n"
-    "  -o, --output X.npy       where to write; '-' streams the .npy to stdout, no .ids (required)\n"
+    "  -o, --output X.npy       where to write; '-' streams the .npy to stdout; no .ids\n"
+    "                           beside stdout or a special file (required)\n"
     "      --threads N          threads, each on its own range of rows (default: the number\n"
     "                           of CPUs)\n"
     "  -h, --help               this help\n"
@@ -125,12 +127,15 @@ static int run(const options *o, mlr_err *e)
         mlr_array x;
         mlr_array_alloc(&x, MLR_F4, 2, in.n, t->mlp.width[t->mlp.n]);
         model_embed_threads(t, &in, x.data, o->threads);
-        int to_stdout = strcmp(o->output, "-") == 0;
-        char *ids = to_stdout ? NULL : mlr_ids_path(o->output);
-        /* the ids first: a failure there leaves no new matrix behind */
+        /* a sidecar only beside a regular file: never /dev/null.ids */
+        char *ids = mlr_out_is_file(o->output) ? mlr_ids_path(o->output) : NULL;
+        /* the matrix and its ids replace their earlier files together */
+        mlr_out_batch_begin();
         rc = ids ? write_ids(dir, o->queries != NULL, in.n, ids, e) : 0;
         if (rc == 0)
             rc = mlr_npy_write(o->output, &x, e);
+        if (rc == 0)
+            rc = mlr_out_batch_commit(e);
         free(ids);
         mlr_array_free(&x);
     }

@@ -239,6 +239,8 @@ static int run(const options *o, mlr_err *e)
         out_open = rc == 0;
     }
     if (rc == 0) rc = copy_rows(&in, from, to, o->output, &out, e);
+    /* the matrix and its ids replace their earlier files together */
+    mlr_out_batch_begin();
     if (rc == 0) {
         out_open = 0;
         rc = mlr_out_commit(&out, e);
@@ -249,6 +251,10 @@ static int run(const options *o, mlr_err *e)
     }
     if (out_open) mlr_out_abort(&out);
     if (ids_open) mlr_out_abort(&ids_out);
+    if (rc == 0)
+        rc = mlr_out_batch_commit(e);
+    else
+        mlr_out_batch_abort();
     close_input(&in);
     return rc;
 }

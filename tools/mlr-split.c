@@ -351,19 +351,21 @@ static int write_rows(const rows *t, const unsigned char *is_test, const options
             ;
         fwrite((const char *)t->text.p + t->off[i], 1, t->off[j] - t->off[i], is_test[i] ? test.fp : train.fp);
     }
-    if (ferror(train.fp) || ferror(test.fp)) {
-        mlr_fail(e, "%s: write error", ferror(test.fp) ? o->test_output : o->output ? o->output : "stdout");
-        mlr_out_abort(&train);
-        mlr_out_abort(&test);
-        return -1;
-    }
-    /* training rows first: when they go to stdout, a full disk or a closed
-     * pipe must stop us before the test file replaces an earlier one */
+    /* The two replace their earlier files together, once both are complete
+     * (a full disk, a closed stdout: neither is replaced; the commits name
+     * the error). Training rows first: when they go to stdout, a failure
+     * there stops us before the test file's rename. */
+    mlr_out_batch_begin();
     if (mlr_out_commit(&train, e) < 0) {
         mlr_out_abort(&test);
+        mlr_out_batch_abort();
         return -1;
     }
-    return mlr_out_commit(&test, e);
+    if (mlr_out_commit(&test, e) < 0) {
+        mlr_out_batch_abort();
+        return -1;
+    }
+    return mlr_out_batch_commit(e);
 }
 
 static int run(const options *o, mlr_err *e)

@@ -714,6 +714,7 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop(int sig)
 {
     if (stop_signal) {
+        mlr_out_unlink_temporaries(); /* a model half written */
         signal(sig, SIG_DFL);
         raise(sig);
         return;

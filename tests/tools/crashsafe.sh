@@ -6,8 +6,11 @@
 #  - stdout closed early (`| head -1`): status 0 and nothing on stderr;
 #  - SIGKILL of mlr-train (and mlr-synth) writing --output over an earlier
 #    file: the file is always either the earlier one, byte for byte, or a
-#    complete new one that its reader loads. *.tmp.PID temporaries may
-#    remain after SIGKILL (nothing can remove them): counted and reported.
+#    complete new one that its reader loads. A SIGKILL leaves its
+#    temporary; the next run writing the file removes it (none is left
+#    after the last run);
+#  - special files beside an output: no sidecar beside a device
+#    (/dev/full.ids), the devices still devices.
 . "$(dirname "$0")/lib.sh"
 
 D=$T/d
@@ -58,7 +61,9 @@ full "score > /dev/full" sh -c 'mlr-score --test "$1" --topk "$2" >/dev/full' - 
 full "baseline > /dev/full" sh -c 'mlr-baseline --kind pop --train "$1" --test "$2" >/dev/full' - "$D/train.tsv" "$D/test.tsv"
 full "predict > /dev/full" sh -c 'mlr-predict --model "$1" --rows "$2" >/dev/full' - "$D/m.st" "$D/enc"
 full "embed --output - > /dev/full" sh -c 'mlr-embed --model "$1" --rows "$2" --output - >/dev/full' - "$D/m.st" "$D/enc"
+sidecar_before=$(ls -l --time-style=full-iso /dev/full.ids 2>&1)
 full "embed --output /dev/full" mlr-embed --model "$D/m.st" --rows "$D/enc" --output /dev/full
+check "embed --output /dev/full made no /dev/full.ids" test "$(ls -l --time-style=full-iso /dev/full.ids 2>&1)" = "$sidecar_before"
 full "slice > /dev/full" sh -c 'mlr-slice --range 0:100 "$1" >/dev/full' - "$D/q.npy"
 full "train --output /dev/full" mlr-train --rows "$D/enc" --spec "$D/spec" --output /dev/full --epochs 1 -q
 echo "earlier model" >"$T/m-log.st"
@@ -109,11 +114,16 @@ killed() {
         elif $loader "$out" >/dev/null 2>&1; then new_n=$((new_n + 1))
         else bad_n=$((bad_n + 1)); why="run $i: $out neither the earlier file nor loadable"; fi
         for f in "$out".tmp.*; do
-            [ -e "$f" ] && { tmp_n=$((tmp_n + 1)); rm -f "$f"; }
+            [ -e "$f" ] && tmp_n=$((tmp_n + 1))
         done
     done
+    # one run to the end: it removes the temporaries of the killed ones
+    "$@" >/dev/null 2>&1 || { bad_n=$((bad_n + 1)); why="the run after the kills failed"; }
+    left=$(ls "$out".tmp.* 2>/dev/null | head -2 | tr '\n' ' ')
+    [ -z "$left" ] || { bad_n=$((bad_n + 1)); why="temporaries of the killed runs left after a full run: $left"; }
+    rm -f "$out".tmp.*
     if [ $bad_n -eq 0 ]; then
-        pass "$name: $runs kills: $same_n earlier file intact, $new_n complete new, $tmp_n temporaries left (acceptable)"
+        pass "$name: $runs kills: $same_n earlier file intact, $new_n complete new, $tmp_n temporaries seen after kills, none after the next full run"
     else
         fail "$name" "$why"
     fi
@@ -127,3 +137,5 @@ killed "train killed by SIGKILL" "$T/old.st" "$T/m.st" load_model 10 1500 \
 cp "$D/all.tsv" "$T/old.tsv"
 killed "synth killed by SIGKILL" "$T/old.tsv" "$T/s.tsv" load_table 3 400 \
     mlr-synth --n-users 2000 --n-items 3000 --n-ratings 300000 --seed 5 --output "$T/s.tsv"
+check "/dev/null and /dev/full still character devices, /dev/stdout a link" \
+    test -c /dev/null -a -c /dev/full -a -L /dev/stdout

@@ -248,13 +248,89 @@ static void test_out_errors(void)
     CHECK(mlr_out_commit(&o, &e) == 0);
     CHECK(mlr_out_open(&o, NULL, &e) == 0 && o.fp == stdout);
     mlr_out_abort(&o);
-    /* rename onto a directory fails: the temporary is removed */
+    /* a directory is no regular file: opened in place, which fails */
     CHECK(mkdir(tpath("isdir"), 0700) == 0);
-    CHECK(mlr_out_open(&o, tpath("isdir"), &e) == 0);
-    fputs("x", o.fp);
-    CHECK(mlr_out_commit(&o, &e) == -1);
-    CHECKF(strstr(e.msg, "isdir: write error:") != NULL, "%s", e.msg);
+    CHECK(mlr_out_open(&o, tpath("isdir"), &e) == -1);
+    CHECKF(strstr(e.msg, "isdir: cannot open: Is a directory") != NULL, "%s", e.msg);
     CHECK(count_prefix("isdir.tmp") == 0);
+}
+
+/* A batch: commits complete the temporaries, batch_commit renames them
+ * all; abort_all before it leaves every earlier file as it was. */
+static void test_out_batch(void)
+{
+    mlr_out a, b;
+    mlr_err e;
+    char pa[512], pb[512];
+    snprintf(pa, sizeof pa, "%s", tpath("ba.txt"));
+    snprintf(pb, sizeof pb, "%s", tpath("bb.txt"));
+    CHECK(mlr_out_open(&a, pa, &e) == 0 && mlr_out_open(&b, pb, &e) == 0);
+    fputs("a1\n", a.fp);
+    fputs("b1\n", b.fp);
+    mlr_out_batch_begin();
+    CHECK(mlr_out_commit(&a, &e) == 0 && mlr_out_commit(&b, &e) == 0);
+    CHECK(!exists(pa) && !exists(pb)); /* nothing renamed yet */
+    CHECK(mlr_out_batch_commit(&e) == 0);
+    CHECK(file_equals(pa, "a1\n") && file_equals(pb, "b1\n"));
+    CHECK(count_prefix("ba.txt.tmp") == 0 && count_prefix("bb.txt.tmp") == 0);
+
+    CHECK(mlr_out_open(&a, pa, &e) == 0 && mlr_out_open(&b, pb, &e) == 0);
+    fputs("a2\n", a.fp);
+    mlr_out_batch_begin();
+    CHECK(mlr_out_commit(&a, &e) == 0); /* the first complete, the second fails */
+    mlr_out_abort_all();
+    CHECK(file_equals(pa, "a1\n") && file_equals(pb, "b1\n"));
+    CHECK(count_prefix("ba.txt.tmp") == 0 && count_prefix("bb.txt.tmp") == 0);
+    /* the batch ended with the abort: a commit renames again */
+    CHECK(mlr_out_open(&a, pa, &e) == 0);
+    fputs("a3\n", a.fp);
+    CHECK(mlr_out_commit(&a, &e) == 0 && file_equals(pa, "a3\n"));
+}
+
+/* Temporaries are made exclusively: a symlink planted at every name of
+ * the old scheme is never followed; the sweep removes a dead process's
+ * temporary, never a live one's, never through a symlink. */
+static void test_out_temporaries(void)
+{
+    mlr_out o;
+    mlr_err e;
+    char p[512], name[600], victim[512];
+    snprintf(p, sizeof p, "%s", tpath("t.txt"));
+    snprintf(victim, sizeof victim, "%s", tpath("victim"));
+    FILE *fp = fopen(victim, "w");
+    fputs("victim\n", fp);
+    fclose(fp);
+    snprintf(name, sizeof name, "%s.tmp.%ld", p, (long)getpid());
+    CHECK(symlink(victim, name) == 0);
+    CHECK(mlr_out_open(&o, p, &e) == 0);
+    CHECK(strncmp(o.tmp_path, name, strlen(name)) == 0 && o.tmp_path[strlen(name)] == '.');
+    fputs("new\n", o.fp);
+    CHECK(mlr_out_commit(&o, &e) == 0);
+    CHECK(file_equals(victim, "victim\n") && file_equals(p, "new\n"));
+    unlink(name);
+    CHECK(mlr_out_is_file(p) == 1 && mlr_out_is_file(tpath("new")) == 1);
+    CHECK(mlr_out_is_file("-") == 0 && mlr_out_is_file("/dev/null") == 0);
+    CHECK(mlr_out_is_file("/dev/stdout") == 0);
+
+    /* a dead process's temporary: a child that has exited */
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    waitpid(child, NULL, 0);
+    CHECK(mlr_out_open(&o, p, &e) == 0);
+    const char *host = strchr(o.tmp_path + strlen(p) + 5, '.') + 1; /* HOST.XXXXXX */
+    char dead[700], live[700], link[700];
+    snprintf(dead, sizeof dead, "%s.tmp.%ld.%.*s.abcdef", p, (long)child, (int)(strlen(host) - 7), host);
+    snprintf(live, sizeof live, "%s.tmp.%ld.%.*s.abcdef", p, (long)getppid(), (int)(strlen(host) - 7), host);
+    snprintf(link, sizeof link, "%s.tmp.%ld.%.*s.zzzzzz", p, (long)child, (int)(strlen(host) - 7), host);
+    mlr_out_abort(&o);
+    fclose(fopen(dead, "w"));
+    fclose(fopen(live, "w"));
+    CHECK(symlink(victim, link) == 0);
+    CHECK(mlr_out_sweep(p) == 1);
+    CHECK(!exists(dead) && exists(live) && file_equals(victim, "victim\n"));
+    unlink(live);
+    unlink(link);
 }
 
 static void child_full_stdout(void)
@@ -508,6 +584,8 @@ int main(void)
     RUN(test_warn);
     RUN(test_out_commit_and_abort);
     RUN(test_out_errors);
+    RUN(test_out_batch);
+    RUN(test_out_temporaries);
     RUN(test_stdout_write_error);
     RUN(test_closed_pipe_is_quiet);
     RUN(test_xmalloc);
