@@ -8,10 +8,14 @@
 #
 # 1. The data: --data TABLE is the whole current table; --append NEWROWS
 #    adds NEWROWS' rows (same header) to DIR/data.tsv, the table of the last
-#    run (the first run's NEWROWS start it). DIR/data.tsv is updated first,
-#    whatever happens to the model. A NEWROWS appended before (the same
-#    SHA-256, remembered in DIR/appended.tsv) is not appended again: the
-#    run logs `skipped` and exits 0.
+#    run (the first run's NEWROWS start it; a last row without its newline
+#    gets one: rows are never merged). Every option and file is checked
+#    before anything else. DIR/data.tsv is replaced (atomically) once a new
+#    model is trained on the new data, whether it is then promoted or
+#    refused; a run that fails or is killed before leaves it as it was, so
+#    the same --append can be run again. A NEWROWS appended before (the
+#    same SHA-256, remembered in DIR/appended.tsv) is not appended again:
+#    the run logs `skipped` and exits 0.
 # 2. A held-out slice: mlr-split of the current data, --by random (a
 #    keyed hash with --seed: the same rows every run, the new ones spread
 #    over both sides) or --by time (the newest rows), --test-fraction F.
@@ -84,6 +88,10 @@ awk -v x="$tol" 'BEGIN { exit !(x ~ /^-?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$/) }' 
 case $keep in ''|*[!0-9]*|0) bad "--keep takes a positive number" ;; esac
 case $threads in ''|*[!0-9]*|0) bad "--threads takes a positive number" ;; esac
 case $split in random|time) ;; *) bad "--by: random or time, not '$split'" ;; esac
+case $seed in ''|*[!0-9]*) bad "--seed takes a non-negative integer, not '$seed'" ;; esac
+[ ${#seed} -le 18 ] || bad "--seed: '$seed' is too large"
+awk -v x="$frac" 'BEGIN { exit !(x ~ /^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$/ && x + 0 > 0 && x + 0 < 1) }' ||
+    bad "--test-fraction: '$frac' is not a number between 0 and 1 (exclusive)"
 
 mkdir -p "$dir/models"
 dir=$(cd "$dir" && pwd)
@@ -106,7 +114,27 @@ fi
 # ---- the work folder; whatever ends the run, one line in the log ----
 stale=
 for w in "$dir"/work.*; do [ -d "$w" ] && { stale="$stale ${w##*/}"; rm -rf "$w"; }; done
-rm -rf "$dir"/models/*.tmp "$dir"/current.new.*
+rm -rf "$dir"/models/*.tmp "$dir"/current.new.* "$dir/data.tsv.tmp"
+# The data's temporaries (NAME.tmp.PID.HOST.XXXXXX, as the tools name
+# theirs) of runs that died: this host's, with no such process. rm never
+# follows a link.
+host=$(hostname | sed 's/[^A-Za-z0-9]/-/g' | cut -c1-32)
+for t in "$dir"/data.tsv.tmp.* "$dir"/appended.tsv.tmp.*; do
+    [ -f "$t" ] && [ ! -L "$t" ] || continue
+    pid=${t##*.tmp.} && pid=${pid%%.*}
+    case ${t##*.tmp.$pid.} in "$host".??????) ;; *) continue ;; esac
+    case $pid in '' | *[!0-9]*) continue ;; esac
+    [ -d "/proc/$pid" ] || rm -f "$t"
+done
+# put FILE TARGET: FILE copied to TARGET atomically, through a temporary
+# made exclusively beside TARGET (or beside the file a symlink names).
+put() {
+    to=$2
+    [ ! -L "$to" ] || to=$(readlink -f "$to")
+    t=$(mktemp "$to.tmp.$$.$host.XXXXXX") && cp "$1" "$t" &&
+        chmod "$(printf '%o' $((0666 & ~0$(umask))))" "$t" && mv -f "$t" "$to" ||
+        { rm -f "$t"; echo "$me: cannot write $to" >&2; return 1; }
+}
 work=$dir/work.$$
 mkdir "$work"
 stage=starting outcome= old=- new=-
@@ -131,7 +159,7 @@ step() { stage=$1; echo "$me: $1" >&2; echo "== $1" >>"$work/log"; }
 quiet() { "$@" >>"$work/log" 2>&1; }
 
 # ---- 1. the current data ----
-step "updating the data"
+step "checking the data"
 if [ -n "$data" ]; then
     [ -f "$data" ] || { echo "$data: no such file" >>"$work/log"; exit 1; }
     cp "$data" "$work/data.tsv"
@@ -150,14 +178,21 @@ else
     if [ -f "$dir/data.tsv" ]; then
         [ "$(head -n 1 "$append")" = "$(head -n 1 "$dir/data.tsv")" ] ||
             { echo "$append: its header differs from $dir/data.tsv's" >>"$work/log"; exit 1; }
-        { cat "$dir/data.tsv"; tail -n +2 "$append"; } >"$work/data.tsv"
+        # awk ends every row with a newline: a last row without one is not
+        # glued to the first new one
+        { awk 1 "$dir/data.tsv"; awk 'FNR > 1' "$append"; } >"$work/data.tsv"
     else # the first run: the new rows start the data
-        cp "$append" "$work/data.tsv"
+        awk 1 "$append" >"$work/data.tsv"
     fi
 fi
-cp "$work/data.tsv" "$dir/data.tsv.tmp"
-mv "$dir/data.tsv.tmp" "$dir/data.tsv"
-[ -z "$append" ] || printf '%s\t%s\t%s\n' "$sum" "$(now)" "$append" >>"$dir/appended.tsv"
+# The data (and the record of appended files) replaced once a model is
+# trained on it: a run that fails before changes nothing.
+commit_data() {
+    put "$work/data.tsv" "$dir/data.tsv" || return 1
+    [ -n "$append" ] || return 0
+    { [ ! -f "$dir/appended.tsv" ] || cat "$dir/appended.tsv"; printf '%s\t%s\t%s\n' "$sum" "$(now)" "$append"; } >"$work/appended.tsv"
+    put "$work/appended.tsv" "$dir/appended.tsv"
+}
 
 # ---- 2. the held-out slice ----
 step "holding out $frac of the rows ($split)"
@@ -175,6 +210,8 @@ if [ -n "$cur" ]; then set -- --init "$cur/model.safetensors" --init-spec "$cur/
 quiet sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk "$work/new" "$work/new" "$@"
 new=$(awk -F'\t' -v m="$metric" '$1 == m { print $2 }' "$work/new/metrics.tsv")
 [ -n "$new" ] || { echo "no $metric in $work/new/metrics.tsv" >>"$work/log"; exit 1; }
+stage="saving the data"
+commit_data
 
 # ---- 4. the served model on the same slice, then the decision ----
 if [ -n "$cur" ]; then

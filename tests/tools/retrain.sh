@@ -164,3 +164,50 @@ sh "$R" --dir "$T/u" --data "$T/d1.tsv" --metric nosuch >/dev/null 2>&1
 check "an unknown metric: status 2" test $? -eq 2
 sh "$R" --dir "$T/u" --data "$T/d1.tsv" --tolerance abc >/dev/null 2>&1
 check "a tolerance that is no number: status 2" test $? -eq 2
+
+# ---- the data (issue 16): validated before it is touched, rows never
+# merged, the same --append file appended once, stale temporaries ----
+# A table without its final newline; refused runs (bad --seed, a fraction
+# of 2, a bad mlr-train option) leave it byte for byte; the corrected run
+# appends the new rows as rows of their own; the same file again: skipped.
+N=$T/n
+head -c -1 "$T/d1.tsv" >"$T/d1-nonl.tsv"
+# shellcheck disable=SC2086
+sh "$R" --dir "$N" --data "$T/d1-nonl.tsv" $E 2>/dev/null
+check "a table without its final newline: the first run promoted" test "$(field "$N" 2)" = promoted
+cp "$N/data.tsv" "$T/n-data.tsv"
+for bad_opt in "--seed abc" "--seed -1" "--test-fraction 2" "--test-fraction 0" "--test-fraction x"; do
+    # shellcheck disable=SC2086
+    sh "$R" --dir "$N" --append "$T/new1.tsv" $bad_opt $E >/dev/null 2>"$T/err"
+    st=$?
+    check "--append with $bad_opt: status 2, one line" test "$st" -eq 2 -a "$(wc -l <"$T/err")" -eq 1
+    same "--append with $bad_opt: the data unchanged" "$N/data.tsv" "$T/n-data.tsv"
+done
+sh "$R" --dir "$N" --append "$T/new1.tsv" -- --epochs abc >/dev/null 2>&1
+check "--append with a bad mlr-train option: a 'failed' line, status non-zero" \
+    test $? -ne 0 -a "$(field "$N" 2)" = failed
+same "--append with a bad mlr-train option: the data unchanged" "$N/data.tsv" "$T/n-data.tsv"
+# stale temporaries: a dead process's (removed), a symlink at the old
+# fixed name data.tsv.tmp (never followed)
+sh -c 'exit 0' &
+dead=$!
+wait "$dead"
+host=$(hostname | sed 's/[^A-Za-z0-9]/-/g' | cut -c1-32)
+echo stale >"$N/data.tsv.tmp.$dead.$host.abcdef"
+echo victim >"$T/victim"
+cp "$T/victim" "$T/victim.orig"
+ln -s "$T/victim" "$N/data.tsv.tmp"
+# shellcheck disable=SC2086
+sh "$R" --dir "$N" --append "$T/new1.tsv" --tolerance 1000 $E 2>"$T/err"
+check "the corrected run: status 0, promoted" test $? -eq 0 -a "$(field "$N" 2)" = promoted
+check "the corrected run: 8000 + 400 rows, each row whole (10 fields)" \
+    test "$(awk 'END { print NR }' "$N/data.tsv")" = 8401 -a -z "$(awk -F'\t' 'NF != 10' "$N/data.tsv")"
+check "a dead run's data temporary removed" test ! -e "$N/data.tsv.tmp.$dead.$host.abcdef"
+same "a symlink at data.tsv.tmp not followed" "$T/victim" "$T/victim.orig"
+check "no data temporary left" test -z "$(ls "$N" | grep '\.tmp')"
+cp "$N/data.tsv" "$T/n-data.tsv"
+# shellcheck disable=SC2086
+sh "$R" --dir "$N" --append "$T/new1.tsv" --tolerance 1000 $E 2>"$T/err"
+check "the same --append file again: status 0, a 'skipped' line saying so" \
+    test $? -eq 0 -a -n "$(lastline "$N" | awk -F'\t' '$2 == "skipped" && $7 ~ /appended on .* already/')"
+same "the same --append file again: the data unchanged (appended once)" "$N/data.tsv" "$T/n-data.tsv"
