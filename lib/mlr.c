@@ -603,7 +603,7 @@ static int resolve_output(const char *path, char **target, mlr_err *e)
 
 int mlr_out_is_file(const char *path)
 {
-    if (!path || strcmp(path, "-") == 0)
+    if (!path || !*path || strcmp(path, "-") == 0)
         return 0;
     char *target;
     int kind = resolve_output(path, &target, NULL);

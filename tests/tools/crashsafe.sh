@@ -9,6 +9,7 @@
 #    complete new one that its reader loads. A SIGKILL leaves its
 #    temporary; the next run writing the file removes it (none is left
 #    after the last run);
+#  - SIGTERM of mlr-train (5x): no temporary left at all;
 #  - special files beside an output: no sidecar beside a device
 #    (/dev/full.ids), the devices still devices.
 . "$(dirname "$0")/lib.sh"
@@ -137,5 +138,31 @@ killed "train killed by SIGKILL" "$T/old.st" "$T/m.st" load_model 10 1500 \
 cp "$D/all.tsv" "$T/old.tsv"
 killed "synth killed by SIGKILL" "$T/old.tsv" "$T/s.tsv" load_table 3 400 \
     mlr-synth --n-users 2000 --n-items 3000 --n-ratings 300000 --seed 5 --output "$T/s.tsv"
+
+# termed NAME OLD OUT RUNS MAXMS CMD...: like killed, with SIGTERM: the
+# tool removes its own temporaries (--log's too) before it dies, so none
+# is ever left beside OUT; OUT is the earlier file or the complete new one.
+termed() {
+    name=$1 old=$2 out=$3 runs=$4 maxms=$5
+    shift 5
+    i=0 why=""
+    while [ $i -lt "$runs" ]; do
+        i=$((i + 1))
+        cp "$old" "$out"
+        "$@" >/dev/null 2>&1 &
+        pid=$!
+        sleep_ms "$(rand_ms 50 "$maxms")"
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        left=$(ls "$(dirname "$out")" | grep '\.tmp\.' | head -2 | tr '\n' ' ')
+        [ -z "$left" ] || why="run $i: temporaries left after SIGTERM: $left"
+        cmp -s "$old" "$out" || load_model "$out" >/dev/null 2>&1 || why="run $i: $out neither the earlier file nor loadable"
+        rm -f "$(dirname "$out")"/*.tmp.*
+    done
+    if [ -z "$why" ]; then pass "$name: $runs runs, no temporary left, the earlier or a complete model"
+    else fail "$name" "$why"; fi
+}
+termed "train killed by SIGTERM" "$T/old.st" "$T/m.st" 5 1500 \
+    mlr-train --train "$D/enc" --spec "$D/spec" --output "$T/m.st" --log "$T/m.log" --epochs 4 --seed 9 -q
 check "/dev/null and /dev/full still character devices, /dev/stdout a link" \
     test -c /dev/null -a -c /dev/full -a -L /dev/stdout
