@@ -110,7 +110,8 @@ void mlr_out_unlink_temporaries(void);
  * output completes its temporary but renames nothing; batch_commit then
  * renames them all. A failure before it (mlr_die -> abort_all) leaves
  * every earlier file as it was. Commits made inside library functions
- * (mlr_npy_write, model_save, mlr_spec_write) join the batch too. */
+ * (mlr_npy_write, model_save) join the batch too; mlr_spec_write runs a
+ * batch of its own (the spec's files together). */
 void mlr_out_batch_begin(void);
 int mlr_out_batch_commit(mlr_err *e);
 /* Removes the batch's completed temporaries and ends it (a function's own

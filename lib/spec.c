@@ -427,12 +427,21 @@ int mlr_spec_write(const char *dir, mlr_spec *spec, mlr_err *e)
 {
     if (mlr_spec_mkdir(dir, NULL, e) < 0)
         return -1;
-    for (size_t i = 0; i < spec->n; i++)
-        if (has_vocab(spec->features[i].kind) && write_vocab(dir, &spec->features[i], e) < 0)
-            return -1;
+    /* the vocabularies and features.tsv replace the earlier ones together:
+     * a failure of one (a full disk) leaves the earlier spec whole */
+    mlr_out_batch_begin();
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < spec->n; i++)
+        if (has_vocab(spec->features[i].kind))
+            rc = write_vocab(dir, &spec->features[i], e);
     char *path = path_join(dir, "features", ".tsv");
-    int rc = write_features(path, spec, e);
     if (rc == 0)
+        rc = write_features(path, spec, e);
+    if (rc == 0)
+        rc = mlr_out_batch_commit(e);
+    else
+        mlr_out_batch_abort();
+    if (rc == 0) /* read back: the files in place now */
         rc = spec_checksum(dir, spec, e);
     free(path);
     return rc;

@@ -91,8 +91,9 @@ const mlr_feature_def *mlr_feature_def_find(const char *name);
 int mlr_spec_read(const char *dir, mlr_spec *spec, mlr_err *e);
 
 /* Writes spec as DIR (created, with parents, if missing): every vocabulary
- * first, then features.tsv, each atomically (temporary name, rename); sets
- * spec->sha256. On failure the temporaries are removed. */
+ * and features.tsv to temporaries, renamed together once all are complete
+ * (a batch, lib/mlr.h); sets spec->sha256. On failure the temporaries are
+ * removed and the earlier files stay. */
 int mlr_spec_write(const char *dir, mlr_spec *spec, mlr_err *e);
 
 /* mkdir -p DIR; *created (when not NULL) tells whether DIR itself was

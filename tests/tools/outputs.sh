@@ -231,6 +231,13 @@ armed "$U" q.npy q.ids
 limited 400 mlr-embed --model "$D/m.st" --rows "$D/enc" --output "$U/q.npy" 2>"$T/.err"
 st=$?
 untouched "embed, the .npy over ulimit -f (.ids complete): neither replaced" "$U" q.npy q.ids
+# mlr-vocab's spec directory: the vocabularies and features.tsv together
+# (item_id.vocab, 4 KB, is over the limit; the small ones are complete)
+rm -rf "$U/spec" && cp -R "$D/spec" "$U/spec"
+limited 8 mlr-vocab --output "$U/spec" "$D/all.tsv" 2>"$T/.err"
+st=$?
+check "vocab, one vocabulary over ulimit -f: status 1, the earlier spec whole, no temporary" \
+    test "$st" -eq 1 -a -z "$(diff -r "$U/spec" "$D/spec" 2>&1)"
 
 if [ "$(id -u)" = 0 ] && mkdir -p "$M" && mount -t tmpfs -o size=16k tmpfs "$M" 2>/dev/null; then
     # the test rows (2%, 29 KB) fit in split's buffer: nothing of them is
