@@ -190,7 +190,7 @@ check "split 2>&- on bad rows: status 1, outputs untouched" \
     test "$st" -eq 1 -a "$(head -c 100 "$T/te4.tsv")" = earlier -a ! -e "$T/tr4.tsv"
 # every tool: a closed stdout it writes to is an error; --output FILE with
 # stdout closed succeeds.
-for t in baseline embed encode ingest predict score slice split stats synth topk train vocab; do
+for t in baseline embed encode ingest predict recommend score slice split stats synth topk train vocab; do
     "mlr-$t" --version >&- 2>"$T/.err"
     st=$?
     check "mlr-$t --version >&-: status 1, 'standard output is closed'" \
