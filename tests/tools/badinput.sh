@@ -675,19 +675,19 @@ for out in "$O/adir" "$T/nosuch/out" "$T/dangling"; do
     case $out in */adir) why="Is a directory" ;; *) why="No such file or directory" ;; esac
     bad "stats --output ${out##*/}" 1 "$why" mlr-stats --output "$out" "$D/all.tsv"
     bad "synth --output ${out##*/}" 1 "$why" mlr-synth --n-users 5 --n-items 5 --n-ratings 10 --output "$out"
-    bad "split --test ${out##*/}" 1 "$why" mlr-split --test "$out" --train "$O/train.tsv" "$D/all.tsv"
-    bad "split --train ${out##*/}" 1 "$why" mlr-split --test "$O/test.tsv" --train "$out" "$D/all.tsv"
+    bad "split --test-output ${out##*/}" 1 "$why" mlr-split --test-output "$out" --output "$O/train.tsv" "$D/all.tsv"
+    bad "split --output ${out##*/}" 1 "$why" mlr-split --test-output "$O/test.tsv" --output "$out" "$D/all.tsv"
     bad "topk --output ${out##*/}" 1 "$why" mlr-topk --quiet --queries "$D/q.npy" --items "$D/items.npy" --output "$out"
     bad "predict --output ${out##*/}" 1 "$why" mlr-predict --model "$D/m.st" --rows "$D/enc" --output "$out"
-    bad "embed --output ${out##*/}" 1 "$why" mlr-embed --model "$D/m.st" --queries "$D/enc" --output "$out"
-    bad "slice --ids-output ${out##*/}" 1 "$why" mlr-slice --rows 0:2 --ids "$D/q.ids" --ids-output "$out" \
+    bad "embed --output ${out##*/}" 1 "$why" mlr-embed --model "$D/m.st" --rows "$D/enc" --output "$out"
+    bad "slice --ids-output ${out##*/}" 1 "$why" mlr-slice --range 0:2 --ids "$D/q.ids" --ids-output "$out" \
         --output "$O/out.npy" "$D/q.npy"
-    bad "train --log ${out##*/}" 1 "$why" mlr-train --train "$D/trainenc" --spec "$D/spec" --output "$O/out.st" \
+    bad "train --log ${out##*/}" 1 "$why" mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$O/out.st" \
         --log "$out" --dim 4 --layers 4 --rating-layers 4 --epochs 1 -q
     bad "baseline --output ${out##*/}" 1 "$why" mlr-baseline --kind pop --train "$D/train.tsv" --test "$D/test.tsv" --output "$out"
 done
 bad "stats --output ''" 1 "empty output file name" mlr-stats --output "" "$D/all.tsv"
-bad "embed --output ''" 1 "empty output file name" mlr-embed --model "$D/m.st" --queries "$D/enc" --output ""
+bad "embed --output ''" 1 "empty output file name" mlr-embed --model "$D/m.st" --rows "$D/enc" --output ""
 
 # temporaries anywhere (the accepted runs wrote outside $O)
 tmp=$(find "$T" -name '*.tmp.*' | head -3)
