@@ -45,7 +45,7 @@ check "2x2x2: a run's cmd holds its options and threads" \
 check "2x2x2: the run trained with those options" \
     grep -q 'dim\\":16,\\"layers\\":\[16,8\]' "$T/g/runs/dim=16_layers=16,8_lr=0.05/model.safetensors"
 check "2x2x2: 8 successes in the joblog" test "$(awk -F'\t' 'NR > 1 && $7 == 0' "$T/g/joblog" | wc -l)" = 8
-check "2x2x2: the data prepared once" test "$(ls "$T/g/prep" | grep -c '^enc-')" = 5
+check "2x2x2: the data prepared once" test "$(ls "$T/g/prep" | grep -c '^enc-')" = 7
 
 # The same command again: nothing to do, the same table.
 cp "$T/g/results.tsv" "$T/first.tsv"
