@@ -12,7 +12,8 @@
 /* ---- configuration ---- */
 
 static const char *const default_query[] = {"user_id", "timestamp", "user_occupation", "user_age",
-                                            "user_gender", "user_zip", "user_occupation_text"};
+                                            "user_gender", "user_zip", "user_occupation_text",
+                                            "user_history"};
 static const char *const default_cand[] = {"item_id", "item_title", "item_genres"};
 
 model_config model_config_defaults(void)

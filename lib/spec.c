@@ -21,6 +21,8 @@ static const mlr_feature_def DEFS[] = {
     {"user_occupation_text", "user_occupation", MLR_KIND_WORDS, MLR_SIDE_QUERY, 0},
     {"timestamp", "timestamp", MLR_KIND_NUM, MLR_SIDE_QUERY, 0},
     {"user_age", "user_age", MLR_KIND_NUM, MLR_SIDE_QUERY, 0},
+    /* added by mlr-history: the user's training items, own item left out */
+    {"user_history", "user_history", MLR_KIND_MULTI, MLR_SIDE_QUERY, 0},
     {"rating", "rating", MLR_KIND_LABEL, MLR_SIDE_LABEL, 0},
 };
 #define NDEFS (sizeof DEFS / sizeof DEFS[0])

@@ -1,5 +1,5 @@
 #!/bin/sh
-# prepare.sh [--spec SPECDIR] [--valid-fraction F] [--valid-by MODE] [--valid-seed S]
+# prepare.sh [--spec SPECDIR] [--history N] [--valid-fraction F] [--valid-by MODE] [--valid-seed S]
 #            TRAIN.tsv TEST.tsv OUTDIR [mlr-vocab options...]
 #
 # The data half of evaluate.sh, done once and shared by any number of
@@ -13,6 +13,14 @@
 #                         once, at the end.
 #   enc-train/ enc-test/  the encoded rows;  enc-items/ the catalogue
 #   enc-fit/ enc-valid/   the encoded fit rows and validation slice
+#   users.tsv users-fit.tsv  one query row per user (mlr-history --per-user) of
+#                         TRAIN and of the fit rows: the user at their last
+#                         training time with all their training items, the
+#                         per-user queries (enc-users/, enc-users-fit/)
+# Every table is encoded with its user_history column (mlr-history: each
+# row's user's latest --history N items of the rows the model learns from,
+# the row's own item left out; the fit rows' for the fit and validation
+# rows, TRAIN's for the test rows). --history 0 leaves the feature out.
 #   catalogue.tsv         item_id, item_title, item_genres of every item
 #   train.tsv test.tsv    symbolic links to the tables (absolute paths), which
 #                         train-eval.sh reads for exclusions and scoring
@@ -23,11 +31,12 @@ me=prepare
 # The validation slice is cut the way the test rows were (--valid-by: random
 # for a random split, user-time for each user's latest rows, time for the
 # latest rows overall), --valid-fraction F of TRAIN (default 0.1), seeded.
-usage() { echo "usage: prepare.sh [--spec SPECDIR] [--valid-fraction F] [--valid-by random|user-time|time] [--valid-seed S] TRAIN.tsv TEST.tsv OUTDIR [mlr-vocab options...]" >&2; exit 2; }
-spec= vfrac=0.1 vby=random vseed=1
+usage() { echo "usage: prepare.sh [--spec SPECDIR] [--history N] [--valid-fraction F] [--valid-by random|user-time|time] [--valid-seed S] TRAIN.tsv TEST.tsv OUTDIR [mlr-vocab options...]" >&2; exit 2; }
+spec= vfrac=0.1 vby=random vseed=1 hist=16
 while [ $# -gt 0 ]; do
     case $1 in
     --spec) [ $# -ge 2 ] || usage; spec=$2; shift 2 ;;
+    --history) [ $# -ge 2 ] || usage; hist=$2; shift 2 ;;
     --valid-fraction) [ $# -ge 2 ] || usage; vfrac=$2; shift 2 ;;
     --valid-by) [ $# -ge 2 ] || usage; vby=$2; shift 2 ;;
     --valid-seed) [ $# -ge 2 ] || usage; vseed=$2; shift 2 ;;
@@ -36,6 +45,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case $vby in random|user-time|time) ;; *) die "--valid-by: random, user-time or time, not '$vby'" ;; esac
+case $hist in ''|*[!0-9]*) die "--history takes a number of items (0: none), not '$hist'" ;; esac
 [ $# -ge 3 ] || usage
 train=$1 test=$2 out=$3
 shift 3
@@ -52,21 +62,44 @@ for t in train test; do
     [ "$a" = "$(abspath "$out/$t.tsv")" ] || ln -sfn "$a" "$out/$t.tsv"
 done
 
+# The validation slice, cut from the training rows only.
+run_stage split-valid mlr-split --by "$vby" --seed "$vseed" --test-fraction "$vfrac" \
+    --test-output "$out/valid.tsv" --output "$out/fit.tsv" "$train"
+
+# The histories: OUTDIR/h/NAME.tsv is table NAME with its user_history.
+mkdir -p "$out/h"
+history() { # NAME FROM TABLE|--per-user
+    if [ "$hist" = 0 ]; then
+        if [ "$3" = --per-user ]; then per_user_rows "$2" >"$out/h/$1.tsv"; else cp "$3" "$out/h/$1.tsv"; fi
+    else
+        run_stage "history-$1" mlr-history --max "$hist" --train "$2" --output "$out/h/$1.tsv" "$3"
+    fi
+}
+# Without histories, a user's query row is still their latest training row.
+per_user_rows() {
+    awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "user_id") cu = i; if ($i == "timestamp") ct = i }
+        print; next } !($cu in t) || $ct >= t[$cu] { t[$cu] = $ct; row[$cu] = $0; if (!($cu in seen)) { seen[$cu]; order[++n] = $cu } }
+        END { for (i = 1; i <= n; i++) print row[order[i]] }' "$1"
+}
+history train "$train" "$train"
+history fit "$out/fit.tsv" "$out/fit.tsv"
+history valid "$out/fit.tsv" "$out/valid.tsv"
+history test "$train" "$test"
+history users "$train" --per-user
+history users-fit "$out/fit.tsv" --per-user
+cp "$out/h/users.tsv" "$out/users.tsv"
+cp "$out/h/users-fit.tsv" "$out/users-fit.tsv"
+
 # Vocabularies from the training rows only, or the given model's.
 if [ -n "$spec" ]; then
     [ -f "$spec/features.tsv" ] || die "$spec: no features.tsv (not a SPECDIR)"
     rm -rf "$out/spec.tmp" && cp -R "$spec" "$out/spec.tmp" && rm -rf "$out/spec" && mv "$out/spec.tmp" "$out/spec"
 else
-    run_stage vocab mlr-vocab --output "$out/spec" "$@" "$train"
+    run_stage vocab mlr-vocab --output "$out/spec" "$@" "$out/h/train.tsv"
 fi
-
-# The validation slice, cut from the training rows only.
-run_stage split-valid mlr-split --by "$vby" --seed "$vseed" --test-fraction "$vfrac" \
-    --test-output "$out/valid.tsv" --output "$out/fit.tsv" "$train"
-run_stage encode-train mlr-encode --spec "$out/spec" --output "$out/enc-train" "$train"
-run_stage encode-fit mlr-encode --spec "$out/spec" --output "$out/enc-fit" "$out/fit.tsv"
-run_stage encode-valid mlr-encode --spec "$out/spec" --output "$out/enc-valid" "$out/valid.tsv"
-run_stage encode-test mlr-encode --spec "$out/spec" --output "$out/enc-test" "$test"
+for t in train fit valid test users users-fit; do
+    run_stage "encode-$t" mlr-encode --spec "$out/spec" --output "$out/enc-$t" "$out/h/$t.tsv"
+done
 # The catalogue: every item of TRAIN and TEST is a candidate. Its titles
 # and genres (first row of each item) are kept for recommend.sh.
 awk -F'\t' -v OFS='\t' 'FNR == 1 { ci = ct = cg = 0

@@ -7,6 +7,8 @@
 # scores it on the validation slice, then once on PREP's test rows. Leaves
 # in RUN (which may be PREP):
 #   model.safetensors     the model (not with --model);  train-log.tsv one row per epoch
+#   users.npy users.ids   one query per user (the user at their last training
+#                         time with their training items): the per-user metrics'
 #   valid-metrics.tsv     the metrics on the validation slice (fit rows excluded):
 #                         what grid.sh ranks by and any choice is made on
 #   query.npy query.ids   one query embedding per test row, in test order
@@ -64,10 +66,15 @@ run_stage embed-valid mlr-embed $tt --model "$model" --rows "$prep/enc-valid" --
 run_stage embed-items mlr-embed $tt --model "$model" --catalogue "$prep/enc-items" --output "$run/items.npy"
 # shellcheck disable=SC2086
 run_stage predict-valid mlr-predict $tt --model "$model" --output "$run/valid-pred.tsv" "$prep/enc-valid"
+# The per-user metrics ask one query per user, made from what is known
+# before the held-out rows: the user at their last fit time, with their
+# fit items (mlr-history --per-user), never the held-out rows themselves.
+# shellcheck disable=SC2086
+run_stage embed-valid-users mlr-embed $tt --model "$model" --queries "$prep/enc-users-fit" --output "$run/valid-users.npy"
 # shellcheck disable=SC2086
 run_stage score-valid mlr-score $tt --test "$prep/valid.tsv" --train "$prep/fit.tsv" \
     --queries "$run/valid-query.npy" --items "$run/items.npy" --pred "$run/valid-pred.tsv" \
-    --output "$run/valid-metrics.tsv"
+    --user-queries "$run/valid-users.npy" --output "$run/valid-metrics.tsv"
 [ "$test" = 1 ] || exit 0
 
 # The test rows, scored once.
@@ -86,5 +93,8 @@ fi
 # The seed's top-k accuracies (nothing excluded) straight from the
 # embeddings, the exclusion metrics and RMSE beside them.
 # shellcheck disable=SC2086
+# shellcheck disable=SC2086
+run_stage embed-users mlr-embed $tt --model "$model" --queries "$prep/enc-users" --output "$run/users.npy"
+# shellcheck disable=SC2086
 run_stage score mlr-score $tt --test "$prep/test.tsv" --train "$prep/train.tsv" --queries "$run/query.npy" \
-    --items "$run/items.npy" --pred "$run/pred.tsv" --output "$run/metrics.tsv"
+    --items "$run/items.npy" --pred "$run/pred.tsv" --user-queries "$run/users.npy" --output "$run/metrics.tsv"

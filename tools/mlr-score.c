@@ -21,7 +21,7 @@
 #define ABSENT UINT32_MAX
 
 typedef struct {
-    const char *test, *queries, *items, *item_ids, *topk, *train, *pred, *output;
+    const char *test, *queries, *items, *item_ids, *topk, *train, *pred, *output, *user_queries;
     size_t at[MLR_MAX_AT], nat;
     long block, threads;
 } options;
@@ -50,7 +50,10 @@ static void usage(FILE *fp)
         "  --test FILE       the truth, one row per query row (required)\n"
         "  --queries Q.npy   query embeddings (N, D), '-' for stdin; row i = test row i.\n"
         "                    A user's per-user query is the MEAN of the embeddings of the\n"
-        "                    user's test rows\n"
+        "                    user's test rows, unless --user-queries\n"
+        "  --user-queries U.npy  one query per user (U, D), its user ids in U.ids (mlr-embed\n"
+        "                    of mlr-history --per-user rows: the user at their last training\n"
+        "                    time, never reading the test rows): the per-user metrics' queries\n"
         "  --items I.npy     candidate embeddings (M, D), with --queries\n"
         "  --item-ids FILE   catalogue ids, column id (default: I.npy's name with .ids;\n"
         "                    with --topk: optional, needed for coverage@k)\n"
@@ -90,6 +93,7 @@ static options parse_args(int argc, char **argv)
         {"pred", required_argument, 0, 'p'}, {"at", required_argument, 0, 'a'},
         {"block", required_argument, 0, 'b'}, {"threads", required_argument, 0, 'T'},
         {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'},
+        {"user-queries", required_argument, 0, 'U'},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
@@ -110,6 +114,7 @@ static options parse_args(int argc, char **argv)
         case 'T': o.threads = mlr_opt_long("--threads", optarg, 1, 256); break;
         case 'o': o.output = optarg; break;
         case 'q': break;
+        case 'U': o.user_queries = optarg; break;
         default: mlr_opt_rest(c, "mlr-score", usage, argv);
         }
     }
@@ -118,6 +123,7 @@ static options parse_args(int argc, char **argv)
     if (!o.test) mlr_usage_die("--test is required (try 'mlr-score --help')");
     if (o.queries && o.topk) mlr_usage_die("--queries and --topk exclude each other");
     if (!!o.queries != !!o.items) mlr_usage_die("--queries and --items go together");
+    if (o.user_queries && !o.queries) mlr_usage_die("--user-queries needs --queries and --items");
     if (!o.queries && !o.topk && !o.pred)
         mlr_usage_die("nothing to score: give --queries/--items, --topk or --pred");
     return o;
@@ -290,30 +296,67 @@ static void rank_rows(const options *o, truth *t, mlr_scorer *sc, size_t d,
     free(qb); free(tr); free(rank); free(rank_x); free(ex); free(nex);
 }
 
-/* Each user's list: the top kmax of the mean query, training items removed. */
-static void user_lists(const options *o, const truth *t, mlr_scorer *sc, size_t d,
-                       const double *usum, uint32_t *lists, size_t *len, size_t kmax)
+/* Each user's query (U, D): the mean of the user's test rows' queries. */
+static float *mean_queries(const truth *t, size_t d, const double *usum)
 {
-    size_t block = (size_t)o->block, n;
+    float *uq = xmalloc(nz(t->users * d) * sizeof *uq);
+    size_t *rows = xcalloc(nz(t->users), sizeof *rows);
+    for (size_t i = 0; i < t->rows; i++) rows[t->user_of[i]]++;
+    for (size_t u = 0; u < t->users; u++)
+        for (size_t c = 0; c < d; c++) uq[u * d + c] = (float)(usum[u * d + c] / (double)rows[u]);
+    free(rows);
+    return uq;
+}
+
+/* Each user's query (U, D) from --user-queries: the row of U.npy whose id
+ * in U.ids is the user's; every test user must have one. */
+static float *given_queries(const options *o, const truth *t, size_t d)
+{
+    mlr_err e;
+    mlr_array q;
+    if (mlr_npy_read(o->user_queries, MLR_F4, &q, &e) < 0) mlr_die_err(&e);
+    if (q.ndim != 2 || q.shape[1] != d)
+        mlr_die("%s: expected a (U, %zu) <f4 matrix, the width of %s", o->user_queries, d, o->items);
+    size_t n = strlen(o->user_queries), rows, bad;
+    char *ids = xmalloc(n + 5);
+    memcpy(ids, o->user_queries, n + 1);
+    if (n > 4 && strcmp(ids + n - 4, ".npy") == 0) n -= 4;
+    strcpy(ids + n, ".ids");
+    mlr_strmap *users = mlr_strmap_new(0);
+    if (mlr_ids_read(ids, users, &rows, &e) < 0) mlr_die_err(&e);
+    if (rows != q.shape[0]) mlr_die("%s has %zu rows, %s %zu", ids, rows, o->user_queries, q.shape[0]);
+    if (!mlr_all_finite(q.data, rows * d, &bad)) mlr_die("%s: row %zu: non-finite value", o->user_queries, bad / d);
+    float *uq = xmalloc(nz(t->users * d) * sizeof *uq);
+    for (size_t u = 0; u < t->users; u++) {
+        long r = mlr_strmap_find(users, mlr_strmap_key(t->user_ids, u), mlr_strmap_key_len(t->user_ids, u));
+        if (r < 0) mlr_die("%s: no query for user '%s' of %s", ids, mlr_strmap_key(t->user_ids, u), o->test);
+        memcpy(uq + u * d, (const float *)q.data + (size_t)r * d, d * sizeof *uq);
+    }
+    mlr_strmap_free(users);
+    free(ids);
+    mlr_array_free(&q);
+    return uq;
+}
+
+/* Each user's list: the top kmax of the user's query, training items removed. */
+static void user_lists(const options *o, const truth *t, mlr_scorer *sc, size_t d,
+                       const float *uq, uint32_t *lists, size_t *len, size_t kmax)
+{
+    size_t block = (size_t)o->block;
     float *qb = xmalloc(nz(block * d) * sizeof *qb); /* (B, D) */
     mlr_hit *hits = xmalloc(nz(block * kmax) * sizeof *hits);
     const uint32_t **ex = xmalloc(block * sizeof *ex);
     size_t *nex = xmalloc(block * sizeof *nex);
-    size_t *rows = xcalloc(nz(t->users), sizeof *rows);
-    for (size_t i = 0; i < t->rows; i++) rows[t->user_of[i]]++;
     for (size_t u0 = 0; u0 < t->users; u0 += block) {
         size_t b = t->users - u0 < block ? t->users - u0 : block;
-        for (size_t r = 0; r < b; r++) {
-            size_t u = u0 + r;
-            for (size_t c = 0; c < d; c++) qb[r * d + c] = (float)(usum[u * d + c] / (double)rows[u]);
-            ex[r] = mlr_usersets_get(&t->seen, u, &nex[r]);
-        }
+        memcpy(qb, uq + u0 * d, b * d * sizeof *qb);
+        for (size_t r = 0; r < b; r++)
+            ex[r] = mlr_usersets_get(&t->seen, u0 + r, &nex[r]);
         mlr_topk_block(sc, qb, b, kmax, ex, nex, hits, len + u0);
         for (size_t r = 0; r < b; r++)
             for (size_t i = 0; i < len[u0 + r]; i++) lists[(u0 + r) * kmax + i] = hits[r * kmax + i].item;
     }
-    (void)n;
-    free(qb); free(hits); free(ex); free(nex); free(rows);
+    free(qb); free(hits); free(ex); free(nex);
 }
 
 static void score_embeddings(const options *o, truth *t, FILE *fp)
@@ -340,7 +383,9 @@ static void score_embeddings(const options *o, truth *t, FILE *fp)
         size_t kmax = max_at(o);
         uint32_t *lists = xmalloc(nz(t->users * kmax) * sizeof *lists); /* (U, K) */
         size_t *len = xcalloc(nz(t->users), sizeof *len);
-        user_lists(o, t, sc, d, usum, lists, len, kmax);
+        float *uq = o->user_queries ? given_queries(o, t, d) : mean_queries(t, d, usum);
+        user_lists(o, t, sc, d, uq, lists, len, kmax);
+        free(uq);
         put_per_user(fp, o, t, lists, len, kmax);
         free(lists);
         free(len);

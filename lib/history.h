@@ -1,0 +1,38 @@
+/* history.h: each user's items in a training table, for the user_history
+ * feature of the query tower (docs/features.md; Covington et al. 2016).
+ *
+ *   mlr_history *h = mlr_history_read("train.tsv", &e);
+ *   size_t n = mlr_history_field(h, "42", 2, "377", 3, 50, &buf, &cap);
+ *   // buf: the '|'-joined ids of user 42's 50 latest training items,
+ *   // item 377 left out (a row must never see its own item: the label)
+ *   mlr_history_free(h);
+ *
+ * "Latest" is by timestamp, ties by row order (the later row is the later,
+ * as mlr-split says). A user who rated an item twice has it once per row. */
+#ifndef MLR_HISTORY_H
+#define MLR_HISTORY_H
+
+#include <stddef.h>
+#include "mlr.h"
+
+typedef struct mlr_history mlr_history;
+
+/* Reads PATH's user_id, item_id and timestamp columns. NULL and e filled on
+ * a missing file or column, a bad timestamp, an item id holding '|'. */
+mlr_history *mlr_history_read(const char *path, mlr_err *e);
+void mlr_history_free(mlr_history *h);
+
+/* The number of users, and user u's id (u < count). */
+size_t mlr_history_users(const mlr_history *h);
+const char *mlr_history_user(const mlr_history *h, size_t u, size_t *len);
+/* User u's latest training row's position in the table (0 = first row). */
+size_t mlr_history_last_row(const mlr_history *h, size_t u);
+
+/* Writes the user's at most max latest items, newest first, '|'-joined and
+ * NUL-terminated, into *buf (grown as needed; *cap its size), leaving out
+ * every copy of item own (own NULL: none left out). Returns the length;
+ * 0 (an empty field) for a user not in the table. */
+size_t mlr_history_field(const mlr_history *h, const char *user, size_t ulen, const char *own,
+                         size_t olen, size_t max, char **buf, size_t *cap);
+
+#endif

@@ -1,0 +1,82 @@
+# mlr-history: no row's history holds its own item (the label), a history
+# is the user's latest training items newest first and capped, --per-user
+# gives each user's last training row with all their items; mlr-score's
+# --user-queries joins per-user queries by user id; broken input.
+. "$(dirname "$0")/lib.sh"
+
+mlr-synth --n-users 80 --n-items 120 --n-ratings 3000 --seed 4 --output "$T/all.tsv"
+mlr-split --seed 1 --test-fraction 0.2 --test "$T/test.tsv" --train "$T/train.tsv" "$T/all.tsv"
+mlr-history --train "$T/train.tsv" --max 1000 --output "$T/train-h.tsv" "$T/train.tsv"
+mlr-history --train "$T/train.tsv" --max 1000 --output "$T/test-h.tsv" "$T/test.tsv"
+hcol() { awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "user_history") c = i; print c; exit }' "$1"; }
+check "a user_history column is added last" test "$(hcol "$T/train-h.tsv")" -eq "$(($(head -1 "$T/train.tsv" | tr '\t' '\n' | wc -l) + 1))"
+check "every row kept, in order" test "$(cut -f1-10 "$T/train-h.tsv" | cmp - "$T/train.tsv" && echo same)" = same
+# The label never leaks: no row's history holds its own item.
+check "no training row's history holds its own item" awk -F'\t' -v h="$(hcol "$T/train-h.tsv")" \
+    'NR > 1 { n = split($h, a, "|"); for (i = 1; i <= n; i++) if (a[i] == $2) bad = 1 } END { exit bad }' "$T/train-h.tsv"
+# A training row's history is all its user's other training items; a test
+# row's is all its user's training items (none is the test item).
+awk -F'\t' 'NR > 1 { items[$1] = items[$1] " " $2 } END { for (u in items) print u "\t" items[u] }' "$T/train.tsv" >"$T/items-of"
+check "a training row's history: every other training item of its user" awk -F'\t' -v h="$(hcol "$T/train-h.tsv")" \
+    'NR == FNR { n[$1] = split($2, x, " "); next } FNR > 1 { if (split($h, a, "|") != n[$1] - 1) bad = 1 } END { exit bad }' \
+    "$T/items-of" "$T/train-h.tsv"
+check "a test row's history: every training item of its user" awk -F'\t' -v h="$(hcol "$T/test-h.tsv")" \
+    'NR == FNR { n[$1] = split($2, x, " "); next } FNR > 1 { if (split($h, a, "|") != n[$1] + 0) bad = 1 } END { exit bad }' \
+    "$T/items-of" "$T/test-h.tsv"
+
+# The latest first, capped: a hand-made table.
+printf 'user_id\titem_id\trating\ttimestamp\n' >"$T/t.tsv"
+printf 'u\ta\t5\t30\nu\tb\t4\t10\nu\tc\t3\t20\nu\td\t3\t20\nv\te\t1\t5\nu\ta\t2\t40\n' >>"$T/t.tsv"
+printf 'user_id\titem_id\trating\ttimestamp\nu\tb\t1\t50\nw\tz\t1\t50\n' >"$T/q.tsv"
+mlr-history --train "$T/t.tsv" --max 3 "$T/q.tsv" >"$T/q-h.tsv"
+check "newest first, ties by row order, own item left out, capped at --max" \
+    test "$(sed -n 2p "$T/q-h.tsv" | cut -f5)" = "a|a|d"
+check "a user absent from --train: an empty history" test "$(sed -n 3p "$T/q-h.tsv" | cut -f5)" = ""
+mlr-history --train "$T/t.tsv" --max 10 "$T/t.tsv" >"$T/t-h.tsv"
+check "every copy of the own item left out" test "$(sed -n 2p "$T/t-h.tsv" | cut -f5)" = "d|c|b"
+
+# --per-user: one row per user, their latest row, all their items.
+mlr-history --train "$T/t.tsv" --per-user --max 10 >"$T/users.tsv"
+check "--per-user: one row per user" test "$(sed 1d "$T/users.tsv" | cut -f1 | sort | tr '\n' ' ')" = "u v "
+check "--per-user: the user's latest row, all items kept" \
+    test "$(grep '^u	' "$T/users.tsv")" = "$(printf 'u\ta\t2\t40\ta|a|d|c|b')"
+
+# Broken input: one line, status 1 or 2, no output file.
+printf 'user_id\titem_id\ttimestamp\nu\ta\tsoon\n' >"$T/bad.tsv"
+expect_fail "a timestamp that is not a number" 1 "timestamp" mlr-history --train "$T/bad.tsv" --output "$T/o.tsv" "$T/q.tsv"
+printf 'user_id\ttimestamp\nu\t1\n' >"$T/noitem.tsv"
+expect_fail "no item_id column" 1 "item_id" mlr-history --train "$T/noitem.tsv" --output "$T/o.tsv" "$T/q.tsv"
+printf 'user_id\titem_id\ttimestamp\nu\ta|b\t1\n' >"$T/pipe.tsv"
+expect_fail "an item id holding '|'" 1 "holds '|'" mlr-history --train "$T/pipe.tsv" --output "$T/o.tsv" "$T/q.tsv"
+expect_fail "a table that has a history already" 1 "already has a user_history" \
+    mlr-history --train "$T/t.tsv" --output "$T/o.tsv" "$T/t-h.tsv"
+expect_fail "missing --train" 2 "--train" mlr-history "$T/q.tsv"
+expect_fail "--max 0" 2 "--max" mlr-history --train "$T/t.tsv" --max 0 "$T/q.tsv"
+check "no output file after a failure" test ! -e "$T/o.tsv"
+
+# mlr-score --user-queries: when every user has one test row, the mean of
+# the user's test-row queries is that row, so U = Q with the test rows'
+# user ids gives the same figures, in any row order; a user without a row
+# in U is refused.
+mlr-split --by last-n --n 1 --test "$T/t1.tsv" --train "$T/tr1.tsv" "$T/all.tsv"
+mlr-vocab --output "$T/spec" "$T/tr1.tsv"
+mlr-encode --spec "$T/spec" --output "$T/enc-tr" "$T/tr1.tsv"
+mlr-encode --spec "$T/spec" --output "$T/enc-t" "$T/t1.tsv" 2>"$T/clip.err"
+mlr-encode --items --spec "$T/spec" --output "$T/enc-items" "$T/tr1.tsv" "$T/t1.tsv"
+mlr-train --train "$T/enc-tr" --spec "$T/spec" --epochs 1 --quiet --output "$T/m.safetensors"
+mlr-embed --model "$T/m.safetensors" --queries "$T/enc-t" --output "$T/q.npy"
+mlr-embed --model "$T/m.safetensors" --items "$T/enc-items" --output "$T/i.npy"
+S="mlr-score --test $T/t1.tsv --train $T/tr1.tsv --queries $T/q.npy --items $T/i.npy"
+$S --output "$T/mean.tsv"
+cp "$T/q.npy" "$T/u.npy" && cp "$T/q.ids" "$T/u.ids"
+$S --user-queries "$T/u.npy" --output "$T/given.tsv"
+same "--user-queries of the same rows: the same figures" "$T/given.tsv" "$T/mean.tsv"
+n=$(($(wc -l <"$T/q.ids") - 1))
+mlr-slice --rows "$((n / 2)):" --ids "$T/q.ids" --ids-output "$T/b.ids" --output "$T/b.npy" "$T/q.npy"
+mlr-slice --rows "0:$((n / 2))" --ids "$T/q.ids" --ids-output "$T/a.ids" --output "$T/a.npy" "$T/q.npy"
+{ cat "$T/b.ids"; sed 1d "$T/a.ids"; } >"$T/r.ids"
+# The two halves swapped: the .npy's rows follow the ids.
+{ head -c 128 "$T/q.npy"; tail -c +129 "$T/b.npy"; tail -c +129 "$T/a.npy"; } >"$T/r.npy"
+$S --user-queries "$T/r.npy" --output "$T/reordered.tsv"
+same "--user-queries joins by user id, not position" "$T/reordered.tsv" "$T/mean.tsv"
+expect_fail "--user-queries missing a user" 1 "no query for user" $S --user-queries "$T/a.npy"
