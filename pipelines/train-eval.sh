@@ -70,7 +70,7 @@ run_stage predict-valid mlr-predict $tt --model "$model" --output "$run/valid-pr
 # before the held-out rows: the user at their last fit time, with their
 # fit items (mlr-history --per-user), never the held-out rows themselves.
 # shellcheck disable=SC2086
-run_stage embed-valid-users mlr-embed $tt --model "$model" --queries "$prep/enc-users-fit" --output "$run/valid-users.npy"
+run_stage embed-valid-users mlr-embed $tt --model "$model" --rows "$prep/enc-users-fit" --output "$run/valid-users.npy"
 # shellcheck disable=SC2086
 run_stage score-valid mlr-score $tt --test "$prep/valid.tsv" --train "$prep/fit.tsv" \
     --queries "$run/valid-query.npy" --items "$run/items.npy" --pred "$run/valid-pred.tsv" \
@@ -94,7 +94,7 @@ fi
 # embeddings, the exclusion metrics and RMSE beside them.
 # shellcheck disable=SC2086
 # shellcheck disable=SC2086
-run_stage embed-users mlr-embed $tt --model "$model" --queries "$prep/enc-users" --output "$run/users.npy"
+run_stage embed-users mlr-embed $tt --model "$model" --rows "$prep/enc-users" --output "$run/users.npy"
 # shellcheck disable=SC2086
 run_stage score mlr-score $tt --test "$prep/test.tsv" --train "$prep/train.tsv" --queries "$run/query.npy" \
     --items "$run/items.npy" --pred "$run/pred.tsv" --user-queries "$run/users.npy" --output "$run/metrics.tsv"

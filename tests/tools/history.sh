@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 mlr-synth --n-users 80 --n-items 120 --n-ratings 3000 --seed 4 --output "$T/all.tsv"
-mlr-split --seed 1 --test-fraction 0.2 --test "$T/test.tsv" --train "$T/train.tsv" "$T/all.tsv"
+mlr-split --seed 1 --test-fraction 0.2 --test-output "$T/test.tsv" --output "$T/train.tsv" "$T/all.tsv"
 mlr-history --train "$T/train.tsv" --max 1000 --output "$T/train-h.tsv" "$T/train.tsv"
 mlr-history --train "$T/train.tsv" --max 1000 --output "$T/test-h.tsv" "$T/test.tsv"
 hcol() { awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "user_history") c = i; print c; exit }' "$1"; }
@@ -58,22 +58,22 @@ check "no output file after a failure" test ! -e "$T/o.tsv"
 # the user's test-row queries is that row, so U = Q with the test rows'
 # user ids gives the same figures, in any row order; a user without a row
 # in U is refused.
-mlr-split --by last-n --n 1 --test "$T/t1.tsv" --train "$T/tr1.tsv" "$T/all.tsv"
+mlr-split --by last-n --n 1 --test-output "$T/t1.tsv" --output "$T/tr1.tsv" "$T/all.tsv"
 mlr-vocab --output "$T/spec" "$T/tr1.tsv"
 mlr-encode --spec "$T/spec" --output "$T/enc-tr" "$T/tr1.tsv"
 mlr-encode --spec "$T/spec" --output "$T/enc-t" "$T/t1.tsv" 2>"$T/clip.err"
-mlr-encode --items --spec "$T/spec" --output "$T/enc-items" "$T/tr1.tsv" "$T/t1.tsv"
-mlr-train --train "$T/enc-tr" --spec "$T/spec" --epochs 1 --quiet --output "$T/m.safetensors"
-mlr-embed --model "$T/m.safetensors" --queries "$T/enc-t" --output "$T/q.npy"
-mlr-embed --model "$T/m.safetensors" --items "$T/enc-items" --output "$T/i.npy"
+mlr-encode --as-catalogue --spec "$T/spec" --output "$T/enc-items" "$T/tr1.tsv" "$T/t1.tsv"
+mlr-train --rows "$T/enc-tr" --spec "$T/spec" --epochs 1 --quiet --output "$T/m.safetensors"
+mlr-embed --model "$T/m.safetensors" --rows "$T/enc-t" --output "$T/q.npy"
+mlr-embed --model "$T/m.safetensors" --catalogue "$T/enc-items" --output "$T/i.npy"
 S="mlr-score --test $T/t1.tsv --train $T/tr1.tsv --queries $T/q.npy --items $T/i.npy"
 $S --output "$T/mean.tsv"
 cp "$T/q.npy" "$T/u.npy" && cp "$T/q.ids" "$T/u.ids"
 $S --user-queries "$T/u.npy" --output "$T/given.tsv"
 same "--user-queries of the same rows: the same figures" "$T/given.tsv" "$T/mean.tsv"
 n=$(($(wc -l <"$T/q.ids") - 1))
-mlr-slice --rows "$((n / 2)):" --ids "$T/q.ids" --ids-output "$T/b.ids" --output "$T/b.npy" "$T/q.npy"
-mlr-slice --rows "0:$((n / 2))" --ids "$T/q.ids" --ids-output "$T/a.ids" --output "$T/a.npy" "$T/q.npy"
+mlr-slice --range "$((n / 2)):" --ids "$T/q.ids" --ids-output "$T/b.ids" --output "$T/b.npy" "$T/q.npy"
+mlr-slice --range "0:$((n / 2))" --ids "$T/q.ids" --ids-output "$T/a.ids" --output "$T/a.npy" "$T/q.npy"
 { cat "$T/b.ids"; sed 1d "$T/a.ids"; } >"$T/r.ids"
 # The two halves swapped: the .npy's rows follow the ids.
 { head -c 128 "$T/q.npy"; tail -c +129 "$T/b.npy"; tail -c +129 "$T/a.npy"; } >"$T/r.npy"
