@@ -364,6 +364,8 @@ static int csv_finish(mlr_reader *r, mlr_err *e)
     return 0;
 }
 
+enum { CSV_BLOCK = 128 }; /* libcsv's own default */
+
 /* Feeds lines to libcsv until a complete row is queued or input ends. */
 static int csv_feed(mlr_reader *r, mlr_err *e)
 {
@@ -388,6 +390,11 @@ static int csv_feed(mlr_reader *r, mlr_err *e)
         if (r->in_row && r->row_bytes > MLR_MAX_LINE)
             return rfail(r, e, r->row_start, "row longer than %zu bytes (an unclosed quote?)",
                          MLR_MAX_LINE);
+        /* libcsv grows its field buffer by a fixed block: a 16 MB field
+         * would take 10^5 reallocations, each a copy. Growing the block with
+         * the row keeps the growth geometric. */
+        if (r->row_bytes > CSV_BLOCK)
+            csv_set_blk_size(&r->csv, r->row_bytes);
         if (csv_parse(&r->csv, line, len, csv_on_field, csv_on_row, r) != len ||
             (has_lf && csv_parse(&r->csv, "\n", 1, csv_on_field, csv_on_row, r) != 1))
             return rfail(r, e, r->lineno, "%s", csv_error(&r->csv) == CSV_EPARSE
