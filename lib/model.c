@@ -36,20 +36,26 @@ model_config model_config_defaults(void)
     return c;
 }
 
+/* Each width is an integer of the suite's grammar (docs/numbers.md: no
+ * blank, no '+'), so " 5" and "+5" are refused like everywhere else. */
 int model_parse_widths(const char *s, size_t *out, size_t *n, mlr_err *e)
 {
     *n = 0;
     const char *p = s;
     while (*p) {
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 1 || v > 65536 || (*end && *end != ','))
+        size_t len = strcspn(p, ",");
+        char buf[24];
+        long v = 0;
+        if (len == 0 || len >= sizeof buf || (p[len] == ',' && !p[len + 1]))
+            return mlr_fail(e, "'%s' is not a comma list of widths (1..65536)", s);
+        memcpy(buf, p, len);
+        buf[len] = 0;
+        if (mlr_parse_long(buf, &v) < 0 || v < 1 || v > 65536)
             return mlr_fail(e, "'%s' is not a comma list of widths (1..65536)", s);
         if (*n == MODEL_MAX_LAYERS)
             return mlr_fail(e, "'%s': more than %d layers", s, MODEL_MAX_LAYERS);
         out[(*n)++] = (size_t)v;
-        p = *end ? end + 1 : end;
+        p += len + (p[len] == ',');
     }
     return 0;
 }

@@ -165,8 +165,10 @@ static void widths_opt(const char *name, const char *s, size_t *w, size_t *n, in
         *n = 0;
         return;
     }
-    if (model_parse_widths(s, w, n, &e) < 0 || *n == 0)
-        mlr_usage_die("%s: %s", name, *n ? e.msg : "needs at least one width");
+    if (model_parse_widths(s, w, n, &e) < 0)
+        mlr_usage_die("%s: %s", name, e.msg);
+    if (*n == 0)
+        mlr_usage_die("%s: needs at least one width", name);
 }
 
 /* The figures --select may name, in the order of figures.topk then rmse. */

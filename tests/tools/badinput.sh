@@ -613,6 +613,13 @@ bad "train: --lr nan" 2 "\--lr" mlr-train --rows "$D/trainenc" --spec "$D/spec" 
 bad "train: --dim 0" 2 "\--dim" mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --dim 0
 bad "train: --epochs 1e400" 2 "\--epochs" mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --epochs 1e400
 bad "train: --layers empty item" 2 "\--layers" mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --layers 4,,4
+# widths take the suite's integer grammar (docs/numbers.md), each item
+for v in +4 ' 4' '4 ' 4, ,4 4,+4 '4, 4' 0x4 4.0 4e0 0 65537 99999999999999999999; do
+    for opt in --layers --rating-layers; do
+        bad "train: $opt '$v'" 2 "$opt: '$v' is not a comma list of widths" \
+            mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$O/out.st" $opt "$v"
+    done
+done
 bad "train: feature not in the spec" 1 "nope" mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$O/out.st" --query-features user_id,nope
 bad "slice: TO before FROM" 2 "\--range" mlr-slice --range 3:1 --output "$O/out.npy" "$D/q.npy"
 bad "slice: past the end" 1 "q.npy has" mlr-slice --range 1:9999 --output "$O/out.npy" "$D/q.npy"
