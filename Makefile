@@ -21,8 +21,11 @@ REPLAYS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test check-asan check-valgrind deps data pipeline bench fuzz clean
+.PHONY: FORCE all test check-asan check-valgrind deps data pipeline bench fuzz clean
 all: $(TOOLS) $(TESTS) $(REPLAYS) $(BENCHES)
+
+$(BUILD)/commit.o: $(BUILD)/commit.c
+	$(CC) $(CFLAGS) $(MLR_CFLAGS) -c -o $@ $<
 
 $(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h)
 	@mkdir -p $(@D)
@@ -31,9 +34,19 @@ $(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h)
 $(BUILD)/libmlr.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN)/%: tools/%.c $(BUILD)/libmlr.a
+$(BIN)/%: tools/%.c $(BUILD)/libmlr.a $(BUILD)/commit.o
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(MLR_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmlr.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(MLR_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/commit.o $(BUILD)/libmlr.a $(LDLIBS)
+
+# The commit the tools are built from (--version; lib/mlr.c): one small
+# generated file, rewritten only when the commit changes, so that a make
+# with nothing new rebuilds nothing. `make MLR_COMMIT=...` outside git.
+MLR_COMMIT ?= $(shell git -C "$(CURDIR)" describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/commit.c: FORCE
+	@mkdir -p $(@D)
+	@printf 'const char mlr_build_commit[] = "%s";\n' "$(MLR_COMMIT)" >$@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+FORCE:
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libmlr.a
 	@mkdir -p $(@D)

@@ -87,11 +87,22 @@ void mlr_usage_die(const char *fmt, ...)
     die_status(2);
 }
 
+/* Defined in $(BUILD)/commit.c, which the Makefile writes and links into
+ * the tools only: a new commit rebuilds that one object and the tools, not
+ * the library and the tests. Weak, so that a program linked without it (a
+ * unit test, a benchmark) still links, and says "unknown". */
+extern const char mlr_build_commit[] __attribute__((weak));
+
+const char *mlr_commit(void)
+{
+    return mlr_build_commit ? mlr_build_commit : "unknown";
+}
+
 void mlr_opt_rest(int c, const char *tool, void (*usage)(FILE *), char **argv)
 {
     switch (c) {
     case 'h': usage(stdout); mlr_close_stdout(); exit(0);
-    case 'V': printf("%s %s\n", tool, MLR_VERSION); mlr_close_stdout(); exit(0);
+    case 'V': printf("%s %s (commit %s)\n", tool, MLR_VERSION, mlr_commit()); mlr_close_stdout(); exit(0);
     case ':': mlr_usage_die("option '%s' needs a value", argv[optind - 1]);
     default: mlr_usage_die("unknown option '%s' (try '%s --help')", argv[optind - 1], tool);
     }

@@ -14,6 +14,9 @@
 #include <stdio.h>
 
 #define MLR_VERSION "0.1.0"
+/* The commit the program was built from (`git describe --always --dirty`),
+ * "unknown" outside git or in a program linked without it (see mlr.c). */
+const char *mlr_commit(void);
 
 /* ---- errors ---- */
 typedef struct {
