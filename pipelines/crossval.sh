@@ -49,8 +49,8 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 1 ] || usage
 out=$1; shift
-case $jobs in ''|*[!0-9]*|0) bad "--jobs takes a positive number" ;; esac
-case $threads in ''|*[!0-9]*|0) bad "--threads takes a positive number" ;; esac
+count_opt --jobs "$jobs" 1 256
+count_opt --threads "$threads" 1 256 # the tools' range
 if [ -z "$data" ]; then
     for d in "${MLR_DATA_DIR:-}" "$mlr_pipelines/../data"; do
         if [ -n "$d" ] && [ -d "$d/ml-100k" ]; then data=$d/ml-100k; break; fi

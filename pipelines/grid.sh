@@ -107,9 +107,8 @@ done
 [ -z "$gridfile" ] || [ -f "$gridfile" ] || die "$gridfile: no such file"
 command -v parallel >/dev/null 2>&1 || die "GNU parallel is not installed (apt-get install parallel)"
 command -v mlr-train >/dev/null 2>&1 || die "mlr-train not found (make)"
-for v in "$jobs" "$threads"; do
-    case $v in *[!0-9]*|0) bad "--jobs and --threads take a positive number" ;; esac
-done
+[ -z "$jobs" ] || count_opt --jobs "$jobs" 1 256
+[ -z "$threads" ] || count_opt --threads "$threads" 1 256 # the tools' range
 cores=$(nproc)
 if [ -z "$jobs" ] && [ -z "$threads" ]; then jobs=$cores threads=1
 elif [ -z "$threads" ]; then threads=$(( cores / jobs > 0 ? cores / jobs : 1 ))

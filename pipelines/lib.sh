@@ -35,6 +35,19 @@ mlr_mktemp() {
         die "cannot make a temporary file in '${TMPDIR:-/tmp}' (TMPDIR): not a writable directory"
 }
 
+# count_opt OPTION VALUE MIN MAX: VALUE is a whole number of MIN..MAX, digits
+# only (docs/numbers.md: no '+', blank, hex or exponent), checked before
+# the shell's arithmetic, which wraps or fails past 19 digits; else a
+# one-line usage error, status 2, as the tools give.
+count_opt() {
+    co_v=${2#"${2%%[!0]*}"} # without its leading zeros
+    case $2 in ''|*[!0-9]*) ;; *)
+        [ ${#co_v} -le 18 ] && [ "${co_v:-0}" -ge "$3" ] && [ "${co_v:-0}" -le "$4" ] && return 0 ;;
+    esac
+    printf '%s\n' "$me: $1: '$2' is not a whole number in [$3, $4]" >&2
+    exit 2
+}
+
 mlr_help() { sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
 shquote() {

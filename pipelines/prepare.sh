@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case $vby in random|user-time|time) ;; *) die "--valid-by: random, user-time or time, not '$vby'" ;; esac
-case $hist in ''|*[!0-9]*) die "--history takes a number of items (0: none), not '$hist'" ;; esac
+count_opt --history "$hist" 0 100000 # 0: none; else mlr-history's --max
 [ $# -ge 3 ] || usage
 train=$1 test=$2 out=$3
 shift 3

@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$run" ] || usage
 [ -n "$user" ] || [ -n "$age$gender$occ" ] || usage
-case $n in ''|*[!0-9]*) usage ;; esac
+count_opt --k "$n" 1 100000 # mlr-recommend's range
 served=$run
 [ -f "$served/MANIFEST" ] || served=$run/served
 [ -f "$served/MANIFEST" ] || die "$run: no served model directory (run evaluate.sh first, or give retrain.sh's DIR/current)"

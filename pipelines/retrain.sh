@@ -85,8 +85,8 @@ rmse|mae) better=lower ;;
 *) bad "--metric: '$metric' is not a metric of mlr-score (top100, rmse, ndcg@10...)" ;;
 esac
 awk -v x="$tol" 'BEGIN { exit !(x ~ /^-?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$/) }' || bad "--tolerance: '$tol' is not a number"
-case $keep in ''|*[!0-9]*|0) bad "--keep takes a positive number" ;; esac
-case $threads in ''|*[!0-9]*|0) bad "--threads takes a positive number" ;; esac
+count_opt --keep "$keep" 1 1000000
+count_opt --threads "$threads" 1 256 # the tools' range
 case $split in random|time) ;; *) bad "--by: random or time, not '$split'" ;; esac
 case $seed in ''|*[!0-9]*) bad "--seed takes a non-negative integer, not '$seed'" ;; esac
 [ ${#seed} -le 18 ] || bad "--seed: '$seed' is too large"

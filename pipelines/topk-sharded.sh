@@ -67,9 +67,9 @@ done
 [ -n "$queries" ] && [ -n "$items" ] || usage
 cores=$(nproc)
 : "${jobs:=$cores}"
-case $jobs in ''|*[!0-9]*|0) echo "$me: --jobs must be a positive number" >&2; exit 2 ;; esac
+count_opt --jobs "$jobs" 1 256
 : "${shards:=$jobs}"
-case $shards in ''|*[!0-9]*|0) echo "$me: --shards must be a positive number" >&2; exit 2 ;; esac
+count_opt --shards "$shards" 1 1000000
 [ "$threads_given" = 1 ] || set -- "$@" --threads $(( cores / jobs > 0 ? cores / jobs : 1 ))
 slice=$(command -v mlr-slice) topk=$(command -v mlr-topk) || die "mlr-slice or mlr-topk not found (make)"
 # mlr-topk's own default for the item ids: I.npy's name with .ids.
@@ -89,7 +89,9 @@ case $output in -?*) output=./$output ;; esac
 # does when k is large, then made whole tiles), so that each shard scores
 # its rows at the places in the sgemm tiles a single run would (a row's
 # last float digits depend on its place), blocks [i*NB/S, (i+1)*NB/S).
-case $k$block$tile in *[!0-9]*) echo "$me: --k, --block and --tile must be numbers" >&2; exit 2 ;; esac
+count_opt --k "$k" 1 1000000 # mlr-topk's ranges
+count_opt --block "$block" 1 1000000
+count_opt --tile "$tile" 1 4096
 nq=$(mlr-slice --count "$queries")
 m=$(mlr-slice --count "$items")
 kk=$(( k < m ? k : m ))

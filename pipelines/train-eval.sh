@@ -40,12 +40,13 @@ done
 [ $# -ge 2 ] || usage
 prep=$1 run=$2
 shift 2
-[ -d "$prep/enc-fit" ] || die "$prep: not prepared (run prepare.sh first)"
-mkdir -p "$run"
 tt= # the --threads option of every tool, when pinned
 if [ -n "$threads" ]; then
+    count_opt --threads "$threads" 1 256 # the tools' range
     tt="--threads $threads"
 fi
+[ -d "$prep/enc-fit" ] || die "$prep: not prepared (run prepare.sh first)"
+mkdir -p "$run"
 
 # Training on the fit rows, validated after each epoch on the validation
 # slice, never on the test rows (mlr-train's own --threads in the extra

@@ -176,3 +176,37 @@ done
 bounded "synth: --n-users 10^12 refused" 50 2 "\\--n-users" mlr-synth --n-users 1000000000000 --output "$T/o.tsv"
 bounded "encode: --max-tokens 10^12 refused" 50 2 "\\--max-tokens" \
     mlr-encode --spec "$D/spec" --max-tokens 1000000000000 --output "$T/enc2" "$D/test.tsv"
+bounded "recommend: --k 1e12 refused" 50 2 "\\--k: '1e12' is not an integer" mlr-recommend --served "$T/none" --k 1e12 1
+bounded "recommend: --k 10^12 refused" 50 2 "\\--k: 1000000000000 is out of range" \
+    mlr-recommend --served "$T/none" --k 1000000000000 1
+bounded "recommend: --threads 100000 refused" 50 2 "\\--threads: 100000 is out of range" \
+    mlr-recommend --served "$T/none" --threads 100000 1
+
+# ---- the pipelines' counts: checked before the shell's arithmetic (which
+# wraps past 19 digits) and before any work, in one line, status 2
+P=$MLR_ROOT/pipelines
+for v in 1e12 100000 1000000000000 99999999999999999999 +4 ' 4' 0x4 0; do
+    for c in "recommend.sh --run $T/none --user 1 --k" "train-eval.sh $T/none $T/run --threads" \
+             "crossval.sh $T/cv --threads" "crossval.sh $T/cv --jobs" \
+             "grid.sh --train $D/train.tsv --test $D/test.tsv --out $T/g --threads" \
+             "grid.sh --train $D/train.tsv --test $D/test.tsv --out $T/g --jobs" \
+             "retrain.sh --dir $T/r --data $D/all.tsv --threads" "retrain.sh --dir $T/r --data $D/all.tsv --keep" \
+             "topk-sharded.sh --queries $D/q.npy --items $D/items.npy --k" \
+             "topk-sharded.sh --queries $D/q.npy --items $D/items.npy --shards" \
+             "topk-sharded.sh --queries $D/q.npy --items $D/items.npy --jobs" \
+             "prepare.sh --history"; do
+        case "$c$v" in *--k100000|*--keep100000|*--shards100000|*--history0|*--history100000) continue ;; esac
+        opt=${c##* }
+        # shellcheck disable=SC2086 # $c is words without blanks
+        set -- $c "$v"
+        [ "${c%% *}" = train-eval.sh ] && set -- train-eval.sh --threads "$v" "$T/none" "$T/run"
+        [ "${c%% *}" = crossval.sh ] && set -- crossval.sh "$opt" "$v" "$T/cv"
+        [ "${c%% *}" = prepare.sh ] && set -- prepare.sh --history "$v" "$D/train.tsv" "$D/test.tsv" "$T/prep"
+        timeout $LIMIT sh "$P/$@" >"$T/.out" 2>"$T/.err" </dev/null
+        got=$?
+        if [ "$got" -eq 2 ] && [ "$(wc -l <"$T/.err")" -eq 1 ] &&
+                grep -q -- "^[a-z-]*: $opt: '$v' is not a whole number" "$T/.err"; then
+            pass "${c%% *} $opt '$v' refused"
+        else fail "${c%% *} $opt '$v' refused" "status $got: $(head -c 200 "$T/.err" | tr '\n' '|')"; fi
+    done
+done
