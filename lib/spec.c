@@ -198,6 +198,9 @@ static int read_numbers(mlr_reader *r, mlr_feature *f, size_t *size, mlr_err *e)
     if (has_vocab(f->kind)) {
         if (sz < 1)
             return row_fail(r, e, "size 0: a vocabulary holds at least [UNK]");
+        if (sz > MLR_VOCAB_MAX)
+            return row_fail(r, e, "size %llu: a vocabulary holds at most %zu ids",
+                            (unsigned long long)sz, MLR_VOCAB_MAX);
         if (f->mean != 0 || f->std != 0 || f->min != 0 || f->max != 0 || nb != 0)
             return row_fail(r, e, "%s feature '%s' must have mean, std, min, max and buckets 0",
                            mlr_kind_name(f->kind), f->name);

@@ -164,6 +164,13 @@ void mlr_tokens_free(mlr_tokens *t);
 size_t mlr_feature_list(const mlr_feature *f, mlr_tokens *t, const char *field,
                         size_t len, int32_t *ids, size_t max);
 
+/* The most ids one vocabulary holds, [UNK] included (docs/hardening.md,
+ * "Hostile sizes"): mlr-vocab refuses a column with more distinct tokens
+ * when it meets the first one past it (its counts then take ~250 MB), and
+ * a features.tsv claiming more is refused before its vocabulary is read.
+ * 2^21: ten times the users or movies of the largest MovieLens set. */
+#define MLR_VOCAB_MAX ((size_t)1 << 21)
+
 /* ---- building a specification (mlr-vocab) ---- */
 /* Occurrences of each token, in first-seen order. Zero-initialise. */
 typedef struct {

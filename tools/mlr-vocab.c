@@ -193,6 +193,22 @@ static void count_list(state *s, slot *sl, const char *field, size_t len)
         *(size_t *)mlr_vec_push(&sl->memo_start, 1) = sl->memo_ids.n;
 }
 
+/* A vocabulary past MLR_VOCAB_MAX ids ([UNK] + distinct tokens) is
+ * refused as soon as the row that makes it is read: the counts of 10^7
+ * distinct ids would take 1.4 GB. */
+static int check_sizes(const state *s, mlr_reader *r, mlr_err *e)
+{
+    for (size_t i = 0; i < s->nslots; i++) {
+        const slot *sl = &s->slots[i];
+        if (sl->counter.seen && mlr_strmap_count(sl->counter.seen) >= MLR_VOCAB_MAX)
+            return mlr_fail(e, "%s:%ld: column '%s': more than %zu distinct tokens "
+                            "(a vocabulary holds at most %zu ids, [UNK] included)",
+                            mlr_reader_path(r), mlr_reader_line(r), sl->f->column,
+                            MLR_VOCAB_MAX - 1, MLR_VOCAB_MAX);
+    }
+    return 0;
+}
+
 static int count_row(state *s, mlr_reader *r, mlr_err *e)
 {
     s->row_item = SIZE_MAX; /* item_id comes before the item's lists (mlr_feature_defs) */
@@ -221,7 +237,7 @@ static int count_row(state *s, mlr_reader *r, mlr_err *e)
             s->row_item = id;
     }
     s->rows++;
-    return 0;
+    return check_sizes(s, r, e);
 }
 
 static int count_input(state *s, const char *path, mlr_err *e)

@@ -210,3 +210,36 @@ for v in 1e12 100000 1000000000000 99999999999999999999 +4 ' 4' 0x4 0; do
         else fail "${c%% *} $opt '$v' refused" "status $got: $(head -c 200 "$T/.err" | tr '\n' '|')"; fi
     done
 done
+
+# ---- a vocabulary of 10^7 distinct ids: refused at the first id past
+# MLR_VOCAB_MAX (2^21 ids, [UNK] included; lib/spec.h), in bounded memory,
+# not counted to the end (1.4 GB). Under the sanitizers, 2^21 + 10^4 rows:
+# the same bound, met sooner.
+rows=10000000
+[ "$SAN" = 1 ] && rows=2107152
+bounded "vocab: $rows distinct ids refused at 2^21" 200 1 "stdin:2097153: column 'user_id': more than 2097151 distinct" \
+    sh -c 'awk -v n="$1" '\''BEGIN { print "user_id\titem_id\trating\ttimestamp"
+        for (i = 0; i < n; i++) printf "u%d\ti%d\t3\t%d\n", i, i % 1000, 1000000 + i }'\'' |
+        mlr-vocab --output "$2" -' - "$rows" "$T/bigspec"
+check "vocab: the refused vocabulary left no SPECDIR" test ! -e "$T/bigspec"
+if [ "$SAN" != 1 ]; then # 2^21 - 1 distinct ids: the largest vocabulary, and encode with it
+    bounded "vocab: 2^21 - 1 distinct ids in 400 MB" 400 0 "" \
+        sh -c 'awk -v n=2097151 '\''BEGIN { print "user_id\titem_id\trating\ttimestamp"
+            for (i = 0; i < n; i++) printf "u%d\ti%d\t3\t%d\n", i, i % 1000, 1000000 + i }'\'' >"$1" &&
+            mlr-vocab --output "$2" "$1"' - "$T/max.tsv" "$T/bigspec"
+    check "vocab: 2^21 ids written" test "$(wc -l <"$T/bigspec/user_id.vocab")" -eq 2097153
+    bounded "encode: a spec of 2^21 ids in 300 MB" 300 0 "" \
+        mlr-encode --spec "$T/bigspec" --output "$T/bigenc" "$T/max.tsv"
+    rm -rf "$T/max.tsv" "$T/bigenc" "$T/bigspec"
+fi
+# a features.tsv that claims 10^7 ids: refused before its vocabulary is read
+cp -r "$D/spec" "$T/spec7"
+awk -F'\t' 'BEGIN { OFS = "\t" } $1 == "user_id" { $4 = 10000000 } { print }' "$D/spec/features.tsv" \
+    >"$T/spec7/features.tsv"
+for t in encode train; do
+    case $t in
+    encode) set -- mlr-encode --spec "$T/spec7" --output "$T/enc7" "$D/test.tsv" ;;
+    train) set -- mlr-train --rows "$D/trainenc" --spec "$T/spec7" --output "$T/o.st" -q ;;
+    esac
+    bounded "$t: a spec claiming 10^7 ids refused" 50 1 "features.tsv:2: size 10000000: a vocabulary holds at most 2097152 ids" "$@"
+done
