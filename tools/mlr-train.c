@@ -7,10 +7,14 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "encdir.h"
 #include "ids.h"
 #include "metrics.h"
@@ -27,6 +31,7 @@
 typedef struct {
     const char *train, *items, *valid, *spec, *output, *log, *init, *init_spec;
     const char *query_features, *cand_features;
+    const char *checkpoint;
     model_config cfg;
     opt_config opt;
     int lr_set;
@@ -96,6 +101,10 @@ static const char USAGE[] =
     "      --init MODEL              warm start from MODEL: rows of ids in both vocabularies\n"
     "                                carried over by token, new ones initialised fresh\n"
     "      --init-spec SPECDIR       MODEL's specification (default: the path in its metadata)\n"
+    "      --checkpoint DIR          keep the run's state in DIR after each epoch (weights,\n"
+    "                                optimiser, RNGs, best epoch, log position); the same\n"
+    "                                command again continues where it stopped, to the same\n"
+    "                                model bit for bit (default: none)\n"
     "  -q, --quiet                   no progress line, no warnings\n"
     "  -h, --help                    this help\n"
     "      --version                 the version\n"
@@ -104,7 +113,8 @@ static const char USAGE[] =
     "\n"
     "SIGINT (Ctrl-C) or SIGTERM ends the epoch in progress, writes the model so far (with\n"
     "--patience its best epoch's), says so, and exits 128 + the signal; a second one ends the\n"
-    "run at once, the earlier model file untouched.\n"
+    "run at once, the earlier model file untouched. With --checkpoint, even a SIGKILL loses\n"
+    "at most the epoch in progress.\n"
     "\n"
     "example: mlr-split --test-output valid.tsv --output fit.tsv train.tsv &&\n"
     "         mlr-encode --spec spec --output enc/fit fit.tsv &&\n"
@@ -121,7 +131,7 @@ enum {
     OPT_ITEMS = 256, OPT_VALID, OPT_LOG, OPT_EVERY, OPT_QF, OPT_CF, OPT_DIM, OPT_LAYERS,
     OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
     OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_NO_LOGQ, OPT_IDDROP, OPT_PATIENCE,
-    OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS
+    OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT
 };
 
 static const struct option LONGS[] = {
@@ -145,6 +155,7 @@ static const struct option LONGS[] = {
     {"batch-size", required_argument, NULL, 'b'}, {"epochs", required_argument, NULL, 'e'},
     {"seed", required_argument, NULL, OPT_SEED}, {"threads", required_argument, NULL, OPT_THREADS},
     {"init", required_argument, NULL, OPT_INIT}, {"init-spec", required_argument, NULL, OPT_INIT_SPEC},
+    {"checkpoint", required_argument, NULL, OPT_CKPT},
     {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'}, {"list-options", no_argument, NULL, OPT_LIST},
     {"train", required_argument, NULL, OPT_OLD_TRAIN}, {"items", required_argument, NULL, OPT_OLD_ITEMS},
@@ -254,6 +265,7 @@ static void parse_one(options *o, int c, const char *arg)
     case OPT_THREADS: o->threads = (int)mlr_opt_long("--threads", arg, 1, 256); break;
     case OPT_INIT: o->init = arg; break;
     case OPT_INIT_SPEC: o->init_spec = arg; break;
+    case OPT_CKPT: o->checkpoint = arg; break;
     case 'q': o->quiet = 1; break;
     }
 }
@@ -707,6 +719,181 @@ static int warm_start(model *m, const mlr_spec *spec, const options *o, mlr_err 
     return rc;
 }
 
+/* ---- --checkpoint DIR: the run's state after each epoch ---- */
+
+/* A line of the fingerprint's text, cut at the buffer's end. */
+static void addf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void addf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (*len < cap) {
+        int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+        *len += n > 0 ? (size_t)n : 0;
+    }
+    va_end(ap);
+}
+
+/* What a checkpoint must have been made with to be continued: every
+ * option that changes the model's bits and the data (SHA-256 of their
+ * description). Not --threads (the bits do not depend on them), --output
+ * or --quiet. Whether the log is a file is in it: its rows are resumed. */
+static int run_fingerprint(const options *o, const char *train_sha, const mlr_spec *spec,
+                           char out[65], mlr_err *e)
+{
+    char buf[8192], w[256], sha[65];
+    size_t len = 0;
+    char *tj = train_json(o);
+    addf(buf, sizeof buf, &len, "train %s\nspec %s\nrows %s\n%s\n", tj, spec->sha256, train_sha,
+         o->query_features ? o->query_features : "-");
+    free(tj);
+    addf(buf, sizeof buf, &len, "%s\ndim %zu\nlayers %s\n", o->cand_features ? o->cand_features : "-",
+         o->cfg.dim, join_widths(w, sizeof w, o->cfg.layers, o->cfg.nlayers));
+    addf(buf, sizeof buf, &len, "rating %s\nevery %zu\npatience %zu\nlog %s\n",
+         join_widths(w, sizeof w, o->cfg.rating_layers, o->cfg.nrating), o->valid_every,
+         o->patience, !o->log ? "none" : strcmp(o->log, "-") ? "file" : "stdout");
+    for (size_t i = 0; i < o->nselect; i++)
+        addf(buf, sizeof buf, &len, "select %d %.17g\n", o->select_fig[i], o->select_w[i]);
+    if (o->valid) {
+        if (mlr_encdir_checksum(o->valid, sha, e) < 0)
+            return -1;
+        addf(buf, sizeof buf, &len, "valid %s\n", sha);
+        mlr_encdir_items_path(w, sizeof w, o->items);
+        if (mlr_sha256_file(w, sha, e) < 0)
+            return -1;
+        addf(buf, sizeof buf, &len, "items %s\n", sha);
+        if (mlr_encdir_checksum(o->items, sha, e) < 0)
+            return -1;
+        addf(buf, sizeof buf, &len, "catalogue %s\n", sha);
+    }
+    if (o->init) {
+        if (mlr_sha256_file(o->init, sha, e) < 0)
+            return -1;
+        addf(buf, sizeof buf, &len, "init %s\n", sha);
+    }
+    mlr_sha256(buf, len < sizeof buf ? len : sizeof buf, out);
+    return 0;
+}
+
+/* The loop's state besides the weights and the optimiser's moments. */
+typedef struct {
+    uint64_t epoch;          /* epochs run */
+    int64_t log_pos;         /* bytes of the log file so far; -1: no log file */
+    int64_t opt_t;
+    float lr_t;
+    int32_t have_fig, pad;
+    mlr_rng rng, drop;       /* the shuffle's, the id dropout's */
+    uint64_t best_epoch;
+    double best_score;
+    figures best_fig, fig;   /* the best epoch's, the last validated epoch's */
+} ckpt_state;
+
+/* Reads DIR/state if there is one (*out NULL if not) and refuses one made
+ * by another run. */
+static int open_checkpoint(const options *o, const char *fingerprint, mlr_ckpt **out, mlr_err *e)
+{
+    int rc = mlr_ckpt_read(o->checkpoint, out, e);
+    if (rc <= 0)
+        return rc;
+    size_t n = 0;
+    const char *fp = mlr_ckpt_get(*out, "fingerprint", &n);
+    if (!fp || n != 64 || memcmp(fp, fingerprint, 64) != 0) {
+        mlr_fail(e, "%s: a checkpoint of another run (other options or data): remove it or "
+                 "pass another --checkpoint", mlr_ckpt_path(*out));
+        mlr_ckpt_free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes the state after epoch ep (1-based) into DIR/state. */
+static int save_checkpoint(const options *o, const char *fingerprint, const model *m,
+                           const optimizer *opt, ckpt_state *st, const best_epoch *b,
+                           FILE *logfp, mlr_err *e)
+{
+    size_t bytes = m->P * sizeof(float);
+    st->log_pos = logfp && logfp != stdout ? (int64_t)ftello(logfp) : -1;
+    st->opt_t = opt->t;
+    st->lr_t = opt->lr_t;
+    st->best_epoch = b->epoch;
+    st->best_score = b->score;
+    st->best_fig = b->fig;
+    mlr_ckpt *c = mlr_ckpt_new();
+    mlr_ckpt_put(c, "fingerprint", fingerprint, 64);
+    mlr_ckpt_put(c, "state", st, sizeof *st);
+    mlr_ckpt_put(c, "params", m->params, bytes);
+    mlr_ckpt_put(c, "opt_m", opt->m, bytes);
+    if (opt->v)
+        mlr_ckpt_put(c, "opt_v", opt->v, bytes);
+    if (b->params)
+        mlr_ckpt_put(c, "best_params", b->params, bytes);
+    if (m->metrics)
+        mlr_ckpt_put(c, "metrics", m->metrics, strlen(m->metrics) + 1);
+    int rc = mlr_ckpt_write(c, o->checkpoint, e);
+    mlr_ckpt_free(c);
+    return rc;
+}
+
+/* Puts a checkpoint's state back into the run. */
+static int restore_checkpoint(const mlr_ckpt *c, model *m, optimizer *opt, ckpt_state *st,
+                              best_epoch *b, mlr_err *e)
+{
+    size_t bytes = m->P * sizeof(float), n = 0;
+    if (mlr_ckpt_copy(c, "state", st, sizeof *st, e) < 0 ||
+        mlr_ckpt_copy(c, "params", m->params, bytes, e) < 0 ||
+        mlr_ckpt_copy(c, "opt_m", opt->m, bytes, e) < 0 ||
+        (opt->v && mlr_ckpt_copy(c, "opt_v", opt->v, bytes, e) < 0) ||
+        (b->params && mlr_ckpt_copy(c, "best_params", b->params, bytes, e) < 0))
+        return -1;
+    opt->t = (long)st->opt_t;
+    opt->lr_t = st->lr_t;
+    b->epoch = (size_t)st->best_epoch;
+    b->score = st->best_score;
+    b->fig = st->best_fig;
+    const char *metrics = mlr_ckpt_get(c, "metrics", &n);
+    free(m->metrics);
+    m->metrics = metrics && n && !metrics[n - 1] ? xstrdup(metrics) : NULL;
+    return 0;
+}
+
+/* The log: a new file with its header, or with a checkpoint the earlier
+ * run's file cut back to the rows of the checkpoint's epochs. */
+static int open_log(const options *o, const mlr_ckpt *resume, FILE **out, mlr_err *e)
+{
+    static const char HEADER[] = "epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5"
+                                 "\ttop10\ttop50\ttop100\trmse\tgflops\tkept\n";
+    *out = NULL;
+    if (strcmp(o->log, "-") == 0) {
+        *out = stdout;
+        if (!resume)
+            fputs(HEADER, stdout);
+        return 0;
+    }
+    ckpt_state st;
+    if (resume && mlr_ckpt_copy(resume, "state", &st, sizeof st, e) < 0)
+        return -1;
+    FILE *fp = fopen(o->log, resume ? "r+" : "w");
+    if (!fp)
+        return mlr_fail(e, "%s: cannot open%s: %s", o->log, resume ? " the checkpointed run's log" : "",
+                        strerror(errno));
+    if (resume) {
+        struct stat sb;
+        if (fstat(fileno(fp), &sb) < 0 || sb.st_size < st.log_pos || st.log_pos < 0 ||
+            ftruncate(fileno(fp), (off_t)st.log_pos) < 0 || fseeko(fp, (off_t)st.log_pos, SEEK_SET) < 0) {
+            fclose(fp);
+            return mlr_fail(e, "%s: not the log of the checkpointed run (shorter than its %lld bytes)",
+                            o->log, (long long)st.log_pos);
+        }
+    } else {
+        fputs(HEADER, fp);
+    }
+    fflush(fp);
+    *out = fp;
+    return 0;
+}
+
 /* SIGINT or SIGTERM: the epoch in progress ends, then the model so far is
  * written (the best epoch's with --patience) and the run exits 128 + the
  * signal. A second signal ends the run at once, as the default action
@@ -734,7 +921,11 @@ static void catch_stop_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, mlr_err *e)
+/* Trains m; with resume, from the state of that checkpoint; with
+ * o->checkpoint, the state after each epoch kept there (fingerprint: of
+ * this run). */
+static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
+                 const char *fingerprint, const mlr_ckpt *resume, mlr_err *e)
 {
     const mlr_feature *item = mlr_spec_find(spec, "item_id");
     if (!item)
@@ -767,7 +958,22 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, 
     int have_fig = 0;
     best_epoch best = {0, 0, {{0}, 0}, o->patience ? xmalloc(m->P * sizeof(float)) : NULL};
     size_t ep = 0;
-    for (; ep < o->epochs; ep++) {
+    int rc = 0;
+    ckpt_state st;
+    memset(&st, 0, sizeof st); /* its padding too: the same state, the same file */
+    if (resume && (rc = restore_checkpoint(resume, m, &opt, &st, &best, e)) == 0) {
+        ep = (size_t)st.epoch;
+        rng = st.rng;
+        drop_rng = st.drop;
+        f = st.fig;
+        have_fig = st.have_fig;
+        if (!o->quiet)
+            fprintf(stderr, "mlr-train: %s: continuing after epoch %zu of %zu\n",
+                    mlr_ckpt_path(resume), ep, o->epochs);
+    }
+    /* a checkpoint of a run that --patience ended has nothing left to run */
+    int ended = o->patience && best.epoch && ep - best.epoch >= o->patience;
+    for (; rc == 0 && !ended && ep < o->epochs; ep++) {
         epoch_stats es;
         train_epoch(m, b, &opt, &lo, &d, perm, &rng, o, ep, t0, &es);
         int eval = has_valid && ((ep + 1) % o->valid_every == 0 || ep + 1 == o->epochs);
@@ -779,6 +985,15 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, 
             m->metrics = metrics_json(ep + 1, ep + 1, &f);
         }
         log_row(logfp, ep + 1, &es, eval ? &f : NULL, o->patience ? best.epoch : ep + 1);
+        if (o->checkpoint) {
+            st.epoch = ep + 1;
+            st.rng = rng;
+            st.drop = drop_rng;
+            st.fig = f;
+            st.have_fig = have_fig;
+            if ((rc = save_checkpoint(o, fingerprint, m, &opt, &st, &best, logfp, e)) < 0)
+                break;
+        }
         if (o->patience && best.epoch && ep + 1 - best.epoch >= o->patience) {
             ep++;
             break;
@@ -791,7 +1006,7 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, 
             break;
         }
     }
-    if (o->patience && best.epoch) {
+    if (rc == 0 && o->patience && best.epoch) {
         /* the best epoch's weights replace the last epoch's */
         memcpy(m->params, best.params, m->P * sizeof(float));
         free(m->metrics);
@@ -813,7 +1028,7 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp, 
     model_batch_free(b);
     free_dataset(&d);
     free_validation(&v);
-    return 0;
+    return rc;
 }
 
 static int run(const options *o, mlr_err *e)
@@ -837,20 +1052,20 @@ static int run(const options *o, mlr_err *e)
     char sha[65];
     if (rc == 0)
         rc = mlr_encdir_checksum(o->train, sha, e);
+    char fingerprint[65] = "";
+    mlr_ckpt *resume = NULL;
+    if (rc == 0 && o->checkpoint && (rc = run_fingerprint(o, sha, &spec, fingerprint, e)) == 0)
+        rc = open_checkpoint(o, fingerprint, &resume, e);
     /* The log is written in place, a row flushed as each epoch ends, so
      * that `tail -f` follows the run (a log, not an output: a failed run
      * leaves the rows it made). */
     FILE *logfp = NULL;
     int log_stdout = o->log && strcmp(o->log, "-") == 0;
-    if (rc == 0 && o->log && !(logfp = log_stdout ? stdout : fopen(o->log, "w")))
-        rc = mlr_fail(e, "%s: cannot open: %s", o->log, strerror(errno));
-    if (logfp) {
-        fputs("epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse\tgflops\tkept\n",
-              logfp);
-        fflush(logfp);
-    }
+    if (rc == 0 && o->log)
+        rc = open_log(o, resume, &logfp, e);
     if (rc == 0)
-        rc = train(&m, &spec, o, logfp, e);
+        rc = train(&m, &spec, o, logfp, fingerprint, resume, e);
+    mlr_ckpt_free(resume);
     /* a log that cannot be written fails the run before the model replaces
      * an earlier one */
     if (rc == 0 && logfp) {
