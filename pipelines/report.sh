@@ -9,6 +9,7 @@ me=report
 case ${1:-} in -h|--help) mlr_help; exit 0 ;; esac
 [ $# -eq 3 ] || { echo "usage: report.sh RUNDIR SOURCE SECONDS" >&2; exit 2; }
 run=$1 source_name=$2 seconds=$3
+case $run in -*) run=./$run ;; esac # never an option of the tools it reaches
 log=$run/model/train-log.tsv
 out=$run/report.md
 
@@ -18,21 +19,24 @@ col() { awk -F'\t' -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k
 metric() { [ -f "$1" ] && awk -F'\t' -v m="$2" '$1 == m { v = $2 } END { print (v == "" ? "-" : v) }' "$(awkpath "$1")" || echo -; }
 
 # The per-epoch curves, as the report's charts: top-k accuracy and RMSE.
+# gnuplot runs in RUNDIR and names its files relative to it: RUNDIR's name
+# never enters a gnuplot command (a quote in it would end a string and the
+# rest run as gnuplot code, `system` included; issue 16).
 if [ -f "$log" ] && [ "$(wc -l <"$log")" -gt 1 ]; then
     if gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo; then term=pngcairo; else term=png; fi
-    gnuplot -e "set terminal $term size 800,450; set output '$run/curves-topk.png';
+    (cd -- "$run" && gnuplot -e "set terminal $term size 800,450; set output 'curves-topk.png';
         set datafile separator '\t'; set key autotitle columnhead left top; set grid;
         set xlabel 'epoch'; set ylabel 'accuracy (validation slice, all items)';
-        plot for [c in 'top5 top10 top50 top100'] '$log' using 'epoch':c with linespoints title c"
-    gnuplot -e "set terminal $term size 800,450; set output '$run/curves-rmse.png';
+        plot for [c in 'top5 top10 top50 top100'] 'model/train-log.tsv' using 'epoch':c with linespoints title c")
+    (cd -- "$run" && gnuplot -e "set terminal $term size 800,450; set output 'curves-rmse.png';
         set datafile separator '\t'; set key off; set grid;
         set xlabel 'epoch'; set ylabel 'RMSE (validation slice)';
-        plot '$log' using 'epoch':'rmse' with linespoints"
+        plot 'model/train-log.tsv' using 'epoch':'rmse' with linespoints")
 fi
 
 m=$run/model/metrics.tsv pop=$run/baseline-pop.tsv ease=$run/baseline-ease.tsv leak=$run/leak/metrics.tsv
 {
-    echo "# mlrec run: $(basename "$run")"
+    echo "# mlrec run: $(basename -- "$run")"
     echo
     echo "Data: **$source_name**. Made $(date -u '+%Y-%m-%d %H:%M UTC') in ${seconds} s on $(nproc) cores."
     echo "Split: random 80/20, seed 42; every catalogue item a candidate."
