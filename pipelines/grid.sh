@@ -6,11 +6,14 @@
 # data is prepared once (DIR/prep: prepare.sh), then every configuration
 # trains and scores in its own folder DIR/runs/NAME (NAME = its values,
 # e.g. dim=16_lr=0.05): `cmd` (its command line), `log`, `seconds`,
-# model.safetensors, train-log.tsv, metrics.tsv. A run is built in
-# NAME.part and renamed when it succeeds. At the end DIR/results.tsv (also
-# on stdout): one row per finished run, the parameters, then the metrics,
-# seconds and run, sorted by --sort (rmse, mae, seconds ascending; any
-# other metric descending).
+# model.safetensors, train-log.tsv, valid-metrics.tsv. A run is built in
+# NAME.part and renamed when it succeeds. Runs are judged on the
+# validation slice prepare.sh cuts from TRAIN, never on TEST: DIR/results.tsv
+# (also on stdout) holds one row per finished run, the parameters, then its
+# metrics ON THE VALIDATION SLICE, seconds and run, sorted by --sort (rmse,
+# mae, seconds ascending; any other metric descending). Then the winner
+# (the first row) alone is scored once on TEST: DIR/best/metrics.tsv, its
+# name in DIR/best/run.
 #
 # The grid: GRID.tsv (header = mlr-train long option names, as
 # `mlr-train --list-options` lists them, without the
@@ -59,18 +62,20 @@ if [ "${1:-}" = --job ]; then
     mkdir -p "$dir/locks"
     exec 8>"$dir/locks/$name"
     flock 8
-    if [ -f "$final/metrics.tsv" ]; then echo "$me: $name: already done" >&2; exit 0; fi
+    if [ -f "$final/valid-metrics.tsv" ]; then echo "$me: $name: already done" >&2; exit 0; fi
     rm -rf "$part" "$final"
     mkdir -p "$part"
     set -f; set -- $args; set +f # values hold no spaces or globs (checked)
     # The command that reproduces the run, each word quoted where needed.
     cmd=
-    for w in sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk "$dir/prep" "$final" "$@"; do
+    for w in sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk --no-test "$dir/prep" "$final" "$@"; do
         cmd="$cmd${cmd:+ }$(shquote "$w")"
     done
     printf '%s\n' "$cmd" >"$part/cmd"
     start=$(date +%s.%N)
-    if sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk "$dir/prep" "$part" "$@" >"$part/log" 2>&1; then
+    # --no-test: a run is judged on the validation slice; only the
+    # grid's winner is scored on the test rows, once, at the end.
+    if sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk --no-test "$dir/prep" "$part" "$@" >"$part/log" 2>&1; then
         secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
         echo "$secs" >"$part/seconds"
         mv "$part" "$final"
@@ -276,7 +281,7 @@ MLR_GRID_DIR=$dir awk -F'\t' -v OFS='\t' '
     FNR == NR { name[NR] = $1; next }
     FNR == 1 { np = $0 == "" ? 0 : split($0, par, "\t"); next }
     {
-        n = name[FNR - 1]; f = dir "/runs/" n "/metrics.tsv"
+        n = name[FNR - 1]; f = dir "/runs/" n "/valid-metrics.tsv"
         if ((getline line < f) <= 0) next # not finished
         row = ""
         for (i = 1; i <= np; i++) row = row $i OFS
@@ -312,5 +317,22 @@ mv "$dir/results.tmp" "$dir/results.tsv"
 rm -f "$dir/results.unsorted"
 cat "$dir/results.tsv"
 done_runs=$(( $(wc -l <"$dir/results.tsv") - 1 ))
-echo "$me: $done_runs of $nruns runs finished; table in $dir/results.tsv (by $sort)" >&2
+echo "$me: $done_runs of $nruns runs finished; table in $dir/results.tsv (by $sort on the validation slice)" >&2
+
+# ---- the winner, scored once on the test rows ----
+# Its model as trained (train-eval.sh --model): nothing is refitted, and
+# the test rows serve for no choice. A rerun with the same winner keeps
+# its figures.
+best=$(tail -n +2 "$dir/results.tsv" | head -n 1 | awk -F'\t' '{ print $NF }')
+if [ ! -f "$dir/best/metrics.tsv" ] || [ "$(cat "$dir/best/run" 2>/dev/null)" != "$best" ]; then
+    rm -rf "$dir/best.part" && mkdir -p "$dir/best.part"
+    printf '%s\n' "$best" >"$dir/best.part/run"
+    sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk --model "$dir/runs/$best/model.safetensors" \
+        "$dir/prep" "$dir/best.part" >"$dir/best.part/log" 2>&1 ||
+        die "scoring the winner $best on the test rows failed: $(tail -n 1 "$dir/best.part/log")"
+    rm -rf "$dir/best" && mv "$dir/best.part" "$dir/best"
+fi
+MLR_GRID_SORT=$sort awk -F'\t' -v run="$best" 'BEGIN { m = ENVIRON["MLR_GRID_SORT"] } $1 == m {
+        printf "grid: the winner %s scored once on the test rows: %s %s\n", run, m, $2 > "/dev/stderr" }' \
+    "$dir/best/metrics.tsv"
 [ "$failed" -eq 0 ] && [ "$done_runs" -eq "$nruns" ] || exit 1

@@ -37,14 +37,29 @@ same "2x2x2: the table on stdout too" "$T/out" "$T/g/results.tsv"
 check "2x2x2: stages on stderr" grep -q '^grid: 8 runs, 2 at a time, 1 threads each' "$T/err"
 n=0
 for r in "$T"/g/runs/*; do
-    [ -f "$r/cmd" ] && [ -f "$r/log" ] && [ -f "$r/metrics.tsv" ] && [ -f "$r/model.safetensors" ] && n=$((n + 1))
+    [ -f "$r/cmd" ] && [ -f "$r/log" ] && [ -f "$r/valid-metrics.tsv" ] && [ -f "$r/model.safetensors" ] &&
+        [ ! -e "$r/metrics.tsv" ] && n=$((n + 1))
 done
-check "2x2x2: 8 run folders with cmd, log, metrics.tsv, model" test "$n" = 8
+check "2x2x2: 8 run folders with cmd, log, valid-metrics.tsv, model, no test metrics" test "$n" = 8
 check "2x2x2: a run's cmd holds its options and threads" \
-    grep -q -- "--threads 1 --no-topk .* --dim 16 --layers 16,8 --lr 0.05 --epochs 2" "$T/g/runs/dim=16_layers=16,8_lr=0.05/cmd"
+    grep -q -- "--threads 1 --no-topk --no-test .* --dim 16 --layers 16,8 --lr 0.05 --epochs 2" "$T/g/runs/dim=16_layers=16,8_lr=0.05/cmd"
 check "2x2x2: the run trained with those options" \
     grep -q 'dim\\":16,\\"layers\\":\[16,8\]' "$T/g/runs/dim=16_layers=16,8_lr=0.05/model.safetensors"
 check "2x2x2: 8 successes in the joblog" test "$(awk -F'\t' 'NR > 1 && $7 == 0' "$T/g/joblog" | wc -l)" = 8
+# Ranked on the validation slice (issue 13): each row's figures are its
+# run's valid-metrics.tsv, and only the winner has test figures.
+check "2x2x2: each row's top100 and rmse are its run's on the validation slice" \
+    awk -F'\t' -v d="$T/g/runs" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+        { f = d "/" $NF "/valid-metrics.tsv"; n = 0
+          while ((getline l < f) > 0) { split(l, m, "\t"); if (m[1] == "top100" || m[1] == "rmse") { n++; if (m[2] != $c[m[1]]) exit 1 } }
+          close(f); if (n != 2) exit 1 } END { exit NR != 9 }' "$T/g/results.tsv"
+winner=$(sed -n '2p' "$T/g/results.tsv" | awk -F'\t' '{ print $NF }')
+check "2x2x2: the winner (first row) named in best/run" test "$(cat "$T/g/best/run")" = "$winner"
+check "2x2x2: the winner scored once on the test rows (queries = test rows)" \
+    test "$(awk -F'\t' '$1 == "queries" { print $2 }' "$T/g/best/metrics.tsv")" = "$(($(wc -l <"$T/test.tsv") - 1))"
+check "2x2x2: the results' queries are the validation slice's" \
+    test "$(sed -n '2p' "$T/g/results.tsv" | cut -f4)" = "$(($(wc -l <"$T/g/prep/valid.tsv") - 1))"
+check "2x2x2: the winner said on stderr with its test figure" grep -q "^grid: the winner $winner scored once on the test rows: top100 " "$T/err"
 check "2x2x2: the data prepared once" test "$(ls "$T/g/prep" | grep -c '^enc-')" = 7
 
 # The same command again: nothing to do, the same table.
@@ -75,7 +90,7 @@ nfin=$(echo "$finished" | grep -c .)
 check "killed: some runs finished, not all ($nfin)" test "$nfin" -ge 1 -a "$nfin" -lt 8
 for r in $finished; do
     touch "$T/k/runs/$r/untouched"
-    stat -c '%n %Y' "$T/k/runs/$r/metrics.tsv" "$T/k/runs/$r/model.safetensors"
+    stat -c '%n %Y' "$T/k/runs/$r/valid-metrics.tsv" "$T/k/runs/$r/model.safetensors"
 done >"$T/stamps"
 # shellcheck disable=SC2086
 sh "$G" $args >"$T/kout" 2>"$T/kerr2"
@@ -85,7 +100,7 @@ check "resumed: each configuration exactly once successful in the joblog" test "
     n = $9; sub(/^.*\x27 sh [0-9]+ /, "", n); sub(/ .*/, "", n); gsub(/\x27/, "", n); print n }' "$T/k/joblog" | sort | uniq -c |
     awk '$1 == 1' | wc -l)" = 8
 check "resumed: only the missing runs ran" test "$(awk -F'\t' 'NR > 1' "$T/k/joblog" | wc -l)" = 8
-for r in $finished; do stat -c '%n %Y' "$T/k/runs/$r/metrics.tsv" "$T/k/runs/$r/model.safetensors"; done >"$T/stamps2"
+for r in $finished; do stat -c '%n %Y' "$T/k/runs/$r/valid-metrics.tsv" "$T/k/runs/$r/model.safetensors"; done >"$T/stamps2"
 same "resumed: the finished runs' files kept their times" "$T/stamps2" "$T/stamps"
 check "resumed: the finished runs' folders not redone (markers kept)" \
     test "$(ls "$T"/k/runs/*/untouched | wc -l)" = "$nfin"
@@ -166,7 +181,7 @@ for via in here :; do
 done
 # The run's cmd reads back as the same words (quoted, not mangled).
 eval "set -- $(cat -- "$N/runs/dim=8/cmd" 2>/dev/null)"
-check "a hostile name: cmd names the run's folder as it is" test "${7:-}" = "$T/$N/runs/dim=8"
+check "a hostile name: cmd names the run's folder as it is" test "${8:-}" = "$T/$N/runs/dim=8"
 sh "$G" $D --out "$T/n1" -- "--dim';touch canary;'" ::: 8 >/dev/null 2>"$T/err"
 check "a hostile option name in the grid: status 2" test $? -eq 2
 check "a hostile option name in the grid: said so" grep -q 'is not an option name' "$T/err"

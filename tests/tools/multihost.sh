@@ -200,7 +200,7 @@ check "grid over seer: status 0" test "$st" -eq 0
 [ "$st" -eq 0 ] || tail -n 5 "$T/err" | sed 's/^/    /'
 check "grid over seer: both runs ran there (joblog)" test "$(awk -F'\t' 'NR > 1 && $2 == "seer" && $7 == 0' remote/joblog | wc -l)" -eq 2
 for r in dim=8 dim=16; do
-    same "grid over seer: $r's metrics equal the local run's" "remote/runs/$r/metrics.tsv" "local/runs/$r/metrics.tsv"
+    same "grid over seer: $r's metrics equal the local run's" "remote/runs/$r/valid-metrics.tsv" "local/runs/$r/valid-metrics.tsv"
     # The weights, after the header (whose metadata names the folder).
     for d in local remote; do
         f=$d/runs/$r/model.safetensors
