@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -631,14 +632,34 @@ static void log_row(FILE *fp, size_t epoch, const epoch_stats *s, const figures 
     fflush(fp);
 }
 
+/* x to 6 decimals, as the log prints it: the metadata says what the log does. */
+static json_t *real6(double x)
+{
+    return json_real(round(x * 1e6) / 1e6);
+}
+
+/* A JSON text through jansson, in the keys' order; reals printed with 15
+ * digits, enough to give back 6 decimals or a float's 9 digits exactly.
+ * Takes o's reference. */
+static char *dump_json(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    json_decref(o);
+    if (!s)
+        mlr_die("out of memory");
+    return s;
+}
+
 /* epoch: the epoch whose weights the model holds; run: how many ran. */
 static char *metrics_json(size_t epoch, size_t run, const figures *f)
 {
-    char *s = xmalloc(400);
-    snprintf(s, 400, "{\"epoch\":%zu,\"epochs_run\":%zu,\"top1\":%.6f,\"top5\":%.6f,\"top10\":%.6f,"
-             "\"top50\":%.6f,\"top100\":%.6f,\"rmse\":%.6f}", epoch, run, f->topk[0], f->topk[1],
-             f->topk[2], f->topk[3], f->topk[4], f->rmse);
-    return s;
+    json_t *o = json_object();
+    json_object_set_new(o, "epoch", json_integer((json_int_t)epoch));
+    json_object_set_new(o, "epochs_run", json_integer((json_int_t)run));
+    for (int k = 0; k < 5; k++)
+        json_object_set_new(o, FIGURE_NAMES[k], real6(f->topk[k]));
+    json_object_set_new(o, "rmse", real6(f->rmse));
+    return dump_json(o);
 }
 
 /* The --select figure: higher is better. */
@@ -674,17 +695,32 @@ static int note_epoch(best_epoch *b, const model *m, const options *o, size_t ep
     return 1;
 }
 
+/* A float option as its 9 significant digits (what the model file has
+ * always recorded: 0.001f is 0.00100000005, not the double's 17 digits). */
+static json_t *real9(float x)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.9g", x);
+    return json_real(strtod(buf, NULL));
+}
+
+/* The training options the model's metadata records (its "train"). */
 static char *train_json(const options *o)
 {
-    char *s = xmalloc(1024);
-    snprintf(s, 1024, "{\"optimizer\":\"%s\",\"lr\":%.9g,\"init_accumulator\":%.9g,\"l2\":%.9g,"
-             "\"batch_size\":%zu,\"epochs\":%zu,\"seed\":%llu,"
-             "\"retrieval_weight\":%.9g,\"rating_weight\":%.9g,\"remove_accidental_hits\":%s,"
-             "\"logq\":%s,\"id_dropout\":%.9g}", o->opt.kind == OPT_ADAM ? "adam" : "adagrad", o->opt.lr,
-             o->opt.init_acc, o->opt.l2, o->batch, o->epochs, (unsigned long long)o->seed,
-             o->retrieval_weight, o->rating_weight, o->remove_hits ? "true" : "false",
-             o->logq ? "true" : "false", o->id_dropout);
-    return s;
+    json_t *j = json_object();
+    json_object_set_new(j, "optimizer", json_string(o->opt.kind == OPT_ADAM ? "adam" : "adagrad"));
+    json_object_set_new(j, "lr", real9(o->opt.lr));
+    json_object_set_new(j, "init_accumulator", real9(o->opt.init_acc));
+    json_object_set_new(j, "l2", real9(o->opt.l2));
+    json_object_set_new(j, "batch_size", json_integer((json_int_t)o->batch));
+    json_object_set_new(j, "epochs", json_integer((json_int_t)o->epochs));
+    json_object_set_new(j, "seed", json_integer((json_int_t)o->seed));
+    json_object_set_new(j, "retrieval_weight", json_real(o->retrieval_weight));
+    json_object_set_new(j, "rating_weight", json_real(o->rating_weight));
+    json_object_set_new(j, "remove_accidental_hits", json_boolean(o->remove_hits));
+    json_object_set_new(j, "logq", json_boolean(o->logq));
+    json_object_set_new(j, "id_dropout", json_real(o->id_dropout));
+    return dump_json(j);
 }
 
 /* --init: the old model's parameters into m, rows matched by token. */
