@@ -127,6 +127,29 @@ static options parse_args(int argc, char **argv)
 
 /* ---------- small helpers ---------- */
 
+/* A growable byte string. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} str;
+
+/* Everything a run holds, so that an error anywhere returns to main
+ * through run(), which frees it all (ingest_free accepts a partial one). */
+typedef struct {
+    const options *o;
+    FILE *out;
+    char *path;           /* the file being read, and its reader */
+    mlr_reader *r;
+    char **genres;        /* ml-100k: u.genre's names by index (64 slots) */
+    size_t ngenres;
+    lookup users, items;  /* ml-100k users and items; ml-latest movies in items */
+    str *tags;            /* ml-latest --tags: by movie id (count of items) */
+    mlr_strmap *seen;     /* --tags: (movie, tag) pairs seen */
+    str text, key;        /* scratch */
+    char *utf8;
+    size_t utf8_cap;
+} ingest;
+
 static char *path_join(const char *dir, const char *file)
 {
     size_t n = strlen(dir) + strlen(file) + 2;
@@ -135,13 +158,23 @@ static char *path_join(const char *dir, const char *file)
     return p;
 }
 
-static mlr_reader *open_or_die(const char *path, const mlr_read_opts *ro)
+/* Closes the file being read, if any. */
+static void close_input(ingest *g)
 {
-    mlr_err e;
-    mlr_reader *r = mlr_reader_open(path, ro, &e);
-    if (!r)
-        mlr_die_err(&e);
-    return r;
+    mlr_reader_close(g->r);
+    g->r = NULL;
+    free(g->path);
+    g->path = NULL;
+}
+
+/* Opens DIR/FILE (file NULL: dir itself) as the file being read. */
+static int open_input(ingest *g, const char *dir, const char *file, const mlr_read_opts *ro,
+                      mlr_err *e)
+{
+    close_input(g);
+    g->path = file ? path_join(dir, file) : xstrdup(dir);
+    g->r = mlr_reader_open(g->path, ro, e);
+    return g->r ? 0 : -1;
 }
 
 static mlr_read_opts headerless(char delim, int utf8)
@@ -153,29 +186,16 @@ static mlr_read_opts headerless(char delim, int utf8)
     return ro;
 }
 
-static int require_or_die(const mlr_reader *r, const char *name)
+static int check_number(const mlr_reader *r, int col, int integer, mlr_err *e)
 {
-    mlr_err e;
-    int c = mlr_reader_require(r, name, &e);
-    if (c < 0)
-        mlr_die_err(&e);
-    return c;
-}
-
-static void check_number(const mlr_reader *r, int col, int integer)
-{
-    mlr_err e;
     double d;
     long l;
-    if ((integer ? mlr_reader_long(r, (size_t)col, &l, &e) : mlr_reader_double(r, (size_t)col, &d, &e)) < 0)
-        mlr_die_err(&e);
+    return integer ? mlr_reader_long(r, (size_t)col, &l, e) : mlr_reader_double(r, (size_t)col, &d, e);
 }
 
-/* A growable byte string. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-} str;
+/* A message naming the current line of r. */
+#define row_fail(r, e, fmt, ...) \
+    mlr_fail(e, "%s:%ld: " fmt, mlr_reader_path(r), mlr_reader_line(r), __VA_ARGS__)
 
 static void str_add(str *b, const char *s, size_t n)
 {
@@ -199,14 +219,14 @@ static void str_add_clean(str *b, const char *s, size_t n)
 }
 
 /* Registers id with its text; a second row for the same id is an error. */
-static void lookup_add(lookup *l, const mlr_reader *r, int idcol, str *text, const char *what)
+static int lookup_add(lookup *l, const mlr_reader *r, int idcol, const str *text, const char *what,
+                      mlr_err *e)
 {
     int added;
     size_t id = mlr_strmap_intern2(l->ids, mlr_reader_field(r, (size_t)idcol),
                                    mlr_reader_field_len(r, (size_t)idcol), &added);
     if (!added)
-        mlr_die("%s:%ld: %s %s appears twice", mlr_reader_path(r), mlr_reader_line(r), what,
-                mlr_reader_field(r, (size_t)idcol));
+        return row_fail(r, e, "%s %s appears twice", what, mlr_reader_field(r, (size_t)idcol));
     if ((id & (id - 1)) == 0) { /* ids are dense: grow at powers of two */
         size_t cap = id ? 2 * id : 1;
         l->text = xrealloc(l->text, cap * sizeof *l->text);
@@ -215,6 +235,7 @@ static void lookup_add(lookup *l, const mlr_reader *r, int idcol, str *text, con
     l->text[id] = xmalloc(text->len + 1);
     memcpy(l->text[id], text->s ? text->s : "", text->len + 1);
     l->len[id] = text->len;
+    return 0;
 }
 
 static void lookup_free(lookup *l)
@@ -227,16 +248,15 @@ static void lookup_free(lookup *l)
     mlr_strmap_free(l->ids);
 }
 
-/* The text of field `col`'s id, or death naming the line and the file
- * that should have held it. */
-static size_t lookup_find(const lookup *l, const mlr_reader *r, int col, const char *what,
-                          const char *where)
+/* The id of field `col`, or -1 with a message naming the line and the
+ * file that should have held it. */
+static long lookup_find(const lookup *l, const mlr_reader *r, int col, const char *what,
+                        const char *where, mlr_err *e)
 {
     long id = mlr_strmap_find(l->ids, mlr_reader_field(r, (size_t)col), mlr_reader_field_len(r, (size_t)col));
     if (id < 0)
-        mlr_die("%s:%ld: %s %s not in %s", mlr_reader_path(r), mlr_reader_line(r), what,
-                mlr_reader_field(r, (size_t)col), where);
-    return (size_t)id;
+        return row_fail(r, e, "%s %s not in %s", what, mlr_reader_field(r, (size_t)col), where);
+    return id;
 }
 
 static void put(FILE *fp, const char *s, size_t n, char end)
@@ -245,162 +265,157 @@ static void put(FILE *fp, const char *s, size_t n, char end)
     putc_unlocked(end, fp);
 }
 
+/* The end of a row loop: 0 when the input ended, -1 on an error (got < 0:
+ * the reader's, already in e). */
+static int loop_end(int rc, int got)
+{
+    return rc < 0 || got < 0 ? -1 : 0;
+}
+
 /* ---------- MovieLens 100K ---------- */
+
+/* One "name|index" line of u.genre into g->genres. */
+static int genre_line(ingest *g, char *line, long lineno, mlr_err *e)
+{
+    char *bar = strrchr(line, '|');
+    long index;
+    if (!bar || bar == line || mlr_parse_long(bar + 1, &index) < 0)
+        return mlr_fail(e, "%s:%ld: expected NAME|INDEX", g->path, lineno);
+    if (index < 0 || index >= 64 || g->genres[index])
+        return mlr_fail(e, "%s:%ld: genre index %ld out of range or repeated", g->path, lineno, index);
+    *bar = '\0';
+    g->genres[index] = xstrdup(line);
+    g->ngenres = (size_t)index + 1 > g->ngenres ? (size_t)index + 1 : g->ngenres;
+    return 0;
+}
 
 /* u.genre: "name|index" lines, a blank line at the end (as shipped).
  * Read by hand: it is 20 lines and the table reader refuses blank lines. */
-static char **read_genres(const char *dir, size_t *n)
+static int read_genres(ingest *g, mlr_err *e)
 {
-    char *path = path_join(dir, "u.genre"), line[512];
-    FILE *fp = fopen(path, "r");
+    close_input(g);
+    g->path = path_join(g->o->input, "u.genre");
+    FILE *fp = fopen(g->path, "r");
     if (!fp)
-        mlr_die("%s: cannot open: %s", path, strerror(errno));
-    char **names = xcalloc(64, sizeof *names);
+        return mlr_fail(e, "%s: cannot open: %s", g->path, strerror(errno));
+    g->genres = xcalloc(64, sizeof *g->genres);
+    char line[512];
     long lineno = 0;
-    *n = 0;
-    while (fgets(line, sizeof line, fp)) {
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, fp)) {
         lineno++;
         line[strcspn(line, "\r\n")] = '\0';
-        if (!line[0])
-            continue;
-        char *bar = strrchr(line, '|');
-        long index;
-        if (!bar || bar == line || mlr_parse_long(bar + 1, &index) < 0)
-            mlr_die("%s:%ld: expected NAME|INDEX", path, lineno);
-        if (index < 0 || index >= 64 || names[index])
-            mlr_die("%s:%ld: genre index %ld out of range or repeated", path, lineno, index);
-        *bar = '\0';
-        names[index] = xstrdup(line);
-        *n = (size_t)index + 1 > *n ? (size_t)index + 1 : *n;
+        if (line[0])
+            rc = genre_line(g, line, lineno, e);
     }
     fclose(fp);
-    for (size_t g = 0; g < *n; g++)
-        if (!names[g])
-            mlr_die("%s: genre index %zu missing", path, g);
-    if (!*n)
-        mlr_die("%s: no genres", path);
-    free(path);
-    return names;
+    for (size_t k = 0; rc == 0 && k < g->ngenres; k++)
+        if (!g->genres[k])
+            rc = mlr_fail(e, "%s: genre index %zu missing", g->path, k);
+    if (rc == 0 && !g->ngenres)
+        rc = mlr_fail(e, "%s: no genres", g->path);
+    return rc;
 }
 
 /* u.user: id|age|gender|occupation|zip -> "age\tgender\toccupation\tzip". */
-static void read_users(const char *dir, lookup *users)
+static int read_users(ingest *g, mlr_err *e)
 {
-    char *path = path_join(dir, "u.user");
     mlr_read_opts ro = headerless('|', 1);
-    mlr_reader *r = open_or_die(path, &ro);
-    mlr_err e;
-    str text = {0};
-    int got;
-    users->ids = mlr_strmap_new(1024);
-    while ((got = mlr_reader_next(r, &e)) == 1) {
+    if (open_input(g, g->o->input, "u.user", &ro, e) < 0)
+        return -1;
+    mlr_reader *r = g->r;
+    int got, rc = 0;
+    g->users.ids = mlr_strmap_new(1024);
+    while (rc == 0 && (got = mlr_reader_next(r, e)) == 1) {
         if (mlr_reader_nfields(r) != 5)
-            mlr_die("%s:%ld: expected 5 fields, found %zu", path, mlr_reader_line(r), mlr_reader_nfields(r));
-        check_number(r, 1, 1);
-        text.len = 0;
+            return row_fail(r, e, "expected 5 fields, found %zu", mlr_reader_nfields(r));
+        if (check_number(r, 1, 1, e) < 0)
+            return -1;
+        g->text.len = 0;
         for (size_t f = 1; f < 5; f++) {
-            str_add_clean(&text, mlr_reader_field(r, f), mlr_reader_field_len(r, f));
+            str_add_clean(&g->text, mlr_reader_field(r, f), mlr_reader_field_len(r, f));
             if (f < 4)
-                str_add(&text, "\t", 1);
+                str_add(&g->text, "\t", 1);
         }
-        lookup_add(users, r, 0, &text, "user");
+        rc = lookup_add(&g->users, r, 0, &g->text, "user", e);
     }
-    if (got < 0)
-        mlr_die_err(&e);
-    free(text.s);
-    mlr_reader_close(r);
-    free(path);
+    return loop_end(rc, got);
 }
 
 /* Genre flags (fields 5..) as the '|'-joined names of those set, in
  * u.genre's index order. */
-static void add_genres(str *text, const mlr_reader *r, char **genres, size_t ngenres)
+static int add_genres(ingest *g, const mlr_reader *r, mlr_err *e)
 {
     int first = 1;
-    for (size_t g = 0; g < ngenres; g++) {
-        const char *flag = mlr_reader_field(r, 5 + g);
+    for (size_t k = 0; k < g->ngenres; k++) {
+        const char *flag = mlr_reader_field(r, 5 + k);
         if (strcmp(flag, "0") && strcmp(flag, "1"))
-            mlr_die("%s:%ld: genre flag '%s' is not 0 or 1", mlr_reader_path(r), mlr_reader_line(r), flag);
+            return row_fail(r, e, "genre flag '%s' is not 0 or 1", flag);
         if (flag[0] == '1') {
             if (!first)
-                str_add(text, "|", 1);
-            str_add(text, genres[g], strlen(genres[g]));
+                str_add(&g->text, "|", 1);
+            str_add(&g->text, g->genres[k], strlen(g->genres[k]));
             first = 0;
         }
     }
+    return 0;
 }
 
 /* u.item (ISO-8859-1): id|title|release|video release|url|flags... ->
  * "title\tgenres", the title in UTF-8. */
-static void read_items(const char *dir, lookup *items, char **genres, size_t ngenres)
+static int read_items(ingest *g, mlr_err *e)
 {
-    char *path = path_join(dir, "u.item");
     mlr_read_opts ro = headerless('|', 0);
-    mlr_reader *r = open_or_die(path, &ro);
-    mlr_err e;
-    str text = {0};
-    char *utf8 = NULL;
-    size_t utf8_cap = 0;
-    int got;
-    items->ids = mlr_strmap_new(2048);
-    while ((got = mlr_reader_next(r, &e)) == 1) {
-        if (mlr_reader_nfields(r) != 5 + ngenres)
-            mlr_die("%s:%ld: expected %zu fields (5 + one flag per genre of u.genre), found %zu",
-                    path, mlr_reader_line(r), 5 + ngenres, mlr_reader_nfields(r));
+    if (open_input(g, g->o->input, "u.item", &ro, e) < 0)
+        return -1;
+    mlr_reader *r = g->r;
+    int got, rc = 0;
+    g->items.ids = mlr_strmap_new(2048);
+    while (rc == 0 && (got = mlr_reader_next(r, e)) == 1) {
+        if (mlr_reader_nfields(r) != 5 + g->ngenres)
+            return row_fail(r, e, "expected %zu fields (5 + one flag per genre of u.genre), found %zu",
+                            5 + g->ngenres, mlr_reader_nfields(r));
         size_t n = mlr_reader_field_len(r, 1);
-        if (2 * n + 1 > utf8_cap)
-            utf8 = xrealloc(utf8, utf8_cap = 2 * n + 1);
-        mlr_latin1_to_utf8(mlr_reader_field(r, 1), n, utf8);
-        text.len = 0;
-        str_add_clean(&text, utf8, strlen(utf8));
-        str_add(&text, "\t", 1);
-        add_genres(&text, r, genres, ngenres);
-        lookup_add(items, r, 0, &text, "item");
+        if (2 * n + 1 > g->utf8_cap)
+            g->utf8 = xrealloc(g->utf8, g->utf8_cap = 2 * n + 1);
+        mlr_latin1_to_utf8(mlr_reader_field(r, 1), n, g->utf8);
+        g->text.len = 0;
+        str_add_clean(&g->text, g->utf8, strlen(g->utf8));
+        str_add(&g->text, "\t", 1);
+        rc = add_genres(g, r, e);
+        if (rc == 0)
+            rc = lookup_add(&g->items, r, 0, &g->text, "item", e);
     }
-    if (got < 0)
-        mlr_die_err(&e);
-    free(utf8);
-    free(text.s);
-    mlr_reader_close(r);
-    free(path);
+    return loop_end(rc, got);
 }
 
 /* u.data: user TAB item TAB rating TAB timestamp, joined row by row. */
-static void ingest_ml100k(const options *o, FILE *out)
+static int ingest_ml100k(ingest *g, mlr_err *e)
 {
-    size_t ngenres;
-    char **genres = read_genres(o->input, &ngenres);
-    lookup users = {0}, items = {0};
-    read_users(o->input, &users);
-    read_items(o->input, &items, genres, ngenres);
-    char *path = path_join(o->input, "u.data");
+    if (read_genres(g, e) < 0 || read_users(g, e) < 0 || read_items(g, e) < 0)
+        return -1;
     mlr_read_opts ro = headerless('\t', 1);
-    mlr_reader *r = open_or_die(path, &ro);
+    if (open_input(g, g->o->input, "u.data", &ro, e) < 0)
+        return -1;
+    mlr_reader *r = g->r;
+    FILE *out = g->out;
     fputs("user_id\titem_id\trating\ttimestamp\tuser_age\tuser_gender\tuser_occupation\t"
           "user_zip\titem_title\titem_genres\n", out);
-    mlr_err e;
     int got;
-    while ((got = mlr_reader_next(r, &e)) == 1) {
+    while ((got = mlr_reader_next(r, e)) == 1) {
         if (mlr_reader_nfields(r) != 4)
-            mlr_die("%s:%ld: expected 4 fields, found %zu", path, mlr_reader_line(r), mlr_reader_nfields(r));
-        check_number(r, 2, 0);
-        check_number(r, 3, 1);
-        size_t u = lookup_find(&users, r, 0, "user", "u.user");
-        size_t i = lookup_find(&items, r, 1, "item", "u.item");
+            return row_fail(r, e, "expected 4 fields, found %zu", mlr_reader_nfields(r));
+        long u, i;
+        if (check_number(r, 2, 0, e) < 0 || check_number(r, 3, 1, e) < 0 ||
+            (u = lookup_find(&g->users, r, 0, "user", "u.user", e)) < 0 ||
+            (i = lookup_find(&g->items, r, 1, "item", "u.item", e)) < 0)
+            return -1;
         for (size_t f = 0; f < 4; f++)
             put(out, mlr_reader_field(r, f), mlr_reader_field_len(r, f), '\t');
-        put(out, users.text[u], users.len[u], '\t');
-        put(out, items.text[i], items.len[i], '\n');
+        put(out, g->users.text[u], g->users.len[u], '\t');
+        put(out, g->items.text[i], g->items.len[i], '\n');
     }
-    if (got < 0)
-        mlr_die_err(&e);
-    mlr_reader_close(r);
-    free(path);
-    lookup_free(&users);
-    lookup_free(&items);
-    for (size_t g = 0; g < ngenres; g++)
-        free(genres[g]);
-    free(genres);
+    return loop_end(0, got);
 }
 
 /* ---------- MovieLens latest (CSV) ---------- */
@@ -413,147 +428,149 @@ static mlr_read_opts csv_opts(void)
     return ro;
 }
 
-/* tags.csv: per movie id, its distinct tags ('|' made a space, so the
- * list can be split) joined by '|' in first-seen order. */
-static str *read_tags(const char *dir, const lookup *movies)
+/* The columns named in names (n of them) of the file being read, into col. */
+static int require_cols(const ingest *g, const char *const *names, int *col, size_t n, mlr_err *e)
 {
-    char *path = path_join(dir, "tags.csv");
+    for (size_t k = 0; k < n; k++)
+        if ((col[k] = mlr_reader_require(g->r, names[k], e)) < 0)
+            return -1;
+    return 0;
+}
+
+/* One tags.csv row: its tag ('|' made a space, so the list can be split)
+ * added to its movie's list unless the movie has it already. */
+static int tag_row(ingest *g, const int *col, mlr_err *e)
+{
+    mlr_reader *r = g->r;
+    long id = lookup_find(&g->items, r, col[0], "item", "movies.csv", e);
+    if (id < 0)
+        return -1;
+    size_t m = (size_t)id;
+    str *key = &g->key;
+    key->len = 0;
+    str_add(key, (const char *)&m, sizeof m); /* (movie, tag) pairs */
+    str_add_clean(key, mlr_reader_field(r, (size_t)col[1]), mlr_reader_field_len(r, (size_t)col[1]));
+    for (char *p = key->s + sizeof m; *p; p++)
+        if (*p == '|')
+            *p = ' ';
+    int added;
+    mlr_strmap_intern2(g->seen, key->s, key->len, &added);
+    if (!added || key->len == sizeof m)
+        return 0;
+    if (g->tags[m].len)
+        str_add(&g->tags[m], "|", 1);
+    str_add(&g->tags[m], key->s + sizeof m, key->len - sizeof m);
+    return 0;
+}
+
+/* tags.csv: per movie id, its distinct tags joined by '|' in first-seen
+ * order. */
+static int read_tags(ingest *g, mlr_err *e)
+{
+    static const char *const names[2] = {"movieId", "tag"};
     mlr_read_opts ro = csv_opts();
-    mlr_reader *r = open_or_die(path, &ro);
-    int mcol = require_or_die(r, "movieId"), tcol = require_or_die(r, "tag");
-    size_t n = mlr_strmap_count(movies->ids);
-    str *tags = xcalloc(n ? n : 1, sizeof *tags), key = {0};
-    mlr_strmap *seen = mlr_strmap_new(0);
-    mlr_err e;
-    int got;
-    while ((got = mlr_reader_next(r, &e)) == 1) {
-        size_t m = lookup_find(movies, r, mcol, "item", "movies.csv");
-        key.len = 0;
-        str_add(&key, (const char *)&m, sizeof m); /* (movie, tag) pairs */
-        str_add_clean(&key, mlr_reader_field(r, (size_t)tcol), mlr_reader_field_len(r, (size_t)tcol));
-        for (char *p = key.s + sizeof m; *p; p++)
-            if (*p == '|')
-                *p = ' ';
-        int added;
-        mlr_strmap_intern2(seen, key.s, key.len, &added);
-        if (!added || key.len == sizeof m)
-            continue;
-        if (tags[m].len)
-            str_add(&tags[m], "|", 1);
-        str_add(&tags[m], key.s + sizeof m, key.len - sizeof m);
-    }
-    if (got < 0)
-        mlr_die_err(&e);
-    mlr_strmap_free(seen);
-    free(key.s);
-    mlr_reader_close(r);
-    free(path);
-    return tags;
+    int col[2], got, rc = 0;
+    if (open_input(g, g->o->input, "tags.csv", &ro, e) < 0 || require_cols(g, names, col, 2, e) < 0)
+        return -1;
+    size_t n = mlr_strmap_count(g->items.ids);
+    g->tags = xcalloc(n ? n : 1, sizeof *g->tags);
+    g->seen = mlr_strmap_new(0);
+    while (rc == 0 && (got = mlr_reader_next(g->r, e)) == 1)
+        rc = tag_row(g, col, e);
+    return loop_end(rc, got);
 }
 
 /* movies.csv: movieId,title,genres -> "title\tgenres"; "(no genres listed)"
  * becomes an empty list. */
-static void read_movies(const char *dir, lookup *movies)
+static int read_movies(ingest *g, mlr_err *e)
 {
-    char *path = path_join(dir, "movies.csv");
+    static const char *const names[3] = {"movieId", "title", "genres"};
     mlr_read_opts ro = csv_opts();
-    mlr_reader *r = open_or_die(path, &ro);
-    int mcol = require_or_die(r, "movieId"), tcol = require_or_die(r, "title"),
-        gcol = require_or_die(r, "genres");
-    str text = {0};
-    mlr_err e;
-    int got;
-    movies->ids = mlr_strmap_new(16384);
-    while ((got = mlr_reader_next(r, &e)) == 1) {
-        text.len = 0;
-        str_add_clean(&text, mlr_reader_field(r, (size_t)tcol), mlr_reader_field_len(r, (size_t)tcol));
-        str_add(&text, "\t", 1);
-        const char *g = mlr_reader_field(r, (size_t)gcol);
-        if (strcmp(g, "(no genres listed)") != 0)
-            str_add_clean(&text, g, mlr_reader_field_len(r, (size_t)gcol));
-        lookup_add(movies, r, mcol, &text, "item");
+    int col[3], got, rc = 0;
+    if (open_input(g, g->o->input, "movies.csv", &ro, e) < 0 || require_cols(g, names, col, 3, e) < 0)
+        return -1;
+    mlr_reader *r = g->r;
+    g->items.ids = mlr_strmap_new(16384);
+    while (rc == 0 && (got = mlr_reader_next(r, e)) == 1) {
+        g->text.len = 0;
+        str_add_clean(&g->text, mlr_reader_field(r, (size_t)col[1]), mlr_reader_field_len(r, (size_t)col[1]));
+        str_add(&g->text, "\t", 1);
+        const char *genres = mlr_reader_field(r, (size_t)col[2]);
+        if (strcmp(genres, "(no genres listed)") != 0)
+            str_add_clean(&g->text, genres, mlr_reader_field_len(r, (size_t)col[2]));
+        rc = lookup_add(&g->items, r, col[0], &g->text, "item", e);
     }
-    if (got < 0)
-        mlr_die_err(&e);
-    free(text.s);
-    mlr_reader_close(r);
-    free(path);
+    return loop_end(rc, got);
 }
 
-static void ingest_latest(const options *o, FILE *out)
+static int ingest_latest(ingest *g, mlr_err *e)
 {
-    lookup movies = {0};
-    read_movies(o->input, &movies);
-    str *tags = o->tags ? read_tags(o->input, &movies) : NULL;
-    char *path = path_join(o->input, "ratings.csv");
+    static const char *const names[4] = {"userId", "movieId", "rating", "timestamp"};
+    int tags = g->o->tags, col[4], got;
+    if (read_movies(g, e) < 0 || (tags && read_tags(g, e) < 0))
+        return -1;
     mlr_read_opts ro = csv_opts();
-    mlr_reader *r = open_or_die(path, &ro);
-    int col[4] = {require_or_die(r, "userId"), require_or_die(r, "movieId"),
-                  require_or_die(r, "rating"), require_or_die(r, "timestamp")};
-    fputs(o->tags ? "user_id\titem_id\trating\ttimestamp\titem_title\titem_genres\titem_tags\n"
-                  : "user_id\titem_id\trating\ttimestamp\titem_title\titem_genres\n", out);
-    mlr_err e;
-    int got;
-    str clean = {0};
-    while ((got = mlr_reader_next(r, &e)) == 1) {
-        check_number(r, col[2], 0);
-        check_number(r, col[3], 1);
-        size_t m = lookup_find(&movies, r, col[1], "item", "movies.csv");
+    if (open_input(g, g->o->input, "ratings.csv", &ro, e) < 0 || require_cols(g, names, col, 4, e) < 0)
+        return -1;
+    mlr_reader *r = g->r;
+    FILE *out = g->out;
+    fputs(tags ? "user_id\titem_id\trating\ttimestamp\titem_title\titem_genres\titem_tags\n"
+               : "user_id\titem_id\trating\ttimestamp\titem_title\titem_genres\n", out);
+    while ((got = mlr_reader_next(r, e)) == 1) {
+        long m;
+        if (check_number(r, col[2], 0, e) < 0 || check_number(r, col[3], 1, e) < 0 ||
+            (m = lookup_find(&g->items, r, col[1], "item", "movies.csv", e)) < 0)
+            return -1;
         if (mlr_reader_field_len(r, (size_t)col[0]) == 0)
-            mlr_die("%s:%ld: empty userId", path, mlr_reader_line(r));
+            return row_fail(r, e, "%s", "empty userId");
         for (size_t f = 0; f < 4; f++) {
-            clean.len = 0;
-            str_add_clean(&clean, mlr_reader_field(r, (size_t)col[f]), mlr_reader_field_len(r, (size_t)col[f]));
-            put(out, clean.s, clean.len, '\t');
+            g->text.len = 0;
+            str_add_clean(&g->text, mlr_reader_field(r, (size_t)col[f]), mlr_reader_field_len(r, (size_t)col[f]));
+            put(out, g->text.s, g->text.len, '\t');
         }
-        put(out, movies.text[m], movies.len[m], o->tags ? '\t' : '\n');
-        if (o->tags)
-            put(out, tags[m].s ? tags[m].s : "", tags[m].len, '\n');
+        put(out, g->items.text[m], g->items.len[m], tags ? '\t' : '\n');
+        if (tags)
+            put(out, g->tags[m].s ? g->tags[m].s : "", g->tags[m].len, '\n');
     }
-    if (got < 0)
-        mlr_die_err(&e);
-    for (size_t m = 0; tags && m < mlr_strmap_count(movies.ids); m++)
-        free(tags[m].s);
-    free(tags);
-    free(clean.s);
-    mlr_reader_close(r);
-    free(path);
-    lookup_free(&movies);
+    return loop_end(0, got);
 }
 
 /* ---------- any TSV or CSV ---------- */
 
 /* For each of our columns, the input column it comes from, or -1. */
-static void map_columns(const options *o, const mlr_reader *r, int *src)
+static int map_columns(const options *o, const mlr_reader *r, int *src, mlr_err *e)
 {
     for (int c = 0; c < NCOLS; c++) {
         src[c] = -1;
         if (o->map[c]) {
             src[c] = mlr_reader_col(r, o->map[c]);
             if (src[c] < 0)
-                mlr_die("%s: no column '%s' in the header (from --map %s=%s)", mlr_reader_path(r),
-                        o->map[c], COLS[c], o->map[c]);
+                return mlr_fail(e, "%s: no column '%s' in the header (from --map %s=%s)",
+                                mlr_reader_path(r), o->map[c], COLS[c], o->map[c]);
         } else {
             src[c] = mlr_reader_col(r, COLS[c]);
         }
     }
     for (int c = 0; c < 2; c++)
         if (src[c] < 0)
-            mlr_die("%s: no column for %s in the header (name it with --map %s=COLUMN)",
-                    mlr_reader_path(r), COLS[c], COLS[c]);
+            return mlr_fail(e, "%s: no column for %s in the header (name it with --map %s=COLUMN)",
+                            mlr_reader_path(r), COLS[c], COLS[c]);
+    return 0;
 }
 
-static void check_row(const mlr_reader *r, const int *src)
+static int check_row(const mlr_reader *r, const int *src, mlr_err *e)
 {
     for (int c = 0; c < 2; c++)
         if (mlr_reader_field_len(r, (size_t)src[c]) == 0)
-            mlr_die("%s:%ld: empty %s", mlr_reader_path(r), mlr_reader_line(r), COLS[c]);
-    if (src[C_RATING] >= 0)
-        check_number(r, src[C_RATING], 0);
-    if (src[C_TIME] >= 0)
-        check_number(r, src[C_TIME], 1);
-    if (src[C_AGE] >= 0 && mlr_reader_field_len(r, (size_t)src[C_AGE]))
-        check_number(r, src[C_AGE], 1);
+            return row_fail(r, e, "empty %s", COLS[c]);
+    if (src[C_RATING] >= 0 && check_number(r, src[C_RATING], 0, e) < 0)
+        return -1;
+    if (src[C_TIME] >= 0 && check_number(r, src[C_TIME], 1, e) < 0)
+        return -1;
+    if (src[C_AGE] >= 0 && mlr_reader_field_len(r, (size_t)src[C_AGE]) &&
+        check_number(r, src[C_AGE], 1, e) < 0)
+        return -1;
+    return 0;
 }
 
 /* Replaces TAB, CR and LF in b[0..n) by spaces. */
@@ -597,69 +614,91 @@ static void table_line(str *line, const mlr_reader *r, const int *src, const int
     b[line->len++] = '\n';
 }
 
-static void ingest_table(const options *o, FILE *out)
+static int ingest_table(ingest *g, mlr_err *e)
 {
+    const options *o = g->o;
     mlr_read_opts ro = mlr_read_defaults();
     int csv = !strcmp(o->format, "csv");
     if (csv)
         ro = csv_opts();
-    mlr_reader *r = open_or_die(o->input, &ro);
-    int src[NCOLS], cols[NCOLS], n = 0, identity;
-    map_columns(o, r, src);
+    int src[NCOLS], cols[NCOLS], n = 0, identity, got, rc = 0;
+    if (open_input(g, o->input, NULL, &ro, e) < 0 || map_columns(o, g->r, src, e) < 0)
+        return -1;
+    mlr_reader *r = g->r;
     for (int c = 0; c < NCOLS; c++)
         if (src[c] >= 0)
             cols[n++] = c;
     identity = (size_t)n == mlr_reader_ncols(r);
     for (int k = 0; k < n; k++) {
-        put(out, COLS[cols[k]], strlen(COLS[cols[k]]), k + 1 < n ? '\t' : '\n');
+        put(g->out, COLS[cols[k]], strlen(COLS[cols[k]]), k + 1 < n ? '\t' : '\n');
         identity = identity && src[cols[k]] == k;
     }
-    mlr_err e;
-    int got;
-    str lines = {0}; /* rows go out a buffer at a time, not a field at a time */
-    while ((got = mlr_reader_next(r, &e)) == 1) {
-        check_row(r, src);
-        table_line(&lines, r, src, cols, n, csv, identity);
-        if (lines.len >= 1 << 16) {
-            fwrite(lines.s, 1, lines.len, out);
-            lines.len = 0;
+    str *lines = &g->text; /* rows go out a buffer at a time, not a field at a time */
+    while (rc == 0 && (got = mlr_reader_next(r, e)) == 1) {
+        rc = check_row(r, src, e);
+        table_line(lines, r, src, cols, n, csv, identity);
+        if (lines->len >= 1 << 16) {
+            fwrite(lines->s, 1, lines->len, g->out);
+            lines->len = 0;
         }
     }
-    if (got < 0)
-        mlr_die_err(&e);
-    if (lines.len)
-        fwrite(lines.s, 1, lines.len, out);
-    free(lines.s);
-    mlr_reader_close(r);
+    if (rc == 0 && got == 0 && lines->len)
+        fwrite(lines->s, 1, lines->len, g->out);
+    return loop_end(rc, got);
 }
 
-static void run(const options *o)
+static void ingest_free(ingest *g)
 {
-    mlr_err e;
+    close_input(g);
+    for (size_t k = 0; g->genres && k < 64; k++)
+        free(g->genres[k]);
+    free(g->genres);
+    lookup_free(&g->users);
+    for (size_t m = 0; g->tags && m < mlr_strmap_count(g->items.ids); m++)
+        free(g->tags[m].s);
+    free(g->tags);
+    lookup_free(&g->items);
+    mlr_strmap_free(g->seen);
+    free(g->text.s);
+    free(g->key.s);
+    free(g->utf8);
+}
+
+static int run(const options *o, mlr_err *e)
+{
     mlr_out out;
-    if (mlr_out_open(&out, o->output, &e) < 0)
-        mlr_die_err(&e);
+    if (mlr_out_open(&out, o->output, e) < 0)
+        return -1;
     static char buf[1 << 16];
     setvbuf(out.fp, buf, _IOFBF, sizeof buf);
+    ingest g = {.o = o, .out = out.fp};
+    int rc;
     if (!strcmp(o->format, "ml-100k"))
-        ingest_ml100k(o, out.fp);
+        rc = ingest_ml100k(&g, e);
     else if (!strcmp(o->format, "ml-latest"))
-        ingest_latest(o, out.fp);
+        rc = ingest_latest(&g, e);
     else
-        ingest_table(o, out.fp);
-    if (ferror(out.fp))
-        mlr_die("write error");
-    if (mlr_out_commit(&out, &e) < 0)
-        mlr_die_err(&e);
+        rc = ingest_table(&g, e);
+    ingest_free(&g);
+    if (rc == 0 && ferror(out.fp))
+        rc = mlr_fail(e, "write error");
+    if (rc < 0) {
+        mlr_out_abort(&out);
+        return -1;
+    }
+    return mlr_out_commit(&out, e);
 }
 
 int main(int argc, char **argv)
 {
     mlr_init_tool();
     options o = parse_args(argc, argv);
-    run(&o);
+    mlr_err e;
+    int rc = run(&o, &e);
     for (int c = 0; c < NCOLS; c++)
         free((char *)o.map[c]);
+    if (rc < 0)
+        mlr_die_err(&e);
     mlr_close_stdout();
     return 0;
 }
