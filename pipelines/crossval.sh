@@ -52,7 +52,7 @@ out=$1; shift
 count_opt --jobs "$jobs" 1 256
 count_opt --threads "$threads" 1 256 # the tools' range
 if [ -z "$data" ]; then
-    for d in "${MLR_DATA_DIR:-}" "$mlr_pipelines/../data"; do
+    for d in "${MLR_DATA_DIR:-}" "$mlr_root/data"; do
         if [ -n "$d" ] && [ -d "$d/ml-100k" ]; then data=$d/ml-100k; break; fi
     done
 fi

@@ -15,9 +15,16 @@
 #                          TMPDIR at fault) and exit 1 in place of mktemp's.
 #   mlr_help               the script's header comment (line 2 to `set -eu`)
 #                          on stdout: what -h and --help print.
-# Tools come from $MLR_BIN, else from bin/ beside pipelines/, else PATH.
+# Tools come from $MLR_BIN, else from the bin/ of the checkout or of the
+# installed tree, else PATH. mlr_root holds data/ and runs/: the checkout,
+# or for an installed copy (make install: PREFIX/share/mlrec/pipelines,
+# tools in PREFIX/bin) the current directory.
 mlr_pipelines=$(cd "$(dirname "$0")" && pwd)
-PATH="${MLR_BIN:-$mlr_pipelines/../bin}:$PATH"
+case $mlr_pipelines in
+*/share/mlrec/pipelines) mlr_bindir=${mlr_pipelines%/share/mlrec/pipelines}/bin mlr_root=$PWD ;;
+*) mlr_bindir=$mlr_pipelines/../bin mlr_root=$(cd "$mlr_pipelines/.." && pwd) ;;
+esac
+PATH="${MLR_BIN:-$mlr_bindir}:$PATH"
 export PATH
 # The tools set OpenBLAS's threads themselves (--threads); started with one,
 # OpenBLAS spares each process the pool it would spin for 0.1 s as it loads,

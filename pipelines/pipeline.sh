@@ -13,7 +13,7 @@
 set -eu
 me=pipeline
 . "$(dirname "$0")/lib.sh"
-root=$(cd "$mlr_pipelines/.." && pwd)
+root=$mlr_root
 case ${1:-} in
 -h|--help) mlr_help; exit 0 ;;
 -*) echo "usage: pipeline.sh [NAME] (try --help)" >&2; exit 2 ;;
