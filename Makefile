@@ -21,7 +21,7 @@ REPLAYS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: FORCE all test check-asan check-valgrind deps data pipeline bench fuzz clean
+.PHONY: FORCE all test check-asan check-valgrind deps install uninstall data pipeline bench fuzz clean
 all: $(TOOLS) $(TESTS) $(REPLAYS) $(BENCHES)
 
 $(BUILD)/commit.o: $(BUILD)/commit.c
@@ -80,7 +80,7 @@ check-valgrind: all
 # Debian packages, installed only where missing (needs root for apt-get).
 DEPS := libcsv-dev libopenblas-dev libjansson-dev parallel gnuplot-nox gcc make \
         clang libclang-rt-14-dev python3-numpy unzip curl valgrind time \
-        openssh-server openssh-client rsync
+        openssh-server openssh-client rsync help2man man-db
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	    | grep -q 'install ok installed' || echo $$p; done); \
@@ -88,6 +88,15 @@ deps:
 	elif [ "$$(id -u)" -ne 0 ]; then echo "deps: run as root to install:" $$missing >&2; exit 1; \
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq --no-install-recommends $$missing; fi
+
+# make install [PREFIX=/usr/local] [DESTDIR=] [BIN=bin]: the tools BIN
+# holds (nothing is built: make first), the pipelines as mlrec-X commands,
+# man pages (help2man) and bash completion; mk/install.sh says where.
+PREFIX ?= /usr/local
+install:
+	@BIN="$(BIN)" PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" sh mk/install.sh install
+uninstall:
+	@BIN="$(BIN)" PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" sh mk/install.sh uninstall
 
 data:
 	@sh pipelines/fetch-data.sh data
