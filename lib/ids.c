@@ -54,9 +54,22 @@ int mlr_ids_read(const char *path, mlr_strmap *m, size_t *rows, mlr_err *e)
 int mlr_ids_read_keys(const char *path, mlr_strmap *m, uint32_t **out,
                       size_t *rows, mlr_err *e)
 {
-    mlr_reader *r;
-    int col, st;
-    if (ids_open(path, &r, &col, e) < 0) return -1;
+    return mlr_ids_read_column(path, "id", m, out, rows, e);
+}
+
+int mlr_ids_read_column(const char *path, const char *name, mlr_strmap *m, uint32_t **out,
+                        size_t *rows, mlr_err *e)
+{
+    mlr_reader *r = mlr_reader_open(path, NULL, e);
+    if (!r) return -1;
+    int col = strcmp(name, "id") == 0 ? mlr_reader_require(r, name, e) : mlr_reader_col(r, name), st;
+    if (col < 0) {
+        mlr_reader_close(r);
+        if (strcmp(name, "id") == 0) return -1;
+        *out = NULL;
+        *rows = 0;
+        return 0;
+    }
     size_t n = 0, cap = 1024;
     uint32_t *keys = xmalloc(cap * sizeof *keys);
     while ((st = mlr_reader_next(r, e)) == 1) {
@@ -73,4 +86,3 @@ int mlr_ids_read_keys(const char *path, mlr_strmap *m, uint32_t **out,
     *rows = n;
     return 0;
 }
-

@@ -1,5 +1,6 @@
-/* ids.h: id files, the one-column companions of a matrix (X.ids beside
- * X.npy: a header `id`, then one row per matrix row, in row order). */
+/* ids.h: id files, the companions of a matrix (X.ids beside X.npy: a
+ * fingerprint line (fprint.h), a header with a column `id` (and, for query
+ * rows, `item_id`), then one row per matrix row, in row order). */
 #ifndef MLR_IDS_H
 #define MLR_IDS_H
 
@@ -22,5 +23,11 @@ int mlr_ids_read(const char *path, mlr_strmap *m, size_t *rows, mlr_err *e);
  * malloc'd. */
 int mlr_ids_read_keys(const char *path, mlr_strmap *m, uint32_t **out,
                       size_t *rows, mlr_err *e);
+
+/* The same for column NAME ("id" required; another may be absent: then
+ * *out is NULL and *rows 0). Query ids (mlr-embed --rows) carry each
+ * row's item_id beside its user: the row's key for mlr-topk's lists. */
+int mlr_ids_read_column(const char *path, const char *name, mlr_strmap *m, uint32_t **out,
+                        size_t *rows, mlr_err *e);
 
 #endif

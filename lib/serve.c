@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fprint.h"
 #include "ids.h"
 #include "serve.h"
 #include "table.h"
@@ -103,6 +104,16 @@ static int read_items(mlr_served *s, mlr_err *e)
                       a.shape[1], want);
     if (rc == 0)
         rc = mlr_ids_read(ids, s->item_ids, &rows, e);
+    /* The embeddings must be the served model's (docs/fingerprint.md);
+     * an items.ids without a fingerprint line (older) is not checked. */
+    mlr_fprint fi, fm = {.model = ""};
+    memcpy(fm.model, s->fingerprint, sizeof fm.model);
+    char *model = join(s->dir, "model.safetensors");
+    if (rc == 0)
+        rc = mlr_fprint_read(ids, &fi, e);
+    if (rc == 0)
+        rc = mlr_fprint_same(ids, &fi, model, &fm, e);
+    free(model);
     if (rc == 0 && rows != a.shape[0])
         rc = mlr_fail(e, "%s: %zu ids, %s has %zu rows", ids, rows, npy, a.shape[0]);
     size_t bad;

@@ -37,6 +37,7 @@ struct mlr_reader {
 
     char **colnames; /* header, ncols of them */
     size_t ncols;
+    char *fprint;    /* a "#mlrec ..." line before the header, or NULL */
 
     char **fields; /* current row */
     size_t *lens;
@@ -438,6 +439,14 @@ static int read_header(mlr_reader *r, mlr_err *e)
     int st = read_row(r, e);
     if (st < 0)
         return -1;
+    /* An output's fingerprint line (docs/fingerprint.md) comes before
+     * the header: kept for mlr_reader_fprint, then the header is read. */
+    if (st == 1 && !r->o.csv && r->lineno == 1 && r->nfields == 1 && strncmp(r->fields[0], "#mlrec ", 7) == 0) {
+        r->fprint = xstrdup(r->fields[0]);
+        st = read_row(r, e);
+        if (st < 0)
+            return -1;
+    }
     if (st == 0)
         return rfail(r, e, 0, "empty file (expected a header line)");
     r->ncols = r->nfields;
@@ -507,6 +516,7 @@ void mlr_reader_close(mlr_reader *r)
     for (size_t i = 0; r->colnames && i < r->ncols; i++)
         free(r->colnames[i]);
     free(r->colnames);
+    free(r->fprint);
     free(r->name);
     free(r->buf);
     free(r->fields);
@@ -533,6 +543,7 @@ int mlr_reader_next(mlr_reader *r, mlr_err *e)
 }
 
 size_t mlr_reader_ncols(const mlr_reader *r) { return r->ncols; }
+const char *mlr_reader_fprint(const mlr_reader *r) { return r->fprint; }
 
 /* NULL when there is no header or i is out of range. */
 const char *mlr_reader_colname(const mlr_reader *r, size_t i)

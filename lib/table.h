@@ -39,6 +39,9 @@ mlr_reader *mlr_reader_open(const char *path, const mlr_read_opts *opts, mlr_err
 /* Accepts NULL. */
 void mlr_reader_close(mlr_reader *r);
 
+/* The fingerprint line ("#mlrec model=..." without its LF) a TSV may hold
+ * before its header (docs/fingerprint.md), or NULL when it has none. */
+const char *mlr_reader_fprint(const mlr_reader *r);
 size_t mlr_reader_ncols(const mlr_reader *r);        /* 0 until the first row when no header */
 const char *mlr_reader_colname(const mlr_reader *r, size_t i);
 int mlr_reader_col(const mlr_reader *r, const char *name); /* index, or -1 if absent */

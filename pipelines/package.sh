@@ -33,7 +33,7 @@ rm -rf "$tmp"
 trap 'rm -rf "$tmp" "$tmp.manifest"' EXIT
 mkdir -p "$tmp"
 cp "$run/model.safetensors" "$run/items.npy" "$run/items.ids" "$prep/catalogue.tsv" "$tmp/"
-for f in metrics.tsv train-log.tsv replaced-metrics.tsv items.fingerprint; do
+for f in metrics.tsv train-log.tsv replaced-metrics.tsv; do
     [ ! -f "$run/$f" ] || cp "$run/$f" "$tmp/"
 done
 cp -R "$prep/spec" "$tmp/spec"

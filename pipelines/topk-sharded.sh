@@ -169,8 +169,8 @@ parallel --will-cite --halt now,fail=1 --jobs "$jobs" --colsep '\t' "$@" :::: "$
     die "a shard failed (its message is above; there in/q.npy is $queries, in/items.npy $items, in/items.ids $iids${qids:+, in/q.ids $qids}${exclude:+, in/exclude.tsv $exclude})"
 cd - >/dev/null
 
-# The merge: one header, each shard's `query` column (found by name)
-# shifted by the shard's first row.
+# The merge: one fingerprint line and one header (docs/fingerprint.md),
+# each shard's `query` column (found by name) shifted by the shard's first row.
 echo "$me: merging" >&2
 set --
 i=0
@@ -178,8 +178,10 @@ while [ "$i" -lt "$shards" ]; do set -- "$@" "$work/out/$i.tsv"; i=$((i + 1)); d
 merge() {
     awk -F'\t' -v OFS='\t' -v offs="$(cut -f2 "$work/shards" | tr '\n' ' ')" '
         BEGIN { split(offs, off, " ") }
-        FNR == 1 { f++; if (!qc) for (c = 1; c <= NF; c++) if ($c == "query") qc = c
-                   if (f == 1) print; next }
+        FNR == 1 { f++; h = 0 }
+        !h && /^#mlrec / { if (f == 1) print; next }
+        !h { h = 1; if (!qc) for (c = 1; c <= NF; c++) if ($c == "query") qc = c
+             if (f == 1) print; next }
         { $qc += off[f]; print }' "$@"
 }
 if [ -z "$output" ] || [ "$output" = - ]; then

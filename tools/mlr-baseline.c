@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fprint.h"
 #include "ids.h"
 #include "metrics.h"
 #include "mlr.h"
@@ -40,7 +41,9 @@ static void usage(FILE *fp)
         "usage: mlr-baseline --kind pop|ease --train TRAIN.tsv --test TEST.tsv [--item-ids ITEMS.ids]\n"
         "                    [--k K] [--lambda L] [--exclude-train] [--threads T] [--output FILE]\n"
         "Top-k lists of a reference recommender for each test row, in mlr-topk's format\n"
-        "(query = 0-based test row, user_id, rank, item_id, score), for mlr-score --topk.\n"
+        "(query = 0-based test row, user_id, row_item_id = the row's item_id, rank,\n"
+        "item_id, score; first the line '#mlrec exclude=SHA256|none': the training\n"
+        "table's checksum with --exclude-train, docs/fingerprint.md), for mlr-score --topk.\n"
         "  pop:  items by training count (ties: catalogue order), the same for everyone\n"
         "  ease: Steck's EASE on the binary training matrix; holds an items x items\n"
         "        matrix in memory, so at most %d items\n"
@@ -238,7 +241,15 @@ static int write_lists(const options *o, data *d, const float *pop, const float 
     unsigned char *made = NULL;
     float *s = xmalloc(mlr_nz(d->m) * sizeof *s);
     char *text = NULL;
-    fputs("query\tuser_id\trank\titem_id\tscore\n", fp);
+    /* What the lists left out (docs/fingerprint.md), and each row's key:
+     * its user and its own item, by which mlr-score finds the test row. */
+    mlr_fprint lf = {.model = ""};
+    strcpy(lf.exclude, "none");
+    if (o->exclude_train && mlr_fprint_table(o->train, lf.exclude, e) < 0) return -1;
+    int ci = mlr_reader_col(r, "item_id");
+    mlr_fprint_write(fp, &lf);
+    fputs(ci >= 0 ? "query\tuser_id\trow_item_id\trank\titem_id\tscore\n" : "query\tuser_id\trank\titem_id\tscore\n", fp);
+    char *key = NULL;
     int st;
     for (size_t q = 0; (st = mlr_reader_next(r, e)) == 1; q++) {
         size_t ul = mlr_reader_field_len(r, (size_t)cu);
@@ -259,11 +270,21 @@ static int write_lists(const options *o, data *d, const float *pop, const float 
                                      o->exclude_train ? n : 0, lists + u * k);
             made[u] = 1;
         }
+        const char *user = mlr_reader_field(r, (size_t)cu);
+        if (ci >= 0) { /* "user\titem": the key as mlr_topk_format's user column */
+            size_t il = mlr_reader_field_len(r, (size_t)ci);
+            key = xrealloc(key, ul + il + 1);
+            memcpy(key, user, ul);
+            key[ul] = '\t';
+            memcpy(key + ul + 1, mlr_reader_field(r, (size_t)ci), il);
+            user = key;
+            ul += il + 1;
+        }
         text = xrealloc(text, mlr_nz(k) * (80 + longest + ul));
-        size_t w = mlr_topk_format(text, q, mlr_reader_field(r, (size_t)cu), ul, lists + u * k, len[u], d->items);
+        size_t w = mlr_topk_format(text, q, user, ul, lists + u * k, len[u], d->items);
         fwrite(text, 1, w, fp);
     }
-    free(text); free(s); free(made); free(len); free(lists);
+    free(text); free(key); free(s); free(made); free(len); free(lists);
     return st < 0 ? -1 : 0;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "encdir.h"
+#include "fprint.h"
 #include "mlr.h"
 #include "ids.h"
 #include "model.h"
@@ -21,9 +22,10 @@ static const char USAGE[] =
     "usage: mlr-embed --model MODEL (--rows ENCDIR | --catalogue ITEMDIR) --output X.npy\n"
     "Runs the model's query tower on every encoded row of ENCDIR (mlr-encode) or its\n"
     "candidate tower on every item of ITEMDIR (mlr-encode --as-catalogue), and writes the\n"
-    "(N, D) float32 embeddings to X.npy and the id of each row (user_id, or the\n"
-    "item id) to X.ids beside it, both atomically and together. Holds the rows in\n"
-    "memory.\n"
+    "(N, D) float32 embeddings to X.npy and the id of each row (user_id and the\n"
+    "row's item_id, or the item id) to X.ids beside it, both atomically and together,\n"
+    "X.ids first naming the model (a '#mlrec model=SHA256' line, docs/fingerprint.md).\n"
+    "Holds the rows in memory.\n"
     "\n"
     "  -m, --model MODEL      the trained model (mlr-train; required)\n"
     "  -r, --rows ENCDIR        encoded rows: query embeddings\n"
@@ -80,8 +82,11 @@ static void parse_args(int argc, char **argv, options *o)
         mlr_usage_die("give one of --rows ENCDIR and --catalogue ITEMDIR");
 }
 
-/* The id column of each row: rows.tsv's user_id, or items.ids' id. */
-static int write_ids(const char *dir, int queries, size_t n, const char *path, mlr_err *e)
+/* The id column of each row: rows.tsv's user_id (and its item_id, the
+ * row's key for mlr-topk and mlr-score, where rows.tsv has one), or
+ * items.ids' id; after the model's fingerprint line (docs/fingerprint.md). */
+static int write_ids(const char *dir, int queries, size_t n, const char *path, const mlr_fprint *fp,
+                     mlr_err *e)
 {
     char in[4096];
     mlr_reader *r = queries ? mlr_encdir_rows_open(dir, in, sizeof in, e)
@@ -89,15 +94,21 @@ static int write_ids(const char *dir, int queries, size_t n, const char *path, m
     if (!r)
         return -1;
     int col = mlr_reader_require(r, queries ? "user_id" : "id", e), st = 0;
+    int item = queries ? mlr_reader_col(r, "item_id") : -1;
     mlr_out o;
     if (col < 0 || mlr_out_open(&o, path, e) < 0) {
         mlr_reader_close(r);
         return -1;
     }
-    fputs("id\n", o.fp);
+    mlr_fprint_write(o.fp, fp);
+    fputs(item >= 0 ? "id\titem_id\n" : "id\n", o.fp);
     size_t rows = 0;
     while ((st = mlr_reader_next(r, e)) == 1) {
         fwrite(mlr_reader_field(r, (size_t)col), 1, mlr_reader_field_len(r, (size_t)col), o.fp);
+        if (item >= 0) {
+            fputc('\t', o.fp);
+            fwrite(mlr_reader_field(r, (size_t)item), 1, mlr_reader_field_len(r, (size_t)item), o.fp);
+        }
         fputc('\n', o.fp);
         rows++;
     }
@@ -131,7 +142,10 @@ static int run(const options *o, mlr_err *e)
         char *ids = mlr_out_is_file(o->output) ? mlr_ids_path(o->output) : NULL;
         /* the matrix and its ids replace their earlier files together */
         mlr_out_batch_begin();
-        rc = ids ? write_ids(dir, o->queries != NULL, in.n, ids, e) : 0;
+        mlr_fprint fp = {.model = ""};
+        rc = ids ? mlr_fprint_model(o->model, fp.model, e) : 0;
+        if (rc == 0 && ids)
+            rc = write_ids(dir, o->queries != NULL, in.n, ids, &fp, e);
         if (rc == 0)
             rc = mlr_npy_write(o->output, &x, e);
         if (rc == 0)

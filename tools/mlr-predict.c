@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "encdir.h"
+#include "fprint.h"
 #include "mlr.h"
 #include "model.h"
 #include "table.h"
@@ -19,7 +20,8 @@ static const char USAGE[] =
     "usage: mlr-predict --model MODEL --rows ENCDIR [--output FILE]\n"
     "Predicts the rating of every encoded row of ENCDIR (mlr-encode: the user and\n"
     "item features of each row) with the model's rating head, and writes the TSV\n"
-    "user_id item_id prediction (ids from ENCDIR/rows.tsv), rows in input order.\n"
+    "user_id item_id prediction (ids from ENCDIR/rows.tsv), rows in input order,\n"
+    "after a line naming the model ('#mlrec model=SHA256', docs/fingerprint.md).\n"
     "Holds the rows in memory.\n"
     "\n"
     "  -m, --model MODEL    the trained model (mlr-train; required)\n"
@@ -66,8 +68,9 @@ static void parse_args(int argc, char **argv, options *o)
         mlr_usage_die("--model MODEL and --rows ENCDIR are required");
 }
 
+/* The predictions after the model's fingerprint line (docs/fingerprint.md). */
 static int write_predictions(const char *dir, const float *pred, size_t n, const char *path,
-                             mlr_err *e)
+                             const mlr_fprint *fp, mlr_err *e)
 {
     char in[4096];
     mlr_reader *r = mlr_encdir_rows_open(dir, in, sizeof in, e);
@@ -80,6 +83,7 @@ static int write_predictions(const char *dir, const float *pred, size_t n, const
         mlr_reader_close(r);
         return -1;
     }
+    mlr_fprint_write(o.fp, fp);
     fputs("user_id\titem_id\tprediction\n", o.fp);
     size_t rows = 0;
     int st;
@@ -108,7 +112,10 @@ static int run(const options *o, mlr_err *e)
     model_input q, c;
     memset(&q, 0, sizeof q);
     memset(&c, 0, sizeof c);
-    int rc = mlr_encdir_check(o->rows, m.spec_sha256, e);
+    mlr_fprint fp = {.model = ""};
+    int rc = mlr_fprint_model(o->model, fp.model, e);
+    if (rc == 0)
+        rc = mlr_encdir_check(o->rows, m.spec_sha256, e);
     if (rc == 0)
         rc = model_input_load(&q, &m.query, o->rows, 0, e);
     if (rc == 0)
@@ -116,7 +123,7 @@ static int run(const options *o, mlr_err *e)
     if (rc == 0) {
         float *pred = xmalloc((q.n + 1) * sizeof(float));
         model_predict(&m, &q, &c, pred);
-        rc = write_predictions(o->rows, pred, q.n, o->output, e);
+        rc = write_predictions(o->rows, pred, q.n, o->output, &fp, e);
         free(pred);
     }
     model_input_free(&q);

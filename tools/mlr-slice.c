@@ -31,8 +31,9 @@ static void usage(FILE *fp)
         "       mlr-slice --count [X.npy]\n"
         "Copies rows FROM..TO-1 (0-based, TO excluded) of an .npy (X.npy or stdin; any\n"
         "dtype, 1-D or 2-D) as an .npy of TO-FROM rows, streaming: memory is one chunk.\n"
-        "With --ids, also the same rows of X's one-column id file (header `id`), which\n"
-        "must have exactly as many rows as X. --count prints X's number of rows instead.\n"
+        "With --ids, also the same rows of X's id file (a column `id`; every column and\n"
+        "its fingerprint line are kept), which must have exactly as many rows as X.\n"
+        "--count prints X's number of rows instead.\n"
         "  --range FROM:TO     the rows; 'FROM:' runs to the end (required unless --count)\n"
         "  --ids FILE          X's ids (default: none)\n"
         "  --ids-output FILE   where the ids of the range go, atomically (with --ids)\n"
@@ -164,25 +165,29 @@ static int skip_rows(npy_in *in, size_t from, mlr_err *e)
     return read_bytes(in, NULL, from * in->row_bytes, CHUNK, e);
 }
 
-/* Copies the ids of rows [from, to) of PATH into o (header `id` first),
+/* Copies the ids of rows [from, to) of PATH into o (its fingerprint line
+ * and header first, every column: the key's item_id travels too),
  * counting every row to check it against the matrix. */
 static int slice_ids(const char *path, size_t from, size_t to, size_t want_rows, mlr_out *o, mlr_err *e)
 {
     mlr_reader *r = mlr_reader_open(path, NULL, e);
     if (!r) return -1;
     int col = mlr_reader_require(r, "id", e), st = -1;
-    if (col >= 0 && mlr_reader_ncols(r) != 1)
-        col = mlr_fail(e, "%s: expected one column 'id', found %zu", path, mlr_reader_ncols(r));
     size_t n = 0;
     if (col >= 0) {
-        fputs("id\n", o->fp);
+        if (mlr_reader_fprint(r)) fprintf(o->fp, "%s\n", mlr_reader_fprint(r));
+        for (size_t c = 0; c < mlr_reader_ncols(r); c++)
+            fprintf(o->fp, "%s%c", mlr_reader_colname(r, c), c + 1 < mlr_reader_ncols(r) ? '\t' : '\n');
+        char *row = NULL;
         while ((st = mlr_reader_next(r, e)) == 1) {
             if (n >= from && n < to) {
-                fwrite(mlr_reader_field(r, (size_t)col), 1, mlr_reader_field_len(r, (size_t)col), o->fp);
+                row = xrealloc(row, mlr_reader_row_size(r));
+                fwrite(row, 1, mlr_reader_row_tsv(r, row), o->fp);
                 putc('\n', o->fp);
             }
             n++;
         }
+        free(row);
         if (st == 0 && n != want_rows)
             st = mlr_fail(e, "%s has %zu rows, the matrix %zu", mlr_reader_path(r), n, want_rows);
     }

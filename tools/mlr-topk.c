@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cblas.h>
 
+#include "fprint.h"
 #include "ids.h"
 #include "metrics.h"
 #include "mlr.h"
@@ -36,16 +37,23 @@ static void usage(FILE *fp)
         "The k best items of each query by inner product, exactly: every item is\n"
         "scored. Q (N, D) <f4 is streamed a block at a time (it may be a pipe);\n"
         "I (M, D) <f4 is held in memory. Ties go to the smaller catalogue index.\n"
-        "Output TSV, k rows per query, best first:\n"
+        "Output TSV, k rows per query, best first, after a fingerprint line\n"
+        "'#mlrec model=SHA256 exclude=SHA256|none' (the model of the embeddings' .ids,\n"
+        "the --exclude table's checksum; docs/fingerprint.md). Queries and items of two\n"
+        "models (their .ids' fingerprints differ) are refused.\n"
         "  query    0-based row of Q\n"
         "  user_id  the row's id from --query-ids (only with --query-ids)\n"
+        "  row_item_id  the row's own item_id from --query-ids (where it has one: the\n"
+        "           row's key, by which mlr-score finds its test row)\n"
         "  rank     1..k\n"
         "  item_id  the item's id from --item-ids\n"
         "  score    the inner product, printf %%.6g\n"
         "  --queries Q.npy   query embeddings, '-' for stdin (required)\n"
         "  --items I.npy     candidate embeddings (required)\n"
         "  --item-ids FILE   ids of I's rows, column id (default: I.npy's name with .ids)\n"
-        "  --query-ids FILE  ids of Q's rows, column id (default: none, no user_id column)\n"
+        "  --query-ids FILE  ids of Q's rows, column id [and item_id] (default: none, no\n"
+        "                    user_id column; Q.ids beside a Q.npy file is still read for\n"
+        "                    its fingerprint)\n"
         "  --exclude TABLE   drop the (user_id, item_id) pairs of TABLE, e.g. the training\n"
         "                    rows; needs --query-ids (default: nothing dropped)\n"
         "  -k, --k K         list length (default 10); fewer when the catalogue is smaller\n"
@@ -107,6 +115,8 @@ typedef struct {
     mlr_array emb;
     mlr_strmap *ids;
     size_t longest_id;
+    mlr_fprint fp;      /* of its ids file */
+    char *ids_path;
 } catalogue;
 
 static int load_catalogue(catalogue *c, const char *npy, const char *ids_path, mlr_err *e)
@@ -122,6 +132,8 @@ static int load_catalogue(catalogue *c, const char *npy, const char *ids_path, m
     c->ids = mlr_strmap_new(m);
     size_t rows;
     int rc = mlr_ids_read(idp, c->ids, &rows, e);
+    if (rc == 0) rc = mlr_fprint_read(idp, &c->fp, e);
+    c->ids_path = xstrdup(idp);
     if (rc == 0 && rows != m) rc = mlr_fail(e, "%s has %zu rows, %s %zu", idp, rows, npy, m);
     if (rc == 0 && m > UINT32_MAX) rc = mlr_fail(e, "%s: more than 2^32 items", npy);
     for (size_t i = 0; rc == 0 && i < m; i++)
@@ -132,22 +144,59 @@ static int load_catalogue(catalogue *c, const char *npy, const char *ids_path, m
 
 /* Who each query row belongs to, and what to drop for them. */
 typedef struct {
-    mlr_strmap *users;
-    uint32_t *user_of; /* (N) */
+    mlr_strmap *users, *row_items;
+    uint32_t *user_of;  /* (N) */
+    uint32_t *item_of;  /* (N) each row's own item_id (the key), or NULL */
     size_t rows, longest;
     mlr_usersets seen;
     int have_seen;
+    mlr_fprint fp;      /* of the query ids */
+    char exclude[65];   /* SHA-256 of --exclude's table, "unknown", "none" */
+    const char *fp_path; /* the file it came from, NULL for none */
 } query_users;
+
+static size_t longest_key(const mlr_strmap *m)
+{
+    size_t l = 0;
+    for (size_t i = 0; m && i < mlr_strmap_count(m); i++)
+        if (mlr_strmap_key_len(m, i) > l) l = mlr_strmap_key_len(m, i);
+    return l;
+}
+
+/* Q's fingerprint: from --query-ids, else from Q.ids beside a Q.npy file
+ * when there is one (read for the check only). */
+static int query_fprint(query_users *u, const options *o, mlr_err *e)
+{
+    if (o->query_ids) {
+        u->fp_path = o->query_ids;
+        return mlr_fprint_read(o->query_ids, &u->fp, e);
+    }
+    if (strcmp(o->queries, "-") == 0 || !mlr_out_is_file(o->queries)) return 0;
+    char *guess = mlr_ids_path(o->queries);
+    int rc = 0;
+    if (access(guess, R_OK) == 0) {
+        rc = mlr_fprint_read(guess, &u->fp, e);
+        u->fp_path = guess;
+    } else {
+        free(guess);
+    }
+    return rc;
+}
 
 static int load_users(query_users *u, const options *o, catalogue *c, mlr_err *e)
 {
     memset(u, 0, sizeof *u);
+    if (query_fprint(u, o, e) < 0) return -1;
     if (!o->query_ids) return 0;
     u->users = mlr_strmap_new(0);
-    if (mlr_ids_read_keys(o->query_ids, u->users, &u->user_of, &u->rows, e) < 0) return -1;
-    for (size_t i = 0; i < mlr_strmap_count(u->users); i++)
-        if (mlr_strmap_key_len(u->users, i) > u->longest) u->longest = mlr_strmap_key_len(u->users, i);
+    u->row_items = mlr_strmap_new(0);
+    size_t n;
+    if (mlr_ids_read_keys(o->query_ids, u->users, &u->user_of, &u->rows, e) < 0 ||
+        mlr_ids_read_column(o->query_ids, "item_id", u->row_items, &u->item_of, &n, e) < 0)
+        return -1;
+    u->longest = longest_key(u->users) + 1 + longest_key(u->row_items);
     if (o->exclude) {
+        if (mlr_fprint_table(o->exclude, u->exclude, e) < 0) return -1;
         u->have_seen = 1;
         if (mlr_usersets_read(&u->seen, o->exclude, u->users, 1, c->ids, 0, e) < 0) return -1;
     }
@@ -162,6 +211,7 @@ typedef struct {
     const query_users *u;
     const catalogue *c;
     char **text;           /* per thread */
+    char **key;            /* per thread: "user\titem" of a keyed row */
     size_t *len;           /* per thread */
 } block_text;
 
@@ -176,6 +226,14 @@ static void format_part(int t, size_t lo, size_t hi, void *p)
         if (b->u->users) {
             user = mlr_strmap_key(b->u->users, b->u->user_of[row]);
             ulen = mlr_strmap_key_len(b->u->users, b->u->user_of[row]);
+        }
+        if (b->u->item_of) { /* the row's key: its user, TAB, its own item */
+            size_t il = mlr_strmap_key_len(b->u->row_items, b->u->item_of[row]);
+            memcpy(b->key[t], user, ulen);
+            b->key[t][ulen] = '\t';
+            memcpy(b->key[t] + ulen + 1, mlr_strmap_key(b->u->row_items, b->u->item_of[row]), il);
+            user = b->key[t];
+            ulen += 1 + il;
         }
         w += mlr_topk_format(b->text[t] + w, row, user, ulen, b->hits + r * b->k,
                              b->count[r], b->c->ids);
@@ -201,11 +259,19 @@ static int write_lists(const options *o, const catalogue *c, const query_users *
     const uint32_t **ex = u->have_seen ? xmalloc(block * sizeof *ex) : NULL;
     size_t *nex = u->have_seen ? xmalloc(block * sizeof *nex) : NULL;
     size_t line_max = 80 + u->longest + c->longest_id;
-    block_text bt = {0, kk, line_max, hits, count, u, c,
+    block_text bt = {0, kk, line_max, hits, count, u, c, xcalloc((size_t)threads, sizeof(char *)),
                      xcalloc((size_t)threads, sizeof(char *)), xcalloc((size_t)threads, sizeof(size_t))};
-    for (int t = 0; t < threads; t++)
+    for (int t = 0; t < threads; t++) {
         bt.text[t] = xmalloc((block / (size_t)threads + 1) * mlr_nz(kk) * line_max);
-    fputs(u->users ? "query\tuser_id\trank\titem_id\tscore\n" : "query\trank\titem_id\tscore\n", fp);
+        bt.key[t] = xmalloc(u->longest + 1);
+    }
+    /* The lists name their model and what they left out (docs/fingerprint.md). */
+    mlr_fprint lf;
+    memcpy(lf.model, c->fp.model[0] ? c->fp.model : u->fp.model, sizeof lf.model);
+    strcpy(lf.exclude, o->exclude ? u->exclude : "none");
+    mlr_fprint_write(fp, &lf);
+    fputs(u->item_of ? "query\tuser_id\trow_item_id\trank\titem_id\tscore\n"
+          : u->users ? "query\tuser_id\trank\titem_id\tscore\n" : "query\trank\titem_id\tscore\n", fp);
     long got;
     while ((got = mlr_npy_rows_read(q, qb, block, e)) > 0) {
         size_t b = (size_t)got;
@@ -218,8 +284,11 @@ static int write_lists(const options *o, const catalogue *c, const query_users *
         if (!o->quiet && isatty(2)) fprintf(stderr, "\rmlr-topk: %zu/%zu queries", q->done, q->rows);
     }
     if (!o->quiet && isatty(2)) fputc('\n', stderr);
-    for (int t = 0; t < threads; t++) free(bt.text[t]);
-    free(bt.text); free(bt.len); free(ex); free(nex); free(count); free(hits); free(qb);
+    for (int t = 0; t < threads; t++) {
+        free(bt.text[t]);
+        free(bt.key[t]);
+    }
+    free(bt.text); free(bt.key); free(bt.len); free(ex); free(nex); free(count); free(hits); free(qb);
     mlr_scorer_free(sc);
     return got < 0 ? -1 : 0;
 }
@@ -232,6 +301,9 @@ static int run(const options *o, mlr_err *e)
     int q_open = 0;
     int rc = load_catalogue(&c, o->items, o->item_ids, e);
     if (rc == 0) rc = load_users(&u, o, &c, e);
+    if (rc == 0)
+        rc = mlr_fprint_same(u.fp_path ? u.fp_path : o->queries, &u.fp,
+                             c.ids_path, &c.fp, e);
     if (rc == 0) {
         rc = mlr_npy_rows_open(&q, o->queries, e);
         q_open = rc == 0;
@@ -255,8 +327,12 @@ static int run(const options *o, mlr_err *e)
     if (q_open) mlr_npy_rows_close(&q);
     if (u.have_seen) mlr_usersets_free(&u.seen);
     free(u.user_of);
+    free(u.item_of);
+    if (u.fp_path != o->query_ids) free((char *)u.fp_path);
     mlr_strmap_free(u.users);
+    mlr_strmap_free(u.row_items);
     mlr_strmap_free(c.ids);
+    free(c.ids_path);
     mlr_array_free(&c.emb);
     return rc;
 }

@@ -5,14 +5,25 @@
 . "$(dirname "$0")/lib.sh"
 E=$MLR_ROOT/tests/tools/eval
 
+# The lists begin with their fingerprint line and carry each row's key
+# (row_item_id) since docs/fingerprint.md: plain FILE is FILE without them,
+# what the golden files hold.
+plain() { grep -v '^#mlrec ' "$1" | cut -f1,2,4- >"$1.plain"; }
 mlr-baseline --kind pop --train "$E/train.tsv" --test "$E/test.tsv" --item-ids "$E/I.ids" --k 5 >"$T/pop.tsv"
-same "baseline pop golden" "$T/pop.tsv" "$E/expected_pop_k5.tsv"
+check "baseline pop: no exclusion said" test "$(head -1 "$T/pop.tsv")" = "#mlrec exclude=none"
+check "baseline pop: the key columns" test "$(sed -n 2p "$T/pop.tsv" | cut -f1-4)" = "query${TAB:=	}user_id${TAB}row_item_id${TAB}rank"
+check "baseline pop: each row's key is its test row's" test "$(sed 1,2d "$T/pop.tsv" | cut -f1-3 | awk '!seen[$1]++' | cut -f2,3 | tr '\t\n' ',;')" = "$(sed 1d "$E/test.tsv" | cut -f1,2 | tr '\t\n' ',;')"
+plain "$T/pop.tsv"
+same "baseline pop golden" "$T/pop.tsv.plain" "$E/expected_pop_k5.tsv"
 
 # EASE: float32 LAPACK against float64 numpy, where exact ties may fall
 # either way: rank by rank the score must match, and each listed item must
 # really have the score printed (tolerance 1e-4).
 mlr-baseline --kind ease --lambda 2 --exclude-train --train "$E/train.tsv" --test "$E/test.tsv" \
-    --item-ids "$E/I.ids" --k 5 >"$T/ease.tsv"
+    --item-ids "$E/I.ids" --k 5 >"$T/ease.tsv.raw"
+check "baseline --exclude-train: the training table's SHA-256 said" \
+    test "$(head -1 "$T/ease.tsv.raw")" = "#mlrec exclude=$(sha256sum "$E/train.tsv" | cut -c1-64)"
+plain "$T/ease.tsv.raw" && mv "$T/ease.tsv.raw.plain" "$T/ease.tsv"
 ease_ok() {
     awk -F'\t' 'FNR == 1 { f++; next }
         function abs(x) { return x < 0 ? -x : x }
@@ -31,10 +42,11 @@ same "baseline ease: queries, users, ranks" "$T/ease3" "$T/want3"
 
 # Default catalogue: the training items in bytewise order.
 mlr-baseline --kind pop --train "$E/train.tsv" --test "$E/test.tsv" --k 3 >"$T/pop_default.tsv"
-check "baseline default catalogue gives lists" test "$(wc -l <"$T/pop_default.tsv")" -eq 73
+check "baseline default catalogue gives lists" test "$(wc -l <"$T/pop_default.tsv")" -eq 74
 mlr-baseline --kind pop --train "$E/train.tsv" --test "$E/test.tsv" --items "$E/I.ids" --k 5 \
     >"$T/pop_old.tsv" 2>"$T/old.err"
-same "baseline: the deprecated --items still works" "$T/pop_old.tsv" "$E/expected_pop_k5.tsv"
+plain "$T/pop_old.tsv"
+same "baseline: the deprecated --items still works" "$T/pop_old.tsv.plain" "$E/expected_pop_k5.tsv"
 check "baseline: --items warns" grep -q "^mlr-baseline: warning: --items is deprecated; use --item-ids" "$T/old.err"
 mlr-baseline --kind pop --train "$E/train.tsv" --test "$E/test.tsv" --item-ids "$E/I.ids" >"$T/pop_k.tsv"
 check "baseline: k is 10 by default" test "$(awk -F'\t' 'NR > 1 && $1 == 0' "$T/pop_k.tsv" | wc -l)" -eq 10

@@ -17,6 +17,8 @@ mlr-vocab --output "$T/spec" "$T/t.tsv" &&
     mlr-encode --as-catalogue --spec "$T/spec" --output "$T/items" "$T/t.tsv" || fail "setup" "vocab/encode failed"
 SHA=$(cat "$T/enc/spec.sha256")
 $PY "$TINY" "$T/m.safetensors" "$SHA"
+# The model's fingerprint (docs/fingerprint.md): the SHA-256 of its file.
+FP=$(sha256sum "$T/m.safetensors" | cut -c1-64)
 
 # dump X.npy: the shape and values, one row per line
 dump() { $PY -c 'import io, sys, numpy as np
@@ -29,16 +31,17 @@ mlr-embed --model "$T/m.safetensors" --rows "$T/enc" --output "$T/q.npy"
 dump "$T/q.npy" >"$T/q.txt"
 printf "<f4 (4, 2)\n1.5 -3\n2.5 -5\n1.5 -3\n3.5 -7\n" >"$T/q.want"
 same "query embeddings" "$T/q.txt" "$T/q.want"
-printf 'id\nu1\nu2\nu1\nu3\n' >"$T/q.ids.want"
-same "query ids beside" "$T/q.ids" "$T/q.ids.want"
+printf '#mlrec model=%s\nid\titem_id\nu1\ti1\nu2\ti2\nu1\ti3\nu3\ti2\n' "$FP" >"$T/q.ids.want"
+same "query ids beside: the model's fingerprint, each row's key" "$T/q.ids" "$T/q.ids.want"
 
 # catalogue i1, i2, i3 (bytewise); ids by count: i2 = 1, i1 = 2, i3 = 3
 mlr-embed --model "$T/m.safetensors" --catalogue "$T/items" --output "$T/i.npy"
 dump "$T/i.npy" >"$T/i.txt"
 printf "<f4 (3, 2)\n2 0.5\n1 0.5\n3 0.5\n" >"$T/i.want"
 same "item embeddings" "$T/i.txt" "$T/i.want"
-printf 'id\ni1\ni2\ni3\n' >"$T/i.ids.want"
-same "item ids beside" "$T/i.ids" "$T/i.ids.want"
+printf '#mlrec model=%s\nid\ni1\ni2\ni3\n' "$FP" >"$T/i.ids.want"
+same "item ids beside, the model's fingerprint first" "$T/i.ids" "$T/i.ids.want"
+check "numpy.load reads the .npy beside a fingerprinted .ids" $PY -c 'import sys, numpy; numpy.load(sys.argv[1])' "$T/i.npy"
 
 mlr-embed --model "$T/m.safetensors" --catalogue "$T/items" --output - | dump - >"$T/s.txt"
 same "'-' streams the npy" "$T/s.txt" "$T/i.want"

@@ -18,7 +18,11 @@ done
 for m in top1 top5 top10 top50 top100 rmse mae top10_excl recall@10 ndcg@10 coverage@10; do
     check "metrics.tsv has $m" grep -q "^$m	" "$T/run/metrics.tsv"
 done
-check "query.npy has one row per test row" test "$(($(wc -l <"$T/test.tsv") - 1))" -eq "$(($(wc -l <"$T/run/query.ids") - 1))"
+# query.ids: the model's fingerprint line, a header, a row per query
+check "query.npy has one row per test row" test "$(($(wc -l <"$T/test.tsv") - 1))" -eq "$(($(wc -l <"$T/run/query.ids") - 2))"
+check "query.ids and items.ids name the model (docs/fingerprint.md)" test \
+    "$(head -1 "$T/run/query.ids")|$(head -1 "$T/run/items.ids")" = \
+    "#mlrec model=$(sha256sum "$T/run/model.safetensors" | cut -c1-64)|#mlrec model=$(sha256sum "$T/run/model.safetensors" | cut -c1-64)"
 check "train log has one row per epoch" test "$(wc -l <"$T/run/train-log.tsv")" -eq 4
 # mlr-train validates on the slice cut from the training rows, never on
 # the test rows: its last figures are mlr-score's on that slice.
@@ -43,7 +47,7 @@ import sys, numpy as np
 run, test = sys.argv[1], sys.argv[2]
 q = np.load(run + "/query.npy").astype(np.float64)
 it = np.load(run + "/items.npy").astype(np.float64)
-ids = [l.rstrip("\n") for l in open(run + "/items.ids")][1:]
+ids = [l.rstrip("\n") for l in open(run + "/items.ids") if not l.startswith("#mlrec ")][1:]
 pos = {s: i for i, s in enumerate(ids)}
 lines = [l.rstrip("\n").split("\t") for l in open(test)]
 col = lines[0].index("item_id")

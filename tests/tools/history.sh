@@ -71,10 +71,10 @@ $S --output "$T/mean.tsv"
 cp "$T/q.npy" "$T/u.npy" && cp "$T/q.ids" "$T/u.ids"
 $S --user-queries "$T/u.npy" --output "$T/given.tsv"
 same "--user-queries of the same rows: the same figures" "$T/given.tsv" "$T/mean.tsv"
-n=$(($(wc -l <"$T/q.ids") - 1))
+n=$(($(grep -vc '^#mlrec ' "$T/q.ids") - 1)) # no fingerprint line, no header
 mlr-slice --range "$((n / 2)):" --ids "$T/q.ids" --ids-output "$T/b.ids" --output "$T/b.npy" "$T/q.npy"
 mlr-slice --range "0:$((n / 2))" --ids "$T/q.ids" --ids-output "$T/a.ids" --output "$T/a.npy" "$T/q.npy"
-{ cat "$T/b.ids"; sed 1d "$T/a.ids"; } >"$T/r.ids"
+{ cat "$T/b.ids"; grep -v '^#mlrec ' "$T/a.ids" | sed 1d; } >"$T/r.ids"
 # The two halves swapped: the .npy's rows follow the ids.
 { head -c 128 "$T/q.npy"; tail -c +129 "$T/b.npy"; tail -c +129 "$T/a.npy"; } >"$T/r.npy"
 $S --user-queries "$T/r.npy" --output "$T/reordered.tsv"

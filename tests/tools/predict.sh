@@ -18,14 +18,15 @@ mlr-vocab --output "$T/spec" "$T/t.tsv" &&
     mlr-encode --spec "$T/spec" --output "$T/new" "$T/new.tsv" || fail "setup" "vocab/encode failed"
 SHA=$(cat "$T/enc/spec.sha256")
 $PY "$TINY" "$T/m.safetensors" "$SHA"
+FP=$(sha256sum "$T/m.safetensors" | cut -c1-64) # the fingerprint: docs/fingerprint.md
 
 # user ids u1 1, u2 2, u3 3 -> q0 = k + 0.5; item ids i2 1, i1 2, i3 3 -> c0 = k
 mlr-predict --model "$T/m.safetensors" --rows "$T/enc" >"$T/p.tsv"
-printf 'user_id\titem_id\tprediction\nu1\ti1\t3.75\nu2\ti2\t3.75\nu1\ti3\t4.75\nu3\ti2\t4.75\n' >"$T/p.want"
-same "predictions" "$T/p.tsv" "$T/p.want"
+printf '#mlrec model=%s\nuser_id\titem_id\tprediction\nu1\ti1\t3.75\nu2\ti2\t3.75\nu1\ti3\t4.75\nu3\ti2\t4.75\n' "$FP" >"$T/p.want"
+same "predictions, after the model's fingerprint" "$T/p.tsv" "$T/p.want"
 # unknown ids are row 0: u9 -> 0.5, i9 -> 0
 mlr-predict --model "$T/m.safetensors" "$T/new" --output "$T/n.tsv"
-printf 'user_id\titem_id\tprediction\nu1\ti1\t3.75\nu9\ti2\t1.75\nu3\ti9\t3.75\n' >"$T/n.want"
+printf '#mlrec model=%s\nuser_id\titem_id\tprediction\nu1\ti1\t3.75\nu9\ti2\t1.75\nu3\ti9\t3.75\n' "$FP" >"$T/n.want"
 same "unknown users and items" "$T/n.tsv" "$T/n.want"
 
 cp "$T/n.tsv" "$T/keep.tsv"
@@ -44,5 +45,5 @@ expect_fail "rows.tsv shorter than the tensors" 1 "rows.tsv: 1 rows, the encoded
     mlr-predict --model "$T/m.safetensors" "$T/new" --output "$T/n.tsv"
 expect_fail "no --model" 2 "required" mlr-predict "$T/enc"
 same "errors leave the output" "$T/n.tsv" "$T/keep.tsv"
-mlr-predict --model "$T/m.safetensors" "$T/enc" | head -1 >"$T/head"
+mlr-predict --model "$T/m.safetensors" "$T/enc" | head -2 >"$T/head"
 check "closed pipe is fine" grep -q prediction "$T/head"

@@ -108,7 +108,7 @@ same "a year later: the lists and scores of the last training time" "$T/later.ts
 check "... with one warning line" test "$(grep -c 'warning: query features outside the training range' "$T/err")" -eq 1 -a "$(wc -l <"$T/err")" -eq 1
 
 # ---- --similar ----
-item=$(sed -n 2p "$S/items.ids")
+item=$(grep -v '^#mlrec ' "$S/items.ids" | sed -n 2p)
 mlr-recommend --served "$S" --similar "$item" --k 5 >"$T/sim.tsv"
 printf 'item_id\trank\tsimilar_item_id\tscore\ttitle\n' >"$T/want"
 head -n 1 "$T/sim.tsv" >"$T/got"
@@ -120,7 +120,7 @@ if "$PY" -c 'import numpy' 2>/dev/null; then
 import sys, numpy as np
 d, item, measure, out = sys.argv[1:]
 x = np.load(d + '/items.npy').astype(np.float64)
-ids = [l.rstrip('\n') for l in open(d + '/items.ids')][1:]
+ids = [l.rstrip('\n') for l in open(d + '/items.ids') if not l.startswith('#mlrec ')][1:]
 if measure == 'cosine':
     x = x / np.linalg.norm(x, axis=1, keepdims=True)
 i = ids.index(item)
@@ -151,6 +151,16 @@ cp -R "$S" "$T/other"
 awk -F'\t' -v OFS='\t' 'NR == 2 { $3 = $3 + 1 } 1' "$S/spec/user_gender.vocab" >"$T/v" && mv "$T/v" "$T/other/spec/user_gender.vocab"
 ( cd "$T/other" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | while IFS= read -r f; do sha256sum "$f"; done >../m && mv ../m MANIFEST )
 expect_fail "a spec that is not the model's" 1 "another specification than the model's" mlr-recommend --served "$T/other" "$u1"
+# item embeddings of another model (docs/fingerprint.md): their items.ids
+# names another fingerprint than MANIFEST's model.safetensors line
+fp=$(awk '$2 == "model.safetensors" { print $1 }' "$S/MANIFEST")
+check "items.ids names the served model's fingerprint" test "$(head -n 1 "$S/items.ids")" = "#mlrec model=$fp"
+cp -R "$S" "$T/mixed"
+{ echo "#mlrec model=$(printf 'b%.0s' $(seq 64))"; sed 1d "$S/items.ids"; } >"$T/mixed/items.ids"
+( cd "$T/mixed" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | while IFS= read -r f; do sha256sum "$f"; done >../m && mv ../m MANIFEST )
+expect_fail "item embeddings of another model" 1 \
+    "mixed/items.ids is of model bbbbbbbbbbbb, .*mixed/model.safetensors of model $(echo "$fp" | cut -c1-12): outputs of two models" \
+    mlr-recommend --served "$T/mixed" "$u1"
 
 # ---- ML-100K: a year after the data ----
 if have_data ml-100k/u.data && "$PY" -c 'import numpy' 2>/dev/null; then

@@ -84,9 +84,11 @@ expect_fail "--ids alone" 2 "go together" mlr-slice --range 0:1 --ids "$T/m.ids"
 ids 0 1 2 >"$T/short.ids"
 expect_fail "ids of another length" 1 "short.ids has 3 rows, the matrix 4" \
     mlr-slice --range 0:2 --ids "$T/short.ids" --ids-output "$T/keep.ids" --output "$T/keep.npy" "$T/m.npy"
-printf 'id\tx\nu1\t2\n' >"$T/two.ids"
-expect_fail "ids with two columns" 1 "expected one column 'id'" \
-    mlr-slice --range 0:1 --ids "$T/two.ids" --ids-output "$T/keep.ids" "$T/m.npy"
+# The ids' fingerprint line and every column (the key's item_id) travel.
+printf '#mlrec model=%064d\nid\titem_id\nu0\ta\nu1\tb\nu2\tc\nu3\td\n' 0 >"$T/two.ids"
+printf '#mlrec model=%064d\nid\titem_id\nu1\tb\nu2\tc\n' 0 >"$T/two.want"
+mlr-slice --range 1:3 --ids "$T/two.ids" --ids-output "$T/two.out" --output "$T/two.npy" "$T/m.npy"
+same "ids: the fingerprint line and both columns of rows 1..2" "$T/two.out" "$T/two.want"
 head -c 150 "$T/m.npy" >"$T/trunc.npy"
 expect_fail "a truncated file" 1 "trunc.npy: truncated" mlr-slice --range 0:1 --output "$T/keep.npy" "$T/trunc.npy"
 head -c 150 "$T/m.npy" | expect_fail "a truncated pipe" 1 "stdin: truncated" mlr-slice --range 0:4
