@@ -14,6 +14,7 @@
 #include "mlr.h"
 #include "npy.h"
 #include "spec.h"
+#include "memo.h"
 #include "strmap.h"
 #include "table.h"
 #include "vec.h"
@@ -40,22 +41,14 @@ typedef struct {
     size_t width; /* multi/words: the longest row, capped by --max-tokens */
     size_t below, above; /* num: values clipped to the spec's min / max */
     /* Speed: the previous row's value and its encoding (cat), and a memo
-     * of raw text -> ids (multi/words): most rows repeat a user or item. */
+     * of raw text -> ids (multi/words, lib/memo.h): most rows repeat a
+     * user or item. */
     char *last;
     size_t last_len, last_cap;
     int32_t last_id;
     int has_last;
-    mlr_strmap *memo;
-    mlr_vec memo_ids, memo_start; /* int32 ids back to back; size_t start of each memo entry */
-    /* Item-side lists: the memo entry (+ 1, 0 none) of each known item's
-     * last text, indexed by the item's id: comparing the text with it is
-     * cheaper than hashing the text and probing the memo. */
-    size_t *by_item, nby_item;
-    size_t memo_last; /* the memo entry (+ 1) of the previous row: user-side
-                         lists repeat row after row in user-ordered input */
+    mlr_memo memo; /* text -> int32 ids; zeroed unless multi/words */
 } column;
-
-#define MEMO_MAX ((size_t)1 << 20) /* distinct texts remembered per column */
 
 typedef struct {
     const options *opt;
@@ -153,12 +146,8 @@ static void add_columns(state *s, mlr_reader *r)
         c->ids.elem = sizeof(int32_t);
         c->vals.elem = sizeof(float);
         c->lens.elem = sizeof(uint16_t);
-        c->memo_ids.elem = sizeof(int32_t);
-        c->memo_start.elem = sizeof(size_t);
-        if (f->kind == MLR_KIND_MULTI || f->kind == MLR_KIND_WORDS) {
-            c->memo = mlr_strmap_new(0);
-            *(size_t *)mlr_vec_push(&c->memo_start, 1) = 0;
-        }
+        if (f->kind == MLR_KIND_MULTI || f->kind == MLR_KIND_WORDS)
+            mlr_memo_init(&c->memo, sizeof(int32_t));
         if (f->kind == MLR_KIND_CAT && strcmp(f->name, "item_id") == 0)
             s->item_feature = c;
     }
@@ -198,13 +187,6 @@ static int locate_columns(state *s, mlr_reader *r, mlr_err *e)
             return -1;
         s->cols[i].col = (size_t)col;
     }
-    for (size_t i = 0; s->item_feature && i < s->ncols; i++) {
-        column *c = &s->cols[i];
-        if (c->memo && c->f->def->side == MLR_SIDE_ITEM && !c->by_item) {
-            c->nby_item = s->item_feature->f->size;
-            c->by_item = xcalloc(c->nby_item, sizeof *c->by_item);
-        }
-    }
     return 0;
 }
 
@@ -234,51 +216,21 @@ static int32_t encode_cat(column *c, const char *field, size_t len)
     return c->last_id = mlr_feature_cat(c->f, field, len);
 }
 
-/* 1 when memo entry m (+ 1; 0 none) of c holds the len bytes at field. */
-static int memo_is(const column *c, size_t m, const char *field, size_t len)
-{
-    return m && mlr_strmap_key_len(c->memo, m - 1) == len &&
-           same_bytes(mlr_strmap_key(c->memo, m - 1), field, len);
-}
-
-/* The memo entry holding field (len bytes) as its text, or -1. */
-static long memo_find(const state *s, column *c, const char *field, size_t len)
-{
-    size_t *known = NULL;
-    if (memo_is(c, c->memo_last, field, len))
-        return (long)c->memo_last - 1;
-    if (c->by_item && s->row_item > 0 && (size_t)s->row_item < c->nby_item) {
-        known = &c->by_item[s->row_item];
-        if (memo_is(c, *known, field, len))
-            return (long)*known - 1;
-    }
-    long m = mlr_strmap_find(c->memo, field, len);
-    if (m >= 0 && known)
-        *known = (size_t)m + 1;
-    c->memo_last = m >= 0 ? (size_t)m + 1 : 0;
-    return m;
-}
-
 /* The ids of a multi/words field into s->scratch (at most max_tokens),
- * through the column's memo; returns how many. */
+ * through the column's memo (items key it by their id); returns how many. */
 static size_t encode_list(state *s, column *c, const char *field, size_t len)
 {
-    size_t max = s->opt->max_tokens;
-    long m = memo_find(s, c, field, len);
+    size_t item = c->f->def->side == MLR_SIDE_ITEM && s->item_feature && s->row_item > 0
+                      ? (size_t)s->row_item : SIZE_MAX, n;
+    long m = mlr_memo_find(&c->memo, field, len, item);
     if (m >= 0) {
-        const size_t *start = (const size_t *)c->memo_start.p;
-        size_t n = start[m + 1] - start[m];
+        const int32_t *ids = mlr_memo_ids(&c->memo, (size_t)m, &n);
         if (n)
-            memcpy(s->scratch, (const int32_t *)c->memo_ids.p + start[m], n * sizeof(int32_t));
+            memcpy(s->scratch, ids, n * sizeof(int32_t));
         return n;
     }
-    size_t n = mlr_feature_list(c->f, &s->tokens, field, len, s->scratch, max);
-    if (mlr_strmap_count(c->memo) < MEMO_MAX) {
-        mlr_strmap_intern(c->memo, field, len);
-        if (n)
-            memcpy(mlr_vec_push(&c->memo_ids, n), s->scratch, n * sizeof(int32_t));
-        *(size_t *)mlr_vec_push(&c->memo_start, 1) = c->memo_ids.n;
-    }
+    n = mlr_feature_list(c->f, &s->tokens, field, len, s->scratch, s->opt->max_tokens);
+    mlr_memo_add(&c->memo, field, len, s->scratch, n, item);
     return n;
 }
 
@@ -565,10 +517,7 @@ static void free_state(state *s)
         free(s->cols[i].vals.p);
         free(s->cols[i].lens.p);
         free(s->cols[i].last);
-        mlr_strmap_free(s->cols[i].memo);
-        free(s->cols[i].memo_ids.p);
-        free(s->cols[i].memo_start.p);
-        free(s->cols[i].by_item);
+        mlr_memo_free(&s->cols[i].memo);
     }
     free(s->line);
     mlr_encdir_abort(&s->out); /* a no-op once committed */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "mlr.h"
 #include "spec.h"
+#include "memo.h"
 #include "strmap.h"
 #include "table.h"
 #include "vec.h"
@@ -21,30 +22,23 @@ typedef struct {
 
 /* One feature being counted: where its column is in the current input.
  * multi/words also keep a memo of raw text -> the counter ids of its
- * tokens, since most rows repeat an item's title and genres or a user's
- * occupation: a hit counts the ids again without normalising, splitting
- * and hashing each token. */
+ * tokens (lib/memo.h): a hit counts the ids again without tokenising. */
 typedef struct {
     mlr_feature *f;
     size_t col;
     mlr_counter counter;
     mlr_moments moments;
-    mlr_strmap *memo;   /* text -> memo id; NULL for cat and numbers */
-    mlr_vec memo_ids;   /* size_t: counter ids of every memo entry back to back */
-    mlr_vec memo_start; /* size_t: (entries + 1) where each entry's ids start */
-    /* Item-side lists: the memo entry (+ 1, 0 none) of each item's last
-     * text, by the item's counter id: a compare instead of a hash. */
-    size_t *by_item, nby_item;
+    int has_memo;       /* multi/words */
+    mlr_memo memo;      /* text -> size_t counter ids */
     int is_item_id;     /* the item_id feature: its id keys by_item */
 } slot;
-
-#define MEMO_MAX ((size_t)1 << 20) /* distinct texts remembered per feature */
 
 typedef struct {
     mlr_spec spec;
     slot slots[16];
     size_t nslots;
     mlr_tokens tokens;
+    mlr_vec list;    /* size_t: the counter ids of one field being memoised */
     uint64_t rows;
     size_t row_item; /* the item_id counter id of the current row; SIZE_MAX none */
 } state;
@@ -124,9 +118,8 @@ static void add_features(state *s, mlr_reader *r)
         sl->f = mlr_spec_add(&s->spec, &defs[i]);
         sl->is_item_id = strcmp(defs[i].name, "item_id") == 0;
         if (sl->f->kind == MLR_KIND_MULTI || sl->f->kind == MLR_KIND_WORDS) {
-            sl->memo = mlr_strmap_new(0);
-            sl->memo_ids.elem = sl->memo_start.elem = sizeof(size_t);
-            *(size_t *)mlr_vec_push(&sl->memo_start, 1) = 0;
+            sl->has_memo = 1;
+            mlr_memo_init(&sl->memo, sizeof(size_t));
         }
     }
 }
@@ -147,50 +140,24 @@ static int locate_columns(state *s, mlr_reader *r, mlr_err *e)
     return 0;
 }
 
-/* Where the memo id of the current row's item is kept for sl, or NULL. */
-static size_t *item_memo(const state *s, slot *sl)
-{
-    size_t it = s->row_item;
-    if (sl->f->def->side != MLR_SIDE_ITEM || it == SIZE_MAX)
-        return NULL;
-    if (it >= sl->nby_item) {
-        size_t n = sl->nby_item ? 2 * sl->nby_item : 1024;
-        while (n <= it)
-            n *= 2;
-        sl->by_item = xrealloc(sl->by_item, n * sizeof *sl->by_item);
-        memset(sl->by_item + sl->nby_item, 0, (n - sl->nby_item) * sizeof *sl->by_item);
-        sl->nby_item = n;
-    }
-    return &sl->by_item[it];
-}
-
-/* The tokens of one multi/words field, through the slot's memo. */
+/* The tokens of one multi/words field, through the slot's memo; items
+ * key it by their counter id. */
 static void count_list(state *s, slot *sl, const char *field, size_t len)
 {
-    const char *tok;
-    size_t tlen, n = mlr_strmap_count(sl->memo), *known = item_memo(s, sl), m = SIZE_MAX;
-    int added = 0;
-    if (known && *known && mlr_strmap_key_len(sl->memo, *known - 1) == len &&
-        memcmp(mlr_strmap_key(sl->memo, *known - 1), field, len) == 0)
-        m = *known - 1;
-    else if (n < MEMO_MAX)
-        m = mlr_strmap_intern2(sl->memo, field, len, &added);
-    if (known && m != SIZE_MAX)
-        *known = m + 1;
-    if (m != SIZE_MAX && !added) {
-        const size_t *start = sl->memo_start.p, *ids = sl->memo_ids.p;
-        for (size_t k = start[m]; k < start[m + 1]; k++)
+    size_t item = sl->f->def->side == MLR_SIDE_ITEM ? s->row_item : SIZE_MAX, n, tlen;
+    long m = mlr_memo_find(&sl->memo, field, len, item);
+    if (m >= 0) {
+        const size_t *ids = mlr_memo_ids(&sl->memo, (size_t)m, &n);
+        for (size_t k = 0; k < n; k++)
             mlr_counter_bump(&sl->counter, ids[k]);
         return;
     }
+    const char *tok;
+    s->list.n = 0;
     mlr_tokens_start(&s->tokens, sl->f->def, field, len);
-    while (mlr_tokens_next(&s->tokens, &tok, &tlen)) {
-        size_t id = mlr_counter_add_id(&sl->counter, tok, tlen);
-        if (added)
-            *(size_t *)mlr_vec_push(&sl->memo_ids, 1) = id;
-    }
-    if (added) /* entry m is the newest: its end is start[m + 1] */
-        *(size_t *)mlr_vec_push(&sl->memo_start, 1) = sl->memo_ids.n;
+    while (mlr_tokens_next(&s->tokens, &tok, &tlen))
+        *(size_t *)mlr_vec_push(&s->list, 1) = mlr_counter_add_id(&sl->counter, tok, tlen);
+    mlr_memo_add(&sl->memo, field, len, s->list.p, s->list.n, item);
 }
 
 /* A vocabulary past MLR_VOCAB_MAX ids ([UNK] + distinct tokens) is
@@ -223,7 +190,7 @@ static int count_row(state *s, mlr_reader *r, mlr_err *e)
             mlr_moments_add(&sl->moments, x);
             continue;
         }
-        if (sl->memo) {
+        if (sl->has_memo) {
             count_list(s, sl, field, len);
             continue;
         }
@@ -272,11 +239,9 @@ static void free_state(state *s)
 {
     for (size_t i = 0; i < s->nslots; i++) {
         mlr_counter_free(&s->slots[i].counter);
-        mlr_strmap_free(s->slots[i].memo);
-        mlr_vec_free(&s->slots[i].memo_ids);
-        mlr_vec_free(&s->slots[i].memo_start);
-        free(s->slots[i].by_item);
+        mlr_memo_free(&s->slots[i].memo);
     }
+    mlr_vec_free(&s->list);
     mlr_tokens_free(&s->tokens);
     mlr_spec_free(&s->spec);
 }
@@ -285,6 +250,7 @@ static int run(const options *o, mlr_err *e)
 {
     state s;
     memset(&s, 0, sizeof s);
+    s.list.elem = sizeof(size_t);
     int rc = 0;
     for (char **in = o->inputs; rc == 0 && *in; in++)
         rc = count_input(&s, *in, e);
