@@ -8,8 +8,10 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cblas.h>
 
+#include "fprint.h"
 #include "ids.h"
 #include "metrics.h"
 #include "mlr.h"
@@ -32,8 +34,7 @@ static void usage(FILE *fp)
         "usage: mlr-score --test TEST.tsv [--queries Q.npy --items I.npy | --topk LISTS.tsv]\n"
         "                 [--train TRAIN.tsv] [--pred PRED.tsv] [--at 10,50] [--output FILE]\n"
         "Metrics of a model against the test rows (TEST: user_id, item_id, and rating\n"
-        "for --pred; row i of TEST is the truth of query row i; an encoded rows.tsv\n"
-        "works). Writes a TSV with columns metric, value:\n"
+        "for --pred; an encoded rows.tsv works). Writes a TSV with columns metric, value:\n"
         "  queries              test rows\n"
         "  top1 .. top100       share of test rows whose true item ranks within the top\n"
         "                       1/5/10/50/100 of ALL items (nothing removed: the seed's\n"
@@ -46,9 +47,13 @@ static void usage(FILE *fp)
         "                       removed, relevant = the user's test items (--train);\n"
         "                       coverage = share of catalogue items in some user's top k\n"
         "  rmse, mae            of --pred's predictions (needs TEST's rating column)\n"
-        "An item absent from the catalogue (or from a list) is a miss.\n"
+        "An item absent from the catalogue (or from a list) is a miss. Inputs whose\n"
+        "fingerprints name two models (the .ids of Q, I and U, the lists, the predictions;\n"
+        "docs/fingerprint.md) are refused in one line naming both.\n"
         "  --test FILE       the truth, one row per query row (required)\n"
-        "  --queries Q.npy   query embeddings (N, D), '-' for stdin; row i = test row i.\n"
+        "  --queries Q.npy   query embeddings (N, D), '-' for stdin; joined to TEST by the\n"
+        "                    key (user_id, item_id) of Q.ids where it has both, else row i =\n"
+        "                    test row i.\n"
         "                    A user's per-user query is the MEAN of the embeddings of the\n"
         "                    user's test rows, unless --user-queries\n"
         "  --user-queries U.npy  one query per user (U, D), its user ids in U.ids (mlr-embed\n"
@@ -59,12 +64,17 @@ static void usage(FILE *fp)
         "                    with --topk: optional, needed for coverage@k)\n"
         "  --topk FILE       lists from mlr-topk or mlr-baseline ('-' for stdin): columns\n"
         "                    query, rank, item_id; each query's rows together, ranks 1, 2..\n"
-        "                    The key: query q is row q of TEST, every row has a list, and\n"
-        "                    a user_id column (mlr-baseline, mlr-topk --query-ids) must\n"
-        "                    name row q's user: lists of another test file are refused\n"
+        "                    The join: lists with user_id and row_item_id (mlr-baseline,\n"
+        "                    mlr-topk --query-ids of mlr-embed's ids) go to the test row of\n"
+        "                    that (user, item) key, whatever TEST's order; without\n"
+        "                    row_item_id query q is row q of TEST, whose user must be the\n"
+        "                    list's user_id. Every row has exactly one list, else refused.\n"
         "                    top-k figures need lists of k; the per-user list is the list of\n"
-        "                    the user's first test row, training items filtered out (make\n"
-        "                    the lists with mlr-topk --exclude, or longer, to keep k)\n"
+        "                    the user's first query, training items filtered out. With\n"
+        "                    --train, an _excl or per-user figure at k is reported only where\n"
+        "                    every list still holds k items (or its truth) once the training\n"
+        "                    items are out: make the lists with mlr-topk --exclude TRAIN.\n"
+        "                    Lists made excluding another table are refused\n"
         "  --train FILE      training rows (user_id, item_id): the _excl and per-user metrics\n"
         "  --pred FILE       predictions: user_id, item_id, prediction; joined with TEST by\n"
         "                    (user_id, item_id)\n"
@@ -129,8 +139,6 @@ static options parse_args(int argc, char **argv)
     return o;
 }
 
-static size_t nz(size_t n) { return n ? n : 1; }
-
 /* Everything known about the test rows and the item space. Item ids: the
  * catalogue's first (0 .. M-1), then any other item met (>= M). */
 typedef struct {
@@ -141,22 +149,68 @@ typedef struct {
     size_t *first_row;           /* (U) each user's first test row */
     mlr_usersets rel, seen;      /* per user: test items; training items */
     int have_seen;
+    char train_sha[65];          /* --train's SHA-256, "unknown", "" without */
+    /* The join by key (user, item): rows of one key chained in file order. */
+    mlr_strmap *keys;            /* (user, item) as 8 bytes -> key id */
+    size_t *key_head, *row_next; /* (K) first row, (N) next row of its key */
+    /* The fingerprints met so far (docs/fingerprint.md): the first named. */
+    mlr_fprint fp;
+    char fp_from[512];
 } truth;
 
-static void read_test(truth *t, const char *path, int want_rating)
+static void truth_free(truth *t)
 {
-    mlr_err e;
-    mlr_reader *r = mlr_reader_open(path, NULL, &e);
-    if (!r) mlr_die_err(&e);
-    int cu = mlr_reader_require(r, "user_id", &e), ci = cu < 0 ? -1 : mlr_reader_require(r, "item_id", &e);
-    int cr = ci >= 0 && want_rating ? mlr_reader_require(r, "rating", &e) : 0;
-    if (cu < 0 || ci < 0 || cr < 0) mlr_die_err(&e);
+    free(t->user_of); free(t->item_of); free(t->rating); free(t->first_row);
+    free(t->key_head); free(t->row_next);
+    mlr_usersets_free(&t->rel);
+    mlr_usersets_free(&t->seen);
+    mlr_strmap_free(t->user_ids);
+    mlr_strmap_free(t->item_ids);
+    mlr_strmap_free(t->keys);
+}
+
+/* One more input's fingerprint: of the same model as those before, or
+ * refused in one line naming both. */
+static int same_model(truth *t, const char *name, const mlr_fprint *f, mlr_err *e)
+{
+    if (!f->model[0]) return 0;
+    if (!t->fp.model[0]) {
+        t->fp = *f;
+        snprintf(t->fp_from, sizeof t->fp_from, "%s", name);
+        return 0;
+    }
+    return mlr_fprint_same(t->fp_from, &t->fp, name, f, e);
+}
+
+/* The fingerprint in X.ids beside the .npy PATH (or in the table PATH),
+ * when that is a file that exists: '-' and a missing .ids say nothing. */
+static int ids_model(truth *t, const char *path, int is_npy, mlr_err *e)
+{
+    if (!path || strcmp(path, "-") == 0) return 0;
+    char *ids = is_npy ? mlr_ids_path(path) : xstrdup(path);
+    mlr_fprint f;
+    int rc = access(ids, R_OK) != 0 ? 0 : mlr_fprint_read(ids, &f, e);
+    if (rc == 0 && access(ids, R_OK) == 0) rc = same_model(t, ids, &f, e);
+    free(ids);
+    return rc;
+}
+
+static int read_test(truth *t, const char *path, int want_rating, mlr_err *e)
+{
+    mlr_reader *r = mlr_reader_open(path, NULL, e);
+    if (!r) return -1;
+    int cu = mlr_reader_require(r, "user_id", e), ci = cu < 0 ? -1 : mlr_reader_require(r, "item_id", e);
+    int cr = ci >= 0 && want_rating ? mlr_reader_require(r, "rating", e) : 0;
+    if (cu < 0 || ci < 0 || cr < 0) {
+        mlr_reader_close(r);
+        return -1;
+    }
     size_t cap = 1024;
     t->user_of = xmalloc(cap * sizeof *t->user_of);
     t->item_of = xmalloc(cap * sizeof *t->item_of);
     t->rating = want_rating ? xmalloc(cap * sizeof *t->rating) : NULL;
     int st;
-    while ((st = mlr_reader_next(r, &e)) == 1) {
+    while ((st = mlr_reader_next(r, e)) == 1) {
         if (t->rows == cap) {
             cap *= 2;
             t->user_of = xrealloc(t->user_of, cap * sizeof *t->user_of);
@@ -168,15 +222,49 @@ static void read_test(truth *t, const char *path, int want_rating)
                                                     mlr_reader_field_len(r, (size_t)cu));
         t->item_of[n] = (uint32_t)mlr_strmap_intern(t->item_ids, mlr_reader_field(r, (size_t)ci),
                                                     mlr_reader_field_len(r, (size_t)ci));
-        if (t->rating && mlr_reader_double(r, (size_t)cr, &t->rating[n], &e) < 0) mlr_die_err(&e);
+        if (t->rating && mlr_reader_double(r, (size_t)cr, &t->rating[n], e) < 0) {
+            st = -1;
+            break;
+        }
     }
-    if (st < 0) mlr_die_err(&e);
     mlr_reader_close(r);
+    if (st < 0) return -1;
     t->users = mlr_strmap_count(t->user_ids);
-    t->first_row = xmalloc(nz(t->users) * sizeof *t->first_row);
+    t->first_row = xmalloc(mlr_nz(t->users) * sizeof *t->first_row);
     for (size_t u = 0; u < t->users; u++) t->first_row[u] = SIZE_MAX;
     for (size_t i = t->rows; i-- > 0;) t->first_row[t->user_of[i]] = i;
     mlr_usersets_build(&t->rel, t->users, t->user_of, t->item_of, t->rows);
+    /* The keys: each (user, item)'s rows, chained in file order. */
+    t->keys = mlr_strmap_new(t->rows);
+    t->key_head = xmalloc(mlr_nz(t->rows) * sizeof *t->key_head);
+    t->row_next = xmalloc(mlr_nz(t->rows) * sizeof *t->row_next);
+    size_t *tail = xmalloc(mlr_nz(t->rows) * sizeof *tail);
+    for (size_t i = 0; i < t->rows; i++) {
+        uint32_t key[2] = {t->user_of[i], t->item_of[i]};
+        int added;
+        size_t k = mlr_strmap_intern2(t->keys, (const char *)key, sizeof key, &added);
+        t->row_next[i] = SIZE_MAX;
+        if (added) t->key_head[k] = i;
+        else t->row_next[tail[k]] = i;
+        tail[k] = i;
+    }
+    free(tail);
+    return 0;
+}
+
+/* The test row of key (user, item) not yet taken: its first row left in
+ * file order, or SIZE_MAX (no such row, or all taken). key_head is
+ * consumed: a join is made once. */
+static size_t take_row(truth *t, const char *user, size_t ulen, const char *item, size_t ilen)
+{
+    long u = mlr_strmap_find(t->user_ids, user, ulen), i = mlr_strmap_find(t->item_ids, item, ilen);
+    if (u < 0 || i < 0) return SIZE_MAX;
+    uint32_t key[2] = {(uint32_t)u, (uint32_t)i};
+    long k = mlr_strmap_find(t->keys, (const char *)key, sizeof key);
+    if (k < 0) return SIZE_MAX;
+    size_t row = t->key_head[k];
+    if (row != SIZE_MAX) t->key_head[k] = t->row_next[row];
+    return row;
 }
 
 /* ---- output ---- */
@@ -193,15 +281,17 @@ static void put_accuracy(FILE *fp, const mlr_accuracy *a, const char *suffix, si
     }
 }
 
-/* Per-user figures at each k of --at, from lists (U, kmax) best first. */
+/* Per-user figures at each k of --at up to known (the lists' length once
+ * training items are out), from lists (U, kmax) best first. */
 static void put_per_user(FILE *fp, const options *o, const truth *t, const uint32_t *lists,
-                         const size_t *len, size_t kmax)
+                         const size_t *len, size_t kmax, size_t known)
 {
     unsigned char *covered = t->m ? xcalloc(t->m, 1) : NULL;
     char name[64];
     fprintf(fp, "users\t%zu\n", t->users);
     for (size_t a = 0; a < o->nat; a++) {
         size_t k = o->at[a], n, ncov = 0;
+        if (k > known) continue;
         mlr_ranking rk;
         mlr_ranking_init(&rk, k);
         if (covered) memset(covered, 0, t->m);
@@ -258,30 +348,82 @@ static void rank_row(size_t row, float *scores, void *p)
     if (j->ex) j->rank_excl[row] = t == ABSENT ? 0 : mlr_topk_rank(scores, j->m, t, j->ex[row], j->nex[row]);
 }
 
-/* Streams Q: the rank of each row's truth, and each user's query sum. */
-static void rank_rows(const options *o, truth *t, mlr_scorer *sc, size_t d,
-                      mlr_accuracy *acc, mlr_accuracy *acc_x, double *usum)
+/* Row q of Q -> its test row (N), by the key in Q.ids (id = user_id,
+ * item_id) where Q.ids beside Q.npy has both; else NULL: row q is test
+ * row q. Every test row must get exactly one row of Q. */
+static int query_rows(const options *o, truth *t, size_t **out, mlr_err *e)
 {
-    mlr_err e;
+    *out = NULL;
+    if (strcmp(o->queries, "-") == 0) return 0;
+    char *ids = mlr_ids_path(o->queries);
+    if (access(ids, R_OK) != 0) {
+        free(ids);
+        return 0;
+    }
+    mlr_reader *r = mlr_reader_open(ids, NULL, e);
+    int rc = r ? 0 : -1, cu = r ? mlr_reader_col(r, "id") : -1, ci = r ? mlr_reader_col(r, "item_id") : -1;
+    if (rc < 0 || cu < 0 || ci < 0) {
+        mlr_reader_close(r);
+        free(ids);
+        return rc;
+    }
+    size_t *row = xmalloc(mlr_nz(t->rows) * sizeof *row), n = 0;
+    int st;
+    while ((st = mlr_reader_next(r, e)) == 1) {
+        size_t q = take_row(t, mlr_reader_field(r, (size_t)cu), mlr_reader_field_len(r, (size_t)cu),
+                            mlr_reader_field(r, (size_t)ci), mlr_reader_field_len(r, (size_t)ci));
+        if (q == SIZE_MAX || n >= t->rows) {
+            st = mlr_fail(e, "%s:%ld: user '%.60s' item '%.60s' has no row left in %s: the queries were "
+                          "made from another test file", ids, mlr_reader_line(r), mlr_reader_field(r, (size_t)cu),
+                          mlr_reader_field(r, (size_t)ci), o->test);
+            break;
+        }
+        row[n++] = q;
+    }
+    if (st == 0 && n != t->rows)
+        st = mlr_fail(e, "%s has %zu rows, %s %zu: the queries were made from another test file", ids, n,
+                      o->test, t->rows);
+    mlr_reader_close(r);
+    free(ids);
+    if (st < 0) {
+        free(row);
+        return -1;
+    }
+    *out = row;
+    return 0;
+}
+
+/* Streams Q: the rank of each row's truth, and each user's query sum. */
+static int rank_rows(const options *o, truth *t, mlr_scorer *sc, size_t d,
+                     mlr_accuracy *acc, mlr_accuracy *acc_x, double *usum, mlr_err *e)
+{
     mlr_npy_rows q;
-    if (mlr_npy_rows_open(&q, o->queries, &e) < 0) mlr_die_err(&e);
-    if (q.cols != d) mlr_die("%s has %zu columns, %s %zu", q.name, q.cols, o->items, d);
-    if (q.rows != t->rows) mlr_die("%s has %zu rows, %s %zu", q.name, q.rows, o->test, t->rows);
+    size_t *row_of = NULL;
+    if (mlr_npy_rows_open(&q, o->queries, e) < 0) return -1;
+    int rc = 0;
+    if (q.cols != d) rc = mlr_fail(e, "%s has %zu columns, %s %zu", q.name, q.cols, o->items, d);
+    else if (q.rows != t->rows) rc = mlr_fail(e, "%s has %zu rows, %s %zu", q.name, q.rows, o->test, t->rows);
+    else rc = query_rows(o, t, &row_of, e);
+    if (rc < 0) {
+        mlr_npy_rows_close(&q);
+        return -1;
+    }
     /* Blocks of whole tiles: ranks then do not depend on --block. */
     size_t block = (size_t)o->block, tile = mlr_scorer_tile(sc);
     block = block < tile ? tile : block / tile * tile;
-    float *qb = xmalloc(nz(block * d) * sizeof *qb); /* (B, D) */
+    float *qb = xmalloc(mlr_nz(block * d) * sizeof *qb); /* (B, D) */
     uint32_t *tr = xmalloc(block * sizeof *tr);
     size_t *rank = xmalloc(block * sizeof *rank), *rank_x = xmalloc(block * sizeof *rank_x);
     const uint32_t **ex = xmalloc(block * sizeof *ex);
     size_t *nex = xmalloc(block * sizeof *nex);
     rank_job j = {t->m, tr, t->have_seen ? ex : NULL, nex, rank, rank_x};
     long got;
-    while ((got = mlr_npy_rows_read(&q, qb, block, &e)) > 0) {
+    while ((got = mlr_npy_rows_read(&q, qb, block, e)) > 0) {
         size_t b = (size_t)got, first = q.done - b;
         for (size_t r = 0; r < b; r++) {
-            uint32_t u = t->user_of[first + r];
-            tr[r] = t->item_of[first + r] < t->m ? t->item_of[first + r] : ABSENT;
+            size_t i = row_of ? row_of[first + r] : first + r;
+            uint32_t u = t->user_of[i];
+            tr[r] = t->item_of[i] < t->m ? t->item_of[i] : ABSENT;
             ex[r] = mlr_usersets_get(&t->seen, u, &nex[r]);
             for (size_t c = 0; c < d; c++) usum[(size_t)u * d + c] += qb[r * d + c];
         }
@@ -291,16 +433,16 @@ static void rank_rows(const options *o, truth *t, mlr_scorer *sc, size_t d,
             if (t->have_seen) mlr_accuracy_add(acc_x, rank_x[r]);
         }
     }
-    if (got < 0) mlr_die_err(&e);
     mlr_npy_rows_close(&q);
-    free(qb); free(tr); free(rank); free(rank_x); free(ex); free(nex);
+    free(qb); free(tr); free(rank); free(rank_x); free(ex); free(nex); free(row_of);
+    return got < 0 ? -1 : 0;
 }
 
 /* Each user's query (U, D): the mean of the user's test rows' queries. */
 static float *mean_queries(const truth *t, size_t d, const double *usum)
 {
-    float *uq = xmalloc(nz(t->users * d) * sizeof *uq);
-    size_t *rows = xcalloc(nz(t->users), sizeof *rows);
+    float *uq = xmalloc(mlr_nz(t->users * d) * sizeof *uq);
+    size_t *rows = xcalloc(mlr_nz(t->users), sizeof *rows);
     for (size_t i = 0; i < t->rows; i++) rows[t->user_of[i]]++;
     for (size_t u = 0; u < t->users; u++)
         for (size_t c = 0; c < d; c++) uq[u * d + c] = (float)(usum[u * d + c] / (double)rows[u]);
@@ -309,28 +451,35 @@ static float *mean_queries(const truth *t, size_t d, const double *usum)
 }
 
 /* Each user's query (U, D) from --user-queries: the row of U.npy whose id
- * in U.ids is the user's; every test user must have one. */
-static float *given_queries(const options *o, const truth *t, size_t d)
+ * in U.ids is the user's; every test user must have one. NULL on error. */
+static float *given_queries(const options *o, const truth *t, size_t d, mlr_err *e)
 {
-    mlr_err e;
     mlr_array q;
-    if (mlr_npy_read(o->user_queries, MLR_F4, &q, &e) < 0) mlr_die_err(&e);
-    if (q.ndim != 2 || q.shape[1] != d)
-        mlr_die("%s: expected a (U, %zu) <f4 matrix, the width of %s", o->user_queries, d, o->items);
-    size_t n = strlen(o->user_queries), rows, bad;
-    char *ids = xmalloc(n + 5);
-    memcpy(ids, o->user_queries, n + 1);
-    if (n > 4 && strcmp(ids + n - 4, ".npy") == 0) n -= 4;
-    strcpy(ids + n, ".ids");
+    if (mlr_npy_read(o->user_queries, MLR_F4, &q, e) < 0) return NULL;
+    char *ids = mlr_ids_path(o->user_queries);
     mlr_strmap *users = mlr_strmap_new(0);
-    if (mlr_ids_read(ids, users, &rows, &e) < 0) mlr_die_err(&e);
-    if (rows != q.shape[0]) mlr_die("%s has %zu rows, %s %zu", ids, rows, o->user_queries, q.shape[0]);
-    if (!mlr_all_finite(q.data, rows * d, &bad)) mlr_die("%s: row %zu: non-finite value", o->user_queries, bad / d);
-    float *uq = xmalloc(nz(t->users * d) * sizeof *uq);
-    for (size_t u = 0; u < t->users; u++) {
-        long r = mlr_strmap_find(users, mlr_strmap_key(t->user_ids, u), mlr_strmap_key_len(t->user_ids, u));
-        if (r < 0) mlr_die("%s: no query for user '%s' of %s", ids, mlr_strmap_key(t->user_ids, u), o->test);
-        memcpy(uq + u * d, (const float *)q.data + (size_t)r * d, d * sizeof *uq);
+    float *uq = NULL;
+    size_t rows = 0, bad;
+    int rc = 0;
+    if (q.ndim != 2 || q.shape[1] != d)
+        rc = mlr_fail(e, "%s: expected a (U, %zu) <f4 matrix, the width of %s", o->user_queries, d, o->items);
+    if (rc == 0) rc = mlr_ids_read(ids, users, &rows, e);
+    if (rc == 0 && rows != q.shape[0])
+        rc = mlr_fail(e, "%s has %zu rows, %s %zu", ids, rows, o->user_queries, q.shape[0]);
+    if (rc == 0 && !mlr_all_finite(q.data, rows * d, &bad))
+        rc = mlr_fail(e, "%s: row %zu: non-finite value", o->user_queries, bad / d);
+    if (rc == 0) {
+        uq = xmalloc(mlr_nz(t->users * d) * sizeof *uq);
+        for (size_t u = 0; u < t->users && uq; u++) {
+            long r = mlr_strmap_find(users, mlr_strmap_key(t->user_ids, u), mlr_strmap_key_len(t->user_ids, u));
+            if (r < 0) {
+                mlr_fail(e, "%s: no query for user '%s' of %s", ids, mlr_strmap_key(t->user_ids, u), o->test);
+                free(uq);
+                uq = NULL;
+            } else {
+                memcpy(uq + u * d, (const float *)q.data + (size_t)r * d, d * sizeof *uq);
+            }
+        }
     }
     mlr_strmap_free(users);
     free(ids);
@@ -343,8 +492,8 @@ static void user_lists(const options *o, const truth *t, mlr_scorer *sc, size_t 
                        const float *uq, uint32_t *lists, size_t *len, size_t kmax)
 {
     size_t block = (size_t)o->block;
-    float *qb = xmalloc(nz(block * d) * sizeof *qb); /* (B, D) */
-    mlr_hit *hits = xmalloc(nz(block * kmax) * sizeof *hits);
+    float *qb = xmalloc(mlr_nz(block * d) * sizeof *qb); /* (B, D) */
+    mlr_hit *hits = xmalloc(mlr_nz(block * kmax) * sizeof *hits);
     const uint32_t **ex = xmalloc(block * sizeof *ex);
     size_t *nex = xmalloc(block * sizeof *nex);
     for (size_t u0 = 0; u0 < t->users; u0 += block) {
@@ -359,108 +508,182 @@ static void user_lists(const options *o, const truth *t, mlr_scorer *sc, size_t 
     free(qb); free(hits); free(ex); free(nex);
 }
 
-static void score_embeddings(const options *o, truth *t, FILE *fp)
+static int score_embeddings(const options *o, truth *t, FILE *fp, mlr_err *e)
 {
-    mlr_err e;
     mlr_array items;
-    if (mlr_npy_read(o->items, MLR_F4, &items, &e) < 0) mlr_die_err(&e);
-    if (items.ndim != 2) mlr_die("%s: expected a 2-D <f4 matrix (M, D), found 1-D", o->items);
-    size_t m = items.shape[0], d = items.shape[1], bad;
-    if (!mlr_all_finite(items.data, m * d, &bad)) mlr_die("%s: row %zu: non-finite value", o->items, bad / d);
-    if (t->m != m) mlr_die("%s has %zu rows, %s %zu", o->item_ids, t->m, o->items, m);
+    if (mlr_npy_read(o->items, MLR_F4, &items, e) < 0) return -1;
+    size_t m = items.ndim == 2 ? items.shape[0] : 0, d = items.ndim == 2 ? items.shape[1] : 0, bad;
+    int rc = 0;
+    if (items.ndim != 2) rc = mlr_fail(e, "%s: expected a 2-D <f4 matrix (M, D), found 1-D", o->items);
+    else if (!mlr_all_finite(items.data, m * d, &bad)) rc = mlr_fail(e, "%s: row %zu: non-finite value", o->items, bad / d);
+    else if (t->m != m) rc = mlr_fail(e, "%s has %zu rows, %s %zu", o->item_ids, t->m, o->items, m);
+    if (rc < 0) {
+        mlr_array_free(&items);
+        return -1;
+    }
     int threads = (int)o->threads;
     openblas_set_num_threads(1); /* our threads run single-threaded sgemms */
     mlr_scorer *sc = mlr_scorer_new(items.data, m, d, 32, threads);
     mlr_accuracy acc, acc_x;
     mlr_accuracy_init(&acc, MLR_ACC_K, MLR_ACC_N);
     mlr_accuracy_init(&acc_x, MLR_ACC_K, MLR_ACC_N);
-    double *usum = xcalloc(nz(t->users * d), sizeof *usum); /* (U, D) */
-    rank_rows(o, t, sc, d, &acc, &acc_x, usum);
-    fprintf(fp, "queries\t%zu\n", t->rows);
-    put_accuracy(fp, &acc, "", SIZE_MAX);
-    if (t->have_seen) {
+    double *usum = xcalloc(mlr_nz(t->users * d), sizeof *usum); /* (U, D) */
+    rc = rank_rows(o, t, sc, d, &acc, &acc_x, usum, e);
+    if (rc == 0) {
+        fprintf(fp, "queries\t%zu\n", t->rows);
+        put_accuracy(fp, &acc, "", SIZE_MAX);
+    }
+    if (rc == 0 && t->have_seen) {
         put_accuracy(fp, &acc_x, "_excl", SIZE_MAX);
         size_t kmax = max_at(o);
-        uint32_t *lists = xmalloc(nz(t->users * kmax) * sizeof *lists); /* (U, K) */
-        size_t *len = xcalloc(nz(t->users), sizeof *len);
-        float *uq = o->user_queries ? given_queries(o, t, d) : mean_queries(t, d, usum);
-        user_lists(o, t, sc, d, uq, lists, len, kmax);
-        free(uq);
-        put_per_user(fp, o, t, lists, len, kmax);
-        free(lists);
-        free(len);
+        float *uq = o->user_queries ? given_queries(o, t, d, e) : mean_queries(t, d, usum);
+        if (!uq) {
+            rc = -1;
+        } else {
+            uint32_t *lists = xmalloc(mlr_nz(t->users * kmax) * sizeof *lists); /* (U, K) */
+            size_t *len = xcalloc(mlr_nz(t->users), sizeof *len);
+            user_lists(o, t, sc, d, uq, lists, len, kmax);
+            put_per_user(fp, o, t, lists, len, kmax, SIZE_MAX);
+            free(lists);
+            free(len);
+            free(uq);
+        }
     }
     free(usum);
     mlr_scorer_free(sc);
     mlr_array_free(&items);
+    return rc;
 }
 
 /* ---- from lists ---- */
 
 typedef struct {
     mlr_reader *r;
-    int cq, cr, ci, cu; /* cu: the optional user_id column, the key checked; -1 without */
+    int cq, cr, ci, cu, ck; /* cu: user_id, ck: row_item_id (the key), -1 without */
     const char *test;   /* the test file's name, for messages */
     size_t queries;     /* distinct queries met */
-    size_t query;   /* current group */
-    size_t next;    /* the rank expected next */
-    size_t kept;    /* entries of the group not removed as training items */
+    size_t query;       /* current group's query value */
+    size_t row;         /* its test row */
+    size_t next;        /* the rank expected next */
+    size_t kept;        /* entries of the group not removed as training items */
+    size_t short_x;     /* fewest kept entries of a list that misses its truth */
     unsigned char *done; /* (N) groups already closed */
 } list_reader;
 
-/* Checks one list row's place: groups contiguous, ranks 1, 2, ... */
-static void list_row(list_reader *l, const truth *t, size_t *q, size_t *rank)
+/* A group closes: a list that missed its truth once training items are
+ * out knows the _excl rank only up to what it kept. */
+static void close_group(list_reader *l, const size_t *rank_x)
 {
-    mlr_err e;
+    if (l->query == SIZE_MAX) return;
+    l->done[l->query] = 1;
+    if (!rank_x[l->row] && l->kept < l->short_x) l->short_x = l->kept;
+}
+
+/* The test row of a new group: by its key (user_id, row_item_id) where
+ * the lists carry it, else row qv of TEST, whose user must be the list's
+ * where the lists name one. */
+static int group_row(list_reader *l, truth *t, long qv, size_t *row, mlr_err *e)
+{
+    const char *path = mlr_reader_path(l->r);
+    long line = mlr_reader_line(l->r);
+    const char *user = l->cu >= 0 ? mlr_reader_field(l->r, (size_t)l->cu) : NULL;
+    size_t ulen = l->cu >= 0 ? mlr_reader_field_len(l->r, (size_t)l->cu) : 0;
+    if (l->ck >= 0) {
+        const char *item = mlr_reader_field(l->r, (size_t)l->ck);
+        *row = take_row(t, user, ulen, item, mlr_reader_field_len(l->r, (size_t)l->ck));
+        if (*row == SIZE_MAX)
+            return mlr_fail(e, "%s:%ld: user '%.60s' item '%.60s' has no row left in %s: the lists were "
+                            "made from another test file", path, line, user, item, l->test);
+        return 0;
+    }
+    *row = (size_t)qv;
+    if (user) {
+        uint32_t u = t->user_of[qv];
+        const char *want = mlr_strmap_key(t->user_ids, u);
+        size_t wlen = mlr_strmap_key_len(t->user_ids, u);
+        if (wlen != ulen || memcmp(want, user, ulen) != 0)
+            return mlr_fail(e, "%s:%ld: query %ld is user '%.60s', row %ld of %s is user '%.60s': the lists "
+                            "were not made from %s's rows in its order", path, line, qv, user, qv, l->test,
+                            want, l->test);
+    }
+    return 0;
+}
+
+/* Checks one list row's place (groups contiguous, ranks 1, 2, ...) and
+ * finds its test row q. */
+static int list_row(list_reader *l, truth *t, const size_t *rank_x, size_t *q, size_t *rank, mlr_err *e)
+{
     long qv, rv;
-    if (mlr_reader_long(l->r, (size_t)l->cq, &qv, &e) < 0 || mlr_reader_long(l->r, (size_t)l->cr, &rv, &e) < 0)
-        mlr_die_err(&e);
+    if (mlr_reader_long(l->r, (size_t)l->cq, &qv, e) < 0 || mlr_reader_long(l->r, (size_t)l->cr, &rv, e) < 0)
+        return -1;
     const char *path = mlr_reader_path(l->r);
     long line = mlr_reader_line(l->r);
     if (qv < 0 || (size_t)qv >= t->rows)
-        mlr_die("%s:%ld: query %ld is not a row of %s (%zu rows): the lists were made from another "
-                "test file", path, line, qv, l->test, t->rows);
+        return mlr_fail(e, "%s:%ld: query %ld is not a row of %s (%zu rows): the lists were made from "
+                        "another test file", path, line, qv, l->test, t->rows);
     if ((size_t)qv != l->query) {
-        if (l->query != SIZE_MAX) l->done[l->query] = 1;
-        if (l->done[qv]) mlr_die("%s:%ld: query %ld appears again; each query's rows must be together", path, line, qv);
+        close_group(l, rank_x);
+        if (l->done[qv])
+            return mlr_fail(e, "%s:%ld: query %ld appears again; each query's rows must be together", path, line, qv);
+        if (group_row(l, t, qv, &l->row, e) < 0) return -1;
         l->query = (size_t)qv;
         l->next = 1;
         l->kept = 0;
         l->queries++;
     }
-    /* The lists name each query's user: the join is by that key, so lists
-     * of another test file (or another order) are refused, not scored. */
-    if (l->cu >= 0) {
-        uint32_t u = t->user_of[qv];
-        const char *want = mlr_strmap_key(t->user_ids, u), *got = mlr_reader_field(l->r, (size_t)l->cu);
-        size_t wlen = mlr_strmap_key_len(t->user_ids, u), glen = mlr_reader_field_len(l->r, (size_t)l->cu);
-        if (wlen != glen || memcmp(want, got, glen) != 0)
-            mlr_die("%s:%ld: query %ld is user '%.60s', row %ld of %s is user '%.60s': the lists were not "
-                    "made from %s's rows in its order", path, line, qv, got, qv, l->test, want, l->test);
-    }
     if (rv != (long)l->next)
-        mlr_die("%s:%ld: rank %ld where %zu was expected for query %ld", path, line, rv, l->next, qv);
+        return mlr_fail(e, "%s:%ld: rank %ld where %zu was expected for query %ld", path, line, rv, l->next, qv);
     l->next++;
-    *q = (size_t)qv;
+    *q = l->row;
     *rank = (size_t)rv;
+    return 0;
 }
 
-static void score_lists(const options *o, truth *t, FILE *fp)
+/* What the lists left out against --train: lists made excluding another
+ * table are refused (their _excl figures would not be --train's). */
+static int check_exclusion(const list_reader *l, const truth *t, const char *name, const char *train,
+                           mlr_err *e)
 {
-    mlr_err e;
-    list_reader l = {.query = SIZE_MAX, .next = 1, .done = xcalloc(nz(t->rows), 1), .test = o->test};
-    if (!(l.r = mlr_reader_open(o->topk, NULL, &e))) mlr_die_err(&e);
-    if ((l.cq = mlr_reader_require(l.r, "query", &e)) < 0 || (l.cr = mlr_reader_require(l.r, "rank", &e)) < 0 ||
-        (l.ci = mlr_reader_require(l.r, "item_id", &e)) < 0)
-        mlr_die_err(&e);
+    mlr_fprint f;
+    if (mlr_fprint_parse(&f, mlr_reader_fprint(l->r), name, e) < 0) return -1;
+    if (!t->have_seen || strlen(f.exclude) != 64 || strlen(t->train_sha) != 64 ||
+        strcmp(f.exclude, t->train_sha) == 0)
+        return 0;
+    return mlr_fail(e, "%s: made excluding another table (sha256 %.12s) than --train %s (%.12s): make the "
+                    "lists with --exclude %s", name, f.exclude, train, t->train_sha, train);
+}
+
+static int score_lists(const options *o, truth *t, FILE *fp, mlr_err *e)
+{
+    const char *name = strcmp(o->topk, "-") == 0 ? "stdin" : o->topk;
+    list_reader l = {.query = SIZE_MAX, .next = 1, .done = xcalloc(mlr_nz(t->rows), 1), .test = o->test,
+                     .short_x = SIZE_MAX};
+    if (!(l.r = mlr_reader_open(o->topk, NULL, e))) {
+        free(l.done);
+        return -1;
+    }
+    int rc = 0;
+    if ((l.cq = mlr_reader_require(l.r, "query", e)) < 0 || (l.cr = mlr_reader_require(l.r, "rank", e)) < 0 ||
+        (l.ci = mlr_reader_require(l.r, "item_id", e)) < 0)
+        rc = -1;
     l.cu = mlr_reader_col(l.r, "user_id");
-    size_t kmax = max_at(o), longest = 0, *rank = xcalloc(nz(t->rows), sizeof *rank);
-    size_t *rank_x = xcalloc(nz(t->rows), sizeof *rank_x), *len = xcalloc(nz(t->users), sizeof *len);
-    uint32_t *lists = xmalloc(nz(t->users * kmax) * sizeof *lists); /* (U, K) */
-    int st;
-    while ((st = mlr_reader_next(l.r, &e)) == 1) {
-        size_t q, r, n;
-        list_row(&l, t, &q, &r);
+    l.ck = l.cu >= 0 ? mlr_reader_col(l.r, "row_item_id") : -1;
+    mlr_fprint lf;
+    if (rc == 0) rc = mlr_fprint_parse(&lf, mlr_reader_fprint(l.r), name, e);
+    if (rc == 0) rc = same_model(t, name, &lf, e);
+    if (rc == 0) rc = check_exclusion(&l, t, name, o->train, e);
+    size_t kmax = max_at(o), longest = 0, *rank = xcalloc(mlr_nz(t->rows), sizeof *rank);
+    size_t *rank_x = xcalloc(mlr_nz(t->rows), sizeof *rank_x), *len = xcalloc(mlr_nz(t->users), sizeof *len);
+    size_t *user_q = xmalloc(mlr_nz(t->users) * sizeof *user_q); /* the query of each user's list */
+    for (size_t u = 0; u < t->users; u++) user_q[u] = SIZE_MAX;
+    uint32_t *lists = xmalloc(mlr_nz(t->users * kmax) * sizeof *lists); /* (U, K) */
+    int st = 0;
+    while (rc == 0 && (st = mlr_reader_next(l.r, e)) == 1) {
+        size_t q = 0, r = 0, n;
+        if (list_row(&l, t, rank_x, &q, &r, e) < 0) {
+            rc = -1;
+            break;
+        }
         if (r > longest) longest = r;
         uint32_t item = (uint32_t)mlr_strmap_intern(t->item_ids, mlr_reader_field(l.r, (size_t)l.ci),
                                                     mlr_reader_field_len(l.r, (size_t)l.ci));
@@ -473,40 +696,53 @@ static void score_lists(const options *o, truth *t, FILE *fp)
             rank[q] = r;
             rank_x[q] = l.kept;
         }
-        if (!removed && q == t->first_row[u] && len[u] < kmax) lists[(size_t)u * kmax + len[u]++] = item;
+        /* A user's list: that of their first query in the lists' own
+         * order, so that the test file's order does not choose it. */
+        if (r == 1 && l.query < user_q[u]) {
+            user_q[u] = l.query;
+            len[u] = 0;
+        }
+        if (!removed && l.query == user_q[u] && len[u] < kmax) lists[(size_t)u * kmax + len[u]++] = item;
     }
-    if (st < 0) mlr_die_err(&e);
-    const char *name = strcmp(o->topk, "-") == 0 ? "stdin" : o->topk;
+    if (st < 0) rc = -1;
+    if (rc == 0) close_group(&l, rank_x);
     /* One list per test row: fewer is another test file, not misses. */
-    if (l.queries != t->rows)
-        mlr_die("%s holds lists for %zu queries, %s has %zu rows: the lists were made from another "
-                "test file", name, l.queries, o->test, t->rows);
+    if (rc == 0 && l.queries != t->rows)
+        rc = mlr_fail(e, "%s holds lists for %zu queries, %s has %zu rows: the lists were made from another "
+                      "test file", name, l.queries, o->test, t->rows);
     mlr_reader_close(l.r);
-    mlr_accuracy acc, acc_x;
-    mlr_accuracy_init(&acc, MLR_ACC_K, MLR_ACC_N);
-    mlr_accuracy_init(&acc_x, MLR_ACC_K, MLR_ACC_N);
-    for (size_t i = 0; i < t->rows; i++) {
-        mlr_accuracy_add(&acc, rank[i]);
-        mlr_accuracy_add(&acc_x, rank_x[i]);
+    if (rc == 0) {
+        mlr_accuracy acc, acc_x;
+        mlr_accuracy_init(&acc, MLR_ACC_K, MLR_ACC_N);
+        mlr_accuracy_init(&acc_x, MLR_ACC_K, MLR_ACC_N);
+        for (size_t i = 0; i < t->rows; i++) {
+            mlr_accuracy_add(&acc, rank[i]);
+            mlr_accuracy_add(&acc_x, rank_x[i]);
+        }
+        /* Lists as long as the catalogue rank every item: all k are known. */
+        size_t known = t->m && longest >= t->m ? SIZE_MAX : longest;
+        if (known < MLR_ACC_K[MLR_ACC_N - 1])
+            mlr_warn("%s: lists of %zu: top-k figures for k > %zu left out", name, longest, longest);
+        fprintf(fp, "queries\t%zu\n", t->rows);
+        put_accuracy(fp, &acc, "", known);
+        if (t->have_seen) {
+            /* A figure named _excl is one with the training items out: a
+             * list that lost items to them knows ranks only that far. */
+            size_t known_x = known == SIZE_MAX ? SIZE_MAX : l.short_x < known ? l.short_x : known;
+            size_t known_u = known;
+            for (size_t u = 0; u < t->users && known != SIZE_MAX; u++)
+                if (len[u] < known_u) known_u = len[u];
+            if (known_x < known || (known_u < kmax && known_u < known))
+                mlr_warn("%s: once --train's items are removed some lists hold %zu items: _excl figures for "
+                         "k > %zu and per-user ones for k > %zu left out (make the lists with mlr-topk "
+                         "--exclude)", name, known_x < known_u ? known_x : known_u, known_x, known_u);
+            put_accuracy(fp, &acc_x, "_excl", known_x);
+            put_per_user(fp, o, t, lists, len, kmax, known_u);
+        }
     }
-    /* Lists as long as the catalogue rank every item: all k are known. */
-    size_t known = t->m && longest >= t->m ? SIZE_MAX : longest;
-    if (known < MLR_ACC_K[MLR_ACC_N - 1])
-        mlr_warn("%s: lists of %zu: top-k figures for k > %zu left out", name, longest, longest);
-    fprintf(fp, "queries\t%zu\n", t->rows);
-    put_accuracy(fp, &acc, "", known);
-    if (t->have_seen) {
-        size_t short_lists = 0;
-        for (size_t u = 0; u < t->users; u++) short_lists += len[u] < kmax && known != SIZE_MAX;
-        if (short_lists)
-            mlr_warn("%s: %zu users' lists hold fewer than %zu items once their training items are "
-                     "removed; make them with mlr-topk --exclude (or longer)", name, short_lists, kmax);
-        put_accuracy(fp, &acc_x, "_excl", known);
-        put_per_user(fp, o, t, lists, len, kmax);
-    }
-    free(l.done); free(rank); free(rank_x); free(len); free(lists);
+    free(l.done); free(rank); free(rank_x); free(len); free(user_q); free(lists);
+    return rc;
 }
-
 /* ---- predicted ratings ---- */
 
 typedef struct {
@@ -516,22 +752,32 @@ typedef struct {
     long *line;
 } predictions;
 
-static void read_pred(predictions *p, const char *path, const truth *t)
+static void pred_free(predictions *p)
 {
-    mlr_err e;
-    mlr_reader *r = mlr_reader_open(path, NULL, &e);
-    if (!r) mlr_die_err(&e);
-    int cu = mlr_reader_require(r, "user_id", &e), ci = cu < 0 ? -1 : mlr_reader_require(r, "item_id", &e);
-    int cp = ci < 0 ? -1 : mlr_reader_require(r, "prediction", &e);
-    if (cp < 0) mlr_die_err(&e);
-    size_t cap = 1024;
+    free(p->user); free(p->item); free(p->value); free(p->line);
+}
+
+static int read_pred(predictions *p, const char *path, truth *t, mlr_err *e)
+{
     memset(p, 0, sizeof *p);
+    mlr_reader *r = mlr_reader_open(path, NULL, e);
+    if (!r) return -1;
+    int cu = mlr_reader_require(r, "user_id", e), ci = cu < 0 ? -1 : mlr_reader_require(r, "item_id", e);
+    int cp = ci < 0 ? -1 : mlr_reader_require(r, "prediction", e);
+    mlr_fprint f;
+    int rc = cp < 0 ? -1 : mlr_fprint_parse(&f, mlr_reader_fprint(r), path, e);
+    if (rc == 0) rc = same_model(t, path, &f, e);
+    if (rc < 0) {
+        mlr_reader_close(r);
+        return -1;
+    }
+    size_t cap = 1024;
     p->user = xmalloc(cap * sizeof *p->user);
     p->item = xmalloc(cap * sizeof *p->item);
     p->value = xmalloc(cap * sizeof *p->value);
     p->line = xmalloc(cap * sizeof *p->line);
     int st;
-    while ((st = mlr_reader_next(r, &e)) == 1) {
+    while ((st = mlr_reader_next(r, e)) == 1) {
         if (p->n == cap) {
             cap *= 2;
             p->user = xrealloc(p->user, cap * sizeof *p->user);
@@ -544,120 +790,123 @@ static void read_pred(predictions *p, const char *path, const truth *t)
         p->user[p->n] = u < 0 ? ABSENT : (uint32_t)u;
         p->item[p->n] = i < 0 ? ABSENT : (uint32_t)i;
         p->line[p->n] = mlr_reader_line(r);
-        if (mlr_reader_double(r, (size_t)cp, &p->value[p->n++], &e) < 0) mlr_die_err(&e);
+        if (mlr_reader_double(r, (size_t)cp, &p->value[p->n++], e) < 0) {
+            st = -1;
+            break;
+        }
     }
-    if (st < 0) mlr_die_err(&e);
     mlr_reader_close(r);
+    if (st < 0) pred_free(p);
+    return st < 0 ? -1 : 0;
 }
 
 /* Row by row when PRED's rows are TEST's (user, item) in order, which also
  * covers repeated pairs; else joined by (user, item), where a pair predicted
  * twice must have one value. */
-static void score_pred(const options *o, const truth *t, FILE *fp)
+static int score_pred(const options *o, truth *t, FILE *fp, mlr_err *e)
 {
     predictions p;
-    read_pred(&p, o->pred, t);
+    if (read_pred(&p, o->pred, t, e) < 0) return -1;
     mlr_errstat es = {0, 0, 0};
-    int aligned = p.n == t->rows;
+    int aligned = p.n == t->rows, rc = 0;
     for (size_t i = 0; aligned && i < p.n; i++)
         aligned = p.user[i] == t->user_of[i] && p.item[i] == t->item_of[i];
     if (aligned) {
         for (size_t i = 0; i < p.n; i++) mlr_errstat_add(&es, p.value[i], t->rating[i]);
     } else {
-        /* Errors are reported after freeing, so a dying run leaks nothing. */
         mlr_strmap *keys = mlr_strmap_new(p.n);
-        double *val = xmalloc(nz(p.n) * sizeof *val);
-        size_t twice = SIZE_MAX, missing = SIZE_MAX;
-        for (size_t i = 0; i < p.n && twice == SIZE_MAX; i++) {
+        double *val = xmalloc(mlr_nz(p.n) * sizeof *val);
+        for (size_t i = 0; i < p.n && rc == 0; i++) {
             if (p.user[i] == ABSENT || p.item[i] == ABSENT) continue; /* not a test pair */
             uint32_t key[2] = {p.user[i], p.item[i]};
             int added;
             size_t id = mlr_strmap_intern2(keys, (const char *)key, sizeof key, &added);
-            if (!added && val[id] != p.value[i]) twice = i;
+            if (!added && val[id] != p.value[i])
+                rc = mlr_fail(e, "%s:%ld: a second, different prediction for user '%s' item '%s'", o->pred,
+                              p.line[i], mlr_strmap_key(t->user_ids, p.user[i]), mlr_strmap_key(t->item_ids, p.item[i]));
             val[id] = p.value[i];
         }
-        for (size_t i = 0; i < t->rows && twice == SIZE_MAX && missing == SIZE_MAX; i++) {
+        for (size_t i = 0; i < t->rows && rc == 0; i++) {
             uint32_t key[2] = {t->user_of[i], t->item_of[i]};
             long id = mlr_strmap_find(keys, (const char *)key, sizeof key);
-            if (id < 0) missing = i;
-            else mlr_errstat_add(&es, val[id], t->rating[i]);
+            if (id < 0)
+                rc = mlr_fail(e, "%s:%zu: no prediction in %s for user '%s' item '%s'", o->test, i + 2, o->pred,
+                              mlr_strmap_key(t->user_ids, t->user_of[i]), mlr_strmap_key(t->item_ids, t->item_of[i]));
+            else
+                mlr_errstat_add(&es, val[id], t->rating[i]);
         }
         free(val);
         mlr_strmap_free(keys);
-        if (twice != SIZE_MAX) {
-            uint32_t u = p.user[twice], i = p.item[twice];
-            long line = p.line[twice];
-            free(p.user); free(p.item); free(p.value); free(p.line);
-            mlr_die("%s:%ld: a second, different prediction for user '%s' item '%s'", o->pred, line,
-                    mlr_strmap_key(t->user_ids, u), mlr_strmap_key(t->item_ids, i));
-        }
-        if (missing != SIZE_MAX) {
-            free(p.user); free(p.item); free(p.value); free(p.line);
-            mlr_die("%s:%zu: no prediction in %s for user '%s' item '%s'", o->test, missing + 2, o->pred,
-                    mlr_strmap_key(t->user_ids, t->user_of[missing]), mlr_strmap_key(t->item_ids, t->item_of[missing]));
-        }
     }
-    put(fp, "rmse", mlr_rmse(&es));
-    put(fp, "mae", mlr_mae(&es));
-    free(p.user); free(p.item); free(p.value); free(p.line);
+    if (rc == 0) {
+        put(fp, "rmse", mlr_rmse(&es));
+        put(fp, "mae", mlr_mae(&es));
+    }
+    pred_free(&p);
+    return rc;
 }
 
-static void run(const options *o)
+/* The metrics into memory (a run that fails half-way prints nothing). */
+static int score(const options *o, truth *t, char **text, size_t *len, mlr_err *e)
 {
-    mlr_err e;
+    FILE *fp = open_memstream(text, len);
+    if (!fp) return mlr_fail(e, "cannot buffer the output: out of memory");
+    fputs("metric\tvalue\n", fp);
+    int rc = 0;
+    if (o->queries) rc = score_embeddings(o, t, fp, e);
+    else if (o->topk) rc = score_lists(o, t, fp, e);
+    if (rc == 0 && o->pred) rc = score_pred(o, t, fp, e);
+    fclose(fp);
+    return rc;
+}
+
+static int run(const options *o, mlr_err *e)
+{
     truth t;
     memset(&t, 0, sizeof t);
     t.user_ids = mlr_strmap_new(0);
     t.item_ids = mlr_strmap_new(0);
-    char *guess = NULL;
-    const char *ids = o->item_ids;
-    if (!ids && o->items) {
-        size_t n = strlen(o->items);
-        guess = xmalloc(n + 5);
-        memcpy(guess, o->items, n + 1);
-        if (n > 4 && strcmp(guess + n - 4, ".npy") == 0) n -= 4;
-        strcpy(guess + n, ".ids");
-        ids = guess;
-    }
-    if (ids && mlr_ids_read(ids, t.item_ids, &t.m, &e) < 0) mlr_die_err(&e);
     options oo = *o;
-    oo.item_ids = ids;
-    read_test(&t, o->test, o->pred != NULL);
-    if (o->train && (o->queries || o->topk)) {
+    char *guess = !o->item_ids && o->items ? mlr_ids_path(o->items) : NULL;
+    if (guess) oo.item_ids = guess;
+    int rc = 0;
+    if (oo.item_ids) rc = mlr_ids_read(oo.item_ids, t.item_ids, &t.m, e);
+    /* The inputs' fingerprints: embeddings' in their .ids (docs/fingerprint.md). */
+    if (rc == 0) rc = ids_model(&t, oo.item_ids, 0, e);
+    if (rc == 0 && o->queries) rc = ids_model(&t, o->queries, 1, e);
+    if (rc == 0 && o->user_queries) rc = ids_model(&t, o->user_queries, 1, e);
+    /* the predictions' too, before any figure is made */
+    if (rc == 0 && o->pred && strcmp(o->pred, "-") != 0) rc = ids_model(&t, o->pred, 0, e);
+    if (rc == 0) rc = read_test(&t, o->test, o->pred != NULL, e);
+    if (rc == 0 && o->train && (o->queries || o->topk)) {
         /* Lists name items the catalogue may not: intern training items so
          * that a list entry is recognised as one. */
-        if (mlr_usersets_read(&t.seen, o->train, t.user_ids, 1, t.item_ids, o->topk != NULL, &e) < 0)
-            mlr_die_err(&e);
-        t.have_seen = 1;
+        rc = mlr_usersets_read(&t.seen, o->train, t.user_ids, 1, t.item_ids, o->topk != NULL, e);
+        t.have_seen = rc == 0;
+        if (rc == 0 && o->topk) rc = mlr_fprint_table(o->train, t.train_sha, e);
     }
-    /* Metrics go to memory first: a run that fails half-way prints nothing. */
     char *text = NULL;
     size_t len = 0;
-    FILE *fp = open_memstream(&text, &len);
-    if (!fp) mlr_die("cannot buffer the output: out of memory");
-    fputs("metric\tvalue\n", fp);
-    if (o->queries) score_embeddings(&oo, &t, fp);
-    else if (o->topk) score_lists(&oo, &t, fp);
-    if (o->pred) score_pred(&oo, &t, fp);
-    fclose(fp);
+    if (rc == 0) rc = score(&oo, &t, &text, &len, e);
     mlr_out out;
-    if (mlr_out_open(&out, o->output, &e) < 0) mlr_die_err(&e);
-    fwrite(text, 1, len, out.fp);
+    if (rc == 0) rc = mlr_out_open(&out, o->output, e);
+    if (rc == 0) {
+        fwrite(text, 1, len, out.fp);
+        rc = mlr_out_commit(&out, e);
+    }
     free(text);
-    if (mlr_out_commit(&out, &e) < 0) mlr_die_err(&e);
     free(guess);
-    free(t.user_of); free(t.item_of); free(t.rating); free(t.first_row);
-    mlr_usersets_free(&t.rel);
-    mlr_usersets_free(&t.seen);
-    mlr_strmap_free(t.user_ids);
-    mlr_strmap_free(t.item_ids);
+    truth_free(&t);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
+    mlr_err e;
     mlr_init_tool();
     options o = parse_args(argc, argv);
-    run(&o);
+    if (run(&o, &e) < 0)
+        mlr_die_err(&e);
     mlr_close_stdout();
     return 0;
 }

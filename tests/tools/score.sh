@@ -82,11 +82,11 @@ expect_fail "score two different predictions for one pair" 1 "dup.tsv:3: a secon
     mlr-score --test "$E/test.tsv" --pred "$T/dup.tsv"
 check "score prints nothing when it fails" test ! -s "$T/.out"
 
-# Lists are joined to the test rows by their key: a list's query is the
-# test row of that number, and lists that carry user_id (mlr-baseline,
-# mlr-topk --query-ids) must name that row's user. Lists made from another
-# test file, or the test file in another order, are refused naming both
-# files; lists for fewer or more queries than the test rows too.
+# Lists are joined to the test rows by their key (user_id, row_item_id:
+# mlr-baseline, mlr-topk --query-ids of mlr-embed's ids): the test file in
+# another order gives the same figures; lists of another test file, or of
+# more or fewer rows, are refused naming both files. Keyless lists go by
+# position: query q is row q, whose user must be the list's.
 S=$T/join
 mkdir -p "$S"
 mlr-synth --n-users 15 --n-items 25 --n-ratings 150 --seed 5 >"$S/all.tsv" 2>/dev/null
@@ -99,20 +99,92 @@ for f in test test-rev; do
 done
 check "score: the test file reversed (its own lists) gives the same figures" cmp -s "$S/test.score" "$S/test-rev.score"
 check "score: the figures are there" grep -q "^recall@10" "$S/test.score"
-expect_fail "score: lists of the test reversed refused, naming both files" 1 \
-    "test.lists:[0-9]*: query 0 is user '.*', row 0 of .*test-rev.tsv is user" \
-    mlr-score --test "$S/test-rev.tsv" --topk "$S/test.lists" --output "$S/o.tsv"
-expect_fail "score: lists from another test file refused" 1 "test.lists.*test2.tsv" \
+ran -o "$S/cross.score" "score: lists of the test file against it reversed" \
+    mlr-score --test "$S/test-rev.tsv" --train "$S/train.tsv" --topk "$S/test.lists" &&
+    same "score: lists joined by key: the reversed test file gives the same figures" "$S/cross.score" "$S/test.score"
+expect_fail "score: lists from another test file refused" 1 \
+    "test.lists:[0-9]*: user '.*' item '.*' has no row left in .*test2.tsv: the lists were made from another test file" \
     mlr-score --test "$S/test2.tsv" --topk "$S/test.lists" --output "$S/o.tsv"
 check "score: a refusal writes nothing" test ! -e "$S/o.tsv"
-# keyless lists (mlr-topk without --query-ids): the count is still checked
-cut -f1,3- "$S/test.lists" >"$S/keyless.lists"
 head -n -3 "$S/test.tsv" >"$S/test-short.tsv"
+expect_fail "score: keyed lists of more rows than the test file refused" 1 "test.lists:[0-9]*: .*test-short.tsv" \
+    mlr-score --test "$S/test-short.tsv" --topk "$S/test.lists"
+{ cat "$S/test.tsv"; sed -n 2p "$S/test.tsv"; } >"$S/test-long.tsv"
+expect_fail "score: keyed lists of fewer rows than the test file refused" 1 "test.lists holds lists for [0-9]* queries, .*test-long.tsv has [0-9]* rows" \
+    mlr-score --test "$S/test-long.tsv" --topk "$S/test.lists"
+# keyless lists (mlr-topk without the row's key): by position, user checked
+cut -f1,4- "$S/test.lists" >"$S/keyless.lists"
+cut -f1,2,4- "$S/test.lists" >"$S/userkey.lists"
+expect_fail "score: lists with user_id only, of the test reversed, refused" 1 \
+    "userkey.lists:[0-9]*: query 0 is user '.*', row 0 of .*test-rev.tsv is user" \
+    mlr-score --test "$S/test-rev.tsv" --topk "$S/userkey.lists" --output "$S/o.tsv"
 expect_fail "score: keyless lists of more queries than test rows refused" 1 "query .* is not a row of .*test-short.tsv" \
     mlr-score --test "$S/test-short.tsv" --topk "$S/keyless.lists"
-awk -F'\t' 'NR == 1 || $1 != 0' "$S/keyless.lists" >"$S/keyless-missing.lists"
+awk -F'\t' '$1 != 0' "$S/keyless.lists" >"$S/keyless-missing.lists"
 expect_fail "score: lists missing a query refused, naming both files" 1 \
     "keyless-missing.lists holds lists for [0-9]* queries, .*test.tsv has [0-9]* rows" \
     mlr-score --test "$S/test.tsv" --topk "$S/keyless-missing.lists"
 mlr-score --test "$S/test.tsv" --train "$S/train.tsv" --topk "$S/keyless.lists" >"$S/keyless.score" 2>/dev/null
 same "score: keyless lists of the same rows give the same figures" "$S/keyless.score" "$S/test.score"
+
+# Embeddings joined by key too: Q.ids with the rows' item_id (mlr-embed
+# --rows writes it) lets the test file come in any order.
+mkdir -p "$T/qk"
+cp "$E/Q.npy" "$T/qk/Q.npy"
+cut -f1,2 "$E/test.tsv" | sed '1s/.*/id\titem_id/' >"$T/qk/Q.ids"
+{ head -1 "$E/test.tsv"; tail -n +2 "$E/test.tsv" | tac; } >"$T/qk/test-rev.tsv"
+grep -v -e '^rmse' -e '^mae' "$E/expected_score.tsv" >"$T/qk/want"
+ran -o "$T/qk/rev.score" "score: keyed embeddings against the test file reversed" \
+    mlr-score --test "$T/qk/test-rev.tsv" --train "$E/train.tsv" --queries "$T/qk/Q.npy" --items "$E/I.npy" \
+    --item-ids "$E/I.ids" --at 10,5 &&
+    same "score: keyed embeddings: the reversed test file gives the same figures" "$T/qk/rev.score" "$T/qk/want"
+awk -F'\t' -v OFS='\t' 'NR == 3 { $2 = "nothing" } 1' "$T/qk/Q.ids" >"$T/qk/Q2.ids" && mv "$T/qk/Q2.ids" "$T/qk/Q.ids"
+expect_fail "score: keyed embeddings of another test file refused" 1 \
+    "Q.ids:3: user '.*' item 'nothing' has no row left in .*test-rev.tsv" \
+    mlr-score --test "$T/qk/test-rev.tsv" --queries "$T/qk/Q.npy" --items "$E/I.npy" --item-ids "$E/I.ids"
+
+# A metric is named for what was computed: lists made without exclusion,
+# scored with --train, give _excl figures only where every list still
+# holds k items (or its truth) once the training items are out.
+mlr-topk --queries "$E/Q.npy" --query-ids "$E/Q.ids" --items "$E/I.npy" --k 10 >"$T/noex.tsv"
+mlr-score --test "$E/test.tsv" --train "$E/train.tsv" --topk "$T/noex.tsv" --item-ids "$E/I.ids" \
+    >"$T/noex.score" 2>"$T/err"
+check "score: lists without exclusion: no top10_excl" test "$(grep -c '^top10_excl' "$T/noex.score")" -eq 0
+check "score: lists without exclusion: no recall@10" test "$(grep -c '^recall@10' "$T/noex.score")" -eq 0
+check "score: lists without exclusion: top1_excl, top5_excl kept (exact)" test "$(grep -c -e '^top1_excl' -e '^top5_excl' "$T/noex.score")" -eq 2
+check "score: lists without exclusion: one warning saying what was left out" \
+    test "$(grep -c "_excl figures for k > 5 .*left out (make the lists with mlr-topk --exclude)" "$T/err")" -eq 1
+mlr-topk --queries "$E/Q.npy" --query-ids "$E/Q.ids" --items "$E/I.npy" --k 10 --exclude "$E/train.tsv" >"$T/ex.tsv"
+mlr-score --test "$E/test.tsv" --train "$E/train.tsv" --topk "$T/ex.tsv" --item-ids "$E/I.ids" \
+    >"$T/ex.score" 2>"$T/err"
+check "score: lists made with --exclude TRAIN: top10_excl and recall@10" \
+    test "$(grep -c -e '^top10_excl' -e '^recall@10' "$T/ex.score")" -eq 2
+{ head -1 "$E/train.tsv"; sed -n '2~2p' "$E/train.tsv"; } >"$T/half.tsv"
+expect_fail "score: lists made excluding another table than --train refused" 1 \
+    "ex.tsv: made excluding another table (sha256 [0-9a-f]*) than --train .*half.tsv" \
+    mlr-score --test "$E/test.tsv" --train "$T/half.tsv" --topk "$T/ex.tsv" --item-ids "$E/I.ids"
+
+# Fingerprints (docs/fingerprint.md): inputs of two models refused in one
+# line naming both; unfingerprinted ones (all of the above) accepted.
+A=$(printf 'a%.0s' $(seq 64)) B=$(printf 'b%.0s' $(seq 64))
+mkdir -p "$T/fp"
+cp "$E/Q.npy" "$E/I.npy" "$T/fp/"
+{ echo "#mlrec model=$A"; cat "$E/Q.ids"; } >"$T/fp/Q.ids"
+{ echo "#mlrec model=$B"; cat "$E/I.ids"; } >"$T/fp/I.ids"
+expect_fail "score: queries and items of two models" 1 \
+    "I.ids is of model bbbbbbbbbbbb, .*Q.ids of model aaaaaaaaaaaa: outputs of two models" \
+    mlr-score --test "$E/test.tsv" --queries "$T/fp/Q.npy" --items "$T/fp/I.npy"
+{ echo "#mlrec model=$A"; cat "$E/I.ids"; } >"$T/fp/I.ids"
+ran -o "$T/fp/ok.score" "score: queries and items of one model" \
+    mlr-score --test "$E/test.tsv" --queries "$T/fp/Q.npy" --items "$T/fp/I.npy"
+{ echo "#mlrec model=$B"; cat "$E/pred.tsv"; } >"$T/fp/pred.tsv"
+expect_fail "score: predictions of another model than the embeddings" 1 \
+    "I.ids is of model aaaaaaaaaaaa, .*pred.tsv of model bbbbbbbbbbbb: outputs of two models" \
+    mlr-score --test "$E/test.tsv" --queries "$T/fp/Q.npy" --items "$T/fp/I.npy" --pred "$T/fp/pred.tsv"
+mlr-topk --queries "$T/fp/Q.npy" --query-ids "$T/fp/Q.ids" --items "$T/fp/I.npy" --k 30 >"$T/fp/l.tsv"
+expect_fail "score: lists of another model than the predictions" 1 \
+    "pred.tsv is of model bbbbbbbbbbbb, .*l.tsv of model aaaaaaaaaaaa: outputs of two models" \
+    mlr-score --test "$E/test.tsv" --topk "$T/fp/l.tsv" --pred "$T/fp/pred.tsv"
+{ echo "#mlrec model=$A"; cat "$E/pred.tsv"; } >"$T/fp/pred.tsv"
+ran -o "$T/fp/ok2.score" "score: lists and predictions of one model" \
+    mlr-score --test "$E/test.tsv" --topk "$T/fp/l.tsv" --pred "$T/fp/pred.tsv"
