@@ -15,6 +15,12 @@
 #include <stddef.h>
 #include "mlr.h"
 
+/* The items of a history at most, the latest (mlr-history's default --max,
+ * equal to mlr-encode's default --max-tokens, which would cut a longer
+ * one): chosen on a validation slice (docs/features.md). Serving
+ * (lib/serve.c) fills the feature with as many. */
+#define MLR_HISTORY_MAX 16
+
 typedef struct mlr_history mlr_history;
 
 /* Reads PATH's user_id, item_id and timestamp columns. NULL and e filled on

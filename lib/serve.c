@@ -176,20 +176,53 @@ static int read_catalogue(mlr_served *s, mlr_err *e)
 typedef struct {
     uint32_t *user, *item;
     float *rating;
+    double *time;
     size_t n, cap;
 } rows_buf;
 
-static void rows_push(rows_buf *b, uint32_t u, uint32_t i, float r)
+static void rows_push(rows_buf *b, uint32_t u, uint32_t i, float r, double t)
 {
     if (b->n == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 4096;
         b->user = xrealloc(b->user, b->cap * sizeof *b->user);
         b->item = xrealloc(b->item, b->cap * sizeof *b->item);
         b->rating = xrealloc(b->rating, b->cap * sizeof *b->rating);
+        b->time = xrealloc(b->time, b->cap * sizeof *b->time);
     }
     b->user[b->n] = u;
     b->item[b->n] = i;
+    b->time[b->n] = t;
     b->rating[b->n++] = r;
+}
+
+/* Each user's MLR_HISTORY_MAX latest rows, newest first: rows[j] of
+ * times[j] grouped by user (hist_start), in history.tsv order, so that
+ * of two rows at one time the later one is the newer (mlr-history's
+ * rule). One pass per user, keeping the latest in insertion order. */
+static void note_recent(mlr_served *s, const uint32_t *item, const double *time)
+{
+    enum { H = MLR_HISTORY_MAX };
+    size_t U = mlr_strmap_count(s->users);
+    s->recent = xmalloc((U * H + 1) * sizeof *s->recent);
+    s->nrecent = xcalloc(U + 1, 1);
+    for (size_t u = 0; u < U; u++) {
+        uint32_t *r = s->recent + u * H;
+        double t[H];
+        size_t n = 0;
+        for (size_t j = s->hist_start[u]; j < s->hist_start[u + 1]; j++) {
+            if (n == H && time[j] < t[H - 1])
+                continue; /* older than all kept */
+            size_t at = n < H ? n++ : H - 1;
+            /* a row at a time >= a kept one's goes before it: it is newer */
+            for (; at > 0 && time[j] >= t[at - 1]; at--) {
+                t[at] = t[at - 1];
+                r[at] = r[at - 1];
+            }
+            t[at] = time[j];
+            r[at] = item[j];
+        }
+        s->nrecent[u] = (uint8_t)n;
+    }
 }
 
 /* User u's profile: the user columns of row r, interned. */
@@ -235,7 +268,7 @@ static int read_history(mlr_served *s, mlr_err *e)
                           mlr_reader_field(r, (size_t)ci));
             break;
         }
-        rows_push(&b, (uint32_t)u, (uint32_t)i, (float)rating);
+        rows_push(&b, (uint32_t)u, (uint32_t)i, (float)rating, t);
         if (u >= cap) {
             cap = 2 * u + 64;
             latest = xrealloc(latest, cap * sizeof *latest);
@@ -263,13 +296,20 @@ static int read_history(mlr_served *s, mlr_err *e)
         memcpy(at, s->hist_start, (U + 1) * sizeof *at);
         s->hist_item = xmalloc((b.n + 1) * sizeof *s->hist_item);
         s->hist_rating = xmalloc((b.n + 1) * sizeof *s->hist_rating);
+        double *time = s->history_feature ? xmalloc((b.n + 1) * sizeof *time) : NULL;
         for (size_t k = 0; k < b.n; k++) {
             size_t j = at[b.user[k]]++;
             s->hist_item[j] = b.item[k];
             s->hist_rating[j] = b.rating[k];
+            if (time)
+                time[j] = b.time[k];
         }
         free(at);
+        if (time)
+            note_recent(s, s->hist_item, time);
+        free(time);
     }
+    free(b.time);
     free(b.user);
     free(b.item);
     free(b.rating);
@@ -292,6 +332,9 @@ int mlr_served_open(mlr_served *s, const char *dir, int verify, mlr_err *e)
     if (rc == 0 && strcmp(s->spec.sha256, s->m.spec_sha256) != 0)
         rc = mlr_fail(e, "%s: another specification than the model's (%.12s, the model was trained "
                       "with %.12s)", spec_dir, s->spec.sha256, s->m.spec_sha256);
+    for (size_t i = 0; rc == 0 && i < s->m.query.nfeat; i++)
+        if (strcmp(s->m.query.feat[i].name, "user_history") == 0)
+            s->history_feature = 1;
     if (rc == 0)
         rc = read_items(s, e);
     if (rc == 0)
@@ -324,6 +367,8 @@ void mlr_served_free(mlr_served *s)
     free(s->hist_item);
     free(s->hist_rating);
     free(s->profile);
+    free(s->recent);
+    free(s->nrecent);
     model_free(&s->m);
     mlr_spec_free(&s->spec);
     free(s->dir);
@@ -344,6 +389,34 @@ void mlr_served_profile(const mlr_served *s, size_t u, mlr_profile *p)
     }
 }
 
+size_t mlr_served_history(const mlr_served *s, long u, const uint32_t *rated, size_t nrated,
+                          char **buf, size_t *cap)
+{
+    size_t len = 0, n = 0;
+    if (!*buf || *cap == 0) {
+        *cap = 256;
+        *buf = xrealloc(*buf, *cap);
+    }
+    (*buf)[0] = 0;
+    if (!s->history_feature)
+        return 0;
+    size_t nk = u >= 0 ? s->nrecent[u] : 0;
+    for (size_t k = 0; k < nrated + nk && n < MLR_HISTORY_MAX; k++, n++) {
+        uint32_t item = k < nrated ? rated[nrated - 1 - k] : s->recent[(size_t)u * MLR_HISTORY_MAX + k - nrated];
+        const char *id = mlr_strmap_key(s->item_ids, item);
+        size_t il = strlen(id);
+        if (len + il + 2 > *cap) {
+            *cap = 2 * (len + il + 2);
+            *buf = xrealloc(*buf, *cap);
+        }
+        if (n)
+            (*buf)[len++] = '|';
+        memcpy(*buf + len, id, il + 1);
+        len += il;
+    }
+    return len;
+}
+
 /* ---- query rows ---- */
 
 /* The raw value of a spec column for profile p: NULL when unknown. */
@@ -351,6 +424,8 @@ static const char *raw_value(const mlr_profile *p, const char *column)
 {
     if (strcmp(column, "user_id") == 0)
         return p->id;
+    if (strcmp(column, "user_history") == 0)
+        return p->history;
     for (size_t c = 0; c < MLR_P_NCOLS; c++)
         if (strcmp(column, mlr_profile_cols[c]) == 0)
             return p->val[c];
@@ -374,7 +449,9 @@ static int encode_feature(const mlr_served *s, model_input *in, size_t i, const 
     if (!f)
         return mlr_fail(e, "%s/spec: no feature '%s' (the model's)", s->dir, mf->name);
     if (mf->kind == MF_CAT || mf->kind == MF_BAG) {
-        size_t L = mf->kind == MF_BAG ? SERVE_MAX_TOKENS : 1;
+        /* a history holds as many items as training gave it (history.h) */
+        size_t L = mf->kind != MF_BAG ? 1 : strcmp(f->column, "user_history") == 0 ? MLR_HISTORY_MAX
+                                                                                  : SERVE_MAX_TOKENS;
         mlr_array *a = &in->arr[in->narr++];
         mlr_array_alloc(a, MLR_I4, 2, n, L);
         int32_t *ids = a->data;

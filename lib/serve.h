@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "mlr.h"
+#include "history.h"
 #include "model.h"
 #include "spec.h"
 #include "strmap.h"
@@ -32,6 +33,8 @@ extern const char *const mlr_profile_cols[MLR_P_NCOLS]; /* "user_age", ... */
 typedef struct {
     const char *id;                 /* the user id as given ("" for none) */
     const char *val[MLR_P_NCOLS];   /* NULL: unknown (num: the training mean) */
+    const char *history;            /* user_history: '|'-joined item ids, newest
+                                       first (mlr_served_history); NULL: none */
 } mlr_profile;
 
 typedef struct {
@@ -52,6 +55,13 @@ typedef struct {
     mlr_strmap *values;   /* the profiles' strings, interned */
     int32_t *profile;     /* (U, MLR_P_NCOLS) key in values of each user's
                              latest row's value, -1 for a column not there */
+    /* With a user_history feature in the query tower (history_feature):
+     * each user's latest items of history.tsv, newest first (by timestamp,
+     * the later row on a tie, as mlr-history), MLR_HISTORY_MAX at most:
+     * recent[u * MLR_HISTORY_MAX ..] of nrecent[u] catalogue indices. */
+    int history_feature;
+    uint32_t *recent;     /* (U, MLR_HISTORY_MAX) */
+    uint8_t *nrecent;     /* (U) */
     double last_time;     /* the spec's timestamp max: the last training time
                              (0 without a timestamp feature) */
     char fingerprint[65]; /* SHA-256 of model.safetensors (MANIFEST's line) */
@@ -70,6 +80,15 @@ long mlr_served_item(const mlr_served *s, const char *id, size_t len);
 
 /* User u's profile from their latest history row (strings owned by s). */
 void mlr_served_profile(const mlr_served *s, size_t u, mlr_profile *p);
+
+/* The user_history field of a query (mlr-history --per-user's): the
+ * items rated (catalogue indices, oldest first) then known user u's
+ * latest history.tsv items (u < 0: none), newest first, '|'-joined and
+ * NUL-terminated into *buf (grown as needed, *cap its size), at most
+ * MLR_HISTORY_MAX of them, the cap the model was trained with. Returns
+ * the length; 0 without a user_history feature. */
+size_t mlr_served_history(const mlr_served *s, long u, const uint32_t *rated, size_t nrated,
+                          char **buf, size_t *cap);
 
 /* Query embeddings out (n, D) of n profiles at time `time` (Unix seconds),
  * through the model's query tower. Numeric features are clipped to the

@@ -48,7 +48,7 @@ static void usage(FILE *fp)
 
 static options parse_args(int argc, char **argv)
 {
-    options o = {NULL, "-", "-", 16, 0};
+    options o = {NULL, "-", "-", MLR_HISTORY_MAX, 0};
     static const struct option longs[] = {
         {"train", required_argument, 0, 't'}, {"max", required_argument, 0, 'n'},
         {"per-user", no_argument, 0, 'u'}, {"output", required_argument, 0, 'o'},

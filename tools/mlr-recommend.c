@@ -38,8 +38,9 @@ static const char USAGE[] =
     "new users by their features (--new FILE: user_id and any of user_age,\n"
     "user_gender, user_occupation, user_zip; or one user 'new' from --age, --gender,\n"
     "--occupation, --zip) and the movies they rated (--rated FILE: user_id, item_id,\n"
-    "rating; --rated-items for the user 'new'), which are not recommended again and\n"
-    "give the reasons. The query is built at time T (default: the last training\n"
+    "rating; --rated-items for the user 'new'), which are not recommended again, give\n"
+    "the reasons and, when the model reads user_history, are the user's history (the\n"
+    "latest 16, a later one the newer, before a known user's own). The query is built at time T (default: the last training\n"
     "timestamp); numbers outside the training range are clipped to it (one warning).\n"
     "\n"
     "Output, TSV: user_id rank item_id score predicted_rating title reason.\n"
@@ -298,7 +299,8 @@ static int read_rated(requests *q, const mlr_served *s, const char *path, mlr_er
         return -1;
     int cu = mlr_reader_require(r, "user_id", e), ci = cu < 0 ? -1 : mlr_reader_require(r, "item_id", e);
     int cr = mlr_reader_col(r, "rating"), st = ci < 0 ? -1 : 0;
-    while (st == 0 && (st = mlr_reader_next(r, e)) == 1) {
+    /* (st is 1 after a row: the loop runs on while rows come) */
+    while (st >= 0 && (st = mlr_reader_next(r, e)) == 1) {
         const char *id = mlr_reader_field(r, (size_t)cu);
         size_t len = mlr_reader_field_len(r, (size_t)cu);
         char where[512];
@@ -371,6 +373,35 @@ static void free_requests(requests *q)
     free(q->r);
     mlr_strmap_free(q->ids);
     mlr_strmap_free(q->strings);
+}
+
+/* The user_history field of every request (with a history feature): the
+ * movies given by --rated as the newest, then a known user's training
+ * items: so a new user who names a few movies is served by them, without
+ * retraining. Returns the arena p[i].history points into. */
+static char *fill_histories(const mlr_served *s, const requests *q, mlr_profile *p)
+{
+    if (!s->history_feature)
+        return NULL;
+    size_t len = 0, cap = 4096, one_cap = 0;
+    char *arena = xmalloc(cap), *one = NULL;
+    size_t *at = xmalloc((q->n + 1) * sizeof *at);
+    for (size_t i = 0; i < q->n; i++) {
+        const request *r = &q->r[i];
+        size_t n = mlr_served_history(s, r->known, r->extra, r->nextra, &one, &one_cap);
+        if (len + n + 1 > cap) {
+            cap = 2 * (len + n + 1);
+            arena = xrealloc(arena, cap);
+        }
+        memcpy(arena + len, one, n + 1);
+        at[i] = len;
+        len += n + 1;
+    }
+    for (size_t i = 0; i < q->n; i++)
+        p[i].history = arena + at[i];
+    free(at);
+    free(one);
+    return arena;
 }
 
 /* ---- candidates: the catalogue, less what --allow and --deny say ---- */
@@ -617,6 +648,7 @@ static int recommend(const mlr_served *s, const options *o, writer *w, mlr_err *
     mlr_profile *p = xmalloc((U + 1) * sizeof *p);
     for (size_t i = 0; i < U; i++)
         p[i] = q.r[i].p;
+    char *histories = rc == 0 ? fill_histories(s, &q, p) : NULL;
     double time = o->has_time ? o->time : s->last_time;
     if (rc == 0)
         rc = mlr_served_embed(s, p, U, time, qe, clipped, e);
@@ -664,6 +696,7 @@ static int recommend(const mlr_served *s, const options *o, writer *w, mlr_err *
     }
     free(qe);
     free(p);
+    free(histories);
     free_candidates(&c);
     free_requests(&q);
     return rc;

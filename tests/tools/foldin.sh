@@ -1,0 +1,74 @@
+#!/bin/sh
+# Serving a model whose query tower reads user_history (prepare.sh's
+# default --history 16): a known user's query is the pipeline's per-user
+# query (all their training items, the latest 16), and a new user given by
+# the movies they rated gets those as their history (fold-in without
+# retraining): their list differs from popularity's, from a user of five
+# other movies and from the features alone; 16 movies at most, the latest.
+. "$(dirname "$0")/lib.sh"
+P=$MLR_ROOT/pipelines
+mlr-synth --n-users 200 --n-items 300 --n-ratings 8000 --seed 11 --output "$T/all.tsv"
+mlr-split --seed 3 --test-fraction 0.2 --test-output "$T/test.tsv" --output "$T/train.tsv" "$T/all.tsv"
+if ! sh "$P/evaluate.sh" "$T/train.tsv" "$T/test.tsv" "$T/run" --epochs 3 --quiet 2>"$T/log"; then
+    fail "evaluate.sh makes a run" "$(tail -n 3 "$T/log" | tr '\n' ' ')"
+    exit 0
+fi
+S=$T/run/served
+check "the model reads user_history" grep -aq 'query.emb.user_history' "$S/model.safetensors"
+
+# Known users: the list (seen items kept) at the user's last training time
+# is mlr-topk's on the pipeline's per-user query (users.npy: the user's
+# last row with their 16 latest items), items and scores.
+mlr-topk --quiet --queries "$T/run/users.npy" --query-ids "$T/run/users.ids" --items "$T/run/items.npy" \
+    --k 10 --output "$T/users-topk.tsv"
+for u in 7 42 150; do
+    t=$(awk -F'\t' -v u=$u '$1 == u && $4 > m { m = $4 } END { print m }' "$T/train.tsv")
+    rm -f "$T/k.tsv"
+    ran "known user $u" mlr-recommend --served "$S" --time "$t" --keep-seen --k 10 --output "$T/k.tsv" $u &&
+        sed 1d "$T/k.tsv" | cut -f3,4 >"$T/got" &&
+        awk -F'\t' -v OFS='\t' -v u=$u '$2 == u { print $4, $5 }' "$T/users-topk.tsv" >"$T/want" &&
+        check "known user $u: the list has 10 rows" test "$(wc -l <"$T/got")" -eq 10 &&
+        check "known user $u: the per-user query's list and scores (history of their latest 16 items)" \
+            awk -F'\t' 'NR == FNR { i[FNR] = $1; s[FNR] = $2; next }
+                $1 != i[FNR] || $2 - s[FNR] > 1e-4 || s[FNR] - $2 > 1e-4 { exit 1 }
+                END { if (FNR != 10) exit 1 }' "$T/got" "$T/want"
+done
+
+# New users of five movies each, seen items kept: what differs is the query.
+pop=$(awk -F'\t' 'NR > 1 { n[$2]++ } END { for (i in n) print n[i] "\t" i }' "$T/train.tsv" |
+    sort -k1,1nr -k2,2n | cut -f2)
+A=$(echo "$pop" | sed -n '30,34p' | paste -sd, -)
+B=$(echo "$pop" | sed -n '200,204p' | paste -sd, -)
+# list NAME OPTIONS...: the item ids of user 'new''s list into $T/NAME
+list() {
+    name=$1; shift
+    rm -f "$T/$name.tsv"
+    ran "new user: $name" mlr-recommend --served "$S" --keep-seen --k 10 --output "$T/$name.tsv" "$@" &&
+        sed 1d "$T/$name.tsv" | cut -f3 >"$T/$name"
+}
+list a --age 30 --rated-items "$A"
+list b --age 30 --rated-items "$B"
+list none --age 30
+echo "$pop" | head -n 10 >"$T/popular"
+check "5 rated movies: 10 items" test "$(wc -l <"$T/a")" -eq 10
+check "5 rated movies: not popularity's list" sh -c '! cmp -s "$1" "$2"' - "$T/a" "$T/popular"
+check "5 rated movies: not the list of 5 other movies" sh -c '! cmp -s "$1" "$2"' - "$T/a" "$T/b"
+check "5 rated movies: not the list of the features alone" sh -c '! cmp -s "$1" "$2"' - "$T/a" "$T/none"
+# --rated FILE is the same fold-in as --rated-items (every row of it: it
+# once read the first row only)
+printf 'user_id\titem_id\n' >"$T/rated.tsv"
+echo "$A" | tr ',' '\n' | sed 's/^/n1\t/' >>"$T/rated.tsv"
+printf 'user_id\tuser_age\nn1\t30\n' >"$T/new.tsv"
+rm -f "$T/f.tsv"
+ran "--rated FILE" mlr-recommend --served "$S" --keep-seen --k 10 --new "$T/new.tsv" --rated "$T/rated.tsv" \
+    --output "$T/f.tsv" && sed 1d "$T/f.tsv" | cut -f3 >"$T/f" && same "--rated FILE = --rated-items" "$T/f" "$T/a"
+
+# The cap: of 20 movies, the last 16 given (the latest) make the history.
+M20=$(echo "$pop" | sed -n '40,59p' | paste -sd, -)
+L16=$(echo "$pop" | sed -n '44,59p' | paste -sd, -)
+F16=$(echo "$pop" | sed -n '40,55p' | paste -sd, -)
+list m20 --rated-items "$M20"
+list l16 --rated-items "$L16"
+list f16 --rated-items "$F16"
+same "20 rated movies: the list of their last 16" "$T/m20" "$T/l16"
+check "... not of their first 16" sh -c '! cmp -s "$1" "$2"' - "$T/m20" "$T/f16"
