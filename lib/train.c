@@ -3,10 +3,52 @@
  * optimiser (see train.h, train_internal.h). */
 #include "train_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "encdir.h"
 #include "pool.h"
+
+/* ---- the catalogue of --negatives all and mixed ---- */
+
+int model_catalogue_load(model_catalogue *c, const model *m, const char *dir, size_t nkeys,
+                         mlr_err *e)
+{
+    memset(c, 0, sizeof *c);
+    if (mlr_encdir_check(dir, m->spec_sha256, e) < 0 ||
+        model_input_load(&c->in, &m->cand, dir, 0, e) < 0 ||
+        mlr_encdir_keys(dir, c->in.n, nkeys, &c->keys, e) < 0)
+        return -1;
+    if (c->in.n == 0 || c->in.n > INT32_MAX)
+        return mlr_fail(e, "%s: %zu items: not a catalogue to draw candidates from", dir, c->in.n);
+    c->n = c->in.n;
+    c->nkeys = nkeys;
+    c->row = xmalloc((nkeys ? nkeys : 1) * sizeof(int32_t));
+    for (size_t k = 0; k < nkeys; k++)
+        c->row[k] = -1;
+    const int32_t *key = c->keys.data;
+    for (size_t i = c->n; i-- > 0;) /* an item listed twice: its first row */
+        if (key[i] > 0)
+            c->row[key[i]] = (int32_t)i;
+    return 0;
+}
+
+void model_catalogue_free(model_catalogue *c)
+{
+    model_input_free(&c->in);
+    mlr_array_free(&c->keys);
+    free(c->row);
+    memset(c, 0, sizeof *c);
+}
+
+size_t model_catalogue_missing(const model_catalogue *c, const int32_t *keys, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += keys[i] <= 0 || (size_t)keys[i] >= c->nkeys || c->row[keys[i]] < 0;
+    return k;
+}
 
 /* ---- a batch ---- */
 
@@ -14,7 +56,7 @@
  * gradients of as many rows as cap batch rows can touch; returns the
  * largest of those counts. */
 static size_t thread_rowsets(model_worker *w, const model *m, const model_input *qin,
-                             const model_input *cin, size_t cap)
+                             const model_input *cin, size_t cap, size_t ccap)
 {
     const model_tower *tw[2] = {&m->query, &m->cand};
     const model_input *in[2] = {qin, cin};
@@ -22,7 +64,7 @@ static size_t thread_rowsets(model_worker *w, const model *m, const model_input 
     for (int s = 0; s < 2; s++)
         for (size_t i = 0; i < tw[s]->nfeat; i++) {
             size_t V = tw[s]->feat[i].vocab, L = in[s]->L[i] ? in[s]->L[i] : 1;
-            size_t rows = cap * L < V ? cap * L : V;
+            size_t n = s ? ccap : cap, rows = n * L < V ? n * L : V;
             nn_rowset_init_grad(&w->rows[s][i], V, rows, tw[s]->E);
             most = rows > most ? rows : most;
         }
@@ -58,25 +100,34 @@ static int batch_pieces(size_t cap)
 model_batch *model_batch_new(const model *m, const model_input *qin, const model_input *cin,
                              size_t nkeys, size_t cap, int threads)
 {
+    return model_batch_new_cand(m, qin, cin, nkeys, cap, cap, threads);
+}
+
+model_batch *model_batch_new_cand(const model *m, const model_input *qin, const model_input *cin,
+                                  size_t nkeys, size_t cap, size_t ccap, int threads)
+{
     model_batch *b = xcalloc(1, sizeof *b);
     size_t D = model_out_width(m);
+    ccap = ccap ? ccap : 1;
     b->pool = mlr_pool_new(threads < MODEL_MAX_THREADS ? threads : MODEL_MAX_THREADS);
     b->threads = mlr_pool_threads(b->pool);
     b->pieces = batch_pieces(cap);
-    /* a piece's rows (or items) at most: mlr_pool_range of cap rows */
+    /* a piece's rows (or items) at most: mlr_pool_range of cap rows, of
+     * ccap candidates */
     size_t pcap = (cap + (size_t)b->pieces - 1) / (size_t)b->pieces;
+    size_t pccap = (ccap + (size_t)b->pieces - 1) / (size_t)b->pieces;
     b->w = xcalloc((size_t)b->pieces, sizeof *b->w);
     for (int k = 0; k < b->pieces; k++) {
         model_worker *w = &b->w[k];
         model_tower_acts_init(&w->qa, &m->query, model_input_lmax(qin), pcap);
-        model_tower_acts_init(&w->ca, &m->cand, model_input_lmax(cin), pcap);
+        model_tower_acts_init(&w->ca, &m->cand, model_input_lmax(cin), pccap);
         model_acts_init(&w->ra, &m->rating, 0, 1, pcap);
         w->z = xmalloc(pcap * 2 * D * sizeof(float));
         w->dz = xmalloc(pcap * 2 * D * sizeof(float));
-        w->dc = xmalloc(cap * D * sizeof(float));
+        w->dc = xmalloc(ccap * D * sizeof(float));
         w->rowscale = xmalloc((pcap ? pcap : 1) * sizeof(float));
         w->dqs = xmalloc(pcap * D * sizeof(float));
-        size_t most = thread_rowsets(w, m, qin, cin, pcap);
+        size_t most = thread_rowsets(w, m, qin, cin, pcap, pccap);
         w->sel = xmalloc((most ? most : 1) * sizeof *w->sel);
         w->at = xmalloc((most ? most : 1) * sizeof *w->at);
         w->sum = xcalloc(m->query.E > m->cand.E ? m->query.E : m->cand.E, sizeof(float));
@@ -94,11 +145,12 @@ model_batch *model_batch_new(const model *m, const model_input *qin, const model
     for (int k = 1; k < b->pieces; k++)
         b->blocks[k] = b->w[k].g;
     b->q = xmalloc(cap * D * sizeof(float));
-    b->c = xmalloc(cap * D * sizeof(float));
-    b->shift = xmalloc(cap * sizeof(float));
+    b->c = xmalloc(ccap * D * sizeof(float));
+    b->shift = xmalloc(ccap * sizeof(float));
     b->label = xmalloc(cap * sizeof(int32_t));
-    b->count = xmalloc(cap * sizeof(int32_t));
-    b->cand_rows = xmalloc(cap * sizeof(size_t));
+    b->count = xmalloc(ccap * sizeof(int32_t));
+    b->cand_rows = xmalloc(ccap * sizeof(size_t));
+    b->ccap = ccap;
     b->y = xmalloc(cap * sizeof(float));
     b->drop = xcalloc(cap ? cap : 1, 1);
     b->nkeys = nkeys;
@@ -151,6 +203,7 @@ void model_batch_free(model_batch *b)
     free(b->y);
     free(b->drop);
     free(b->slot);
+    free(b->cslot);
     free(b);
 }
 
@@ -182,6 +235,79 @@ static size_t distinct_items(model_batch *b, const int32_t *keys, const size_t *
             b->slot[k] = -1;
     }
     return U;
+}
+
+/* The candidates of a catalogue step (lo->negatives ALL or MIXED):
+ * cand_rows[u] catalogue rows, label[r] the column of row r's item. ALL:
+ * every item once, in catalogue order. MIXED: the batch's distinct items
+ * (count[u] their copies; b->nbatch of them), then nsample uniform draws,
+ * a draw of an item already a column dropped (the batch's copies stand
+ * for it) or counted again (another draw); never more than b->ccap. */
+static size_t catalogue_items(model_batch *b, const model_loss_opts *lo, const int32_t *keys,
+                              const size_t *rows, size_t B)
+{
+    const model_catalogue *cat = lo->catalogue;
+    size_t M = cat->n, U = 0;
+    if (lo->negatives == MODEL_NEG_ALL) {
+        for (size_t u = 0; u < M; u++) {
+            b->cand_rows[u] = u;
+            b->count[u] = 1;
+        }
+        for (size_t r = 0; r < B; r++)
+            b->label[r] = cat->row[keys[rows[r]]];
+        b->nbatch = M;
+        return M;
+    }
+    if (b->ncslot < M) {
+        free(b->cslot);
+        b->cslot = xmalloc(M * sizeof(int32_t));
+        for (size_t i = 0; i < M; i++)
+            b->cslot[i] = -1;
+        b->ncslot = M;
+    }
+    for (size_t r = 0; r < B; r++) {
+        int32_t c = cat->row[keys[rows[r]]];
+        if (b->cslot[c] < 0) {
+            b->cslot[c] = (int32_t)U;
+            b->count[U] = 0;
+            b->cand_rows[U++] = (size_t)c;
+        }
+        b->label[r] = b->cslot[c];
+        b->count[b->cslot[c]]++;
+    }
+    b->nbatch = U;
+    for (size_t s = 0; s < lo->nsample; s++) {
+        size_t c = (size_t)mlr_rng_below(lo->neg_rng, M);
+        if (b->cslot[c] >= 0) {
+            if ((size_t)b->cslot[c] >= b->nbatch)
+                b->count[b->cslot[c]]++;
+            continue;
+        }
+        if (U == b->ccap)
+            continue;
+        b->cslot[c] = (int32_t)U;
+        b->count[U] = 1;
+        b->cand_rows[U++] = c;
+    }
+    for (size_t u = 0; u < U; u++)
+        b->cslot[b->cand_rows[u]] = -1;
+    return U;
+}
+
+/* Column u's log-Q correction (phase_forward): -log of its expected count
+ * among the candidates. In-batch: -log q(item), the constant log B left
+ * out. MIXED: an item is a column by the batch (B q(item)) or by a draw
+ * (nsample / M), so -log(B q(item) + nsample / M) whichever way it came:
+ * the batch's rare items are not over-corrected beside the draws. */
+static float column_bias(const model_batch *b, const model_loss_opts *lo, const int32_t *keys,
+                         size_t u, size_t B)
+{
+    if (lo->negatives == MODEL_NEG_BATCH)
+        return -lo->logq[keys[b->cand_rows[u]]];
+    const model_catalogue *cat = lo->catalogue;
+    int32_t key = ((const int32_t *)cat->keys.data)[b->cand_rows[u]];
+    double q = key > 0 ? exp((double)lo->logq[key]) : 0.0;
+    return (float)-log((double)B * q + (double)lo->nsample / (double)cat->n);
 }
 
 static double mlp_flops(const model_mlp *m, size_t B)
@@ -293,10 +419,10 @@ static void phase_forward(int t, int nt, void *arg)
     const float *c = model_tower_forward(&j->m->cand, &w->ca, j->cin, b->cand_rows + ulo, uhi - ulo);
     memcpy(b->c + ulo * D, c, (uhi - ulo) * D * sizeof(float));
     float *colbias = NULL; /* the log-Q correction of its items, then their shifts */
-    if (j->lo->logq) {
+    if (j->lo->logq && j->lo->negatives != MODEL_NEG_ALL) { /* ALL: the exact softmax */
         colbias = b->shift + ulo;
         for (size_t u = ulo; u < uhi; u++)
-            b->shift[u] = -j->lo->logq[j->keys[b->cand_rows[u]]];
+            b->shift[u] = column_bias(b, j->lo, j->keys, u, j->B);
     }
     nn_softmax_shift(b->shift + ulo, colbias, b->count + ulo, uhi - ulo);
     for (size_t r = lo; j->ratings && r < hi; r++) { /* its rows' ratings: misses */
@@ -504,7 +630,12 @@ static void forward_backward(step_job *j, model_step_stats *st)
     const model_loss_opts *lo = j->lo;
     size_t B = j->B;
     j->D = model_out_width(m);
-    j->U = distinct_items(b, j->keys, j->rows, B);
+    if (lo->negatives != MODEL_NEG_BATCH) {
+        j->cin = &lo->catalogue->in; /* the candidate tower reads the catalogue */
+        j->U = catalogue_items(b, lo, j->keys, j->rows, B);
+    } else {
+        j->U = distinct_items(b, j->keys, j->rows, B);
+    }
     b->dropping = 0;
     for (size_t i = 0; lo->id_dropout > 0 && lo->rng && i < m->query.nfeat; i++)
         if (strcmp(m->query.feat[i].name, "user_id") == 0 && m->query.feat[i].kind == MF_CAT) {

@@ -27,6 +27,30 @@
 #define MODEL_PIECE_ROWS 128
 #define MODEL_MAX_PIECES 8
 
+/* The candidates of the softmax (--negatives): the batch's distinct items
+ * (in-batch, log-Q corrected), every item of the catalogue (a full
+ * softmax: no correction), or the batch's items plus nsample uniform
+ * draws from the catalogue (Yi et al. 2019, mixed negative sampling:
+ * each column corrected by its expected count in the candidates). */
+typedef enum { MODEL_NEG_BATCH, MODEL_NEG_ALL, MODEL_NEG_MIXED } model_negatives;
+
+/* The catalogue that ALL and MIXED draw candidates from: the candidate
+ * tower's input of every item, each item's key, each key's row. */
+typedef struct {
+    model_input in;     /* (M rows) */
+    mlr_array keys;     /* item_id (M) <i4 */
+    int32_t *row;       /* (V of item keys) catalogue row of a key, -1 */
+    size_t n, nkeys;    /* M, V */
+} model_catalogue;
+
+/* Loads the encoded catalogue DIR (mlr-encode --as-catalogue) for m's
+ * candidate tower; keys in [0, nkeys). */
+int model_catalogue_load(model_catalogue *c, const model *m, const char *dir, size_t nkeys,
+                         mlr_err *e);
+void model_catalogue_free(model_catalogue *c); /* accepts a zeroed one */
+/* How many of keys[0..n) have no row in c (key 0, the unknown item, never has). */
+size_t model_catalogue_missing(const model_catalogue *c, const int32_t *keys, size_t n);
+
 typedef struct {
     double retrieval_weight, rating_weight;
     int remove_hits;        /* mask other copies of the positive */
@@ -34,6 +58,10 @@ typedef struct {
     double id_dropout;      /* each row's user_id replaced by 0 ([UNK]) with this
                                probability, so that row 0 learns the average user */
     mlr_rng *rng;           /* the draws of id_dropout (needed when it is > 0) */
+    model_negatives negatives;
+    const model_catalogue *catalogue; /* ALL, MIXED: every row's item must have a row */
+    size_t nsample;         /* MIXED: uniform draws per step */
+    mlr_rng *neg_rng;       /* MIXED: their stream */
 } model_loss_opts;
 
 /* Everything a training batch needs besides the model (train_internal.h). */
@@ -48,6 +76,10 @@ typedef struct model_batch model_batch;
  * OpenBLAS single-threaded meanwhile. */
 model_batch *model_batch_new(const model *m, const model_input *qin, const model_input *cin,
                              size_t nkeys, size_t cap, int threads);
+/* The same for a candidate tower that reads cin (the catalogue's input
+ * with --negatives all or mixed), ccap candidates a step at most. */
+model_batch *model_batch_new_cand(const model *m, const model_input *qin, const model_input *cin,
+                                  size_t nkeys, size_t cap, size_t ccap, int threads);
 void model_batch_free(model_batch *b); /* accepts NULL */
 /* The threads it runs on (threads asked, at most MODEL_MAX_THREADS). */
 int model_batch_threads(const model_batch *b);
@@ -59,7 +91,8 @@ typedef struct {
 } model_step_stats;
 
 /* Forward and backward of rows[0..B) (the rows of qin, cin, keys and
- * ratings are aligned), then one optimiser step. keys are the item
+ * ratings are aligned; with lo->negatives ALL or MIXED the candidate
+ * tower reads the catalogue, not cin), then one optimiser step. keys are the item
  * identities (item_id vocabulary ids; 0 counts as distinct every time)
  * that decide which rows share a candidate. The objective is
  * retrieval_weight x the SUM over rows of the cross-entropy (as TFRS) +

@@ -46,6 +46,10 @@ struct model_batch {
     size_t *cand_rows;       /* (U) a row of each distinct item */
     int32_t *slot;           /* (V of item keys) distinct index of a key, -1 */
     size_t nkeys;
+    size_t ccap;             /* candidates a step at most (the catalogue's with ALL) */
+    int32_t *cslot;          /* (M) MIXED: the column of a catalogue row, -1 */
+    size_t ncslot;
+    size_t nbatch;           /* MIXED: columns [0, nbatch) are the batch's items */
     float *y;                /* (B) ratings */
     uint8_t *drop;           /* (B) id dropout of each row */
     model_first_layer first_layer; /* of both towers */

@@ -38,6 +38,8 @@ typedef struct {
     int lr_set;
     double retrieval_weight, rating_weight, id_dropout;
     int remove_hits, logq, quiet;
+    model_negatives negatives;
+    size_t nsample; /* --negatives mixed:N */
     size_t batch, epochs, valid_every, patience;
     /* what "better" means on the validation rows: a weighted sum of
      * figures, rmse counted negatively (--select) */
@@ -88,6 +90,11 @@ static const char USAGE[] =
     "                                the batch as TFRS (default 1)\n"
     "      --rating-weight X         weight of the mean squared rating error (default 20)\n"
     "      --remove-accidental-hits  mask other copies of the positive item in a batch\n"
+    "      --negatives MODE          the softmax's candidates: batch (the batch's items, log-Q\n"
+    "                                corrected), all (every item of --catalogue: a full softmax),\n"
+    "                                mixed:N (the batch's items and N drawn uniformly from\n"
+    "                                --catalogue, each corrected by its sampling probability)\n"
+    "                                (default batch)\n"
     "      --logq, --no-logq         log-Q correction: logit - log(item frequency) (default on)\n"
     "      --id-dropout P            each row's user_id and item_id replaced by the unknown\n"
     "                                id with probability P while training (default 0.05)\n"
@@ -133,7 +140,7 @@ enum {
     OPT_ITEMS = 256, OPT_VALID, OPT_LOG, OPT_EVERY, OPT_QF, OPT_CF, OPT_DIM, OPT_LAYERS,
     OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
     OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_NO_LOGQ, OPT_IDDROP, OPT_PATIENCE,
-    OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT
+    OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT, OPT_NEG
 };
 
 static const struct option LONGS[] = {
@@ -150,7 +157,7 @@ static const struct option LONGS[] = {
     {"retrieval-weight", required_argument, NULL, OPT_RETW},
     {"rating-weight", required_argument, NULL, OPT_RATW},
     {"remove-accidental-hits", no_argument, NULL, OPT_HITS}, {"logq", no_argument, NULL, OPT_LOGQ},
-    {"no-logq", no_argument, NULL, OPT_NO_LOGQ},
+    {"no-logq", no_argument, NULL, OPT_NO_LOGQ}, {"negatives", required_argument, NULL, OPT_NEG},
     {"id-dropout", required_argument, NULL, OPT_IDDROP},
     {"optimizer", required_argument, NULL, OPT_OPT}, {"lr", required_argument, NULL, OPT_LR},
     {"init-accumulator", required_argument, NULL, OPT_ACC}, {"l2", required_argument, NULL, OPT_L2},
@@ -217,6 +224,17 @@ static void select_opt(options *o, const char *arg)
         mlr_usage_die("--select: names no figure");
 }
 
+static void negatives_opt(options *o, const char *arg)
+{
+    if (strcmp(arg, "batch") == 0 || strcmp(arg, "all") == 0)
+        o->negatives = arg[0] == 'a' ? MODEL_NEG_ALL : MODEL_NEG_BATCH;
+    else if (strncmp(arg, "mixed:", 6) == 0) {
+        o->negatives = MODEL_NEG_MIXED;
+        o->nsample = (size_t)mlr_opt_long("--negatives mixed:N", arg + 6, 1, 1 << 20);
+    } else
+        mlr_usage_die("--negatives: '%s' is not batch, all or mixed:N", arg);
+}
+
 static void parse_one(options *o, int c, const char *arg)
 {
     switch (c) {
@@ -245,6 +263,7 @@ static void parse_one(options *o, int c, const char *arg)
     case OPT_HITS: o->remove_hits = 1; break;
     case OPT_LOGQ: o->logq = 1; break;
     case OPT_NO_LOGQ: o->logq = 0; break;
+    case OPT_NEG: negatives_opt(o, arg); break;
     case OPT_OPT:
         if (strcmp(arg, "adagrad") == 0)
             o->opt.kind = OPT_ADAGRAD;
@@ -317,6 +336,7 @@ static const char *default_of(const options *d, const char *name, char *buf, siz
     else if (!strcmp(name, "logq")) snprintf(buf, cap, "%d", d->logq);
     else if (!strcmp(name, "no-logq")) snprintf(buf, cap, "%d", !d->logq);
     else if (!strcmp(name, "remove-accidental-hits")) snprintf(buf, cap, "%d", d->remove_hits);
+    else if (!strcmp(name, "negatives")) snprintf(buf, cap, "batch");
     else if (!strcmp(name, "id-dropout")) snprintf(buf, cap, "%g", d->id_dropout);
     else if (!strcmp(name, "optimizer")) snprintf(buf, cap, "%s", d->opt.kind == OPT_ADAM ? "adam" : "adagrad");
     else if (!strcmp(name, "lr")) snprintf(buf, cap, "%g", d->opt.lr);
@@ -368,6 +388,8 @@ static void parse_args(int argc, char **argv, options *o)
         mlr_usage_die("--rows ENCDIR, --spec SPECDIR and --output MODEL are required");
     if (o->valid && !o->items)
         mlr_usage_die("--valid needs --catalogue ITEMDIR (the catalogue to rank)");
+    if (o->negatives != MODEL_NEG_BATCH && !o->items)
+        mlr_usage_die("--negatives all and mixed:N need --catalogue ITEMDIR (the items to draw)");
     if (o->patience && !o->valid)
         mlr_usage_die("--patience needs --valid ENCDIR (the rows that say which epoch is best)");
     if (!o->lr_set)
@@ -477,6 +499,27 @@ static void free_validation(validation *v)
     model_input_free(&v->items);
     mlr_strmap_free(v->ids);
     free(v->truth);
+}
+
+/* --negatives all or mixed:N: the catalogue the candidates come from,
+ * holding every training row's item. */
+static int load_negatives(model_catalogue *c, const model *m, const options *o, const dataset *d,
+                          size_t nkeys, mlr_err *e)
+{
+    memset(c, 0, sizeof *c);
+    if (o->negatives == MODEL_NEG_BATCH)
+        return 0;
+    if (model_catalogue_load(c, m, o->items, nkeys, e) < 0) {
+        model_catalogue_free(c);
+        return -1;
+    }
+    size_t miss = model_catalogue_missing(c, d->keys.data, d->n);
+    if (miss) {
+        model_catalogue_free(c);
+        return mlr_fail(e, "%s: %zu training rows' items are not in the catalogue (--negatives "
+                        "needs every one)", o->items, miss);
+    }
+    return 0;
 }
 
 /* ---- evaluation ---- */
@@ -721,6 +764,10 @@ static char *train_json(const options *o)
     json_object_set_new(j, "remove_accidental_hits", json_boolean(o->remove_hits));
     json_object_set_new(j, "logq", json_boolean(o->logq));
     json_object_set_new(j, "id_dropout", json_real(o->id_dropout));
+    json_object_set_new(j, "negatives", json_string(o->negatives == MODEL_NEG_ALL ? "all"
+                                                    : o->negatives == MODEL_NEG_MIXED ? "mixed"
+                                                    : "batch"));
+    json_object_set_new(j, "negative_samples", json_integer((json_int_t)o->nsample));
     return dump_json(j);
 }
 
@@ -978,15 +1025,27 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
         free_validation(&v);
         return -1;
     }
+    model_catalogue cat;
+    if (load_negatives(&cat, m, o, &d, nkeys, e) < 0) {
+        free_dataset(&d);
+        free_validation(&v);
+        return -1;
+    }
     float *lq = o->logq ? log_q(&d, nkeys) : NULL;
     mlr_rng rng;
     mlr_rng_seed(&rng, o->seed ^ 0x5eed5eedULL);
     mlr_rng drop_rng; /* its own stream: the shuffle does not change with --id-dropout */
     mlr_rng_seed(&drop_rng, o->seed ^ 0xd409d409ULL);
+    mlr_rng neg_rng; /* the draws of mixed:N: their own stream too */
+    mlr_rng_seed(&neg_rng, o->seed ^ 0x9e6a9e6aULL);
     model_loss_opts lo = {o->retrieval_weight, o->rating_weight, o->remove_hits, lq,
-                          o->id_dropout, &drop_rng};
-    model_batch *b = model_batch_new(m, &d.q, &d.c, nkeys,
-                                     o->batch < d.n ? o->batch : (d.n ? d.n : 1), o->threads);
+                          o->id_dropout, &drop_rng, o->negatives, &cat, o->nsample, &neg_rng};
+    size_t cap = o->batch < d.n ? o->batch : (d.n ? d.n : 1);
+    size_t ccap = o->negatives == MODEL_NEG_ALL ? cat.n
+                  : o->negatives == MODEL_NEG_MIXED ? (cap + o->nsample < cat.n ? cap + o->nsample : cat.n)
+                  : cap;
+    model_batch *b = model_batch_new_cand(m, &d.q, o->negatives ? &cat.in : &d.c, nkeys, cap,
+                                          ccap, o->threads);
     optimizer opt;
     opt_init(&opt, &o->opt, m->P);
     size_t *perm = xmalloc((d.n + 1) * sizeof(size_t));
@@ -1063,6 +1122,7 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
     free(lq);
     opt_free(&opt);
     model_batch_free(b);
+    model_catalogue_free(&cat);
     free_dataset(&d);
     free_validation(&v);
     return rc;

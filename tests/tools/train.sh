@@ -183,6 +183,29 @@ expect_fail "--id-dropout above 1" 2 "id-dropout" $TRAIN --id-dropout 1.5 --outp
 expect_fail "--epochs 0 refused" 2 "\--epochs: 0 is out of range" $TRAIN --epochs 0 --output "$T/e0.safetensors"
 check "--epochs 0 wrote nothing" test ! -e "$T/e0.safetensors"
 
+# --negatives all (a softmax over the catalogue) and mixed:N (the batch's
+# items and N uniform draws) learn the planted structure too, and say so
+# in the model's metadata; the same seed gives the same model.
+for neg in all mixed:64; do
+    $TRAIN $OPTS --negatives $neg --log "$T/neg.tsv" --output "$T/neg.safetensors" 2>"$T/err"
+    check "--negatives $neg: trains" test $? -eq 0 -a -s "$T/neg.safetensors"
+    t=$(col "$T/neg.tsv" top10)
+    check "--negatives $neg: top10 $t beats popularity $pop by far" \
+        awk -v m="$t" -v p="$pop" 'BEGIN { exit !(m > 1.5 * p && m > 0.08) }'
+    check "--negatives $neg: in the metadata" grep -q "negatives.....${neg%%:*}" "$T/neg.safetensors"
+    $TRAIN $OPTS --negatives $neg --output "$T/neg2.safetensors" 2>/dev/null
+    same "--negatives $neg: same seed, same model" "$T/neg.safetensors" "$T/neg2.safetensors"
+done
+expect_fail "--negatives mixed:0" 2 "mixed:N" $TRAIN --negatives mixed:0 --output "$T/m.safetensors"
+expect_fail "--negatives unknown" 2 "not batch, all or mixed:N" $TRAIN --negatives some --output "$T/m.safetensors"
+expect_fail "--negatives all without --catalogue" 2 "need --catalogue" \
+    mlr-train --rows "$D/enc/train" --spec "$D/spec" --negatives all --output "$T/m.safetensors"
+ran "a catalogue of the test rows' items only" \
+    mlr-encode --as-catalogue --spec "$D/spec" --output "$T/few-items" "$D/test.tsv"
+expect_fail "--negatives all: training items not in the catalogue" 1 "not in the catalogue" \
+    mlr-train --rows "$D/enc/train" --spec "$D/spec" --catalogue "$T/few-items" --negatives all \
+    --output "$T/m.safetensors"
+
 # errors: nothing written, the earlier model untouched
 cp "$T/m.safetensors" "$T/keep.safetensors"
 mkdir -p "$T/other"

@@ -111,11 +111,13 @@ typedef struct {
     model_loss_opts lo;
     model_input q, c;
     size_t rows[N];
+    mlr_rng neg, neg0; /* mixed:N: the same draws in every evaluation */
 } fd_ctx;
 
 static double batch_loss(fd_ctx *x)
 {
     model_step_stats st;
+    x->neg = x->neg0;
     model_forward_backward(x->m, x->b, &x->lo, &x->q, &x->c, item, rating, x->rows, N, &st);
     zero_grads(x->m);
     return st.loss;
@@ -226,6 +228,96 @@ static void test_gradient_hits_logq(void) { fd_case(1, 1, 0, 0.5, 2.0); }
 static void test_gradient_rating_feature(void) { fd_case(0, 1, 1, 1.0, 0.5); }
 static void test_gradient_retrieval_only(void) { fd_case(1, 0, 0, 1.0, 0.0); }
 
+/* A catalogue of items 1..6 (item 6 in no row), their genres: what
+ * --negatives all and mixed:N draw from. */
+static int32_t cat_item[6] = {3, 1, 2, 6, 5, 4};
+static int32_t cat_genres[6 * LG] = {4, 1, 2, -1, -1, -1, 1, 2, -1, 3, 2, 1, -1, -1, -1, 2, -1, -1};
+
+static void catalogue(model_catalogue *c, int32_t *row)
+{
+    memset(c, 0, sizeof *c);
+    c->in.n = c->n = 6;
+    c->in.ids[0] = cat_item;
+    c->in.L[0] = 1;
+    c->in.ids[1] = cat_genres;
+    c->in.L[1] = LG;
+    c->keys.data = cat_item;
+    c->nkeys = 7;
+    c->row = row;
+    for (int k = 0; k < 7; k++)
+        row[k] = -1;
+    for (int i = 0; i < 6; i++)
+        row[cat_item[i]] = i;
+}
+
+/* The gradient with the catalogue's candidates: every item (ALL), or the
+ * batch's 4 and nsample draws among 6 (MIXED: draws of batch items
+ * dropped, repeated draws counted), with the rating head. */
+static void fd_case_neg(model_negatives neg, size_t nsample, int remove_hits, int logq,
+                        int threads, size_t *columns)
+{
+    mlr_spec spec;
+    make_spec(&spec, 6, 7);
+    model_config cfg = tiny_config(0);
+    model m;
+    mlr_rng rng;
+    mlr_rng_seed(&rng, 11);
+    mlr_err e;
+    CHECKF(model_build(&m, &cfg, &spec, 0, &rng, &e) == 0, "%s", e.msg);
+    for (size_t k = 0; k < m.ntensors; k++)
+        if (m.tensors[k].sparse)
+            for (size_t i = 0; i < m.tensors[k].rows * m.tensors[k].cols; i++)
+                m.params[m.tensors[k].off + i] *= 10.0f;
+    float lq[7];
+    for (int i = 0; i < 7; i++)
+        lq[i] = (float)log((i + 1) / 28.0);
+    model_catalogue cat;
+    int32_t row[7];
+    catalogue(&cat, row);
+    fd_ctx x = {.m = &m, .lo = {1.0, 0.5, remove_hits, logq ? lq : NULL, 0.0, NULL, neg, &cat,
+                                nsample, NULL}};
+    x.lo.neg_rng = &x.neg;
+    mlr_rng_seed(&x.neg0, 5);
+    inputs(&x.q, &x.c, 0);
+    size_t ccap = neg == MODEL_NEG_ALL ? 6 : (N + nsample < 6 ? N + nsample : 6);
+    x.b = model_batch_new_cand(&m, &x.q, &cat.in, 7, N, ccap, threads);
+    for (size_t r = 0; r < N; r++)
+        x.rows[r] = (r * 5 + 1) % N;
+    x.neg = x.neg0;
+    model_step_stats st;
+    model_forward_backward(&m, x.b, &x.lo, &x.q, &x.c, item, rating, x.rows, N, &st);
+    *columns = st.distinct;
+    float *grad = xmalloc(m.P * sizeof(float));
+    memcpy(grad, m.grads, m.P * sizeof(float));
+    zero_grads(&m);
+    size_t at = 0;
+    double err = model_fd_error(&x, grad, &at);
+    const char *where = tensor_of(&m, at);
+    free(grad);
+    model_batch_free(x.b);
+    model_free(&m);
+    mlr_spec_free(&spec);
+    CHECKF(err < 1e-2, "relative error %g at parameter %zu (%s)", err, at, where);
+}
+
+static void test_gradient_negatives_all(void)
+{
+    size_t U;
+    fd_case_neg(MODEL_NEG_ALL, 0, 0, 1, 1, &U);
+    CHECK(U == 6); /* every item, the one in no row too */
+    fd_case_neg(MODEL_NEG_ALL, 0, 1, 0, 3, &U);
+    CHECK(U == 6);
+}
+
+static void test_gradient_negatives_mixed(void)
+{
+    size_t U;
+    fd_case_neg(MODEL_NEG_MIXED, 5, 0, 1, 1, &U);
+    CHECK(U >= 4 && U <= 6); /* the batch's 4 distinct items and new draws */
+    fd_case_neg(MODEL_NEG_MIXED, 5, 1, 1, 3, &U);
+    fd_case_neg(MODEL_NEG_MIXED, 2, 0, 0, 2, &U);
+}
+
 static int build(model *m, int nusers, int nitems, uint64_t seed, mlr_spec *spec)
 {
     make_spec(spec, nusers, nitems);
@@ -246,7 +338,7 @@ static double train_steps_cap(model *m, int steps, int threads, size_t cap)
     opt_config oc = opt_defaults();
     optimizer o;
     opt_init(&o, &oc, m->P);
-    model_loss_opts lo = {1.0, 1.0, 1, NULL, 0.0, NULL};
+    model_loss_opts lo = {1.0, 1.0, 1, NULL, 0.0, NULL, MODEL_NEG_BATCH, NULL, 0, NULL};
     size_t rows[N] = {0, 1, 2, 3, 4, 5};
     model_step_stats st;
     for (int s = 0; s < steps; s++)
@@ -549,6 +641,8 @@ int main(void)
     RUN(test_gradient_rating_feature);
     RUN(test_gradient_retrieval_only);
     RUN(test_gradient_threads);
+    RUN(test_gradient_negatives_all);
+    RUN(test_gradient_negatives_mixed);
     RUN(test_training_lowers_loss_and_repeats);
     RUN(test_threads_repeat);
     RUN(test_factored_vs_naive);
