@@ -27,23 +27,11 @@ void mlr_memo_free(mlr_memo *m)
     m->nby_item = 0;
 }
 
-/* a[0..n) == b[0..n): texts are short, and a memcmp call costs more than
- * the comparison. */
-static int same_bytes(const char *a, const char *b, size_t n)
-{
-    if (n > 16)
-        return memcmp(a, b, n) == 0;
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return 0;
-    return 1;
-}
-
 /* 1 when entry k (+ 1; 0 none) holds the len bytes at text. */
 static int holds(const mlr_memo *m, size_t k, const char *text, size_t len)
 {
     return k && mlr_strmap_key_len(m->texts, k - 1) == len &&
-           same_bytes(mlr_strmap_key(m->texts, k - 1), text, len);
+           mlr_same_bytes(mlr_strmap_key(m->texts, k - 1), text, len);
 }
 
 /* The slot of item in by_item, grown to hold it (doubling, from 1024). */

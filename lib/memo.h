@@ -18,6 +18,7 @@
 #define MLR_MEMO_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "strmap.h"
 #include "vec.h"
@@ -44,5 +45,17 @@ long mlr_memo_find(mlr_memo *m, const char *text, size_t len, size_t item);
 void mlr_memo_add(mlr_memo *m, const char *text, size_t len, const void *ids, size_t n, size_t item);
 /* The ids of entry k and, in *n, how many. */
 const void *mlr_memo_ids(const mlr_memo *m, size_t k, size_t *n);
+
+/* a[0..n) == b[0..n): ids and tokens are short, and a memcmp call costs
+ * more than the comparison. */
+static inline int mlr_same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n > 16)
+        return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
 
 #endif

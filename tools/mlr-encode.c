@@ -190,21 +190,9 @@ static int locate_columns(state *s, mlr_reader *r, mlr_err *e)
     return 0;
 }
 
-/* a[0..n) == b[0..n): ids and tokens are short, and a memcmp call costs
- * more than the comparison. */
-static int same_bytes(const char *a, const char *b, size_t n)
-{
-    if (n > 16)
-        return memcmp(a, b, n) == 0;
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return 0;
-    return 1;
-}
-
 static int32_t encode_cat(column *c, const char *field, size_t len)
 {
-    if (c->has_last && len == c->last_len && same_bytes(field, c->last, len))
+    if (c->has_last && len == c->last_len && mlr_same_bytes(field, c->last, len))
         return c->last_id;
     if (len + 1 > c->last_cap) {
         c->last_cap = len + 64;
