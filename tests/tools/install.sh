@@ -57,10 +57,12 @@ check "installed flow: nothing written outside the scratch folder and the prefix
 # make from this checkout), a pipeline command the same.
 v=$(clean mlr-topk --version)
 pv=$(clean mlrec-evaluate --version)
-check "mlr-topk --version names a commit ($v)" sh -c "echo '$v' | grep -Eq '^mlr-topk [0-9.]+ \(commit [0-9a-f]{7,}(-dirty)?\)$'"
+# git describe: [TAG-N-g]HASH[-dirty]; "unknown" where git is not.
+check "mlr-topk --version names a commit ($v)" sh -c "echo '$v' |
+    grep -Eq '^mlr-topk [0-9.]+ \(commit ((.+-g)?[0-9a-f]{7,}(-dirty)?|unknown)\)$'"
 check "mlrec-evaluate --version is the tools' ($pv)" test "${pv#mlrec-evaluate }" = "${v#mlr-topk }"
 if head=$(git -C "$MLR_ROOT" rev-parse HEAD 2>/dev/null); then
-    commit=$(echo "$v" | sed -E 's/.*\(commit ([0-9a-f]+)(-dirty)?\)$/\1/')
+    commit=$(echo "$v" | sed -E 's/.*\(commit (.+-g)?([0-9a-f]+)(-dirty)?\)$/\2/')
     case $head in "$commit"*) pass "--version's commit $commit is HEAD" ;;
     *) fail "--version's commit" "$commit, HEAD is $head (tools built from another commit: run make)" ;; esac
 else
