@@ -5,6 +5,7 @@
 # Tools come from $MLR_BIN when set, else from PATH.
 #   sh pipelines/eda.sh runs/ml100k.tsv runs/eda
 set -eu
+case ${1:-} in --version) me=eda; . "$(dirname "$0")/lib.sh" ;; esac # it exits
 
 # -h, --help: the comment above, on stdout.
 case ${1:-} in -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac

@@ -25,6 +25,7 @@
 #                         TRAIN's histories, MANIFEST
 # Extra arguments go to mlr-train (e.g. --epochs 5 --seed 7).
 set -eu
+case ${1:-} in --version) me=evaluate; . "$(dirname "$0")/lib.sh" ;; esac # it exits
 usage() { echo "usage: evaluate.sh [--valid-fraction F] [--valid-by random|user-time|time] [--valid-seed S] TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]" >&2; exit 2; }
 vfrac=0.1 vby=random vseed=1
 while [ $# -gt 0 ]; do

@@ -5,6 +5,7 @@
 # place with the right sums is left alone and nothing is downloaded.
 # The data sets may not be redistributed: never commit what this fetches.
 set -eu
+case ${1:-} in --version) me=fetch-data; . "$(dirname "$0")/lib.sh" ;; esac # it exits
 
 BASE=https://files.grouplens.org/datasets/movielens
 # ml-100k.zip: the published archive (4,924,029 bytes, MD5 0e33842e24a9c977be4e0107933c0723

@@ -15,6 +15,9 @@
 #                          TMPDIR at fault) and exit 1 in place of mktemp's.
 #   mlr_help               the script's header comment (line 2 to `set -eu`)
 #                          on stdout: what -h and --help print.
+# --version as a pipeline's first argument prints "mlrec-NAME VERSION", the
+# version of the tools it runs (mlr-train's), as the installed mlrec-NAME
+# command does, and exits.
 # Tools come from $MLR_BIN, else from the bin/ of the checkout or of the
 # installed tree, else PATH. mlr_root holds data/ and runs/: the checkout,
 # or for an installed copy (make install: PREFIX/share/mlrec/pipelines,
@@ -33,6 +36,13 @@ OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 export OPENBLAS_NUM_THREADS
 
 die() { printf '%s\n' "$me: $*" >&2; exit 1; }
+
+if [ "${1:-}" = --version ]; then
+    mlr_v=$(mlr-train --version 2>/dev/null | sed -n '1s/^mlr-train //p')
+    [ -n "$mlr_v" ] || die "--version: no mlr-train to ask (run make, or set MLR_BIN)"
+    printf 'mlrec-%s %s\n' "$(basename "$0" .sh)" "$mlr_v"
+    exit 0
+fi
 
 awkpath() { case $1 in /*) printf '%s' "$1" ;; *) printf './%s' "$1" ;; esac; }
 

@@ -61,6 +61,14 @@ pv=$(clean mlrec-evaluate --version)
 check "mlr-topk --version names a commit ($v)" sh -c "echo '$v' |
     grep -Eq '^mlr-topk [0-9.]+ \(commit ((.+-g)?[0-9a-f]{7,}(-dirty)?|unknown)\)$'"
 check "mlrec-evaluate --version is the tools' ($pv)" test "${pv#mlrec-evaluate }" = "${v#mlr-topk }"
+# Every pipeline answers --version from the checkout as its installed
+# command does (lib.sh), the tools from MLR_BIN.
+bad=""
+for p in $pipes; do
+    got=$(MLR_BIN=$MLR_BIN sh "$MLR_ROOT/pipelines/$p.sh" --version 2>&1) || bad="$bad $p(status)"
+    [ "$got" = "$(clean "mlrec-$p" --version)" ] || bad="$bad $p($got)"
+done
+check "pipelines/*.sh --version from the checkout = mlrec-X --version (bad:$bad)" test -z "$bad"
 if head=$(git -C "$MLR_ROOT" rev-parse HEAD 2>/dev/null); then
     commit=$(echo "$v" | sed -E 's/.*\(commit (.+-g)?([0-9a-f]+)(-dirty)?\)$/\2/')
     case $head in "$commit"*) pass "--version's commit $commit is HEAD" ;;
