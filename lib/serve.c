@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalogue.h"
 #include "fprint.h"
 #include "ids.h"
 #include "serve.h"
@@ -131,42 +132,27 @@ static int read_items(mlr_served *s, mlr_err *e)
     return rc;
 }
 
-static char *field_dup(const mlr_reader *r, int col)
-{
-    if (col < 0)
-        return xstrdup("");
-    size_t n = mlr_reader_field_len(r, (size_t)col);
-    char *p = xmalloc(n + 1);
-    memcpy(p, mlr_reader_field(r, (size_t)col), n);
-    p[n] = 0;
-    return p;
-}
-
-/* catalogue.tsv: item_id, item_title, item_genres; every item of items.ids. */
+/* catalogue.tsv (lib/catalogue): a title and genres for every item of
+ * items.ids; rows of other items are read and not kept. */
 static int read_catalogue(mlr_served *s, mlr_err *e)
 {
     char *path = join(s->dir, "catalogue.tsv");
     s->title = xcalloc(s->M + 1, sizeof *s->title);
     s->genres = xcalloc(s->M + 1, sizeof *s->genres);
-    mlr_reader *r = mlr_reader_open(path, NULL, e);
-    int rc = r ? 0 : -1, ci = -1, st = 0;
-    if (rc == 0 && (ci = mlr_reader_require(r, "item_id", e)) < 0)
-        rc = -1;
-    int ct = r ? mlr_reader_col(r, "item_title") : -1, cg = r ? mlr_reader_col(r, "item_genres") : -1;
-    while (rc == 0 && (st = mlr_reader_next(r, e)) == 1) {
-        long i = mlr_served_item(s, mlr_reader_field(r, (size_t)ci), mlr_reader_field_len(r, (size_t)ci));
-        if (i < 0 || s->title[i])
-            continue; /* an item of no embedding, or a repeat: the first row wins */
-        s->title[i] = field_dup(r, ct);
-        s->genres[i] = field_dup(r, cg);
+    mlr_catalogue c;
+    mlr_catalogue_init(&c);
+    int rc = mlr_catalogue_read(&c, path, e);
+    for (size_t i = 0; rc == 0 && i < s->M; i++) {
+        const char *id = mlr_strmap_key(s->item_ids, i);
+        long j = mlr_catalogue_find(&c, id, mlr_strmap_key_len(s->item_ids, i));
+        if (j < 0) {
+            rc = mlr_fail(e, "%s: no row for item '%s' of items.ids", path, id);
+        } else {
+            s->title[i] = xstrdup(mlr_catalogue_title(&c, (size_t)j, NULL));
+            s->genres[i] = xstrdup(mlr_catalogue_genres(&c, (size_t)j, NULL));
+        }
     }
-    if (st < 0)
-        rc = -1;
-    for (size_t i = 0; rc == 0 && i < s->M; i++)
-        if (!s->title[i])
-            rc = mlr_fail(e, "%s: no row for item '%s' of items.ids", path,
-                          mlr_strmap_key(s->item_ids, i));
-    mlr_reader_close(r);
+    mlr_catalogue_free(&c);
     free(path);
     return rc;
 }

@@ -4,7 +4,8 @@
  * u.genre; titles from ISO-8859-1 to UTF-8), MovieLens "latest" CSV
  * (ratings.csv joined with movies.csv, optionally tags.csv), and any TSV or
  * CSV whose columns are named through --map. Ratings stream through; only
- * the user and item files are held in memory, as id -> text maps.
+ * the user and item files are held in memory, as id -> text maps (the
+ * items in lib/catalogue).
  * Every output field is cleaned of TAB, CR and LF (mlr_tsv_clean).
  */
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalogue.h"
 #include "mlr.h"
 #include "strmap.h"
 #include "table.h"
@@ -142,7 +144,8 @@ typedef struct {
     mlr_reader *r;
     char **genres;        /* ml-100k: u.genre's names by index (64 slots) */
     size_t ngenres;
-    lookup users, items;  /* ml-100k users and items; ml-latest movies in items */
+    lookup users;         /* ml-100k users */
+    mlr_catalogue items;  /* ml-100k items, ml-latest movies */
     str *tags;            /* ml-latest --tags: by movie id (count of items) */
     mlr_strmap *seen;     /* --tags: (movie, tag) pairs seen */
     str text, key;        /* scratch */
@@ -248,15 +251,37 @@ static void lookup_free(lookup *l)
     mlr_strmap_free(l->ids);
 }
 
-/* The id of field `col`, or -1 with a message naming the line and the
- * file that should have held it. */
-static long lookup_find(const lookup *l, const mlr_reader *r, int col, const char *what,
-                        const char *where, mlr_err *e)
+/* The index in ids of field `col`, or -1 with a message naming the line
+ * and the file that should have held it. */
+static long id_find(const mlr_strmap *ids, const mlr_reader *r, int col, const char *what,
+                    const char *where, mlr_err *e)
 {
-    long id = mlr_strmap_find(l->ids, mlr_reader_field(r, (size_t)col), mlr_reader_field_len(r, (size_t)col));
+    long id = mlr_strmap_find(ids, mlr_reader_field(r, (size_t)col), mlr_reader_field_len(r, (size_t)col));
     if (id < 0)
         return row_fail(r, e, "%s %s not in %s", what, mlr_reader_field(r, (size_t)col), where);
     return id;
+}
+
+/* Registers item `idcol` of r with its title and genres (g->text, g->key);
+ * a second row for the same item is an error. */
+static int item_add(ingest *g, const mlr_reader *r, int idcol, mlr_err *e)
+{
+    int added;
+    mlr_catalogue_add(&g->items, mlr_reader_field(r, (size_t)idcol), mlr_reader_field_len(r, (size_t)idcol),
+                      g->text.s ? g->text.s : "", g->text.len, g->key.s ? g->key.s : "", g->key.len, &added);
+    return added ? 0 : row_fail(r, e, "item %s appears twice", mlr_reader_field(r, (size_t)idcol));
+}
+
+/* Item m's title and genres, TAB between, then end. */
+static void put_item(const ingest *g, size_t m, char end)
+{
+    size_t n;
+    const char *t = mlr_catalogue_title(&g->items, m, &n);
+    fwrite(t, 1, n, g->out);
+    putc_unlocked('\t', g->out);
+    t = mlr_catalogue_genres(&g->items, m, &n);
+    fwrite(t, 1, n, g->out);
+    putc_unlocked(end, g->out);
 }
 
 static void put(FILE *fp, const char *s, size_t n, char end)
@@ -343,18 +368,19 @@ static int read_users(ingest *g, mlr_err *e)
 }
 
 /* Genre flags (fields 5..) as the '|'-joined names of those set, in
- * u.genre's index order. */
+ * u.genre's index order, into g->key. */
 static int add_genres(ingest *g, const mlr_reader *r, mlr_err *e)
 {
     int first = 1;
+    g->key.len = 0;
     for (size_t k = 0; k < g->ngenres; k++) {
         const char *flag = mlr_reader_field(r, 5 + k);
         if (strcmp(flag, "0") && strcmp(flag, "1"))
             return row_fail(r, e, "genre flag '%s' is not 0 or 1", flag);
         if (flag[0] == '1') {
             if (!first)
-                str_add(&g->text, "|", 1);
-            str_add(&g->text, g->genres[k], strlen(g->genres[k]));
+                str_add(&g->key, "|", 1);
+            str_add(&g->key, g->genres[k], strlen(g->genres[k]));
             first = 0;
         }
     }
@@ -362,7 +388,7 @@ static int add_genres(ingest *g, const mlr_reader *r, mlr_err *e)
 }
 
 /* u.item (ISO-8859-1): id|title|release|video release|url|flags... ->
- * "title\tgenres", the title in UTF-8. */
+ * title and genres, the title in UTF-8. */
 static int read_items(ingest *g, mlr_err *e)
 {
     mlr_read_opts ro = headerless('|', 0);
@@ -370,7 +396,7 @@ static int read_items(ingest *g, mlr_err *e)
         return -1;
     mlr_reader *r = g->r;
     int got, rc = 0;
-    g->items.ids = mlr_strmap_new(2048);
+    mlr_catalogue_init(&g->items);
     while (rc == 0 && (got = mlr_reader_next(r, e)) == 1) {
         if (mlr_reader_nfields(r) != 5 + g->ngenres)
             return row_fail(r, e, "expected %zu fields (5 + one flag per genre of u.genre), found %zu",
@@ -381,10 +407,9 @@ static int read_items(ingest *g, mlr_err *e)
         mlr_latin1_to_utf8(mlr_reader_field(r, 1), n, g->utf8);
         g->text.len = 0;
         str_add_clean(&g->text, g->utf8, strlen(g->utf8));
-        str_add(&g->text, "\t", 1);
         rc = add_genres(g, r, e);
         if (rc == 0)
-            rc = lookup_add(&g->items, r, 0, &g->text, "item", e);
+            rc = item_add(g, r, 0, e);
     }
     return loop_end(rc, got);
 }
@@ -407,13 +432,13 @@ static int ingest_ml100k(ingest *g, mlr_err *e)
             return row_fail(r, e, "expected 4 fields, found %zu", mlr_reader_nfields(r));
         long u, i;
         if (check_number(r, 2, 0, e) < 0 || check_number(r, 3, 1, e) < 0 ||
-            (u = lookup_find(&g->users, r, 0, "user", "u.user", e)) < 0 ||
-            (i = lookup_find(&g->items, r, 1, "item", "u.item", e)) < 0)
+            (u = id_find(g->users.ids, r, 0, "user", "u.user", e)) < 0 ||
+            (i = id_find(g->items.ids, r, 1, "item", "u.item", e)) < 0)
             return -1;
         for (size_t f = 0; f < 4; f++)
             put(out, mlr_reader_field(r, f), mlr_reader_field_len(r, f), '\t');
         put(out, g->users.text[u], g->users.len[u], '\t');
-        put(out, g->items.text[i], g->items.len[i], '\n');
+        put_item(g, (size_t)i, '\n');
     }
     return loop_end(0, got);
 }
@@ -442,7 +467,7 @@ static int require_cols(const ingest *g, const char *const *names, int *col, siz
 static int tag_row(ingest *g, const int *col, mlr_err *e)
 {
     mlr_reader *r = g->r;
-    long id = lookup_find(&g->items, r, col[0], "item", "movies.csv", e);
+    long id = id_find(g->items.ids, r, col[0], "item", "movies.csv", e);
     if (id < 0)
         return -1;
     size_t m = (size_t)id;
@@ -472,7 +497,7 @@ static int read_tags(ingest *g, mlr_err *e)
     int col[2], got, rc = 0;
     if (open_input(g, g->o->input, "tags.csv", &ro, e) < 0 || require_cols(g, names, col, 2, e) < 0)
         return -1;
-    size_t n = mlr_strmap_count(g->items.ids);
+    size_t n = mlr_catalogue_count(&g->items);
     g->tags = xcalloc(n ? n : 1, sizeof *g->tags);
     g->seen = mlr_strmap_new(0);
     while (rc == 0 && (got = mlr_reader_next(g->r, e)) == 1)
@@ -480,8 +505,8 @@ static int read_tags(ingest *g, mlr_err *e)
     return loop_end(rc, got);
 }
 
-/* movies.csv: movieId,title,genres -> "title\tgenres"; "(no genres listed)"
- * becomes an empty list. */
+/* movies.csv: movieId,title,genres -> title and genres; "(no genres
+ * listed)" becomes an empty list. */
 static int read_movies(ingest *g, mlr_err *e)
 {
     static const char *const names[3] = {"movieId", "title", "genres"};
@@ -490,15 +515,14 @@ static int read_movies(ingest *g, mlr_err *e)
     if (open_input(g, g->o->input, "movies.csv", &ro, e) < 0 || require_cols(g, names, col, 3, e) < 0)
         return -1;
     mlr_reader *r = g->r;
-    g->items.ids = mlr_strmap_new(16384);
+    mlr_catalogue_init(&g->items);
     while (rc == 0 && (got = mlr_reader_next(r, e)) == 1) {
-        g->text.len = 0;
+        g->text.len = g->key.len = 0;
         str_add_clean(&g->text, mlr_reader_field(r, (size_t)col[1]), mlr_reader_field_len(r, (size_t)col[1]));
-        str_add(&g->text, "\t", 1);
         const char *genres = mlr_reader_field(r, (size_t)col[2]);
         if (strcmp(genres, "(no genres listed)") != 0)
-            str_add_clean(&g->text, genres, mlr_reader_field_len(r, (size_t)col[2]));
-        rc = lookup_add(&g->items, r, col[0], &g->text, "item", e);
+            str_add_clean(&g->key, genres, mlr_reader_field_len(r, (size_t)col[2]));
+        rc = item_add(g, r, col[0], e);
     }
     return loop_end(rc, got);
 }
@@ -519,7 +543,7 @@ static int ingest_latest(ingest *g, mlr_err *e)
     while ((got = mlr_reader_next(r, e)) == 1) {
         long m;
         if (check_number(r, col[2], 0, e) < 0 || check_number(r, col[3], 1, e) < 0 ||
-            (m = lookup_find(&g->items, r, col[1], "item", "movies.csv", e)) < 0)
+            (m = id_find(g->items.ids, r, col[1], "item", "movies.csv", e)) < 0)
             return -1;
         if (mlr_reader_field_len(r, (size_t)col[0]) == 0)
             return row_fail(r, e, "%s", "empty userId");
@@ -528,7 +552,7 @@ static int ingest_latest(ingest *g, mlr_err *e)
             str_add_clean(&g->text, mlr_reader_field(r, (size_t)col[f]), mlr_reader_field_len(r, (size_t)col[f]));
             put(out, g->text.s, g->text.len, '\t');
         }
-        put(out, g->items.text[m], g->items.len[m], tags ? '\t' : '\n');
+        put_item(g, (size_t)m, tags ? '\t' : '\n');
         if (tags)
             put(out, g->tags[m].s ? g->tags[m].s : "", g->tags[m].len, '\n');
     }
@@ -654,10 +678,10 @@ static void ingest_free(ingest *g)
         free(g->genres[k]);
     free(g->genres);
     lookup_free(&g->users);
-    for (size_t m = 0; g->tags && m < mlr_strmap_count(g->items.ids); m++)
+    for (size_t m = 0; g->tags && m < mlr_catalogue_count(&g->items); m++)
         free(g->tags[m].s);
     free(g->tags);
-    lookup_free(&g->items);
+    mlr_catalogue_free(&g->items);
     mlr_strmap_free(g->seen);
     free(g->text.s);
     free(g->key.s);

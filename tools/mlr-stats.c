@@ -1,8 +1,8 @@
 /* mlr-stats: the exploratory summary of an interaction table.
  *
- * One pass over the rows, keeping per-user and per-item counts, distinct
- * titles and genre lists in string maps (lib/strmap), never the rows
- * themselves. Prints `metric<TAB>value`, or with --table a table to plot.
+ * One pass over the rows, keeping per-user and per-item counts, the items
+ * with their distinct titles and genre lists (lib/catalogue), never the
+ * rows themselves. Prints `metric<TAB>value`, or with --table a table to plot.
  * Metrics whose column the input lacks are left out.
  */
 #include <getopt.h>
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalogue.h"
 #include "mlr.h"
 #include "strmap.h"
 #include "table.h"
@@ -30,13 +31,12 @@ typedef struct {
 } counts;
 
 typedef struct {
-    int rating, timestamp, title, genres; /* column indexes or -1 */
+    int rating, timestamp; /* column indexes or -1 */
+    mlr_catalogue_cols cat;
     size_t rows;
-    mlr_strmap *users, *items, *titles, *genre_lists, *ratings, *months;
+    mlr_strmap *users, *ratings, *months;
+    mlr_catalogue items; /* each item's first title; every title and genre list */
     counts user_n, item_n, rating_n, month_n;
-    size_t *item_title; /* (items) title id + 1 of each item, 0 none */
-    size_t *item_genres; /* (items) genre list id + 1 of the item's last row, 0 none */
-    size_t item_title_cap;
     double rating_min, rating_max, rating_sum;
     long time_min, time_max;
 } stats;
@@ -172,61 +172,18 @@ static int add_time(stats *s, const mlr_reader *r, int want_months, mlr_err *e)
     return 0;
 }
 
-static void grow_items(stats *s, size_t item)
-{
-    if (item < s->item_title_cap)
-        return;
-    size_t cap = s->item_title_cap ? s->item_title_cap * 2 : 1024;
-    while (cap <= item)
-        cap *= 2;
-    s->item_title = xrealloc(s->item_title, cap * sizeof *s->item_title);
-    s->item_genres = xrealloc(s->item_genres, cap * sizeof *s->item_genres);
-    memset(s->item_title + s->item_title_cap, 0, (cap - s->item_title_cap) * sizeof *s->item_title);
-    memset(s->item_genres + s->item_title_cap, 0, (cap - s->item_title_cap) * sizeof *s->item_genres);
-    s->item_title_cap = cap;
-}
-
-/* 1 when field col of r is the key with id + 1 == known (0: none) of m:
- * an item's rows nearly always repeat its text, and comparing it with
- * the item's key is cheaper than hashing it and probing the map. */
-static int same_key(const mlr_strmap *m, size_t known, const mlr_reader *r, int col)
-{
-    size_t len = mlr_reader_field_len(r, (size_t)col);
-    return known && mlr_strmap_key_len(m, known - 1) == len &&
-           memcmp(mlr_strmap_key(m, known - 1), mlr_reader_field(r, (size_t)col), len) == 0;
-}
-
-static void add_title(stats *s, const mlr_reader *r, size_t item)
-{
-    grow_items(s, item);
-    if (same_key(s->titles, s->item_title[item], r, s->title))
-        return; /* interned already */
-    size_t title = intern_field(s->titles, r, s->title);
-    if (!s->item_title[item])
-        s->item_title[item] = title + 1; /* an item's first title is its title */
-}
-
-static void add_genres(stats *s, const mlr_reader *r, size_t item)
-{
-    grow_items(s, item);
-    if (!same_key(s->genre_lists, s->item_genres[item], r, s->genres))
-        s->item_genres[item] = intern_field(s->genre_lists, r, s->genres) + 1;
-}
-
 static int read_stats(const options *o, stats *s, mlr_err *e)
 {
     mlr_reader *r = mlr_reader_open(o->input, NULL, e);
     if (!r)
         return -1;
-    int ucol = mlr_reader_require(r, "user_id", e), icol = ucol < 0 ? -1 : mlr_reader_require(r, "item_id", e);
-    if (ucol < 0 || icol < 0) {
+    int ucol = mlr_reader_require(r, "user_id", e);
+    if (ucol < 0 || mlr_catalogue_columns(r, &s->cat, e) < 0) {
         mlr_reader_close(r);
         return -1;
     }
     s->rating = mlr_reader_col(r, "rating");
     s->timestamp = mlr_reader_col(r, "timestamp");
-    s->title = mlr_reader_col(r, "item_title");
-    s->genres = mlr_reader_col(r, "item_genres");
     int got = 1;
     if ((o->table == T_RATING_HIST && s->rating < 0) || (o->table == T_TIME && s->timestamp < 0))
         got = mlr_fail(e, "%s: no column '%s' in the header", mlr_reader_path(r),
@@ -234,17 +191,14 @@ static int read_stats(const options *o, stats *s, mlr_err *e)
     while (got == 1 && (got = mlr_reader_next(r, e)) == 1) {
         s->rows++;
         bump(&s->user_n, intern_field(s->users, r, ucol));
-        size_t item = intern_field(s->items, r, icol);
-        bump(&s->item_n, item);
-        if ((s->rating >= 0 && add_rating(s, r, e) < 0) ||
+        size_t item;
+        if (mlr_catalogue_add_row(&s->items, r, &s->cat, &item, e) < 0 ||
+            (s->rating >= 0 && add_rating(s, r, e) < 0) ||
             (s->timestamp >= 0 && add_time(s, r, o->table == T_TIME, e) < 0)) {
             got = -1;
             break;
         }
-        if (s->title >= 0)
-            add_title(s, r, item);
-        if (s->genres >= 0)
-            add_genres(s, r, item);
+        bump(&s->item_n, item);
     }
     mlr_reader_close(r);
     return got < 0 ? -1 : 0;
@@ -317,19 +271,19 @@ static void genre_counts(const mlr_strmap *lists, size_t *names, size_t *sets)
 static void print_summary(FILE *fp, const stats *s)
 {
     fprintf(fp, "metric\tvalue\nratings\t%zu\nusers\t%zu\nitems\t%zu\n", s->rows,
-            mlr_strmap_count(s->users), mlr_strmap_count(s->items));
-    if (s->title >= 0)
-        fprintf(fp, "titles\t%zu\n", mlr_strmap_count(s->titles));
+            mlr_strmap_count(s->users), mlr_catalogue_count(&s->items));
+    if (s->cat.title >= 0)
+        fprintf(fp, "titles\t%zu\n", mlr_strmap_count(s->items.titles));
     if (s->rating >= 0 && s->rows)
         fprintf(fp, "rating_min\t%g\nrating_max\t%g\nrating_mean\t%.6f\n", s->rating_min,
                 s->rating_max, s->rating_sum / (double)s->rows);
-    if (s->genres >= 0) {
+    if (s->cat.genres >= 0) {
         size_t names, sets;
-        genre_counts(s->genre_lists, &names, &sets);
+        genre_counts(s->items.genre_lists, &names, &sets);
         fprintf(fp, "genres\t%zu\ngenre_sets\t%zu\n", names, sets);
     }
     print_spread(fp, "user_ratings", &s->user_n, mlr_strmap_count(s->users));
-    print_spread(fp, "item_ratings", &s->item_n, mlr_strmap_count(s->items));
+    print_spread(fp, "item_ratings", &s->item_n, mlr_catalogue_count(&s->items));
     if (s->timestamp >= 0 && s->rows)
         fprintf(fp, "time_first\t%ld\ntime_last\t%ld\ntime_span_days\t%.1f\n", s->time_min,
                 s->time_max, ((double)s->time_max - (double)s->time_min) / 86400.0);
@@ -416,22 +370,23 @@ static int cmp_items(const void *pa, const void *pb, void *ctx)
     size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
     if (s->item_n.v[a] != s->item_n.v[b])
         return s->item_n.v[a] > s->item_n.v[b] ? -1 : 1;
-    return cmp_ids(mlr_strmap_key(s->items, a), mlr_strmap_key_len(s->items, a),
-                   mlr_strmap_key(s->items, b), mlr_strmap_key_len(s->items, b));
+    const mlr_strmap *ids = s->items.ids;
+    return cmp_ids(mlr_strmap_key(ids, a), mlr_strmap_key_len(ids, a),
+                   mlr_strmap_key(ids, b), mlr_strmap_key_len(ids, b));
 }
 
 static void print_top_items(FILE *fp, const stats *s, long top)
 {
-    size_t n = mlr_strmap_count(s->items);
+    size_t n = mlr_catalogue_count(&s->items);
     size_t *order = xmalloc((n ? n : 1) * sizeof *order);
     for (size_t i = 0; i < n; i++)
         order[i] = i;
     qsort_r(order, n, sizeof *order, cmp_items, (void *)s);
     fputs("rank\titem_id\ttitle\tcount\n", fp);
     for (size_t r = 0; r < n && r < (size_t)top; r++) {
-        size_t i = order[r], t = i < s->item_title_cap ? s->item_title[i] : 0;
-        fprintf(fp, "%zu\t%s\t%s\t%llu\n", r + 1, mlr_strmap_key(s->items, i),
-                t ? mlr_strmap_key(s->titles, t - 1) : "", (unsigned long long)s->item_n.v[i]);
+        size_t i = order[r];
+        fprintf(fp, "%zu\t%s\t%s\t%llu\n", r + 1, mlr_strmap_key(s->items.ids, i),
+                mlr_catalogue_title(&s->items, i, NULL), (unsigned long long)s->item_n.v[i]);
     }
     free(order);
 }
@@ -443,7 +398,7 @@ static void print_table(FILE *fp, const options *o, const stats *s)
     case T_SUMMARY: print_summary(fp, s); break;
     case T_RATING_HIST: print_rating_hist(fp, s); break;
     case T_USER_COUNTS: print_ranked(fp, &s->user_n, mlr_strmap_count(s->users)); break;
-    case T_ITEM_COUNTS: print_ranked(fp, &s->item_n, mlr_strmap_count(s->items)); break;
+    case T_ITEM_COUNTS: print_ranked(fp, &s->item_n, mlr_catalogue_count(&s->items)); break;
     case T_TIME: print_months(fp, s); break;
     case T_TOP_ITEMS: print_top_items(fp, s, o->top); break;
     }
@@ -451,9 +406,8 @@ static void print_table(FILE *fp, const options *o, const stats *s)
 
 static int run(const options *o, mlr_err *e)
 {
-    stats s = {.users = mlr_strmap_new(0), .items = mlr_strmap_new(0), .titles = mlr_strmap_new(0),
-               .genre_lists = mlr_strmap_new(0), .ratings = mlr_strmap_new(16),
-               .months = mlr_strmap_new(0)};
+    stats s = {.users = mlr_strmap_new(0), .ratings = mlr_strmap_new(16), .months = mlr_strmap_new(0)};
+    mlr_catalogue_init(&s.items);
     mlr_out out;
     int rc = read_stats(o, &s, e);
     if (rc == 0)
@@ -467,9 +421,9 @@ static int run(const options *o, mlr_err *e)
             rc = mlr_out_commit(&out, e);
         }
     }
-    mlr_strmap_free(s.users); mlr_strmap_free(s.items); mlr_strmap_free(s.titles);
-    mlr_strmap_free(s.genre_lists); mlr_strmap_free(s.ratings); mlr_strmap_free(s.months);
-    free(s.user_n.v); free(s.item_n.v); free(s.rating_n.v); free(s.month_n.v); free(s.item_title); free(s.item_genres);
+    mlr_strmap_free(s.users); mlr_strmap_free(s.ratings); mlr_strmap_free(s.months);
+    mlr_catalogue_free(&s.items);
+    free(s.user_n.v); free(s.item_n.v); free(s.rating_n.v); free(s.month_n.v);
     return rc;
 }
 
