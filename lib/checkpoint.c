@@ -1,6 +1,7 @@
 /* checkpoint.c: named records in one atomically written, checksummed file
  * (checkpoint.h). */
 #include "checkpoint.h"
+#include "safetensors.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -32,17 +33,8 @@ static void append(mlr_ckpt *c, const void *data, size_t n)
 static void put_u64(mlr_ckpt *c, uint64_t v)
 {
     unsigned char b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
+    mlr_le64_put(b, v);
     append(c, b, 8);
-}
-
-static uint64_t get_u64(const unsigned char *b)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | b[i];
-    return v;
 }
 
 mlr_ckpt *mlr_ckpt_new(void)
@@ -152,7 +144,7 @@ const void *mlr_ckpt_get(const mlr_ckpt *c, const char *name, size_t *n)
         size_t nl = strnlen((const char *)nm, end - at < NAME_MAX_LEN ? end - at : NAME_MAX_LEN);
         if (at + nl + 1 + 8 > end)
             return NULL; /* framing: the checksum makes this unreachable */
-        uint64_t len = get_u64(nm + nl + 1);
+        uint64_t len = mlr_le64_get(nm + nl + 1);
         size_t data = at + nl + 1 + 8;
         if (len > end - data)
             return NULL;

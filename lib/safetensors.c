@@ -10,6 +10,20 @@
 static const char *const dtype_names[] = {"F32", "I32", "I64"};
 static const size_t dtype_sizes[] = {4, 4, 8};
 
+uint64_t mlr_le64_get(const unsigned char *b)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | b[i];
+    return v;
+}
+
+void mlr_le64_put(unsigned char *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+}
+
 const char *mlr_st_dtype_name(mlr_st_dtype t)
 {
     return dtype_names[t];
@@ -201,9 +215,7 @@ int mlr_st_parse(mlr_st_file *f, const void *buf, size_t len, const char *name, 
     const unsigned char *p = buf;
     if (len < 8)
         return mlr_fail(e, "%s: safetensors: file too short (%zu bytes) for the header length", name, len);
-    uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--)
-        hlen = hlen << 8 | p[i];
+    uint64_t hlen = mlr_le64_get(p);
     if (hlen > MLR_ST_MAX_HEADER)
         return mlr_fail(e, "%s: safetensors: header length %llu over the limit of %u bytes",
                         name, (unsigned long long)hlen, MLR_ST_MAX_HEADER);
@@ -275,9 +287,7 @@ int mlr_st_read(mlr_st_file *f, const char *path, mlr_err *e)
     size_t cap = 1 << 16, len = 0;
     unsigned char *buf = xmalloc(cap);
     if (read_upto(fp, &buf, &len, &cap, 8) == 8) {
-        uint64_t hlen = 0;
-        for (int i = 7; i >= 0; i--)
-            hlen = hlen << 8 | buf[i];
+        uint64_t hlen = mlr_le64_get(buf);
         if (hlen <= MLR_ST_MAX_HEADER && read_upto(fp, &buf, &len, &cap, (size_t)hlen) == hlen) {
             size_t data = claimed_data(buf + 8, (size_t)hlen);
             read_upto(fp, &buf, &len, &cap, data < SIZE_MAX ? data + 1 : data);
@@ -367,8 +377,7 @@ int mlr_st_write(const char *path, const mlr_st_tensor *t, size_t n,
     size_t jlen = strlen(json), pad = (8 - (8 + jlen) % 8) % 8;
     uint64_t hlen = jlen + pad;
     unsigned char le[8];
-    for (int i = 0; i < 8; i++)
-        le[i] = (unsigned char)(hlen >> (8 * i));
+    mlr_le64_put(le, hlen);
     mlr_out o;
     if (mlr_out_open(&o, path, e) < 0) {
         free(json);

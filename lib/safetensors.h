@@ -43,6 +43,12 @@ typedef struct {
     char **meta_key, **meta_val;   /* (nmeta) each, owned */
 } mlr_st_file;
 
+/* The 8-byte little-endian u64 of the format's header length, read from
+ * b / written into b[0..8), whatever the host's byte order; the
+ * checkpoint file (checkpoint.c) frames its records with it too. */
+uint64_t mlr_le64_get(const unsigned char *b);
+void mlr_le64_put(unsigned char *b, uint64_t v);
+
 const char *mlr_st_dtype_name(mlr_st_dtype t); /* "F32" ... */
 size_t mlr_st_dtype_size(mlr_st_dtype t);
 
