@@ -160,47 +160,79 @@ static const char *tensor_of(const model *m, size_t i)
     return "?";
 }
 
+/* The gradient checks' model: the tiny one on 6 users and 7 items, seed
+ * 11, its embeddings larger than Keras' +-0.05 so every path carries a
+ * gradient. 0, or -1 with e filled. */
+static int fd_model(model *m, mlr_spec *spec, int with_rating, mlr_err *e)
+{
+    make_spec(spec, 6, 7);
+    model_config cfg = tiny_config(with_rating);
+    mlr_rng rng;
+    mlr_rng_seed(&rng, 11);
+    if (model_build(m, &cfg, spec, 0, &rng, e) < 0)
+        return -1;
+    for (size_t k = 0; k < m->ntensors; k++)
+        if (m->tensors[k].sparse)
+            for (size_t i = 0; i < m->tensors[k].rows * m->tensors[k].cols; i++)
+                m->params[m->tensors[k].off + i] *= 10.0f;
+    return 0;
+}
+
+/* log Q of items 0..6 for the log-Q correction: log((i + 1) / 28), a
+ * distribution. */
+static void logq_table(float lq[7])
+{
+    for (int i = 0; i < 7; i++)
+        lq[i] = (float)log((i + 1) / 28.0);
+}
+
+/* The analytic gradient (a copy, the caller frees it) of x's batch in a
+ * fixed permutation of its rows; the model's gradients are left as the
+ * step left them (touched rows too) for the caller to look at. */
+static float *fd_gradient(fd_ctx *x, model_step_stats *st)
+{
+    for (size_t r = 0; r < N; r++)
+        x->rows[r] = (r * 5 + 1) % N; /* a permutation */
+    x->neg = x->neg0;
+    model_forward_backward(x->m, x->b, &x->lo, &x->q, &x->c, item, rating, x->rows, N, st);
+    float *grad = xmalloc(x->m->P * sizeof(float));
+    memcpy(grad, x->m->grads, x->m->P * sizeof(float));
+    return grad;
+}
+
+/* grad (freed) against finite differences; then x's batch, model and
+ * spec freed. Passes when the worst relative error is below 1e-2. */
+static void fd_finish(fd_ctx *x, float *grad, mlr_spec *spec)
+{
+    zero_grads(x->m);
+    size_t at = 0;
+    double err = model_fd_error(x, grad, &at);
+    const char *where = tensor_of(x->m, at);
+    free(grad);
+    model_batch_free(x->b);
+    model_free(x->m);
+    mlr_spec_free(spec);
+    CHECKF(err < 1e-2, "relative error %g at parameter %zu (%s)", err, at, where);
+}
+
 static void fd_case_threads(int remove_hits, int logq, int with_rating, double rw, double ratw,
                             int threads, model_first_layer fl)
 {
     mlr_spec spec;
-    make_spec(&spec, 6, 7);
-    model_config cfg = tiny_config(with_rating);
     model m;
-    mlr_rng rng;
-    mlr_rng_seed(&rng, 11);
     mlr_err e;
-    CHECKF(model_build(&m, &cfg, &spec, 0, &rng, &e) == 0, "%s", e.msg);
-    /* embeddings larger than Keras' +-0.05 so every path carries a gradient */
-    for (size_t k = 0; k < m.ntensors; k++)
-        if (m.tensors[k].sparse)
-            for (size_t i = 0; i < m.tensors[k].rows * m.tensors[k].cols; i++)
-                m.params[m.tensors[k].off + i] *= 10.0f;
+    CHECKF(fd_model(&m, &spec, with_rating, &e) == 0, "%s", e.msg);
     float lq[7];
-    for (int i = 0; i < 7; i++)
-        lq[i] = (float)log((i + 1) / 28.0);
+    logq_table(lq);
     fd_ctx x = {.m = &m, .lo = {rw, ratw, remove_hits, logq ? lq : NULL}};
     inputs(&x.q, &x.c, with_rating);
-    model_batch *b = model_batch_new(&m, &x.q, &x.c, 7, N, threads);
-    b->first_layer = fl;
-    x.b = b;
-    for (size_t r = 0; r < N; r++)
-        x.rows[r] = (r * 5 + 1) % N; /* a permutation */
+    x.b = model_batch_new(&m, &x.q, &x.c, 7, N, threads);
+    x.b->first_layer = fl;
     model_step_stats st;
-    model_forward_backward(&m, b, &x.lo, &x.q, &x.c, item, rating, x.rows, N, &st);
+    float *grad = fd_gradient(&x, &st);
     CHECK(st.distinct == 4);
-    float *grad = xmalloc(m.P * sizeof(float));
-    memcpy(grad, m.grads, m.P * sizeof(float));
     CHECK(m.query.feat[0].rows.n == 4); /* users 1..4 touched */
-    zero_grads(&m);
-    size_t at = 0;
-    double err = model_fd_error(&x, grad, &at);
-    const char *where = tensor_of(&m, at);
-    free(grad);
-    model_batch_free(b);
-    model_free(&m);
-    mlr_spec_free(&spec);
-    CHECKF(err < 1e-2, "relative error %g at parameter %zu (%s)", err, at, where);
+    fd_finish(&x, grad, &spec);
 }
 
 static void fd_case(int remove_hits, int logq, int with_rating, double rw, double ratw)
@@ -257,20 +289,11 @@ static void fd_case_neg(model_negatives neg, size_t nsample, int remove_hits, in
                         int threads, size_t *columns)
 {
     mlr_spec spec;
-    make_spec(&spec, 6, 7);
-    model_config cfg = tiny_config(0);
     model m;
-    mlr_rng rng;
-    mlr_rng_seed(&rng, 11);
     mlr_err e;
-    CHECKF(model_build(&m, &cfg, &spec, 0, &rng, &e) == 0, "%s", e.msg);
-    for (size_t k = 0; k < m.ntensors; k++)
-        if (m.tensors[k].sparse)
-            for (size_t i = 0; i < m.tensors[k].rows * m.tensors[k].cols; i++)
-                m.params[m.tensors[k].off + i] *= 10.0f;
+    CHECKF(fd_model(&m, &spec, 0, &e) == 0, "%s", e.msg);
     float lq[7];
-    for (int i = 0; i < 7; i++)
-        lq[i] = (float)log((i + 1) / 28.0);
+    logq_table(lq);
     model_catalogue cat;
     int32_t row[7];
     catalogue(&cat, row);
@@ -281,23 +304,10 @@ static void fd_case_neg(model_negatives neg, size_t nsample, int remove_hits, in
     inputs(&x.q, &x.c, 0);
     size_t ccap = neg == MODEL_NEG_ALL ? 6 : (N + nsample < 6 ? N + nsample : 6);
     x.b = model_batch_new_cand(&m, &x.q, &cat.in, 7, N, ccap, threads);
-    for (size_t r = 0; r < N; r++)
-        x.rows[r] = (r * 5 + 1) % N;
-    x.neg = x.neg0;
     model_step_stats st;
-    model_forward_backward(&m, x.b, &x.lo, &x.q, &x.c, item, rating, x.rows, N, &st);
+    float *grad = fd_gradient(&x, &st);
     *columns = st.distinct;
-    float *grad = xmalloc(m.P * sizeof(float));
-    memcpy(grad, m.grads, m.P * sizeof(float));
-    zero_grads(&m);
-    size_t at = 0;
-    double err = model_fd_error(&x, grad, &at);
-    const char *where = tensor_of(&m, at);
-    free(grad);
-    model_batch_free(x.b);
-    model_free(&m);
-    mlr_spec_free(&spec);
-    CHECKF(err < 1e-2, "relative error %g at parameter %zu (%s)", err, at, where);
+    fd_finish(&x, grad, &spec);
 }
 
 static void test_gradient_negatives_all(void)
