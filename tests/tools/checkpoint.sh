@@ -5,13 +5,7 @@
 # the trainer's bits depend on the seed only); a damaged checkpoint, or one
 # made with other options or data, is refused with one line.
 . "$(dirname "$0")/lib.sh"
-mlr-synth --n-users 400 --n-items 300 --n-ratings 40000 --seed 9 --output "$T/all.tsv"
-mlr-split --seed 1 --test-fraction 0.05 --test-output "$T/test.tsv" --output "$T/train.tsv" "$T/all.tsv"
-mlr-vocab --output "$T/spec" "$T/train.tsv" &&
-    mlr-encode --spec "$T/spec" --output "$T/train" "$T/train.tsv" &&
-    mlr-encode --spec "$T/spec" --output "$T/test" "$T/test.tsv" 2>/dev/null &&
-    mlr-encode --as-catalogue --spec "$T/spec" --output "$T/items" "$T/train.tsv" "$T/test.tsv"
-check "the data encode" test -s "$T/items/items.ids"
+train_fixture 400 300 40000 0.05
 
 E=12
 # train OUT [OPTIONS]: the run of this test (--patience keeps a best epoch
@@ -23,7 +17,6 @@ train_exec() {
     exec mlr-train --rows "$T/train" --spec "$T/spec" --valid "$T/test" --catalogue "$T/items" \
         --epochs $E --patience 100 --seed 3 --log "$T/$out.log" --output "$T/$out.st" "$@"
 }
-rows() { [ -f "$1" ] && echo $(($(wc -l <"$1") - 1)) || echo 0; }
 # the log without its clock columns (seconds, gflops)
 noclock() { cut -f1,3-11,13 "$1"; }
 
@@ -33,13 +26,12 @@ ran "an uninterrupted run" train ref --threads 2 -q
 # thread count: the bits do not depend on it)
 (train_exec cut --threads 1 -q --checkpoint "$T/ck" 2>"$T/cut.err") &
 pid=$!
-i=0
-while [ $i -lt 1200 ] && [ "$(rows "$T/cut.log")" -lt 2 ]; do sleep 0.1; i=$((i + 1)); done
+wait_rows "$T/cut.log" 2 $pid
 kill -KILL $pid 2>/dev/null
 wait $pid
 st=$?
 check "the killed run is gone" sh -c '! kill -0 "$1"' - $pid
-done_at=$(rows "$T/cut.log")
+done_at=$(log_rows "$T/cut.log")
 if [ $st -eq 137 ] && [ "$done_at" -lt $E ]; then
     pass "killed by SIGKILL after epoch $done_at of $E"
 else

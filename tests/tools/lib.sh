@@ -77,3 +77,37 @@ fixture() {
     done
     echo "$T/$1"
 }
+
+# train_fixture USERS ITEMS RATINGS TEST_FRACTION: mlr-synth rows (seed 9)
+# split (seed 1) and encoded for mlr-train in $T: spec/, train/, test/ and
+# the catalogue items/ (checked: "the data encode").
+train_fixture() {
+    if mlr-synth --n-users "$1" --n-items "$2" --n-ratings "$3" --seed 9 --output "$T/all.tsv" &&
+        mlr-split --seed 1 --test-fraction "$4" --test-output "$T/test.tsv" --output "$T/train.tsv" "$T/all.tsv" &&
+        mlr-vocab --output "$T/spec" "$T/train.tsv" &&
+        mlr-encode --spec "$T/spec" --output "$T/train" "$T/train.tsv" &&
+        mlr-encode --spec "$T/spec" --output "$T/test" "$T/test.tsv" 2>/dev/null &&
+        mlr-encode --as-catalogue --spec "$T/spec" --output "$T/items" "$T/train.tsv" "$T/test.tsv" &&
+        [ -s "$T/items/items.ids" ]; then pass "the data encode"; else fail "the data encode" "see above"; fi
+}
+
+# running PID: the child PID has not ended (a zombie not yet waited for
+# has: kill -0 would still find it).
+running() {
+    case $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) in '' | Z) return 1 ;; esac
+}
+# log_rows FILE: the data rows (all but the header) of FILE so far, 0
+# while it is not there (mlr-train --log: a row an epoch).
+log_rows() {
+    n=$({ wc -l <"$1"; } 2>/dev/null) || n=0
+    echo $((${n:-0} > 0 ? n - 1 : 0))
+}
+# wait_rows FILE N PID: until FILE holds N data rows (true) or the process
+# PID ends first (false). No time limit: a loaded machine only makes the
+# wait longer, and the test never guesses how much.
+wait_rows() {
+    while [ "$(log_rows "$1")" -lt "$2" ]; do
+        running "$3" || { [ "$(log_rows "$1")" -ge "$2" ]; return; }
+        sleep 0.1
+    done
+}

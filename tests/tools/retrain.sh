@@ -20,22 +20,10 @@ E="-- --epochs 2"
 lastline() { tail -n 1 "$1/retrain.log"; }
 field() { lastline "$1" | cut -f"$2"; }
 served() { readlink "$1/current"; }
-# running PID: the child PID has not ended (a zombie, not yet waited
-# for, has: kill -0 would still find it).
-running() {
-    case $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) in '' | Z) return 1 ;; esac
-}
 # training PID DIR: until the run PID (setsid: its own group) has trained
 # an epoch (mlr-train's log in its work folder DIR/work.PID has a row),
-# true; false when the run ends first. Waits on the events themselves,
-# not on a time: a loaded machine only makes the wait longer.
-training() {
-    while running "$1"; do
-        awk 'END { exit NR < 2 }' "$2/work.$1/new/train-log.tsv" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
+# true; false when the run ends first (lib.sh's wait_rows: no time limit).
+training() { wait_rows "$2/work.$1/new/train-log.tsv" 1 "$1"; }
 
 # ---- the first model ----
 # shellcheck disable=SC2086

@@ -4,36 +4,21 @@
 # progress, writes the model so far, says so and exits 128 + the signal;
 # with --patience the model is the best epoch so far.
 . "$(dirname "$0")/lib.sh"
-mlr-synth --n-users 150 --n-items 200 --n-ratings 6000 --seed 9 --output "$T/all.tsv"
-mlr-split --seed 1 --test-fraction 0.1 --test-output "$T/test.tsv" --output "$T/train.tsv" "$T/all.tsv"
-mlr-vocab --output "$T/spec" "$T/train.tsv" &&
-    mlr-encode --spec "$T/spec" --output "$T/train" "$T/train.tsv" &&
-    mlr-encode --spec "$T/spec" --output "$T/test" "$T/test.tsv" 2>/dev/null &&
-    mlr-encode --as-catalogue --spec "$T/spec" --output "$T/items" "$T/train.tsv" "$T/test.tsv"
-check "the data encode" test -s "$T/items/items.ids"
-
-# rows DIR: data rows of the log so far.
-rows() { [ -f "$1" ] && echo $(($(wc -l <"$1") - 1)) || echo 0; }
-# wait_rows FILE N: up to 120 s for FILE to hold N data rows.
-wait_rows() {
-    i=0
-    while [ "$i" -lt 1200 ] && [ "$(rows "$1")" -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
-    [ "$(rows "$1")" -ge "$2" ]
-}
+train_fixture 150 200 6000 0.1
 
 for sig in INT TERM; do
     echo "an earlier model" >"$T/m-$sig.st"
     mlr-train --rows "$T/train" --spec "$T/spec" --valid "$T/test" --catalogue "$T/items" --epochs 5000 \
         --threads 1 --log "$T/log-$sig.tsv" --output "$T/m-$sig.st" 2>"$T/err-$sig" &
     pid=$!
-    check "SIG$sig: the log has rows while the run goes on" wait_rows "$T/log-$sig.tsv" 2
+    check "SIG$sig: the log has rows while the run goes on" wait_rows "$T/log-$sig.tsv" 2 "$pid"
     check "SIG$sig: ... and the earlier model is still there" test "$(cat "$T/m-$sig.st")" = "an earlier model"
     kill -"$sig" "$pid"
     wait "$pid"
     st=$?
     want=$([ "$sig" = INT ] && echo 130 || echo 143)
     check "SIG$sig: exit status $want (got $st)" test "$st" -eq "$want"
-    n=$(rows "$T/log-$sig.tsv")
+    n=$(log_rows "$T/log-$sig.tsv")
     check "SIG$sig: stderr says it stopped after the last logged epoch and writes the model" \
         grep -q "^mlr-train: SIG$sig: stopped after epoch $n of 5000; writing the model so far" "$T/err-$sig"
     check "SIG$sig: a model was written, mlr-embed reads it" \
@@ -47,7 +32,7 @@ done
 mlr-train --rows "$T/train" --spec "$T/spec" --valid "$T/test" --catalogue "$T/items" --epochs 5000 \
     --patience 4000 --threads 1 --log "$T/log-p.tsv" --output "$T/m-p.st" 2>"$T/err-p" &
 pid=$!
-wait_rows "$T/log-p.tsv" 3
+wait_rows "$T/log-p.tsv" 3 "$pid"
 kill -INT "$pid"
 wait "$pid"
 check "--patience, SIGINT: says it writes the best epoch" grep -q "writing the model so far (its best epoch)" "$T/err-p"
