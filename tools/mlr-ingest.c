@@ -200,6 +200,22 @@ static int check_number(const mlr_reader *r, int col, int integer, mlr_err *e)
 #define row_fail(r, e, fmt, ...) \
     mlr_fail(e, "%s:%ld: " fmt, mlr_reader_path(r), mlr_reader_line(r), __VA_ARGS__)
 
+/* 0 for a row of n fields; else -1, "FILE:LINE: expected n fields
+ * WHY, found m" (why: "" or " (the reason)"). */
+static int want_fields(const mlr_reader *r, size_t n, const char *why, mlr_err *e)
+{
+    size_t got = mlr_reader_nfields(r);
+    return got == n ? 0 : row_fail(r, e, "expected %zu fields%s, found %zu", n, why, got);
+}
+
+/* A row's rating (any number) and timestamp (an integer), the columns
+ * -1 when the input has none: every format checks them alike. */
+static int check_rating_time(const mlr_reader *r, int rating, int time, mlr_err *e)
+{
+    return (rating >= 0 && check_number(r, rating, 0, e) < 0) ||
+           (time >= 0 && check_number(r, time, 1, e) < 0) ? -1 : 0;
+}
+
 static void str_add(str *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
@@ -352,9 +368,7 @@ static int read_users(ingest *g, mlr_err *e)
     int got, rc = 0;
     g->users.ids = mlr_strmap_new(1024);
     while (rc == 0 && (got = mlr_reader_next(r, e)) == 1) {
-        if (mlr_reader_nfields(r) != 5)
-            return row_fail(r, e, "expected 5 fields, found %zu", mlr_reader_nfields(r));
-        if (check_number(r, 1, 1, e) < 0)
+        if (want_fields(r, 5, "", e) < 0 || check_number(r, 1, 1, e) < 0)
             return -1;
         g->text.len = 0;
         for (size_t f = 1; f < 5; f++) {
@@ -398,9 +412,8 @@ static int read_items(ingest *g, mlr_err *e)
     int got, rc = 0;
     mlr_catalogue_init(&g->items);
     while (rc == 0 && (got = mlr_reader_next(r, e)) == 1) {
-        if (mlr_reader_nfields(r) != 5 + g->ngenres)
-            return row_fail(r, e, "expected %zu fields (5 + one flag per genre of u.genre), found %zu",
-                            5 + g->ngenres, mlr_reader_nfields(r));
+        if (want_fields(r, 5 + g->ngenres, " (5 + one flag per genre of u.genre)", e) < 0)
+            return -1;
         size_t n = mlr_reader_field_len(r, 1);
         if (2 * n + 1 > g->utf8_cap)
             g->utf8 = xrealloc(g->utf8, g->utf8_cap = 2 * n + 1);
@@ -428,10 +441,8 @@ static int ingest_ml100k(ingest *g, mlr_err *e)
           "user_zip\titem_title\titem_genres\n", out);
     int got;
     while ((got = mlr_reader_next(r, e)) == 1) {
-        if (mlr_reader_nfields(r) != 4)
-            return row_fail(r, e, "expected 4 fields, found %zu", mlr_reader_nfields(r));
         long u, i;
-        if (check_number(r, 2, 0, e) < 0 || check_number(r, 3, 1, e) < 0 ||
+        if (want_fields(r, 4, "", e) < 0 || check_rating_time(r, 2, 3, e) < 0 ||
             (u = id_find(g->users.ids, r, 0, "user", "u.user", e)) < 0 ||
             (i = id_find(g->items.ids, r, 1, "item", "u.item", e)) < 0)
             return -1;
@@ -542,7 +553,7 @@ static int ingest_latest(ingest *g, mlr_err *e)
                : "user_id\titem_id\trating\ttimestamp\titem_title\titem_genres\n", out);
     while ((got = mlr_reader_next(r, e)) == 1) {
         long m;
-        if (check_number(r, col[2], 0, e) < 0 || check_number(r, col[3], 1, e) < 0 ||
+        if (check_rating_time(r, col[2], col[3], e) < 0 ||
             (m = id_find(g->items.ids, r, col[1], "item", "movies.csv", e)) < 0)
             return -1;
         if (mlr_reader_field_len(r, (size_t)col[0]) == 0)
@@ -587,9 +598,7 @@ static int check_row(const mlr_reader *r, const int *src, mlr_err *e)
     for (int c = 0; c < 2; c++)
         if (mlr_reader_field_len(r, (size_t)src[c]) == 0)
             return row_fail(r, e, "empty %s", COLS[c]);
-    if (src[C_RATING] >= 0 && check_number(r, src[C_RATING], 0, e) < 0)
-        return -1;
-    if (src[C_TIME] >= 0 && check_number(r, src[C_TIME], 1, e) < 0)
+    if (check_rating_time(r, src[C_RATING], src[C_TIME], e) < 0)
         return -1;
     if (src[C_AGE] >= 0 && mlr_reader_field_len(r, (size_t)src[C_AGE]) &&
         check_number(r, src[C_AGE], 1, e) < 0)
