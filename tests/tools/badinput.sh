@@ -60,16 +60,7 @@ good() {
 # ---------------------------------------------------------------- fixtures
 D=$T/d
 mkdir -p "$D" "$T/b"
-if ! { mlr-synth --n-users 20 --n-items 30 --n-ratings 120 --seed 3 >"$D/all.tsv" &&
-       mlr-split --test-output "$D/test.tsv" --output "$D/train.tsv" "$D/all.tsv" &&
-       mlr-vocab --output "$D/spec" "$D/train.tsv" &&
-       mlr-encode --spec "$D/spec" --output "$D/enc" "$D/test.tsv" &&
-       mlr-encode --as-catalogue --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv" &&
-       mlr-encode --spec "$D/spec" --output "$D/trainenc" "$D/train.tsv" &&
-       mlr-train --rows "$D/trainenc" --spec "$D/spec" --output "$D/m.st" --dim 4 --layers 4 \
-           --rating-layers 4 --epochs 1 --batch-size 16 -q &&
-       mlr-embed --model "$D/m.st" --rows "$D/enc" --output "$D/q.npy" &&
-       mlr-embed --model "$D/m.st" --catalogue "$D/items" --output "$D/items.npy" &&
+if ! { trained_run "$D" 20 30 120 test 4 --batch-size 16 &&
        mlr-topk --quiet --queries "$D/q.npy" --items "$D/items.npy" --k 5 --output "$D/topk.tsv" &&
        mlr-predict --model "$D/m.st" --rows "$D/enc" --output "$D/pred.tsv"; } 2>"$T/setup.err"; then
     fail "badinput fixtures" "$(head -c 300 "$T/setup.err")"

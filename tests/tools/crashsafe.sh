@@ -16,15 +16,7 @@
 
 D=$T/d
 mkdir -p "$D"
-if ! { mlr-synth --n-users 300 --n-items 400 --n-ratings 20000 --seed 3 >"$D/all.tsv" &&
-       mlr-split --test-output "$D/test.tsv" --output "$D/train.tsv" "$D/all.tsv" &&
-       mlr-vocab --output "$D/spec" "$D/train.tsv" &&
-       mlr-encode --spec "$D/spec" --output "$D/enc" "$D/train.tsv" &&
-       mlr-encode --as-catalogue --spec "$D/spec" --output "$D/items" "$D/train.tsv" "$D/test.tsv" &&
-       mlr-train --rows "$D/enc" --spec "$D/spec" --output "$D/m.st" --dim 8 --layers 8 \
-           --rating-layers 8 --epochs 1 -q &&
-       mlr-embed --model "$D/m.st" --rows "$D/enc" --output "$D/q.npy" &&
-       mlr-embed --model "$D/m.st" --catalogue "$D/items" --output "$D/items.npy" &&
+if ! { trained_run "$D" 300 400 20000 train 8 &&
        mlr-topk --quiet --queries "$D/q.npy" --items "$D/items.npy" --k 10 --output "$D/topk.tsv"; } 2>"$T/setup.err"
 then
     fail "crashsafe fixtures" "$(head -c 300 "$T/setup.err")"

@@ -111,3 +111,43 @@ wait_rows() {
         sleep 0.1
     done
 }
+
+# f4 ROWS COLS SEED: an (ROWS, COLS) <f4 .npy of pseudo-random floats of
+# magnitude 0.01..2 on stdout (bytes written by awk, so no numpy is
+# needed; no byte is 0).
+f4() {
+    dict="{'descr': '<f4', 'fortran_order': False, 'shape': ($1, $2), }"
+    hlen=$(( (10 + ${#dict} + 1 + 63) / 64 * 64 - 10 ))
+    LC_ALL=C awk -v r="$1" -v c="$2" -v seed="$3" -v dict="$dict" -v hlen="$hlen" 'BEGIN {
+        srand(seed)
+        printf "%cNUMPY%c%c%c%c%s", 147, 1, 0, hlen % 256, int(hlen / 256), dict
+        for (i = length(dict) + 1; i < hlen; i++) printf " "
+        printf "\n"
+        for (i = 0; i < r * c; i++)
+            printf "%c%c%c%c", 1 + int(rand() * 255), 1 + int(rand() * 255), 1 + int(rand() * 255),
+                   (rand() < 0.5 ? 60 : 188) + int(rand() * 4)
+    }'
+}
+
+# trained_run DIR USERS ITEMS RATINGS ROWS DIM [mlr-train options...]:
+# synthetic ratings (seed 3) split into DIR/train.tsv and test.tsv and
+# encoded (spec/; enc/: the ROWS rows, test or train; trainenc/: the
+# training rows; items/), a 1-epoch model m.st of width DIM, and the
+# embeddings q.npy (of enc/) and items.npy: the fixture of the bad-input
+# and output tests. Non-zero status when a step fails (its message on
+# stderr).
+trained_run() {
+    _tr_d=$1 _tr_n="--n-users $2 --n-items $3 --n-ratings $4" _tr_rows=$5 _tr_dim=$6
+    shift 6
+    # shellcheck disable=SC2086 # _tr_n: three options
+    mlr-synth $_tr_n --seed 3 >"$_tr_d/all.tsv" &&
+    mlr-split --test-output "$_tr_d/test.tsv" --output "$_tr_d/train.tsv" "$_tr_d/all.tsv" &&
+    mlr-vocab --output "$_tr_d/spec" "$_tr_d/train.tsv" &&
+    mlr-encode --spec "$_tr_d/spec" --output "$_tr_d/enc" "$_tr_d/$_tr_rows.tsv" &&
+    mlr-encode --spec "$_tr_d/spec" --output "$_tr_d/trainenc" "$_tr_d/train.tsv" &&
+    mlr-encode --as-catalogue --spec "$_tr_d/spec" --output "$_tr_d/items" "$_tr_d/train.tsv" "$_tr_d/test.tsv" &&
+    mlr-train --rows "$_tr_d/trainenc" --spec "$_tr_d/spec" --output "$_tr_d/m.st" --dim "$_tr_dim" \
+        --layers "$_tr_dim" --rating-layers "$_tr_dim" --epochs 1 -q "$@" &&
+    mlr-embed --model "$_tr_d/m.st" --rows "$_tr_d/enc" --output "$_tr_d/q.npy" &&
+    mlr-embed --model "$_tr_d/m.st" --catalogue "$_tr_d/items" --output "$_tr_d/items.npy"
+}

@@ -132,21 +132,6 @@ cd "$HERE" || exit 1
 check "ssh: a login runs in its own folder, not the caller's" test "$got" = "$K/home"
 
 # ---- top-k: the files travel ----
-# f4 ROWS COLS SEED: an (ROWS, COLS) <f4 .npy of pseudo-random floats (as
-# in topk-sharded.sh).
-f4() {
-    dict="{'descr': '<f4', 'fortran_order': False, 'shape': ($1, $2), }"
-    hlen=$(( (10 + ${#dict} + 1 + 63) / 64 * 64 - 10 ))
-    LC_ALL=C awk -v r="$1" -v c="$2" -v seed="$3" -v dict="$dict" -v hlen="$hlen" 'BEGIN {
-        srand(seed)
-        printf "%cNUMPY%c%c%c%c%s", 147, 1, 0, hlen % 256, int(hlen / 256), dict
-        for (i = length(dict) + 1; i < hlen; i++) printf " "
-        printf "\n"
-        for (i = 0; i < r * c; i++)
-            printf "%c%c%c%c", 1 + int(rand() * 255), 1 + int(rand() * 255), 1 + int(rand() * 255),
-                   (rand() < 0.5 ? 60 : 188) + int(rand() * 4)
-    }'
-}
 f4 1000 8 1 >q.npy
 f4 300 8 2 >i.npy
 awk 'BEGIN { print "id"; for (i = 0; i < 1000; i++) print "u" (i * 7) % 61 }' >q.ids

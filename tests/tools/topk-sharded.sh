@@ -7,21 +7,6 @@
 S=$MLR_ROOT/pipelines/topk-sharded.sh
 command -v parallel >/dev/null 2>&1 || { skip "topk-sharded" "GNU parallel is not installed"; exit 0; }
 
-# f4 ROWS COLS SEED: an (ROWS, COLS) <f4 .npy of pseudo-random floats of
-# magnitude 0.01..2 (bytes written by awk, so no numpy is needed; no byte is 0).
-f4() {
-    dict="{'descr': '<f4', 'fortran_order': False, 'shape': ($1, $2), }"
-    hlen=$(( (10 + ${#dict} + 1 + 63) / 64 * 64 - 10 ))
-    LC_ALL=C awk -v r="$1" -v c="$2" -v seed="$3" -v dict="$dict" -v hlen="$hlen" 'BEGIN {
-        srand(seed)
-        printf "%cNUMPY%c%c%c%c%s", 147, 1, 0, hlen % 256, int(hlen / 256), dict
-        for (i = length(dict) + 1; i < hlen; i++) printf " "
-        printf "\n"
-        for (i = 0; i < r * c; i++)
-            printf "%c%c%c%c", 1 + int(rand() * 255), 1 + int(rand() * 255), 1 + int(rand() * 255),
-                   (rand() < 0.5 ? 60 : 188) + int(rand() * 4)
-    }'
-}
 f4 1000 8 1 >"$T/q.npy"
 f4 300 8 2 >"$T/i.npy"
 awk 'BEGIN { print "id"; for (i = 0; i < 1000; i++) print "u" (i * 7) % 61 }' >"$T/q.ids"
