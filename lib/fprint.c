@@ -2,6 +2,7 @@
 #include "fprint.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -69,6 +70,36 @@ void mlr_fprint_write(FILE *fp, const mlr_fprint *f)
 int mlr_fprint_model(const char *path, char hex[65], mlr_err *e)
 {
     return mlr_sha256_file(path, hex, e);
+}
+
+int mlr_fprint_models(const char *const *paths, int n, int *order, char hex[65], mlr_err *e)
+{
+    char (*each)[65] = xcalloc((size_t)n, sizeof *each);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        order[i] = i;
+        rc = mlr_fprint_model(paths[i], each[i], e);
+    }
+    /* insertion sort by fingerprint, ties by position: n is small */
+    for (int i = 1; i < n && rc == 0; i++)
+        for (int j = i; j > 0 && strcmp(each[order[j - 1]], each[order[j]]) > 0; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    if (rc == 0 && n == 1)
+        memcpy(hex, each[0], 65);
+    else if (rc == 0) {
+        mlr_sha256_ctx c;
+        mlr_sha256_init(&c);
+        for (int i = 0; i < n; i++) {
+            mlr_sha256_update(&c, each[order[i]], 64);
+            mlr_sha256_update(&c, "\n", 1);
+        }
+        mlr_sha256_final(&c, hex);
+    }
+    free(each);
+    return rc;
 }
 
 int mlr_fprint_table(const char *path, char hex[65], mlr_err *e)

@@ -30,6 +30,14 @@ void mlr_fprint_write(FILE *fp, const mlr_fprint *f);
 
 /* A model's fingerprint: the SHA-256 of the file. */
 int mlr_fprint_model(const char *path, char hex[65], mlr_err *e);
+/* The fingerprint of N models averaged (mlr-predict's and mlr-embed's
+ * repeated --model): one model's own; for more, the SHA-256 of their
+ * fingerprints sorted, each followed by a newline (repeats kept: the
+ * mean weighs a model given twice twice). ORDER[i] is set to the index in
+ * PATHS of the i-th model in that sorted order, the order the tools
+ * average them in: an output then depends on the set, never on the
+ * order of the options, and one fingerprint names one output. */
+int mlr_fprint_models(const char *const *paths, int n, int *order, char hex[65], mlr_err *e);
 /* The SHA-256 of a regular file into hex, or "unknown" for anything
  * else (a pipe cannot be read twice). */
 int mlr_fprint_table(const char *path, char hex[65], mlr_err *e);

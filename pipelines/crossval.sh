@@ -1,5 +1,5 @@
 #!/bin/sh
-# crossval.sh [--data DIR] [--jobs J] [--threads T] [--valid-fraction F]
+# crossval.sh [--data DIR] [--jobs J] [--threads T] [--valid-fraction F] [--seeds N]
 #             OUTDIR [mlr-train options...]
 #
 # The five official folds of MovieLens 100K (u1.base/u1.test .. u5), each
@@ -18,10 +18,12 @@
 #   --jobs J        folds trained at once (default: the number of cores)
 #   --threads T     threads of each fold's tools (default 1)
 #   --valid-fraction F  validation share of each fold's base rows (default 0.1)
+#   --seeds N       each fold N models, seeds S..S+N-1, averaged
+#                   (train-eval.sh --seeds; default 1)
 set -eu
 me=crossval
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: crossval.sh [--data DIR] [--jobs J] [--threads T] [--valid-fraction F] OUTDIR [mlr-train options...]" >&2; exit 2; }
+usage() { echo "usage: crossval.sh [--data DIR] [--jobs J] [--threads T] [--valid-fraction F] [--seeds N] OUTDIR [mlr-train options...]" >&2; exit 2; }
 bad() { echo "$me: $*" >&2; exit 2; }
 
 # One fold, run by parallel: the names travel in the environment, never
@@ -30,17 +32,18 @@ if [ "${1:-}" = --one-fold ]; then
     k=$2; shift 2
     f=$CV_OUT/u$k
     sh "$mlr_pipelines/prepare.sh" --valid-fraction "$CV_VFRAC" "$f/train.tsv" "$f/test.tsv" "$f" >"$f/log" 2>&1
-    sh "$mlr_pipelines/train-eval.sh" --threads "$CV_THREADS" --no-topk "$f" "$f" "$@" >>"$f/log" 2>&1
+    sh "$mlr_pipelines/train-eval.sh" --threads "$CV_THREADS" --seeds "$CV_SEEDS" --no-topk "$f" "$f" "$@" >>"$f/log" 2>&1
     exit
 fi
 
-data= jobs=$(nproc) threads=1 vfrac=0.1
+data= jobs=$(nproc) threads=1 vfrac=0.1 seeds=1
 while [ $# -gt 0 ]; do
     case $1 in
     --data) [ $# -ge 2 ] || bad "option '$1' needs a value"; data=$2; shift 2 ;;
     --jobs) [ $# -ge 2 ] || bad "option '$1' needs a value"; jobs=$2; shift 2 ;;
     --threads) [ $# -ge 2 ] || bad "option '$1' needs a value"; threads=$2; shift 2 ;;
     --valid-fraction) [ $# -ge 2 ] || bad "option '$1' needs a value"; vfrac=$2; shift 2 ;;
+    --seeds) [ $# -ge 2 ] || bad "option '$1' needs a value"; seeds=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     -*) usage ;;
@@ -51,6 +54,7 @@ done
 out=$1; shift
 count_opt --jobs "$jobs" 1 256
 count_opt --threads "$threads" 1 256 # the tools' range
+count_opt --seeds "$seeds" 1 64
 if [ -z "$data" ]; then
     for d in "${MLR_DATA_DIR:-}" "$mlr_root/data"; do
         if [ -n "$d" ] && [ -d "$d/ml-100k" ]; then data=$d/ml-100k; break; fi
@@ -78,8 +82,8 @@ for k in 1 2 3 4 5; do
 done
 
 echo "$me: 5 folds, $jobs at a time" >&2
-CV_OUT=$out CV_THREADS=$threads CV_VFRAC=$vfrac
-export CV_OUT CV_THREADS CV_VFRAC
+CV_OUT=$out CV_THREADS=$threads CV_VFRAC=$vfrac CV_SEEDS=$seeds
+export CV_OUT CV_THREADS CV_VFRAC CV_SEEDS
 # -q: parallel quotes every word, so this script's path and the mlr-train
 # options reach the job as they are, whatever characters they hold.
 if ! parallel -q --jobs "$jobs" --halt now,fail=1 sh "$0" --one-fold '{}' "$@" ::: 1 2 3 4 5; then

@@ -1,5 +1,5 @@
 #!/bin/sh
-# evaluate.sh [--valid-fraction F] [--valid-by MODE] [--valid-seed S]
+# evaluate.sh [--valid-fraction F] [--valid-by MODE] [--valid-seed S] [--seeds N]
 #             TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]
 #
 # Trains the default two-tower model on any pair of interaction tables
@@ -23,16 +23,19 @@
 #   served/               the served model directory (docs/serving.md) for
 #                         mlr-recommend: model, spec, item embeddings, catalogue,
 #                         TRAIN's histories, MANIFEST
+# --seeds N: N models (seeds S..S+N-1), their predictions and scores
+# averaged (train-eval.sh --seeds); served/ holds seed S's model alone.
 # Extra arguments go to mlr-train (e.g. --epochs 5 --seed 7).
 set -eu
 case ${1:-} in --version) me=evaluate; . "$(dirname "$0")/lib.sh" ;; esac # it exits
-usage() { echo "usage: evaluate.sh [--valid-fraction F] [--valid-by random|user-time|time] [--valid-seed S] TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]" >&2; exit 2; }
-vfrac=0.1 vby=random vseed=1
+usage() { echo "usage: evaluate.sh [--valid-fraction F] [--valid-by random|user-time|time] [--valid-seed S] [--seeds N] TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]" >&2; exit 2; }
+vfrac=0.1 vby=random vseed=1 seeds=1
 while [ $# -gt 0 ]; do
     case $1 in
     --valid-fraction) [ $# -ge 2 ] || usage; vfrac=$2; shift 2 ;;
     --valid-by) [ $# -ge 2 ] || usage; vby=$2; shift 2 ;;
     --valid-seed) [ $# -ge 2 ] || usage; vseed=$2; shift 2 ;;
+    --seeds) [ $# -ge 2 ] || usage; seeds=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) usage ;;
     *) break ;;
@@ -47,6 +50,17 @@ me=evaluate
 # same two stages grid.sh and retrain.sh share.
 sh "$mlr_pipelines/prepare.sh" --valid-fraction "$vfrac" --valid-by "$vby" --valid-seed "$vseed" \
     "$train" "$test" "$out"
-sh "$mlr_pipelines/train-eval.sh" "$out" "$out" "$@"
-run_stage package sh "$mlr_pipelines/package.sh" "$out" "$out" "$out/served"
+sh "$mlr_pipelines/train-eval.sh" --seeds "$seeds" "$out" "$out" "$@"
+# served/ holds one model: with --seeds, seed S's with its own item
+# embeddings (the run's items.npy is the set's, wider, and names the set:
+# mlr-recommend would refuse it beside the one model's MANIFEST).
+pkg=$out
+if [ "$seeds" != 1 ]; then
+    pkg=$out/seed1
+    mkdir -p "$pkg"
+    cp "$out/model.safetensors" "$pkg/"
+    run_stage embed-served mlr-embed --model "$pkg/model.safetensors" --catalogue "$out/enc-items" \
+        --output "$pkg/items.npy"
+fi
+run_stage package sh "$mlr_pipelines/package.sh" "$out" "$pkg" "$out/served"
 echo "$me: done: $out/metrics.tsv" >&2

@@ -1,5 +1,5 @@
 #!/bin/sh
-# train-eval.sh [--threads T] [--model MODEL] [--no-topk] [--no-test] PREP RUN [mlr-train options...]
+# train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--no-topk] [--no-test] PREP RUN [mlr-train options...]
 #
 # The model half of evaluate.sh: on data prepared by prepare.sh in PREP,
 # trains a model on PREP's fit rows, validated after each epoch on its
@@ -18,18 +18,25 @@
 #   metrics.tsv           top1..top100, rmse, mae and the exclusion metrics on
 #                         the test rows (not with --no-test: a grid scores
 #                         only its winner on them)
+# --seeds N trains N models, seeds S..S+N-1 (S: the --seed given, else
+# 42), and scores their average: the mean of their predicted ratings
+# (mlr-predict) and of their retrieval scores (mlr-embed with every model:
+# the embeddings side by side). model.safetensors and train-log.tsv are
+# seed S's (what package.sh serves); the others are model-seedK.safetensors
+# and train-log-seedK.tsv, K = 2..N.
 # --threads T pins every tool (and OpenBLAS) to T threads, so that several
 # runs side by side share the cores without oversubscribing them; without
 # it each tool takes its own default.
 set -eu
 me=train-eval
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: train-eval.sh [--threads T] [--model MODEL] [--no-topk] [--no-test] PREP RUN [mlr-train options...]" >&2; exit 2; }
-threads= model= topk=1 test=1
+usage() { echo "usage: train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--no-topk] [--no-test] PREP RUN [mlr-train options...]" >&2; exit 2; }
+threads= model= topk=1 test=1 seeds=1
 while [ $# -gt 0 ]; do
     case $1 in
     --threads) [ $# -ge 2 ] || usage; threads=$2; shift 2 ;;
     --model) [ $# -ge 2 ] || usage; model=$2; shift 2 ;;
+    --seeds) [ $# -ge 2 ] || usage; seeds=$2; shift 2 ;;
     --no-topk) topk=0; shift ;;
     --no-test) test=0; shift ;;
     -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -46,6 +53,8 @@ if [ -n "$threads" ]; then
     tt="--threads $threads"
 fi
 [ -d "$prep/enc-fit" ] || die "$prep: not prepared (run prepare.sh first)"
+count_opt --seeds "$seeds" 1 64 # mlr-embed's and mlr-predict's --model at most
+[ "$seeds" = 1 ] || [ -z "$model" ] || { echo "$me: --seeds trains its models: not with --model" >&2; exit 2; }
 mkdir -p "$run"
 
 # Training on the fit rows, validated after each epoch on the validation
@@ -57,21 +66,42 @@ if [ -z "$model" ]; then
     run_stage train mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit" \
         --valid "$prep/enc-valid" --catalogue "$prep/enc-items" --log "$run/train-log.tsv" \
         --output "$model" "$@"
+    # The other seeds: the options as given, then --seed (the last wins).
+    base=42 prev=
+    for a in "$@"; do [ "$prev" != --seed ] || base=$a; prev=$a; done
+    case $base in ''|*[!0-9]*) die "--seed '$base': --seeds needs a number" ;; esac
+    k=2
+    while [ "$k" -le "$seeds" ]; do
+        # shellcheck disable=SC2086
+        run_stage "train-seed$k" mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit" \
+            --valid "$prep/enc-valid" --catalogue "$prep/enc-items" --log "$run/train-log-seed$k.tsv" \
+            --output "$run/model-seed$k.safetensors" "$@" --seed $((base + k - 1))
+        k=$((k + 1))
+    done
 fi
+# models STAGE CMD...: run_stage STAGE CMD --model M for every model (the
+# tools average them: mlr-predict's mean, mlr-embed's side by side).
+models() {
+    st=$1; shift
+    set -- "$@" --model "$model"
+    k=2
+    while [ "$k" -le "$seeds" ]; do set -- "$@" --model "$run/model-seed$k.safetensors"; k=$((k + 1)); done
+    run_stage "$st" "$@"
+}
 
 # The validation slice's figures, with the fit rows excluded: what every
 # choice (epochs, settings, a grid's winner) is made on.
 # shellcheck disable=SC2086
-run_stage embed-valid mlr-embed $tt --model "$model" --rows "$prep/enc-valid" --output "$run/valid-query.npy"
+models embed-valid mlr-embed $tt --rows "$prep/enc-valid" --output "$run/valid-query.npy"
 # shellcheck disable=SC2086
-run_stage embed-items mlr-embed $tt --model "$model" --catalogue "$prep/enc-items" --output "$run/items.npy"
+models embed-items mlr-embed $tt --catalogue "$prep/enc-items" --output "$run/items.npy"
 # shellcheck disable=SC2086
-run_stage predict-valid mlr-predict $tt --model "$model" --output "$run/valid-pred.tsv" "$prep/enc-valid"
+models predict-valid mlr-predict $tt --output "$run/valid-pred.tsv" "$prep/enc-valid"
 # The per-user metrics ask one query per user, made from what is known
 # before the held-out rows: the user at their last fit time, with their
 # fit items (mlr-history --per-user), never the held-out rows themselves.
 # shellcheck disable=SC2086
-run_stage embed-valid-users mlr-embed $tt --model "$model" --rows "$prep/enc-users-fit" --output "$run/valid-users.npy"
+models embed-valid-users mlr-embed $tt --rows "$prep/enc-users-fit" --output "$run/valid-users.npy"
 # shellcheck disable=SC2086
 run_stage score-valid mlr-score $tt --test "$prep/valid.tsv" --train "$prep/fit.tsv" \
     --queries "$run/valid-query.npy" --items "$run/items.npy" --pred "$run/valid-pred.tsv" \
@@ -80,9 +110,9 @@ run_stage score-valid mlr-score $tt --test "$prep/valid.tsv" --train "$prep/fit.
 
 # The test rows, scored once.
 # shellcheck disable=SC2086
-run_stage embed-queries mlr-embed $tt --model "$model" --rows "$prep/enc-test" --output "$run/query.npy"
+models embed-queries mlr-embed $tt --rows "$prep/enc-test" --output "$run/query.npy"
 # shellcheck disable=SC2086
-run_stage predict mlr-predict $tt --model "$model" --output "$run/pred.tsv" "$prep/enc-test"
+models predict mlr-predict $tt --output "$run/pred.tsv" "$prep/enc-test"
 
 # The lists a user would see: nothing they rated in training.
 if [ "$topk" = 1 ]; then
@@ -95,7 +125,7 @@ fi
 # embeddings, the exclusion metrics and RMSE beside them.
 # shellcheck disable=SC2086
 # shellcheck disable=SC2086
-run_stage embed-users mlr-embed $tt --model "$model" --rows "$prep/enc-users" --output "$run/users.npy"
+models embed-users mlr-embed $tt --rows "$prep/enc-users" --output "$run/users.npy"
 # shellcheck disable=SC2086
 run_stage score mlr-score $tt --test "$prep/test.tsv" --train "$prep/train.tsv" --queries "$run/query.npy" \
     --items "$run/items.npy" --pred "$run/pred.tsv" --user-queries "$run/users.npy" --output "$run/metrics.tsv"

@@ -13,9 +13,13 @@
 #include "npy.h"
 #include "table.h"
 
+#include <math.h>
+
+#define MAX_MODELS 64
+
 typedef struct {
-    const char *model, *queries, *items, *output;
-    int threads;
+    const char *model[MAX_MODELS], *queries, *items, *output;
+    int nmodel, threads;
 } options;
 
 static const char USAGE[] =
@@ -24,10 +28,15 @@ static const char USAGE[] =
     "candidate tower on every item of ITEMDIR (mlr-encode --as-catalogue), and writes the\n"
     "(N, D) float32 embeddings to X.npy and the id of each row (user_id and the\n"
     "row's item_id, or the item id) to X.ids beside it, both atomically and together,\n"
-    "X.ids first naming the model (a '#mlrec model=SHA256' line, docs/fingerprint.md).\n"
+    "X.ids first naming the model (a '#mlrec model=SHA256' line, docs/fingerprint.md;\n"
+    "of several models, their set's).\n"
     "Holds the rows in memory.\n"
     "\n"
-    "  -m, --model MODEL      the trained model (mlr-train; required)\n"
+    "  -m, --model MODEL        the trained model (mlr-train; required); repeated (at most\n"
+    "                           64: models trained with several seeds), the models'\n"
+    "                           embeddings side by side, each times 1/sqrt(number of models):\n"
+    "                           a query's inner product with an item is then the mean of\n"
+    "                           the models' scores (mlr-topk, mlr-score average the models)\n"
     "  -r, --rows ENCDIR        encoded rows: query embeddings\n"
     "      --catalogue ITEMDIR  encoded catalogue: candidate embeddings\n"
     "  -o, --output X.npy       where to write; '-' streams the .npy to stdout; no .ids\n"
@@ -64,7 +73,11 @@ static void parse_args(int argc, char **argv, options *o)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:r:o:h", longs, NULL)) != -1) {
         switch (c) {
-        case 'm': o->model = optarg; break;
+        case 'm':
+            if (o->nmodel == MAX_MODELS)
+                mlr_usage_die("at most %d --model", MAX_MODELS);
+            o->model[o->nmodel++] = optarg;
+            break;
         case OPT_OLD_QUERIES: mlr_opt_deprecated("--queries", "--rows"); /* fall through */
         case 'r': o->queries = optarg; break;
         case OPT_OLD_ITEMS: mlr_opt_deprecated("--items", "--catalogue"); /* fall through */
@@ -76,7 +89,7 @@ static void parse_args(int argc, char **argv, options *o)
     }
     if (optind < argc)
         mlr_usage_die("unexpected argument '%s' (try 'mlr-embed --help')", argv[optind]);
-    if (!o->model || !o->output)
+    if (!o->nmodel || !o->output)
         mlr_usage_die("--model MODEL and --output X.npy are required");
     if (!o->queries == !o->items)
         mlr_usage_die("give one of --rows ENCDIR and --catalogue ITEMDIR");
@@ -122,12 +135,13 @@ static int write_ids(const char *dir, int queries, size_t n, const char *path, c
     return mlr_out_commit(&o, e);
 }
 
-static int run(const options *o, mlr_err *e)
+/* The embeddings of DIR's rows by MODEL's query or candidate tower, in X
+ * (allocated here: N, D). */
+static int embed_one(const options *o, const char *path, const char *dir, mlr_array *x, mlr_err *e)
 {
     model m;
-    if (model_load(&m, o->model, e) < 0)
+    if (model_load(&m, path, e) < 0)
         return -1;
-    const char *dir = o->queries ? o->queries : o->items;
     const model_tower *t = o->queries ? &m.query : &m.cand;
     model_input in;
     memset(&in, 0, sizeof in);
@@ -135,26 +149,84 @@ static int run(const options *o, mlr_err *e)
     if (rc == 0)
         rc = model_input_load(&in, t, dir, 0, e);
     if (rc == 0) {
-        mlr_array x;
-        mlr_array_alloc(&x, MLR_F4, 2, in.n, t->mlp.width[t->mlp.n]);
-        model_embed_threads(t, &in, x.data, o->threads);
-        /* a sidecar only beside a regular file: never /dev/null.ids */
-        char *ids = mlr_out_is_file(o->output) ? mlr_ids_path(o->output) : NULL;
+        mlr_array_alloc(x, MLR_F4, 2, in.n, t->mlp.width[t->mlp.n]);
+        model_embed_threads(t, &in, x->data, o->threads);
+    }
+    model_input_free(&in);
+    model_free(&m);
+    return rc;
+}
+
+/* Several models' embeddings side by side, each scaled by 1/sqrt(K): the
+ * inner product of two such rows is the mean of the K models' products.
+ * Each model is loaded (and so checked) before it is hashed: an endless
+ * file is refused on its first bytes. The models are then placed in the
+ * order of their fingerprints: queries and items of one set of models put
+ * each model in the same columns, however the options named them, and
+ * the set's fingerprint (into FP, when WANT_FP or several) vouches for it. */
+static int embed_all(const options *o, const char *dir, int want_fp, mlr_fprint *fp, mlr_array *x,
+                     mlr_err *e)
+{
+    int order[MAX_MODELS];
+    if (o->nmodel == 1) {
+        int rc = embed_one(o, o->model[0], dir, x, e);
+        return rc == 0 && want_fp ? mlr_fprint_models(o->model, 1, order, fp->model, e) : rc;
+    }
+    mlr_array part[MAX_MODELS];
+    int k = 0, rc = 0;
+    size_t n = 0, width = 0;
+    for (; k < o->nmodel && rc == 0; k++) {
+        rc = embed_one(o, o->model[k], dir, &part[k], e);
+        if (rc < 0)
+            break;
+        if (k > 0 && part[k].shape[0] != n)
+            rc = mlr_fail(e, "%s: %zu rows, the first model read %zu", o->model[k], part[k].shape[0], n);
+        n = part[k].shape[0];
+        width += part[k].shape[1];
+    }
+    if (rc == 0)
+        rc = mlr_fprint_models(o->model, o->nmodel, order, fp->model, e);
+    if (rc == 0) {
+        float scale = 1.0f / sqrtf((float)o->nmodel);
+        mlr_array_alloc(x, MLR_F4, 2, n, width);
+        float *out = x->data; // (n, width)
+        for (size_t i = 0; i < n; i++) {
+            size_t col = 0;
+            for (int j = 0; j < o->nmodel; j++) {
+                const mlr_array *p = &part[order[j]];
+                size_t d = p->shape[1];
+                const float *row = (const float *)p->data + i * d;
+                for (size_t c = 0; c < d; c++)
+                    out[i * width + col + c] = row[c] * scale;
+                col += d;
+            }
+        }
+    }
+    for (int j = 0; j < k; j++)
+        mlr_array_free(&part[j]);
+    return rc;
+}
+
+static int run(const options *o, mlr_err *e)
+{
+    const char *dir = o->queries ? o->queries : o->items;
+    mlr_array x;
+    memset(&x, 0, sizeof x);
+    mlr_fprint fp = {.model = ""};
+    /* a sidecar only beside a regular file: never /dev/null.ids */
+    char *ids = mlr_out_is_file(o->output) ? mlr_ids_path(o->output) : NULL;
+    int rc = embed_all(o, dir, ids != NULL, &fp, &x, e);
+    if (rc == 0) {
         /* the matrix and its ids replace their earlier files together */
         mlr_out_batch_begin();
-        mlr_fprint fp = {.model = ""};
-        rc = ids ? mlr_fprint_model(o->model, fp.model, e) : 0;
-        if (rc == 0 && ids)
-            rc = write_ids(dir, o->queries != NULL, in.n, ids, &fp, e);
+        rc = ids ? write_ids(dir, o->queries != NULL, x.shape[0], ids, &fp, e) : 0;
         if (rc == 0)
             rc = mlr_npy_write(o->output, &x, e);
         if (rc == 0)
             rc = mlr_out_batch_commit(e);
-        free(ids);
         mlr_array_free(&x);
     }
-    model_input_free(&in);
-    model_free(&m);
+    free(ids);
     return rc;
 }
 

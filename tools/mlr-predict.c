@@ -11,9 +11,11 @@
 #include "model.h"
 #include "table.h"
 
+#define MAX_MODELS 64
+
 typedef struct {
-    const char *model, *rows, *output;
-    int threads;
+    const char *model[MAX_MODELS], *rows, *output;
+    int nmodel, threads;
 } options;
 
 static const char USAGE[] =
@@ -21,10 +23,13 @@ static const char USAGE[] =
     "Predicts the rating of every encoded row of ENCDIR (mlr-encode: the user and\n"
     "item features of each row) with the model's rating head, and writes the TSV\n"
     "user_id item_id prediction (ids from ENCDIR/rows.tsv), rows in input order,\n"
-    "after a line naming the model ('#mlrec model=SHA256', docs/fingerprint.md).\n"
+    "after a line naming the model ('#mlrec model=SHA256', docs/fingerprint.md; of\n"
+    "several models, their set's).\n"
     "Holds the rows in memory.\n"
     "\n"
-    "  -m, --model MODEL    the trained model (mlr-train; required)\n"
+    "  -m, --model MODEL    the trained model (mlr-train; required); repeated (at most\n"
+    "                       64), the mean of the models' predictions: models trained with\n"
+    "                       several seeds, averaged\n"
     "  -r, --rows ENCDIR    the encoded rows (required; also the first argument)\n"
     "  -o, --output FILE    where to write, atomically (default stdout)\n"
     "      --threads N      OpenBLAS threads (default: the number of CPUs)\n"
@@ -53,7 +58,11 @@ static void parse_args(int argc, char **argv, options *o)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:r:o:h", longs, NULL)) != -1) {
         switch (c) {
-        case 'm': o->model = optarg; break;
+        case 'm':
+            if (o->nmodel == MAX_MODELS)
+                mlr_usage_die("at most %d --model", MAX_MODELS);
+            o->model[o->nmodel++] = optarg;
+            break;
         case 'r': o->rows = optarg; break;
         case 'o': o->output = optarg; break;
         case OPT_THREADS: o->threads = (int)mlr_opt_long("--threads", optarg, 1, 256); break;
@@ -64,7 +73,7 @@ static void parse_args(int argc, char **argv, options *o)
         o->rows = argv[optind++];
     if (optind < argc)
         mlr_usage_die("unexpected argument '%s' (try 'mlr-predict --help')", argv[optind]);
-    if (!o->model || !o->rows)
+    if (!o->nmodel || !o->rows)
         mlr_usage_die("--model MODEL and --rows ENCDIR are required");
 }
 
@@ -104,31 +113,62 @@ static int write_predictions(const char *dir, const float *pred, size_t n, const
     return mlr_out_commit(&o, e);
 }
 
-static int run(const options *o, mlr_err *e)
+/* The predictions of the model at PATH for the rows of DIR, in *PRED
+ * (allocated here); *n is set by the first model (n_set 0), and later
+ * ones must agree. */
+static int predict_one(const char *path, const char *dir, float **pred, size_t *n, int n_set,
+                       mlr_err *e)
 {
     model m;
-    if (model_load(&m, o->model, e) < 0)
+    if (model_load(&m, path, e) < 0)
         return -1;
     model_input q, c;
     memset(&q, 0, sizeof q);
     memset(&c, 0, sizeof c);
-    mlr_fprint fp = {.model = ""};
-    int rc = mlr_fprint_model(o->model, fp.model, e);
+    int rc = mlr_encdir_check(dir, m.spec_sha256, e);
     if (rc == 0)
-        rc = mlr_encdir_check(o->rows, m.spec_sha256, e);
+        rc = model_input_load(&q, &m.query, dir, 0, e);
     if (rc == 0)
-        rc = model_input_load(&q, &m.query, o->rows, 0, e);
-    if (rc == 0)
-        rc = model_input_load(&c, &m.cand, o->rows, q.n, e);
+        rc = model_input_load(&c, &m.cand, dir, q.n, e);
+    if (rc == 0 && n_set && q.n != *n)
+        rc = mlr_fail(e, "%s: %zu rows, the first model read %zu", path, q.n, *n);
     if (rc == 0) {
-        float *pred = xmalloc((q.n + 1) * sizeof(float));
-        model_predict(&m, &q, &c, pred);
-        rc = write_predictions(o->rows, pred, q.n, o->output, &fp, e);
-        free(pred);
+        *pred = xmalloc((q.n + 1) * sizeof(float));
+        model_predict(&m, &q, &c, *pred);
+        *n = q.n;
     }
     model_input_free(&q);
     model_input_free(&c);
     model_free(&m);
+    return rc;
+}
+
+static int run(const options *o, mlr_err *e)
+{
+    float *pred[MAX_MODELS] = {NULL};
+    size_t n = 0;
+    int order[MAX_MODELS], rc = 0;
+    mlr_fprint fp = {.model = ""};
+    /* Each model is loaded (and so checked) before it is hashed: an endless
+     * file is refused on its first bytes, never read to its end. */
+    for (int k = 0; k < o->nmodel && rc == 0; k++)
+        rc = predict_one(o->model[k], o->rows, &pred[k], &n, k > 0, e);
+    if (rc == 0)
+        rc = mlr_fprint_models(o->model, o->nmodel, order, fp.model, e);
+    if (rc == 0) {
+        /* summed in the fingerprint's order: the same set, the same bits;
+         * one model: divided by 1, its own predictions bit for bit */
+        float *sum = xcalloc(n + 1, sizeof(float));
+        for (int k = 0; k < o->nmodel; k++)
+            for (size_t i = 0; i < n; i++)
+                sum[i] += pred[order[k]][i];
+        for (size_t i = 0; i < n; i++)
+            sum[i] /= (float)o->nmodel;
+        rc = write_predictions(o->rows, sum, n, o->output, &fp, e);
+        free(sum);
+    }
+    for (int k = 0; k < o->nmodel; k++)
+        free(pred[k]);
     return rc;
 }
 

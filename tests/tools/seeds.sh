@@ -1,0 +1,118 @@
+#!/bin/sh
+# Seed averaging (issue 13 point 4): mlr-predict and mlr-embed with several
+# --model, and train-eval.sh --seeds N on small synthetic data: N models
+# with seeds S..S+N-1; the predictions their mean, the embeddings side by
+# side so that a score is the mean of the models' scores; one model is
+# bit for bit the single-model run. Fingerprints (docs/fingerprint.md):
+# an average names its set of models (SHA-256 of the sorted model
+# hashes), whatever the order of --model; mixes are refused.
+. "$(dirname "$0")/lib.sh"
+P=$MLR_ROOT/pipelines
+mlr-synth --n-users 150 --n-items 200 --n-ratings 4000 --seed 2 --output "$T/all.tsv"
+mlr-split --seed 42 --test-output "$T/test.tsv" --output "$T/train.tsv" "$T/all.tsv"
+sh "$P/prepare.sh" "$T/train.tsv" "$T/test.tsv" "$T/prep" 2>"$T/err" || { fail "prepare.sh" "$(tail -n 1 "$T/err")"; exit 0; }
+O="--epochs 2 --dim 8 --layers 8 --rating-layers 8 --quiet --threads 1"
+
+# shellcheck disable=SC2086
+if ran "train-eval.sh --seeds 3" sh "$P/train-eval.sh" --threads 1 --seeds 3 --no-topk "$T/prep" "$T/e3" $O --seed 7; then
+    check "--seeds 3: three models" test -s "$T/e3/model.safetensors" -a -s "$T/e3/model-seed2.safetensors" -a -s "$T/e3/model-seed3.safetensors"
+    check "--seeds 3: seeds 7, 8, 9 (the --seed given, then on)" sh -c \
+        'grep -q "seed\\\\\":7[,}]" "$1/model.safetensors" && grep -q "seed\\\\\":8[,}]" "$1/model-seed2.safetensors" &&
+         grep -q "seed\\\\\":9[,}]" "$1/model-seed3.safetensors"' sh "$T/e3"
+    check "--seeds 3: a log per model" test -s "$T/e3/train-log.tsv" -a -s "$T/e3/train-log-seed3.tsv"
+    # The predictions are the mean of the three models' own.
+    M="$T/e3/model.safetensors $T/e3/model-seed2.safetensors $T/e3/model-seed3.safetensors"
+    k=0
+    for m in $M; do k=$((k + 1)); mlr-predict --model "$m" --rows "$T/prep/enc-test" --output "$T/p$k.tsv"; done
+    check "--seeds 3: pred.tsv is the mean of the models' predictions" awk -F'\t' '
+        /^#mlrec / { next } $3 == "prediction" { f++; next } f < 4 { s[FNR] += $3; next }
+        { d = s[FNR] / 3 - $3; if (d < -1e-5 || d > 1e-5) bad = 1; n++ } END { exit bad || !n }' \
+        "$T/p1.tsv" "$T/p2.tsv" "$T/p3.tsv" "$T/e3/pred.tsv"
+    check "--seeds 3: the rmse is the averaged predictions'" test "$(awk -F'\t' '$1 == "rmse" { print $2 }' "$T/e3/metrics.tsv")" = \
+        "$(mlr-score --test "$T/test.tsv" --pred "$T/e3/pred.tsv" | awk -F'\t' '$1 == "rmse" { print $2 }')"
+    PY=/usr/bin/python3
+    if [ -x "$PY" ] && "$PY" -c 'import numpy' 2>/dev/null; then
+        k=0
+        for m in $M; do
+            k=$((k + 1))
+            mlr-embed --model "$m" --catalogue "$T/prep/enc-items" --output "$T/i$k.npy"
+            mlr-embed --model "$m" --rows "$T/prep/enc-test" --output "$T/q$k.npy"
+        done
+        check "--seeds 3: the ensemble's scores are the mean of the models' scores" "$PY" -c '
+import sys, numpy as np
+d, r = sys.argv[1], sys.argv[2]
+mean = sum(np.load(f"{d}/q{k}.npy") @ np.load(f"{d}/i{k}.npy").T for k in (1, 2, 3)) / 3
+ens = np.load(f"{r}/query.npy") @ np.load(f"{r}/items.npy").T
+assert ens.shape == mean.shape and np.abs(ens - mean).max() < 1e-4, np.abs(ens - mean).max()' "$T" "$T/e3"
+    else
+        skip "ensemble scores" "numpy is not installed in /usr/bin/python3"
+    fi
+    # The set's fingerprint: sha256 over the sorted model hashes, a line each.
+    # shellcheck disable=SC2086
+    SET=$(sha256sum $M | cut -c1-64 | sort | sha256sum | cut -c1-64)
+    for f in pred.tsv query.ids items.ids valid-pred.tsv users.ids; do
+        check "--seeds 3: $f names the set of models" test "$(head -n 1 "$T/e3/$f")" = "#mlrec model=$SET"
+    done
+    # The order of --model changes nothing: not the bits, not the name.
+    mlr-predict --model "$T/e3/model-seed3.safetensors" --model "$T/e3/model.safetensors" \
+        --model "$T/e3/model-seed2.safetensors" --rows "$T/prep/enc-test" --output "$T/pr.tsv"
+    same "mlr-predict: models in another order, the same file" "$T/pr.tsv" "$T/e3/pred.tsv"
+    mlr-embed --model "$T/e3/model-seed2.safetensors" --model "$T/e3/model-seed3.safetensors" \
+        --model "$T/e3/model.safetensors" --catalogue "$T/prep/enc-items" --output "$T/ir.npy"
+    same "mlr-embed: models in another order, the same embeddings" "$T/ir.npy" "$T/e3/items.npy"
+    same "mlr-embed: models in another order, the same ids" "$T/ir.ids" "$T/e3/items.ids"
+    # Mixes: another set of the same width, or one model beside the set.
+    mlr-embed --model "$T/e3/model.safetensors" --model "$T/e3/model-seed2.safetensors" \
+        --catalogue "$T/prep/enc-items" --output "$T/i12.npy"
+    mlr-embed --model "$T/e3/model.safetensors" --model "$T/e3/model-seed3.safetensors" \
+        --rows "$T/prep/enc-test" --output "$T/q13.npy"
+    expect_fail "mlr-topk: queries and items of two sets of models, refused" 1 "outputs of two models" \
+        mlr-topk --queries "$T/q13.npy" --items "$T/i12.npy" --k 5
+    expect_fail "mlr-score: one model's predictions beside the set's, refused" 1 "outputs of two models" \
+        mlr-score --test "$T/test.tsv" --pred "$T/p1.tsv" --queries "$T/e3/query.npy" --items "$T/e3/items.npy"
+fi
+
+# One model: --model twice is the model itself (predictions bit for bit).
+m=$T/e3/model.safetensors
+mlr-predict --model "$m" --rows "$T/prep/enc-test" --output "$T/once.tsv"
+FP=$(sha256sum "$m" | cut -c1-64)
+check "mlr-predict: one model, its own fingerprint" test "$(head -n 1 "$T/once.tsv")" = "#mlrec model=$FP"
+if ran "mlr-predict: the same model twice" mlr-predict --model "$m" --model "$m" --rows "$T/prep/enc-test" --output "$T/twice.tsv"; then
+    sed 1d "$T/twice.tsv" >"$T/twice.body"; sed 1d "$T/once.tsv" >"$T/once.body"
+    same "mlr-predict: the same model twice gives its predictions" "$T/twice.body" "$T/once.body"
+    # a pair of one model is a set of two, not the model: its own name
+    check "mlr-predict: the same model twice, the pair's fingerprint" test "$(head -n 1 "$T/twice.tsv")" = \
+        "#mlrec model=$(printf '%s\n%s\n' "$FP" "$FP" | sha256sum | cut -c1-64)"
+fi
+if ran "mlr-embed: two models" mlr-embed --model "$m" --model "$T/e3/model-seed2.safetensors" --catalogue "$T/prep/enc-items" --output "$T/two.npy"; then
+    check "mlr-embed: two models, the widths side by side (8 + 8)" \
+        test "$(head -c 128 "$T/two.npy" | tr -d '\0' | grep -ao "'shape': ([0-9]*, [0-9]*)")" = "'shape': ($(($(grep -vc '^#mlrec ' "$T/i1.ids") - 1)), 16)"
+    sed 1d "$T/two.ids" >"$T/two.body"; sed 1d "$T/i1.ids" >"$T/i1.body"
+    same "mlr-embed: the ids once" "$T/two.body" "$T/i1.body"
+fi
+# train-eval.sh --seeds 1 is the single-model run.
+# shellcheck disable=SC2086
+if ran "train-eval.sh --seeds 1" sh "$P/train-eval.sh" --threads 1 --seeds 1 --no-topk "$T/prep" "$T/e1" $O --seed 7; then
+    # shellcheck disable=SC2086
+    sh "$P/train-eval.sh" --threads 1 --no-topk "$T/prep" "$T/e0" $O --seed 7 2>/dev/null
+    same "--seeds 1: the metrics of the run without --seeds" "$T/e1/metrics.tsv" "$T/e0/metrics.tsv"
+    check "--seeds 1: one model" test ! -e "$T/e1/model-seed2.safetensors"
+fi
+# evaluate.sh --seeds 2 serves seed S's model alone, with its own items.
+# shellcheck disable=SC2086
+if ran "evaluate.sh --seeds 2" sh "$P/evaluate.sh" --seeds 2 "$T/train.tsv" "$T/test.tsv" "$T/ev" $O --seed 7; then
+    check "evaluate.sh --seeds 2: served/ names its one model" test "$(head -n 1 "$T/ev/served/items.ids")" = \
+        "#mlrec model=$(sha256sum "$T/ev/served/model.safetensors" | cut -c1-64)"
+    u=$(sed -n 2p "$T/train.tsv" | cut -f1)
+    if ran -o "$T/rec.md" "evaluate.sh --seeds 2: recommend.sh serves it" sh "$P/recommend.sh" --run "$T/ev" --user "$u" --k 5; then
+        check "evaluate.sh --seeds 2: recommend.sh lists 5 titles" test "$(grep -c '^[0-9]\. ' "$T/rec.md")" -eq 5
+    fi
+fi
+# Refusals.
+sh "$P/train-eval.sh" --seeds 0 "$T/prep" "$T/x" >/dev/null 2>"$T/err"
+check "--seeds 0: status 2" test $? -eq 2
+check "--seeds 0: said so" grep -q "^train-eval: --seeds: '0' is not a whole number" "$T/err"
+sh "$P/train-eval.sh" --seeds 2 --model "$m" "$T/prep" "$T/x" >/dev/null 2>"$T/err"
+check "--seeds with --model: status 2" test $? -eq 2
+expect_fail "mlr-predict: a model of other data among several" 1 "" \
+    mlr-predict --model "$m" --model "$T/nosuch.safetensors" --rows "$T/prep/enc-test"
