@@ -10,6 +10,15 @@ export PATH
 # one at start spares each process OpenBLAS's 0.1 s of spinning threads.
 OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 export OPENBLAS_NUM_THREADS
+# Run alone (sh bench/NAME.sh, not through run.sh): a temporary folder of
+# its own, removed at exit, and the result rows on stdout at the end.
+if [ -z "${BENCH_TMP:-}" ]; then
+    BENCH_TMP=$(mktemp -d) || exit 1
+    BENCH_OUT=$BENCH_TMP/results.tsv
+    : >"$BENCH_OUT"
+    trap 'cat "$BENCH_OUT"; rm -rf "$BENCH_TMP"' EXIT
+fi
+: "${BENCH_OUT:=$BENCH_TMP/results.tsv}"
 
 # timed LABEL CMD...: runs CMD under GNU time; sets SECS and RSS_MB
 # (peak resident set of the largest process) and logs them on stderr.
