@@ -2,6 +2,7 @@
  * item) triples sorted newest first, so a field is a walk from the front. */
 #include "history.h"
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,4 +155,33 @@ size_t mlr_history_field(const mlr_history *h, const char *user, size_t ulen, co
     }
     (*buf)[len] = 0;
     return len;
+}
+
+char *mlr_history_note(char *train_json, size_t max)
+{
+    json_t *o = train_json ? json_loads(train_json, 0, NULL) : NULL;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        o = json_object();
+    }
+    json_object_set_new(o, "history_max", json_integer((json_int_t)max));
+    char *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    free(train_json);
+    return out;
+}
+
+long mlr_history_cap(const char *train_json, const char *path, mlr_err *e)
+{
+    json_t *o = train_json ? json_loads(train_json, 0, NULL) : NULL;
+    json_t *v = json_object_get(o, "history_max");
+    long cap = 0;
+    if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+              json_integer_value(v) > MLR_HISTORY_LIMIT))
+        cap = mlr_fail(e, "%s: metadata history_max is not a count in [1, %d]", path,
+                       MLR_HISTORY_LIMIT);
+    else if (v)
+        cap = (long)json_integer_value(v);
+    json_decref(o);
+    return cap;
 }

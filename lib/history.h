@@ -18,8 +18,11 @@
 /* The items of a history at most, the latest (mlr-history's default --max,
  * equal to mlr-encode's default --max-tokens, which would cut a longer
  * one): chosen on a validation slice (docs/features.md). Serving
- * (lib/serve.c) fills the feature with as many. */
+ * (lib/serve.c) fills the feature with as many as the model records
+ * (mlr_history_cap below), this many for a model that records none. */
 #define MLR_HISTORY_MAX 16
+/* The longest history a model can record (mlr-encode's --max-tokens). */
+#define MLR_HISTORY_LIMIT 4096
 
 typedef struct mlr_history mlr_history;
 
@@ -40,5 +43,16 @@ size_t mlr_history_last_row(const mlr_history *h, size_t u);
  * 0 (an empty field) for a user not in the table. */
 size_t mlr_history_field(const mlr_history *h, const char *user, size_t ulen, const char *own,
                          size_t olen, size_t max, char **buf, size_t *cap);
+
+/* The cap a model's histories had in training, in its metadata: the
+ * width of the user_history rows mlr-train read (mlr-history --max, cut
+ * by mlr-encode --max-tokens), "history_max" of the model's training
+ * options (config.train), which serving fills the feature up to.
+ * mlr_history_note returns train_json (a JSON object, NULL: empty) with
+ * history_max set, freeing it; mlr_history_cap reads it back: 0 when the
+ * model has none (trained before it was recorded), -1 and e filled when
+ * it is not a count in [1, MLR_HISTORY_LIMIT]. */
+char *mlr_history_note(char *train_json, size_t max);
+long mlr_history_cap(const char *train_json, const char *path, mlr_err *e);
 
 #endif

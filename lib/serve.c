@@ -181,19 +181,18 @@ static void rows_push(rows_buf *b, uint32_t u, uint32_t i, float r, double t)
     b->rating[b->n++] = r;
 }
 
-/* Each user's MLR_HISTORY_MAX latest rows, newest first: rows[j] of
+/* Each user's history_max latest rows, newest first: rows[j] of
  * times[j] grouped by user (hist_start), in history.tsv order, so that
  * of two rows at one time the later one is the newer (mlr-history's
  * rule). One pass per user, keeping the latest in insertion order. */
 static void note_recent(mlr_served *s, const uint32_t *item, const double *time)
 {
-    enum { H = MLR_HISTORY_MAX };
-    size_t U = mlr_strmap_count(s->users);
+    size_t H = s->history_max, U = mlr_strmap_count(s->users);
     s->recent = xmalloc((U * H + 1) * sizeof *s->recent);
-    s->nrecent = xcalloc(U + 1, 1);
+    s->nrecent = xcalloc(U + 1, sizeof *s->nrecent);
+    double *t = xmalloc(H * sizeof *t);
     for (size_t u = 0; u < U; u++) {
         uint32_t *r = s->recent + u * H;
-        double t[H];
         size_t n = 0;
         for (size_t j = s->hist_start[u]; j < s->hist_start[u + 1]; j++) {
             if (n == H && time[j] < t[H - 1])
@@ -207,8 +206,9 @@ static void note_recent(mlr_served *s, const uint32_t *item, const double *time)
             t[at] = time[j];
             r[at] = item[j];
         }
-        s->nrecent[u] = (uint8_t)n;
+        s->nrecent[u] = (uint16_t)n;
     }
+    free(t);
 }
 
 /* User u's profile: the user columns of row r, interned. */
@@ -321,6 +321,12 @@ int mlr_served_open(mlr_served *s, const char *dir, int verify, mlr_err *e)
     for (size_t i = 0; rc == 0 && i < s->m.query.nfeat; i++)
         if (strcmp(s->m.query.feat[i].name, "user_history") == 0)
             s->history_feature = 1;
+    /* the cap the model was trained with; a model older than its record:
+       the pipelines' default then */
+    long cap = rc == 0 ? mlr_history_cap(s->m.train_json, model_path, e) : 0;
+    if (cap < 0)
+        rc = -1;
+    s->history_max = cap > 0 ? (size_t)cap : MLR_HISTORY_MAX;
     if (rc == 0)
         rc = read_items(s, e);
     if (rc == 0)
@@ -387,8 +393,8 @@ size_t mlr_served_history(const mlr_served *s, long u, const uint32_t *rated, si
     if (!s->history_feature)
         return 0;
     size_t nk = u >= 0 ? s->nrecent[u] : 0;
-    for (size_t k = 0; k < nrated + nk && n < MLR_HISTORY_MAX; k++, n++) {
-        uint32_t item = k < nrated ? rated[nrated - 1 - k] : s->recent[(size_t)u * MLR_HISTORY_MAX + k - nrated];
+    for (size_t k = 0; k < nrated + nk && n < s->history_max; k++, n++) {
+        uint32_t item = k < nrated ? rated[nrated - 1 - k] : s->recent[(size_t)u * s->history_max + k - nrated];
         const char *id = mlr_strmap_key(s->item_ids, item);
         size_t il = strlen(id);
         if (len + il + 2 > *cap) {
@@ -436,7 +442,7 @@ static int encode_feature(const mlr_served *s, model_input *in, size_t i, const 
         return mlr_fail(e, "%s/spec: no feature '%s' (the model's)", s->dir, mf->name);
     if (mf->kind == MF_CAT || mf->kind == MF_BAG) {
         /* a history holds as many items as training gave it (history.h) */
-        size_t L = mf->kind != MF_BAG ? 1 : strcmp(f->column, "user_history") == 0 ? MLR_HISTORY_MAX
+        size_t L = mf->kind != MF_BAG ? 1 : strcmp(f->column, "user_history") == 0 ? s->history_max
                                                                                   : SERVE_MAX_TOKENS;
         mlr_array *a = &in->arr[in->narr++];
         mlr_array_alloc(a, MLR_I4, 2, n, L);

@@ -57,11 +57,13 @@ typedef struct {
                              latest row's value, -1 for a column not there */
     /* With a user_history feature in the query tower (history_feature):
      * each user's latest items of history.tsv, newest first (by timestamp,
-     * the later row on a tie, as mlr-history), MLR_HISTORY_MAX at most:
-     * recent[u * MLR_HISTORY_MAX ..] of nrecent[u] catalogue indices. */
+     * the later row on a tie, as mlr-history), history_max at most (the
+     * model's cap, mlr_history_cap; MLR_HISTORY_MAX for a model without
+     * it): recent[u * history_max ..] of nrecent[u] catalogue indices. */
     int history_feature;
-    uint32_t *recent;     /* (U, MLR_HISTORY_MAX) */
-    uint8_t *nrecent;     /* (U) */
+    size_t history_max;
+    uint32_t *recent;     /* (U, history_max) */
+    uint16_t *nrecent;    /* (U) */
     double last_time;     /* the spec's timestamp max: the last training time
                              (0 without a timestamp feature) */
     char fingerprint[65]; /* SHA-256 of model.safetensors (MANIFEST's line) */
@@ -85,7 +87,7 @@ void mlr_served_profile(const mlr_served *s, size_t u, mlr_profile *p);
  * items rated (catalogue indices, oldest first) then known user u's
  * latest history.tsv items (u < 0: none), newest first, '|'-joined and
  * NUL-terminated into *buf (grown as needed, *cap its size), at most
- * MLR_HISTORY_MAX of them, the cap the model was trained with. Returns
+ * s->history_max of them, the cap the model was trained with. Returns
  * the length; 0 without a user_history feature. */
 size_t mlr_served_history(const mlr_served *s, long u, const uint32_t *rated, size_t nrated,
                           char **buf, size_t *cap);

@@ -17,6 +17,7 @@
 
 #include "checkpoint.h"
 #include "encdir.h"
+#include "history.h"
 #include "ids.h"
 #include "metrics.h"
 #include "mlr.h"
@@ -1009,6 +1010,10 @@ static void catch_stop_signals(void)
 /* Trains m; with resume, from the state of that checkpoint; with
  * o->checkpoint, the state after each epoch kept there (fingerprint: of
  * this run). */
+/* The width of the user_history rows trained on (0: none), which the
+ * model's metadata records for serving (lib/history.h). */
+static size_t history_width;
+
 static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
                  const char *fingerprint, const mlr_ckpt *resume, mlr_err *e)
 {
@@ -1026,6 +1031,9 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
         free_validation(&v);
         return -1;
     }
+    for (size_t i = 0; i < m->query.nfeat; i++)
+        if (strcmp(m->query.feat[i].name, "user_history") == 0)
+            history_width = d.q.L[i];
     model_catalogue cat;
     if (load_negatives(&cat, m, o, &d, nkeys, e) < 0) {
         free_dataset(&d);
@@ -1176,6 +1184,8 @@ static int run(const options *o, mlr_err *e)
         m.spec_path = abs ? abs : xstrdup(o->spec);
         m.train_sha256 = xstrdup(sha);
         m.train_json = train_json(o);
+        if (history_width)
+            m.train_json = mlr_history_note(m.train_json, history_width);
         rc = model_save(&m, o->output, e);
     }
     if (logfp && !log_stdout && fclose(logfp) != 0 && rc == 0)

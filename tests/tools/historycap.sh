@@ -1,0 +1,58 @@
+#!/bin/sh
+# The history cap is the model's: a model trained on histories of at most 4
+# items (prepare.sh --history 4) records it (history_max in its training
+# options) and is served with 4, not the default 16: a known user's list
+# is mlr-topk's on the pipeline's per-user query of 4 items, and of 6
+# movies a new user gives, the last 4 make the history.
+. "$(dirname "$0")/lib.sh"
+P=$MLR_ROOT/pipelines
+mlr-synth --n-users 120 --n-items 200 --n-ratings 6000 --seed 13 --output "$T/all.tsv"
+mlr-split --seed 3 --test-fraction 0.2 --test-output "$T/test.tsv" --output "$T/train.tsv" "$T/all.tsv"
+if ! { sh "$P/prepare.sh" --history 4 "$T/train.tsv" "$T/test.tsv" "$T/prep" &&
+       sh "$P/train-eval.sh" "$T/prep" "$T/run" --epochs 2 --quiet &&
+       sh "$P/package.sh" "$T/prep" "$T/run" "$T/served"; } 2>"$T/log"; then
+    fail "prepare.sh --history 4, train-eval.sh, package.sh" "$(tail -n 3 "$T/log" | tr '\n' ' ')"
+    exit 0
+fi
+S=$T/served
+# (config is a JSON string inside the header: its quotes escaped)
+check "the model records its history cap (history_max 4)" grep -aq '"history_max\\":4[,}]' "$S/model.safetensors"
+
+# Known users, seen items kept, at their last training time: the per-user
+# query's list and scores (users.npy: their latest 4 items).
+mlr-topk --quiet --queries "$T/run/users.npy" --query-ids "$T/run/users.ids" --items "$T/run/items.npy" \
+    --k 10 --output "$T/users-topk.tsv"
+for u in 5 60; do
+    t=$(awk -F'\t' -v u=$u '$1 == u && $4 > m { m = $4 } END { print m }' "$T/train.tsv")
+    n=$(awk -F'\t' -v u=$u '$1 == u' "$T/train.tsv" | wc -l)
+    rm -f "$T/k.tsv"
+    ran "known user $u" mlr-recommend --served "$S" --time "$t" --keep-seen --k 10 --output "$T/k.tsv" $u &&
+        sed 1d "$T/k.tsv" | cut -f3,4 >"$T/got" &&
+        awk -F'\t' -v OFS='\t' -v u=$u '$2 == u { print $(NF - 1), $NF }' "$T/users-topk.tsv" >"$T/want" &&
+        check "known user $u ($n ratings): the list and scores of their query of 4 items" \
+            awk -F'\t' 'NR == FNR { i[FNR] = $1; s[FNR] = $2; next }
+                $1 != i[FNR] || $2 - s[FNR] > 1e-4 || s[FNR] - $2 > 1e-4 { exit 1 }
+                END { if (FNR != 10) exit 1 }' "$T/got" "$T/want"
+done
+
+# A new user of 6 movies: the last 4 given are the history (items and
+# scores: a 2-epoch model's top 10 can be one list for any history).
+pop=$(awk -F'\t' 'NR > 1 { n[$2]++ } END { for (i in n) print n[i] "\t" i }' "$T/train.tsv" |
+    sort -k1,1nr -k2,2n | cut -f2)
+list() {
+    name=$1; shift
+    rm -f "$T/$name.tsv"
+    ran "new user: $name" mlr-recommend --served "$S" --keep-seen --k 10 --output "$T/$name.tsv" \
+        --rated-items "$1" && sed 1d "$T/$name.tsv" | cut -f3,4 >"$T/$name"
+}
+list m6 "$(echo "$pop" | sed -n '20,25p' | paste -sd, -)"
+list l4 "$(echo "$pop" | sed -n '22,25p' | paste -sd, -)"
+list f4 "$(echo "$pop" | sed -n '20,23p' | paste -sd, -)"
+same "6 rated movies: the list of their last 4" "$T/m6" "$T/l4"
+check "... not of their first 4" sh -c '! cmp -s "$1" "$2"' - "$T/m6" "$T/f4"
+
+# A model whose recorded cap is not a count is refused in one line.
+cp -R "$S" "$T/bad"
+LC_ALL=C sed 's/"history_max\\":4,/"history_max\\":0,/' "$S/model.safetensors" >"$T/bad/model.safetensors"
+expect_fail "history_max 0 in the model's metadata" 1 "history_max is not a count" \
+    mlr-recommend --no-verify --served "$T/bad" 5
