@@ -1,0 +1,292 @@
+#!/bin/sh
+# benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--jobs J] [--seeds N]
+#              OUTDIR [mlr-train options...]
+# benchmark.sh --tables OUTDIR
+#
+# The model beside most-popular and EASE (mlr-baseline) on the protocols of
+# issue 13, every figure from a run in OUTDIR, made with one command:
+#   random     ML-100K, random 80/20 split, seed 42, every item a candidate:
+#              the seed report's top-k accuracies (nothing removed) and the
+#              field's per-user metrics (training items removed)
+#   user-time  ML-100K, each user's latest 20% of rows held out (mlr-split
+#              --by user-time), validation slice cut the same way
+#   latest     ml-latest-small, random 80/20 split, seed 42
+#   folds      ML-100K's five official folds u1..u5 (crossval.sh): the RMSE
+#              beside libFM 0.8907, LIBMF 0.911 and SVD++ 0.919
+# Every choice is made on validation slices cut from the training rows: the
+# model's epoch (evaluate.sh's slice, cut the way the test rows were:
+# mlr-train --epochs 40 --patience 5 keeps the epoch best on it; options
+# given here come after, and the last wins) and EASE's lambda (each of
+# --lambdas fitted on the fit rows and scored on the validation slice by
+# nDCG@10; the best refitted on the training rows). The test rows are
+# scored once, at the end. The
+# per-user metrics query each user once, at their last training time with
+# their training history (mlr-score --user-queries), and remove the
+# user's training items.
+# Leaves in OUTDIR:
+#   SETUP/             train.tsv test.tsv, model/ (evaluate.sh's folder),
+#                      pop.tsv ease.tsv (the baselines' metrics on the test
+#                      rows), ease-lambda.tsv (lambda, its validation nDCG@10
+#                      and recall@10: the choice), folds/ (crossval.sh)
+#   results.tsv        setup, recommender, metric, value: every figure, long
+#   report.tsv field.tsv folds.tsv targets.tsv   the tables, as TSV
+#   benchmark.md       the same tables as Markdown
+#   --data DIR      holds ml-100k/ and ml-latest-small/ (default
+#                   $MLR_DATA_DIR, else data/); a setup whose data is
+#                   absent is skipped, and said so
+#   --setups LIST   which setups (default random,user-time,latest,folds)
+#   --lambdas LIST  EASE's lambdas to choose from (default 100,250,500,1000)
+#   --jobs J        crossval.sh's folds at once (default: the cores)
+#   --seeds N       evaluate.sh's --seeds: N models averaged (default 1)
+#   --tables        only remake the tables from the runs already in OUTDIR
+# Extra arguments go to mlr-train in every setup, after --epochs 40
+# --patience 5 (e.g. --epochs 5 --patience 0: five epochs, the last kept).
+set -eu
+me=benchmark
+. "$(dirname "$0")/lib.sh"
+usage() { echo "usage: benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--jobs J] [--seeds N] OUTDIR [mlr-train options...] | --tables OUTDIR" >&2; exit 2; }
+bad() { echo "$me: $*" >&2; exit 2; }
+data= setups=random,user-time,latest,folds lambdas=100,250,500,1000 jobs=$(nproc) seeds=1 tables=0
+while [ $# -gt 0 ]; do
+    case $1 in
+    --data) [ $# -ge 2 ] || bad "option '$1' needs a value"; data=$2; shift 2 ;;
+    --setups) [ $# -ge 2 ] || bad "option '$1' needs a value"; setups=$2; shift 2 ;;
+    --lambdas) [ $# -ge 2 ] || bad "option '$1' needs a value"; lambdas=$2; shift 2 ;;
+    --jobs) [ $# -ge 2 ] || bad "option '$1' needs a value"; jobs=$2; shift 2 ;;
+    --seeds) [ $# -ge 2 ] || bad "option '$1' needs a value"; seeds=$2; shift 2 ;;
+    --tables) tables=1; shift ;;
+    -h|--help) mlr_help; exit 0 ;;
+    --) shift; break ;;
+    -*) usage ;;
+    *) break ;;
+    esac
+done
+[ $# -ge 1 ] || usage
+out=$1; shift
+# The model's epoch chosen on its validation slice (options given win).
+set -- --epochs 40 --patience 5 "$@"
+case $out in -*) out=./$out ;; esac
+count_opt --jobs "$jobs" 1 256
+count_opt --seeds "$seeds" 1 64
+for s in $(echo "$setups" | tr ',' ' '); do
+    case $s in random|user-time|latest|folds) ;; *) bad "--setups: random, user-time, latest or folds, not '$s'" ;; esac
+done
+for l in $(echo "$lambdas" | tr ',' ' '); do
+    case $l in ''|*[!0-9.]*|*.*.*|.) bad "--lambdas: a comma-separated list of positive numbers, not '$lambdas'" ;; esac
+done
+if [ -z "$data" ]; then
+    for d in "${MLR_DATA_DIR:-}" "$mlr_pipelines/../data"; do
+        if [ -n "$d" ] && [ -d "$d" ]; then data=$d; break; fi
+    done
+fi
+mkdir -p "$out"
+
+# ---- the runs ----
+
+# baselines SETUP: most-popular and EASE through mlr-score on the setup's
+# test rows, EASE's lambda chosen first on the model's validation slice.
+baselines() {
+    b=$1 s=$out/$1 m=$out/$1/model
+    printf 'lambda\tndcg@10\trecall@10\n' >"$s/ease-lambda.tsv"
+    for l in $(echo "$lambdas" | tr ',' ' '); do
+        run_stage "$b-ease-valid-$l" mlr-baseline --kind ease --lambda "$l" --exclude-train --train "$m/fit.tsv" \
+            --test "$m/valid.tsv" --item-ids "$m/items.ids" --k 10 --output "$s/ease-valid.topk.tsv"
+        mlr-score --quiet --test "$m/valid.tsv" --train "$m/fit.tsv" --topk "$s/ease-valid.topk.tsv" \
+            --item-ids "$m/items.ids" --output "$s/ease-valid.tsv"
+        awk -F'\t' -v OFS='\t' -v l="$l" '{ v[$1] = $2 } END { print l, v["ndcg@10"], v["recall@10"] }' \
+            "$(awkpath "$s/ease-valid.tsv")" >>"$s/ease-lambda.tsv"
+    done
+    rm -f "$s/ease-valid.topk.tsv" "$s/ease-valid.tsv"
+    # The best nDCG@10 on validation; the first listed on a tie.
+    best=$(awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } END { print b }' \
+        "$(awkpath "$s/ease-lambda.tsv")")
+    for kind in pop ease; do
+        lopt=
+        [ "$kind" = pop ] || lopt="--lambda $best"
+        # shellcheck disable=SC2086 # $lopt: empty or two plain words
+        run_stage "$b-$kind" mlr-baseline --kind "$kind" $lopt --train "$s/train.tsv" --test "$s/test.tsv" \
+            --item-ids "$m/items.ids" --k 100 --output "$s/$kind.topk.tsv"
+        # shellcheck disable=SC2086
+        run_stage "$b-$kind-excl" mlr-baseline --kind "$kind" $lopt --exclude-train --train "$s/train.tsv" \
+            --test "$s/test.tsv" --item-ids "$m/items.ids" --k 100 --output "$s/$kind.excl.tsv"
+        # The seed's accuracies from the lists that keep training items, the
+        # rest from the lists without them.
+        mlr-score --test "$s/test.tsv" --topk "$s/$kind.topk.tsv" --output "$s/$kind.all.tsv"
+        mlr-score --test "$s/test.tsv" --train "$s/train.tsv" --topk "$s/$kind.excl.tsv" \
+            --item-ids "$m/items.ids" --output "$s/$kind.excl-metrics.tsv"
+        awk -F'\t' 'FNR == 1 { if (NR == 1) print; next }
+            FILENAME == ARGV[1] { if ($1 ~ /^top[0-9]+$/) { print; kept[$1] } next }
+            !($1 in kept)' "$(awkpath "$s/$kind.all.tsv")" "$(awkpath "$s/$kind.excl-metrics.tsv")" >"$s/$kind.tsv"
+        rm -f "$s/$kind.all.tsv" "$s/$kind.excl-metrics.tsv" "$s/$kind.topk.tsv" "$s/$kind.excl.tsv"
+    done
+}
+
+# (run_stage sets $name: the functions here use other names.)
+# setup NAME TABLE "SPLIT OPTIONS" [mlr-train options...]: the split, the
+# model (its validation slice cut the way the test rows were), the baselines.
+setup() {
+    sname=$1 table=$2 split=$3; shift 3
+    s=$out/$sname
+    mkdir -p "$s"
+    # shellcheck disable=SC2086 # $split: plain words of this script's
+    run_stage "$sname-split" mlr-split $split --test-output "$s/test.tsv" --output "$s/train.tsv" "$table"
+    case $split in *user-time*) vby=user-time ;; *) vby=random ;; esac
+    # shellcheck disable=SC2086 # $seedopt: empty or two plain words
+    sh "$mlr_pipelines/evaluate.sh" --valid-by "$vby" $seedopt "$s/train.tsv" "$s/test.tsv" "$s/model" \
+        "$@" 2>"$s/log" || die "$sname: evaluate.sh failed: $(tail -n 1 "$s/log")"
+    baselines "$sname"
+}
+
+if [ "$tables" = 0 ]; then
+    seedopt=
+    [ "$seeds" = 1 ] || seedopt="--seeds $seeds"
+    ml100k= latest=
+    if [ -n "$data" ] && [ -f "$data/ml-100k/u.data" ]; then ml100k=$data/ml-100k; fi
+    if [ -n "$data" ] && [ -f "$data/ml-latest-small/ratings.csv" ]; then latest=$data/ml-latest-small; fi
+    for st in $(echo "$setups" | tr ',' ' '); do
+        case $st in
+        latest) [ -n "$latest" ] || { echo "$me: latest: skipped, no ml-latest-small in '$data'" >&2; continue; } ;;
+        *) [ -n "$ml100k" ] || { echo "$me: $st: skipped, no ml-100k in '$data'" >&2; continue; } ;;
+        esac
+        rm -rf "${out:?}/$st"
+        echo "$me: $st" >&2
+        case $st in
+        random|user-time) [ -f "$out/ml-100k.tsv" ] ||
+            run_stage ingest mlr-ingest --format ml-100k --output "$out/ml-100k.tsv" "$ml100k" ;;
+        latest) [ -f "$out/latest.tsv" ] ||
+            run_stage ingest-latest mlr-ingest --format ml-latest --output "$out/latest.tsv" "$latest" ;;
+        esac
+        case $st in
+        random) setup random "$out/ml-100k.tsv" "--by random --seed 42 --test-fraction 0.2" "$@" ;;
+        user-time) setup user-time "$out/ml-100k.tsv" "--by user-time --test-fraction 0.2" "$@" ;;
+        latest) setup latest "$out/latest.tsv" "--by random --seed 42 --test-fraction 0.2" "$@" ;;
+        folds)
+            mkdir -p "$out/folds"
+            # shellcheck disable=SC2086
+            sh "$mlr_pipelines/crossval.sh" --data "$ml100k" --jobs "$jobs" $seedopt "$out/folds/cv" "$@" \
+                2>"$out/folds/log" || die "folds: crossval.sh failed: $(tail -n 1 "$out/folds/log")" ;;
+        esac
+    done
+fi
+[ -d "$out" ] || die "$out: no such directory"
+
+# ---- every figure, long: setup, recommender, metric, value ----
+# From the runs' own files only: the model's test metrics (model) and
+# validation metrics (model-valid), the baselines', EASE's lambda, the
+# folds' RMSE and their mean.
+{
+    printf 'setup\trecommender\tmetric\tvalue\n'
+    for st in random user-time latest; do
+        s=$out/$st
+        [ -f "$s/model/metrics.tsv" ] || continue
+        for f in model:model/metrics.tsv model-valid:model/valid-metrics.tsv pop:pop.tsv ease:ease.tsv; do
+            [ -f "$s/${f#*:}" ] || continue
+            awk -F'\t' -v OFS='\t' -v s="$st" -v r="${f%%:*}" 'NR > 1 { print s, r, $1, $2 }' "$(awkpath "$s/${f#*:}")"
+        done
+        [ ! -f "$s/ease-lambda.tsv" ] || awk -F'\t' -v OFS='\t' -v s="$st" 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 }
+            END { if (b != "") print s, "ease", "lambda", b }' "$(awkpath "$s/ease-lambda.tsv")"
+        # The epoch the model kept (the log's last "kept": its best on validation).
+        [ ! -f "$s/model/train-log.tsv" ] || awk -F'\t' -v OFS='\t' -v s="$st" '
+            NR == 1 { for (i = 1; i <= NF; i++) if ($i == "kept") c = i; next } c { k = $c; n = $1 }
+            END { if (k != "") { print s, "model", "epoch_kept", k; print s, "model", "epochs_run", n } }' \
+            "$(awkpath "$s/model/train-log.tsv")"
+        # The median epoch's seconds of the model's training log.
+        [ ! -f "$s/model/train-log.tsv" ] || awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") c = i; next }
+            c { print $c }' "$(awkpath "$s/model/train-log.tsv")" | sort -g |
+            awk -v OFS='\t' -v s="$st" '{ x[NR] = $1 } END { if (NR) print s, "model", "epoch_seconds",
+                (NR % 2 ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2) }'
+    done
+    cv=$out/folds/cv
+    if [ -f "$cv/folds.tsv" ] && [ -f "$cv/summary.tsv" ]; then
+        awk -F'\t' -v OFS='\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "rmse") c = i; next }
+            c { print "folds", "model", "rmse_" $1, $c }' "$(awkpath "$cv/folds.tsv")"
+        awk -F'\t' -v OFS='\t' '$1 == "rmse" { print "folds", "model", "rmse", $2; print "folds", "model", "rmse_sd", $3 }' \
+            "$(awkpath "$cv/summary.tsv")"
+    fi
+} >"$out/results.tsv.tmp"
+mv "$out/results.tsv.tmp" "$out/results.tsv"
+
+# ---- the tables, as TSV, from results.tsv alone ----
+R=$(awkpath "$out/results.tsv")
+# The seed report's protocol: top-k over all items, nothing removed.
+awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
+    END { if (!(("random", "model", "top10") in v)) exit
+          print "metric", "two-tower model", "most popular", "EASE", "seed report (with the leak)"
+          split("top1 top5 top10 top50 top100 rmse", m, " "); split("0.0030 0.0535 0.1008 0.3368 0.5095 -", c, " ")
+          for (i = 1; i <= 6; i++) print m[i], g("model", m[i]), g("pop", m[i]), g("ease", m[i]), c[i] }
+    function g(r, k) { return (("random", r, k) in v) ? v["random", r, k] : "-" }' "$R" >"$out/report.tsv"
+# The field's protocol: per user, training items removed.
+awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
+    END { print "data and split", "users", "model nDCG@10", "EASE nDCG@10", "popular nDCG@10",
+                "model recall@10", "EASE recall@10", "popular recall@10", "EASE lambda (validation)", "model nDCG@10 (validation)",
+                "model epoch (validation)"
+          n = split("random user-time latest", s, " ")
+          d["random"] = "ML-100K, random 80/20 (seed 42)"; d["user-time"] = "ML-100K, each user'"'"'s latest 20%"
+          d["latest"] = "ml-latest-small, random 80/20 (seed 42)"
+          for (i = 1; i <= n; i++) { if (!((s[i], "model", "ndcg@10") in v)) continue
+              print d[s[i]], g(s[i], "model", "users"), g(s[i], "model", "ndcg@10"), g(s[i], "ease", "ndcg@10"), g(s[i], "pop", "ndcg@10"),
+                    g(s[i], "model", "recall@10"), g(s[i], "ease", "recall@10"), g(s[i], "pop", "recall@10"),
+                    g(s[i], "ease", "lambda"), g(s[i], "model-valid", "ndcg@10"),
+                    g(s[i], "model", "epoch_kept") "/" g(s[i], "model", "epochs_run") } }
+    function g(s, r, k) { return ((s, r, k) in v) ? v[s, r, k] : "-" }' "$R" >"$out/field.tsv"
+# The five official folds: RMSE beside the published anchors.
+awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
+    END { print "model", "RMSE", "note"
+          if (("folds", "model", "rmse") in v) {
+              print "two-tower model (defaults), mean of u1..u5", v["folds", "model", "rmse"], "sd " v["folds", "model", "rmse_sd"]
+              for (k = 1; k <= 5; k++) print "two-tower model, u" k, v["folds", "model", "rmse_u" k], "fold u" k }
+          print "libFM (user and item features)", "0.8907", "published"
+          print "LIBMF", "0.911", "published"
+          print "SVD++", "0.919", "published" }' "$R" >"$out/folds.tsv"
+# Issue 13's targets, each measured or said not measured.
+awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
+    END { print "measure", "measured", "target", "met"
+          t("ML-100K, u1..u5, mean RMSE", h("folds", "model", "rmse"), "<= 0.900", le("folds", "model", "rmse", 0.900))
+          t("report'"'"'s protocol, top-100", h("random", "model", "top100"), ">= 0.55", ge("random", "model", "top100", 0.55))
+          t("report'"'"'s protocol, top-10", h("random", "model", "top10"), ">= 0.10", ge("random", "model", "top10", 0.10))
+          split("random user-time latest", s, " "); split("0.01 0 0", plus, " ")
+          d["random"] = "random 80/20"; d["user-time"] = "per-user temporal"; d["latest"] = "ml-latest-small"
+          for (i = 1; i <= 3; i++) for (j = 1; j <= 2; j++) {
+              k = j == 1 ? "ndcg@10" : "recall@10"
+              e = h(s[i], "ease", k)
+              t(d[s[i]] ", " k, h(s[i], "model", k), e == "-" ? ">= EASE" (plus[i] > 0 ? " + " plus[i] : "") : ">= " sprintf("%.4f", e + plus[i]) " (EASE " e (plus[i] > 0 ? " + " plus[i] : "") ")",
+                (s[i], "model", k) in v && e != "-" ? (v[s[i], "model", k] + 0 >= e + plus[i] - 1e-12 ? "yes" : "no") : "not measured") }
+          t("training seconds per epoch (median), ML-100K", h("random", "model", "epoch_seconds"), "within 1.2x of 0.15 (bench/, not here)", "see make bench") }
+    function h(s, r, k) { return ((s, r, k) in v) ? v[s, r, k] : "-" }
+    function le(s, r, k, x) { return ((s, r, k) in v) ? (v[s, r, k] + 0 <= x ? "yes" : "no") : "not measured" }
+    function ge(s, r, k, x) { return ((s, r, k) in v) ? (v[s, r, k] + 0 >= x ? "yes" : "no") : "not measured" }
+    function t(a, b, c, d) { print a, b, c, d }' "$R" >"$out/targets.tsv"
+
+# ---- the same tables as Markdown ----
+md() { # TSV: a Markdown table of it
+    awk -F'\t' '{ l = "|"; for (i = 1; i <= NF; i++) l = l " " $i " |"; print l
+        if (NR == 1) { l = "|"; for (i = 1; i <= NF; i++) l = l "---|"; print l } }' "$(awkpath "$1")"
+}
+{
+    echo "## The model beside the baselines (benchmark.sh)"
+    echo
+    echo "Every choice made on validation slices cut from the training rows (the model's epoch by"
+    echo "\`mlr-train --patience\`, EASE's lambda); the test rows scored once. Figures from \`results.tsv\`."
+    if [ "$(wc -l <"$out/report.tsv")" -gt 1 ]; then
+        echo
+        echo "### The seed report's protocol (ML-100K, random 80/20, seed 42, every item a candidate, nothing removed)"
+        echo
+        md "$out/report.tsv"
+    fi
+    if [ "$(wc -l <"$out/field.tsv")" -gt 1 ]; then
+        echo
+        echo "### The field's protocol (per user, training items removed; one query per user at their last training time, with their training history)"
+        echo
+        md "$out/field.tsv"
+    fi
+    echo
+    echo "### Rating prediction on ML-100K's five official folds"
+    echo
+    md "$out/folds.tsv"
+    echo
+    echo "### Issue 13's targets"
+    echo
+    md "$out/targets.tsv"
+} >"$out/benchmark.md.tmp"
+mv "$out/benchmark.md.tmp" "$out/benchmark.md"
+echo "$me: done: $out/benchmark.md" >&2

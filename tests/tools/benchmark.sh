@@ -1,0 +1,126 @@
+#!/bin/sh
+# pipelines/benchmark.sh on small synthetic data sets in ML-100K's and
+# ml-latest-small's raw formats (folds of their own): every setup runs, the
+# tables have their shape, and every figure in them is the one its run
+# wrote (a figure changed in a run's file changes the table, --tables).
+. "$(dirname "$0")/lib.sh"
+P=$MLR_ROOT/pipelines
+command -v parallel >/dev/null 2>&1 || { skip "benchmark.sh" "GNU parallel is not installed"; exit 0; }
+
+# ML-100K's raw files from a synthetic table (as tests/tools/crossval.sh):
+# u.data, u.user, u.item, u.genre, and folds uK.base/uK.test.
+D=$T/data
+mkdir -p "$D/ml-100k" "$D/ml-latest-small"
+mlr-synth --n-users 120 --n-items 150 --n-ratings 3000 --seed 3 --output "$T/synth.tsv"
+M=$D/ml-100k
+awk -F'\t' -v d="$M" 'NR == 1 { next }
+    { print $1 "\t" $2 "\t" $3 "\t" $4 > (d "/u.data")
+      if (!u[$1]++) print $1 "|" $5 "|" $6 "|" $7 "|" $8 > (d "/u.user.tmp")
+      if (!i[$2]++) print $2 "\t" $9 "\t" $10 > (d "/items.tmp") }' "$T/synth.tsv"
+printf 'unknown|0\nAction|1\nAdventure|2\nAnimation|3\nChildren'"'"'s|4\nComedy|5\nCrime|6\nDocumentary|7\nDrama|8\nFantasy|9\nFilm-Noir|10\nHorror|11\nMusical|12\nMystery|13\nRomance|14\nSci-Fi|15\nThriller|16\nWar|17\nWestern|18\n' >"$M/u.genre"
+sort -n "$M/u.user.tmp" >"$M/u.user"
+awk 'BEGIN { FS = "|" } NR == FNR { gname[$2] = $1; next }
+    { split($0, a, "\t"); n = split(a[3], have, "|"); flags = ""
+      for (k = 0; k <= 18; k++) { f = 0; for (h = 1; h <= n; h++) if (have[h] == gname[k]) f = 1; flags = flags "|" f }
+      print a[1] "|" a[2] "|01-Jan-1995||http://x/" flags }' "$M/u.genre" "$M/items.tmp" | sort -t'|' -k1,1n >"$M/u.item"
+rm -f "$M/u.user.tmp" "$M/items.tmp"
+for k in 1 2 3 4 5; do
+    awk -v k="$k" 'NR % 5 == k % 5 { print > "/dev/stderr"; next } { print }' "$M/u.data" \
+        >"$M/u$k.base" 2>"$M/u$k.test"
+done
+# ml-latest-small's: ratings.csv and movies.csv, from another synthetic table.
+mlr-synth --n-users 100 --n-items 200 --n-ratings 2500 --seed 5 --output "$T/synth2.tsv"
+awk -F'\t' 'NR == 1 { print "userId,movieId,rating,timestamp"; next } { print $1 "," $2 "," $3 "," $4 }' \
+    "$T/synth2.tsv" >"$D/ml-latest-small/ratings.csv"
+awk -F'\t' 'NR == 1 { print "movieId,title,genres"; next } !s[$2]++ { gsub(/"/, "", $9); print $2 ",\"" $9 "\"," $10 }' \
+    "$T/synth2.tsv" >"$D/ml-latest-small/movies.csv"
+
+O=$T/bench
+if sh "$P/benchmark.sh" --data "$D" --lambdas 10,100 --jobs 2 "$O" --epochs 3 --dim 8 --layers 8 \
+    --rating-layers 8 --quiet >"$T/out" 2>"$T/err"; then
+    pass "benchmark.sh runs every setup"
+else
+    fail "benchmark.sh runs every setup" "$(tail -n 3 "$T/err" | tr '\n' ' ')"
+fi
+
+# ---- the shape of the tables ----
+# shape FILE ROWS COLS: ROWS lines (header included), each of COLS fields.
+shape() { awk -F'\t' -v r="$2" -v c="$3" 'NF != c { bad = 1 } END { exit bad || NR != r }' "$1"; }
+check "report.tsv: header and six metrics, five columns" shape "$O/report.tsv" 7 5
+check "field.tsv: header and three setups, eleven columns" shape "$O/field.tsv" 4 11
+check "folds.tsv: header, the mean, five folds, three anchors" shape "$O/folds.tsv" 10 3
+check "targets.tsv: header and ten targets, four columns" shape "$O/targets.tsv" 11 4
+check "results.tsv: setup recommender metric value" test "$(head -n 1 "$O/results.tsv")" = "$(printf 'setup\trecommender\tmetric\tvalue')"
+for s in "The seed report's protocol" "The field's protocol" "five official folds" "Issue 13's targets"; do
+    check "benchmark.md has '$s'" grep -q "^### .*$s" "$O/benchmark.md"
+done
+# Every TSV row is a row of the Markdown.
+for t in report field folds targets; do
+    check "benchmark.md holds $t.tsv row for row" sh -c 'awk -F"\t" "{ l = \"|\"; for (i = 1; i <= NF; i++) l = l \" \" \$i \" |\"; print l }" "$1" |
+        while IFS= read -r l; do grep -qxF -- "$l" "$2" || exit 1; done' sh "$O/$t.tsv" "$O/benchmark.md"
+done
+
+# ---- every figure is its run's ----
+# val FILE METRIC: the value of a metric/value TSV.
+val() { awk -F'\t' -v m="$2" '$1 == m { print $2 }' "$1"; }
+# cell FILE ROW-PREFIX COLUMN: a table's cell.
+cell() { awk -F'\t' -v r="$2" -v c="$3" 'index($1, r) == 1 { print $c; exit }' "$1"; }
+check "report.tsv: the model's top10 is random/model/metrics.tsv's" \
+    test "$(cell "$O/report.tsv" top10 2)" = "$(val "$O/random/model/metrics.tsv" top10)"
+check "report.tsv: EASE's top100 is random/ease.tsv's" \
+    test "$(cell "$O/report.tsv" top100 4)" = "$(val "$O/random/ease.tsv" top100)"
+check "report.tsv: the model's rmse is its test rmse" \
+    test "$(cell "$O/report.tsv" rmse 2)" = "$(val "$O/random/model/metrics.tsv" rmse)"
+check "field.tsv: the temporal split's EASE nDCG@10 is user-time/ease.tsv's" \
+    test "$(cell "$O/field.tsv" "ML-100K, each user" 4)" = "$(val "$O/user-time/ease.tsv" ndcg@10)"
+check "field.tsv: ml-latest-small's popular recall@10 is latest/pop.tsv's" \
+    test "$(cell "$O/field.tsv" ml-latest-small 8)" = "$(val "$O/latest/pop.tsv" recall@10)"
+check "field.tsv: the model's nDCG@10 on validation is its valid-metrics.tsv's" \
+    test "$(cell "$O/field.tsv" "ML-100K, random" 10)" = "$(val "$O/random/model/valid-metrics.tsv" ndcg@10)"
+check "field.tsv: the model's epoch is the one its log kept, of those run" \
+    test "$(cell "$O/field.tsv" "ML-100K, random" 11)" = "$(awk -F'\t' 'END { print $NF "/" $1 }' "$O/random/model/train-log.tsv")"
+# --patience: the epoch kept is the one of the best validation top100
+# (the first of a tie), not the last one run.
+for st in random user-time latest; do
+    check "$st: the model kept its best epoch on validation" awk -F'\t' '
+        NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "top100") t = i; if ($i == "kept") k = i } next }
+        best == "" || $t + 0 > bv { best = $1; bv = $t + 0 } { kept = $k }
+        END { exit !(t && k && kept == best) }' "$O/$st/model/train-log.tsv"
+done
+check "field.tsv: users are the test users" \
+    test "$(cell "$O/field.tsv" "ML-100K, random" 2)" = "$(cut -f1 "$O/random/test.tsv" | sed 1d | sort -u | wc -l)"
+check "folds.tsv: the mean is crossval.sh's" \
+    test "$(cell "$O/folds.tsv" "two-tower model (defaults)" 2)" = "$(val "$O/folds/cv/summary.tsv" rmse)"
+check "folds.tsv: fold u3 is u3's test rmse" \
+    test "$(cell "$O/folds.tsv" "two-tower model, u3" 2)" = "$(val "$O/folds/cv/u3/metrics.tsv" rmse)"
+# EASE's lambda: the best validation nDCG@10 of those tried, on the fit rows.
+check "ease-lambda.tsv: one row per lambda tried" test "$(cut -f1 "$O/random/ease-lambda.tsv" | tr '\n' ' ')" = "lambda 10 100 "
+best=$(sort -t"$(printf '\t')" -k2,2gr -k1,1g "$O/random/ease-lambda.tsv" | sed -n 1p | cut -f1)
+[ "$best" != lambda ] || best=$(sed -n 2p "$O/random/ease-lambda.tsv" | cut -f1)
+check "field.tsv: EASE's lambda is the one best on validation ($best)" \
+    test "$(cell "$O/field.tsv" "ML-100K, random" 9)" = "$best"
+# The temporal setup holds out each user's latest rows.
+check "user-time: no test row is older than its user's training rows" awk -F'\t' \
+    'FNR == 1 { f++; next } f == 1 { if ($4 > m[$1]) m[$1] = $4; next } $4 < m[$1] { bad = 1 } END { exit bad }' \
+    "$O/user-time/train.tsv" "$O/user-time/test.tsv"
+check "user-time: the model's validation slice was cut by user-time" \
+    grep -q 'split-valid' "$O/user-time/log"
+
+# A figure changed in a run's file: --tables remakes the tables from it.
+awk -F'\t' -v OFS='\t' '$1 == "ndcg@10" { $2 = "0.987654" } { print }' "$O/random/model/metrics.tsv" >"$T/m.tsv"
+cp "$T/m.tsv" "$O/random/model/metrics.tsv"
+if ran "--tables remakes the tables" sh "$P/benchmark.sh" --tables "$O"; then
+    check "--tables: the changed figure in field.tsv" test "$(cell "$O/field.tsv" "ML-100K, random" 3)" = 0.987654
+    check "--tables: the changed figure in benchmark.md" grep -q '| 0.987654 |' "$O/benchmark.md"
+    check "--tables: and the target it meets" grep -q '^random 80/20, ndcg@10	0.987654	.*	yes$' "$O/targets.tsv"
+fi
+
+# Bad usage: status 2, one line.
+sh "$P/benchmark.sh" --setups nosuch "$T/x" >/dev/null 2>"$T/err"
+check "--setups of no setup: status 2" test $? -eq 2
+check "--setups of no setup: said so" grep -q "^benchmark: --setups: random, user-time, latest or folds, not 'nosuch'" "$T/err"
+# No data: every setup skipped, said so, the tables still made.
+if ran "no data: status 0" sh "$P/benchmark.sh" --data "$T/none" --setups random,latest "$T/empty"; then
+    check "no data: said so" grep -q "^benchmark: random: skipped, no ml-100k" "$T/.ran.err"
+    check "no data: the targets say not measured" grep -q 'not measured' "$T/empty/targets.tsv"
+fi
