@@ -236,6 +236,10 @@ void model_layout(model *m)
     layout_tower(m, &cap, "query", &m->query);
     layout_tower(m, &cap, "cand", &m->cand);
     layout_mlp(m, &cap, "rating", &m->rating);
+    if (c->wide) { /* zero at first: the head starts as the MLP alone */
+        add_tensor(m, &cap, "rating.linear.weight", 0, 2 * D, NULL);
+        add_tensor(m, &cap, "rating.dot.weight", 0, 1, NULL);
+    }
 }
 
 void model_alloc(model *m)
@@ -246,6 +250,28 @@ void model_alloc(model *m)
     point_tower(m, &m->query, &k);
     point_tower(m, &m->cand, &k);
     point_mlp(m, &m->rating, &k);
+    if (m->cfg.wide) {
+        m->lin = m->params + m->tensors[k].off;
+        m->dlin = m->grads + m->tensors[k++].off;
+        m->dot = m->params + m->tensors[k].off;
+        m->ddot = m->grads + m->tensors[k++].off;
+    }
+}
+
+void model_rating_wide(const model *m, const float *z, size_t B, float *pred)
+{
+    if (!m->cfg.wide)
+        return;
+    size_t D = model_out_width(m);
+    for (size_t r = 0; r < B; r++) {
+        const float *zr = z + r * 2 * D;
+        float s = 0.0f, d = 0.0f;
+        for (size_t i = 0; i < 2 * D; i++)
+            s += m->lin[i] * zr[i];
+        for (size_t i = 0; i < D; i++)
+            d += zr[i] * zr[D + i];
+        pred[r] += s + m->dot[0] * d;
+    }
 }
 
 static void init_uniform(float *w, size_t n, double limit, mlr_rng *rng)

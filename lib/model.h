@@ -80,12 +80,20 @@ typedef struct {
     size_t nrating, rating_layers[MODEL_MAX_LAYERS]; /* hidden widths of the head */
     size_t nquery, ncand;
     char query[MODEL_MAX_FEATURES][32], cand[MODEL_MAX_FEATURES][32];
+    int wide;       /* rating head: the MLP alone (0; files without the key),
+                       or beside it the bias terms and the towers' dot (1) */
 } model_config;
 
 typedef struct {
     model_config cfg;
     model_tower query, cand;
     model_mlp rating;            /* 2D -> rating_layers -> 1 */
+    /* cfg.wide: rating = MLP(z) + lin . z + dot (q . c), z = [q, c]: lin's
+     * halves are a user and an item bias, linear in the towers' outputs
+     * (which hold user_id's and item_id's embeddings), as a factorization
+     * machine's linear terms beside its pairwise one; NULL otherwise */
+    float *lin, *dlin;           /* (2D) rating.linear.weight */
+    float *dot, *ddot;           /* (1) rating.dot.weight */
     size_t P;
     float *params, *grads;       /* (P) */
     size_t ntensors;
@@ -153,6 +161,9 @@ void model_embed(const model_tower *t, const model_input *in, float *out);
 /* The same on `threads` threads: the same chunks of rows, each taken by
  * the first thread free (the same bits as one thread). */
 void model_embed_threads(const model_tower *t, const model_input *in, float *out, int threads);
+/* pred (B) += the wide head's terms on z (B, 2D) = [q, c] (nothing
+ * without cfg.wide): what the MLP's output gets in every prediction. */
+void model_rating_wide(const model *m, const float *z, size_t B, float *pred);
 /* out (N): the rating head on (q[n], c[n]), q and c (N, D) tower outputs. */
 void model_rating(const model *m, const float *q, const float *c, size_t N, float *out);
 /* out (N): the rating head on (query[n], cand[n]) of the aligned inputs. */

@@ -47,6 +47,8 @@ static char *config_json(const model *m)
     json_object_set_new(o, "dim", json_integer((json_int_t)m->cfg.dim));
     json_object_set_new(o, "layers", widths_json(m->cfg.layers, m->cfg.nlayers));
     json_object_set_new(o, "rating_layers", widths_json(m->cfg.rating_layers, m->cfg.nrating));
+    if (m->cfg.wide) /* absent: the MLP head of the files before it */
+        json_object_set_new(o, "rating_head", json_string("wide"));
     json_object_set_new(o, "query", tower_json(&m->query));
     json_object_set_new(o, "cand", tower_json(&m->cand));
     json_t *train = m->train_json ? json_loads(m->train_json, 0, NULL) : NULL;
@@ -158,6 +160,12 @@ static int config_from_json(model *m, const char *text, const char *path, mlr_er
               c->nrating + 1 > MODEL_MAX_LAYERS ||
               tower_from_json(&m->query, c->query, &c->nquery, json_object_get(o, "query")) < 0 ||
               tower_from_json(&m->cand, c->cand, &c->ncand, json_object_get(o, "cand")) < 0;
+    json_t *head = o ? json_object_get(o, "rating_head") : NULL;
+    if (!bad && head) {
+        const char *h = json_string_value(head);
+        bad = !h || (strcmp(h, "wide") != 0 && strcmp(h, "mlp") != 0);
+        c->wide = h && strcmp(h, "wide") == 0;
+    }
     json_t *train = o ? json_object_get(o, "train") : NULL;
     if (!bad && train)
         m->train_json = json_dumps(train, JSON_COMPACT | JSON_SORT_KEYS);

@@ -489,6 +489,7 @@ void model_rating(const model *m, const float *q, const float *c, size_t N, floa
         nn_copy_cols(z, 2 * D, q + s * D, D, B, D);
         nn_copy_cols(z + D, 2 * D, c + s * D, D, B, D);
         memcpy(out + s, model_mlp_forward(&m->rating, &ra, z, B), B * sizeof(float));
+        model_rating_wide(m, z, B, out + s);
     }
     free(z);
     model_acts_free(&ra);
@@ -512,6 +513,7 @@ void model_predict(const model *m, const model_input *qin, const model_input *ci
         nn_copy_cols(z, 2 * D, q, D, B, D);
         nn_copy_cols(z + D, 2 * D, c, D, B, D);
         memcpy(out + s, model_mlp_forward(&m->rating, &ra, z, B), B * sizeof(float));
+        model_rating_wide(m, z, B, out + s);
     }
     free(z);
     model_acts_free(&qa);

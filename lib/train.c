@@ -124,6 +124,7 @@ model_batch *model_batch_new_cand(const model *m, const model_input *qin, const 
         model_acts_init(&w->ra, &m->rating, 0, 1, pcap);
         w->z = xmalloc(pcap * 2 * D * sizeof(float));
         w->dz = xmalloc(pcap * 2 * D * sizeof(float));
+        w->pred = xmalloc((pcap ? pcap : 1) * sizeof(float));
         w->dc = xmalloc(ccap * D * sizeof(float));
         w->rowscale = xmalloc((pcap ? pcap : 1) * sizeof(float));
         w->dqs = xmalloc(pcap * D * sizeof(float));
@@ -176,6 +177,7 @@ void model_batch_free(model_batch *b)
         model_acts_free(&w->ra);
         free(w->z);
         free(w->dz);
+        free(w->pred);
         free(w->dc);
         free(w->logits);
         free(w->rowscale);
@@ -354,6 +356,28 @@ static void tower_backward_g(const model *m, const model_tower *t, model_acts *a
     model_tower_backward_into(t, a, in, B, dw, db, demb, rs);
 }
 
+/* The wide head's gradients (model_rating_wide): into the piece's block
+ * for lin and dot, added to dz for the towers. */
+static void wide_backward(const model *m, model_worker *w, const float *dpred, size_t Bt,
+                          size_t D)
+{
+    if (!m->cfg.wide)
+        return;
+    float *g = w->g ? w->g : m->grads;
+    float *dlin = in_block(m, g, m->dlin), *ddot = in_block(m, g, m->ddot);
+    for (size_t r = 0; r < Bt; r++) {
+        const float *z = w->z + r * 2 * D;
+        float *dz = w->dz + r * 2 * D, d = 0.0f;
+        nn_axpy(dlin, dpred[r], z, 2 * D);
+        nn_axpy(dz, dpred[r], m->lin, 2 * D);
+        for (size_t i = 0; i < D; i++)
+            d += z[i] * z[D + i];
+        ddot[0] += dpred[r] * d;
+        nn_axpy(dz, dpred[r] * m->dot[0], z + D, D);
+        nn_axpy(dz + D, dpred[r] * m->dot[0], z, D);
+    }
+}
+
 /* The rating head on z = [q, c[label]] of the worker's rows: returns the
  * sum of their squared errors; dq, dc += the gradient of weight x the
  * batch's mean squared error (B rows in all). */
@@ -367,12 +391,15 @@ static double rating_pass(const model *m, model_worker *w, const model_batch *b,
         memcpy(w->z + r * 2 * D, q + r * D, D * sizeof(float));
         memcpy(w->z + r * 2 * D + D, b->c + (size_t)label[r] * D, D * sizeof(float));
     }
-    const float *pred = model_mlp_forward(&m->rating, &w->ra, w->z, Bt);
+    float *pred = w->pred;
+    memcpy(pred, model_mlp_forward(&m->rating, &w->ra, w->z, Bt), Bt * sizeof(float));
+    model_rating_wide(m, w->z, Bt, pred);
     double mse = nn_mse_forward(pred, b->y + lo, Bt);
     float *dpred = w->ra.dh[m->rating.n - 1];
     memset(dpred, 0, Bt * sizeof(float));
     nn_mse_backward(dpred, pred, b->y + lo, weight * (double)Bt / (double)B, Bt);
     mlp_backward_g(m, &m->rating, &w->ra, w->z, w->dz, Bt, w->g ? w->g : m->grads);
+    wide_backward(m, w, dpred, Bt, D);
     for (size_t r = 0; r < Bt; r++) {
         const float *g = w->dz + r * 2 * D;
         nn_axpy(dq + r * D, 1.0f, g, D);
@@ -621,6 +648,24 @@ static void reduce(step_job *j)
     mlr_pool_pieces(b->pool, (size_t)b->pieces + b->nchunks, phase_reduce, j);
 }
 
+/* --rating-decay: grads += decay x w on the rating head's weights (piece
+ * 0's block, before the pieces are summed); returns decay / 2 x |w|^2. */
+static double head_decay(model *m, double decay)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const model_tensor *t = &m->tensors[i];
+        size_t n = (t->rows ? t->rows : 1) * t->cols;
+        if (strncmp(t->name, "rating.", 7) != 0 || strstr(t->name, ".bias"))
+            continue;
+        const float *w = m->params + t->off;
+        for (size_t k = 0; k < n; k++)
+            sum += (double)w[k] * w[k];
+        nn_axpy(m->grads + t->off, (float)decay, w, n);
+    }
+    return 0.5 * decay * sum;
+}
+
 /* Phases 1-3, the losses and figures into st; the gradients stay in the
  * pieces' blocks (dense) and row sets (embeddings). */
 static void forward_backward(step_job *j, model_step_stats *st)
@@ -659,6 +704,8 @@ static void forward_backward(step_job *j, model_step_stats *st)
     if (!(lo->rating_weight > 0 && j->ratings))
         st->rating = 0.0;
     st->loss = lo->retrieval_weight * st->retrieval * (double)B + lo->rating_weight * st->rating;
+    if (lo->head_decay > 0 && lo->rating_weight > 0 && j->ratings)
+        st->loss += head_decay(m, lo->head_decay);
 }
 
 void model_forward_backward(model *m, model_batch *b, const model_loss_opts *lo,

@@ -62,6 +62,8 @@ typedef struct {
     const model_catalogue *catalogue; /* ALL, MIXED: every row's item must have a row */
     size_t nsample;         /* MIXED: uniform draws per step */
     mlr_rng *neg_rng;       /* MIXED: their stream */
+    double head_decay;      /* + head_decay / 2 x the squared rating head's weights
+                               (its dense layers' and the wide terms', not biases) */
 } model_loss_opts;
 
 /* Everything a training batch needs besides the model (train_internal.h). */

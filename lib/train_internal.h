@@ -19,6 +19,7 @@ struct mlr_pool;
 typedef struct {
     model_acts qa, ca, ra;   /* query tower, candidate tower, rating head */
     float *z, *dz;           /* (Bt, 2D) rating head input */
+    float *pred;             /* (Bt) the rating head's output */
     float *logits;           /* (Bt, U) logits, then their gradient's rows: lcap */
     size_t lcap;
     float *rowscale;         /* (Bt) the scales of those rows */

@@ -37,7 +37,7 @@ typedef struct {
     model_config cfg;
     opt_config opt;
     int lr_set;
-    double retrieval_weight, rating_weight, id_dropout;
+    double retrieval_weight, rating_weight, id_dropout, rating_decay;
     int remove_hits, logq, quiet;
     model_negatives negatives;
     size_t nsample; /* --negatives mixed:N */
@@ -88,6 +88,11 @@ static const char USAGE[] =
     "      --dim N                   embedding width (default 32)\n"
     "      --layers LIST             tower dense layers, ReLU between (default 64,32)\n"
     "      --rating-layers LIST      rating head hidden layers, then 1 (default 64,32)\n"
+    "      --rating-head KIND        mlp (the MLP on both towers' outputs) or wide (the MLP,\n"
+    "                                user and item bias terms linear in the towers' outputs,\n"
+    "                                and the towers' dot product, as a factorization machine)\n"
+    "                                (default mlp)\n"
+    "      --rating-decay X          L2 on the rating head's weights: + X/2 |w|^2 (default 0)\n"
     "      --retrieval-weight X      weight of the in-batch softmax loss, summed over\n"
     "                                the batch as TFRS (default 1)\n"
     "      --rating-weight X         weight of the mean squared rating error (default 20)\n"
@@ -142,7 +147,7 @@ enum {
     OPT_ITEMS = 256, OPT_VALID, OPT_LOG, OPT_EVERY, OPT_QF, OPT_CF, OPT_DIM, OPT_LAYERS,
     OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
     OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_NO_LOGQ, OPT_IDDROP, OPT_PATIENCE,
-    OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT, OPT_NEG
+    OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT, OPT_NEG, OPT_HEAD, OPT_RDECAY
 };
 
 static const struct option LONGS[] = {
@@ -156,6 +161,8 @@ static const struct option LONGS[] = {
     {"candidate-features", required_argument, NULL, OPT_CF},
     {"dim", required_argument, NULL, OPT_DIM}, {"layers", required_argument, NULL, OPT_LAYERS},
     {"rating-layers", required_argument, NULL, OPT_RLAYERS},
+    {"rating-head", required_argument, NULL, OPT_HEAD},
+    {"rating-decay", required_argument, NULL, OPT_RDECAY},
     {"retrieval-weight", required_argument, NULL, OPT_RETW},
     {"rating-weight", required_argument, NULL, OPT_RATW},
     {"remove-accidental-hits", no_argument, NULL, OPT_HITS}, {"logq", no_argument, NULL, OPT_LOGQ},
@@ -266,6 +273,12 @@ static void parse_one(options *o, int c, const char *arg)
     case OPT_LOGQ: o->logq = 1; break;
     case OPT_NO_LOGQ: o->logq = 0; break;
     case OPT_NEG: negatives_opt(o, arg); break;
+    case OPT_HEAD:
+        if (strcmp(arg, "mlp") != 0 && strcmp(arg, "wide") != 0)
+            mlr_usage_die("--rating-head: '%s' is neither mlp nor wide", arg);
+        o->cfg.wide = arg[0] == 'w';
+        break;
+    case OPT_RDECAY: o->rating_decay = opt_nonneg("--rating-decay", arg); break;
     case OPT_OPT:
         if (strcmp(arg, "adagrad") == 0)
             o->opt.kind = OPT_ADAGRAD;
@@ -339,6 +352,8 @@ static const char *default_of(const options *d, const char *name, char *buf, siz
     else if (!strcmp(name, "no-logq")) snprintf(buf, cap, "%d", !d->logq);
     else if (!strcmp(name, "remove-accidental-hits")) snprintf(buf, cap, "%d", d->remove_hits);
     else if (!strcmp(name, "negatives")) snprintf(buf, cap, "batch");
+    else if (!strcmp(name, "rating-head")) snprintf(buf, cap, "%s", d->cfg.wide ? "wide" : "mlp");
+    else if (!strcmp(name, "rating-decay")) snprintf(buf, cap, "%g", d->rating_decay);
     else if (!strcmp(name, "id-dropout")) snprintf(buf, cap, "%g", d->id_dropout);
     else if (!strcmp(name, "optimizer")) snprintf(buf, cap, "%s", d->opt.kind == OPT_ADAM ? "adam" : "adagrad");
     else if (!strcmp(name, "lr")) snprintf(buf, cap, "%g", d->opt.lr);
@@ -770,6 +785,7 @@ static char *train_json(const options *o)
                                                     : o->negatives == MODEL_NEG_MIXED ? "mixed"
                                                     : "batch"));
     json_object_set_new(j, "negative_samples", json_integer((json_int_t)o->nsample));
+    json_object_set_new(j, "rating_decay", real9(o->rating_decay));
     return dump_json(j);
 }
 
@@ -1048,7 +1064,8 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
     mlr_rng neg_rng; /* the draws of mixed:N: their own stream too */
     mlr_rng_seed(&neg_rng, o->seed ^ 0x9e6a9e6aULL);
     model_loss_opts lo = {o->retrieval_weight, o->rating_weight, o->remove_hits, lq,
-                          o->id_dropout, &drop_rng, o->negatives, &cat, o->nsample, &neg_rng};
+                          o->id_dropout, &drop_rng, o->negatives, &cat, o->nsample, &neg_rng,
+                          o->rating_decay};
     size_t cap = o->batch < d.n ? o->batch : (d.n ? d.n : 1);
     size_t ccap = o->negatives == MODEL_NEG_ALL ? cat.n
                   : o->negatives == MODEL_NEG_MIXED ? (cap + o->nsample < cat.n ? cap + o->nsample : cat.n)

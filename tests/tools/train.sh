@@ -206,6 +206,18 @@ expect_fail "--negatives all: training items not in the catalogue" 1 "not in the
     mlr-train --rows "$D/enc/train" --spec "$D/spec" --catalogue "$T/few-items" --negatives all \
     --output "$T/m.safetensors"
 
+# --rating-head wide: saved in the config, read back by mlr-predict (the
+# bias terms and the dot count: another prediction than the MLP's alone)
+$TRAIN $OPTS --rating-head wide --rating-decay 0.001 --log "$T/wide.tsv" --output "$T/wide.safetensors" 2>"$T/err"
+check "--rating-head wide: trains" test $? -eq 0 -a -s "$T/wide.safetensors"
+check "--rating-head wide: in the config" grep -q 'rating_head.....wide' "$T/wide.safetensors"
+check "--rating-head wide: rmse below 1.2" awk -v r="$(col "$T/wide.tsv" rmse)" 'BEGIN { exit !(r > 0 && r < 1.2) }'
+ran -o "$T/wide.pred" "--rating-head wide: mlr-predict reads it" \
+    mlr-predict --model "$T/wide.safetensors" --rows "$D/enc/test" --output -
+check "--rating-head wide: a prediction per test row" \
+    test "$(grep -vc '^#' "$T/wide.pred")" -eq "$(wc -l <"$D/test.tsv")"
+expect_fail "--rating-head unknown" 2 "neither mlp nor wide" $TRAIN --rating-head deep --output "$T/m.safetensors"
+
 # errors: nothing written, the earlier model untouched
 cp "$T/m.safetensors" "$T/keep.safetensors"
 mkdir -p "$T/other"

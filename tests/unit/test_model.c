@@ -160,6 +160,11 @@ static const char *tensor_of(const model *m, size_t i)
     return "?";
 }
 
+/* The rating head of the cases below: wide (bias terms and the dot) and
+ * its weight decay. */
+static int head_wide;
+static double head_decay;
+
 /* The gradient checks' model: the tiny one on 6 users and 7 items, seed
  * 11, its embeddings larger than Keras' +-0.05 so every path carries a
  * gradient. 0, or -1 with e filled. */
@@ -167,6 +172,7 @@ static int fd_model(model *m, mlr_spec *spec, int with_rating, mlr_err *e)
 {
     make_spec(spec, 6, 7);
     model_config cfg = tiny_config(with_rating);
+    cfg.wide = head_wide;
     mlr_rng rng;
     mlr_rng_seed(&rng, 11);
     if (model_build(m, &cfg, spec, 0, &rng, e) < 0)
@@ -175,6 +181,10 @@ static int fd_model(model *m, mlr_spec *spec, int with_rating, mlr_err *e)
         if (m->tensors[k].sparse)
             for (size_t i = 0; i < m->tensors[k].rows * m->tensors[k].cols; i++)
                 m->params[m->tensors[k].off + i] *= 10.0f;
+    for (size_t i = 0; head_wide && i < 2 * model_out_width(m); i++) /* not 0: every path */
+        m->lin[i] = 0.3f * (float)mlr_rng_uniform(&rng) - 0.15f;
+    if (head_wide)
+        m->dot[0] = 0.7f;
     return 0;
 }
 
@@ -225,6 +235,7 @@ static void fd_case_threads(int remove_hits, int logq, int with_rating, double r
     float lq[7];
     logq_table(lq);
     fd_ctx x = {.m = &m, .lo = {rw, ratw, remove_hits, logq ? lq : NULL}};
+    x.lo.head_decay = head_decay;
     inputs(&x.q, &x.c, with_rating);
     x.b = model_batch_new(&m, &x.q, &x.c, 7, N, threads);
     x.b->first_layer = fl;
@@ -259,6 +270,19 @@ static void test_gradient_plain(void)
 static void test_gradient_hits_logq(void) { fd_case(1, 1, 0, 0.5, 2.0); }
 static void test_gradient_rating_feature(void) { fd_case(0, 1, 1, 1.0, 0.5); }
 static void test_gradient_retrieval_only(void) { fd_case(1, 0, 0, 1.0, 0.0); }
+
+/* The wide rating head (model_rating_wide), alone and with weight decay,
+ * on one and three threads. */
+static void test_gradient_wide_head(void)
+{
+    head_wide = 1;
+    fd_case(0, 1, 0, 1.0, 2.0);
+    head_decay = 0.3;
+    fd_case_threads(1, 1, 1, 1.0, 0.5, 3, MODEL_FL_AUTO);
+    head_wide = 0;
+    fd_case(0, 1, 0, 1.0, 2.0); /* decay on the MLP head alone */
+    head_decay = 0.0;
+}
 
 /* A catalogue of items 1..6 (item 6 in no row), their genres: what
  * --negatives all and mixed:N draw from. */
@@ -298,7 +322,7 @@ static void fd_case_neg(model_negatives neg, size_t nsample, int remove_hits, in
     int32_t row[7];
     catalogue(&cat, row);
     fd_ctx x = {.m = &m, .lo = {1.0, 0.5, remove_hits, logq ? lq : NULL, 0.0, NULL, neg, &cat,
-                                nsample, NULL}};
+                                nsample, NULL, 0.0}};
     x.lo.neg_rng = &x.neg;
     mlr_rng_seed(&x.neg0, 5);
     inputs(&x.q, &x.c, 0);
@@ -348,7 +372,7 @@ static double train_steps_cap(model *m, int steps, int threads, size_t cap)
     opt_config oc = opt_defaults();
     optimizer o;
     opt_init(&o, &oc, m->P);
-    model_loss_opts lo = {1.0, 1.0, 1, NULL, 0.0, NULL, MODEL_NEG_BATCH, NULL, 0, NULL};
+    model_loss_opts lo = {1.0, 1.0, 1, NULL, 0.0, NULL, MODEL_NEG_BATCH, NULL, 0, NULL, 0.0};
     size_t rows[N] = {0, 1, 2, 3, 4, 5};
     model_step_stats st;
     for (int s = 0; s < steps; s++)
@@ -542,6 +566,48 @@ static void refused(model *m, const char *drop, const char *shape_of, const char
     CHECKF(strstr(e.msg, words) != NULL, "'%s' lacks '%s'", e.msg, words);
 }
 
+/* A wide head's file: its config says so, its terms come back and count
+ * in every prediction; a file without the key (every older one) loads
+ * with the MLP head alone. */
+static void test_save_load_wide(void)
+{
+    mlr_spec spec;
+    make_spec(&spec, 6, 7);
+    model_config cfg = tiny_config(0);
+    cfg.wide = 1;
+    model m, l, plain;
+    mlr_rng rng;
+    mlr_rng_seed(&rng, 4);
+    mlr_err e;
+    CHECK(model_build(&m, &cfg, &spec, 0, &rng, &e) == 0);
+    size_t D = model_out_width(&m);
+    for (size_t i = 0; i < 2 * D; i++)
+        m.lin[i] = 0.1f * (float)(i % 5) - 0.2f;
+    m.dot[0] = 0.5f;
+    CHECKF(model_save(&m, path_in("w.safetensors"), &e) == 0, "%s", e.msg);
+    CHECKF(model_load(&l, path_in("w.safetensors"), &e) == 0, "%s", e.msg);
+    CHECK(l.cfg.wide == 1 && l.P == m.P && memcmp(l.params, m.params, m.P * sizeof(float)) == 0);
+    CHECK(l.dot[0] == 0.5f);
+    model_input q, c;
+    inputs(&q, &c, 0);
+    float pw[N], pp[N];
+    model_predict(&l, &q, &c, pw);
+    mlr_spec pspec;
+    CHECK(build(&plain, 6, 7, 3, &pspec) == 0); /* the same MLP weights, no wide terms */
+    CHECK(plain.cfg.wide == 0 && plain.lin == NULL && plain.P + 2 * D + 1 == m.P);
+    memcpy(plain.params, l.params, plain.P * sizeof(float));
+    model_predict(&plain, &q, &c, pp);
+    int differ = 0;
+    for (size_t r = 0; r < N; r++)
+        differ |= fabsf(pw[r] - pp[r]) > 1e-4f;
+    CHECK(differ);
+    model_free(&l);
+    model_free(&m);
+    model_free(&plain);
+    mlr_spec_free(&pspec);
+    mlr_spec_free(&spec);
+}
+
 static void test_load_refusals(void)
 {
     mlr_spec spec;
@@ -651,12 +717,14 @@ int main(void)
     RUN(test_gradient_rating_feature);
     RUN(test_gradient_retrieval_only);
     RUN(test_gradient_threads);
+    RUN(test_gradient_wide_head);
     RUN(test_gradient_negatives_all);
     RUN(test_gradient_negatives_mixed);
     RUN(test_training_lowers_loss_and_repeats);
     RUN(test_threads_repeat);
     RUN(test_factored_vs_naive);
     RUN(test_save_load);
+    RUN(test_save_load_wide);
     RUN(test_load_refusals);
     RUN(test_warm_start);
     RUN(test_build_refusals);
