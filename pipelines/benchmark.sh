@@ -2,6 +2,7 @@
 # benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--jobs J] [--seeds N]
 #              OUTDIR [mlr-train options...]
 # benchmark.sh --tables OUTDIR
+# benchmark.sh [--lambdas LIST] --baselines DIR
 #
 # The model beside most-popular and EASE (mlr-baseline) on the protocols of
 # issue 13, every figure from a run in OUTDIR, made with one command:
@@ -39,14 +40,18 @@
 #   --jobs J        crossval.sh's folds at once (default: the cores)
 #   --seeds N       evaluate.sh's --seeds: N models averaged (default 1)
 #   --tables        only remake the tables from the runs already in OUTDIR
+#   --baselines     only the baselines of one run DIR (pipeline.sh's): DIR
+#                   holds train.tsv, test.tsv and model/ (evaluate.sh's);
+#                   writes DIR/baseline-pop.tsv, baseline-ease.tsv and
+#                   baseline-ease-lambda.tsv, EASE's lambda chosen as here
 # Extra arguments go to mlr-train in every setup, after --epochs 40
 # --patience 5 (e.g. --epochs 5 --patience 0: five epochs, the last kept).
 set -eu
 me=benchmark
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--jobs J] [--seeds N] OUTDIR [mlr-train options...] | --tables OUTDIR" >&2; exit 2; }
+usage() { echo "usage: benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--jobs J] [--seeds N] OUTDIR [mlr-train options...] | --tables OUTDIR | [--lambdas LIST] --baselines DIR" >&2; exit 2; }
 bad() { echo "$me: $*" >&2; exit 2; }
-data= setups=random,user-time,latest,folds lambdas=100,250,500,1000 jobs=$(nproc) seeds=1 tables=0
+data= setups=random,user-time,latest,folds lambdas=100,250,500,1000 jobs=$(nproc) seeds=1 tables=0 only_baselines=0
 while [ $# -gt 0 ]; do
     case $1 in
     --data) [ $# -ge 2 ] || bad "option '$1' needs a value"; data=$2; shift 2 ;;
@@ -55,6 +60,7 @@ while [ $# -gt 0 ]; do
     --jobs) [ $# -ge 2 ] || bad "option '$1' needs a value"; jobs=$2; shift 2 ;;
     --seeds) [ $# -ge 2 ] || bad "option '$1' needs a value"; seeds=$2; shift 2 ;;
     --tables) tables=1; shift ;;
+    --baselines) only_baselines=1; shift ;;
     -h|--help) mlr_help; exit 0 ;;
     --) shift; break ;;
     -*) usage ;;
@@ -63,6 +69,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 1 ] || usage
 out=$1; shift
+[ "$only_baselines" = 0 ] || [ $# -eq 0 ] || usage # no mlr-train options
 # The model's epoch chosen on its validation slice (options given win).
 set -- --epochs 40 --patience 5 "$@"
 case $out in -*) out=./$out ;; esac
@@ -79,27 +86,27 @@ if [ -z "$data" ]; then
         if [ -n "$d" ] && [ -d "$d" ]; then data=$d; break; fi
     done
 fi
-mkdir -p "$out"
 
 # ---- the runs ----
 
-# baselines SETUP: most-popular and EASE through mlr-score on the setup's
-# test rows, EASE's lambda chosen first on the model's validation slice.
+# baselines LABEL DIR PREFIX: most-popular and EASE through mlr-score on
+# DIR's test rows, EASE's lambda chosen first on the validation slice of
+# DIR/model; into DIR/PREFIXpop.tsv, PREFIXease.tsv, PREFIXease-lambda.tsv.
 baselines() {
-    b=$1 s=$out/$1 m=$out/$1/model
-    printf 'lambda\tndcg@10\trecall@10\n' >"$s/ease-lambda.tsv"
+    b=$1 s=$2 pre=$3 m=$2/model
+    printf 'lambda\tndcg@10\trecall@10\n' >"$s/${pre}ease-lambda.tsv"
     for l in $(echo "$lambdas" | tr ',' ' '); do
         run_stage "$b-ease-valid-$l" mlr-baseline --kind ease --lambda "$l" --exclude-train --train "$m/fit.tsv" \
             --test "$m/valid.tsv" --item-ids "$m/items.ids" --k 10 --output "$s/ease-valid.topk.tsv"
         mlr-score --quiet --test "$m/valid.tsv" --train "$m/fit.tsv" --topk "$s/ease-valid.topk.tsv" \
             --item-ids "$m/items.ids" --output "$s/ease-valid.tsv"
         awk -F'\t' -v OFS='\t' -v l="$l" '{ v[$1] = $2 } END { print l, v["ndcg@10"], v["recall@10"] }' \
-            "$(awkpath "$s/ease-valid.tsv")" >>"$s/ease-lambda.tsv"
+            "$(awkpath "$s/ease-valid.tsv")" >>"$s/${pre}ease-lambda.tsv"
     done
     rm -f "$s/ease-valid.topk.tsv" "$s/ease-valid.tsv"
     # The best nDCG@10 on validation; the first listed on a tie.
     best=$(awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } END { print b }' \
-        "$(awkpath "$s/ease-lambda.tsv")")
+        "$(awkpath "$s/${pre}ease-lambda.tsv")")
     for kind in pop ease; do
         lopt=
         [ "$kind" = pop ] || lopt="--lambda $best"
@@ -116,10 +123,19 @@ baselines() {
             --item-ids "$m/items.ids" --output "$s/$kind.excl-metrics.tsv"
         awk -F'\t' 'FNR == 1 { if (NR == 1) print; next }
             FILENAME == ARGV[1] { if ($1 ~ /^top[0-9]+$/) { print; kept[$1] } next }
-            !($1 in kept)' "$(awkpath "$s/$kind.all.tsv")" "$(awkpath "$s/$kind.excl-metrics.tsv")" >"$s/$kind.tsv"
+            !($1 in kept)' "$(awkpath "$s/$kind.all.tsv")" "$(awkpath "$s/$kind.excl-metrics.tsv")" >"$s/$pre$kind.tsv"
         rm -f "$s/$kind.all.tsv" "$s/$kind.excl-metrics.tsv" "$s/$kind.topk.tsv" "$s/$kind.excl.tsv"
     done
 }
+
+if [ "$only_baselines" = 1 ]; then
+    for f in train.tsv test.tsv model/fit.tsv model/valid.tsv model/items.ids; do
+        [ -f "$out/$f" ] || die "$out/$f: no such file (--baselines wants a run of pipeline.sh)"
+    done
+    baselines baseline "$out" baseline-
+    exit 0
+fi
+mkdir -p "$out"
 
 # (run_stage sets $name: the functions here use other names.)
 # setup NAME TABLE "SPLIT OPTIONS" [mlr-train options...]: the split, the
@@ -134,7 +150,7 @@ setup() {
     # shellcheck disable=SC2086 # $seedopt: empty or two plain words
     sh "$mlr_pipelines/evaluate.sh" --valid-by "$vby" $seedopt "$s/train.tsv" "$s/test.tsv" "$s/model" \
         "$@" 2>"$s/log" || die "$sname: evaluate.sh failed: $(tail -n 1 "$s/log")"
-    baselines "$sname"
+    baselines "$sname" "$s" ""
 }
 
 if [ "$tables" = 0 ]; then

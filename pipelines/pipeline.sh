@@ -74,22 +74,11 @@ run_stage model-with-leak env MLR_STAGES= sh "$mlr_pipelines/train-eval.sh" --no
     "$run/model" "$run/leak" --quiet ${MLR_TRAIN_OPTS:-} --query-features \
     user_id,timestamp,user_occupation,user_age,user_gender,user_zip,user_occupation_text,rating
 
-# Stage 5: the baselines through the same scorer. The seed's accuracies
-# come from lists that keep training items; the per-user metrics from
-# lists without them.
-for kind in pop ease; do
-    b=$run/baseline-$kind
-    run_stage "baseline-$kind" mlr-baseline --kind "$kind" --train "$run/train.tsv" \
-        --test "$run/test.tsv" --item-ids "$run/model/items.ids" --k 100 --output "$b.topk.tsv"
-    run_stage "baseline-$kind-excl" mlr-baseline --kind "$kind" --exclude-train --train "$run/train.tsv" \
-        --test "$run/test.tsv" --item-ids "$run/model/items.ids" --k 100 --output "$b.excl.tsv"
-    mlr-score --test "$run/test.tsv" --topk "$b.topk.tsv" --output "$b.all.tsv"
-    mlr-score --test "$run/test.tsv" --train "$run/train.tsv" --topk "$b.excl.tsv" \
-        --item-ids "$run/model/items.ids" --output "$b.excl-metrics.tsv"
-    awk -F'\t' 'FNR == 1 { if (NR == 1) print; next }
-        FILENAME == ARGV[1] { if ($1 ~ /^top[0-9]+$/) { print; kept[$1] } next }
-        !($1 in kept)' "$(awkpath "$b.all.tsv")" "$(awkpath "$b.excl-metrics.tsv")" >"$b.tsv"
-done
+# Stage 5: the baselines through the same scorer (benchmark.sh's code):
+# EASE's lambda chosen on the model's validation slice; the seed's
+# accuracies from lists that keep training items, the per-user metrics
+# from lists without them.
+sh "$mlr_pipelines/benchmark.sh" --baselines "$run"
 
 # Stage 6: example recommendations: two known users and a new one.
 {

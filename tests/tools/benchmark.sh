@@ -124,3 +124,9 @@ if ran "no data: status 0" sh "$P/benchmark.sh" --data "$T/none" --setups random
     check "no data: said so" grep -q "^benchmark: random: skipped, no ml-100k" "$T/.ran.err"
     check "no data: the targets say not measured" grep -q 'not measured' "$T/empty/targets.tsv"
 fi
+# --baselines: one run's directory, no mlr-train options, the files it needs.
+sh "$P/benchmark.sh" --baselines "$O/random" --epochs 2 >/dev/null 2>"$T/err"
+check "--baselines with mlr-train options: status 2" test $? -eq 2
+sh "$P/benchmark.sh" --baselines "$T/nosuch" >/dev/null 2>"$T/err"
+check "--baselines of no run: said so" grep -q "^benchmark: $T/nosuch/train.tsv: no such file" "$T/err"
+

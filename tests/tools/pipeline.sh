@@ -24,3 +24,17 @@ for p in curves-topk.png curves-rmse.png eda/rating-hist.png eda/top-items.png; 
 done
 check "report links images that exist" sh -c "grep -o '([^)]*\.png)' '$r/report.md' | tr -d '()' | while read -r f; do test -f '$r/'\"\$f\" || exit 1; done"
 check "a new user's recommendations in the report" grep -q "^### New user" "$r/report.md"
+
+# The short table (issue 13 item 7): the model beside popularity and EASE,
+# every cell its run's file; EASE's lambda the best on validation.
+val() { awk -F'\t' -v m="$2" '$1 == m { print $2 }' "$1"; }
+check "report has the model beside the baselines" grep -q '^### The model beside the baselines' "$r/report.md"
+check "the per-user nDCG@10 row: the model's, popularity's and EASE's files" grep -qxF \
+    "| per user | nDCG@10 | $(val "$r/model/metrics.tsv" ndcg@10) | $(val "$r/baseline-pop.tsv" ndcg@10) | $(val "$r/baseline-ease.tsv" ndcg@10) | >= EASE + 0.01 |" "$r/report.md"
+check "the report's top-100 row: the same files" grep -qxF \
+    "| report's | top-100 | $(val "$r/model/metrics.tsv" top100) | $(val "$r/baseline-pop.tsv" top100) | $(val "$r/baseline-ease.tsv" top100) | >= 0.55 |" "$r/report.md"
+check "EASE's lambda: four tried on the validation slice" test "$(cut -f1 "$r/baseline-ease-lambda.tsv" | tr '\n' ' ')" = "lambda 100 250 500 1000 "
+best=$(sed 1d "$r/baseline-ease-lambda.tsv" | sort -t"$(printf '\t')" -k2,2gr -s | sed -n 1p | cut -f1)
+check "the report names the lambda best on validation ($best)" grep -q "EASE's lambda ($best) was chosen" "$r/report.md"
+check "the report says the model's validation nDCG@10" \
+    grep -q "the model reached nDCG@10 $(val "$r/model/valid-metrics.tsv" ndcg@10)\$" "$r/report.md"
