@@ -118,8 +118,14 @@ void mlr_die_err(const mlr_err *e)
     mlr_die("%s", e->msg);
 }
 
+/* -q of a tool: warnings are not printed (errors always are). */
+static int warnings_off;
+void mlr_quiet_warnings(void) { warnings_off = 1; }
+
 void mlr_warn(const char *fmt, ...)
 {
+    if (warnings_off)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vmessage("warning: ", fmt, ap);

@@ -32,8 +32,10 @@ void mlr_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn
 void mlr_usage_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* Dies with e->msg. */
 void mlr_die_err(const mlr_err *e) __attribute__((noreturn));
-/* "mlr-NAME: warning: msg" on stderr. */
+/* "mlr-NAME: warning: msg" on stderr, unless mlr_quiet_warnings() was
+ * called (a tool's -q: "nothing on stderr but errors"). */
 void mlr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void mlr_quiet_warnings(void);
 
 /* Call first in main, before anything opens a file: makes sure
  * descriptors 0, 1 and 2 are open (a closed stdout becomes /dev/full, so

@@ -52,9 +52,11 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 1 ] || usage
 out=$1; shift
+noopt out data
 count_opt --jobs "$jobs" 1 256
 count_opt --threads "$threads" 1 256 # the tools' range
 count_opt --seeds "$seeds" 1 64
+decimal_opt --valid-fraction "$vfrac" 0 1 # checked here, not in each fold after the work
 if [ -z "$data" ]; then
     for d in "${MLR_DATA_DIR:-}" "$mlr_root/data"; do
         if [ -n "$d" ] && [ -d "$d/ml-100k" ]; then data=$d/ml-100k; break; fi
@@ -65,7 +67,7 @@ for k in 1 2 3 4 5; do
     [ -f "$data/u$k.base" ] && [ -f "$data/u$k.test" ] || die "$data: no u$k.base and u$k.test"
 done
 command -v parallel >/dev/null || die "GNU parallel is not installed (make deps)"
-mkdir -p "$out"
+mkout "$out"
 
 run_stage ingest mlr-ingest --format ml-100k --output "$out/ratings.tsv" "$data"
 # A fold's rows: those of ratings.tsv whose (user, item) the fold's file

@@ -6,6 +6,10 @@
 #   sh pipelines/eda.sh runs/ml100k.tsv runs/eda
 set -eu
 case ${1:-} in --version) me=eda; . "$(dirname "$0")/lib.sh" ;; esac # it exits
+# Descriptors 0, 1, 2 open, as in lib.sh: a closed stdout is /dev/full.
+{ true 3<&0; } 2>/dev/null || exec </dev/null
+{ true 3>&1; } 2>/dev/null || exec >/dev/full
+{ true 3>&2; } 2>/dev/null || exec 2>/dev/null
 
 # -h, --help: the comment above, on stdout.
 case ${1:-} in -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
@@ -19,7 +23,15 @@ case $out in -*) out=./$out ;; esac
 if [ -n "${MLR_BIN:-}" ]; then PATH="$MLR_BIN:$PATH"; export PATH; fi
 command -v mlr-stats >/dev/null || { echo "eda: mlr-stats not found (set MLR_BIN or PATH)" >&2; exit 1; }
 command -v gnuplot >/dev/null || { echo "eda: gnuplot not found (make deps)" >&2; exit 1; }
-mkdir -p -- "$out"
+mkdir -p -- "$out" 2>/dev/null || { printf '%s\n' "eda: $out: cannot create the folder" >&2; exit 1; }
+# The temporaries: made by mktemp in OUTDIR (no fixed name a planted
+# symlink could take), with the mode > gives, removed at exit.
+tmpfile() {
+    t=$(mktemp -- "$out/$1.XXXXXX") || { printf '%s\n' "eda: cannot write in $out" >&2; exit 1; }
+    chmod "$(printf '%o' $((0666 & ~0$(umask))))" -- "$t" && printf '%s\n' "$t"
+}
+plotdata= report=
+trap 'rm -f -- "$plotdata" "$report"' EXIT
 
 # Stage 1: the summary and the tables to plot, one mlr-stats run each;
 # the rating and time tables only where the table has those columns.
@@ -62,16 +74,19 @@ fi
 # Horizontal bars: one row per title, the most rated at the top; long
 # titles are cut to 45 characters so the bars keep their room.
 if has_rows "$out/top-items.tsv"; then
+    plotdata=$(tmpfile top-items.plot) || exit 1
     awk -F'\t' 'NR > 1 {t = $3; if (length(t) > 45) t = substr(t, 1, 42) "..."; print $1 "\t" t "\t" $4}' \
-        "$out/top-items.tsv" >"$out/top-items.plot.tmp"
+        "$out/top-items.tsv" >"$plotdata"
+    # (its name: letters, digits and dots only, safe in a gnuplot string)
     plot top-items 1000,720 "set title 'The 25 most rated titles'; set xlabel 'ratings'; \
         set style fill solid 0.7; set yrange [*:*] reverse; set ytics font ',9'; set lmargin at screen 0.36; \
-        set xrange [0:*]; plot 'top-items.plot.tmp' using (\$3/2.0):1:(\$3/2.0):(0.4):ytic(2) with boxxyerror"
-    rm -f "$out/top-items.plot.tmp"
+        set xrange [0:*]; plot '${plotdata##*/}' using (\$3/2.0):1:(\$3/2.0):(0.4):ytic(2) with boxxyerror"
+    rm -f -- "$plotdata"
 fi
 
 # Stage 3: the report, Markdown with the figures and the plots.
 echo "eda: report" >&2
+report=$(tmpfile report.md) || exit 1
 {
     printf '# Exploratory analysis of %s\n' "$(basename -- "$table")"
     echo
@@ -92,6 +107,6 @@ echo "eda: report" >&2
     echo "| rank | item | title | ratings |"
     echo "|---|---|---|---|"
     tail -n +2 "$out/top-items.tsv" | awk -F'\t' '{gsub(/\|/, "\\|", $3); printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4}'
-} >"$out/report.md.tmp"
-mv "$out/report.md.tmp" "$out/report.md"
+} >"$report"
+mv -T -- "$report" "$out/report.md"
 printf '%s\n' "eda: wrote $out/report.md" >&2

@@ -53,18 +53,20 @@ fetch() {
     command -v curl >/dev/null || die "curl not found (make deps)"
     command -v unzip >/dev/null || die "unzip not found (make deps)"
     # Download under a temporary name: an interrupted run leaves no zip that looks whole.
-    if ! curl -fsL --retry 2 --connect-timeout 15 -o "$dir/$name.zip.part" "$BASE/$name.zip" 2>/dev/null; then
-        rm -f "$dir/$name.zip.part"
+    # (made by mktemp: no fixed name a planted symlink could take)
+    part=$(mktemp -- "$dir/$name.zip.XXXXXX") || die "$dir: not a writable folder"
+    if ! curl -fsL --retry 2 --connect-timeout 15 -o "$part" "$BASE/$name.zip" 2>/dev/null; then
+        rm -f -- "$part"
         die "cannot download $name.zip (no network?); $HINT"
     fi
     if [ -n "$zipsum" ]; then
-        got=$(sha256sum "$dir/$name.zip.part" | cut -d' ' -f1)
+        got=$(sha256sum "$part" | cut -d' ' -f1)
         if [ "$got" != "$zipsum" ]; then
-            rm -f "$dir/$name.zip.part"
+            rm -f -- "$part"
             die "$name.zip: SHA-256 $got, expected $zipsum (a changed or damaged download)"
         fi
     fi
-    mv "$dir/$name.zip.part" "$dir/$name.zip"
+    mv -T -- "$part" "$dir/$name.zip"
     unzip -q -o "$dir/$name.zip" -d "$dir" || die "$name.zip: cannot unpack"
     members_ok "$sums" || die "$name: unpacked files differ from the expected SHA-256 sums (GroupLens may have replaced the snapshot); $HINT"
     echo "fetch-data: $name ready in $dir/$name" >&2

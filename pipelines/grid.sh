@@ -58,13 +58,13 @@ bad() { printf '%s\n' "$me: $*" >&2; exit 2; }
 # makes the rerun's copy of it wait for that one and find it done.
 if [ "${1:-}" = --job ]; then
     dir=$2 threads=$3 name=$4 args=${5:-}
-    final=$dir/runs/$name part=$dir/runs/$name.part
+    final=$dir/runs/$name part=$dir/runs/$name.part # (made by mkdir, which refuses a planted link)
     mkdir -p "$dir/locks"
-    exec 8>"$dir/locks/$name"
+    exec 8>>"$dir/locks/$name" # (>>: a link planted there is never truncated)
     flock 8
     if [ -f "$final/valid-metrics.tsv" ]; then echo "$me: $name: already done" >&2; exit 0; fi
     rm -rf "$part" "$final"
-    mkdir -p "$part"
+    mkdir "$part" # (not -p: a link planted since is refused, not followed)
     set -f; set -- $args; set +f # values hold no spaces or globs (checked)
     # The command that reproduces the run, each word quoted where needed.
     cmd=
@@ -78,7 +78,7 @@ if [ "${1:-}" = --job ]; then
     if sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk --no-test "$dir/prep" "$part" "$@" >"$part/log" 2>&1; then
         secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
         echo "$secs" >"$part/seconds"
-        mv "$part" "$final"
+        mv -T "$part" "$final"
         printf '%s\n' "$me: $name: done in $secs s" >&2
         exit 0
     else
@@ -127,7 +127,7 @@ esac
 case $sort in rmse|mae|seconds) order= ;; *) order=r ;; esac
 abs() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$(pwd)/$1" ;; esac; }
 dir=$(abs "$dir") train=$(abs "$train") test=$(abs "$test")
-mkdir -p "$dir/runs"
+mkout "$dir/runs"
 
 # ---- the grid: GRID.tsv rows x the ::: lists, in DIR/grid.new ----
 # mlr-train's options as data (name, type value|flag, default), never
@@ -151,7 +151,16 @@ kind() {
 okvalue() {
     case $1 in ''|*[!A-Za-z0-9.,:_+-]*) bad "value '$1' of --$2: only letters, digits and . , : _ + - are allowed" ;; esac
 }
-g=$dir/grid.new
+# The temporaries: made by mktemp beside what they become (no fixed name
+# a planted symlink could take), removed at exit.
+g= gt= jobs_new= key_new= unsorted= results_new= best_part= hosts_check=
+rm_temporaries() {
+    for f in "$g" "$gt" "$jobs_new" "$key_new" "$unsorted" "$results_new" "$best_part" "$hosts_check"; do
+        [ -z "$f" ] || rm -rf -- "$f"
+    done
+}
+trap rm_temporaries EXIT
+g=$(beside "$dir/grid.tsv") || exit 1
 if [ -n "$gridfile" ]; then
     tr -d '\r' <"$gridfile" | awk 'NF' >"$g"
 else
@@ -162,10 +171,11 @@ add_list() {
     name=$1; shift
     optname "$name"
     [ $# -gt 0 ] || bad "--$name ::: needs at least one value"
+    gt=$(beside "$g") || exit 1
     awk -F'\t' -v OFS='\t' -v name="$name" -v vals="$*" 'BEGIN { n = split(vals, v, " ") }
         NR == 1 { e = $0 == ""; print (e ? name : $0 OFS name); next }
-        { for (i = 1; i <= n; i++) print (e ? v[i] : $0 OFS v[i]) }' "$g" >"$g.tmp"
-    mv "$g.tmp" "$g"
+        { for (i = 1; i <= n; i++) print (e ? v[i] : $0 OFS v[i]) }' "$g" >"$gt"
+    mv "$gt" "$g"
 }
 fixed=
 while [ $# -gt 0 ]; do
@@ -196,6 +206,7 @@ for c in $cols; do # checked: no space, no glob
     [ "$(printf '%s\n' "$header" | tr '\t' '\n' | grep -cx -- "$c")" -eq 1 ] || bad "'$c' twice in the grid"
     kinds="$kinds $(kind "$c")"
 done
+jobs_new=$(beside "$dir/jobs.tsv") || exit 1
 awk -F'\t' -v kinds="$kinds" -v fixed="$fixed" -v OFS='\t' '
     NR == 1 { nc = split($0, col, "\t"); split(kinds, kind, " "); next }
     {
@@ -213,19 +224,19 @@ awk -F'\t' -v kinds="$kinds" -v fixed="$fixed" -v OFS='\t' '
         if (seen[name]++) { print "grid: configuration " NR - 1 ": " name " twice" > "/dev/stderr"; exit 2 }
         args = args (fixed != "" ? " " fixed : "")
         print name, substr(args, 2)
-    }' "$g" >"$dir/jobs.new" || exit 2
-[ -s "$dir/jobs.new" ] || bad "the grid has no configuration"
+    }' "$g" >"$jobs_new" || exit 2
+[ -s "$jobs_new" ] || bad "the grid has no configuration"
 
 # A DIR holds one search: the same arguments resume it, others are refused.
-printf 'train\t%s\ntest\t%s\n' "$train" "$test" >"$dir/jobs.new.key"
-cat "$dir/jobs.new" >>"$dir/jobs.new.key"
-if [ -f "$dir/search.key" ] && ! cmp -s "$dir/search.key" "$dir/jobs.new.key"; then
-    rm -f "$dir/jobs.new" "$dir/jobs.new.key" "$g"
+key_new=$(beside "$dir/search.key") || exit 1
+printf 'train\t%s\ntest\t%s\n' "$train" "$test" >"$key_new"
+cat "$jobs_new" >>"$key_new"
+if [ -f "$dir/search.key" ] && ! cmp -s "$dir/search.key" "$key_new"; then
     die "$dir holds another search (other data or grid: see $dir/grid.tsv); use another --out"
 fi
-mv "$dir/jobs.new.key" "$dir/search.key"
-mv "$g" "$dir/grid.tsv"
-mv "$dir/jobs.new" "$dir/jobs.tsv"
+mv -T "$key_new" "$dir/search.key"
+mv -T "$g" "$dir/grid.tsv"
+mv -T "$jobs_new" "$dir/jobs.tsv"
 nruns=$(wc -l <"$dir/jobs.tsv")
 
 # The names (DIR, the tables, the checkout) reach each job through the
@@ -241,14 +252,15 @@ envs="--env MLR_BIN --env MLR_GRID_DIR --env MLR_GRID_SELF --env MLR_GRID_TRAIN 
 # same paths (a shared file system), checked before any work ----
 if [ -n "$sshlogin" ]; then
     token=$(date +%s%N).$$
-    printf '%s\n' "$token" >"$dir/hosts.check"
+    hosts_check=$(beside "$dir/hosts.check") || exit 1
+    printf '%s\n' "$token" >"$hosts_check"
     # shellcheck disable=SC2086 # $envs: fixed words
     seen=$(parallel --will-cite --nonall --tag --sshlogin "$sshlogin" $envs -q sh -c '
-        if [ "$(cat "$MLR_GRID_DIR/hosts.check" 2>/dev/null)" != "$1" ]; then echo "does not see $MLR_GRID_DIR"
+        if [ "$(cat "$MLR_GRID_DIR/$2" 2>/dev/null)" != "$1" ]; then echo "does not see $MLR_GRID_DIR"
         elif [ ! -r "$MLR_GRID_TRAIN" ] || [ ! -r "$MLR_GRID_TEST" ]; then echo "does not see $MLR_GRID_TRAIN or $MLR_GRID_TEST"
         elif [ ! -r "$MLR_GRID_SELF" ] || [ ! -x "$MLR_BIN/mlr-train" ]; then echo "has no $MLR_BIN/mlr-train or $MLR_GRID_SELF"
-        else echo ok; fi' sh "$token" 2>&1) && st=0 || st=$?
-    rm -f "$dir/hosts.check"
+        else echo ok; fi' sh "$token" "${hosts_check##*/}" 2>&1) && st=0 || st=$?
+    rm -f -- "$hosts_check"
     bad_host=$(printf '%s\n' "$seen" | grep -v '	ok$' | head -n 1)
     [ "$st" -eq 0 ] && [ -z "$bad_host" ] ||
         die "a host of --sshlogin cannot run the grid (every host needs DIR, the tables and this checkout at the same paths): $(printf '%s' "${bad_host:-status $st}" | tr '\t\n' ': ')"
@@ -276,6 +288,8 @@ parallel "$@" -q sh -c 'exec sh "$MLR_GRID_SELF" --job "$MLR_GRID_DIR" "$@"' sh 
 
 # ---- the results: one row per finished run, sorted ----
 # DIR through the environment: awk -v would expand its backslashes.
+unsorted=$(beside "$dir/results.tsv") || exit 1
+results_new=$(beside "$dir/results.tsv") || exit 1
 MLR_GRID_DIR=$dir awk -F'\t' -v OFS='\t' '
     BEGIN { dir = ENVIRON["MLR_GRID_DIR"] }
     FNR == NR { name[NR] = $1; next }
@@ -304,18 +318,15 @@ MLR_GRID_DIR=$dir awk -F'\t' -v OFS='\t' '
         for (i = 1; i <= cnt; i++) h = h order[i] OFS
         print h "seconds" OFS "run"
         for (i = 1; i <= nr; i++) print rows[i]
-    }' "$dir/jobs.tsv" "$dir/grid.tsv" >"$dir/results.unsorted"
-col=$(head -n 1 "$dir/results.unsorted" | tr '\t' '\n' | grep -nx -- "$sort" | cut -d: -f1 || true)
-if [ ! -s "$dir/results.unsorted" ]; then
-    rm -f "$dir/results.unsorted"
+    }' "$dir/jobs.tsv" "$dir/grid.tsv" >"$unsorted"
+col=$(head -n 1 "$unsorted" | tr '\t' '\n' | grep -nx -- "$sort" | cut -d: -f1 || true)
+if [ ! -s "$unsorted" ]; then
     die "no run finished (see $dir/runs/*.part/log)"
 fi
 [ -n "$col" ] || die "no column '$sort' in the results"
-{ head -n 1 "$dir/results.unsorted"; tail -n +2 "$dir/results.unsorted" |
-    sort -t "$tab" -s -k"$col,$col"g$order; } >"$dir/results.tmp"
-mv "$dir/results.tmp" "$dir/results.tsv"
-rm -f "$dir/results.unsorted"
-cat "$dir/results.tsv"
+{ head -n 1 "$unsorted"; tail -n +2 "$unsorted" |
+    sort -t "$tab" -s -k"$col,$col"g$order; } >"$results_new"
+mv -T "$results_new" "$dir/results.tsv"
 done_runs=$(( $(wc -l <"$dir/results.tsv") - 1 ))
 echo "$me: $done_runs of $nruns runs finished; table in $dir/results.tsv (by $sort on the validation slice)" >&2
 
@@ -325,14 +336,17 @@ echo "$me: $done_runs of $nruns runs finished; table in $dir/results.tsv (by $so
 # its figures.
 best=$(tail -n +2 "$dir/results.tsv" | head -n 1 | awk -F'\t' '{ print $NF }')
 if [ ! -f "$dir/best/metrics.tsv" ] || [ "$(cat "$dir/best/run" 2>/dev/null)" != "$best" ]; then
-    rm -rf "$dir/best.part" && mkdir -p "$dir/best.part"
-    printf '%s\n' "$best" >"$dir/best.part/run"
+    best_part=$(beside -d "$dir/best") || exit 1
+    printf '%s\n' "$best" >"$best_part/run"
     sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk --model "$dir/runs/$best/model.safetensors" \
-        "$dir/prep" "$dir/best.part" >"$dir/best.part/log" 2>&1 ||
-        die "scoring the winner $best on the test rows failed: $(tail -n 1 "$dir/best.part/log")"
-    rm -rf "$dir/best" && mv "$dir/best.part" "$dir/best"
+        "$dir/prep" "$best_part" >"$best_part/log" 2>&1 ||
+        die "scoring the winner $best on the test rows failed: $(tail -n 1 "$best_part/log")"
+    rm -rf "$dir/best" && mv -T "$best_part" "$dir/best"
 fi
 MLR_GRID_SORT=$sort awk -F'\t' -v run="$best" 'BEGIN { m = ENVIRON["MLR_GRID_SORT"] } $1 == m {
         printf "grid: the winner %s scored once on the test rows: %s %s\n", run, m, $2 > "/dev/stderr" }' \
     "$dir/best/metrics.tsv"
+# The table on stdout last: a closed stdout fails the run (in one line)
+# only once every file is complete.
+cat "$dir/results.tsv" 2>/dev/null || die "cannot write the table to stdout (it is in $dir/results.tsv)"
 [ "$failed" -eq 0 ] && [ "$done_runs" -eq "$nruns" ] || exit 1

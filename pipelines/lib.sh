@@ -13,6 +13,23 @@
 #                          not taken for an assignment (nor "-x" an option).
 #   mlr_mktemp [-d]        mktemp, or one line of the pipeline's own (the
 #                          TMPDIR at fault) and exit 1 in place of mktemp's.
+#   noopt VAR...           a relative name in VAR that starts with - gets ./
+#                          before it: no command (mkdir, cp, mv) reads it
+#                          as an option.
+#   beside [-d] PATH       a new file (-d: folder) PATH.tmp.XXXXXX, made
+#                          exclusively by mktemp in PATH's own folder, with
+#                          the mode > or mkdir gives: a temporary to rename
+#                          over PATH, at a name no planted symlink can
+#                          take (never PATH.tmp or PATH.$$); else one line
+#                          and exit 1. `t=$(beside PATH) || exit 1`.
+#   into PATH CMD...       CMD's stdout becomes PATH as a tool's output
+#                          would (docs/hardening.md): a regular file or a
+#                          new name through a temporary (beside) renamed
+#                          over it, a symlink written through to its
+#                          target; anything else (/dev/null, /dev/full, a
+#                          FIFO) written in place, never renamed over.
+#   mkout DIR              mkdir -p DIR, or one line of the pipeline's own
+#                          ("DIR: cannot create the folder: why") and exit 1.
 #   mlr_help               the script's header comment (line 2 to `set -eu`)
 #                          on stdout: what -h and --help print.
 # --version as a pipeline's first argument prints "mlrec-NAME VERSION", the
@@ -22,6 +39,14 @@
 # installed tree, else PATH. mlr_root holds data/ and runs/: the checkout,
 # or for an installed copy (make install: PREFIX/share/mlrec/pipelines,
 # tools in PREFIX/bin) the current directory.
+# Descriptors 0, 1 and 2 open before anything else, as the tools make
+# theirs (lib/mlr.h): a closed stdin reads /dev/null, a closed stdout is
+# /dev/full (writing to it fails, not writing does not; awk's exit no
+# longer fails on it), a closed stderr /dev/null. (`3>&1` fails on a
+# closed 1; `>&1` alone would not.)
+{ true 3<&0; } 2>/dev/null || exec </dev/null
+{ true 3>&1; } 2>/dev/null || exec >/dev/full
+{ true 3>&2; } 2>/dev/null || exec 2>/dev/null
 mlr_pipelines=$(cd "$(dirname "$0")" && pwd)
 case $mlr_pipelines in
 */share/mlrec/pipelines) mlr_bindir=${mlr_pipelines%/share/mlrec/pipelines}/bin mlr_root=$PWD ;;
@@ -62,6 +87,46 @@ count_opt() {
         [ ${#co_v} -le 18 ] && [ "${co_v:-0}" -ge "$3" ] && [ "${co_v:-0}" -le "$4" ] && return 0 ;;
     esac
     printf '%s\n' "$me: $1: '$2' is not a whole number in [$3, $4]" >&2
+    exit 2
+}
+
+noopt() { for no_v; do eval "case \${$no_v} in -*) $no_v=./\${$no_v} ;; esac"; done; }
+
+beside() {
+    bs_d=
+    [ "$1" != -d ] || { bs_d=-d; shift; }
+    bs_t=$(mktemp $bs_d -- "$1.tmp.XXXXXX" 2>/dev/null) ||
+        die "cannot create a temporary beside $1 (is its folder there and writable?)"
+    if [ -n "$bs_d" ]; then bs_m=0777; else bs_m=0666; fi
+    chmod "$(printf '%o' $((bs_m & ~0$(umask))))" -- "$bs_t" && printf '%s\n' "$bs_t"
+}
+
+mkout() {
+    mo_err=$(mkdir -p -- "$1" 2>&1) ||
+        die "$1: cannot create the folder: $(printf '%s' "$mo_err" | sed -n '$s/.*: //p')"
+}
+
+into() {
+    in_to=$1; shift
+    if [ -e "$in_to" ] && [ ! -f "$in_to" ]; then "$@" >"$in_to"; return; fi
+    [ ! -L "$in_to" ] || in_to=$(readlink -f -- "$in_to") || return 1
+    in_t=$(beside "$in_to") || return 1
+    if "$@" >"$in_t"; then mv -T -- "$in_t" "$in_to"; else in_st=$?; rm -f -- "$in_t"; return "$in_st"; fi
+}
+
+# decimal_opt OPTION VALUE [LO HI]: VALUE a decimal of the suite's grammar
+# (docs/numbers.md: -?D+(.D+)?([eE][+-]?D+)?, finite; no '+', blank, hex,
+# inf or nan), strictly between LO and HI when given; else one line,
+# status 2, before any work. (The value reaches awk through the
+# environment: -v would unescape it.)
+decimal_opt() {
+    MLR_V=$2 awk -v lo="${3:-}" -v hi="${4:-}" 'BEGIN { x = ENVIRON["MLR_V"]
+        if (x !~ /^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/) exit 1
+        v = x + 0
+        if (!(v <= 1.7976931348623157e308 && v >= -1.7976931348623157e308)) exit 1
+        if (lo != "" && !(v > lo + 0 && v < hi + 0)) exit 1 }' </dev/null && return 0
+    if [ -n "${3:-}" ]; then printf '%s\n' "$me: $1: '$2' is not a number between $3 and $4 (exclusive)" >&2
+    else printf '%s\n' "$me: $1: '$2' is not a number" >&2; fi
     exit 2
 }
 

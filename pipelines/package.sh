@@ -28,10 +28,13 @@ for f in "$prep/spec/features.tsv" "$prep/catalogue.tsv" "$history" "$run/model.
          "$run/items.npy" "$run/items.ids"; do
     [ -f "$f" ] || die "$f: no such file (run prepare.sh and train-eval.sh first)"
 done
-tmp=$served.tmp.$$
-rm -rf "$tmp"
-trap 'rm -rf "$tmp" "$tmp.manifest"' EXIT
-mkdir -p "$tmp"
+noopt prep run served history
+mkout "$(dirname -- "$served")"
+# Built in a folder made by mktemp beside SERVED (no fixed or PID name a
+# planted symlink could take), the old one set aside the same way.
+tmp=$(beside -d "$served") || exit 1
+old=
+trap 'rm -rf -- "$tmp" ${old:+"$old"}' EXIT
 cp "$run/model.safetensors" "$run/items.npy" "$run/items.ids" "$prep/catalogue.tsv" "$tmp/"
 for f in metrics.tsv train-log.tsv replaced-metrics.tsv; do
     [ ! -f "$run/$f" ] || cp "$run/$f" "$tmp/"
@@ -46,9 +49,9 @@ awk -F'\t' -v OFS='\t' 'NR == 1 {
     { for (j = 1; j <= k; j++) printf "%s%s", $keep[j], (j < k ? OFS : ORS) }' "$(awkpath "$history")" >"$tmp/history.tsv"
 # (the list is made before MANIFEST exists, so that it never lists itself)
 list=$(cd "$tmp" && find . -type f | sed 's|^\./||' | LC_ALL=C sort)
-(cd "$tmp" && printf '%s\n' "$list" | while IFS= read -r f; do sha256sum "$f"; done) >"$tmp.manifest"
-mv "$tmp.manifest" "$tmp/MANIFEST"
-rm -rf "$served.old.$$"
-[ ! -e "$served" ] || mv "$served" "$served.old.$$"
-mv "$tmp" "$served"
-rm -rf "$served.old.$$"
+(cd "$tmp" && printf '%s\n' "$list" | while IFS= read -r f; do sha256sum "$f"; done) >"$tmp/MANIFEST"
+if [ -e "$served" ] || [ -L "$served" ]; then
+    old=$(beside -d "$served") || exit 1
+    mv -T -- "$served" "$old/served"
+fi
+mv -T -- "$tmp" "$served"

@@ -46,12 +46,15 @@ while [ $# -gt 0 ]; do
 done
 case $vby in random|user-time|time) ;; *) die "--valid-by: random, user-time or time, not '$vby'" ;; esac
 count_opt --history "$hist" 0 100000 # 0: none; else mlr-history's --max
+decimal_opt --valid-fraction "$vfrac" 0 1 # mlr-split's --test-fraction, checked before any work
+count_opt --valid-seed "$vseed" 0 999999999999999999
 [ $# -ge 3 ] || usage
 train=$1 test=$2 out=$3
 shift 3
+noopt train test out spec
 [ -f "$train" ] || die "$train: no such file"
 [ -f "$test" ] || die "$test: no such file"
-mkdir -p "$out"
+mkout "$out"
 abspath() { (cd "$(dirname -- "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename -- "$1")"); }
 
 # The tables, linked where the run stage expects them (unless OUTDIR
@@ -93,7 +96,8 @@ cp "$out/h/users-fit.tsv" "$out/users-fit.tsv"
 # Vocabularies from the training rows only, or the given model's.
 if [ -n "$spec" ]; then
     [ -f "$spec/features.tsv" ] || die "$spec: no features.tsv (not a SPECDIR)"
-    rm -rf "$out/spec.tmp" && cp -R "$spec" "$out/spec.tmp" && rm -rf "$out/spec" && mv "$out/spec.tmp" "$out/spec"
+    st=$(beside -d "$out/spec") || exit 1
+    cp -R "$spec/." "$st/" && rm -rf "$out/spec" && mv -T "$st" "$out/spec" || { rm -rf "$st"; exit 1; }
 else
     run_stage vocab mlr-vocab --output "$out/spec" "$@" "$out/h/train.tsv"
 fi

@@ -59,13 +59,19 @@ else
     mlr-recommend --served "$served" --k "$n" --output "$tmp/top.tsv" "$@"
 fi
 
-if [ "$known" = 1 ]; then
-    echo "### User $user: top $n"
-else
-    echo "### New user (not in the training data): ${age:-?}-year-old ${gender:-?} ${occ:-?}: top $n, from the features alone"
-fi
-echo
-# columns: user_id rank item_id score predicted_rating title reason
-awk -F'\t' 'NR > 1 { t = ($6 != "") ? $6 : "item " $3
-    printf "%d. %s (score %s, predicted rating %s)%s\n", $2, t, $4, $5, ($7 != "" ? " — " $7 : "") }' "$tmp/top.tsv"
-echo
+# The Markdown made whole first, then copied to stdout: a full disk or a
+# closed stdout fails in one line of ours. (printf: dash's echo would
+# read backslashes in an id or occupation as escapes.)
+{
+    if [ "$known" = 1 ]; then
+        printf '%s\n' "### User $user: top $n"
+    else
+        printf '%s\n' "### New user (not in the training data): ${age:-?}-year-old ${gender:-?} ${occ:-?}: top $n, from the features alone"
+    fi
+    echo
+    # columns: user_id rank item_id score predicted_rating title reason
+    awk -F'\t' 'NR > 1 { t = ($6 != "") ? $6 : "item " $3
+        printf "%d. %s (score %s, predicted rating %s)%s\n", $2, t, $4, $5, ($7 != "" ? " — " $7 : "") }' "$tmp/top.tsv"
+    echo
+} >"$tmp/list.md"
+cat "$tmp/list.md" 2>/dev/null || die "cannot write to standard output"

@@ -34,6 +34,8 @@ if [ -f "$log" ] && [ "$(wc -l <"$log")" -gt 1 ]; then
         plot 'model/train-log.tsv' using 'epoch':'rmse' with linespoints")
 fi
 
+tmp=$(beside "$out") || exit 1 # (mktemp: no fixed name a planted link could take)
+trap 'rm -f -- "$tmp"' EXIT
 m=$run/model/metrics.tsv pop=$run/baseline-pop.tsv ease=$run/baseline-ease.tsv leak=$run/leak/metrics.tsv
 # EASE's lambda: the best validation nDCG@10 of those benchmark.sh
 # --baselines tried (the first on a tie, as it chose), and that figure.
@@ -114,5 +116,5 @@ fi
     echo "| stage | seconds | peak RSS (MB) |"
     echo "|---|---|---|"
     sed 1d "$run/stages.tsv" | awk -F'\t' '{ printf "| %s | %s | %s |\n", $1, $2, $3 }'
-} >"$out.tmp"
-mv "$out.tmp" "$out"
+} >"$tmp"
+mv -T -- "$tmp" "$out"

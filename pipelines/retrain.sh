@@ -84,16 +84,16 @@ top[0-9]*|top[0-9]*_excl|recall@*|precision@*|ndcg@*|map@*|hit_rate@*|coverage@*
 rmse|mae) better=lower ;;
 *) bad "--metric: '$metric' is not a metric of mlr-score (top100, rmse, ndcg@10...)" ;;
 esac
-awk -v x="$tol" 'BEGIN { exit !(x ~ /^-?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$/) }' || bad "--tolerance: '$tol' is not a number"
+decimal_opt --tolerance "$tol" # (awk's own test took 1e400, an infinite tolerance)
 count_opt --keep "$keep" 1 1000000
 count_opt --threads "$threads" 1 256 # the tools' range
 case $split in random|time) ;; *) bad "--by: random or time, not '$split'" ;; esac
 case $seed in ''|*[!0-9]*) bad "--seed takes a non-negative integer, not '$seed'" ;; esac
 [ ${#seed} -le 18 ] || bad "--seed: '$seed' is too large"
-awk -v x="$frac" 'BEGIN { exit !(x ~ /^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$/ && x + 0 > 0 && x + 0 < 1) }' ||
-    bad "--test-fraction: '$frac' is not a number between 0 and 1 (exclusive)"
+decimal_opt --test-fraction "$frac" 0 1
 
-mkdir -p "$dir/models"
+noopt dir data append
+mkout "$dir/models"
 dir=$(cd "$dir" && pwd)
 log=$dir/retrain.log
 now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
@@ -104,7 +104,7 @@ logline() {
 }
 
 # ---- one run at a time ----
-exec 9>"$dir/lock"
+exec 9>>"$dir/lock" # (>>: a link planted there is never truncated)
 if ! flock -n 9; then
     echo "$me: another run holds the lock; skipping" >&2
     logline skipped - - - "another run holds $dir/lock${append:+; $append not appended}"
@@ -114,7 +114,7 @@ fi
 # ---- the work folder; whatever ends the run, one line in the log ----
 stale=
 for w in "$dir"/work.*; do [ -d "$w" ] && { stale="$stale ${w##*/}"; rm -rf "$w"; }; done
-rm -rf "$dir"/models/*.tmp "$dir"/current.new.* "$dir/data.tsv.tmp"
+rm -rf "$dir"/models/*.tmp "$dir"/current.new.* "$dir"/current.tmp.* "$dir/data.tsv.tmp"
 # The data's temporaries (NAME.tmp.PID.HOST.XXXXXX, as the tools name
 # theirs) of runs that died: this host's, with no such process. rm never
 # follows a link.
@@ -131,12 +131,12 @@ done
 put() {
     to=$2
     [ ! -L "$to" ] || to=$(readlink -f "$to")
+    [ ! -e "$to" ] || [ -f "$to" ] || { echo "$me: $to is not a regular file" >&2; return 1; }
     t=$(mktemp "$to.tmp.$$.$host.XXXXXX") && cp "$1" "$t" &&
         chmod "$(printf '%o' $((0666 & ~0$(umask))))" "$t" && mv -f "$t" "$to" ||
         { rm -f "$t"; echo "$me: cannot write $to" >&2; return 1; }
 }
-work=$dir/work.$$
-mkdir "$work"
+work=$(beside -d "$dir/work") || exit 1 # (mktemp: no PID name a planted link could take)
 stage=starting outcome= old=- new=-
 finish() {
     st=$?
@@ -247,15 +247,14 @@ fi
 step "promoting"
 stamp=$(date -u +%Y%m%dT%H%M%SZ) n=1
 while [ -e "$dir/models/$stamp" ]; do n=$((n + 1)); stamp=$(date -u +%Y%m%dT%H%M%SZ)-$n; done
-m=$dir/models/$stamp.tmp
 # The served model directory (docs/serving.md), histories from all the
 # current data; promoted as it is.
 cp "$work/old/metrics.tsv" "$work/new/replaced-metrics.tsv" 2>/dev/null || true
 quiet sh "$mlr_pipelines/package.sh" --history "$work/data.tsv" "$work/new" "$work/new" "$work/served"
-mv "$work/served" "$m"
-mv "$m" "$dir/models/$stamp"
-ln -s "models/$stamp" "$dir/current.new.$$"
-mv -T "$dir/current.new.$$" "$dir/current"
+mv -T "$work/served" "$dir/models/$stamp"
+# the new link at a name made by mktemp (ln -n: never into a planted link)
+cn=$(beside "$dir/current") && ln -sfn "models/$stamp" "$cn"
+mv -T "$cn" "$dir/current"
 outcome=promoted
 logline promoted "$old" "$new" "$stamp" "$why"
 echo "$me: promoted $stamp: $why" >&2

@@ -102,7 +102,8 @@ nb=$(( (nq + block - 1) / block ))
 if [ -z "$tmpdir" ]; then
     if [ -n "$output" ] && [ "$output" != - ]; then tmpdir=$(dirname -- "$output"); else tmpdir=${TMPDIR:-/tmp}; fi
 fi
-work=$(mktemp -d "$(abs "$tmpdir")/topk-sharded.XXXXXX")
+work=$(mktemp -d -- "$(abs "$tmpdir")/topk-sharded.XXXXXX" 2>/dev/null) ||
+    die "cannot make a work folder in '$tmpdir' (--tmpdir, else the output's folder or TMPDIR): not a writable folder"
 wd=$(basename -- "$work")
 # At exit the work folder goes, and its copy on the remote hosts, also
 # after a failure (parallel's --cleanup removes them only on success).
@@ -187,8 +188,8 @@ merge() {
 if [ -z "$output" ] || [ "$output" = - ]; then
     merge "$@"
 else
-    # beside the output, so that the rename is atomic whatever --tmpdir
-    merge "$@" >"$output.tmp.$$" || { rm -f "$output.tmp.$$"; die "merging failed"; }
-    mv -- "$output.tmp.$$" "$output"
+    # beside the output (lib.sh's into), so that the rename is atomic
+    # whatever --tmpdir; a device or a FIFO written in place, never replaced
+    into "$output" merge "$@" 2>/dev/null || die "$output: cannot write the merged lists"
 fi
 echo "$me: done" >&2

@@ -47,6 +47,7 @@ done
 [ $# -ge 2 ] || usage
 prep=$1 run=$2
 shift 2
+noopt prep run model
 tt= # the --threads option of every tool, when pinned
 if [ -n "$threads" ]; then
     count_opt --threads "$threads" 1 256 # the tools' range
@@ -55,7 +56,7 @@ fi
 [ -d "$prep/enc-fit" ] || die "$prep: not prepared (run prepare.sh first)"
 count_opt --seeds "$seeds" 1 64 # mlr-embed's and mlr-predict's --model at most
 [ "$seeds" = 1 ] || [ -z "$model" ] || { echo "$me: --seeds trains its models: not with --model" >&2; exit 2; }
-mkdir -p "$run"
+mkout "$run"
 
 # Training on the fit rows, validated after each epoch on the validation
 # slice, never on the test rows (mlr-train's own --threads in the extra

@@ -99,7 +99,7 @@ static options parse_args(int argc, char **argv)
         case OPT_EXCLUDE_TRAIN: o.exclude_train = 1; break;
         case OPT_THREADS: o.threads = mlr_opt_long("--threads", optarg, 1, 256); break;
         case 'o': o.output = optarg; break;
-        case 'q': break;
+        case 'q': mlr_quiet_warnings(); break;
         default: mlr_opt_rest(c, "mlr-baseline", usage, argv);
         }
     }

@@ -125,7 +125,10 @@ static void parse_args(int argc, char **argv, options *o)
         case O_ZIP: o->val[MLR_P_ZIP] = optarg; break;
         case O_RATED_ITEMS: o->rated_items = optarg; break;
         case 'k': o->k = mlr_opt_long("--k", optarg, 1, 100000); break;
-        case O_TIME: o->time = mlr_opt_double("--time", optarg); o->has_time = 1; break;
+        case O_TIME: /* Unix seconds: an integer (docs/numbers.md) */
+            o->time = (double)mlr_opt_long("--time", optarg, INT64_MIN, INT64_MAX);
+            o->has_time = 1;
+            break;
         case O_KEEP: o->keep_seen = 1; break;
         case O_ALLOW: o->allow = optarg; break;
         case O_DENY: o->deny = optarg; break;

@@ -124,7 +124,7 @@ static options parse_args(int argc, char **argv)
         case 'b': o.block = mlr_opt_long("--block", optarg, 1, 1000000); break;
         case 'T': o.threads = mlr_opt_long("--threads", optarg, 1, 256); break;
         case 'o': o.output = optarg; break;
-        case 'q': break;
+        case 'q': mlr_quiet_warnings(); break;
         case 'U': o.user_queries = optarg; break;
         default: mlr_opt_rest(c, "mlr-score", usage, argv);
         }
