@@ -135,7 +135,7 @@ if [ "$only_baselines" = 1 ]; then
     baselines baseline "$out" baseline-
     exit 0
 fi
-mkdir -p "$out"
+mkout "$out"
 
 # (run_stage sets $name: the functions here use other names.)
 # setup NAME TABLE "SPLIT OPTIONS" [mlr-train options...]: the split, the
@@ -190,6 +190,9 @@ fi
 # From the runs' own files only: the model's test metrics (model) and
 # validation metrics (model-valid), the baselines', EASE's lambda, the
 # folds' RMSE and their mean.
+# temporaries by mktemp beside their file (no fixed name a planted link could take)
+tmp=$(beside "$out/results.tsv") || exit 1
+trap 'rm -f -- "$tmp"' EXIT
 {
     printf 'setup\trecommender\tmetric\tvalue\n'
     for st in random user-time latest; do
@@ -219,8 +222,8 @@ fi
         awk -F'\t' -v OFS='\t' '$1 == "rmse" { print "folds", "model", "rmse", $2; print "folds", "model", "rmse_sd", $3 }' \
             "$(awkpath "$cv/summary.tsv")"
     fi
-} >"$out/results.tsv.tmp"
-mv "$out/results.tsv.tmp" "$out/results.tsv"
+} >"$tmp"
+mv -T "$tmp" "$out/results.tsv"
 
 # ---- the tables, as TSV, from results.tsv alone ----
 R=$(awkpath "$out/results.tsv")
@@ -278,6 +281,7 @@ md() { # TSV: a Markdown table of it
     awk -F'\t' '{ l = "|"; for (i = 1; i <= NF; i++) l = l " " $i " |"; print l
         if (NR == 1) { l = "|"; for (i = 1; i <= NF; i++) l = l "---|"; print l } }' "$(awkpath "$1")"
 }
+tmp=$(beside "$out/benchmark.md") || exit 1
 {
     echo "## The model beside the baselines (benchmark.sh)"
     echo
@@ -303,6 +307,6 @@ md() { # TSV: a Markdown table of it
     echo "### Issue 13's targets"
     echo
     md "$out/targets.tsv"
-} >"$out/benchmark.md.tmp"
-mv "$out/benchmark.md.tmp" "$out/benchmark.md"
+} >"$tmp"
+mv -T "$tmp" "$out/benchmark.md"
 echo "$me: done: $out/benchmark.md" >&2

@@ -160,19 +160,22 @@ PLANT=$T/plant.sh
 # twice is not a link made inside the victim folder.)
 cat >"$PLANT" <<'EOF_PLANT'
 v=$1 p=$2
-while IFS= read -r o; do
-    [ -n "$o" ] || continue
-    i=0
-    for s in tmp new part old bak partial "tmp.$p" "tmp.$((p + 1))" "tmp.$((p + 2))" "tmp.$p.$host" \
-             "old.$p" "tmp.$p.$host.XXXXXX" "new.$p" "$p"; do
-        i=$((i + 1))
-        case $((i % 3)) in
-        0) ln -sn "$v/victim" "$o.$s" ;;
-        1) ln -sn "$v/nothere.$i" "$o.$s" ;;
-        2) ln -sn "$v/vdir" "$o.$s" ;;
-        esac 2>/dev/null
-    done
-done <"$3"
+# (one python3 for the thousands of links a pipeline's outputs take)
+exec /usr/bin/python3 - "$v" "$p" "$3" "$host" <<'EOF_PY'
+import os, sys
+v, p, lst, host = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+sfx = ["tmp", "new", "part", "old", "bak", "partial", "tmp.%d" % p, "tmp.%d" % (p + 1), "tmp.%d" % (p + 2),
+       "tmp.%d.%s" % (p, host), "old.%d" % p, "tmp.%d.%s.XXXXXX" % (p, host), "new.%d" % p, "%d" % p]
+for o in open(lst).read().split("\n"):
+    if not o:
+        continue
+    for i, s in enumerate(sfx, 1):
+        t = {0: v + "/victim", 1: v + "/nothere.%d" % i, 2: v + "/vdir"}[i % 3]
+        try:
+            os.symlink(t, o + "." + s)
+        except OSError:
+            pass
+EOF_PY
 EOF_PLANT
 export host
 victims() { # DIR: a fresh victim file, victim folder, no nothere.*
@@ -305,7 +308,7 @@ done
 # prun.sh PIPELINE N (in the current folder): the inputs are copies of
 # the fixtures named after N, the outputs named after N. Its stdout goes
 # to N.out (recommend.sh's Markdown, grid.sh's table).
-PIPES="crossval eda evaluate grid package pipeline prepare recommend report retrain topk-sharded train-eval"
+PIPES="benchmark crossval eda evaluate grid package pipeline prepare recommend report retrain topk-sharded train-eval"
 for f in "$P"/*.sh; do
     p=${f##*/}; p=${p%.sh}
     case " $PIPES lib fetch-data " in *" $p "*) ;; *) fail "attack covers every pipeline" "$p.sh has no case in attack.sh" ;; esac
@@ -328,7 +331,8 @@ case $p in
 setup) # the inputs, named after n (cp -R: folders too)
     exec sh -c 'cp "$F/all.tsv" "./$1.all" && cp "$F/train.tsv" "./$1.tr" && cp "$F/test.tsv" "./$1.te" &&
         cp -R "$E" "./$1prep" && cp -R "$F/served" "./$1srv" && cp -R "$F/ml" "./$1ml" &&
-        cp "$F/grid.tsv" "./$1.grid" && mkdir "./$1tmp"' - "$n" ;;
+        cp "$F/grid.tsv" "./$1.grid" && mkdir "./$1tmp" "./$1data" && cp -R "$F/ml" "./$1data/ml-100k"' - "$n" ;;
+benchmark) exec sh "$P/benchmark.sh" --data "${n}data" --setups random --lambdas 100,500 --jobs 1 "${n}bm" $TO ;;
 crossval) exec sh "$P/crossval.sh" --data "${n}ml" --jobs 2 --threads 1 -- "${n}cv" $TO ;;
 eda) exec sh "$P/eda.sh" "$n.all" "${n}eda" ;;
 evaluate) exec sh "$P/evaluate.sh" "$n.tr" "$n.te" "${n}ev" $TO ;;
@@ -352,12 +356,13 @@ exit 99
 EOF_PRUN
 export P T
 # pipeline.sh before report.sh (which reads its run)
-PORDER="eda prepare train-eval package recommend recommend-new evaluate grid retrain topk-sharded crossval pipeline report"
+PORDER="eda prepare train-eval package recommend recommend-new evaluate grid retrain topk-sharded crossval pipeline report benchmark"
 [ "$SAN" != 1 ] || PORDER="eda prepare train-eval package recommend recommend-new evaluate grid retrain topk-sharded"
 # pouts P: the deterministic outputs of pipeline P, @ standing for its
 # name N (no blank in them: `for` splits them)
 pouts() {
     case $1 in
+    benchmark) echo "@bm/random/pop.tsv @bm/random/ease.tsv @bm/random/ease-lambda.tsv @bm/benchmark.md" ;;
     crossval) echo "@cv/summary.tsv" ;;
     eda) echo "@eda/report.md @eda/summary.tsv @eda/top-items.tsv" ;;
     evaluate) echo "@ev/metrics.tsv @ev/served/MANIFEST" ;;
@@ -382,7 +387,7 @@ same_pouts() {
         # (the model records its training seconds, the ids its model's hash)
         */MANIFEST) [ "$(grep -vE 'train-log|model.safetensors|items.ids' "$W0/$f")" = \
                       "$(grep -vE 'train-log|model.safetensors|items.ids' "$3/$f" 2>&1)" ] ;;
-        */report.md) [ "$(grep '^#' "$W0/$f")" = "$(grep '^#' "$3/$f" 2>&1)" ] ;; # (it holds timings)
+        */report.md|*/benchmark.md) [ "$(grep '^#' "$W0/$f")" = "$(grep '^#' "$3/$f" 2>&1)" ] ;; # (it holds timings)
         *) cmp -s "$W0/$f" "$3/$f" ;;
         esac || sp_why="$sp_why $f differs;"
     done
