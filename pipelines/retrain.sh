@@ -136,7 +136,8 @@ put() {
         chmod "$(printf '%o' $((0666 & ~0$(umask))))" "$t" && mv -f "$t" "$to" ||
         { rm -f "$t"; echo "$me: cannot write $to" >&2; return 1; }
 }
-work=$(beside -d "$dir/work") || exit 1 # (mktemp: no PID name a planted link could take)
+work=$dir/work.$$ # (made by mkdir, which refuses a planted link)
+mkdir "$work" 2>/dev/null || die "cannot make the work folder $work (a link or folder already there?)"
 stage=starting outcome= old=- new=-
 finish() {
     st=$?
