@@ -525,3 +525,10 @@ for v in "$@"; do
     [ -z "$v" ] || prefused "e: recommend.sh --age '$v'" sh "$P/recommend.sh" --run "$F/served" --age "$v" --gender F --occupation writer
 done
 check "e: the refused retrain.sh runs made no data" test ! -e "$T/e-rt/data.tsv"
+
+# ---- e. ids are strings (SPEC.md): numeric aliases of a known user are
+# unknown users, never user 1
+for u in 01 1.0 ' 1' +1 0x1 1e0; do
+    refused "e: mlr-recommend user '$u' is not user 1" 1 mlr-recommend --served "$F/served" --k 2 -- "$u"
+    prefused "e: recommend.sh --user '$u' is not user 1" sh "$P/recommend.sh" --run "$F/served" --user "$u" --k 2
+done
