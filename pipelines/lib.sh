@@ -28,6 +28,7 @@
 #                          over it, a symlink written through to its
 #                          target; anything else (/dev/null, /dev/full, a
 #                          FIFO) written in place, never renamed over.
+#                          Its temporary is $in_t (for the caller's trap).
 #   mkout DIR              mkdir -p DIR, or one line of the pipeline's own
 #                          ("DIR: cannot create the folder: why") and exit 1.
 #   mlr_help               the script's header comment (line 2 to `set -eu`)

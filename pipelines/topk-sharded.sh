@@ -112,6 +112,7 @@ cleanup() {
         (cd "$work/.." && parallel --will-cite --nonall --sshlogin "$sshlogin" -q rm -rf -- "$wd" >/dev/null 2>&1)
     fi
     rm -rf "$work"
+    [ -z "${in_t:-}" ] || rm -f -- "$in_t" # lib.sh into's temporary, when killed while merging
 }
 trap cleanup EXIT
 trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
