@@ -9,7 +9,7 @@ case ${1:-} in --version) me=eda; . "$(dirname "$0")/lib.sh" ;; esac # it exits
 # Descriptors 0, 1, 2 open, as in lib.sh: a closed stdout is /dev/full.
 { true 3<&0; } 2>/dev/null || exec </dev/null
 { true 3>&1; } 2>/dev/null || exec >/dev/full
-{ true 3>&2; } 2>/dev/null || exec 2>/dev/null
+true 3>&2 || exec 2>/dev/null # (no 2>/dev/null here: it would open what it probes)
 
 # -h, --help: the comment above, on stdout.
 case ${1:-} in -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac

@@ -47,7 +47,7 @@
 # closed 1; `>&1` alone would not.)
 { true 3<&0; } 2>/dev/null || exec </dev/null
 { true 3>&1; } 2>/dev/null || exec >/dev/full
-{ true 3>&2; } 2>/dev/null || exec 2>/dev/null
+true 3>&2 || exec 2>/dev/null # (no 2>/dev/null here: it would open what it probes)
 mlr_pipelines=$(cd "$(dirname "$0")" && pwd)
 case $mlr_pipelines in
 */share/mlrec/pipelines) mlr_bindir=${mlr_pipelines%/share/mlrec/pipelines}/bin mlr_root=$PWD ;;
