@@ -27,20 +27,14 @@ mlr-topk --quiet --queries "$T/run/users.npy" --query-ids "$T/run/users.ids" --i
     --k 10 --output "$T/users-topk.tsv"
 for u in 7 42 150; do
     t=$(awk -F'\t' -v u=$u '$1 == u && $4 > m { m = $4 } END { print m }' "$T/train.tsv")
-    rm -f "$T/k.tsv"
-    ran "known user $u" mlr-recommend --served "$S" --time "$t" --keep-seen --k 10 --output "$T/k.tsv" $u &&
-        sed 1d "$T/k.tsv" | cut -f3,4 >"$T/got" &&
-        awk -F'\t' -v OFS='\t' -v u=$u '$2 == u { print $(NF - 1), $NF }' "$T/users-topk.tsv" >"$T/want" &&
+    served_user_list "$S" "$t" $u "$T/users-topk.tsv" &&
         check "known user $u: the list has 10 rows" test "$(wc -l <"$T/got")" -eq 10 &&
         check "known user $u: the per-user query's list and scores (history of their latest 16 items)" \
-            awk -F'\t' 'NR == FNR { i[FNR] = $1; s[FNR] = $2; next }
-                $1 != i[FNR] || $2 - s[FNR] > 1e-4 || s[FNR] - $2 > 1e-4 { exit 1 }
-                END { if (FNR != 10) exit 1 }' "$T/got" "$T/want"
+            same_top10 "$T/got" "$T/want"
 done
 
 # New users of five movies each, seen items kept: what differs is the query.
-pop=$(awk -F'\t' 'NR > 1 { n[$2]++ } END { for (i in n) print n[i] "\t" i }' "$T/train.tsv" |
-    sort -k1,1nr -k2,2n | cut -f2)
+pop=$(by_popularity "$T/train.tsv")
 A=$(echo "$pop" | sed -n '30,34p' | paste -sd, -)
 B=$(echo "$pop" | sed -n '200,204p' | paste -sd, -)
 # list NAME OPTIONS...: the item ids of user 'new''s list into $T/NAME

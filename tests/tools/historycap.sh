@@ -25,20 +25,14 @@ mlr-topk --quiet --queries "$T/run/users.npy" --query-ids "$T/run/users.ids" --i
 for u in 5 60; do
     t=$(awk -F'\t' -v u=$u '$1 == u && $4 > m { m = $4 } END { print m }' "$T/train.tsv")
     n=$(awk -F'\t' -v u=$u '$1 == u' "$T/train.tsv" | wc -l)
-    rm -f "$T/k.tsv"
-    ran "known user $u" mlr-recommend --served "$S" --time "$t" --keep-seen --k 10 --output "$T/k.tsv" $u &&
-        sed 1d "$T/k.tsv" | cut -f3,4 >"$T/got" &&
-        awk -F'\t' -v OFS='\t' -v u=$u '$2 == u { print $(NF - 1), $NF }' "$T/users-topk.tsv" >"$T/want" &&
+    served_user_list "$S" "$t" $u "$T/users-topk.tsv" &&
         check "known user $u ($n ratings): the list and scores of their query of 4 items" \
-            awk -F'\t' 'NR == FNR { i[FNR] = $1; s[FNR] = $2; next }
-                $1 != i[FNR] || $2 - s[FNR] > 1e-4 || s[FNR] - $2 > 1e-4 { exit 1 }
-                END { if (FNR != 10) exit 1 }' "$T/got" "$T/want"
+            same_top10 "$T/got" "$T/want"
 done
 
 # A new user of 6 movies: the last 4 given are the history (items and
 # scores: a 2-epoch model's top 10 can be one list for any history).
-pop=$(awk -F'\t' 'NR > 1 { n[$2]++ } END { for (i in n) print n[i] "\t" i }' "$T/train.tsv" |
-    sort -k1,1nr -k2,2n | cut -f2)
+pop=$(by_popularity "$T/train.tsv")
 list() {
     name=$1; shift
     rm -f "$T/$name.tsv"

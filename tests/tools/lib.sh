@@ -45,6 +45,30 @@ same() {
     else fail "$1" "$2 differs from $3: $(diff "$2" "$3" 2>&1 | head -3 | tr '\n' ' ')"; fi
 }
 
+# served_user_list SERVED TIME USER TOPK: mlr-recommend's top 10 for USER
+# at TIME, seen items kept, as "item score" rows into $T/got, and USER's
+# rows of mlr-topk's TOPK list (its last two columns) into $T/want.
+served_user_list() {
+    rm -f "$T/k.tsv"
+    ran "known user $3" mlr-recommend --served "$1" --time "$2" --keep-seen --k 10 --output "$T/k.tsv" "$3" &&
+        sed 1d "$T/k.tsv" | cut -f3,4 >"$T/got" &&
+        awk -F'\t' -v OFS='\t' -v u="$3" '$2 == u { print $(NF - 1), $NF }' "$4" >"$T/want"
+}
+
+# same_top10 GOT WANT: ten "item score" rows, the same items in order,
+# scores within 1e-4.
+same_top10() {
+    awk -F'\t' 'NR == FNR { i[FNR] = $1; s[FNR] = $2; next }
+        $1 != i[FNR] || $2 - s[FNR] > 1e-4 || s[FNR] - $2 > 1e-4 { exit 1 }
+        END { if (FNR != 10) exit 1 }' "$1" "$2"
+}
+
+# by_popularity TABLE: a ratings table's items, most rated first (ties by id).
+by_popularity() {
+    awk -F'\t' 'NR > 1 { n[$2]++ } END { for (i in n) print n[i] "\t" i }' "$1" |
+        sort -k1,1nr -k2,2n | cut -f2
+}
+
 # expect_fail NAME STATUS PATTERN CMD...: CMD must exit with STATUS and print
 # exactly one line on stderr matching the grep pattern, starting "mlr-".
 expect_fail() {
