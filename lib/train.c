@@ -103,6 +103,11 @@ model_batch *model_batch_new(const model *m, const model_input *qin, const model
     return model_batch_new_cand(m, qin, cin, nkeys, cap, cap, threads);
 }
 
+int model_batch_pin(model_batch *b)
+{
+    return mlr_pool_pin(b->pool);
+}
+
 model_batch *model_batch_new_cand(const model *m, const model_input *qin, const model_input *cin,
                                   size_t nkeys, size_t cap, size_t ccap, int threads)
 {

@@ -82,6 +82,10 @@ model_batch *model_batch_new(const model *m, const model_input *qin, const model
  * with --negatives all or mixed), ccap candidates a step at most. */
 model_batch *model_batch_new_cand(const model *m, const model_input *qin, const model_input *cin,
                                   size_t nkeys, size_t cap, size_t ccap, int threads);
+/* Holds the batch's threads each to a CPU of its own until
+ * model_batch_free (mlr_pool_pin: a busy machine would stack them on
+ * one); returns 1 if it did. The bits do not change. */
+int model_batch_pin(model_batch *b);
 void model_batch_free(model_batch *b); /* accepts NULL */
 /* The threads it runs on (threads asked, at most MODEL_MAX_THREADS). */
 int model_batch_threads(const model_batch *b);

@@ -38,7 +38,7 @@ typedef struct {
     opt_config opt;
     int lr_set;
     double retrieval_weight, rating_weight, id_dropout, rating_decay;
-    int remove_hits, logq, quiet;
+    int remove_hits, logq, quiet, no_pin;
     model_negatives negatives;
     size_t nsample; /* --negatives mixed:N */
     size_t batch, epochs, valid_every, patience;
@@ -114,6 +114,9 @@ static const char USAGE[] =
     "      --seed N                  initialisation and shuffling (default 42)\n"
     "      --threads N               threads of the training step and validation, OpenBLAS\n"
     "                                single-threaded (default: the number of CPUs)\n"
+    "      --no-pin                  let the training threads move between CPUs (default:\n"
+    "                                each held to a CPU of its own while training, so that a\n"
+    "                                busy machine cannot stack them on one)\n"
     "      --init MODEL              warm start from MODEL: rows of ids in both vocabularies\n"
     "                                carried over by token, new ones initialised fresh\n"
     "      --init-spec SPECDIR       MODEL's specification (default: the path in its metadata)\n"
@@ -147,7 +150,7 @@ enum {
     OPT_ITEMS = 256, OPT_VALID, OPT_LOG, OPT_EVERY, OPT_QF, OPT_CF, OPT_DIM, OPT_LAYERS,
     OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
     OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_NO_LOGQ, OPT_IDDROP, OPT_PATIENCE,
-    OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT, OPT_NEG, OPT_HEAD, OPT_RDECAY
+    OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT, OPT_NEG, OPT_HEAD, OPT_RDECAY, OPT_NO_PIN
 };
 
 static const struct option LONGS[] = {
@@ -172,6 +175,7 @@ static const struct option LONGS[] = {
     {"init-accumulator", required_argument, NULL, OPT_ACC}, {"l2", required_argument, NULL, OPT_L2},
     {"batch-size", required_argument, NULL, 'b'}, {"epochs", required_argument, NULL, 'e'},
     {"seed", required_argument, NULL, OPT_SEED}, {"threads", required_argument, NULL, OPT_THREADS},
+    {"no-pin", no_argument, NULL, OPT_NO_PIN},
     {"init", required_argument, NULL, OPT_INIT}, {"init-spec", required_argument, NULL, OPT_INIT_SPEC},
     {"checkpoint", required_argument, NULL, OPT_CKPT},
     {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
@@ -270,6 +274,7 @@ static void parse_one(options *o, int c, const char *arg)
     case OPT_RETW: o->retrieval_weight = opt_nonneg("--retrieval-weight", arg); break;
     case OPT_RATW: o->rating_weight = opt_nonneg("--rating-weight", arg); break;
     case OPT_HITS: o->remove_hits = 1; break;
+    case OPT_NO_PIN: o->no_pin = 1; break;
     case OPT_LOGQ: o->logq = 1; break;
     case OPT_NO_LOGQ: o->logq = 0; break;
     case OPT_NEG: negatives_opt(o, arg); break;
@@ -372,6 +377,7 @@ static const char *default_of(const options *d, const char *name, char *buf, siz
     else if (!strcmp(name, "select")) snprintf(buf, cap, "top100");
     else if (!strcmp(name, "seed")) snprintf(buf, cap, "%llu", (unsigned long long)d->seed);
     else if (!strcmp(name, "threads")) snprintf(buf, cap, "%d", d->threads);
+    else if (!strcmp(name, "no-pin")) snprintf(buf, cap, "%d", d->no_pin);
     else if (!strcmp(name, "quiet")) snprintf(buf, cap, "0");
     else buf[0] = '\0';
     return buf;
@@ -845,8 +851,8 @@ static void addf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 
 /* What a checkpoint must have been made with to be continued: every
  * option that changes the model's bits and the data (SHA-256 of their
- * description). Not --threads (the bits do not depend on them), --output
- * or --quiet. Whether the log is a file is in it: its rows are resumed. */
+ * description). Not --threads or --no-pin (the bits do not depend on
+ * them), --output or --quiet. Whether the log is a file is in it: its rows are resumed. */
 static int run_fingerprint(const options *o, const char *train_sha, const mlr_spec *spec,
                            char out[65], mlr_err *e)
 {
@@ -1078,6 +1084,8 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
                   : cap;
     model_batch *b = model_batch_new_cand(m, &d.q, o->negatives ? &cat.in : &d.c, nkeys, cap,
                                           ccap, o->threads);
+    if (!o->no_pin)
+        model_batch_pin(b);
     optimizer opt;
     opt_init(&opt, &o->opt, m->P);
     size_t *perm = xmalloc((d.n + 1) * sizeof(size_t));

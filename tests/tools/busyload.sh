@@ -1,8 +1,9 @@
 #!/bin/sh
 # mlr-train on a busy machine (issue 17): the same seed gives the same
 # model bytes on 1, 2 and 3 threads, idle and beside a loop of short
-# processes (the load that preempts threads in bursts), at batch sizes
-# that cut a step into 2, 4 and 8 pieces. mlr-embed (12 chunks of rows)
+# processes (the load that preempts threads in bursts), pinned to their
+# CPUs or not (--no-pin), at batch sizes that cut a step into 2, 4 and 8
+# pieces. mlr-embed (12 chunks of rows)
 # and mlr-topk (their tiles) give the same bytes on 3 threads under the
 # load as on 1 idle.
 . "$(dirname "$0")/lib.sh"
@@ -17,10 +18,10 @@ if ! { mlr-synth --n-users 200 --n-items 300 --n-ratings 12000 --seed 5 --taste 
     exit 0
 fi
 
-# train OUT THREADS BATCH: 2 epochs, seed 9
+# train OUT THREADS BATCH [OPTION]: 2 epochs, seed 9
 train() {
     mlr-train --quiet --rows "$D/enc" --spec "$D/spec" --epochs 2 --seed 9 \
-        --threads "$2" --batch-size "$3" --output "$1" 2>"$T/train.err" ||
+        --threads "$2" --batch-size "$3" ${4:+"$4"} --output "$1" 2>"$T/train.err" ||
         fail "mlr-train --threads $2 --batch-size $3" "$(head -c 300 "$T/train.err")"
 }
 
@@ -36,6 +37,7 @@ for batch in 200 512 1024; do
     train "$T/busy2-$batch" 2 "$batch"
     train "$T/busy3-$batch" 3 "$batch"
 done
+train "$T/free2-512" 2 512 --no-pin
 # embed ENCDIR OUT THREADS; topk Q OUT THREADS
 embed() { mlr-embed --model "$T/idle1-512" --rows "$1" --threads "$3" --output "$2" 2>"$T/embed.err" ||
     fail "mlr-embed --threads $3" "$(head -c 300 "$T/embed.err")"; }
@@ -55,4 +57,5 @@ for batch in 200 512 1024; do
     same "batch $batch: 2 threads under load = 1 thread idle" "$T/busy2-$batch" "$T/idle1-$batch"
     same "batch $batch: 3 threads under load = 1 thread idle" "$T/busy3-$batch" "$T/idle1-$batch"
 done
+same "--no-pin: 2 threads under load = 1 thread idle" "$T/free2-512" "$T/idle1-512"
 check "another batch size, another model" sh -c "! cmp -s '$T/idle1-512' '$T/idle1-1024'"

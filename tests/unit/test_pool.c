@@ -1,7 +1,9 @@
 /* test_pool.c: every t runs once per mlr_pool_run, every piece once per
  * mlr_pool_pieces, the return waits for all of them, a held-up piece
- * holds up no other, the ranges tile [0, n). */
+ * holds up no other, the ranges tile [0, n); mlr_pool_pin holds each
+ * thread to a CPU of its own and gives the caller its CPUs back. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -170,6 +172,72 @@ static void test_held_piece(void)
     alarm(0);
 }
 
+#if defined(__linux__)
+typedef struct {
+    int cpu[8];      /* the one CPU thread t may use, -1: more than one */
+    int spawned_cpus; /* how many CPUs a thread started meanwhile may use */
+} pin_job;
+
+static int only_cpu(pthread_t th)
+{
+    cpu_set_t s;
+    if (pthread_getaffinity_np(th, sizeof s, &s) != 0 || CPU_COUNT(&s) != 1)
+        return -1;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &s))
+            return c;
+    return -1;
+}
+
+static void note_cpu(int t, int nt, void *arg)
+{
+    (void)nt;
+    ((pin_job *)arg)->cpu[t] = only_cpu(pthread_self());
+}
+
+static void count_cpus(int t, size_t lo, size_t hi, void *arg)
+{
+    (void)lo;
+    (void)hi;
+    cpu_set_t s;
+    if (t == 1 && sched_getaffinity(0, sizeof s, &s) == 0)
+        ((pin_job *)arg)->spawned_cpus = CPU_COUNT(&s);
+}
+
+static void test_pin(void)
+{
+    cpu_set_t before;
+    CHECK(sched_getaffinity(0, sizeof before, &before) == 0);
+    int ncpu = CPU_COUNT(&before);
+    mlr_pool *p = mlr_pool_new(2);
+    if (ncpu < 2) { /* one CPU allowed: nothing to pin to */
+        CHECK(mlr_pool_pin(p) == 0);
+        mlr_pool_free(p);
+        return;
+    }
+    CHECK(mlr_pool_pin(p) == 1);
+    pin_job j = {{-1, -1}, 0};
+    mlr_pool_run(p, note_cpu, &j);
+    CHECKF(j.cpu[0] >= 0 && j.cpu[1] >= 0 && j.cpu[0] != j.cpu[1],
+           "threads on CPUs %d and %d: not one each", j.cpu[0], j.cpu[1]);
+    CHECKF(CPU_ISSET(j.cpu[0], &before) && CPU_ISSET(j.cpu[1], &before), "a CPU not allowed");
+    mlr_pool *q = mlr_pool_new(2); /* a second pool leaves the pinned caller alone */
+    CHECK(mlr_pool_pin(q) == 0);
+    mlr_pool_free(q);
+    mlr_parallel_for(2, 2, count_cpus, &j);
+    CHECKF(j.spawned_cpus == ncpu, "a thread started while pinned may use %d CPUs, not %d",
+           j.spawned_cpus, ncpu);
+    mlr_pool_free(p);
+    cpu_set_t after;
+    CHECK(sched_getaffinity(0, sizeof after, &after) == 0);
+    CHECKF(CPU_EQUAL(&before, &after), "the caller's CPUs not given back: %d of %d", CPU_COUNT(&after),
+           ncpu);
+    mlr_pool *one = mlr_pool_new(1);
+    CHECK(mlr_pool_pin(one) == 0);
+    mlr_pool_free(one);
+}
+#endif
+
 int main(void)
 {
     RUN(test_runs_each_thread);
@@ -177,5 +245,8 @@ int main(void)
     RUN(test_pieces_once);
     RUN(test_held_piece);
     RUN(test_ranges);
+#if defined(__linux__)
+    RUN(test_pin);
+#endif
     return check_status();
 }
