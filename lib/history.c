@@ -128,6 +128,12 @@ const char *mlr_history_user(const mlr_history *h, size_t u, size_t *len)
 
 size_t mlr_history_last_row(const mlr_history *h, size_t u) { return h->events[h->start[u]].row; }
 
+size_t mlr_history_median_row(const mlr_history *h, size_t u)
+{
+    size_t n = h->start[u + 1] - h->start[u];
+    return h->events[h->start[u] + (n - 1) / 2].row; /* newest first: the later of two */
+}
+
 static void put(char **buf, size_t *cap, size_t *len, const char *s, size_t n)
 {
     if (*len + n + 2 > *cap) {

@@ -36,6 +36,11 @@ size_t mlr_history_users(const mlr_history *h);
 const char *mlr_history_user(const mlr_history *h, size_t u, size_t *len);
 /* User u's latest training row's position in the table (0 = first row). */
 size_t mlr_history_last_row(const mlr_history *h, size_t u);
+/* User u's row at the median of their training times (by time, ties by
+ * row order; of an even count the later of the middle two): a query for
+ * the user over their whole stay, which a random split's held-out rows
+ * are spread over (docs/features.md). */
+size_t mlr_history_median_row(const mlr_history *h, size_t u);
 
 /* Writes the user's at most max latest items, newest first, '|'-joined and
  * NUL-terminated, into *buf (grown as needed; *cap its size), leaving out

@@ -17,6 +17,10 @@
 #                         TRAIN and of the fit rows: the user at their last
 #                         training time with all their training items, the
 #                         per-user queries (enc-users/, enc-users-fit/)
+#   users-median.tsv users-fit-median.tsv  the same at the median of the
+#                         user's training times (--query-time median; enc-users-median/,
+#                         enc-users-fit-median/): train-eval.sh keeps the one
+#                         better on the validation slice
 # Every table is encoded with its user_history column (mlr-history: each
 # row's user's latest --history N items of the rows the model learns from,
 # the row's own item left out; the fit rows' for the fit and validation
@@ -71,11 +75,17 @@ run_stage split-valid mlr-split --by "$vby" --seed "$vseed" --test-fraction "$vf
 
 # The histories: OUTDIR/h/NAME.tsv is table NAME with its user_history.
 mkdir -p "$out/h"
-history() { # NAME FROM TABLE|--per-user
-    if [ "$hist" = 0 ]; then
-        if [ "$3" = --per-user ]; then per_user_rows "$2" >"$out/h/$1.tsv"; else cp "$3" "$out/h/$1.tsv"; fi
-    else
-        run_stage "history-$1" mlr-history --max "$hist" --train "$2" --output "$out/h/$1.tsv" "$3"
+history() { # NAME FROM TABLE | NAME FROM --per-user [--query-time median]
+    n=$1 from=$2; shift 2
+    if [ "$hist" != 0 ]; then
+        run_stage "history-$n" mlr-history --max "$hist" --train "$from" --output "$out/h/$n.tsv" "$@"
+    elif [ "$1" != --per-user ]; then
+        cp "$1" "$out/h/$n.tsv"
+    elif [ $# = 1 ]; then
+        per_user_rows "$from" >"$out/h/$n.tsv"
+    else # the row mlr-history picks, without the feature (its last column)
+        run_stage "history-$n" mlr-history --train "$from" --output "$out/h/$n.full.tsv" "$@" &&
+            awk 'BEGIN { FS = OFS = "\t" } { NF--; print }' "$out/h/$n.full.tsv" >"$out/h/$n.tsv"
     fi
 }
 # Without histories, a user's query row is still their latest training row.
@@ -90,8 +100,9 @@ history valid "$out/fit.tsv" "$out/valid.tsv"
 history test "$train" "$test"
 history users "$train" --per-user
 history users-fit "$out/fit.tsv" --per-user
-cp "$out/h/users.tsv" "$out/users.tsv"
-cp "$out/h/users-fit.tsv" "$out/users-fit.tsv"
+history users-median "$train" --per-user --query-time median
+history users-fit-median "$out/fit.tsv" --per-user --query-time median
+for t in users users-fit users-median users-fit-median; do cp "$out/h/$t.tsv" "$out/$t.tsv"; done
 
 # Vocabularies from the training rows only, or the given model's.
 if [ -n "$spec" ]; then
@@ -101,7 +112,7 @@ if [ -n "$spec" ]; then
 else
     run_stage vocab mlr-vocab --output "$out/spec" "$@" "$out/h/train.tsv"
 fi
-for t in train fit valid test users users-fit; do
+for t in train fit valid test users users-fit users-median users-fit-median; do
     run_stage "encode-$t" mlr-encode --spec "$out/spec" --output "$out/enc-$t" "$out/h/$t.tsv"
 done
 # The catalogue: every item of TRAIN and TEST is a candidate. Its titles

@@ -1,5 +1,6 @@
 #!/bin/sh
-# train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--no-topk] [--no-test] PREP RUN [mlr-train options...]
+# train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--user-time WHEN] [--no-topk] [--no-test]
+#               PREP RUN [mlr-train options...]
 #
 # The model half of evaluate.sh: on data prepared by prepare.sh in PREP,
 # trains a model on PREP's fit rows, validated after each epoch on its
@@ -7,10 +8,15 @@
 # scores it on the validation slice, then once on PREP's test rows. Leaves
 # in RUN (which may be PREP):
 #   model.safetensors     the model (not with --model);  train-log.tsv one row per epoch
-#   users.npy users.ids   one query per user (the user at their last training
-#                         time with their training items): the per-user metrics'
+#   users.npy users.ids   one query per user (the user with their training
+#                         items at their last training time, or at the median
+#                         of their training times: --user-time): the per-user
+#                         metrics' queries
 #   valid-metrics.tsv     the metrics on the validation slice (fit rows excluded):
 #                         what grid.sh ranks by and any choice is made on
+#   valid-metrics-last.tsv valid-metrics-median.tsv   the same with either
+#                         time's per-user queries (one of them without valid)
+#   user-time.tsv         each time tried, its validation nDCG@10, the one kept
 #   query.npy query.ids   one query embedding per test row, in test order
 #   items.npy items.ids   one embedding per catalogue item
 #   pred.tsv              predicted rating of each test row
@@ -24,19 +30,23 @@
 # the embeddings side by side). model.safetensors and train-log.tsv are
 # seed S's (what package.sh serves); the others are model-seedK.safetensors
 # and train-log-seedK.tsv, K = 2..N.
+# --user-time WHEN: the time of the per-user queries: last, median, or valid
+# (the default: the one with the better per-user nDCG@10 on the validation
+# slice; last with a PREP made before the median queries).
 # --threads T pins every tool (and OpenBLAS) to T threads, so that several
 # runs side by side share the cores without oversubscribing them; without
 # it each tool takes its own default.
 set -eu
 me=train-eval
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--no-topk] [--no-test] PREP RUN [mlr-train options...]" >&2; exit 2; }
-threads= model= topk=1 test=1 seeds=1
+usage() { echo "usage: train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--user-time WHEN] [--no-topk] [--no-test] PREP RUN [mlr-train options...]" >&2; exit 2; }
+threads= model= topk=1 test=1 seeds=1 utime=valid
 while [ $# -gt 0 ]; do
     case $1 in
     --threads) [ $# -ge 2 ] || usage; threads=$2; shift 2 ;;
     --model) [ $# -ge 2 ] || usage; model=$2; shift 2 ;;
     --seeds) [ $# -ge 2 ] || usage; seeds=$2; shift 2 ;;
+    --user-time) [ $# -ge 2 ] || usage; utime=$2; shift 2 ;;
     --no-topk) topk=0; shift ;;
     --no-test) test=0; shift ;;
     -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -54,6 +64,13 @@ if [ -n "$threads" ]; then
     tt="--threads $threads"
 fi
 [ -d "$prep/enc-fit" ] || die "$prep: not prepared (run prepare.sh first)"
+case $utime in
+last|median|valid) ;;
+*) echo "$me: --user-time: last, median or valid, not '$utime'" >&2; exit 2 ;;
+esac
+# a PREP made before the median queries has the last ones only
+[ -d "$prep/enc-users-fit-median" ] || [ "$utime" = last ] ||
+    { [ "$utime" = valid ] || die "$prep: no median per-user queries (prepare.sh again)"; utime=last; }
 count_opt --seeds "$seeds" 1 64 # mlr-embed's and mlr-predict's --model at most
 [ "$seeds" = 1 ] || [ -z "$model" ] || { echo "$me: --seeds trains its models: not with --model" >&2; exit 2; }
 mkout "$run"
@@ -99,14 +116,37 @@ models embed-items mlr-embed $tt --catalogue "$prep/enc-items" --output "$run/it
 # shellcheck disable=SC2086
 models predict-valid mlr-predict $tt --output "$run/valid-pred.tsv" "$prep/enc-valid"
 # The per-user metrics ask one query per user, made from what is known
-# before the held-out rows: the user at their last fit time, with their
-# fit items (mlr-history --per-user), never the held-out rows themselves.
-# shellcheck disable=SC2086
-models embed-valid-users mlr-embed $tt --rows "$prep/enc-users-fit" --output "$run/valid-users.npy"
-# shellcheck disable=SC2086
-run_stage score-valid mlr-score $tt --test "$prep/valid.tsv" --train "$prep/fit.tsv" \
-    --queries "$run/valid-query.npy" --items "$run/items.npy" --pred "$run/valid-pred.tsv" \
-    --user-queries "$run/valid-users.npy" --output "$run/valid-metrics.tsv"
+# before the held-out rows: the user with their fit items (mlr-history
+# --per-user) at their last fit time or at the median of their fit times,
+# never the held-out rows themselves. --user-time valid (the default)
+# keeps the time whose queries score the better nDCG@10 on the validation
+# slice: a random split's held-out rows are spread over a user's stay, a
+# temporal split's come after it (docs/model.md).
+# valid_users WHEN: the validation figures with the queries at WHEN
+valid_users() {
+    sfx=; [ "$1" = last ] || sfx=-$1
+    # shellcheck disable=SC2086
+    models "embed-valid-users$sfx" mlr-embed $tt --rows "$prep/enc-users-fit$sfx" \
+        --output "$run/valid-users$sfx.npy"
+    # shellcheck disable=SC2086
+    run_stage "score-valid$sfx" mlr-score $tt --test "$prep/valid.tsv" --train "$prep/fit.tsv" \
+        --queries "$run/valid-query.npy" --items "$run/items.npy" --pred "$run/valid-pred.tsv" \
+        --user-queries "$run/valid-users$sfx.npy" --output "$run/valid-metrics-$1.tsv"
+}
+ndcg() { awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$run/valid-metrics-$1.tsv"; }
+if [ "$utime" = valid ]; then
+    valid_users last
+    valid_users median
+    utime=$(awk -v l="$(ndcg last)" -v m="$(ndcg median)" 'BEGIN { print (m + 0 > l + 0 ? "median" : "last") }')
+    printf 'user_time\tndcg@10_valid\tkept\nlast\t%s\t%d\nmedian\t%s\t%d\n' "$(ndcg last)" \
+        "$([ "$utime" = last ] && echo 1 || echo 0)" "$(ndcg median)" "$([ "$utime" = median ] && echo 1 || echo 0)" \
+        >"$run/user-time.tsv"
+else
+    valid_users "$utime"
+    printf 'user_time\tndcg@10_valid\tkept\n%s\t%s\t1\n' "$utime" "$(ndcg "$utime")" >"$run/user-time.tsv"
+fi
+cp "$run/valid-metrics-$utime.tsv" "$run/valid-metrics.tsv"
+usfx=; [ "$utime" = last ] || usfx=-$utime
 [ "$test" = 1 ] || exit 0
 
 # The test rows, scored once.
@@ -126,7 +166,7 @@ fi
 # embeddings, the exclusion metrics and RMSE beside them.
 # shellcheck disable=SC2086
 # shellcheck disable=SC2086
-models embed-users mlr-embed $tt --rows "$prep/enc-users" --output "$run/users.npy"
+models embed-users mlr-embed $tt --rows "$prep/enc-users$usfx" --output "$run/users.npy"
 # shellcheck disable=SC2086
 run_stage score mlr-score $tt --test "$prep/test.tsv" --train "$prep/train.tsv" --queries "$run/query.npy" \
     --items "$run/items.npy" --pred "$run/pred.tsv" --user-queries "$run/users.npy" --output "$run/metrics.tsv"

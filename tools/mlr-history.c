@@ -2,9 +2,10 @@
  * interaction table: the items each user rated in a training table, the
  * row's own item left out, so that the query tower sees what the user
  * liked without seeing the label. --per-user writes instead one query row
- * per user of the training table, at the user's last training time, with
- * all of their training items: what a recommendation for that user (or a
- * per-user evaluation) asks the model. */
+ * per user of the training table, at the user's last training time (or
+ * with --query-time median their median one), with all of their training items:
+ * what a recommendation for that user (or a per-user evaluation) asks the
+ * model. */
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -17,14 +18,14 @@
 typedef struct {
     const char *train, *input, *output;
     size_t max;
-    int per_user;
+    int per_user, median; /* --per-user; --query-time median */
 } options;
 
 static void usage(FILE *fp)
 {
     fprintf(fp,
         "usage: mlr-history --train TABLE [--max N] [--output FILE] [INPUT]\n"
-        "       mlr-history --train TABLE --per-user [--max N] [--output FILE]\n"
+        "       mlr-history --train TABLE --per-user [--query-time last|median] [--max N] [--output FILE]\n"
         "Writes INPUT (an interaction table, stdin by default) with one more column,\n"
         "user_history: the item ids the row's user rated in the --train table, newest\n"
         "first (by timestamp, ties by row order), at most --max of them, '|'-joined,\n"
@@ -38,6 +39,11 @@ static void usage(FILE *fp)
         "  --max N         at most N items per history, the latest (default 16, as\n"
         "                  mlr-encode's --max-tokens; chosen on a validation slice)\n"
         "  --per-user      one query row per user of TABLE (no INPUT)\n"
+        "  --query-time WHEN\n"
+        "                  with --per-user, the row at the user's last training time\n"
+        "                  (last, the default) or at the median of their training times\n"
+        "                  (median: a query over the user's whole stay, which a random\n"
+        "                  split's held-out rows are spread over)\n"
         "  --output FILE   write here atomically (default stdout)\n"
         "  -h, --help      this help;  --version  the version\n"
         "A table that already has a user_history column is refused.\n"
@@ -48,10 +54,11 @@ static void usage(FILE *fp)
 
 static options parse_args(int argc, char **argv)
 {
-    options o = {NULL, "-", "-", MLR_HISTORY_MAX, 0};
+    options o = {NULL, "-", "-", MLR_HISTORY_MAX, 0, 0};
     static const struct option longs[] = {
         {"train", required_argument, 0, 't'}, {"max", required_argument, 0, 'n'},
-        {"per-user", no_argument, 0, 'u'}, {"output", required_argument, 0, 'o'},
+        {"per-user", no_argument, 0, 'u'}, {"query-time", required_argument, 0, 'a'},
+        {"output", required_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
@@ -60,6 +67,11 @@ static options parse_args(int argc, char **argv)
         case 't': o.train = optarg; break;
         case 'n': o.max = (size_t)mlr_opt_long("--max", optarg, 1, 100000); break;
         case 'u': o.per_user = 1; break;
+        case 'a':
+            if (strcmp(optarg, "last") && strcmp(optarg, "median"))
+                mlr_usage_die("--query-time: last or median, not '%s' (try 'mlr-history --help')", optarg);
+            o.median = !strcmp(optarg, "median");
+            break;
         case 'o': o.output = optarg; break;
         default: mlr_opt_rest(c, "mlr-history", usage, argv);
         }
@@ -67,6 +79,7 @@ static options parse_args(int argc, char **argv)
     if (optind < argc && !o.per_user) o.input = argv[optind++];
     if (optind < argc) mlr_usage_die("unexpected argument '%s' (try 'mlr-history --help')", argv[optind]);
     if (!o.train) mlr_usage_die("--train TABLE is required (try 'mlr-history --help')");
+    if (o.median && !o.per_user) mlr_usage_die("--query-time goes with --per-user (try 'mlr-history --help')");
     return o;
 }
 
@@ -117,17 +130,18 @@ static int add_histories(FILE *fp, const char *path, const mlr_history *h, const
     return rc;
 }
 
-/* Marks each user's latest row of the training table; *rows: how many
- * rows the marks cover. */
-static unsigned char *last_rows(const mlr_history *h, size_t *nrows)
+/* Marks each user's latest (or median) row of the training table; *rows:
+ * how many rows the marks cover. */
+static unsigned char *query_rows(const mlr_history *h, int median, size_t *nrows)
 {
+    size_t (*row_of)(const mlr_history *, size_t) = median ? mlr_history_median_row : mlr_history_last_row;
     size_t rows = 0;
     for (size_t u = 0; u < mlr_history_users(h); u++) {
-        size_t r = mlr_history_last_row(h, u);
+        size_t r = row_of(h, u);
         if (r + 1 > rows) rows = r + 1;
     }
     unsigned char *w = xcalloc(rows + 1, 1);
-    for (size_t u = 0; u < mlr_history_users(h); u++) w[mlr_history_last_row(h, u)] = 1;
+    for (size_t u = 0; u < mlr_history_users(h); u++) w[row_of(h, u)] = 1;
     *nrows = rows;
     return w;
 }
@@ -137,7 +151,7 @@ static int run(const options *o, mlr_err *e)
     mlr_history *h = mlr_history_read(o->train, e);
     if (!h) return -1;
     size_t nwanted = 0;
-    unsigned char *wanted = o->per_user ? last_rows(h, &nwanted) : NULL;
+    unsigned char *wanted = o->per_user ? query_rows(h, o->median, &nwanted) : NULL;
     mlr_out out;
     int rc = mlr_out_open(&out, o->output, e);
     if (rc == 0) {

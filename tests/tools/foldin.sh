@@ -20,13 +20,18 @@ fi
 S=$T/run/served
 check "the model reads user_history" grep -aq 'query.emb.user_history' "$S/model.safetensors"
 
-# Known users: the list (seen items kept) at the user's last training time
-# is mlr-topk's on the pipeline's per-user query (users.npy: the user's
-# last row with their 16 latest items), items and scores.
+# Known users: the list (seen items kept) at the time of the pipeline's
+# per-user query (users.npy: the user's row at their last or median
+# training time, whichever validation kept, with their 16 latest items)
+# is mlr-topk's on that query, items and scores.
 mlr-topk --quiet --queries "$T/run/users.npy" --query-ids "$T/run/users.ids" --items "$T/run/items.npy" \
     --k 10 --output "$T/users-topk.tsv"
+when=$(awk -F'\t' '$3 == 1 { print $1 }' "$T/run/user-time.tsv")
+check "the per-user queries' time is one validation kept" test "$when" = last -o "$when" = median
 for u in 7 42 150; do
-    t=$(awk -F'\t' -v u=$u '$1 == u && $4 > m { m = $4 } END { print m }' "$T/train.tsv")
+    # the user's times, newest first: the first, or the middle (the later of two)
+    t=$(awk -F'\t' -v u=$u '$1 == u { print $4 }' "$T/train.tsv" | sort -nr |
+        awk -v w="$when" '{ t[NR] = $1 } END { print (w == "last" ? t[1] : t[int((NR + 1) / 2)]) }')
     served_user_list "$S" "$t" $u "$T/users-topk.tsv" &&
         check "known user $u: the list has 10 rows" test "$(wc -l <"$T/got")" -eq 10 &&
         check "known user $u: the per-user query's list and scores (history of their latest 16 items)" \

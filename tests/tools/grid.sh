@@ -60,7 +60,7 @@ check "2x2x2: the winner scored once on the test rows (queries = test rows)" \
 check "2x2x2: the results' queries are the validation slice's" \
     test "$(sed -n '2p' "$T/g/results.tsv" | cut -f4)" = "$(($(wc -l <"$T/g/prep/valid.tsv") - 1))"
 check "2x2x2: the winner said on stderr with its test figure" grep -q "^grid: the winner $winner scored once on the test rows: top100 " "$T/err"
-check "2x2x2: the data prepared once" test "$(ls "$T/g/prep" | grep -c '^enc-')" = 7
+check "2x2x2: the data prepared once" test "$(ls "$T/g/prep" | grep -c '^enc-')" = 9
 
 # The same command again: nothing to do, the same table.
 cp "$T/g/results.tsv" "$T/first.tsv"

@@ -1,6 +1,6 @@
 # mlr-history: no row's history holds its own item (the label), a history
 # is the user's latest training items newest first and capped, --per-user
-# gives each user's last training row with all their items; mlr-score's
+# gives each user's last (or median) training row with all their items; mlr-score's
 # --user-queries joins per-user queries by user id; broken input.
 . "$(dirname "$0")/lib.sh"
 
@@ -40,6 +40,17 @@ mlr-history --train "$T/t.tsv" --per-user --max 10 >"$T/users.tsv"
 check "--per-user: one row per user" test "$(sed 1d "$T/users.tsv" | cut -f1 | sort | tr '\n' ' ')" = "u v "
 check "--per-user: the user's latest row, all items kept" \
     test "$(grep '^u	' "$T/users.tsv")" = "$(printf 'u\ta\t2\t40\ta|a|d|c|b')"
+# --query-time median: u's times 40 30 20 20 10, the middle one the later of the
+# two rows at 20 (d, row 4); v's only row.
+mlr-history --train "$T/t.tsv" --per-user --query-time median --max 10 >"$T/users-med.tsv"
+check "--query-time median: the row at the user's median time, all items kept" \
+    test "$(grep '^u	' "$T/users-med.tsv")" = "$(printf 'u\td\t3\t20\ta|a|d|c|b')"
+check "--query-time median: a user of one row gets it" test "$(grep '^v	' "$T/users-med.tsv" | cut -f2,4)" = "$(printf 'e\t5')"
+printf 'user_id\titem_id\ttimestamp\nw\tx\t1\nw\ty\t3\nw\tz\t2\nw\tq\t4\n' >"$T/even.tsv"
+check "--query-time median of an even count: the later of the middle two" \
+    test "$(mlr-history --train "$T/even.tsv" --per-user --query-time median | sed 1d | cut -f2,3)" = "$(printf 'y\t3')"
+mlr-history --train "$T/t.tsv" --per-user --query-time last --max 10 >"$T/users-last.tsv"
+check "--query-time last is the default" cmp "$T/users-last.tsv" "$T/users.tsv"
 
 # Broken input: one line, status 1 or 2, no output file.
 printf 'user_id\titem_id\ttimestamp\nu\ta\tsoon\n' >"$T/bad.tsv"
@@ -52,6 +63,8 @@ expect_fail "a table that has a history already" 1 "already has a user_history" 
     mlr-history --train "$T/t.tsv" --output "$T/o.tsv" "$T/t-h.tsv"
 expect_fail "missing --train" 2 "--train" mlr-history "$T/q.tsv"
 expect_fail "--max 0" 2 "--max" mlr-history --train "$T/t.tsv" --max 0 "$T/q.tsv"
+expect_fail "--query-time another time" 2 "--query-time" mlr-history --train "$T/t.tsv" --per-user --query-time first --output "$T/o.tsv"
+expect_fail "--query-time without --per-user" 2 "--query-time" mlr-history --train "$T/t.tsv" --query-time median --output "$T/o.tsv" "$T/q.tsv"
 check "no output file after a failure" test ! -e "$T/o.tsv"
 
 # mlr-score --user-queries: when every user has one test row, the mean of
