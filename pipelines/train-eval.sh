@@ -1,13 +1,19 @@
 #!/bin/sh
 # train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--user-time WHEN] [--no-topk] [--no-test]
-#               PREP RUN [mlr-train options...]
+#               [--no-refit] PREP RUN [mlr-train options...]
 #
 # The model half of evaluate.sh: on data prepared by prepare.sh in PREP,
 # trains a model on PREP's fit rows, validated after each epoch on its
 # validation slice (or takes MODEL, trained on PREP's specification),
-# scores it on the validation slice, then once on PREP's test rows. Leaves
-# in RUN (which may be PREP):
-#   model.safetensors     the model (not with --model);  train-log.tsv one row per epoch
+# scores it on the validation slice; then trains it again on all of PREP's
+# training rows for the epochs the fit run kept (the refit; not with
+# --no-refit, --no-test or --model) and scores that once on PREP's test
+# rows. Leaves in RUN (which may be PREP):
+#   model.safetensors     the model (not with --model): the refit, or the fit
+#                         model without one
+#   model-fit.safetensors the fit model, when there is a refit
+#   train-log.tsv         one row per epoch of the fit run (its kept column:
+#                         the epoch kept);  refit-log.tsv the refit's
 #   users.npy users.ids   one query per user (the user with their training
 #                         items at their last training time, or at the median
 #                         of their training times: --user-time): the per-user
@@ -29,7 +35,8 @@
 # (mlr-predict) and of their retrieval scores (mlr-embed with every model:
 # the embeddings side by side). model.safetensors and train-log.tsv are
 # seed S's (what package.sh serves); the others are model-seedK.safetensors
-# and train-log-seedK.tsv, K = 2..N.
+# (model-fit-seedK.safetensors) and train-log-seedK.tsv (refit-log-seedK.tsv),
+# K = 2..N.
 # --user-time WHEN: the time of the per-user queries: last, median, or valid
 # (the default: the one with the better per-user nDCG@10 on the validation
 # slice; last with a PREP made before the median queries).
@@ -39,8 +46,8 @@
 set -eu
 me=train-eval
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--user-time WHEN] [--no-topk] [--no-test] PREP RUN [mlr-train options...]" >&2; exit 2; }
-threads= model= topk=1 test=1 seeds=1 utime=valid
+usage() { echo "usage: train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--user-time WHEN] [--no-topk] [--no-test] [--no-refit] PREP RUN [mlr-train options...]" >&2; exit 2; }
+threads= model= topk=1 test=1 seeds=1 utime=valid refit=1
 while [ $# -gt 0 ]; do
     case $1 in
     --threads) [ $# -ge 2 ] || usage; threads=$2; shift 2 ;;
@@ -49,6 +56,7 @@ while [ $# -gt 0 ]; do
     --user-time) [ $# -ge 2 ] || usage; utime=$2; shift 2 ;;
     --no-topk) topk=0; shift ;;
     --no-test) test=0; shift ;;
+    --no-refit) refit=0; shift ;;
     -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     --*) usage ;;
     *) break ;;
@@ -77,23 +85,26 @@ mkout "$run"
 
 # Training on the fit rows, validated after each epoch on the validation
 # slice, never on the test rows (mlr-train's own --threads in the extra
-# options wins over ours: it comes last).
+# options wins over ours: it comes last). With the test rows to score
+# (and no --no-refit), these are the fit models, model-fit*.safetensors:
+# the refit below makes the ones the test rows and serving see.
+refit=$([ "$refit" = 1 ] && [ "$test" = 1 ] && [ -z "$model" ] && echo 1 || echo 0)
+msfx= # the models' names: model$msfx.safetensors, model$msfx-seedK.safetensors
+[ "$refit" = 0 ] || msfx=-fit
+base=42 prev= # the first seed: the options as given, then --seed (the last wins)
+for a in "$@"; do [ "$prev" != --seed ] || base=$a; prev=$a; done
 if [ -z "$model" ]; then
-    model=$run/model.safetensors
+    case $base in ''|*[!0-9]*) die "--seed '$base': --seeds needs a number" ;; esac
     # shellcheck disable=SC2086 # $tt is empty or two words
     run_stage train mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit" \
         --valid "$prep/enc-valid" --catalogue "$prep/enc-items" --log "$run/train-log.tsv" \
-        --output "$model" "$@"
-    # The other seeds: the options as given, then --seed (the last wins).
-    base=42 prev=
-    for a in "$@"; do [ "$prev" != --seed ] || base=$a; prev=$a; done
-    case $base in ''|*[!0-9]*) die "--seed '$base': --seeds needs a number" ;; esac
+        --output "$run/model$msfx.safetensors" "$@"
     k=2
     while [ "$k" -le "$seeds" ]; do
         # shellcheck disable=SC2086
         run_stage "train-seed$k" mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit" \
             --valid "$prep/enc-valid" --catalogue "$prep/enc-items" --log "$run/train-log-seed$k.tsv" \
-            --output "$run/model-seed$k.safetensors" "$@" --seed $((base + k - 1))
+            --output "$run/model$msfx-seed$k.safetensors" "$@" --seed $((base + k - 1))
         k=$((k + 1))
     done
 fi
@@ -101,9 +112,9 @@ fi
 # tools average them: mlr-predict's mean, mlr-embed's side by side).
 models() {
     st=$1; shift
-    set -- "$@" --model "$model"
+    if [ -n "$model" ]; then set -- "$@" --model "$model"; else set -- "$@" --model "$run/model$msfx.safetensors"; fi
     k=2
-    while [ "$k" -le "$seeds" ]; do set -- "$@" --model "$run/model-seed$k.safetensors"; k=$((k + 1)); done
+    while [ "$k" -le "$seeds" ]; do set -- "$@" --model "$run/model$msfx-seed$k.safetensors"; k=$((k + 1)); done
     run_stage "$st" "$@"
 }
 
@@ -148,6 +159,30 @@ fi
 cp "$run/valid-metrics-$utime.tsv" "$run/valid-metrics.tsv"
 usfx=; [ "$utime" = last ] || usfx=-$utime
 [ "$test" = 1 ] || exit 0
+
+# The refit: each seed's model trained again on all the training rows
+# (fit and validation slice) for the epochs its fit run kept, the options
+# as given (--epochs and --patience overridden), as EASE's lambda is
+# chosen on the slice and EASE refitted on the training rows.
+# kept LOG: the epoch the fit run kept (the last row's kept column)
+kept() { awk -F'\t' 'NR > 1 { k = $NF } END { print k }' "$1"; }
+if [ "$refit" = 1 ]; then
+    k=1
+    while [ "$k" -le "$seeds" ]; do
+        ks=; [ "$k" = 1 ] || ks=-seed$k
+        ep=$(kept "$run/train-log$ks.tsv")
+        case $ep in ''|*[!0-9]*|0) die "train-log$ks.tsv: no kept epoch to refit with" ;; esac
+        seedopt=; [ "$k" = 1 ] || seedopt="--seed $((base + k - 1))"
+        # shellcheck disable=SC2086 # $tt, $seedopt: empty or two plain words
+        run_stage "refit$ks" mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-train" \
+            --catalogue "$prep/enc-items" --log "$run/refit-log$ks.tsv" \
+            --output "$run/model$ks.safetensors" "$@" $seedopt --epochs "$ep" --patience 0
+        k=$((k + 1))
+    done
+    msfx=
+    # shellcheck disable=SC2086
+    models embed-items-refit mlr-embed $tt --catalogue "$prep/enc-items" --output "$run/items.npy"
+fi
 
 # The test rows, scored once.
 # shellcheck disable=SC2086

@@ -98,8 +98,9 @@ mlr-recommend --served "$S" --k 5 --new "$T/new-users.tsv" >"$T/new2.tsv"
 same "--new FILE: the same user as --age/--gender/--occupation" "$T/new2.tsv" "$T/new.tsv"
 printf 'user_id\titem_id\trating\n%s\t%s\t5\n' "$u1" "$(sed -n 2p "$T/excl.tsv" | cut -f3)" >"$T/rated.tsv"
 mlr-recommend --served "$S" --k 10 --rated "$T/rated.tsv" "$u1" | sed 1d | cut -f3 >"$T/after"
-sed 1d "$T/excl.tsv" | cut -f3 | sed -n '2,11p' >"$T/want"
-same "--rated FILE: a known user's new rating leaves their list" "$T/after" "$T/want"
+# (the rating also joins the user's history, so the rest may reorder)
+check "--rated FILE: a known user's new rating leaves their list" \
+    sh -c "test \$(wc -l <'$T/after') -eq 10 && ! grep -qxF '$(sed -n 2p "$T/excl.tsv" | cut -f3)' '$T/after'"
 
 # ---- serving-time clipping: a request a year after the data ----
 last=$(awk -F'\t' '$1 == "timestamp" { printf "%d", $8 }' "$S/spec/features.tsv")

@@ -50,9 +50,15 @@ assert ens.shape == mean.shape and np.abs(ens - mean).max() < 1e-4, np.abs(ens -
     # The set's fingerprint: sha256 over the sorted model hashes, a line each.
     # shellcheck disable=SC2086
     SET=$(sha256sum $M | cut -c1-64 | sort | sha256sum | cut -c1-64)
-    for f in pred.tsv query.ids items.ids valid-pred.tsv users.ids; do
+    for f in pred.tsv query.ids items.ids users.ids; do
         check "--seeds 3: $f names the set of models" test "$(head -n 1 "$T/e3/$f")" = "#mlrec model=$SET"
     done
+    # The validation figures are the fit models' (the refit comes after).
+    FIT=$(sha256sum "$T/e3/model-fit.safetensors" "$T/e3/model-fit-seed2.safetensors" \
+        "$T/e3/model-fit-seed3.safetensors" | cut -c1-64 | sort | sha256sum | cut -c1-64)
+    check "--seeds 3: valid-pred.tsv names the set of fit models" \
+        test "$(head -n 1 "$T/e3/valid-pred.tsv")" = "#mlrec model=$FIT"
+    check "--seeds 3: each seed refitted" test -s "$T/e3/refit-log-seed3.tsv" -a "$FIT" != "$SET"
     # The order of --model changes nothing: not the bits, not the name.
     mlr-predict --model "$T/e3/model-seed3.safetensors" --model "$T/e3/model.safetensors" \
         --model "$T/e3/model-seed2.safetensors" --rows "$T/prep/enc-test" --output "$T/pr.tsv"
