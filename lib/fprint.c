@@ -87,19 +87,29 @@ int mlr_fprint_models(const char *const *paths, int n, int *order, char hex[65],
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
-    if (rc == 0 && n == 1)
-        memcpy(hex, each[0], 65);
-    else if (rc == 0) {
-        mlr_sha256_ctx c;
-        mlr_sha256_init(&c);
-        for (int i = 0; i < n; i++) {
-            mlr_sha256_update(&c, each[order[i]], 64);
-            mlr_sha256_update(&c, "\n", 1);
-        }
-        mlr_sha256_final(&c, hex);
+    if (rc == 0) {
+        const char **sorted = xmalloc((size_t)n * sizeof *sorted);
+        for (int i = 0; i < n; i++) sorted[i] = each[order[i]];
+        mlr_fprint_set(sorted, n, hex);
+        free(sorted);
     }
     free(each);
     return rc;
+}
+
+void mlr_fprint_set(const char *const *sorted, int n, char hex[65])
+{
+    if (n == 1) {
+        memcpy(hex, sorted[0], 65);
+        return;
+    }
+    mlr_sha256_ctx c;
+    mlr_sha256_init(&c);
+    for (int i = 0; i < n; i++) {
+        mlr_sha256_update(&c, sorted[i], 64);
+        mlr_sha256_update(&c, "\n", 1);
+    }
+    mlr_sha256_final(&c, hex);
 }
 
 int mlr_fprint_table(const char *path, char hex[65], mlr_err *e)

@@ -38,6 +38,10 @@ int mlr_fprint_model(const char *path, char hex[65], mlr_err *e);
  * average them in: an output then depends on the set, never on the
  * order of the options, and one fingerprint names one output. */
 int mlr_fprint_models(const char *const *paths, int n, int *order, char hex[65], mlr_err *e);
+/* The set's fingerprint from its models' fingerprints SORTED (n >= 1,
+ * each 64 hex chars): one is its own, more the SHA-256 of them each
+ * followed by a newline (mlr_fprint_models' rule; mlr-fuse's lists). */
+void mlr_fprint_set(const char *const *sorted, int n, char hex[65]);
 /* The SHA-256 of a regular file into hex, or "unknown" for anything
  * else (a pipe cannot be read twice). */
 int mlr_fprint_table(const char *path, char hex[65], mlr_err *e);
