@@ -1,11 +1,12 @@
 #!/bin/sh
-# benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--jobs J] [--seeds N]
-#              OUTDIR [mlr-train options...]
+# benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--fuse-weights LIST]
+#              [--jobs J] [--seeds N] OUTDIR [mlr-train options...]
 # benchmark.sh --tables OUTDIR
 # benchmark.sh [--lambdas LIST] --baselines DIR
 #
-# The model beside most-popular and EASE (mlr-baseline) on the protocols of
-# issue 13, every figure from a run in OUTDIR, made with one command:
+# The model beside most-popular, EASE (mlr-baseline) and the model and EASE
+# fused (mlr-fuse) on the protocols of issue 13, every figure from a run in
+# OUTDIR, made with one command:
 #   random     ML-100K, random 80/20 split, seed 42, every item a candidate:
 #              the seed report's top-k accuracies (nothing removed) and the
 #              field's per-user metrics (training items removed)
@@ -19,8 +20,11 @@
 # mlr-train --epochs 40 --patience 5 keeps the epoch best on it; options
 # given here come after, and the last wins) and EASE's lambda (each of
 # --lambdas fitted on the fit rows and scored on the validation slice by
-# nDCG@10; the best refitted on the training rows). The test rows are
-# scored once, at the end. The
+# nDCG@10; the best refitted on the training rows) and the fused lists'
+# weight (the model's per-user lists and EASE's at that lambda, fused by
+# mlr-fuse --join user with each model weight of --fuse-weights, EASE's
+# 1 - w, scored on the validation slice by nDCG@10; 0 is EASE alone, 1 the
+# model alone). The test rows are scored once, at the end. The
 # per-user metrics query each user once, at their last training time with
 # their training history (mlr-score --user-queries), and remove the
 # user's training items.
@@ -28,7 +32,9 @@
 #   SETUP/             train.tsv test.tsv, model/ (evaluate.sh's folder),
 #                      pop.tsv ease.tsv (the baselines' metrics on the test
 #                      rows), ease-lambda.tsv (lambda, its validation nDCG@10
-#                      and recall@10: the choice), folds/ (crossval.sh)
+#                      and recall@10: the choice), fused.tsv and
+#                      fuse-weight.tsv (the same for the fused lists, by the
+#                      model's weight), folds/ (crossval.sh)
 #   results.tsv        setup, recommender, metric, value: every figure, long
 #   report.tsv field.tsv folds.tsv targets.tsv   the tables, as TSV
 #   benchmark.md       the same tables as Markdown
@@ -37,6 +43,8 @@
 #                   absent is skipped, and said so
 #   --setups LIST   which setups (default random,user-time,latest,folds)
 #   --lambdas LIST  EASE's lambdas to choose from (default 100,250,500,1000)
+#   --fuse-weights LIST  the model's weights in the fused lists to choose from,
+#                   each in [0, 1] (default 0,0.1,0.2,...,1)
 #   --jobs J        crossval.sh's folds at once (default: the cores)
 #   --seeds N       evaluate.sh's --seeds: N models averaged (default 1)
 #   --tables        only remake the tables from the runs already in OUTDIR
@@ -49,14 +57,16 @@
 set -eu
 me=benchmark
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--jobs J] [--seeds N] OUTDIR [mlr-train options...] | --tables OUTDIR | [--lambdas LIST] --baselines DIR" >&2; exit 2; }
+usage() { echo "usage: benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--fuse-weights LIST] [--jobs J] [--seeds N] OUTDIR [mlr-train options...] | --tables OUTDIR | [--lambdas LIST] --baselines DIR" >&2; exit 2; }
 bad() { echo "$me: $*" >&2; exit 2; }
 data= setups=random,user-time,latest,folds lambdas=100,250,500,1000 jobs=$(nproc) seeds=1 tables=0 only_baselines=0
+fweights=0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1
 while [ $# -gt 0 ]; do
     case $1 in
     --data) [ $# -ge 2 ] || bad "option '$1' needs a value"; data=$2; shift 2 ;;
     --setups) [ $# -ge 2 ] || bad "option '$1' needs a value"; setups=$2; shift 2 ;;
     --lambdas) [ $# -ge 2 ] || bad "option '$1' needs a value"; lambdas=$2; shift 2 ;;
+    --fuse-weights) [ $# -ge 2 ] || bad "option '$1' needs a value"; fweights=$2; shift 2 ;;
     --jobs) [ $# -ge 2 ] || bad "option '$1' needs a value"; jobs=$2; shift 2 ;;
     --seeds) [ $# -ge 2 ] || bad "option '$1' needs a value"; seeds=$2; shift 2 ;;
     --tables) tables=1; shift ;;
@@ -81,6 +91,14 @@ done
 for l in $(echo "$lambdas" | tr ',' ' '); do
     case $l in ''|*[!0-9.]*|*.*.*|.) bad "--lambdas: a comma-separated list of positive numbers, not '$lambdas'" ;; esac
 done
+for w in $(echo "$fweights" | tr ',' ' ') ''; do
+    case $w in
+    '') [ -n "$(echo "$fweights" | tr -d ', ')" ] || bad "--fuse-weights: a comma-separated list of numbers in [0, 1], not '$fweights'" ;;
+    *[!0-9.]*|*.*.*|.) bad "--fuse-weights: a comma-separated list of numbers in [0, 1], not '$fweights'" ;;
+    *) awk -v w="$w" 'BEGIN { exit !(w + 0 <= 1) }' ||
+        bad "--fuse-weights: a comma-separated list of numbers in [0, 1], not '$fweights'" ;;
+    esac
+done
 if [ -z "$data" ]; then
     for d in "${MLR_DATA_DIR:-}" "$mlr_pipelines/../data"; do
         if [ -n "$d" ] && [ -d "$d" ]; then data=$d; break; fi
@@ -89,6 +107,12 @@ fi
 
 # ---- the runs ----
 
+# best_of TSV: the first column of the row of the best nDCG@10 (column 2)
+# on validation; the first listed on a tie.
+best_of() {
+    awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } END { print b }' "$(awkpath "$1")"
+}
+
 # baselines LABEL DIR PREFIX: most-popular and EASE through mlr-score on
 # DIR's test rows, EASE's lambda chosen first on the validation slice of
 # DIR/model; into DIR/PREFIXpop.tsv, PREFIXease.tsv, PREFIXease-lambda.tsv.
@@ -96,17 +120,17 @@ baselines() {
     b=$1 s=$2 pre=$3 m=$2/model
     printf 'lambda\tndcg@10\trecall@10\n' >"$s/${pre}ease-lambda.tsv"
     for l in $(echo "$lambdas" | tr ',' ' '); do
+        # lists of 100: the best lambda's are fused with the model's (fused)
         run_stage "$b-ease-valid-$l" mlr-baseline --kind ease --lambda "$l" --exclude-train --train "$m/fit.tsv" \
-            --test "$m/valid.tsv" --item-ids "$m/items.ids" --k 10 --output "$s/ease-valid.topk.tsv"
+            --test "$m/valid.tsv" --item-ids "$m/items.ids" --k 100 --output "$s/ease-valid.topk.tsv"
         mlr-score --quiet --test "$m/valid.tsv" --train "$m/fit.tsv" --topk "$s/ease-valid.topk.tsv" \
             --item-ids "$m/items.ids" --output "$s/ease-valid.tsv"
         awk -F'\t' -v OFS='\t' -v l="$l" '{ v[$1] = $2 } END { print l, v["ndcg@10"], v["recall@10"] }' \
             "$(awkpath "$s/ease-valid.tsv")" >>"$s/${pre}ease-lambda.tsv"
+        [ "$(best_of "$s/${pre}ease-lambda.tsv")" != "$l" ] || mv -f "$s/ease-valid.topk.tsv" "$s/ease-valid-best.topk.tsv"
     done
     rm -f "$s/ease-valid.topk.tsv" "$s/ease-valid.tsv"
-    # The best nDCG@10 on validation; the first listed on a tie.
-    best=$(awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } END { print b }' \
-        "$(awkpath "$s/${pre}ease-lambda.tsv")")
+    best=$(best_of "$s/${pre}ease-lambda.tsv")
     for kind in pop ease; do
         lopt=
         [ "$kind" = pop ] || lopt="--lambda $best"
@@ -124,8 +148,40 @@ baselines() {
         awk -F'\t' 'FNR == 1 { if (NR == 1) print; next }
             FILENAME == ARGV[1] { if ($1 ~ /^top[0-9]+$/) { print; kept[$1] } next }
             !($1 in kept)' "$(awkpath "$s/$kind.all.tsv")" "$(awkpath "$s/$kind.excl-metrics.tsv")" >"$s/$pre$kind.tsv"
-        rm -f "$s/$kind.all.tsv" "$s/$kind.excl-metrics.tsv" "$s/$kind.topk.tsv" "$s/$kind.excl.tsv"
+        rm -f "$s/$kind.all.tsv" "$s/$kind.excl-metrics.tsv" "$s/$kind.topk.tsv"
+        [ "$kind" = ease ] || rm -f "$s/$kind.excl.tsv"
     done
+}
+
+# fused LABEL DIR: the model's per-user lists and EASE's (baselines' lists
+# of 100 at the lambda chosen), fused by mlr-fuse; the model's weight w
+# (EASE's 1 - w) chosen on the validation slice, as EASE's lambda, into
+# DIR/fuse-weight.tsv; the test rows scored once into DIR/fused.tsv.
+# The model's lists are those of its per-user queries (train-eval.sh's
+# valid-users.npy: the user at their last fit time; users.npy: at their
+# last training time), the rows seen in training excluded.
+fused() {
+    b=$1 s=$2 m=$2/model
+    run_stage "$b-model-valid-users" mlr-topk --quiet --queries "$m/valid-users.npy" --query-ids "$m/valid-users.ids" \
+        --items "$m/items.npy" --exclude "$m/fit.tsv" --k 100 --output "$s/model-valid.topk.tsv"
+    printf 'model_weight\tndcg@10\trecall@10\n' >"$s/fuse-weight.tsv"
+    for w in $(echo "$fweights" | tr ',' ' '); do
+        run_stage "$b-fuse-valid-$w" mlr-fuse --join user --weights "$(awk -v w="$w" 'BEGIN { print 1 - w }'),$w" \
+            --k 100 --output "$s/fuse-valid.topk.tsv" "$s/ease-valid-best.topk.tsv" "$s/model-valid.topk.tsv"
+        mlr-score --quiet --test "$m/valid.tsv" --train "$m/fit.tsv" --topk "$s/fuse-valid.topk.tsv" \
+            --item-ids "$m/items.ids" --output "$s/fuse-valid.tsv"
+        awk -F'\t' -v OFS='\t' -v w="$w" '{ v[$1] = $2 } END { print w, v["ndcg@10"], v["recall@10"] }' \
+            "$(awkpath "$s/fuse-valid.tsv")" >>"$s/fuse-weight.tsv"
+    done
+    w=$(best_of "$s/fuse-weight.tsv")
+    run_stage "$b-model-users" mlr-topk --quiet --queries "$m/users.npy" --query-ids "$m/users.ids" \
+        --items "$m/items.npy" --exclude "$s/train.tsv" --k 100 --output "$s/model-users.topk.tsv"
+    run_stage "$b-fused" mlr-fuse --join user --weights "$(awk -v w="$w" 'BEGIN { print 1 - w }'),$w" --k 100 \
+        --output "$s/fused.excl.tsv" "$s/ease.excl.tsv" "$s/model-users.topk.tsv"
+    mlr-score --quiet --test "$s/test.tsv" --train "$s/train.tsv" --topk "$s/fused.excl.tsv" \
+        --item-ids "$m/items.ids" --output "$s/fused.tsv"
+    rm -f "$s/model-valid.topk.tsv" "$s/fuse-valid.topk.tsv" "$s/fuse-valid.tsv" "$s/ease-valid-best.topk.tsv" \
+        "$s/model-users.topk.tsv" "$s/fused.excl.tsv" "$s/ease.excl.tsv"
 }
 
 if [ "$only_baselines" = 1 ]; then
@@ -133,6 +189,7 @@ if [ "$only_baselines" = 1 ]; then
         [ -f "$out/$f" ] || die "$out/$f: no such file (--baselines wants a run of pipeline.sh)"
     done
     baselines baseline "$out" baseline-
+    rm -f "$out/ease-valid-best.topk.tsv" "$out/ease.excl.tsv"
     exit 0
 fi
 mkout "$out"
@@ -151,6 +208,7 @@ setup() {
     sh "$mlr_pipelines/evaluate.sh" --valid-by "$vby" $seedopt "$s/train.tsv" "$s/test.tsv" "$s/model" \
         "$@" 2>"$s/log" || die "$sname: evaluate.sh failed: $(tail -n 1 "$s/log")"
     baselines "$sname" "$s" ""
+    fused "$sname" "$s"
 }
 
 if [ "$tables" = 0 ]; then
@@ -198,12 +256,14 @@ trap 'rm -f -- "$tmp"' EXIT
     for st in random user-time latest; do
         s=$out/$st
         [ -f "$s/model/metrics.tsv" ] || continue
-        for f in model:model/metrics.tsv model-valid:model/valid-metrics.tsv pop:pop.tsv ease:ease.tsv; do
+        for f in model:model/metrics.tsv model-valid:model/valid-metrics.tsv pop:pop.tsv ease:ease.tsv fused:fused.tsv; do
             [ -f "$s/${f#*:}" ] || continue
             awk -F'\t' -v OFS='\t' -v s="$st" -v r="${f%%:*}" 'NR > 1 { print s, r, $1, $2 }' "$(awkpath "$s/${f#*:}")"
         done
         [ ! -f "$s/ease-lambda.tsv" ] || awk -F'\t' -v OFS='\t' -v s="$st" 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 }
             END { if (b != "") print s, "ease", "lambda", b }' "$(awkpath "$s/ease-lambda.tsv")"
+        [ ! -f "$s/fuse-weight.tsv" ] || awk -F'\t' -v OFS='\t' -v s="$st" 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 }
+            END { if (b != "") print s, "fused", "model_weight", b }' "$(awkpath "$s/fuse-weight.tsv")"
         # The epoch the model kept (the log's last "kept": its best on validation).
         [ ! -f "$s/model/train-log.tsv" ] || awk -F'\t' -v OFS='\t' -v s="$st" '
             NR == 1 { for (i = 1; i <= NF; i++) if ($i == "kept") c = i; next } c { k = $c; n = $1 }
@@ -236,16 +296,18 @@ awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
     function g(r, k) { return (("random", r, k) in v) ? v["random", r, k] : "-" }' "$R" >"$out/report.tsv"
 # The field's protocol: per user, training items removed.
 awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
-    END { print "data and split", "users", "model nDCG@10", "EASE nDCG@10", "popular nDCG@10",
-                "model recall@10", "EASE recall@10", "popular recall@10", "EASE lambda (validation)", "model nDCG@10 (validation)",
+    END { print "data and split", "users", "model nDCG@10", "EASE nDCG@10", "model+EASE fused nDCG@10", "popular nDCG@10",
+                "model recall@10", "EASE recall@10", "model+EASE fused recall@10", "popular recall@10",
+                "EASE lambda (validation)", "fused: model weight (validation)", "model nDCG@10 (validation)",
                 "model epoch (validation)"
           n = split("random user-time latest", s, " ")
           d["random"] = "ML-100K, random 80/20 (seed 42)"; d["user-time"] = "ML-100K, each user'"'"'s latest 20%"
           d["latest"] = "ml-latest-small, random 80/20 (seed 42)"
           for (i = 1; i <= n; i++) { if (!((s[i], "model", "ndcg@10") in v)) continue
-              print d[s[i]], g(s[i], "model", "users"), g(s[i], "model", "ndcg@10"), g(s[i], "ease", "ndcg@10"), g(s[i], "pop", "ndcg@10"),
-                    g(s[i], "model", "recall@10"), g(s[i], "ease", "recall@10"), g(s[i], "pop", "recall@10"),
-                    g(s[i], "ease", "lambda"), g(s[i], "model-valid", "ndcg@10"),
+              print d[s[i]], g(s[i], "model", "users"), g(s[i], "model", "ndcg@10"), g(s[i], "ease", "ndcg@10"),
+                    g(s[i], "fused", "ndcg@10"), g(s[i], "pop", "ndcg@10"),
+                    g(s[i], "model", "recall@10"), g(s[i], "ease", "recall@10"), g(s[i], "fused", "recall@10"), g(s[i], "pop", "recall@10"),
+                    g(s[i], "ease", "lambda"), g(s[i], "fused", "model_weight"), g(s[i], "model-valid", "ndcg@10"),
                     g(s[i], "model", "epoch_kept") "/" g(s[i], "model", "epochs_run") } }
     function g(s, r, k) { return ((s, r, k) in v) ? v[s, r, k] : "-" }' "$R" >"$out/field.tsv"
 # The five official folds: RMSE beside the published anchors.
@@ -286,7 +348,8 @@ tmp=$(beside "$out/benchmark.md") || exit 1
     echo "## The model beside the baselines (benchmark.sh)"
     echo
     echo "Every choice made on validation slices cut from the training rows (the model's epoch by"
-    echo "\`mlr-train --patience\`, EASE's lambda); the test rows scored once. Figures from \`results.tsv\`."
+    echo "\`mlr-train --patience\`, EASE's lambda, the fused lists' model weight); the test rows scored once."
+    echo "Figures from \`results.tsv\`. \"model+EASE fused\": mlr-fuse of the model's per-user lists and EASE's."
     if [ "$(wc -l <"$out/report.tsv")" -gt 1 ]; then
         echo
         echo "### The seed report's protocol (ML-100K, random 80/20, seed 42, every item a candidate, nothing removed)"

@@ -36,7 +36,7 @@ awk -F'\t' 'NR == 1 { print "movieId,title,genres"; next } !s[$2]++ { gsub(/"/, 
     "$T/synth2.tsv" >"$D/ml-latest-small/movies.csv"
 
 O=$T/bench
-if sh "$P/benchmark.sh" --data "$D" --lambdas 10,100 --jobs 2 "$O" --epochs 3 --dim 8 --layers 8 \
+if sh "$P/benchmark.sh" --data "$D" --lambdas 10,100 --fuse-weights 0,0.5,1 --jobs 2 "$O" --epochs 3 --dim 8 --layers 8 \
     --rating-layers 8 --quiet >"$T/out" 2>"$T/err"; then
     pass "benchmark.sh runs every setup"
 else
@@ -47,7 +47,7 @@ fi
 # shape FILE ROWS COLS: ROWS lines (header included), each of COLS fields.
 shape() { awk -F'\t' -v r="$2" -v c="$3" 'NF != c { bad = 1 } END { exit bad || NR != r }' "$1"; }
 check "report.tsv: header and six metrics, five columns" shape "$O/report.tsv" 7 5
-check "field.tsv: header and three setups, eleven columns" shape "$O/field.tsv" 4 11
+check "field.tsv: header and three setups, fourteen columns" shape "$O/field.tsv" 4 14
 check "folds.tsv: header, the mean, five folds, three anchors" shape "$O/folds.tsv" 10 3
 check "targets.tsv: header and ten targets, four columns" shape "$O/targets.tsv" 11 4
 check "results.tsv: setup recommender metric value" test "$(head -n 1 "$O/results.tsv")" = "$(printf 'setup\trecommender\tmetric\tvalue')"
@@ -74,11 +74,11 @@ check "report.tsv: the model's rmse is its test rmse" \
 check "field.tsv: the temporal split's EASE nDCG@10 is user-time/ease.tsv's" \
     test "$(cell "$O/field.tsv" "ML-100K, each user" 4)" = "$(val "$O/user-time/ease.tsv" ndcg@10)"
 check "field.tsv: ml-latest-small's popular recall@10 is latest/pop.tsv's" \
-    test "$(cell "$O/field.tsv" ml-latest-small 8)" = "$(val "$O/latest/pop.tsv" recall@10)"
+    test "$(cell "$O/field.tsv" ml-latest-small 10)" = "$(val "$O/latest/pop.tsv" recall@10)"
 check "field.tsv: the model's nDCG@10 on validation is its valid-metrics.tsv's" \
-    test "$(cell "$O/field.tsv" "ML-100K, random" 10)" = "$(val "$O/random/model/valid-metrics.tsv" ndcg@10)"
+    test "$(cell "$O/field.tsv" "ML-100K, random" 13)" = "$(val "$O/random/model/valid-metrics.tsv" ndcg@10)"
 check "field.tsv: the model's epoch is the one its log kept, of those run" \
-    test "$(cell "$O/field.tsv" "ML-100K, random" 11)" = "$(awk -F'\t' 'END { print $NF "/" $1 }' "$O/random/model/train-log.tsv")"
+    test "$(cell "$O/field.tsv" "ML-100K, random" 14)" = "$(awk -F'\t' 'END { print $NF "/" $1 }' "$O/random/model/train-log.tsv")"
 # --patience: the epoch kept is the one of the best validation top100
 # (the first of a tie), not the last one run.
 for st in random user-time latest; do
@@ -98,7 +98,24 @@ check "ease-lambda.tsv: one row per lambda tried" test "$(cut -f1 "$O/random/eas
 best=$(sort -t"$(printf '\t')" -k2,2gr -k1,1g "$O/random/ease-lambda.tsv" | sed -n 1p | cut -f1)
 [ "$best" != lambda ] || best=$(sed -n 2p "$O/random/ease-lambda.tsv" | cut -f1)
 check "field.tsv: EASE's lambda is the one best on validation ($best)" \
-    test "$(cell "$O/field.tsv" "ML-100K, random" 9)" = "$best"
+    test "$(cell "$O/field.tsv" "ML-100K, random" 11)" = "$best"
+# The fused lists: their figures are fused.tsv's, their weight the best
+# on validation of those tried; weight 0 is EASE alone (at its lambda), on
+# the same validation slice; no list left behind.
+check "field.tsv: the fused nDCG@10 is random/fused.tsv's" \
+    test "$(cell "$O/field.tsv" "ML-100K, random" 5)" = "$(val "$O/random/fused.tsv" ndcg@10)"
+check "field.tsv: ml-latest-small's fused recall@10 is latest/fused.tsv's" \
+    test "$(cell "$O/field.tsv" ml-latest-small 9)" = "$(val "$O/latest/fused.tsv" recall@10)"
+check "fuse-weight.tsv: one row per weight tried" test "$(cut -f1 "$O/user-time/fuse-weight.tsv" | tr '\n' ' ')" = "model_weight 0 0.5 1 "
+wbest=$(awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } END { print b }' "$O/user-time/fuse-weight.tsv")
+check "field.tsv: the fused lists' weight is the one best on validation ($wbest)" \
+    test "$(cell "$O/field.tsv" "ML-100K, each user" 12)" = "$wbest"
+for st in random user-time latest; do
+    check "$st: the fused lists at weight 0 score as EASE on validation" \
+        test "$(awk -F'\t' '$1 == 0 { print $2 }' "$O/$st/fuse-weight.tsv")" = \
+        "$(awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $2; bv = $2 + 0 } END { print b }' "$O/$st/ease-lambda.tsv")"
+    check "$st: no list file left" test -z "$(ls "$O/$st" | grep 'topk\|excl')"
+done
 # The temporal setup holds out each user's latest rows.
 check "user-time: no test row is older than its user's training rows" awk -F'\t' \
     'FNR == 1 { f++; next } f == 1 { if ($4 > m[$1]) m[$1] = $4; next } $4 < m[$1] { bad = 1 } END { exit bad }' \
