@@ -157,19 +157,32 @@ baselines() {
 # of 100 at the lambda chosen), fused by mlr-fuse; the model's weight w
 # (EASE's 1 - w) chosen on the validation slice, as EASE's lambda, into
 # DIR/fuse-weight.tsv; the test rows scored once into DIR/fused.tsv.
-# The model's lists are those of its per-user queries (train-eval.sh's
-# valid-users.npy: the user at their last fit time; users.npy: at their
-# last training time), the rows seen in training excluded.
+# The model's lists are those of its per-user queries at the time
+# train-eval.sh kept (user-time.tsv): on validation the fit model's
+# (valid-users[-median].npy, the fit rows excluded), on the test rows the
+# model scored there (users.npy, the training rows excluded). After a
+# refit, items.npy is the refit model's: the fit models' items are
+# embedded again for the validation lists.
 fused() {
     b=$1 s=$2 m=$2/model
-    run_stage "$b-model-valid-users" mlr-topk --quiet --queries "$m/valid-users.npy" --query-ids "$m/valid-users.ids" \
-        --items "$m/items.npy" --exclude "$m/fit.tsv" --k 100 --output "$s/model-valid.topk.tsv"
+    vu=$m/valid-users
+    [ "$(awk -F'\t' 'NR > 1 && $NF == 1 { print $1 }' "$(awkpath "$m/user-time.tsv")" 2>/dev/null)" != median ] ||
+        vu=$m/valid-users-median
+    vitems=$m/items.npy
+    if [ -f "$m/model-fit.safetensors" ]; then
+        set -- --model "$m/model-fit.safetensors"
+        for f in "$m"/model-fit-seed*.safetensors; do [ ! -f "$f" ] || set -- "$@" --model "$f"; done
+        run_stage "$b-embed-fit-items" mlr-embed "$@" --catalogue "$m/enc-items" --output "$s/fit-items.npy"
+        vitems=$s/fit-items.npy
+    fi
+    run_stage "$b-model-valid-users" mlr-topk --quiet --queries "$vu.npy" --query-ids "$vu.ids" \
+        --items "$vitems" --exclude "$m/fit.tsv" --k 100 --output "$s/model-valid.topk.tsv"
     printf 'model_weight\tndcg@10\trecall@10\n' >"$s/fuse-weight.tsv"
     for w in $(echo "$fweights" | tr ',' ' '); do
         run_stage "$b-fuse-valid-$w" mlr-fuse --join user --weights "$(awk -v w="$w" 'BEGIN { print 1 - w }'),$w" \
             --k 100 --output "$s/fuse-valid.topk.tsv" "$s/ease-valid-best.topk.tsv" "$s/model-valid.topk.tsv"
         mlr-score --quiet --test "$m/valid.tsv" --train "$m/fit.tsv" --topk "$s/fuse-valid.topk.tsv" \
-            --item-ids "$m/items.ids" --output "$s/fuse-valid.tsv"
+            --item-ids "${vitems%.npy}.ids" --output "$s/fuse-valid.tsv"
         awk -F'\t' -v OFS='\t' -v w="$w" '{ v[$1] = $2 } END { print w, v["ndcg@10"], v["recall@10"] }' \
             "$(awkpath "$s/fuse-valid.tsv")" >>"$s/fuse-weight.tsv"
     done
@@ -181,7 +194,7 @@ fused() {
     mlr-score --quiet --test "$s/test.tsv" --train "$s/train.tsv" --topk "$s/fused.excl.tsv" \
         --item-ids "$m/items.ids" --output "$s/fused.tsv"
     rm -f "$s/model-valid.topk.tsv" "$s/fuse-valid.topk.tsv" "$s/fuse-valid.tsv" "$s/ease-valid-best.topk.tsv" \
-        "$s/model-users.topk.tsv" "$s/fused.excl.tsv" "$s/ease.excl.tsv"
+        "$s/model-users.topk.tsv" "$s/fused.excl.tsv" "$s/ease.excl.tsv" "$s/fit-items.npy" "$s/fit-items.ids"
 }
 
 if [ "$only_baselines" = 1 ]; then
