@@ -72,6 +72,7 @@ case $t in
 baseline) exec mlr-baseline --kind pop --train "$F/train.tsv" --test "$F/test.tsv" --output "$o" "$@" ;;
 embed) exec mlr-embed --threads 1 --model "$E/model.safetensors" --rows "$E/enc-test" --output "$o" "$@" ;;
 encode) exec mlr-encode --spec "$E/spec" --output "$o" "$F/test.tsv" "$@" ;;
+fuse) exec mlr-fuse --k 5 --output "$o" "$E/topk.tsv" "$E/topk.tsv" "$@" ;;
 history) exec mlr-history --max 4 --train "$F/train.tsv" --output "$o" "$F/test.tsv" "$@" ;;
 ingest) exec mlr-ingest --format tsv --output "$o" "$F/all.tsv" "$@" ;;
 predict) exec mlr-predict --threads 1 --model "$E/model.safetensors" --output "$o" "$E/enc-test" "$@" ;;
@@ -89,7 +90,7 @@ esac
 echo "run.sh: no command for $t" >&2
 exit 99
 EOF_RUN
-TOOLS="baseline embed encode history ingest predict recommend score slice split stats synth topk train vocab"
+TOOLS="baseline embed encode fuse history ingest predict recommend score slice split stats synth topk train vocab"
 # The files a run writes: MAIN, and beside it the second output or sidecar.
 outs() {
     case $1 in
@@ -214,7 +215,7 @@ full_ids=$(stat -c %Y /dev/full.ids 2>&1) # (one left by an old build is not our
 for t in $TOOLS; do
     case $t in encode|vocab) continue ;; esac # folders: badinput.sh
     for which in main second stdout; do
-        case $which:$t in second:embed|second:baseline|second:history|second:ingest|second:predict) continue ;;
+        case $which:$t in second:embed|second:baseline|second:fuse|second:history|second:ingest|second:predict) continue ;;
         second:recommend|second:score|second:stats|second:synth|second:topk) continue ;; esac
         d=$T/d/$t.$which && rm -rf "$d" && mkdir -p "$d"
         for f in $(outs $t "$t.$(ext $t)"); do cp "$R/$f" "$d/$f"; done
@@ -248,9 +249,9 @@ train:--epochs:X train:--negatives:mixed:X train:--threads:X split:--seed:X spli
 split:--cut:X split:--n:X synth:--seed:X synth:--n-users:X synth:--n-items:X synth:--n-ratings:X
 synth:--dim:X synth:--taste:X encode:--max-tokens:X vocab:--min-count:X vocab:--max-size:X
 vocab:--timestamp-buckets:X vocab:--age-buckets:X stats:--top:X slice:--range:X:4 slice:--range:1:X
-history:--max:X"
+history:--max:X fuse:--k:X fuse:--weights:X,1"
 DECIMAL="baseline:--lambda recommend:--age train:--retrieval-weight train:--rating-weight train:--lr
-train:--init-accumulator train:--l2 train:--id-dropout split:--test-fraction synth:--taste"
+train:--init-accumulator train:--l2 train:--id-dropout split:--test-fraction synth:--taste fuse:--weights"
 DECIMAL=$(echo $DECIMAL) # one line
 eval "set -- $BADNUM"
 for spec in $NUMOPTS; do
@@ -279,10 +280,10 @@ awk -F'\t' -v OFS='\t' 'NR == 1 { print "user_id", "item_id", "rating", "timesta
     { print $1, $2, $3, $4 }' "$F/test.tsv" >"$F/rated.tsv"
 for rc in ingest:rating ingest:timestamp stats:rating stats:timestamp split:timestamp vocab:rating \
           vocab:timestamp vocab:user_age encode:rating encode:timestamp encode:user_age history:timestamp \
-          score:rating score:prediction recommend-new:user_age recommend-rated:rating recommend-rated:timestamp; do
+          score:rating score:prediction fuse:score recommend-new:user_age recommend-rated:rating recommend-rated:timestamp; do
     r=${rc%%:*} col=${rc#*:}
     src=$F/test.tsv
-    case $r in score) [ $col = prediction ] && src=$E/pred.tsv ;; recommend-rated) src=$F/rated.tsv ;; esac
+    case $r in score) [ $col = prediction ] && src=$E/pred.tsv ;; recommend-rated) src=$F/rated.tsv ;; fuse) src=$E/topk.tsv ;; esac
     for v in "$@"; do
         [ -n "$v" ] || continue # an empty field is a documented missing value
         case $col:$v in timestamp:*) ;; *:99999999999999999999) continue ;; esac
@@ -296,6 +297,7 @@ for rc in ingest:rating ingest:timestamp stats:rating stats:timestamp split:time
         vocab) set -- mlr-vocab --output "$T/e.spec" "$T/badcol.tsv" ;;
         encode) set -- mlr-encode --spec "$E/spec" --output "$T/e.enc" "$T/badcol.tsv" ;;
         history) set -- mlr-history --train "$T/badcol.tsv" --output "$T/e.out" "$F/test.tsv" ;;
+        fuse) set -- mlr-fuse --output "$T/e.out" "$T/badcol.tsv" "$E/topk.tsv" ;;
         score) if [ $col = prediction ]; then set -- mlr-score --test "$F/test.tsv" --pred "$T/badcol.tsv" --output "$T/e.out"
                else set -- mlr-score --test "$T/badcol.tsv" --pred "$E/pred.tsv" --output "$T/e.out"; fi ;;
         recommend-new) set -- mlr-recommend --served "$F/served" --new "$T/badcol.tsv" --output "$T/e.out" ;;
