@@ -19,7 +19,7 @@
 #   --threads T     threads of each fold's tools (default 1)
 #   --valid-fraction F  validation share of each fold's base rows (default 0.1)
 #   --seeds N       each fold N models, seeds S..S+N-1, averaged
-#                   (train-eval.sh --seeds; default 1)
+#                   (train-eval.sh --seeds; default 5: docs/model.md)
 set -eu
 me=crossval
 . "$(dirname "$0")/lib.sh"
@@ -36,7 +36,7 @@ if [ "${1:-}" = --one-fold ]; then
     exit
 fi
 
-data= jobs=$(nproc) threads=1 vfrac=0.1 seeds=1
+data= jobs=$(nproc) threads=1 vfrac=0.1 seeds=5
 while [ $# -gt 0 ]; do
     case $1 in
     --data) [ $# -ge 2 ] || bad "option '$1' needs a value"; data=$2; shift 2 ;;

@@ -65,6 +65,8 @@ run_stage split mlr-split --seed 42 --test-fraction 0.2 --test-output "$run/test
     --output "$run/train.tsv" "$run/ratings.tsv"
 
 # Stage 4: vocabularies, encoding, training, embeddings, top-k and scores.
+# One model (evaluate.sh's default): five seeds averaged took the whole
+# flow from 35 s to 83 s (docs/model.md); benchmark.sh averages five.
 # shellcheck disable=SC2086
 sh "$mlr_pipelines/evaluate.sh" "$run/train.tsv" "$run/test.tsv" "$run/model" ${MLR_TRAIN_OPTS:-}
 

@@ -337,8 +337,8 @@ setup) # the inputs, named after n (cp -R: folders too)
     exec sh -c 'cp "$F/all.tsv" "./$1.all" && cp "$F/train.tsv" "./$1.tr" && cp "$F/test.tsv" "./$1.te" &&
         cp -R "$E" "./$1prep" && cp -R "$F/served" "./$1srv" && cp -R "$F/ml" "./$1ml" &&
         cp "$F/grid.tsv" "./$1.grid" && mkdir "./$1tmp" "./$1data" && cp -R "$F/ml" "./$1data/ml-100k"' - "$n" ;;
-benchmark) exec sh "$P/benchmark.sh" --data "${n}data" --setups random --lambdas 100,500 --jobs 1 "${n}bm" $TO ;;
-crossval) exec sh "$P/crossval.sh" --data "${n}ml" --jobs 2 --threads 1 -- "${n}cv" $TO ;;
+benchmark) exec sh "$P/benchmark.sh" --data "${n}data" --setups random --lambdas 100,500 --jobs 1 --seeds 1 "${n}bm" $TO ;;
+crossval) exec sh "$P/crossval.sh" --data "${n}ml" --jobs 2 --threads 1 --seeds 1 -- "${n}cv" $TO ;;
 eda) exec sh "$P/eda.sh" "$n.all" "${n}eda" ;;
 evaluate) exec sh "$P/evaluate.sh" "$n.tr" "$n.te" "${n}ev" $TO ;;
 grid) exec sh "$P/grid.sh" --train "$n.tr" --test "$n.te" --out "${n}grid" --grid "$n.grid" --jobs 1 --threads 1 \

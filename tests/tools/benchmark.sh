@@ -132,6 +132,19 @@ if ran "--tables remakes the tables" sh "$P/benchmark.sh" --tables "$O"; then
     check "--tables: and the target it meets" grep -q '^random 80/20, ndcg@10	0.987654	.*	yes$' "$O/targets.tsv"
 fi
 
+# Five seeds by default, in evaluate.sh's setups and crossval.sh's folds;
+# --seeds 1 reaches both (crossval.sh's own default is not evaluate.sh's).
+check "five seeds by default: the random setup's models 2..5, no more" \
+    test -s "$O/random/model/model-seed5.safetensors" -a ! -e "$O/random/model/model-seed6.safetensors"
+check "five seeds by default: each fold's" test -s "$O/folds/cv/u4/model-seed5.safetensors"
+if ran "--seeds 1 runs" sh "$P/benchmark.sh" --data "$D" --setups random,folds --lambdas 10 --jobs 2 --seeds 1 \
+    "$T/one" --epochs 1 --dim 8 --layers 8 --rating-layers 8 --quiet; then
+    check "--seeds 1: one model in the random setup" test -s "$T/one/random/model/model.safetensors" -a \
+        ! -e "$T/one/random/model/model-seed2.safetensors"
+    check "--seeds 1: one model in each fold" test -s "$T/one/folds/cv/u4/model.safetensors" -a \
+        ! -e "$T/one/folds/cv/u4/model-seed2.safetensors"
+fi
+
 # Bad usage: status 2, one line.
 sh "$P/benchmark.sh" --setups nosuch "$T/x" >/dev/null 2>"$T/err"
 check "--setups of no setup: status 2" test $? -eq 2

@@ -48,6 +48,9 @@ for k in 1 2 3 4 5; do
         "$D/u$k.test" "$out/u$k/valid.tsv"
 done
 check "the model trained with the options given" grep -q 'dim\\":8' "$out/u3/model.safetensors"
+# Five seeds by default (docs/model.md: better on every validation slice).
+check "five seeds by default: u2 holds the models of seeds 2..5, no more" \
+    test -s "$out/u2/model-seed5.safetensors" -a ! -e "$out/u2/model-seed6.safetensors"
 check "folds.tsv has a row per fold" test "$(wc -l <"$out/folds.tsv")" -eq 6
 mean=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "rmse") c = i; next } { s += $c } END { printf "%.6g", s / 5 }' "$out/folds.tsv")
 got=$(awk -F'\t' '$1 == "rmse" { print $2 }' "$out/summary.tsv")
