@@ -25,9 +25,10 @@
 # mlr-fuse --join user with each model weight of --fuse-weights, EASE's
 # 1 - w, scored on the validation slice by nDCG@10; 0 is EASE alone, 1 the
 # model alone). The test rows are scored once, at the end. The
-# per-user metrics query each user once, at their last training time with
-# their training history (mlr-score --user-queries), and remove the
-# user's training items.
+# per-user metrics query each user once, with their training history, at
+# their last training time or the median of their training times, which
+# train-eval.sh keeps on the validation slice (mlr-score --user-queries),
+# and remove the user's training items.
 # Leaves in OUTDIR:
 #   SETUP/             train.tsv test.tsv, model/ (evaluate.sh's folder),
 #                      pop.tsv ease.tsv (the baselines' metrics on the test
@@ -371,7 +372,7 @@ tmp=$(beside "$out/benchmark.md") || exit 1
     fi
     if [ "$(wc -l <"$out/field.tsv")" -gt 1 ]; then
         echo
-        echo "### The field's protocol (per user, training items removed; one query per user at their last training time, with their training history)"
+        echo "### The field's protocol (per user, training items removed; one query per user with their training history, at their last or median training time as the validation slice chose)"
         echo
         md "$out/field.tsv"
     fi

@@ -72,7 +72,8 @@ sh "$mlr_pipelines/evaluate.sh" "$run/train.tsv" "$run/test.tsv" "$run/model" ${
 
 # Stage 4b: the seed report's own setting, for comparison only: the rating
 # fed to the query tower, a label leak (never the default; mlr-train warns).
-run_stage model-with-leak env MLR_STAGES= sh "$mlr_pipelines/train-eval.sh" --no-topk \
+# Not refitted: a comparison, never served.
+run_stage model-with-leak env MLR_STAGES= sh "$mlr_pipelines/train-eval.sh" --no-topk --no-refit \
     "$run/model" "$run/leak" --quiet ${MLR_TRAIN_OPTS:-} --query-features \
     user_id,timestamp,user_occupation,user_age,user_gender,user_zip,user_occupation_text,rating
 
