@@ -30,6 +30,11 @@ double mlr_accuracy_value(const mlr_accuracy *a, size_t i)
     return a->rows ? (double)a->hits[i] / (double)a->rows : 0.0;
 }
 
+double mlr_row_ndcg(size_t rank, size_t k)
+{
+    return rank >= 1 && rank <= k ? 1.0 / log2((double)rank + 1.0) : 0.0;
+}
+
 static int in_sorted(const uint32_t *v, size_t n, uint32_t x)
 {
     size_t lo = 0, hi = n;

@@ -40,6 +40,9 @@ typedef struct {
 void mlr_accuracy_init(mlr_accuracy *a, const size_t *k, size_t nk);
 void mlr_accuracy_add(mlr_accuracy *a, size_t rank); /* 0: a miss */
 double mlr_accuracy_value(const mlr_accuracy *a, size_t i); /* 0 when no rows */
+/* nDCG@k of one test row whose one relevant item has this rank (0: a
+ * miss): 1/log2(rank+1) within k, else 0 (nDCG@k with R = that item). */
+double mlr_row_ndcg(size_t rank, size_t k);
 
 /* ---- per-user ranking metrics ---- */
 typedef struct {

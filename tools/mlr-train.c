@@ -45,8 +45,8 @@ typedef struct {
     /* what "better" means on the validation rows: a weighted sum of
      * figures, rmse counted negatively (--select) */
     size_t nselect;
-    int select_fig[6];
-    double select_w[6];
+    int select_fig[7];
+    double select_w[7];
     uint64_t seed;
     int threads;
 } options;
@@ -68,7 +68,8 @@ static const char USAGE[] =
     "      --valid ENCDIR            encoded validation rows, a slice of the training rows\n"
     "                                never the test rows (needs --catalogue)\n"
     "      --log FILE                per-epoch TSV: epoch seconds loss retrieval_loss rating_loss\n"
-    "                                top1 top5 top10 top50 top100 rmse gflops kept (default: none);\n"
+    "                                top1 top5 top10 top50 top100 rmse ndcg10 gflops kept (default:\n"
+    "                                none); ndcg10: each row's nDCG@10, its own item relevant;\n"
     "                                gflops: of the epoch's matrix products per second; kept: the\n"
     "                                epoch whose weights the model holds so far; a row reaches\n"
     "                                the file as its epoch ends (tail -f follows the run)\n"
@@ -76,8 +77,8 @@ static const char USAGE[] =
     "      --patience N              stop when --select has not improved for N epochs and keep\n"
     "                                the best epoch's weights (needs --valid; default 0: off,\n"
     "                                the last epoch is kept)\n"
-    "      --select LIST             the validation figure the best epoch maximises: top1..top100\n"
-    "                                or rmse (counted negatively), or a weighted sum such as\n"
+    "      --select LIST             the validation figure the best epoch maximises: top1..top100,\n"
+    "                                ndcg10, or rmse (counted negatively), or a weighted sum such as\n"
     "                                top100,rmse:0.5 = top100 - 0.5 rmse (default top100)\n"
     "      --query-features LIST     (default user_id,timestamp,user_occupation,user_age,\n"
     "                                user_gender,user_zip,user_occupation_text,user_history: those in\n"
@@ -204,8 +205,10 @@ static void widths_opt(const char *name, const char *s, size_t *w, size_t *n, in
         mlr_usage_die("%s: needs at least one width", name);
 }
 
-/* The figures --select may name, in the order of figures.topk then rmse. */
-static const char *const FIGURE_NAMES[6] = {"top1", "top5", "top10", "top50", "top100", "rmse"};
+/* The figures --select may name: figures.topk's, rmse, ndcg10. */
+enum { FIG_RMSE = 5, FIG_NDCG = 6, NFIGURES = 7 };
+static const char *const FIGURE_NAMES[NFIGURES] = {"top1", "top5", "top10", "top50", "top100", "rmse",
+                                                   "ndcg10"};
 
 static void select_opt(options *o, const char *arg)
 {
@@ -223,13 +226,13 @@ static void select_opt(options *o, const char *arg)
                 mlr_usage_die("--select: the weight of '%s' must be a positive number", t);
         }
         int fig = -1;
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < NFIGURES; i++)
             if (strcmp(t, FIGURE_NAMES[i]) == 0)
                 fig = i;
         if (fig < 0)
-            mlr_usage_die("--select: '%s' is not one of top1 top5 top10 top50 top100 rmse", t);
-        if (o->nselect == 6)
-            mlr_usage_die("--select: at most 6 figures");
+            mlr_usage_die("--select: '%s' is not one of top1 top5 top10 top50 top100 rmse ndcg10", t);
+        if (o->nselect == NFIGURES)
+            mlr_usage_die("--select: at most %d figures", NFIGURES);
         o->select_fig[o->nselect] = fig;
         o->select_w[o->nselect++] = w;
     }
@@ -556,6 +559,7 @@ static int load_negatives(model_catalogue *c, const model *m, const options *o, 
 typedef struct {
     double topk[MLR_ACC_N]; /* accuracy at MLR_ACC_K: 1, 5, 10, 50, 100 */
     double rmse;
+    double ndcg10; /* each row's nDCG@10 (its own item the one relevant), the mean */
 } figures;
 
 typedef struct {
@@ -587,10 +591,14 @@ static void evaluate(const model *m, const validation *v, int threads, figures *
     mlr_scorer_free(s);
     mlr_accuracy acc; /* the evaluator of mlr-score */
     mlr_accuracy_init(&acc, MLR_ACC_K, MLR_ACC_N);
-    for (size_t i = 0; i < N; i++)
+    double ndcg = 0;
+    for (size_t i = 0; i < N; i++) {
         mlr_accuracy_add(&acc, j.rank[i]);
+        ndcg += mlr_row_ndcg(j.rank[i], 10);
+    }
     for (size_t k = 0; k < MLR_ACC_N; k++)
         f->topk[k] = mlr_accuracy_value(&acc, k);
+    f->ndcg10 = N ? ndcg / (double)N : 0.0;
     /* the rating head on the query embeddings just made and each row's
      * item from the catalogue (its candidate tower output: the item
      * features are the item's); a row whose item is not in the
@@ -697,10 +705,10 @@ static void log_row(FILE *fp, size_t epoch, const epoch_stats *s, const figures 
         return;
     fprintf(fp, "%zu\t%.3f\t%.6g\t%.6g\t%.6g", epoch, s->seconds, s->loss, s->retrieval, s->rating);
     if (f)
-        fprintf(fp, "\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f", f->topk[0], f->topk[1], f->topk[2],
-                f->topk[3], f->topk[4], f->rmse);
+        fprintf(fp, "\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f", f->topk[0], f->topk[1], f->topk[2],
+                f->topk[3], f->topk[4], f->rmse, f->ndcg10);
     else
-        fputs("\tNA\tNA\tNA\tNA\tNA\tNA", fp);
+        fputs("\tNA\tNA\tNA\tNA\tNA\tNA\tNA", fp);
     fprintf(fp, "\t%.3f\t%zu\n", s->seconds > 0 ? s->flops / s->seconds * 1e-9 : 0.0, kept);
     fflush(fp);
 }
@@ -732,6 +740,7 @@ static char *metrics_json(size_t epoch, size_t run, const figures *f)
     for (int k = 0; k < 5; k++)
         json_object_set_new(o, FIGURE_NAMES[k], real6(f->topk[k]));
     json_object_set_new(o, "rmse", real6(f->rmse));
+    json_object_set_new(o, "ndcg10", real6(f->ndcg10));
     return dump_json(o);
 }
 
@@ -741,7 +750,7 @@ static double selected(const options *o, const figures *f)
     double s = 0;
     for (size_t i = 0; i < o->nselect; i++) {
         int k = o->select_fig[i];
-        s += o->select_w[i] * (k == 5 ? -f->rmse : f->topk[k]);
+        s += o->select_w[i] * (k == FIG_RMSE ? -f->rmse : k == FIG_NDCG ? f->ndcg10 : f->topk[k]);
     }
     return s;
 }
@@ -977,7 +986,7 @@ static int restore_checkpoint(const mlr_ckpt *c, model *m, optimizer *opt, ckpt_
 static int open_log(const options *o, const mlr_ckpt *resume, FILE **out, mlr_err *e)
 {
     static const char HEADER[] = "epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5"
-                                 "\ttop10\ttop50\ttop100\trmse\tgflops\tkept\n";
+                                 "\ttop10\ttop50\ttop100\trmse\tndcg10\tgflops\tkept\n";
     *out = NULL;
     if (strcmp(o->log, "-") == 0) {
         *out = stdout;
@@ -1092,7 +1101,7 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
     double t0 = mlr_now();
     figures f;
     int have_fig = 0;
-    best_epoch best = {0, 0, {{0}, 0}, o->patience ? xmalloc(m->P * sizeof(float)) : NULL};
+    best_epoch best = {0, 0, {{0}, 0, 0}, o->patience ? xmalloc(m->P * sizeof(float)) : NULL};
     size_t ep = 0;
     int rc = 0;
     ckpt_state st;

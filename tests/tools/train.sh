@@ -47,7 +47,7 @@ $TRAIN $OPTS --log "$T/log.tsv" --output "$T/m.safetensors" 2>"$T/err"
 check "trains, exit 0" test $? -eq 0 -a -s "$T/m.safetensors"
 check "stderr quiet when not a terminal" test ! -s "$T/err"
 check "log: header + one row per epoch" test "$(wc -l <"$T/log.tsv")" -eq 7
-check "log columns" test "$(head -1 "$T/log.tsv")" = "$(printf 'epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse\tgflops\tkept')"
+check "log columns" test "$(head -1 "$T/log.tsv")" = "$(printf 'epoch\tseconds\tloss\tretrieval_loss\trating_loss\ttop1\ttop5\ttop10\ttop50\ttop100\trmse\tndcg10\tgflops\tkept')"
 pop=$(pop_top10 "$D/train.tsv" "$D/test.tsv" "$D/enc/items/items.ids")
 top10=$(col "$T/log.tsv" top10)
 rmse=$(col "$T/log.tsv" rmse)
@@ -57,6 +57,18 @@ else
     fail "recovers the planted structure" "top10 $top10, popularity $pop"
 fi
 check "rmse below 1.2 ($rmse)" awk -v r="$rmse" 'BEGIN { exit !(r > 0 && r < 1.2) }'
+# ndcg10: each validation row's 1/log2(rank+1) for its own item within
+# the top 10, averaged; recomputed from mlr-topk's lists of the last epoch
+# (the model written: no --patience).
+mlr-embed --model "$T/m.safetensors" --rows "$D/enc/test" --output "$T/vq.npy" 2>/dev/null &&
+    mlr-embed --model "$T/m.safetensors" --catalogue "$D/enc/items" --output "$T/vi.npy" 2>/dev/null &&
+    mlr-topk --quiet --queries "$T/vq.npy" --query-ids "$T/vq.ids" --items "$T/vi.npy" --k 10 \
+        --output "$T/vtop.tsv" 2>/dev/null
+ndcg=$(awk -F'\t' 'NR == 1 { next } NR == 2 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    { q[$c["query"]] = 1; if ($c["item_id"] == $c["row_item_id"]) s += 1 / (log($c["rank"] + 1) / log(2)) }
+    END { printf "%.6f\n", s / length(q) }' "$T/vtop.tsv")
+check "ndcg10 is each row's 1/log2(rank+1) within 10, the mean ($ndcg)" \
+    test "$ndcg" = "$(col "$T/log.tsv" ndcg10)"
 
 # --patience: training stops once --select has not improved for N epochs
 # and the model holds the best epoch's weights: the same embeddings as a
@@ -81,6 +93,13 @@ $TRAIN --batch-size 256 --epochs 40 --lr 0.03 --seed 7 --patience 3 --select rms
 bestr=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "rmse") c = i; next }
     NR == 2 || $c < b { b = $c; e = $1 } END { print e }' "$T/pr.tsv")
 check "--select rmse keeps the lowest-RMSE epoch ($bestr)" test "$(col "$T/pr.tsv" kept)" = "$bestr"
+# --select ndcg10: the epoch of the highest validation nDCG@10 is kept.
+$TRAIN --batch-size 256 --epochs 40 --lr 0.03 --seed 7 --patience 3 --select ndcg10 --log "$T/pn.tsv" \
+    --output "$T/mn.safetensors" 2>/dev/null
+bestn=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ndcg10") c = i; next }
+    NR == 2 || $c > b { b = $c; e = $1 } END { print e }' "$T/pn.tsv")
+check "--select ndcg10 keeps the highest-nDCG@10 epoch ($bestn)" test "$(col "$T/pn.tsv" kept)" = "$bestn"
+check "...the model's metadata holds its ndcg10" grep -q 'ndcg10' "$T/mn.safetensors"
 expect_fail "--patience without --valid" 2 "needs --valid" mlr-train --rows "$D/enc/train" --spec "$D/spec" \
     --patience 2 --output "$T/x.safetensors"
 expect_fail "--select of an unknown figure" 2 "not one of" $TRAIN --select ndcg --output "$T/x.safetensors"
