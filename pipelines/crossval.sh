@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
     --threads) [ $# -ge 2 ] || bad "option '$1' needs a value"; threads=$2; shift 2 ;;
     --valid-fraction) [ $# -ge 2 ] || bad "option '$1' needs a value"; vfrac=$2; shift 2 ;;
     --seeds) [ $# -ge 2 ] || bad "option '$1' needs a value"; seeds=$2; shift 2 ;;
-    -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) mlr_help; exit 0 ;;
     --) shift; break ;;
     -*) usage ;;
     *) break ;;

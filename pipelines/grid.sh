@@ -101,7 +101,7 @@ while [ $# -gt 0 ]; do
     --threads) need "$1" $#; threads=$2; shift 2 ;;
     --sort) need "$1" $#; sort=$2; shift 2 ;;
     --sshlogin) need "$1" $#; sshlogin=$2; shift 2 ;;
-    -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) mlr_help; exit 0 ;;
     --) shift; break ;;
     *) usage ;;
     esac

@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
     --valid-fraction) [ $# -ge 2 ] || usage; vfrac=$2; shift 2 ;;
     --valid-by) [ $# -ge 2 ] || usage; vby=$2; shift 2 ;;
     --valid-seed) [ $# -ge 2 ] || usage; vseed=$2; shift 2 ;;
-    -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) mlr_help; exit 0 ;;
     *) break ;;
     esac
 done

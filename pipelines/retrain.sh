@@ -72,7 +72,7 @@ while [ $# -gt 0 ]; do
     --test-fraction) need "$1" $#; frac=$2; shift 2 ;;
     --seed) need "$1" $#; seed=$2; shift 2 ;;
     --threads) need "$1" $#; threads=$2; shift 2 ;;
-    -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) mlr_help; exit 0 ;;
     --) shift; break ;;
     *) usage ;;
     esac

@@ -53,7 +53,7 @@ while [ "$n" -gt 0 ]; do
         *) case $a in --block) block=$v ;; --tile) tile=$v ;; *) k=$v ;; esac
            set -- "$@" "$a" "$v" ;;
         esac ;;
-    -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) mlr_help; exit 0 ;;
     --k=*|--block=*|--tile=*|--items=*|--item-ids=*|--exclude=*|--queries=*|--query-ids=*|--output=*)
         echo "$me: write '${a%%=*} VALUE', not '${a%%=*}=...'" >&2; exit 2 ;;
     *) # an option of mlr-topk that names no file (--threads 2, --quiet)

@@ -57,7 +57,7 @@ while [ $# -gt 0 ]; do
     --no-topk) topk=0; shift ;;
     --no-test) test=0; shift ;;
     --no-refit) refit=0; shift ;;
-    -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) mlr_help; exit 0 ;;
     --*) usage ;;
     *) break ;;
     esac
