@@ -162,53 +162,56 @@ static int read_catalogue(mlr_served *s, mlr_err *e)
 typedef struct {
     uint32_t *user, *item;
     float *rating;
-    double *time;
     size_t n, cap;
 } rows_buf;
 
-static void rows_push(rows_buf *b, uint32_t u, uint32_t i, float r, double t)
+static void rows_push(rows_buf *b, uint32_t u, uint32_t i, float r)
 {
     if (b->n == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 4096;
         b->user = xrealloc(b->user, b->cap * sizeof *b->user);
         b->item = xrealloc(b->item, b->cap * sizeof *b->item);
         b->rating = xrealloc(b->rating, b->cap * sizeof *b->rating);
-        b->time = xrealloc(b->time, b->cap * sizeof *b->time);
     }
     b->user[b->n] = u;
     b->item[b->n] = i;
-    b->time[b->n] = t;
     b->rating[b->n++] = r;
 }
 
-/* Each user's history_max latest rows, newest first: rows[j] of
- * times[j] grouped by user (hist_start), in history.tsv order, so that
- * of two rows at one time the later one is the newer (mlr-history's
- * rule). One pass per user, keeping the latest in insertion order. */
-static void note_recent(mlr_served *s, const uint32_t *item, const double *time)
+/* Each user's history_max latest rows, newest first, kept as history.tsv
+ * is read (no row's time is kept beyond its user's latest H: at the 20M
+ * shape two arrays of every row's time cost 320 MB). Rows come in file
+ * order, so of two rows at one time the later one is the newer
+ * (mlr-history's rule): it goes before the kept ones at a time <= its. */
+typedef struct {
+    double *t;   /* (users cap, H) the kept rows' times */
+    size_t cap;  /* users the arrays hold */
+} recent_buf;
+
+static void recent_push(mlr_served *s, recent_buf *rb, size_t u, uint32_t item, double time)
 {
-    size_t H = s->history_max, U = mlr_strmap_count(s->users);
-    s->recent = xmalloc((U * H + 1) * sizeof *s->recent);
-    s->nrecent = xcalloc(U + 1, sizeof *s->nrecent);
-    double *t = xmalloc(H * sizeof *t);
-    for (size_t u = 0; u < U; u++) {
-        uint32_t *r = s->recent + u * H;
-        size_t n = 0;
-        for (size_t j = s->hist_start[u]; j < s->hist_start[u + 1]; j++) {
-            if (n == H && time[j] < t[H - 1])
-                continue; /* older than all kept */
-            size_t at = n < H ? n++ : H - 1;
-            /* a row at a time >= a kept one's goes before it: it is newer */
-            for (; at > 0 && time[j] >= t[at - 1]; at--) {
-                t[at] = t[at - 1];
-                r[at] = r[at - 1];
-            }
-            t[at] = time[j];
-            r[at] = item[j];
-        }
-        s->nrecent[u] = (uint16_t)n;
+    size_t H = s->history_max;
+    if (u >= rb->cap) {
+        size_t cap = 2 * u + 64;
+        s->recent = xrealloc(s->recent, cap * H * sizeof *s->recent);
+        rb->t = xrealloc(rb->t, cap * H * sizeof *rb->t);
+        s->nrecent = xrealloc(s->nrecent, cap * sizeof *s->nrecent);
+        memset(s->nrecent + rb->cap, 0, (cap - rb->cap) * sizeof *s->nrecent);
+        rb->cap = cap;
     }
-    free(t);
+    uint32_t *r = s->recent + u * H;
+    double *t = rb->t + u * H;
+    size_t n = s->nrecent[u];
+    if (n == H && time < t[H - 1])
+        return; /* older than all kept */
+    size_t at = n < H ? n++ : H - 1;
+    for (; at > 0 && time >= t[at - 1]; at--) {
+        t[at] = t[at - 1];
+        r[at] = r[at - 1];
+    }
+    t[at] = time;
+    r[at] = item;
+    s->nrecent[u] = (uint16_t)n;
 }
 
 /* User u's profile: the user columns of row r, interned. */
@@ -226,6 +229,7 @@ static int read_history(mlr_served *s, mlr_err *e)
     char *path = join(s->dir, "history.tsv");
     mlr_reader *r = mlr_reader_open(path, NULL, e);
     rows_buf b = {0};
+    recent_buf rb = {0};
     double *latest = NULL; /* (cap) each user's latest timestamp */
     size_t cap = 0;
     int rc = r ? 0 : -1, cu = -1, ci = -1, st = 0;
@@ -254,7 +258,9 @@ static int read_history(mlr_served *s, mlr_err *e)
                           mlr_reader_field(r, (size_t)ci));
             break;
         }
-        rows_push(&b, (uint32_t)u, (uint32_t)i, (float)rating, t);
+        rows_push(&b, (uint32_t)u, (uint32_t)i, (float)rating);
+        if (s->history_feature)
+            recent_push(s, &rb, u, (uint32_t)i, t);
         if (u >= cap) {
             cap = 2 * u + 64;
             latest = xrealloc(latest, cap * sizeof *latest);
@@ -282,20 +288,18 @@ static int read_history(mlr_served *s, mlr_err *e)
         memcpy(at, s->hist_start, (U + 1) * sizeof *at);
         s->hist_item = xmalloc((b.n + 1) * sizeof *s->hist_item);
         s->hist_rating = xmalloc((b.n + 1) * sizeof *s->hist_rating);
-        double *time = s->history_feature ? xmalloc((b.n + 1) * sizeof *time) : NULL;
         for (size_t k = 0; k < b.n; k++) {
             size_t j = at[b.user[k]]++;
             s->hist_item[j] = b.item[k];
             s->hist_rating[j] = b.rating[k];
-            if (time)
-                time[j] = b.time[k];
         }
         free(at);
-        if (time)
-            note_recent(s, s->hist_item, time);
-        free(time);
+        if (!s->recent) { /* no history feature, or no rows: nothing kept */
+            s->recent = xmalloc(sizeof *s->recent);
+            s->nrecent = xcalloc(U + 1, sizeof *s->nrecent);
+        }
     }
-    free(b.time);
+    free(rb.t);
     free(b.user);
     free(b.item);
     free(b.rating);
