@@ -26,7 +26,9 @@
  * ML-100K beside a loop of /bin/true took 2.5 s on 2 threads and 2.3 s on
  * 1, with user time equal to wall time (bench/busy.sh, docs/performance.md).
  * Held each to its own CPU, the threads share their CPUs with the load
- * but never each other: 1.7 s. A pinned caller's mask would pass to the
+ * but never each other: 1.5 s. Each is held where the scheduler put it
+ * (a worker's first CPU: the idlest when it started), so that two
+ * trainings side by side (a grid search) stay apart. A pinned caller's mask would pass to the
  * threads it starts, so those (spawn) get the mask it had before. */
 #include "pool.h"
 
@@ -88,6 +90,7 @@ struct mlr_pool {
     atomic_uint caller_asleep;
     atomic_int quit;
     int pinned;              /* mlr_pool_pin held the threads: free restores the caller */
+    atomic_int *started_on;  /* (n) the CPU each worker first ran on, -1 until it says */
     /* the run, written while gen is odd (atomics: a worker may read them
      * while they are rewritten, then sees gen changed and reads again) */
     atomic_int kind;
@@ -186,6 +189,9 @@ static void *worker(void *v)
     free(v);
     mlr_pool *p = w.p;
     unsigned seen = 0;
+#if defined(__linux__)
+    atomic_store(&p->started_on[w.t], sched_getcpu()); /* where the scheduler put it: an idle CPU */
+#endif
     for (;;) {
         wait_change(&p->gen, seen, &p->sleepers);
         unsigned g = atomic_load(&p->gen);
@@ -223,6 +229,9 @@ mlr_pool *mlr_pool_new(int threads)
     int want = threads < 1 ? 1 : threads;
     p->tid = xcalloc((size_t)want, sizeof *p->tid);
     p->claim = xcalloc((size_t)want, sizeof *p->claim);
+    p->started_on = xcalloc((size_t)want, sizeof *p->started_on);
+    for (int t = 0; t < want; t++)
+        atomic_init(&p->started_on[t], -1);
     for (int t = 0; t < want; t++)
         atomic_init(&p->claim[t], 0);
     for (int t = 1; t < want; t++) {
@@ -313,23 +322,39 @@ static int pin_thread(mlr_pool *p, int t, int c)
 }
 #endif
 
+/* The CPU a worker started on (waiting a little for it to say), -1 if it
+ * has not said by then. */
+static int started_cpu(mlr_pool *p, int t)
+{
+    for (int i = 0; i < 2000 && atomic_load(&p->started_on[t]) < 0; i++)
+        sched_yield();
+    return atomic_load(&p->started_on[t]);
+}
+
 int mlr_pool_pin(mlr_pool *p)
 {
 #if defined(__linux__)
-    cpu_set_t allowed;
+    cpu_set_t allowed, taken;
     if (p->n < 2 || p->pinned || pinned_here ||
         sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < p->n)
         return 0;
-    /* the allowed CPUs in order from the caller's: thread t takes the t-th */
-    int cpus[CPU_SETSIZE], k = 0, first = 0, here = sched_getcpu();
-    for (int c = 0; c < CPU_SETSIZE; c++)
-        if (CPU_ISSET(c, &allowed)) {
-            if (c == here)
-                first = k;
-            cpus[k++] = c;
-        }
+    /* each thread where the scheduler put it (the caller's CPU, a new
+     * worker's: the idlest when it was started, which keeps two runs side
+     * by side apart); one that would share a CPU takes the first free one */
+    int cpu[MLR_POOL_PIN_MAX];
+    if (p->n > MLR_POOL_PIN_MAX)
+        return 0;
+    CPU_ZERO(&taken);
+    for (int t = 0; t < p->n; t++) {
+        int c = t ? started_cpu(p, t) : sched_getcpu();
+        if (c < 0 || c >= CPU_SETSIZE || !CPU_ISSET(c, &allowed) || CPU_ISSET(c, &taken))
+            for (c = 0; c < CPU_SETSIZE && (!CPU_ISSET(c, &allowed) || CPU_ISSET(c, &taken)); c++) {
+            }
+        CPU_SET(c, &taken);
+        cpu[t] = c;
+    }
     for (int t = 0; t < p->n; t++)
-        if (pin_thread(p, t, cpus[(first + t) % k]) != 0) {
+        if (pin_thread(p, t, cpu[t]) != 0) {
             for (int u = 0; u <= t; u++) /* all or none */
                 pthread_setaffinity_np(u ? p->tid[u] : pthread_self(), sizeof allowed, &allowed);
             return 0;
@@ -359,6 +384,7 @@ void mlr_pool_free(mlr_pool *p)
         pthread_join(p->tid[t], NULL);
     free(p->tid);
     free(p->claim);
+    free(p->started_on);
     free(p);
 }
 

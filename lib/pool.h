@@ -37,14 +37,17 @@ int mlr_pool_threads(const mlr_pool *p);
 void mlr_pool_run(mlr_pool *p, mlr_pool_fn fn, void *arg);
 /* n < 2^31 pieces; with one thread, or n < 2, they run in order here. */
 void mlr_pool_pieces(mlr_pool *p, size_t n, mlr_pool_fn fn, void *arg);
-/* Holds each thread of p (the caller as thread 0) to a CPU of its own,
- * the caller's current one and the next ones the process may use: on a
- * busy machine the scheduler would otherwise stack them on one CPU (see
- * pool.c). Threads the caller starts meanwhile get its CPUs from before.
- * Returns 1 if pinned; 0 (nothing changed) with one thread, fewer CPUs
- * allowed than threads, a caller already pinned by a pool, or no Linux.
+/* Holds each thread of p (the caller as thread 0) to a CPU of its own:
+ * the caller's current one, each worker the one it started on (the
+ * scheduler's idlest then), the first free one the process may use where
+ * two would share. On a busy machine the scheduler would otherwise stack
+ * them on one CPU (see pool.c). Threads the caller starts meanwhile get
+ * its CPUs from before. Returns 1 if pinned; 0 (nothing changed) with one
+ * thread, more than MLR_POOL_PIN_MAX, fewer CPUs allowed than threads, a
+ * caller already pinned by a pool, or no Linux.
  * mlr_pool_free, called from the same thread, gives the caller its CPUs
  * back. */
+#define MLR_POOL_PIN_MAX 1024
 int mlr_pool_pin(mlr_pool *p);
 void mlr_pool_free(mlr_pool *p); /* accepts NULL; joins the workers */
 
