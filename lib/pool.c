@@ -28,8 +28,9 @@
  * Held each to its own CPU, the threads share their CPUs with the load
  * but never each other: 1.5 s. Each is held where the scheduler put it
  * (a worker's first CPU: the idlest when it started), so that two
- * trainings side by side (a grid search) stay apart. A pinned caller's mask would pass to the
- * threads it starts, so those (spawn) get the mask it had before. */
+ * trainings side by side (a grid search) stay apart. A pinned caller's
+ * mask would pass to the threads it starts, so those (spawn) get the mask
+ * it had before. */
 #include "pool.h"
 
 #include <limits.h>
@@ -312,15 +313,11 @@ void mlr_pool_pieces(mlr_pool *p, size_t n, mlr_pool_fn fn, void *arg)
 }
 
 #if defined(__linux__)
-/* Thread t of p (0: the caller) to CPU c alone. */
-static int pin_thread(mlr_pool *p, int t, int c)
+/* Thread t of p (0: the caller) to the CPUs of set. */
+static int set_cpus(mlr_pool *p, int t, const cpu_set_t *set)
 {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(c, &one);
-    return pthread_setaffinity_np(t ? p->tid[t] : pthread_self(), sizeof one, &one);
+    return pthread_setaffinity_np(t ? p->tid[t] : pthread_self(), sizeof *set, set);
 }
-#endif
 
 /* The CPU a worker started on (waiting a little for it to say), -1 if it
  * has not said by then. */
@@ -330,6 +327,16 @@ static int started_cpu(mlr_pool *p, int t)
         sched_yield();
     return atomic_load(&p->started_on[t]);
 }
+
+/* The first CPU of allowed not in taken (one exists: callers count). */
+static int first_free(const cpu_set_t *allowed, const cpu_set_t *taken)
+{
+    int c = 0;
+    while (c < CPU_SETSIZE - 1 && (!CPU_ISSET(c, allowed) || CPU_ISSET(c, taken)))
+        c++;
+    return c;
+}
+#endif
 
 int mlr_pool_pin(mlr_pool *p)
 {
@@ -348,17 +355,20 @@ int mlr_pool_pin(mlr_pool *p)
     for (int t = 0; t < p->n; t++) {
         int c = t ? started_cpu(p, t) : sched_getcpu();
         if (c < 0 || c >= CPU_SETSIZE || !CPU_ISSET(c, &allowed) || CPU_ISSET(c, &taken))
-            for (c = 0; c < CPU_SETSIZE && (!CPU_ISSET(c, &allowed) || CPU_ISSET(c, &taken)); c++) {
-            }
+            c = first_free(&allowed, &taken);
         CPU_SET(c, &taken);
         cpu[t] = c;
     }
-    for (int t = 0; t < p->n; t++)
-        if (pin_thread(p, t, cpu[t]) != 0) {
+    for (int t = 0; t < p->n; t++) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu[t], &one);
+        if (set_cpus(p, t, &one) != 0) {
             for (int u = 0; u <= t; u++) /* all or none */
-                pthread_setaffinity_np(u ? p->tid[u] : pthread_self(), sizeof allowed, &allowed);
+                set_cpus(p, u, &allowed);
             return 0;
         }
+    }
     unpinned = allowed;
     pinned_here = p->pinned = 1;
     return 1;

@@ -294,10 +294,6 @@ static int read_history(mlr_served *s, mlr_err *e)
             s->hist_rating[j] = b.rating[k];
         }
         free(at);
-        if (!s->recent) { /* no history feature, or no rows: nothing kept */
-            s->recent = xmalloc(sizeof *s->recent);
-            s->nrecent = xcalloc(U + 1, sizeof *s->nrecent);
-        }
     }
     free(rb.t);
     free(b.user);
