@@ -26,9 +26,10 @@
 # 1 - w, scored on the validation slice by nDCG@10; 0 is EASE alone, 1 the
 # model alone). The test rows are scored once, at the end. The
 # per-user metrics query each user once, with their training history, at
-# their last training time or the median of their training times, which
-# train-eval.sh keeps on the validation slice (mlr-score --user-queries),
-# and remove the user's training items.
+# their last training time, the median of their training times or as the
+# mean of the queries at each of their training rows, which train-eval.sh
+# keeps on the validation slice (mlr-score --user-queries), and remove the
+# user's training items.
 # Leaves in OUTDIR:
 #   SETUP/             train.tsv test.tsv, model/ (evaluate.sh's folder),
 #                      pop.tsv ease.tsv (the baselines' metrics on the test
@@ -161,15 +162,15 @@ baselines() {
 # DIR/fuse-weight.tsv; the test rows scored once into DIR/fused.tsv.
 # The model's lists are those of its per-user queries at the time
 # train-eval.sh kept (user-time.tsv): on validation the fit model's
-# (valid-users[-median].npy, the fit rows excluded), on the test rows the
+# (valid-users[-median|-mean].npy, the fit rows excluded), on the test rows the
 # model scored there (users.npy, the training rows excluded). After a
 # refit, items.npy is the refit model's: the fit models' items are
 # embedded again for the validation lists.
 fused() {
     b=$1 s=$2 m=$2/model
     vu=$m/valid-users
-    [ "$(awk -F'\t' 'NR > 1 && $NF == 1 { print $1 }' "$(awkpath "$m/user-time.tsv")" 2>/dev/null)" != median ] ||
-        vu=$m/valid-users-median
+    kept=$(awk -F'\t' 'NR > 1 && $NF == 1 { print $1 }' "$(awkpath "$m/user-time.tsv")" 2>/dev/null) || kept=last
+    case $kept in median|mean) vu=$m/valid-users-$kept ;; esac
     vitems=$m/items.npy
     if [ -f "$m/model-fit.safetensors" ]; then
         set -- --model "$m/model-fit.safetensors"
@@ -372,7 +373,7 @@ tmp=$(beside "$out/benchmark.md") || exit 1
     fi
     if [ "$(wc -l <"$out/field.tsv")" -gt 1 ]; then
         echo
-        echo "### The field's protocol (per user, training items removed; one query per user with their training history, at their last or median training time as the validation slice chose)"
+        echo "### The field's protocol (per user, training items removed; one query per user with their training history, at their last or median training time or the mean over their training rows, as the validation slice chose)"
         echo
         md "$out/field.tsv"
     fi

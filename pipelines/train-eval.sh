@@ -15,13 +15,15 @@
 #   train-log.tsv         one row per epoch of the fit run (its kept column:
 #                         the epoch kept);  refit-log.tsv the refit's
 #   users.npy users.ids   one query per user (the user with their training
-#                         items at their last training time, or at the median
-#                         of their training times: --user-time): the per-user
+#                         items at their last training time, at the median
+#                         of their training times, or the mean of their
+#                         training rows' queries: --user-time): the per-user
 #                         metrics' queries
 #   valid-metrics.tsv     the metrics on the validation slice (fit rows excluded):
 #                         what grid.sh ranks by and any choice is made on
-#   valid-metrics-last.tsv valid-metrics-median.tsv   the same with either
-#                         time's per-user queries (one of them without valid)
+#   valid-metrics-last.tsv valid-metrics-median.tsv valid-metrics-mean.tsv
+#                         the same with each time's per-user queries (the
+#                         one asked for alone without valid)
 #   user-time.tsv         each time tried, its validation nDCG@10, the one kept
 #   query.npy query.ids   one query embedding per test row, in test order
 #   items.npy items.ids   one embedding per catalogue item
@@ -37,9 +39,11 @@
 # seed S's (what package.sh serves); the others are model-seedK.safetensors
 # (model-fit-seedK.safetensors) and train-log-seedK.tsv (refit-log-seedK.tsv),
 # K = 2..N.
-# --user-time WHEN: the time of the per-user queries: last, median, or valid
-# (the default: the one with the better per-user nDCG@10 on the validation
-# slice; last with a PREP made before the median queries).
+# --user-time WHEN: the time of the per-user queries: last, median, mean
+# (the mean of the queries at each of the user's training rows: mlr-embed
+# --mean-by-user), or valid (the default: the one with the best per-user
+# nDCG@10 on the validation slice; median left out with a PREP made before
+# the median queries).
 # --threads T pins every tool (and OpenBLAS) to T threads, so that several
 # runs side by side share the cores without oversubscribing them; without
 # it each tool takes its own default.
@@ -73,12 +77,14 @@ if [ -n "$threads" ]; then
 fi
 [ -d "$prep/enc-fit" ] || die "$prep: not prepared (run prepare.sh first)"
 case $utime in
-last|median|valid) ;;
-*) echo "$me: --user-time: last, median or valid, not '$utime'" >&2; exit 2 ;;
+last|median|mean|valid) ;;
+*) echo "$me: --user-time: last, median, mean or valid, not '$utime'" >&2; exit 2 ;;
 esac
-# a PREP made before the median queries has the last ones only
-[ -d "$prep/enc-users-fit-median" ] || [ "$utime" = last ] ||
-    { [ "$utime" = valid ] || die "$prep: no median per-user queries (prepare.sh again)"; utime=last; }
+# a PREP made before the median queries has no median ones
+[ -d "$prep/enc-users-fit-median" ] || [ "$utime" != median ] ||
+    die "$prep: no median per-user queries (prepare.sh again)"
+times=last,median,mean # what --user-time valid chooses from
+[ -d "$prep/enc-users-fit-median" ] || times=last,mean
 count_opt --seeds "$seeds" 1 64 # mlr-embed's and mlr-predict's --model at most
 [ "$seeds" = 1 ] || [ -z "$model" ] || { echo "$me: --seeds trains its models: not with --model" >&2; exit 2; }
 mkout "$run"
@@ -133,12 +139,23 @@ models predict-valid mlr-predict $tt --output "$run/valid-pred.tsv" "$prep/enc-v
 # keeps the time whose queries score the better nDCG@10 on the validation
 # slice: a random split's held-out rows are spread over a user's stay, a
 # temporal split's come after it (docs/model.md).
+# user_queries STAGE WHEN ROWS OUT: the per-user queries at WHEN of the
+# users of ROWS (fit or train) into OUT
+user_queries() {
+    if [ "$2" = mean ]; then
+        # shellcheck disable=SC2086
+        models "$1" mlr-embed $tt --rows "$prep/enc-$3" --mean-by-user --output "$4"
+    else
+        usfx=; [ "$2" = last ] || usfx=-$2
+        u=users-fit; [ "$3" = fit ] || u=users
+        # shellcheck disable=SC2086
+        models "$1" mlr-embed $tt --rows "$prep/enc-$u$usfx" --output "$4"
+    fi
+}
 # valid_users WHEN: the validation figures with the queries at WHEN
 valid_users() {
     sfx=; [ "$1" = last ] || sfx=-$1
-    # shellcheck disable=SC2086
-    models "embed-valid-users$sfx" mlr-embed $tt --rows "$prep/enc-users-fit$sfx" \
-        --output "$run/valid-users$sfx.npy"
+    user_queries "embed-valid-users$sfx" "$1" fit "$run/valid-users$sfx.npy"
     # shellcheck disable=SC2086
     run_stage "score-valid$sfx" mlr-score $tt --test "$prep/valid.tsv" --train "$prep/fit.tsv" \
         --queries "$run/valid-query.npy" --items "$run/items.npy" --pred "$run/valid-pred.tsv" \
@@ -146,18 +163,20 @@ valid_users() {
 }
 ndcg() { awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$run/valid-metrics-$1.tsv"; }
 if [ "$utime" = valid ]; then
-    valid_users last
-    valid_users median
-    utime=$(awk -v l="$(ndcg last)" -v m="$(ndcg median)" 'BEGIN { print (m + 0 > l + 0 ? "median" : "last") }')
-    printf 'user_time\tndcg@10_valid\tkept\nlast\t%s\t%d\nmedian\t%s\t%d\n' "$(ndcg last)" \
-        "$([ "$utime" = last ] && echo 1 || echo 0)" "$(ndcg median)" "$([ "$utime" = median ] && echo 1 || echo 0)" \
-        >"$run/user-time.tsv"
+    # each time's figure; the best kept, the first listed on a tie
+    for w in $(echo "$times" | tr ',' ' '); do
+        valid_users "$w"
+        printf '%s\t%s\n' "$w" "$(ndcg "$w")"
+    done >"$run/user-time.tried"
+    utime=$(awk -F'\t' 'b == "" || $2 + 0 > bv { b = $1; bv = $2 + 0 } END { print b }' "$(awkpath "$run/user-time.tried")")
+    awk -F'\t' -v OFS='\t' -v k="$utime" 'BEGIN { print "user_time", "ndcg@10_valid", "kept" }
+        { print $1, $2, ($1 == k) }' "$(awkpath "$run/user-time.tried")" >"$run/user-time.tsv"
+    rm -f "$run/user-time.tried"
 else
     valid_users "$utime"
     printf 'user_time\tndcg@10_valid\tkept\n%s\t%s\t1\n' "$utime" "$(ndcg "$utime")" >"$run/user-time.tsv"
 fi
 cp "$run/valid-metrics-$utime.tsv" "$run/valid-metrics.tsv"
-usfx=; [ "$utime" = last ] || usfx=-$utime
 [ "$test" = 1 ] || exit 0
 
 # The refit: each seed's model trained again on all the training rows
@@ -200,8 +219,7 @@ fi
 # The seed's top-k accuracies (nothing excluded) straight from the
 # embeddings, the exclusion metrics and RMSE beside them.
 # shellcheck disable=SC2086
-# shellcheck disable=SC2086
-models embed-users mlr-embed $tt --rows "$prep/enc-users$usfx" --output "$run/users.npy"
+user_queries embed-users "$utime" train "$run/users.npy"
 # shellcheck disable=SC2086
 run_stage score mlr-score $tt --test "$prep/test.tsv" --train "$prep/train.tsv" --queries "$run/query.npy" \
     --items "$run/items.npy" --pred "$run/pred.tsv" --user-queries "$run/users.npy" --output "$run/metrics.tsv"

@@ -11,6 +11,7 @@
 #include "ids.h"
 #include "model.h"
 #include "npy.h"
+#include "strmap.h"
 #include "table.h"
 
 #include <math.h>
@@ -19,7 +20,7 @@
 
 typedef struct {
     const char *model[MAX_MODELS], *queries, *items, *output;
-    int nmodel, threads;
+    int nmodel, threads, mean_by_user;
 } options;
 
 static const char USAGE[] =
@@ -38,6 +39,10 @@ static const char USAGE[] =
     "                           a query's inner product with an item is then the mean of\n"
     "                           the models' scores (mlr-topk, mlr-score average the models)\n"
     "  -r, --rows ENCDIR        encoded rows: query embeddings\n"
+    "      --mean-by-user       with --rows: one query per user, the mean of the queries of\n"
+    "                           the user's rows (e.g. the training rows: the user at every\n"
+    "                           time they rated, with their history), users in the order\n"
+    "                           of their first row; X.ids has the column id alone\n"
     "      --catalogue ITEMDIR  encoded catalogue: candidate embeddings\n"
     "  -o, --output X.npy       where to write; '-' streams the .npy to stdout; no .ids\n"
     "                           beside stdout or a special file (required)\n"
@@ -60,12 +65,12 @@ static void parse_args(int argc, char **argv, options *o)
 {
     /* -q and -i were --queries and --items: retired (-q is --quiet in the
      * other tools, docs/options.md); the old long names are aliases. */
-    enum { OPT_THREADS = 256, OPT_CATALOGUE, OPT_OLD_QUERIES, OPT_OLD_ITEMS };
+    enum { OPT_THREADS = 256, OPT_CATALOGUE, OPT_OLD_QUERIES, OPT_OLD_ITEMS, OPT_MEAN_BY_USER };
     static const struct option longs[] = {
         {"model", required_argument, NULL, 'm'}, {"rows", required_argument, NULL, 'r'},
         {"catalogue", required_argument, NULL, OPT_CATALOGUE}, {"output", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, OPT_THREADS}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
+        {"version", no_argument, NULL, 'V'}, {"mean-by-user", no_argument, NULL, OPT_MEAN_BY_USER},
         {"queries", required_argument, NULL, OPT_OLD_QUERIES}, {"items", required_argument, NULL, OPT_OLD_ITEMS},
         {NULL, 0, NULL, 0}};
     *o = (options){.threads = (int)mlr_cpus()};
@@ -84,6 +89,7 @@ static void parse_args(int argc, char **argv, options *o)
         case OPT_CATALOGUE: o->items = optarg; break;
         case 'o': o->output = optarg; break;
         case OPT_THREADS: o->threads = (int)mlr_opt_long("--threads", optarg, 1, 256); break;
+        case OPT_MEAN_BY_USER: o->mean_by_user = 1; break;
         default: mlr_opt_rest(c, "mlr-embed", usage, argv);
         }
     }
@@ -93,6 +99,8 @@ static void parse_args(int argc, char **argv, options *o)
         mlr_usage_die("--model MODEL and --output X.npy are required");
     if (!o->queries == !o->items)
         mlr_usage_die("give one of --rows ENCDIR and --catalogue ITEMDIR");
+    if (o->mean_by_user && !o->queries)
+        mlr_usage_die("--mean-by-user needs --rows ENCDIR");
 }
 
 /* The id column of each row: rows.tsv's user_id (and its item_id, the
@@ -207,6 +215,88 @@ static int embed_all(const options *o, const char *dir, int want_fp, mlr_fprint 
     return rc;
 }
 
+/* Each of DIR's N rows' user: USERS interns rows.tsv's user_id in
+ * first-seen order, GROUP[i] (allocated here) row i's user. */
+static int read_users(const char *dir, size_t n, mlr_strmap *users, size_t **group, mlr_err *e)
+{
+    char in[4096];
+    mlr_reader *r = mlr_encdir_rows_open(dir, in, sizeof in, e);
+    if (!r)
+        return -1;
+    int col = mlr_reader_require(r, "user_id", e), st = col < 0 ? -1 : 0;
+    *group = xmalloc((n ? n : 1) * sizeof **group);
+    size_t rows = 0;
+    while (st == 0 && (st = mlr_reader_next(r, e)) == 1) {
+        if (rows < n)
+            (*group)[rows] = mlr_strmap_intern(users, mlr_reader_field(r, (size_t)col),
+                                               mlr_reader_field_len(r, (size_t)col));
+        rows++;
+        st = 0;
+    }
+    mlr_reader_close(r);
+    if (st == 0 && rows != n)
+        st = mlr_fail(e, "%s: %zu rows, the encoded tensors have %zu", in, rows, n);
+    return st;
+}
+
+/* X's rows replaced by the mean row of each group (GROUP[i] < U). The
+ * sums are kept in double: a user may have thousands of rows. */
+static void mean_rows(mlr_array *x, const size_t *group, size_t u)
+{
+    size_t n = x->shape[0], d = x->shape[1];
+    double *sum = xcalloc(u * d > 0 ? u * d : 1, sizeof *sum);
+    size_t *count = xcalloc(u ? u : 1, sizeof *count);
+    const float *in = x->data;
+    for (size_t i = 0; i < n; i++) {
+        count[group[i]]++;
+        for (size_t c = 0; c < d; c++)
+            sum[group[i] * d + c] += in[i * d + c];
+    }
+    mlr_array mean;
+    mlr_array_alloc(&mean, MLR_F4, 2, u, d);
+    float *out = mean.data;
+    for (size_t g = 0; g < u; g++)
+        for (size_t c = 0; c < d; c++)
+            out[g * d + c] = (float)(sum[g * d + c] / (double)count[g]);
+    free(sum);
+    free(count);
+    mlr_array_free(x);
+    *x = mean;
+}
+
+/* The per-user queries' ids: the model's line, then each user's id. */
+static int write_user_ids(const mlr_strmap *users, const char *path, const mlr_fprint *fp, mlr_err *e)
+{
+    mlr_out o;
+    if (mlr_out_open(&o, path, e) < 0)
+        return -1;
+    mlr_fprint_write(o.fp, fp);
+    fputs("id\n", o.fp);
+    for (size_t u = 0; u < mlr_strmap_count(users); u++) {
+        fwrite(mlr_strmap_key(users, u), 1, mlr_strmap_key_len(users, u), o.fp);
+        fputc('\n', o.fp);
+    }
+    return mlr_out_commit(&o, e);
+}
+
+/* The embeddings' ids, and with --mean-by-user the means that replace X. */
+static int write_ids_for(const options *o, const char *dir, mlr_array *x, const char *ids,
+                         const mlr_fprint *fp, mlr_err *e)
+{
+    if (!o->mean_by_user)
+        return ids ? write_ids(dir, o->queries != NULL, x->shape[0], ids, fp, e) : 0;
+    mlr_strmap *users = mlr_strmap_new(0);
+    size_t *group = NULL;
+    int rc = read_users(dir, x->shape[0], users, &group, e);
+    if (rc == 0) {
+        mean_rows(x, group, mlr_strmap_count(users));
+        rc = ids ? write_user_ids(users, ids, fp, e) : 0;
+    }
+    free(group);
+    mlr_strmap_free(users);
+    return rc;
+}
+
 static int run(const options *o, mlr_err *e)
 {
     const char *dir = o->queries ? o->queries : o->items;
@@ -219,7 +309,7 @@ static int run(const options *o, mlr_err *e)
     if (rc == 0) {
         /* the matrix and its ids replace their earlier files together */
         mlr_out_batch_begin();
-        rc = ids ? write_ids(dir, o->queries != NULL, x.shape[0], ids, &fp, e) : 0;
+        rc = write_ids_for(o, dir, &x, ids, &fp, e);
         if (rc == 0)
             rc = mlr_npy_write(o->output, &x, e);
         if (rc == 0)

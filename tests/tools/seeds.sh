@@ -44,6 +44,26 @@ d, r = sys.argv[1], sys.argv[2]
 mean = sum(np.load(f"{d}/q{k}.npy") @ np.load(f"{d}/i{k}.npy").T for k in (1, 2, 3)) / 3
 ens = np.load(f"{r}/query.npy") @ np.load(f"{r}/items.npy").T
 assert ens.shape == mean.shape and np.abs(ens - mean).max() < 1e-4, np.abs(ens - mean).max()' "$T" "$T/e3"
+        # --mean-by-user: each user's mean of their rows' queries, users
+        # in the order of their first row; the per-row queries differ
+        # (each row's time and history), so the first row alone fails.
+        mlr-embed $(for m in $M; do printf -- '--model %s ' "$m"; done) --rows "$T/prep/enc-train" \
+            --output "$T/rows.npy"
+        mlr-embed $(for m in $M; do printf -- '--model %s ' "$m"; done) --rows "$T/prep/enc-train" \
+            --mean-by-user --output "$T/mean.npy"
+        check "mlr-embed --mean-by-user: each user's mean query, in first-row order" "$PY" -c '
+import sys, numpy as np
+d = sys.argv[1]
+rows, mean = np.load(f"{d}/rows.npy"), np.load(f"{d}/mean.npy")
+ids = [l.split("\t")[0] for l in open(f"{d}/rows.ids").read().split("\n")[2:] if l]
+users = list(dict.fromkeys(ids))
+got = [l for l in open(f"{d}/mean.ids").read().split("\n")[1:] if l]
+assert got[0] == "id" and got[1:] == users, got[:3]
+assert mean.shape == (len(users), rows.shape[1]), mean.shape
+want = np.array([rows[[i for i, x in enumerate(ids) if x == u]].mean(0) for u in users])
+assert np.abs(want - rows[[ids.index(u) for u in users]]).max() > 1e-3, "rows alike: no test"
+assert np.abs(mean - want).max() < 1e-5, np.abs(mean - want).max()' "$T"
+        check "--mean-by-user: the ids name the models" test "$(head -n 1 "$T/mean.ids")" = "$(head -n 1 "$T/rows.ids")"
     else
         skip "ensemble scores" "numpy is not installed in /usr/bin/python3"
     fi
@@ -103,7 +123,23 @@ if ran "train-eval.sh --seeds 1" sh "$P/train-eval.sh" --threads 1 --seeds 1 --n
     sh "$P/train-eval.sh" --threads 1 --no-topk "$T/prep" "$T/e0" $O --seed 7 2>/dev/null
     same "--seeds 1: the metrics of the run without --seeds" "$T/e1/metrics.tsv" "$T/e0/metrics.tsv"
     check "--seeds 1: one model" test ! -e "$T/e1/model-seed2.safetensors"
+    # --user-time valid: each time's validation nDCG@10, the best kept
+    check "user-time.tsv: last, median and mean tried, the best kept" awk -F'\t' '
+        NR == 1 { ok = ($0 == "user_time\tndcg@10_valid\tkept"); next }
+        { w = w $1 " "; k += $3; if (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } if ($3 == 1) kept = $1 }
+        END { exit !(ok && w == "last median mean " && k == 1 && kept == b) }' "$T/e1/user-time.tsv"
 fi
+# --user-time mean: the per-user queries are mlr-embed --mean-by-user's
+# over the training rows, by the refitted model.
+# shellcheck disable=SC2086
+if ran "train-eval.sh --user-time mean" sh "$P/train-eval.sh" --threads 1 --user-time mean --no-topk "$T/prep" "$T/em" $O --seed 7; then
+    mlr-embed --model "$T/em/model.safetensors" --rows "$T/prep/enc-train" --mean-by-user --output "$T/em-users.npy"
+    same "--user-time mean: users.npy is the mean over the training rows" "$T/em-users.npy" "$T/em/users.npy"
+    check "--user-time mean: user-time.tsv says so" test "$(awk -F'\t' '$3 == 1 { print $1 }' "$T/em/user-time.tsv")" = mean
+fi
+sh "$P/train-eval.sh" --user-time soon "$T/prep" "$T/x" >/dev/null 2>"$T/err"
+check "--user-time soon: status 2" test $? -eq 2
+check "--user-time soon: said so" grep -q "^train-eval: --user-time: last, median, mean or valid, not 'soon'" "$T/err"
 # evaluate.sh --seeds 2 serves seed S's model alone, with its own items.
 # shellcheck disable=SC2086
 if ran "evaluate.sh --seeds 2" sh "$P/evaluate.sh" --seeds 2 "$T/train.tsv" "$T/test.tsv" "$T/ev" $O --seed 7; then
