@@ -6,6 +6,7 @@
 #
 #   recommend.sh --run DIR [--train TRAIN.tsv] --user ID [--k 10]
 #   recommend.sh --run DIR --age 28 --gender F --occupation writer [--zip 94110] [--k 10]
+#   recommend.sh --run DIR [--age 28 ...] --rated-items 50,181,172 [--k 10]
 #
 # --k K is the number of titles (mlr-recommend's --k; --n is its old,
 # deprecated name).
@@ -14,13 +15,15 @@
 # DIR/current) or an evaluate.sh output holding one (DIR/served). The
 # user's history comes from the served directory; --train is accepted
 # for older scripts and not read. A user not in it (cold start) is
-# described by age, gender and occupation alone. For TSV, JSON, many
+# described by age, gender and occupation, and by the movies they rated
+# (--rated-items: item ids, comma-separated), which become their history
+# without retraining (fold-in) and are not recommended again. For TSV, JSON, many
 # users at once or similar items, use mlr-recommend itself.
 set -eu
 me=recommend
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: recommend.sh --run DIR [--train TRAIN.tsv] (--user ID | --age A --gender G --occupation O [--zip Z]) [--k K]" >&2; exit 2; }
-run="" user="" age="" gender="" occ="" zip="" n=10
+usage() { echo "usage: recommend.sh --run DIR [--train TRAIN.tsv] (--user ID | [--age A --gender G --occupation O --zip Z] [--rated-items I,J,...]) [--k K]" >&2; exit 2; }
+run="" user="" age="" gender="" occ="" zip="" rated="" n=10
 while [ $# -gt 0 ]; do
     case $1 in -h|--help) mlr_help; exit 0 ;; esac
     [ $# -ge 2 ] || usage
@@ -28,12 +31,13 @@ while [ $# -gt 0 ]; do
         --run) run=$2 ;; --train) ;; --user) user=$2 ;; --k) n=$2 ;;
         --n) n=$2; echo "$me: warning: --n is deprecated; use --k (docs/options.md)" >&2 ;;
         --age) age=$2 ;; --gender) gender=$2 ;; --occupation) occ=$2 ;; --zip) zip=$2 ;;
+        --rated-items) rated=$2 ;;
         *) usage ;;
     esac
     shift 2
 done
 [ -n "$run" ] || usage
-[ -n "$user" ] || [ -n "$age$gender$occ" ] || usage
+[ -n "$user" ] || [ -n "$age$gender$occ$zip$rated" ] || usage
 count_opt --k "$n" 1 100000 # mlr-recommend's range
 served=$run
 [ -f "$served/MANIFEST" ] || served=$run/served
@@ -50,12 +54,14 @@ if [ -n "$user" ] && MLR_USER=$user awk -F'\t' 'NR > 1 && ($1 "") == (ENVIRON["M
     known=1
     mlr-recommend --served "$served" --k "$n" --output "$tmp/top.tsv" -- "$user"
 else
-    [ -n "$age$gender$occ" ] || die "user $user is not in $served/history.tsv; give --age, --gender and --occupation for a new user"
+    [ -n "$age$gender$occ$zip$rated" ] ||
+        die "user $user is not in $served/history.tsv; give --age, --gender and --occupation (or --rated-items) for a new user"
     set --
     [ -z "$age" ] || set -- "$@" --age "$age"
     [ -z "$gender" ] || set -- "$@" --gender "$gender"
     [ -z "$occ" ] || set -- "$@" --occupation "$occ"
     [ -z "$zip" ] || set -- "$@" --zip "$zip"
+    [ -z "$rated" ] || set -- "$@" --rated-items "$rated"
     mlr-recommend --served "$served" --k "$n" --output "$tmp/top.tsv" "$@"
 fi
 
@@ -66,7 +72,9 @@ fi
     if [ "$known" = 1 ]; then
         printf '%s\n' "### User $user: top $n"
     else
-        printf '%s\n' "### New user (not in the training data): ${age:-?}-year-old ${gender:-?} ${occ:-?}: top $n, from the features alone"
+        from="from the features alone"
+        [ -z "$rated" ] || from="from the features and the $(printf '%s\n' "$rated" | awk -F, '{ print NF }') movies rated"
+        printf '%s\n' "### New user (not in the training data): ${age:-?}-year-old ${gender:-?} ${occ:-?}: top $n, $from"
     fi
     echo
     # columns: user_id rank item_id score predicted_rating title reason

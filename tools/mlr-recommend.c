@@ -336,17 +336,21 @@ static int add_command_line_user(requests *q, const mlr_served *s, const options
     if (add_new(q, s, "new", 3, o->val, len, e) < 0)
         return -1;
     request *r = &q->r[mlr_strmap_find(q->ids, "new", 3)];
-    for (const char *p = o->rated_items; p && *p;) {
+    if (!o->rated_items || !*o->rated_items)
+        return 0; /* '' rated nothing */
+    for (const char *p = o->rated_items;; p++) {
         size_t n = strcspn(p, ",");
-        if (n) {
-            long i = item_or_fail(s, p, n, "--rated-items: ", e);
-            if (i < 0)
-                return -1;
-            add_rated(r, (uint32_t)i, NAN);
-        }
-        p += n + (p[n] == ',');
+        if (n == 0)
+            return mlr_fail(e, "--rated-items: an empty item id in '%s' (ids separated by single commas)",
+                            o->rated_items);
+        long i = item_or_fail(s, p, n, "--rated-items: ", e);
+        if (i < 0)
+            return -1;
+        add_rated(r, (uint32_t)i, NAN);
+        p += n;
+        if (*p != ',')
+            return 0;
     }
-    return 0;
 }
 
 static int gather_requests(requests *q, const mlr_served *s, const options *o, mlr_err *e)

@@ -533,6 +533,10 @@ for v in "$@"; do
     done
     [ -z "$v" ] || prefused "e: recommend.sh --age '$v'" sh "$P/recommend.sh" --run "$F/served" --age "$v" --gender F --occupation writer
 done
+# a rated list of no known movie, or not a list: refused in mlr-recommend's words
+for v in 999999 ',' '1,,2' "$(printf '1\t2')" '../1'; do
+    prefused "e: recommend.sh --rated-items '$v'" sh "$P/recommend.sh" --run "$F/served" --rated-items "$v"
+done
 check "e: the refused retrain.sh runs made no data" test ! -e "$T/e-rt/data.tsv"
 
 # ---- e. ids are strings (SPEC.md): numeric aliases of a known user are

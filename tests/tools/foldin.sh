@@ -75,3 +75,19 @@ list l16 --rated-items "$L16"
 list f16 --rated-items "$F16"
 same "20 rated movies: the list of their last 16" "$T/m20" "$T/l16"
 check "... not of their first 16" sh -c '! cmp -s "$1" "$2"' - "$T/m20" "$T/f16"
+
+# recommend.sh takes the list too (issue 13: fold-in through the
+# pipeline): the Markdown lists mlr-recommend's titles for the same new
+# user, in order, none of the movies given, and says how many were rated.
+if ran -o "$T/rec.md" "recommend.sh --rated-items" sh "$P/recommend.sh" --run "$T/run" --age 30 --rated-items "$A" --k 10; then
+    mlr-recommend --served "$S" --age 30 --rated-items "$A" --k 10 --output "$T/rec.tsv"
+    sed 1d "$T/rec.tsv" | cut -f6 >"$T/rec.want"
+    sed -n 's/^[0-9]*\. \(.*\) (score .*/\1/p' "$T/rec.md" >"$T/rec.got"
+    check "recommend.sh --rated-items: 10 titles" test "$(wc -l <"$T/rec.got")" -eq 10
+    same "recommend.sh --rated-items: mlr-recommend's titles, in order" "$T/rec.got" "$T/rec.want"
+    check "recommend.sh --rated-items: not the list of the features alone" \
+        sh -c '! cmp -s "$1" "$2"' - "$T/rec.tsv" "$T/none.tsv"
+    check "recommend.sh --rated-items: no movie given is listed" awk -F'\t' -v a=",$A," \
+        'NR > 1 && index(a, "," $3 ",") { bad = 1 } END { exit bad }' "$T/rec.tsv"
+    check "recommend.sh --rated-items: says 5 movies rated" grep -q "from the features and the 5 movies rated" "$T/rec.md"
+fi

@@ -9,7 +9,7 @@ P=$MLR_ROOT/pipelines
 mlr-synth --n-users 120 --n-items 200 --n-ratings 6000 --seed 13 --output "$T/all.tsv"
 mlr-split --seed 3 --test-fraction 0.2 --test-output "$T/test.tsv" --output "$T/train.tsv" "$T/all.tsv"
 if ! { sh "$P/prepare.sh" --history 4 "$T/train.tsv" "$T/test.tsv" "$T/prep" &&
-       sh "$P/train-eval.sh" "$T/prep" "$T/run" --epochs 2 --quiet &&
+       sh "$P/train-eval.sh" --user-time last "$T/prep" "$T/run" --epochs 2 --quiet &&
        sh "$P/package.sh" "$T/prep" "$T/run" "$T/served"; } 2>"$T/log"; then
     fail "prepare.sh --history 4, train-eval.sh, package.sh" "$(tail -n 3 "$T/log" | tr '\n' ' ')"
     exit 0
@@ -18,8 +18,9 @@ S=$T/served
 # (config is a JSON string inside the header: its quotes escaped)
 check "the model records its history cap (history_max 4)" grep -aq '"history_max\\":4[,}]' "$S/model.safetensors"
 
-# Known users, seen items kept, at their last training time: the per-user
-# query's list and scores (users.npy: their latest 4 items).
+# Known users, seen items kept, at their last training time (train-eval.sh
+# --user-time last): the per-user query's list and scores (users.npy:
+# their latest 4 items).
 mlr-topk --quiet --queries "$T/run/users.npy" --query-ids "$T/run/users.ids" --items "$T/run/items.npy" \
     --k 10 --output "$T/users-topk.tsv"
 for u in 5 60; do

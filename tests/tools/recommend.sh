@@ -89,7 +89,7 @@ fi
 mlr-recommend --served "$S" --k 5 --age 30 --gender F --occupation writer >"$T/new.tsv" 2>"$T/err"
 check "a new user from features: 5 items" test "$(sed 1d "$T/new.tsv" | wc -l)" -eq 5
 check "... id 'new', no reason without a history" awk -F'\t' 'NR > 1 && ($1 != "new" || $7 != "") { exit 1 }' "$T/new.tsv"
-top=$(sed 1d "$T/new.tsv" | head -n 2 | cut -f3 | tr '\n' ',')
+top=$(sed 1d "$T/new.tsv" | head -n 2 | cut -f3 | paste -sd, -)
 mlr-recommend --served "$S" --k 5 --age 30 --gender F --occupation writer --rated-items "$top" >"$T/fold.tsv"
 check "fold-in: the rated movies are not recommended" sh -c "! sed 1d '$T/fold.tsv' | cut -f3 | grep -qxF -e '$(echo "$top" | cut -d, -f1)' -e '$(echo "$top" | cut -d, -f2)'"
 check "fold-in: each reason names a rated movie" awk -F'\t' 'NR > 1 && $7 !~ /^because you rated / { exit 1 }' "$T/fold.tsv"
@@ -139,6 +139,11 @@ fi
 expect_fail "an unknown user id" 1 "user 'nobody' is not in" mlr-recommend --served "$S" nobody
 expect_fail "an unknown item to fold in" 1 "item 'nothing' is not in the served catalogue" \
     mlr-recommend --served "$S" --age 30 --rated-items nothing
+# an empty id in the list is a slip (a doubled or trailing comma), not "no movie"
+for v in , "$top,,$top" "$top," ",$top"; do
+    expect_fail "--rated-items '$v': an empty item id" 1 "--rated-items: an empty item id in '$v'" \
+        mlr-recommend --served "$S" --age 30 --rated-items "$v"
+done
 expect_fail "--similar of an unknown item" 1 "item 'nothing' is not in" mlr-recommend --served "$S" --similar nothing
 expect_fail "no users" 2 "give users" mlr-recommend --served "$S"
 expect_fail "--format xml" 2 "tsv or json" mlr-recommend --served "$S" --format xml 1
