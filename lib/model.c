@@ -305,6 +305,9 @@ int model_build(model *m, const model_config *cfg, const mlr_spec *spec, int len
     if (tower_from_spec(&m->query, m->cfg.query, &m->cfg.nquery, spec, 0, lenient, e) < 0 ||
         tower_from_spec(&m->cand, m->cfg.cand, &m->cfg.ncand, spec, 1, lenient, e) < 0)
         return -1;
+    for (size_t i = 0; i < m->query.nfeat; i++)
+        if (m->query.feat[i].kind == MF_BAG && strcmp(m->query.feat[i].name, "user_history") == 0)
+            m->query.feat[i].halflife = cfg->history_halflife;
     model_layout(m);
     model_alloc(m);
     model_init_params(m, rng);

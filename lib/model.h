@@ -44,6 +44,8 @@ typedef struct {
     model_feat_kind kind;
     size_t vocab;         /* V; 0 for MF_VALUE */
     double mean, std;     /* MF_VALUE normalisation */
+    double halflife;      /* MF_BAG: 0 the mean of its tokens; else their
+                             recency-weighted mean (nn_bag_forward) */
     size_t col;           /* first column in the tower input */
     float *emb, *demb;    /* (V, E) in params / grads; NULL for MF_VALUE */
     size_t emb_off;       /* offset of emb in the block */
@@ -82,6 +84,7 @@ typedef struct {
     char query[MODEL_MAX_FEATURES][32], cand[MODEL_MAX_FEATURES][32];
     int wide;       /* rating head: the MLP alone (0; files without the key),
                        or beside it the bias terms and the towers' dot (1) */
+    double history_halflife; /* user_history's halflife (model_feature) */
 } model_config;
 
 typedef struct {

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "safetensors.h"
@@ -34,6 +35,8 @@ static json_t *tower_json(const model_tower *t)
         } else {
             json_object_set_new(o, "size", json_integer((json_int_t)f->vocab));
         }
+        if (f->halflife > 0) /* absent: the plain mean of the files before it */
+            json_object_set_new(o, "halflife", json_real(f->halflife));
         json_array_append_new(a, o);
     }
     return a;
@@ -132,6 +135,13 @@ static int feature_from_json(model_feature *f, json_t *o)
         f->mean = json_number_value(mean);
         f->std = json_number_value(std);
         return 0;
+    }
+    json_t *h = json_object_get(o, "halflife");
+    if (h) {
+        if (f->kind != MF_BAG || !json_is_number(h) || !(json_number_value(h) > 0) ||
+            !isfinite(json_number_value(h)))
+            return -1;
+        f->halflife = json_number_value(h);
     }
     return json_width(json_object_get(o, "size"), (size_t)1 << 30, &f->vocab);
 }

@@ -133,34 +133,83 @@ size_t nn_bag_count(const int32_t *row, size_t L)
 
 enum { BAG_ROW = 64 }; /* tokens the row kernels take in one call */
 
-/* o (E) = the sum of the row's token rows, the first BAG_ROW in registers
- * (nn_sum_rows, their rows' addresses in src), any more one at a time
- * after them: in order, nn_axpy's bits either way. Returns the number of
- * tokens. */
-static size_t bag_sum(float *o, const float **src, const int32_t *row, size_t L,
-                      const float *table, size_t E)
+/* The weight of a row's first token and the ratio of each next one: 1/n
+ * and 1 for the mean, else 1/sum(g^k, k < n) and g = 2^(-1/halflife). */
+static float bag_first(size_t n, double halflife, double *ratio)
+{
+    if (halflife <= 0) {
+        *ratio = 1.0;
+        return 1.0f / (float)n;
+    }
+    double g = exp2(-1.0 / halflife);
+    if (!(g < 1.0)) { /* a halflife too long to tell from the mean */
+        *ratio = 1.0;
+        return 1.0f / (float)n;
+    }
+    *ratio = g;
+    return (float)((1.0 - g) / (1.0 - pow(g, (double)n)));
+}
+
+void nn_bag_weights(float *w, const int32_t *row, size_t L, double halflife)
+{
+    size_t n = nn_bag_count(row, L);
+    double ratio = 1.0, wk = n ? bag_first(n, halflife, &ratio) : 0.0;
+    for (size_t l = 0; l < L; l++) {
+        w[l] = row[l] >= 0 ? (float)wk : 0.0f;
+        if (row[l] >= 0 && halflife > 0)
+            wk *= ratio;
+    }
+}
+
+/* o (E) = the sum of the row's token rows, each times its weight in
+ * w[0..BAG_ROW) (NULL: 1), the first BAG_ROW in registers (nn_sum_rows,
+ * their rows' addresses in src), any more one at a time after them (the
+ * weight of those: the last one's times ratio): in order, nn_axpy's bits
+ * either way. Returns the number of tokens. */
+static size_t bag_sum(float *o, const float **src, const float *w, double ratio,
+                      const int32_t *row, size_t L, const float *table, size_t E)
 {
     static const float one[BAG_ROW] = {[0 ... BAG_ROW - 1] = 1.0f};
     size_t n = 0, l = 0;
     for (; l < L && n < BAG_ROW; l++)
         if (row[l] >= 0)
             src[n++] = table + (size_t)row[l] * E;
-    nn_sum_rows(o, src, one, n, E);
+    nn_sum_rows(o, src, w ? w : one, n, E);
+    double wk = w && n ? (double)w[n - 1] : 1.0;
     for (; l < L; l++)
         if (row[l] >= 0) {
-            nn_axpy(o, 1.0f, table + (size_t)row[l] * E, E);
+            wk *= w ? ratio : 1.0;
+            nn_axpy(o, (float)wk, table + (size_t)row[l] * E, E);
             n++;
         }
     return n;
 }
 
+/* The first BAG_ROW weights of a row of n tokens into w; returns the
+ * ratio of each next weight. */
+static double bag_head_weights(float *w, size_t n, double halflife)
+{
+    double ratio, wk = bag_first(n, halflife, &ratio);
+    for (size_t k = 0; k < n && k < BAG_ROW; k++, wk *= ratio)
+        w[k] = (float)wk;
+    return ratio;
+}
+
 void nn_bag_forward(float *out, size_t ldo, const int32_t *ids,
-                    const float *table, size_t B, size_t L, size_t E)
+                    const float *table, size_t B, size_t L, size_t E, double halflife)
 {
     const float *src[BAG_ROW] = {NULL};
+    float w[BAG_ROW];
     for (size_t b = 0; b < B; b++) {
         float *o = out + b * ldo;
-        size_t n = bag_sum(o, src, ids + b * L, L, table, E);
+        const int32_t *row = ids + b * L;
+        if (halflife > 0) { /* the weights sum to 1: no scaling after */
+            size_t n = nn_bag_count(row, L);
+            double ratio = n ? bag_head_weights(w, n, halflife) : 1.0;
+            bag_sum(o, src, w, ratio, row, L, table, E);
+            continue;
+        }
+        size_t n = bag_sum(o, src, NULL, 1.0, row, L, table, E);
         if (n == 0)
             continue;
         float inv = 1.0f / (float)n;
@@ -169,10 +218,11 @@ void nn_bag_forward(float *out, size_t ldo, const int32_t *ids,
     }
 }
 
-/* Each token's row += g / n, BAG_ROW tokens a call (nn_scatter_row: in
- * order, nn_axpy's bits). */
+/* Each token's row += g times its weight, BAG_ROW tokens a call
+ * (nn_scatter_row: in order, nn_axpy's bits). */
 void nn_bag_backward(float *dtable, nn_rowset *rows, const float *dout,
-                     size_t ldd, const int32_t *ids, size_t B, size_t L, size_t E)
+                     size_t ldd, const int32_t *ids, size_t B, size_t L, size_t E,
+                     double halflife)
 {
     float *dst[BAG_ROW], scale[BAG_ROW];
     for (size_t b = 0; b < B; b++) {
@@ -180,13 +230,14 @@ void nn_bag_backward(float *dtable, nn_rowset *rows, const float *dout,
         size_t n = nn_bag_count(row, L);
         if (n == 0)
             continue;
-        float inv = 1.0f / (float)n;
+        double ratio, wk = bag_first(n, halflife, &ratio);
         for (size_t l = 0; l < L;) {
             size_t k = 0;
             for (; l < L && k < BAG_ROW; l++)
                 if (row[l] >= 0) {
                     dst[k] = grad_row(dtable, rows, (size_t)row[l], E);
-                    scale[k++] = inv;
+                    scale[k++] = (float)wk;
+                    wk *= ratio;
                 }
             nn_scatter_row(dst, scale, k, dout + b * ldd, E);
         }

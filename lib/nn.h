@@ -57,14 +57,20 @@ void nn_embedding_forward(float *out, size_t ldo, const int32_t *ids,
 void nn_embedding_backward(float *dtable, nn_rowset *rows, const float *dout,
                            size_t ldd, const int32_t *ids, size_t B, size_t E);
 
-/* ---- mean-pooled bag: out[b, :] = mean of table[ids[b, l], :] over the
- * l with ids[b, l] >= 0 (-1 is padding); a row of only padding gives 0. ---- */
+/* ---- pooled bag: out[b, :] = mean of table[ids[b, l], :] over the
+ * l with ids[b, l] >= 0 (-1 is padding); a row of only padding gives 0.
+ * With halflife > 0 a weighted mean instead: the k-th token present (k = 0
+ * first: a history's newest) weighs 2^(-k / halflife), the weights of a
+ * row summing to 1 (recency-weighted histories). ---- */
 /* The tokens of a bag row of L ids: those >= 0. */
 size_t nn_bag_count(const int32_t *row, size_t L);
+/* w[l] (L of them): each token's weight in the row's pooling, 0 for padding. */
+void nn_bag_weights(float *w, const int32_t *row, size_t L, double halflife);
 void nn_bag_forward(float *out, size_t ldo, const int32_t *ids,
-                    const float *table, size_t B, size_t L, size_t E);
+                    const float *table, size_t B, size_t L, size_t E, double halflife);
 void nn_bag_backward(float *dtable, nn_rowset *rows, const float *dout,
-                     size_t ldd, const int32_t *ids, size_t B, size_t L, size_t E);
+                     size_t ldd, const int32_t *ids, size_t B, size_t L, size_t E,
+                     double halflife);
 
 /* ---- copy a column block: out[b, 0:C] = inp[b, 0:C] (concat helper) ---- */
 void nn_copy_cols(float *out, size_t ldo, const float *inp, size_t ldi,

@@ -62,7 +62,7 @@ void model_tower_acts_init(model_acts *a, const model_tower *t, size_t Lmax, siz
         fc->slot = xmalloc(cap * L * sizeof(int32_t));
         fc->ids = xmalloc(cap * L * sizeof(int32_t));
         fc->val = xmalloc((cap + 1) * sizeof(float));
-        fc->wt = xmalloc((cap + 1) * sizeof(float));
+        fc->wt = xmalloc((cap * L + 1) * sizeof(float));
         fc->X = xmalloc((cap * t->E + 1) * sizeof(float));
         fc->PG = xmalloc((cap * H + 1) * sizeof(float));
     }
@@ -224,10 +224,8 @@ static void fact_ids(const model_tower *t, model_acts *a, const model_input *in,
     }
     for (size_t k = 0; k < d; k++)
         a->map[fc->uniq[k]] = -1;
-    for (size_t b = 0; b < B; b++) {
-        size_t n = L == 1 ? 1 : nn_bag_count(fc->ids + b * L, L);
-        fc->wt[b] = n ? 1.0f / (float)n : 0.0f;
-    }
+    for (size_t b = 0; b < B; b++)
+        nn_bag_weights(fc->wt + b * L, fc->ids + b * L, L, f->halflife);
     fc->d = d;
     /* a bag can have more distinct tokens than X and PG have rows */
     fc->direct = d > a->cap || goes_direct(a->first_layer, d, B);
@@ -259,7 +257,7 @@ static void direct_fill(const model_tower *t, model_acts *a, const model_input *
     model_fact *fc = &a->fact[i];
     size_t E = t->E, H = t->mlp.width[1];
     if (f->kind == MF_BAG)
-        nn_bag_forward(a->x + fc->xcol, a->K, fc->ids, f->emb, B, in->L[i], E);
+        nn_bag_forward(a->x + fc->xcol, a->K, fc->ids, f->emb, B, in->L[i], E, f->halflife);
     else
         nn_embedding_forward(a->x + fc->xcol, a->K, fc->ids, f->emb, B, E);
     memcpy(a->wd + fc->xcol * H, t->mlp.w[0] + f->col * H, E * H * sizeof(float));
@@ -288,7 +286,7 @@ static size_t row_terms(const model_tower *t, model_acts *a, const model_input *
         for (size_t l = 0; l < L; l++)
             if (s[l] >= 0) {
                 a->term[n] = fc->PG + (size_t)s[l] * H;
-                a->scale[n++] = fc->wt[b];
+                a->scale[n++] = fc->wt[b * L + l];
             }
     }
     return n;
@@ -338,7 +336,7 @@ const float *model_tower_forward_naive(const model_tower *t, model_acts *a, cons
         const model_feature *f = &t->feat[i];
         float *x = a->x + f->col; /* (B, width) slice of (B, W) */
         if (f->kind == MF_BAG)
-            nn_bag_forward(x, W, gather_ids(a, in, i, rows, B), f->emb, B, in->L[i], E);
+            nn_bag_forward(x, W, gather_ids(a, in, i, rows, B), f->emb, B, in->L[i], E, f->halflife);
         else if (f->kind != MF_VALUE)
             nn_embedding_forward(x, W, gather_ids(a, in, i, rows, B), f->emb, B, E);
         if (f->kind == MF_NUM || f->kind == MF_VALUE)
@@ -378,7 +376,8 @@ static void direct_backward(const model_tower *t, model_acts *a, const model_inp
             continue;
         nn_axpy(dw0 + f->col * H, 1.0f, a->dwd + fc->xcol * H, E * H);
         if (f->kind == MF_BAG)
-            nn_bag_backward(demb[i], &rs[i], a->dx + fc->xcol, K, fc->ids, B, in->L[i], E);
+            nn_bag_backward(demb[i], &rs[i], a->dx + fc->xcol, K, fc->ids, B, in->L[i], E,
+                            f->halflife);
         else
             nn_embedding_backward(demb[i], &rs[i], a->dx + fc->xcol, K, fc->ids, B, E);
     }

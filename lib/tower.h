@@ -25,7 +25,7 @@ typedef struct {
     size_t xcol;       /* direct: its first column of x (B, K) and row of wd */
     int32_t *ids;      /* (B * L) the batch's ids */
     float *val;        /* (B) its value column (normalised) */
-    float *wt;         /* (B) the weight of each of a row's ids: 1 / tokens */
+    float *wt;         /* (B * L) each id's weight in its row (nn_bag_weights) */
     int32_t *uniq;     /* (B * L) the distinct ids, first-seen order */
     int32_t *slot;     /* (B * L) the X row of each id of the batch, -1 padding */
     float *X;          /* (B, E) their embeddings; dX in the backward */

@@ -94,6 +94,8 @@ static const char USAGE[] =
     "                                and the towers' dot product, as a factorization machine)\n"
     "                                (default wide)\n"
     "      --rating-decay X          L2 on the rating head's weights: + X/2 |w|^2 (default 0)\n"
+    "      --history-halflife N      pool user_history by recency: its k-th newest item weighs\n"
+    "                                2^(-k/N), the weights summing to 1 (default 0: the mean)\n"
     "      --retrieval-weight X      weight of the in-batch softmax loss, summed over\n"
     "                                the batch as TFRS (default 1)\n"
     "      --rating-weight X         weight of the mean squared rating error (default 100)\n"
@@ -151,7 +153,8 @@ enum {
     OPT_ITEMS = 256, OPT_VALID, OPT_LOG, OPT_EVERY, OPT_QF, OPT_CF, OPT_DIM, OPT_LAYERS,
     OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
     OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_NO_LOGQ, OPT_IDDROP, OPT_PATIENCE,
-    OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT, OPT_NEG, OPT_HEAD, OPT_RDECAY, OPT_NO_PIN
+    OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT, OPT_NEG, OPT_HEAD, OPT_RDECAY, OPT_NO_PIN,
+    OPT_HALFLIFE
 };
 
 static const struct option LONGS[] = {
@@ -167,6 +170,7 @@ static const struct option LONGS[] = {
     {"rating-layers", required_argument, NULL, OPT_RLAYERS},
     {"rating-head", required_argument, NULL, OPT_HEAD},
     {"rating-decay", required_argument, NULL, OPT_RDECAY},
+    {"history-halflife", required_argument, NULL, OPT_HALFLIFE},
     {"retrieval-weight", required_argument, NULL, OPT_RETW},
     {"rating-weight", required_argument, NULL, OPT_RATW},
     {"remove-accidental-hits", no_argument, NULL, OPT_HITS}, {"logq", no_argument, NULL, OPT_LOGQ},
@@ -287,6 +291,7 @@ static void parse_one(options *o, int c, const char *arg)
         o->cfg.wide = arg[0] == 'w';
         break;
     case OPT_RDECAY: o->rating_decay = opt_nonneg("--rating-decay", arg); break;
+    case OPT_HALFLIFE: o->cfg.history_halflife = opt_nonneg("--history-halflife", arg); break;
     case OPT_OPT:
         if (strcmp(arg, "adagrad") == 0)
             o->opt.kind = OPT_ADAGRAD;
@@ -368,6 +373,7 @@ static const char *default_of(const options *d, const char *name, char *buf, siz
     else if (!strcmp(name, "negatives")) snprintf(buf, cap, "batch");
     else if (!strcmp(name, "rating-head")) snprintf(buf, cap, "%s", d->cfg.wide ? "wide" : "mlp");
     else if (!strcmp(name, "rating-decay")) snprintf(buf, cap, "%g", d->rating_decay);
+    else if (!strcmp(name, "history-halflife")) snprintf(buf, cap, "%g", d->cfg.history_halflife);
     else if (!strcmp(name, "id-dropout")) snprintf(buf, cap, "%g", d->id_dropout);
     else if (!strcmp(name, "optimizer")) snprintf(buf, cap, "%s", d->opt.kind == OPT_ADAM ? "adam" : "adagrad");
     else if (!strcmp(name, "lr")) snprintf(buf, cap, "%g", d->opt.lr);
@@ -1177,6 +1183,15 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
     return rc;
 }
 
+/* Whether the query tower pools a user_history (what --history-halflife weighs). */
+static int has_history(const model *m)
+{
+    for (size_t i = 0; i < m->query.nfeat; i++)
+        if (m->query.feat[i].halflife > 0)
+            return 1;
+    return 0;
+}
+
 static int run(const options *o, mlr_err *e)
 {
     mlr_spec spec;
@@ -1193,6 +1208,9 @@ static int run(const options *o, mlr_err *e)
     for (size_t i = 0; rc == 0 && i < m.query.nfeat; i++)
         if (m.query.feat[i].kind == MF_VALUE && !o->quiet)
             mlr_warn("the query tower reads the rating: the label leaks into both tasks");
+    if (rc == 0 && o->cfg.history_halflife > 0 && !has_history(&m))
+        rc = mlr_fail(e, "--history-halflife: the query tower reads no user_history "
+                         "(prepare.sh --history 0, or --query-features without it)");
     if (rc == 0 && o->init)
         rc = warm_start(&m, &spec, o, e);
     char sha[65];

@@ -51,3 +51,29 @@ cp -R "$S" "$T/bad"
 LC_ALL=C sed 's/"history_max\\":4,/"history_max\\":0,/' "$S/model.safetensors" >"$T/bad/model.safetensors"
 expect_fail "history_max 0 in the model's metadata" 1 "history_max is not a count" \
     mlr-recommend --no-verify --served "$T/bad" 5
+
+# Recency-weighted histories (mlr-train --history-halflife): the model
+# records the halflife with its user_history feature, and serving weighs
+# a history by position, newest first. The plain mean does not see the
+# order of four movies; the weighted mean does.
+four=$(echo "$pop" | sed -n '30,33p' | paste -sd, -)
+rfour=$(echo "$pop" | sed -n '30,33p' | sort -r | paste -sd, -)
+list fwd "$four"
+list rev "$rfour"
+same "the mean: four movies in either order, one list and scores" "$T/fwd" "$T/rev"
+if ran "train-eval.sh, mlr-train --history-halflife 1" sh "$P/train-eval.sh" --user-time last --no-topk \
+        "$T/prep" "$T/hl" --epochs 2 --history-halflife 1 --quiet &&
+    ran "package.sh of the halflife model" sh "$P/package.sh" "$T/prep" "$T/hl" "$T/hls" 2>"$T/log"; then
+    check "the model records the halflife with user_history" \
+        grep -aq '{\\"halflife\\":1.0,\\"kind\\":\\"bag\\",\\"name\\":\\"user_history\\"' "$T/hls/model.safetensors"
+    S=$T/hls
+    list hfwd "$four"
+    list hrev "$rfour"
+    check "halflife 1: four movies in the other order, other scores" sh -c '! cmp -s "$1" "$2"' - "$T/hfwd" "$T/hrev"
+fi
+expect_fail "--history-halflife -1: refused" 2 "must not be negative" \
+    mlr-train --spec "$T/prep/spec" --rows "$T/prep/enc-fit" --history-halflife -1 --output "$T/x.safetensors"
+expect_fail "--history-halflife without user_history: refused" 1 "reads no user_history" \
+    mlr-train --spec "$T/prep/spec" --rows "$T/prep/enc-fit" --history-halflife 2 --epochs 1 \
+    --query-features user_id,timestamp --output "$T/x.safetensors"
+check "... and wrote no model" test ! -e "$T/x.safetensors"

@@ -164,6 +164,9 @@ static const char *tensor_of(const model *m, size_t i)
  * its weight decay. */
 static int head_wide;
 static double head_decay;
+/* The candidate tower's genres bag pooled by recency (model_feature's
+ * halflife): the weighted bag's paths. */
+static double bag_halflife;
 
 /* The gradient checks' model: the tiny one on 6 users and 7 items, seed
  * 11, its embeddings larger than Keras' +-0.05 so every path carries a
@@ -185,6 +188,7 @@ static int fd_model(model *m, mlr_spec *spec, int with_rating, mlr_err *e)
         m->lin[i] = 0.3f * (float)mlr_rng_uniform(&rng) - 0.15f;
     if (head_wide)
         m->dot[0] = 0.7f;
+    m->cand.feat[1].halflife = bag_halflife; /* item_genres */
     return 0;
 }
 
@@ -282,6 +286,19 @@ static void test_gradient_wide_head(void)
     head_wide = 0;
     fd_case(0, 1, 0, 1.0, 2.0); /* decay on the MLP head alone */
     head_decay = 0.0;
+}
+
+/* A bag pooled by recency (halflife 2: its tokens weigh 1, 0.71, 0.5,
+ * normalised) through the factored and the direct first layer, on one and
+ * three threads. (At halflife 1.5 and 10 a ReLU kink lies within both
+ * step sizes of one bias; two more step sizes pass there too.) */
+static void test_gradient_decay_bag(void)
+{
+    bag_halflife = 2.0;
+    fd_case_threads(1, 1, 1, 1.0, 0.5, 1, MODEL_FL_FACTORED);
+    fd_case_threads(1, 1, 1, 1.0, 0.5, 1, MODEL_FL_DIRECT);
+    fd_case_threads(0, 1, 0, 1.0, 1.0, 3, MODEL_FL_AUTO);
+    bag_halflife = 0.0;
 }
 
 /* A catalogue of items 1..6 (item 6 in no row), their genres: what
@@ -385,7 +402,7 @@ static double train_steps_cap(model *m, int steps, int threads, size_t cap)
 /* The first layer against the plain one, both towers, every feature
  * factored, every one direct, and chosen by distinct ids: on all six rows
  * (users, genres: fewer distinct ids than rows) and on two. */
-static void test_factored_vs_naive(void)
+static void factored_vs_naive(double halflife)
 {
     mlr_spec spec;
     make_spec(&spec, 6, 7);
@@ -395,6 +412,7 @@ static void test_factored_vs_naive(void)
     mlr_rng_seed(&rng, 21);
     mlr_err e;
     CHECKF(model_build(&m, &cfg, &spec, 0, &rng, &e) == 0, "%s", e.msg);
+    m.cand.feat[1].halflife = halflife;
     model_input q, c;
     inputs(&q, &c, 1);
     model_acts a1, a2;
@@ -434,7 +452,13 @@ static void test_factored_vs_naive(void)
     model_acts_free(&a2);
     model_free(&m);
     mlr_spec_free(&spec);
-    CHECKF(worst < 1e-5, "factored and plain first layers differ by %g", worst);
+    CHECKF(worst < 1e-5, "factored and plain first layers differ by %g (halflife %g)", worst, halflife);
+}
+
+static void test_factored_vs_naive(void)
+{
+    factored_vs_naive(0.0);
+    factored_vs_naive(1.5);
 }
 
 static double train_steps(model *m, int steps)
@@ -509,6 +533,7 @@ static void test_save_load(void)
     model m, l;
     mlr_err e;
     CHECK(build(&m, 6, 7, 3, &spec) == 0);
+    m.cand.feat[1].halflife = 2.5; /* recorded with the feature */
     m.spec_path = xstrdup("/some/spec");
     m.metrics = xstrdup("{\"top10\":0.5}");
     CHECKF(model_save(&m, path_in("m.safetensors"), &e) == 0, "%s", e.msg);
@@ -517,6 +542,7 @@ static void test_save_load(void)
     CHECK(strcmp(l.spec_sha256, spec.sha256) == 0 && strcmp(l.spec_path, "/some/spec") == 0);
     CHECK(l.query.nfeat == 2 && l.query.feat[1].kind == MF_NUM && l.query.feat[1].vocab == 5);
     CHECK(l.cand.feat[1].kind == MF_BAG && l.cand.W == 6 && l.query.W == 7);
+    CHECK(l.cand.feat[1].halflife == 2.5 && l.cand.feat[0].halflife == 0.0);
     /* the same model, the same bytes */
     CHECK(model_save(&l, path_in("m2.safetensors"), &e) == 0);
     char cmd[600];
@@ -723,6 +749,7 @@ int main(void)
     RUN(test_training_lowers_loss_and_repeats);
     RUN(test_threads_repeat);
     RUN(test_factored_vs_naive);
+    RUN(test_gradient_decay_bag);
     RUN(test_save_load);
     RUN(test_save_load_wide);
     RUN(test_load_refusals);

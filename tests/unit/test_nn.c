@@ -64,7 +64,7 @@ static double emb_loss(void *p)
     emb_ctx *c = p;
     memset(c->out, 0, sizeof c->out);
     if (c->bag)
-        nn_bag_forward(c->out + 2, LD, c->ids, c->table, B, L, D);
+        nn_bag_forward(c->out + 2, LD, c->ids, c->table, B, L, D, 0);
     else
         nn_embedding_forward(c->out + 2, LD, c->ids, c->table, B, D);
     return dot(c->out, c->R, B * LD);
@@ -100,7 +100,7 @@ static void test_bag_fd(void)
     CHECK(c.out[2 * LD + 2] == 0.0f && c.out[2 * LD + 4] == 0.0f);
     CHECK(fabsf(c.out[LD + 2] - c.table[2 * D]) < 1e-6f);
     float dtable[V * D] = {0};
-    nn_bag_backward(dtable, NULL, c.R + 2, LD, c.ids, B, L, D);
+    nn_bag_backward(dtable, NULL, c.R + 2, LD, c.ids, B, L, D, 0);
     CHECK(fd_error(emb_loss, &c, c.table, dtable, V * D) < TOL);
 }
 
@@ -122,8 +122,8 @@ static void test_rowset_grads(void)
         memset(dtable, 0, sizeof dtable);
         nn_rowset_clear(&plain);
         nn_rowset_clear(&own);
-        nn_bag_backward(dtable, &plain, c.R + 2, LD, c.ids, B, L, D);
-        nn_bag_backward(untouched, &own, c.R + 2, LD, c.ids, B, L, D);
+        nn_bag_backward(dtable, &plain, c.R + 2, LD, c.ids, B, L, D, 0);
+        nn_bag_backward(untouched, &own, c.R + 2, LD, c.ids, B, L, D, 0);
         nn_embedding_backward(dtable, &plain, c.R + 2, LD, single, B, D);
         nn_embedding_backward(untouched, &own, c.R + 2, LD, single, B, D);
         CHECK(own.n == plain.n && own.n == 5);
@@ -170,10 +170,60 @@ static void test_long_bags(void)
                 d2[t * LDIM + d] += (1.0f / n) * g[b * LDIM + d];
         }
     }
-    nn_bag_forward(out, LDIM, ids, table, LB2, LL, LDIM);
-    nn_bag_backward(d1, NULL, g, LDIM, ids, LB2, LL, LDIM);
+    nn_bag_forward(out, LDIM, ids, table, LB2, LL, LDIM, 0);
+    nn_bag_backward(d1, NULL, g, LDIM, ids, LB2, LL, LDIM, 0);
     CHECK(memcmp(out, want, sizeof out) == 0);
     CHECK(memcmp(d1, d2, sizeof d1) == 0);
+}
+
+/* Recency-weighted bags (halflife h): the k-th token present weighs
+ * 2^(-k/h), the weights of a row summing to 1, past the row kernels' 64
+ * tokens too; forward, backward and nn_bag_weights agree with a plain
+ * loop in double. */
+static void test_decay_bags(void)
+{
+    enum { LB2 = 3, LL = 150, LV = 40, LDIM = 12 };
+    const double h = 3.0;
+    mlr_rng r;
+    mlr_rng_seed(&r, 23);
+    int32_t ids[LB2 * LL];
+    float table[LV * LDIM], out[LB2 * LDIM], g[LB2 * LDIM], w[LB2 * LL];
+    float d1[LV * LDIM] = {0};
+    double want[LB2 * LDIM] = {0}, d2[LV * LDIM] = {0};
+    fill(&r, table, LV * LDIM, 1.0);
+    fill(&r, g, LB2 * LDIM, 1.0);
+    for (int i = 0; i < LB2 * LL; i++)
+        ids[i] = mlr_rng_below(&r, 7) == 0 ? -1 : (int32_t)mlr_rng_below(&r, LV);
+    for (int i = 0; i < 40; i++) /* row 1 short: 40 tokens, then padding */
+        ids[LL + 40 + i] = ids[LL + 80 + i] = ids[LL + 110 + i / 2] = -1;
+    nn_bag_forward(out, LDIM, ids, table, LB2, LL, LDIM, h);
+    nn_bag_backward(d1, NULL, g, LDIM, ids, LB2, LL, LDIM, h);
+    double worst = 0.0;
+    for (int b = 0; b < LB2; b++) {
+        const int32_t *row = ids + b * LL;
+        nn_bag_weights(w + b * LL, row, LL, h);
+        double z = 0.0, sum = 0.0;
+        for (int l = 0, k = 0; l < LL; l++)
+            if (row[l] >= 0)
+                z += pow(2.0, -(k++) / h);
+        for (int l = 0, k = 0; l < LL; l++) {
+            double wk = row[l] >= 0 ? pow(2.0, -(k++) / h) / z : 0.0;
+            sum += w[b * LL + l];
+            worst = fmax(worst, fabs(w[b * LL + l] - wk));
+            for (int d = 0; row[l] >= 0 && d < LDIM; d++) {
+                want[b * LDIM + d] += wk * table[row[l] * LDIM + d];
+                d2[row[l] * LDIM + d] += wk * g[b * LDIM + d];
+            }
+        }
+        CHECKF(fabs(sum - 1.0) < 1e-5, "row %d's weights sum to %g", b, sum);
+    }
+    CHECKF(worst < 1e-6, "nn_bag_weights off by %g", worst);
+    for (int i = 0; i < LB2 * LDIM; i++)
+        worst = fmax(worst, fabs(out[i] - want[i]));
+    for (int i = 0; i < LV * LDIM; i++)
+        worst = fmax(worst, fabs(d1[i] - d2[i]));
+    CHECKF(worst < 1e-5, "weighted bag off by %g", worst);
+    CHECK(w[0] > w[LL - 1] || ids[LL - 1] < 0); /* the first weighs most */
 }
 
 static void test_copy_cols(void)
@@ -611,6 +661,7 @@ int main(void)
     RUN(test_bag_fd);
     RUN(test_rowset_grads);
     RUN(test_long_bags);
+    RUN(test_decay_bags);
     RUN(test_copy_cols);
     RUN(test_dense_fd);
     RUN(test_dense_blas_vs_naive);
