@@ -12,8 +12,11 @@
 # (also on stdout) holds one row per finished run, the parameters, then its
 # metrics ON THE VALIDATION SLICE, seconds and run, sorted by --sort (rmse,
 # mae, seconds ascending; any other metric descending). Then the winner
-# (the first row) alone is scored once on TEST: DIR/best/metrics.tsv, its
-# name in DIR/best/run.
+# (the first row) alone is trained again with its options, refitted on all
+# of TRAIN for the epochs its run kept (as evaluate.sh does) and scored
+# once on TEST: DIR/best/metrics.tsv (its models model.safetensors, the
+# refit, and model-fit.safetensors, the run's own), its name in
+# DIR/best/run.
 #
 # The grid: GRID.tsv (header = mlr-train long option names, as
 # `mlr-train --list-options` lists them, without the
@@ -72,6 +75,7 @@ if [ "${1:-}" = --job ]; then
         cmd="$cmd${cmd:+ }$(shquote "$w")"
     done
     printf '%s\n' "$cmd" >"$part/cmd"
+    printf '%s\n' "$args" >"$part/args" # the winner is trained again with them
     start=$(date +%s.%N)
     # --no-test: a run is judged on the validation slice; only the
     # grid's winner is scored on the test rows, once, at the end.
@@ -331,15 +335,23 @@ done_runs=$(( $(wc -l <"$dir/results.tsv") - 1 ))
 echo "$me: $done_runs of $nruns runs finished; table in $dir/results.tsv (by $sort on the validation slice)" >&2
 
 # ---- the winner, scored once on the test rows ----
-# Its model as trained (train-eval.sh --model): nothing is refitted, and
-# the test rows serve for no choice. A rerun with the same winner keeps
-# its figures.
+# Trained again with its options (the same fit model, bit for bit: the
+# same threads), then refitted on all the training rows for the epochs
+# its run kept, as evaluate.sh does, and that model scored: the test rows
+# serve for no choice. A run of a grid made before args were kept is
+# scored as trained (train-eval.sh --model). A rerun with the same winner
+# keeps its figures.
 best=$(tail -n +2 "$dir/results.tsv" | head -n 1 | awk -F'\t' '{ print $NF }')
 if [ ! -f "$dir/best/metrics.tsv" ] || [ "$(cat "$dir/best/run" 2>/dev/null)" != "$best" ]; then
     best_part=$(beside -d "$dir/best") || exit 1
     printf '%s\n' "$best" >"$best_part/run"
-    sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk --model "$dir/runs/$best/model.safetensors" \
-        "$dir/prep" "$best_part" >"$best_part/log" 2>&1 ||
+    if [ -f "$dir/runs/$best/args" ]; then
+        set -f; set -- $(cat "$dir/runs/$best/args"); set +f # no spaces or globs (checked)
+        sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk "$dir/prep" "$best_part" "$@"
+    else
+        sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk \
+            --model "$dir/runs/$best/model.safetensors" "$dir/prep" "$best_part"
+    fi >"$best_part/log" 2>&1 ||
         die "scoring the winner $best on the test rows failed: $(tail -n 1 "$best_part/log")"
     rm -rf "$dir/best" && mv -T "$best_part" "$dir/best"
 fi

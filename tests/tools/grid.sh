@@ -60,6 +60,12 @@ check "2x2x2: the winner scored once on the test rows (queries = test rows)" \
 check "2x2x2: the results' queries are the validation slice's" \
     test "$(sed -n '2p' "$T/g/results.tsv" | cut -f4)" = "$(($(wc -l <"$T/g/prep/valid.tsv") - 1))"
 check "2x2x2: the winner said on stderr with its test figure" grep -q "^grid: the winner $winner scored once on the test rows: top100 " "$T/err"
+# The winner trained again with its options and refitted, as evaluate.sh
+# does: its fit model is the run's own, bit for bit; the test model the refit.
+same "2x2x2: the winner's fit model is its run's" "$T/g/best/model-fit.safetensors" "$T/g/runs/$winner/model.safetensors"
+check "2x2x2: the winner refitted on all the training rows" test -s "$T/g/best/refit-log.tsv"
+check "2x2x2: the winner's test model is the refit, not the run's" \
+    sh -c '! cmp -s "$1" "$2"' - "$T/g/best/model.safetensors" "$T/g/runs/$winner/model.safetensors"
 check "2x2x2: the data prepared once" test "$(ls "$T/g/prep" | grep -c '^enc-')" = 9
 
 # The same command again: nothing to do, the same table.
