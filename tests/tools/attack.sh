@@ -532,6 +532,8 @@ for v in "$@"; do
         refused "e: retrain.sh $o '$v'" 2 sh "$P/retrain.sh" --dir "$T/e-rt" --data "$F/all.tsv" "$o" "$v"
     done
     [ -z "$v" ] || prefused "e: recommend.sh --age '$v'" sh "$P/recommend.sh" --run "$F/served" --age "$v" --gender F --occupation writer
+    prefused "e: recommend.sh --fuse-ease '$v'" sh "$P/recommend.sh" --run "$F/served" --user 1 --fuse-ease "$v"
+    prefused "e: recommend.sh --lambda '$v'" sh "$P/recommend.sh" --run "$F/served" --user 1 --fuse-ease 0.5 --lambda "$v"
 done
 # a rated list of no known movie, or not a list: refused in mlr-recommend's words
 for v in 999999 ',' '1,,2' "$(printf '1\t2')" '../1'; do

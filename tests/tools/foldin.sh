@@ -102,3 +102,36 @@ if ran -o "$T/rec.md" "recommend.sh --rated-items" sh "$P/recommend.sh" --run "$
         'NR > 1 && index(a, "," $3 ",") { bad = 1 } END { exit bad }' "$T/rec.tsv"
     check "recommend.sh --rated-items: says 5 movies rated" grep -q "from the features and the 5 movies rated" "$T/rec.md"
 fi
+
+# recommend.sh --fuse-ease W: the model's top 100 and EASE's (mlr-baseline
+# on the served history) fused by mlr-fuse, the model's weight W. At 1
+# the model's own list, at 0 EASE's, in between a third list.
+titles() { sed -n 's/^[0-9]*\. \(.*\) (score .*/\1/p' "$1"; }
+u=7
+for w in 1 0 0.5; do
+    ran -o "$T/fz$w.md" "recommend.sh --fuse-ease $w" sh "$P/recommend.sh" --run "$T/run" --user $u --k 10 --fuse-ease $w &&
+        titles "$T/fz$w.md" >"$T/fz$w"
+done
+sh "$P/recommend.sh" --run "$T/run" --user $u --k 10 >"$T/plain.md" && titles "$T/plain.md" >"$T/plain"
+same "--fuse-ease 1: the model's list" "$T/fz1" "$T/plain"
+printf 'user_id\n%s\n' $u >"$T/u.tsv"
+mlr-baseline --kind ease --exclude-train --train "$S/history.tsv" --test "$T/u.tsv" --item-ids "$S/items.ids" \
+    --k 10 --output "$T/ease.topk"
+awk -F'\t' 'NR == FNR { if ($1 ~ /^[0-9]+$/) o[++n] = $4; next } FNR > 1 { t[$1] = $2 }
+    END { for (i = 1; i <= n; i++) print t[o[i]] }' "$T/ease.topk" "$S/catalogue.tsv" >"$T/ease"
+same "--fuse-ease 0: EASE's list for the user, in its order" "$T/fz0" "$T/ease"
+check "--fuse-ease 0.5: 10 titles" test "$(wc -l <"$T/fz0.5")" -eq 10
+check "--fuse-ease 0.5: neither the model's list nor EASE's" \
+    sh -c '! cmp -s "$1" "$2" && ! cmp -s "$1" "$3"' - "$T/fz0.5" "$T/plain" "$T/ease"
+check "--fuse-ease 0.5: says so" grep -q "the model and EASE fused: model weight 0.5, EASE lambda 500" "$T/fz0.5.md"
+ran -o "$T/fzn.md" "recommend.sh --fuse-ease with --rated-items" sh "$P/recommend.sh" --run "$T/run" --age 30 \
+    --rated-items "$A" --k 10 --fuse-ease 0.5 &&
+    check "--fuse-ease, a new user of 5 movies: 10 titles" test "$(titles "$T/fzn.md" | wc -l)" -eq 10
+for w in 1.5 -1 x ''; do
+    sh "$P/recommend.sh" --run "$T/run" --user $u --fuse-ease "$w" >/dev/null 2>"$T/err"
+    st=$?
+    check "--fuse-ease '$w': refused in one line" test "$st" -ne 0 -a "$(wc -l <"$T/err")" -eq 1
+    check "--fuse-ease '$w': said so" grep -q "^recommend: --fuse-ease: the model's weight, a number in \[0, 1\]" "$T/err"
+done
+sh "$P/recommend.sh" --run "$T/run" --age 30 --fuse-ease 0.5 >/dev/null 2>"$T/err"
+check "--fuse-ease for features alone: refused" grep -q "^recommend: --fuse-ease: EASE needs the user's movies" "$T/err"
