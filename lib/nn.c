@@ -156,60 +156,52 @@ void nn_bag_weights(float *w, const int32_t *row, size_t L, double halflife)
     double ratio = 1.0, wk = n ? bag_first(n, halflife, &ratio) : 0.0;
     for (size_t l = 0; l < L; l++) {
         w[l] = row[l] >= 0 ? (float)wk : 0.0f;
-        if (row[l] >= 0 && halflife > 0)
+        if (row[l] >= 0)
             wk *= ratio;
     }
 }
 
-/* o (E) = the sum of the row's token rows, each times its weight in
- * w[0..BAG_ROW) (NULL: 1), the first BAG_ROW in registers (nn_sum_rows,
- * their rows' addresses in src), any more one at a time after them (the
- * weight of those: the last one's times ratio): in order, nn_axpy's bits
- * either way. Returns the number of tokens. */
-static size_t bag_sum(float *o, const float **src, const float *w, double ratio,
+/* o (E) = the sum of the row's token rows, the k-th times first *
+ * ratio^k (the mean's: 1 and 1), the first BAG_ROW in registers
+ * (nn_sum_rows, their rows' addresses in src, their weights in w), any
+ * more one at a time after them: in order, nn_axpy's bits either way.
+ * Returns the number of tokens. */
+static size_t bag_sum(float *o, const float **src, float *w, double first, double ratio,
                       const int32_t *row, size_t L, const float *table, size_t E)
 {
-    static const float one[BAG_ROW] = {[0 ... BAG_ROW - 1] = 1.0f};
+    double wk = first;
     size_t n = 0, l = 0;
     for (; l < L && n < BAG_ROW; l++)
-        if (row[l] >= 0)
-            src[n++] = table + (size_t)row[l] * E;
-    nn_sum_rows(o, src, w ? w : one, n, E);
-    double wk = w && n ? (double)w[n - 1] : 1.0;
+        if (row[l] >= 0) {
+            src[n] = table + (size_t)row[l] * E;
+            w[n++] = (float)wk;
+            wk *= ratio;
+        }
+    nn_sum_rows(o, src, w, n, E);
     for (; l < L; l++)
         if (row[l] >= 0) {
-            wk *= w ? ratio : 1.0;
             nn_axpy(o, (float)wk, table + (size_t)row[l] * E, E);
+            wk *= ratio;
             n++;
         }
     return n;
-}
-
-/* The first BAG_ROW weights of a row of n tokens into w; returns the
- * ratio of each next weight. */
-static double bag_head_weights(float *w, size_t n, double halflife)
-{
-    double ratio, wk = bag_first(n, halflife, &ratio);
-    for (size_t k = 0; k < n && k < BAG_ROW; k++, wk *= ratio)
-        w[k] = (float)wk;
-    return ratio;
 }
 
 void nn_bag_forward(float *out, size_t ldo, const int32_t *ids,
                     const float *table, size_t B, size_t L, size_t E, double halflife)
 {
     const float *src[BAG_ROW] = {NULL};
-    float w[BAG_ROW];
+    float w[BAG_ROW] = {0};
     for (size_t b = 0; b < B; b++) {
         float *o = out + b * ldo;
         const int32_t *row = ids + b * L;
         if (halflife > 0) { /* the weights sum to 1: no scaling after */
             size_t n = nn_bag_count(row, L);
-            double ratio = n ? bag_head_weights(w, n, halflife) : 1.0;
-            bag_sum(o, src, w, ratio, row, L, table, E);
+            double ratio = 1.0, first = n ? bag_first(n, halflife, &ratio) : 0.0;
+            bag_sum(o, src, w, first, ratio, row, L, table, E);
             continue;
         }
-        size_t n = bag_sum(o, src, NULL, 1.0, row, L, table, E);
+        size_t n = bag_sum(o, src, w, 1.0, 1.0, row, L, table, E);
         if (n == 0)
             continue;
         float inv = 1.0f / (float)n;

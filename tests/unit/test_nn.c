@@ -176,14 +176,14 @@ static void test_long_bags(void)
     CHECK(memcmp(d1, d2, sizeof d1) == 0);
 }
 
-/* Recency-weighted bags (halflife h): the k-th token present weighs
+/* Recency-weighted bags (halflife h = 40): the k-th token present weighs
  * 2^(-k/h), the weights of a row summing to 1, past the row kernels' 64
  * tokens too; forward, backward and nn_bag_weights agree with a plain
  * loop in double. */
 static void test_decay_bags(void)
 {
     enum { LB2 = 3, LL = 150, LV = 40, LDIM = 12 };
-    const double h = 3.0;
+    const double h = 40.0; /* tokens past the first 64 still weigh a third */
     mlr_rng r;
     mlr_rng_seed(&r, 23);
     int32_t ids[LB2 * LL];
