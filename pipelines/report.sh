@@ -57,8 +57,9 @@ fi
     echo "### The model beside the baselines"
     echo
     echo "The report's protocol: every catalogue item a candidate, nothing removed. The per-user protocol:"
-    echo "the user's training items removed, one query per user (with their training history, at their last or"
-    echo "median training time: $(awk -F'\t' '$3 == 1 { print $1 }' "$(awkpath "$run/model/user-time.tsv")" 2>/dev/null), the one better on the validation slice), averaged over the $(metric "$m" users) test users. EASE's lambda ($lambda) was chosen by nDCG@10 on the"
+    echo "the user's training items removed, one query per user (with their training history; at their last or"
+    echo "median training time or the mean over their training rows, the best on the validation slice:"
+    echo "$(awk -F'\t' '$3 == 1 { print $1 }' "$(awkpath "$run/model/user-time.tsv")" 2>/dev/null)), averaged over the $(metric "$m" users) test users. EASE's lambda ($lambda) was chosen by nDCG@10 on the"
     echo "validation slice carved from the training rows, where the model reached nDCG@10 $(metric "$run/model/valid-metrics.tsv" ndcg@10)"
     echo "and EASE $ease_valid; the test rows were scored once. Targets from issue 13. The rest of this run's"
     echo "figures are below; a temporal split, ml-latest-small and the five official folds: pipelines/benchmark.sh."
