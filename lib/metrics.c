@@ -30,9 +30,15 @@ double mlr_accuracy_value(const mlr_accuracy *a, size_t i)
     return a->rows ? (double)a->hits[i] / (double)a->rows : 0.0;
 }
 
+/* nDCG's discount of a hit at 0-based position pos of a list. */
+static double discount(size_t pos)
+{
+    return 1.0 / log2((double)pos + 2.0);
+}
+
 double mlr_row_ndcg(size_t rank, size_t k)
 {
-    return rank >= 1 && rank <= k ? 1.0 / log2((double)rank + 1.0) : 0.0;
+    return rank >= 1 && rank <= k ? discount(rank - 1) : 0.0;
 }
 
 static int in_sorted(const uint32_t *v, size_t n, uint32_t x)
@@ -64,10 +70,10 @@ void mlr_user_metrics_at(const uint32_t *list, size_t n, const uint32_t *rel,
     for (size_t i = 0; i < lim; i++) {
         if (!in_sorted(rel, nrel, list[i]) || seen_before(list, i)) continue;
         hits++;
-        dcg += 1.0 / log2((double)i + 2.0);
+        dcg += discount(i);
         ap += (double)hits / (double)(i + 1);
     }
-    for (size_t i = 0; i < ideal; i++) idcg += 1.0 / log2((double)i + 2.0);
+    for (size_t i = 0; i < ideal; i++) idcg += discount(i);
     out->recall = (double)hits / (double)nrel;
     out->precision = (double)hits / (double)k;
     out->ndcg = dcg / idcg;
