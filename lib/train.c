@@ -236,11 +236,6 @@ static size_t distinct_items(model_batch *b, const int32_t *keys, const size_t *
         b->count[U] = 1;
         b->cand_rows[U++] = rows[r];
     }
-    for (size_t u = 0; u < U; u++) {
-        int32_t k = keys[b->cand_rows[u]];
-        if (k > 0 && (size_t)k < b->nkeys)
-            b->slot[k] = -1;
-    }
     return U;
 }
 
@@ -296,10 +291,36 @@ static size_t catalogue_items(model_batch *b, const model_loss_opts *lo, const i
         b->count[U] = 1;
         b->cand_rows[U++] = c;
     }
-    for (size_t u = 0; u < U; u++)
-        b->cslot[b->cand_rows[u]] = -1;
     return U;
 }
+
+/* The column of item key k in this step's candidates, -1 if none (the
+ * slots distinct_items and catalogue_items set, until forget_columns). */
+static int32_t column_of(const model_batch *b, const model_loss_opts *lo, int32_t k)
+{
+    if (k <= 0 || (size_t)k >= b->nkeys)
+        return -1;
+    if (lo->negatives == MODEL_NEG_BATCH)
+        return b->slot[k];
+    int32_t c = lo->catalogue->row[k];
+    if (c < 0 || lo->negatives == MODEL_NEG_ALL)
+        return c;
+    return b->cslot[c];
+}
+
+static void forget_columns(model_batch *b, const model_loss_opts *lo, const int32_t *keys, size_t U)
+{
+    for (size_t u = 0; u < U; u++) {
+        if (lo->negatives == MODEL_NEG_MIXED) {
+            b->cslot[b->cand_rows[u]] = -1;
+            continue;
+        }
+        int32_t k = keys[b->cand_rows[u]];
+        if (lo->negatives == MODEL_NEG_BATCH && k > 0 && (size_t)k < b->nkeys)
+            b->slot[k] = -1;
+    }
+}
+
 
 /* Column u's log-Q correction (phase_forward): -log of its expected count
  * among the candidates. In-batch: -log q(item), the constant log B left
@@ -433,6 +454,26 @@ typedef struct {
     const int32_t *keys; /* (rows) item keys */
 } step_job;
 
+/* --mask-seen: row r's logits of the other items its user rated in the
+ * training rows pushed out of its softmax (they are positives of the
+ * same query, not negatives; per-user scoring leaves them out too). */
+static void mask_seen(const step_job *j, float *logits, size_t r0, size_t r1)
+{
+    const model_seen *s = j->lo->seen;
+    const int32_t *user = j->qin->ids[s->feat];
+    for (size_t r = r0; r < r1; r++) {
+        size_t u = (size_t)user[j->rows[r]];
+        if (u >= s->nusers)
+            continue;
+        float *z = logits + (r - r0) * j->U;
+        for (size_t i = s->off[u]; i < s->off[u + 1]; i++) {
+            int32_t c = column_of(j->b, j->lo, s->items[i]);
+            if (c >= 0 && c != j->b->label[r])
+                z[c] = -1e30f;
+        }
+    }
+}
+
 /* Phase 1: both towers forward on the piece's rows, into b->q and b->c. */
 static void phase_forward(int t, int nt, void *arg)
 {
@@ -489,6 +530,8 @@ static void phase_losses(int t, int nt, void *arg)
         float *logits = w->logits;
         const float *q = b->q + r0 * D;
         nn_logits_forward(logits, q, b->c, b->shift, Bt, U, D);
+        if (lo->seen)
+            mask_seen(j, logits, r0, r1);
         /* TFRS sums the cross-entropy over the batch: each row's gradient
          * is retrieval_weight x that of its own loss */
         w->retrieval = (double)Bt * nn_softmax_xent_rows(logits, w->rowscale, b->label + r0,
@@ -696,6 +739,7 @@ static void forward_backward(step_job *j, model_step_stats *st)
         }
     mlr_pool_pieces(b->pool, (size_t)b->pieces, phase_forward, j);
     mlr_pool_pieces(b->pool, (size_t)b->pieces, phase_losses, j);
+    forget_columns(b, lo, j->keys, j->U);
     mlr_pool_pieces(b->pool, (size_t)b->pieces, phase_backward, j);
     memset(st, 0, sizeof *st);
     st->distinct = j->U;
@@ -736,3 +780,37 @@ void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_o
     reduce(&j); /* the row sets are emptied by the next backward */
 }
 
+
+int model_seen_build(model_seen *s, const model *m, const model_input *qin, const int32_t *keys,
+                     size_t n, mlr_err *e)
+{
+    memset(s, 0, sizeof *s);
+    size_t f = 0;
+    while (f < m->query.nfeat && !(strcmp(m->query.feat[f].name, "user_id") == 0 &&
+                                   m->query.feat[f].kind == MF_CAT))
+        f++;
+    if (f == m->query.nfeat)
+        return mlr_fail(e, "--mask-seen: the query tower reads no user_id");
+    s->feat = f;
+    s->nusers = m->query.feat[f].vocab;
+    s->off = xcalloc(s->nusers + 1, sizeof(size_t));
+    s->items = xmalloc((n ? n : 1) * sizeof(int32_t));
+    const int32_t *user = qin->ids[f];
+    for (size_t r = 0; r < n; r++)
+        s->off[user[r] + 1]++;
+    for (size_t u = 0; u < s->nusers; u++)
+        s->off[u + 1] += s->off[u];
+    size_t *at = xmalloc((s->nusers + 1) * sizeof(size_t));
+    memcpy(at, s->off, (s->nusers + 1) * sizeof(size_t));
+    for (size_t r = 0; r < n; r++)
+        s->items[at[user[r]]++] = keys[r];
+    free(at);
+    return 0;
+}
+
+void model_seen_free(model_seen *s)
+{
+    free(s->off);
+    free(s->items);
+    memset(s, 0, sizeof *s);
+}

@@ -51,6 +51,20 @@ void model_catalogue_free(model_catalogue *c); /* accepts a zeroed one */
 /* How many of keys[0..n) have no row in c (key 0, the unknown item, never has). */
 size_t model_catalogue_missing(const model_catalogue *c, const int32_t *keys, size_t n);
 
+/* The items each user rated in the training rows, by user_id key
+ * (--mask-seen): a row's softmax leaves out its user's other items. */
+typedef struct {
+    size_t nusers;   /* user_id's vocabulary */
+    size_t feat;     /* user_id's feature in the query input */
+    size_t *off;     /* (nusers + 1) user u's items are items[off[u]..off[u+1]) */
+    int32_t *items;  /* item keys */
+} model_seen;
+
+/* Builds s from the n rows of qin (user_id) and their item keys. */
+int model_seen_build(model_seen *s, const model *m, const model_input *qin, const int32_t *keys,
+                     size_t n, mlr_err *e);
+void model_seen_free(model_seen *s); /* accepts a zeroed one */
+
 typedef struct {
     double retrieval_weight, rating_weight;
     int remove_hits;        /* mask other copies of the positive */
@@ -64,6 +78,7 @@ typedef struct {
     mlr_rng *neg_rng;       /* MIXED: their stream */
     double head_decay;      /* + head_decay / 2 x the squared rating head's weights
                                (its dense layers' and the wide terms', not biases) */
+    const model_seen *seen; /* or NULL: every other candidate is a negative */
 } model_loss_opts;
 
 /* Everything a training batch needs besides the model (train_internal.h). */

@@ -38,7 +38,7 @@ typedef struct {
     opt_config opt;
     int lr_set;
     double retrieval_weight, rating_weight, id_dropout, rating_decay;
-    int remove_hits, logq, quiet, no_pin;
+    int remove_hits, mask_seen, logq, quiet, no_pin;
     model_negatives negatives;
     size_t nsample; /* --negatives mixed:N */
     size_t batch, epochs, valid_every, patience;
@@ -100,6 +100,8 @@ static const char USAGE[] =
     "                                the batch as TFRS (default 1)\n"
     "      --rating-weight X         weight of the mean squared rating error (default 100)\n"
     "      --remove-accidental-hits  mask other copies of the positive item in a batch\n"
+    "      --mask-seen               leave the other items a row's user rated in the training\n"
+    "                                rows out of its softmax: positives, not negatives\n"
     "      --negatives MODE          the softmax's candidates: batch (the batch's items, log-Q\n"
     "                                corrected), all (every item of --catalogue: a full softmax),\n"
     "                                mixed:N (the batch's items and N drawn uniformly from\n"
@@ -151,7 +153,7 @@ static void usage(FILE *fp)
 
 enum {
     OPT_ITEMS = 256, OPT_VALID, OPT_LOG, OPT_EVERY, OPT_QF, OPT_CF, OPT_DIM, OPT_LAYERS,
-    OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
+    OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_SEEN, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
     OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_NO_LOGQ, OPT_IDDROP, OPT_PATIENCE,
     OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT, OPT_NEG, OPT_HEAD, OPT_RDECAY, OPT_NO_PIN,
     OPT_HALFLIFE
@@ -173,7 +175,8 @@ static const struct option LONGS[] = {
     {"history-halflife", required_argument, NULL, OPT_HALFLIFE},
     {"retrieval-weight", required_argument, NULL, OPT_RETW},
     {"rating-weight", required_argument, NULL, OPT_RATW},
-    {"remove-accidental-hits", no_argument, NULL, OPT_HITS}, {"logq", no_argument, NULL, OPT_LOGQ},
+    {"remove-accidental-hits", no_argument, NULL, OPT_HITS},
+    {"mask-seen", no_argument, NULL, OPT_SEEN}, {"logq", no_argument, NULL, OPT_LOGQ},
     {"no-logq", no_argument, NULL, OPT_NO_LOGQ}, {"negatives", required_argument, NULL, OPT_NEG},
     {"id-dropout", required_argument, NULL, OPT_IDDROP},
     {"optimizer", required_argument, NULL, OPT_OPT}, {"lr", required_argument, NULL, OPT_LR},
@@ -281,6 +284,7 @@ static void parse_one(options *o, int c, const char *arg)
     case OPT_RETW: o->retrieval_weight = opt_nonneg("--retrieval-weight", arg); break;
     case OPT_RATW: o->rating_weight = opt_nonneg("--rating-weight", arg); break;
     case OPT_HITS: o->remove_hits = 1; break;
+    case OPT_SEEN: o->mask_seen = 1; break;
     case OPT_NO_PIN: o->no_pin = 1; break;
     case OPT_LOGQ: o->logq = 1; break;
     case OPT_NO_LOGQ: o->logq = 0; break;
@@ -370,6 +374,7 @@ static const char *default_of(const options *d, const char *name, char *buf, siz
     else if (!strcmp(name, "logq")) snprintf(buf, cap, "%d", d->logq);
     else if (!strcmp(name, "no-logq")) snprintf(buf, cap, "%d", !d->logq);
     else if (!strcmp(name, "remove-accidental-hits")) snprintf(buf, cap, "%d", d->remove_hits);
+    else if (!strcmp(name, "mask-seen")) snprintf(buf, cap, "%d", d->mask_seen);
     else if (!strcmp(name, "negatives")) snprintf(buf, cap, "batch");
     else if (!strcmp(name, "rating-head")) snprintf(buf, cap, "%s", d->cfg.wide ? "wide" : "mlp");
     else if (!strcmp(name, "rating-decay")) snprintf(buf, cap, "%g", d->rating_decay);
@@ -806,6 +811,7 @@ static char *train_json(const options *o)
     json_object_set_new(j, "retrieval_weight", json_real(o->retrieval_weight));
     json_object_set_new(j, "rating_weight", json_real(o->rating_weight));
     json_object_set_new(j, "remove_accidental_hits", json_boolean(o->remove_hits));
+    json_object_set_new(j, "mask_seen", json_boolean(o->mask_seen));
     json_object_set_new(j, "logq", json_boolean(o->logq));
     json_object_set_new(j, "id_dropout", json_real(o->id_dropout));
     json_object_set_new(j, "negatives", json_string(o->negatives == MODEL_NEG_ALL ? "all"
@@ -1078,7 +1084,11 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
         if (strcmp(m->query.feat[i].name, "user_history") == 0)
             history_width = d.q.L[i];
     model_catalogue cat;
-    if (load_negatives(&cat, m, o, &d, nkeys, e) < 0) {
+    model_seen seen;
+    memset(&seen, 0, sizeof seen);
+    if (load_negatives(&cat, m, o, &d, nkeys, e) < 0 ||
+        (o->mask_seen && model_seen_build(&seen, m, &d.q, d.keys.data, d.n, e) < 0)) {
+        model_catalogue_free(&cat);
         free_dataset(&d);
         free_validation(&v);
         return -1;
@@ -1092,7 +1102,7 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
     mlr_rng_seed(&neg_rng, o->seed ^ 0x9e6a9e6aULL);
     model_loss_opts lo = {o->retrieval_weight, o->rating_weight, o->remove_hits, lq,
                           o->id_dropout, &drop_rng, o->negatives, &cat, o->nsample, &neg_rng,
-                          o->rating_decay};
+                          o->rating_decay, o->mask_seen ? &seen : NULL};
     size_t cap = o->batch < d.n ? o->batch : (d.n ? d.n : 1);
     size_t ccap = o->negatives == MODEL_NEG_ALL ? cat.n
                   : o->negatives == MODEL_NEG_MIXED ? (cap + o->nsample < cat.n ? cap + o->nsample : cat.n)
@@ -1178,6 +1188,7 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
     opt_free(&opt);
     model_batch_free(b);
     model_catalogue_free(&cat);
+    model_seen_free(&seen);
     free_dataset(&d);
     free_validation(&v);
     return rc;

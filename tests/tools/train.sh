@@ -219,6 +219,26 @@ for neg in all mixed:64; do
     $TRAIN $OPTS --negatives $neg --output "$T/neg2.safetensors" 2>/dev/null
     same "--negatives $neg: same seed, same model" "$T/neg.safetensors" "$T/neg2.safetensors"
 done
+# --mask-seen leaves a row's user's other training items out of its
+# softmax (the loss and gradient: tests/unit/test_model.c): it learns the
+# planted structure with either kind of candidates, says so in the
+# metadata, and is another model than the same run without it.
+for neg in batch all; do
+    $TRAIN $OPTS --negatives $neg --mask-seen --log "$T/seen.tsv" --output "$T/seen.safetensors" 2>"$T/err"
+    check "--mask-seen, --negatives $neg: trains" test $? -eq 0 -a -s "$T/seen.safetensors"
+    t=$(col "$T/seen.tsv" top10)
+    # (the top-10 with nothing removed: the user's training items, no
+    # longer pushed down, take some of its places)
+    check "--mask-seen, --negatives $neg: top10 $t beats popularity $pop" \
+        awk -v m="$t" -v p="$pop" 'BEGIN { exit !(m > 1.3 * p) }'
+    check "--mask-seen: in the metadata" grep -q 'mask_seen...true' "$T/seen.safetensors"
+    $TRAIN $OPTS --negatives $neg --output "$T/unseen.safetensors" 2>/dev/null
+    check "--mask-seen, --negatives $neg: another model" \
+        sh -c "! cmp -s '$T/seen.safetensors' '$T/unseen.safetensors'"
+done
+check "without --mask-seen: false in the metadata" grep -q 'mask_seen...false' "$T/unseen.safetensors"
+expect_fail "--mask-seen without user_id in the query tower" 1 "reads no user_id" \
+    $TRAIN --query-features timestamp --mask-seen --output "$T/m.safetensors"
 expect_fail "--negatives mixed:0" 2 "mixed:N" $TRAIN --negatives mixed:0 --output "$T/m.safetensors"
 expect_fail "--negatives unknown" 2 "not batch, all or mixed:N" $TRAIN --negatives some --output "$T/m.safetensors"
 expect_fail "--negatives all without --catalogue" 2 "need --catalogue" \

@@ -167,6 +167,10 @@ static double head_decay;
 /* The candidate tower's genres bag pooled by recency (model_feature's
  * halflife): the weighted bag's paths. */
 static double bag_halflife;
+/* --mask-seen: each row's user's other items out of its softmax (the
+ * users' items of the six rows, built by each case), or NULL. */
+static model_seen seen_rows;
+static const model_seen *mask_seen;
 
 /* The gradient checks' model: the tiny one on 6 users and 7 items, seed
  * 11, its embeddings larger than Keras' +-0.05 so every path carries a
@@ -241,6 +245,7 @@ static void fd_case_threads(int remove_hits, int logq, int with_rating, double r
     fd_ctx x = {.m = &m, .lo = {rw, ratw, remove_hits, logq ? lq : NULL}};
     x.lo.head_decay = head_decay;
     inputs(&x.q, &x.c, with_rating);
+    x.lo.seen = mask_seen;
     x.b = model_batch_new(&m, &x.q, &x.c, 7, N, threads);
     x.b->first_layer = fl;
     model_step_stats st;
@@ -339,8 +344,9 @@ static void fd_case_neg(model_negatives neg, size_t nsample, int remove_hits, in
     int32_t row[7];
     catalogue(&cat, row);
     fd_ctx x = {.m = &m, .lo = {1.0, 0.5, remove_hits, logq ? lq : NULL, 0.0, NULL, neg, &cat,
-                                nsample, NULL, 0.0}};
+                                nsample, NULL, 0.0, NULL}};
     x.lo.neg_rng = &x.neg;
+    x.lo.seen = mask_seen;
     mlr_rng_seed(&x.neg0, 5);
     inputs(&x.q, &x.c, 0);
     size_t ccap = neg == MODEL_NEG_ALL ? 6 : (N + nsample < 6 ? N + nsample : 6);
@@ -369,6 +375,94 @@ static void test_gradient_negatives_mixed(void)
     fd_case_neg(MODEL_NEG_MIXED, 2, 0, 0, 2, &U);
 }
 
+/* The users' items of the six rows: user 1 rated items 2 and 5, user 2
+ * items 3 and 1, users 3 and 4 one item each. */
+static void seen_of_rows(void)
+{
+    mlr_spec spec;
+    model m;
+    mlr_err e;
+    CHECKF(fd_model(&m, &spec, 0, &e) == 0, "%s", e.msg);
+    model_input q, c;
+    inputs(&q, &c, 0);
+    CHECKF(model_seen_build(&seen_rows, &m, &q, item, N, &e) == 0, "%s", e.msg);
+    CHECK(seen_rows.nusers == 6 && seen_rows.off[1] == 0 && seen_rows.off[2] == 2);
+    CHECK(seen_rows.items[0] == 2 && seen_rows.items[1] == 5); /* user 1, in row order */
+    CHECK(seen_rows.off[3] - seen_rows.off[2] == 2 && seen_rows.off[6] == N);
+    model_free(&m);
+    mlr_spec_free(&spec);
+}
+
+/* The gradient with each row's user's other items masked: in-batch, over
+ * the catalogue and mixed, with log-Q and accidental hits, 1 and 3 threads. */
+static void test_gradient_mask_seen(void)
+{
+    seen_of_rows();
+    mask_seen = &seen_rows;
+    size_t U;
+    fd_case(1, 1, 0, 1.0, 0.5);
+    fd_case_threads(0, 1, 0, 1.0, 1.0, 3, MODEL_FL_AUTO);
+    fd_case_neg(MODEL_NEG_ALL, 0, 0, 1, 1, &U);
+    fd_case_neg(MODEL_NEG_MIXED, 5, 1, 1, 3, &U);
+    mask_seen = NULL;
+    model_seen_free(&seen_rows);
+}
+
+/* The masked cross-entropy is the softmax over the columns left: the
+ * catalogue's scores computed apart (model_embed), each row's user's
+ * other items dropped, against the step's retrieval loss. And it is lower
+ * than the loss with every column (a column less in each denominator). */
+static void test_mask_seen_loss(void)
+{
+    seen_of_rows();
+    mlr_spec spec;
+    model m;
+    mlr_err e;
+    CHECKF(fd_model(&m, &spec, 0, &e) == 0, "%s", e.msg);
+    model_catalogue cat;
+    int32_t row[7];
+    catalogue(&cat, row);
+    model_input q, c;
+    inputs(&q, &c, 0);
+    model_loss_opts lo = {1.0, 0.0, 0, NULL, 0.0, NULL, MODEL_NEG_ALL, &cat, 0, NULL, 0.0, NULL};
+    model_batch *b = model_batch_new_cand(&m, &q, &cat.in, 7, N, 6, 1);
+    size_t rows[N] = {0, 1, 2, 3, 4, 5};
+    model_step_stats all, masked;
+    model_forward_backward(&m, b, &lo, &q, &cat.in, item, rating, rows, N, &all);
+    lo.seen = &seen_rows;
+    model_forward_backward(&m, b, &lo, &q, &cat.in, item, rating, rows, N, &masked);
+    size_t D = model_out_width(&m);
+    float qe[N * 3], ce[6 * 3];
+    CHECK(D == 3);
+    model_embed(&m.query, &q, qe);
+    model_embed(&m.cand, &cat.in, ce);
+    double want = 0.0;
+    for (size_t r = 0; r < N; r++) {
+        double sum = 0.0, own = 0.0;
+        for (size_t k = 0; k < 6; k++) {
+            int other = 0; /* an item of this row's user in another row */
+            for (size_t i = 0; i < N; i++)
+                other |= i != r && user[i] == user[r] && item[i] == cat_item[k];
+            double z = 0.0;
+            for (size_t d = 0; d < D; d++)
+                z += (double)qe[r * D + d] * ce[k * D + d];
+            if (cat_item[k] == item[r])
+                own = z;
+            if (!other)
+                sum += exp(z);
+        }
+        want += log(sum) - own;
+    }
+    want /= N;
+    CHECKF(fabs(masked.retrieval - want) < 1e-4, "masked %g, apart %g", masked.retrieval, want);
+    CHECKF(masked.retrieval < all.retrieval - 1e-3, "masked %g, all %g", masked.retrieval,
+           all.retrieval);
+    model_batch_free(b);
+    model_free(&m);
+    mlr_spec_free(&spec);
+    model_seen_free(&seen_rows);
+}
+
 static int build(model *m, int nusers, int nitems, uint64_t seed, mlr_spec *spec)
 {
     make_spec(spec, nusers, nitems);
@@ -389,7 +483,7 @@ static double train_steps_cap(model *m, int steps, int threads, size_t cap)
     opt_config oc = opt_defaults();
     optimizer o;
     opt_init(&o, &oc, m->P);
-    model_loss_opts lo = {1.0, 1.0, 1, NULL, 0.0, NULL, MODEL_NEG_BATCH, NULL, 0, NULL, 0.0};
+    model_loss_opts lo = {1.0, 1.0, 1, NULL, 0.0, NULL, MODEL_NEG_BATCH, NULL, 0, NULL, 0.0, NULL};
     size_t rows[N] = {0, 1, 2, 3, 4, 5};
     model_step_stats st;
     for (int s = 0; s < steps; s++)
@@ -746,6 +840,8 @@ int main(void)
     RUN(test_gradient_wide_head);
     RUN(test_gradient_negatives_all);
     RUN(test_gradient_negatives_mixed);
+    RUN(test_gradient_mask_seen);
+    RUN(test_mask_seen_loss);
     RUN(test_training_lowers_loss_and_repeats);
     RUN(test_threads_repeat);
     RUN(test_factored_vs_naive);
