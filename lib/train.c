@@ -790,7 +790,7 @@ int model_seen_build(model_seen *s, const model *m, const model_input *qin, cons
                                    m->query.feat[f].kind == MF_CAT))
         f++;
     if (f == m->query.nfeat)
-        return mlr_fail(e, "--mask-seen: the query tower reads no user_id");
+        return mlr_fail(e, "the query tower reads no user_id (--mask-seen and --valid-exclude need it)");
     s->feat = f;
     s->nusers = m->query.feat[f].vocab;
     s->off = xcalloc(s->nusers + 1, sizeof(size_t));

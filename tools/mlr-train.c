@@ -38,7 +38,7 @@ typedef struct {
     opt_config opt;
     int lr_set;
     double retrieval_weight, rating_weight, id_dropout, rating_decay;
-    int remove_hits, mask_seen, logq, quiet, no_pin;
+    int remove_hits, mask_seen, valid_exclude, logq, quiet, no_pin;
     model_negatives negatives;
     size_t nsample; /* --negatives mixed:N */
     size_t batch, epochs, valid_every, patience;
@@ -74,6 +74,9 @@ static const char USAGE[] =
     "                                epoch whose weights the model holds so far; a row reaches\n"
     "                                the file as its epoch ends (tail -f follows the run)\n"
     "      --valid-every N           validate every N epochs, and after the last (default 1)\n"
+    "      --valid-exclude           the validation figures rank each row's item among the items\n"
+    "                                its user did not rate in the training rows (as the per-user\n"
+    "                                metrics; default: among every item)\n"
     "      --patience N              stop when --select has not improved for N epochs and keep\n"
     "                                the best epoch's weights (needs --valid; default 0: off,\n"
     "                                the last epoch is kept)\n"
@@ -153,7 +156,7 @@ static void usage(FILE *fp)
 
 enum {
     OPT_ITEMS = 256, OPT_VALID, OPT_LOG, OPT_EVERY, OPT_QF, OPT_CF, OPT_DIM, OPT_LAYERS,
-    OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_SEEN, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
+    OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_SEEN, OPT_VEXCL, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
     OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_NO_LOGQ, OPT_IDDROP, OPT_PATIENCE,
     OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT, OPT_NEG, OPT_HEAD, OPT_RDECAY, OPT_NO_PIN,
     OPT_HALFLIFE
@@ -176,7 +179,7 @@ static const struct option LONGS[] = {
     {"retrieval-weight", required_argument, NULL, OPT_RETW},
     {"rating-weight", required_argument, NULL, OPT_RATW},
     {"remove-accidental-hits", no_argument, NULL, OPT_HITS},
-    {"mask-seen", no_argument, NULL, OPT_SEEN}, {"logq", no_argument, NULL, OPT_LOGQ},
+    {"mask-seen", no_argument, NULL, OPT_SEEN}, {"valid-exclude", no_argument, NULL, OPT_VEXCL}, {"logq", no_argument, NULL, OPT_LOGQ},
     {"no-logq", no_argument, NULL, OPT_NO_LOGQ}, {"negatives", required_argument, NULL, OPT_NEG},
     {"id-dropout", required_argument, NULL, OPT_IDDROP},
     {"optimizer", required_argument, NULL, OPT_OPT}, {"lr", required_argument, NULL, OPT_LR},
@@ -285,6 +288,7 @@ static void parse_one(options *o, int c, const char *arg)
     case OPT_RATW: o->rating_weight = opt_nonneg("--rating-weight", arg); break;
     case OPT_HITS: o->remove_hits = 1; break;
     case OPT_SEEN: o->mask_seen = 1; break;
+    case OPT_VEXCL: o->valid_exclude = 1; break;
     case OPT_NO_PIN: o->no_pin = 1; break;
     case OPT_LOGQ: o->logq = 1; break;
     case OPT_NO_LOGQ: o->logq = 0; break;
@@ -375,6 +379,7 @@ static const char *default_of(const options *d, const char *name, char *buf, siz
     else if (!strcmp(name, "no-logq")) snprintf(buf, cap, "%d", !d->logq);
     else if (!strcmp(name, "remove-accidental-hits")) snprintf(buf, cap, "%d", d->remove_hits);
     else if (!strcmp(name, "mask-seen")) snprintf(buf, cap, "%d", d->mask_seen);
+    else if (!strcmp(name, "valid-exclude")) snprintf(buf, cap, "%d", d->valid_exclude);
     else if (!strcmp(name, "negatives")) snprintf(buf, cap, "batch");
     else if (!strcmp(name, "rating-head")) snprintf(buf, cap, "%s", d->cfg.wide ? "wide" : "mlp");
     else if (!strcmp(name, "rating-decay")) snprintf(buf, cap, "%g", d->rating_decay);
@@ -435,6 +440,8 @@ static void parse_args(int argc, char **argv, options *o)
         mlr_usage_die("--negatives all and mixed:N need --catalogue ITEMDIR (the items to draw)");
     if (o->patience && !o->valid)
         mlr_usage_die("--patience needs --valid ENCDIR (the rows that say which epoch is best)");
+    if (o->valid_exclude && !o->valid)
+        mlr_usage_die("--valid-exclude needs --valid ENCDIR (the rows it ranks)");
     if (!o->lr_set)
         o->opt.lr = o->opt.kind == OPT_ADAM ? 0.001f : 0.1f;
     mlr_err e;
@@ -491,6 +498,11 @@ typedef struct {
     mlr_strmap *ids;
     size_t nitems;
     long *truth; /* (N) catalogue index of the row's item, -1 if absent */
+    /* --valid-exclude: user u's training items, as catalogue indices
+     * (sorted), are excl[excl_off[u]..excl_off[u+1]); user[i] row i's user */
+    size_t nusers, *excl_off;
+    uint32_t *excl;
+    const int32_t *user;
 } validation;
 
 static int load_truth(validation *v, const char *dir, mlr_err *e)
@@ -536,8 +548,47 @@ static int load_validation(validation *v, const model *m, const options *o, size
     return load_truth(v, o->valid, e);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* --valid-exclude: each user's training items (seen) as catalogue indices
+ * of the validation's items (o->items), which the figures leave out. */
+static int validation_exclusions(validation *v, const model_seen *seen, const options *o,
+                                 size_t nkeys, mlr_err *e)
+{
+    mlr_array keys;
+    if (mlr_encdir_keys(o->items, v->nitems, nkeys, &keys, e) < 0)
+        return -1;
+    long *at = xmalloc((nkeys ? nkeys : 1) * sizeof(long)); /* catalogue index of a key */
+    for (size_t k = 0; k < nkeys; k++)
+        at[k] = -1;
+    const int32_t *key = keys.data;
+    for (size_t i = 0; i < v->nitems; i++)
+        at[key[i]] = (long)i;
+    v->nusers = seen->nusers;
+    v->excl_off = xcalloc(seen->nusers + 1, sizeof(size_t));
+    v->excl = xmalloc((seen->off[seen->nusers] + 1) * sizeof(uint32_t));
+    size_t n = 0;
+    for (size_t u = 0; u < seen->nusers; u++) {
+        for (size_t i = seen->off[u]; i < seen->off[u + 1]; i++)
+            if (at[seen->items[i]] >= 0)
+                v->excl[n++] = (uint32_t)at[seen->items[i]];
+        qsort(v->excl + v->excl_off[u], n - v->excl_off[u], sizeof(uint32_t), cmp_u32);
+        v->excl_off[u + 1] = n;
+    }
+    v->user = v->rows.q.ids[seen->feat];
+    free(at);
+    mlr_array_free(&keys);
+    return 0;
+}
+
 static void free_validation(validation *v)
 {
+    free(v->excl_off);
+    free(v->excl);
     free_dataset(&v->rows);
     model_input_free(&v->items);
     mlr_strmap_free(v->ids);
@@ -574,16 +625,22 @@ typedef struct {
 } figures;
 
 typedef struct {
-    const long *truth;
-    size_t nitems;
+    const validation *v;
     size_t *rank; /* (N) 0 for a miss */
 } rank_job;
 
 static void rank_row(size_t row, float *scores, void *arg)
 {
     rank_job *j = arg;
-    long t = j->truth[row];
-    j->rank[row] = t < 0 ? 0 : mlr_topk_rank(scores, j->nitems, (size_t)t, NULL, 0);
+    const validation *v = j->v;
+    long t = v->truth[row];
+    const uint32_t *excl = NULL;
+    size_t nexcl = 0;
+    if (v->excl && (size_t)v->user[row] < v->nusers) {
+        excl = v->excl + v->excl_off[v->user[row]];
+        nexcl = v->excl_off[v->user[row] + 1] - v->excl_off[v->user[row]];
+    }
+    j->rank[row] = t < 0 ? 0 : mlr_topk_rank(scores, v->nitems, (size_t)t, excl, nexcl);
 }
 
 static void evaluate(const model *m, const validation *v, int threads, figures *f)
@@ -595,7 +652,7 @@ static void evaluate(const model *m, const validation *v, int threads, figures *
     float *pred = xmalloc((N + 1) * sizeof(float));             /* (N) */
     model_embed_threads(&m->cand, &v->items, items, threads);
     model_embed_threads(&m->query, &v->rows.q, q, threads);
-    rank_job j = {v->truth, v->nitems, xcalloc(N + 1, sizeof(size_t))};
+    rank_job j = {v, xcalloc(N + 1, sizeof(size_t))};
     /* the scorer's threads are ours (OpenBLAS is single-threaded) */
     mlr_scorer *s = mlr_scorer_new(items, v->nitems, D, 0, threads);
     mlr_scorer_run(s, q, N, rank_row, &j);
@@ -812,6 +869,7 @@ static char *train_json(const options *o)
     json_object_set_new(j, "rating_weight", json_real(o->rating_weight));
     json_object_set_new(j, "remove_accidental_hits", json_boolean(o->remove_hits));
     json_object_set_new(j, "mask_seen", json_boolean(o->mask_seen));
+    json_object_set_new(j, "valid_exclude", json_boolean(o->valid_exclude));
     json_object_set_new(j, "logq", json_boolean(o->logq));
     json_object_set_new(j, "id_dropout", json_real(o->id_dropout));
     json_object_set_new(j, "negatives", json_string(o->negatives == MODEL_NEG_ALL ? "all"
@@ -1087,7 +1145,10 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
     model_seen seen;
     memset(&seen, 0, sizeof seen);
     if (load_negatives(&cat, m, o, &d, nkeys, e) < 0 ||
-        (o->mask_seen && model_seen_build(&seen, m, &d.q, d.keys.data, d.n, e) < 0)) {
+        ((o->mask_seen || (has_valid && o->valid_exclude)) &&
+         model_seen_build(&seen, m, &d.q, d.keys.data, d.n, e) < 0) ||
+        (has_valid && o->valid_exclude && validation_exclusions(&v, &seen, o, nkeys, e) < 0)) {
+        model_seen_free(&seen);
         model_catalogue_free(&cat);
         free_dataset(&d);
         free_validation(&v);

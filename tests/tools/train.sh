@@ -70,6 +70,26 @@ ndcg=$(awk -F'\t' 'NR == 1 { next } NR == 2 { for (i = 1; i <= NF; i++) c[$i] = 
 check "ndcg10 is each row's 1/log2(rank+1) within 10, the mean ($ndcg)" \
     test "$ndcg" = "$(col "$T/log.tsv" ndcg10)"
 
+# --valid-exclude: each validation row's item ranked among the items its
+# user did not rate in the training rows: the log's top10 and ndcg10 are
+# those of mlr-topk's lists with the training items excluded.
+$TRAIN $OPTS --valid-exclude --log "$T/vx.tsv" --output "$T/vx.safetensors" 2>"$T/err"
+check "--valid-exclude: trains" test $? -eq 0 -a -s "$T/vx.safetensors"
+mlr-embed --model "$T/vx.safetensors" --rows "$D/enc/test" --output "$T/xq.npy" 2>/dev/null &&
+    mlr-embed --model "$T/vx.safetensors" --catalogue "$D/enc/items" --output "$T/xi.npy" 2>/dev/null &&
+    mlr-topk --quiet --queries "$T/xq.npy" --query-ids "$T/xq.ids" --items "$T/xi.npy" --k 10 \
+        --exclude "$D/train.tsv" --output "$T/xtop.tsv" 2>/dev/null
+xfig=$(awk -F'\t' 'NR == 1 { next } NR == 2 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    { q[$c["query"]] = 1; if ($c["item_id"] == $c["row_item_id"]) { h++; s += 1 / (log($c["rank"] + 1) / log(2)) } }
+    END { printf "%.6f %.6f\n", h / length(q), s / length(q) }' "$T/xtop.tsv")
+check "--valid-exclude: top10 and ndcg10 as mlr-topk --exclude's ($xfig)" \
+    test "$xfig" = "$(col "$T/vx.tsv" top10) $(col "$T/vx.tsv" ndcg10)"
+check "--valid-exclude: above the figures with every item ($(col "$T/log.tsv" top10))" \
+    awk -v x="$(col "$T/vx.tsv" top10)" -v a="$(col "$T/log.tsv" top10)" 'BEGIN { exit !(x > a) }'
+check "--valid-exclude: the same weights as without it (the items' embeddings)" cmp -s "$T/xi.npy" "$T/vi.npy"
+expect_fail "--valid-exclude without --valid" 2 "needs --valid" \
+    mlr-train --rows "$D/enc/train" --spec "$D/spec" --valid-exclude --output "$T/m.safetensors"
+
 # --patience: training stops once --select has not improved for N epochs
 # and the model holds the best epoch's weights: the same embeddings as a
 # plain run of that many epochs.
