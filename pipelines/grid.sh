@@ -37,6 +37,7 @@
 #                   SAME paths (a shared file system): checked on every
 #                   host before any work (status 1 otherwise); --jobs is
 #                   then per machine and the nproc check is left to you.
+#                   The caller's OPENBLAS_* settings go along to each run.
 #                   ssh options: $PARALLEL_SSH (docs/operations.md).
 # Interrupted (killed, machine rebooted), the same command again finishes
 # only the missing runs: parallel's --joblog DIR/joblog with --resume-failed
@@ -250,7 +251,7 @@ nruns=$(wc -l <"$dir/jobs.tsv")
 MLR_BIN=$(dirname "$(command -v mlr-train)") MLR_GRID_DIR=$dir MLR_GRID_SELF=$self
 MLR_GRID_TRAIN=$train MLR_GRID_TEST=$test
 export MLR_BIN MLR_GRID_DIR MLR_GRID_SELF MLR_GRID_TRAIN MLR_GRID_TEST
-envs="--env MLR_BIN --env MLR_GRID_DIR --env MLR_GRID_SELF --env MLR_GRID_TRAIN --env MLR_GRID_TEST"
+envs="--env MLR_BIN --env MLR_GRID_DIR --env MLR_GRID_SELF --env MLR_GRID_TRAIN --env MLR_GRID_TEST $(openblas_envs)"
 
 # ---- the hosts: each must see DIR, the tables and this checkout at the
 # same paths (a shared file system), checked before any work ----

@@ -70,6 +70,14 @@ if [ "${1:-}" = --version ]; then
     exit 0
 fi
 
+# parallel's --env for each OPENBLAS_* setting of the caller (the kernel
+# named by OPENBLAS_CORETYPE, the cache sizes): an ssh login starts with a
+# bare environment, and OpenBLAS picking another kernel there gives other
+# bits, so a grid or a sharded top-k over hosts would not match a local run.
+openblas_envs() {
+    env | sed -n 's/^\(OPENBLAS_[A-Za-z0-9_]*\)=.*/--env \1/p' | tr '\n' ' '
+}
+
 awkpath() { case $1 in /*) printf '%s' "$1" ;; *) printf './%s' "$1" ;; esac; }
 
 # In $(...), die ends the subshell only: callers write `x=$(mlr_mktemp) || exit 1`.

@@ -24,7 +24,9 @@
 #                  copied to a folder of the work folder's name in the
 #                  host's login folder (rsync, parallel's --basefile), the
 #                  shard's list comes back (--return), and the folder is
-#                  removed at the end. ssh options: $PARALLEL_SSH.
+#                  removed at the end. The caller's OPENBLAS_* settings
+#                  go along (the same kernel, the same bits on a like
+#                  CPU). ssh options: $PARALLEL_SSH.
 #   --tmpdir DIR   where shard results wait to be merged (default: beside
 #                  --output, else $TMPDIR or /tmp)
 #   --output FILE  written atomically (default stdout)
@@ -164,7 +166,8 @@ if [ -n "$sshlogin" ]; then
     parallel --will-cite --nonall --sshlogin "$sshlogin" --env MLR_SHARD_BIN \
         -q sh -c 'test -x "$MLR_SHARD_BIN/mlr-slice" && test -x "$MLR_SHARD_BIN/mlr-topk"' >/dev/null 2>&1 ||
         die "a host of --sshlogin cannot be reached or has no mlr-slice and mlr-topk in $MLR_SHARD_BIN (the tools must be at the same path on every host)"
-    set -- --sshlogin "$sshlogin" --env MLR_SHARD_BIN --rsync-opts -rLDzR --basefile "$wd/./in" \
+    # shellcheck disable=SC2046 # openblas_envs: --env NAME words
+    set -- --sshlogin "$sshlogin" --env MLR_SHARD_BIN $(openblas_envs) --rsync-opts -rLDzR --basefile "$wd/./in" \
         --return "$wd/./out/{1}.tsv" --cleanup "$@"
 fi
 parallel --will-cite --halt now,fail=1 --jobs "$jobs" --colsep '\t' "$@" :::: "$work/shards" ||

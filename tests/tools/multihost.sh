@@ -13,6 +13,10 @@
 #     over "seer" (another login folder, the same paths) a 2-run grid
 #     gives the local grid's metrics and models (cmp); over "blind" it is
 #     refused before any run, naming the problem.
+#   - both carry the caller's OPENBLAS_* settings to the host (an ssh
+#     login starts bare): the test names a kernel (OPENBLAS_CORETYPE) that
+#     is not the one OpenBLAS would pick, so a host left to pick its own
+#     would give other bits and the cmp checks above would fail.
 # Where sshd cannot start (not installed, no port), every check prints
 # SKIP with the reason, never PASS.
 . "$(dirname "$0")/lib.sh"
@@ -27,6 +31,10 @@ done
 for t in mlr-train mlr-embed mlr-predict mlr-topk mlr-slice; do
     command -v "$t" >/dev/null 2>&1 || skip_all "$t is not built yet"
 done
+
+# Sandybridge (AVX, no FMA): other roundings than the kernel of any
+# machine this runs on today; kept if the caller already named one.
+[ "$(uname -m)" != x86_64 ] || [ -n "${OPENBLAS_CORETYPE:-}" ] || { OPENBLAS_CORETYPE=Sandybridge; export OPENBLAS_CORETYPE; }
 
 # ---- the server ----
 K=$T/ssh HERE=$T/here
