@@ -1,6 +1,6 @@
 #!/bin/sh
 # benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--fuse-weights LIST]
-#              [--jobs J] [--seeds N] OUTDIR [mlr-train options...]
+#              [--jobs J] [--seeds N] [--user-model OPTIONS] OUTDIR [mlr-train options...]
 # benchmark.sh --tables OUTDIR
 # benchmark.sh [--lambdas LIST] --baselines DIR
 #
@@ -30,8 +30,17 @@
 # mean of the queries at each of their training rows, which train-eval.sh
 # keeps on the validation slice (mlr-score --user-queries), and remove the
 # user's training items.
+# Each protocol gets the model chosen for it: the report's figures are the
+# default model's (its epoch kept by top-100 on validation, every row a
+# query); the per-user figures and the fused lists are those of a second
+# model, trained with --user-model's options (by default --mask-seen
+# --valid-exclude --select ndcg10: each user's other training items out of
+# a row's softmax, and the epoch kept by the per-user nDCG@10 on
+# validation with the fit items removed, the figure the protocol reports;
+# docs/model.md has the validation runs that chose it).
 # Leaves in OUTDIR:
 #   SETUP/             train.tsv test.tsv, model/ (evaluate.sh's folder),
+#                      user-model/ (the same for the per-user model),
 #                      pop.tsv ease.tsv (the baselines' metrics on the test
 #                      rows), ease-lambda.tsv (lambda, its validation nDCG@10
 #                      and recall@10: the choice), fused.tsv and
@@ -50,6 +59,10 @@
 #   --jobs J        crossval.sh's folds at once (default: the cores)
 #   --seeds N       evaluate.sh's --seeds: N models averaged (default 5:
 #                   better on every validation slice, docs/model.md)
+#   --user-model O  mlr-train options of the per-user model, before those
+#                   given after OUTDIR (default "--mask-seen --valid-exclude
+#                   --select ndcg10"); "none": no second model, the
+#                   default model's per-user figures are reported
 #   --tables        only remake the tables from the runs already in OUTDIR
 #   --baselines     only the baselines of one run DIR (pipeline.sh's): DIR
 #                   holds train.tsv, test.tsv and model/ (evaluate.sh's);
@@ -60,10 +73,11 @@
 set -eu
 me=benchmark
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--fuse-weights LIST] [--jobs J] [--seeds N] OUTDIR [mlr-train options...] | --tables OUTDIR | [--lambdas LIST] --baselines DIR" >&2; exit 2; }
+usage() { echo "usage: benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--fuse-weights LIST] [--jobs J] [--seeds N] [--user-model OPTIONS] OUTDIR [mlr-train options...] | --tables OUTDIR | [--lambdas LIST] --baselines DIR" >&2; exit 2; }
 bad() { echo "$me: $*" >&2; exit 2; }
 data= setups=random,user-time,latest,folds lambdas=100,250,500,1000 jobs=$(nproc) seeds=5 tables=0 only_baselines=0
 fweights=0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1
+umodel="--mask-seen --valid-exclude --select ndcg10"
 while [ $# -gt 0 ]; do
     case $1 in
     --data) [ $# -ge 2 ] || bad "option '$1' needs a value"; data=$2; shift 2 ;;
@@ -72,6 +86,7 @@ while [ $# -gt 0 ]; do
     --fuse-weights) [ $# -ge 2 ] || bad "option '$1' needs a value"; fweights=$2; shift 2 ;;
     --jobs) [ $# -ge 2 ] || bad "option '$1' needs a value"; jobs=$2; shift 2 ;;
     --seeds) [ $# -ge 2 ] || bad "option '$1' needs a value"; seeds=$2; shift 2 ;;
+    --user-model) [ $# -ge 2 ] || bad "option '$1' needs a value"; umodel=$2; shift 2 ;;
     --tables) tables=1; shift ;;
     --baselines) only_baselines=1; shift ;;
     -h|--help) mlr_help; exit 0 ;;
@@ -102,6 +117,8 @@ for w in $(echo "$fweights" | tr ',' ' ') ''; do
         bad "--fuse-weights: a comma-separated list of numbers in [0, 1], not '$fweights'" ;;
     esac
 done
+# Plain words, split unquoted below: no glob, no quote to misread.
+case $umodel in *[!A-Za-z0-9_.,:=@\ +-]*|'') bad "--user-model: mlr-train options (letters, digits, . , : = @ + - and spaces) or none, not '$umodel'" ;; esac
 if [ -z "$data" ]; then
     for d in "${MLR_DATA_DIR:-}" "$mlr_pipelines/../data"; do
         if [ -n "$d" ] && [ -d "$d" ]; then data=$d; break; fi
@@ -160,6 +177,7 @@ baselines() {
 # of 100 at the lambda chosen), fused by mlr-fuse; the model's weight w
 # (EASE's 1 - w) chosen on the validation slice, as EASE's lambda, into
 # DIR/fuse-weight.tsv; the test rows scored once into DIR/fused.tsv.
+# The model is the per-user one (DIR/user-model) where it was trained.
 # The model's lists are those of its per-user queries at the time
 # train-eval.sh kept (user-time.tsv): on validation the fit model's
 # (valid-users[-median|-mean].npy, the fit rows excluded), on the test rows the
@@ -168,6 +186,7 @@ baselines() {
 # embedded again for the validation lists.
 fused() {
     b=$1 s=$2 m=$2/model
+    [ ! -d "$2/user-model" ] || m=$2/user-model
     vu=$m/valid-users
     kept=$(awk -F'\t' 'NR > 1 && $NF == 1 { print $1 }' "$(awkpath "$m/user-time.tsv")" 2>/dev/null) || kept=last
     case $kept in median|mean) vu=$m/valid-users-$kept ;; esac
@@ -223,6 +242,12 @@ setup() {
     # shellcheck disable=SC2086 # $seedopt: empty or two plain words
     sh "$mlr_pipelines/evaluate.sh" --valid-by "$vby" $seedopt "$s/train.tsv" "$s/test.tsv" "$s/model" \
         "$@" 2>"$s/log" || die "$sname: evaluate.sh failed: $(tail -n 1 "$s/log")"
+    if [ "$umodel" != none ]; then
+        # shellcheck disable=SC2086 # $umodel: plain words (checked)
+        sh "$mlr_pipelines/evaluate.sh" --valid-by "$vby" $seedopt "$s/train.tsv" "$s/test.tsv" "$s/user-model" \
+            $umodel "$@" 2>"$s/user-model.log" ||
+            die "$sname: evaluate.sh of the per-user model failed: $(tail -n 1 "$s/user-model.log")"
+    fi
     baselines "$sname" "$s" ""
     fused "$sname" "$s"
 }
@@ -271,7 +296,8 @@ trap 'rm -f -- "$tmp"' EXIT
     for st in random user-time latest; do
         s=$out/$st
         [ -f "$s/model/metrics.tsv" ] || continue
-        for f in model:model/metrics.tsv model-valid:model/valid-metrics.tsv pop:pop.tsv ease:ease.tsv fused:fused.tsv; do
+        for f in model:model/metrics.tsv model-valid:model/valid-metrics.tsv pop:pop.tsv ease:ease.tsv fused:fused.tsv \
+            user-model:user-model/metrics.tsv user-model-valid:user-model/valid-metrics.tsv; do
             [ -f "$s/${f#*:}" ] || continue
             awk -F'\t' -v OFS='\t' -v s="$st" -v r="${f%%:*}" 'NR > 1 { print s, r, $1, $2 }' "$(awkpath "$s/${f#*:}")"
         done
@@ -279,11 +305,13 @@ trap 'rm -f -- "$tmp"' EXIT
             END { if (b != "") print s, "ease", "lambda", b }' "$(awkpath "$s/ease-lambda.tsv")"
         [ ! -f "$s/fuse-weight.tsv" ] || awk -F'\t' -v OFS='\t' -v s="$st" 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 }
             END { if (b != "") print s, "fused", "model_weight", b }' "$(awkpath "$s/fuse-weight.tsv")"
-        # The epoch the model kept (the log's last "kept": its best on validation).
-        [ ! -f "$s/model/train-log.tsv" ] || awk -F'\t' -v OFS='\t' -v s="$st" '
-            NR == 1 { for (i = 1; i <= NF; i++) if ($i == "kept") c = i; next } c { k = $c; n = $1 }
-            END { if (k != "") { print s, "model", "epoch_kept", k; print s, "model", "epochs_run", n } }' \
-            "$(awkpath "$s/model/train-log.tsv")"
+        # The epoch each model kept (the log's last "kept": its best on validation).
+        for r in model user-model; do
+            [ ! -f "$s/$r/train-log.tsv" ] || awk -F'\t' -v OFS='\t' -v s="$st" -v r="$r" '
+                NR == 1 { for (i = 1; i <= NF; i++) if ($i == "kept") c = i; next } c { k = $c; n = $1 }
+                END { if (k != "") { print s, r, "epoch_kept", k; print s, r, "epochs_run", n } }' \
+                "$(awkpath "$s/$r/train-log.tsv")"
+        done
         # The median epoch's seconds of the model's training log.
         [ ! -f "$s/model/train-log.tsv" ] || awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") c = i; next }
             c { print $c }' "$(awkpath "$s/model/train-log.tsv")" | sort -g |
@@ -319,11 +347,13 @@ awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
           d["random"] = "ML-100K, random 80/20 (seed 42)"; d["user-time"] = "ML-100K, each user'"'"'s latest 20%"
           d["latest"] = "ml-latest-small, random 80/20 (seed 42)"
           for (i = 1; i <= n; i++) { if (!((s[i], "model", "ndcg@10") in v)) continue
-              print d[s[i]], g(s[i], "model", "users"), g(s[i], "model", "ndcg@10"), g(s[i], "ease", "ndcg@10"),
+              # the per-user model where there is one
+              u = ((s[i], "user-model", "ndcg@10") in v) ? "user-model" : "model"
+              print d[s[i]], g(s[i], u, "users"), g(s[i], u, "ndcg@10"), g(s[i], "ease", "ndcg@10"),
                     g(s[i], "fused", "ndcg@10"), g(s[i], "pop", "ndcg@10"),
-                    g(s[i], "model", "recall@10"), g(s[i], "ease", "recall@10"), g(s[i], "fused", "recall@10"), g(s[i], "pop", "recall@10"),
-                    g(s[i], "ease", "lambda"), g(s[i], "fused", "model_weight"), g(s[i], "model-valid", "ndcg@10"),
-                    g(s[i], "model", "epoch_kept") "/" g(s[i], "model", "epochs_run") } }
+                    g(s[i], u, "recall@10"), g(s[i], "ease", "recall@10"), g(s[i], "fused", "recall@10"), g(s[i], "pop", "recall@10"),
+                    g(s[i], "ease", "lambda"), g(s[i], "fused", "model_weight"), g(s[i], u "-valid", "ndcg@10"),
+                    g(s[i], u, "epoch_kept") "/" g(s[i], u, "epochs_run") } }
     function g(s, r, k) { return ((s, r, k) in v) ? v[s, r, k] : "-" }' "$R" >"$out/field.tsv"
 # The five official folds: RMSE beside the published anchors.
 awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
@@ -345,8 +375,9 @@ awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
           for (i = 1; i <= 3; i++) for (j = 1; j <= 2; j++) {
               k = j == 1 ? "ndcg@10" : "recall@10"
               e = h(s[i], "ease", k)
-              t(d[s[i]] ", " k, h(s[i], "model", k), e == "-" ? ">= EASE" (plus[i] > 0 ? " + " plus[i] : "") : ">= " sprintf("%.4f", e + plus[i]) " (EASE " e (plus[i] > 0 ? " + " plus[i] : "") ")",
-                (s[i], "model", k) in v && e != "-" ? (v[s[i], "model", k] + 0 >= e + plus[i] - 1e-12 ? "yes" : "no") : "not measured") }
+              u = ((s[i], "user-model", k) in v) ? "user-model" : "model"
+              t(d[s[i]] ", " k, h(s[i], u, k), e == "-" ? ">= EASE" (plus[i] > 0 ? " + " plus[i] : "") : ">= " sprintf("%.4f", e + plus[i]) " (EASE " e (plus[i] > 0 ? " + " plus[i] : "") ")",
+                (s[i], u, k) in v && e != "-" ? (v[s[i], u, k] + 0 >= e + plus[i] - 1e-12 ? "yes" : "no") : "not measured") }
           t("training seconds per epoch (median), ML-100K", h("random", "model", "epoch_seconds"), "within 1.2x of 0.15 (bench/, not here)", "see make bench") }
     function h(s, r, k) { return ((s, r, k) in v) ? v[s, r, k] : "-" }
     function le(s, r, k, x) { return ((s, r, k) in v) ? (v[s, r, k] + 0 <= x ? "yes" : "no") : "not measured" }
@@ -375,6 +406,11 @@ tmp=$(beside "$out/benchmark.md") || exit 1
         echo
         echo "### The field's protocol (per user, training items removed; one query per user with their training history, at their last or median training time or the mean over their training rows, as the validation slice chose)"
         echo
+        if grep -q '	user-model	' "$out/results.tsv"; then
+            echo "The model's columns are the per-user model's (\`--user-model\`: trained with a user's other"
+            echo "items out of each row's softmax, its epoch kept by the per-user nDCG@10 on validation)."
+            echo
+        fi
         md "$out/field.tsv"
     fi
     echo

@@ -186,6 +186,12 @@ cp "$run/valid-metrics-$utime.tsv" "$run/valid-metrics.tsv"
 # kept LOG: the epoch the fit run kept (the last row's kept column)
 kept() { awk -F'\t' 'NR > 1 { k = $NF } END { print k }' "$1"; }
 if [ "$refit" = 1 ]; then
+    # No validation slice here: --valid-exclude, a setting of one, goes.
+    n=$#
+    while [ "$n" -gt 0 ]; do
+        a=$1; shift; n=$((n - 1))
+        [ "$a" = --valid-exclude ] || set -- "$@" "$a"
+    done
     k=1
     while [ "$k" -le "$seeds" ]; do
         ks=; [ "$k" = 1 ] || ks=-seed$k

@@ -75,10 +75,28 @@ check "field.tsv: the temporal split's EASE nDCG@10 is user-time/ease.tsv's" \
     test "$(cell "$O/field.tsv" "ML-100K, each user" 4)" = "$(val "$O/user-time/ease.tsv" ndcg@10)"
 check "field.tsv: ml-latest-small's popular recall@10 is latest/pop.tsv's" \
     test "$(cell "$O/field.tsv" ml-latest-small 10)" = "$(val "$O/latest/pop.tsv" recall@10)"
+# The per-user columns are the per-user model's (user-model/): trained
+# with --mask-seen, its epoch kept by nDCG@10 with the fit items removed.
+check "field.tsv: the model's nDCG@10 is the per-user model's" \
+    test "$(cell "$O/field.tsv" "ML-100K, random" 3)" = "$(val "$O/random/user-model/metrics.tsv" ndcg@10)"
+check "field.tsv: the per-user model's figure is not the report model's" \
+    test "$(val "$O/random/user-model/metrics.tsv" ndcg@10)" != "$(val "$O/random/model/metrics.tsv" ndcg@10)"
+check "field.tsv: ml-latest-small's model recall@10 is the per-user model's" \
+    test "$(cell "$O/field.tsv" ml-latest-small 7)" = "$(val "$O/latest/user-model/metrics.tsv" recall@10)"
 check "field.tsv: the model's nDCG@10 on validation is its valid-metrics.tsv's" \
-    test "$(cell "$O/field.tsv" "ML-100K, random" 13)" = "$(val "$O/random/model/valid-metrics.tsv" ndcg@10)"
+    test "$(cell "$O/field.tsv" "ML-100K, random" 13)" = "$(val "$O/random/user-model/valid-metrics.tsv" ndcg@10)"
 check "field.tsv: the model's epoch is the one its log kept, of those run" \
-    test "$(cell "$O/field.tsv" "ML-100K, random" 14)" = "$(awk -F'\t' 'END { print $NF "/" $1 }' "$O/random/model/train-log.tsv")"
+    test "$(cell "$O/field.tsv" "ML-100K, random" 14)" = "$(awk -F'\t' 'END { print $NF "/" $1 }' "$O/random/user-model/train-log.tsv")"
+check "targets.tsv: the temporal split's nDCG@10 is the per-user model's" \
+    test "$(cell "$O/targets.tsv" "per-user temporal, ndcg@10" 2)" = "$(val "$O/user-time/user-model/metrics.tsv" ndcg@10)"
+for st in random user-time latest; do
+    check "$st: the per-user model masked the seen items" \
+        grep -q 'mask_seen...true' "$O/$st/user-model/model.safetensors"
+    check "$st: the per-user model kept its best validation nDCG@10" awk -F'\t' '
+        NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "ndcg10") t = i; if ($i == "kept") k = i } next }
+        best == "" || $t + 0 > bv { best = $1; bv = $t + 0 } { kept = $k }
+        END { exit !(t && k && kept == best) }' "$O/$st/user-model/train-log.tsv"
+done
 # --patience: the epoch kept is the one of the best validation top100
 # (the first of a tie), not the last one run.
 for st in random user-time latest; do
@@ -124,8 +142,8 @@ check "user-time: the model's validation slice was cut by user-time" \
     grep -q 'split-valid' "$O/user-time/log"
 
 # A figure changed in a run's file: --tables remakes the tables from it.
-awk -F'\t' -v OFS='\t' '$1 == "ndcg@10" { $2 = "0.987654" } { print }' "$O/random/model/metrics.tsv" >"$T/m.tsv"
-cp "$T/m.tsv" "$O/random/model/metrics.tsv"
+awk -F'\t' -v OFS='\t' '$1 == "ndcg@10" { $2 = "0.987654" } { print }' "$O/random/user-model/metrics.tsv" >"$T/m.tsv"
+cp "$T/m.tsv" "$O/random/user-model/metrics.tsv"
 if ran "--tables remakes the tables" sh "$P/benchmark.sh" --tables "$O"; then
     check "--tables: the changed figure in field.tsv" test "$(cell "$O/field.tsv" "ML-100K, random" 3)" = 0.987654
     check "--tables: the changed figure in benchmark.md" grep -q '| 0.987654 |' "$O/benchmark.md"
@@ -138,7 +156,10 @@ check "five seeds by default: the random setup's models 2..5, no more" \
     test -s "$O/random/model/model-seed5.safetensors" -a ! -e "$O/random/model/model-seed6.safetensors"
 check "five seeds by default: each fold's" test -s "$O/folds/cv/u4/model-seed5.safetensors"
 if ran "--seeds 1 runs" sh "$P/benchmark.sh" --data "$D" --setups random,folds --lambdas 10 --jobs 2 --seeds 1 \
-    "$T/one" --epochs 1 --dim 8 --layers 8 --rating-layers 8 --quiet; then
+    --user-model none "$T/one" --epochs 1 --dim 8 --layers 8 --rating-layers 8 --quiet; then
+    check "--user-model none: no second model" test ! -e "$T/one/random/user-model"
+    check "--user-model none: the per-user figures are the model's" \
+        test "$(cell "$T/one/field.tsv" "ML-100K, random" 3)" = "$(val "$T/one/random/model/metrics.tsv" ndcg@10)"
     check "--seeds 1: one model in the random setup" test -s "$T/one/random/model/model.safetensors" -a \
         ! -e "$T/one/random/model/model-seed2.safetensors"
     check "--seeds 1: one model in each fold" test -s "$T/one/folds/cv/u4/model.safetensors" -a \
@@ -149,6 +170,9 @@ fi
 sh "$P/benchmark.sh" --setups nosuch "$T/x" >/dev/null 2>"$T/err"
 check "--setups of no setup: status 2" test $? -eq 2
 check "--setups of no setup: said so" grep -q "^benchmark: --setups: random, user-time, latest or folds, not 'nosuch'" "$T/err"
+sh "$P/benchmark.sh" --user-model '--seed $(id)' "$T/x" >/dev/null 2>"$T/err"
+check "--user-model with a shell word: status 2" test $? -eq 2
+check "--user-model with a shell word: said so" grep -q "^benchmark: --user-model: mlr-train options" "$T/err"
 # No data: every setup skipped, said so, the tables still made.
 if ran "no data: status 0" sh "$P/benchmark.sh" --data "$T/none" --setups random,latest "$T/empty"; then
     check "no data: said so" grep -q "^benchmark: random: skipped, no ml-100k" "$T/.ran.err"
