@@ -189,8 +189,8 @@ check "grid here: status 0" test $? -eq 0
 sh "$G" --train train.tsv --test test.tsv --out remote --jobs 1 --threads 1 --sshlogin seer \
     -- --epochs 2 --dim ::: 8 16 >/dev/null 2>"$T/err"
 st=$?
-check "grid over seer: status 0" test "$st" -eq 0
-[ "$st" -eq 0 ] || tail -n 5 "$T/err" | sed 's/^/    /'
+if [ "$st" -eq 0 ]; then pass "grid over seer: status 0"
+else fail "grid over seer: status 0" "status $st: $(tail -n 5 "$T/err" | tr '\n' ' ')"; fi
 check "grid over seer: both runs ran there (joblog)" test "$(awk -F'\t' 'NR > 1 && $2 == "seer" && $7 == 0' remote/joblog | wc -l)" -eq 2
 for r in dim=8 dim=16; do
     same "grid over seer: $r's metrics equal the local run's" "remote/runs/$r/valid-metrics.tsv" "local/runs/$r/valid-metrics.tsv"
