@@ -5,7 +5,8 @@
 # says which and why (tolerance huge / negative, top100 and rmse); a run
 # killed (SIGKILL, SIGTERM) during training leaves the served model
 # byte-identical; a second run while one trains skips; old models pruned;
-# refusals of bad usage and bad data.
+# refusals of bad usage and bad data; the per-user model (--mask-seen,
+# --select ndcg10) trained, refit and served.
 . "$(dirname "$0")/lib.sh"
 R=$MLR_ROOT/pipelines/retrain.sh
 for t in mlr-train mlr-embed mlr-predict; do
@@ -210,3 +211,11 @@ sh "$R" --dir "$N" --append "$T/new1.tsv" --tolerance 1000 $E 2>"$T/err"
 check "the same --append file again: status 0, a 'skipped' line saying so" \
     test $? -eq 0 -a -n "$(lastline "$N" | awk -F'\t' '$2 == "skipped" && $7 ~ /appended on .* already/')"
 same "the same --append file again: the data unchanged (appended once)" "$N/data.tsv" "$T/n-data.tsv"
+
+# The per-user model served (docs/serving.md): --mask-seen, the epoch kept
+# by the per-user nDCG@10; the refit (no slice) leaves --valid-exclude out.
+sh "$R" --dir "$T/pu" --data "$T/d1.tsv" --metric ndcg@10 -- --epochs 3 --patience 1 \
+    --mask-seen --valid-exclude --select ndcg10 2>"$T/err"
+check "the per-user model: status 0, promoted on ndcg@10" test $? -eq 0 -a "$(field "$T/pu" 2)/$(field "$T/pu" 3)" = promoted/ndcg@10
+check "the per-user model: served with its seen items masked" grep -q 'mask_seen...true' "$T/pu/current/model.safetensors"
+check "the per-user model: served" mlr-recommend --served "$T/pu/current" --k 3 "$u"
