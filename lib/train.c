@@ -321,7 +321,6 @@ static void forget_columns(model_batch *b, const model_loss_opts *lo, const int3
     }
 }
 
-
 /* Column u's log-Q correction (phase_forward): -log of its expected count
  * among the candidates. In-batch: -log q(item), the constant log B left
  * out. MIXED: an item is a column by the batch (B q(item)) or by a draw
@@ -780,7 +779,8 @@ void model_train_step(model *m, model_batch *b, optimizer *o, const model_loss_o
     reduce(&j); /* the row sets are emptied by the next backward */
 }
 
-
+/* --mask-seen, --valid-exclude: each user's training item keys, grouped
+ * by the user_id feature's id (a CSR: off[u]..off[u+1] in items). */
 int model_seen_build(model_seen *s, const model *m, const model_input *qin, const int32_t *keys,
                      size_t n, mlr_err *e)
 {
