@@ -30,17 +30,16 @@
 # mean of the queries at each of their training rows, which train-eval.sh
 # keeps on the validation slice (mlr-score --user-queries), and remove the
 # user's training items.
-# Each protocol gets the model chosen for it: the report's figures are the
-# default model's (its epoch kept by top-100 on validation, every row a
-# query); the per-user figures and the fused lists are those of a second
-# model, trained with --user-model's options (by default --mask-seen
-# --valid-exclude --select ndcg10: each user's other training items out of
-# a row's softmax, and the epoch kept by the per-user nDCG@10 on
-# validation with the fit items removed, the figure the protocol reports;
-# docs/model.md has the validation runs that chose it).
+# --user-model OPTIONS trains a second model for the per-user figures
+# (e.g. "--mask-seen --valid-exclude --select ndcg10": each user's other
+# training items out of a row's softmax, the epoch kept by the per-user
+# nDCG@10 on validation); the report's figures and the fused lists stay
+# the default model's. Off by default: replayed inside the training rows
+# it did not beat the default model, and fused worse (docs/model.md,
+# "Masking the user's seen items").
 # Leaves in OUTDIR:
 #   SETUP/             train.tsv test.tsv, model/ (evaluate.sh's folder),
-#                      user-model/ (the same for the per-user model),
+#                      user-model/ (the same for --user-model's model),
 #                      pop.tsv ease.tsv (the baselines' metrics on the test
 #                      rows), ease-lambda.tsv (lambda, its validation nDCG@10
 #                      and recall@10: the choice), fused.tsv and
@@ -59,10 +58,9 @@
 #   --jobs J        crossval.sh's folds at once (default: the cores)
 #   --seeds N       evaluate.sh's --seeds: N models averaged (default 5:
 #                   better on every validation slice, docs/model.md)
-#   --user-model O  mlr-train options of the per-user model, before those
-#                   given after OUTDIR (default "--mask-seen --valid-exclude
-#                   --select ndcg10"); "none": no second model, the
-#                   default model's per-user figures are reported
+#   --user-model O  mlr-train options of a second model for the per-user
+#                   figures, before those given after OUTDIR (default
+#                   none: the default model's per-user figures)
 #   --tables        only remake the tables from the runs already in OUTDIR
 #   --baselines     only the baselines of one run DIR (pipeline.sh's): DIR
 #                   holds train.tsv, test.tsv and model/ (evaluate.sh's);
@@ -77,7 +75,7 @@ usage() { echo "usage: benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST
 bad() { echo "$me: $*" >&2; exit 2; }
 data= setups=random,user-time,latest,folds lambdas=100,250,500,1000 jobs=$(nproc) seeds=5 tables=0 only_baselines=0
 fweights=0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1
-umodel="--mask-seen --valid-exclude --select ndcg10"
+umodel=none
 while [ $# -gt 0 ]; do
     case $1 in
     --data) [ $# -ge 2 ] || bad "option '$1' needs a value"; data=$2; shift 2 ;;
@@ -177,7 +175,7 @@ baselines() {
 # of 100 at the lambda chosen), fused by mlr-fuse; the model's weight w
 # (EASE's 1 - w) chosen on the validation slice, as EASE's lambda, into
 # DIR/fuse-weight.tsv; the test rows scored once into DIR/fused.tsv.
-# The model is the per-user one (DIR/user-model) where it was trained.
+# The model is the default one (DIR/model), with or without --user-model.
 # The model's lists are those of its per-user queries at the time
 # train-eval.sh kept (user-time.tsv): on validation the fit model's
 # (valid-users[-median|-mean].npy, the fit rows excluded), on the test rows the
@@ -186,7 +184,6 @@ baselines() {
 # embedded again for the validation lists.
 fused() {
     b=$1 s=$2 m=$2/model
-    [ ! -d "$2/user-model" ] || m=$2/user-model
     vu=$m/valid-users
     kept=$(awk -F'\t' 'NR > 1 && $NF == 1 { print $1 }' "$(awkpath "$m/user-time.tsv")" 2>/dev/null) || kept=last
     case $kept in median|mean) vu=$m/valid-users-$kept ;; esac
@@ -407,8 +404,7 @@ tmp=$(beside "$out/benchmark.md") || exit 1
         echo "### The field's protocol (per user, training items removed; one query per user with their training history, at their last or median training time or the mean over their training rows, as the validation slice chose)"
         echo
         if grep -q '	user-model	' "$out/results.tsv"; then
-            echo "The model's columns are the per-user model's (\`--user-model\`: trained with a user's other"
-            echo "items out of each row's softmax, its epoch kept by the per-user nDCG@10 on validation)."
+            echo "The model's columns are those of \`--user-model\`'s model; the fused lists are the default model's."
             echo
         fi
         md "$out/field.tsv"

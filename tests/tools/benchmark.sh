@@ -36,7 +36,8 @@ awk -F'\t' 'NR == 1 { print "movieId,title,genres"; next } !s[$2]++ { gsub(/"/, 
     "$T/synth2.tsv" >"$D/ml-latest-small/movies.csv"
 
 O=$T/bench
-if sh "$P/benchmark.sh" --data "$D" --lambdas 10,100 --fuse-weights 0,0.5,1 --jobs 2 "$O" --epochs 3 --dim 8 --layers 8 \
+if sh "$P/benchmark.sh" --data "$D" --lambdas 10,100 --fuse-weights 0,0.5,1 --jobs 2 \
+    --user-model "--mask-seen --valid-exclude --select ndcg10" "$O" --epochs 3 --dim 8 --layers 8 \
     --rating-layers 8 --quiet >"$T/out" 2>"$T/err"; then
     pass "benchmark.sh runs every setup"
 else
@@ -75,8 +76,9 @@ check "field.tsv: the temporal split's EASE nDCG@10 is user-time/ease.tsv's" \
     test "$(cell "$O/field.tsv" "ML-100K, each user" 4)" = "$(val "$O/user-time/ease.tsv" ndcg@10)"
 check "field.tsv: ml-latest-small's popular recall@10 is latest/pop.tsv's" \
     test "$(cell "$O/field.tsv" ml-latest-small 10)" = "$(val "$O/latest/pop.tsv" recall@10)"
-# The per-user columns are the per-user model's (user-model/): trained
-# with --mask-seen, its epoch kept by nDCG@10 with the fit items removed.
+# With --user-model the per-user columns are the second model's
+# (user-model/): trained with --mask-seen, its epoch kept by nDCG@10 with
+# the fit items removed; the fused lists stay the default model's.
 check "field.tsv: the model's nDCG@10 is the per-user model's" \
     test "$(cell "$O/field.tsv" "ML-100K, random" 3)" = "$(val "$O/random/user-model/metrics.tsv" ndcg@10)"
 check "field.tsv: the per-user model's figure is not the report model's" \
@@ -129,6 +131,8 @@ wbest=$(awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } E
 check "field.tsv: the fused lists' weight is the one best on validation ($wbest)" \
     test "$(cell "$O/field.tsv" "ML-100K, each user" 12)" = "$wbest"
 for st in random user-time latest; do
+    check "$st: the fused lists at weight 1 are the default model's on validation" \
+        test "$(awk -F'\t' '$1 == 1 { print $2 }' "$O/$st/fuse-weight.tsv")" = "$(val "$O/$st/model/valid-metrics.tsv" ndcg@10)"
     check "$st: the fused lists at weight 0 score as EASE on validation" \
         test "$(awk -F'\t' '$1 == 0 { print $2 }' "$O/$st/fuse-weight.tsv")" = \
         "$(awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $2; bv = $2 + 0 } END { print b }' "$O/$st/ease-lambda.tsv")"
@@ -156,9 +160,9 @@ check "five seeds by default: the random setup's models 2..5, no more" \
     test -s "$O/random/model/model-seed5.safetensors" -a ! -e "$O/random/model/model-seed6.safetensors"
 check "five seeds by default: each fold's" test -s "$O/folds/cv/u4/model-seed5.safetensors"
 if ran "--seeds 1 runs" sh "$P/benchmark.sh" --data "$D" --setups random,folds --lambdas 10 --jobs 2 --seeds 1 \
-    --user-model none "$T/one" --epochs 1 --dim 8 --layers 8 --rating-layers 8 --quiet; then
-    check "--user-model none: no second model" test ! -e "$T/one/random/user-model"
-    check "--user-model none: the per-user figures are the model's" \
+    "$T/one" --epochs 1 --dim 8 --layers 8 --rating-layers 8 --quiet; then
+    check "no --user-model: no second model" test ! -e "$T/one/random/user-model"
+    check "no --user-model: the per-user figures are the model's" \
         test "$(cell "$T/one/field.tsv" "ML-100K, random" 3)" = "$(val "$T/one/random/model/metrics.tsv" ndcg@10)"
     check "--seeds 1: one model in the random setup" test -s "$T/one/random/model/model.safetensors" -a \
         ! -e "$T/one/random/model/model-seed2.safetensors"
