@@ -44,9 +44,16 @@
 #                      rows), ease-lambda.tsv (lambda, its validation nDCG@10
 #                      and recall@10: the choice), fused.tsv and
 #                      fuse-weight.tsv (the same for the fused lists, by the
-#                      model's weight), folds/ (crossval.sh)
+#                      model's weight), folds/ (crossval.sh),
+#                      users-model.tsv users-ease.tsv users-fused.tsv (each
+#                      user's figures on the test rows: mlr-score
+#                      --user-figures; the model's lists are the default
+#                      model's) and paired.tsv (fused - EASE and model -
+#                      EASE over the same users: the mean difference of
+#                      nDCG@10 and recall@10, its standard error, how many
+#                      users each served better)
 #   results.tsv        setup, recommender, metric, value: every figure, long
-#   report.tsv field.tsv folds.tsv targets.tsv   the tables, as TSV
+#   report.tsv field.tsv paired.tsv folds.tsv targets.tsv   the tables, as TSV
 #   benchmark.md       the same tables as Markdown
 #   --data DIR      holds ml-100k/ and ml-latest-small/ (default
 #                   $MLR_DATA_DIR, else data/); a setup whose data is
@@ -211,9 +218,34 @@ fused() {
     run_stage "$b-fused" mlr-fuse --join user --weights "$(awk -v w="$w" 'BEGIN { print 1 - w }'),$w" --k 100 \
         --output "$s/fused.excl.tsv" "$s/ease.excl.tsv" "$s/model-users.topk.tsv"
     mlr-score --quiet --test "$s/test.tsv" --train "$s/train.tsv" --topk "$s/fused.excl.tsv" \
-        --item-ids "$m/items.ids" --output "$s/fused.tsv"
-    rm -f "$s/model-valid.topk.tsv" "$s/fuse-valid.topk.tsv" "$s/fuse-valid.tsv" "$s/ease-valid-best.topk.tsv" \
+        --item-ids "$m/items.ids" --output "$s/fused.tsv" --user-figures "$s/users-fused.tsv"
+    # Each user's figures of the three, for the paired differences.
+    mlr-score --quiet --test "$s/test.tsv" --train "$s/train.tsv" --topk "$s/ease.excl.tsv" \
+        --item-ids "$m/items.ids" --output "$s/fused-check.tsv" --user-figures "$s/users-ease.tsv"
+    run_stage "$b-model-lists" mlr-fuse --join user --weights 0,1 --k 100 \
+        --output "$s/fused.excl.tsv" "$s/ease.excl.tsv" "$s/model-users.topk.tsv"
+    mlr-score --quiet --test "$s/test.tsv" --train "$s/train.tsv" --topk "$s/fused.excl.tsv" \
+        --item-ids "$m/items.ids" --output "$s/fused-check.tsv" --user-figures "$s/users-model.tsv"
+    paired "$s/users-fused.tsv" "$s/users-ease.tsv" fused-ease >"$s/paired.tsv"
+    paired "$s/users-model.tsv" "$s/users-ease.tsv" model-ease | tail -n +2 >>"$s/paired.tsv"
+    rm -f "$s/fused-check.tsv" "$s/model-valid.topk.tsv" "$s/fuse-valid.topk.tsv" "$s/fuse-valid.tsv" "$s/ease-valid-best.topk.tsv" \
         "$s/model-users.topk.tsv" "$s/fused.excl.tsv" "$s/ease.excl.tsv" "$s/fit-items.npy" "$s/fit-items.ids"
+}
+
+# paired A B LABEL: the mean over users of A's figure minus B's (each
+# user's, mlr-score --user-figures; the same users), its standard error
+# (the sd of the differences / sqrt(users)) and how many users each list
+# served better, for nDCG@10 and recall@10.
+paired() {
+    awk -F'\t' -v OFS='\t' -v pair="$3" 'FNR == 1 { for (i = 2; i <= NF; i++) col[FILENAME, $i] = i; next }
+        FILENAME == ARGV[1] { for (j = 1; j <= 2; j++) a[$1, j] = $(col[ARGV[1], m[j]]); next }
+        { n++; for (j = 1; j <= 2; j++) { d = a[$1, j] - $(col[ARGV[2], m[j]]); s[j] += d; ss[j] += d * d
+              if (d > 0) up[j]++; else if (d < 0) down[j]++ } }
+        BEGIN { m[1] = "ndcg@10"; m[2] = "recall@10" }
+        END { print "pair", "metric", "mean_difference", "standard_error", "users", "better", "worse"
+              for (j = 1; j <= 2; j++) { mean = s[j] / n; var = n > 1 ? (ss[j] - n * mean * mean) / (n - 1) : 0
+                  print pair, m[j], sprintf("%.6g", mean), sprintf("%.3g", sqrt(var > 0 ? var : 0) / sqrt(n)), n,
+                        up[j] + 0, down[j] + 0 } }' "$(awkpath "$1")" "$(awkpath "$2")"
 }
 
 if [ "$only_baselines" = 1 ]; then
@@ -302,6 +334,10 @@ trap 'rm -f -- "$tmp"' EXIT
             END { if (b != "") print s, "ease", "lambda", b }' "$(awkpath "$s/ease-lambda.tsv")"
         [ ! -f "$s/fuse-weight.tsv" ] || awk -F'\t' -v OFS='\t' -v s="$st" 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 }
             END { if (b != "") print s, "fused", "model_weight", b }' "$(awkpath "$s/fuse-weight.tsv")"
+        # The paired differences over users (fused and model against EASE).
+        [ ! -f "$s/paired.tsv" ] || awk -F'\t' -v OFS='\t' -v s="$st" 'NR > 1 {
+                print s, $1, $2 "_diff", $3; print s, $1, $2 "_diff_se", $4
+                print s, $1, $2 "_better", $6; print s, $1, $2 "_worse", $7 }' "$(awkpath "$s/paired.tsv")"
         # The epoch each model kept (the log's last "kept": its best on validation).
         for r in model user-model; do
             [ ! -f "$s/$r/train-log.tsv" ] || awk -F'\t' -v OFS='\t' -v s="$st" -v r="$r" '
@@ -352,6 +388,18 @@ awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
                     g(s[i], "ease", "lambda"), g(s[i], "fused", "model_weight"), g(s[i], u "-valid", "ndcg@10"),
                     g(s[i], u, "epoch_kept") "/" g(s[i], u, "epochs_run") } }
     function g(s, r, k) { return ((s, r, k) in v) ? v[s, r, k] : "-" }' "$R" >"$out/field.tsv"
+# The paired differences per user: is a gap over EASE more than noise?
+awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
+    END { print "data and split", "lists", "nDCG@10 difference", "its standard error", "recall@10 difference",
+                "its standard error", "users better / worse (nDCG@10)"
+          n = split("random user-time latest", s, " ")
+          d["random"] = "ML-100K, random 80/20"; d["user-time"] = "ML-100K, each user'"'"'s latest 20%"
+          d["latest"] = "ml-latest-small, random 80/20"
+          np = split("fused-ease model-ease", ps, " "); l["fused-ease"] = "fused - EASE"; l["model-ease"] = "model - EASE"
+          for (i = 1; i <= n; i++) for (j = 1; j <= np; j++) { p = ps[j]; if (!((s[i], p, "ndcg@10_diff") in v)) continue
+              print d[s[i]], l[p], v[s[i], p, "ndcg@10_diff"], v[s[i], p, "ndcg@10_diff_se"],
+                    v[s[i], p, "recall@10_diff"], v[s[i], p, "recall@10_diff_se"],
+                    v[s[i], p, "ndcg@10_better"] " / " v[s[i], p, "ndcg@10_worse"] } }' "$R" >"$out/paired.tsv"
 # The five official folds: RMSE beside the published anchors.
 awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
     END { print "model", "RMSE", "note"
@@ -408,6 +456,14 @@ tmp=$(beside "$out/benchmark.md") || exit 1
             echo
         fi
         md "$out/field.tsv"
+    fi
+    if [ "$(wc -l <"$out/paired.tsv")" -gt 1 ]; then
+        echo
+        echo "### Per user, paired: the same users' figures subtracted (mean and standard error over users)"
+        echo
+        echo "A difference within two standard errors of 0 is not evidence of one list over the other."
+        echo
+        md "$out/paired.tsv"
     fi
     echo
     echo "### Rating prediction on ML-100K's five official folds"

@@ -23,7 +23,7 @@
 #define ABSENT UINT32_MAX
 
 typedef struct {
-    const char *test, *queries, *items, *item_ids, *topk, *train, *pred, *output, *user_queries;
+    const char *test, *queries, *items, *item_ids, *topk, *train, *pred, *output, *user_queries, *user_figures;
     size_t at[MLR_MAX_AT], nat;
     long block, threads;
 } options;
@@ -79,6 +79,12 @@ static void usage(FILE *fp)
         "  --pred FILE       predictions: user_id, item_id, prediction; joined with TEST by\n"
         "                    (user_id, item_id)\n"
         "  --at LIST         the k of the per-user metrics (default 10)\n"
+        "  --user-figures FILE  each user's per-user figures too (with --train): columns\n"
+        "                    user_id, then recall@k precision@k ndcg@k map@k hit_rate@k\n"
+        "                    for each k reported, a row per user in the test rows' order;\n"
+        "                    their means are the figures above. For paired comparisons\n"
+        "                    of two recommenders on the same users (written atomically,\n"
+        "                    with the output: both or neither)\n"
         "  --block B         query rows held at a time (default 1024)\n"
         "  --threads T       worker threads (default: the number of CPUs)\n"
         "  -o, --output FILE\n"
@@ -104,7 +110,7 @@ static options parse_args(int argc, char **argv)
         {"pred", required_argument, 0, 'p'}, {"at", required_argument, 0, 'a'},
         {"block", required_argument, 0, 'b'}, {"threads", required_argument, 0, 'T'},
         {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'},
-        {"user-queries", required_argument, 0, 'U'},
+        {"user-queries", required_argument, 0, 'U'}, {"user-figures", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
@@ -126,6 +132,7 @@ static options parse_args(int argc, char **argv)
         case 'o': o.output = optarg; break;
         case 'q': mlr_quiet_warnings(); break;
         case 'U': o.user_queries = optarg; break;
+        case 'P': o.user_figures = optarg; break;
         default: mlr_opt_rest(c, "mlr-score", usage, argv);
         }
     }
@@ -137,6 +144,10 @@ static options parse_args(int argc, char **argv)
     if (o.user_queries && !o.queries) mlr_usage_die("--user-queries needs --queries and --items");
     if (!o.queries && !o.topk && !o.pred)
         mlr_usage_die("nothing to score: give --queries/--items, --topk or --pred");
+    if (o.user_figures && (!o.train || (!o.queries && !o.topk)))
+        mlr_usage_die("--user-figures needs --train and --queries/--items or --topk (the per-user figures)");
+    if (o.user_figures && o.output && strcmp(o.user_figures, o.output) == 0)
+        mlr_usage_die("--user-figures and --output name the same file '%s'", o.output);
     return o;
 }
 
@@ -282,11 +293,38 @@ static void put_accuracy(FILE *fp, const mlr_accuracy *a, const char *suffix, si
     }
 }
 
+/* --user-figures' table: a row per user with a test item, the figures of
+ * put_user_figures's k, so that a column's mean is its figure there. */
+static void put_user_rows(FILE *pu, const options *o, const truth *t, const uint32_t *lists,
+                          const size_t *len, size_t kmax, size_t known)
+{
+    static const char *names[5] = {"recall", "precision", "ndcg", "map", "hit_rate"};
+    fputs("user_id", pu);
+    for (size_t a = 0; a < o->nat; a++)
+        for (int i = 0; i < 5 && o->at[a] <= known; i++) fprintf(pu, "\t%s@%zu", names[i], o->at[a]);
+    fputc('\n', pu);
+    for (size_t u = 0; u < t->users; u++) {
+        size_t n;
+        const uint32_t *rel = mlr_usersets_get(&t->rel, u, &n);
+        if (n == 0) continue;
+        fputs(mlr_strmap_key(t->user_ids, u), pu);
+        for (size_t a = 0; a < o->nat; a++) {
+            if (o->at[a] > known) continue;
+            mlr_user_metrics m;
+            mlr_user_metrics_at(lists + u * kmax, len[u], rel, n, o->at[a], &m);
+            fprintf(pu, "\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g", m.recall, m.precision, m.ndcg, m.ap, m.hit);
+        }
+        fputc('\n', pu);
+    }
+}
+
 /* Per-user figures at each k of --at up to known (the lists' length once
- * training items are out), from lists (U, kmax) best first. */
-static void put_per_user(FILE *fp, const options *o, const truth *t, const uint32_t *lists,
+ * training items are out), from lists (U, kmax) best first; each user's
+ * into pu too (--user-figures) unless it is NULL. */
+static void put_user_figures(FILE *fp, FILE *pu, const options *o, const truth *t, const uint32_t *lists,
                          const size_t *len, size_t kmax, size_t known)
 {
+    if (pu) put_user_rows(pu, o, t, lists, len, kmax, known);
     unsigned char *covered = t->m ? xcalloc(t->m, 1) : NULL;
     char name[64];
     fprintf(fp, "users\t%zu\n", t->users);
@@ -509,7 +547,7 @@ static void user_lists(const options *o, const truth *t, mlr_scorer *sc, size_t 
     free(qb); free(hits); free(ex); free(nex);
 }
 
-static int score_embeddings(const options *o, truth *t, FILE *fp, mlr_err *e)
+static int score_embeddings(const options *o, truth *t, FILE *fp, FILE *pu, mlr_err *e)
 {
     mlr_array items;
     if (mlr_npy_read(o->items, MLR_F4, &items, e) < 0) return -1;
@@ -544,7 +582,7 @@ static int score_embeddings(const options *o, truth *t, FILE *fp, mlr_err *e)
             uint32_t *lists = xmalloc(mlr_nz(t->users * kmax) * sizeof *lists); /* (U, K) */
             size_t *len = xcalloc(mlr_nz(t->users), sizeof *len);
             user_lists(o, t, sc, d, uq, lists, len, kmax);
-            put_per_user(fp, o, t, lists, len, kmax, SIZE_MAX);
+            put_user_figures(fp, pu, o, t, lists, len, kmax, SIZE_MAX);
             free(lists);
             free(len);
             free(uq);
@@ -654,7 +692,7 @@ static int check_exclusion(const list_reader *l, const truth *t, const char *nam
                     "lists with --exclude %s", name, f.exclude, train, t->train_sha, train);
 }
 
-static int score_lists(const options *o, truth *t, FILE *fp, mlr_err *e)
+static int score_lists(const options *o, truth *t, FILE *fp, FILE *pu, mlr_err *e)
 {
     const char *name = strcmp(o->topk, "-") == 0 ? "stdin" : o->topk;
     list_reader l = {.query = SIZE_MAX, .next = 1, .done = xcalloc(mlr_nz(t->rows), 1), .test = o->test,
@@ -738,7 +776,7 @@ static int score_lists(const options *o, truth *t, FILE *fp, mlr_err *e)
                          "k > %zu and per-user ones for k > %zu left out (make the lists with mlr-topk "
                          "--exclude)", name, known_x < known_u ? known_x : known_u, known_x, known_u);
             put_accuracy(fp, &acc_x, "_excl", known_x);
-            put_per_user(fp, o, t, lists, len, kmax, known_u);
+            put_user_figures(fp, pu, o, t, lists, len, kmax, known_u);
         }
     }
     free(l.done); free(rank); free(rank_x); free(len); free(user_q); free(lists);
@@ -847,17 +885,46 @@ static int score_pred(const options *o, truth *t, FILE *fp, mlr_err *e)
     return rc;
 }
 
-/* The metrics into memory (a run that fails half-way prints nothing). */
-static int score(const options *o, truth *t, char **text, size_t *len, mlr_err *e)
+/* The metrics into memory, and --user-figures' table into pu_text (a run
+ * that fails half-way prints nothing). */
+static int score(const options *o, truth *t, char **text, size_t *len, char **pu_text, size_t *pu_len,
+                 mlr_err *e)
 {
-    FILE *fp = open_memstream(text, len);
-    if (!fp) return mlr_fail(e, "cannot buffer the output: out of memory");
+    FILE *fp = open_memstream(text, len), *pu = o->user_figures ? open_memstream(pu_text, pu_len) : NULL;
+    if (!fp || (o->user_figures && !pu)) {
+        if (fp) fclose(fp);
+        return mlr_fail(e, "cannot buffer the output: out of memory");
+    }
     fputs("metric\tvalue\n", fp);
     int rc = 0;
-    if (o->queries) rc = score_embeddings(o, t, fp, e);
-    else if (o->topk) rc = score_lists(o, t, fp, e);
+    if (o->queries) rc = score_embeddings(o, t, fp, pu, e);
+    else if (o->topk) rc = score_lists(o, t, fp, pu, e);
     if (rc == 0 && o->pred) rc = score_pred(o, t, fp, e);
     fclose(fp);
+    if (pu) fclose(pu);
+    return rc;
+}
+
+/* The figures to --output and the users' table to --user-figures: both
+ * renamed into place together, or neither. */
+static int write_outputs(const options *o, const char *text, size_t len, const char *pu_text, size_t pu_len,
+                         mlr_err *e)
+{
+    mlr_out out, pu;
+    mlr_out_batch_begin();
+    int rc = 0;
+    if (o->user_figures) rc = mlr_out_open(&pu, o->user_figures, e);
+    if (rc == 0 && o->user_figures) {
+        fwrite(pu_text, 1, pu_len, pu.fp);
+        rc = mlr_out_commit(&pu, e);
+    }
+    if (rc == 0) rc = mlr_out_open(&out, o->output, e);
+    if (rc == 0) {
+        fwrite(text, 1, len, out.fp);
+        rc = mlr_out_commit(&out, e);
+    }
+    if (rc == 0) return mlr_out_batch_commit(e);
+    mlr_out_batch_abort();
     return rc;
 }
 
@@ -886,16 +953,12 @@ static int run(const options *o, mlr_err *e)
         t.have_seen = rc == 0;
         if (rc == 0 && o->topk) rc = mlr_fprint_table(o->train, t.train_sha, e);
     }
-    char *text = NULL;
-    size_t len = 0;
-    if (rc == 0) rc = score(&oo, &t, &text, &len, e);
-    mlr_out out;
-    if (rc == 0) rc = mlr_out_open(&out, o->output, e);
-    if (rc == 0) {
-        fwrite(text, 1, len, out.fp);
-        rc = mlr_out_commit(&out, e);
-    }
+    char *text = NULL, *pu_text = NULL;
+    size_t len = 0, pu_len = 0;
+    if (rc == 0) rc = score(&oo, &t, &text, &len, &pu_text, &pu_len, e);
+    if (rc == 0) rc = write_outputs(o, text, len, pu_text, pu_len, e);
     free(text);
+    free(pu_text);
     free(guess);
     truth_free(&t);
     return rc;

@@ -51,12 +51,13 @@ check "report.tsv: header and six metrics, five columns" shape "$O/report.tsv" 7
 check "field.tsv: header and three setups, fourteen columns" shape "$O/field.tsv" 4 14
 check "folds.tsv: header, the mean, five folds, three anchors" shape "$O/folds.tsv" 10 3
 check "targets.tsv: header and ten targets, four columns" shape "$O/targets.tsv" 11 4
+check "paired.tsv: header and two pairs of three setups, seven columns" shape "$O/paired.tsv" 7 7
 check "results.tsv: setup recommender metric value" test "$(head -n 1 "$O/results.tsv")" = "$(printf 'setup\trecommender\tmetric\tvalue')"
-for s in "The seed report's protocol" "The field's protocol" "five official folds" "Issue 13's targets"; do
+for s in "The seed report's protocol" "The field's protocol" "Per user, paired" "five official folds" "Issue 13's targets"; do
     check "benchmark.md has '$s'" grep -q "^### .*$s" "$O/benchmark.md"
 done
 # Every TSV row is a row of the Markdown.
-for t in report field folds targets; do
+for t in report field paired folds targets; do
     check "benchmark.md holds $t.tsv row for row" sh -c 'awk -F"\t" "{ l = \"|\"; for (i = 1; i <= NF; i++) l = l \" \" \$i \" |\"; print l }" "$1" |
         while IFS= read -r l; do grep -qxF -- "$l" "$2" || exit 1; done' sh "$O/$t.tsv" "$O/benchmark.md"
 done
@@ -138,6 +139,39 @@ for st in random user-time latest; do
         "$(awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $2; bv = $2 + 0 } END { print b }' "$O/$st/ease-lambda.tsv")"
     check "$st: no list file left" test -z "$(ls "$O/$st" | grep 'topk\|excl')"
 done
+# The paired differences: each user's figures are the lists' own (their
+# means the setup's figures), and the differences are of those.
+# near A B: equal within the rounding of 6 significant digits.
+near() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; exit !(a != "" && b != "" && (d < 0 ? -d : d) <= 2e-6) }'; }
+colmean() { awk -F'\t' -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next } { s += $k; n++ }
+    END { if (n) printf "%.8f", s / n }' "$1"; }
+pair() { awk -F'\t' -v p="$2" -v m="$3" -v c="$4" '$1 == p && $2 == m { print $c }' "$1"; }
+for st in random user-time latest; do
+    check "$st: users-ease.tsv's mean nDCG@10 is ease.tsv's" \
+        near "$(colmean "$O/$st/users-ease.tsv" ndcg@10)" "$(val "$O/$st/ease.tsv" ndcg@10)"
+    check "$st: users-fused.tsv's mean recall@10 is fused.tsv's" \
+        near "$(colmean "$O/$st/users-fused.tsv" recall@10)" "$(val "$O/$st/fused.tsv" recall@10)"
+    check "$st: users-model.tsv's mean nDCG@10 is the default model's" \
+        near "$(colmean "$O/$st/users-model.tsv" ndcg@10)" "$(val "$O/$st/model/metrics.tsv" ndcg@10)"
+    check "$st: fused - EASE is the difference of their nDCG@10" \
+        near "$(pair "$O/$st/paired.tsv" fused-ease ndcg@10 3)" \
+        "$(awk -v a="$(val "$O/$st/fused.tsv" ndcg@10)" -v b="$(val "$O/$st/ease.tsv" ndcg@10)" 'BEGIN { print a - b }')"
+    check "$st: model - EASE is the difference of their recall@10" \
+        near "$(pair "$O/$st/paired.tsv" model-ease recall@10 3)" \
+        "$(awk -v a="$(colmean "$O/$st/users-model.tsv" recall@10)" -v b="$(val "$O/$st/ease.tsv" recall@10)" 'BEGIN { print a - b }')"
+    check "$st: the pairs are over every test user" \
+        test "$(pair "$O/$st/paired.tsv" fused-ease ndcg@10 5)" = "$(val "$O/$st/ease.tsv" users)"
+done
+# The standard error by hand on a planted pair: differences 0.1, 0.3, 0.5
+# (sd 0.2) over three users: 0.2 / sqrt(3) = 0.115.
+mkdir -p "$T/pp"
+printf 'user_id\tndcg@10\trecall@10\na\t0.6\t0\nb\t0.8\t0\nc\t1\t0.5\n' >"$T/pp/a.tsv"
+printf 'user_id\trecall@10\tndcg@10\nc\t0\t0.5\na\t0\t0.5\nb\t0\t0.5\n' >"$T/pp/b.tsv"
+printf 'pair\tmetric\tmean_difference\tstandard_error\tusers\tbetter\tworse\nx\tndcg@10\t0.3\t0.115\t3\t3\t0\nx\trecall@10\t0.166667\t0.167\t3\t1\t0\n' >"$T/pp/want"
+sh -c ". \"$P/lib.sh\"; eval \"\$(sed -n '/^paired() {/,/^}/p' \"$P/benchmark.sh\")\"; paired \"\$1\" \"\$2\" x" sh \
+    "$T/pp/a.tsv" "$T/pp/b.tsv" >"$T/pp/got" 2>&1
+same "paired: mean, standard error, better and worse by hand" "$T/pp/got" "$T/pp/want"
+
 # The temporal setup holds out each user's latest rows.
 check "user-time: no test row is older than its user's training rows" awk -F'\t' \
     'FNR == 1 { f++; next } f == 1 { if ($4 > m[$1]) m[$1] = $4; next } $4 < m[$1] { bad = 1 } END { exit bad }' \
@@ -160,7 +194,14 @@ check "five seeds by default: the random setup's models 2..5, no more" \
     test -s "$O/random/model/model-seed5.safetensors" -a ! -e "$O/random/model/model-seed6.safetensors"
 check "five seeds by default: each fold's" test -s "$O/folds/cv/u4/model-seed5.safetensors"
 if ran "--seeds 1 runs" sh "$P/benchmark.sh" --data "$D" --setups random,folds --lambdas 10 --jobs 2 --seeds 1 \
-    "$T/one" --epochs 1 --dim 8 --layers 8 --rating-layers 8 --quiet; then
+    --fuse-weights 0.5 "$T/one" --epochs 1 --dim 8 --layers 8 --rating-layers 8 --quiet; then
+    # One weight, 0.5: the fused lists are not EASE's, and fused - EASE is
+    # their difference, in that order.
+    check "fused at 0.5: fused - EASE is the difference of their nDCG@10" \
+        near "$(pair "$T/one/random/paired.tsv" fused-ease ndcg@10 3)" \
+        "$(awk -v a="$(val "$T/one/random/fused.tsv" ndcg@10)" -v b="$(val "$T/one/random/ease.tsv" ndcg@10)" 'BEGIN { print a - b }')"
+    check "fused at 0.5: the lists differ from EASE's" \
+        test "$(pair "$T/one/random/paired.tsv" fused-ease ndcg@10 3)" != 0
     check "no --user-model: no second model" test ! -e "$T/one/random/user-model"
     check "no --user-model: the per-user figures are the model's" \
         test "$(cell "$T/one/field.tsv" "ML-100K, random" 3)" = "$(val "$T/one/random/model/metrics.tsv" ndcg@10)"

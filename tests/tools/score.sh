@@ -188,3 +188,51 @@ expect_fail "score: lists of another model than the predictions" 1 \
 { echo "#mlrec model=$A"; cat "$E/pred.tsv"; } >"$T/fp/pred.tsv"
 ran -o "$T/fp/ok2.score" "score: lists and predictions of one model" \
     mlr-score --test "$E/test.tsv" --topk "$T/fp/l.tsv" --pred "$T/fp/pred.tsv"
+
+# --user-figures: a row per user whose column means are the figures.
+mlr-score --test "$E/test.tsv" --train "$E/train.tsv" --queries "$E/Q.npy" --items "$E/I.npy" \
+    --pred "$E/pred.tsv" --at 10,5 --user-figures "$T/pu.tsv" --output "$T/pus.tsv"
+same "score --user-figures: the figures unchanged" "$T/pus.tsv" "$E/expected_score.tsv"
+check "score --user-figures: a row per user" test "$(($(wc -l <"$T/pu.tsv") - 1))" -eq \
+    "$(awk -F'\t' '$1 == "users" { print $2 }' "$T/pus.tsv")"
+check "score --user-figures: header" test "$(head -1 "$T/pu.tsv")" = "$(printf 'user_id\trecall@10\tprecision@10\tndcg@10\tmap@10\thit_rate@10\trecall@5\tprecision@5\tndcg@5\tmap@5\thit_rate@5')"
+awk -F'\t' 'NR == FNR { if (FNR > 1) want[$1] = $2; next }
+    FNR == 1 { for (i = 2; i <= NF; i++) name[i] = $i; next }
+    { for (i = 2; i <= NF; i++) sum[i] += $i; n++ }
+    END { for (i in name) { m = sum[i] / n; d = m - want[name[i]]; if (d < 0) d = -d
+              if (!(name[i] in want) || d > 2e-6 * (1 + m)) { print name[i], m, want[name[i]]; bad = 1 } }
+          exit bad }' "$T/pus.tsv" "$T/pu.tsv" >"$T/pu.diff"
+check "score --user-figures: column means are the figures" test ! -s "$T/pu.diff"
+# By hand, k 3: a's list once its training item m3 is out is m2 x m1 (hits
+# at 1 and 3 of 2 relevant): recall 1, precision 2/3, nDCG (1 + 1/2) /
+# (1 + 1/log2 3), AP (1 + 2/3) / 2; b's is m5 first: 1, 1/3, 1, 1, 1.
+printf 'user_id\titem_id\na\tm1\na\tm2\nb\tm5\n' >"$T/h-test.tsv"
+printf 'user_id\titem_id\na\tm3\nb\tm4\n' >"$T/h-train.tsv"
+{ printf 'query\tuser_id\trow_item_id\trank\titem_id\n'
+  for q in 0:m1 1:m2; do r=${q#*:} q=${q%:*}
+      printf '%s\ta\t%s\t1\tm3\n%s\ta\t%s\t2\tm2\n%s\ta\t%s\t3\tx\n%s\ta\t%s\t4\tm1\n' \
+          $q $r $q $r $q $r $q $r; done
+  printf '2\tb\tm5\t1\tm5\n2\tb\tm5\t2\ty\n2\tb\tm5\t3\tz\n'; } >"$T/h-lists.tsv"
+mlr-score --test "$T/h-test.tsv" --train "$T/h-train.tsv" --topk "$T/h-lists.tsv" --at 3 \
+    --user-figures "$T/h-pu.tsv" >/dev/null 2>"$T/h-err"
+printf 'user_id\trecall@3\tprecision@3\tndcg@3\tmap@3\thit_rate@3\na\t1\t0.666667\t0.919721\t0.833333\t1\nb\t1\t0.333333\t1\t1\t1\n' \
+    >"$T/h-want.tsv"
+same "score --user-figures: a hand case" "$T/h-pu.tsv" "$T/h-want.tsv"
+expect_fail "score --user-figures without --train" 2 "user-figures needs --train" \
+    mlr-score --test "$E/test.tsv" --queries "$E/Q.npy" --items "$E/I.npy" --user-figures "$T/x.tsv"
+expect_fail "score --user-figures with predictions alone" 2 "user-figures needs" \
+    mlr-score --test "$E/test.tsv" --train "$E/train.tsv" --pred "$E/pred.tsv" --user-figures "$T/x.tsv"
+expect_fail "score --user-figures and --output the same file" 2 "name the same file" \
+    mlr-score --test "$E/test.tsv" --train "$E/train.tsv" --topk "$T/l.tsv" --user-figures "$T/x.tsv" \
+    --output "$T/x.tsv"
+cp "$T/pu.tsv" "$T/pu-before.tsv"
+cp "$T/pus.tsv" "$T/pus-before.tsv"
+expect_fail "score --user-figures: a failing run" 1 "trunc.npy: truncated" \
+    mlr-score --test "$E/test.tsv" --train "$E/train.tsv" --queries "$T/trunc.npy" --items "$E/I.npy" \
+    --item-ids "$E/I.ids" --user-figures "$T/pu.tsv" --output "$T/pus.tsv"
+same "score --user-figures: a failing run leaves the table" "$T/pu.tsv" "$T/pu-before.tsv"
+same "score --user-figures: a failing run leaves the figures" "$T/pus.tsv" "$T/pus-before.tsv"
+expect_fail "score --user-figures: a table that cannot be written" 1 "nodir" \
+    mlr-score --test "$E/test.tsv" --train "$E/train.tsv" --topk "$T/l.tsv" --item-ids "$E/I.ids" \
+    --user-figures "$T/nodir/pu.tsv" --output "$T/pus.tsv"
+same "score --user-figures: the figures not written without the table" "$T/pus.tsv" "$T/pus-before.tsv"
