@@ -66,6 +66,7 @@ typedef struct {
     size_t E;       /* embedding width */
     size_t W;       /* input width */
     model_mlp mlp;  /* W -> ... -> D */
+    int unit;       /* its output scaled to length 1 (cfg.temperature > 0) */
 } model_tower;
 
 /* One named tensor of the block. */
@@ -85,6 +86,10 @@ typedef struct {
     int wide;       /* rating head: the MLP alone (0; files without the key),
                        or beside it the bias terms and the towers' dot (1) */
     double history_halflife; /* user_history's halflife (model_feature) */
+    double temperature; /* > 0: each tower's output has length 1 and the
+                           softmax's logits are cosines / temperature (the
+                           rating head reads the unit outputs too); 0: the
+                           outputs as they are, logits their dot products */
 } model_config;
 
 typedef struct {
@@ -108,7 +113,7 @@ typedef struct {
 
 /* Defaults: the report's dim 32 and layers 64,32, a rating head of 64,32
  * (the report's 256,128 is 4x slower for no better RMSE), the query and
- * candidate features of docs/features.md. */
+ * candidate features of docs/features.md, temperature 0.2 (cosines). */
 model_config model_config_defaults(void);
 /* Parses a comma list of widths ("64,32") or of feature names into cfg;
  * -1 and e filled on a bad list. */

@@ -52,6 +52,8 @@ static char *config_json(const model *m)
     json_object_set_new(o, "rating_layers", widths_json(m->cfg.rating_layers, m->cfg.nrating));
     if (m->cfg.wide) /* absent: the MLP head of the files before it */
         json_object_set_new(o, "rating_head", json_string("wide"));
+    if (m->cfg.temperature > 0) /* absent: dot products, as the files before it */
+        json_object_set_new(o, "temperature", json_real(m->cfg.temperature));
     json_object_set_new(o, "query", tower_json(&m->query));
     json_object_set_new(o, "cand", tower_json(&m->cand));
     json_t *train = m->train_json ? json_loads(m->train_json, 0, NULL) : NULL;
@@ -175,6 +177,11 @@ static int config_from_json(model *m, const char *text, const char *path, mlr_er
         const char *h = json_string_value(head);
         bad = !h || (strcmp(h, "wide") != 0 && strcmp(h, "mlp") != 0);
         c->wide = h && strcmp(h, "wide") == 0;
+    }
+    json_t *temp = o ? json_object_get(o, "temperature") : NULL;
+    if (!bad && temp) {
+        c->temperature = json_is_number(temp) ? json_number_value(temp) : -1;
+        bad = !(c->temperature > 0 && c->temperature <= 1e6);
     }
     json_t *train = o ? json_object_get(o, "train") : NULL;
     if (!bad && train)

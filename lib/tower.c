@@ -2,6 +2,7 @@
  * the first layer, embed and predict (see tower.h). */
 #include "tower.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -461,9 +462,44 @@ static void embed_part(int th, int nt, void *arg)
             rows[r] = s + r;
         const float *y = model_tower_forward(t, &a, j->in, rows, B);
         memcpy(j->out + s * D, y, B * D * sizeof(float));
+        if (t->unit)
+            model_unit_rows(j->out + s * D, NULL, B, D);
     }
     if (ready)
         model_acts_free(&a);
+}
+
+void model_unit_rows(float *x, float *len, size_t n, size_t D)
+{
+    for (size_t r = 0; r < n; r++) {
+        float *v = x + r * D;
+        double ss = 0;
+        for (size_t k = 0; k < D; k++)
+            ss += (double)v[k] * v[k];
+        double l = sqrt(ss);
+        if (len)
+            len[r] = (float)l;
+        float f = l > 0 ? (float)(1.0 / l) : 0.0f;
+        for (size_t k = 0; k < D; k++)
+            v[k] *= f;
+    }
+}
+
+void model_unit_backward(float *g, const float *u, const float *len, size_t n, size_t D)
+{
+    for (size_t r = 0; r < n; r++) {
+        float *gr = g + r * D;
+        const float *ur = u + r * D;
+        if (!(len[r] > 0)) {
+            memset(gr, 0, D * sizeof(float));
+            continue;
+        }
+        double dot = 0;
+        for (size_t k = 0; k < D; k++)
+            dot += (double)ur[k] * gr[k];
+        for (size_t k = 0; k < D; k++)
+            gr[k] = (float)((gr[k] - ur[k] * dot) / len[r]);
+    }
 }
 
 void model_embed_threads(const model_tower *t, const model_input *in, float *out, int threads)
@@ -511,6 +547,11 @@ void model_predict(const model *m, const model_input *qin, const model_input *ci
         const float *c = model_tower_forward(&m->cand, &ca, cin, rows, B);
         nn_copy_cols(z, 2 * D, q, D, B, D);
         nn_copy_cols(z + D, 2 * D, c, D, B, D);
+        if (m->query.unit) /* the rating head reads the unit outputs */
+            for (size_t r = 0; r < B; r++) {
+                model_unit_rows(z + r * 2 * D, NULL, 1, D);
+                model_unit_rows(z + r * 2 * D + D, NULL, 1, D);
+            }
         memcpy(out + s, model_mlp_forward(&m->rating, &ra, z, B), B * sizeof(float));
         model_rating_wide(m, z, B, out + s);
     }

@@ -96,4 +96,11 @@ void model_mlp_backward(model_mlp *m, model_acts *a, const float *x, float *dx, 
 void model_mlp_backward_into(const model_mlp *m, model_acts *a, size_t lmin, const float *x,
                              float *dx, size_t B, float *const *dw, float *const *db);
 
+/* Rows of x (n, D) scaled to length 1 in place, their lengths into len
+ * (NULL: not kept); a zero row stays zero (length 0). */
+void model_unit_rows(float *x, float *len, size_t n, size_t D);
+/* g (n, D), the gradient at the unit rows u = x / |x| (len: |x|), taken
+ * back to x in place: (g - u (u . g)) / |x|; 0 where |x| = 0. */
+void model_unit_backward(float *g, const float *u, const float *len, size_t n, size_t D);
+
 #endif

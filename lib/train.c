@@ -152,6 +152,9 @@ model_batch *model_batch_new_cand(const model *m, const model_input *qin, const 
         b->blocks[k] = b->w[k].g;
     b->q = xmalloc(cap * D * sizeof(float));
     b->c = xmalloc(ccap * D * sizeof(float));
+    b->qt = xmalloc(cap * D * sizeof(float));
+    b->qlen = xmalloc((cap ? cap : 1) * sizeof(float));
+    b->clen = xmalloc((ccap ? ccap : 1) * sizeof(float));
     b->shift = xmalloc(ccap * sizeof(float));
     b->label = xmalloc(cap * sizeof(int32_t));
     b->count = xmalloc(ccap * sizeof(int32_t));
@@ -203,6 +206,9 @@ void model_batch_free(model_batch *b)
     mlr_pool_free(b->pool);
     free(b->q);
     free(b->c);
+    free(b->qt);
+    free(b->qlen);
+    free(b->clen);
     free(b->shift);
     free(b->label);
     free(b->count);
@@ -490,6 +496,13 @@ static void phase_forward(int t, int nt, void *arg)
     memcpy(b->q + lo * D, q, (hi - lo) * D * sizeof(float));
     const float *c = model_tower_forward(&j->m->cand, &w->ca, j->cin, b->cand_rows + ulo, uhi - ulo);
     memcpy(b->c + ulo * D, c, (uhi - ulo) * D * sizeof(float));
+    if (j->m->query.unit) {
+        double inv = 1.0 / j->m->cfg.temperature;
+        model_unit_rows(b->q + lo * D, b->qlen + lo, hi - lo, D);
+        model_unit_rows(b->c + ulo * D, b->clen + ulo, uhi - ulo, D);
+        for (size_t k = lo * D; k < hi * D; k++)
+            b->qt[k] = (float)(b->q[k] * inv);
+    }
     float *colbias = NULL; /* the log-Q correction of its items, then their shifts */
     if (j->lo->logq && j->lo->negatives != MODEL_NEG_ALL) { /* ALL: the exact softmax */
         colbias = b->shift + ulo;
@@ -516,6 +529,7 @@ static void phase_losses(int t, int nt, void *arg)
     size_t r0, r1, D = j->D, U = j->U;
     mlr_pool_range(j->B, t, nt, &r0, &r1);
     size_t Bt = r1 - r0;
+    int unit = j->m->query.unit;
     float *dq = w->qa.dh[j->m->query.mlp.n - 1];
     memset(dq, 0, Bt * D * sizeof(float));
     memset(w->dc, 0, U * D * sizeof(float));
@@ -527,7 +541,8 @@ static void phase_losses(int t, int nt, void *arg)
             w->logits = xmalloc(w->lcap * sizeof(float));
         }
         float *logits = w->logits;
-        const float *q = b->q + r0 * D;
+        /* with a temperature the logits are cosines / temperature */
+        const float *q = (unit ? b->qt : b->q) + r0 * D;
         nn_logits_forward(logits, q, b->c, b->shift, Bt, U, D);
         if (lo->seen)
             mask_seen(j, logits, r0, r1);
@@ -537,12 +552,17 @@ static void phase_losses(int t, int nt, void *arg)
                                                          b->count, lo->remove_hits,
                                                          lo->retrieval_weight * (double)Bt, Bt, U);
         nn_logits_backward(dq, w->dc, logits, w->rowscale, w->dqs, q, b->c, Bt, U, D);
+        if (unit) /* from q / temperature to q */
+            for (size_t k = 0; k < Bt * D; k++)
+                dq[k] = (float)(dq[k] / j->m->cfg.temperature);
         w->flops += 6.0 * (double)Bt * (double)U * (double)D;
     }
     if (lo->rating_weight > 0 && j->ratings && Bt) {
         w->rating = rating_pass(j->m, w, b, r0, Bt, j->B, D, lo->rating_weight);
         w->flops += mlp_flops(&j->m->rating, Bt);
     }
+    if (unit) /* through q / |q| to the tower's output */
+        model_unit_backward(dq, b->q + r0 * D, b->qlen + r0, Bt, D);
 }
 
 /* Phase 3: dc of the piece's items summed over the pieces (in order),
@@ -560,6 +580,8 @@ static void phase_backward(int t, int nt, void *arg)
     memcpy(dc, b->w[0].dc + ulo * D, (uhi - ulo) * D * sizeof(float));
     for (int s = 1; s < nt; s++) /* 1 x part is part: the plain sum, vectorised */
         nn_axpy(dc, 1.0f, b->w[s].dc + ulo * D, (uhi - ulo) * D);
+    if (m->cand.unit) /* through c / |c| to the tower's output */
+        model_unit_backward(dc, b->c + ulo * D, b->clen + ulo, uhi - ulo, D);
     float *g = w->g ? w->g : m->grads;
     /* the last step's rows, which the other pieces read until its end */
     for (size_t i = 0; i < m->query.nfeat; i++)

@@ -41,7 +41,10 @@ struct model_batch {
     float **blocks;          /* (pieces) their gradient blocks: m->grads, w[1].g, ... */
     size_t *chunk_off, *chunk_n, nchunks; /* the dense tensors cut in pieces: the
                                              reduce phase's threads take them in turn */
-    float *q, *c;            /* (B, D) and (U, D) tower outputs */
+    float *q, *c;            /* (B, D) and (U, D) tower outputs (unit ones: the
+                                model's temperature > 0) */
+    float *qt;               /* (B, D) with a temperature: q / temperature */
+    float *qlen, *clen;      /* (B), (U) with a temperature: the lengths before */
     float *shift;            /* (U) each column's logit shift: log count - log q */
     int32_t *label, *count;  /* (B), (U) */
     size_t *cand_rows;       /* (U) a row of each distinct item */

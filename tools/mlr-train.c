@@ -99,6 +99,9 @@ static const char USAGE[] =
     "      --rating-decay X          L2 on the rating head's weights: + X/2 |w|^2 (default 0)\n"
     "      --history-halflife N      pool user_history by recency: its k-th newest item weighs\n"
     "                                2^(-k/N), the weights summing to 1 (default 0: the mean)\n"
+    "      --temperature T           each tower's output scaled to length 1 and the softmax's\n"
+    "                                logits their cosine / T (Yi et al. 2019); 0: the plain\n"
+    "                                dot product (default 0.2)\n"
     "      --retrieval-weight X      weight of the in-batch softmax loss, summed over\n"
     "                                the batch as TFRS (default 1)\n"
     "      --rating-weight X         weight of the mean squared rating error (default 100)\n"
@@ -159,7 +162,7 @@ enum {
     OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_SEEN, OPT_VEXCL, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
     OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_NO_LOGQ, OPT_IDDROP, OPT_PATIENCE,
     OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT, OPT_NEG, OPT_HEAD, OPT_RDECAY, OPT_NO_PIN,
-    OPT_HALFLIFE
+    OPT_HALFLIFE, OPT_TEMP
 };
 
 static const struct option LONGS[] = {
@@ -176,6 +179,7 @@ static const struct option LONGS[] = {
     {"rating-head", required_argument, NULL, OPT_HEAD},
     {"rating-decay", required_argument, NULL, OPT_RDECAY},
     {"history-halflife", required_argument, NULL, OPT_HALFLIFE},
+    {"temperature", required_argument, NULL, OPT_TEMP},
     {"retrieval-weight", required_argument, NULL, OPT_RETW},
     {"rating-weight", required_argument, NULL, OPT_RATW},
     {"remove-accidental-hits", no_argument, NULL, OPT_HITS},
@@ -300,6 +304,11 @@ static void parse_one(options *o, int c, const char *arg)
         break;
     case OPT_RDECAY: o->rating_decay = opt_nonneg("--rating-decay", arg); break;
     case OPT_HALFLIFE: o->cfg.history_halflife = opt_nonneg("--history-halflife", arg); break;
+    case OPT_TEMP:
+        o->cfg.temperature = opt_nonneg("--temperature", arg);
+        if (o->cfg.temperature > 1e6)
+            mlr_usage_die("--temperature: '%s' is above 1e6", arg);
+        break;
     case OPT_OPT:
         if (strcmp(arg, "adagrad") == 0)
             o->opt.kind = OPT_ADAGRAD;
@@ -384,6 +393,7 @@ static const char *default_of(const options *d, const char *name, char *buf, siz
     else if (!strcmp(name, "rating-head")) snprintf(buf, cap, "%s", d->cfg.wide ? "wide" : "mlp");
     else if (!strcmp(name, "rating-decay")) snprintf(buf, cap, "%g", d->rating_decay);
     else if (!strcmp(name, "history-halflife")) snprintf(buf, cap, "%g", d->cfg.history_halflife);
+    else if (!strcmp(name, "temperature")) snprintf(buf, cap, "%g", d->cfg.temperature);
     else if (!strcmp(name, "id-dropout")) snprintf(buf, cap, "%g", d->id_dropout);
     else if (!strcmp(name, "optimizer")) snprintf(buf, cap, "%s", d->opt.kind == OPT_ADAM ? "adam" : "adagrad");
     else if (!strcmp(name, "lr")) snprintf(buf, cap, "%g", d->opt.lr);

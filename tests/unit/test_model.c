@@ -71,6 +71,7 @@ static model_config tiny_config(int with_rating)
     c.layers[1] = 3;
     c.nrating = 1;
     c.rating_layers[0] = 5;
+    c.temperature = 0; /* the plain dot product unless a test asks */
     model_parse_features(with_rating ? "user_id,timestamp,rating" : "user_id,timestamp",
                          c.query, &c.nquery, NULL);
     model_parse_features("item_id,item_genres", c.cand, &c.ncand, NULL);
@@ -171,6 +172,8 @@ static double bag_halflife;
  * users' items of the six rows, built by each case), or NULL. */
 static model_seen seen_rows;
 static const model_seen *mask_seen;
+/* The gradient checks' model's temperature (0: dot products). */
+static double fd_temperature;
 
 /* The gradient checks' model: the tiny one on 6 users and 7 items, seed
  * 11, its embeddings larger than Keras' +-0.05 so every path carries a
@@ -180,6 +183,7 @@ static int fd_model(model *m, mlr_spec *spec, int with_rating, mlr_err *e)
     make_spec(spec, 6, 7);
     model_config cfg = tiny_config(with_rating);
     cfg.wide = head_wide;
+    cfg.temperature = fd_temperature;
     mlr_rng rng;
     mlr_rng_seed(&rng, 11);
     if (model_build(m, &cfg, spec, 0, &rng, e) < 0)
@@ -193,6 +197,12 @@ static int fd_model(model *m, mlr_spec *spec, int with_rating, mlr_err *e)
     if (head_wide)
         m->dot[0] = 0.7f;
     m->cand.feat[1].halflife = bag_halflife; /* item_genres */
+    /* Unit outputs: a row whose ReLUs are all off would be the zero vector
+     * at zero biases, where x / |x| has no derivative; biases away from 0. */
+    model_tower *tw[2] = {&m->query, &m->cand};
+    for (int s = 0; fd_temperature > 0 && s < 2; s++)
+        for (size_t k = 0; k < tw[s]->mlp.width[tw[s]->mlp.n]; k++)
+            tw[s]->mlp.b[tw[s]->mlp.n - 1][k] = 0.4f * (float)mlr_rng_uniform(&rng) + 0.1f;
     return 0;
 }
 
@@ -406,6 +416,99 @@ static void test_gradient_mask_seen(void)
     fd_case_neg(MODEL_NEG_MIXED, 5, 1, 1, 3, &U);
     mask_seen = NULL;
     model_seen_free(&seen_rows);
+}
+
+/* The gradient through unit outputs and cosines / temperature, into both
+ * losses (the rating head reads the unit outputs): in-batch with log-Q
+ * and accidental hits, the wide and the MLP head, 3 threads, over the
+ * catalogue and mixed. */
+static void test_gradient_temperature(void)
+{
+    size_t U;
+    fd_temperature = 0.2;
+    fd_case(1, 1, 0, 1.0, 0.5);
+    head_wide = 1;
+    fd_case(0, 1, 1, 1.0, 0.5);
+    fd_case_threads(0, 1, 0, 1.0, 1.0, 3, MODEL_FL_AUTO);
+    fd_case_neg(MODEL_NEG_ALL, 0, 0, 1, 1, &U);
+    head_wide = 0;
+    fd_case_neg(MODEL_NEG_MIXED, 5, 1, 1, 3, &U);
+    fd_temperature = 0;
+}
+
+/* A model with a temperature serves what it trains: model_embed's rows
+ * have length 1, the step's cross-entropy over the catalogue is the
+ * softmax of their inner products / temperature, and its squared rating
+ * error is model_predict's (the rating head reads the unit outputs). */
+static void test_temperature_serves_as_trained(void)
+{
+    mlr_spec spec;
+    model m;
+    mlr_err e;
+    fd_temperature = 0.25;
+    head_wide = 1;
+    CHECKF(fd_model(&m, &spec, 0, &e) == 0, "%s", e.msg);
+    fd_temperature = 0;
+    head_wide = 0;
+    model_catalogue cat;
+    int32_t row[7];
+    catalogue(&cat, row);
+    model_input q, c;
+    inputs(&q, &c, 0);
+    model_loss_opts lo = {1.0, 1.0, 0, NULL, 0.0, NULL, MODEL_NEG_ALL, &cat, 0, NULL, 0.0, NULL};
+    model_batch *b = model_batch_new_cand(&m, &q, &cat.in, 7, N, 6, 1);
+    size_t rows[N] = {0, 1, 2, 3, 4, 5};
+    model_step_stats st;
+    model_forward_backward(&m, b, &lo, &q, &cat.in, item, rating, rows, N, &st);
+    size_t D = model_out_width(&m);
+    float qe[N * 3], ce[6 * 3], pred[N];
+    CHECK(D == 3);
+    model_embed(&m.query, &q, qe);
+    model_embed(&m.cand, &cat.in, ce);
+    double want = 0.0, len = 0.0, mse = 0.0;
+    for (size_t r = 0; r < N; r++) {
+        double sum = 0.0, own = 0.0, ss = 0.0;
+        for (size_t d = 0; d < D; d++)
+            ss += (double)qe[r * D + d] * qe[r * D + d];
+        len = fmax(len, fabs(sqrt(ss) - 1.0));
+        for (size_t k = 0; k < 6; k++) {
+            double z = 0.0;
+            for (size_t d = 0; d < D; d++)
+                z += (double)qe[r * D + d] * ce[k * D + d];
+            z /= 0.25;
+            if (cat_item[k] == item[r])
+                own = z;
+            sum += exp(z);
+        }
+        want += log(sum) - own;
+    }
+    want /= N;
+    CHECKF(len < 1e-6, "a query embedding's length is 1 +- %g", len);
+    CHECKF(fabs(st.retrieval - want) < 1e-4, "step %g, from the embeddings %g", st.retrieval, want);
+    /* the step's rating error: the head on the unit embeddings of each
+     * row's user and the catalogue's row of its item (what mlr-train's
+     * validation and mlr-recommend run) */
+    float cr[N * 3], ci[N * 3], pr[N];
+    for (size_t r = 0; r < N; r++)
+        for (size_t k = 0; k < 6; k++)
+            if (cat_item[k] == item[r])
+                memcpy(cr + r * D, ce + k * D, D * sizeof(float));
+    model_rating(&m, qe, cr, N, pred);
+    for (size_t r = 0; r < N; r++)
+        mse += (pred[r] - rating[r]) * (pred[r] - rating[r]);
+    mse /= N;
+    /* and model_predict (mlr-predict) runs the head on them too */
+    model_embed(&m.cand, &c, ci);
+    model_rating(&m, qe, ci, N, pred);
+    model_predict(&m, &q, &c, pr);
+    double diff = 0.0;
+    for (size_t r = 0; r < N; r++)
+        diff = fmax(diff, fabs(pr[r] - pred[r]));
+    CHECKF(diff < 1e-5, "model_predict and the head on the embeddings differ by %g", diff);
+    CHECKF(fabs(st.rating - mse) < 1e-4 * (1 + mse), "step %g, model_predict %g", st.rating, mse);
+    model_batch_free(b);
+    model_free(&m);
+    mlr_spec_free(&spec);
 }
 
 /* The masked cross-entropy is the softmax over the columns left: the
@@ -647,6 +750,36 @@ static void test_save_load(void)
     mlr_spec_free(&spec);
 }
 
+/* The temperature is the model's: saved and loaded with it (both towers
+ * unit then); a model without one (the files before it) loads as 0. */
+static void test_save_load_temperature(void)
+{
+    mlr_spec spec;
+    model m, l;
+    mlr_err e;
+    make_spec(&spec, 6, 7);
+    model_config cfg = tiny_config(0);
+    cfg.temperature = 0.2;
+    mlr_rng rng;
+    mlr_rng_seed(&rng, 5);
+    CHECKF(model_build(&m, &cfg, &spec, 0, &rng, &e) == 0, "%s", e.msg);
+    CHECK(m.query.unit && m.cand.unit);
+    CHECKF(model_save(&m, path_in("t.safetensors"), &e) == 0, "%s", e.msg);
+    CHECKF(model_load(&l, path_in("t.safetensors"), &e) == 0, "%s", e.msg);
+    CHECK(l.cfg.temperature == 0.2 && l.query.unit && l.cand.unit);
+    model_free(&l);
+    model_free(&m);
+    mlr_spec_free(&spec);
+    CHECK(build(&m, 6, 7, 3, &spec) == 0);
+    CHECK(!m.query.unit && !m.cand.unit);
+    CHECKF(model_save(&m, path_in("t0.safetensors"), &e) == 0, "%s", e.msg);
+    CHECKF(model_load(&l, path_in("t0.safetensors"), &e) == 0, "%s", e.msg);
+    CHECK(l.cfg.temperature == 0 && !l.query.unit && !l.cand.unit);
+    model_free(&l);
+    model_free(&m);
+    mlr_spec_free(&spec);
+}
+
 /* Rewrites m's file leaving out tensor `drop`, renaming it, or with other
  * metadata, and expects model_load to refuse with `words`. */
 static void refused(model *m, const char *drop, const char *shape_of, const char *version,
@@ -841,6 +974,8 @@ int main(void)
     RUN(test_gradient_negatives_all);
     RUN(test_gradient_negatives_mixed);
     RUN(test_gradient_mask_seen);
+    RUN(test_gradient_temperature);
+    RUN(test_temperature_serves_as_trained);
     RUN(test_mask_seen_loss);
     RUN(test_training_lowers_loss_and_repeats);
     RUN(test_threads_repeat);
@@ -848,6 +983,7 @@ int main(void)
     RUN(test_gradient_decay_bag);
     RUN(test_save_load);
     RUN(test_save_load_wide);
+    RUN(test_save_load_temperature);
     RUN(test_load_refusals);
     RUN(test_warm_start);
     RUN(test_build_refusals);
