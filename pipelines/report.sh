@@ -97,9 +97,10 @@ fi
     echo "## Example recommendations"
     echo
     echo "From \`mlr-recommend\` on \`model/served\` (docs/serving.md). The score is the retrieval score,"
-    echo "the inner product of the user's and the item's embeddings: it orders one user's items (exp(score)"
-    echo "is proportional to the model's chance that the user picks the item) and is not comparable between"
-    echo "users; the predicted rating is the rating head's estimate in stars."
+    echo "the inner product of the user's and the item's embeddings (their cosine: both have length 1 at the"
+    echo "default temperature T): it orders one user's items (exp(score / T) is proportional to the model's"
+    echo "chance that the user picks the item) and is not comparable between users; the predicted rating"
+    echo "is the rating head's estimate in stars."
     echo
     if [ -s "$run/recommendations.md" ]; then cat "$run/recommendations.md"; else echo "(none made)"; fi
     echo
