@@ -84,7 +84,8 @@ static void usage(FILE *fp)
         "                    for each k reported, a row per user in the test rows' order;\n"
         "                    their means are the figures above. For paired comparisons\n"
         "                    of two recommenders on the same users (written atomically,\n"
-        "                    with the output: both or neither)\n"
+        "                    with the output: both or neither; '-': stdout, the figures\n"
+        "                    then to --output FILE)\n"
         "  --block B         query rows held at a time (default 1024)\n"
         "  --threads T       worker threads (default: the number of CPUs)\n"
         "  -o, --output FILE\n"
@@ -148,6 +149,8 @@ static options parse_args(int argc, char **argv)
         mlr_usage_die("--user-figures needs --train and --queries/--items or --topk (the per-user figures)");
     if (o.user_figures && o.output && strcmp(o.user_figures, o.output) == 0)
         mlr_usage_die("--user-figures and --output name the same file '%s'", o.output);
+    if (o.user_figures && strcmp(o.user_figures, "-") == 0 && (!o.output || strcmp(o.output, "-") == 0))
+        mlr_usage_die("--user-figures - and the figures would both go to stdout: give --output FILE");
     return o;
 }
 

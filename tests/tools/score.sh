@@ -222,6 +222,11 @@ expect_fail "score --user-figures without --train" 2 "user-figures needs --train
     mlr-score --test "$E/test.tsv" --queries "$E/Q.npy" --items "$E/I.npy" --user-figures "$T/x.tsv"
 expect_fail "score --user-figures with predictions alone" 2 "user-figures needs" \
     mlr-score --test "$E/test.tsv" --train "$E/train.tsv" --pred "$E/pred.tsv" --user-figures "$T/x.tsv"
+expect_fail "score --user-figures - with the figures on stdout" 2 "both go to stdout" \
+    mlr-score --test "$E/test.tsv" --train "$E/train.tsv" --topk "$T/l.tsv" --user-figures -
+mlr-score --test "$E/test.tsv" --train "$E/train.tsv" --queries "$E/Q.npy" --items "$E/I.npy" \
+    --at 10,5 --user-figures - --output "$T/pus-file.tsv" >"$T/pu-stdout.tsv"
+same "score --user-figures -: the table on stdout" "$T/pu-stdout.tsv" "$T/pu.tsv"
 expect_fail "score --user-figures and --output the same file" 2 "name the same file" \
     mlr-score --test "$E/test.tsv" --train "$E/train.tsv" --topk "$T/l.tsv" --user-figures "$T/x.tsv" \
     --output "$T/x.tsv"
