@@ -547,11 +547,8 @@ void model_predict(const model *m, const model_input *qin, const model_input *ci
         const float *c = model_tower_forward(&m->cand, &ca, cin, rows, B);
         nn_copy_cols(z, 2 * D, q, D, B, D);
         nn_copy_cols(z + D, 2 * D, c, D, B, D);
-        if (m->query.unit) /* the rating head reads the unit outputs */
-            for (size_t r = 0; r < B; r++) {
-                model_unit_rows(z + r * 2 * D, NULL, 1, D);
-                model_unit_rows(z + r * 2 * D + D, NULL, 1, D);
-            }
+        if (m->query.unit) /* the rating head reads the unit outputs: z's halves */
+            model_unit_rows(z, NULL, 2 * B, D);
         memcpy(out + s, model_mlp_forward(&m->rating, &ra, z, B), B * sizeof(float));
         model_rating_wide(m, z, B, out + s);
     }

@@ -12,6 +12,7 @@
 #include "serve.h"
 #include "table.h"
 #include "topk.h"
+#include "tower.h"
 
 typedef struct {
     const char *served, *users, *new_users, *rated, *allow, *deny, *output;
@@ -520,18 +521,13 @@ static uint32_t *seen_candidates(const mlr_served *s, const candidates *c, const
     return x;
 }
 
-/* Unit rows of the catalogue's embeddings (zero rows stay zero). */
+/* A copy of the catalogue's embeddings with unit rows (zero rows stay
+ * zero). */
 static float *unit_rows(const float *x, size_t n, size_t d)
 {
     float *u = xmalloc((n * d + 1) * sizeof *u);
-    for (size_t i = 0; i < n; i++) {
-        double ss = 0;
-        for (size_t j = 0; j < d; j++)
-            ss += (double)x[i * d + j] * x[i * d + j];
-        float inv = ss > 0 ? (float)(1 / sqrt(ss)) : 0;
-        for (size_t j = 0; j < d; j++)
-            u[i * d + j] = x[i * d + j] * inv;
-    }
+    memcpy(u, x, n * d * sizeof *u);
+    model_unit_rows(u, NULL, n, d);
     return u;
 }
 
