@@ -436,6 +436,33 @@ static void test_gradient_temperature(void)
     fd_temperature = 0;
 }
 
+/* The mean cross-entropy of the six rows over the catalogue, computed
+ * apart from the step: qe (N, D) and ce (6, D) from model_embed, each
+ * logit their inner product / scale; with `masked` a row's user's items
+ * in other rows are out of its softmax (--mask-seen). */
+static double catalogue_xent(const float *qe, const float *ce, size_t D, double scale, int masked)
+{
+    double want = 0.0;
+    for (size_t r = 0; r < N; r++) {
+        double sum = 0.0, own = 0.0;
+        for (size_t k = 0; k < 6; k++) {
+            int other = 0; /* an item of this row's user in another row */
+            for (size_t i = 0; masked && i < N; i++)
+                other |= i != r && user[i] == user[r] && item[i] == cat_item[k];
+            double z = 0.0;
+            for (size_t d = 0; d < D; d++)
+                z += (double)qe[r * D + d] * ce[k * D + d];
+            z /= scale;
+            if (cat_item[k] == item[r])
+                own = z;
+            if (!other)
+                sum += exp(z);
+        }
+        want += log(sum) - own;
+    }
+    return want / N;
+}
+
 /* A model with a temperature serves what it trains: model_embed's rows
  * have length 1, the step's cross-entropy over the catalogue is the
  * softmax of their inner products / temperature, and its squared rating
@@ -465,24 +492,13 @@ static void test_temperature_serves_as_trained(void)
     CHECK(D == 3);
     model_embed(&m.query, &q, qe);
     model_embed(&m.cand, &cat.in, ce);
-    double want = 0.0, len = 0.0, mse = 0.0;
+    double want = catalogue_xent(qe, ce, D, 0.25, 0), len = 0.0, mse = 0.0;
     for (size_t r = 0; r < N; r++) {
-        double sum = 0.0, own = 0.0, ss = 0.0;
+        double ss = 0.0;
         for (size_t d = 0; d < D; d++)
             ss += (double)qe[r * D + d] * qe[r * D + d];
         len = fmax(len, fabs(sqrt(ss) - 1.0));
-        for (size_t k = 0; k < 6; k++) {
-            double z = 0.0;
-            for (size_t d = 0; d < D; d++)
-                z += (double)qe[r * D + d] * ce[k * D + d];
-            z /= 0.25;
-            if (cat_item[k] == item[r])
-                own = z;
-            sum += exp(z);
-        }
-        want += log(sum) - own;
     }
-    want /= N;
     CHECKF(len < 1e-6, "a query embedding's length is 1 +- %g", len);
     CHECKF(fabs(st.retrieval - want) < 1e-4, "step %g, from the embeddings %g", st.retrieval, want);
     /* the step's rating error: the head on the unit embeddings of each
@@ -539,24 +555,7 @@ static void test_mask_seen_loss(void)
     CHECK(D == 3);
     model_embed(&m.query, &q, qe);
     model_embed(&m.cand, &cat.in, ce);
-    double want = 0.0;
-    for (size_t r = 0; r < N; r++) {
-        double sum = 0.0, own = 0.0;
-        for (size_t k = 0; k < 6; k++) {
-            int other = 0; /* an item of this row's user in another row */
-            for (size_t i = 0; i < N; i++)
-                other |= i != r && user[i] == user[r] && item[i] == cat_item[k];
-            double z = 0.0;
-            for (size_t d = 0; d < D; d++)
-                z += (double)qe[r * D + d] * ce[k * D + d];
-            if (cat_item[k] == item[r])
-                own = z;
-            if (!other)
-                sum += exp(z);
-        }
-        want += log(sum) - own;
-    }
-    want /= N;
+    double want = catalogue_xent(qe, ce, D, 1.0, 1);
     CHECKF(fabs(masked.retrieval - want) < 1e-4, "masked %g, apart %g", masked.retrieval, want);
     CHECKF(masked.retrieval < all.retrieval - 1e-3, "masked %g, all %g", masked.retrieval,
            all.retrieval);
