@@ -221,14 +221,14 @@ fused() {
         --item-ids "$m/items.ids" --output "$s/fused.tsv" --user-figures "$s/users-fused.tsv"
     # Each user's figures of the three, for the paired differences.
     mlr-score --quiet --test "$s/test.tsv" --train "$s/train.tsv" --topk "$s/ease.excl.tsv" \
-        --item-ids "$m/items.ids" --output "$s/fused-check.tsv" --user-figures "$s/users-ease.tsv"
+        --item-ids "$m/items.ids" --output /dev/null --user-figures "$s/users-ease.tsv"
     run_stage "$b-model-lists" mlr-fuse --join user --weights 0,1 --k 100 \
         --output "$s/fused.excl.tsv" "$s/ease.excl.tsv" "$s/model-users.topk.tsv"
     mlr-score --quiet --test "$s/test.tsv" --train "$s/train.tsv" --topk "$s/fused.excl.tsv" \
-        --item-ids "$m/items.ids" --output "$s/fused-check.tsv" --user-figures "$s/users-model.tsv"
+        --item-ids "$m/items.ids" --output /dev/null --user-figures "$s/users-model.tsv"
     paired "$s/users-fused.tsv" "$s/users-ease.tsv" fused-ease >"$s/paired.tsv"
     paired "$s/users-model.tsv" "$s/users-ease.tsv" model-ease | tail -n +2 >>"$s/paired.tsv"
-    rm -f "$s/fused-check.tsv" "$s/model-valid.topk.tsv" "$s/fuse-valid.topk.tsv" "$s/fuse-valid.tsv" "$s/ease-valid-best.topk.tsv" \
+    rm -f "$s/model-valid.topk.tsv" "$s/fuse-valid.topk.tsv" "$s/fuse-valid.tsv" "$s/ease-valid-best.topk.tsv" \
         "$s/model-users.topk.tsv" "$s/fused.excl.tsv" "$s/ease.excl.tsv" "$s/fit-items.npy" "$s/fit-items.ids"
 }
 
