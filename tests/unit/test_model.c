@@ -287,7 +287,14 @@ static void test_gradient_plain(void)
     fd_case(0, 0, 0, 1.0, 1.0);
 }
 static void test_gradient_hits_logq(void) { fd_case(1, 1, 0, 0.5, 2.0); }
-static void test_gradient_rating_feature(void) { fd_case(0, 1, 1, 1.0, 0.5); }
+/* The label fed to the query tower, at the head's weight 0.5 and 1, with
+ * hits removed and on three threads. */
+static void test_gradient_rating_feature(void)
+{
+    fd_case(0, 1, 1, 1.0, 0.5);
+    fd_case(1, 1, 1, 1.0, 1.0);
+    fd_case_threads(1, 1, 1, 1.0, 1.0, 3, MODEL_FL_AUTO);
+}
 static void test_gradient_retrieval_only(void) { fd_case(1, 0, 0, 1.0, 0.0); }
 
 /* The wide rating head (model_rating_wide), alone and with weight decay,
@@ -427,6 +434,7 @@ static void test_gradient_temperature(void)
     size_t U;
     fd_temperature = 0.2;
     fd_case(1, 1, 0, 1.0, 0.5);
+    fd_case(0, 1, 1, 1.0, 1.0); /* the MLP head on unit outputs */
     head_wide = 1;
     fd_case(0, 1, 1, 1.0, 0.5);
     fd_case_threads(0, 1, 0, 1.0, 1.0, 3, MODEL_FL_AUTO);
