@@ -216,6 +216,18 @@ static void point_tower(model *m, model_tower *t, size_t *k)
     point_mlp(m, &t->mlp, k);
 }
 
+/* The candidate tower's item_id, which keys the popularity prior, when
+ * the configuration asks for the prior; else NULL (and no prior). */
+static const model_feature *popularity_feature(model *m)
+{
+    for (size_t i = 0; m->cfg.popularity > 0 && i < m->cand.nfeat; i++)
+        if (m->cand.feat[i].kind == MF_CAT && !strcmp(m->cand.feat[i].name, "item_id")) {
+            m->pop_feat = i;
+            return &m->cand.feat[i];
+        }
+    return NULL;
+}
+
 void model_layout(model *m)
 {
     const model_config *c = &m->cfg;
@@ -242,6 +254,9 @@ void model_layout(model *m)
         add_tensor(m, &cap, "rating.linear.weight", 0, 2 * D, NULL);
         add_tensor(m, &cap, "rating.dot.weight", 0, 1, NULL);
     }
+    const model_feature *item = popularity_feature(m);
+    if (item) /* a vector of the block that no gradient touches */
+        add_tensor(m, &cap, "cand.popularity", 0, item->vocab, NULL);
 }
 
 void model_alloc(model *m)
@@ -258,6 +273,8 @@ void model_alloc(model *m)
         m->dot = m->params + m->tensors[k].off;
         m->ddot = m->grads + m->tensors[k++].off;
     }
+    if (popularity_feature(m))
+        m->pop = m->params + m->tensors[k++].off;
 }
 
 void model_rating_wide(const model *m, const float *z, size_t B, float *pred)
@@ -339,6 +356,36 @@ void model_free(model *m)
 size_t model_out_width(const model *m)
 {
     return m->query.mlp.width[m->query.mlp.n];
+}
+
+size_t model_rank_width(const model *m)
+{
+    return model_out_width(m) + (m->pop != NULL);
+}
+
+void model_rank_rows(const model *m, int cand, const model_input *in, const float *emb, size_t n,
+                     float *out)
+{
+    size_t D = model_out_width(m), W = model_rank_width(m);
+    const int32_t *item = cand && m->pop ? in->ids[m->pop_feat] : NULL;
+    for (size_t r = n; r-- > 0;) { /* last row first: out may be emb, widened in place */
+        memmove(out + r * W, emb + r * D, D * sizeof *out);
+        if (W > D)
+            out[r * W + D] = item ? (float)m->cfg.popularity * m->pop[item[r]] : 1.0f;
+    }
+}
+
+void model_set_popularity(model *m, const int32_t *keys, size_t n)
+{
+    if (!m->pop)
+        return;
+    size_t V = m->cand.feat[m->pop_feat].vocab;
+    memset(m->pop, 0, V * sizeof *m->pop);
+    for (size_t i = 0; i < n; i++)
+        if (keys[i] >= 0 && (size_t)keys[i] < V)
+            m->pop[keys[i]] += 1.0f;
+    for (size_t v = 0; v < V; v++)
+        m->pop[v] = (float)log1p((double)m->pop[v]);
 }
 
 /* ---- data ---- */

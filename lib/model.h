@@ -90,6 +90,9 @@ typedef struct {
                            softmax's logits are cosines / temperature (the
                            rating head reads the unit outputs too); 0: the
                            outputs as they are, logits their dot products */
+    double popularity;  /* > 0: retrieval scores gain popularity x log(1 +
+                           the item's training count) (model_rank_rows);
+                           0: none, as the files before it */
 } model_config;
 
 typedef struct {
@@ -102,6 +105,11 @@ typedef struct {
      * machine's linear terms beside its pairwise one; NULL otherwise */
     float *lin, *dlin;           /* (2D) rating.linear.weight */
     float *dot, *ddot;           /* (1) rating.dot.weight */
+    /* cfg.popularity > 0 and an item_id candidate feature: log(1 + the
+     * item's count in the training rows) by item_id (cand.popularity,
+     * set by model_set_popularity, never trained); NULL otherwise */
+    float *pop;
+    size_t pop_feat;             /* item_id's feature in the candidate tower */
     size_t P;
     float *params, *grads;       /* (P) */
     size_t ntensors;
@@ -158,6 +166,25 @@ int model_input_load(model_input *in, const model_tower *t, const char *dir,
 void model_input_free(model_input *in);
 /* L of in's longest bag (1 when it has none). */
 size_t model_input_lmax(const model_input *in);
+
+/* The popularity prior (docs/model.md, "A popularity prior at serving").
+ * Training subtracts log Q from each logit, so the towers rank by how much
+ * more a user likes an item than its popularity says; ranking adds back
+ * popularity x log(1 + n), n the item's count in the training rows.
+ * Retrieval embeddings carry it as one more column: 1 in every query row,
+ * popularity x log(1 + n) in every item row, so an inner product is the
+ * towers' score plus the prior and mlr-topk, mlr-score and the scorer
+ * need not know. model_rank_width is D, or D + 1 with the prior;
+ * model_rank_rows writes out (n, that width) from emb (n, D), a tower's
+ * output for the rows of in (cand: the candidate tower's, whose item_id
+ * picks the count; else the query tower's); out may be emb, allocated
+ * for the wider rows. */
+size_t model_rank_width(const model *m);
+void model_rank_rows(const model *m, int cand, const model_input *in, const float *emb, size_t n,
+                     float *out);
+/* Sets the counts from the item_id keys of the n training rows (each
+ * below the feature's vocabulary); nothing without the prior. */
+void model_set_popularity(model *m, const int32_t *keys, size_t n);
 
 /* Fails with a hint line when DIR/spec.sha256 differs from sha: the rows
  * were encoded with another specification (encdir.c: mlr_encdir_check). */

@@ -54,6 +54,8 @@ static char *config_json(const model *m)
         json_object_set_new(o, "rating_head", json_string("wide"));
     if (m->cfg.temperature > 0) /* absent: dot products, as the files before it */
         json_object_set_new(o, "temperature", json_real(m->cfg.temperature));
+    if (m->pop) /* absent: no popularity prior, as the files before it */
+        json_object_set_new(o, "popularity", json_real(m->cfg.popularity));
     json_object_set_new(o, "query", tower_json(&m->query));
     json_object_set_new(o, "cand", tower_json(&m->cand));
     json_t *train = m->train_json ? json_loads(m->train_json, 0, NULL) : NULL;
@@ -182,6 +184,11 @@ static int config_from_json(model *m, const char *text, const char *path, mlr_er
     if (!bad && temp) {
         c->temperature = json_is_number(temp) ? json_number_value(temp) : -1;
         bad = !(c->temperature > 0 && c->temperature <= 1e6);
+    }
+    json_t *pop = o ? json_object_get(o, "popularity") : NULL;
+    if (!bad && pop) {
+        c->popularity = json_is_number(pop) ? json_number_value(pop) : -1;
+        bad = !(c->popularity > 0 && c->popularity <= 1e6);
     }
     json_t *train = o ? json_object_get(o, "train") : NULL;
     if (!bad && train)
@@ -340,7 +347,7 @@ int model_warm_start(model *m, const mlr_spec *new_spec, const model *old,
         }
     for (size_t i = 0; i < m->ntensors; i++) {
         const model_tensor *t = &m->tensors[i];
-        if (t->sparse)
+        if (t->sparse || m->params + t->off == m->pop) /* the counts: of the new rows */
             continue;
         const model_tensor *o = find_tensor(old, t->name);
         if (!o || o->rows != t->rows || o->cols != t->cols)

@@ -92,12 +92,23 @@ static int read_manifest(mlr_served *s, int verify, mlr_err *e)
 
 /* ---- the catalogue ---- */
 
+/* items (M, W) -> items (M, D) and prior (M), W = D + 1. */
+static void split_prior(mlr_served *s, size_t W)
+{
+    size_t D = s->D;
+    s->prior = xmalloc((s->M + 1) * sizeof *s->prior);
+    for (size_t i = 0; i < s->M; i++) {
+        s->prior[i] = s->items[i * W + D];
+        memmove(s->items + i * D, s->items + i * W, D * sizeof *s->items);
+    }
+}
+
 static int read_items(mlr_served *s, mlr_err *e)
 {
     char *npy = join(s->dir, "items.npy"), *ids = join(s->dir, "items.ids");
     mlr_array a;
     memset(&a, 0, sizeof a);
-    size_t rows = 0, want = s->m.cand.mlp.width[s->m.cand.mlp.n];
+    size_t rows = 0, want = model_rank_width(&s->m), D = model_out_width(&s->m);
     s->item_ids = mlr_strmap_new(0);
     int rc = mlr_npy_read(npy, MLR_F4, &a, e);
     if (rc == 0 && (a.ndim != 2 || a.shape[1] != want))
@@ -123,7 +134,9 @@ static int read_items(mlr_served *s, mlr_err *e)
     if (rc == 0) {
         s->items = a.data;
         s->M = rows;
-        s->D = want;
+        s->D = D;
+        if (want > D) /* the prior's column apart, the rows D wide as the towers' */
+            split_prior(s, want);
     } else {
         mlr_array_free(&a);
     }
@@ -352,6 +365,7 @@ void mlr_served_free(mlr_served *s)
     free(s->title);
     free(s->genres);
     free(s->items);
+    free(s->prior);
     mlr_strmap_free(s->item_ids);
     mlr_strmap_free(s->users);
     mlr_strmap_free(s->values);

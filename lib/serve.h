@@ -43,6 +43,8 @@ typedef struct {
     mlr_spec spec;
     size_t M, D;
     float *items;         /* (M, D) candidate embeddings, catalogue order */
+    float *prior;         /* (M) each item's popularity prior (the last column
+                             of items.npy: model_rank_rows), or NULL: none */
     mlr_strmap *item_ids; /* key i = catalogue index i (items.ids order) */
     char **title, **genres; /* (M) from catalogue.tsv; "" when absent */
     /* The training histories, by user: rows hist_start[u] .. hist_start[u+1]

@@ -27,8 +27,10 @@ static const char USAGE[] =
     "usage: mlr-embed --model MODEL (--rows ENCDIR | --catalogue ITEMDIR) --output X.npy\n"
     "Runs the model's query tower on every encoded row of ENCDIR (mlr-encode) or its\n"
     "candidate tower on every item of ITEMDIR (mlr-encode --as-catalogue), and writes the\n"
-    "(N, D) float32 embeddings to X.npy and the id of each row (user_id and the\n"
-    "row's item_id, or the item id) to X.ids beside it, both atomically and together,\n"
+    "(N, D) float32 embeddings (D + 1 with the model's popularity prior: the last\n"
+    "column, 1 in a query row and the item's weighted log count in an item row) to\n"
+    "X.npy and the id of each row (user_id and the row's item_id, or the item id)\n"
+    "to X.ids beside it, both atomically and together,\n"
     "X.ids first naming the model (a '#mlrec model=SHA256' line, docs/fingerprint.md;\n"
     "of several models, their set's).\n"
     "Holds the rows in memory.\n"
@@ -144,7 +146,7 @@ static int write_ids(const char *dir, int queries, size_t n, const char *path, c
 }
 
 /* The embeddings of DIR's rows by MODEL's query or candidate tower, in X
- * (allocated here: N, D). */
+ * (allocated here: N, D, or D + 1 with the popularity prior's column). */
 static int embed_one(const options *o, const char *path, const char *dir, mlr_array *x, mlr_err *e)
 {
     model m;
@@ -156,9 +158,10 @@ static int embed_one(const options *o, const char *path, const char *dir, mlr_ar
     int rc = mlr_encdir_check(dir, m.spec_sha256, e);
     if (rc == 0)
         rc = model_input_load(&in, t, dir, 0, e);
-    if (rc == 0) {
-        mlr_array_alloc(x, MLR_F4, 2, in.n, t->mlp.width[t->mlp.n]);
+    if (rc == 0) { /* the tower's output, widened in place by the prior's column */
+        mlr_array_alloc(x, MLR_F4, 2, in.n, model_rank_width(&m));
         model_embed_threads(t, &in, x->data, o->threads);
+        model_rank_rows(&m, !o->queries, &in, x->data, in.n, x->data);
     }
     model_input_free(&in);
     model_free(&m);

@@ -641,6 +641,33 @@ static void write_user(writer *w, const mlr_served *s, const request *r, const c
     }
 }
 
+/* Rows (n, D) -> (n, D + 1), the last column col[i] (col NULL: 1). */
+static float *widen(const float *x, size_t n, size_t D, const float *col, const uint32_t *at)
+{
+    float *y = xmalloc((n * (D + 1) + 1) * sizeof *y);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(y + i * (D + 1), x + i * D, D * sizeof *y);
+        y[i * (D + 1) + D] = col ? col[at[i]] : 1.0f;
+    }
+    return y;
+}
+
+/* The U queries' top K candidates; with the model's popularity prior
+ * (s->prior) each score gains the item's, as mlr-embed's columns give
+ * mlr-topk (model_rank_rows). */
+static void rank_lists(const mlr_served *s, const candidates *c, const float *qe, size_t U, size_t K,
+                       int threads, uint32_t **excl, const size_t *nexcl, mlr_hit *hits, size_t *count)
+{
+    size_t D = s->D, W = D + (s->prior != NULL);
+    float *q = s->prior ? widen(qe, U, D, NULL, NULL) : NULL;
+    float *items = s->prior ? widen(c->emb, c->n, D, s->prior, c->item) : NULL;
+    mlr_scorer *sc = mlr_scorer_new(items ? items : c->emb, c->n, W, 0, threads);
+    mlr_topk_block(sc, q ? q : qe, U, K, (const uint32_t *const *)excl, nexcl, hits, count);
+    mlr_scorer_free(sc);
+    free(q);
+    free(items);
+}
+
 static int recommend(const mlr_served *s, const options *o, writer *w, mlr_err *e)
 {
     requests q;
@@ -670,9 +697,7 @@ static int recommend(const mlr_served *s, const options *o, writer *w, mlr_err *
         for (size_t i = 0; i < U && !o->keep_seen; i++)
             excl[i] = seen_candidates(s, &c, &q.r[i], &nexcl[i]);
         mlr_hit *hits = xmalloc((U * K + 1) * sizeof *hits);
-        mlr_scorer *sc = mlr_scorer_new(c.emb, c.n, D, 0, o->threads);
-        mlr_topk_block(sc, qe, U, K, (const uint32_t *const *)excl, nexcl, hits, count);
-        mlr_scorer_free(sc);
+        rank_lists(s, &c, qe, U, K, o->threads, excl, nexcl, hits, count);
         /* the rating head on each (user, item) pair of the lists */
         size_t pairs = 0;
         for (size_t i = 0; i < U; i++)

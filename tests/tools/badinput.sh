@@ -329,9 +329,11 @@ EOF
         bad "$tool: NaN embedding" 1 "nan.npy: row 0: non-finite" run "$N/nan.npy"
         bad "$tool: inf embedding" 1 "inf.npy: row 0: non-finite" run "$N/inf.npy"
     done
-    bad "topk: query and item widths differ" 1 "wide.npy has 5 columns" \
+    # the items' width (the model's, one more with the popularity prior)
+    w=$(head -c 128 "$D/items.npy" | LC_ALL=C tr -d '\0' | LC_ALL=C sed -n "s/.*'shape': ([0-9]*, \([0-9]*\)).*/\1/p")
+    bad "topk: query and item widths differ" 1 "wide.npy has $((w + 1)) columns, .*items.npy $w" \
         mlr-topk --quiet --queries "$N/wide.npy" --items "$D/items.npy" --output "$O/out.tsv"
-    bad "score: query and item widths differ" 1 "wide.npy has 5 columns" \
+    bad "score: query and item widths differ" 1 "wide.npy has $((w + 1)) columns, .*items.npy $w" \
         mlr-score --test "$D/test.tsv" --queries "$N/wide.npy" --items "$D/items.npy" --output "$O/out.tsv"
     bad "topk: truncated .npy on stdin" 1 "stdin.*truncated" \
         sh -c 'mlr-topk --quiet --queries - --items "$1" --output "$2" < "$3"' - "$D/items.npy" "$O/out.tsv" "$N/trunc.npy"

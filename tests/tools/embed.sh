@@ -46,6 +46,21 @@ check "numpy.load reads the .npy beside a fingerprinted .ids" $PY -c 'import sys
 mlr-embed --model "$T/m.safetensors" --catalogue "$T/items" --output - | dump - >"$T/s.txt"
 same "'-' streams the npy" "$T/s.txt" "$T/i.want"
 
+# The popularity prior (weight 0.5, item k's log(1 + count) = k): one
+# more column, 1 in a query row, 0.5 k in item k's row.
+$PY "$TINY" "$T/pop.safetensors" "$SHA" popularity=0.5
+mlr-embed --model "$T/pop.safetensors" --rows "$T/enc" --output "$T/pq.npy"
+dump "$T/pq.npy" >"$T/pq.txt"
+printf "<f4 (4, 3)\n1.5 -3 1\n2.5 -5 1\n1.5 -3 1\n3.5 -7 1\n" >"$T/pq.want"
+same "the prior: a query row ends in 1" "$T/pq.txt" "$T/pq.want"
+mlr-embed --model "$T/pop.safetensors" --catalogue "$T/items" --output "$T/pi.npy"
+dump "$T/pi.npy" >"$T/pi.txt"
+printf "<f4 (3, 3)\n2 0.5 1\n1 0.5 0.5\n3 0.5 1.5\n" >"$T/pi.want"
+same "the prior: an item row ends in its weighted log count" "$T/pi.txt" "$T/pi.want"
+$PY "$TINY" "$T/nopop.safetensors" "$SHA" popularity=0.5 drop=cand.popularity
+expect_fail "the prior's counts missing" 1 "tensor 'cand.popularity' missing" \
+    mlr-embed --model "$T/nopop.safetensors" --catalogue "$T/items" --output "$T/pi.npy"
+
 # errors: nothing written, earlier outputs untouched
 cp "$T/i.npy" "$T/keep.npy"
 $PY "$TINY" "$T/drop.safetensors" "$SHA" drop=query.dense.0.weight

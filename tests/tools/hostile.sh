@@ -126,9 +126,11 @@ bounded "embed: a model from a pipe is read" 100 0 "" \
     "$D/m.st" "$D/enc" "$T/o.npy"
 
 # ---- .npy files that claim 10^12 rows: refused before allocating them
-/usr/bin/python3 - "$T/huge.npy" "$T/huge-i4.npy" <<'PY'
+# (as wide as the model's items: one more column with the popularity prior)
+/usr/bin/python3 - "$T/huge.npy" "$T/huge-i4.npy" "$D/items.npy" <<'PY'
 import struct, sys
-for path, descr, cols in ((sys.argv[1], '<f4', 4), (sys.argv[2], '<i4', None)):
+cols = int(open(sys.argv[3], 'rb').read(128).split(b"'shape': (")[1].split(b',')[1].split(b')')[0])
+for path, descr, cols in ((sys.argv[1], '<f4', cols), (sys.argv[2], '<i4', None)):
     shape = '(1000000000000, %d)' % cols if cols else '(1000000000000,)'
     d = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
     h = d + ' ' * (128 - 10 - len(d) - 1) + '\n'

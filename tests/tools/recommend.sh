@@ -48,6 +48,22 @@ printf 'user_id\n%s\n%s\n%s\n' $users >"$T/users.tsv"
 mlr-recommend --served "$S" --k 7 --users "$T/users.tsv" --output "$T/rec2.tsv"
 same "--users FILE gives the lists of the arguments" "$T/rec2.tsv" "$T/rec.tsv"
 
+# The popularity prior: the same seed with --popularity 0 trains the same
+# towers (the prior is not trained), so an item in both lists scores
+# 0.04 x log(1 + its training count) more by default (the lists are in
+# the order of their scores: checked above).
+if sh "$P/evaluate.sh" "$T/train.tsv" "$T/test.tsv" "$T/run0" --epochs 2 --quiet --popularity 0 2>"$T/log0"; then
+    mlr-recommend --served "$T/run0/served" --k 30 "$u1" >"$T/rec0.tsv"
+    mlr-recommend --served "$S" --k 30 "$u1" >"$T/recp.tsv"
+    check "the prior: each item in both lists scores 0.04 log(1 + count) more" awk -F'\t' '
+        FILENAME == ARGV[1] { if (FNR > 1) n[$2]++; next }
+        FILENAME == ARGV[2] { if (FNR > 1) s0[$3] = $4; next }
+        FNR > 1 && ($3 in s0) { k++; d = $4 - s0[$3] - 0.04 * log(1 + n[$3]); if (d > 1e-4 || d < -1e-4) bad++ }
+        END { exit !(k >= 5 && !bad) }' "$T/train.tsv" "$T/rec0.tsv" "$T/recp.tsv"
+else
+    fail "evaluate.sh --popularity 0 makes a run" "$(tail -n 3 "$T/log0" | tr '\n' ' ')"
+fi
+
 # --keep-seen: the same ranking with the seen items left in.
 mlr-recommend --served "$S" --k 60 --keep-seen "$u1" >"$T/keep.tsv"
 mlr-recommend --served "$S" --k 60 "$u1" >"$T/excl.tsv"
@@ -121,6 +137,11 @@ if "$PY" -c 'import numpy' 2>/dev/null; then
 import sys, numpy as np
 d, item, measure, out = sys.argv[1:]
 x = np.load(d + '/items.npy').astype(np.float64)
+import json, struct  # the last column is the popularity prior's, when the model has one
+f = open(d + '/model.safetensors', 'rb')
+meta = json.loads(f.read(struct.unpack('<Q', f.read(8))[0]))['__metadata__']
+if 'popularity' in json.loads(meta['config']):
+    x = x[:, :-1]
 ids = [l.rstrip('\n') for l in open(d + '/items.ids') if not l.startswith('#mlrec ')][1:]
 if measure == 'cosine':
     x = x / np.linalg.norm(x, axis=1, keepdims=True)

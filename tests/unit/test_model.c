@@ -787,6 +787,64 @@ static void test_save_load_temperature(void)
     mlr_spec_free(&spec);
 }
 
+/* The popularity prior: log(1 + count) by item_id from the training keys,
+ * one more column of the ranking rows (1 for a query, the weighted count
+ * for an item; widened in place alike), kept by the file; none without
+ * item_id among the candidate features or by default. */
+static void test_popularity_prior(void)
+{
+    mlr_spec spec;
+    model m, l;
+    mlr_err e;
+    make_spec(&spec, 6, 7);
+    model_config cfg = tiny_config(0);
+    CHECK(cfg.popularity == 0);
+    cfg.popularity = 0.5;
+    mlr_rng rng;
+    mlr_rng_seed(&rng, 5);
+    CHECKF(model_build(&m, &cfg, &spec, 0, &rng, &e) == 0, "%s", e.msg);
+    size_t D = model_out_width(&m), W = D + 1;
+    CHECK(m.pop != NULL && model_rank_width(&m) == W);
+    model_set_popularity(&m, item, N);
+    int count[7] = {0};
+    for (size_t r = 0; r < N; r++)
+        count[item[r]]++;
+    for (int v = 0; v < 7; v++)
+        CHECKF(fabsf(m.pop[v] - (float)log1p(count[v])) < 1e-6f, "item %d: %g", v, m.pop[v]);
+    model_input q, c;
+    inputs(&q, &c, 0);
+    float qe[N * 3], ce[N * 3], rq[N * 4], rc[N * 4], wide[N * 4];
+    CHECK(D == 3);
+    model_embed(&m.query, &q, qe);
+    model_embed(&m.cand, &c, ce);
+    model_rank_rows(&m, 0, &q, qe, N, rq);
+    model_rank_rows(&m, 1, &c, ce, N, rc);
+    int same = 1;
+    for (size_t r = 0; r < N; r++) {
+        same &= !memcmp(rq + r * W, qe + r * D, D * sizeof(float)) &&
+                !memcmp(rc + r * W, ce + r * D, D * sizeof(float));
+        same &= rq[r * W + D] == 1.0f && rc[r * W + D] == 0.5f * (float)log1p(count[item[r]]);
+    }
+    CHECK(same);
+    memcpy(wide, ce, sizeof ce);
+    model_rank_rows(&m, 1, &c, wide, N, wide);
+    CHECK(!memcmp(wide, rc, sizeof rc));
+    CHECKF(model_save(&m, path_in("p.safetensors"), &e) == 0, "%s", e.msg);
+    CHECKF(model_load(&l, path_in("p.safetensors"), &e) == 0, "%s", e.msg);
+    CHECK(l.cfg.popularity == 0.5 && l.pop && !memcmp(l.pop, m.pop, 7 * sizeof(float)));
+    model_free(&l);
+    model_free(&m);
+    model_parse_features("item_genres", cfg.cand, &cfg.ncand, NULL);
+    CHECKF(model_build(&m, &cfg, &spec, 0, &rng, &e) == 0, "%s", e.msg);
+    CHECK(m.pop == NULL && model_rank_width(&m) == D);
+    CHECKF(model_save(&m, path_in("p0.safetensors"), &e) == 0, "%s", e.msg);
+    CHECKF(model_load(&l, path_in("p0.safetensors"), &e) == 0, "%s", e.msg);
+    CHECK(l.cfg.popularity == 0 && l.pop == NULL);
+    model_free(&l);
+    model_free(&m);
+    mlr_spec_free(&spec);
+}
+
 /* Rewrites m's file leaving out tensor `drop`, renaming it, or with other
  * metadata, and expects model_load to refuse with `words`. */
 static void refused(model *m, const char *drop, const char *shape_of, const char *version,
@@ -991,6 +1049,7 @@ int main(void)
     RUN(test_save_load);
     RUN(test_save_load_wide);
     RUN(test_save_load_temperature);
+    RUN(test_popularity_prior);
     RUN(test_load_refusals);
     RUN(test_warm_start);
     RUN(test_build_refusals);

@@ -1,4 +1,4 @@
-# tiny-model.py OUT SHA256 [drop=NAME] [version=V] [format=F]: writes a
+# tiny-model.py OUT SHA256 [drop=NAME] [version=V] [format=F] [popularity=X]: writes a
 # hand-made mlrec model with exact weights (dim 2, one linear layer per
 # tower, no hidden rating layer) for the golden tests of mlr-embed and
 # mlr-predict. Vocabularies: user_id and item_id of size 4.
@@ -21,10 +21,13 @@ t = {
     'rating.dense.0.weight': np.array([[1], [0], [1], [0]], '<f4'),
     'rating.dense.0.bias': np.array([0.25], '<f4'),
 }
-t.pop(opts.get('drop'), None)
 config = {'dim': 2, 'layers': [2], 'rating_layers': [],
           'query': [{'name': 'user_id', 'kind': 'cat', 'size': 4}],
           'cand': [{'name': 'item_id', 'kind': 'cat', 'size': 4}]}
+if 'popularity' in opts:  # the prior's weight; item k's log(1 + count) = k
+    config['popularity'] = float(opts['popularity'])
+    t['cand.popularity'] = k
+t.pop(opts.get('drop'), None)
 header = {'__metadata__': {'format': opts.get('format', 'mlrec-model'),
                            'version': opts.get('version', '1'),
                            'config': json.dumps(config), 'spec_sha256': sha}}
