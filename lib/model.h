@@ -177,8 +177,8 @@ size_t model_input_lmax(const model_input *in);
  * need not know. model_rank_width is D, or D + 1 with the prior;
  * model_rank_rows writes out (n, that width) from emb (n, D), a tower's
  * output for the rows of in (cand: the candidate tower's, whose item_id
- * picks the count; else the query tower's); out may be emb, allocated
- * for the wider rows. */
+ * picks the count; else the query tower's, and in may be NULL); out may
+ * be emb, allocated for the wider rows. */
 size_t model_rank_width(const model *m);
 void model_rank_rows(const model *m, int cand, const model_input *in, const float *emb, size_t n,
                      float *out);

@@ -641,26 +641,31 @@ static void write_user(writer *w, const mlr_served *s, const request *r, const c
     }
 }
 
-/* Rows (n, D) -> (n, D + 1), the last column col[i] (col NULL: 1). */
-static float *widen(const float *x, size_t n, size_t D, const float *col, const uint32_t *at)
+/* The candidates' rows (n, D) with their prior after each: (n, D + 1). */
+static float *with_prior(const mlr_served *s, const candidates *c)
 {
-    float *y = xmalloc((n * (D + 1) + 1) * sizeof *y);
-    for (size_t i = 0; i < n; i++) {
-        memcpy(y + i * (D + 1), x + i * D, D * sizeof *y);
-        y[i * (D + 1) + D] = col ? col[at[i]] : 1.0f;
+    size_t D = s->D;
+    float *y = xmalloc((c->n * (D + 1) + 1) * sizeof *y);
+    for (size_t j = 0; j < c->n; j++) {
+        memcpy(y + j * (D + 1), c->emb + j * D, D * sizeof *y);
+        y[j * (D + 1) + D] = s->prior[c->item[j]];
     }
     return y;
 }
 
 /* The U queries' top K candidates; with the model's popularity prior
  * (s->prior) each score gains the item's, as mlr-embed's columns give
- * mlr-topk (model_rank_rows). */
+ * mlr-topk (model_rank_rows: the queries' column of 1). */
 static void rank_lists(const mlr_served *s, const candidates *c, const float *qe, size_t U, size_t K,
                        int threads, uint32_t **excl, const size_t *nexcl, mlr_hit *hits, size_t *count)
 {
     size_t D = s->D, W = D + (s->prior != NULL);
-    float *q = s->prior ? widen(qe, U, D, NULL, NULL) : NULL;
-    float *items = s->prior ? widen(c->emb, c->n, D, s->prior, c->item) : NULL;
+    float *q = NULL, *items = NULL;
+    if (s->prior) {
+        q = xmalloc((U * W + 1) * sizeof *q);
+        model_rank_rows(&s->m, 0, NULL, qe, U, q);
+        items = with_prior(s, c);
+    }
     mlr_scorer *sc = mlr_scorer_new(items ? items : c->emb, c->n, W, 0, threads);
     mlr_topk_block(sc, q ? q : qe, U, K, (const uint32_t *const *)excl, nexcl, hits, count);
     mlr_scorer_free(sc);
