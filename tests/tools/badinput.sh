@@ -330,7 +330,7 @@ EOF
         bad "$tool: inf embedding" 1 "inf.npy: row 0: non-finite" run "$N/inf.npy"
     done
     # the items' width (the model's, one more with the popularity prior)
-    w=$(head -c 128 "$D/items.npy" | LC_ALL=C tr -d '\0' | LC_ALL=C sed -n "s/.*'shape': ([0-9]*, \([0-9]*\)).*/\1/p")
+    w=$(npy_shape "$D/items.npy" | cut -d' ' -f2)
     bad "topk: query and item widths differ" 1 "wide.npy has $((w + 1)) columns, .*items.npy $w" \
         mlr-topk --quiet --queries "$N/wide.npy" --items "$D/items.npy" --output "$O/out.tsv"
     bad "score: query and item widths differ" 1 "wide.npy has $((w + 1)) columns, .*items.npy $w" \

@@ -127,10 +127,9 @@ bounded "embed: a model from a pipe is read" 100 0 "" \
 
 # ---- .npy files that claim 10^12 rows: refused before allocating them
 # (as wide as the model's items: one more column with the popularity prior)
-/usr/bin/python3 - "$T/huge.npy" "$T/huge-i4.npy" "$D/items.npy" <<'PY'
+/usr/bin/python3 - "$T/huge.npy" "$T/huge-i4.npy" "$(npy_shape "$D/items.npy" | cut -d' ' -f2)" <<'PY'
 import struct, sys
-cols = int(open(sys.argv[3], 'rb').read(128).split(b"'shape': (")[1].split(b',')[1].split(b')')[0])
-for path, descr, cols in ((sys.argv[1], '<f4', cols), (sys.argv[2], '<i4', None)):
+for path, descr, cols in ((sys.argv[1], '<f4', int(sys.argv[3])), (sys.argv[2], '<i4', None)):
     shape = '(1000000000000, %d)' % cols if cols else '(1000000000000,)'
     d = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
     h = d + ' ' * (128 - 10 - len(d) - 1) + '\n'

@@ -136,6 +136,11 @@ wait_rows() {
     done
 }
 
+# npy_shape FILE: a 2-D .npy's shape from its header, as "ROWS COLS".
+npy_shape() {
+    head -c 128 "$1" | LC_ALL=C tr -d '\0' | LC_ALL=C sed -n "s/.*'shape': (\([0-9]*\), \([0-9]*\)).*/\1 \2/p"
+}
+
 # f4 ROWS COLS SEED: an (ROWS, COLS) <f4 .npy of pseudo-random floats of
 # magnitude 0.01..2 on stdout (bytes written by awk, so no numpy is
 # needed; no byte is 0).
