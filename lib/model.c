@@ -216,16 +216,17 @@ static void point_tower(model *m, model_tower *t, size_t *k)
     point_mlp(m, &t->mlp, k);
 }
 
-/* The candidate tower's item_id, which keys the popularity prior, when
- * the configuration asks for the prior; else NULL (and no prior). */
-static const model_feature *popularity_feature(model *m)
+/* Whether the model has a popularity prior: the configuration asks for
+ * one and the candidate tower has an item_id, which keys it (its index
+ * into *feat). */
+static int popularity_feature(const model *m, size_t *feat)
 {
     for (size_t i = 0; m->cfg.popularity > 0 && i < m->cand.nfeat; i++)
         if (m->cand.feat[i].kind == MF_CAT && !strcmp(m->cand.feat[i].name, "item_id")) {
-            m->pop_feat = i;
-            return &m->cand.feat[i];
+            *feat = i;
+            return 1;
         }
-    return NULL;
+    return 0;
 }
 
 void model_layout(model *m)
@@ -254,9 +255,8 @@ void model_layout(model *m)
         add_tensor(m, &cap, "rating.linear.weight", 0, 2 * D, NULL);
         add_tensor(m, &cap, "rating.dot.weight", 0, 1, NULL);
     }
-    const model_feature *item = popularity_feature(m);
-    if (item) /* a vector of the block that no gradient touches */
-        add_tensor(m, &cap, "cand.popularity", 0, item->vocab, NULL);
+    if (popularity_feature(m, &m->pop_feat)) /* a vector of the block that no gradient touches */
+        add_tensor(m, &cap, "cand.popularity", 0, m->cand.feat[m->pop_feat].vocab, NULL);
 }
 
 void model_alloc(model *m)
@@ -273,7 +273,7 @@ void model_alloc(model *m)
         m->dot = m->params + m->tensors[k].off;
         m->ddot = m->grads + m->tensors[k++].off;
     }
-    if (popularity_feature(m))
+    if (popularity_feature(m, &m->pop_feat))
         m->pop = m->params + m->tensors[k++].off;
 }
 
