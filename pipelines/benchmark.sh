@@ -14,7 +14,10 @@
 #              --by user-time), validation slice cut the same way
 #   latest     ml-latest-small, random 80/20 split, seed 42
 #   folds      ML-100K's five official folds u1..u5 (crossval.sh): the RMSE
-#              beside libFM 0.8907, LIBMF 0.911 and SVD++ 0.919
+#              beside libFM 0.8907, LIBMF 0.911 and SVD++ 0.919, and on each
+#              fold the per-user figures of the model, EASE and the fused
+#              lists (chosen on the fold's own validation slice): five
+#              80/20 splits beside seed 42's, their test rows disjoint
 # Every choice is made on validation slices cut from the training rows: the
 # model's epoch (evaluate.sh's slice, cut the way the test rows were:
 # mlr-train --epochs 40 --patience 5 keeps the epoch best on it; options
@@ -44,7 +47,8 @@
 #                      rows), ease-lambda.tsv (lambda, its validation nDCG@10
 #                      and recall@10: the choice), fused.tsv and
 #                      fuse-weight.tsv (the same for the fused lists, by the
-#                      model's weight), folds/ (crossval.sh),
+#                      model's weight), folds/cv (crossval.sh),
+#                      folds/uK (fold K as a SETUP/: its model/ is cv/uK),
 #                      users-model.tsv users-ease.tsv users-fused.tsv (each
 #                      user's figures on the test rows: mlr-score
 #                      --user-figures; the model's lists are the default
@@ -53,7 +57,8 @@
 #                      nDCG@10 and recall@10, its standard error, how many
 #                      users each served better)
 #   results.tsv        setup, recommender, metric, value: every figure, long
-#   report.tsv field.tsv paired.tsv folds.tsv targets.tsv   the tables, as TSV
+#   report.tsv field.tsv paired.tsv folds.tsv folds-users.tsv targets.tsv
+#                      the tables, as TSV
 #   benchmark.md       the same tables as Markdown
 #   --data DIR      holds ml-100k/ and ml-latest-small/ (default
 #                   $MLR_DATA_DIR, else data/); a setup whose data is
@@ -281,6 +286,19 @@ setup() {
     fused "$sname" "$s"
 }
 
+# fold_lists uK: the baselines and the fused lists on official fold K, as
+# setup() makes them, beside the model crossval.sh trained there (its
+# fold folder is an evaluate.sh folder: prepare.sh, then train-eval.sh).
+fold_lists() {
+    s=$out/folds/$1
+    mkdir -p "$s"
+    ln -s "../cv/$1" "$s/model"
+    ln -s "../cv/$1/train.tsv" "$s/train.tsv"
+    ln -s "../cv/$1/test.tsv" "$s/test.tsv"
+    baselines "fold-$1" "$s" ""
+    fused "fold-$1" "$s"
+}
+
 if [ "$tables" = 0 ]; then
     seedopt="--seeds $seeds" # always: crossval.sh's default is not evaluate.sh's
     ml100k= latest=
@@ -307,7 +325,8 @@ if [ "$tables" = 0 ]; then
             mkdir -p "$out/folds"
             # shellcheck disable=SC2086
             sh "$mlr_pipelines/crossval.sh" --data "$ml100k" --jobs "$jobs" $seedopt "$out/folds/cv" "$@" \
-                2>"$out/folds/log" || die "folds: crossval.sh failed: $(tail -n 1 "$out/folds/log")" ;;
+                2>"$out/folds/log" || die "folds: crossval.sh failed: $(tail -n 1 "$out/folds/log")"
+            for k in 1 2 3 4 5; do fold_lists "u$k"; done ;;
         esac
     done
 fi
@@ -322,8 +341,8 @@ tmp=$(beside "$out/results.tsv") || exit 1
 trap 'rm -f -- "$tmp"' EXIT
 {
     printf 'setup\trecommender\tmetric\tvalue\n'
-    for st in random user-time latest; do
-        s=$out/$st
+    for st in random user-time latest fold-u1 fold-u2 fold-u3 fold-u4 fold-u5; do
+        case $st in fold-*) s=$out/folds/${st#fold-} ;; *) s=$out/$st ;; esac
         [ -f "$s/model/metrics.tsv" ] || continue
         for f in model:model/metrics.tsv model-valid:model/valid-metrics.tsv pop:pop.tsv ease:ease.tsv fused:fused.tsv \
             user-model:user-model/metrics.tsv user-model-valid:user-model/valid-metrics.tsv; do
@@ -409,6 +428,23 @@ awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
           print "libFM (user and item features)", "0.8907", "published"
           print "LIBMF", "0.911", "published"
           print "SVD++", "0.919", "published" }' "$R" >"$out/folds.tsv"
+# The five folds per user: each fold's figures, then their mean and sd
+# over the folds (the differences are each fold's paired means).
+awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
+    END { if (!(("fold-u1", "model", "ndcg@10") in v)) exit
+          print "fold", "model nDCG@10", "EASE nDCG@10", "fused nDCG@10", "model recall@10", "EASE recall@10",
+                "fused recall@10", "fused - EASE nDCG@10", "model - EASE nDCG@10", "fused - EASE recall@10",
+                "EASE lambda", "fused: model weight"
+          split("model:ndcg@10 ease:ndcg@10 fused:ndcg@10 model:recall@10 ease:recall@10 fused:recall@10 " \
+                "fused-ease:ndcg@10_diff model-ease:ndcg@10_diff fused-ease:recall@10_diff", c, " ")
+          for (k = 1; k <= 5; k++) { f = "fold-u" k; if (!((f, "model", "ndcg@10") in v)) exit
+              l = "u" k; for (j = 1; j <= 9; j++) { split(c[j], rm, ":"); x[k, j] = v[f, rm[1], rm[2]]; l = l OFS x[k, j] }
+              print l, v[f, "ease", "lambda"], v[f, "fused", "model_weight"] }
+          m = "mean"; d = "sd"
+          for (j = 1; j <= 9; j++) { s = 0; for (k = 1; k <= 5; k++) s += x[k, j]; mu = s / 5
+              ss = 0; for (k = 1; k <= 5; k++) ss += (x[k, j] - mu) ^ 2
+              m = m OFS sprintf("%.4g", mu); d = d OFS sprintf("%.2g", sqrt(ss / 4)) }
+          print m, "-", "-"; print d, "-", "-" }' "$R" >"$out/folds-users.tsv"
 # Issue 13's targets, each measured or said not measured.
 awk -F'\t' -v OFS='\t' 'NR > 1 { v[$1, $2, $3] = $4 }
     END { print "measure", "measured", "target", "met"
@@ -469,6 +505,14 @@ tmp=$(beside "$out/benchmark.md") || exit 1
     echo "### Rating prediction on ML-100K's five official folds"
     echo
     md "$out/folds.tsv"
+    if [ "$(wc -l <"$out/folds-users.tsv")" -gt 1 ]; then
+        echo
+        echo "### Per user on ML-100K's five official folds (training items removed; each fold's choices on its own validation slice)"
+        echo
+        echo "The random split's figures above are one split; these are five, with their spread."
+        echo
+        md "$out/folds-users.tsv"
+    fi
     echo
     echo "### Issue 13's targets"
     echo

@@ -52,12 +52,14 @@ check "field.tsv: header and three setups, fourteen columns" shape "$O/field.tsv
 check "folds.tsv: header, the mean, five folds, three anchors" shape "$O/folds.tsv" 10 3
 check "targets.tsv: header and ten targets, four columns" shape "$O/targets.tsv" 11 4
 check "paired.tsv: header and two pairs of three setups, seven columns" shape "$O/paired.tsv" 7 7
+check "folds-users.tsv: header, five folds, mean and sd, twelve columns" shape "$O/folds-users.tsv" 8 12
 check "results.tsv: setup recommender metric value" test "$(head -n 1 "$O/results.tsv")" = "$(printf 'setup\trecommender\tmetric\tvalue')"
-for s in "The seed report's protocol" "The field's protocol" "Per user, paired" "five official folds" "Issue 13's targets"; do
+for s in "The seed report's protocol" "The field's protocol" "Per user, paired" "five official folds" \
+    "Per user on ML-100K's five official folds" "Issue 13's targets"; do
     check "benchmark.md has '$s'" grep -q "^### .*$s" "$O/benchmark.md"
 done
 # Every TSV row is a row of the Markdown.
-for t in report field paired folds targets; do
+for t in report field paired folds folds-users targets; do
     check "benchmark.md holds $t.tsv row for row" sh -c 'awk -F"\t" "{ l = \"|\"; for (i = 1; i <= NF; i++) l = l \" \" \$i \" |\"; print l }" "$1" |
         while IFS= read -r l; do grep -qxF -- "$l" "$2" || exit 1; done' sh "$O/$t.tsv" "$O/benchmark.md"
 done
@@ -162,6 +164,21 @@ for st in random user-time latest; do
     check "$st: the pairs are over every test user" \
         test "$(pair "$O/$st/paired.tsv" fused-ease ndcg@10 5)" = "$(val "$O/$st/ease.tsv" users)"
 done
+# Each fold's per-user figures: its own baselines and fused lists (its
+# model crossval.sh's), their choices on the fold's validation slice.
+check "folds-users.tsv: u3's EASE nDCG@10 is folds/u3/ease.tsv's" \
+    test "$(cell "$O/folds-users.tsv" u3 3)" = "$(val "$O/folds/u3/ease.tsv" ndcg@10)"
+check "folds-users.tsv: u5's model recall@10 is its fold's test figure" \
+    test "$(cell "$O/folds-users.tsv" u5 5)" = "$(val "$O/folds/cv/u5/metrics.tsv" recall@10)"
+check "folds-users.tsv: u2's fused - EASE is folds/u2/paired.tsv's" \
+    test "$(cell "$O/folds-users.tsv" u2 8)" = "$(pair "$O/folds/u2/paired.tsv" fused-ease ndcg@10 3)"
+check "folds-users.tsv: u1's weight is the best of its fuse-weight.tsv" \
+    test "$(cell "$O/folds-users.tsv" u1 12)" = "$(awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } END { print b }' "$O/folds/u1/fuse-weight.tsv")"
+check "folds-users.tsv: the mean of the folds' fused nDCG@10" near "$(cell "$O/folds-users.tsv" mean 4)" \
+    "$(for k in 1 2 3 4 5; do val "$O/folds/u$k/fused.tsv" ndcg@10; done | awk '{ s += $1 } END { printf "%.4g", s / 5 }')"
+check "fold u1: no list file left" test -z "$(ls "$O/folds/u1" | grep 'topk\|excl')"
+check "folds: EASE learnt from each fold's base rows alone" \
+    test "$(sed 1d "$O/folds/u4/train.tsv" | wc -l)" = "$(wc -l <"$D/ml-100k/u4.base")"
 # The standard error by hand on a planted pair: differences 0.1, 0.3, 0.5
 # (sd 0.2) over three users: 0.2 / sqrt(3) = 0.115.
 mkdir -p "$T/pp"
