@@ -116,17 +116,8 @@ count_opt --seeds "$seeds" 1 64
 for s in $(echo "$setups" | tr ',' ' '); do
     case $s in random|user-time|latest|folds) ;; *) bad "--setups: random, user-time, latest or folds, not '$s'" ;; esac
 done
-for l in $(echo "$lambdas" | tr ',' ' '); do
-    case $l in ''|*[!0-9.]*|*.*.*|.) bad "--lambdas: a comma-separated list of positive numbers, not '$lambdas'" ;; esac
-done
-for w in $(echo "$fweights" | tr ',' ' ') ''; do
-    case $w in
-    '') [ -n "$(echo "$fweights" | tr -d ', ')" ] || bad "--fuse-weights: a comma-separated list of numbers in [0, 1], not '$fweights'" ;;
-    *[!0-9.]*|*.*.*|.) bad "--fuse-weights: a comma-separated list of numbers in [0, 1], not '$fweights'" ;;
-    *) awk -v w="$w" 'BEGIN { exit !(w + 0 <= 1) }' ||
-        bad "--fuse-weights: a comma-separated list of numbers in [0, 1], not '$fweights'" ;;
-    esac
-done
+list_opt --lambdas "$lambdas" lambda
+list_opt --fuse-weights "$fweights" weight
 # Plain words, split unquoted below: no glob, no quote to misread.
 case $umodel in *[!A-Za-z0-9_.,:=@\ +-]*|'') bad "--user-model: mlr-train options (letters, digits, . , : = @ + - and spaces) or none, not '$umodel'" ;; esac
 if [ -z "$data" ]; then
@@ -143,23 +134,34 @@ best_of() {
     awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } END { print b }' "$(awkpath "$1")"
 }
 
+# choose LABEL DIR PREFIX [--ease-only]: EASE's lambda and the fused
+# lists' weight chosen on the validation slice of DIR/model by hybrid.sh
+# (the code that makes a served directory's hybrid.tsv; evaluate.sh runs
+# it with this run's lists), into DIR/PREFIXease-lambda.tsv and
+# DIR/fuse-weight.tsv. DIR/model's own are taken when they tried the same
+# lambdas and weights; else hybrid.sh runs again into DIR/choice.
+choose() {
+    cs=$2/model
+    if [ "$(tried "$cs/ease-lambda.tsv")" != "$lambdas" ] ||
+        { [ -z "${4:-}" ] && [ "$(tried "$cs/fuse-weight.tsv")" != "$fweights" ]; }; then
+        cs=$2/choice
+        # shellcheck disable=SC2086 # ${4:-}: empty or one plain word
+        run_stage "$1-choose" sh "$mlr_pipelines/hybrid.sh" --lambdas "$lambdas" --fuse-weights "$fweights" \
+            ${4:-} "$2/model" "$cs" 2>"$2/choose.log" || die "$1: hybrid.sh failed: $(tail -n 1 "$2/choose.log")"
+        rm -f "$2/choose.log"
+    fi
+    cp "$cs/ease-lambda.tsv" "$2/$3ease-lambda.tsv"
+    [ -n "${4:-}" ] || cp "$cs/fuse-weight.tsv" "$2/fuse-weight.tsv"
+    rm -rf "$2/choice"
+}
+# tried TSV: TSV's first column below its header, comma-separated
+tried() { awk 'NR > 1 { printf "%s%s", (NR > 2 ? "," : ""), $1 }' "$(awkpath "$1")" 2>/dev/null || true; }
+
 # baselines LABEL DIR PREFIX: most-popular and EASE through mlr-score on
-# DIR's test rows, EASE's lambda chosen first on the validation slice of
-# DIR/model; into DIR/PREFIXpop.tsv, PREFIXease.tsv, PREFIXease-lambda.tsv.
+# DIR's test rows, EASE at the lambda of DIR/PREFIXease-lambda.tsv (choose);
+# into DIR/PREFIXpop.tsv, PREFIXease.tsv.
 baselines() {
     b=$1 s=$2 pre=$3 m=$2/model
-    printf 'lambda\tndcg@10\trecall@10\n' >"$s/${pre}ease-lambda.tsv"
-    for l in $(echo "$lambdas" | tr ',' ' '); do
-        # lists of 100: the best lambda's are fused with the model's (fused)
-        run_stage "$b-ease-valid-$l" mlr-baseline --kind ease --lambda "$l" --exclude-train --train "$m/fit.tsv" \
-            --test "$m/valid.tsv" --item-ids "$m/items.ids" --k 100 --output "$s/ease-valid.topk.tsv"
-        mlr-score --quiet --test "$m/valid.tsv" --train "$m/fit.tsv" --topk "$s/ease-valid.topk.tsv" \
-            --item-ids "$m/items.ids" --output "$s/ease-valid.tsv"
-        awk -F'\t' -v OFS='\t' -v l="$l" '{ v[$1] = $2 } END { print l, v["ndcg@10"], v["recall@10"] }' \
-            "$(awkpath "$s/ease-valid.tsv")" >>"$s/${pre}ease-lambda.tsv"
-        [ "$(best_of "$s/${pre}ease-lambda.tsv")" != "$l" ] || mv -f "$s/ease-valid.topk.tsv" "$s/ease-valid-best.topk.tsv"
-    done
-    rm -f "$s/ease-valid.topk.tsv" "$s/ease-valid.tsv"
     best=$(best_of "$s/${pre}ease-lambda.tsv")
     for kind in pop ease; do
         lopt=
@@ -184,39 +186,13 @@ baselines() {
 }
 
 # fused LABEL DIR: the model's per-user lists and EASE's (baselines' lists
-# of 100 at the lambda chosen), fused by mlr-fuse; the model's weight w
-# (EASE's 1 - w) chosen on the validation slice, as EASE's lambda, into
-# DIR/fuse-weight.tsv; the test rows scored once into DIR/fused.tsv.
-# The model is the default one (DIR/model), with or without --user-model.
-# The model's lists are those of its per-user queries at the time
-# train-eval.sh kept (user-time.tsv): on validation the fit model's
-# (valid-users[-median|-mean].npy, the fit rows excluded), on the test rows the
-# model scored there (users.npy, the training rows excluded). After a
-# refit, items.npy is the refit model's: the fit models' items are
-# embedded again for the validation lists.
+# of 100 at the lambda chosen), fused by mlr-fuse at the model's weight w
+# (EASE's 1 - w) of DIR/fuse-weight.tsv (choose); the test rows scored once
+# into DIR/fused.tsv. The model is the default one (DIR/model), with or
+# without --user-model, its per-user queries at the time train-eval.sh
+# kept (users.npy, the training rows excluded).
 fused() {
     b=$1 s=$2 m=$2/model
-    vu=$m/valid-users
-    kept=$(awk -F'\t' 'NR > 1 && $NF == 1 { print $1 }' "$(awkpath "$m/user-time.tsv")" 2>/dev/null) || kept=last
-    case $kept in median|mean) vu=$m/valid-users-$kept ;; esac
-    vitems=$m/items.npy
-    if [ -f "$m/model-fit.safetensors" ]; then
-        set -- --model "$m/model-fit.safetensors"
-        for f in "$m"/model-fit-seed*.safetensors; do [ ! -f "$f" ] || set -- "$@" --model "$f"; done
-        run_stage "$b-embed-fit-items" mlr-embed "$@" --catalogue "$m/enc-items" --output "$s/fit-items.npy"
-        vitems=$s/fit-items.npy
-    fi
-    run_stage "$b-model-valid-users" mlr-topk --quiet --queries "$vu.npy" --query-ids "$vu.ids" \
-        --items "$vitems" --exclude "$m/fit.tsv" --k 100 --output "$s/model-valid.topk.tsv"
-    printf 'model_weight\tndcg@10\trecall@10\n' >"$s/fuse-weight.tsv"
-    for w in $(echo "$fweights" | tr ',' ' '); do
-        run_stage "$b-fuse-valid-$w" mlr-fuse --join user --weights "$(awk -v w="$w" 'BEGIN { print 1 - w }'),$w" \
-            --k 100 --output "$s/fuse-valid.topk.tsv" "$s/ease-valid-best.topk.tsv" "$s/model-valid.topk.tsv"
-        mlr-score --quiet --test "$m/valid.tsv" --train "$m/fit.tsv" --topk "$s/fuse-valid.topk.tsv" \
-            --item-ids "${vitems%.npy}.ids" --output "$s/fuse-valid.tsv"
-        awk -F'\t' -v OFS='\t' -v w="$w" '{ v[$1] = $2 } END { print w, v["ndcg@10"], v["recall@10"] }' \
-            "$(awkpath "$s/fuse-valid.tsv")" >>"$s/fuse-weight.tsv"
-    done
     w=$(best_of "$s/fuse-weight.tsv")
     run_stage "$b-model-users" mlr-topk --quiet --queries "$m/users.npy" --query-ids "$m/users.ids" \
         --items "$m/items.npy" --exclude "$s/train.tsv" --k 100 --output "$s/model-users.topk.tsv"
@@ -233,8 +209,7 @@ fused() {
         --item-ids "$m/items.ids" --output /dev/null --user-figures "$s/users-model.tsv"
     paired "$s/users-fused.tsv" "$s/users-ease.tsv" fused-ease >"$s/paired.tsv"
     paired "$s/users-model.tsv" "$s/users-ease.tsv" model-ease | tail -n +2 >>"$s/paired.tsv"
-    rm -f "$s/model-valid.topk.tsv" "$s/fuse-valid.topk.tsv" "$s/fuse-valid.tsv" "$s/ease-valid-best.topk.tsv" \
-        "$s/model-users.topk.tsv" "$s/fused.excl.tsv" "$s/ease.excl.tsv" "$s/fit-items.npy" "$s/fit-items.ids"
+    rm -f "$s/model-users.topk.tsv" "$s/fused.excl.tsv" "$s/ease.excl.tsv"
 }
 
 # paired A B LABEL: the mean over users of A's figure minus B's (each
@@ -257,8 +232,9 @@ if [ "$only_baselines" = 1 ]; then
     for f in train.tsv test.tsv model/fit.tsv model/valid.tsv model/items.ids; do
         [ -f "$out/$f" ] || die "$out/$f: no such file (--baselines wants a run of pipeline.sh)"
     done
+    choose baseline "$out" baseline- --ease-only
     baselines baseline "$out" baseline-
-    rm -f "$out/ease-valid-best.topk.tsv" "$out/ease.excl.tsv"
+    rm -f "$out/ease.excl.tsv"
     exit 0
 fi
 mkout "$out"
@@ -274,14 +250,15 @@ setup() {
     run_stage "$sname-split" mlr-split $split --test-output "$s/test.tsv" --output "$s/train.tsv" "$table"
     case $split in *user-time*) vby=user-time ;; *) vby=random ;; esac
     # shellcheck disable=SC2086 # $seedopt: empty or two plain words
-    sh "$mlr_pipelines/evaluate.sh" --valid-by "$vby" $seedopt "$s/train.tsv" "$s/test.tsv" "$s/model" \
-        "$@" 2>"$s/log" || die "$sname: evaluate.sh failed: $(tail -n 1 "$s/log")"
+    sh "$mlr_pipelines/evaluate.sh" --valid-by "$vby" $seedopt --lambdas "$lambdas" --fuse-weights "$fweights" \
+        "$s/train.tsv" "$s/test.tsv" "$s/model" "$@" 2>"$s/log" || die "$sname: evaluate.sh failed: $(tail -n 1 "$s/log")"
     if [ "$umodel" != none ]; then
         # shellcheck disable=SC2086 # $umodel: plain words (checked)
-        sh "$mlr_pipelines/evaluate.sh" --valid-by "$vby" $seedopt "$s/train.tsv" "$s/test.tsv" "$s/user-model" \
+        sh "$mlr_pipelines/evaluate.sh" --valid-by "$vby" $seedopt --no-hybrid "$s/train.tsv" "$s/test.tsv" "$s/user-model" \
             $umodel "$@" 2>"$s/user-model.log" ||
             die "$sname: evaluate.sh of the per-user model failed: $(tail -n 1 "$s/user-model.log")"
     fi
+    choose "$sname" "$s" ""
     baselines "$sname" "$s" ""
     fused "$sname" "$s"
 }
@@ -295,6 +272,7 @@ fold_lists() {
     ln -s "../cv/$1" "$s/model"
     ln -s "../cv/$1/train.tsv" "$s/train.tsv"
     ln -s "../cv/$1/test.tsv" "$s/test.tsv"
+    choose "fold-$1" "$s" ""
     baselines "fold-$1" "$s" ""
     fused "fold-$1" "$s"
 }

@@ -1,5 +1,6 @@
 #!/bin/sh
 # evaluate.sh [--valid-fraction F] [--valid-by MODE] [--valid-seed S] [--seeds N]
+#             [--lambdas LIST] [--fuse-weights LIST] [--no-hybrid]
 #             TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]
 #
 # Trains the default two-tower model on any pair of interaction tables
@@ -20,22 +21,33 @@
 #   pred.tsv              predicted rating of each TEST row
 #   topk.tsv              the top 100 per TEST row, training items excluded
 #   metrics.tsv           top1..top100, rmse, mae and the exclusion metrics
+#   ease-lambda.tsv fuse-weight.tsv hybrid.tsv
+#                         the model and EASE fused, chosen on the validation
+#                         slice (hybrid.sh: EASE's lambda of --lambdas, the
+#                         model's weight of --fuse-weights; not with
+#                         --no-hybrid, nor over 20,000 items)
 #   served/               the served model directory (docs/serving.md) for
 #                         mlr-recommend: model, spec, item embeddings, catalogue,
-#                         TRAIN's histories, MANIFEST
+#                         TRAIN's histories, hybrid.tsv (recommend.sh
+#                         --fuse-ease auto), MANIFEST
 # --seeds N: N models (seeds S..S+N-1), their predictions and scores
-# averaged (train-eval.sh --seeds); served/ holds seed S's model alone.
+# averaged (train-eval.sh --seeds); served/ holds seed S's model alone
+# (and hybrid.tsv the weight chosen for the N).
 # Extra arguments go to mlr-train (e.g. --epochs 5 --seed 7).
 set -eu
 case ${1:-} in --version) me=evaluate; . "$(dirname "$0")/lib.sh" ;; esac # it exits
-usage() { echo "usage: evaluate.sh [--valid-fraction F] [--valid-by random|user-time|time] [--valid-seed S] [--seeds N] TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]" >&2; exit 2; }
-vfrac=0.1 vby=random vseed=1 seeds=1
+usage() { echo "usage: evaluate.sh [--valid-fraction F] [--valid-by random|user-time|time] [--valid-seed S] [--seeds N] [--lambdas LIST] [--fuse-weights LIST] [--no-hybrid] TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]" >&2; exit 2; }
+vfrac=0.1 vby=random vseed=1 seeds=1 hybrid=1 lambdas=100,250,500,1000
+fweights=0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1
 while [ $# -gt 0 ]; do
     case $1 in
     --valid-fraction) [ $# -ge 2 ] || usage; vfrac=$2; shift 2 ;;
     --valid-by) [ $# -ge 2 ] || usage; vby=$2; shift 2 ;;
     --valid-seed) [ $# -ge 2 ] || usage; vseed=$2; shift 2 ;;
     --seeds) [ $# -ge 2 ] || usage; seeds=$2; shift 2 ;;
+    --lambdas) [ $# -ge 2 ] || usage; lambdas=$2; shift 2 ;;
+    --fuse-weights) [ $# -ge 2 ] || usage; fweights=$2; shift 2 ;;
+    --no-hybrid) hybrid=0; shift ;;
     -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) usage ;;
     *) break ;;
@@ -46,11 +58,18 @@ train=$1 test=$2 out=$3
 shift 3
 me=evaluate
 . "$(dirname "$0")/lib.sh"
+list_opt --lambdas "$lambdas" lambda
+list_opt --fuse-weights "$fweights" weight
 # The data once (prepare.sh), then the model on it (train-eval.sh): the
 # same two stages grid.sh and retrain.sh share.
 sh "$mlr_pipelines/prepare.sh" --valid-fraction "$vfrac" --valid-by "$vby" --valid-seed "$vseed" \
     "$train" "$test" "$out"
 sh "$mlr_pipelines/train-eval.sh" --seeds "$seeds" "$out" "$out" "$@"
+# The model and EASE fused, chosen on the validation slice: the served
+# directory's hybrid.tsv.
+rm -f "$out/hybrid.tsv"
+[ "$hybrid" = 0 ] || run_stage hybrid sh "$mlr_pipelines/hybrid.sh" --lambdas "$lambdas" \
+    --fuse-weights "$fweights" "$out" "$out"
 # served/ holds one model: with --seeds, seed S's with its own item
 # embeddings (the run's items.npy is the set's, wider, and names the set:
 # mlr-recommend would refuse it beside the one model's MANIFEST).
@@ -59,6 +78,7 @@ if [ "$seeds" != 1 ]; then
     pkg=$out/seed1
     mkdir -p "$pkg"
     cp "$out/model.safetensors" "$pkg/"
+    [ ! -f "$out/hybrid.tsv" ] || cp "$out/hybrid.tsv" "$pkg/"
     run_stage embed-served mlr-embed --model "$pkg/model.safetensors" --catalogue "$out/enc-items" \
         --output "$pkg/items.npy"
 fi

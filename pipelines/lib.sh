@@ -31,6 +31,10 @@
 #                          Its temporary is $in_t (for the caller's trap).
 #   mkout DIR              mkdir -p DIR, or one line of the pipeline's own
 #                          ("DIR: cannot create the folder: why") and exit 1.
+#   list_opt OPTION LIST lambda|weight  LIST a comma-separated list of
+#                          decimals, each positive (lambda: EASE's) or in
+#                          [0, 1] (weight: a model's in fused lists); else
+#                          one line, status 2.
 #   mlr_help               the script's header comment (line 2 to `set -eu`)
 #                          on stdout: what -h and --help print.
 # --version as a pipeline's first argument prints "mlrec-NAME VERSION", the
@@ -136,6 +140,25 @@ decimal_opt() {
         if (lo != "" && !(v > lo + 0 && v < hi + 0)) exit 1 }' </dev/null && return 0
     if [ -n "${3:-}" ]; then printf '%s\n' "$me: $1: '$2' is not a number between $3 and $4 (exclusive)" >&2
     else printf '%s\n' "$me: $1: '$2' is not a number" >&2; fi
+    exit 2
+}
+
+list_opt() {
+    case $3 in lambda) lo_what="positive numbers" ;; *) lo_what="numbers in [0, 1]" ;; esac
+    lo_ok=1
+    [ -n "$(printf '%s' "$2" | tr -d ', ')" ] || lo_ok=0
+    set -f # the words below are never globs
+    for lo_v in $(printf '%s' "$2" | tr ',' ' '); do
+        case $lo_v in *[!0-9.]*|*.*.*|.) lo_ok=0 ;; esac
+        [ "$lo_ok" = 0 ] || case $3 in
+            lambda) awk -v v="$lo_v" 'BEGIN { exit !(v + 0 > 0) }' || lo_ok=0 ;;
+            *) awk -v v="$lo_v" 'BEGIN { exit !(v + 0 <= 1) }' || lo_ok=0 ;;
+        esac
+    done
+    set +f
+    case $2 in ,*|*,|*,,*) lo_ok=0 ;; esac
+    [ "$lo_ok" = 1 ] && return 0
+    printf '%s\n' "$me: $1: a comma-separated list of $lo_what, not '$2'" >&2
     exit 2
 }
 

@@ -7,6 +7,7 @@
 #   recommend.sh --run DIR [--train TRAIN.tsv] --user ID [--k 10]
 #   recommend.sh --run DIR --age 28 --gender F --occupation writer [--zip 94110] [--k 10]
 #   recommend.sh --run DIR [--age 28 ...] --rated-items 50,181,172 [--k 10]
+#   recommend.sh --run DIR --user ID --fuse-ease auto [--k 10]
 #   recommend.sh --run DIR --user ID --fuse-ease 0.7 [--lambda 500] [--k 10]
 #
 # --k K is the number of titles (mlr-recommend's --k; --n is its old,
@@ -25,14 +26,17 @@
 # served history.tsv, the user's rated movies included, --lambda L,
 # default 500) fused by mlr-fuse, the model's weight W in [0, 1] and
 # EASE's 1 - W (on ML-100K's five official folds validation chose 0.6
-# to 0.8, and the hybrid passed EASE on each: README). EASE is fitted
-# on every request (a second on ML-100K; mlr-baseline refuses catalogues
-# over 20,000 items). The score shown stays the model's.
+# to 0.8, and the hybrid passed EASE on each: README). --fuse-ease auto
+# takes W and L from the served directory's hybrid.tsv: the pair chosen
+# on the run's validation slice (evaluate.sh, retrain.sh: hybrid.sh);
+# --lambda, when given, still wins. EASE is fitted on every request (a
+# second on ML-100K; mlr-baseline refuses catalogues over 20,000 items).
+# The score shown stays the model's.
 set -eu
 me=recommend
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: recommend.sh --run DIR [--train TRAIN.tsv] (--user ID | [--age A --gender G --occupation O --zip Z] [--rated-items I,J,...]) [--k K] [--fuse-ease W [--lambda L]]" >&2; exit 2; }
-run="" user="" age="" gender="" occ="" zip="" rated="" n=10 fuse="" fusing=0 lambda=500
+usage() { echo "usage: recommend.sh --run DIR [--train TRAIN.tsv] (--user ID | [--age A --gender G --occupation O --zip Z] [--rated-items I,J,...]) [--k K] [--fuse-ease W|auto [--lambda L]]" >&2; exit 2; }
+run="" user="" age="" gender="" occ="" zip="" rated="" n=10 fuse="" fusing=0 lambda=500 lset=0
 while [ $# -gt 0 ]; do
     case $1 in -h|--help) mlr_help; exit 0 ;; esac
     [ $# -ge 2 ] || usage
@@ -41,7 +45,7 @@ while [ $# -gt 0 ]; do
         --n) n=$2; echo "$me: warning: --n is deprecated; use --k (docs/options.md)" >&2 ;;
         --age) age=$2 ;; --gender) gender=$2 ;; --occupation) occ=$2 ;; --zip) zip=$2 ;;
         --rated-items) rated=$2 ;;
-        --fuse-ease) fuse=$2 fusing=1 ;; --lambda) lambda=$2 ;;
+        --fuse-ease) fuse=$2 fusing=1 ;; --lambda) lambda=$2 lset=1 ;;
         *) usage ;;
     esac
     shift 2
@@ -49,17 +53,28 @@ done
 [ -n "$run" ] || usage
 [ -n "$user" ] || [ -n "$age$gender$occ$zip$rated" ] || usage
 count_opt --k "$n" 1 100000 # mlr-recommend's range
-case $fusing$fuse in
-0) ;;
-1|*[!0-9.]*|*.*.*|1.) die "--fuse-ease: the model's weight, a number in [0, 1], not '$fuse'" ;;
-*) awk -v w="$fuse" 'BEGIN { exit !(w + 0 <= 1) }' || die "--fuse-ease: the model's weight, a number in [0, 1], not '$fuse'" ;;
-esac
-case $lambda in
-''|*[!0-9.]*|*.*.*|.) die "--lambda: EASE's L2 weight, a positive number, not '$lambda'" ;;
-esac
 served=$run
 [ -f "$served/MANIFEST" ] || served=$run/served
 [ -f "$served/MANIFEST" ] || die "$run: no served model directory (run evaluate.sh first, or give retrain.sh's DIR/current)"
+# --fuse-ease auto: the weight and lambda validation chose (hybrid.sh),
+# checked as if given here (the file is the MANIFEST's, which
+# mlr-recommend verifies before any list).
+if [ "$fusing$fuse" = 1auto ]; then
+    [ -f "$served/hybrid.tsv" ] || die "--fuse-ease auto: $served has no hybrid.tsv (made by evaluate.sh or retrain.sh; or give a weight)"
+    fuse=$(awk -F'\t' '$1 == "model_weight" { print $2 }' "$(awkpath "$served/hybrid.tsv")")
+    from=" in $served/hybrid.tsv" chosen=wfile
+    [ "$lset" = 1 ] || { lambda=$(awk -F'\t' '$1 == "ease_lambda" { print $2 }' "$(awkpath "$served/hybrid.tsv")")
+        lfrom=$from chosen=both; }
+fi
+bad_weight() { die "--fuse-ease: the model's weight, a number in [0, 1], not '$fuse'${from:-}"; }
+case $fusing$fuse in
+0) ;;
+1|*[!0-9.]*|*.*.*|1.) bad_weight ;;
+*) awk -v w="$fuse" 'BEGIN { exit !(w + 0 <= 1) }' || bad_weight ;;
+esac
+case $lambda in
+''|*[!0-9.]*|*.*.*|.) die "--lambda: EASE's L2 weight, a positive number, not '$lambda'${lfrom:-}" ;;
+esac
 tmp=$(mlr_mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
@@ -124,7 +139,11 @@ fi
 # read backslashes in an id or occupation as escapes.)
 {
     how=
-    [ "$fusing" = 0 ] || how=" (the model and EASE fused: model weight $fuse, EASE lambda $lambda)"
+    [ "$fusing" = 0 ] || case ${chosen:-} in
+    both) how=" (the model and EASE fused: model weight $fuse and EASE lambda $lambda, chosen on the validation slice)" ;;
+    wfile) how=" (the model and EASE fused: model weight $fuse, chosen on the validation slice; EASE lambda $lambda)" ;;
+    *) how=" (the model and EASE fused: model weight $fuse, EASE lambda $lambda)" ;;
+    esac
     if [ "$known" = 1 ]; then
         printf '%s\n' "### User $user: top $n$how"
     else

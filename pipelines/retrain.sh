@@ -28,7 +28,9 @@
 #    top-k and the per-user metrics: higher). The first model is promoted.
 #    Promotion: the served model directory of docs/serving.md (the model,
 #    its spec/, item embeddings, catalogue, the users' histories from all
-#    the data, metrics.tsv, train-log.tsv, replaced-metrics.tsv, MANIFEST)
+#    the data, metrics.tsv, train-log.tsv, replaced-metrics.tsv,
+#    hybrid.tsv: the model and EASE fused, chosen by hybrid.sh on the new
+#    model's validation slice, MANIFEST)
 #    is made as DIR/models/<UTC time>/, then the symlink DIR/current is
 #    swapped atomically (ln -s + mv -T). Serve it with
 #    mlr-recommend --served DIR/current. The newest --keep models are kept
@@ -245,6 +247,10 @@ if [ "$ok" = 0 ]; then
 fi
 
 # ---- 5. promotion: the model folder complete first, then one rename ----
+# The model and EASE fused (recommend.sh --fuse-ease auto): EASE's lambda
+# and the model's weight chosen on the new model's validation slice.
+step "choosing the hybrid's weight"
+quiet sh "$mlr_pipelines/hybrid.sh" "$work/new" "$work/new"
 step "promoting"
 stamp=$(date -u +%Y%m%dT%H%M%SZ) n=1
 while [ -e "$dir/models/$stamp" ]; do n=$((n + 1)); stamp=$(date -u +%Y%m%dT%H%M%SZ)-$n; done

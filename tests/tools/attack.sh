@@ -313,7 +313,7 @@ done
 # prun.sh PIPELINE N (in the current folder): the inputs are copies of
 # the fixtures named after N, the outputs named after N. Its stdout goes
 # to N.out (recommend.sh's Markdown, grid.sh's table).
-PIPES="benchmark crossval eda evaluate grid package pipeline prepare recommend report retrain topk-sharded train-eval"
+PIPES="benchmark crossval eda evaluate grid hybrid package pipeline prepare recommend report retrain topk-sharded train-eval"
 for f in "$P"/*.sh; do
     p=${f##*/}; p=${p%.sh}
     case " $PIPES lib fetch-data " in *" $p "*) ;; *) fail "attack covers every pipeline" "$p.sh has no case in attack.sh" ;; esac
@@ -344,6 +344,7 @@ evaluate) exec sh "$P/evaluate.sh" "$n.tr" "$n.te" "${n}ev" $TO ;;
 grid) exec sh "$P/grid.sh" --train "$n.tr" --test "$n.te" --out "${n}grid" --grid "$n.grid" --jobs 1 --threads 1 \
           -- --epochs 1 --layers 4 --rating-layers 4 --batch-size 16 ;;
 package) exec sh "$P/package.sh" --history "$n.tr" "${n}prep" "${n}prep" "${n}pkg" ;;
+hybrid) exec sh "$P/hybrid.sh" --lambdas 100,500 --fuse-weights 0,0.5,1 "${n}prep" "${n}hy" ;;
 pipeline) MLR_DATA_DIR=$T/none MLR_NO_DOWNLOAD=1 MLR_RUNS=$PWD/${n}runs \
           MLR_SYNTH_OPTS="--n-users 20 --n-items 30 --n-ratings 200" MLR_TRAIN_OPTS="$TO" \
           exec sh "$P/pipeline.sh" "$n" ;;
@@ -361,8 +362,8 @@ exit 99
 EOF_PRUN
 export P T
 # pipeline.sh before report.sh (which reads its run)
-PORDER="eda prepare train-eval package recommend recommend-new evaluate grid retrain topk-sharded crossval pipeline report benchmark"
-[ "$SAN" != 1 ] || PORDER="eda prepare train-eval package recommend recommend-new evaluate grid retrain topk-sharded"
+PORDER="eda prepare train-eval package hybrid recommend recommend-new evaluate grid retrain topk-sharded crossval pipeline report benchmark"
+[ "$SAN" != 1 ] || PORDER="eda prepare train-eval package hybrid recommend recommend-new evaluate grid retrain topk-sharded"
 # pouts P: the deterministic outputs of pipeline P, @ standing for its
 # name N (no blank in them: `for` splits them)
 pouts() {
@@ -373,6 +374,7 @@ pouts() {
     evaluate) echo "@ev/metrics.tsv @ev/served/MANIFEST" ;;
     grid) echo "@grid/best/metrics.tsv @grid/grid.tsv @grid/jobs.tsv" ;;
     package) echo "@pkg/MANIFEST" ;;
+    hybrid) echo "@hy/hybrid.tsv @hy/fuse-weight.tsv @hy/ease-lambda.tsv" ;;
     pipeline) echo "@runs/@/model/metrics.tsv" ;;
     prepare) echo "@prep2/fit.tsv @prep2/valid.tsv @prep2/catalogue.tsv" ;;
     recommend|recommend-new) echo "@.$1.out" ;;

@@ -36,6 +36,9 @@ check "first run: log header + one line" test "$(wc -l <"$T/s/retrain.log")" = 2
 check "stages on stderr" grep -q '^retrain: training' "$T/err"
 # What is promoted is a served model directory (docs/serving.md).
 check "first run: current is a served directory, MANIFEST checks" sh -c "cd '$T/s/current' && sha256sum -c --quiet --strict MANIFEST"
+check "first run: the hybrid chosen on the new model's validation slice, listed" \
+    sh -c "grep -q '^model_weight	' '$T/s/current/hybrid.tsv' && grep -q '  hybrid.tsv\$' '$T/s/current/MANIFEST'"
+check "first run: --fuse-ease auto serves it" sh "$MLR_ROOT/pipelines/recommend.sh" --run "$T/s/current" --user 1 --fuse-ease auto
 check "first run: its histories are all the data" test "$(wc -l <"$T/s/current/history.tsv")" -eq 8001
 u=$(sed -n 2p "$T/d1.tsv" | cut -f1)
 check "first run: mlr-recommend serves current" mlr-recommend --served "$T/s/current" --k 3 "$u"
