@@ -2,7 +2,7 @@
 # benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--fuse-weights LIST]
 #              [--jobs J] [--seeds N] [--user-model OPTIONS] OUTDIR [mlr-train options...]
 # benchmark.sh --tables OUTDIR
-# benchmark.sh [--lambdas LIST] --baselines DIR
+# benchmark.sh [--lambdas LIST] [--fuse-weights LIST] --baselines DIR
 #
 # The model beside most-popular, EASE (mlr-baseline) and the model and EASE
 # fused (mlr-fuse) on the protocols of issue 13, every figure from a run in
@@ -77,13 +77,15 @@
 #   --baselines     only the baselines of one run DIR (pipeline.sh's): DIR
 #                   holds train.tsv, test.tsv and model/ (evaluate.sh's);
 #                   writes DIR/baseline-pop.tsv, baseline-ease.tsv and
-#                   baseline-ease-lambda.tsv, EASE's lambda chosen as here
+#                   baseline-ease-lambda.tsv, EASE's lambda chosen as here,
+#                   and the fused lists' (the served hybrid's) figures:
+#                   fuse-weight.tsv, fused.tsv, users-*.tsv, paired.tsv
 # Extra arguments go to mlr-train in every setup, after --epochs 40
 # --patience 5 (e.g. --epochs 5 --patience 0: five epochs, the last kept).
 set -eu
 me=benchmark
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--fuse-weights LIST] [--jobs J] [--seeds N] [--user-model OPTIONS] OUTDIR [mlr-train options...] | --tables OUTDIR | [--lambdas LIST] --baselines DIR" >&2; exit 2; }
+usage() { echo "usage: benchmark.sh [--data DIR] [--setups LIST] [--lambdas LIST] [--fuse-weights LIST] [--jobs J] [--seeds N] [--user-model OPTIONS] OUTDIR [mlr-train options...] | --tables OUTDIR | [--lambdas LIST] [--fuse-weights LIST] --baselines DIR" >&2; exit 2; }
 bad() { echo "$me: $*" >&2; exit 2; }
 data= setups=random,user-time,latest,folds lambdas=100,250,500,1000 jobs=$(nproc) seeds=5 tables=0 only_baselines=0
 fweights=0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1
@@ -232,9 +234,12 @@ if [ "$only_baselines" = 1 ]; then
     for f in train.tsv test.tsv model/fit.tsv model/valid.tsv model/items.ids; do
         [ -f "$out/$f" ] || die "$out/$f: no such file (--baselines wants a run of pipeline.sh)"
     done
-    choose baseline "$out" baseline- --ease-only
+    for f in model/users.npy model/items.npy model/user-time.tsv; do
+        [ -f "$out/$f" ] || die "$out/$f: no such file (--baselines wants a run of pipeline.sh)"
+    done
+    choose baseline "$out" baseline-
     baselines baseline "$out" baseline-
-    rm -f "$out/ease.excl.tsv"
+    fused baseline "$out"
     exit 0
 fi
 mkout "$out"

@@ -80,7 +80,8 @@ run_stage model-with-leak env MLR_STAGES= sh "$mlr_pipelines/train-eval.sh" --no
 # Stage 5: the baselines through the same scorer (benchmark.sh's code):
 # EASE's lambda chosen on the model's validation slice; the seed's
 # accuracies from lists that keep training items, the per-user metrics
-# from lists without them.
+# from lists without them; and the served hybrid (the model and EASE
+# fused at the weight evaluate.sh's hybrid.sh chose) on the test rows.
 sh "$mlr_pipelines/benchmark.sh" --baselines "$run"
 
 # Stage 6: example recommendations: two known users and a new one.
@@ -88,6 +89,9 @@ sh "$mlr_pipelines/benchmark.sh" --baselines "$run"
     for u in $(cut -f1 "$run/test.tsv" | sed 1d | sort -n | uniq | head -n 2); do
         sh "$mlr_pipelines/recommend.sh" --run "$run/model" --train "$run/train.tsv" --user "$u" --k 5
     done
+    # the first of them again, from the served hybrid
+    sh "$mlr_pipelines/recommend.sh" --run "$run/model" --user "$(cut -f1 "$run/test.tsv" | sed 1d | sort -n | head -n 1)" \
+        --k 5 --fuse-ease auto
     sh "$mlr_pipelines/recommend.sh" --run "$run/model" --train "$run/train.tsv" \
         --age 28 --gender F --occupation writer --n 5
 } >"$run/recommendations.md" 2>/dev/null || echo "$me: recommendations failed" >&2
