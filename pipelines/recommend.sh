@@ -29,7 +29,8 @@
 # to 0.8, and the hybrid passed EASE on each: README). --fuse-ease auto
 # takes W and L from the served directory's hybrid.tsv: the pair chosen
 # on the run's validation slice (evaluate.sh, retrain.sh: hybrid.sh);
-# --lambda, when given, still wins. EASE is fitted on every request (a
+# --lambda, when given, still wins; a new user without --rated-items gets
+# the model's list (EASE has no movie to start from). EASE is fitted on every request (a
 # second on ML-100K; mlr-baseline refuses catalogues over 20,000 items).
 # The score shown stays the model's.
 set -eu
@@ -129,6 +130,9 @@ else
     [ -z "$zip" ] || set -- "$@" --zip "$zip"
     [ -z "$rated" ] || set -- "$@" --rated-items "$rated"
 fi
+# auto for a user known by features alone: EASE has no movie to start
+# from, so the list is the model's (and says so)
+if [ "${chosen:-}" != "" ] && [ "$known" = 0 ] && [ -z "$rated" ]; then fusing=0 alone=1; fi
 if [ "$fusing" = 0 ]; then
     mlr-recommend --served "$served" --k "$n" --output "$tmp/top.tsv" "$@"
 else
@@ -139,6 +143,7 @@ fi
 # read backslashes in an id or occupation as escapes.)
 {
     how=
+    [ -z "${alone:-}" ] || how=" (the model's list: EASE, which --fuse-ease auto fuses it with, needs rated movies)"
     [ "$fusing" = 0 ] || case ${chosen:-} in
     both) how=" (the model and EASE fused: model weight $fuse and EASE lambda $lambda, chosen on the validation slice)" ;;
     wfile) how=" (the model and EASE fused: model weight $fuse, chosen on the validation slice; EASE lambda $lambda)" ;;

@@ -72,6 +72,22 @@ if ran -o "$T/auto-l.md" "--fuse-ease auto --lambda" sh "$P/recommend.sh" --run 
     check "--fuse-ease auto --lambda 5000: the lambda given" \
         grep -q "model weight $w, chosen on the validation slice; EASE lambda 5000" "$T/auto-l.md"
 fi
+# A new user: by the movies rated, fused as given by hand; by features
+# alone (EASE has no movie to start from), the model's list, said so.
+new="--age 30 --gender F --occupation writer"
+# shellcheck disable=SC2086 # $new: plain words
+if ran -o "$T/na.md" "auto, a new user with rated movies" sh "$P/recommend.sh" --run "$S" $new --rated-items 5,17,60 \
+        --k 10 --fuse-ease auto &&
+   ran -o "$T/ng.md" "W and L, a new user with rated movies" sh "$P/recommend.sh" --run "$S" $new --rated-items 5,17,60 \
+        --k 10 --fuse-ease "$w" --lambda "$lam"; then
+    check "auto, a new user with rated movies: hybrid.tsv's weight and lambda" test "$(sed 1d "$T/na.md")" = "$(sed 1d "$T/ng.md")"
+fi
+# shellcheck disable=SC2086
+if ran -o "$T/nf.md" "auto, a new user by features alone" sh "$P/recommend.sh" --run "$S" $new --k 10 --fuse-ease auto &&
+   ran -o "$T/nm.md" "the model, a new user by features alone" sh "$P/recommend.sh" --run "$S" $new --k 10; then
+    check "auto, features alone: the model's list" test "$(sed 1d "$T/nf.md")" = "$(sed 1d "$T/nm.md")"
+    check "auto, features alone: says so" grep -q "the model's list: EASE, which --fuse-ease auto fuses it with, needs rated movies" "$T/nf.md"
+fi
 # pfail NAME STATUS PATTERN CMD...: CMD exits STATUS with one stderr line
 # matching PATTERN
 pfail() {
