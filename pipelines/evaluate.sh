@@ -32,7 +32,8 @@
 #                         --fuse-ease auto), MANIFEST
 # --seeds N: N models (seeds S..S+N-1), their predictions and scores
 # averaged (train-eval.sh --seeds); served/ holds seed S's model alone
-# (and hybrid.tsv the weight chosen for the N).
+# and its own hybrid.tsv (hybrid.sh --first-model: the weight chosen for
+# that model's lists; OUTDIR's is the N models').
 # Extra arguments go to mlr-train (e.g. --epochs 5 --seed 7).
 set -eu
 case ${1:-} in --version) me=evaluate; . "$(dirname "$0")/lib.sh" ;; esac # it exits
@@ -78,7 +79,9 @@ if [ "$seeds" != 1 ]; then
     pkg=$out/seed1
     mkdir -p "$pkg"
     cp "$out/model.safetensors" "$pkg/"
-    [ ! -f "$out/hybrid.tsv" ] || cp "$out/hybrid.tsv" "$pkg/"
+    # the served model's own hybrid: its lists alone are what it serves
+    [ "$hybrid" = 0 ] || run_stage hybrid-served sh "$mlr_pipelines/hybrid.sh" --first-model \
+        --lambdas "$lambdas" --fuse-weights "$fweights" "$out" "$pkg"
     run_stage embed-served mlr-embed --model "$pkg/model.safetensors" --catalogue "$out/enc-items" \
         --output "$pkg/items.npy"
 fi
