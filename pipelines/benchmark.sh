@@ -231,10 +231,8 @@ paired() {
 }
 
 if [ "$only_baselines" = 1 ]; then
-    for f in train.tsv test.tsv model/fit.tsv model/valid.tsv model/items.ids; do
-        [ -f "$out/$f" ] || die "$out/$f: no such file (--baselines wants a run of pipeline.sh)"
-    done
-    for f in model/users.npy model/items.npy model/user-time.tsv; do
+    for f in train.tsv test.tsv model/fit.tsv model/valid.tsv model/items.ids model/items.npy model/users.npy \
+             model/user-time.tsv; do
         [ -f "$out/$f" ] || die "$out/$f: no such file (--baselines wants a run of pipeline.sh)"
     done
     choose baseline "$out" baseline-

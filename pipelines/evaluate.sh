@@ -68,7 +68,7 @@ sh "$mlr_pipelines/prepare.sh" --valid-fraction "$vfrac" --valid-by "$vby" --val
 sh "$mlr_pipelines/train-eval.sh" --seeds "$seeds" "$out" "$out" "$@"
 # The model and EASE fused, chosen on the validation slice: the served
 # directory's hybrid.tsv.
-rm -f "$out/hybrid.tsv"
+rm -f "$out/hybrid.tsv" "$out/ease-lambda.tsv" "$out/fuse-weight.tsv" "$out/seed1/hybrid.tsv"
 [ "$hybrid" = 0 ] || run_stage hybrid sh "$mlr_pipelines/hybrid.sh" --lambdas "$lambdas" \
     --fuse-weights "$fweights" "$out" "$out"
 # served/ holds one model: with --seeds, seed S's with its own item

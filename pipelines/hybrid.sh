@@ -26,10 +26,10 @@
 # fuses the lists of RUN's first fit model alone (seed S of train-eval.sh
 # --seeds N, the model a served directory holds), its validation queries
 # made again at the time kept, instead of the N models' lists train-eval.sh
-# scored. A catalogue over
-# mlr-baseline's 20,000 items has no EASE: hybrid.sh says so, removes the
-# three from OUT and exits 0. The files are made aside and renamed into
-# OUT at the end: a run that fails leaves OUT's old ones.
+# scored. A catalogue over mlr-baseline's 20,000 items has no EASE:
+# hybrid.sh says so, removes the three from OUT and exits 0. The files are
+# made aside and renamed into OUT at the end: a run that fails leaves
+# OUT's old ones.
 set -eu
 me=hybrid
 . "$(dirname "$0")/lib.sh"
