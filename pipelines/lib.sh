@@ -32,9 +32,10 @@
 #   mkout DIR              mkdir -p DIR, or one line of the pipeline's own
 #                          ("DIR: cannot create the folder: why") and exit 1.
 #   list_opt OPTION LIST lambda|weight  LIST a comma-separated list of
-#                          decimals, each positive (lambda: EASE's) or in
-#                          [0, 1] (weight: a model's in fused lists); else
-#                          one line, status 2.
+#                          decimals (D+ or D+.D+: docs/numbers.md), each
+#                          positive (lambda: EASE's) or in [0, 1] (weight:
+#                          a model's in fused lists); else one line,
+#                          status 2.
 #   mlr_help               the script's header comment (line 2 to `set -eu`)
 #                          on stdout: what -h and --help print.
 # --version as a pipeline's first argument prints "mlrec-NAME VERSION", the
@@ -144,20 +145,12 @@ decimal_opt() {
 }
 
 list_opt() {
+    MLR_V=$2 awk -v kind="$3" 'BEGIN { n = split(ENVIRON["MLR_V"], v, ","); if (n == 0) exit 1
+        for (i = 1; i <= n; i++) {
+            if (v[i] !~ /^[0-9]+(\.[0-9]+)?$/) exit 1
+            if (kind == "lambda" ? !(v[i] + 0 > 0) : !(v[i] + 0 <= 1)) exit 1
+        } }' </dev/null && return 0
     case $3 in lambda) lo_what="positive numbers" ;; *) lo_what="numbers in [0, 1]" ;; esac
-    lo_ok=1
-    [ -n "$(printf '%s' "$2" | tr -d ', ')" ] || lo_ok=0
-    set -f # the words below are never globs
-    for lo_v in $(printf '%s' "$2" | tr ',' ' '); do
-        case $lo_v in *[!0-9.]*|*.*.*|.) lo_ok=0 ;; esac
-        [ "$lo_ok" = 0 ] || case $3 in
-            lambda) awk -v v="$lo_v" 'BEGIN { exit !(v + 0 > 0) }' || lo_ok=0 ;;
-            *) awk -v v="$lo_v" 'BEGIN { exit !(v + 0 <= 1) }' || lo_ok=0 ;;
-        esac
-    done
-    set +f
-    case $2 in ,*|*,|*,,*) lo_ok=0 ;; esac
-    [ "$lo_ok" = 1 ] && return 0
     printf '%s\n' "$me: $1: a comma-separated list of $lo_what, not '$2'" >&2
     exit 2
 }

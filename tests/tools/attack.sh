@@ -507,7 +507,7 @@ prefused() {
     pr_name=$1; shift
     "$@" >"$T/.out" 2>"$T/.err"
     pr_st=$?
-    pr_other=$(grep -vE '^(crossval|eda|evaluate|grid|package|pipeline|prepare|recommend|report|retrain|topk-sharded|train-eval|mlr-[a-z]+): ' "$T/.err" | head -n 2)
+    pr_other=$(grep -vE '^(crossval|eda|evaluate|grid|hybrid|package|pipeline|prepare|recommend|report|retrain|topk-sharded|train-eval|mlr-[a-z]+): ' "$T/.err" | head -n 2)
     if [ "$pr_st" -eq 0 ] || [ -n "$pr_other" ] || [ ! -s "$T/.err" ]; then
         fail "$pr_name" "status $pr_st: $(tail -n 3 "$T/.err" | tr '\n' '|')"
     else pass "$pr_name"; fi
@@ -536,7 +536,13 @@ for v in "$@"; do
     [ -z "$v" ] || prefused "e: recommend.sh --age '$v'" sh "$P/recommend.sh" --run "$F/served" --age "$v" --gender F --occupation writer
     prefused "e: recommend.sh --fuse-ease '$v'" sh "$P/recommend.sh" --run "$F/served" --user 1 --fuse-ease "$v"
     prefused "e: recommend.sh --lambda '$v'" sh "$P/recommend.sh" --run "$F/served" --user 1 --fuse-ease 0.5 --lambda "$v"
+    for o in --lambdas --fuse-weights; do
+        prefused "e: hybrid.sh $o '$v'" sh "$P/hybrid.sh" "$o" "$v" "$E" "$T/e-hy"
+        prefused "e: hybrid.sh $o '1,$v'" sh "$P/hybrid.sh" "$o" "1,$v" "$E" "$T/e-hy"
+        prefused "e: evaluate.sh $o '$v'" sh "$P/evaluate.sh" "$o" "$v" "$F/train.tsv" "$F/test.tsv" "$T/e-ev"
+    done
 done
+check "e: the refused hybrid.sh runs made nothing" test ! -e "$T/e-hy"
 # a rated list of no known movie, or not a list: refused in mlr-recommend's words
 for v in 999999 ',' '1,,2' "$(printf '1\t2')" '../1'; do
     prefused "e: recommend.sh --rated-items '$v'" sh "$P/recommend.sh" --run "$F/served" --rated-items "$v"
