@@ -15,7 +15,7 @@
 #include "tower.h"
 
 typedef struct {
-    const char *served, *users, *new_users, *rated, *allow, *deny, *output;
+    const char *served, *users, *new_users, *rated, *allow, *deny, *order, *output;
     const char *val[MLR_P_NCOLS]; /* --age, --gender, --occupation, --zip */
     const char *rated_items;      /* --rated-items I,J,... for that new user */
     char **ids;                   /* user ids from the arguments */
@@ -31,6 +31,7 @@ static const char USAGE[] =
     "usage: mlr-recommend --served DIR [USER...] [--users FILE] [--new FILE] [--rated FILE]\n"
     "                     [--age A --gender G --occupation O --zip Z --rated-items I,J]\n"
     "                     [--k K] [--time T] [--keep-seen] [--allow FILE] [--deny FILE]\n"
+    "                     [--order FILE]\n"
     "                     [--format tsv|json] [--output FILE]\n"
     "       mlr-recommend --served DIR --similar ITEM [--similar ITEM...] [--measure cosine|dot]\n"
     "The top K items for each user from a served model directory (evaluate.sh's\n"
@@ -73,6 +74,9 @@ static const char USAGE[] =
     "      --keep-seen        keep the items a user rated (default: removed)\n"
     "      --allow FILE       recommend only these items (a table with item_id or id)\n"
     "      --deny FILE        never recommend these items (same form)\n"
+    "      --order FILE       list each user's items of FILE in its order, not the model's\n"
+    "                         ranking (columns user_id, item_id, score: mlr-fuse's,\n"
+    "                         mlr-baseline's or mlr-topk's lists), the score FILE's\n"
     "      --similar ITEM     the neighbours of ITEM (repeatable)\n"
     "      --measure M        --similar's measure: cosine (default) or dot\n"
     "      --format F         tsv (default) or json\n"
@@ -85,7 +89,8 @@ static const char USAGE[] =
     "example: mlr-recommend --served run/served 42 196 --k 5\n"
     "         mlr-recommend --served run/served --age 28 --gender F --occupation writer \\\n"
     "             --rated-items 50,181 --format json\n"
-    "         mlr-recommend --served run/served --similar 50 --k 5\n";
+    "         mlr-recommend --served run/served --similar 50 --k 5\n"
+    "         mlr-recommend --served run/served --order run/topk.tsv --k 5 42 196\n";
 
 static void usage(FILE *fp)
 {
@@ -95,7 +100,7 @@ static void usage(FILE *fp)
 static void parse_args(int argc, char **argv, options *o)
 {
     enum { O_SERVED = 256, O_USERS, O_NEW, O_RATED, O_AGE, O_GENDER, O_OCC, O_ZIP, O_RATED_ITEMS, O_TIME, O_KEEP,
-           O_ALLOW, O_DENY, O_SIMILAR, O_MEASURE, O_FORMAT, O_THREADS, O_NOVERIFY };
+           O_ALLOW, O_DENY, O_ORDER, O_SIMILAR, O_MEASURE, O_FORMAT, O_THREADS, O_NOVERIFY };
     static const struct option longs[] = {
         {"served", required_argument, NULL, O_SERVED}, {"users", required_argument, NULL, O_USERS},
         {"new", required_argument, NULL, O_NEW}, {"rated", required_argument, NULL, O_RATED},
@@ -104,6 +109,7 @@ static void parse_args(int argc, char **argv, options *o)
         {"rated-items", required_argument, NULL, O_RATED_ITEMS}, {"k", required_argument, NULL, 'k'},
         {"time", required_argument, NULL, O_TIME}, {"keep-seen", no_argument, NULL, O_KEEP},
         {"allow", required_argument, NULL, O_ALLOW}, {"deny", required_argument, NULL, O_DENY},
+        {"order", required_argument, NULL, O_ORDER},
         {"similar", required_argument, NULL, O_SIMILAR}, {"measure", required_argument, NULL, O_MEASURE},
         {"format", required_argument, NULL, O_FORMAT}, {"output", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, O_THREADS}, {"no-verify", no_argument, NULL, O_NOVERIFY},
@@ -134,6 +140,7 @@ static void parse_args(int argc, char **argv, options *o)
         case O_KEEP: o->keep_seen = 1; break;
         case O_ALLOW: o->allow = optarg; break;
         case O_DENY: o->deny = optarg; break;
+        case O_ORDER: o->order = optarg; break;
         case O_SIMILAR: o->similar[o->nsimilar++] = optarg; break;
         case O_MEASURE:
             if (strcmp(optarg, "cosine") != 0 && strcmp(optarg, "dot") != 0)
@@ -161,6 +168,8 @@ static void parse_args(int argc, char **argv, options *o)
     int users = o->nids || o->users || o->new_users || o->rated || one_new;
     if (o->nsimilar && users)
         mlr_usage_die("--similar takes no users");
+    if (o->nsimilar && o->order)
+        mlr_usage_die("--order lists users' items, not --similar's");
     if (!o->nsimilar && !users)
         mlr_usage_die("give users (ids, --users, --new, --rated, --age...) or --similar ITEM");
 }
@@ -494,6 +503,105 @@ static void free_candidates(candidates *c)
         free(c->emb);
 }
 
+/* ---- --order: another recommender's lists, shown as the model's are ---- */
+
+static int cmp_u32(const void *a, const void *b);
+
+typedef struct {
+    uint32_t *item; /* catalogue indices, in the file's order */
+    float *score;
+    size_t n, cap;
+} order_list;
+
+typedef struct {
+    mlr_strmap *users;
+    order_list *by; /* (users) */
+    size_t cap;
+} orders;
+
+static void order_add(orders *o, size_t u, uint32_t item, float score)
+{
+    if (u >= o->cap) {
+        size_t old = o->cap;
+        o->cap = 2 * u + 16;
+        o->by = xrealloc(o->by, o->cap * sizeof *o->by);
+        memset(o->by + old, 0, (o->cap - old) * sizeof *o->by);
+    }
+    order_list *l = &o->by[u];
+    if (l->n == l->cap) {
+        l->cap = 2 * l->cap + 16;
+        l->item = xrealloc(l->item, l->cap * sizeof *l->item);
+        l->score = xrealloc(l->score, l->cap * sizeof *l->score);
+    }
+    l->item[l->n] = item;
+    l->score[l->n++] = score;
+}
+
+/* FILE's rows by user, in its order: a user's rows make their list. */
+static int read_orders(const mlr_served *s, const char *path, orders *o, mlr_err *e)
+{
+    memset(o, 0, sizeof *o);
+    mlr_reader *r = mlr_reader_open(path, NULL, e);
+    if (!r)
+        return -1;
+    int cu = mlr_reader_col(r, "user_id"), ci = mlr_reader_col(r, "item_id"), cs = mlr_reader_col(r, "score");
+    if (cu < 0 || ci < 0 || cs < 0) {
+        mlr_reader_close(r);
+        return mlr_fail(e, "%s: --order wants the columns user_id, item_id and score in the header", path);
+    }
+    o->users = mlr_strmap_new(0);
+    int st;
+    while ((st = mlr_reader_next(r, e)) == 1) {
+        char where[512];
+        snprintf(where, sizeof where, "%s:%ld: ", path, mlr_reader_line(r));
+        long i = item_or_fail(s, mlr_reader_field(r, (size_t)ci), mlr_reader_field_len(r, (size_t)ci), where, e);
+        double v = 0;
+        if (i < 0 || mlr_reader_double(r, (size_t)cs, &v, e) != 0) {
+            st = -1;
+            break;
+        }
+        int added;
+        size_t u = mlr_strmap_intern2(o->users, mlr_reader_field(r, (size_t)cu),
+                                      mlr_reader_field_len(r, (size_t)cu), &added);
+        order_add(o, u, (uint32_t)i, (float)v);
+    }
+    mlr_reader_close(r);
+    return st < 0 ? -1 : 0;
+}
+
+static void free_orders(orders *o)
+{
+    for (size_t u = 0; o->users && u < mlr_strmap_count(o->users); u++) {
+        free(o->by[u].item);
+        free(o->by[u].score);
+    }
+    free(o->by);
+    mlr_strmap_free(o->users);
+}
+
+/* Request r's list from --order: its items that are candidates, not seen
+ * (excl, sorted) and not listed before, the first K. */
+static int order_hits(const orders *o, const candidates *c, const char *user, const uint32_t *excl, size_t nexcl,
+                      size_t K, long *stamp, long mark, mlr_hit *hits, size_t *count, const char *path, mlr_err *e)
+{
+    long u = mlr_strmap_find(o->users, user, strlen(user));
+    if (u < 0)
+        return mlr_fail(e, "%s: user '%.60s' has no list (--order)", path, user);
+    const order_list *l = &o->by[u];
+    size_t n = 0;
+    for (size_t j = 0; j < l->n && n < K; j++) {
+        int32_t cand = c->cand[l->item[j]];
+        if (cand < 0 || stamp[cand] == mark ||
+            (nexcl && bsearch(&(uint32_t){(uint32_t)cand}, excl, nexcl, sizeof *excl, cmp_u32)))
+            continue;
+        stamp[cand] = mark;
+        hits[n].item = (uint32_t)cand;
+        hits[n++].score = l->score[j];
+    }
+    *count = n;
+    return 0;
+}
+
 /* ---- the lists ---- */
 
 static int cmp_u32(const void *a, const void *b)
@@ -679,9 +787,13 @@ static int recommend(const mlr_served *s, const options *o, writer *w, mlr_err *
     memset(&q, 0, sizeof q);
     candidates c;
     memset(&c, 0, sizeof c);
+    orders ord;
+    memset(&ord, 0, sizeof ord);
     int rc = gather_requests(&q, s, o, e);
     if (rc == 0)
         rc = make_candidates(&c, s, o, e);
+    if (rc == 0 && o->order)
+        rc = read_orders(s, o->order, &ord, e);
     size_t U = q.n, D = s->D, K = (size_t)o->k, clipped[2] = {0, 0};
     float *qe = xmalloc((U * D + 1) * sizeof *qe);
     mlr_profile *p = xmalloc((U + 1) * sizeof *p);
@@ -702,23 +814,34 @@ static int recommend(const mlr_served *s, const options *o, writer *w, mlr_err *
         for (size_t i = 0; i < U && !o->keep_seen; i++)
             excl[i] = seen_candidates(s, &c, &q.r[i], &nexcl[i]);
         mlr_hit *hits = xmalloc((U * K + 1) * sizeof *hits);
-        rank_lists(s, &c, qe, U, K, o->threads, excl, nexcl, hits, count);
+        if (o->order) {
+            long *stamp = xmalloc((c.n + 1) * sizeof *stamp);
+            for (size_t j = 0; j < c.n; j++)
+                stamp[j] = -1;
+            for (size_t i = 0; i < U && rc == 0; i++)
+                rc = order_hits(&ord, &c, q.r[i].p.id, excl[i], nexcl[i], K, stamp, (long)i, hits + i * K,
+                                &count[i], o->order, e);
+            free(stamp);
+        } else {
+            rank_lists(s, &c, qe, U, K, o->threads, excl, nexcl, hits, count);
+        }
         /* the rating head on each (user, item) pair of the lists */
         size_t pairs = 0;
-        for (size_t i = 0; i < U; i++)
+        for (size_t i = 0; i < U && rc == 0; i++)
             pairs += count[i];
         float *pq = xmalloc((pairs * D + 1) * sizeof *pq), *pc = xmalloc((pairs * D + 1) * sizeof *pc);
         float *pred = xmalloc((pairs + 1) * sizeof *pred);
-        for (size_t i = 0, k = 0; i < U; i++)
+        for (size_t i = 0, k = 0; i < U && rc == 0; i++)
             for (size_t j = 0; j < count[i]; j++, k++) {
                 memcpy(pq + k * D, qe + i * D, D * sizeof *pq);
                 memcpy(pc + k * D, c.emb + (size_t)hits[i * K + j].item * D, D * sizeof *pc);
             }
-        model_rating(&s->m, pq, pc, pairs, pred);
-        float *unit = unit_rows(s->items, s->M, D);
-        if (!w->json)
+        if (rc == 0)
+            model_rating(&s->m, pq, pc, pairs, pred);
+        float *unit = rc == 0 ? unit_rows(s->items, s->M, D) : NULL;
+        if (rc == 0 && !w->json)
             fputs("user_id\trank\titem_id\tscore\tpredicted_rating\ttitle\treason\n", w->fp);
-        for (size_t i = 0, k = 0; i < U; k += count[i], i++)
+        for (size_t i = 0, k = 0; i < U && rc == 0; k += count[i], i++)
             write_user(w, s, &q.r[i], &c, hits + i * K, count[i], pred + k, unit);
         free(unit);
         free(pq);
@@ -736,6 +859,7 @@ static int recommend(const mlr_served *s, const options *o, writer *w, mlr_err *
     free(histories);
     free_candidates(&c);
     free_requests(&q);
+    free_orders(&ord);
     return rc;
 }
 
