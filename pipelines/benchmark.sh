@@ -130,12 +130,6 @@ fi
 
 # ---- the runs ----
 
-# best_of TSV: the first column of the row of the best nDCG@10 (column 2)
-# on validation; the first listed on a tie.
-best_of() {
-    awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } END { print b }' "$(awkpath "$1")"
-}
-
 # choose LABEL DIR PREFIX [--ease-only]: EASE's lambda and the fused
 # lists' weight chosen on the validation slice of DIR/model by hybrid.sh
 # (the code that makes a served directory's hybrid.tsv; evaluate.sh runs

@@ -80,8 +80,11 @@ if [ "$seeds" != 1 ]; then
     mkdir -p "$pkg"
     cp "$out/model.safetensors" "$pkg/"
     # the served model's own hybrid: its lists alone are what it serves
-    [ "$hybrid" = 0 ] || run_stage hybrid-served sh "$mlr_pipelines/hybrid.sh" --first-model \
-        --lambdas "$lambdas" --fuse-weights "$fweights" "$out" "$pkg"
+    # (EASE's lambda, chosen without the model, is the run's: not refitted)
+    if [ "$hybrid" = 1 ] && [ -f "$out/ease-lambda.tsv" ]; then
+        run_stage hybrid-served sh "$mlr_pipelines/hybrid.sh" --first-model \
+            --lambdas "$(best_of "$out/ease-lambda.tsv")" --fuse-weights "$fweights" "$out" "$pkg"
+    fi
     run_stage embed-served mlr-embed --model "$pkg/model.safetensors" --catalogue "$out/enc-items" \
         --output "$pkg/items.npy"
 fi

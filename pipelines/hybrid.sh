@@ -64,11 +64,6 @@ fi
 tmp=$(beside -d "$out/hybrid.tsv") || exit 1
 trap 'rm -rf -- "$tmp"' EXIT
 
-# best_of TSV: the first column of the row of the best nDCG@10 (column 2);
-# the first listed on a tie.
-best_of() {
-    awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } END { print b }' "$(awkpath "$1")"
-}
 # scored SETTING LIST IDS: SETTING, then LIST's nDCG@10 and recall@10 on
 # the validation slice (the fit rows excluded), as one TSV row.
 scored() {

@@ -36,6 +36,10 @@
 #                          positive (lambda: EASE's) or in [0, 1] (weight:
 #                          a model's in fused lists); else one line,
 #                          status 2.
+#   best_of TSV            the first column of TSV's row (below its header)
+#                          with the highest second column, the first on a
+#                          tie, empty for none: the choice of a table of
+#                          settings and their validation figure.
 #   mlr_help               the script's header comment (line 2 to `set -eu`)
 #                          on stdout: what -h and --help print.
 # --version as a pipeline's first argument prints "mlrec-NAME VERSION", the
@@ -153,6 +157,10 @@ list_opt() {
     case $3 in lambda) lo_what="positive numbers" ;; *) lo_what="numbers in [0, 1]" ;; esac
     printf '%s\n' "$me: $1: a comma-separated list of $lo_what, not '$2'" >&2
     exit 2
+}
+
+best_of() {
+    awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } END { print b }' "$(awkpath "$1")"
 }
 
 mlr_help() { sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; }

@@ -30,9 +30,9 @@
 # takes W and L from the served directory's hybrid.tsv: the pair chosen
 # on the run's validation slice (evaluate.sh, retrain.sh: hybrid.sh);
 # --lambda, when given, still wins; a new user without --rated-items gets
-# the model's list (EASE has no movie to start from). EASE is fitted on every request (a
-# second on ML-100K; mlr-baseline refuses catalogues over 20,000 items).
-# The score shown stays the model's.
+# the model's list (EASE has no movie to start from). EASE is fitted on
+# every request (a second on ML-100K; mlr-baseline refuses catalogues
+# over 20,000 items). The score shown stays the model's.
 set -eu
 me=recommend
 . "$(dirname "$0")/lib.sh"

@@ -51,8 +51,8 @@ fi
 # (fused.tsv) and the paired difference to EASE over users (paired.tsv).
 fused=$run/fused.tsv weight=-
 if [ -f "$run/fuse-weight.tsv" ]; then
-    weight=$(awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } END { print (b == "" ? "-" : b) }' \
-        "$(awkpath "$run/fuse-weight.tsv")")
+    weight=$(best_of "$run/fuse-weight.tsv")
+    weight=${weight:--}
 fi
 # diff_ease METRIC: "+0.0123 +- 0.0040" (fused - EASE, its standard error)
 diff_ease() {
