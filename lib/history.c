@@ -145,7 +145,7 @@ static void put(char **buf, size_t *cap, size_t *len, const char *s, size_t n)
 }
 
 size_t mlr_history_field(const mlr_history *h, const char *user, size_t ulen, const char *own,
-                         size_t olen, size_t max, char **buf, size_t *cap)
+                         size_t olen, long before, size_t max, char **buf, size_t *cap)
 {
     size_t len = 0, taken = 0;
     put(buf, cap, &len, "", 0);
@@ -153,7 +153,7 @@ size_t mlr_history_field(const mlr_history *h, const char *user, size_t ulen, co
     long skip = own ? mlr_strmap_find(h->items, own, olen) : -1;
     for (size_t i = u < 0 ? 0 : h->start[u]; u >= 0 && i < h->start[u + 1] && taken < max; i++) {
         uint32_t it = h->events[i].item;
-        if ((long)it == skip)
+        if ((long)it == skip || h->events[i].ts >= before)
             continue;
         if (taken++)
             put(buf, cap, &len, "|", 1);

@@ -2,7 +2,7 @@
  * feature of the query tower (docs/features.md; Covington et al. 2016).
  *
  *   mlr_history *h = mlr_history_read("train.tsv", &e);
- *   size_t n = mlr_history_field(h, "42", 2, "377", 3, 50, &buf, &cap);
+ *   size_t n = mlr_history_field(h, "42", 2, "377", 3, LONG_MAX, 50, &buf, &cap);
  *   // buf: the '|'-joined ids of user 42's 50 latest training items,
  *   // item 377 left out (a row must never see its own item: the label)
  *   mlr_history_free(h);
@@ -42,12 +42,13 @@ size_t mlr_history_last_row(const mlr_history *h, size_t u);
  * are spread over (docs/features.md). */
 size_t mlr_history_median_row(const mlr_history *h, size_t u);
 
-/* Writes the user's at most max latest items, newest first, '|'-joined and
+/* Writes the user's at most max latest items rated before time before
+ * (strictly earlier; LONG_MAX: all of them), newest first, '|'-joined and
  * NUL-terminated, into *buf (grown as needed; *cap its size), leaving out
  * every copy of item own (own NULL: none left out). Returns the length;
  * 0 (an empty field) for a user not in the table. */
 size_t mlr_history_field(const mlr_history *h, const char *user, size_t ulen, const char *own,
-                         size_t olen, size_t max, char **buf, size_t *cap);
+                         size_t olen, long before, size_t max, char **buf, size_t *cap);
 
 /* The cap a model's histories had in training, in its metadata: the
  * width of the user_history rows mlr-train read (mlr-history --max, cut

@@ -19,12 +19,13 @@ typedef struct {
     const char *train, *input, *output;
     size_t max;
     int per_user, median; /* --per-user; --query-time median */
+    int before_row;       /* --before-row */
 } options;
 
 static void usage(FILE *fp)
 {
     fprintf(fp,
-        "usage: mlr-history --train TABLE [--max N] [--output FILE] [INPUT]\n"
+        "usage: mlr-history --train TABLE [--max N] [--before-row] [--output FILE] [INPUT]\n"
         "       mlr-history --train TABLE --per-user [--query-time last|median] [--max N] [--output FILE]\n"
         "Writes INPUT (an interaction table, stdin by default) with one more column,\n"
         "user_history: the item ids the row's user rated in the --train table, newest\n"
@@ -38,6 +39,9 @@ static void usage(FILE *fp)
         "  --train TABLE   the training rows the histories come from (required)\n"
         "  --max N         at most N items per history, the latest (default 16, as\n"
         "                  mlr-encode's --max-tokens; chosen on a validation slice)\n"
+        "  --before-row    only the items rated before the row's timestamp (strictly\n"
+        "                  earlier): the history a request made at that time would\n"
+        "                  know, as in Covington et al. 2016 (INPUT needs a timestamp)\n"
         "  --per-user      one query row per user of TABLE (no INPUT)\n"
         "  --query-time WHEN\n"
         "                  with --per-user, the row at the user's last training time\n"
@@ -54,11 +58,11 @@ static void usage(FILE *fp)
 
 static options parse_args(int argc, char **argv)
 {
-    options o = {NULL, "-", "-", MLR_HISTORY_MAX, 0, 0};
+    options o = {NULL, "-", "-", MLR_HISTORY_MAX, 0, 0, 0};
     static const struct option longs[] = {
         {"train", required_argument, 0, 't'}, {"max", required_argument, 0, 'n'},
         {"per-user", no_argument, 0, 'u'}, {"query-time", required_argument, 0, 'a'},
-        {"output", required_argument, 0, 'o'},
+        {"output", required_argument, 0, 'o'}, {"before-row", no_argument, 0, 'b'},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
@@ -67,6 +71,7 @@ static options parse_args(int argc, char **argv)
         case 't': o.train = optarg; break;
         case 'n': o.max = (size_t)mlr_opt_long("--max", optarg, 1, 100000); break;
         case 'u': o.per_user = 1; break;
+        case 'b': o.before_row = 1; break;
         case 'a':
             if (strcmp(optarg, "last") && strcmp(optarg, "median"))
                 mlr_usage_die("--query-time: last or median, not '%s' (try 'mlr-history --help')", optarg);
@@ -80,16 +85,20 @@ static options parse_args(int argc, char **argv)
     if (optind < argc) mlr_usage_die("unexpected argument '%s' (try 'mlr-history --help')", argv[optind]);
     if (!o.train) mlr_usage_die("--train TABLE is required (try 'mlr-history --help')");
     if (o.median && !o.per_user) mlr_usage_die("--query-time goes with --per-user (try 'mlr-history --help')");
+    if (o.before_row && o.per_user)
+        mlr_usage_die("--before-row and --per-user: a user's query row holds all of their items (try 'mlr-history --help')");
     return o;
 }
 
-/* Copies r's header with user_history added; the column of user_id and
- * item_id in *cu, *ci. */
-static int write_header(FILE *fp, mlr_reader *r, int *cu, int *ci, mlr_err *e)
+/* Copies r's header with user_history added; the column of user_id,
+ * item_id and (with --before-row, else -1) timestamp in c[0..2]. */
+static int write_header(FILE *fp, mlr_reader *r, int before_row, int c[3], mlr_err *e)
 {
     if (mlr_reader_col(r, "user_history") >= 0)
         return mlr_fail(e, "%s: already has a user_history column", mlr_reader_path(r));
-    if ((*cu = mlr_reader_require(r, "user_id", e)) < 0 || (*ci = mlr_reader_require(r, "item_id", e)) < 0)
+    if ((c[0] = mlr_reader_require(r, "user_id", e)) < 0 || (c[1] = mlr_reader_require(r, "item_id", e)) < 0)
+        return -1;
+    if ((c[2] = before_row ? mlr_reader_require(r, "timestamp", e) : -1) < 0 && before_row)
         return -1;
     for (size_t i = 0; i < mlr_reader_ncols(r); i++)
         fprintf(fp, "%s\t", mlr_reader_colname(r, i));
@@ -104,7 +113,8 @@ static int add_histories(FILE *fp, const char *path, const mlr_history *h, const
 {
     mlr_reader *r = mlr_reader_open(path, NULL, e);
     if (!r) return -1;
-    int cu = 0, ci = 0, st = 0, rc = write_header(fp, r, &cu, &ci, e);
+    int c[3] = {0, 0, -1}, st = 0, rc = write_header(fp, r, o->before_row, c, e);
+    size_t cu = (size_t)c[0], ci = (size_t)c[1];
     char *row = NULL, *hist = NULL;
     size_t row_cap = 0, hist_cap = 0, n = 0;
     while (rc == 0 && (st = mlr_reader_next(r, e)) == 1) {
@@ -115,9 +125,14 @@ static int add_histories(FILE *fp, const char *path, const mlr_history *h, const
             row = xrealloc(row, row_cap);
         }
         size_t len = mlr_reader_row_tsv(r, row);
-        const char *own = wanted ? NULL : mlr_reader_field(r, (size_t)ci);
-        size_t hl = mlr_history_field(h, mlr_reader_field(r, (size_t)cu), mlr_reader_field_len(r, (size_t)cu),
-                                      own, own ? mlr_reader_field_len(r, (size_t)ci) : 0, o->max, &hist, &hist_cap);
+        const char *own = wanted ? NULL : mlr_reader_field(r, ci);
+        long before = LONG_MAX;
+        if (c[2] >= 0 && mlr_reader_long(r, (size_t)c[2], &before, e) < 0) {
+            rc = -1;
+            break;
+        }
+        size_t hl = mlr_history_field(h, mlr_reader_field(r, cu), mlr_reader_field_len(r, cu), own,
+                                      own ? mlr_reader_field_len(r, ci) : 0, before, o->max, &hist, &hist_cap);
         fwrite(row, 1, len, fp);
         fputc('\t', fp);
         fwrite(hist, 1, hl, fp);

@@ -35,6 +35,34 @@ check "a user absent from --train: an empty history" test "$(sed -n 3p "$T/q-h.t
 mlr-history --train "$T/t.tsv" --max 10 "$T/t.tsv" >"$T/t-h.tsv"
 check "every copy of the own item left out" test "$(sed -n 2p "$T/t-h.tsv" | cut -f5)" = "d|c|b"
 
+# --before-row: only what was rated strictly before the row's time. u's
+# rows by time: b 10, c 20, d 20, a 30, a 40.
+printf 'user_id\titem_id\trating\ttimestamp\nu\tz\t1\t20\nu\tz\t1\t31\nu\tz\t1\t5\nu\ta\t1\t35\nw\tz\t1\t50\n' >"$T/qt.tsv"
+mlr-history --train "$T/t.tsv" --max 10 --before-row "$T/qt.tsv" >"$T/qt-h.tsv"
+check "--before-row: items strictly before the row's time, newest first" \
+    test "$(sed 1d "$T/qt-h.tsv" | cut -f5 | tr '\n' ' ')" = "b a|d|c|b  d|c|b  "
+mlr-history --train "$T/t.tsv" --max 2 --before-row "$T/qt.tsv" >"$T/qt-h2.tsv"
+check "--before-row: capped at --max, the latest kept" test "$(sed -n 3p "$T/qt-h2.tsv" | cut -f5)" = "a|d"
+# Every row of a real split, checked against the training table by awk:
+# no history item rated at or after the row's time, nor its own item, and
+# as many as the user rated before it (uncapped).
+mlr-history --train "$T/train.tsv" --max 1000 --before-row --output "$T/train-b.tsv" "$T/train.tsv"
+mlr-history --train "$T/train.tsv" --max 1000 --before-row --output "$T/test-b.tsv" "$T/test.tsv"
+for t in train test; do
+    check "--before-row, $t rows: each history is its user's training items rated before the row, own item left out" \
+        awk -F'\t' -v h="$(hcol "$T/$t-b.tsv")" 'NR == FNR { if (FNR > 1) { n[$1]++; it[$1, n[$1]] = $2; ts[$1, n[$1]] = $4 }; next }
+            FNR > 1 { want = 0; for (i = 1; i <= n[$1]; i++) if (ts[$1, i] < $4 && it[$1, i] != $2) want++
+                k = split($h, a, "|"); if (k != want) bad = 1
+                for (j = 1; j <= k; j++) { ok = 0; for (i = 1; i <= n[$1]; i++) if (it[$1, i] == a[j] && ts[$1, i] < $4) ok = 1; if (!ok || a[j] == $2) bad = 1 } }
+            END { exit bad }' "$T/train.tsv" "$T/$t-b.tsv"
+done
+check "--before-row: some histories shorter than the user's whole" test "$(cut -f11 "$T/test-b.tsv" | cmp -s - "$(cut -f11 "$T/test-h.tsv" >"$T/th"; echo "$T/th")" || echo differ)" = differ
+printf 'user_id\titem_id\tr\nu\tb\t1\n' >"$T/nots.tsv"
+expect_fail "--before-row on rows without a timestamp" 1 "timestamp" mlr-history --train "$T/t.tsv" --before-row --output "$T/o.tsv" "$T/nots.tsv"
+printf 'user_id\titem_id\ttimestamp\nu\tb\tlater\n' >"$T/badts.tsv"
+expect_fail "--before-row on a row whose timestamp is not a number" 1 "timestamp" mlr-history --train "$T/t.tsv" --before-row --output "$T/o.tsv" "$T/badts.tsv"
+expect_fail "--before-row with --per-user" 2 "--before-row" mlr-history --train "$T/t.tsv" --before-row --per-user --output "$T/o.tsv"
+
 # --per-user: one row per user, their latest row, all their items.
 mlr-history --train "$T/t.tsv" --per-user --max 10 >"$T/users.tsv"
 check "--per-user: one row per user" test "$(sed 1d "$T/users.tsv" | cut -f1 | sort | tr '\n' ' ')" = "u v "
