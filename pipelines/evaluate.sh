@@ -1,6 +1,6 @@
 #!/bin/sh
 # evaluate.sh [--valid-fraction F] [--valid-by MODE] [--valid-seed S] [--seeds N]
-#             [--lambdas LIST] [--fuse-weights LIST] [--no-hybrid]
+#             [--history KIND] [--lambdas LIST] [--fuse-weights LIST] [--no-hybrid]
 #             TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]
 #
 # Trains the default two-tower model on any pair of interaction tables
@@ -30,6 +30,10 @@
 #                         mlr-recommend: model, spec, item embeddings, catalogue,
 #                         TRAIN's histories, hybrid.tsv (recommend.sh
 #                         --fuse-ease auto), MANIFEST
+# --history KIND: the rows' user_history (train-eval.sh --history): all,
+# before-row (only the items rated before the row's time) or valid (the
+# default: the kind with the better per-user nDCG@10 on the validation
+# slice; both kinds' figures in OUTDIR/history-kind.tsv).
 # --seeds N: N models (seeds S..S+N-1), their predictions and scores
 # averaged (train-eval.sh --seeds); served/ holds seed S's model alone
 # and its own hybrid.tsv (hybrid.sh --first-model: the weight chosen for
@@ -37,8 +41,8 @@
 # Extra arguments go to mlr-train (e.g. --epochs 5 --seed 7).
 set -eu
 case ${1:-} in --version) me=evaluate; . "$(dirname "$0")/lib.sh" ;; esac # it exits
-usage() { echo "usage: evaluate.sh [--valid-fraction F] [--valid-by random|user-time|time] [--valid-seed S] [--seeds N] [--lambdas LIST] [--fuse-weights LIST] [--no-hybrid] TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]" >&2; exit 2; }
-vfrac=0.1 vby=random vseed=1 seeds=1 hybrid=1 lambdas=100,250,500,1000
+usage() { echo "usage: evaluate.sh [--valid-fraction F] [--valid-by random|user-time|time] [--valid-seed S] [--seeds N] [--history KIND] [--lambdas LIST] [--fuse-weights LIST] [--no-hybrid] TRAIN.tsv TEST.tsv OUTDIR [mlr-train options...]" >&2; exit 2; }
+vfrac=0.1 vby=random vseed=1 seeds=1 hybrid=1 lambdas=100,250,500,1000 hist=valid
 fweights=0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1
 while [ $# -gt 0 ]; do
     case $1 in
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
     --valid-by) [ $# -ge 2 ] || usage; vby=$2; shift 2 ;;
     --valid-seed) [ $# -ge 2 ] || usage; vseed=$2; shift 2 ;;
     --seeds) [ $# -ge 2 ] || usage; seeds=$2; shift 2 ;;
+    --history) [ $# -ge 2 ] || usage; hist=$2; shift 2 ;;
     --lambdas) [ $# -ge 2 ] || usage; lambdas=$2; shift 2 ;;
     --fuse-weights) [ $# -ge 2 ] || usage; fweights=$2; shift 2 ;;
     --no-hybrid) hybrid=0; shift ;;
@@ -60,12 +65,13 @@ shift 3
 me=evaluate
 . "$(dirname "$0")/lib.sh"
 list_opt --lambdas "$lambdas" lambda
+case $hist in all|before-row|valid) ;; *) echo "$me: --history: all, before-row or valid, not '$hist'" >&2; exit 2 ;; esac
 list_opt --fuse-weights "$fweights" weight
 # The data once (prepare.sh), then the model on it (train-eval.sh): the
 # same two stages grid.sh and retrain.sh share.
 sh "$mlr_pipelines/prepare.sh" --valid-fraction "$vfrac" --valid-by "$vby" --valid-seed "$vseed" \
     "$train" "$test" "$out"
-sh "$mlr_pipelines/train-eval.sh" --seeds "$seeds" "$out" "$out" "$@"
+sh "$mlr_pipelines/train-eval.sh" --seeds "$seeds" --history "$hist" "$out" "$out" "$@"
 # The model and EASE fused, chosen on the validation slice: the served
 # directory's hybrid.tsv.
 rm -f "$out/hybrid.tsv" "$out/ease-lambda.tsv" "$out/fuse-weight.tsv" "$out/seed1/hybrid.tsv"

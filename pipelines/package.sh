@@ -4,8 +4,8 @@
 # Makes SERVED, the served model directory of docs/serving.md, from the
 # data prepare.sh left in PREP (spec/, catalogue.tsv, train.tsv) and the
 # model train-eval.sh left in RUN (model.safetensors, items.npy, items.ids,
-# and metrics.tsv, train-log.tsv, replaced-metrics.tsv, hybrid.tsv where
-# present):
+# and metrics.tsv, train-log.tsv, replaced-metrics.tsv, hybrid.tsv,
+# history-kind.tsv where present):
 #   model.safetensors spec/ items.npy items.ids catalogue.tsv
 #   history.tsv       the users' ratings (user_id item_id rating timestamp
 #                     and the user columns) of TABLE (default PREP/train.tsv)
@@ -37,7 +37,7 @@ tmp=$(beside -d "$served") || exit 1
 old=
 trap 'rm -rf -- "$tmp" ${old:+"$old"}' EXIT
 cp "$run/model.safetensors" "$run/items.npy" "$run/items.ids" "$prep/catalogue.tsv" "$tmp/"
-for f in metrics.tsv train-log.tsv replaced-metrics.tsv hybrid.tsv; do
+for f in metrics.tsv train-log.tsv replaced-metrics.tsv hybrid.tsv history-kind.tsv; do
     [ ! -f "$run/$f" ] || cp "$run/$f" "$tmp/"
 done
 cp -R "$prep/spec" "$tmp/spec"

@@ -13,6 +13,10 @@
 #                         once, at the end.
 #   enc-train/ enc-test/  the encoded rows;  enc-items/ the catalogue
 #   enc-fit/ enc-valid/   the encoded fit rows and validation slice
+#   enc-train-b/ enc-fit-b/ enc-valid-b/ enc-test-b/  the same rows with
+#                         histories cut at each row's time (mlr-history
+#                         --before-row): train-eval.sh --history keeps the
+#                         kind better on the validation slice
 #   users.tsv users-fit.tsv  one query row per user (mlr-history --per-user) of
 #                         TRAIN and of the fit rows: the user at their last
 #                         training time with all their training items, the
@@ -75,7 +79,7 @@ run_stage split-valid mlr-split --by "$vby" --seed "$vseed" --test-fraction "$vf
 
 # The histories: OUTDIR/h/NAME.tsv is table NAME with its user_history.
 mkdir -p "$out/h"
-history() { # NAME FROM TABLE | NAME FROM --per-user [--query-time median]
+history() { # NAME FROM [--before-row] TABLE | NAME FROM --per-user [--query-time median]
     n=$1 from=$2; shift 2
     if [ "$hist" != 0 ]; then
         run_stage "history-$n" mlr-history --max "$hist" --train "$from" --output "$out/h/$n.tsv" "$@"
@@ -98,6 +102,12 @@ history train "$train" "$train"
 history fit "$out/fit.tsv" "$out/fit.tsv"
 history valid "$out/fit.tsv" "$out/valid.tsv"
 history test "$train" "$test"
+if [ "$hist" != 0 ]; then
+    history train-b "$train" --before-row "$train"
+    history fit-b "$out/fit.tsv" --before-row "$out/fit.tsv"
+    history valid-b "$out/fit.tsv" --before-row "$out/valid.tsv"
+    history test-b "$train" --before-row "$test"
+fi
 history users "$train" --per-user
 history users-fit "$out/fit.tsv" --per-user
 history users-median "$train" --per-user --query-time median
@@ -112,7 +122,8 @@ if [ -n "$spec" ]; then
 else
     run_stage vocab mlr-vocab --output "$out/spec" "$@" "$out/h/train.tsv"
 fi
-for t in train fit valid test users users-fit users-median users-fit-median; do
+cut=; [ "$hist" = 0 ] || cut="train-b fit-b valid-b test-b"
+for t in train fit valid test $cut users users-fit users-median users-fit-median; do
     run_stage "encode-$t" mlr-encode --spec "$out/spec" --output "$out/enc-$t" "$out/h/$t.tsv"
 done
 # The catalogue: every item of TRAIN and TEST is a candidate. Its titles

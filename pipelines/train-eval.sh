@@ -1,6 +1,6 @@
 #!/bin/sh
-# train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--user-time WHEN] [--no-topk] [--no-test]
-#               [--no-refit] PREP RUN [mlr-train options...]
+# train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--user-time WHEN] [--history KIND]
+#               [--no-topk] [--no-test] [--no-refit] PREP RUN [mlr-train options...]
 #
 # The model half of evaluate.sh: on data prepared by prepare.sh in PREP,
 # trains a model on PREP's fit rows, validated after each epoch on its
@@ -25,6 +25,8 @@
 #                         the same with each time's per-user queries (the
 #                         one asked for alone without valid)
 #   user-time.tsv         each time tried, its validation nDCG@10, the one kept
+#   history-kind.tsv           each kind of history tried (--history), its
+#                         validation nDCG@10 and top-100, the one kept
 #   query.npy query.ids   one query embedding per test row, in test order
 #   items.npy items.ids   one embedding per catalogue item
 #   pred.tsv              predicted rating of each test row
@@ -44,20 +46,28 @@
 # --mean-by-user), or valid (the default: the one with the best per-user
 # nDCG@10 on the validation slice; median left out with a PREP made before
 # the median queries).
+# --history KIND: the rows' user_history: all (the user's latest training
+# items, whatever the row's time), before-row (those rated before the
+# row's time: prepare.sh's enc-*-b), or valid (the default: seed S's fit
+# model trained both ways, the one with the better per-user nDCG@10 on the
+# validation slice kept, and the other seeds trained the same way). A PREP
+# without histories has all; a given --model all unless told (package.sh
+# serves history-kind.tsv, which retrain.sh reads).
 # --threads T pins every tool (and OpenBLAS) to T threads, so that several
 # runs side by side share the cores without oversubscribing them; without
 # it each tool takes its own default.
 set -eu
 me=train-eval
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--user-time WHEN] [--no-topk] [--no-test] [--no-refit] PREP RUN [mlr-train options...]" >&2; exit 2; }
-threads= model= topk=1 test=1 seeds=1 utime=valid refit=1
+usage() { echo "usage: train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--user-time WHEN] [--history KIND] [--no-topk] [--no-test] [--no-refit] PREP RUN [mlr-train options...]" >&2; exit 2; }
+threads= model= topk=1 test=1 seeds=1 utime=valid refit=1 hist=valid
 while [ $# -gt 0 ]; do
     case $1 in
     --threads) [ $# -ge 2 ] || usage; threads=$2; shift 2 ;;
     --model) [ $# -ge 2 ] || usage; model=$2; shift 2 ;;
     --seeds) [ $# -ge 2 ] || usage; seeds=$2; shift 2 ;;
     --user-time) [ $# -ge 2 ] || usage; utime=$2; shift 2 ;;
+    --history) [ $# -ge 2 ] || usage; hist=$2; shift 2 ;;
     --no-topk) topk=0; shift ;;
     --no-test) test=0; shift ;;
     --no-refit) refit=0; shift ;;
@@ -85,6 +95,15 @@ esac
     die "$prep: no median per-user queries (prepare.sh again)"
 times=last,median,mean # what --user-time valid chooses from
 [ -d "$prep/enc-users-fit-median" ] || times=last,mean
+case $hist in
+all|before-row|valid) ;;
+*) echo "$me: --history: all, before-row or valid, not '$hist'" >&2; exit 2 ;;
+esac
+if [ ! -d "$prep/enc-fit-b" ]; then
+    [ "$hist" != before-row ] || die "$prep: no histories cut at each row's time (prepare.sh again, with --history N > 0)"
+    hist=all
+fi
+[ -z "$model" ] || [ "$hist" != valid ] || hist=all # a given model: all unless told
 count_opt --seeds "$seeds" 1 64 # mlr-embed's and mlr-predict's --model at most
 [ "$seeds" = 1 ] || [ -z "$model" ] || { echo "$me: --seeds trains its models: not with --model" >&2; exit 2; }
 mkout "$run"
@@ -99,17 +118,53 @@ msfx= # the models' names: model$msfx.safetensors, model$msfx-seedK.safetensors
 [ "$refit" = 0 ] || msfx=-fit
 base=42 prev= # the first seed: the options as given, then --seed (the last wins)
 for a in "$@"; do [ "$prev" != --seed ] || base=$a; prev=$a; done
+
+# --history valid: seed S's fit model trained on each kind of history
+# (this script, without the test rows, into RUN/history-KIND), the one
+# with the better per-user nDCG@10 on the validation slice kept as seed S's
+# fit model; its figures and the per-row top-100 (what the seed report's
+# protocol asks) in history-kind.tsv.
+trained=0 validated=0
+if [ "$hist" = valid ]; then
+    topt=; [ -z "$threads" ] || topt="--threads $threads"
+    printf 'history\tndcg@10\ttop100\n' >"$run/history-kind.tried"
+    for h in all before-row; do
+        # shellcheck disable=SC2086 # $topt is empty or two plain words
+        run_stage "history-$h" env MLR_STAGES= sh "$0" $topt --history "$h" --user-time "$utime" --no-test \
+            --no-topk "$prep" "$run/history-$h" "$@"
+        m=$run/history-$h/valid-metrics.tsv
+        printf '%s\t%s\t%s\n' "$h" "$(awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$m")" \
+            "$(awk -F'\t' '$1 == "top100" { print $2 }' "$m")"
+    done >>"$run/history-kind.tried"
+    hist=$(best_of "$run/history-kind.tried")
+    awk -F'\t' -v OFS='\t' -v k="$hist" 'NR == 1 { print "history", "ndcg@10_valid", "top100_valid", "kept"; next }
+        { print $1, $2, $3, ($1 == k) }' "$(awkpath "$run/history-kind.tried")" >"$run/history-kind.tsv"
+    mv "$run/history-$hist/model.safetensors" "$run/model$msfx.safetensors"
+    if [ "$seeds" = 1 ]; then # its validation figures are this run's
+        rm -f "$run/history-$hist/history-kind.tsv"
+        for f in "$run/history-$hist"/*; do mv -f "$f" "$run/"; done
+        validated=1
+    else
+        mv "$run/history-$hist/train-log.tsv" "$run/train-log.tsv"
+    fi
+    rm -rf "$run/history-kind.tried" "$run/history-all" "$run/history-before-row"
+    trained=1
+else
+    printf 'history\tndcg@10_valid\ttop100_valid\tkept\n%s\t\t\t1\n' "$hist" >"$run/history-kind.tsv"
+fi
+hs= # the encoded rows of that kind: enc-NAME$hs
+[ "$hist" = all ] || hs=-b
 if [ -z "$model" ]; then
     case $base in ''|*[!0-9]*) die "--seed '$base': --seeds needs a number" ;; esac
     # shellcheck disable=SC2086 # $tt is empty or two words
-    run_stage train mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit" \
-        --valid "$prep/enc-valid" --catalogue "$prep/enc-items" --log "$run/train-log.tsv" \
+    [ "$trained" = 1 ] || run_stage train mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit$hs" \
+        --valid "$prep/enc-valid$hs" --catalogue "$prep/enc-items" --log "$run/train-log.tsv" \
         --output "$run/model$msfx.safetensors" "$@"
     k=2
     while [ "$k" -le "$seeds" ]; do
         # shellcheck disable=SC2086
-        run_stage "train-seed$k" mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit" \
-            --valid "$prep/enc-valid" --catalogue "$prep/enc-items" --log "$run/train-log-seed$k.tsv" \
+        run_stage "train-seed$k" mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit$hs" \
+            --valid "$prep/enc-valid$hs" --catalogue "$prep/enc-items" --log "$run/train-log-seed$k.tsv" \
             --output "$run/model$msfx-seed$k.safetensors" "$@" --seed $((base + k - 1))
         k=$((k + 1))
     done
@@ -126,12 +181,14 @@ models() {
 
 # The validation slice's figures, with the fit rows excluded: what every
 # choice (epochs, settings, a grid's winner) is made on.
-# shellcheck disable=SC2086
-models embed-valid mlr-embed $tt --rows "$prep/enc-valid" --output "$run/valid-query.npy"
-# shellcheck disable=SC2086
-models embed-items mlr-embed $tt --catalogue "$prep/enc-items" --output "$run/items.npy"
-# shellcheck disable=SC2086
-models predict-valid mlr-predict $tt --output "$run/valid-pred.tsv" "$prep/enc-valid"
+valid_rows() {
+    # shellcheck disable=SC2086
+    models embed-valid mlr-embed $tt --rows "$prep/enc-valid$hs" --output "$run/valid-query.npy"
+    # shellcheck disable=SC2086
+    models embed-items mlr-embed $tt --catalogue "$prep/enc-items" --output "$run/items.npy"
+    # shellcheck disable=SC2086
+    models predict-valid mlr-predict $tt --output "$run/valid-pred.tsv" "$prep/enc-valid$hs"
+}
 # The per-user metrics ask one query per user, made from what is known
 # before the held-out rows: the user with their fit items (mlr-history
 # --per-user) at their last fit time or at the median of their fit times,
@@ -144,7 +201,7 @@ models predict-valid mlr-predict $tt --output "$run/valid-pred.tsv" "$prep/enc-v
 user_queries() {
     if [ "$2" = mean ]; then
         # shellcheck disable=SC2086
-        models "$1" mlr-embed $tt --rows "$prep/enc-$3" --mean-by-user --output "$4"
+        models "$1" mlr-embed $tt --rows "$prep/enc-$3$hs" --mean-by-user --output "$4"
     else
         usfx=; [ "$2" = last ] || usfx=-$2
         u=users-fit; [ "$3" = fit ] || u=users
@@ -162,7 +219,10 @@ valid_users() {
         --user-queries "$run/valid-users$sfx.npy" --output "$run/valid-metrics-$1.tsv"
 }
 ndcg() { awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$run/valid-metrics-$1.tsv"; }
-if [ "$utime" = valid ]; then
+if [ "$validated" = 1 ]; then # by the --history trial of the kind kept
+    utime=$(awk -F'\t' 'NR > 1 && $3 == 1 { print $1 }' "$(awkpath "$run/user-time.tsv")")
+elif [ "$utime" = valid ]; then
+    valid_rows
     # each time's figure; the best kept, the first listed on a tie
     for w in $(echo "$times" | tr ',' ' '); do
         valid_users "$w"
@@ -173,6 +233,7 @@ if [ "$utime" = valid ]; then
         { print $1, $2, ($1 == k) }' "$(awkpath "$run/user-time.tried")" >"$run/user-time.tsv"
     rm -f "$run/user-time.tried"
 else
+    valid_rows
     valid_users "$utime"
     printf 'user_time\tndcg@10_valid\tkept\n%s\t%s\t1\n' "$utime" "$(ndcg "$utime")" >"$run/user-time.tsv"
 fi
@@ -199,7 +260,7 @@ if [ "$refit" = 1 ]; then
         case $ep in ''|*[!0-9]*|0) die "train-log$ks.tsv: no kept epoch to refit with" ;; esac
         seedopt=; [ "$k" = 1 ] || seedopt="--seed $((base + k - 1))"
         # shellcheck disable=SC2086 # $tt, $seedopt: empty or two plain words
-        run_stage "refit$ks" mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-train" \
+        run_stage "refit$ks" mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-train$hs" \
             --catalogue "$prep/enc-items" --log "$run/refit-log$ks.tsv" \
             --output "$run/model$ks.safetensors" "$@" $seedopt --epochs "$ep" --patience 0
         k=$((k + 1))
@@ -211,9 +272,9 @@ fi
 
 # The test rows, scored once.
 # shellcheck disable=SC2086
-models embed-queries mlr-embed $tt --rows "$prep/enc-test" --output "$run/query.npy"
+models embed-queries mlr-embed $tt --rows "$prep/enc-test$hs" --output "$run/query.npy"
 # shellcheck disable=SC2086
-models predict mlr-predict $tt --output "$run/pred.tsv" "$prep/enc-test"
+models predict mlr-predict $tt --output "$run/pred.tsv" "$prep/enc-test$hs"
 
 # The lists a user would see: nothing they rated in training.
 if [ "$topk" = 1 ]; then

@@ -32,7 +32,9 @@ check "the per-user queries' time is one validation kept" test "$when" = last -o
 # at: then users.npy is mlr-embed --mean-by-user's, and the lists of the
 # user at their last time are checked.
 if [ "$when" = mean ]; then
-    mlr-embed --model "$T/run/model.safetensors" --rows "$T/run/enc-train" --mean-by-user --output "$T/mean.npy"
+    # over the rows of the kind of history the run kept (train-eval.sh --history)
+    cut=; [ "$(awk -F'\t' '$4 == 1 { print $1 }' "$T/run/history-kind.tsv")" = all ] || cut=-b
+    mlr-embed --model "$T/run/model.safetensors" --rows "$T/run/enc-train$cut" --mean-by-user --output "$T/mean.npy"
     same "the per-user queries: the mean over the training rows" "$T/mean.npy" "$T/run/users.npy"
     mlr-embed --model "$T/run/model.safetensors" --rows "$T/run/enc-users" --output "$T/last.npy"
     mlr-topk --quiet --queries "$T/last.npy" --query-ids "$T/last.ids" --items "$T/run/items.npy" \

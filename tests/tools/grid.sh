@@ -66,7 +66,7 @@ same "2x2x2: the winner's fit model is its run's" "$T/g/best/model-fit.safetenso
 check "2x2x2: the winner refitted on all the training rows" test -s "$T/g/best/refit-log.tsv"
 check "2x2x2: the winner's test model is the refit, not the run's" \
     sh -c '! cmp -s "$1" "$2"' - "$T/g/best/model.safetensors" "$T/g/runs/$winner/model.safetensors"
-check "2x2x2: the data prepared once" test "$(ls "$T/g/prep" | grep -c '^enc-')" = 9
+check "2x2x2: the data prepared once (the rows of both kinds of history)" test "$(ls "$T/g/prep" | grep -c '^enc-')" = 13
 
 # The same command again: nothing to do, the same table.
 cp "$T/g/results.tsv" "$T/first.tsv"

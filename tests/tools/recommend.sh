@@ -9,7 +9,8 @@ P=$MLR_ROOT/pipelines
 PY=/usr/bin/python3
 mlr-synth --n-users 200 --n-items 300 --n-ratings 8000 --seed 11 --output "$T/all.tsv"
 mlr-split --seed 3 --test-fraction 0.2 --test-output "$T/test.tsv" --output "$T/train.tsv" "$T/all.tsv"
-if sh "$P/evaluate.sh" "$T/train.tsv" "$T/test.tsv" "$T/run" --epochs 2 --quiet 2>"$T/log"; then
+# (one kind of history for both runs compared below, not each run's choice)
+if sh "$P/evaluate.sh" --history all "$T/train.tsv" "$T/test.tsv" "$T/run" --epochs 2 --quiet 2>"$T/log"; then
     pass "evaluate.sh makes a run"
 else
     fail "evaluate.sh makes a run" "$(tail -n 3 "$T/log" | tr '\n' ' ')"
@@ -52,7 +53,7 @@ same "--users FILE gives the lists of the arguments" "$T/rec2.tsv" "$T/rec.tsv"
 # towers (the prior is not trained), so an item in both lists scores
 # 0.04 x log(1 + its training count) more by default (the lists are in
 # the order of their scores: checked above).
-if sh "$P/evaluate.sh" "$T/train.tsv" "$T/test.tsv" "$T/run0" --epochs 2 --quiet --popularity 0 2>"$T/log0"; then
+if sh "$P/evaluate.sh" --history all "$T/train.tsv" "$T/test.tsv" "$T/run0" --epochs 2 --quiet --popularity 0 2>"$T/log0"; then
     mlr-recommend --served "$T/run0/served" --k 30 "$u1" >"$T/rec0.tsv"
     mlr-recommend --served "$S" --k 30 "$u1" >"$T/recp.tsv"
     check "the prior: each item in both lists scores 0.04 log(1 + count) more" awk -F'\t' '

@@ -132,7 +132,7 @@ fi
 # --user-time mean: the per-user queries are mlr-embed --mean-by-user's
 # over the training rows, by the refitted model.
 # shellcheck disable=SC2086
-if ran "train-eval.sh --user-time mean" sh "$P/train-eval.sh" --threads 1 --user-time mean --no-topk "$T/prep" "$T/em" $O --seed 7; then
+if ran "train-eval.sh --user-time mean" sh "$P/train-eval.sh" --threads 1 --user-time mean --history all --no-topk "$T/prep" "$T/em" $O --seed 7; then
     mlr-embed --model "$T/em/model.safetensors" --rows "$T/prep/enc-train" --mean-by-user --output "$T/em-users.npy"
     same "--user-time mean: users.npy is the mean over the training rows" "$T/em-users.npy" "$T/em/users.npy"
     check "--user-time mean: user-time.tsv says so" test "$(awk -F'\t' '$3 == 1 { print $1 }' "$T/em/user-time.tsv")" = mean
