@@ -74,8 +74,21 @@ sh "$mlr_pipelines/evaluate.sh" "$run/train.tsv" "$run/test.tsv" "$run/model" ${
 # fed to the query tower, a label leak (never the default; mlr-train warns).
 # Not refitted: a comparison, never served.
 run_stage model-with-leak env MLR_STAGES= sh "$mlr_pipelines/train-eval.sh" --no-topk --no-refit \
-    "$run/model" "$run/leak" --quiet ${MLR_TRAIN_OPTS:-} --query-features \
+    --history all "$run/model" "$run/leak" --quiet ${MLR_TRAIN_OPTS:-} --query-features \
     user_id,timestamp,user_occupation,user_age,user_gender,user_zip,user_occupation_text,rating
+
+# Stage 4c: the report's protocol asks one query per test row, at the
+# row's own time: its model is the kind of history (model/history-kind.tsv)
+# with the better per-row top-100 on the validation slice, the served
+# model where the two agree.
+awk -F'\t' -v OFS='\t' '{ print $1, $3 }' "$(awkpath "$run/model/history-kind.tsv")" >"$run/per-row-kind.tsv"
+rowkind=$(best_of "$run/per-row-kind.tsv")
+rm -rf "$run/per-row"
+if [ -n "$rowkind" ] && [ "$rowkind" != "$(awk -F'\t' '$4 == 1 { print $1 }' "$(awkpath "$run/model/history-kind.tsv")")" ]; then
+    # shellcheck disable=SC2086
+    run_stage model-per-row env MLR_STAGES= sh "$mlr_pipelines/train-eval.sh" --no-topk --history "$rowkind" \
+        "$run/model" "$run/per-row" ${MLR_TRAIN_OPTS:-}
+fi
 
 # Stage 5: the baselines through the same scorer (benchmark.sh's code):
 # EASE's lambda chosen on the model's validation slice; the seed's
