@@ -40,6 +40,12 @@
 #                          with the highest second column, the first on a
 #                          tie, empty for none: the choice of a table of
 #                          settings and their validation figure.
+#   per_row_kind RUN       the kind of user_history (train-eval.sh --history)
+#                          whose per-row top-100 on the validation slice
+#                          was the better in RUN/history-kind.tsv, when
+#                          it is not the kind RUN's model kept; else empty:
+#                          the model that the seed report's protocol (a
+#                          query per test row, at its time) asks for.
 #   mlr_help               the script's header comment (line 2 to `set -eu`)
 #                          on stdout: what -h and --help print.
 # --version as a pipeline's first argument prints "mlrec-NAME VERSION", the
@@ -161,6 +167,11 @@ list_opt() {
 
 best_of() {
     awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } END { print b }' "$(awkpath "$1")"
+}
+
+per_row_kind() {
+    awk -F'\t' 'NR > 1 && $3 != "" && (b == "" || $3 + 0 > bv) { b = $1; bv = $3 + 0 } NR > 1 && $4 == 1 { k = $1 }
+        END { if (b != "" && b != k) print b }' "$(awkpath "$1/history-kind.tsv")"
 }
 
 mlr_help() { sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; }

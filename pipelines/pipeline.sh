@@ -81,10 +81,9 @@ run_stage model-with-leak env MLR_STAGES= sh "$mlr_pipelines/train-eval.sh" --no
 # row's own time: its model is the kind of history (model/history-kind.tsv)
 # with the better per-row top-100 on the validation slice, the served
 # model where the two agree.
-awk -F'\t' -v OFS='\t' '{ print $1, $3 }' "$(awkpath "$run/model/history-kind.tsv")" >"$run/per-row-kind.tsv"
-rowkind=$(best_of "$run/per-row-kind.tsv")
+rowkind=$(per_row_kind "$run/model")
 rm -rf "$run/per-row"
-if [ -n "$rowkind" ] && [ "$rowkind" != "$(awk -F'\t' '$4 == 1 { print $1 }' "$(awkpath "$run/model/history-kind.tsv")")" ]; then
+if [ -n "$rowkind" ]; then
     # shellcheck disable=SC2086
     run_stage model-per-row env MLR_STAGES= sh "$mlr_pipelines/train-eval.sh" --no-topk --history "$rowkind" \
         "$run/model" "$run/per-row" ${MLR_TRAIN_OPTS:-}

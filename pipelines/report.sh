@@ -42,7 +42,8 @@ m=$run/model/metrics.tsv pop=$run/baseline-pop.tsv ease=$run/baseline-ease.tsv l
 # trained the other as per-row/ where per-row top-100 preferred it.
 kinds=$run/model/history-kind.tsv
 row=$m rowkind=$(awk -F'\t' '$4 == 1 { print $1 }' "$(awkpath "$kinds")" 2>/dev/null || true)
-[ ! -f "$run/per-row/metrics.tsv" ] || { row=$run/per-row/metrics.tsv; rowkind=$(best_of "$run/per-row-kind.tsv"); }
+[ ! -f "$run/per-row/metrics.tsv" ] ||
+    { row=$run/per-row/metrics.tsv; rowkind=$(awk -F'\t' '$4 == 1 { print $1 }' "$(awkpath "$run/per-row/history-kind.tsv")"); }
 # kind_valid KIND COLUMN: that kind's validation figure
 kind_valid() { awk -F'\t' -v k="$1" -v c="$2" '$1 == k { print $c }' "$(awkpath "$kinds")" 2>/dev/null; }
 # EASE's lambda: the best validation nDCG@10 of those benchmark.sh

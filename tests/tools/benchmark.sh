@@ -47,7 +47,7 @@ fi
 # ---- the shape of the tables ----
 # shape FILE ROWS COLS: ROWS lines (header included), each of COLS fields.
 shape() { awk -F'\t' -v r="$2" -v c="$3" 'NF != c { bad = 1 } END { exit bad || NR != r }' "$1"; }
-check "report.tsv: header and six metrics, five columns" shape "$O/report.tsv" 7 5
+check "report.tsv: header and six metrics, six columns" shape "$O/report.tsv" 7 6
 check "field.tsv: header and three setups, fourteen columns" shape "$O/field.tsv" 4 14
 check "folds.tsv: header, the mean, five folds, three anchors" shape "$O/folds.tsv" 10 3
 check "targets.tsv: header and ten targets, four columns" shape "$O/targets.tsv" 11 4
@@ -72,7 +72,23 @@ cell() { awk -F'\t' -v r="$2" -v c="$3" 'index($1, r) == 1 { print $c; exit }' "
 check "report.tsv: the model's top10 is random/model/metrics.tsv's" \
     test "$(cell "$O/report.tsv" top10 2)" = "$(val "$O/random/model/metrics.tsv" top10)"
 check "report.tsv: EASE's top100 is random/ease.tsv's" \
-    test "$(cell "$O/report.tsv" top100 4)" = "$(val "$O/random/ease.tsv" top100)"
+    test "$(cell "$O/report.tsv" top100 5)" = "$(val "$O/random/ease.tsv" top100)"
+# The per-row queries' model: random/per-row/ where per-row top-100 on
+# validation preferred the other kind of history, else the model.
+rowkind=$(awk -F'\t' 'NR > 1 && (b == "" || $3 + 0 > v) { b = $1; v = $3 + 0 } NR > 1 && $4 == 1 { k = $1 }
+    END { if (b != k) print b }' "$O/random/model/history-kind.tsv")
+rowm=$O/random/model
+if [ -n "$rowkind" ]; then
+    rowm=$O/random/per-row
+    check "random/per-row/: the kind per-row top-100 chose ($rowkind)" \
+        test "$(awk -F'\t' '$4 == 1 { print $1 }' "$rowm/history-kind.tsv")" = "$rowkind"
+else
+    check "no random/per-row/ when the model's kind is per-row top-100's too" test ! -e "$O/random/per-row"
+fi
+check "report.tsv: the per-row column's top10 is $rowm's" \
+    test "$(cell "$O/report.tsv" top10 3)" = "$(val "$rowm/metrics.tsv" top10)"
+check "targets.tsv: the report's protocol's top-100 is the per-row column's" \
+    test "$(cell "$O/targets.tsv" "report's protocol, top-100" 2)" = "$(val "$rowm/metrics.tsv" top100)"
 check "report.tsv: the model's rmse is its test rmse" \
     test "$(cell "$O/report.tsv" rmse 2)" = "$(val "$O/random/model/metrics.tsv" rmse)"
 check "field.tsv: the temporal split's EASE nDCG@10 is user-time/ease.tsv's" \
