@@ -48,9 +48,9 @@
 # the median queries).
 # --history KIND: the rows' user_history: all (the user's latest training
 # items, whatever the row's time), before-row (those rated before the
-# row's time: prepare.sh's enc-*-b), or valid (the default: seed S's fit
-# model trained both ways, the one with the better per-user nDCG@10 on the
-# validation slice kept, and the other seeds trained the same way). A PREP
+# row's time: prepare.sh's enc-*-b), or valid (the default: the fit
+# models trained both ways, the kind whose N models have the better
+# per-user nDCG@10 on the validation slice kept). A PREP
 # without histories has all; a given --model all unless told (package.sh
 # serves history-kind.tsv, which retrain.sh reads).
 # --threads T pins every tool (and OpenBLAS) to T threads, so that several
@@ -119,19 +119,21 @@ msfx= # the models' names: model$msfx.safetensors, model$msfx-seedK.safetensors
 base=42 prev= # the first seed: the options as given, then --seed (the last wins)
 for a in "$@"; do [ "$prev" != --seed ] || base=$a; prev=$a; done
 
-# --history valid: seed S's fit model trained on each kind of history
-# (this script, without the test rows, into RUN/history-KIND), the one
-# with the better per-user nDCG@10 on the validation slice kept as seed S's
-# fit model; its figures and the per-row top-100 (what the seed report's
-# protocol asks) in history-kind.tsv.
+# --history valid: the fit models trained on each kind of history (this
+# script, without the test rows, into RUN/history-KIND), the kind whose
+# models (all N, as every other choice here: one seed's figure can turn
+# a tie either way) have the better per-user nDCG@10 on the validation
+# slice kept, its models and files made this run's; both kinds' figures
+# and per-row top-100 (what the seed report's protocol asks) in
+# history-kind.tsv.
 trained=0 validated=0
 if [ "$hist" = valid ]; then
     topt=; [ -z "$threads" ] || topt="--threads $threads"
     printf 'history\tndcg@10\ttop100\n' >"$run/history-kind.tried"
     for h in all before-row; do
         # shellcheck disable=SC2086 # $topt is empty or two plain words
-        run_stage "history-$h" env MLR_STAGES= sh "$0" $topt --history "$h" --user-time "$utime" --no-test \
-            --no-topk "$prep" "$run/history-$h" "$@"
+        run_stage "history-$h" env MLR_STAGES= sh "$0" $topt --seeds "$seeds" --history "$h" --user-time "$utime" \
+            --no-test --no-topk "$prep" "$run/history-$h" "$@"
         m=$run/history-$h/valid-metrics.tsv
         printf '%s\t%s\t%s\n' "$h" "$(awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$m")" \
             "$(awk -F'\t' '$1 == "top100" { print $2 }' "$m")"
@@ -139,25 +141,23 @@ if [ "$hist" = valid ]; then
     hist=$(best_of "$run/history-kind.tried")
     awk -F'\t' -v OFS='\t' -v k="$hist" 'NR == 1 { print "history", "ndcg@10_valid", "top100_valid", "kept"; next }
         { print $1, $2, $3, ($1 == k) }' "$(awkpath "$run/history-kind.tried")" >"$run/history-kind.tsv"
-    mv "$run/history-$hist/model.safetensors" "$run/model$msfx.safetensors"
-    if [ "$seeds" = 1 ]; then # its validation figures are this run's
-        rm -f "$run/history-$hist/history-kind.tsv"
-        for f in "$run/history-$hist"/*; do mv -f "$f" "$run/"; done
-        validated=1
-    else
-        mv "$run/history-$hist/train-log.tsv" "$run/train-log.tsv"
-    fi
+    d=$run/history-$hist # its models (fit models where a refit follows) and validation figures
+    mv "$d/model.safetensors" "$run/model$msfx.safetensors"
+    k=2
+    while [ "$k" -le "$seeds" ]; do mv "$d/model-seed$k.safetensors" "$run/model$msfx-seed$k.safetensors"; k=$((k + 1)); done
+    rm -f "$d/history-kind.tsv"
+    for f in "$d"/*; do mv -f "$f" "$run/"; done
     rm -rf "$run/history-kind.tried" "$run/history-all" "$run/history-before-row"
-    trained=1
+    trained=1 validated=1
 else
     printf 'history\tndcg@10_valid\ttop100_valid\tkept\n%s\t\t\t1\n' "$hist" >"$run/history-kind.tsv"
 fi
 hs= # the encoded rows of that kind: enc-NAME$hs
 [ "$hist" = all ] || hs=-b
-if [ -z "$model" ]; then
+if [ -z "$model" ] && [ "$trained" = 0 ]; then
     case $base in ''|*[!0-9]*) die "--seed '$base': --seeds needs a number" ;; esac
     # shellcheck disable=SC2086 # $tt is empty or two words
-    [ "$trained" = 1 ] || run_stage train mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit$hs" \
+    run_stage train mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit$hs" \
         --valid "$prep/enc-valid$hs" --catalogue "$prep/enc-items" --log "$run/train-log.tsv" \
         --output "$run/model$msfx.safetensors" "$@"
     k=2

@@ -42,10 +42,21 @@ dir=$T/all; [ "$kept" = all ] || dir=$T/cut
 same "the kept kind's model and validation figures are this run's" "$T/valid/valid-metrics.tsv" "$dir/valid-metrics.tsv"
 check "the kept kind's model, byte for byte" cmp "$T/valid/model.safetensors" "$dir/model.safetensors"
 check "no trial folder left behind" test ! -e "$T/valid/history-all" -a ! -e "$T/valid/history-before-row"
-# Two seeds: seed S is the trial's model, seed S+1 trained the kept way.
+# Two seeds: the choice is the two models' (their validation figures),
+# each kind's those of a two-seed run of that kind alone.
 $TE --no-test --seeds 2 "$T/prep" "$T/valid2" $O 2>"$T/log" || fail "--history valid --seeds 2" "$(tail -n 1 "$T/log")"
-check "--seeds 2: seed S is the kept trial's model" cmp "$T/valid2/model.safetensors" "$dir/model.safetensors"
-check "--seeds 2: the same choice" cmp "$T/valid2/history-kind.tsv" "$T/valid/history-kind.tsv"
+for h in all before-row; do
+    $TE --no-test --seeds 2 --history "$h" "$T/prep" "$T/$h-2" $O 2>"$T/log" || fail "--seeds 2 --history $h" "$(tail -n 1 "$T/log")"
+done
+check "--seeds 2: each kind's figures, the two models' of that kind" test \
+    "$(sed 1d "$T/valid2/history-kind.tsv" | cut -f1-3 | tr '\t\n' '  ')" = \
+    "all $(fig "$T/all-2" ndcg@10) $(fig "$T/all-2" top100) before-row $(fig "$T/before-row-2" ndcg@10) $(fig "$T/before-row-2" top100) "
+kept2=$(awk -F'\t' '$4 == 1 { print $1 }' "$T/valid2/history-kind.tsv")
+best2=$(awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > v) { b = $1; v = $2 + 0 } END { print b }' "$T/valid2/history-kind.tsv")
+check "--seeds 2: the kind kept ($kept2) is the two models' better ($best2)" test "$kept2" = "$best2" -a -n "$kept2"
+check "--seeds 2: the kept kind's second model, byte for byte" \
+    cmp "$T/valid2/model-seed2.safetensors" "$T/$kept2-2/model-seed2.safetensors"
+same "--seeds 2: its validation figures are the run's" "$T/valid2/valid-metrics.tsv" "$T/$kept2-2/valid-metrics.tsv"
 
 # The whole run: the kept kind's rows reach the refit and the test rows.
 $TE --history before-row "$T/prep" "$T/full" $O 2>"$T/log" || fail "--history before-row with the test rows" "$(tail -n 1 "$T/log")"
