@@ -41,7 +41,8 @@ m=$run/model/metrics.tsv pop=$run/baseline-pop.tsv ease=$run/baseline-ease.tsv l
 # --history) kept by per-user nDCG@10 is the served one; pipeline.sh
 # trained the other as per-row/ where per-row top-100 preferred it.
 kinds=$run/model/history-kind.tsv
-row=$m rowkind=$(awk -F'\t' '$4 == 1 { print $1 }' "$(awkpath "$kinds")" 2>/dev/null || true)
+served=$(awk -F'\t' '$4 == 1 { print $1 }' "$(awkpath "$kinds")" 2>/dev/null || true)
+row=$m rowkind=$served
 [ ! -f "$run/per-row/metrics.tsv" ] ||
     { row=$run/per-row/metrics.tsv; rowkind=$(awk -F'\t' '$4 == 1 { print $1 }' "$(awkpath "$run/per-row/history-kind.tsv")"); }
 # kind_valid KIND COLUMN: that kind's validation figure
@@ -95,7 +96,7 @@ diff_ease() {
     echo
     echo "Each model's user_history is the kind its protocol preferred on the validation slice (train-eval.sh"
     echo "--history; model/history-kind.tsv): the user's latest training items (all) or those rated before"
-    echo "the row's time (before-row). Served, by per-user nDCG@10: $(awk -F'\t' '$4 == 1 { print $1 }' "$(awkpath "$kinds")" 2>/dev/null)"
+    echo "the row's time (before-row). Served, by per-user nDCG@10: $served"
     echo "(all $(kind_valid all 2) against before-row $(kind_valid before-row 2)). Per-row queries, by top-100: ${rowkind:--}"
     echo "(all $(kind_valid all 3) against before-row $(kind_valid before-row 3))."
     echo

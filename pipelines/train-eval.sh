@@ -25,7 +25,7 @@
 #                         the same with each time's per-user queries (the
 #                         one asked for alone without valid)
 #   user-time.tsv         each time tried, its validation nDCG@10, the one kept
-#   history-kind.tsv           each kind of history tried (--history), its
+#   history-kind.tsv      each kind of history tried (--history), its
 #                         validation nDCG@10 and top-100, the one kept
 #   query.npy query.ids   one query embedding per test row, in test order
 #   items.npy items.ids   one embedding per catalogue item
@@ -126,7 +126,7 @@ for a in "$@"; do [ "$prev" != --seed ] || base=$a; prev=$a; done
 # slice kept, its models and files made this run's; both kinds' figures
 # and per-row top-100 (what the seed report's protocol asks) in
 # history-kind.tsv.
-trained=0 validated=0
+chosen=0 # the kept kind's trial trained and validated this run's models
 if [ "$hist" = valid ]; then
     topt=; [ -z "$threads" ] || topt="--threads $threads"
     printf 'history\tndcg@10\ttop100\n' >"$run/history-kind.tried"
@@ -148,13 +148,13 @@ if [ "$hist" = valid ]; then
     rm -f "$d/history-kind.tsv"
     for f in "$d"/*; do mv -f "$f" "$run/"; done
     rm -rf "$run/history-kind.tried" "$run/history-all" "$run/history-before-row"
-    trained=1 validated=1
+    chosen=1
 else
     printf 'history\tndcg@10_valid\ttop100_valid\tkept\n%s\t\t\t1\n' "$hist" >"$run/history-kind.tsv"
 fi
 hs= # the encoded rows of that kind: enc-NAME$hs
 [ "$hist" = all ] || hs=-b
-if [ -z "$model" ] && [ "$trained" = 0 ]; then
+if [ -z "$model" ] && [ "$chosen" = 0 ]; then
     case $base in ''|*[!0-9]*) die "--seed '$base': --seeds needs a number" ;; esac
     # shellcheck disable=SC2086 # $tt is empty or two words
     run_stage train mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit$hs" \
@@ -219,7 +219,7 @@ valid_users() {
         --user-queries "$run/valid-users$sfx.npy" --output "$run/valid-metrics-$1.tsv"
 }
 ndcg() { awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$run/valid-metrics-$1.tsv"; }
-if [ "$validated" = 1 ]; then # by the --history trial of the kind kept
+if [ "$chosen" = 1 ]; then # by the --history trial of the kind kept
     utime=$(awk -F'\t' 'NR > 1 && $3 == 1 { print $1 }' "$(awkpath "$run/user-time.tsv")")
 elif [ "$utime" = valid ]; then
     valid_rows
