@@ -201,7 +201,9 @@ typedef struct {
     size_t cap;  /* users the arrays hold */
 } recent_buf;
 
-static void recent_push(mlr_served *s, recent_buf *rb, size_t u, uint32_t item, double time)
+/* Room for user u in the arrays (every user of history.tsv has a row of
+ * them, even one whose rows all come after the request time). */
+static void recent_grow(mlr_served *s, recent_buf *rb, size_t u)
 {
     size_t H = s->history_max;
     if (u >= rb->cap) {
@@ -212,6 +214,12 @@ static void recent_push(mlr_served *s, recent_buf *rb, size_t u, uint32_t item, 
         memset(s->nrecent + rb->cap, 0, (cap - rb->cap) * sizeof *s->nrecent);
         rb->cap = cap;
     }
+}
+
+static void recent_push(mlr_served *s, recent_buf *rb, size_t u, uint32_t item, double time)
+{
+    size_t H = s->history_max;
+    recent_grow(s, rb, u);
     uint32_t *r = s->recent + u * H;
     double *t = rb->t + u * H;
     size_t n = s->nrecent[u];
@@ -271,17 +279,23 @@ static int read_history(mlr_served *s, mlr_err *e)
                           mlr_reader_field(r, (size_t)ci));
             break;
         }
-        rows_push(&b, (uint32_t)u, (uint32_t)i, (float)rating);
-        if (s->history_feature)
+        /* a row after the request time is not known at that time */
+        int known = t <= s->as_of;
+        if (known)
+            rows_push(&b, (uint32_t)u, (uint32_t)i, (float)rating);
+        if (s->history_feature && known)
             recent_push(s, &rb, u, (uint32_t)i, t);
+        else if (s->history_feature)
+            recent_grow(s, &rb, u);
         if (u >= cap) {
             cap = 2 * u + 64;
             latest = xrealloc(latest, cap * sizeof *latest);
             s->profile = xrealloc(s->profile, cap * MLR_P_NCOLS * sizeof *s->profile);
         }
-        /* the latest row (the later one on a tie) is the query the model
-           saw last for the user: their profile */
-        if (added || t >= latest[u]) {
+        /* the latest known row (the later one on a tie) is the query the
+           model saw last for the user: their profile; a user with none
+           known keeps their first row's */
+        if (added || (known && (t >= latest[u] || latest[u] > s->as_of))) {
             latest[u] = t;
             note_profile(s, r, u, pc);
         }
@@ -318,10 +332,11 @@ static int read_history(mlr_served *s, mlr_err *e)
 
 /* ---- opening ---- */
 
-int mlr_served_open(mlr_served *s, const char *dir, int verify, mlr_err *e)
+int mlr_served_open(mlr_served *s, const char *dir, int verify, double as_of, mlr_err *e)
 {
     memset(s, 0, sizeof *s);
     s->dir = xstrdup(dir);
+    s->as_of = as_of;
     char *model_path = join(dir, "model.safetensors"), *spec_dir = join(dir, "spec");
     int rc = read_manifest(s, verify, e);
     if (rc == 0)

@@ -68,15 +68,19 @@ typedef struct {
     uint16_t *nrecent;    /* (U) */
     double last_time;     /* the spec's timestamp max: the last training time
                              (0 without a timestamp feature) */
+    double as_of;         /* history.tsv's rows after it are left out */
     char fingerprint[65]; /* SHA-256 of model.safetensors (MANIFEST's line) */
 } mlr_served;
 
 /* Reads DIR: MANIFEST (and with verify, every file's SHA-256 against it:
  * "DIR/history.tsv: changed since MANIFEST was written"), the model, spec/
  * (the model's own, by checksum), items.npy with items.ids (M rows each,
- * D the model's width), catalogue.tsv and history.tsv. *s is zeroed
- * first; free it with mlr_served_free even after a failure. */
-int mlr_served_open(mlr_served *s, const char *dir, int verify, mlr_err *e);
+ * D the model's width), catalogue.tsv and history.tsv as of time as_of:
+ * its rows with a later timestamp are left out of the histories, the
+ * seen items and the profiles (a request at a past time sees what was
+ * known then; INFINITY keeps every row). *s is zeroed first; free it with
+ * mlr_served_free even after a failure. */
+int mlr_served_open(mlr_served *s, const char *dir, int verify, double as_of, mlr_err *e);
 void mlr_served_free(mlr_served *s);
 
 /* The catalogue index of an item id, or -1. */

@@ -45,7 +45,8 @@ static const char USAGE[] =
     "later one the newer, before a known user's own; as many as the model's training\n"
     "histories held, 16 by default). The query is built at time T (default: the last\n"
     "training timestamp); numbers outside the training range are clipped to it (one\n"
-    "warning).\n"
+    "warning). Training rows after T are not known at T: they are left out of the\n"
+    "histories, the items removed and the reasons.\n"
     "\n"
     "Output, TSV: user_id rank item_id score predicted_rating title reason.\n"
     "  score             the retrieval score, the inner product of the user's and the\n"
@@ -947,7 +948,7 @@ int main(int argc, char **argv)
     parse_args(argc, argv, &o);
     openblas_set_num_threads(1); /* the top-k's threads are ours */
     mlr_served s;
-    if (mlr_served_open(&s, o.served, o.verify, &e) < 0) {
+    if (mlr_served_open(&s, o.served, o.verify, o.has_time ? o.time : INFINITY, &e) < 0) {
         mlr_served_free(&s);
         mlr_die_err(&e);
     }

@@ -125,6 +125,37 @@ mlr-recommend --served "$S" --k 7 --time $((last + 31536000)) $users >"$T/later.
 same "a year later: the lists and scores of the last training time" "$T/later.tsv" "$T/rec.tsv"
 check "... with one warning line" test "$(grep -c 'warning: query features outside the training range' "$T/err")" -eq 1 -a "$(wc -l <"$T/err")" -eq 1
 
+# ---- a request at a past time: the training rows known then ----
+# T is the median time of u1's rows: the rows after it are left out of
+# the history, the items removed and the reasons, so the lists are those
+# of a served directory whose history.tsv stops at T.
+T1=$(awk -F'\t' -v u="$u1" 'NR > 1 && $1 == u { print $4 }' "$T/train.tsv" | sort -n |
+    awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }')
+M=$(grep -v "^#mlrec " "$S/items.ids" | sed 1d | wc -l)
+mlr-recommend --served "$S" --k "$M" --time "$T1" "$u1" >"$T/past.tsv" 2>"$T/err"
+check "--time T (u1's median time): status 0, nothing on stderr" test $? -eq 0 -a ! -s "$T/err"
+awk -F'\t' -v u="$u1" -v t="$T1" 'NR > 1 && $1 == u && $4 <= t { print $2 }' "$T/train.tsv" | sort -u >"$T/known"
+awk -F'\t' -v u="$u1" -v t="$T1" 'NR > 1 && $1 == u && $4 > t { print $2 }' "$T/train.tsv" | sort -u >"$T/later"
+check "--time T: the items rated by T are removed, and only they" \
+    test "$(sed 1d "$T/past.tsv" | wc -l)" -eq $((M - $(wc -l <"$T/known")))
+sed 1d "$T/past.tsv" | cut -f3 | sort >"$T/past-items"
+check "--time T: the items rated after T may be recommended" \
+    test "$(comm -12 "$T/past-items" "$T/later" | wc -l)" -eq "$(wc -l <"$T/later")" -a -s "$T/later"
+mkdir "$T/asof"
+cp -R "$S/." "$T/asof/"
+awk -F'\t' -v t="$T1" 'NR == 1 { for (c = 1; c <= NF; c++) if ($c == "timestamp") tc = c; print; next }
+    $tc <= t' "$S/history.tsv" >"$T/asof/history.tsv"
+(cd "$T/asof" && find . -type f ! -name MANIFEST | sed 's|^\./||' | sort | xargs sha256sum >MANIFEST)
+check "... (the cut directory is smaller)" test "$(wc -l <"$T/asof/history.tsv")" -lt "$(wc -l <"$S/history.tsv")"
+mlr-recommend --served "$T/asof" --k "$M" --time "$T1" "$u1" >"$T/asof.tsv"
+same "--time T: the list, scores and reasons of a history.tsv that stops at T" "$T/asof.tsv" "$T/past.tsv"
+mlr-recommend --served "$S" --k 7 --time "$last" $users >"$T/atlast.tsv"
+same "--time at the last training time: the default lists" "$T/atlast.tsv" "$T/rec.tsv"
+first=$(awk -F'\t' 'NR > 1 && (m == "" || $4 < m) { m = $4 } END { print m - 1 }' "$T/train.tsv")
+mlr-recommend --served "$S" --k 7 --time "$first" "$u1" >"$T/before.tsv" 2>"$T/err"
+check "--time before every training row: a known user without a history is served" \
+    awk -F'\t' 'NR > 1 { n++; if ($7 != "") exit 1 } END { exit n != 7 }' "$T/before.tsv"
+
 # ---- --similar ----
 item=$(grep -v '^#mlrec ' "$S/items.ids" | sed -n 2p)
 mlr-recommend --served "$S" --similar "$item" --k 5 >"$T/sim.tsv"
