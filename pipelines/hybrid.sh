@@ -89,7 +89,7 @@ if [ "$ease_only" = 1 ]; then mv -T -- "$tmp/ease-lambda.tsv" "$out/ease-lambda.
 # train-eval.sh kept, with the fit models' items: after a refit,
 # items.npy is the refit models', so the fit models' are embedded again.
 vu=$m/valid-users
-kept=$(awk -F'\t' 'NR > 1 && $NF == 1 { print $1 }' "$(awkpath "$m/user-time.tsv")")
+kept=$(kept_of "$m/user-time.tsv")
 case $kept in median|mean) vu=$m/valid-users-$kept ;; esac
 vitems=$m/items.npy
 if [ "$first" = 1 ]; then

@@ -36,10 +36,15 @@
 #                          positive (lambda: EASE's) or in [0, 1] (weight:
 #                          a model's in fused lists); else one line,
 #                          status 2.
-#   best_of TSV            the first column of TSV's row (below its header)
-#                          with the highest second column, the first on a
-#                          tie, empty for none: the choice of a table of
-#                          settings and their validation figure.
+#   best_of TSV [COL]      the first column of TSV's row (below its header)
+#                          with the highest column COL (default 2; an empty
+#                          one skipped), the first on a tie, empty for
+#                          none: the choice of a table of settings and
+#                          their validation figures.
+#   kept_of TSV            the first column of TSV's row whose last column
+#                          (kept) is 1: the choice a run recorded
+#                          (user-time.tsv, history-kind.tsv); empty for
+#                          none, an error for no file.
 #   per_row_kind RUN       the kind of user_history (train-eval.sh --history)
 #                          whose per-row top-100 on the validation slice
 #                          was the better in RUN/history-kind.tsv, when
@@ -166,12 +171,15 @@ list_opt() {
 }
 
 best_of() {
-    awk -F'\t' 'NR > 1 && (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } END { print b }' "$(awkpath "$1")"
+    awk -F'\t' -v c="${2:-2}" 'NR > 1 && $c != "" && (b == "" || $c + 0 > bv) { b = $1; bv = $c + 0 }
+        END { print b }' "$(awkpath "$1")"
 }
 
+kept_of() { awk -F'\t' 'NR > 1 && $NF == 1 { print $1; exit }' "$(awkpath "$1")"; }
+
 per_row_kind() {
-    awk -F'\t' 'NR > 1 && $3 != "" && (b == "" || $3 + 0 > bv) { b = $1; bv = $3 + 0 } NR > 1 && $4 == 1 { k = $1 }
-        END { if (b != "" && b != k) print b }' "$(awkpath "$1/history-kind.tsv")"
+    lr_best=$(best_of "$1/history-kind.tsv" 3) && lr_kept=$(kept_of "$1/history-kind.tsv") || return 1
+    [ -z "$lr_best" ] || [ "$lr_best" = "$lr_kept" ] || echo "$lr_best"
 }
 
 mlr_help() { sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; }

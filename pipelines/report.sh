@@ -41,10 +41,10 @@ m=$run/model/metrics.tsv pop=$run/baseline-pop.tsv ease=$run/baseline-ease.tsv l
 # --history) kept by per-user nDCG@10 is the served one; pipeline.sh
 # trained the other as per-row/ where per-row top-100 preferred it.
 kinds=$run/model/history-kind.tsv
-served=$(awk -F'\t' '$4 == 1 { print $1 }' "$(awkpath "$kinds")" 2>/dev/null || true)
+served=$(kept_of "$kinds" 2>/dev/null || true)
 row=$m rowkind=$served
 [ ! -f "$run/per-row/metrics.tsv" ] ||
-    { row=$run/per-row/metrics.tsv; rowkind=$(awk -F'\t' '$4 == 1 { print $1 }' "$(awkpath "$run/per-row/history-kind.tsv")"); }
+    { row=$run/per-row/metrics.tsv; rowkind=$(kept_of "$run/per-row/history-kind.tsv"); }
 # kind_valid KIND COLUMN: that kind's validation figure
 kind_valid() { awk -F'\t' -v k="$1" -v c="$2" '$1 == k { print $c }' "$(awkpath "$kinds")" 2>/dev/null; }
 # EASE's lambda: the best validation nDCG@10 of those benchmark.sh
@@ -82,7 +82,7 @@ diff_ease() {
     echo "The report's protocol: every catalogue item a candidate, nothing removed. The per-user protocol:"
     echo "the user's training items removed, one query per user (with their training history; at their last or"
     echo "median training time or the mean over their training rows, the best on the validation slice:"
-    echo "$(awk -F'\t' '$3 == 1 { print $1 }' "$(awkpath "$run/model/user-time.tsv")" 2>/dev/null)), averaged over the $(metric "$m" users) test users. EASE's lambda ($lambda) was chosen by nDCG@10 on the"
+    echo "$(kept_of "$run/model/user-time.tsv" 2>/dev/null)), averaged over the $(metric "$m" users) test users. EASE's lambda ($lambda) was chosen by nDCG@10 on the"
     echo "validation slice carved from the training rows, where the model reached nDCG@10 $(metric "$run/model/valid-metrics.tsv" ndcg@10)"
     echo "and EASE $ease_valid; the test rows were scored once. Targets from issue 13. The rest of this run's"
     echo "figures are below; a temporal split, ml-latest-small and the five official folds: pipelines/benchmark.sh."

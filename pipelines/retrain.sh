@@ -221,7 +221,7 @@ if [ -n "$cur" ]; then
     step "scoring the served model on the same rows"
     quiet sh "$mlr_pipelines/prepare.sh" --spec "$cur/spec" "$work/train.tsv" "$work/heldout.tsv" "$work/old"
     # its rows with the kind of history it was trained on (all before it was recorded)
-    kind=$(awk -F'\t' '$4 == 1 { print $1 }' "$(awkpath "$cur/history-kind.tsv")" 2>/dev/null || true)
+    kind=$(kept_of "$cur/history-kind.tsv" 2>/dev/null || true)
     quiet sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk --model "$cur/model.safetensors" \
         --history "${kind:-all}" "$work/old" "$work/old"
     old=$(awk -F'\t' -v m="$metric" '$1 == m { print $2 }' "$work/old/metrics.tsv")

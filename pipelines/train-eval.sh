@@ -220,16 +220,17 @@ valid_users() {
 }
 ndcg() { awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$run/valid-metrics-$1.tsv"; }
 if [ "$chosen" = 1 ]; then # by the --history trial of the kind kept
-    utime=$(awk -F'\t' 'NR > 1 && $3 == 1 { print $1 }' "$(awkpath "$run/user-time.tsv")")
+    utime=$(kept_of "$run/user-time.tsv")
 elif [ "$utime" = valid ]; then
     valid_rows
     # each time's figure; the best kept, the first listed on a tie
+    printf 'user_time\tndcg@10\n' >"$run/user-time.tried"
     for w in $(echo "$times" | tr ',' ' '); do
         valid_users "$w"
         printf '%s\t%s\n' "$w" "$(ndcg "$w")"
-    done >"$run/user-time.tried"
-    utime=$(awk -F'\t' 'b == "" || $2 + 0 > bv { b = $1; bv = $2 + 0 } END { print b }' "$(awkpath "$run/user-time.tried")")
-    awk -F'\t' -v OFS='\t' -v k="$utime" 'BEGIN { print "user_time", "ndcg@10_valid", "kept" }
+    done >>"$run/user-time.tried"
+    utime=$(best_of "$run/user-time.tried")
+    awk -F'\t' -v OFS='\t' -v k="$utime" 'NR == 1 { print "user_time", "ndcg@10_valid", "kept"; next }
         { print $1, $2, ($1 == k) }' "$(awkpath "$run/user-time.tried")" >"$run/user-time.tsv"
     rm -f "$run/user-time.tried"
 else

@@ -77,3 +77,19 @@ check "recommend.sh: TMPDIR missing named by the script" grep -q "^recommend: ca
 check "pipeline.sh: TMPDIR missing is status 1" test $? -eq 1
 check "pipeline.sh: TMPDIR missing named by the script, last line" \
     sh -c 'tail -n 1 "$1" | grep -q "^pipeline: cannot make a temporary file in"' - "$T/err"
+
+# lib.sh's choice readers: best_of (the first on a tie, an empty figure
+# skipped, any column), kept_of (the row kept) and per_row_kind (the
+# other kind, only where per-row top-100 preferred it).
+mkdir -p "$T/hk"
+printf 'history\tndcg@10_valid\ttop100_valid\tkept\nall\t0.18\t0.45\t1\nbefore-row\t0.17\t0.61\t0\n' >"$T/hk/history-kind.tsv"
+printf 'w\tndcg\n0.5\t\n0.6\t0.2\n0.7\t0.2\n0.8\t0.1\n' >"$T/ties.tsv"
+got=$(cd "$T" && me=t && . "$P/lib.sh" &&
+    printf '%s,' "$(best_of ties.tsv)" "$(best_of hk/history-kind.tsv 3)" "$(kept_of hk/history-kind.tsv)" \
+        "$(per_row_kind hk)")
+check "best_of, kept_of, per_row_kind: 0.6,before-row,all,before-row, (got $got)" test "$got" = "0.6,before-row,all,before-row,"
+printf 'history\tndcg@10_valid\ttop100_valid\tkept\nall\t0.18\t0.61\t1\nbefore-row\t0.17\t0.45\t0\n' >"$T/hk/history-kind.tsv"
+got=$(cd "$T" && me=t && . "$P/lib.sh" && per_row_kind hk && kept_of ties.tsv)
+check "per_row_kind: empty when the kept kind is per-row's too; kept_of: empty for none" test -z "$got"
+(cd "$T" && me=t && . "$P/lib.sh" && kept_of missing.tsv) 2>/dev/null
+check "kept_of: an error for no file" test $? -ne 0
