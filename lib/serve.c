@@ -28,9 +28,35 @@ static char *join(const char *dir, const char *name)
 
 /* ---- MANIFEST ---- */
 
+/* model.safetensors or model-seedK.safetensors: one of the models. */
+static int is_model(const char *name)
+{
+    size_t d = strncmp(name, "model-seed", 10) == 0 ? strspn(name + 10, "0123456789") : 0;
+    return strcmp(name, "model.safetensors") == 0 ||
+           (d > 0 && strcmp(name + 10 + d, ".safetensors") == 0);
+}
+
+/* The models MANIFEST lists, in the order of their fingerprints (the
+ * columns mlr-embed gives them in items.npy), and the set's fingerprint. */
+static int note_model(mlr_served *s, const char *name, const char *hex, const char *path, mlr_err *e)
+{
+    if (s->nmodel == MLR_SERVED_MAX_MODELS)
+        return mlr_fail(e, "%s: more than %d models", path, MLR_SERVED_MAX_MODELS);
+    if (strlen(name) >= sizeof s->model_name[0])
+        return mlr_fail(e, "%s: model file name '%s' too long", path, name);
+    size_t at = s->nmodel++;
+    for (; at > 0 && strcmp(s->model_sha[at - 1], hex) > 0; at--) {
+        memcpy(s->model_sha[at], s->model_sha[at - 1], sizeof s->model_sha[0]);
+        memcpy(s->model_name[at], s->model_name[at - 1], sizeof s->model_name[0]);
+    }
+    snprintf(s->model_sha[at], sizeof s->model_sha[0], "%s", hex);
+    snprintf(s->model_name[at], sizeof s->model_name[0], "%s", name);
+    return 0;
+}
+
 /* Checks each "HEX  PATH" line of DIR/MANIFEST (with verify: the file's
  * SHA-256), requires the files a served directory needs, and takes the
- * fingerprint from model.safetensors' line. */
+ * models' fingerprints from their lines. */
 static int read_manifest(mlr_served *s, int verify, mlr_err *e)
 {
     static const char *const need[] = {"model.safetensors", "spec/features.tsv", "items.npy",
@@ -68,8 +94,10 @@ static int read_manifest(mlr_served *s, int verify, mlr_err *e)
         for (size_t i = 0; i < 6; i++)
             if (strcmp(name, need[i]) == 0)
                 found[i] = 1;
-        if (strcmp(name, "model.safetensors") == 0)
-            memcpy(s->fingerprint, line, 65);
+        if (is_model(name) && note_model(s, name, line, path, e) < 0) {
+            rc = -1;
+            break;
+        }
         if (verify) {
             char *f = join(s->dir, name), hex[65];
             if (mlr_sha256_file(f, hex, e) < 0)
@@ -85,6 +113,12 @@ static int read_manifest(mlr_served *s, int verify, mlr_err *e)
     for (size_t i = 0; rc == 0 && i < 6; i++)
         if (!found[i])
             rc = mlr_fail(e, "%s: %s is not listed (not a served model directory)", path, need[i]);
+    if (rc == 0) {
+        const char *sha[MLR_SERVED_MAX_MODELS];
+        for (size_t k = 0; k < s->nmodel; k++)
+            sha[k] = s->model_sha[k];
+        mlr_fprint_set(sha, (int)s->nmodel, s->fingerprint);
+    }
     fclose(fp);
     free(path);
     return rc;
@@ -92,14 +126,25 @@ static int read_manifest(mlr_served *s, int verify, mlr_err *e)
 
 /* ---- the catalogue ---- */
 
-/* items (M, W) -> items (M, D) and prior (M), W = D + 1. */
+/* items (M, W) -> items (M, D) and prior (M): W is each model's D_k
+ * columns then its prior's, all times 1/sqrt(K) (mlr-embed); a query's
+ * column of 1 (rank_lists) then adds the models' mean prior. In place:
+ * a row's columns only move left. */
 static void split_prior(mlr_served *s, size_t W)
 {
-    size_t D = s->D;
+    float scale = 1.0f / sqrtf((float)s->nmodel);
     s->prior = xmalloc((s->M + 1) * sizeof *s->prior);
     for (size_t i = 0; i < s->M; i++) {
-        s->prior[i] = s->items[i * W + D];
-        memmove(s->items + i * D, s->items + i * W, D * sizeof *s->items);
+        size_t from = i * W, to = i * s->D;
+        float prior = 0;
+        for (size_t k = 0; k < s->nmodel; k++) {
+            size_t Dk = model_out_width(&s->m[k]);
+            memmove(s->items + to, s->items + from, Dk * sizeof *s->items);
+            to += Dk;
+            from += Dk;
+            prior += s->items[from++] * scale;
+        }
+        s->prior[i] = prior;
     }
 }
 
@@ -108,19 +153,23 @@ static int read_items(mlr_served *s, mlr_err *e)
     char *npy = join(s->dir, "items.npy"), *ids = join(s->dir, "items.ids");
     mlr_array a;
     memset(&a, 0, sizeof a);
-    size_t rows = 0, want = model_rank_width(&s->m), D = model_out_width(&s->m);
+    size_t rows = 0, want = 0, D = 0;
+    for (size_t k = 0; k < s->nmodel; k++) {
+        want += model_rank_width(&s->m[k]);
+        D += model_out_width(&s->m[k]);
+    }
     s->item_ids = mlr_strmap_new(0);
     int rc = mlr_npy_read(npy, MLR_F4, &a, e);
     if (rc == 0 && (a.ndim != 2 || a.shape[1] != want))
-        rc = mlr_fail(e, "%s: shape (%zu, %zu), the model's items are %zu wide", npy, a.shape[0],
-                      a.shape[1], want);
+        rc = mlr_fail(e, "%s: shape (%zu, %zu), the model%s items are %zu wide", npy, a.shape[0],
+                      a.shape[1], s->nmodel > 1 ? "s'" : "'s", want);
     if (rc == 0)
         rc = mlr_ids_read(ids, s->item_ids, &rows, e);
     /* The embeddings must be the served model's (docs/fingerprint.md);
      * an items.ids without a fingerprint line (older) is not checked. */
     mlr_fprint fi, fm = {.model = ""};
     memcpy(fm.model, s->fingerprint, sizeof fm.model);
-    char *model = join(s->dir, "model.safetensors");
+    char *model = join(s->dir, s->nmodel > 1 ? "model*.safetensors" : "model.safetensors");
     if (rc == 0)
         rc = mlr_fprint_read(ids, &fi, e);
     if (rc == 0)
@@ -332,29 +381,51 @@ static int read_history(mlr_served *s, mlr_err *e)
 
 /* ---- opening ---- */
 
+/* Model k of the set: loaded, trained with the served specification and,
+ * beside the first, asking the same query (features, history cap) and
+ * ranking the same way (a popularity prior or none). */
+static int load_model(mlr_served *s, size_t k, const char *spec_dir, mlr_err *e)
+{
+    char *path = join(s->dir, s->model_name[k]);
+    model *m = &s->m[k], *first = &s->m[0];
+    int rc = model_load(m, path, e);
+    if (rc == 0 && strcmp(s->spec.sha256, m->spec_sha256) != 0)
+        rc = mlr_fail(e, "%s: another specification than the model's (%.12s, %s was trained "
+                      "with %.12s)", spec_dir, s->spec.sha256, s->model_name[k], m->spec_sha256);
+    /* the cap the model was trained with; a model older than its record:
+       the pipelines' default then */
+    long cap = rc == 0 ? mlr_history_cap(m->train_json, path, e) : 0;
+    size_t hmax = cap > 0 ? (size_t)cap : MLR_HISTORY_MAX;
+    if (cap < 0)
+        rc = -1;
+    int same = k == 0 || (hmax == s->history_max && m->query.nfeat == first->query.nfeat &&
+                          (model_rank_width(m) > model_out_width(m)) ==
+                              (model_rank_width(first) > model_out_width(first)));
+    for (size_t i = 0; same && k > 0 && i < m->query.nfeat; i++)
+        same = strcmp(m->query.feat[i].name, first->query.feat[i].name) == 0;
+    if (rc == 0 && !same)
+        rc = mlr_fail(e, "%s: not a model of %s's set (its query features, history cap or "
+                      "popularity prior differ)", path, s->model_name[0]);
+    for (size_t i = 0; rc == 0 && k == 0 && i < m->query.nfeat; i++)
+        if (strcmp(m->query.feat[i].name, "user_history") == 0)
+            s->history_feature = 1;
+    s->history_max = hmax;
+    free(path);
+    return rc;
+}
+
 int mlr_served_open(mlr_served *s, const char *dir, int verify, double as_of, mlr_err *e)
 {
     memset(s, 0, sizeof *s);
     s->dir = xstrdup(dir);
     s->as_of = as_of;
-    char *model_path = join(dir, "model.safetensors"), *spec_dir = join(dir, "spec");
+    char *spec_dir = join(dir, "spec");
     int rc = read_manifest(s, verify, e);
     if (rc == 0)
-        rc = model_load(&s->m, model_path, e);
-    if (rc == 0)
         rc = mlr_spec_read(spec_dir, &s->spec, e);
-    if (rc == 0 && strcmp(s->spec.sha256, s->m.spec_sha256) != 0)
-        rc = mlr_fail(e, "%s: another specification than the model's (%.12s, the model was trained "
-                      "with %.12s)", spec_dir, s->spec.sha256, s->m.spec_sha256);
-    for (size_t i = 0; rc == 0 && i < s->m.query.nfeat; i++)
-        if (strcmp(s->m.query.feat[i].name, "user_history") == 0)
-            s->history_feature = 1;
-    /* the cap the model was trained with; a model older than its record:
-       the pipelines' default then */
-    long cap = rc == 0 ? mlr_history_cap(s->m.train_json, model_path, e) : 0;
-    if (cap < 0)
-        rc = -1;
-    s->history_max = cap > 0 ? (size_t)cap : MLR_HISTORY_MAX;
+    s->m = xcalloc(s->nmodel + 1, sizeof *s->m);
+    for (size_t k = 0; rc == 0 && k < s->nmodel; k++)
+        rc = load_model(s, k, spec_dir, e);
     if (rc == 0)
         rc = read_items(s, e);
     if (rc == 0)
@@ -365,7 +436,6 @@ int mlr_served_open(mlr_served *s, const char *dir, int verify, double as_of, ml
         const mlr_feature *ts = mlr_spec_find(&s->spec, "timestamp");
         s->last_time = ts ? ts->max : 0;
     }
-    free(model_path);
     free(spec_dir);
     return rc;
 }
@@ -390,7 +460,9 @@ void mlr_served_free(mlr_served *s)
     free(s->profile);
     free(s->recent);
     free(s->nrecent);
-    model_free(&s->m);
+    for (size_t k = 0; s->m && k < s->nmodel; k++)
+        model_free(&s->m[k]);
+    free(s->m);
     mlr_spec_free(&s->spec);
     free(s->dir);
     memset(s, 0, sizeof *s);
@@ -517,18 +589,70 @@ static int encode_feature(const mlr_served *s, model_input *in, size_t i, const 
     return 0;
 }
 
-int mlr_served_embed(const mlr_served *s, const mlr_profile *p, size_t n, double time,
-                     float *out, size_t clipped[2], mlr_err *e)
+/* Model k's query embeddings (n, D_k) of the profiles into part. */
+static int embed_one(const mlr_served *s, size_t k, const mlr_profile *p, size_t n, double time,
+                     float *part, size_t clipped[2], mlr_err *e)
 {
-    const model_tower *t = &s->m.query;
+    const model_tower *t = &s->m[k].query;
     model_input in;
     memset(&in, 0, sizeof in);
     in.n = n;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < t->nfeat; i++)
-        rc = encode_feature(s, &in, i, &t->feat[i], p, n, time, clipped, e);
+        rc = encode_feature(s, &in, i, &t->feat[i], p, n, time, k == 0 ? clipped : NULL, e);
     if (rc == 0 && n)
-        model_embed(t, &in, out);
+        model_embed(t, &in, part);
     model_input_free(&in);
     return rc;
+}
+
+int mlr_served_embed(const mlr_served *s, const mlr_profile *p, size_t n, double time,
+                     float *out, size_t clipped[2], mlr_err *e)
+{
+    if (s->nmodel == 1)
+        return embed_one(s, 0, p, n, time, out, clipped, e);
+    float scale = 1.0f / sqrtf((float)s->nmodel), *part = NULL;
+    int rc = 0;
+    for (size_t k = 0, col = 0; rc == 0 && k < s->nmodel; k++) {
+        size_t Dk = model_out_width(&s->m[k]);
+        part = xrealloc(part, (n * Dk + 1) * sizeof *part);
+        rc = embed_one(s, k, p, n, time, part, clipped, e);
+        for (size_t r = 0; rc == 0 && r < n; r++)
+            for (size_t c = 0; c < Dk; c++)
+                out[r * s->D + col + c] = part[r * Dk + c] * scale;
+        col += Dk;
+    }
+    free(part);
+    return rc;
+}
+
+void mlr_served_rating(const mlr_served *s, const float *q, const float *c, size_t N, float *out)
+{
+    if (s->nmodel == 1) {
+        model_rating(&s->m[0], q, c, N, out);
+        return;
+    }
+    float unscale = sqrtf((float)s->nmodel);
+    size_t most = 0;
+    for (size_t k = 0; k < s->nmodel; k++)
+        most = model_out_width(&s->m[k]) > most ? model_out_width(&s->m[k]) : most;
+    float *qk = xmalloc((N * most + 1) * sizeof *qk), *ck = xmalloc((N * most + 1) * sizeof *ck);
+    float *pred = xmalloc((N + 1) * sizeof *pred);
+    for (size_t i = 0; i < N; i++)
+        out[i] = 0;
+    for (size_t k = 0, col = 0; k < s->nmodel; k++) {
+        size_t Dk = model_out_width(&s->m[k]);
+        for (size_t i = 0; i < N; i++)
+            for (size_t j = 0; j < Dk; j++) { /* each model's own tower outputs */
+                qk[i * Dk + j] = q[i * s->D + col + j] * unscale;
+                ck[i * Dk + j] = c[i * s->D + col + j] * unscale;
+            }
+        model_rating(&s->m[k], qk, ck, N, pred);
+        for (size_t i = 0; i < N; i++)
+            out[i] += pred[i] / (float)s->nmodel;
+        col += Dk;
+    }
+    free(qk);
+    free(ck);
+    free(pred);
 }

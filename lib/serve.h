@@ -37,14 +37,25 @@ typedef struct {
                                        first (mlr_served_history); NULL: none */
 } mlr_profile;
 
+#define MLR_SERVED_MAX_MODELS 64 /* mlr-embed's --model at most */
+
 typedef struct {
     char *dir;
-    model m;
+    /* The models served: model.safetensors and each model-seedK.safetensors
+     * MANIFEST lists (train-eval.sh --seeds), in the order of their
+     * fingerprints, as mlr-embed puts them side by side in items.npy; a
+     * score or a predicted rating is the mean of theirs. */
+    size_t nmodel;
+    model *m;             /* (nmodel) */
+    char model_name[MLR_SERVED_MAX_MODELS][40];
+    char model_sha[MLR_SERVED_MAX_MODELS][65]; /* MANIFEST's lines */
     mlr_spec spec;
-    size_t M, D;
-    float *items;         /* (M, D) candidate embeddings, catalogue order */
-    float *prior;         /* (M) each item's popularity prior (the last column
-                             of items.npy: model_rank_rows), or NULL: none */
+    size_t M, D;          /* D: the models' tower widths summed */
+    float *items;         /* (M, D) candidate embeddings, catalogue order, each
+                             model's columns times 1/sqrt(nmodel) */
+    float *prior;         /* (M) each item's popularity prior (the models'
+                             mean of items.npy's prior columns:
+                             model_rank_rows), or NULL: none */
     mlr_strmap *item_ids; /* key i = catalogue index i (items.ids order) */
     char **title, **genres; /* (M) from catalogue.tsv; "" when absent */
     /* The training histories, by user: rows hist_start[u] .. hist_start[u+1]
@@ -69,7 +80,8 @@ typedef struct {
     double last_time;     /* the spec's timestamp max: the last training time
                              (0 without a timestamp feature) */
     double as_of;         /* history.tsv's rows after it are left out */
-    char fingerprint[65]; /* SHA-256 of model.safetensors (MANIFEST's line) */
+    char fingerprint[65]; /* the models' (mlr_fprint_set of MANIFEST's lines):
+                             one model's SHA-256, or their set's */
 } mlr_served;
 
 /* Reads DIR: MANIFEST (and with verify, every file's SHA-256 against it:
@@ -99,11 +111,15 @@ size_t mlr_served_history(const mlr_served *s, long u, const uint32_t *rated, si
                           char **buf, size_t *cap);
 
 /* Query embeddings out (n, D) of n profiles at time `time` (Unix seconds),
- * through the model's query tower. Numeric features are clipped to the
+ * through each model's query tower (side by side, as s->items). Numeric features are clipped to the
  * spec's recorded range (mlr_feature_clip); clipped[0..1] (when not NULL)
  * gets how many values fell below and above it, summed over features.
  * Fails on a numeric profile value that is not a number. */
 int mlr_served_embed(const mlr_served *s, const mlr_profile *p, size_t n, double time,
                      float *out, size_t clipped[2], mlr_err *e);
+
+/* out (N): the models' mean rating head on (q[n], c[n]), rows (N, D) of
+ * mlr_served_embed's queries and s->items. */
+void mlr_served_rating(const mlr_served *s, const float *q, const float *c, size_t N, float *out);
 
 #endif

@@ -35,9 +35,8 @@
 # default: the kind with the better per-user nDCG@10 on the validation
 # slice; both kinds' figures in OUTDIR/history-kind.tsv).
 # --seeds N: N models (seeds S..S+N-1), their predictions and scores
-# averaged (train-eval.sh --seeds); served/ holds seed S's model alone
-# and its own hybrid.tsv (hybrid.sh --first-model: the weight chosen for
-# that model's lists; OUTDIR's is the N models').
+# averaged (train-eval.sh --seeds); served/ holds the N models, served as
+# their mean (what the figures measured), and their hybrid.tsv.
 # Extra arguments go to mlr-train (e.g. --epochs 5 --seed 7).
 set -eu
 case ${1:-} in --version) me=evaluate; . "$(dirname "$0")/lib.sh" ;; esac # it exits
@@ -74,25 +73,9 @@ sh "$mlr_pipelines/prepare.sh" --valid-fraction "$vfrac" --valid-by "$vby" --val
 sh "$mlr_pipelines/train-eval.sh" --seeds "$seeds" --history "$hist" "$out" "$out" "$@"
 # The model and EASE fused, chosen on the validation slice: the served
 # directory's hybrid.tsv.
-rm -f "$out/hybrid.tsv" "$out/ease-lambda.tsv" "$out/fuse-weight.tsv" "$out/seed1/hybrid.tsv"
+rm -f "$out/hybrid.tsv" "$out/ease-lambda.tsv" "$out/fuse-weight.tsv"
 [ "$hybrid" = 0 ] || run_stage hybrid sh "$mlr_pipelines/hybrid.sh" --lambdas "$lambdas" \
     --fuse-weights "$fweights" "$out" "$out"
-# served/ holds one model: with --seeds, seed S's with its own item
-# embeddings (the run's items.npy is the set's, wider, and names the set:
-# mlr-recommend would refuse it beside the one model's MANIFEST).
-pkg=$out
-if [ "$seeds" != 1 ]; then
-    pkg=$out/seed1
-    mkdir -p "$pkg"
-    cp "$out/model.safetensors" "$pkg/"
-    # the served model's own hybrid: its lists alone are what it serves
-    # (EASE's lambda, chosen without the model, is the run's: not refitted)
-    if [ "$hybrid" = 1 ] && [ -f "$out/ease-lambda.tsv" ]; then
-        run_stage hybrid-served sh "$mlr_pipelines/hybrid.sh" --first-model \
-            --lambdas "$(best_of "$out/ease-lambda.tsv")" --fuse-weights "$fweights" "$out" "$pkg"
-    fi
-    run_stage embed-served mlr-embed --model "$pkg/model.safetensors" --catalogue "$out/enc-items" \
-        --output "$pkg/items.npy"
-fi
-run_stage package sh "$mlr_pipelines/package.sh" "$out" "$pkg" "$out/served"
+# served/ holds the N models (the run's items.npy is theirs, side by side)
+run_stage package sh "$mlr_pipelines/package.sh" "$out" "$out" "$out/served"
 echo "$me: done: $out/metrics.tsv" >&2

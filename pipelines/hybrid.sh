@@ -1,5 +1,5 @@
 #!/bin/sh
-# hybrid.sh [--lambdas LIST] [--fuse-weights LIST] [--ease-only] [--first-model] RUN OUT
+# hybrid.sh [--lambdas LIST] [--fuse-weights LIST] [--ease-only] RUN OUT
 #
 # Chooses, on RUN's validation slice alone, what the model and EASE fused
 # need: EASE's lambda, then the model's weight in the fused lists. RUN is
@@ -22,25 +22,22 @@
 #                     them on the validation slice), ease_ndcg@10 (EASE's
 #                     alone): what recommend.sh --fuse-ease auto serves
 #                     (docs/serving.md)
-# --ease-only stops after step 1 (ease-lambda.tsv alone). --first-model
-# fuses the lists of RUN's first fit model alone (seed S of train-eval.sh
-# --seeds N, the model a served directory holds), its validation queries
-# made again at the time kept, instead of the N models' lists train-eval.sh
-# scored. A catalogue over mlr-baseline's 20,000 items has no EASE:
+# --ease-only stops after step 1 (ease-lambda.tsv alone). With
+# train-eval.sh --seeds N the model's lists are the N models' (what a
+# served directory serves). A catalogue over mlr-baseline's 20,000 items has no EASE:
 # hybrid.sh says so, removes the three from OUT and exits 0. The files are
 # made aside and renamed into OUT at the end: a run that fails leaves
 # OUT's old ones.
 set -eu
 me=hybrid
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: hybrid.sh [--lambdas LIST] [--fuse-weights LIST] [--ease-only] [--first-model] RUN OUT" >&2; exit 2; }
-lambdas=100,250,500,1000 fweights=0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1 ease_only=0 first=0
+usage() { echo "usage: hybrid.sh [--lambdas LIST] [--fuse-weights LIST] [--ease-only] RUN OUT" >&2; exit 2; }
+lambdas=100,250,500,1000 fweights=0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1 ease_only=0
 while [ $# -gt 0 ]; do
     case $1 in
     --lambdas) [ $# -ge 2 ] || usage; lambdas=$2; shift 2 ;;
     --fuse-weights) [ $# -ge 2 ] || usage; fweights=$2; shift 2 ;;
     --ease-only) ease_only=1; shift ;;
-    --first-model) first=1; shift ;;
     -h|--help) mlr_help; exit 0 ;;
     -*) usage ;;
     *) break ;;
@@ -92,20 +89,7 @@ vu=$m/valid-users
 kept=$(kept_of "$m/user-time.tsv")
 case $kept in median|mean) vu=$m/valid-users-$kept ;; esac
 vitems=$m/items.npy
-if [ "$first" = 1 ]; then
-    # the first model's queries as train-eval.sh makes them (user_queries)
-    fm=$m/model-fit.safetensors
-    [ -f "$fm" ] || fm=$m/model.safetensors
-    case $kept in
-    mean) set -- --rows "$m/enc-fit" --mean-by-user ;;
-    median) set -- --rows "$m/enc-users-fit-median" ;;
-    *) set -- --rows "$m/enc-users-fit" ;;
-    esac
-    run_stage embed-first-valid-users mlr-embed --model "$fm" "$@" --output "$tmp/valid-users.npy"
-    vu=$tmp/valid-users
-    run_stage embed-first-items mlr-embed --model "$fm" --catalogue "$m/enc-items" --output "$tmp/fit-items.npy"
-    vitems=$tmp/fit-items.npy
-elif [ -f "$m/model-fit.safetensors" ]; then
+if [ -f "$m/model-fit.safetensors" ]; then
     set -- --model "$m/model-fit.safetensors"
     for f in "$m"/model-fit-seed*.safetensors; do [ ! -f "$f" ] || set -- "$@" --model "$f"; done
     run_stage embed-fit-items mlr-embed "$@" --catalogue "$m/enc-items" --output "$tmp/fit-items.npy"

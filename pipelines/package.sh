@@ -7,6 +7,9 @@
 # and metrics.tsv, train-log.tsv, replaced-metrics.tsv, hybrid.tsv,
 # history-kind.tsv where present):
 #   model.safetensors spec/ items.npy items.ids catalogue.tsv
+#   model-seedK.safetensors  the other models of train-eval.sh --seeds N
+#                     (K = 2..N): those whose set items.ids names
+#                     (docs/fingerprint.md), served as their mean
 #   history.tsv       the users' ratings (user_id item_id rating timestamp
 #                     and the user columns) of TABLE (default PREP/train.tsv)
 #   MANIFEST          "SHA256  PATH" of every other file (sha256sum -c reads it)
@@ -30,13 +33,28 @@ for f in "$prep/spec/features.tsv" "$prep/catalogue.tsv" "$history" "$run/model.
     [ -f "$f" ] || die "$f: no such file (run prepare.sh and train-eval.sh first)"
 done
 noopt prep run served history
+# The models items.ids names: model.safetensors, then model-seed2.. up to
+# the first set whose fingerprint it is (a file left by an earlier run
+# with more seeds is not taken); an items.ids without the line, one.
+want=$(sed -n '1s/^#mlrec model=\([0-9a-f]\{64\}\).*/\1/p' "$run/items.ids")
+models=model.safetensors shas=$(sha256sum <"$run/model.safetensors" | cut -c1-64) k=2
+fp=$shas
+while [ -n "$want" ] && [ "$fp" != "$want" ] && [ -f "$run/model-seed$k.safetensors" ]; do
+    models="$models model-seed$k.safetensors"
+    shas=$(printf '%s\n%s\n' "$shas" "$(sha256sum <"$run/model-seed$k.safetensors" | cut -c1-64)")
+    fp=$(printf '%s\n' "$shas" | LC_ALL=C sort | sha256sum | cut -c1-64)
+    k=$((k + 1))
+done
+[ -z "$want" ] || [ "$fp" = "$want" ] ||
+    die "$run/items.ids: embeddings of another model than $run/model.safetensors (or of it and model-seed2..)"
 mkout "$(dirname -- "$served")"
 # Built in a folder made by mktemp beside SERVED (no fixed or PID name a
 # planted symlink could take), the old one set aside the same way.
 tmp=$(beside -d "$served") || exit 1
 old=
 trap 'rm -rf -- "$tmp" ${old:+"$old"}' EXIT
-cp "$run/model.safetensors" "$run/items.npy" "$run/items.ids" "$prep/catalogue.tsv" "$tmp/"
+for f in $models; do cp "$run/$f" "$tmp/"; done
+cp "$run/items.npy" "$run/items.ids" "$prep/catalogue.tsv" "$tmp/"
 for f in metrics.tsv train-log.tsv replaced-metrics.tsv hybrid.tsv history-kind.tsv; do
     [ ! -f "$run/$f" ] || cp "$run/$f" "$tmp/"
 done

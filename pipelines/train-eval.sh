@@ -38,7 +38,7 @@
 # 42), and scores their average: the mean of their predicted ratings
 # (mlr-predict) and of their retrieval scores (mlr-embed with every model:
 # the embeddings side by side). model.safetensors and train-log.tsv are
-# seed S's (what package.sh serves); the others are model-seedK.safetensors
+# seed S's; the others are model-seedK.safetensors
 # (model-fit-seedK.safetensors) and train-log-seedK.tsv (refit-log-seedK.tsv),
 # K = 2..N.
 # --user-time WHEN: the time of the per-user queries: last, median, mean

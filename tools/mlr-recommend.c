@@ -35,8 +35,9 @@ static const char USAGE[] =
     "                     [--format tsv|json] [--output FILE]\n"
     "       mlr-recommend --served DIR --similar ITEM [--similar ITEM...] [--measure cosine|dot]\n"
     "The top K items for each user from a served model directory (evaluate.sh's\n"
-    "OUTDIR/served, retrain.sh's DIR/current; docs/serving.md), all users in one\n"
-    "batch. Known users are named by id (arguments, or the user_id column of FILE);\n"
+    "OUTDIR/served, retrain.sh's DIR/current; docs/serving.md; several models, as\n"
+    "evaluate.sh --seeds N leaves, serve their mean), all users in one batch. Known\n"
+    "users are named by id (arguments, or the user_id column of FILE);\n"
     "new users by their features (--new FILE: user_id and any of user_age,\n"
     "user_gender, user_occupation, user_zip; or one user 'new' from --age, --gender,\n"
     "--occupation, --zip) and the movies they rated (--rated FILE: user_id, item_id,\n"
@@ -762,7 +763,7 @@ static float *with_prior(const mlr_served *s, const candidates *c)
     return y;
 }
 
-/* The U queries' top K candidates; with the model's popularity prior
+/* The U queries' top K candidates; with the models' popularity prior
  * (s->prior) each score gains the item's, as mlr-embed's columns give
  * mlr-topk (model_rank_rows: the queries' column of 1). */
 static void rank_lists(const mlr_served *s, const candidates *c, const float *qe, size_t U, size_t K,
@@ -772,7 +773,10 @@ static void rank_lists(const mlr_served *s, const candidates *c, const float *qe
     float *q = NULL, *items = NULL;
     if (s->prior) {
         q = xmalloc((U * W + 1) * sizeof *q);
-        model_rank_rows(&s->m, 0, NULL, qe, U, q);
+        for (size_t u = 0; u < U; u++) {
+            memcpy(q + u * W, qe + u * D, D * sizeof *q);
+            q[u * W + D] = 1.0f;
+        }
         items = with_prior(s, c);
     }
     mlr_scorer *sc = mlr_scorer_new(items ? items : c->emb, c->n, W, 0, threads);
@@ -838,7 +842,7 @@ static int recommend(const mlr_served *s, const options *o, writer *w, mlr_err *
                 memcpy(pc + k * D, c.emb + (size_t)hits[i * K + j].item * D, D * sizeof *pc);
             }
         if (rc == 0)
-            model_rating(&s->m, pq, pc, pairs, pred);
+            mlr_served_rating(s, pq, pc, pairs, pred);
         float *unit = rc == 0 ? unit_rows(s->items, s->M, D) : NULL;
         if (rc == 0 && !w->json)
             fputs("user_id\trank\titem_id\tscore\tpredicted_rating\ttitle\treason\n", w->fp);

@@ -140,12 +140,57 @@ fi
 sh "$P/train-eval.sh" --user-time soon "$T/prep" "$T/x" >/dev/null 2>"$T/err"
 check "--user-time soon: status 2" test $? -eq 2
 check "--user-time soon: said so" grep -q "^train-eval: --user-time: last, median, mean or valid, not 'soon'" "$T/err"
-# evaluate.sh --seeds 2 serves seed S's model alone, with its own items.
+# evaluate.sh --seeds 2 serves both models: each item's score is the
+# mean of the scores of the two models served alone (each with its own
+# item embeddings), its predicted rating the mean of theirs.
+# alone K MODEL: a served directory of MODEL alone, the rest as served/
+alone() {
+    mkdir -p "$T/alone$1" && cp -R "$T/ev/served/spec" "$T/alone$1/" &&
+        cp "$T/ev/served/catalogue.tsv" "$T/ev/served/history.tsv" "$T/alone$1/" &&
+        cp "$2" "$T/alone$1/model.safetensors" &&
+        mlr-embed --model "$2" --catalogue "$T/ev/enc-items" --output "$T/alone$1/items.npy" &&
+        (cd "$T/alone$1" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
+}
 # shellcheck disable=SC2086
 if ran "evaluate.sh --seeds 2" sh "$P/evaluate.sh" --seeds 2 "$T/train.tsv" "$T/test.tsv" "$T/ev" $O --seed 7; then
-    check "evaluate.sh --seeds 2: served/ names its one model" test "$(head -n 1 "$T/ev/served/items.ids")" = \
-        "#mlrec model=$(sha256sum "$T/ev/served/model.safetensors" | cut -c1-64)"
+    S=$T/ev/served
+    check "evaluate.sh --seeds 2: served/ holds both models" cmp -s "$S/model-seed2.safetensors" "$T/ev/model-seed2.safetensors"
+    check "evaluate.sh --seeds 2: items.ids names their set" test "$(head -n 1 "$S/items.ids")" = "#mlrec model=$(
+        sha256sum "$S/model.safetensors" "$S/model-seed2.safetensors" | cut -c1-64 | LC_ALL=C sort | sha256sum | cut -c1-64)"
     u=$(sed -n 2p "$T/train.tsv" | cut -f1)
+    if alone 1 "$S/model.safetensors" && alone 2 "$S/model-seed2.safetensors"; then
+        for d in "$S" "$T/alone1" "$T/alone2"; do
+            mlr-recommend --served "$d" --k 500 --keep-seen "$u" | sed 1d | cut -f3-5 | sort >"$d.rec"
+        done
+        check "--seeds 2 served: every item's score and rating the mean of the two models' alone" awk -F'\t' '
+            FILENAME == ARGV[1] { s[$1] = $2; r[$1] = $3; n++; next }
+            FILENAME == ARGV[2] { s[$1] += $2; r[$1] += $3; next }
+            { m++; ds = s[$1] / 2 - $2; dr = r[$1] / 2 - $3
+              if (ds < -2e-5 || ds > 2e-5 || dr < -0.0011 || dr > 0.0011) bad++ }
+            END { exit bad || m != n || n < 100 }' "$T/alone1.rec" "$T/alone2.rec" "$S.rec"
+        check "... and not one model's" sh -c "! cmp -s '$S.rec' '$T/alone1.rec'"
+    fi
+    # a served directory missing one of the set, or with another model in
+    # its place, is refused
+    cp -R "$S" "$T/less" && cp -R "$S" "$T/other"
+    rm "$T/less/model-seed2.safetensors"
+    cp "$T/e3/model-seed2.safetensors" "$T/other/"
+    for d in less other; do
+        (cd "$T/$d" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
+    done
+    expect_fail "served: one model of a set of two" 1 "items.npy: shape (.*), the model's items are" \
+        mlr-recommend --served "$T/less" "$u"
+    expect_fail "served: another model in the set" 1 "items.ids" mlr-recommend --served "$T/other" "$u"
+    # package.sh serves the set items.ids names, not a model left by a run of more seeds
+    cp -R "$T/ev" "$T/evc"
+    cp "$T/e3/model-seed3.safetensors" "$T/evc/"
+    sh "$P/package.sh" "$T/evc" "$T/evc" "$T/pkg" 2>"$T/err"
+    check "package.sh: not a model-seed3 items.ids does not name" test $? -eq 0 -a -s "$T/pkg/model-seed2.safetensors" \
+        -a ! -e "$T/pkg/model-seed3.safetensors"
+    cp "$T/e3/items.ids" "$T/evc/items.ids"
+    sh "$P/package.sh" "$T/evc" "$T/evc" "$T/pkg2" 2>"$T/err"
+    check "package.sh: items.ids of other models: status 1, said so" test $? -eq 1 -a ! -e "$T/pkg2"
+    check "... said so" grep -q "items.ids: embeddings of another model" "$T/err"
     if ran -o "$T/rec.md" "evaluate.sh --seeds 2: recommend.sh serves it" sh "$P/recommend.sh" --run "$T/ev" --user "$u" --k 5; then
         check "evaluate.sh --seeds 2: recommend.sh lists 5 titles" test "$(grep -c '^[0-9]\. ' "$T/rec.md")" -eq 5
     fi
