@@ -2,6 +2,7 @@
  * verifying it, and query embeddings built from users' raw features. */
 #include <errno.h>
 #include <math.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,20 +225,49 @@ static int read_catalogue(mlr_served *s, mlr_err *e)
 typedef struct {
     uint32_t *user, *item;
     float *rating;
+    double *time;
     size_t n, cap;
 } rows_buf;
 
-static void rows_push(rows_buf *b, uint32_t u, uint32_t i, float r)
+static void rows_push(rows_buf *b, uint32_t u, uint32_t i, float r, double t)
 {
     if (b->n == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 4096;
         b->user = xrealloc(b->user, b->cap * sizeof *b->user);
         b->item = xrealloc(b->item, b->cap * sizeof *b->item);
         b->rating = xrealloc(b->rating, b->cap * sizeof *b->rating);
+        b->time = xrealloc(b->time, b->cap * sizeof *b->time);
     }
     b->user[b->n] = u;
     b->item[b->n] = i;
+    b->time[b->n] = t;
     b->rating[b->n++] = r;
+}
+
+static int by_time(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Each user's query time by the rule of user-time.tsv, from their rows'
+ * times grouped by user (time, hist_start order; sorted here): last or
+ * median into user_at (the later middle one, as mlr-history's median
+ * row), or for mean the times kept in hist_time. A user without a
+ * known row: NAN, the time of the request. */
+static void note_user_times(mlr_served *s, double *time, size_t U)
+{
+    if (s->user_time == MLR_UT_MEAN) {
+        s->hist_time = time;
+        return;
+    }
+    s->user_at = xmalloc((U + 1) * sizeof *s->user_at);
+    for (size_t u = 0; u < U; u++) {
+        size_t lo = s->hist_start[u], n = s->hist_start[u + 1] - lo;
+        qsort(time + lo, n, sizeof *time, by_time);
+        s->user_at[u] = n == 0 ? NAN : time[lo + (s->user_time == MLR_UT_LAST ? n - 1 : n / 2)];
+    }
+    free(time);
 }
 
 /* Each user's history_max latest rows, newest first, kept as history.tsv
@@ -331,7 +361,7 @@ static int read_history(mlr_served *s, mlr_err *e)
         /* a row after the request time is not known at that time */
         int known = t <= s->as_of;
         if (known)
-            rows_push(&b, (uint32_t)u, (uint32_t)i, (float)rating);
+            rows_push(&b, (uint32_t)u, (uint32_t)i, (float)rating, t);
         if (s->history_feature && known)
             recent_push(s, &rb, u, (uint32_t)i, t);
         else if (s->history_feature)
@@ -364,17 +394,58 @@ static int read_history(mlr_served *s, mlr_err *e)
         memcpy(at, s->hist_start, (U + 1) * sizeof *at);
         s->hist_item = xmalloc((b.n + 1) * sizeof *s->hist_item);
         s->hist_rating = xmalloc((b.n + 1) * sizeof *s->hist_rating);
+        double *time = s->user_time ? xmalloc((b.n + 1) * sizeof *time) : NULL;
         for (size_t k = 0; k < b.n; k++) {
             size_t j = at[b.user[k]]++;
             s->hist_item[j] = b.item[k];
             s->hist_rating[j] = b.rating[k];
+            if (time)
+                time[j] = b.time[k];
         }
         free(at);
+        if (time)
+            note_user_times(s, time, U);
     }
+    free(b.time);
     free(rb.t);
     free(b.user);
     free(b.item);
     free(b.rating);
+    free(path);
+    return rc;
+}
+
+/* user-time.tsv (train-eval.sh's choice, rows `user_time ndcg@10_valid
+ * kept`), where present: the rule of the row kept. */
+static int read_user_time(mlr_served *s, mlr_err *e)
+{
+    static const char *const rules[] = {"", "last", "median", "mean"};
+    char *path = join(s->dir, "user-time.tsv");
+    if (access(path, F_OK) != 0) {
+        free(path);
+        return 0;
+    }
+    mlr_reader *r = mlr_reader_open(path, NULL, e);
+    int rc = r ? 0 : -1, cw = -1, ck = -1, st = 0;
+    if (rc == 0 && ((cw = mlr_reader_require(r, "user_time", e)) < 0 ||
+                    (ck = mlr_reader_require(r, "kept", e)) < 0))
+        rc = -1;
+    while (rc == 0 && !s->user_time && (st = mlr_reader_next(r, e)) == 1) {
+        if (strcmp(mlr_reader_field(r, (size_t)ck), "1") != 0)
+            continue;
+        const char *w = mlr_reader_field(r, (size_t)cw);
+        for (int k = 1; k < 4; k++)
+            if (strcmp(w, rules[k]) == 0)
+                s->user_time = k;
+        if (!s->user_time)
+            rc = mlr_fail(e, "%s:%ld: user_time '%s' is not last, median or mean", path,
+                          mlr_reader_line(r), w);
+    }
+    if (st < 0)
+        rc = -1;
+    if (rc == 0 && !s->user_time)
+        rc = mlr_fail(e, "%s: no row kept (kept 1)", path);
+    mlr_reader_close(r);
     free(path);
     return rc;
 }
@@ -431,6 +502,8 @@ int mlr_served_open(mlr_served *s, const char *dir, int verify, double as_of, ml
     if (rc == 0)
         rc = read_catalogue(s, e);
     if (rc == 0)
+        rc = read_user_time(s, e);
+    if (rc == 0)
         rc = read_history(s, e);
     if (rc == 0) {
         const mlr_feature *ts = mlr_spec_find(&s->spec, "timestamp");
@@ -457,6 +530,8 @@ void mlr_served_free(mlr_served *s)
     free(s->hist_start);
     free(s->hist_item);
     free(s->hist_rating);
+    free(s->hist_time);
+    free(s->user_at);
     free(s->profile);
     free(s->recent);
     free(s->nrecent);
@@ -573,7 +648,7 @@ static int encode_feature(const mlr_served *s, model_input *in, size_t i, const 
         double x = f->mean;
         const char *raw = strcmp(f->column, "timestamp") == 0 ? NULL : raw_value(&p[r], f->column);
         if (strcmp(f->column, "timestamp") == 0)
-            x = time;
+            x = p[r].ntimes ? p[r].times[0] : time;
         else if (raw && *raw && mlr_parse_double(raw, &x) < 0)
             return mlr_fail(e, "user '%s': %s '%s' is not a number", p[r].id, f->column, raw);
         int side;
@@ -606,8 +681,9 @@ static int embed_one(const mlr_served *s, size_t k, const mlr_profile *p, size_t
     return rc;
 }
 
-int mlr_served_embed(const mlr_served *s, const mlr_profile *p, size_t n, double time,
-                     float *out, size_t clipped[2], mlr_err *e)
+/* Each model's queries, side by side, of profiles of one time each. */
+static int embed_models(const mlr_served *s, const mlr_profile *p, size_t n, double time,
+                        float *out, size_t clipped[2], mlr_err *e)
 {
     if (s->nmodel == 1)
         return embed_one(s, 0, p, n, time, out, clipped, e);
@@ -624,6 +700,55 @@ int mlr_served_embed(const mlr_served *s, const mlr_profile *p, size_t n, double
     }
     free(part);
     return rc;
+}
+
+int mlr_served_embed(const mlr_served *s, const mlr_profile *p, size_t n, double time,
+                     float *out, size_t clipped[2], mlr_err *e)
+{
+    size_t R = 0, D = s->D;
+    for (size_t i = 0; i < n; i++)
+        R += p[i].ntimes > 1 ? p[i].ntimes : 1;
+    if (R == n)
+        return embed_models(s, p, n, time, out, clipped, e);
+    /* a profile of several times: a row at each, then their mean */
+    mlr_profile *row = xmalloc(R * sizeof *row);
+    size_t *owner = xmalloc(R * sizeof *owner);
+    for (size_t i = 0, j = 0; i < n; i++)
+        for (size_t k = 0; k < (p[i].ntimes > 1 ? p[i].ntimes : 1); k++, j++) {
+            row[j] = p[i];
+            if (p[i].ntimes > 1) {
+                row[j].times = p[i].times + k;
+                row[j].ntimes = 1;
+            }
+            owner[j] = i;
+        }
+    float *y = xmalloc((R * D + 1) * sizeof *y);
+    int rc = embed_models(s, row, R, time, y, clipped, e);
+    memset(out, 0, n * D * sizeof *out);
+    for (size_t j = 0; rc == 0 && j < R; j++) {
+        const mlr_profile *q = &p[owner[j]];
+        float w = 1.0f / (float)(q->ntimes > 1 ? q->ntimes : 1);
+        for (size_t c = 0; c < D; c++)
+            out[owner[j] * D + c] += y[j * D + c] * w;
+    }
+    free(y);
+    free(owner);
+    free(row);
+    return rc;
+}
+
+void mlr_served_times(const mlr_served *s, long u, mlr_profile *p)
+{
+    if (u < 0 || s->user_time == MLR_UT_NONE)
+        return;
+    if (s->user_time == MLR_UT_MEAN) {
+        size_t lo = s->hist_start[u], n = s->hist_start[u + 1] - lo;
+        p->times = n ? s->hist_time + lo : NULL;
+        p->ntimes = n;
+    } else if (!isnan(s->user_at[u])) {
+        p->times = &s->user_at[u];
+        p->ntimes = 1;
+    }
 }
 
 void mlr_served_rating(const mlr_served *s, const float *q, const float *c, size_t N, float *out)

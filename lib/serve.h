@@ -35,7 +35,16 @@ typedef struct {
     const char *val[MLR_P_NCOLS];   /* NULL: unknown (num: the training mean) */
     const char *history;            /* user_history: '|'-joined item ids, newest
                                        first (mlr_served_history); NULL: none */
+    const double *times;            /* the query is the mean of the queries at
+                                       these ntimes times (mlr_served_times);
+                                       NULL: at the request's time */
+    size_t ntimes;
 } mlr_profile;
+
+/* When a known user's query is made, a request naming no time: the rule
+ * train-eval.sh kept on validation (the served user-time.tsv), or none
+ * (every query at the last training time). */
+enum { MLR_UT_NONE, MLR_UT_LAST, MLR_UT_MEDIAN, MLR_UT_MEAN };
 
 #define MLR_SERVED_MAX_MODELS 64 /* mlr-embed's --model at most */
 
@@ -80,6 +89,9 @@ typedef struct {
     double last_time;     /* the spec's timestamp max: the last training time
                              (0 without a timestamp feature) */
     double as_of;         /* history.tsv's rows after it are left out */
+    int user_time;        /* MLR_UT_*: user-time.tsv's rule */
+    double *user_at;      /* (U) last, median: each user's time, NAN: no row */
+    double *hist_time;    /* mean: each history row's time (hist_start's order) */
     char fingerprint[65]; /* the models' (mlr_fprint_set of MANIFEST's lines):
                              one model's SHA-256, or their set's */
 } mlr_served;
@@ -110,7 +122,12 @@ void mlr_served_profile(const mlr_served *s, size_t u, mlr_profile *p);
 size_t mlr_served_history(const mlr_served *s, long u, const uint32_t *rated, size_t nrated,
                           char **buf, size_t *cap);
 
-/* Query embeddings out (n, D) of n profiles at time `time` (Unix seconds),
+/* Known user u's query times by s->user_time into p (nothing for a rule
+ * of none, or a user without a row as of the request). */
+void mlr_served_times(const mlr_served *s, long u, mlr_profile *p);
+
+/* Query embeddings out (n, D) of n profiles at time `time` (Unix seconds;
+ * a profile with times: the mean of its queries at them),
  * through each model's query tower (side by side, as s->items). Numeric features are clipped to the
  * spec's recorded range (mlr_feature_clip); clipped[0..1] (when not NULL)
  * gets how many values fell below and above it, summed over features.

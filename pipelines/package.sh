@@ -5,7 +5,8 @@
 # data prepare.sh left in PREP (spec/, catalogue.tsv, train.tsv) and the
 # model train-eval.sh left in RUN (model.safetensors, items.npy, items.ids,
 # and metrics.tsv, train-log.tsv, replaced-metrics.tsv, hybrid.tsv,
-# history-kind.tsv where present):
+# history-kind.tsv, user-time.tsv where present: the last, the time of a
+# known user's query that mlr-recommend makes when the request names none):
 #   model.safetensors spec/ items.npy items.ids catalogue.tsv
 #   model-seedK.safetensors  the other models of train-eval.sh --seeds N
 #                     (K = 2..N): those whose set items.ids names
@@ -55,7 +56,7 @@ old=
 trap 'rm -rf -- "$tmp" ${old:+"$old"}' EXIT
 for f in $models; do cp "$run/$f" "$tmp/"; done
 cp "$run/items.npy" "$run/items.ids" "$prep/catalogue.tsv" "$tmp/"
-for f in metrics.tsv train-log.tsv replaced-metrics.tsv hybrid.tsv history-kind.tsv; do
+for f in metrics.tsv train-log.tsv replaced-metrics.tsv hybrid.tsv history-kind.tsv user-time.tsv; do
     [ ! -f "$run/$f" ] || cp "$run/$f" "$tmp/"
 done
 cp -R "$prep/spec" "$tmp/spec"

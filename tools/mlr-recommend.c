@@ -44,10 +44,13 @@ static const char USAGE[] =
     "rating; --rated-items for the user 'new'), which are not recommended again, give\n"
     "the reasons and, when the model reads user_history, are the user's history (a\n"
     "later one the newer, before a known user's own; as many as the model's training\n"
-    "histories held, 16 by default). The query is built at time T (default: the last\n"
-    "training timestamp); numbers outside the training range are clipped to it (one\n"
-    "warning). Training rows after T are not known at T: they are left out of the\n"
-    "histories, the items removed and the reasons.\n"
+    "histories held, 16 by default). The query is built at time T; numbers outside the\n"
+    "training range are clipped to it (one warning). Training rows after T are not\n"
+    "known at T: they are left out of the histories, the items removed and the\n"
+    "reasons. Without --time, a known user's query is made as the run chose on its\n"
+    "validation slice (DIR/user-time.tsv: at their last or median training time, or\n"
+    "the mean of the queries at each of their training times), any other at the last\n"
+    "training timestamp (every query, without that file).\n"
     "\n"
     "Output, TSV: user_id rank item_id score predicted_rating title reason.\n"
     "  score             the retrieval score, the inner product of the user's and the\n"
@@ -72,7 +75,7 @@ static const char USAGE[] =
     "      --rated-items LIST\n"
     "                         the items (comma-separated ids) the user 'new' rated\n"
     "  -k, --k K              items per user (default 10)\n"
-    "      --time T           the query time, Unix seconds (default: the last training time)\n"
+    "      --time T           the query time, Unix seconds, for every user (default: above)\n"
     "      --keep-seen        keep the items a user rated (default: removed)\n"
     "      --allow FILE       recommend only these items (a table with item_id or id)\n"
     "      --deny FILE        never recommend these items (same form)\n"
@@ -802,8 +805,11 @@ static int recommend(const mlr_served *s, const options *o, writer *w, mlr_err *
     size_t U = q.n, D = s->D, K = (size_t)o->k, clipped[2] = {0, 0};
     float *qe = xmalloc((U * D + 1) * sizeof *qe);
     mlr_profile *p = xmalloc((U + 1) * sizeof *p);
-    for (size_t i = 0; i < U; i++)
+    for (size_t i = 0; i < U; i++) { /* without --time, each known user's own (user-time.tsv) */
         p[i] = q.r[i].p;
+        if (!o->has_time)
+            mlr_served_times(s, q.r[i].known, &p[i]);
+    }
     char *histories = rc == 0 ? fill_histories(s, &q, p) : NULL;
     double time = o->has_time ? o->time : s->last_time;
     if (rc == 0)

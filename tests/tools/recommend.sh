@@ -122,7 +122,8 @@ check "--rated FILE: a known user's new rating leaves their list" \
 # ---- serving-time clipping: a request a year after the data ----
 last=$(awk -F'\t' '$1 == "timestamp" { printf "%d", $8 }' "$S/spec/features.tsv")
 mlr-recommend --served "$S" --k 7 --time $((last + 31536000)) $users >"$T/later.tsv" 2>"$T/err"
-same "a year later: the lists and scores of the last training time" "$T/later.tsv" "$T/rec.tsv"
+mlr-recommend --served "$S" --k 7 --time "$last" $users >"$T/atlast.tsv"
+same "a year later: the lists and scores of the last training time" "$T/later.tsv" "$T/atlast.tsv"
 check "... with one warning line" test "$(grep -c 'warning: query features outside the training range' "$T/err")" -eq 1 -a "$(wc -l <"$T/err")" -eq 1
 
 # ---- a request at a past time: the training rows known then ----
@@ -149,12 +150,79 @@ awk -F'\t' -v t="$T1" 'NR == 1 { for (c = 1; c <= NF; c++) if ($c == "timestamp"
 check "... (the cut directory is smaller)" test "$(wc -l <"$T/asof/history.tsv")" -lt "$(wc -l <"$S/history.tsv")"
 mlr-recommend --served "$T/asof" --k "$M" --time "$T1" "$u1" >"$T/asof.tsv"
 same "--time T: the list, scores and reasons of a history.tsv that stops at T" "$T/asof.tsv" "$T/past.tsv"
-mlr-recommend --served "$S" --k 7 --time "$last" $users >"$T/atlast.tsv"
-same "--time at the last training time: the default lists" "$T/atlast.tsv" "$T/rec.tsv"
+# (the lists at the last training time are the default ones where the
+# directory has no user-time.tsv, below)
 first=$(awk -F'\t' 'NR > 1 && (m == "" || $4 < m) { m = $4 } END { print m - 1 }' "$T/train.tsv")
 mlr-recommend --served "$S" --k 7 --time "$first" "$u1" >"$T/before.tsv" 2>"$T/err"
 check "--time before every training row: a known user without a history is served" \
     awk -F'\t' 'NR > 1 { n++; if ($7 != "") exit 1 } END { exit n != 7 }' "$T/before.tsv"
+
+# ---- when a known user's query is made: user-time.tsv ----
+# evaluate.sh serves train-eval.sh's choice; without --time a known
+# user's query is made at their last or median training time, or is the
+# mean of the queries at each of their training times; a new user's at
+# the last training time; without the file, everyone's at the last.
+check "served/user-time.tsv is the run's, listed" sh -c "cmp -s '$T/run/user-time.tsv' '$S/user-time.tsv' && grep -q '  user-time.tsv\$' '$S/MANIFEST'"
+# rule DIR RULE: a copy of served/ (or of DIR) keeping RULE
+rule() {
+    rm -rf "$T/rule-$2" && cp -R "$1" "$T/rule-$2" &&
+        printf 'user_time\tndcg@10_valid\tkept\nlast\t0.1\t%d\nmedian\t0.2\t%d\nmean\t0.3\t%d\n' \
+            "$([ "$2" = last ] && echo 1 || echo 0)" "$([ "$2" = median ] && echo 1 || echo 0)" \
+            "$([ "$2" = mean ] && echo 1 || echo 0)" >"$T/rule-$2/user-time.tsv" &&
+        (cd "$T/rule-$2" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
+}
+# user_times U: user U's training times, ascending
+user_times() { awk -F'\t' -v u="$1" 'NR > 1 && $1 == u { print $4 }' "$T/train.tsv" | sort -n; }
+rule "$S" last && rule "$S" median
+for u in $users; do
+    at=$(user_times "$u" | tail -n 1)
+    mlr-recommend --served "$T/rule-last" --k 7 "$u" >"$T/got"
+    mlr-recommend --served "$T/rule-last" --k 7 --time "$at" "$u" >"$T/want"
+    same "user-time last: user $u's list is their query at $at" "$T/got" "$T/want"
+done
+mlr-recommend --served "$T/rule-last" --k 7 "$u1" >"$T/got"
+mlr-recommend --served "$T/rule-last" --k 7 --time "$last" "$u1" >"$T/want"
+check "... and not at the last training time" sh -c "! cmp -s '$T/got' '$T/want'"
+mlr-recommend --served "$T/rule-median" --k 5 --age 30 --gender F --occupation writer >"$T/got"
+mlr-recommend --served "$T/rule-median" --k 5 --age 30 --gender F --occupation writer --time "$last" >"$T/want"
+same "user-time median: a new user's query at the last training time" "$T/got" "$T/want"
+rm "$T/rule-last/user-time.tsv"
+(cd "$T/rule-last" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
+mlr-recommend --served "$T/rule-last" --k 7 $users >"$T/got"
+mlr-recommend --served "$T/rule-last" --k 7 --time "$last" $users >"$T/want"
+same "no user-time.tsv: every query at the last training time" "$T/got" "$T/want"
+# median, with all of the user's items as history (mlr-history
+# --per-user --query-time median), and mean: a model without
+# user_history, whose query a past --time changes only by its timestamp:
+# the scores at the user's median time (the later middle one); the mean
+# query's scores the mean of the scores at each training time
+if ran "evaluate.sh without user_history" sh "$P/evaluate.sh" --history all --no-hybrid "$T/train.tsv" "$T/test.tsv" \
+        "$T/nohist" --epochs 2 --quiet --query-features user_id,timestamp,user_occupation,user_age,user_gender; then
+    rule "$T/nohist/served" mean && rule "$T/nohist/served" median
+    M=$(grep -v "^#mlrec " "$S/items.ids" | sed 1d | wc -l)
+    for u in $users; do
+        n=$(user_times "$u" | wc -l)
+        at=$(user_times "$u" | sed -n "$((n / 2 + 1))p")
+        mlr-recommend --served "$T/rule-median" --k "$M" --keep-seen "$u" | cut -f3,4 >"$T/got"
+        mlr-recommend --served "$T/rule-median" --k "$M" --keep-seen --time "$at" "$u" | cut -f3,4 >"$T/want"
+        same "user-time median: user $u's scores are those at $at" "$T/got" "$T/want"
+    done
+    mlr-recommend --served "$T/rule-mean" --k "$M" --keep-seen "$u1" | sed 1d | cut -f3,4 | sort >"$T/mean.tsv"
+    for t in $(user_times "$u1"); do
+        mlr-recommend --served "$T/rule-mean" --k "$M" --keep-seen --time "$t" "$u1" | sed 1d | cut -f3,4
+    done | sort >"$T/each.tsv"
+    check "user-time mean: each item's score is the mean of its scores at the user's $(user_times "$u1" | wc -l) times" \
+        awk -F'\t' 'FILENAME == ARGV[1] { s[$1] += $2; k[$1]++; next }
+            { m++; d = s[$1] / k[$1] - $2; if (d < -2e-5 || d > 2e-5) bad++ } END { exit bad || m < 100 }' \
+        "$T/each.tsv" "$T/mean.tsv"
+fi
+printf 'user_time\tndcg@10_valid\tkept\nsoon\t0.1\t1\n' >"$T/rule-last/user-time.tsv"
+(cd "$T/rule-last" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
+expect_fail "user-time.tsv keeping 'soon'" 1 "user-time.tsv:2: user_time 'soon' is not last, median or mean" \
+    mlr-recommend --served "$T/rule-last" "$u1"
+printf 'user_time\tndcg@10_valid\tkept\nlast\t0.1\t0\n' >"$T/rule-last/user-time.tsv"
+(cd "$T/rule-last" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
+expect_fail "user-time.tsv keeping no row" 1 "user-time.tsv: no row kept" mlr-recommend --served "$T/rule-last" "$u1"
 
 # ---- --similar ----
 item=$(grep -v '^#mlrec ' "$S/items.ids" | sed -n 2p)
@@ -228,7 +296,8 @@ if have_data ml-100k/u.data && "$PY" -c 'import numpy' 2>/dev/null; then
     last=$(awk -F'\t' '$1 == "timestamp" { printf "%d", $8 }' "$T/ml/served/spec/features.tsv")
     if ran -o "$T/year.tsv" "ML-100K: --time a year later" \
             mlr-recommend --served "$T/ml/served" --k 10 --time $((last + 31536000)) 1 42 200 &&
-        ran -o "$T/now.tsv" "ML-100K: at the last training time" mlr-recommend --served "$T/ml/served" --k 10 1 42 200; then
+        ran -o "$T/now.tsv" "ML-100K: at the last training time" mlr-recommend --served "$T/ml/served" --k 10 \
+            --time "$last" 1 42 200; then
         check "ML-100K: 30 recommendations" test "$(sed 1d "$T/now.tsv" | wc -l)" -eq 30
         same "ML-100K a year later: the lists and scores of the last training time" "$T/year.tsv" "$T/now.tsv"
         check "ML-100K a year later: users 1, 42 and 200 get three different lists" test "$(cut -f1,3 "$T/year.tsv" |

@@ -146,7 +146,7 @@ check "--user-time soon: said so" grep -q "^train-eval: --user-time: last, media
 # alone K MODEL: a served directory of MODEL alone, the rest as served/
 alone() {
     mkdir -p "$T/alone$1" && cp -R "$T/ev/served/spec" "$T/alone$1/" &&
-        cp "$T/ev/served/catalogue.tsv" "$T/ev/served/history.tsv" "$T/alone$1/" &&
+        cp "$T/ev/served/catalogue.tsv" "$T/ev/served/history.tsv" "$T/ev/served/user-time.tsv" "$T/alone$1/" &&
         cp "$2" "$T/alone$1/model.safetensors" &&
         mlr-embed --model "$2" --catalogue "$T/ev/enc-items" --output "$T/alone$1/items.npy" &&
         (cd "$T/alone$1" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
