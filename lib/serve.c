@@ -415,39 +415,58 @@ static int read_history(mlr_served *s, mlr_err *e)
     return rc;
 }
 
-/* user-time.tsv (train-eval.sh's choice, rows `user_time ndcg@10_valid
- * kept`), where present: the rule of the row kept. */
-static int read_user_time(mlr_served *s, mlr_err *e)
+/* A choice train-eval.sh recorded (rows of COLUMN ... kept), where the
+ * directory has the file NAME: the index in values[0..n) of COLUMN's
+ * value in the row kept, into *choice; 0 (none) without the file. */
+static int read_kept(const mlr_served *s, const char *name, const char *column,
+                     const char *const *values, int n, int *choice, mlr_err *e)
 {
-    static const char *const rules[] = {"", "last", "median", "mean"};
-    char *path = join(s->dir, "user-time.tsv");
+    char *path = join(s->dir, name);
+    *choice = 0;
     if (access(path, F_OK) != 0) {
         free(path);
         return 0;
     }
     mlr_reader *r = mlr_reader_open(path, NULL, e);
-    int rc = r ? 0 : -1, cw = -1, ck = -1, st = 0;
-    if (rc == 0 && ((cw = mlr_reader_require(r, "user_time", e)) < 0 ||
+    int rc = r ? 0 : -1, cw = -1, ck = -1, st = 0, kept = 0;
+    if (rc == 0 && ((cw = mlr_reader_require(r, column, e)) < 0 ||
                     (ck = mlr_reader_require(r, "kept", e)) < 0))
         rc = -1;
-    while (rc == 0 && !s->user_time && (st = mlr_reader_next(r, e)) == 1) {
+    while (rc == 0 && !kept && (st = mlr_reader_next(r, e)) == 1) {
         if (strcmp(mlr_reader_field(r, (size_t)ck), "1") != 0)
             continue;
+        kept = 1;
         const char *w = mlr_reader_field(r, (size_t)cw);
-        for (int k = 1; k < 4; k++)
-            if (strcmp(w, rules[k]) == 0)
-                s->user_time = k;
-        if (!s->user_time)
-            rc = mlr_fail(e, "%s:%ld: user_time '%s' is not last, median or mean", path,
-                          mlr_reader_line(r), w);
+        for (int k = 1; k < n; k++)
+            if (strcmp(w, values[k]) == 0)
+                *choice = k;
+        char list[128] = "";
+        for (int k = 1; k < n; k++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                     k == 1 ? "" : k == n - 1 ? " or " : ", ", values[k]);
+        if (!*choice)
+            rc = mlr_fail(e, "%s:%ld: %s '%s' is not %s", path, mlr_reader_line(r), column, w, list);
     }
     if (st < 0)
         rc = -1;
-    if (rc == 0 && !s->user_time)
+    if (rc == 0 && !kept)
         rc = mlr_fail(e, "%s: no row kept (kept 1)", path);
     mlr_reader_close(r);
     free(path);
     return rc;
+}
+
+/* user-time.tsv's rule (MLR_UT_*) and history-kind.tsv's kind. */
+static int read_choices(mlr_served *s, mlr_err *e)
+{
+    static const char *const rules[] = {"", "last", "median", "mean"};
+    static const char *const kinds[] = {"", "all", "before-row"};
+    int kind = 0;
+    if (read_kept(s, "user-time.tsv", "user_time", rules, 4, &s->user_time, e) < 0 ||
+        read_kept(s, "history-kind.tsv", "history", kinds, 3, &kind, e) < 0)
+        return -1;
+    s->before_row = kind == 2;
+    return 0;
 }
 
 /* ---- opening ---- */
@@ -502,7 +521,7 @@ int mlr_served_open(mlr_served *s, const char *dir, int verify, double as_of, ml
     if (rc == 0)
         rc = read_catalogue(s, e);
     if (rc == 0)
-        rc = read_user_time(s, e);
+        rc = read_choices(s, e);
     if (rc == 0)
         rc = read_history(s, e);
     if (rc == 0) {
@@ -557,32 +576,95 @@ void mlr_served_profile(const mlr_served *s, size_t u, mlr_profile *p)
     }
 }
 
-size_t mlr_served_history(const mlr_served *s, long u, const uint32_t *rated, size_t nrated,
-                          char **buf, size_t *cap)
+/* A history field being written: *buf (grown as needed, *cap its size),
+ * its length and the items in it. */
+typedef struct {
+    char **buf;
+    size_t *cap, len, n;
+} field_buf;
+
+static field_buf field_start(char **buf, size_t *cap)
 {
-    size_t len = 0, n = 0;
     if (!*buf || *cap == 0) {
         *cap = 256;
         *buf = xrealloc(*buf, *cap);
     }
     (*buf)[0] = 0;
+    return (field_buf){buf, cap, 0, 0};
+}
+
+static void field_add(const mlr_served *s, field_buf *f, uint32_t item)
+{
+    const char *id = mlr_strmap_key(s->item_ids, item);
+    size_t il = strlen(id);
+    if (f->len + il + 2 > *f->cap) {
+        *f->cap = 2 * (f->len + il + 2);
+        *f->buf = xrealloc(*f->buf, *f->cap);
+    }
+    if (f->n++)
+        (*f->buf)[f->len++] = '|';
+    memcpy(*f->buf + f->len, id, il + 1);
+    f->len += il;
+}
+
+size_t mlr_served_history(const mlr_served *s, long u, const uint32_t *rated, size_t nrated,
+                          char **buf, size_t *cap)
+{
+    field_buf f = field_start(buf, cap);
     if (!s->history_feature)
         return 0;
     size_t nk = u >= 0 ? s->nrecent[u] : 0;
-    for (size_t k = 0; k < nrated + nk && n < s->history_max; k++, n++) {
-        uint32_t item = k < nrated ? rated[nrated - 1 - k] : s->recent[(size_t)u * s->history_max + k - nrated];
-        const char *id = mlr_strmap_key(s->item_ids, item);
-        size_t il = strlen(id);
-        if (len + il + 2 > *cap) {
-            *cap = 2 * (len + il + 2);
-            *buf = xrealloc(*buf, *cap);
-        }
-        if (n)
-            (*buf)[len++] = '|';
-        memcpy(*buf + len, id, il + 1);
-        len += il;
+    for (size_t k = 0; k < nrated + nk && f.n < s->history_max; k++)
+        field_add(s, &f, k < nrated ? rated[nrated - 1 - k] : s->recent[(size_t)u * s->history_max + k - nrated]);
+    return f.len;
+}
+
+typedef struct {
+    double t;
+    size_t row;
+} stamped;
+
+/* newest first, the later row on a tie (mlr-history's order) */
+static int newest_first(const void *a, const void *b)
+{
+    const stamped *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? 1 : -1;
+    return (x->row < y->row) - (x->row > y->row);
+}
+
+/* User u's rows (offsets from hist_start[u]) newest first, into order. */
+static void rows_newest_first(const mlr_served *s, size_t u, size_t *order)
+{
+    size_t lo = s->hist_start[u], n = s->hist_start[u + 1] - lo;
+    stamped *x = xmalloc((n + 1) * sizeof *x);
+    for (size_t k = 0; k < n; k++)
+        x[k] = (stamped){s->hist_time[lo + k], k};
+    qsort(x, n, sizeof *x, newest_first);
+    for (size_t k = 0; k < n; k++)
+        order[k] = x[k].row;
+    free(x);
+}
+
+/* The history field of user u's training row j (mean rule's row queries),
+ * as mlr-history made that row's when training: the movies given by
+ * --rated (the newest), then the user's other items, with a before-row
+ * model only those rated before the row's time, newest first; order is
+ * u's rows newest first. */
+static size_t row_history(const mlr_served *s, size_t u, size_t j, const size_t *order,
+                          const uint32_t *rated, size_t nrated, char **buf, size_t *cap)
+{
+    field_buf f = field_start(buf, cap);
+    size_t lo = s->hist_start[u], n = s->hist_start[u + 1] - lo;
+    double t = s->hist_time[lo + j];
+    for (size_t k = 0; k < nrated && f.n < s->history_max; k++)
+        field_add(s, &f, rated[nrated - 1 - k]);
+    for (size_t k = 0; k < n && f.n < s->history_max; k++) {
+        size_t r = order[k];
+        if (r != j && (!s->before_row || s->hist_time[lo + r] < t))
+            field_add(s, &f, s->hist_item[lo + r]);
     }
-    return len;
+    return f.len;
 }
 
 /* ---- query rows ---- */
@@ -702,35 +784,65 @@ static int embed_models(const mlr_served *s, const mlr_profile *p, size_t n, dou
     return rc;
 }
 
+static size_t rows_of(const mlr_profile *p) { return p->mean_user ? p->ntimes : 1; }
+
+/* Profile i of the mean rule as rows row[j..): one per training row of
+ * its user, at that row's time with that row's history (hist[j..], the
+ * strings; histories only with a user_history feature). */
+static void expand_mean(const mlr_served *s, const mlr_profile *p, mlr_profile *row, char **hist,
+                        size_t *hcap)
+{
+    size_t u = p->mean_user - 1, n = p->ntimes;
+    size_t *order = xmalloc((n + 1) * sizeof *order);
+    rows_newest_first(s, u, order);
+    for (size_t k = 0; k < n; k++) {
+        row[k] = *p;
+        row[k].times = p->times + k;
+        row[k].ntimes = 1;
+        row[k].mean_user = 0;
+        if (s->history_feature) {
+            row_history(s, u, k, order, p->rated, p->nrated, &hist[k], &hcap[k]);
+            row[k].history = hist[k];
+        }
+    }
+    free(order);
+}
+
 int mlr_served_embed(const mlr_served *s, const mlr_profile *p, size_t n, double time,
                      float *out, size_t clipped[2], mlr_err *e)
 {
     size_t R = 0, D = s->D;
     for (size_t i = 0; i < n; i++)
-        R += p[i].ntimes > 1 ? p[i].ntimes : 1;
-    if (R == n)
+        R += rows_of(&p[i]);
+    int mean = 0;
+    for (size_t i = 0; i < n; i++)
+        mean |= p[i].mean_user != 0;
+    if (!mean)
         return embed_models(s, p, n, time, out, clipped, e);
-    /* a profile of several times: a row at each, then their mean */
-    mlr_profile *row = xmalloc(R * sizeof *row);
-    size_t *owner = xmalloc(R * sizeof *owner);
-    for (size_t i = 0, j = 0; i < n; i++)
-        for (size_t k = 0; k < (p[i].ntimes > 1 ? p[i].ntimes : 1); k++, j++) {
+    /* the mean rule's profiles: a row for each training row, then their mean */
+    mlr_profile *row = xmalloc((R + 1) * sizeof *row);
+    size_t *owner = xmalloc((R + 1) * sizeof *owner), *hcap = xcalloc(R + 1, sizeof *hcap);
+    char **hist = xcalloc(R + 1, sizeof *hist);
+    for (size_t i = 0, j = 0; i < n; j += rows_of(&p[i]), i++) {
+        if (p[i].mean_user)
+            expand_mean(s, &p[i], row + j, hist + j, hcap + j);
+        else
             row[j] = p[i];
-            if (p[i].ntimes > 1) {
-                row[j].times = p[i].times + k;
-                row[j].ntimes = 1;
-            }
-            owner[j] = i;
-        }
+        for (size_t k = 0; k < rows_of(&p[i]); k++)
+            owner[j + k] = i;
+    }
     float *y = xmalloc((R * D + 1) * sizeof *y);
     int rc = embed_models(s, row, R, time, y, clipped, e);
     memset(out, 0, n * D * sizeof *out);
     for (size_t j = 0; rc == 0 && j < R; j++) {
-        const mlr_profile *q = &p[owner[j]];
-        float w = 1.0f / (float)(q->ntimes > 1 ? q->ntimes : 1);
+        float w = 1.0f / (float)rows_of(&p[owner[j]]);
         for (size_t c = 0; c < D; c++)
             out[owner[j] * D + c] += y[j * D + c] * w;
     }
+    for (size_t j = 0; j < R; j++)
+        free(hist[j]);
+    free(hist);
+    free(hcap);
     free(y);
     free(owner);
     free(row);
@@ -745,6 +857,7 @@ void mlr_served_times(const mlr_served *s, long u, mlr_profile *p)
         size_t lo = s->hist_start[u], n = s->hist_start[u + 1] - lo;
         p->times = n ? s->hist_time + lo : NULL;
         p->ntimes = n;
+        p->mean_user = n ? (size_t)u + 1 : 0;
     } else if (!isnan(s->user_at[u])) {
         p->times = &s->user_at[u];
         p->ntimes = 1;

@@ -39,6 +39,11 @@ typedef struct {
                                        these ntimes times (mlr_served_times);
                                        NULL: at the request's time */
     size_t ntimes;
+    size_t mean_user;               /* 1 + the known user whose training rows
+                                       the times are (the mean rule: each row's
+                                       query with that row's history); 0: none */
+    const uint32_t *rated;          /* movies given beside the known ones */
+    size_t nrated;                  /* (catalogue indices, the newest last) */
 } mlr_profile;
 
 /* When a known user's query is made, a request naming no time: the rule
@@ -90,6 +95,8 @@ typedef struct {
                              (0 without a timestamp feature) */
     double as_of;         /* history.tsv's rows after it are left out */
     int user_time;        /* MLR_UT_*: user-time.tsv's rule */
+    int before_row;       /* history-kind.tsv kept before-row: the model's
+                             training rows saw only the items rated before */
     double *user_at;      /* (U) last, median: each user's time, NAN: no row */
     double *hist_time;    /* mean: each history row's time (hist_start's order) */
     char fingerprint[65]; /* the models' (mlr_fprint_set of MANIFEST's lines):

@@ -807,6 +807,8 @@ static int recommend(const mlr_served *s, const options *o, writer *w, mlr_err *
     mlr_profile *p = xmalloc((U + 1) * sizeof *p);
     for (size_t i = 0; i < U; i++) { /* without --time, each known user's own (user-time.tsv) */
         p[i] = q.r[i].p;
+        p[i].rated = q.r[i].extra;
+        p[i].nrated = q.r[i].nextra;
         if (!o->has_time)
             mlr_served_times(s, q.r[i].known, &p[i]);
     }

@@ -216,6 +216,27 @@ if ran "evaluate.sh without user_history" sh "$P/evaluate.sh" --history all --no
             { m++; d = s[$1] / k[$1] - $2; if (d < -2e-5 || d > 2e-5) bad++ } END { exit bad || m < 100 }' \
         "$T/each.tsv" "$T/mean.tsv"
 fi
+# mean with histories: each training row's query has that row's history
+# (the user's other items; with a before-row model those rated before
+# it), as train-eval.sh's mean over the encoded training rows has: the
+# scores are those of mlr-embed --mean-by-user's query
+# mean_same RUN ENC: for u1, over every item
+mean_same() {
+    rule "$1/served" mean && M=$(grep -v "^#mlrec " "$1/served/items.ids" | sed 1d | wc -l) &&
+        mlr-embed --model "$1/model.safetensors" --rows "$1/$2" --mean-by-user --output "$T/mq.npy" &&
+        mlr-topk --quiet --queries "$T/mq.npy" --query-ids "$T/mq.ids" --items "$1/served/items.npy" \
+            --item-ids "$1/served/items.ids" --k "$M" --output "$T/mq.topk" &&
+        mlr-recommend --served "$T/rule-mean" --k "$M" --keep-seen "$u1" | sed 1d | cut -f3,4 | sort >"$T/mr.tsv" &&
+        awk -F'\t' -v u="$u1" '/^#/ { next } !h { h = 1; for (i = 1; i <= NF; i++) c[$i] = i; next }
+            $c["user_id"] == u { print $c["item_id"] "\t" $c["score"] }' "$T/mq.topk" | sort >"$T/me.tsv" &&
+        join -t "$(printf '\t')" "$T/mr.tsv" "$T/me.tsv" | awk -F'\t' '{ n++; d = $2 - $3; if (d < -2e-6 || d > 2e-6) bad++ }
+            END { exit bad || n != '"$M"' }'
+}
+check "user-time mean, whole histories: u1's scores are the mean query's over the training rows" mean_same "$T/run" enc-train
+if ran "evaluate.sh --history before-row" sh "$P/evaluate.sh" --history before-row --no-hybrid "$T/train.tsv" \
+        "$T/test.tsv" "$T/brow" --epochs 2 --quiet; then
+    check "user-time mean, histories before each row: the same" mean_same "$T/brow" enc-train-b
+fi
 printf 'user_time\tndcg@10_valid\tkept\nsoon\t0.1\t1\n' >"$T/rule-last/user-time.tsv"
 (cd "$T/rule-last" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
 expect_fail "user-time.tsv keeping 'soon'" 1 "user-time.tsv:2: user_time 'soon' is not last, median or mean" \
@@ -223,6 +244,11 @@ expect_fail "user-time.tsv keeping 'soon'" 1 "user-time.tsv:2: user_time 'soon' 
 printf 'user_time\tndcg@10_valid\tkept\nlast\t0.1\t0\n' >"$T/rule-last/user-time.tsv"
 (cd "$T/rule-last" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
 expect_fail "user-time.tsv keeping no row" 1 "user-time.tsv: no row kept" mlr-recommend --served "$T/rule-last" "$u1"
+rm "$T/rule-last/user-time.tsv"
+printf 'history\tndcg@10_valid\ttop100_valid\tkept\nsometimes\t0.1\t0.2\t1\n' >"$T/rule-last/history-kind.tsv"
+(cd "$T/rule-last" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
+expect_fail "history-kind.tsv keeping 'sometimes'" 1 "history-kind.tsv:2: history 'sometimes' is not all or before-row" \
+    mlr-recommend --served "$T/rule-last" "$u1"
 
 # ---- --similar ----
 item=$(grep -v '^#mlrec ' "$S/items.ids" | sed -n 2p)
