@@ -225,7 +225,8 @@ static int read_catalogue(mlr_served *s, mlr_err *e)
 typedef struct {
     uint32_t *user, *item;
     float *rating;
-    double *time;
+    double *time; /* only for a user-time rule: 160 MB more at the 20M shape */
+    int with_time;
     size_t n, cap;
 } rows_buf;
 
@@ -236,11 +237,13 @@ static void rows_push(rows_buf *b, uint32_t u, uint32_t i, float r, double t)
         b->user = xrealloc(b->user, b->cap * sizeof *b->user);
         b->item = xrealloc(b->item, b->cap * sizeof *b->item);
         b->rating = xrealloc(b->rating, b->cap * sizeof *b->rating);
-        b->time = xrealloc(b->time, b->cap * sizeof *b->time);
+        if (b->with_time)
+            b->time = xrealloc(b->time, b->cap * sizeof *b->time);
     }
     b->user[b->n] = u;
     b->item[b->n] = i;
-    b->time[b->n] = t;
+    if (b->with_time)
+        b->time[b->n] = t;
     b->rating[b->n++] = r;
 }
 
@@ -328,7 +331,7 @@ static int read_history(mlr_served *s, mlr_err *e)
 {
     char *path = join(s->dir, "history.tsv");
     mlr_reader *r = mlr_reader_open(path, NULL, e);
-    rows_buf b = {0};
+    rows_buf b = {.with_time = s->user_time != MLR_UT_NONE};
     recent_buf rb = {0};
     double *latest = NULL; /* (cap) each user's latest timestamp */
     size_t cap = 0;
