@@ -397,7 +397,7 @@ static int read_history(mlr_served *s, mlr_err *e)
         memcpy(at, s->hist_start, (U + 1) * sizeof *at);
         s->hist_item = xmalloc((b.n + 1) * sizeof *s->hist_item);
         s->hist_rating = xmalloc((b.n + 1) * sizeof *s->hist_rating);
-        double *time = s->user_time ? xmalloc((b.n + 1) * sizeof *time) : NULL;
+        double *time = b.with_time ? xmalloc((b.n + 1) * sizeof *time) : NULL;
         for (size_t k = 0; k < b.n; k++) {
             size_t j = at[b.user[k]]++;
             s->hist_item[j] = b.item[k];
@@ -443,12 +443,13 @@ static int read_kept(const mlr_served *s, const char *name, const char *column,
         for (int k = 1; k < n; k++)
             if (strcmp(w, values[k]) == 0)
                 *choice = k;
+        if (*choice)
+            continue;
         char list[128] = "";
         for (int k = 1; k < n; k++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
                      k == 1 ? "" : k == n - 1 ? " or " : ", ", values[k]);
-        if (!*choice)
-            rc = mlr_fail(e, "%s:%ld: %s '%s' is not %s", path, mlr_reader_line(r), column, w, list);
+        rc = mlr_fail(e, "%s:%ld: %s '%s' is not %s", path, mlr_reader_line(r), column, w, list);
     }
     if (st < 0)
         rc = -1;
@@ -815,11 +816,11 @@ int mlr_served_embed(const mlr_served *s, const mlr_profile *p, size_t n, double
                      float *out, size_t clipped[2], mlr_err *e)
 {
     size_t R = 0, D = s->D;
-    for (size_t i = 0; i < n; i++)
+    int mean = 0; /* (a user of one row too: their row's history differs) */
+    for (size_t i = 0; i < n; i++) {
         R += rows_of(&p[i]);
-    int mean = 0;
-    for (size_t i = 0; i < n; i++)
         mean |= p[i].mean_user != 0;
+    }
     if (!mean)
         return embed_models(s, p, n, time, out, clipped, e);
     /* the mean rule's profiles: a row for each training row, then their mean */

@@ -86,6 +86,14 @@ expect_fail() {
 # skip NAME WHY
 skip() { echo "SKIP $1: $2"; }
 
+# remanifest DIR: a served directory's MANIFEST made again for the files
+# it holds now (package.sh's format: bytewise sorted paths), after a
+# test has changed them.
+remanifest() {
+    (cd "$1" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort |
+        while IFS= read -r f; do sha256sum "$f"; done >../.manifest && mv ../.manifest MANIFEST)
+}
+
 # The real data sets, when MLR_DATA_DIR points at them.
 have_data() { [ -n "${MLR_DATA_DIR:-}" ] && [ -f "$MLR_DATA_DIR/$1" ]; }
 

@@ -146,7 +146,7 @@ mkdir "$T/asof"
 cp -R "$S/." "$T/asof/"
 awk -F'\t' -v t="$T1" 'NR == 1 { for (c = 1; c <= NF; c++) if ($c == "timestamp") tc = c; print; next }
     $tc <= t' "$S/history.tsv" >"$T/asof/history.tsv"
-(cd "$T/asof" && find . -type f ! -name MANIFEST | sed 's|^\./||' | sort | xargs sha256sum >MANIFEST)
+remanifest "$T/asof"
 check "... (the cut directory is smaller)" test "$(wc -l <"$T/asof/history.tsv")" -lt "$(wc -l <"$S/history.tsv")"
 mlr-recommend --served "$T/asof" --k "$M" --time "$T1" "$u1" >"$T/asof.tsv"
 same "--time T: the list, scores and reasons of a history.tsv that stops at T" "$T/asof.tsv" "$T/past.tsv"
@@ -169,7 +169,7 @@ rule() {
         printf 'user_time\tndcg@10_valid\tkept\nlast\t0.1\t%d\nmedian\t0.2\t%d\nmean\t0.3\t%d\n' \
             "$([ "$2" = last ] && echo 1 || echo 0)" "$([ "$2" = median ] && echo 1 || echo 0)" \
             "$([ "$2" = mean ] && echo 1 || echo 0)" >"$T/rule-$2/user-time.tsv" &&
-        (cd "$T/rule-$2" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
+        remanifest "$T/rule-$2"
 }
 # user_times U: user U's training times, ascending
 user_times() { awk -F'\t' -v u="$1" 'NR > 1 && $1 == u { print $4 }' "$T/train.tsv" | sort -n; }
@@ -187,7 +187,7 @@ mlr-recommend --served "$T/rule-median" --k 5 --age 30 --gender F --occupation w
 mlr-recommend --served "$T/rule-median" --k 5 --age 30 --gender F --occupation writer --time "$last" >"$T/want"
 same "user-time median: a new user's query at the last training time" "$T/got" "$T/want"
 rm "$T/rule-last/user-time.tsv"
-(cd "$T/rule-last" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
+remanifest "$T/rule-last"
 mlr-recommend --served "$T/rule-last" --k 7 $users >"$T/got"
 mlr-recommend --served "$T/rule-last" --k 7 --time "$last" $users >"$T/want"
 same "no user-time.tsv: every query at the last training time" "$T/got" "$T/want"
@@ -238,15 +238,15 @@ if ran "evaluate.sh --history before-row" sh "$P/evaluate.sh" --history before-r
     check "user-time mean, histories before each row: the same" mean_same "$T/brow" enc-train-b
 fi
 printf 'user_time\tndcg@10_valid\tkept\nsoon\t0.1\t1\n' >"$T/rule-last/user-time.tsv"
-(cd "$T/rule-last" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
+remanifest "$T/rule-last"
 expect_fail "user-time.tsv keeping 'soon'" 1 "user-time.tsv:2: user_time 'soon' is not last, median or mean" \
     mlr-recommend --served "$T/rule-last" "$u1"
 printf 'user_time\tndcg@10_valid\tkept\nlast\t0.1\t0\n' >"$T/rule-last/user-time.tsv"
-(cd "$T/rule-last" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
+remanifest "$T/rule-last"
 expect_fail "user-time.tsv keeping no row" 1 "user-time.tsv: no row kept" mlr-recommend --served "$T/rule-last" "$u1"
 rm "$T/rule-last/user-time.tsv"
 printf 'history\tndcg@10_valid\ttop100_valid\tkept\nsometimes\t0.1\t0.2\t1\n' >"$T/rule-last/history-kind.tsv"
-(cd "$T/rule-last" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
+remanifest "$T/rule-last"
 expect_fail "history-kind.tsv keeping 'sometimes'" 1 "history-kind.tsv:2: history 'sometimes' is not all or before-row" \
     mlr-recommend --served "$T/rule-last" "$u1"
 
@@ -302,7 +302,7 @@ expect_fail "a file changed after MANIFEST" 1 "history.tsv: changed since MANIFE
 cp -R "$S" "$T/other"
 # another vocabulary of the same size: the spec's checksum changes
 awk -F'\t' -v OFS='\t' 'NR == 2 { $3 = $3 + 1 } 1' "$S/spec/user_gender.vocab" >"$T/v" && mv "$T/v" "$T/other/spec/user_gender.vocab"
-( cd "$T/other" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | while IFS= read -r f; do sha256sum "$f"; done >../m && mv ../m MANIFEST )
+remanifest "$T/other"
 expect_fail "a spec that is not the model's" 1 "another specification than the model's" mlr-recommend --served "$T/other" "$u1"
 # item embeddings of another model (docs/fingerprint.md): their items.ids
 # names another fingerprint than MANIFEST's model.safetensors line
@@ -310,7 +310,7 @@ fp=$(awk '$2 == "model.safetensors" { print $1 }' "$S/MANIFEST")
 check "items.ids names the served model's fingerprint" test "$(head -n 1 "$S/items.ids")" = "#mlrec model=$fp"
 cp -R "$S" "$T/mixed"
 { echo "#mlrec model=$(printf 'b%.0s' $(seq 64))"; sed 1d "$S/items.ids"; } >"$T/mixed/items.ids"
-( cd "$T/mixed" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | while IFS= read -r f; do sha256sum "$f"; done >../m && mv ../m MANIFEST )
+remanifest "$T/mixed"
 expect_fail "item embeddings of another model" 1 \
     "mixed/items.ids is of model bbbbbbbbbbbb, .*mixed/model.safetensors of model $(echo "$fp" | cut -c1-12): outputs of two models" \
     mlr-recommend --served "$T/mixed" "$u1"

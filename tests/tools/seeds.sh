@@ -149,7 +149,7 @@ alone() {
         cp "$T/ev/served/catalogue.tsv" "$T/ev/served/history.tsv" "$T/ev/served/user-time.tsv" "$T/alone$1/" &&
         cp "$2" "$T/alone$1/model.safetensors" &&
         mlr-embed --model "$2" --catalogue "$T/ev/enc-items" --output "$T/alone$1/items.npy" &&
-        (cd "$T/alone$1" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
+        remanifest "$T/alone$1"
 }
 # shellcheck disable=SC2086
 if ran "evaluate.sh --seeds 2" sh "$P/evaluate.sh" --seeds 2 "$T/train.tsv" "$T/test.tsv" "$T/ev" $O --seed 7; then
@@ -175,9 +175,7 @@ if ran "evaluate.sh --seeds 2" sh "$P/evaluate.sh" --seeds 2 "$T/train.tsv" "$T/
     cp -R "$S" "$T/less" && cp -R "$S" "$T/other"
     rm "$T/less/model-seed2.safetensors"
     cp "$T/e3/model-seed2.safetensors" "$T/other/"
-    for d in less other; do
-        (cd "$T/$d" && find . -type f ! -name MANIFEST | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >MANIFEST)
-    done
+    remanifest "$T/less" && remanifest "$T/other"
     expect_fail "served: one model of a set of two" 1 "items.npy: shape (.*), the model's items are" \
         mlr-recommend --served "$T/less" "$u"
     expect_fail "served: another model in the set" 1 "items.ids" mlr-recommend --served "$T/other" "$u"
