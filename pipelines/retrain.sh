@@ -1,7 +1,7 @@
 #!/bin/sh
 # retrain.sh --dir DIR (--data TABLE | --append NEWROWS) [--metric M] [--tolerance X]
 #            [--keep N] [--by random|time] [--test-fraction F] [--seed S]
-#            [--threads T] [-- mlr-train options...]
+#            [--seeds N] [--threads T] [-- mlr-train options...]
 #
 # Retrains the served model on the current data, for cron:
 #   17 3 * * * cd "$HOME/mlrec" && mkdir -p "$HOME/serve" && sh pipelines/retrain.sh --dir "$HOME/serve" --append "$HOME/incoming/new.tsv" -- --epochs 10 2>>"$HOME/serve/cron.err"
@@ -22,7 +22,10 @@
 # 3. A new model trained on the rest, warm-started from the served one
 #    (mlr-train --init: the rows of known ids carried over by token, new
 #    users and items initialised fresh); the served model is scored on the
-#    same slice with its own specification.
+#    same slice with its own specification. With --seeds N the new model
+#    is N models averaged (train-eval.sh --seeds), seed K warm-started from
+#    the served set's Kth model (its first where it has fewer); a served
+#    set of several models is scored as the set it serves.
 # 4. The new model is promoted when its --metric is no worse than the
 #    served one's by more than --tolerance (rmse, mae: lower is better;
 #    top-k and the per-user metrics: higher). The first model is promoted.
@@ -50,16 +53,17 @@
 #                      --split is its old, deprecated name)
 #   --test-fraction F  share of rows held out (default 0.1)
 #   --seed S           seed of the random split (default 42)
+#   --seeds N          models trained and served as their average (default 1)
 #   --threads T        threads of every tool (default: nproc)
 set -eu
 me=retrain
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: retrain.sh --dir DIR (--data TABLE | --append NEWROWS) [--metric M] [--tolerance X] [--keep N] [--by random|time] [--test-fraction F] [--seed S] [--threads T] [-- mlr-train options...]" >&2; exit 2; }
+usage() { echo "usage: retrain.sh --dir DIR (--data TABLE | --append NEWROWS) [--metric M] [--tolerance X] [--keep N] [--by random|time] [--test-fraction F] [--seed S] [--seeds N] [--threads T] [-- mlr-train options...]" >&2; exit 2; }
 bad() { echo "$me: $*" >&2; exit 2; }
 need() { [ "$2" -ge 2 ] || bad "option '$1' needs a value"; }
 
 # ---- arguments ----
-dir= data= append= metric=top100 tol=0.005 keep=3 split=random frac=0.1 seed=42 threads=$(nproc)
+dir= data= append= metric=top100 tol=0.005 keep=3 split=random frac=0.1 seed=42 seeds=1 threads=$(nproc)
 while [ $# -gt 0 ]; do
     case $1 in
     --dir) need "$1" $#; dir=$2; shift 2 ;;
@@ -73,6 +77,7 @@ while [ $# -gt 0 ]; do
         echo "$me: warning: --split is deprecated; use --by (docs/options.md)" >&2 ;;
     --test-fraction) need "$1" $#; frac=$2; shift 2 ;;
     --seed) need "$1" $#; seed=$2; shift 2 ;;
+    --seeds) need "$1" $#; seeds=$2; shift 2 ;;
     --threads) need "$1" $#; threads=$2; shift 2 ;;
     -h|--help) mlr_help; exit 0 ;;
     --) shift; break ;;
@@ -88,6 +93,7 @@ rmse|mae) better=lower ;;
 esac
 decimal_opt --tolerance "$tol" # (awk's own test took 1e400, an infinite tolerance)
 count_opt --keep "$keep" 1 1000000
+count_opt --seeds "$seeds" 1 64 # train-eval.sh's range
 count_opt --threads "$threads" 1 256 # the tools' range
 case $split in random|time) ;; *) bad "--by: random or time, not '$split'" ;; esac
 case $seed in ''|*[!0-9]*) bad "--seed takes a non-negative integer, not '$seed'" ;; esac
@@ -209,8 +215,8 @@ cur=
 step "preparing the data"
 quiet sh "$mlr_pipelines/prepare.sh" "$work/train.tsv" "$work/heldout.tsv" "$work/new"
 step "training${cur:+ (warm start from $(readlink "$dir/current"))}"
-if [ -n "$cur" ]; then set -- --init "$cur/model.safetensors" --init-spec "$cur/spec" "$@"; fi
-quiet sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk "$work/new" "$work/new" "$@"
+quiet sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk --seeds "$seeds" ${cur:+--init-set "$cur"} \
+    "$work/new" "$work/new" "$@"
 new=$(awk -F'\t' -v m="$metric" '$1 == m { print $2 }' "$work/new/metrics.tsv")
 [ -n "$new" ] || { echo "no $metric in $work/new/metrics.tsv" >>"$work/log"; exit 1; }
 stage="saving the data"
@@ -222,7 +228,11 @@ if [ -n "$cur" ]; then
     quiet sh "$mlr_pipelines/prepare.sh" --spec "$cur/spec" "$work/train.tsv" "$work/heldout.tsv" "$work/old"
     # its rows with the kind of history it was trained on (all before it was recorded)
     kind=$(kept_of "$cur/history-kind.tsv" 2>/dev/null || true)
-    quiet sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk --model "$cur/model.safetensors" \
+    # every model it serves (package.sh copies the set items.ids names)
+    set -- --model "$cur/model.safetensors"
+    k=2
+    while [ -f "$cur/model-seed$k.safetensors" ]; do set -- "$@" --model "$cur/model-seed$k.safetensors"; k=$((k + 1)); done
+    quiet sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk "$@" \
         --history "${kind:-all}" "$work/old" "$work/old"
     old=$(awk -F'\t' -v m="$metric" '$1 == m { print $2 }' "$work/old/metrics.tsv")
     [ -n "$old" ] || { echo "no $metric in $work/old/metrics.tsv" >>"$work/log"; exit 1; }

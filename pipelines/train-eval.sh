@@ -1,10 +1,12 @@
 #!/bin/sh
-# train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--user-time WHEN] [--history KIND]
-#               [--no-topk] [--no-test] [--no-refit] PREP RUN [mlr-train options...]
+# train-eval.sh [--threads T] [--model MODEL]... [--seeds N] [--init-set SERVED]
+#               [--user-time WHEN] [--history KIND] [--no-topk] [--no-test] [--no-refit]
+#               PREP RUN [mlr-train options...]
 #
 # The model half of evaluate.sh: on data prepared by prepare.sh in PREP,
 # trains a model on PREP's fit rows, validated after each epoch on its
-# validation slice (or takes MODEL, trained on PREP's specification),
+# validation slice (or takes MODEL, trained on PREP's specification;
+# --model given N times: a set of N models, scored as their average),
 # scores it on the validation slice; then trains it again on all of PREP's
 # training rows for the epochs the fit run kept (the refit; not with
 # --no-refit, --no-test or --model) and scores that once on PREP's test
@@ -41,6 +43,10 @@
 # seed S's; the others are model-seedK.safetensors
 # (model-fit-seedK.safetensors) and train-log-seedK.tsv (refit-log-seedK.tsv),
 # K = 2..N.
+# --init-set SERVED warm-starts each model from a served directory's
+# (docs/serving.md): seed K from its Kth model (model.safetensors, then
+# model-seedK.safetensors), from its first where it has fewer; the
+# specification SERVED/spec (mlr-train --init, --init-spec; retrain.sh).
 # --user-time WHEN: the time of the per-user queries: last, median, mean
 # (the mean of the queries at each of the user's training rows: mlr-embed
 # --mean-by-user), or valid (the default: the one with the best per-user
@@ -59,12 +65,19 @@
 set -eu
 me=train-eval
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: train-eval.sh [--threads T] [--model MODEL] [--seeds N] [--user-time WHEN] [--history KIND] [--no-topk] [--no-test] [--no-refit] PREP RUN [mlr-train options...]" >&2; exit 2; }
-threads= model= topk=1 test=1 seeds=1 utime=valid refit=1 hist=valid
+usage() { echo "usage: train-eval.sh [--threads T] [--model MODEL]... [--seeds N] [--init-set SERVED] [--user-time WHEN] [--history KIND] [--no-topk] [--no-test] [--no-refit] PREP RUN [mlr-train options...]" >&2; exit 2; }
+threads= model= nmodels=0 topk=1 test=1 seeds=1 utime=valid refit=1 hist=valid initset=
+nl='
+'
 while [ $# -gt 0 ]; do
     case $1 in
     --threads) [ $# -ge 2 ] || usage; threads=$2; shift 2 ;;
-    --model) [ $# -ge 2 ] || usage; model=$2; shift 2 ;;
+    --model) # the models, one a line (a path may hold a space)
+        [ $# -ge 2 ] || usage
+        m=$2
+        case $m in *"$nl"*) echo "$me: --model: a path with a newline" >&2; exit 2 ;; -*) m=./$m ;; esac
+        model=$model${model:+$nl}$m nmodels=$((nmodels + 1)); shift 2 ;;
+    --init-set) [ $# -ge 2 ] || usage; initset=$2; shift 2 ;;
     --seeds) [ $# -ge 2 ] || usage; seeds=$2; shift 2 ;;
     --user-time) [ $# -ge 2 ] || usage; utime=$2; shift 2 ;;
     --history) [ $# -ge 2 ] || usage; hist=$2; shift 2 ;;
@@ -79,7 +92,7 @@ done
 [ $# -ge 2 ] || usage
 prep=$1 run=$2
 shift 2
-noopt prep run model
+noopt prep run initset
 tt= # the --threads option of every tool, when pinned
 if [ -n "$threads" ]; then
     count_opt --threads "$threads" 1 256 # the tools' range
@@ -106,6 +119,23 @@ fi
 [ -z "$model" ] || [ "$hist" != valid ] || hist=all # a given model: all unless told
 count_opt --seeds "$seeds" 1 64 # mlr-embed's and mlr-predict's --model at most
 [ "$seeds" = 1 ] || [ -z "$model" ] || { echo "$me: --seeds trains its models: not with --model" >&2; exit 2; }
+[ -z "$initset" ] || [ -z "$model" ] || { echo "$me: --init-set starts the models it trains: not with --model" >&2; exit 2; }
+[ "$nmodels" -le 64 ] || { echo "$me: --model: at most 64 (mlr-embed's and mlr-predict's)" >&2; exit 2; }
+if [ -n "$initset" ]; then
+    for f in "$initset/model.safetensors" "$initset/spec/features.tsv"; do
+        [ -f "$f" ] || die "--init-set: $f: no such file (a served directory, docs/serving.md)"
+    done
+fi
+# warm K CMD...: CMD with seed K's warm start (--init-set) at its end
+warm() {
+    wk=$1; shift
+    if [ -n "$initset" ]; then
+        wm=$initset/model-seed$wk.safetensors
+        [ "$wk" != 1 ] && [ -f "$wm" ] || wm=$initset/model.safetensors
+        set -- "$@" --init "$wm" --init-spec "$initset/spec"
+    fi
+    "$@"
+}
 mkout "$run"
 
 # Training on the fit rows, validated after each epoch on the validation
@@ -132,8 +162,8 @@ if [ "$hist" = valid ]; then
     printf 'history\tndcg@10\ttop100\n' >"$run/history-kind.tried"
     for h in all before-row; do
         # shellcheck disable=SC2086 # $topt is empty or two plain words
-        run_stage "history-$h" env MLR_STAGES= sh "$0" $topt --seeds "$seeds" --history "$h" --user-time "$utime" \
-            --no-test --no-topk "$prep" "$run/history-$h" "$@"
+        run_stage "history-$h" env MLR_STAGES= sh "$0" $topt --seeds "$seeds" ${initset:+--init-set "$initset"} \
+            --history "$h" --user-time "$utime" --no-test --no-topk "$prep" "$run/history-$h" "$@"
         m=$run/history-$h/valid-metrics.tsv
         printf '%s\t%s\t%s\n' "$h" "$(awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$m")" \
             "$(awk -F'\t' '$1 == "top100" { print $2 }' "$m")"
@@ -157,13 +187,13 @@ hs= # the encoded rows of that kind: enc-NAME$hs
 if [ -z "$model" ] && [ "$chosen" = 0 ]; then
     case $base in ''|*[!0-9]*) die "--seed '$base': --seeds needs a number" ;; esac
     # shellcheck disable=SC2086 # $tt is empty or two words
-    run_stage train mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit$hs" \
+    warm 1 run_stage train mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit$hs" \
         --valid "$prep/enc-valid$hs" --catalogue "$prep/enc-items" --log "$run/train-log.tsv" \
         --output "$run/model$msfx.safetensors" "$@"
     k=2
     while [ "$k" -le "$seeds" ]; do
         # shellcheck disable=SC2086
-        run_stage "train-seed$k" mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit$hs" \
+        warm "$k" run_stage "train-seed$k" mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit$hs" \
             --valid "$prep/enc-valid$hs" --catalogue "$prep/enc-items" --log "$run/train-log-seed$k.tsv" \
             --output "$run/model$msfx-seed$k.safetensors" "$@" --seed $((base + k - 1))
         k=$((k + 1))
@@ -173,7 +203,13 @@ fi
 # tools average them: mlr-predict's mean, mlr-embed's side by side).
 models() {
     st=$1; shift
-    if [ -n "$model" ]; then set -- "$@" --model "$model"; else set -- "$@" --model "$run/model$msfx.safetensors"; fi
+    if [ -n "$model" ]; then
+        set -f; ms_ifs=$IFS IFS=$nl
+        for m in $model; do set -- "$@" --model "$m"; done
+        IFS=$ms_ifs; set +f
+    else
+        set -- "$@" --model "$run/model$msfx.safetensors"
+    fi
     k=2
     while [ "$k" -le "$seeds" ]; do set -- "$@" --model "$run/model$msfx-seed$k.safetensors"; k=$((k + 1)); done
     run_stage "$st" "$@"
@@ -261,7 +297,7 @@ if [ "$refit" = 1 ]; then
         case $ep in ''|*[!0-9]*|0) die "train-log$ks.tsv: no kept epoch to refit with" ;; esac
         seedopt=; [ "$k" = 1 ] || seedopt="--seed $((base + k - 1))"
         # shellcheck disable=SC2086 # $tt, $seedopt: empty or two plain words
-        run_stage "refit$ks" mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-train$hs" \
+        warm "$k" run_stage "refit$ks" mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-train$hs" \
             --catalogue "$prep/enc-items" --log "$run/refit-log$ks.tsv" \
             --output "$run/model$ks.safetensors" "$@" $seedopt --epochs "$ep" --patience 0
         k=$((k + 1))

@@ -6,7 +6,8 @@
 # killed (SIGKILL, SIGTERM) during training leaves the served model
 # byte-identical; a second run while one trains skips; old models pruned;
 # refusals of bad usage and bad data; the per-user model (--mask-seen,
-# --select ndcg10) trained, refit and served.
+# --select ndcg10) trained, refit and served; --seeds 2 served and scored
+# as the set.
 . "$(dirname "$0")/lib.sh"
 R=$MLR_ROOT/pipelines/retrain.sh
 for t in mlr-train mlr-embed mlr-predict; do
@@ -222,3 +223,33 @@ sh "$R" --dir "$T/pu" --data "$T/d1.tsv" --metric ndcg@10 -- --epochs 3 --patien
 check "the per-user model: status 0, promoted on ndcg@10" test $? -eq 0 -a "$(field "$T/pu" 2)/$(field "$T/pu" 3)" = promoted/ndcg@10
 check "the per-user model: served with its seen items masked" grep -q 'mask_seen...true' "$T/pu/current/model.safetensors"
 check "the per-user model: served" mlr-recommend --served "$T/pu/current" --k 3 "$u"
+
+# --seeds 2: the served set is two models, and the next run scores the
+# set it serves (the log's old figure is the two models' on the run's
+# held-out rows, remade here; the first model alone scores otherwise).
+sh "$R" --dir "$T/sd" --data "$T/d1.tsv" --seeds 2 --metric ndcg@10 $E 2>"$T/err"
+check "--seeds 2: promoted, both models served" \
+    test $? -eq 0 -a "$(field "$T/sd" 2)" = promoted -a -f "$T/sd/current/model-seed2.safetensors"
+check "--seeds 2: items.ids names the set" test "$(head -n 1 "$T/sd/current/items.ids")" = "#mlrec model=$(
+    sha256sum "$T/sd/current/model.safetensors" "$T/sd/current/model-seed2.safetensors" | cut -c1-64 | LC_ALL=C sort | sha256sum | cut -c1-64)"
+old=$(cd "$T/sd" && pwd)/$(served "$T/sd")
+sh "$R" --dir "$T/sd" --append "$T/new1.tsv" --seeds 2 --metric ndcg@10 --tolerance -1000 $E 2>"$T/err"
+check "--seeds 2, 5% more: refused, warm-started" test $? -eq 0 -a "$(field "$T/sd" 2)" = refused -a \
+    -n "$(lastline "$T/sd" | grep 'warm start: [1-9][0-9]* embedding rows carried over')"
+mlr-split --by random --seed 42 --test-fraction 0.1 --test-output "$T/sd-held.tsv" --output "$T/sd-train.tsv" "$T/sd/data.tsv"
+if ran "the served set's held-out rows prepared" sh "$MLR_ROOT/pipelines/prepare.sh" --spec "$old/spec" \
+    "$T/sd-train.tsv" "$T/sd-held.tsv" "$T/sd-prep"; then
+    kind=$(awk -F'\t' '$NF == 1 { print $1 }' "$old/history-kind.tsv")
+    for set in 1 2; do
+        ms="--model $old/model.safetensors"; [ "$set" = 1 ] || ms="$ms --model $old/model-seed2.safetensors"
+        # shellcheck disable=SC2086 # $ms: plain words
+        sh "$MLR_ROOT/pipelines/train-eval.sh" --threads 2 --no-topk $ms --history "$kind" "$T/sd-prep" "$T/sd-old$set" 2>"$T/err"
+    done
+    got=$(field "$T/sd" 4)
+    check "--seeds 2: the served set scored, both models ($got)" \
+        test "$got" = "$(awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$T/sd-old2/metrics.tsv")"
+    check "... not the first model alone" \
+        test "$got" != "$(awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$T/sd-old1/metrics.tsv")"
+fi
+sh "$R" --dir "$T/sd0" --data "$T/d1.tsv" --seeds 0 2>"$T/err"
+check "--seeds 0: status 2, said so" test $? -eq 2 -a -n "$(grep "^retrain: --seeds: '0'" "$T/err")"

@@ -189,6 +189,37 @@ if ran "evaluate.sh --seeds 2" sh "$P/evaluate.sh" --seeds 2 "$T/train.tsv" "$T/
     sh "$P/package.sh" "$T/evc" "$T/evc" "$T/pkg2" 2>"$T/err"
     check "package.sh: items.ids of other models: status 1, said so" test $? -eq 1 -a ! -e "$T/pkg2"
     check "... said so" grep -q "items.ids: embeddings of another model" "$T/err"
+    # train-eval.sh --model twice scores the set: the run's own test
+    # figures from its two served models (the same queries asked), not the
+    # first model's.
+    ut=$(awk -F'\t' '$NF == 1 { print $1 }' "$T/ev/user-time.tsv")
+    hk=$(awk -F'\t' '$NF == 1 { print $1 }' "$T/ev/history-kind.tsv")
+    for set in 2 1; do
+        ms="--model $S/model.safetensors"; [ "$set" = 1 ] || ms="$ms --model $S/model-seed2.safetensors"
+        # shellcheck disable=SC2086 # $ms: plain words
+        sh "$P/train-eval.sh" --threads 1 --no-topk $ms --user-time "$ut" --history "$hk" "$T/ev" "$T/tm$set" 2>"$T/err"
+    done
+    same "train-eval.sh --model twice: the served set's test figures" "$T/tm2/metrics.tsv" "$T/ev/metrics.tsv"
+    check "... not its first model's" sh -c "! cmp -s '$T/tm1/metrics.tsv' '$T/ev/metrics.tsv'"
+    # --init-set: seed K warm-started from the served set's Kth model
+    # (--lr 0: the weights stay as started); the last column, the
+    # popularity prior, is counted from the rows trained on.
+    # shellcheck disable=SC2086
+    if ran "train-eval.sh --init-set SERVED --seeds 3" sh "$P/train-eval.sh" --threads 1 --no-test --seeds 3 \
+        --init-set "$S" --user-time last --history all "$T/ev" "$T/wi" $O --lr 0 --epochs 1; then
+        for f in model model-seed2 model-seed3; do
+            mlr-embed --model "$T/wi/$f.safetensors" --catalogue "$T/ev/enc-items" --output "$T/wi-$f.npy"
+        done
+        for f in model model-seed2; do
+            mlr-embed --model "$S/$f.safetensors" --catalogue "$T/ev/enc-items" --output "$T/sv-$f.npy"
+        done
+        check "--init-set: seeds 1, 2 from the served models 1, 2; seed 3 from the first" /usr/bin/python3 -c '
+import sys, numpy as np
+e = lambda n: np.load(sys.argv[1] + n + ".npy")[:, :-1]
+w1, w2, w3, s1, s2 = (e(n) for n in ("/wi-model", "/wi-model-seed2", "/wi-model-seed3", "/sv-model", "/sv-model-seed2"))
+assert np.abs(s1 - s2).max() > 0.1, "the served models alike: no test"
+assert np.abs(w1 - s1).max() == 0 and np.abs(w2 - s2).max() == 0 and np.abs(w3 - s1).max() == 0' "$T"
+    fi
     if ran -o "$T/rec.md" "evaluate.sh --seeds 2: recommend.sh serves it" sh "$P/recommend.sh" --run "$T/ev" --user "$u" --k 5; then
         check "evaluate.sh --seeds 2: recommend.sh lists 5 titles" test "$(grep -c '^[0-9]\. ' "$T/rec.md")" -eq 5
     fi
@@ -199,5 +230,9 @@ check "--seeds 0: status 2" test $? -eq 2
 check "--seeds 0: said so" grep -q "^train-eval: --seeds: '0' is not a whole number" "$T/err"
 sh "$P/train-eval.sh" --seeds 2 --model "$m" "$T/prep" "$T/x" >/dev/null 2>"$T/err"
 check "--seeds with --model: status 2" test $? -eq 2
+sh "$P/train-eval.sh" --init-set "$T/e3" --model "$m" "$T/prep" "$T/x" >/dev/null 2>"$T/err"
+check "--init-set with --model: status 2, said so" test $? -eq 2 -a -n "$(grep 'not with --model' "$T/err")"
+sh "$P/train-eval.sh" --init-set "$T/nosuch" "$T/prep" "$T/x" >/dev/null 2>"$T/err"
+check "--init-set of no served directory: status 1, said so" test $? -eq 1 -a -n "$(grep -- '--init-set: .*nosuch/model.safetensors: no such file' "$T/err")"
 expect_fail "mlr-predict: a model of other data among several" 1 "" \
     mlr-predict --model "$m" --model "$T/nosuch.safetensors" --rows "$T/prep/enc-test"
