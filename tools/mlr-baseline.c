@@ -2,7 +2,7 @@
  * that mlr-score scores them exactly as it scores a model.
  *
  *   pop   score(item) = its number of training rows (most popular first)
- *   ease  Steck 2019, "Embarrassingly Shallow Autoencoders": with X the
+ *   ease  Steck 2019, "Embarrassingly Shallow Autoencoders" (lib/ease.h): with X the
  *         binary training user x item matrix, G = X^T X + lambda I,
  *         P = G^-1 (Cholesky, LAPACK spotrf/spotri from OpenBLAS),
  *         B = -P / diag(P) column by column, diag(B) = 0;
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ease.h"
 #include "fprint.h"
 #include "ids.h"
 #include "metrics.h"
@@ -22,11 +23,6 @@
 #include "table.h"
 #include "topk.h"
 
-#define EASE_MAX_ITEMS 20000
-
-/* LAPACK from libopenblas (Debian ships no lapacke.h beside it). */
-void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info);
-void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info);
 
 typedef struct {
     const char *kind, *train, *test, *item_ids, *output;
@@ -64,7 +60,7 @@ static void usage(FILE *fp)
         "  -h, --help        this help;  --version  the version\n"
         "  deprecated: --items (= --item-ids), --exclude (= --exclude-train)\n"
         "example: mlr-baseline --kind pop --train train.tsv --test test.tsv --k 100 |\n"
-        "           mlr-score --topk - --test test.tsv\n", EASE_MAX_ITEMS);
+        "           mlr-score --topk - --test test.tsv\n", MLR_EASE_MAX_ITEMS);
 }
 
 /* The long-only options; the OLD_ ones are deprecated aliases. */
@@ -177,56 +173,15 @@ static float *pop_scores(const data *d)
     return s;
 }
 
-/* ease: B (M, M), row i = the weights item i gives every item; NULL and
- * e filled when there are too many items or G is singular. */
-static float *ease_weights(const data *d, double lambda, mlr_err *e)
-{
-    size_t m = d->m;
-    if (m > EASE_MAX_ITEMS) {
-        mlr_fail(e, "ease: %zu items; the %zu x %zu matrix is over the cap of %d items (use pop, or fewer items)",
-                 m, m, m, EASE_MAX_ITEMS);
-        return NULL;
-    }
-    float *g = xcalloc(mlr_nz(m * m), sizeof *g); /* (M, M) */
-    for (size_t v = 0; v < d->seen.users; v++) {
-        size_t n;
-        const uint32_t *it = mlr_usersets_get(&d->seen, v, &n);
-        for (size_t a = 0; a < n; a++)
-            for (size_t b = 0; b < n; b++) g[(size_t)it[a] * m + it[b]] += 1.0f;
-    }
-    for (size_t i = 0; i < m; i++) g[i * m + i] += (float)lambda;
-    int n = (int)m, info = 0;
-    spotrf_("U", &n, g, &n, &info);
-    if (info == 0) spotri_("U", &n, g, &n, &info);
-    if (info != 0) {
-        free(g);
-        mlr_fail(e, "ease: the Gram matrix is not invertible (LAPACK info %d); raise --lambda", info);
-        return NULL;
-    }
-    /* Column-major "U" is the row-major lower triangle: mirror it up. */
-    for (size_t a = 0; a < m; a++)
-        for (size_t b = 0; b < a; b++) g[b * m + a] = g[a * m + b];
-    /* B_ij = -P_ij / P_jj, B_jj = 0 (the diagonal saved first: it is overwritten). */
-    float *diag = xmalloc(mlr_nz(m) * sizeof *diag);
-    for (size_t j = 0; j < m; j++) diag[j] = g[j * m + j];
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < m; j++) g[i * m + j] = i == j ? 0.0f : -g[i * m + j] / diag[j];
-    free(diag);
-    return g;
-}
-
 /* User u's scores (M): pop's counts, or the sum of B's rows of u's items. */
 static void user_scores(float *s, const data *d, const float *pop, const float *b, size_t u)
 {
     size_t n;
     const uint32_t *it = mlr_usersets_get(&d->seen, u, &n);
-    if (pop) {
+    if (pop)
         memcpy(s, pop, d->m * sizeof *s);
-        return;
-    }
-    memset(s, 0, d->m * sizeof *s);
-    for (size_t a = 0; a < n; a++)
-        for (size_t j = 0; j < d->m; j++) s[j] += b[(size_t)it[a] * d->m + j];
+    else
+        mlr_ease_scores(b, d->m, it, n, s);
 }
 
 /* Writes the list of each test row to out; the user's list is made at
@@ -299,7 +254,7 @@ static int run(const options *o, mlr_err *e)
     if (rc == 0) {
         if (strcmp(o->kind, "pop") == 0)
             pop = pop_scores(&d);
-        else if (!(b = ease_weights(&d, o->lambda, e)))
+        else if (!(b = mlr_ease_fit(d.seen.off, d.seen.items, d.seen.users, d.m, o->lambda, e)))
             rc = -1;
     }
     int cu = -1;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fprint.h"
+#include "fuse.h"
 #include "mlr.h"
 #include "strmap.h"
 #include "table.h"
@@ -263,103 +264,25 @@ static int fuse_fprint(list_file *f, int n, mlr_fprint *out, mlr_err *e)
 
 /* ---- fusing ---- */
 
-/* The run's scratch: per item of the map, the stamp of the query that
- * last met it and its slot in that query's union. */
-typedef struct {
-    size_t cap_items, cap_u;
-    long *stamp;     /* (M) */
-    size_t *slot;    /* (M) */
-    uint32_t *u;     /* (U) the union's items, in the order met */
-    double *fused;   /* (U) */
-    size_t *order;   /* (U) */
-} scratch;
-
-static void scratch_free(scratch *s)
-{
-    free(s->stamp); free(s->slot); free(s->u); free(s->fused); free(s->order);
-}
-
-static void scratch_fit(scratch *s, size_t m, size_t u)
-{
-    if (m > s->cap_items) {
-        size_t old = s->cap_items;
-        s->cap_items = 2 * m + 64;
-        s->stamp = xrealloc(s->stamp, s->cap_items * sizeof *s->stamp);
-        s->slot = xrealloc(s->slot, s->cap_items * sizeof *s->slot);
-        for (size_t i = old; i < s->cap_items; i++) s->stamp[i] = -1;
-    }
-    if (u > s->cap_u) {
-        s->cap_u = 2 * u + 64;
-        s->u = xrealloc(s->u, s->cap_u * sizeof *s->u);
-        s->fused = xrealloc(s->fused, s->cap_u * sizeof *s->fused);
-        s->order = xrealloc(s->order, s->cap_u * sizeof *s->order);
-    }
-}
-
-/* A list's standardisation: z of score s is (s - mean) * inv; the list's
- * lowest z is what an absent item gets. */
-static void list_z(const list *l, double *mean, double *inv, double *low)
-{
-    double sum = 0, sq = 0, mn = INFINITY;
-    for (size_t j = 0; j < l->n; j++) {
-        sum += l->score[j];
-        if (l->score[j] < mn) mn = l->score[j];
-    }
-    *mean = l->n ? sum / (double)l->n : 0;
-    for (size_t j = 0; j < l->n; j++) sq += (l->score[j] - *mean) * (l->score[j] - *mean);
-    double sd = l->n ? sqrt(sq / (double)l->n) : 0;
-    *inv = sd > 0 ? 1 / sd : 0;
-    *low = l->n ? (mn - *mean) * *inv : 0;
-}
-
-static const double *g_fused; /* qsort's key (the tool is single-threaded) */
-
-static int cmp_fused(const void *a, const void *b)
-{
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    if (g_fused[x] != g_fused[y]) return g_fused[x] > g_fused[y] ? -1 : 1;
-    return (x > y) - (x < y); /* the item met first */
-}
-
 /* Fuses the lists L[0..n) (their weights w) and writes the best k as
- * the first list's query and key. */
-static void fuse_write(FILE *fp, const list *const *L, const double *w, int n, long stampv, size_t k,
-                       const mlr_strmap *items, scratch *s)
+ * the first list's query and key (fuse.h's rule). */
+static void fuse_write(FILE *fp, const list *const *L, const double *w, int n, size_t k,
+                       const mlr_strmap *items, mlr_fuse_scratch *s)
 {
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += L[i]->n;
-    scratch_fit(s, mlr_strmap_count(items), total);
-    size_t nu = 0;
-    double low_sum = 0; /* sum of w * lowest z: what every item starts from */
-    double mean[MAX_FILES], inv[MAX_FILES], low[MAX_FILES];
-    for (int i = 0; i < n; i++) {
-        list_z(L[i], &mean[i], &inv[i], &low[i]);
-        low_sum += w[i] * low[i];
-    }
-    for (int i = 0; i < n; i++)
-        for (size_t j = 0; j < L[i]->n; j++) {
-            uint32_t it = L[i]->item[j];
-            if (s->stamp[it] != stampv) {
-                s->stamp[it] = stampv;
-                s->slot[it] = nu;
-                s->u[nu] = it;
-                s->fused[nu] = low_sum;
-                s->order[nu] = nu;
-                nu++;
-            }
-            /* present: its own z replaces the lowest the sum started from */
-            s->fused[s->slot[it]] += w[i] * ((L[i]->score[j] - mean[i]) * inv[i] - low[i]);
-        }
-    g_fused = s->fused;
-    qsort(s->order, nu, sizeof *s->order, cmp_fused);
+    mlr_fuse_list F[MAX_FILES];
+    for (int i = 0; i < n; i++) F[i] = (mlr_fuse_list){L[i]->n, L[i]->item, L[i]->score};
+    uint32_t *item = xmalloc((k + 1) * sizeof *item);
+    double *score = xmalloc((k + 1) * sizeof *score);
+    size_t got = mlr_fuse_z(F, w, n, mlr_strmap_count(items), k, s, item, score);
     const list *a = L[0];
-    for (size_t r = 0; r < nu && r < k; r++) {
-        size_t x = s->order[r];
+    for (size_t r = 0; r < got; r++) {
         fprintf(fp, "%ld\t", a->query);
         if (a->user) fprintf(fp, "%s\t", a->user);
         if (a->key) fprintf(fp, "%s\t", a->key);
-        fprintf(fp, "%zu\t%s\t%.6g\n", r + 1, mlr_strmap_key(items, s->u[x]), s->fused[x]);
+        fprintf(fp, "%zu\t%s\t%.6g\n", r + 1, mlr_strmap_key(items, item[r]), score[r]);
     }
+    free(item);
+    free(score);
 }
 
 /* --join query: the same query, user and key in every file, in order. */
@@ -378,7 +301,7 @@ static int fuse_by_query(const options *o, list_file *f, mlr_strmap *items, FILE
     list L[MAX_FILES];
     const list *P[MAX_FILES];
     memset(L, 0, sizeof L);
-    scratch s = {0};
+    mlr_fuse_scratch s = {0};
     int rc = 0;
     for (long q = 0; rc == 0; q++) {
         int got0 = 0;
@@ -393,10 +316,10 @@ static int fuse_by_query(const options *o, list_file *f, mlr_strmap *items, FILE
             P[i] = &L[i];
         }
         if (rc < 0 || !got0) break;
-        fuse_write(fp, P, o->w, o->n, q, (size_t)o->k, items, &s);
+        fuse_write(fp, P, o->w, o->n, (size_t)o->k, items, &s);
     }
     for (int i = 0; i < o->n; i++) list_free(&L[i]);
-    scratch_free(&s);
+    mlr_fuse_scratch_free(&s);
     return rc;
 }
 
@@ -447,7 +370,7 @@ static int fuse_by_user(const options *o, list_file *f, mlr_strmap *items, FILE 
     for (int i = 1; i < o->n && rc == 0; i++) rc = load_users(&f[i], items, &ul[i], e);
     list a = {0};
     const list *P[MAX_FILES];
-    scratch s = {0};
+    mlr_fuse_scratch s = {0};
     P[0] = &a;
     int st = 0;
     for (long q = 0; rc == 0 && (st = list_next(&f[0], items, &a, e)) == 1; q++) {
@@ -459,11 +382,11 @@ static int fuse_by_user(const options *o, list_file *f, mlr_strmap *items, FILE 
             else
                 P[i] = &ul[i].by[u];
         }
-        if (rc == 0) fuse_write(fp, P, o->w, o->n, q, (size_t)o->k, items, &s);
+        if (rc == 0) fuse_write(fp, P, o->w, o->n, (size_t)o->k, items, &s);
     }
     if (st < 0) rc = -1;
     list_free(&a);
-    scratch_free(&s);
+    mlr_fuse_scratch_free(&s);
     for (int i = 1; i < o->n; i++) user_lists_free(&ul[i]);
     return rc;
 }
