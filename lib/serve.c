@@ -460,6 +460,50 @@ static int read_kept(const mlr_served *s, const char *name, const char *column,
     return rc;
 }
 
+/* hybrid.tsv's VALUE of the row SETTING into *x: 1 found, 0 not. */
+static int setting_of(mlr_reader *r, int cs, int cv, const char *setting, const char *path, double *x,
+                      mlr_err *e)
+{
+    int st;
+    while ((st = mlr_reader_next(r, e)) == 1) {
+        if (strcmp(mlr_reader_field(r, (size_t)cs), setting) != 0)
+            continue;
+        const char *v = mlr_reader_field(r, (size_t)cv);
+        if (mlr_parse_double(v, x) < 0)
+            return mlr_fail(e, "%s:%ld: %s '%s' is not a number", path, mlr_reader_line(r), setting, v);
+        return 1;
+    }
+    return st < 0 ? -1 : 0;
+}
+
+int mlr_served_hybrid(const mlr_served *s, double *weight, double *lambda, mlr_err *e)
+{
+    static const char *const names[2] = {"model_weight", "ease_lambda"};
+    double *out[2] = {weight, lambda};
+    char *path = join(s->dir, "hybrid.tsv");
+    int rc = 0;
+    if (access(path, F_OK) != 0)
+        rc = mlr_fail(e, "%s: no such file (the hybrid evaluate.sh or retrain.sh chose: hybrid.sh)", path);
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        mlr_reader *r = mlr_reader_open(path, NULL, e);
+        int cs = -1, cv = -1, got = -1;
+        if (r && (cs = mlr_reader_require(r, "setting", e)) >= 0 && (cv = mlr_reader_require(r, "value", e)) >= 0)
+            got = setting_of(r, cs, cv, names[k], path, out[k], e);
+        if (r)
+            mlr_reader_close(r);
+        if (got == 0)
+            rc = mlr_fail(e, "%s: no %s row", path, names[k]);
+        else if (got < 0)
+            rc = -1;
+    }
+    if (rc == 0 && !(*weight >= 0 && *weight <= 1))
+        rc = mlr_fail(e, "%s: model_weight %g is not in [0, 1]", path, *weight);
+    if (rc == 0 && !(*lambda > 0))
+        rc = mlr_fail(e, "%s: ease_lambda %g is not positive", path, *lambda);
+    free(path);
+    return rc;
+}
+
 /* user-time.tsv's rule (MLR_UT_*) and history-kind.tsv's kind. */
 static int read_choices(mlr_served *s, mlr_err *e)
 {

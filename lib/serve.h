@@ -142,6 +142,12 @@ void mlr_served_times(const mlr_served *s, long u, mlr_profile *p);
 int mlr_served_embed(const mlr_served *s, const mlr_profile *p, size_t n, double time,
                      float *out, size_t clipped[2], mlr_err *e);
 
+/* hybrid.tsv's choice (hybrid.sh: the model's weight in the fused lists
+ * and EASE's lambda, chosen on the validation slice) into *weight and
+ * *lambda; fails naming the file when it is missing or a value is out
+ * of range (a weight in [0, 1], a positive lambda). */
+int mlr_served_hybrid(const mlr_served *s, double *weight, double *lambda, mlr_err *e);
+
 /* out (N): the models' mean rating head on (q[n], c[n]), rows (N, D) of
  * mlr_served_embed's queries and s->items. */
 void mlr_served_rating(const mlr_served *s, const float *q, const float *c, size_t N, float *out);

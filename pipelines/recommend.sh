@@ -22,17 +22,17 @@
 # without retraining (fold-in) and are not recommended again. For TSV, JSON, many
 # users at once or similar items, use mlr-recommend itself.
 #
-# --fuse-ease W lists the model's top 100 and EASE's (mlr-baseline on the
-# served history.tsv, the user's rated movies included, --lambda L,
-# default 500) fused by mlr-fuse, the model's weight W in [0, 1] and
+# --fuse-ease W lists the model's top 100 and EASE's (fitted on the
+# served history.tsv, --lambda L, default 500) fused by mlr-fuse's rule
+# (mlr-recommend --fuse-ease), the model's weight W in [0, 1] and
 # EASE's 1 - W (on ML-100K's five official folds validation chose 0.6
 # to 0.8, and the hybrid passed EASE on each: README). --fuse-ease auto
 # takes W and L from the served directory's hybrid.tsv: the pair chosen
 # on the run's validation slice (evaluate.sh, retrain.sh: hybrid.sh);
 # --lambda, when given, still wins; a new user without --rated-items gets
 # the model's list (EASE has no movie to start from). EASE is fitted on
-# every request (a second on ML-100K; mlr-baseline refuses catalogues
-# over 20,000 items). The score shown stays the model's.
+# every request (0.2 s on ML-100K; catalogues over 20,000 items are
+# refused). The score shown is the fused one.
 set -eu
 me=recommend
 . "$(dirname "$0")/lib.sh"
@@ -79,38 +79,6 @@ esac
 tmp=$(mlr_mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
-# fused_list WHO...: the model's top 100 and EASE's fused into $tmp/top.tsv
-# (mlr-recommend's columns, in the fused order). EASE reads the served
-# history and, for a new user, their rated movies as one more user.
-fused_list() {
-    mlr-recommend --served "$served" --k 100 --output "$tmp/model.tsv" "$@"
-    u=$(awk -F'\t' 'NR == 2 { print $1 }' "$(awkpath "$tmp/model.tsv")")
-    [ -n "$u" ] || die "the model has no item to list for this user"
-    # mlr-topk's format, as mlr-fuse reads it
-    awk -F'\t' -v OFS='\t' 'NR == 1 { print "query", "user_id", "rank", "item_id", "score"; next }
-        { print 0, $1, $2, $3, $4 }' "$(awkpath "$tmp/model.tsv")" >"$tmp/model.topk"
-    cut -f1,2 "$served/history.tsv" >"$tmp/train.tsv"
-    if [ "$known" = 0 ]; then
-        [ -n "$rated" ] || die "--fuse-ease: EASE needs the user's movies: a known --user, or --rated-items"
-        MLR_USER=$u awk -F'\t' 'NR > 1 && $1 == ENVIRON["MLR_USER"] { f = 1 } END { exit f }' \
-            "$(awkpath "$tmp/train.tsv")" || die "--fuse-ease: a new user's id '$u' is a known user's"
-        printf '%s\n' "$rated" | tr ',' '\n' | MLR_USER=$u awk -v OFS='\t' '{ print ENVIRON["MLR_USER"], $0 }' \
-            >>"$tmp/train.tsv"
-    fi
-    printf 'user_id\n%s\n' "$u" >"$tmp/user.tsv"
-    mlr-baseline --quiet --kind ease --lambda "$lambda" --exclude-train --train "$tmp/train.tsv" \
-        --test "$tmp/user.tsv" --item-ids "$served/items.ids" --k 100 --output "$tmp/ease.topk"
-    mlr-fuse --join user --weights "$fuse,$(awk -v w="$fuse" 'BEGIN { print 1 - w }')" --k "$n" \
-        --output "$tmp/fused.topk" "$tmp/model.topk" "$tmp/ease.topk"
-    # the fused items as mlr-recommend shows them, in the fused order
-    { echo item_id; awk -F'\t' '$1 ~ /^[0-9]+$/ { print $4 }' "$(awkpath "$tmp/fused.topk")"; } >"$tmp/allow.tsv"
-    mlr-recommend --served "$served" --k "$n" --allow "$tmp/allow.tsv" --output "$tmp/shown.tsv" "$@"
-    awk -F'\t' -v OFS='\t' 'NR == FNR { if ($1 ~ /^[0-9]+$/) rank[$4] = $3; next }
-        FNR == 1 { head = $0; next } { $2 = rank[$3]; row[$2] = $0 }
-        END { print head; for (r = 1; r in row; r++) print row[r] }' \
-        "$(awkpath "$tmp/fused.topk")" "$(awkpath "$tmp/shown.tsv")" >"$tmp/top.tsv"
-}
-
 # A known user by id; else (or when their id is unknown) a new user:
 # who, as mlr-recommend's arguments.
 known=0
@@ -136,7 +104,8 @@ if [ "${chosen:-}" != "" ] && [ "$known" = 0 ] && [ -z "$rated" ]; then fusing=0
 if [ "$fusing" = 0 ]; then
     mlr-recommend --served "$served" --k "$n" --output "$tmp/top.tsv" "$@"
 else
-    fused_list "$@"
+    [ "$known" = 1 ] || [ -n "$rated" ] || die "--fuse-ease: EASE needs the user's movies: a known --user, or --rated-items"
+    mlr-recommend --served "$served" --k "$n" --fuse-ease "$fuse" --lambda "$lambda" --output "$tmp/top.tsv" "$@"
 fi
 # The Markdown made whole first, then copied to stdout: a full disk or a
 # closed stdout fails in one line of ours. (printf: dash's echo would

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ease.h"
+#include "fuse.h"
 #include "mlr.h"
 #include "serve.h"
 #include "table.h"
@@ -25,13 +27,20 @@ typedef struct {
     int json, keep_seen, dot, verify, threads, has_time;
     long k;
     double time;
+    const char *fuse;   /* --fuse-ease W or auto; NULL: the model's lists */
+    double fuse_w;      /* the model's weight in the fused lists */
+    double lambda;      /* EASE's; 0 until set (--lambda, hybrid.tsv, 500) */
 } options;
+
+/* The fused lists are made from each recommender's top 100 (or K, when
+ * more): hybrid.sh's lists, on which the weight was chosen. */
+#define FUSE_DEPTH 100
 
 static const char USAGE[] =
     "usage: mlr-recommend --served DIR [USER...] [--users FILE] [--new FILE] [--rated FILE]\n"
     "                     [--age A --gender G --occupation O --zip Z --rated-items I,J]\n"
     "                     [--k K] [--time T] [--keep-seen] [--allow FILE] [--deny FILE]\n"
-    "                     [--order FILE]\n"
+    "                     [--order FILE] [--fuse-ease W|auto [--lambda L]]\n"
     "                     [--format tsv|json] [--output FILE]\n"
     "       mlr-recommend --served DIR --similar ITEM [--similar ITEM...] [--measure cosine|dot]\n"
     "The top K items for each user from a served model directory (evaluate.sh's\n"
@@ -62,6 +71,12 @@ static const char USAGE[] =
     "  reason            'because you rated TITLE (R)': of the user's history (ratings\n"
     "                    of 4 or more when there are any), the item whose embedding is\n"
     "                    nearest (cosine) to this one; empty without a history\n"
+    "--fuse-ease W: each user's list is the model's top 100 and EASE's (Steck 2019,\n"
+    "fitted at the start on the served histories as of T, --lambda L, default 500)\n"
+    "fused by mlr-fuse's z rule, the model's weight W in [0, 1] and EASE's 1 - W; the\n"
+    "score is then the fused one. --fuse-ease auto takes W and L from DIR/hybrid.tsv,\n"
+    "the pair chosen on the run's validation slice (--lambda, given, still wins). A\n"
+    "user with no rated movie gets the model's order (EASE has none to start from).\n"
     "--format json writes one object per user: {\"user_id\", \"items\": [...]} (jansson).\n"
     "--similar: TSV item_id rank similar_item_id score title, the items nearest ITEM\n"
     "in the candidate space by cosine (or --measure dot: the inner product).\n"
@@ -82,6 +97,9 @@ static const char USAGE[] =
     "      --order FILE       list each user's items of FILE in its order, not the model's\n"
     "                         ranking (columns user_id, item_id, score: mlr-fuse's,\n"
     "                         mlr-baseline's or mlr-topk's lists), the score FILE's\n"
+    "      --fuse-ease W|auto\n"
+    "                         the model and EASE fused, the model's weight W (above)\n"
+    "      --lambda L         EASE's L2 weight with --fuse-ease (default 500; auto: hybrid.tsv's)\n"
     "      --similar ITEM     the neighbours of ITEM (repeatable)\n"
     "      --measure M        --similar's measure: cosine (default) or dot\n"
     "      --format F         tsv (default) or json\n"
@@ -95,7 +113,8 @@ static const char USAGE[] =
     "         mlr-recommend --served run/served --age 28 --gender F --occupation writer \\\n"
     "             --rated-items 50,181 --format json\n"
     "         mlr-recommend --served run/served --similar 50 --k 5\n"
-    "         mlr-recommend --served run/served --order run/topk.tsv --k 5 42 196\n";
+    "         mlr-recommend --served run/served --order run/topk.tsv --k 5 42 196\n"
+    "         mlr-recommend --served run/served --fuse-ease 0.7 --lambda 500 42 196\n";
 
 static void usage(FILE *fp)
 {
@@ -105,7 +124,7 @@ static void usage(FILE *fp)
 static void parse_args(int argc, char **argv, options *o)
 {
     enum { O_SERVED = 256, O_USERS, O_NEW, O_RATED, O_AGE, O_GENDER, O_OCC, O_ZIP, O_RATED_ITEMS, O_TIME, O_KEEP,
-           O_ALLOW, O_DENY, O_ORDER, O_SIMILAR, O_MEASURE, O_FORMAT, O_THREADS, O_NOVERIFY };
+           O_ALLOW, O_DENY, O_ORDER, O_SIMILAR, O_MEASURE, O_FORMAT, O_THREADS, O_NOVERIFY, O_FUSE, O_LAMBDA };
     static const struct option longs[] = {
         {"served", required_argument, NULL, O_SERVED}, {"users", required_argument, NULL, O_USERS},
         {"new", required_argument, NULL, O_NEW}, {"rated", required_argument, NULL, O_RATED},
@@ -118,6 +137,7 @@ static void parse_args(int argc, char **argv, options *o)
         {"similar", required_argument, NULL, O_SIMILAR}, {"measure", required_argument, NULL, O_MEASURE},
         {"format", required_argument, NULL, O_FORMAT}, {"output", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, O_THREADS}, {"no-verify", no_argument, NULL, O_NOVERIFY},
+        {"fuse-ease", required_argument, NULL, O_FUSE}, {"lambda", required_argument, NULL, O_LAMBDA},
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->k = 10;
@@ -160,6 +180,19 @@ static void parse_args(int argc, char **argv, options *o)
         case 'o': o->output = optarg; break;
         case O_THREADS: o->threads = (int)mlr_opt_long("--threads", optarg, 1, 256); break;
         case O_NOVERIFY: o->verify = 0; break;
+        case O_FUSE:
+            o->fuse = optarg;
+            if (strcmp(optarg, "auto") != 0) {
+                o->fuse_w = mlr_opt_double("--fuse-ease", optarg);
+                if (!(o->fuse_w >= 0 && o->fuse_w <= 1))
+                    mlr_usage_die("--fuse-ease: the model's weight, a number in [0, 1] or auto, not '%s'", optarg);
+            }
+            break;
+        case O_LAMBDA:
+            o->lambda = mlr_opt_double("--lambda", optarg);
+            if (!(o->lambda > 0))
+                mlr_usage_die("--lambda: EASE's L2 weight, a positive number, not '%s'", optarg);
+            break;
         default: mlr_opt_rest(c, "mlr-recommend", usage, argv);
         }
     }
@@ -175,6 +208,10 @@ static void parse_args(int argc, char **argv, options *o)
         mlr_usage_die("--similar takes no users");
     if (o->nsimilar && o->order)
         mlr_usage_die("--order lists users' items, not --similar's");
+    if (o->lambda > 0 && !o->fuse)
+        mlr_usage_die("--lambda is EASE's, with --fuse-ease");
+    if (o->fuse && (o->nsimilar || o->order))
+        mlr_usage_die("--fuse-ease fuses the model's lists with EASE's: not with %s", o->order ? "--order" : "--similar");
     if (!o->nsimilar && !users)
         mlr_usage_die("give users (ids, --users, --new, --rated, --age...) or --similar ITEM");
 }
@@ -789,6 +826,71 @@ static void rank_lists(const mlr_served *s, const candidates *c, const float *qe
     free(items);
 }
 
+/* The items request r has rated (its history as of the request, then
+ * --rated's) into *buf (grown as needed); returns how many. */
+static size_t rated_items(const mlr_served *s, const request *r, uint32_t **buf, size_t *cap)
+{
+    size_t lo = r->known >= 0 ? s->hist_start[r->known] : 0;
+    size_t hi = r->known >= 0 ? s->hist_start[r->known + 1] : 0, n = hi - lo + r->nextra;
+    if (n + 1 > *cap) {
+        *cap = 2 * n + 16;
+        *buf = xrealloc(*buf, *cap * sizeof **buf);
+    }
+    if (hi > lo)
+        memcpy(*buf, s->hist_item + lo, (hi - lo) * sizeof **buf);
+    if (r->nextra) /* (memcpy's source is never NULL, even for 0 bytes) */
+        memcpy(*buf + (hi - lo), r->extra, r->nextra * sizeof **buf);
+    return n;
+}
+
+/* --fuse-ease: each user's top FUSE_DEPTH of EASE and of the model (the
+ * same candidates, the same items removed) fused by the z rule (fuse.h;
+ * ties to EASE's order, as hybrid.sh chose the weight) into hits (U, K)
+ * and count. */
+static int fuse_ease(const mlr_served *s, const options *o, const candidates *c, const requests *q,
+                     const float *qe, uint32_t **excl, const size_t *nexcl, mlr_hit *hits, size_t *count,
+                     mlr_err *e)
+{
+    size_t U = q->n, K = (size_t)o->k, depth = K > FUSE_DEPTH ? K : FUSE_DEPTH;
+    float *b = NULL;
+    if (o->fuse_w < 1 && !(b = mlr_ease_fit(s->hist_start, s->hist_item, mlr_strmap_count(s->users), s->M,
+                                            o->lambda, e)))
+        return -1;
+    mlr_hit *mh = xmalloc((U * depth + 1) * sizeof *mh), *eh = xmalloc((depth + 1) * sizeof *eh);
+    size_t *mcount = xmalloc((U + 1) * sizeof *mcount), cap = 0;
+    rank_lists(s, c, qe, U, depth, o->threads, excl, nexcl, mh, mcount);
+    float *all = xmalloc((s->M + 1) * sizeof *all), *cs = xmalloc((c->n + 1) * sizeof *cs);
+    uint32_t *item = xmalloc((2 * depth + 1) * sizeof *item), *mine = NULL, *out = xmalloc((K + 1) * sizeof *out);
+    double *score = xmalloc((2 * depth + 1) * sizeof *score), *fused = xmalloc((K + 1) * sizeof *fused);
+    double wt[2] = {1 - o->fuse_w, o->fuse_w}; /* EASE's list first, as hybrid.sh fused them */
+    mlr_fuse_scratch fs = {0};
+    for (size_t u = 0; u < U; u++) {
+        mlr_fuse_list L[2] = {{0, item + depth, score + depth}, {mcount[u], item, score}};
+        for (size_t j = 0; j < mcount[u]; j++) {
+            item[j] = mh[u * depth + j].item;
+            score[j] = mh[u * depth + j].score;
+        }
+        size_t n = b ? rated_items(s, &q->r[u], &mine, &cap) : 0;
+        if (n) {
+            mlr_ease_scores(b, s->M, mine, n, all);
+            for (size_t j = 0; j < c->n; j++)
+                cs[j] = all[c->item[j]];
+            L[0].n = mlr_topk_select(cs, c->n, depth, excl[u], nexcl[u], eh);
+            for (size_t j = 0; j < L[0].n; j++) {
+                item[depth + j] = eh[j].item;
+                score[depth + j] = eh[j].score;
+            }
+        }
+        count[u] = mlr_fuse_z(L, wt, 2, c->n, K, &fs, out, fused);
+        for (size_t j = 0; j < count[u]; j++)
+            hits[u * K + j] = (mlr_hit){(float)fused[j], out[j]};
+    }
+    mlr_fuse_scratch_free(&fs);
+    free(b); free(mh); free(eh); free(mcount); free(all); free(cs);
+    free(item); free(mine); free(out); free(score); free(fused);
+    return 0;
+}
+
 static int recommend(const mlr_served *s, const options *o, writer *w, mlr_err *e)
 {
     requests q;
@@ -835,6 +937,8 @@ static int recommend(const mlr_served *s, const options *o, writer *w, mlr_err *
                 rc = order_hits(&ord, &c, q.r[i].p.id, excl[i], nexcl[i], K, stamp, (long)i, hits + i * K,
                                 &count[i], o->order, e);
             free(stamp);
+        } else if (o->fuse) {
+            rc = fuse_ease(s, o, &c, &q, qe, excl, nexcl, hits, count, e);
         } else {
             rank_lists(s, &c, qe, U, K, o->threads, excl, nexcl, hits, count);
         }
@@ -964,6 +1068,17 @@ int main(int argc, char **argv)
         mlr_served_free(&s);
         mlr_die_err(&e);
     }
+    if (o.fuse && strcmp(o.fuse, "auto") == 0) { /* the pair validation chose; --lambda still wins */
+        double lambda;
+        if (mlr_served_hybrid(&s, &o.fuse_w, &lambda, &e) < 0) {
+            mlr_served_free(&s);
+            mlr_die_err(&e);
+        }
+        if (!(o.lambda > 0))
+            o.lambda = lambda;
+    }
+    if (!(o.lambda > 0))
+        o.lambda = 500;
     mlr_out out;
     if (mlr_out_open(&out, o.output, &e) < 0)
         mlr_die_err(&e);
