@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "catalogue.h"
+#include "ease.h"
 #include "fprint.h"
 #include "ids.h"
+#include "npy.h"
 #include "serve.h"
 #include "table.h"
 #include "topk.h"
@@ -502,6 +504,30 @@ int mlr_served_hybrid(const mlr_served *s, double *weight, double *lambda, mlr_e
         rc = mlr_fail(e, "%s: ease_lambda %g is not positive", path, *lambda);
     free(path);
     return rc;
+}
+
+float *mlr_served_ease(const mlr_served *s, double lambda, mlr_err *e)
+{
+    char *path = join(s->dir, "ease.npy");
+    double w, served_lambda;
+    mlr_err ignored;
+    int packaged = isinf(s->as_of) && access(path, F_OK) == 0 &&
+                   mlr_served_hybrid(s, &w, &served_lambda, &ignored) == 0 && served_lambda == lambda;
+    if (!packaged) {
+        free(path);
+        return mlr_ease_fit(s->hist_start, s->hist_item, mlr_strmap_count(s->users), s->M, lambda, e);
+    }
+    mlr_array a = {0};
+    int rc = mlr_npy_read(path, MLR_F4, &a, e);
+    if (rc == 0 && (a.ndim != 2 || a.shape[0] != s->M || a.shape[1] != s->M))
+        rc = mlr_fail(e, "%s: shape (%zu, %zu), not (%zu, %zu): the catalogue's items by its items", path,
+                      a.shape[0], a.ndim == 2 ? a.shape[1] : 0, s->M, s->M);
+    free(path);
+    if (rc < 0) {
+        mlr_array_free(&a);
+        return NULL;
+    }
+    return a.data;
 }
 
 /* user-time.tsv's rule (MLR_UT_*) and history-kind.tsv's kind. */

@@ -148,6 +148,13 @@ int mlr_served_embed(const mlr_served *s, const mlr_profile *p, size_t n, double
  * of range (a weight in [0, 1], a positive lambda). */
 int mlr_served_hybrid(const mlr_served *s, double *weight, double *lambda, mlr_err *e);
 
+/* EASE's B (M, M) for the served histories at lambda (malloc'd): the
+ * directory's ease.npy (package.sh: fitted on every history row at
+ * hybrid.tsv's lambda, rows and columns in items.ids order) when every
+ * row is known (as_of INFINITY) and lambda is hybrid.tsv's; else fitted
+ * now on the histories as of s->as_of. NULL and e filled on failure. */
+float *mlr_served_ease(const mlr_served *s, double lambda, mlr_err *e);
+
 /* out (N): the models' mean rating head on (q[n], c[n]), rows (N, D) of
  * mlr_served_embed's queries and s->items. */
 void mlr_served_rating(const mlr_served *s, const float *q, const float *c, size_t N, float *out);

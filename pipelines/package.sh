@@ -13,6 +13,9 @@
 #                     (docs/fingerprint.md), served as their mean
 #   history.tsv       the users' ratings (user_id item_id rating timestamp
 #                     and the user columns) of TABLE (default PREP/train.tsv)
+#   ease.npy          with hybrid.tsv: EASE's item-item weights on history.tsv
+#                     at its lambda (mlr-baseline --weights-output), what
+#                     mlr-recommend --fuse-ease reads
 #   MANIFEST          "SHA256  PATH" of every other file (sha256sum -c reads it)
 # SERVED is built beside itself and renamed into place: a reader sees the
 # old directory or the new one, never half of one. mlr-recommend serves it.
@@ -67,6 +70,15 @@ awk -F'\t' -v OFS='\t' 'NR == 1 {
         for (j = 1; j <= n; j++) if (want[j] in at) keep[++k] = at[want[j]]
     }
     { for (j = 1; j <= k; j++) printf "%s%s", $keep[j], (j < k ? OFS : ORS) }' "$(awkpath "$history")" >"$tmp/history.tsv"
+# The hybrid's EASE fitted once (mlr-recommend --fuse-ease reads it
+# instead of fitting it on every call): B at hybrid.tsv's lambda on
+# every history row, rows and columns in items.ids order.
+if [ -f "$tmp/hybrid.tsv" ]; then
+    lambda=$(awk -F'\t' '$1 == "ease_lambda" { print $2 }' "$(awkpath "$tmp/hybrid.tsv")")
+    [ -n "$lambda" ] || die "$run/hybrid.tsv: no ease_lambda row"
+    mlr-baseline --quiet --kind ease --lambda "$lambda" --train "$tmp/history.tsv" --item-ids "$tmp/items.ids" \
+        --weights-output "$tmp/ease.npy"
+fi
 # (the list is made before MANIFEST exists, so that it never lists itself)
 list=$(cd "$tmp" && find . -type f | sed 's|^\./||' | LC_ALL=C sort)
 (cd "$tmp" && printf '%s\n' "$list" | while IFS= read -r f; do sha256sum "$f"; done) >"$tmp/MANIFEST"

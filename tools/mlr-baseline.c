@@ -18,6 +18,7 @@
 #include "fprint.h"
 #include "ids.h"
 #include "metrics.h"
+#include "npy.h"
 #include "mlr.h"
 #include "strmap.h"
 #include "table.h"
@@ -25,7 +26,7 @@
 
 
 typedef struct {
-    const char *kind, *train, *test, *item_ids, *output;
+    const char *kind, *train, *test, *item_ids, *output, *weights_output;
     long k, threads;
     double lambda;
     int exclude_train;
@@ -46,7 +47,8 @@ static void usage(FILE *fp)
         "Holds the training rows in memory.\n"
         "  --kind KIND       pop or ease (required)\n"
         "  --train FILE      training rows: user_id, item_id (required)\n"
-        "  --test FILE       test rows: user_id; one list per row (required)\n"
+        "  --test FILE       test rows: user_id; one list per row (required but with\n"
+        "                    --weights-output)\n"
         "  --item-ids FILE   the catalogue, column id (default: the distinct training items,\n"
         "                    bytewise sorted, as mlr-encode --as-catalogue orders them)\n"
         "  -k, --k K         list length (default 10)\n"
@@ -54,6 +56,10 @@ static void usage(FILE *fp)
         "  --exclude-train   leave the user's training items out of the lists (default: keep\n"
         "                    them, the seed's protocol; exclude for per-user metrics)\n"
         "  --threads T       OpenBLAS threads for EASE's solve (default: the number of CPUs)\n"
+        "  --weights-output X.npy\n"
+        "                    ease: also write B, (M, M) float32, rows and columns in\n"
+        "                    --item-ids order (required with it): a served directory's\n"
+        "                    ease.npy (package.sh; docs/serving.md)\n"
         "  -o, --output FILE\n"
         "                    write here atomically (default stdout)\n"
         "  -q, --quiet       nothing on stderr but errors (there is no progress to hide)\n"
@@ -65,7 +71,7 @@ static void usage(FILE *fp)
 
 /* The long-only options; the OLD_ ones are deprecated aliases. */
 enum { OPT_KIND = 256, OPT_TRAIN, OPT_TEST, OPT_ITEM_IDS, OPT_LAMBDA, OPT_EXCLUDE_TRAIN,
-       OPT_THREADS, OPT_OLD_ITEMS, OPT_OLD_EXCLUDE };
+       OPT_THREADS, OPT_WEIGHTS, OPT_OLD_ITEMS, OPT_OLD_EXCLUDE };
 
 static options parse_args(int argc, char **argv)
 {
@@ -75,7 +81,7 @@ static options parse_args(int argc, char **argv)
         {"test", required_argument, 0, OPT_TEST}, {"item-ids", required_argument, 0, OPT_ITEM_IDS},
         {"k", required_argument, 0, 'k'}, {"lambda", required_argument, 0, OPT_LAMBDA},
         {"exclude-train", no_argument, 0, OPT_EXCLUDE_TRAIN}, {"output", required_argument, 0, 'o'},
-        {"threads", required_argument, 0, OPT_THREADS},
+        {"threads", required_argument, 0, OPT_THREADS}, {"weights-output", required_argument, 0, OPT_WEIGHTS},
         {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {"items", required_argument, 0, OPT_OLD_ITEMS}, {"exclude", no_argument, 0, OPT_OLD_EXCLUDE},
@@ -95,16 +101,19 @@ static options parse_args(int argc, char **argv)
         case OPT_EXCLUDE_TRAIN: o.exclude_train = 1; break;
         case OPT_THREADS: o.threads = mlr_opt_long("--threads", optarg, 1, 256); break;
         case 'o': o.output = optarg; break;
+        case OPT_WEIGHTS: o.weights_output = optarg; break;
         case 'q': mlr_quiet_warnings(); break;
         default: mlr_opt_rest(c, "mlr-baseline", usage, argv);
         }
     }
     if (optind < argc)
         mlr_usage_die("unexpected argument '%s' (try 'mlr-baseline --help')", argv[optind]);
-    if (!o.kind || !o.train || !o.test)
+    if (!o.kind || !o.train || (!o.test && !o.weights_output))
         mlr_usage_die("--kind, --train and --test are required (try 'mlr-baseline --help')");
     if (strcmp(o.kind, "pop") != 0 && strcmp(o.kind, "ease") != 0)
         mlr_usage_die("--kind must be pop or ease, not '%s'", o.kind);
+    if (o.weights_output && (strcmp(o.kind, "ease") != 0 || !o.item_ids))
+        mlr_usage_die("--weights-output writes EASE's B: with --kind ease and --item-ids");
     if (!(o.lambda > 0)) mlr_usage_die("--lambda must be positive, not %g", o.lambda);
     return o;
 }
@@ -257,10 +266,15 @@ static int run(const options *o, mlr_err *e)
         else if (!(b = mlr_ease_fit(d.seen.off, d.seen.items, d.seen.users, d.m, o->lambda, e)))
             rc = -1;
     }
+    if (rc == 0 && o->weights_output) {
+        mlr_array w = {MLR_F4, 2, {d.m, d.m}, b};
+        rc = mlr_npy_write(o->weights_output, &w, e);
+    }
     int cu = -1;
-    if (rc == 0 && (!(r = mlr_reader_open(o->test, NULL, e)) || (cu = mlr_reader_require(r, "user_id", e)) < 0))
+    if (rc == 0 && o->test &&
+        (!(r = mlr_reader_open(o->test, NULL, e)) || (cu = mlr_reader_require(r, "user_id", e)) < 0))
         rc = -1;
-    if (rc == 0) {
+    if (rc == 0 && o->test) {
         mlr_out out;
         rc = mlr_out_open(&out, o->output, e);
         if (rc == 0) {

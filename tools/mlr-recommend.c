@@ -853,8 +853,7 @@ static int fuse_ease(const mlr_served *s, const options *o, const candidates *c,
 {
     size_t U = q->n, K = (size_t)o->k, depth = K > FUSE_DEPTH ? K : FUSE_DEPTH;
     float *b = NULL;
-    if (o->fuse_w < 1 && !(b = mlr_ease_fit(s->hist_start, s->hist_item, mlr_strmap_count(s->users), s->M,
-                                            o->lambda, e)))
+    if (o->fuse_w < 1 && !(b = mlr_served_ease(s, o->lambda, e)))
         return -1;
     mlr_hit *mh = xmalloc((U * depth + 1) * sizeof *mh), *eh = xmalloc((depth + 1) * sizeof *eh);
     size_t *mcount = xmalloc((U + 1) * sizeof *mcount), cap = 0;

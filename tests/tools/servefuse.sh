@@ -5,7 +5,9 @@
 # mlr-recommend's own model list, mlr-baseline's EASE list and mlr-fuse;
 # auto is hybrid.tsv's pair; the ends are the model's and EASE's lists;
 # many users in one call are each alone; --time fits EASE on the rows
-# known then; bad options and a bad hybrid.tsv are refused in one line.
+# known then; the served ease.npy (package.sh) read at hybrid.tsv's
+# lambda, EASE fitted otherwise; bad options and a bad hybrid.tsv or
+# ease.npy are refused in one line.
 . "$(dirname "$0")/lib.sh"
 P=$MLR_ROOT/pipelines
 mlr-synth --n-users 120 --n-items 200 --n-ratings 5000 --seed 5 --output "$T/all.tsv"
@@ -96,6 +98,46 @@ check "a new user of 3 movies, --fuse-ease 0: 10 items, none of the 3" test "$(a
 mlr-recommend --served "$S" --age 30 --gender F --occupation writer --k 10 | awk -F'\t' 'NR > 1 { print $3 }' >"$T/nf.model"
 mlr-recommend --served "$S" --age 30 --gender F --occupation writer --fuse-ease 0.5 --k 10 | awk -F'\t' 'NR > 1 { print $3 }' >"$T/nf.fused"
 same "a new user by features alone: the model's order" "$T/nf.fused" "$T/nf.model"
+
+# ease.npy: package.sh fits EASE once at hybrid.tsv's lambda; mlr-recommend
+# reads it when that is the lambda asked and every row is known, and
+# fits EASE itself otherwise. A copy whose ease.npy is EASE at lambda 3
+# shows which was used.
+m=$(($(grep -vc '^#mlrec ' "$S/items.ids") - 1))
+check "served/ease.npy: (items, items), listed in MANIFEST" test "$(npy_shape "$S/ease.npy")" = "$m $m" -a \
+    -n "$(grep '  ease.npy$' "$S/MANIFEST")"
+cp -R "$S" "$T/planted"
+mlr-baseline --kind ease --lambda 3 --train "$S/history.tsv" --item-ids "$S/items.ids" --weights-output "$T/planted/ease.npy"
+remanifest "$T/planted"
+# byhand LAMBDA TABLE OUT: EASE's top 10 of user $u by mlr-baseline, "user rank item"
+byhand() {
+    mlr-baseline --quiet --kind ease --lambda "$1" --exclude-train --train "$2" --test "$T/u.tsv" \
+        --item-ids "$S/items.ids" --k 10 --output "$T/bh.topk" && awk -F'\t' 'NR > 2 { print $2, $3, $4 }' "$T/bh.topk" >"$3"
+}
+# fused0 DIR OUT [OPTION...]: mlr-recommend's --fuse-ease 0 list of user $u at hybrid.tsv's lambda
+fused0() { d=$1 f=$2; shift 2; mlr-recommend --served "$d" --fuse-ease 0 --lambda "$l" "$@" "$u" | awk -F'\t' 'NR > 1 { print $1, $2, $3 }' >"$f"; }
+byhand 3 "$S/history.tsv" "$T/l3"
+byhand "$l" "$S/history.tsv" "$T/ll"
+fused0 "$T/planted" "$T/p.got"
+same "ease.npy read at hybrid.tsv's lambda (a planted one: lambda 3's list)" "$T/p.got" "$T/l3"
+check "... which is not lambda $l's" sh -c '! cmp -s "$1" "$2"' - "$T/l3" "$T/ll"
+fused0 "$S" "$T/s.got"
+same "the served ease.npy: lambda $l's list" "$T/s.got" "$T/ll"
+last=$(cut -f4 "$S/history.tsv" | sed 1d | sort -n | tail -n 1)
+fused0 "$T/planted" "$T/pt.got" --time "$last"
+same "with --time: fitted, not read" "$T/pt.got" "$T/ll"
+other=$(awk -v l="$l" 'BEGIN { print l * 2 }')
+byhand "$other" "$S/history.tsv" "$T/lo"
+mlr-recommend --served "$T/planted" --fuse-ease 0 --lambda "$other" "$u" | awk -F'\t' 'NR > 1 { print $1, $2, $3 }' >"$T/po.got"
+same "another lambda: fitted, not read" "$T/po.got" "$T/lo"
+cp -R "$S" "$T/badshape"
+mlr-baseline --kind ease --lambda 3 --train "$S/history.tsv" --item-ids "$S/items.ids" --weights-output "$T/e.npy"
+/usr/bin/python3 -c 'import sys, numpy as np; np.save(sys.argv[2], np.load(sys.argv[1])[:-1])' "$T/e.npy" "$T/badshape/ease.npy"
+remanifest "$T/badshape"
+expect_fail "an ease.npy of another shape: refused" 1 "ease.npy: shape ($((m - 1)), $m), not ($m, $m)" \
+    mlr-recommend --served "$T/badshape" --fuse-ease 0.5 --lambda "$l" "$u"
+expect_fail "mlr-baseline --weights-output without --item-ids" 2 "with --kind ease and --item-ids" \
+    mlr-baseline --kind ease --train "$S/history.tsv" --weights-output "$T/x.npy"
 
 # Refusals, one line each.
 expect_fail "--fuse-ease 1.5" 2 "--fuse-ease: the model's weight, a number in \[0, 1\] or auto, not '1.5'" \
