@@ -17,6 +17,8 @@ static int cmp_u32(const void *a, const void *b)
 /* items[0..n) sorted into buf without repeats; returns their count. */
 static size_t distinct(const uint32_t *items, size_t n, uint32_t *buf)
 {
+    if (n == 0) /* (a user without items: items may be NULL) */
+        return 0;
     memcpy(buf, items, n * sizeof *buf);
     qsort(buf, n, sizeof *buf, cmp_u32);
     size_t k = 0;
