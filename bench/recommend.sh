@@ -6,6 +6,8 @@
 # items excluded), measured in the same run:
 #   ML-100K: 943 users x 1,682 items, a 2-epoch model of evaluate.sh; the
 #     median of three runs each. Target: under 0.5 s. Needs MLR_DATA_DIR.
+#     Also the served hybrid (--fuse-ease) against its composition
+#     from four tools (docs/serving.md), the same lists.
 #   the MovieLens-20M shape (mlr-synth: 138,493 users, 27,278 items, 20M
 #     ratings, all of them the served histories, as retrain.sh serves): a
 #     served directory of a model trained one epoch on a 1M-row sample (the
@@ -47,6 +49,36 @@ ml100k() {
     row "mlr-recommend, top 10 for all $users ML-100K users (whole tool)" "$(med "$rec")" s \
         "$(med "$ref")" "s (mlr-topk alone, same shape)" \
         "median of 3 ($(rng "$rec") s; --no-verify $(rng "$noverify") s); target < 0.5 s"
+    # The hybrid (weight 0.5, whatever validation chose for this quick
+    # model; hybrid.tsv's lambda, so the served ease.npy) against its
+    # composition from the tools (docs/serving.md): the model's top 100,
+    # EASE's by mlr-baseline, mlr-fuse, mlr-recommend --order.
+    S=$R/run/served w=0.5
+    l=$(awk -F'\t' '$1 == "ease_lambda" { print $2 }' "$S/hybrid.tsv")
+    # (a script: /usr/bin/time runs programs, not shell functions)
+    cat >"$R/compose.sh" <<'SH'
+set -e
+S=$1 R=$2 w=$3 l=$4
+mlr-recommend --served "$S" --users "$R/users.tsv" --k 100 |
+    awk -F'\t' -v OFS='\t' 'NR == 1 { print "query", "user_id", "rank", "item_id", "score"; next }
+        !($1 in q) { q[$1] = n++ } { print q[$1], $1, $2, $3, $4 }' >"$R/model.topk"
+mlr-baseline --quiet --kind ease --lambda "$l" --exclude-train --train "$S/history.tsv" \
+    --test "$R/users.tsv" --item-ids "$S/items.ids" --k 100 --output "$R/ease.topk"
+mlr-fuse --join user --weights "$(awk -v w="$w" 'BEGIN { print 1 - w }'),$w" --k 100 \
+    --output "$R/fused.topk" "$R/ease.topk" "$R/model.topk"
+mlr-recommend --served "$S" --users "$R/users.tsv" --order "$R/fused.topk" --k 10 --output /dev/null
+SH
+    hyb= comp=
+    for i in 1 2 3; do
+        timed "mlr-recommend --fuse-ease $w, $users users" mlr-recommend --served "$S" --users "$R/users.tsv" \
+            --fuse-ease "$w" --lambda "$l" --k 10 --output /dev/null
+        hyb="$hyb $SECS"
+        timed "the same composed from four tools" sh "$R/compose.sh" "$S" "$R" "$w" "$l"
+        comp="$comp $SECS"
+    done
+    row "mlr-recommend --fuse-ease, the hybrid's top 10 for all $users users" "$(med "$hyb")" s \
+        "$(med "$comp")" "s (composed: mlr-recommend, mlr-baseline, mlr-fuse, mlr-recommend --order)" \
+        "median of 3 ($(rng "$hyb") s); weight $w, lambda $l"
 }
 
 # The 20M shape. Each stage's output is removed once used: at most the
