@@ -249,9 +249,10 @@ train:--epochs:X train:--negatives:mixed:X train:--threads:X split:--seed:X spli
 split:--cut:X split:--n:X synth:--seed:X synth:--n-users:X synth:--n-items:X synth:--n-ratings:X
 synth:--dim:X synth:--taste:X encode:--max-tokens:X vocab:--min-count:X vocab:--max-size:X
 vocab:--timestamp-buckets:X vocab:--age-buckets:X stats:--top:X slice:--range:X:4 slice:--range:1:X
-history:--max:X fuse:--k:X fuse:--weights:X,1"
+history:--max:X fuse:--k:X fuse:--weights:X,1 recommend:--fuse-ease:X recommend:--lambda:X"
 DECIMAL="baseline:--lambda recommend:--age train:--retrieval-weight train:--rating-weight train:--lr
-train:--init-accumulator train:--l2 train:--id-dropout split:--test-fraction synth:--taste fuse:--weights"
+train:--init-accumulator train:--l2 train:--id-dropout split:--test-fraction synth:--taste fuse:--weights
+recommend:--lambda"
 DECIMAL=$(echo $DECIMAL) # one line
 eval "set -- $BADNUM"
 for spec in $NUMOPTS; do
@@ -262,7 +263,8 @@ for spec in $NUMOPTS; do
         # a split by --n / --cut needs its --by; --rated-items a new user
         extra=
         case $opt in --n) extra="--by last-n" ;; --cut) extra="--by time" ;; esac
-        case $t:$opt in recommend:--age|recommend:--rated-items|recommend:--time) extra="--gender F" ;; esac
+        case $t:$opt in recommend:--age|recommend:--rated-items|recommend:--time) extra="--gender F" ;;
+        recommend:--lambda) extra="--fuse-ease 0.5" ;; esac
         # a 20-digit decimal is a finite number; an empty list or an open
         # range is a documented value
         case $t:$opt:$v in

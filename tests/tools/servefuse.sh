@@ -138,6 +138,13 @@ expect_fail "an ease.npy of another shape: refused" 1 "ease.npy: shape ($((m - 1
     mlr-recommend --served "$T/badshape" --fuse-ease 0.5 --lambda "$l" "$u"
 expect_fail "mlr-baseline --weights-output without --item-ids" 2 "with --kind ease and --item-ids" \
     mlr-baseline --kind ease --train "$S/history.tsv" --weights-output "$T/x.npy"
+expect_fail "mlr-baseline --weights-output /dev/full: refused" 1 "" \
+    mlr-baseline --kind ease --train "$S/history.tsv" --item-ids "$S/items.ids" --weights-output /dev/full
+cp "$T/e.npy" "$T/e.keep"
+printf 'user_id\titem_id\n1\n' >"$T/broken.tsv"
+expect_fail "mlr-baseline --weights-output, a broken --train: refused" 1 "broken.tsv" \
+    mlr-baseline --kind ease --train "$T/broken.tsv" --item-ids "$S/items.ids" --weights-output "$T/e.npy"
+same "... the earlier weights left as they were" "$T/e.npy" "$T/e.keep"
 
 # Refusals, one line each.
 expect_fail "--fuse-ease 1.5" 2 "--fuse-ease: the model's weight, a number in \[0, 1\] or auto, not '1.5'" \
