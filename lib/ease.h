@@ -13,18 +13,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics.h"
 #include "mlr.h"
 
 #define MLR_EASE_MAX_ITEMS 20000 /* B of 20,000 items: 1.6 GB */
 
-/* B of the users' items: user u's are items[off[u] .. off[u + 1]) (ids
- * < m; a repeat counts once). NULL and e filled when m is over the cap or
- * G is singular. */
-float *mlr_ease_fit(const size_t *off, const uint32_t *items, size_t users, size_t m, double lambda,
-                    mlr_err *e);
+/* B of the users' item sets (ids < m). NULL and e filled when m is over
+ * the cap or G is singular. */
+float *mlr_ease_fit(const mlr_usersets *x, size_t m, double lambda, mlr_err *e);
 
-/* out (M): the scores of a user whose items are items[0..n) (a repeat
- * counts once). */
+/* out (M): the scores of a user whose items are items[0..n), distinct
+ * (a set of mlr_usersets). */
 void mlr_ease_scores(const float *b, size_t m, const uint32_t *items, size_t n, float *out);
 
 #endif

@@ -462,48 +462,59 @@ static int read_kept(const mlr_served *s, const char *name, const char *column,
     return rc;
 }
 
-/* hybrid.tsv's VALUE of the row SETTING into *x: 1 found, 0 not. */
-static int setting_of(mlr_reader *r, int cs, int cv, const char *setting, const char *path, double *x,
-                      mlr_err *e)
-{
-    int st;
-    while ((st = mlr_reader_next(r, e)) == 1) {
-        if (strcmp(mlr_reader_field(r, (size_t)cs), setting) != 0)
-            continue;
-        const char *v = mlr_reader_field(r, (size_t)cv);
-        if (mlr_parse_double(v, x) < 0)
-            return mlr_fail(e, "%s:%ld: %s '%s' is not a number", path, mlr_reader_line(r), setting, v);
-        return 1;
-    }
-    return st < 0 ? -1 : 0;
-}
-
 int mlr_served_hybrid(const mlr_served *s, double *weight, double *lambda, mlr_err *e)
 {
     static const char *const names[2] = {"model_weight", "ease_lambda"};
     double *out[2] = {weight, lambda};
+    int found[2] = {0, 0};
     char *path = join(s->dir, "hybrid.tsv");
-    int rc = 0;
-    if (access(path, F_OK) != 0)
-        rc = mlr_fail(e, "%s: no such file (the hybrid evaluate.sh or retrain.sh chose: hybrid.sh)", path);
-    for (int k = 0; k < 2 && rc == 0; k++) {
-        mlr_reader *r = mlr_reader_open(path, NULL, e);
-        int cs = -1, cv = -1, got = -1;
-        if (r && (cs = mlr_reader_require(r, "setting", e)) >= 0 && (cv = mlr_reader_require(r, "value", e)) >= 0)
-            got = setting_of(r, cs, cv, names[k], path, out[k], e);
-        if (r)
-            mlr_reader_close(r);
-        if (got == 0)
-            rc = mlr_fail(e, "%s: no %s row", path, names[k]);
-        else if (got < 0)
-            rc = -1;
+    if (access(path, F_OK) != 0) {
+        mlr_fail(e, "%s: no such file (the hybrid evaluate.sh or retrain.sh chose: hybrid.sh)", path);
+        free(path);
+        return -1;
     }
+    mlr_reader *r = mlr_reader_open(path, NULL, e);
+    int cs = -1, cv = -1, st = 0, rc = r ? 0 : -1;
+    if (rc == 0 && ((cs = mlr_reader_require(r, "setting", e)) < 0 || (cv = mlr_reader_require(r, "value", e)) < 0))
+        rc = -1;
+    while (rc == 0 && (st = mlr_reader_next(r, e)) == 1)
+        for (int k = 0; k < 2 && rc == 0; k++) {
+            if (found[k] || strcmp(mlr_reader_field(r, (size_t)cs), names[k]) != 0)
+                continue;
+            const char *v = mlr_reader_field(r, (size_t)cv);
+            if (mlr_parse_double(v, out[k]) < 0)
+                rc = mlr_fail(e, "%s:%ld: %s '%s' is not a number", path, mlr_reader_line(r), names[k], v);
+            found[k] = 1;
+        }
+    if (st < 0)
+        rc = -1;
+    for (int k = 0; k < 2 && rc == 0; k++)
+        if (!found[k])
+            rc = mlr_fail(e, "%s: no %s row", path, names[k]);
     if (rc == 0 && !(*weight >= 0 && *weight <= 1))
         rc = mlr_fail(e, "%s: model_weight %g is not in [0, 1]", path, *weight);
     if (rc == 0 && !(*lambda > 0))
         rc = mlr_fail(e, "%s: ease_lambda %g is not positive", path, *lambda);
+    if (r)
+        mlr_reader_close(r);
     free(path);
     return rc;
+}
+
+/* EASE fitted now on the users' histories as of s->as_of. */
+static float *ease_of_histories(const mlr_served *s, double lambda, mlr_err *e)
+{
+    size_t users = mlr_strmap_count(s->users), n = s->hist_start[users];
+    uint32_t *who = xmalloc(mlr_nz(n) * sizeof *who);
+    for (size_t u = 0; u < users; u++)
+        for (size_t r = s->hist_start[u]; r < s->hist_start[u + 1]; r++)
+            who[r] = (uint32_t)u;
+    mlr_usersets x;
+    mlr_usersets_build(&x, users, who, s->hist_item, n);
+    free(who);
+    float *b = mlr_ease_fit(&x, s->M, lambda, e);
+    mlr_usersets_free(&x);
+    return b;
 }
 
 float *mlr_served_ease(const mlr_served *s, double lambda, mlr_err *e)
@@ -515,7 +526,7 @@ float *mlr_served_ease(const mlr_served *s, double lambda, mlr_err *e)
                    mlr_served_hybrid(s, &w, &served_lambda, &ignored) == 0 && served_lambda == lambda;
     if (!packaged) {
         free(path);
-        return mlr_ease_fit(s->hist_start, s->hist_item, mlr_strmap_count(s->users), s->M, lambda, e);
+        return ease_of_histories(s, lambda, e);
     }
     mlr_array a = {0};
     int rc = mlr_npy_read(path, MLR_F4, &a, e);

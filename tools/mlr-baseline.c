@@ -18,12 +18,11 @@
 #include "fprint.h"
 #include "ids.h"
 #include "metrics.h"
-#include "npy.h"
 #include "mlr.h"
+#include "npy.h"
 #include "strmap.h"
 #include "table.h"
 #include "topk.h"
-
 
 typedef struct {
     const char *kind, *train, *test, *item_ids, *output, *weights_output;
@@ -263,7 +262,7 @@ static int run(const options *o, mlr_err *e)
     if (rc == 0) {
         if (strcmp(o->kind, "pop") == 0)
             pop = pop_scores(&d);
-        else if (!(b = mlr_ease_fit(d.seen.off, d.seen.items, d.seen.users, d.m, o->lambda, e)))
+        else if (!(b = mlr_ease_fit(&d.seen, d.m, o->lambda, e)))
             rc = -1;
     }
     if (rc == 0 && o->weights_output) {

@@ -827,21 +827,31 @@ static void rank_lists(const mlr_served *s, const candidates *c, const float *qe
     free(items);
 }
 
-/* The items request r has rated (its history as of the request, then
- * --rated's) into *buf (grown as needed); returns how many. */
-static size_t rated_items(const mlr_served *s, const request *r, uint32_t **buf, size_t *cap)
+/* The items each request has rated (its history as of the request and
+ * its --rated movies), as sets: EASE's input. */
+static void rated_sets(const mlr_served *s, const requests *q, mlr_usersets *x)
 {
-    size_t lo = r->known >= 0 ? s->hist_start[r->known] : 0;
-    size_t hi = r->known >= 0 ? s->hist_start[r->known + 1] : 0, n = hi - lo + r->nextra;
-    if (n + 1 > *cap) {
-        *cap = 2 * n + 16;
-        *buf = xrealloc(*buf, *cap * sizeof **buf);
+    size_t n = 0;
+    for (size_t i = 0; i < q->n; i++)
+        n += (q->r[i].known >= 0 ? s->hist_start[q->r[i].known + 1] - s->hist_start[q->r[i].known] : 0) +
+             q->r[i].nextra;
+    uint32_t *who = xmalloc(mlr_nz(n) * sizeof *who), *item = xmalloc(mlr_nz(n) * sizeof *item);
+    size_t k = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        const request *r = &q->r[i];
+        size_t lo = r->known >= 0 ? s->hist_start[r->known] : 0, hi = r->known >= 0 ? s->hist_start[r->known + 1] : 0;
+        for (size_t j = lo; j < hi; j++, k++) {
+            who[k] = (uint32_t)i;
+            item[k] = s->hist_item[j];
+        }
+        for (size_t j = 0; j < r->nextra; j++, k++) {
+            who[k] = (uint32_t)i;
+            item[k] = r->extra[j];
+        }
     }
-    if (hi > lo)
-        memcpy(*buf, s->hist_item + lo, (hi - lo) * sizeof **buf);
-    if (r->nextra) /* (memcpy's source is never NULL, even for 0 bytes) */
-        memcpy(*buf + (hi - lo), r->extra, r->nextra * sizeof **buf);
-    return n;
+    mlr_usersets_build(x, q->n, who, item, n);
+    free(who);
+    free(item);
 }
 
 /* --fuse-ease: each user's top FUSE_DEPTH of EASE and of the model (the
@@ -856,11 +866,14 @@ static int fuse_ease(const mlr_served *s, const options *o, const candidates *c,
     float *b = NULL;
     if (o->fuse_w < 1 && !(b = mlr_served_ease(s, o->lambda, e)))
         return -1;
+    mlr_usersets rated = {0};
+    if (b)
+        rated_sets(s, q, &rated);
     mlr_hit *mh = xmalloc((U * depth + 1) * sizeof *mh), *eh = xmalloc((depth + 1) * sizeof *eh);
-    size_t *mcount = xmalloc((U + 1) * sizeof *mcount), cap = 0;
+    size_t *mcount = xmalloc((U + 1) * sizeof *mcount);
     rank_lists(s, c, qe, U, depth, o->threads, excl, nexcl, mh, mcount);
     float *all = xmalloc((s->M + 1) * sizeof *all), *cs = xmalloc((c->n + 1) * sizeof *cs);
-    uint32_t *item = xmalloc((2 * depth + 1) * sizeof *item), *mine = NULL, *out = xmalloc((K + 1) * sizeof *out);
+    uint32_t *item = xmalloc((2 * depth + 1) * sizeof *item), *out = xmalloc((K + 1) * sizeof *out);
     double *score = xmalloc((2 * depth + 1) * sizeof *score), *fused = xmalloc((K + 1) * sizeof *fused);
     double wt[2] = {1 - o->fuse_w, o->fuse_w}; /* EASE's list first, as hybrid.sh fused them */
     mlr_fuse_scratch fs = {0};
@@ -870,7 +883,8 @@ static int fuse_ease(const mlr_served *s, const options *o, const candidates *c,
             item[j] = mh[u * depth + j].item;
             score[j] = mh[u * depth + j].score;
         }
-        size_t n = b ? rated_items(s, &q->r[u], &mine, &cap) : 0;
+        size_t n = 0;
+        const uint32_t *mine = mlr_usersets_get(&rated, u, &n);
         if (n) {
             mlr_ease_scores(b, s->M, mine, n, all);
             for (size_t j = 0; j < c->n; j++)
@@ -887,7 +901,8 @@ static int fuse_ease(const mlr_served *s, const options *o, const candidates *c,
     }
     mlr_fuse_scratch_free(&fs);
     free(b); free(mh); free(eh); free(mcount); free(all); free(cs);
-    free(item); free(mine); free(out); free(score); free(fused);
+    free(item); free(out); free(score); free(fused);
+    mlr_usersets_free(&rated);
     return 0;
 }
 
