@@ -8,11 +8,15 @@
 
 void mlr_fuse_scratch_free(mlr_fuse_scratch *s)
 {
-    free(s->stamp); free(s->slot); free(s->u); free(s->fused); free(s->order);
+    free(s->stamp); free(s->slot); free(s->u); free(s->fused); free(s->order); free(s->stat);
 }
 
-static void scratch_fit(mlr_fuse_scratch *s, size_t m, size_t u)
+static void scratch_fit(mlr_fuse_scratch *s, size_t m, size_t u, int lists)
 {
+    if (lists > s->cap_lists) {
+        s->cap_lists = lists;
+        s->stat = xrealloc(s->stat, 3 * (size_t)lists * sizeof *s->stat);
+    }
     if (m > s->cap_items) {
         size_t old = s->cap_items;
         s->cap_items = 2 * m + 64;
@@ -57,10 +61,10 @@ size_t mlr_fuse_z(const mlr_fuse_list *L, const double *w, int n, size_t m, size
 {
     size_t total = 0, nu = 0;
     for (int i = 0; i < n; i++) total += L[i].n;
-    scratch_fit(s, m, total);
+    scratch_fit(s, m, total, n);
     long now = ++s->stamp_now;
     double low_sum = 0; /* sum of w * lowest z: what every item starts from */
-    double *mean = xmalloc(((size_t)n + 1) * 3 * sizeof *mean), *inv = mean + n + 1, *low = inv + n + 1;
+    double *mean = s->stat, *inv = mean + n, *low = inv + n;
     for (int i = 0; i < n; i++) {
         list_z(&L[i], &mean[i], &inv[i], &low[i]);
         low_sum += w[i] * low[i];
@@ -79,7 +83,6 @@ size_t mlr_fuse_z(const mlr_fuse_list *L, const double *w, int n, size_t m, size
             /* present: its own z replaces the lowest the sum started from */
             s->fused[s->slot[it]] += w[i] * ((L[i].score[j] - mean[i]) * inv[i] - low[i]);
         }
-    free(mean);
     qsort_r(s->order, nu, sizeof *s->order, cmp_fused, s->fused);
     size_t got = nu < k ? nu : k;
     for (size_t r = 0; r < got; r++) {

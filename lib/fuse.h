@@ -33,6 +33,8 @@ typedef struct {
     uint32_t *u;   /* (U) the union, in the order met */
     double *fused; /* (U) */
     size_t *order; /* (U) */
+    int cap_lists;
+    double *stat;  /* (3, lists) each list's mean, 1 / sd and lowest z */
 } mlr_fuse_scratch;
 
 /* The best k of the n lists fused with weights w into item and score
