@@ -30,9 +30,10 @@
 # takes W and L from the served directory's hybrid.tsv: the pair chosen
 # on the run's validation slice (evaluate.sh, retrain.sh: hybrid.sh);
 # --lambda, when given, still wins; a new user without --rated-items gets
-# the model's list (EASE has no movie to start from). EASE is fitted on
-# every request (0.2 s on ML-100K; catalogues over 20,000 items are
-# refused). The score shown is the fused one.
+# the model's list (EASE has no movie to start from). EASE is the served
+# ease.npy at hybrid.tsv's lambda, else fitted on the request (0.3 s on
+# ML-100K; catalogues over 20,000 items are refused). The score shown is
+# the fused one.
 set -eu
 me=recommend
 . "$(dirname "$0")/lib.sh"

@@ -66,7 +66,7 @@ set -eu
 me=train-eval
 . "$(dirname "$0")/lib.sh"
 usage() { echo "usage: train-eval.sh [--threads T] [--model MODEL]... [--seeds N] [--init-set SERVED] [--user-time WHEN] [--history KIND] [--no-topk] [--no-test] [--no-refit] PREP RUN [mlr-train options...]" >&2; exit 2; }
-threads= model= nmodels=0 topk=1 test=1 seeds=1 utime=valid refit=1 hist=valid initset=
+threads= model= topk=1 test=1 seeds=1 utime=valid refit=1 hist=valid initset=
 nl='
 '
 while [ $# -gt 0 ]; do
@@ -76,7 +76,7 @@ while [ $# -gt 0 ]; do
         [ $# -ge 2 ] || usage
         m=$2
         case $m in *"$nl"*) echo "$me: --model: a path with a newline" >&2; exit 2 ;; -*) m=./$m ;; esac
-        model=$model${model:+$nl}$m nmodels=$((nmodels + 1)); shift 2 ;;
+        model=$model${model:+$nl}$m; shift 2 ;;
     --init-set) [ $# -ge 2 ] || usage; initset=$2; shift 2 ;;
     --seeds) [ $# -ge 2 ] || usage; seeds=$2; shift 2 ;;
     --user-time) [ $# -ge 2 ] || usage; utime=$2; shift 2 ;;
@@ -120,7 +120,7 @@ fi
 count_opt --seeds "$seeds" 1 64 # mlr-embed's and mlr-predict's --model at most
 [ "$seeds" = 1 ] || [ -z "$model" ] || { echo "$me: --seeds trains its models: not with --model" >&2; exit 2; }
 [ -z "$initset" ] || [ -z "$model" ] || { echo "$me: --init-set starts the models it trains: not with --model" >&2; exit 2; }
-[ "$nmodels" -le 64 ] || { echo "$me: --model: at most 64 (mlr-embed's and mlr-predict's)" >&2; exit 2; }
+[ -z "$model" ] || [ "$(printf '%s\n' "$model" | wc -l)" -le 64 ] || { echo "$me: --model: at most 64 (mlr-embed's and mlr-predict's)" >&2; exit 2; }
 if [ -n "$initset" ]; then
     for f in "$initset/model.safetensors" "$initset/spec/features.tsv"; do
         [ -f "$f" ] || die "--init-set: $f: no such file (a served directory, docs/serving.md)"
