@@ -171,7 +171,7 @@ int main(int argc, char **argv)
     opt_init(&o, &oc, m.P);
     mlr_rng drop;
     mlr_rng_seed(&drop, 2);
-    model_loss_opts lo = {1.0, 20.0, 0, NULL, 0.05, &drop, MODEL_NEG_BATCH, NULL, 0, NULL, 0.0, NULL};
+    model_loss_opts lo = {1.0, 20.0, 0, NULL, 0.05, &drop, MODEL_NEG_BATCH, NULL, 0, NULL, 0.0, NULL, NULL};
     size_t *rows = malloc(N * sizeof(size_t));
     for (size_t i = 0; i < N; i++)
         rows[i] = i;

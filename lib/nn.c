@@ -836,16 +836,21 @@ static float row_max(const float *p, size_t n)
     return mx;
 }
 
-static float log_count(const int32_t *count, size_t u)
+float nn_log_count(const int32_t *count, size_t u)
 {
     int n = count ? count[u] : 1;
     return n > 1 ? logf((float)n) : 0.0f;
 }
 
+float nn_exp_row(float *p, size_t n)
+{
+    return exp_shift_sum(p, row_max(p, n), n);
+}
+
 void nn_softmax_shift(float *shift, const float *colbias, const int32_t *count, size_t U)
 {
     for (size_t u = 0; u < U; u++)
-        shift[u] = (colbias ? colbias[u] : 0.0f) + log_count(count, u);
+        shift[u] = (colbias ? colbias[u] : 0.0f) + nn_log_count(count, u);
 }
 
 /* Row p (n) of z + shift, true column y whose shift holds logc: p becomes
@@ -876,7 +881,7 @@ double nn_softmax_xent_forward(float *probs, const float *logits, const int32_t 
         for (size_t u = 0; u < U; u++)
             p[u] = logits[b * U + u] + shift[u];
         size_t y = (size_t)label[b];
-        float sum = exp_row(p, U, y, log_count(count, y), remove_hits, &loss);
+        float sum = exp_row(p, U, y, nn_log_count(count, y), remove_hits, &loss);
         float inv = 1.0f / sum;
         scale_rows(p, p, &inv, 1, U, 0);
         total += loss;
@@ -895,7 +900,7 @@ double nn_softmax_xent_rows(float *logits, float *rowscale, const int32_t *label
     for (size_t b = 0; b < B; b++) {
         float *p = logits + b * U;
         size_t y = (size_t)label[b];
-        float sum = exp_row(p, U, y, log_count(count, y), remove_hits, &loss);
+        float sum = exp_row(p, U, y, nn_log_count(count, y), remove_hits, &loss);
         p[y] -= sum;
         rowscale[b] = s / sum;
         total += loss;

@@ -132,6 +132,7 @@ model_batch *model_batch_new_cand(const model *m, const model_input *qin, const 
         w->pred = xmalloc((pcap ? pcap : 1) * sizeof(float));
         w->dc = xmalloc(ccap * D * sizeof(float));
         w->rowscale = xmalloc((pcap ? pcap : 1) * sizeof(float));
+        w->tweight = xmalloc((pcap ? pcap : 1) * sizeof(float));
         w->dqs = xmalloc(pcap * D * sizeof(float));
         size_t most = thread_rowsets(w, m, qin, cin, pcap, pccap);
         w->sel = xmalloc((most ? most : 1) * sizeof *w->sel);
@@ -159,6 +160,7 @@ model_batch *model_batch_new_cand(const model *m, const model_input *qin, const 
     b->label = xmalloc(cap * sizeof(int32_t));
     b->count = xmalloc(ccap * sizeof(int32_t));
     b->cand_rows = xmalloc(ccap * sizeof(size_t));
+    b->colkey = xmalloc(ccap * sizeof(int32_t));
     b->ccap = ccap;
     b->y = xmalloc(cap * sizeof(float));
     b->drop = xcalloc(cap ? cap : 1, 1);
@@ -188,6 +190,8 @@ void model_batch_free(model_batch *b)
         free(w->pred);
         free(w->dc);
         free(w->logits);
+        free(w->teach);
+        free(w->tweight);
         free(w->rowscale);
         free(w->dqs);
         free(w->sel);
@@ -213,6 +217,7 @@ void model_batch_free(model_batch *b)
     free(b->label);
     free(b->count);
     free(b->cand_rows);
+    free(b->colkey);
     free(b->y);
     free(b->drop);
     free(b->slot);
@@ -312,6 +317,15 @@ static int32_t column_of(const model_batch *b, const model_loss_opts *lo, int32_
     if (c < 0 || lo->negatives == MODEL_NEG_ALL)
         return c;
     return b->cslot[c];
+}
+
+/* The item key of column u of this step. */
+static int32_t column_key(const model_batch *b, const model_loss_opts *lo, const int32_t *keys,
+                          size_t u)
+{
+    if (lo->negatives == MODEL_NEG_BATCH)
+        return keys[b->cand_rows[u]];
+    return ((const int32_t *)lo->catalogue->keys.data)[b->cand_rows[u]];
 }
 
 static void forget_columns(model_batch *b, const model_loss_opts *lo, const int32_t *keys, size_t U)
@@ -479,6 +493,111 @@ static void mask_seen(const step_job *j, float *logits, size_t r0, size_t r1)
     }
 }
 
+/* Row r's teacher targets t (U): the softmax of its user's teacher
+ * logits plus each column's shift over the targets (not its own column,
+ * not the user's items: their logits are -INFINITY, as key 0's, where
+ * colkey sends a key the teacher lacks), every other column 0. Returns 0
+ * when the row has no target. No branch in the loop on what it loads. */
+static int teacher_row(const step_job *j, size_t r, float *t)
+{
+    const model_teacher *tc = j->lo->teacher;
+    const model_batch *b = j->b;
+    size_t U = j->U, y = (size_t)b->label[r];
+    size_t user = (size_t)j->qin->ids[tc->feat][j->rows[r]];
+    if (user >= tc->nusers)
+        return 0;
+    const float *logit = tc->logit + user * tc->nkeys;
+    for (size_t u = 0; u < U; u++)
+        t[u] = logit[b->colkey[u]] + b->shift[u];
+    t[y] = -INFINITY;
+    float mx = -INFINITY;
+    for (size_t u = 0; u < U; u++)
+        mx = t[u] > mx ? t[u] : mx;
+    if (mx == -INFINITY)
+        return 0;
+    nn_exp_row(t, U);
+    /* nn_exp_row takes -INFINITY to its floor (about 1e-38): exact zeros */
+    double sum = 0.0;
+    for (size_t u = 0; u < U; u++) {
+        t[u] = t[u] < 1e-37f ? 0.0f : t[u];
+        sum += t[u];
+    }
+    float inv = (float)(1.0 / sum);
+    for (size_t u = 0; u < U; u++)
+        t[u] *= inv;
+    return 1;
+}
+
+/* Row r's user's teacher logits on their way to the cache: a row reads
+ * them at the step's columns, scattered over the row, and the teacher of
+ * every user is larger than the cache (6 MB for ML-100K); a miss each
+ * made --distill's rows cost more than the rest of the step. */
+static void teacher_prefetch(const step_job *j, size_t r)
+{
+    const model_teacher *tc = j->lo->teacher;
+    size_t user = (size_t)j->qin->ids[tc->feat][j->rows[r]];
+    if (user >= tc->nusers)
+        return;
+    const char *p = (const char *)(tc->logit + user * tc->nkeys);
+    for (size_t at = 0; at < tc->nkeys * sizeof(float); at += 64)
+        __builtin_prefetch(p + at);
+}
+
+/* --distill, before the softmax: each row's targets (w->teach) and weight
+ * (w->tweight: the teacher's, or 0 for a row with no target). Returns
+ * what they add to the rows' summed loss: a (z_y - sum_u t_u z_u), z the
+ * row's logits and z_y its item's as the loss counts it (one copy), for
+ * the cross-entropies with the targets and with the item share the row's
+ * log-sum-exp. */
+static double teacher_rows(const step_job *j, model_worker *w, const float *logits, size_t r0,
+                           size_t r1)
+{
+    size_t U = j->U;
+    if ((r1 - r0) * U > w->tcap) {
+        w->tcap = (r1 - r0) * U;
+        free(w->teach);
+        w->teach = xmalloc(w->tcap * sizeof(float));
+    }
+    double a = j->lo->teacher->weight, added = 0.0;
+    teacher_prefetch(j, r0);
+    for (size_t r = r0; r < r1; r++) {
+        if (r + 1 < r1)
+            teacher_prefetch(j, r + 1);
+        float *t = w->teach + (r - r0) * U;
+        const float *z = logits + (r - r0) * U;
+        w->tweight[r - r0] = 0.0f;
+        if (!teacher_row(j, r, t))
+            continue;
+        size_t y = (size_t)j->b->label[r];
+        double dot = 0.0;
+        for (size_t u = 0; u < U; u++)
+            dot += (double)t[u] * z[u];
+        w->tweight[r - r0] = (float)a;
+        added += a * ((double)z[y] - nn_log_count(j->b->count, y) - dot);
+    }
+    return added;
+}
+
+/* --distill, after nn_softmax_xent_rows: row r's p holds exp(z - max)
+ * less the row's sum S at its item, its gradient rowscale x p (rowscale =
+ * retrieval_weight / S). Moving a S from the item to the targets makes it
+ * the gradient of the cross-entropy with (1 - a) item + a targets. */
+static void distill_rows(const step_job *j, model_worker *w, float *logits, size_t r0, size_t r1)
+{
+    size_t U = j->U;
+    for (size_t r = r0; r < r1; r++) {
+        double a = w->tweight[r - r0];
+        if (a == 0.0)
+            continue;
+        float *p = logits + (r - r0) * U;
+        const float *t = w->teach + (r - r0) * U;
+        float aS = (float)(a * j->lo->retrieval_weight / (double)w->rowscale[r - r0]);
+        p[j->b->label[r]] += aS;
+        for (size_t u = 0; u < U; u++)
+            p[u] -= aS * t[u];
+    }
+}
+
 /* Phase 1: both towers forward on the piece's rows, into b->q and b->c. */
 static void phase_forward(int t, int nt, void *arg)
 {
@@ -548,9 +667,14 @@ static void phase_losses(int t, int nt, void *arg)
             mask_seen(j, logits, r0, r1);
         /* TFRS sums the cross-entropy over the batch: each row's gradient
          * is retrieval_weight x that of its own loss */
+        double taught = lo->teacher ? teacher_rows(j, w, logits, r0, r1) : 0.0;
         w->retrieval = (double)Bt * nn_softmax_xent_rows(logits, w->rowscale, b->label + r0,
                                                          b->count, lo->remove_hits,
                                                          lo->retrieval_weight * (double)Bt, Bt, U);
+        if (lo->teacher) {
+            w->retrieval += taught;
+            distill_rows(j, w, logits, r0, r1);
+        }
         nn_logits_backward(dq, w->dc, logits, w->rowscale, w->dqs, q, b->c, Bt, U, D);
         if (unit) /* from q / temperature to q */
             for (size_t k = 0; k < Bt * D; k++)
@@ -750,6 +874,10 @@ static void forward_backward(step_job *j, model_step_stats *st)
     } else {
         j->U = distinct_items(b, j->keys, j->rows, B);
     }
+    for (size_t u = 0; lo->teacher && u < j->U; u++) { /* a key the teacher lacks: 0's */
+        int32_t k = column_key(b, lo, j->keys, u);
+        b->colkey[u] = k > 0 && (size_t)k < lo->teacher->nkeys ? k : 0;
+    }
     b->dropping = 0;
     for (size_t i = 0; lo->id_dropout > 0 && lo->rng && i < m->query.nfeat; i++)
         if (strcmp(m->query.feat[i].name, "user_id") == 0 && m->query.feat[i].kind == MF_CAT) {
@@ -812,7 +940,7 @@ int model_seen_build(model_seen *s, const model *m, const model_input *qin, cons
                                    m->query.feat[f].kind == MF_CAT))
         f++;
     if (f == m->query.nfeat)
-        return mlr_fail(e, "the query tower reads no user_id (--mask-seen and --valid-exclude need it)");
+        return mlr_fail(e, "the query tower reads no user_id (--mask-seen, --valid-exclude and --distill need it)");
     s->feat = f;
     s->nusers = m->query.feat[f].vocab;
     s->off = xcalloc(s->nusers + 1, sizeof(size_t));

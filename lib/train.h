@@ -65,6 +65,27 @@ int model_seen_build(model_seen *s, const model *m, const model_input *qin, cons
                      size_t n, mlr_err *e);
 void model_seen_free(model_seen *s); /* accepts a zeroed one */
 
+/* A teacher of the retrieval loss (--distill; Hinton et al. 2015): each
+ * row's target becomes (1 - weight) its item + weight the softmax of its
+ * user's teacher logits over the step's other columns, each plus the
+ * column's shift (log count - log q), so that a sampled step samples the
+ * teacher as it samples the model. */
+typedef struct model_teacher {
+    size_t nusers, nkeys; /* user_id's vocabulary, item keys */
+    size_t feat;          /* user_id's feature in the query input */
+    float *logit;         /* (nusers, nkeys): -INFINITY where an item is no
+                             target (the user's own training items, key 0) */
+    double weight;        /* in (0, 1] */
+} model_teacher;
+
+/* EASE (lib/ease.h) of the users' training items as the teacher: a user's
+ * logits are the EASE scores of the items they did not rate, standardised
+ * over those items, divided by temperature. A user with no item, or
+ * scores all equal, teaches nothing (every logit -INFINITY). */
+int model_teacher_ease(model_teacher *t, const model_seen *seen, size_t nkeys, double lambda,
+                       double temperature, double weight, mlr_err *e);
+void model_teacher_free(model_teacher *t); /* accepts a zeroed one */
+
 typedef struct {
     double retrieval_weight, rating_weight;
     int remove_hits;        /* mask other copies of the positive */
@@ -79,6 +100,7 @@ typedef struct {
     double head_decay;      /* + head_decay / 2 x the squared rating head's weights
                                (its dense layers' and the wide terms', not biases) */
     const model_seen *seen; /* or NULL: every other candidate is a negative */
+    const struct model_teacher *teacher; /* or NULL: each row's target is its item */
 } model_loss_opts;
 
 /* Everything a training batch needs besides the model (train_internal.h). */

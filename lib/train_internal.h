@@ -22,6 +22,9 @@ typedef struct {
     float *pred;             /* (Bt) the rating head's output */
     float *logits;           /* (Bt, U) logits, then their gradient's rows: lcap */
     size_t lcap;
+    float *teach;            /* (Bt, U) its rows' teacher targets (--distill): tcap */
+    size_t tcap;
+    float *tweight;          /* (Bt) the teacher's weight in each row's target, or 0 */
     float *rowscale;         /* (Bt) the scales of those rows */
     float *dqs;              /* (Bt, D) the logits' backward's scratch */
     float *dc;               /* (U, D) its rows' contribution to dc */
@@ -48,6 +51,7 @@ struct model_batch {
     float *shift;            /* (U) each column's logit shift: log count - log q */
     int32_t *label, *count;  /* (B), (U) */
     size_t *cand_rows;       /* (U) a row of each distinct item */
+    int32_t *colkey;         /* (U) each column's item key (--distill) */
     int32_t *slot;           /* (V of item keys) distinct index of a key, -1 */
     size_t nkeys;
     size_t ccap;             /* candidates a step at most (the catalogue's with ALL) */

@@ -38,6 +38,7 @@ typedef struct {
     opt_config opt;
     int lr_set;
     double retrieval_weight, rating_weight, id_dropout, rating_decay;
+    double distill, distill_lambda, distill_temperature; /* --distill: EASE as teacher */
     int remove_hits, mask_seen, valid_exclude, logq, quiet, no_pin;
     model_negatives negatives;
     size_t nsample; /* --negatives mixed:N */
@@ -110,6 +111,13 @@ static const char USAGE[] =
     "                                the batch as TFRS (default 1)\n"
     "      --rating-weight X         weight of the mean squared rating error (default 100)\n"
     "      --remove-accidental-hits  mask other copies of the positive item in a batch\n"
+    "      --distill A               EASE of the training rows as a teacher: each row's target\n"
+    "                                is (1 - A) its item + A the softmax of its user's\n"
+    "                                standardised EASE scores over the other candidates that\n"
+    "                                user did not rate (needs user_id among the query\n"
+    "                                features; 0: none; default 0)\n"
+    "      --distill-lambda L        the teacher's EASE lambda (default 500)\n"
+    "      --distill-temperature T   the teacher's scores divided by T (default 1)\n"
     "      --mask-seen               leave the other items a row's user rated in the training\n"
     "                                rows out of its softmax: positives, not negatives\n"
     "      --negatives MODE          the softmax's candidates: batch (the batch's items, log-Q\n"
@@ -166,7 +174,7 @@ enum {
     OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_SEEN, OPT_VEXCL, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
     OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_NO_LOGQ, OPT_IDDROP, OPT_PATIENCE,
     OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT, OPT_NEG, OPT_HEAD, OPT_RDECAY, OPT_NO_PIN,
-    OPT_HALFLIFE, OPT_TEMP, OPT_POP
+    OPT_HALFLIFE, OPT_TEMP, OPT_POP, OPT_DISTILL, OPT_DLAMBDA, OPT_DTEMP
 };
 
 static const struct option LONGS[] = {
@@ -187,6 +195,9 @@ static const struct option LONGS[] = {
     {"retrieval-weight", required_argument, NULL, OPT_RETW},
     {"rating-weight", required_argument, NULL, OPT_RATW},
     {"remove-accidental-hits", no_argument, NULL, OPT_HITS},
+    {"distill", required_argument, NULL, OPT_DISTILL},
+    {"distill-lambda", required_argument, NULL, OPT_DLAMBDA},
+    {"distill-temperature", required_argument, NULL, OPT_DTEMP},
     {"mask-seen", no_argument, NULL, OPT_SEEN}, {"valid-exclude", no_argument, NULL, OPT_VEXCL}, {"logq", no_argument, NULL, OPT_LOGQ},
     {"no-logq", no_argument, NULL, OPT_NO_LOGQ}, {"negatives", required_argument, NULL, OPT_NEG},
     {"id-dropout", required_argument, NULL, OPT_IDDROP},
@@ -307,6 +318,21 @@ static void parse_one(options *o, int c, const char *arg)
         o->cfg.wide = arg[0] == 'w';
         break;
     case OPT_RDECAY: o->rating_decay = opt_nonneg("--rating-decay", arg); break;
+    case OPT_DISTILL:
+        o->distill = opt_nonneg("--distill", arg);
+        if (o->distill > 1)
+            mlr_usage_die("--distill: '%s' is not a weight (0..1)", arg);
+        break;
+    case OPT_DLAMBDA:
+        o->distill_lambda = opt_nonneg("--distill-lambda", arg);
+        if (o->distill_lambda == 0 || o->distill_lambda > 1e9)
+            mlr_usage_die("--distill-lambda: '%s' is not in (0, 1e9]", arg);
+        break;
+    case OPT_DTEMP:
+        o->distill_temperature = opt_nonneg("--distill-temperature", arg);
+        if (o->distill_temperature < 1e-3 || o->distill_temperature > 1e6)
+            mlr_usage_die("--distill-temperature: '%s' is not in [0.001, 1e6]", arg);
+        break;
     case OPT_HALFLIFE: o->cfg.history_halflife = opt_nonneg("--history-halflife", arg); break;
     case OPT_POP:
         o->cfg.popularity = opt_nonneg("--popularity", arg);
@@ -367,6 +393,8 @@ static void set_defaults(options *o)
     o->cfg.popularity = 0.04;
     o->rating_weight = 100.0;
     o->logq = 1;
+    o->distill_lambda = 500.0;
+    o->distill_temperature = 1.0;
     o->id_dropout = 0.05;
     o->batch = 256;
     o->epochs = 15;
@@ -404,6 +432,9 @@ static const char *default_of(const options *d, const char *name, char *buf, siz
     else if (!strcmp(name, "negatives")) snprintf(buf, cap, "batch");
     else if (!strcmp(name, "rating-head")) snprintf(buf, cap, "%s", d->cfg.wide ? "wide" : "mlp");
     else if (!strcmp(name, "rating-decay")) snprintf(buf, cap, "%g", d->rating_decay);
+    else if (!strcmp(name, "distill")) snprintf(buf, cap, "%g", d->distill);
+    else if (!strcmp(name, "distill-lambda")) snprintf(buf, cap, "%g", d->distill_lambda);
+    else if (!strcmp(name, "distill-temperature")) snprintf(buf, cap, "%g", d->distill_temperature);
     else if (!strcmp(name, "history-halflife")) snprintf(buf, cap, "%g", d->cfg.history_halflife);
     else if (!strcmp(name, "temperature")) snprintf(buf, cap, "%g", d->cfg.temperature);
     else if (!strcmp(name, "popularity")) snprintf(buf, cap, "%g", d->cfg.popularity);
@@ -907,6 +938,11 @@ static char *train_json(const options *o)
                                                     : "batch"));
     json_object_set_new(j, "negative_samples", json_integer((json_int_t)o->nsample));
     json_object_set_new(j, "rating_decay", real9(o->rating_decay));
+    json_object_set_new(j, "distill", real9(o->distill));
+    if (o->distill > 0) {
+        json_object_set_new(j, "distill_lambda", real9(o->distill_lambda));
+        json_object_set_new(j, "distill_temperature", real9(o->distill_temperature));
+    }
     return dump_json(j);
 }
 
@@ -1174,11 +1210,16 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
     model_set_popularity(m, d.keys.data, d.n);
     model_catalogue cat;
     model_seen seen;
+    model_teacher teacher;
     memset(&seen, 0, sizeof seen);
+    memset(&teacher, 0, sizeof teacher);
     if (load_negatives(&cat, m, o, &d, nkeys, e) < 0 ||
-        ((o->mask_seen || (has_valid && o->valid_exclude)) &&
+        ((o->mask_seen || o->distill > 0 || (has_valid && o->valid_exclude)) &&
          model_seen_build(&seen, m, &d.q, d.keys.data, d.n, e) < 0) ||
+        (o->distill > 0 && model_teacher_ease(&teacher, &seen, nkeys, o->distill_lambda,
+                                              o->distill_temperature, o->distill, e) < 0) ||
         (has_valid && o->valid_exclude && validation_exclusions(&v, &seen, o, nkeys, e) < 0)) {
+        model_teacher_free(&teacher);
         model_seen_free(&seen);
         model_catalogue_free(&cat);
         free_dataset(&d);
@@ -1194,7 +1235,8 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
     mlr_rng_seed(&neg_rng, o->seed ^ 0x9e6a9e6aULL);
     model_loss_opts lo = {o->retrieval_weight, o->rating_weight, o->remove_hits, lq,
                           o->id_dropout, &drop_rng, o->negatives, &cat, o->nsample, &neg_rng,
-                          o->rating_decay, o->mask_seen ? &seen : NULL};
+                          o->rating_decay, o->mask_seen ? &seen : NULL,
+                          o->distill > 0 ? &teacher : NULL};
     size_t cap = o->batch < d.n ? o->batch : (d.n ? d.n : 1);
     size_t ccap = o->negatives == MODEL_NEG_ALL ? cat.n
                   : o->negatives == MODEL_NEG_MIXED ? (cap + o->nsample < cat.n ? cap + o->nsample : cat.n)
@@ -1280,6 +1322,7 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
     opt_free(&opt);
     model_batch_free(b);
     model_catalogue_free(&cat);
+    model_teacher_free(&teacher);
     model_seen_free(&seen);
     free_dataset(&d);
     free_validation(&v);

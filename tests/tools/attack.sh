@@ -249,7 +249,8 @@ train:--epochs:X train:--negatives:mixed:X train:--threads:X split:--seed:X spli
 split:--cut:X split:--n:X synth:--seed:X synth:--n-users:X synth:--n-items:X synth:--n-ratings:X
 synth:--dim:X synth:--taste:X encode:--max-tokens:X vocab:--min-count:X vocab:--max-size:X
 vocab:--timestamp-buckets:X vocab:--age-buckets:X stats:--top:X slice:--range:X:4 slice:--range:1:X
-history:--max:X fuse:--k:X fuse:--weights:X,1 recommend:--fuse-ease:X recommend:--lambda:X"
+history:--max:X fuse:--k:X fuse:--weights:X,1 recommend:--fuse-ease:X recommend:--lambda:X
+train:--distill:X train:--distill-lambda:X train:--distill-temperature:X"
 DECIMAL="baseline:--lambda recommend:--age train:--retrieval-weight train:--rating-weight train:--lr
 train:--init-accumulator train:--l2 train:--id-dropout split:--test-fraction synth:--taste fuse:--weights
 recommend:--lambda"

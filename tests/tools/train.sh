@@ -287,6 +287,35 @@ done
 check "without --mask-seen: false in the metadata" grep -q 'mask_seen...false' "$T/unseen.safetensors"
 expect_fail "--mask-seen without user_id in the query tower" 1 "reads no user_id" \
     $TRAIN --query-features timestamp --mask-seen --output "$T/m.safetensors"
+# --distill A: EASE of the training rows as the retrieval loss's teacher
+# (its loss and gradient: tests/unit/test_model.c). It learns the planted
+# structure in-batch and over the whole catalogue, is another model than
+# the run without it and the same model again with the same seed; the
+# metadata records A, lambda and temperature; --distill 0 is the run
+# without it byte for byte.
+for neg in batch all; do
+    DIST="--distill 0.5 --distill-lambda 50 --distill-temperature 2"
+    $TRAIN $OPTS --negatives $neg $DIST --log "$T/dist.tsv" --output "$T/dist.safetensors" 2>"$T/err"
+    check "--distill, --negatives $neg: trains" test $? -eq 0 -a -s "$T/dist.safetensors"
+    t=$(col "$T/dist.tsv" top10)
+    check "--distill, --negatives $neg: top10 $t beats popularity $pop" \
+        awk -v m="$t" -v p="$pop" 'BEGIN { exit !(m > 1.5 * p && m > 0.08) }'
+    $TRAIN $OPTS --negatives $neg $DIST --output "$T/dist2.safetensors" 2>/dev/null
+    same "--distill, --negatives $neg: same seed, same model" "$T/dist.safetensors" "$T/dist2.safetensors"
+    $TRAIN $OPTS --negatives $neg --output "$T/plain.safetensors" 2>/dev/null
+    check "--distill, --negatives $neg: another model" \
+        sh -c "! cmp -s '$T/dist.safetensors' '$T/plain.safetensors'"
+done
+check "--distill: in the metadata" grep -q 'distill...0.5,..distill_lambda...50.0,..distill_temperature...2.0' \
+    "$T/dist.safetensors"
+$TRAIN $OPTS --negatives all --distill 0 --distill-temperature 3 --output "$T/dist0.safetensors" 2>/dev/null
+same "--distill 0: the model without a teacher" "$T/plain.safetensors" "$T/dist0.safetensors"
+expect_fail "--distill without user_id in the query tower" 1 "reads no user_id" \
+    $TRAIN --query-features timestamp --distill 0.3 --output "$T/m.safetensors"
+expect_fail "--distill 1.5" 2 "not a weight" $TRAIN --distill 1.5 --output "$T/m.safetensors"
+expect_fail "--distill-lambda 0" 2 "not in (0, 1e9]" $TRAIN --distill-lambda 0 --output "$T/m.safetensors"
+expect_fail "--distill-temperature 0" 2 "is not in" \
+    $TRAIN --distill-temperature 0 --output "$T/m.safetensors"
 expect_fail "--negatives mixed:0" 2 "mixed:N" $TRAIN --negatives mixed:0 --output "$T/m.safetensors"
 expect_fail "--negatives unknown" 2 "not batch, all or mixed:N" $TRAIN --negatives some --output "$T/m.safetensors"
 expect_fail "--negatives all without --catalogue" 2 "need --catalogue" \

@@ -172,6 +172,8 @@ static double bag_halflife;
  * users' items of the six rows, built by each case), or NULL. */
 static model_seen seen_rows;
 static const model_seen *mask_seen;
+/* --distill: the teacher of the cases, or NULL. */
+static const model_teacher *fd_teacher;
 /* The gradient checks' model's temperature (0: dot products). */
 static double fd_temperature;
 
@@ -256,6 +258,7 @@ static void fd_case_threads(int remove_hits, int logq, int with_rating, double r
     x.lo.head_decay = head_decay;
     inputs(&x.q, &x.c, with_rating);
     x.lo.seen = mask_seen;
+    x.lo.teacher = fd_teacher;
     x.b = model_batch_new(&m, &x.q, &x.c, 7, N, threads);
     x.b->first_layer = fl;
     model_step_stats st;
@@ -364,6 +367,7 @@ static void fd_case_neg(model_negatives neg, size_t nsample, int remove_hits, in
                                 nsample, NULL, 0.0, NULL}};
     x.lo.neg_rng = &x.neg;
     x.lo.seen = mask_seen;
+    x.lo.teacher = fd_teacher;
     mlr_rng_seed(&x.neg0, 5);
     inputs(&x.q, &x.c, 0);
     size_t ccap = neg == MODEL_NEG_ALL ? 6 : (N + nsample < 6 ? N + nsample : 6);
@@ -423,6 +427,70 @@ static void test_gradient_mask_seen(void)
     fd_case_neg(MODEL_NEG_MIXED, 5, 1, 1, 3, &U);
     mask_seen = NULL;
     model_seen_free(&seen_rows);
+}
+
+/* EASE of the six rows as the teacher (lambda 0.5, temperature 0.7).
+ * Items {2, 5} and {1, 3} are never rated by one user, so EASE gives
+ * users 1 (items 2, 5) and 2 (items 3, 1) equal scores on every other
+ * item: they teach nothing, nor does user 5, who rated nothing. User 3
+ * (item 2) is taught item 5 above the rest, standardised; users 1 and 2
+ * are then given logits by hand so that every row has targets. */
+static model_teacher teacher_rows;
+
+static void teacher_of_rows(double weight)
+{
+    seen_of_rows();
+    mlr_err e;
+    CHECKF(model_teacher_ease(&teacher_rows, &seen_rows, 7, 0.5, 0.7, weight, &e) == 0, "%s",
+           e.msg);
+    CHECK(teacher_rows.nusers == 6 && teacher_rows.nkeys == 7 && teacher_rows.feat == 0);
+    float *t = teacher_rows.logit;
+    for (int k = 0; k < 7; k++)
+        CHECK(t[1 * 7 + k] == -INFINITY && t[2 * 7 + k] == -INFINITY && t[5 * 7 + k] == -INFINITY);
+    const float *u3 = t + 3 * 7;
+    CHECK(u3[0] == -INFINITY && u3[2] == -INFINITY);
+    double sum = 0.0, sq = 0.0; /* the other five standardised / 0.7 */
+    for (int k = 1; k < 7; k++)
+        if (k != 2) {
+            sum += u3[k];
+            sq += (double)u3[k] * u3[k];
+        }
+    CHECKF(fabs(sum) < 1e-4 && fabs(sq / 5 - 1 / 0.49) < 1e-3, "sum %g, mean square %g", sum,
+           sq / 5);
+    CHECK(u3[5] > u3[1] && u3[1] == u3[3] && u3[3] == u3[4]);
+    const float by_hand[2][7] = {{-INFINITY, 0.9f, -INFINITY, -0.3f, 1.4f, -INFINITY, 0.2f},
+                                 {-INFINITY, -INFINITY, 0.5f, -INFINITY, -1.1f, 0.8f, 0.0f}};
+    memcpy(t + 1 * 7, by_hand[0], sizeof by_hand[0]);
+    memcpy(t + 2 * 7, by_hand[1], sizeof by_hand[1]);
+    fd_teacher = &teacher_rows;
+}
+
+static void teacher_done(void)
+{
+    fd_teacher = NULL;
+    model_teacher_free(&teacher_rows);
+    model_seen_free(&seen_rows);
+}
+
+/* The gradient with EASE as the teacher: in-batch with and without log-Q,
+ * accidental hits, 3 threads, the rating head; over the catalogue and
+ * mixed; with --mask-seen; the whole target the teacher's. */
+static void test_gradient_distill(void)
+{
+    size_t U;
+    teacher_of_rows(0.4);
+    fd_case(1, 1, 0, 1.0, 0.5);
+    fd_case(0, 0, 1, 2.0, 0.5);
+    fd_case_threads(1, 1, 1, 1.0, 1.0, 3, MODEL_FL_AUTO);
+    fd_case_neg(MODEL_NEG_ALL, 0, 0, 1, 1, &U);
+    fd_case_neg(MODEL_NEG_MIXED, 5, 1, 1, 3, &U);
+    mask_seen = &seen_rows;
+    fd_case(1, 1, 0, 1.0, 0.5);
+    fd_case_neg(MODEL_NEG_ALL, 0, 0, 1, 3, &U);
+    mask_seen = NULL;
+    teacher_rows.weight = 1.0;
+    fd_case(0, 1, 0, 1.0, 0.5);
+    teacher_done();
 }
 
 /* The gradient through unit outputs and cosines / temperature, into both
@@ -490,7 +558,7 @@ static void test_temperature_serves_as_trained(void)
     catalogue(&cat, row);
     model_input q, c;
     inputs(&q, &c, 0);
-    model_loss_opts lo = {1.0, 1.0, 0, NULL, 0.0, NULL, MODEL_NEG_ALL, &cat, 0, NULL, 0.0, NULL};
+    model_loss_opts lo = {1.0, 1.0, 0, NULL, 0.0, NULL, MODEL_NEG_ALL, &cat, 0, NULL, 0.0, NULL, NULL};
     model_batch *b = model_batch_new_cand(&m, &q, &cat.in, 7, N, 6, 1);
     size_t rows[N] = {0, 1, 2, 3, 4, 5};
     model_step_stats st;
@@ -551,7 +619,7 @@ static void test_mask_seen_loss(void)
     catalogue(&cat, row);
     model_input q, c;
     inputs(&q, &c, 0);
-    model_loss_opts lo = {1.0, 0.0, 0, NULL, 0.0, NULL, MODEL_NEG_ALL, &cat, 0, NULL, 0.0, NULL};
+    model_loss_opts lo = {1.0, 0.0, 0, NULL, 0.0, NULL, MODEL_NEG_ALL, &cat, 0, NULL, 0.0, NULL, NULL};
     model_batch *b = model_batch_new_cand(&m, &q, &cat.in, 7, N, 6, 1);
     size_t rows[N] = {0, 1, 2, 3, 4, 5};
     model_step_stats all, masked;
@@ -571,6 +639,62 @@ static void test_mask_seen_loss(void)
     model_free(&m);
     mlr_spec_free(&spec);
     model_seen_free(&seen_rows);
+}
+
+/* The step's loss with a teacher over the catalogue, against the mean
+ * over rows of (1 - a) -log p(item) + a sum_k t_k -log p(k), computed
+ * apart: t the softmax of the teacher's logits over the other items that
+ * are targets. A teacher of weight a moves it from the plain loss. */
+static void test_distill_loss(void)
+{
+    teacher_of_rows(0.3);
+    mlr_spec spec;
+    model m;
+    mlr_err e;
+    CHECKF(fd_model(&m, &spec, 0, &e) == 0, "%s", e.msg);
+    model_catalogue cat;
+    int32_t row[7];
+    catalogue(&cat, row);
+    model_input q, c;
+    inputs(&q, &c, 0);
+    model_loss_opts lo = {1.0, 0.0, 0, NULL, 0.0, NULL, MODEL_NEG_ALL, &cat, 0, NULL, 0.0, NULL, NULL};
+    model_batch *b = model_batch_new_cand(&m, &q, &cat.in, 7, N, 6, 1);
+    size_t rows[N] = {0, 1, 2, 3, 4, 5};
+    model_step_stats plain, taught;
+    model_forward_backward(&m, b, &lo, &q, &cat.in, item, rating, rows, N, &plain);
+    lo.teacher = &teacher_rows;
+    model_forward_backward(&m, b, &lo, &q, &cat.in, item, rating, rows, N, &taught);
+    float qe[N * 3], ce[6 * 3];
+    model_embed(&m.query, &q, qe);
+    model_embed(&m.cand, &cat.in, ce);
+    double want = 0.0;
+    for (size_t r = 0; r < N; r++) {
+        double z[6], t[6], lse = 0.0, tsum = 0.0, own = 0.0;
+        for (size_t k = 0; k < 6; k++) {
+            z[k] = 0.0;
+            for (size_t d = 0; d < 3; d++)
+                z[k] += (double)qe[r * 3 + d] * ce[k * 3 + d];
+            lse += exp(z[k]);
+            float tl = teacher_rows.logit[user[r] * 7 + cat_item[k]];
+            t[k] = cat_item[k] == item[r] || tl == -INFINITY ? 0.0 : exp(tl);
+            tsum += t[k];
+            if (cat_item[k] == item[r])
+                own = z[k];
+        }
+        lse = log(lse);
+        double soft = 0.0;
+        for (size_t k = 0; k < 6 && tsum > 0; k++)
+            soft += t[k] / tsum * (lse - z[k]);
+        want += tsum > 0 ? 0.7 * (lse - own) + 0.3 * soft : lse - own;
+    }
+    want /= N;
+    CHECKF(fabs(taught.retrieval - want) < 1e-4, "taught %g, apart %g", taught.retrieval, want);
+    CHECKF(fabs(taught.retrieval - plain.retrieval) > 1e-3, "taught %g, plain %g",
+           taught.retrieval, plain.retrieval);
+    model_batch_free(b);
+    model_free(&m);
+    mlr_spec_free(&spec);
+    teacher_done();
 }
 
 static int build(model *m, int nusers, int nitems, uint64_t seed, mlr_spec *spec)
@@ -593,7 +717,7 @@ static double train_steps_cap(model *m, int steps, int threads, size_t cap)
     opt_config oc = opt_defaults();
     optimizer o;
     opt_init(&o, &oc, m->P);
-    model_loss_opts lo = {1.0, 1.0, 1, NULL, 0.0, NULL, MODEL_NEG_BATCH, NULL, 0, NULL, 0.0, NULL};
+    model_loss_opts lo = {1.0, 1.0, 1, NULL, 0.0, NULL, MODEL_NEG_BATCH, NULL, 0, NULL, 0.0, NULL, NULL};
     size_t rows[N] = {0, 1, 2, 3, 4, 5};
     model_step_stats st;
     for (int s = 0; s < steps; s++)
@@ -1040,6 +1164,8 @@ int main(void)
     RUN(test_gradient_negatives_mixed);
     RUN(test_gradient_mask_seen);
     RUN(test_gradient_temperature);
+    RUN(test_gradient_distill);
+    RUN(test_distill_loss);
     RUN(test_temperature_serves_as_trained);
     RUN(test_mask_seen_loss);
     RUN(test_training_lowers_loss_and_repeats);
