@@ -151,7 +151,7 @@ $TRAIN $COS --output "$T/cos2.safetensors" 2>/dev/null
 same "temperature 0.2: same seed, same model" "$T/cos.safetensors" "$T/cos2.safetensors"
 $TRAIN $COS --temperature 0 --output "$T/dot.safetensors" 2>/dev/null
 check "--temperature 0: another model, without the key" sh -c \
-    "test -s '$T/dot.safetensors' && ! cmp -s '$T/cos.safetensors' '$T/dot.safetensors' && ! grep -q temperature '$T/dot.safetensors'"
+    "test -s '$T/dot.safetensors' && ! cmp -s '$T/cos.safetensors' '$T/dot.safetensors' && ! grep -q '[^_]temperature' '$T/dot.safetensors'"
 mlr-embed --model "$T/cos.safetensors" --catalogue "$D/enc/items" --output "$T/cos-items.npy" &&
     mlr-embed --model "$T/cos.safetensors" --rows "$D/enc/test" --output "$T/cos-q.npy" &&
     mlr-score --test "$D/test.tsv" --queries "$T/cos-q.npy" --items "$T/cos-items.npy" >"$T/cos-score.tsv"
@@ -288,11 +288,11 @@ check "without --mask-seen: false in the metadata" grep -q 'mask_seen...false' "
 expect_fail "--mask-seen without user_id in the query tower" 1 "reads no user_id" \
     $TRAIN --query-features timestamp --mask-seen --output "$T/m.safetensors"
 # --distill A: EASE of the training rows as the retrieval loss's teacher
-# (its loss and gradient: tests/unit/test_model.c). It learns the planted
-# structure in-batch and over the whole catalogue, is another model than
-# the run without it and the same model again with the same seed; the
-# metadata records A, lambda and temperature; --distill 0 is the run
-# without it byte for byte.
+# (its loss and gradient: tests/unit/test_model.c), 0.3 at temperature 2
+# by default. It learns the planted structure in-batch and over the whole
+# catalogue, is another model than the run without it (--distill 0) and
+# the same model again with the same seed; the metadata records A, lambda
+# and temperature; --distill 0 ignores the other two.
 for neg in batch all; do
     DIST="--distill 0.5 --distill-lambda 50 --distill-temperature 2"
     $TRAIN $OPTS --negatives $neg $DIST --log "$T/dist.tsv" --output "$T/dist.safetensors" 2>"$T/err"
@@ -302,16 +302,41 @@ for neg in batch all; do
         awk -v m="$t" -v p="$pop" 'BEGIN { exit !(m > 1.5 * p && m > 0.08) }'
     $TRAIN $OPTS --negatives $neg $DIST --output "$T/dist2.safetensors" 2>/dev/null
     same "--distill, --negatives $neg: same seed, same model" "$T/dist.safetensors" "$T/dist2.safetensors"
-    $TRAIN $OPTS --negatives $neg --output "$T/plain.safetensors" 2>/dev/null
-    check "--distill, --negatives $neg: another model" \
+    $TRAIN $OPTS --negatives $neg --distill 0 --output "$T/plain.safetensors" 2>/dev/null
+    check "--distill, --negatives $neg: another model than --distill 0" \
         sh -c "! cmp -s '$T/dist.safetensors' '$T/plain.safetensors'"
 done
 check "--distill: in the metadata" grep -q 'distill...0.5,..distill_lambda...50.0,..distill_temperature...2.0' \
     "$T/dist.safetensors"
 $TRAIN $OPTS --negatives all --distill 0 --distill-temperature 3 --output "$T/dist0.safetensors" 2>/dev/null
-same "--distill 0: the model without a teacher" "$T/plain.safetensors" "$T/dist0.safetensors"
+same "--distill 0: its lambda and temperature ignored" "$T/plain.safetensors" "$T/dist0.safetensors"
+check "--distill 0: 0 in the metadata, no teacher's settings" \
+    sh -c "grep -q 'distill...0.0,' '$T/dist0.safetensors' && ! grep -q distill_lambda '$T/dist0.safetensors'"
+$TRAIN $OPTS --output "$T/default.safetensors" 2>/dev/null
+$TRAIN $OPTS --distill 0.3 --distill-lambda 500 --distill-temperature 2 --output "$T/dist3.safetensors" 2>/dev/null
+same "the default: --distill 0.3 --distill-lambda 500 --distill-temperature 2" \
+    "$T/default.safetensors" "$T/dist3.safetensors"
+# By default a model the teacher cannot teach trains without it: a query
+# tower without user_id quietly, a catalogue over EASE's 20,000 items with
+# a warning; --distill given, each is an error.
+$TRAIN $OPTS --query-features timestamp --output "$T/nouser.safetensors" 2>"$T/err"
+check "the default without user_id: trains, quietly" test $? -eq 0 -a ! -s "$T/err"
+check "the default without user_id: --distill 0 in the metadata" grep -q 'distill...0.0,' "$T/nouser.safetensors"
 expect_fail "--distill without user_id in the query tower" 1 "reads no user_id" \
     $TRAIN --query-features timestamp --distill 0.3 --output "$T/m.safetensors"
+B=$T/big
+mkdir -p "$B"
+mlr-synth --n-users 50 --n-items 30000 --n-ratings 60000 --seed 1 >"$B/all.tsv" &&
+    mlr-vocab --output "$B/spec" "$B/all.tsv" && mlr-encode --spec "$B/spec" --output "$B/enc" "$B/all.tsv"
+check "22,444 items: over EASE's cap" awk -F'\t' '$1 == "item_id" { exit !($4 > 20000) }' "$B/spec/features.tsv"
+mlr-train --rows "$B/enc" --spec "$B/spec" --epochs 1 --output "$B/m.safetensors" 2>"$T/err"
+check "the default over EASE's cap: trains" test $? -eq 0 -a -s "$B/m.safetensors"
+check "the default over EASE's cap: warns" grep -q "trained without --distill's teacher" "$T/err"
+check "the default over EASE's cap: --distill 0 in the metadata" grep -q 'distill...0.0,' "$B/m.safetensors"
+mlr-train --rows "$B/enc" --spec "$B/spec" --epochs 1 --quiet --output "$B/m.safetensors" 2>"$T/err"
+check "the default over EASE's cap, --quiet: no warning" test ! -s "$T/err"
+expect_fail "--distill given over EASE's cap" 1 "over EASE's 20000 items" \
+    mlr-train --rows "$B/enc" --spec "$B/spec" --epochs 1 --distill 0.2 --output "$B/m.safetensors"
 expect_fail "--distill 1.5" 2 "not a weight" $TRAIN --distill 1.5 --output "$T/m.safetensors"
 expect_fail "--distill-lambda 0" 2 "not in (0, 1e9]" $TRAIN --distill-lambda 0 --output "$T/m.safetensors"
 expect_fail "--distill-temperature 0" 2 "is not in" \
