@@ -117,5 +117,21 @@ for every in 40 1; do
     row "mlr-train 40 epochs ML-100K, $what" "$secs" s 6.8 "s (PyTorch, NVIDIA H200)" \
         "$runs; $TH threads, ${cpu}s CPU, $((kb / 1024)) MB; at 40: top10 $(last "$D/log$every.tsv" top10) top100 $(last "$D/log$every.tsv" top100) rmse $(last "$D/log$every.tsv" rmse)"
 done
+# What the default teacher (--distill 0.3: EASE fitted, then read at
+# every row's columns) costs: the same 40 epochs with and without it,
+# alternated so that a busy spell falls on both.
+: >"$BENCH_TMP/with"
+: >"$BENCH_TMP/without"
+for r in $(seq "$REPS"); do
+    for d in 0.3 0; do
+        /usr/bin/time -f '%e' -o "$BENCH_TMP/time40" mlr-train --rows "$D/train" --valid "$D/test" \
+            --catalogue "$D/items" --spec "$D/spec" --epochs 40 --valid-every 40 --threads "$TH" \
+            --distill "$d" --output "$D/model.safetensors"
+        cat "$BENCH_TMP/time40" >>"$BENCH_TMP/$([ "$d" = 0 ] && echo without || echo with)"
+    done
+done
+row "mlr-train 40 epochs ML-100K, validation once, with the default teacher" \
+    "$(median <"$BENCH_TMP/with")" s "$(median <"$BENCH_TMP/without")" "s (--distill 0, same run)" \
+    "medians of $REPS runs each, alternated ($(range <"$BENCH_TMP/with") s with, $(range <"$BENCH_TMP/without") s without)"
 epochs_row "mlr-train on ML-100K (the 40 epochs, validation once)" "$BENCH_TMP/ml.figs"
 rm -rf "$D"

@@ -506,9 +506,10 @@ static int teacher_row(const step_job *j, size_t r, float *t)
     size_t user = (size_t)j->qin->ids[tc->feat][j->rows[r]];
     if (user >= tc->nusers)
         return 0;
-    const float *logit = tc->logit + user * tc->nkeys;
+    const float *logit = tc->logit + user * tc->nkeys, *shift = b->shift;
+    const int32_t *colkey = b->colkey;
     for (size_t u = 0; u < U; u++)
-        t[u] = logit[b->colkey[u]] + b->shift[u];
+        t[u] = logit[colkey[u]] + shift[u];
     t[y] = -INFINITY;
     float mx = -INFINITY;
     for (size_t u = 0; u < U; u++)
@@ -528,21 +529,6 @@ static int teacher_row(const step_job *j, size_t r, float *t)
     return 1;
 }
 
-/* Row r's user's teacher logits on their way to the cache: a row reads
- * them at the step's columns, scattered over the row, and the teacher of
- * every user is larger than the cache (6 MB for ML-100K); a miss each
- * made --distill's rows cost more than the rest of the step. */
-static void teacher_prefetch(const step_job *j, size_t r)
-{
-    const model_teacher *tc = j->lo->teacher;
-    size_t user = (size_t)j->qin->ids[tc->feat][j->rows[r]];
-    if (user >= tc->nusers)
-        return;
-    const char *p = (const char *)(tc->logit + user * tc->nkeys);
-    for (size_t at = 0; at < tc->nkeys * sizeof(float); at += 64)
-        __builtin_prefetch(p + at);
-}
-
 /* --distill, before the softmax: each row's targets (w->teach) and weight
  * (w->tweight: the teacher's, or 0 for a row with no target). Returns
  * what they add to the rows' summed loss: a (z_y - sum_u t_u z_u), z the
@@ -559,10 +545,7 @@ static double teacher_rows(const step_job *j, model_worker *w, const float *logi
         w->teach = xmalloc(w->tcap * sizeof(float));
     }
     double a = j->lo->teacher->weight, added = 0.0;
-    teacher_prefetch(j, r0);
     for (size_t r = r0; r < r1; r++) {
-        if (r + 1 < r1)
-            teacher_prefetch(j, r + 1);
         float *t = w->teach + (r - r0) * U;
         const float *z = logits + (r - r0) * U;
         w->tweight[r - r0] = 0.0f;
