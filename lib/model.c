@@ -353,6 +353,14 @@ void model_free(model *m)
     memset(m, 0, sizeof *m);
 }
 
+int model_user_feature(const model *m)
+{
+    for (size_t i = 0; i < m->query.nfeat; i++)
+        if (strcmp(m->query.feat[i].name, "user_id") == 0 && m->query.feat[i].kind == MF_CAT)
+            return (int)i;
+    return -1;
+}
+
 size_t model_out_width(const model *m)
 {
     return m->query.mlp.width[m->query.mlp.n];

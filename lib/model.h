@@ -147,6 +147,9 @@ void model_layout(model *m);
 void model_alloc(model *m);
 /* D, the width of a tower's output. */
 size_t model_out_width(const model *m);
+/* The query tower's user_id feature (categorical), or -1 when it reads none
+ * (--id-dropout, --mask-seen, --distill). */
+int model_user_feature(const model *m);
 
 /* ---- data: the encoded tensors one tower reads (docs/features.md) ---- */
 typedef struct {

@@ -844,7 +844,8 @@ float nn_log_count(const int32_t *count, size_t u)
 
 float nn_exp_row(float *p, size_t n)
 {
-    return exp_shift_sum(p, row_max(p, n), n);
+    float mx = row_max(p, n);
+    return mx == -INFINITY ? 0.0f : exp_shift_sum(p, mx, n);
 }
 
 void nn_softmax_shift(float *shift, const float *colbias, const int32_t *count, size_t U)

@@ -166,7 +166,7 @@ float nn_exp_neg(float x);
 void nn_softmax_xent_backward(float *dlogits, const float *probs, const int32_t *label,
                               double scale, size_t B, size_t U);
 /* p (n) becomes exp(p - max p) in place (nn_exp_neg's, vectorised);
- * returns its sum. */
+ * returns its sum, or 0 with p untouched when every value is -INFINITY. */
 float nn_exp_row(float *p, size_t n);
 /* log count[u] as the softmax's shift holds it (0 for NULL or 1). */
 float nn_log_count(const int32_t *count, size_t u);

@@ -511,12 +511,8 @@ static int teacher_row(const step_job *j, size_t r, float *t)
     for (size_t u = 0; u < U; u++)
         t[u] = logit[colkey[u]] + shift[u];
     t[y] = -INFINITY;
-    float mx = -INFINITY;
-    for (size_t u = 0; u < U; u++)
-        mx = t[u] > mx ? t[u] : mx;
-    if (mx == -INFINITY)
+    if (nn_exp_row(t, U) == 0.0f)
         return 0;
-    nn_exp_row(t, U);
     /* nn_exp_row takes -INFINITY to its floor (about 1e-38): exact zeros */
     double sum = 0.0;
     for (size_t u = 0; u < U; u++) {
@@ -862,13 +858,13 @@ static void forward_backward(step_job *j, model_step_stats *st)
         b->colkey[u] = k > 0 && (size_t)k < lo->teacher->nkeys ? k : 0;
     }
     b->dropping = 0;
-    for (size_t i = 0; lo->id_dropout > 0 && lo->rng && i < m->query.nfeat; i++)
-        if (strcmp(m->query.feat[i].name, "user_id") == 0 && m->query.feat[i].kind == MF_CAT) {
-            b->dropping = 1;
-            b->drop_feat = i;
-            for (size_t r = 0; r < B; r++)
-                b->drop[r] = mlr_rng_uniform(lo->rng) < lo->id_dropout;
-        }
+    int uf = lo->id_dropout > 0 && lo->rng ? model_user_feature(m) : -1;
+    if (uf >= 0) {
+        b->dropping = 1;
+        b->drop_feat = (size_t)uf;
+        for (size_t r = 0; r < B; r++)
+            b->drop[r] = mlr_rng_uniform(lo->rng) < lo->id_dropout;
+    }
     mlr_pool_pieces(b->pool, (size_t)b->pieces, phase_forward, j);
     mlr_pool_pieces(b->pool, (size_t)b->pieces, phase_losses, j);
     forget_columns(b, lo, j->keys, j->U);
@@ -918,13 +914,10 @@ int model_seen_build(model_seen *s, const model *m, const model_input *qin, cons
                      size_t n, mlr_err *e)
 {
     memset(s, 0, sizeof *s);
-    size_t f = 0;
-    while (f < m->query.nfeat && !(strcmp(m->query.feat[f].name, "user_id") == 0 &&
-                                   m->query.feat[f].kind == MF_CAT))
-        f++;
-    if (f == m->query.nfeat)
+    int f = model_user_feature(m);
+    if (f < 0)
         return mlr_fail(e, "the query tower reads no user_id (--mask-seen, --valid-exclude and --distill need it)");
-    s->feat = f;
+    s->feat = (size_t)f;
     s->nusers = m->query.feat[f].vocab;
     s->off = xcalloc(s->nusers + 1, sizeof(size_t));
     s->items = xmalloc((n ? n : 1) * sizeof(int32_t));

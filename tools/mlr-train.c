@@ -1356,20 +1356,16 @@ static int has_history(const model *m)
 static int distill_fits(options *o, const model *m, const mlr_spec *spec, mlr_err *e)
 {
     const mlr_feature *item = mlr_spec_find(spec, "item_id");
-    size_t users = 0, items = item ? item->size : 0;
-    int has_user = 0;
-    for (size_t i = 0; i < m->query.nfeat; i++)
-        if (strcmp(m->query.feat[i].name, "user_id") == 0 && m->query.feat[i].kind == MF_CAT) {
-            has_user = 1;
-            users = m->query.feat[i].vocab;
-        }
+    size_t items = item ? item->size : 0;
+    int uf = model_user_feature(m);
     if (o->distill <= 0 || !items)
         return 0;
-    if (!has_user) { /* given --distill: model_seen_build says what is missing */
+    if (uf < 0) { /* given --distill: model_seen_build says what is missing */
         if (!o->distill_set)
             o->distill = 0.0;
         return 0;
     }
+    size_t users = m->query.feat[uf].vocab;
     if (items <= MLR_EASE_MAX_ITEMS && users <= TEACHER_MAX_LOGITS / items)
         return 0;
     if (o->distill_set)

@@ -539,6 +539,53 @@ static double catalogue_xent(const float *qe, const float *ce, size_t D, double 
     return want / N;
 }
 
+/* One step of the gradient checks' model over the catalogue of items
+ * 1..6 on the six rows (rating weight 0 unless a test sets lo), and the
+ * embeddings of the rows and of the catalogue (catalogue_step_embed). */
+typedef struct {
+    mlr_spec spec;
+    model m;
+    model_catalogue cat;
+    int32_t row[7];
+    model_input q, c;
+    model_loss_opts lo;
+    model_batch *b;
+    size_t rows[N];
+    float qe[N * 3], ce[6 * 3];
+} catalogue_step;
+
+static void catalogue_step_open(catalogue_step *k)
+{
+    mlr_err e;
+    CHECKF(fd_model(&k->m, &k->spec, 0, &e) == 0, "%s", e.msg);
+    catalogue(&k->cat, k->row);
+    inputs(&k->q, &k->c, 0);
+    model_loss_opts lo = {1.0, 0.0, 0, NULL, 0.0, NULL, MODEL_NEG_ALL, &k->cat, 0, NULL, 0.0, NULL, NULL};
+    k->lo = lo;
+    k->b = model_batch_new_cand(&k->m, &k->q, &k->cat.in, 7, N, 6, 1);
+    for (size_t r = 0; r < N; r++)
+        k->rows[r] = r;
+}
+
+static void catalogue_step_run(catalogue_step *k, model_step_stats *st)
+{
+    model_forward_backward(&k->m, k->b, &k->lo, &k->q, &k->cat.in, item, rating, k->rows, N, st);
+}
+
+static void catalogue_step_embed(catalogue_step *k)
+{
+    CHECK(model_out_width(&k->m) == 3);
+    model_embed(&k->m.query, &k->q, k->qe);
+    model_embed(&k->m.cand, &k->cat.in, k->ce);
+}
+
+static void catalogue_step_close(catalogue_step *k)
+{
+    model_batch_free(k->b);
+    model_free(&k->m);
+    mlr_spec_free(&k->spec);
+}
+
 /* A model with a temperature serves what it trains: model_embed's rows
  * have length 1, the step's cross-entropy over the catalogue is the
  * softmax of their inner products / temperature, and its squared rating
@@ -610,34 +657,18 @@ static void test_temperature_serves_as_trained(void)
 static void test_mask_seen_loss(void)
 {
     seen_of_rows();
-    mlr_spec spec;
-    model m;
-    mlr_err e;
-    CHECKF(fd_model(&m, &spec, 0, &e) == 0, "%s", e.msg);
-    model_catalogue cat;
-    int32_t row[7];
-    catalogue(&cat, row);
-    model_input q, c;
-    inputs(&q, &c, 0);
-    model_loss_opts lo = {1.0, 0.0, 0, NULL, 0.0, NULL, MODEL_NEG_ALL, &cat, 0, NULL, 0.0, NULL, NULL};
-    model_batch *b = model_batch_new_cand(&m, &q, &cat.in, 7, N, 6, 1);
-    size_t rows[N] = {0, 1, 2, 3, 4, 5};
+    catalogue_step k;
+    catalogue_step_open(&k);
     model_step_stats all, masked;
-    model_forward_backward(&m, b, &lo, &q, &cat.in, item, rating, rows, N, &all);
-    lo.seen = &seen_rows;
-    model_forward_backward(&m, b, &lo, &q, &cat.in, item, rating, rows, N, &masked);
-    size_t D = model_out_width(&m);
-    float qe[N * 3], ce[6 * 3];
-    CHECK(D == 3);
-    model_embed(&m.query, &q, qe);
-    model_embed(&m.cand, &cat.in, ce);
-    double want = catalogue_xent(qe, ce, D, 1.0, 1);
+    catalogue_step_run(&k, &all);
+    k.lo.seen = &seen_rows;
+    catalogue_step_run(&k, &masked);
+    catalogue_step_embed(&k);
+    double want = catalogue_xent(k.qe, k.ce, 3, 1.0, 1);
     CHECKF(fabs(masked.retrieval - want) < 1e-4, "masked %g, apart %g", masked.retrieval, want);
     CHECKF(masked.retrieval < all.retrieval - 1e-3, "masked %g, all %g", masked.retrieval,
            all.retrieval);
-    model_batch_free(b);
-    model_free(&m);
-    mlr_spec_free(&spec);
+    catalogue_step_close(&k);
     model_seen_free(&seen_rows);
 }
 
@@ -648,25 +679,14 @@ static void test_mask_seen_loss(void)
 static void test_distill_loss(void)
 {
     teacher_of_rows(0.3);
-    mlr_spec spec;
-    model m;
-    mlr_err e;
-    CHECKF(fd_model(&m, &spec, 0, &e) == 0, "%s", e.msg);
-    model_catalogue cat;
-    int32_t row[7];
-    catalogue(&cat, row);
-    model_input q, c;
-    inputs(&q, &c, 0);
-    model_loss_opts lo = {1.0, 0.0, 0, NULL, 0.0, NULL, MODEL_NEG_ALL, &cat, 0, NULL, 0.0, NULL, NULL};
-    model_batch *b = model_batch_new_cand(&m, &q, &cat.in, 7, N, 6, 1);
-    size_t rows[N] = {0, 1, 2, 3, 4, 5};
+    catalogue_step k;
+    catalogue_step_open(&k);
     model_step_stats plain, taught;
-    model_forward_backward(&m, b, &lo, &q, &cat.in, item, rating, rows, N, &plain);
-    lo.teacher = &teacher_rows;
-    model_forward_backward(&m, b, &lo, &q, &cat.in, item, rating, rows, N, &taught);
-    float qe[N * 3], ce[6 * 3];
-    model_embed(&m.query, &q, qe);
-    model_embed(&m.cand, &cat.in, ce);
+    catalogue_step_run(&k, &plain);
+    k.lo.teacher = &teacher_rows;
+    catalogue_step_run(&k, &taught);
+    catalogue_step_embed(&k);
+    const float *qe = k.qe, *ce = k.ce;
     double want = 0.0;
     for (size_t r = 0; r < N; r++) {
         double z[6], t[6], lse = 0.0, tsum = 0.0, own = 0.0;
@@ -691,9 +711,7 @@ static void test_distill_loss(void)
     CHECKF(fabs(taught.retrieval - want) < 1e-4, "taught %g, apart %g", taught.retrieval, want);
     CHECKF(fabs(taught.retrieval - plain.retrieval) > 1e-3, "taught %g, plain %g",
            taught.retrieval, plain.retrieval);
-    model_batch_free(b);
-    model_free(&m);
-    mlr_spec_free(&spec);
+    catalogue_step_close(&k);
     teacher_done();
 }
 
