@@ -306,6 +306,11 @@ for neg in batch all; do
     check "--distill, --negatives $neg: another model than --distill 0" \
         sh -c "! cmp -s '$T/dist.safetensors' '$T/plain.safetensors'"
 done
+# the teacher moves the weights, not only the metadata
+mlr-embed --model "$T/dist.safetensors" --catalogue "$D/enc/items" --output "$T/dist-items.npy" &&
+    mlr-embed --model "$T/plain.safetensors" --catalogue "$D/enc/items" --output "$T/plain-items.npy"
+check "--distill: other item embeddings than --distill 0" \
+    sh -c "test -s '$T/dist-items.npy' && ! cmp -s '$T/dist-items.npy' '$T/plain-items.npy'"
 check "--distill: in the metadata" grep -q 'distill...0.5,..distill_lambda...50.0,..distill_temperature...2.0' \
     "$T/dist.safetensors"
 $TRAIN $OPTS --negatives all --distill 0 --distill-temperature 3 --output "$T/dist0.safetensors" 2>/dev/null
