@@ -461,6 +461,54 @@ void nn_axpy(float *y, float s, const float *x, size_t n)
         y[k] += s * x[k];
 }
 
+/* x . y in eight lanes (lane k sums the products at u = k mod 8, mul then
+ * add), folded as exp_shift_sum folds its sums, then the tail in order:
+ * the same bits with AVX2, SSE or neither. */
+#if MLR_AVX2
+__attribute__((target("avx2"))) static size_t dot_avx2(const float *x, const float *y, size_t n,
+                                                       float lane[8])
+{
+    size_t u = 0;
+    __m256 acc = _mm256_setzero_ps();
+    for (; u + 8 <= n; u += 8)
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(x + u), _mm256_loadu_ps(y + u)));
+    _mm256_storeu_ps(lane, acc);
+    return u;
+}
+#endif
+
+float nn_dot(const float *x, const float *y, size_t n)
+{
+    size_t u = 0;
+    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+#if MLR_AVX2
+    if (mlr_simd_avx2())
+        u = dot_avx2(x, y, n, lane);
+    else
+#endif
+    {
+#if defined(__SSE2__)
+        __m128 lo = _mm_setzero_ps(), hi = _mm_setzero_ps();
+        for (; u + 8 <= n; u += 8) {
+            lo = _mm_add_ps(lo, _mm_mul_ps(_mm_loadu_ps(x + u), _mm_loadu_ps(y + u)));
+            hi = _mm_add_ps(hi, _mm_mul_ps(_mm_loadu_ps(x + u + 4), _mm_loadu_ps(y + u + 4)));
+        }
+        _mm_storeu_ps(lane, lo);
+        _mm_storeu_ps(lane + 4, hi);
+#else
+        for (; u + 8 <= n; u += 8)
+            for (int k = 0; k < 8; k++)
+                lane[k] += x[u + k] * y[u + k];
+#endif
+    }
+    for (int k = 0; k < 4; k++)
+        lane[k] += lane[k + 4];
+    float sum = (lane[0] + lane[1]) + (lane[2] + lane[3]);
+    for (; u < n; u++)
+        sum += x[u] * y[u];
+    return sum;
+}
+
 /* The row kernels: a term at a time in order, mul then add, as nn_axpy,
  * so they give its bits; 32 columns of y (or x) stay in registers over
  * all the terms, which is the point: a tower's first layer adds a dozen
@@ -759,12 +807,14 @@ static __m128 exp4(__m128 x, __m128 m)
  * bits depend on the instruction set, as OpenBLAS's kernels already make
  * a model's. */
 __attribute__((target("avx2,fma"))) static size_t exp_lanes_fma(float *p, float mx, size_t n,
-                                                                 float lane[4])
+                                                                 float lane[4], int exact)
 {
     size_t u = 0;
     __m256 acc = _mm256_setzero_ps(), m = _mm256_set1_ps(mx), one = _mm256_set1_ps(1.0f);
+    __m256 ninf = _mm256_set1_ps(-INFINITY);
     for (; u + 8 <= n; u += 8) {
-        __m256 x = _mm256_max_ps(_mm256_sub_ps(_mm256_loadu_ps(p + u), m), _mm256_set1_ps(EXP_LO));
+        __m256 raw = _mm256_loadu_ps(p + u);
+        __m256 x = _mm256_max_ps(_mm256_sub_ps(raw, m), _mm256_set1_ps(EXP_LO));
         __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(EXP_LOG2E), _mm256_set1_ps(0.5f));
         __m256 nf = _mm256_floor_ps(fx);
         x = _mm256_fnmadd_ps(nf, _mm256_set1_ps(EXP_C1), x);
@@ -778,6 +828,8 @@ __attribute__((target("avx2,fma"))) static size_t exp_lanes_fma(float *p, float 
         y = _mm256_add_ps(_mm256_fmadd_ps(y, z, x), one);
         __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nf), _mm256_set1_epi32(127)), 23);
         y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+        if (exact)
+            y = _mm256_and_ps(y, _mm256_cmp_ps(raw, ninf, _CMP_NEQ_OQ));
         _mm256_storeu_ps(p + u, y);
         acc = _mm256_add_ps(acc, y);
     }
@@ -786,20 +838,27 @@ __attribute__((target("avx2,fma"))) static size_t exp_lanes_fma(float *p, float 
 }
 #endif
 
-static float exp_shift_sum(float *p, float mx, size_t n)
+/* exact: an input of -INFINITY gives exactly 0, not the floor */
+static float exp_shift_sum(float *p, float mx, size_t n, int exact)
 {
     size_t u = 0;
     float sum = 0.0f, lane[4] = {0, 0, 0, 0};
 #if MLR_AVX2
     if (mlr_simd_fma())
-        u = exp_lanes_fma(p, mx, n, lane);
+        u = exp_lanes_fma(p, mx, n, lane, exact);
     else
 #endif
     {
 #if defined(__SSE2__)
         __m128 lo = _mm_setzero_ps(), hi = _mm_setzero_ps(), m = _mm_set1_ps(mx);
+        __m128 ninf = _mm_set1_ps(-INFINITY);
         for (; u + 8 <= n; u += 8) {
-            __m128 a = exp4(_mm_loadu_ps(p + u), m), b = exp4(_mm_loadu_ps(p + u + 4), m);
+            __m128 ra = _mm_loadu_ps(p + u), rb = _mm_loadu_ps(p + u + 4);
+            __m128 a = exp4(ra, m), b = exp4(rb, m);
+            if (exact) {
+                a = _mm_and_ps(a, _mm_cmpneq_ps(ra, ninf));
+                b = _mm_and_ps(b, _mm_cmpneq_ps(rb, ninf));
+            }
             _mm_storeu_ps(p + u, a);
             _mm_storeu_ps(p + u + 4, b);
             lo = _mm_add_ps(lo, a);
@@ -810,7 +869,7 @@ static float exp_shift_sum(float *p, float mx, size_t n)
     }
     sum = (lane[0] + lane[1]) + (lane[2] + lane[3]);
     for (; u < n; u++) {
-        p[u] = exp_neg(p[u] - mx);
+        p[u] = exact && p[u] == -INFINITY ? 0.0f : exp_neg(p[u] - mx);
         sum += p[u];
     }
     return sum;
@@ -845,7 +904,7 @@ float nn_log_count(const int32_t *count, size_t u)
 float nn_exp_row(float *p, size_t n)
 {
     float mx = row_max(p, n);
-    return mx == -INFINITY ? 0.0f : exp_shift_sum(p, mx, n);
+    return mx == -INFINITY ? 0.0f : exp_shift_sum(p, mx, n, 1);
 }
 
 void nn_softmax_shift(float *shift, const float *colbias, const int32_t *count, size_t U)
@@ -863,7 +922,7 @@ static float exp_row(float *p, size_t n, size_t y, float logc, int remove_hits, 
     if (remove_hits)
         p[y] = zy;
     float mx = row_max(p, n);
-    float sum = exp_shift_sum(p, mx, n);
+    float sum = exp_shift_sum(p, mx, n, 0);
     *loss = -((double)zy - mx) + log((double)sum);
     return sum;
 }

@@ -110,6 +110,9 @@ void nn_matmul_nt_naive(float *out, const float *a, const float *b, size_t n, si
 /* y[0..n) += s x[0..n), SSE four at a time (the same bits as one at a time:
  * no fused multiply-add either way) */
 void nn_axpy(float *y, float s, const float *x, size_t n);
+/* x . y (n) summed in a fixed order of eight lanes: the same bits with
+ * AVX2, SSE or neither. */
+float nn_dot(const float *x, const float *y, size_t n);
 
 /* y (n) = the sum over t < nt of scale[t] src[t] (n), added in t order
  * onto zeros: the bits of nn_axpy applied a term at a time. */
@@ -165,8 +168,9 @@ float nn_exp_neg(float x);
  * scale x the mean loss. */
 void nn_softmax_xent_backward(float *dlogits, const float *probs, const int32_t *label,
                               double scale, size_t B, size_t U);
-/* p (n) becomes exp(p - max p) in place (nn_exp_neg's, vectorised);
- * returns its sum, or 0 with p untouched when every value is -INFINITY. */
+/* p (n) becomes exp(p - max p) in place (nn_exp_neg's, vectorised), a
+ * value of -INFINITY exactly 0; returns its sum, or 0 with p untouched
+ * when every value is -INFINITY. */
 float nn_exp_row(float *p, size_t n);
 /* log count[u] as the softmax's shift holds it (0 for NULL or 1). */
 float nn_log_count(const int32_t *count, size_t u);

@@ -132,7 +132,7 @@ model_batch *model_batch_new_cand(const model *m, const model_input *qin, const 
         w->pred = xmalloc((pcap ? pcap : 1) * sizeof(float));
         w->dc = xmalloc(ccap * D * sizeof(float));
         w->rowscale = xmalloc((pcap ? pcap : 1) * sizeof(float));
-        w->tweight = xmalloc((pcap ? pcap : 1) * sizeof(float));
+        w->tscale = xmalloc((pcap ? pcap : 1) * sizeof(float));
         w->dqs = xmalloc(pcap * D * sizeof(float));
         size_t most = thread_rowsets(w, m, qin, cin, pcap, pccap);
         w->sel = xmalloc((most ? most : 1) * sizeof *w->sel);
@@ -191,7 +191,7 @@ void model_batch_free(model_batch *b)
         free(w->dc);
         free(w->logits);
         free(w->teach);
-        free(w->tweight);
+        free(w->tscale);
         free(w->rowscale);
         free(w->dqs);
         free(w->sel);
@@ -493,44 +493,35 @@ static void mask_seen(const step_job *j, float *logits, size_t r0, size_t r1)
     }
 }
 
-/* Row r's teacher targets t (U): the softmax of its user's teacher
- * logits plus each column's shift over the targets (not its own column,
- * not the user's items: their logits are -INFINITY, as key 0's, where
- * colkey sends a key the teacher lacks), every other column 0. Returns 0
- * when the row has no target. No branch in the loop on what it loads. */
-static int teacher_row(const step_job *j, size_t r, float *t)
+/* Row r's teacher targets, unnormalised, in t (U): exp of its user's
+ * teacher logits plus each column's shift, less their max, over the
+ * targets (not its own column, not the user's items: their logits are
+ * -INFINITY, as key 0's, where colkey sends a key the teacher lacks),
+ * every other column 0. Returns their sum, 0 when the row has no target.
+ * No branch in the loop on what it loads. */
+static float teacher_row(const step_job *j, size_t r, float *t)
 {
     const model_teacher *tc = j->lo->teacher;
     const model_batch *b = j->b;
-    size_t U = j->U, y = (size_t)b->label[r];
+    size_t U = j->U;
     size_t user = (size_t)j->qin->ids[tc->feat][j->rows[r]];
     if (user >= tc->nusers)
-        return 0;
+        return 0.0f;
     const float *logit = tc->logit + user * tc->nkeys, *shift = b->shift;
     const int32_t *colkey = b->colkey;
     for (size_t u = 0; u < U; u++)
         t[u] = logit[colkey[u]] + shift[u];
-    t[y] = -INFINITY;
-    if (nn_exp_row(t, U) == 0.0f)
-        return 0;
-    /* nn_exp_row takes -INFINITY to its floor (about 1e-38): exact zeros */
-    double sum = 0.0;
-    for (size_t u = 0; u < U; u++) {
-        t[u] = t[u] < 1e-37f ? 0.0f : t[u];
-        sum += t[u];
-    }
-    float inv = (float)(1.0 / sum);
-    for (size_t u = 0; u < U; u++)
-        t[u] *= inv;
-    return 1;
+    t[b->label[r]] = -INFINITY;
+    return nn_exp_row(t, U);
 }
 
-/* --distill, before the softmax: each row's targets (w->teach) and weight
- * (w->tweight: the teacher's, or 0 for a row with no target). Returns
- * what they add to the rows' summed loss: a (z_y - sum_u t_u z_u), z the
- * row's logits and z_y its item's as the loss counts it (one copy), for
- * the cross-entropies with the targets and with the item share the row's
- * log-sum-exp. */
+/* --distill, before the softmax: each row's unnormalised targets
+ * (w->teach) and their scale (w->tscale: 1 / their sum, or 0 for a row
+ * with no target). Returns what they add to the rows' summed loss:
+ * a (z_y - sum_u t_u z_u), a the teacher's weight, t the normalised
+ * targets, z the row's logits and z_y its item's as the loss counts it
+ * (one copy), for the cross-entropies with the targets and with the item
+ * share the row's log-sum-exp. */
 static double teacher_rows(const step_job *j, model_worker *w, const float *logits, size_t r0,
                            size_t r1)
 {
@@ -544,14 +535,12 @@ static double teacher_rows(const step_job *j, model_worker *w, const float *logi
     for (size_t r = r0; r < r1; r++) {
         float *t = w->teach + (r - r0) * U;
         const float *z = logits + (r - r0) * U;
-        w->tweight[r - r0] = 0.0f;
-        if (!teacher_row(j, r, t))
+        float sum = teacher_row(j, r, t);
+        w->tscale[r - r0] = sum > 0.0f ? 1.0f / sum : 0.0f;
+        if (sum == 0.0f)
             continue;
         size_t y = (size_t)j->b->label[r];
-        double dot = 0.0;
-        for (size_t u = 0; u < U; u++)
-            dot += (double)t[u] * z[u];
-        w->tweight[r - r0] = (float)a;
+        double dot = (double)nn_dot(t, z, U) / (double)sum;
         added += a * ((double)z[y] - nn_log_count(j->b->count, y) - dot);
     }
     return added;
@@ -564,16 +553,14 @@ static double teacher_rows(const step_job *j, model_worker *w, const float *logi
 static void distill_rows(const step_job *j, model_worker *w, float *logits, size_t r0, size_t r1)
 {
     size_t U = j->U;
+    double a = j->lo->teacher->weight;
     for (size_t r = r0; r < r1; r++) {
-        double a = w->tweight[r - r0];
-        if (a == 0.0)
+        if (w->tscale[r - r0] == 0.0f)
             continue;
         float *p = logits + (r - r0) * U;
-        const float *t = w->teach + (r - r0) * U;
         float aS = (float)(a * j->lo->retrieval_weight / (double)w->rowscale[r - r0]);
         p[j->b->label[r]] += aS;
-        for (size_t u = 0; u < U; u++)
-            p[u] -= aS * t[u];
+        nn_axpy(p, -aS * w->tscale[r - r0], w->teach + (r - r0) * U, U);
     }
 }
 

@@ -24,7 +24,7 @@ typedef struct {
     size_t lcap;
     float *teach;            /* (Bt, U) its rows' teacher targets (--distill): tcap */
     size_t tcap;
-    float *tweight;          /* (Bt) the teacher's weight in each row's target, or 0 */
+    float *tscale;           /* (Bt) 1 / the sum of each row's teach, or 0: no target */
     float *rowscale;         /* (Bt) the scales of those rows */
     float *dqs;              /* (Bt, D) the logits' backward's scratch */
     float *dc;               /* (U, D) its rows' contribution to dc */

@@ -564,6 +564,71 @@ static void test_exp_neg(void)
     CHECK(nn_exp_neg(-1000.0f) >= 0.0f && nn_exp_neg(-1000.0f) < 1e-37f);
 }
 
+/* nn_dot sums eight lanes in a fixed order, folded as documented, at
+ * widths that use the lanes and the tail: the bits of that order in plain
+ * C whatever the instruction set (run again under MLR_SIMD=sse). */
+static void test_dot(void)
+{
+    const size_t widths[] = {0, 3, 8, 16, 21, 250};
+    float x[250], y[250];
+    mlr_rng r;
+    mlr_rng_seed(&r, 16);
+    fill(&r, x, 250, 1.0);
+    fill(&r, y, 250, 1.0);
+    for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+        size_t n = widths[w], u = 0;
+        float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (; u + 8 <= n; u += 8)
+            for (int k = 0; k < 8; k++)
+                lane[k] = lane[k] + x[u + k] * y[u + k];
+        for (int k = 0; k < 4; k++)
+            lane[k] += lane[k + 4];
+        float want = (lane[0] + lane[1]) + (lane[2] + lane[3]);
+        double exact = 0.0;
+        for (; u < n; u++)
+            want += x[u] * y[u];
+        for (size_t v = 0; v < n; v++)
+            exact += (double)x[v] * y[v];
+        float got = nn_dot(x, y, n);
+        CHECKF(memcmp(&got, &want, sizeof got) == 0, "dot n %zu: %.9g vs %.9g", n, got, want);
+        CHECKF(fabs(got - exact) < 1e-5 * (1.0 + fabs(exact)), "dot n %zu off by %g", n,
+               fabs(got - exact));
+    }
+}
+
+/* nn_exp_row: exp(p - max) with -INFINITY exactly 0 (not the floor of
+ * nn_exp_neg) in the lanes and the tail, the sum of what it leaves; an
+ * all -INFINITY row is left as it is and sums to 0. */
+static void test_exp_row(void)
+{
+    enum { N = 19 };
+    float p[N], q[N];
+    mlr_rng r;
+    mlr_rng_seed(&r, 17);
+    fill(&r, p, N, 3.0);
+    p[2] = p[11] = p[N - 1] = -INFINITY; /* in the lanes and in the tail */
+    p[5] = -200.0f;                       /* finite: the floor, not 0 */
+    memcpy(q, p, sizeof p);
+    float mx = -INFINITY;
+    for (int i = 0; i < N; i++)
+        mx = fmaxf(mx, p[i]);
+    float sum = nn_exp_row(p, N);
+    double want = 0.0;
+    for (int i = 0; i < N; i++) {
+        double e = q[i] == -INFINITY ? 0.0 : exp((double)q[i] - mx);
+        if (q[i] == -INFINITY)
+            CHECKF(p[i] == 0.0f, "exp of -inf at %d: %g", i, p[i]);
+        else
+            CHECKF(fabs(p[i] - e) <= 3e-7 * e + 1e-37, "exp at %d: %g vs %g", i, p[i], e);
+        want += p[i];
+    }
+    CHECK(p[5] > 0.0f);
+    CHECKF(fabs(sum - want) < 1e-6 * want, "sum %g vs %g", sum, want);
+    for (int i = 0; i < N; i++)
+        p[i] = q[i] = -INFINITY;
+    CHECK(nn_exp_row(p, N) == 0.0f && memcmp(p, q, sizeof p) == 0);
+}
+
 static void test_axpy(void)
 {
     float y1[11], y2[11], x[11];
@@ -675,6 +740,8 @@ int main(void)
     RUN(test_exp_neg);
     RUN(test_relu_mask);
     RUN(test_axpy);
+    RUN(test_dot);
+    RUN(test_exp_row);
     RUN(test_row_kernels);
     RUN(test_mse_fd);
     return check_status();
