@@ -1,5 +1,6 @@
 /* ease.c: EASE's weights and scores (ease.h). */
 #include "ease.h"
+#include "nn.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,6 @@ float *mlr_ease_fit(const mlr_usersets *x, size_t m, double lambda, mlr_err *e)
 void mlr_ease_scores(const float *b, size_t m, const uint32_t *items, size_t n, float *out)
 {
     memset(out, 0, m * sizeof *out);
-    for (size_t a = 0; a < n; a++)
-        for (size_t j = 0; j < m; j++) out[j] += b[(size_t)items[a] * m + j];
+    for (size_t a = 0; a < n; a++) /* 1 x b: the bits of out[j] += b[...], vectorised */
+        nn_axpy(out, 1.0f, b + (size_t)items[a] * m, m);
 }

@@ -461,6 +461,26 @@ void nn_axpy(float *y, float s, const float *x, size_t n)
         y[k] += s * x[k];
 }
 
+/* out[u] = q[u] x scale + add[u], or -INFINITY where q[u] is INT16_MIN:
+ * SSE2 four at a time, the same operations (mul, then add) as the tail. */
+void nn_dequant_add(float *out, const int16_t *q, float scale, const float *add, size_t n)
+{
+    size_t u = 0;
+#if defined(__SSE2__)
+    __m128 s = _mm_set1_ps(scale), ninf = _mm_set1_ps(-INFINITY);
+    __m128i none = _mm_set1_epi32(INT16_MIN);
+    for (; u + 4 <= n; u += 4) {
+        __m128i w = _mm_loadl_epi64((const __m128i *)(q + u));
+        __m128i v = _mm_srai_epi32(_mm_unpacklo_epi16(w, w), 16); /* sign-extended */
+        __m128 f = _mm_add_ps(_mm_mul_ps(_mm_cvtepi32_ps(v), s), _mm_loadu_ps(add + u));
+        __m128 m = _mm_castsi128_ps(_mm_cmpeq_epi32(v, none));
+        _mm_storeu_ps(out + u, _mm_or_ps(_mm_andnot_ps(m, f), _mm_and_ps(m, ninf)));
+    }
+#endif
+    for (; u < n; u++)
+        out[u] = q[u] == INT16_MIN ? -INFINITY : (float)q[u] * scale + add[u];
+}
+
 /* x . y in eight lanes (lane k sums the products at u = k mod 8, mul then
  * add), folded as exp_shift_sum folds its sums, then the tail in order:
  * the same bits with AVX2, SSE or neither. */

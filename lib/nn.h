@@ -110,6 +110,8 @@ void nn_matmul_nt_naive(float *out, const float *a, const float *b, size_t n, si
 /* y[0..n) += s x[0..n), SSE four at a time (the same bits as one at a time:
  * no fused multiply-add either way) */
 void nn_axpy(float *y, float s, const float *x, size_t n);
+/* out[u] = q[u] scale + add[u] (u < n), -INFINITY where q[u] is INT16_MIN. */
+void nn_dequant_add(float *out, const int16_t *q, float scale, const float *add, size_t n);
 /* x . y (n) summed in a fixed order of eight lanes: the same bits with
  * AVX2, SSE or neither. */
 float nn_dot(const float *x, const float *y, size_t n);

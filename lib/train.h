@@ -73,9 +73,13 @@ void model_seen_free(model_seen *s); /* accepts a zeroed one */
 typedef struct model_teacher {
     size_t nusers, nkeys; /* user_id's vocabulary, item keys */
     size_t feat;          /* user_id's feature in the query input */
-    float *logit;         /* (nusers, nkeys): -INFINITY where an item is no
-                             target (the user's own training items, key 0) */
-    double weight;        /* in (0, 1] */
+    /* (nusers, nkeys): each user's logits / scale[user], rounded (half
+     * the bytes of floats: a row's columns are loads from beyond L2), and
+     * INT16_MIN, read as -INFINITY, where an item is no target (the user's
+     * own training items, key 0) */
+    int16_t *logit;
+    float *scale; /* (nusers) a row's largest |logit| / 32767 */
+    double weight; /* in (0, 1] */
 } model_teacher;
 
 /* EASE (lib/ease.h) of the users' training items as the teacher: a user's
@@ -85,6 +89,10 @@ typedef struct model_teacher {
 int model_teacher_ease(model_teacher *t, const model_seen *seen, size_t nkeys, double lambda,
                        double temperature, double weight, mlr_err *e);
 void model_teacher_free(model_teacher *t); /* accepts a zeroed one */
+/* Sets user's logits (nkeys floats, -INFINITY: no target) in t. */
+void model_teacher_set(model_teacher *t, size_t user, const float *row);
+/* user's logit of key as t holds it (-INFINITY: no target). */
+float model_teacher_logit(const model_teacher *t, size_t user, size_t key);
 
 typedef struct {
     double retrieval_weight, rating_weight;

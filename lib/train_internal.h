@@ -24,6 +24,8 @@ typedef struct {
     size_t lcap;
     float *teach;            /* (Bt, U) its rows' teacher targets (--distill): tcap */
     size_t tcap;
+    int16_t *tq;             /* (U) a row's teacher logits as loaded: tqcap */
+    size_t tqcap;
     float *tscale;           /* (Bt) 1 / the sum of each row's teach, or 0: no target */
     float *rowscale;         /* (Bt) the scales of those rows */
     float *dqs;              /* (Bt, D) the logits' backward's scratch */

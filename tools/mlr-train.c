@@ -1347,7 +1347,7 @@ static int has_history(const model *m)
 }
 
 /* The teacher's EASE weights (items^2) and logits (users x items) must fit:
- * items within EASE's cap, logits within 2^28 floats (1 GB). By default
+ * items within EASE's cap, logits within 2^28 (512 MB as int16). By default
  * (--distill not given) a model it cannot teach trains without it: one
  * whose query tower reads no user_id quietly, one over the caps (the 20M
  * shape's 27,000 items) with a warning; given, either is an error. */

@@ -596,6 +596,30 @@ static void test_dot(void)
     }
 }
 
+/* nn_dequant_add: q x scale + add, mul then add, in the lanes and the
+ * tail, INT16_MIN (and nothing else: not -32767) to -INFINITY. */
+static void test_dequant_add(void)
+{
+    enum { N = 11 };
+    const int16_t q[N] = {0, 1, -1, INT16_MIN, 32767, -32767, 123, INT16_MIN, -5, 7, INT16_MIN};
+    float add[N], out[N];
+    mlr_rng r;
+    mlr_rng_seed(&r, 18);
+    fill(&r, add, N, 2.0);
+    for (size_t n = 0; n <= N; n++) {
+        memset(out, 0x7f, sizeof out);
+        nn_dequant_add(out, q, 0.00037f, add, n);
+        for (size_t u = 0; u < n; u++) {
+            volatile float prod = (float)q[u] * 0.00037f; /* no fused multiply-add */
+            float want = q[u] == INT16_MIN ? -INFINITY : prod + add[u];
+            CHECKF(memcmp(&out[u], &want, sizeof want) == 0, "n %zu at %zu: %g vs %g", n, u,
+                   out[u], want);
+        }
+        for (size_t u = n; u < N; u++)
+            CHECKF(out[u] != 0.0f && !isinf(out[u]), "n %zu wrote past its end at %zu", n, u);
+    }
+}
+
 /* nn_exp_row: exp(p - max) with -INFINITY exactly 0 (not the floor of
  * nn_exp_neg) in the lanes and the tail, the sum of what it leaves; an
  * all -INFINITY row is left as it is and sums to 0. */
@@ -742,6 +766,7 @@ int main(void)
     RUN(test_axpy);
     RUN(test_dot);
     RUN(test_exp_row);
+    RUN(test_dequant_add);
     RUN(test_row_kernels);
     RUN(test_mse_fd);
     return check_status();
