@@ -8,7 +8,7 @@
 
 void mlr_fuse_scratch_free(mlr_fuse_scratch *s)
 {
-    free(s->stamp); free(s->slot); free(s->u); free(s->fused); free(s->order); free(s->stat);
+    free(s->stamp); free(s->slot); free(s->u); free(s->fused); free(s->order); free(s->stat); free(s->by);
 }
 
 static void scratch_fit(mlr_fuse_scratch *s, size_t m, size_t u, int lists)
@@ -16,6 +16,7 @@ static void scratch_fit(mlr_fuse_scratch *s, size_t m, size_t u, int lists)
     if (lists > s->cap_lists) {
         s->cap_lists = lists;
         s->stat = xrealloc(s->stat, 3 * (size_t)lists * sizeof *s->stat);
+        s->by = xrealloc(s->by, (size_t)lists * sizeof *s->by);
     }
     if (m > s->cap_items) {
         size_t old = s->cap_items;
@@ -69,7 +70,16 @@ size_t mlr_fuse_z(const mlr_fuse_list *L, const double *w, int n, size_t m, size
         list_z(&L[i], &mean[i], &inv[i], &low[i]);
         low_sum += w[i] * low[i];
     }
-    for (int i = 0; i < n; i++)
+    /* the items met in the lists' order by weight, heaviest first (equal
+     * weights in their order): a tie goes to the heavier list's ranking,
+     * and a list of weight 0 decides none before the others */
+    for (int i = 0; i < n; i++) { /* insertion, stable */
+        int at = i;
+        for (; at > 0 && w[s->by[at - 1]] < w[i]; at--) s->by[at] = s->by[at - 1];
+        s->by[at] = i;
+    }
+    for (int x = 0; x < n; x++) {
+        int i = s->by[x];
         for (size_t j = 0; j < L[i].n; j++) {
             uint32_t it = L[i].item[j];
             if (s->stamp[it] != now) {
@@ -80,6 +90,11 @@ size_t mlr_fuse_z(const mlr_fuse_list *L, const double *w, int n, size_t m, size
                 s->order[nu] = nu;
                 nu++;
             }
+        }
+    }
+    for (int i = 0; i < n; i++) /* in the lists' own order: the same sums as ever */
+        for (size_t j = 0; j < L[i].n; j++) {
+            uint32_t it = L[i].item[j];
             /* present: its own z replaces the lowest the sum started from */
             s->fused[s->slot[it]] += w[i] * ((L[i].score[j] - mean[i]) * inv[i] - low[i]);
         }

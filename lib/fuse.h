@@ -3,8 +3,10 @@
  * standardised over its own entries, z = (score - mean) / sd (0 for a
  * list whose scores are all equal), an item absent from a list taking
  * that list's lowest z; an item's fused score is the sum over lists of
- * weight * z, best first, ties to the item met first (the first list in
- * rank order, then the next's). mlr-fuse and mlr-recommend --fuse-ease.
+ * weight * z, best first, ties to the item met first, the lists met in
+ * rank order, heaviest first (equal weights in their order: a list of
+ * weight 0 breaks no tie of the others). mlr-fuse and mlr-recommend
+ * --fuse-ease.
  *
  *   mlr_fuse_scratch s = {0};
  *   mlr_fuse_list L[2] = {{n0, items0, scores0}, {n1, items1, scores1}};
@@ -35,6 +37,7 @@ typedef struct {
     size_t *order; /* (U) */
     int cap_lists;
     double *stat;  /* (3, lists) each list's mean, 1 / sd and lowest z */
+    int *by;       /* (lists) the lists by weight, heaviest first */
 } mlr_fuse_scratch;
 
 /* The best k of the n lists fused with weights w into item and score

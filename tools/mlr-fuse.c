@@ -7,8 +7,9 @@
  * z = (score - mean) / sd, an item absent from a list counts as that
  * list's lowest z (it ranked below every entry), a list whose scores are
  * all equal gives 0; fused = sum over files of weight * z. Ties go to the
- * item met first (the first file's list in rank order, then the second's,
- * ...), so one input makes one output bit for bit.
+ * item met first, the files' lists met in rank order, the heaviest file's
+ * first (equal weights in file order: a file of weight 0 breaks no tie of
+ * the others), so one input makes one output bit for bit.
  *
  * Shapes: K = a list's length, F = files, U = the union of a query's
  * lists (at most F x K items). */
@@ -44,7 +45,7 @@ static void usage(FILE *fp)
         "query of the first file. Each list's scores are standardised, z = (score - mean)\n"
         "/ sd over the list's entries (an item absent from a list takes that list's lowest\n"
         "z; equal scores give 0); an item's fused score is the weighted sum of its z, best\n"
-        "first, ties to the item met first (first file's rank order, then the next's).\n"
+        "first, ties to the item met first (the heaviest file's ranks, then the next's).\n"
         "Output: the first file's columns, k rows per query, after a fingerprint line\n"
         "(docs/fingerprint.md): exclude= the inputs' (they must agree), model= the model\n"
         "the inputs name (several: the set's fingerprint; none: no model=).\n"

@@ -32,9 +32,24 @@ ran "fuse two files" mlr-fuse --output "$T/f11.tsv" "$T/a.tsv" "$T/b.tsv" &&
   tsv "0 u1 m9 1 a 3.2" "0 u1 m9 2 c 0.4" "0 u1 m9 3 b -0.4" "1 u2 m8 1 f 3" "1 u2 m8 2 g -3"; } >"$T/want31.tsv"
 ran -o "$T/f31.tsv" "fuse to stdout" mlr-fuse --weights 3,1 -k 3 "$T/a.tsv" "$T/b.tsv" &&
     same "fuse: weights 3,1, k 3 by hand" "$T/f31.tsv" "$T/want31.tsv"
+# Weight 0 on A: B alone decides, ties too. c z 1; e and the items absent
+# from B (a, b, d: B's lowest z) tie at -1, in the order met, B's list
+# first (the heaviest), then A's.
 ran -o "$T/f01.tsv" "fuse weight 0" mlr-fuse --weights 0,1 "$T/a.tsv" "$T/b.tsv" &&
-    check "fuse: weight 0 on A ranks by B alone (the rest tied, in the order met)" \
-        test "$(sed 1,2d "$T/f01.tsv" | awk -F'\t' '$1 == 0 { printf "%s", $5 }')" = "cabde"
+    check "fuse: weight 0 on A ranks by B alone (ties in B's order, then A's)" \
+        test "$(sed 1,2d "$T/f01.tsv" | awk -F'\t' '$1 == 0 { printf "%s", $5 }')" = "ceabd"
+# Two scores a list printed alike (%.6g) tie: at weights 1,0 and 0,1 the
+# weighted list's order holds, whichever file comes first.
+{ echo "#mlrec model=$B64 exclude=$A64"; echo "$H"
+  tsv "0 u1 m9 1 x 0.5" "0 u1 m9 2 y 0.5" "0 u1 m9 3 z 0.1" "1 u2 m8 1 f 1" "1 u2 m8 2 g 0"; } >"$T/tie.tsv"
+{ echo "#mlrec exclude=$A64"; echo "$H"
+  tsv "0 u1 m9 1 y 3" "0 u1 m9 2 x 2" "0 u1 m9 3 z 1" "1 u2 m8 1 g 1" "1 u2 m8 2 f 0"; } >"$T/other.tsv"
+ran -o "$T/ft10.tsv" "fuse a tie, weights 0,1" mlr-fuse --weights 0,1 "$T/other.tsv" "$T/tie.tsv" &&
+    check "fuse: a tie in the list of weight 1 keeps its order, the other file first" \
+        test "$(sed 1,2d "$T/ft10.tsv" | awk -F'\t' '$1 == 0 { printf "%s", $5 }')" = "xyz"
+ran -o "$T/ft01.tsv" "fuse a tie, weights 1,0" mlr-fuse --weights 1,0 "$T/tie.tsv" "$T/other.tsv" &&
+    check "fuse: a tie in the list of weight 1 keeps its order, that file first" \
+        test "$(sed 1,2d "$T/ft01.tsv" | awk -F'\t' '$1 == 0 { printf "%s", $5 }')" = "xyz"
 ran -o "$T/fstdin.tsv" "fuse from stdin" sh -c 'mlr-fuse "$1" - <"$2"' sh "$T/a.tsv" "$T/b.tsv" &&
     same "fuse: a file from stdin" "$T/fstdin.tsv" "$T/want11.tsv"
 
