@@ -336,8 +336,10 @@ static void forget_columns(model_batch *b, const model_loss_opts *lo, const int3
             b->cslot[b->cand_rows[u]] = -1;
             continue;
         }
+        if (lo->negatives != MODEL_NEG_BATCH)
+            continue; /* ALL: cand_rows are the catalogue's, not keys' rows */
         int32_t k = keys[b->cand_rows[u]];
-        if (lo->negatives == MODEL_NEG_BATCH && k > 0 && (size_t)k < b->nkeys)
+        if (k > 0 && (size_t)k < b->nkeys)
             b->slot[k] = -1;
     }
 }

@@ -725,6 +725,96 @@ static void test_distill_loss(void)
     teacher_done();
 }
 
+/* The teacher's logits gathered a pass of columns at a time (train.c's
+ * TQ_TILE, 16) and the passes shared among the pieces: a catalogue of 40
+ * items (three passes, the last of 8) on two threads, each user's logits
+ * by hand, some items no target; the loss against the one computed apart
+ * as in test_distill_loss. */
+enum { TC = 40 };
+static void test_distill_passes(void)
+{
+    mlr_spec spec;
+    model m;
+    mlr_err e;
+    make_spec(&spec, 6, TC + 1);
+    model_config cfg = tiny_config(0);
+    mlr_rng rng;
+    mlr_rng_seed(&rng, 5);
+    CHECKF(model_build(&m, &cfg, &spec, 0, &rng, &e) == 0, "%s", e.msg);
+    for (size_t k = 0; k < m.ntensors; k++)
+        if (m.tensors[k].sparse)
+            for (size_t i = 0; i < m.tensors[k].rows * m.tensors[k].cols; i++)
+                m.params[m.tensors[k].off + i] *= 10.0f;
+    int32_t keys[TC], genres[TC * LG], row[TC + 1];
+    model_catalogue cat;
+    memset(&cat, 0, sizeof cat);
+    row[0] = -1;
+    for (int i = 0; i < TC; i++) { /* keys out of order: a column is not its key */
+        keys[i] = 1 + (i * 17) % TC;
+        row[keys[i]] = i;
+        for (int g = 0; g < LG; g++)
+            genres[i * LG + g] = g <= i % LG ? 1 + (i + g) % 4 : -1;
+    }
+    cat.in.n = cat.n = TC;
+    cat.in.ids[0] = keys;
+    cat.in.L[0] = 1;
+    cat.in.ids[1] = genres;
+    cat.in.L[1] = LG;
+    cat.keys.data = keys;
+    cat.nkeys = TC + 1;
+    cat.row = row;
+    seen_of_rows();
+    model_teacher t;
+    CHECKF(model_teacher_ease(&t, &seen_rows, TC + 1, 0.5, 0.7, 0.3, &e) == 0, "%s", e.msg);
+    float logit[TC + 1];
+    for (int u = 1; u < 5; u++) { /* user 5 keeps EASE's: no target */
+        for (int k = 0; k <= TC; k++)
+            logit[k] = k == 0 || (k + u) % 7 == 0 ? -INFINITY
+                                                  : 3.0f * (float)mlr_rng_uniform(&rng) - 1.5f;
+        model_teacher_set(&t, (size_t)u, logit);
+    }
+    model_input q, c;
+    inputs(&q, &c, 0);
+    model_loss_opts lo = {1.0, 0.0, 0, NULL, 0.0, NULL, MODEL_NEG_ALL, &cat, 0, NULL, 0.0, NULL, NULL};
+    lo.teacher = &t;
+    model_batch *b = model_batch_new_cand(&m, &q, &cat.in, TC + 1, N, TC, 2);
+    size_t rows[N];
+    for (size_t r = 0; r < N; r++)
+        rows[r] = r;
+    model_step_stats st;
+    model_forward_backward(&m, b, &lo, &q, &cat.in, item, rating, rows, N, &st);
+    float qe[N * 3], ce[TC * 3];
+    model_embed(&m.query, &q, qe);
+    model_embed(&m.cand, &cat.in, ce);
+    double want = 0.0;
+    for (size_t r = 0; r < N; r++) {
+        double z[TC], tk[TC], lse = 0.0, tsum = 0.0, own = 0.0, soft = 0.0;
+        for (size_t k = 0; k < TC; k++) {
+            z[k] = 0.0;
+            for (size_t d = 0; d < 3; d++)
+                z[k] += (double)qe[r * 3 + d] * ce[k * 3 + d];
+            lse += exp(z[k]);
+            float tl = model_teacher_logit(&t, (size_t)user[r], (size_t)keys[k]);
+            tk[k] = keys[k] == item[r] || tl == -INFINITY ? 0.0 : exp(tl);
+            tsum += tk[k];
+            if (keys[k] == item[r])
+                own = z[k];
+        }
+        lse = log(lse);
+        for (size_t k = 0; k < TC && tsum > 0; k++)
+            soft += tk[k] / tsum * (lse - z[k]);
+        want += tsum > 0 ? 0.7 * (lse - own) + 0.3 * soft : lse - own;
+    }
+    want /= N;
+    CHECKF(st.distinct == TC, "%zu columns", st.distinct);
+    CHECKF(fabs(st.retrieval - want) < 1e-4, "taught %g, apart %g", st.retrieval, want);
+    model_batch_free(b);
+    model_teacher_free(&t);
+    model_seen_free(&seen_rows);
+    model_free(&m);
+    mlr_spec_free(&spec);
+}
+
 static int build(model *m, int nusers, int nitems, uint64_t seed, mlr_spec *spec)
 {
     make_spec(spec, nusers, nitems);
@@ -1194,6 +1284,7 @@ int main(void)
     RUN(test_gradient_temperature);
     RUN(test_gradient_distill);
     RUN(test_distill_loss);
+    RUN(test_distill_passes);
     RUN(test_temperature_serves_as_trained);
     RUN(test_mask_seen_loss);
     RUN(test_training_lowers_loss_and_repeats);
