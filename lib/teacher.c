@@ -90,15 +90,15 @@ void model_teacher_set(model_teacher *t, size_t user, const float *row)
         if (row[k] != -INFINITY)
             most = fmaxf(most, fabsf(row[k]));
     float scale = most > 0.0f ? most / 32767.0f : 1.0f;
-    int16_t *q = t->logit + user * t->nkeys;
+    int16_t *q = t->logit + user;
     for (size_t k = 0; k < t->nkeys; k++)
-        q[k] = row[k] == -INFINITY ? INT16_MIN : (int16_t)lrintf(row[k] / scale);
+        q[k * t->nusers] = row[k] == -INFINITY ? INT16_MIN : (int16_t)lrintf(row[k] / scale);
     t->scale[user] = scale;
 }
 
 float model_teacher_logit(const model_teacher *t, size_t user, size_t key)
 {
-    int16_t q = t->logit[user * t->nkeys + key];
+    int16_t q = t->logit[key * t->nusers + user];
     return q == INT16_MIN ? -INFINITY : (float)q * t->scale[user];
 }
 

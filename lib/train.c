@@ -161,6 +161,7 @@ model_batch *model_batch_new_cand(const model *m, const model_input *qin, const 
     b->count = xmalloc(ccap * sizeof(int32_t));
     b->cand_rows = xmalloc(ccap * sizeof(size_t));
     b->colkey = xmalloc(ccap * sizeof(int32_t));
+    b->tuser = xmalloc(cap * sizeof(int32_t));
     b->ccap = ccap;
     b->y = xmalloc(cap * sizeof(float));
     b->drop = xcalloc(cap ? cap : 1, 1);
@@ -191,7 +192,6 @@ void model_batch_free(model_batch *b)
         free(w->dc);
         free(w->logits);
         free(w->teach);
-        free(w->tq);
         free(w->tscale);
         free(w->rowscale);
         free(w->dqs);
@@ -219,6 +219,8 @@ void model_batch_free(model_batch *b)
     free(b->count);
     free(b->cand_rows);
     free(b->colkey);
+    free(b->tuser);
+    free(b->tq);
     free(b->y);
     free(b->drop);
     free(b->slot);
@@ -496,27 +498,88 @@ static void mask_seen(const step_job *j, float *logits, size_t r0, size_t r1)
     }
 }
 
-/* Row r's teacher targets, unnormalised, in t (U): exp of its user's
- * teacher logits plus each column's shift, less their max, over the
- * targets (not its own column, not the user's items: their logits are
- * -INFINITY, as key 0's, where colkey sends a key the teacher lacks),
- * every other column 0. Returns their sum, 0 when the row has no target.
- * q (U): scratch. */
-static float teacher_row(const step_job *j, size_t r, float *t, int16_t *q)
+/* --distill: the teacher's columns in passes of TQ_TILE, each pass's
+ * logits of every row of the step one block of b->tq, (B, TQ_TILE) */
+enum { TQ_TILE = 16 };
+
+static size_t teacher_tiles(size_t U)
+{
+    return (U + TQ_TILE - 1) / TQ_TILE;
+}
+
+/* GCC drops a loop of __builtin_prefetch and nothing else (12.2, -O2:
+ * teacher_prefetch compiled to nothing); the instruction itself stays. */
+static inline void prefetch_line(const char *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ volatile("prefetcht0 %0" : : "m"(*p));
+#else
+    __builtin_prefetch(p, 0, 3);
+#endif
+}
+
+/* Prefetches the runs of a pass's columns, when the step's rows read
+ * most of their lines (a run of at most twice as many lines as rows). */
+static void teacher_prefetch(const step_job *j, size_t tile)
 {
     const model_teacher *tc = j->lo->teacher;
-    size_t U = j->U;
-    size_t user = (size_t)j->qin->ids[tc->feat][j->rows[r]];
-    if (user >= tc->nusers)
+    size_t bytes = tc->nusers * sizeof(int16_t), u0 = tile * TQ_TILE;
+    if (bytes > 2 * 64 * j->B)
+        return;
+    for (size_t u = u0; u < u0 + TQ_TILE && u < j->U; u++) {
+        const char *run = (const char *)(tc->logit + (size_t)j->b->colkey[u] * tc->nusers);
+        for (size_t at = 0; at < bytes; at += 64)
+            prefetch_line(run + at);
+    }
+}
+
+/* --distill, in phase 1: the teacher's logits of every row of the step at
+ * the columns of the piece's passes, into b->tq. The teacher holds them
+ * item-major: a column's logits over the step's users lie in one run of
+ * lines (ML-100K: 30, nearly all of which 256 rows read), where a row's
+ * over the step's columns were scattered over its user's (52 lines, most
+ * missing L2): half the lines from beyond L2, far fewer on a larger
+ * catalogue. A pass's runs stay in L1 while every row reads them, and its
+ * block is written in order. */
+static void teacher_gather(const step_job *j, int t, int nt)
+{
+    const model_teacher *tc = j->lo->teacher;
+    const model_batch *b = j->b;
+    size_t lo, hi, U = j->U, B = j->B;
+    mlr_pool_range(teacher_tiles(U), t, nt, &lo, &hi);
+    const int16_t *col[TQ_TILE];
+    teacher_prefetch(j, lo);
+    for (size_t tile = lo; tile < hi; tile++) {
+        size_t u0 = tile * TQ_TILE, n = U - u0 < TQ_TILE ? U - u0 : TQ_TILE;
+        if (tile + 1 < hi) /* the next pass's runs arrive while this one reads */
+            teacher_prefetch(j, tile + 1);
+        for (size_t k = 0; k < n; k++)
+            col[k] = tc->logit + (size_t)b->colkey[u0 + k] * tc->nusers;
+        int16_t *q = b->tq + tile * B * TQ_TILE;
+        for (size_t r = 0; r < B; r++, q += TQ_TILE) {
+            int32_t user = b->tuser[r];
+            for (size_t k = 0; k < n; k++)
+                q[k] = user >= 0 ? col[k][user] : INT16_MIN;
+        }
+    }
+}
+
+/* Row r's teacher targets, unnormalised, in t (U): exp of its user's
+ * teacher logits (b->tq) plus each column's shift, less their max, over
+ * the targets (not its own column, not the user's items: their logits are
+ * -INFINITY, as key 0's, where colkey sends a key the teacher lacks),
+ * every other column 0. Returns their sum, 0 when the row has no target. */
+static float teacher_row(const step_job *j, size_t r, float *t)
+{
+    const model_batch *b = j->b;
+    if (b->tuser[r] < 0)
         return 0.0f;
-    /* the loads alone in their loop, no branch on what they load (most
-     * miss L2), then widened four at a time */
-    const int16_t *logit = tc->logit + user * tc->nkeys;
-    const int32_t *colkey = j->b->colkey;
-    for (size_t u = 0; u < U; u++)
-        q[u] = logit[colkey[u]];
-    nn_dequant_add(t, q, tc->scale[user], j->b->shift, U);
-    t[j->b->label[r]] = -INFINITY;
+    size_t U = j->U, B = j->B;
+    float scale = j->lo->teacher->scale[b->tuser[r]];
+    for (size_t tile = 0, u0 = 0; u0 < U; tile++, u0 += TQ_TILE)
+        nn_dequant_add(t + u0, b->tq + (tile * B + r) * TQ_TILE, scale, b->shift + u0,
+                       U - u0 < TQ_TILE ? U - u0 : TQ_TILE);
+    t[b->label[r]] = -INFINITY;
     return nn_exp_row(t, U);
 }
 
@@ -536,16 +599,11 @@ static double teacher_rows(const step_job *j, model_worker *w, const float *logi
         free(w->teach);
         w->teach = xmalloc(w->tcap * sizeof(float));
     }
-    if (U > w->tqcap) {
-        w->tqcap = U;
-        free(w->tq);
-        w->tq = xmalloc(U * sizeof(int16_t));
-    }
     double a = j->lo->teacher->weight, added = 0.0;
     for (size_t r = r0; r < r1; r++) {
         float *t = w->teach + (r - r0) * U;
         const float *z = logits + (r - r0) * U;
-        float sum = teacher_row(j, r, t, w->tq);
+        float sum = teacher_row(j, r, t);
         w->tscale[r - r0] = sum > 0.0f ? 1.0f / sum : 0.0f;
         if (sum == 0.0f)
             continue;
@@ -605,6 +663,8 @@ static void phase_forward(int t, int nt, void *arg)
             b->shift[u] = column_bias(b, j->lo, j->keys, u, j->B);
     }
     nn_softmax_shift(b->shift + ulo, colbias, b->count + ulo, uhi - ulo);
+    if (j->lo->teacher)
+        teacher_gather(j, t, nt);
     for (size_t r = lo; j->ratings && r < hi; r++) { /* its rows' ratings: misses */
         if (r + 16 < hi)
             __builtin_prefetch(j->ratings + j->rows[r + 16]);
@@ -835,6 +895,28 @@ static double head_decay(model *m, double decay)
     return 0.5 * decay * sum;
 }
 
+/* --distill, before phase 1: each column's item key (0, no target, where
+ * the teacher lacks it), each row's user (-1: none), room for b->tq. */
+static void teacher_columns(step_job *j)
+{
+    const model_teacher *tc = j->lo->teacher;
+    model_batch *b = j->b;
+    for (size_t u = 0; u < j->U; u++) {
+        int32_t k = column_key(b, j->lo, j->keys, u);
+        b->colkey[u] = k > 0 && (size_t)k < tc->nkeys ? k : 0;
+    }
+    for (size_t r = 0; r < j->B; r++) {
+        int32_t user = j->qin->ids[tc->feat][j->rows[r]];
+        b->tuser[r] = user >= 0 && (size_t)user < tc->nusers ? user : -1;
+    }
+    size_t need = j->B * teacher_tiles(j->U) * TQ_TILE;
+    if (need > b->tqcap) {
+        b->tqcap = need;
+        free(b->tq);
+        b->tq = xmalloc(b->tqcap * sizeof(int16_t));
+    }
+}
+
 /* Phases 1-3, the losses and figures into st; the gradients stay in the
  * pieces' blocks (dense) and row sets (embeddings). */
 static void forward_backward(step_job *j, model_step_stats *st)
@@ -850,10 +932,8 @@ static void forward_backward(step_job *j, model_step_stats *st)
     } else {
         j->U = distinct_items(b, j->keys, j->rows, B);
     }
-    for (size_t u = 0; lo->teacher && u < j->U; u++) { /* a key the teacher lacks: 0's */
-        int32_t k = column_key(b, lo, j->keys, u);
-        b->colkey[u] = k > 0 && (size_t)k < lo->teacher->nkeys ? k : 0;
-    }
+    if (lo->teacher)
+        teacher_columns(j);
     b->dropping = 0;
     int uf = lo->id_dropout > 0 && lo->rng ? model_user_feature(m) : -1;
     if (uf >= 0) {

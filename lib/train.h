@@ -73,10 +73,10 @@ void model_seen_free(model_seen *s); /* accepts a zeroed one */
 typedef struct model_teacher {
     size_t nusers, nkeys; /* user_id's vocabulary, item keys */
     size_t feat;          /* user_id's feature in the query input */
-    /* (nusers, nkeys): each user's logits / scale[user], rounded (half
-     * the bytes of floats: a row's columns are loads from beyond L2), and
-     * INT16_MIN, read as -INFINITY, where an item is no target (the user's
-     * own training items, key 0) */
+    /* (nkeys, nusers), item-major (a step reads its columns' runs): each
+     * user's logits / scale[user], rounded (half the bytes of floats: the
+     * loads come from beyond L2), and INT16_MIN, read as -INFINITY, where
+     * an item is no target (the user's own training items, key 0) */
     int16_t *logit;
     float *scale; /* (nusers) a row's largest |logit| / 32767 */
     double weight; /* in (0, 1] */

@@ -24,8 +24,6 @@ typedef struct {
     size_t lcap;
     float *teach;            /* (Bt, U) its rows' teacher targets (--distill): tcap */
     size_t tcap;
-    int16_t *tq;             /* (U) a row's teacher logits as loaded: tqcap */
-    size_t tqcap;
     float *tscale;           /* (Bt) 1 / the sum of each row's teach, or 0: no target */
     float *rowscale;         /* (Bt) the scales of those rows */
     float *dqs;              /* (Bt, D) the logits' backward's scratch */
@@ -54,6 +52,10 @@ struct model_batch {
     int32_t *label, *count;  /* (B), (U) */
     size_t *cand_rows;       /* (U) a row of each distinct item */
     int32_t *colkey;         /* (U) each column's item key (--distill) */
+    int32_t *tuser;          /* (B) each row's teacher user, -1: none (--distill) */
+    int16_t *tq;             /* the rows' teacher logits as gathered, a block (B,
+                                TQ_TILE) per pass of columns (train.c): tqcap */
+    size_t tqcap;
     int32_t *slot;           /* (V of item keys) distinct index of a key, -1 */
     size_t nkeys;
     size_t ccap;             /* candidates a step at most (the catalogue's with ALL) */
