@@ -162,6 +162,7 @@ model_batch *model_batch_new_cand(const model *m, const model_input *qin, const 
     b->cand_rows = xmalloc(ccap * sizeof(size_t));
     b->colkey = xmalloc(ccap * sizeof(int32_t));
     b->tuser = xmalloc(cap * sizeof(int32_t));
+    b->torder = xmalloc(2 * cap * sizeof(uint32_t));
     b->ccap = ccap;
     b->y = xmalloc(cap * sizeof(float));
     b->drop = xcalloc(cap ? cap : 1, 1);
@@ -220,6 +221,7 @@ void model_batch_free(model_batch *b)
     free(b->cand_rows);
     free(b->colkey);
     free(b->tuser);
+    free(b->torder);
     free(b->tq);
     free(b->y);
     free(b->drop);
@@ -507,40 +509,14 @@ static size_t teacher_tiles(size_t U)
     return (U + TQ_TILE - 1) / TQ_TILE;
 }
 
-/* GCC drops a loop of __builtin_prefetch and nothing else (12.2, -O2:
- * teacher_prefetch compiled to nothing); the instruction itself stays. */
-static inline void prefetch_line(const char *p)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __asm__ volatile("prefetcht0 %0" : : "m"(*p));
-#else
-    __builtin_prefetch(p, 0, 3);
-#endif
-}
-
-/* Prefetches the runs of a pass's columns, when the step's rows read
- * most of their lines (a run of at most twice as many lines as rows). */
-static void teacher_prefetch(const step_job *j, size_t tile)
-{
-    const model_teacher *tc = j->lo->teacher;
-    size_t bytes = tc->nusers * sizeof(int16_t), u0 = tile * TQ_TILE;
-    if (bytes > 2 * 64 * j->B)
-        return;
-    for (size_t u = u0; u < u0 + TQ_TILE && u < j->U; u++) {
-        const char *run = (const char *)(tc->logit + (size_t)j->b->colkey[u] * tc->nusers);
-        for (size_t at = 0; at < bytes; at += 64)
-            prefetch_line(run + at);
-    }
-}
-
 /* --distill, in phase 1: the teacher's logits of every row of the step at
  * the columns of the piece's passes, into b->tq. The teacher holds them
  * item-major: a column's logits over the step's users lie in one run of
  * lines (ML-100K: 30, nearly all of which 256 rows read), where a row's
  * over the step's columns were scattered over its user's (52 lines, most
  * missing L2): half the lines from beyond L2, far fewer on a larger
- * catalogue. A pass's runs stay in L1 while every row reads them, and its
- * block is written in order. */
+ * catalogue. A pass's runs stay in L1 while the rows read them, in the
+ * order of their users: each run forward, a line at a time. */
 static void teacher_gather(const step_job *j, int t, int nt)
 {
     const model_teacher *tc = j->lo->teacher;
@@ -548,18 +524,17 @@ static void teacher_gather(const step_job *j, int t, int nt)
     size_t lo, hi, U = j->U, B = j->B;
     mlr_pool_range(teacher_tiles(U), t, nt, &lo, &hi);
     const int16_t *col[TQ_TILE];
-    teacher_prefetch(j, lo);
     for (size_t tile = lo; tile < hi; tile++) {
         size_t u0 = tile * TQ_TILE, n = U - u0 < TQ_TILE ? U - u0 : TQ_TILE;
-        if (tile + 1 < hi) /* the next pass's runs arrive while this one reads */
-            teacher_prefetch(j, tile + 1);
         for (size_t k = 0; k < n; k++)
             col[k] = tc->logit + (size_t)b->colkey[u0 + k] * tc->nusers;
-        int16_t *q = b->tq + tile * B * TQ_TILE;
-        for (size_t r = 0; r < B; r++, q += TQ_TILE) {
-            int32_t user = b->tuser[r];
+        int16_t *block = b->tq + tile * B * TQ_TILE;
+        for (size_t i = 0; i < b->ntaught; i++) {
+            uint32_t r = b->torder[i];
+            int16_t *q = block + (size_t)r * TQ_TILE;
+            size_t user = (size_t)b->tuser[r];
             for (size_t k = 0; k < n; k++)
-                q[k] = user >= 0 ? col[k][user] : INT16_MIN;
+                q[k] = col[k][user];
         }
     }
 }
@@ -895,8 +870,27 @@ static double head_decay(model *m, double decay)
     return 0.5 * decay * sum;
 }
 
+/* The n rows of order sorted by user (stable; radix, 8 bits a pass),
+ * tmp: n of scratch. */
+static void rows_by_user(uint32_t *order, uint32_t *tmp, size_t n, const int32_t *user,
+                         size_t nusers)
+{
+    for (unsigned shift = 0; shift < 32 && (nusers - 1) >> shift; shift += 8) {
+        size_t at[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            at[(((uint32_t)user[order[i]] >> shift) & 255) + 1]++;
+        for (size_t d = 1; d < 257; d++)
+            at[d] += at[d - 1];
+        for (size_t i = 0; i < n; i++)
+            tmp[at[((uint32_t)user[order[i]] >> shift) & 255]++] = order[i];
+        memcpy(order, tmp, n * sizeof *order);
+    }
+}
+
 /* --distill, before phase 1: each column's item key (0, no target, where
- * the teacher lacks it), each row's user (-1: none), room for b->tq. */
+ * the teacher lacks it), each row's user (-1: none), the rows with a user
+ * in the order of their users (the gather then reads each column's run
+ * forward, a line at a time), room for b->tq. */
 static void teacher_columns(step_job *j)
 {
     const model_teacher *tc = j->lo->teacher;
@@ -905,10 +899,14 @@ static void teacher_columns(step_job *j)
         int32_t k = column_key(b, j->lo, j->keys, u);
         b->colkey[u] = k > 0 && (size_t)k < tc->nkeys ? k : 0;
     }
+    b->ntaught = 0;
     for (size_t r = 0; r < j->B; r++) {
         int32_t user = j->qin->ids[tc->feat][j->rows[r]];
         b->tuser[r] = user >= 0 && (size_t)user < tc->nusers ? user : -1;
+        if (b->tuser[r] >= 0)
+            b->torder[b->ntaught++] = (uint32_t)r;
     }
+    rows_by_user(b->torder, b->torder + j->B, b->ntaught, b->tuser, tc->nusers);
     size_t need = j->B * teacher_tiles(j->U) * TQ_TILE;
     if (need > b->tqcap) {
         b->tqcap = need;

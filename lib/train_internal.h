@@ -53,6 +53,8 @@ struct model_batch {
     size_t *cand_rows;       /* (U) a row of each distinct item */
     int32_t *colkey;         /* (U) each column's item key (--distill) */
     int32_t *tuser;          /* (B) each row's teacher user, -1: none (--distill) */
+    uint32_t *torder;        /* (B) the rows with a user, by user; then B of scratch */
+    size_t ntaught;          /* rows in torder */
     int16_t *tq;             /* the rows' teacher logits as gathered, a block (B,
                                 TQ_TILE) per pass of columns (train.c): tqcap */
     size_t tqcap;
