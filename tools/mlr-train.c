@@ -954,6 +954,17 @@ static char *train_json(const options *o)
     return dump_json(j);
 }
 
+/* REL (relative) from the directory of the file PATH. */
+static char *path_beside(const char *path, const char *rel)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dir = slash ? (size_t)(slash - path) + 1 : 0, n = dir + strlen(rel) + 1;
+    char *out = xmalloc(n);
+    memcpy(out, path, dir);
+    memcpy(out + dir, rel, n - dir);
+    return out;
+}
+
 /* --init: the old model's parameters into m, rows matched by token. */
 static int warm_start(model *m, const mlr_spec *spec, const options *o, mlr_err *e)
 {
@@ -966,6 +977,9 @@ static int warm_start(model *m, const mlr_spec *spec, const options *o, mlr_err 
     int rc = 0;
     if (strcmp(old.spec_sha256, spec->sha256) != 0) {
         const char *dir = o->init_spec ? o->init_spec : old.spec_path;
+        char *beside = NULL; /* a relative spec_path is from the model's directory */
+        if (!o->init_spec && dir && *dir && dir[0] != '/')
+            dir = beside = path_beside(o->init, dir);
         if (!dir || !*dir)
             rc = mlr_fail(e, "%s: no specification path in its metadata: pass --init-spec", o->init);
         else if (mlr_spec_read(dir, &ospec, e) < 0)
@@ -974,6 +988,7 @@ static int warm_start(model *m, const mlr_spec *spec, const options *o, mlr_err 
             rc = mlr_fail(e, "%s/features.tsv: not the specification %s was trained with "
                           "(checksum differs): pass its --init-spec", dir, o->init);
         os = &ospec;
+        free(beside);
     }
     size_t carried = 0, fresh = 0;
     if (rc == 0)
@@ -1429,8 +1444,7 @@ static int run(const options *given, mlr_err *e)
             rc = mlr_fail(e, "%s: write error: %s", o->log, errno ? strerror(errno) : "input/output error");
     }
     if (rc == 0) {
-        char *abs = realpath(o->spec, NULL);
-        m.spec_path = abs ? abs : xstrdup(o->spec);
+        m.spec_path = mlr_path_from_output(o->output, o->spec); /* relative: no run's directory */
         m.train_sha256 = xstrdup(sha);
         m.train_json = train_json(o);
         if (history_width)
