@@ -463,6 +463,15 @@ static void teacher_of_rows(double weight)
     CHECK(u3[5] > u3[1] && u3[1] == u3[3] && u3[3] == u3[4]);
     const float by_hand[2][7] = {{-INFINITY, 0.9f, -INFINITY, -0.3f, 1.4f, -INFINITY, 0.2f},
                                  {-INFINITY, -INFINITY, 0.5f, -INFINITY, -1.1f, 0.8f, 0.0f}};
+    /* rounded, not truncated: 0.7 is 22936.9 steps of 1/32767 */
+    const float round[7] = {-INFINITY, 1.0f, 0.7f, -0.7f, 0.0f, -INFINITY, 0.25f};
+    model_teacher_set(&teacher_rows, 1, round);
+    for (int k = 0; k < 7; k++) {
+        float got = model_teacher_logit(&teacher_rows, 1, k);
+        CHECKF(round[k] == -INFINITY ? got == -INFINITY
+                                     : fabs((double)got - round[k]) <= 0.5 / 32767 + 1e-6,
+               "key %d: %.9g for %g", k, got, round[k]);
+    }
     for (int u = 0; u < 2; u++) { /* held to within a step: 1/32767 of the largest */
         model_teacher_set(&teacher_rows, 1 + u, by_hand[u]);
         for (int k = 0; k < 7; k++) {
