@@ -489,54 +489,6 @@ static char *dir_of(const char *path)
     return d;
 }
 
-/* The length of the first component of P (after its slashes) in *len;
- * returns where it starts. */
-static const char *component(const char *p, size_t *len)
-{
-    while (*p == '/')
-        p++;
-    *len = strcspn(p, "/");
-    return p;
-}
-
-char *mlr_path_relative(const char *from, const char *to)
-{
-    size_t fl, tl;
-    const char *f = component(from, &fl), *t = component(to, &tl);
-    while (fl && fl == tl && memcmp(f, t, fl) == 0) { /* the common directories */
-        f = component(f + fl, &fl);
-        t = component(t + tl, &tl);
-    }
-    size_t ups = 0;
-    for (; fl; f = component(f + fl, &fl))
-        ups++;
-    size_t rest = strlen(t), n = 3 * ups + rest + 2;
-    char *out = xmalloc(n), *at = out;
-    for (size_t k = 0; k < ups; k++, at += 3)
-        memcpy(at, "../", 3);
-    memcpy(at, t, rest + 1);
-    if (rest == 0) /* FROM itself, or one of its parents: no trailing slash */
-        ups ? (void)(at[-1] = 0) : (void)strcpy(out, ".");
-    return out;
-}
-
-char *mlr_path_from_output(const char *output, const char *target)
-{
-    char *abs = realpath(target, NULL);
-    if (!abs)
-        return xstrdup(target);
-    if (!mlr_out_is_file(output))
-        return abs;
-    char *dir = dir_of(output), *real = realpath(dir, NULL);
-    free(dir);
-    if (!real)
-        return abs;
-    char *rel = mlr_path_relative(real, abs);
-    free(real);
-    free(abs);
-    return rel;
-}
-
 /* Whether NAME (in a directory listing) is a temporary of BASE made by
  * this scheme on this host, BASE.tmp.PID.HOST.XXXXXX; its PID in *pid. */
 static int is_our_temporary(const char *name, const char *base, long *pid)

@@ -129,14 +129,6 @@ int mlr_out_is_file(const char *path);
  * (a SIGKILL): regular files only, never through a symlink. Returns how
  * many. */
 int mlr_out_sweep(const char *path);
-/* TO as a path relative to the directory FROM, both absolute and
- * canonical (realpath's): "spec", "../prep/spec", "." for FROM itself. */
-char *mlr_path_relative(const char *from, const char *to);
-/* Where a file that OUTPUT will hold should name TARGET: relative to
- * OUTPUT's directory when OUTPUT is a regular file and both resolve (the
- * bytes then do not depend on where a run was made), else TARGET's
- * absolute path, else TARGET as given. */
-char *mlr_path_from_output(const char *output, const char *target);
 
 /* ---- random numbers: xoshiro256**, seeded by splitmix64; no globals ---- */
 typedef struct {

@@ -144,7 +144,7 @@ static const char USAGE[] =
     "                                busy machine cannot stack them on one)\n"
     "      --init MODEL              warm start from MODEL: rows of ids in both vocabularies\n"
     "                                carried over by token, new ones initialised fresh\n"
-    "      --init-spec SPECDIR       MODEL's specification (default: the path in its metadata)\n"
+    "      --init-spec SPECDIR       MODEL's specification, where it is not --spec's\n"
     "      --checkpoint DIR          keep the run's state in DIR after each epoch (weights,\n"
     "                                optimiser, RNGs, best epoch, log position); the same\n"
     "                                command again continues where it stopped, to the same\n"
@@ -954,17 +954,6 @@ static char *train_json(const options *o)
     return dump_json(j);
 }
 
-/* REL (relative) from the directory of the file PATH. */
-static char *path_beside(const char *path, const char *rel)
-{
-    const char *slash = strrchr(path, '/');
-    size_t dir = slash ? (size_t)(slash - path) + 1 : 0, n = dir + strlen(rel) + 1;
-    char *out = xmalloc(n);
-    memcpy(out, path, dir);
-    memcpy(out + dir, rel, n - dir);
-    return out;
-}
-
 /* --init: the old model's parameters into m, rows matched by token. */
 static int warm_start(model *m, const mlr_spec *spec, const options *o, mlr_err *e)
 {
@@ -976,19 +965,17 @@ static int warm_start(model *m, const mlr_spec *spec, const options *o, mlr_err 
     const mlr_spec *os = spec;
     int rc = 0;
     if (strcmp(old.spec_sha256, spec->sha256) != 0) {
+        /* models before 2026-12-07 name their specification's path */
         const char *dir = o->init_spec ? o->init_spec : old.spec_path;
-        char *beside = NULL; /* a relative spec_path is from the model's directory */
-        if (!o->init_spec && dir && *dir && dir[0] != '/')
-            dir = beside = path_beside(o->init, dir);
         if (!dir || !*dir)
-            rc = mlr_fail(e, "%s: no specification path in its metadata: pass --init-spec", o->init);
+            rc = mlr_fail(e, "%s was trained with another specification than --spec: "
+                          "pass its --init-spec", o->init);
         else if (mlr_spec_read(dir, &ospec, e) < 0)
             rc = -1;
         else if (strcmp(ospec.sha256, old.spec_sha256) != 0)
             rc = mlr_fail(e, "%s/features.tsv: not the specification %s was trained with "
                           "(checksum differs): pass its --init-spec", dir, o->init);
         os = &ospec;
-        free(beside);
     }
     size_t carried = 0, fresh = 0;
     if (rc == 0)
@@ -1444,7 +1431,8 @@ static int run(const options *given, mlr_err *e)
             rc = mlr_fail(e, "%s: write error: %s", o->log, errno ? strerror(errno) : "input/output error");
     }
     if (rc == 0) {
-        m.spec_path = mlr_path_from_output(o->output, o->spec); /* relative: no run's directory */
+        /* no spec_path: a model's bytes are what it computed, not where
+         * its run was (docs/fingerprint.md) */
         m.train_sha256 = xstrdup(sha);
         m.train_json = train_json(o);
         if (history_width)

@@ -174,7 +174,9 @@ if ran "evaluate.sh --seeds 2" sh "$P/evaluate.sh" --seeds 2 "$T/train.tsv" "$T/
     # its place, is refused
     cp -R "$S" "$T/less" && cp -R "$S" "$T/other"
     rm "$T/less/model-seed2.safetensors"
-    cp "$T/e3/model-seed2.safetensors" "$T/other/"
+    # (e3's second model is this set's: the same rows, seed and options make
+    # the same file in any directory; its third is another)
+    cp "$T/e3/model-seed3.safetensors" "$T/other/model-seed2.safetensors"
     remanifest "$T/less" && remanifest "$T/other"
     expect_fail "served: one model of a set of two" 1 "items.npy: shape (.*), the model's items are" \
         mlr-recommend --served "$T/less" "$u"
@@ -185,7 +187,8 @@ if ran "evaluate.sh --seeds 2" sh "$P/evaluate.sh" --seeds 2 "$T/train.tsv" "$T/
     sh "$P/package.sh" "$T/evc" "$T/evc" "$T/pkg" 2>"$T/err"
     check "package.sh: not a model-seed3 items.ids does not name" test $? -eq 0 -a -s "$T/pkg/model-seed2.safetensors" \
         -a ! -e "$T/pkg/model-seed3.safetensors"
-    cp "$T/e3/items.ids" "$T/evc/items.ids"
+    cp "$T/e3/items.ids" "$T/evc/items.ids" # three models' items; their third is not here
+    rm "$T/evc/model-seed3.safetensors"
     sh "$P/package.sh" "$T/evc" "$T/evc" "$T/pkg2" 2>"$T/err"
     check "package.sh: items.ids of other models: status 1, said so" test $? -eq 1 -a ! -e "$T/pkg2"
     check "... said so" grep -q "items.ids: embeddings of another model" "$T/err"

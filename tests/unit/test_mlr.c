@@ -557,29 +557,6 @@ static void test_sha256_vectors(void)
     }
 }
 
-/* Paths relative to a directory: siblings, parents, children, itself,
- * the root, names that share a prefix but not a component. */
-static void test_path_relative(void)
-{
-    const char *cases[][3] = {
-        {"/a/b", "/a/b/spec", "spec"},
-        {"/a/b/seed-1", "/a/b/spec", "../spec"},
-        {"/a/b", "/a/c/d", "../c/d"},
-        {"/a/b", "/a/b", "."},
-        {"/a/b/c", "/a", "../.."},
-        {"/", "/x/y", "x/y"},
-        {"/x/y", "/", "../.."},
-        {"/run1/prep", "/run10/prep/spec", "../../run10/prep/spec"},
-        {"/a//b/", "/a/b/spec", "spec"},
-    };
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        char *got = mlr_path_relative(cases[k][0], cases[k][1]);
-        CHECKF(strcmp(got, cases[k][2]) == 0, "from %s to %s: '%s', not '%s'", cases[k][0],
-               cases[k][1], got, cases[k][2]);
-        free(got);
-    }
-}
-
 static void test_sha256_file(void)
 {
     char hex[65];
@@ -619,7 +596,6 @@ int main(void)
     RUN(test_hash64);
     RUN(test_sha256_vectors);
     RUN(test_sha256_file);
-    RUN(test_path_relative);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
