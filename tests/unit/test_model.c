@@ -177,12 +177,12 @@ static const model_teacher *fd_teacher;
 /* The gradient checks' model's temperature (0: dot products). */
 static double fd_temperature;
 
-/* The gradient checks' model: the tiny one on 6 users and 7 items, seed
- * 11, its embeddings larger than Keras' +-0.05 so every path carries a
- * gradient. 0, or -1 with e filled. */
-static int fd_model(model *m, mlr_spec *spec, int with_rating, mlr_err *e)
+/* The gradient checks' model: the tiny one on 6 users and nitems items,
+ * seed 11, its embeddings larger than Keras' +-0.05 so every path carries
+ * a gradient. 0, or -1 with e filled. */
+static int fd_model_items(model *m, mlr_spec *spec, int nitems, int with_rating, mlr_err *e)
 {
-    make_spec(spec, 6, 7);
+    make_spec(spec, 6, nitems);
     model_config cfg = tiny_config(with_rating);
     cfg.wide = head_wide;
     cfg.temperature = fd_temperature;
@@ -206,6 +206,12 @@ static int fd_model(model *m, mlr_spec *spec, int with_rating, mlr_err *e)
         for (size_t k = 0; k < tw[s]->mlp.width[tw[s]->mlp.n]; k++)
             tw[s]->mlp.b[tw[s]->mlp.n - 1][k] = 0.4f * (float)mlr_rng_uniform(&rng) + 0.1f;
     return 0;
+}
+
+/* The same on 7 items (keys 1..6). */
+static int fd_model(model *m, mlr_spec *spec, int with_rating, mlr_err *e)
+{
+    return fd_model_items(m, spec, 7, with_rating, e);
 }
 
 /* log Q of items 0..6 for the log-Q correction: log((i + 1) / 28), a
@@ -691,10 +697,39 @@ static void test_mask_seen_loss(void)
     model_seen_free(&seen_rows);
 }
 
-/* The step's loss with a teacher over the catalogue, against the mean
- * over rows of (1 - a) -log p(item) + a sum_k t_k -log p(k), computed
- * apart: t the softmax of the teacher's logits over the other items that
- * are targets. A teacher of weight a moves it from the plain loss. */
+/* The mean over the six rows of (1 - a) -log p(item) + a sum_k t_k -log
+ * p(k) over a catalogue of ncat keys (ncat <= TC), from the rows' query
+ * and the items' embeddings (width 3): t the softmax of the teacher's
+ * logits over the other items that are targets. */
+enum { TC = 40 };
+static double distill_loss_apart(const float *qe, const float *ce, const int32_t *keys,
+                                 size_t ncat, const model_teacher *teacher, double a)
+{
+    double want = 0.0;
+    for (size_t r = 0; r < N; r++) {
+        double z[TC], t[TC], lse = 0.0, tsum = 0.0, own = 0.0, soft = 0.0;
+        for (size_t k = 0; k < ncat; k++) {
+            z[k] = 0.0;
+            for (size_t d = 0; d < 3; d++)
+                z[k] += (double)qe[r * 3 + d] * ce[k * 3 + d];
+            lse += exp(z[k]);
+            float tl = model_teacher_logit(teacher, (size_t)user[r], (size_t)keys[k]);
+            t[k] = keys[k] == item[r] || tl == -INFINITY ? 0.0 : exp(tl);
+            tsum += t[k];
+            if (keys[k] == item[r])
+                own = z[k];
+        }
+        lse = log(lse);
+        for (size_t k = 0; k < ncat && tsum > 0; k++)
+            soft += t[k] / tsum * (lse - z[k]);
+        want += tsum > 0 ? (1 - a) * (lse - own) + a * soft : lse - own;
+    }
+    return want / N;
+}
+
+/* The step's loss with a teacher over the catalogue, against the one
+ * computed apart (distill_loss_apart). A teacher of weight a moves it
+ * from the plain loss. */
 static void test_distill_loss(void)
 {
     teacher_of_rows(0.3);
@@ -705,28 +740,7 @@ static void test_distill_loss(void)
     k.lo.teacher = &teacher_rows;
     catalogue_step_run(&k, &taught);
     catalogue_step_embed(&k);
-    const float *qe = k.qe, *ce = k.ce;
-    double want = 0.0;
-    for (size_t r = 0; r < N; r++) {
-        double z[6], t[6], lse = 0.0, tsum = 0.0, own = 0.0;
-        for (size_t k = 0; k < 6; k++) {
-            z[k] = 0.0;
-            for (size_t d = 0; d < 3; d++)
-                z[k] += (double)qe[r * 3 + d] * ce[k * 3 + d];
-            lse += exp(z[k]);
-            float tl = model_teacher_logit(&teacher_rows, user[r], cat_item[k]);
-            t[k] = cat_item[k] == item[r] || tl == -INFINITY ? 0.0 : exp(tl);
-            tsum += t[k];
-            if (cat_item[k] == item[r])
-                own = z[k];
-        }
-        lse = log(lse);
-        double soft = 0.0;
-        for (size_t k = 0; k < 6 && tsum > 0; k++)
-            soft += t[k] / tsum * (lse - z[k]);
-        want += tsum > 0 ? 0.7 * (lse - own) + 0.3 * soft : lse - own;
-    }
-    want /= N;
+    double want = distill_loss_apart(k.qe, k.ce, cat_item, 6, &teacher_rows, 0.3);
     CHECKF(fabs(taught.retrieval - want) < 1e-4, "taught %g, apart %g", taught.retrieval, want);
     CHECKF(fabs(taught.retrieval - plain.retrieval) > 1e-3, "taught %g, plain %g",
            taught.retrieval, plain.retrieval);
@@ -739,21 +753,14 @@ static void test_distill_loss(void)
  * items (three passes, the last of 8) on two threads, each user's logits
  * by hand, some items no target; the loss against the one computed apart
  * as in test_distill_loss. */
-enum { TC = 40 };
 static void test_distill_passes(void)
 {
     mlr_spec spec;
     model m;
     mlr_err e;
-    make_spec(&spec, 6, TC + 1);
-    model_config cfg = tiny_config(0);
+    CHECKF(fd_model_items(&m, &spec, TC + 1, 0, &e) == 0, "%s", e.msg);
     mlr_rng rng;
     mlr_rng_seed(&rng, 5);
-    CHECKF(model_build(&m, &cfg, &spec, 0, &rng, &e) == 0, "%s", e.msg);
-    for (size_t k = 0; k < m.ntensors; k++)
-        if (m.tensors[k].sparse)
-            for (size_t i = 0; i < m.tensors[k].rows * m.tensors[k].cols; i++)
-                m.params[m.tensors[k].off + i] *= 10.0f;
     int32_t keys[TC], genres[TC * LG], row[TC + 1];
     model_catalogue cat;
     memset(&cat, 0, sizeof cat);
@@ -795,26 +802,7 @@ static void test_distill_passes(void)
     float qe[N * 3], ce[TC * 3];
     model_embed(&m.query, &q, qe);
     model_embed(&m.cand, &cat.in, ce);
-    double want = 0.0;
-    for (size_t r = 0; r < N; r++) {
-        double z[TC], tk[TC], lse = 0.0, tsum = 0.0, own = 0.0, soft = 0.0;
-        for (size_t k = 0; k < TC; k++) {
-            z[k] = 0.0;
-            for (size_t d = 0; d < 3; d++)
-                z[k] += (double)qe[r * 3 + d] * ce[k * 3 + d];
-            lse += exp(z[k]);
-            float tl = model_teacher_logit(&t, (size_t)user[r], (size_t)keys[k]);
-            tk[k] = keys[k] == item[r] || tl == -INFINITY ? 0.0 : exp(tl);
-            tsum += tk[k];
-            if (keys[k] == item[r])
-                own = z[k];
-        }
-        lse = log(lse);
-        for (size_t k = 0; k < TC && tsum > 0; k++)
-            soft += tk[k] / tsum * (lse - z[k]);
-        want += tsum > 0 ? 0.7 * (lse - own) + 0.3 * soft : lse - own;
-    }
-    want /= N;
+    double want = distill_loss_apart(qe, ce, keys, TC, &t, 0.3);
     CHECKF(st.distinct == TC, "%zu columns", st.distinct);
     CHECKF(fabs(st.retrieval - want) < 1e-4, "taught %g, apart %g", st.retrieval, want);
     model_batch_free(b);
