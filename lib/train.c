@@ -509,6 +509,12 @@ static size_t teacher_tiles(size_t U)
     return (U + TQ_TILE - 1) / TQ_TILE;
 }
 
+/* the columns of the pass starting at column u0 of U: the last is short */
+static size_t teacher_tile_width(size_t U, size_t u0)
+{
+    return U - u0 < TQ_TILE ? U - u0 : TQ_TILE;
+}
+
 /* --distill, in phase 1: the teacher's logits of every row of the step at
  * the columns of the piece's passes, into b->tq. The teacher holds them
  * item-major: a column's logits over the step's users lie in one run of
@@ -525,7 +531,7 @@ static void teacher_gather(const step_job *j, int t, int nt)
     mlr_pool_range(teacher_tiles(U), t, nt, &lo, &hi);
     const int16_t *col[TQ_TILE];
     for (size_t tile = lo; tile < hi; tile++) {
-        size_t u0 = tile * TQ_TILE, n = U - u0 < TQ_TILE ? U - u0 : TQ_TILE;
+        size_t u0 = tile * TQ_TILE, n = teacher_tile_width(U, u0);
         for (size_t k = 0; k < n; k++)
             col[k] = tc->logit + (size_t)b->colkey[u0 + k] * tc->nusers;
         int16_t *block = b->tq + tile * B * TQ_TILE;
@@ -553,7 +559,7 @@ static float teacher_row(const step_job *j, size_t r, float *t)
     float scale = j->lo->teacher->scale[b->tuser[r]];
     for (size_t tile = 0, u0 = 0; u0 < U; tile++, u0 += TQ_TILE)
         nn_dequant_add(t + u0, b->tq + (tile * B + r) * TQ_TILE, scale, b->shift + u0,
-                       U - u0 < TQ_TILE ? U - u0 : TQ_TILE);
+                       teacher_tile_width(U, u0));
     t[b->label[r]] = -INFINITY;
     return nn_exp_row(t, U);
 }
