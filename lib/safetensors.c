@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const dtype_names[] = {"F32", "I32", "I64"};
-static const size_t dtype_sizes[] = {4, 4, 8};
+static const char *const dtype_names[] = {"F32", "I32", "I64", "I16"};
+static const size_t dtype_sizes[] = {4, 4, 8, 2};
 
 uint64_t mlr_le64_get(const unsigned char *b)
 {
@@ -108,13 +108,13 @@ static int parse_entry(mlr_st_tensor *t, size_t *begin, const char *key, json_t 
     if (!json_is_string(dt))
         return mlr_fail(e, "%s: safetensors: tensor '%s': dtype is not a string", name, key);
     int found = 0;
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < (int)(sizeof dtype_names / sizeof *dtype_names); k++)
         if (strcmp(json_string_value(dt), dtype_names[k]) == 0) {
             t->dtype = (mlr_st_dtype)k;
             found = 1;
         }
     if (!found)
-        return mlr_fail(e, "%s: safetensors: tensor '%s': unsupported dtype '%.32s' (mlrec reads F32, I32, I64)",
+        return mlr_fail(e, "%s: safetensors: tensor '%s': unsupported dtype '%.32s' (mlrec reads F32, I32, I64, I16)",
                         name, key, json_string_value(dt));
     if (!json_is_array(sh) || json_array_size(sh) > MLR_ST_MAX_DIM)
         return mlr_fail(e, "%s: safetensors: tensor '%s': shape is not an array of at most %d sizes",

@@ -10,7 +10,7 @@
  * with "FILE: safetensors: what" are a file shorter than 8 bytes, a header
  * longer than MLR_ST_MAX_HEADER or than the file, JSON that is not an
  * object (or has duplicate keys), an entry with a missing, extra or
- * ill-typed field, a dtype other than F32/I32/I64, more than MLR_ST_MAX_DIM
+ * ill-typed field, a dtype other than F32/I32/I64/I16, more than MLR_ST_MAX_DIM
  * dimensions, a shape whose byte size overflows or disagrees with its
  * offsets, offsets out of the buffer, overlapping, or leaving a gap (the
  * tensors must tile the buffer exactly, as the format requires), and
@@ -25,7 +25,7 @@
 #define MLR_ST_MAX_HEADER (100u << 20) /* bytes of header JSON */
 #define MLR_ST_MAX_DIM 8
 
-typedef enum { MLR_ST_F32, MLR_ST_I32, MLR_ST_I64 } mlr_st_dtype;
+typedef enum { MLR_ST_F32, MLR_ST_I32, MLR_ST_I64, MLR_ST_I16 } mlr_st_dtype;
 
 typedef struct {
     char *name;

@@ -2,11 +2,14 @@
  * mlr-train --distill). EASE ranks item to item over a user's whole
  * history and gains more than the towers from more rows (docs/model.md);
  * as soft targets it hands the towers what it knows while they train. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ease.h"
+#include "safetensors.h"
 #include "train.h"
 
 /* The users' distinct known item keys (0 < key < nkeys) as sets. */
@@ -49,35 +52,144 @@ static void standardise(float *row, size_t nkeys, const uint32_t *items, size_t 
                  : row[k] == -INFINITY ? row[k] : (float)((row[k] - mean) * scale);
 }
 
-int model_teacher_ease(model_teacher *t, const model_seen *seen, size_t nkeys, double lambda,
-                       double temperature, double weight, mlr_err *e)
+/* The teacher of the item sets x: EASE fitted, each user's scores
+ * standardised, rounded into t. */
+static int fit(model_teacher *t, const mlr_usersets *x, size_t nkeys, double lambda,
+               double temperature, mlr_err *e)
 {
-    memset(t, 0, sizeof *t);
-    mlr_usersets x;
-    seen_sets(&x, seen, nkeys);
-    float *b = mlr_ease_fit(&x, nkeys, lambda, e);
-    if (!b) {
-        mlr_usersets_free(&x);
+    float *b = mlr_ease_fit(x, nkeys, lambda, e);
+    if (!b)
         return -1;
-    }
-    t->nusers = seen->nusers;
-    t->nkeys = nkeys;
-    t->feat = seen->feat;
-    t->weight = weight;
     t->logit = xmalloc((t->nusers ? t->nusers : 1) * nkeys * sizeof(int16_t));
     t->scale = xmalloc((t->nusers ? t->nusers : 1) * sizeof(float));
     float *row = xmalloc((nkeys ? nkeys : 1) * sizeof(float));
     for (size_t u = 0; u < t->nusers; u++) {
         size_t n;
-        const uint32_t *items = mlr_usersets_get(&x, u, &n);
+        const uint32_t *items = mlr_usersets_get(x, u, &n);
         mlr_ease_scores(b, nkeys, items, n, row);
         standardise(row, nkeys, items, n, temperature);
         model_teacher_set(t, u, row);
     }
     free(row);
     free(b);
-    mlr_usersets_free(&x);
     return 0;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* What the teacher is a function of, hashed (FNV-1a 64) as 16 hex digits:
+ * the format, the sizes, lambda, temperature and every user's item set. */
+static void teacher_key(char out[17], const mlr_usersets *x, size_t nkeys, double lambda,
+                        double temperature)
+{
+    char head[128];
+    int len = snprintf(head, sizeof head, "mlrec-teacher 1 %zu %zu %.17g %.17g", x->users,
+                       nkeys, lambda, temperature);
+    uint64_t h = fnv(0xcbf29ce484222325ULL, head, (size_t)len);
+    for (size_t u = 0; u < x->users; u++) {
+        size_t n;
+        const uint32_t *items = mlr_usersets_get(x, u, &n);
+        uint64_t n64 = n;
+        h = fnv(fnv(h, &n64, sizeof n64), items, n * sizeof *items);
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* t's logits and scales from the cache at path when it holds the teacher
+ * of key (t's sizes set): 1; 0 when it holds another or none; -1 when it
+ * cannot be read (e says why). */
+static int cache_read(model_teacher *t, const char *path, const char *key, mlr_err *e)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT)
+        return 0;
+    mlr_st_file f;
+    if (mlr_st_read(&f, path, e) < 0)
+        return -1;
+    const char *k = mlr_st_meta(&f, "teacher_key");
+    const mlr_st_tensor *lg = mlr_st_find(&f, "logit"), *sc = mlr_st_find(&f, "scale");
+    int hit = k && strcmp(k, key) == 0;
+    if (hit && (!lg || !sc || f.n != 2 || lg->dtype != MLR_ST_I16 || lg->ndim != 2 ||
+                lg->shape[0] != t->nkeys || lg->shape[1] != t->nusers || sc->dtype != MLR_ST_F32 ||
+                sc->ndim != 1 || sc->shape[0] != t->nusers)) {
+        mlr_st_free(&f);
+        return mlr_fail(e, "%s: not a teacher of %zu users and %zu items", path, t->nusers, t->nkeys);
+    }
+    if (hit && mlr_st_check_finite(sc, 1, path, e) < 0) {
+        mlr_st_free(&f);
+        return -1;
+    }
+    if (hit) {
+        t->logit = xmalloc(lg->nbytes ? lg->nbytes : 1);
+        t->scale = xmalloc(sc->nbytes ? sc->nbytes : 1);
+        memcpy(t->logit, lg->data, lg->nbytes);
+        memcpy(t->scale, sc->data, sc->nbytes);
+    }
+    mlr_st_free(&f);
+    return hit;
+}
+
+/* The cache's directory, made when missing (its parent must exist). */
+static int cache_dir(const char *dir, mlr_err *e)
+{
+    if (strlen(dir) > 4000)
+        return mlr_fail(e, "--teacher-cache: '%.40s...': path too long", dir);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return mlr_fail(e, "%s: cannot make the teacher's cache: %s", dir, strerror(errno));
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return mlr_fail(e, "%s: the teacher's cache is not a directory", dir);
+    return 0;
+}
+
+static int cache_write(const model_teacher *t, const char *path, const char *key, mlr_err *e)
+{
+    mlr_st_tensor ts[2] = {
+        {(char *)"logit", MLR_ST_I16, 2, {t->nkeys, t->nusers}, t->nkeys * t->nusers * sizeof(int16_t), t->logit},
+        {(char *)"scale", MLR_ST_F32, 1, {t->nusers}, t->nusers * sizeof(float), t->scale}};
+    const char *mk[] = {"format", "teacher_key"}, *mv[] = {"mlrec-teacher", key};
+    return mlr_st_write(path, ts, 2, mk, mv, 2, e);
+}
+
+int model_teacher_ease(model_teacher *t, const model_seen *seen, size_t nkeys, double lambda,
+                       double temperature, double weight, const char *cache, mlr_err *e)
+{
+    memset(t, 0, sizeof *t);
+    t->nusers = seen->nusers;
+    t->nkeys = nkeys;
+    t->feat = seen->feat;
+    t->weight = weight;
+    mlr_usersets x;
+    seen_sets(&x, seen, nkeys);
+    char key[17], path[4096];
+    teacher_key(key, &x, nkeys, lambda, temperature);
+    int hit = 0;
+    if (cache) {
+        snprintf(path, sizeof path, "%s/teacher-%s.safetensors", cache, key);
+        hit = cache_dir(cache, e) < 0 ? -2 : cache_read(t, path, key, e);
+        if (hit == -1) {
+            mlr_warn("%s; the teacher is fitted again and written over it", e->msg);
+            e->msg[0] = '\0';
+            hit = 0;
+        }
+    }
+    if (hit < 0) {
+        mlr_usersets_free(&x);
+        return -1;
+    }
+    int st = hit ? 0 : fit(t, &x, nkeys, lambda, temperature, e);
+    if (st == 0 && cache && !hit)
+        st = cache_write(t, path, key, e);
+    mlr_usersets_free(&x);
+    if (st < 0)
+        model_teacher_free(t);
+    return st;
 }
 
 /* Each logit rounded to a step of most / 32767 (most: the row's largest

@@ -85,9 +85,14 @@ typedef struct model_teacher {
 /* EASE (lib/ease.h) of the users' training items as the teacher: a user's
  * logits are the EASE scores of the items they did not rate, standardised
  * over those items, divided by temperature. A user with no item, or
- * scores all equal, teaches nothing (every logit -INFINITY). */
+ * scores all equal, teaches nothing (every logit -INFINITY). With cache
+ * (a directory, made when missing, or NULL): read from its file
+ * teacher-KEY.safetensors (KEY: a hash of the item sets, nkeys, lambda and
+ * temperature) when there, else fitted and written there atomically; a
+ * file that cannot be read is warned about and written over
+ * (docs/operations.md, "The teacher's cache"). */
 int model_teacher_ease(model_teacher *t, const model_seen *seen, size_t nkeys, double lambda,
-                       double temperature, double weight, mlr_err *e);
+                       double temperature, double weight, const char *cache, mlr_err *e);
 void model_teacher_free(model_teacher *t); /* accepts a zeroed one */
 /* Sets user's logits (nkeys floats, -INFINITY: no target) in t. */
 void model_teacher_set(model_teacher *t, size_t user, const float *row);

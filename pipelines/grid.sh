@@ -16,7 +16,8 @@
 # of TRAIN for the epochs its run kept (as evaluate.sh does) and scored
 # once on TEST: DIR/best/metrics.tsv (its models model.safetensors, the
 # refit, and model-fit.safetensors, the run's own), its name in
-# DIR/best/run.
+# DIR/best/run. DIR/teacher holds the teachers of mlr-train --distill
+# (--teacher-cache): EASE fitted once for the runs on the same rows.
 #
 # The grid: GRID.tsv (header = mlr-train long option names, as
 # `mlr-train --list-options` lists them, without the
@@ -72,6 +73,9 @@ if [ "${1:-}" = --job ]; then
     set -f; set -- $args; set +f # values hold no spaces or globs (checked)
     # The command that reproduces the run, each word quoted where needed.
     cmd=
+    # The teacher (mlr-train --distill) fitted once for the grid's runs on
+    # the same rows, lambda and temperature, in DIR/teacher.
+    set -- --teacher-cache "$dir/teacher" "$@"
     for w in sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk --no-test "$dir/prep" "$final" "$@"; do
         cmd="$cmd${cmd:+ }$(shquote "$w")"
     done
@@ -348,7 +352,8 @@ if [ ! -f "$dir/best/metrics.tsv" ] || [ "$(cat "$dir/best/run" 2>/dev/null)" !=
     printf '%s\n' "$best" >"$best_part/run"
     if [ -f "$dir/runs/$best/args" ]; then
         set -f; set -- $(cat "$dir/runs/$best/args"); set +f # no spaces or globs (checked)
-        sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk "$dir/prep" "$best_part" "$@"
+        sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk "$dir/prep" "$best_part" \
+            --teacher-cache "$dir/teacher" "$@"
     else
         sh "$mlr_pipelines/train-eval.sh" --threads "$threads" --no-topk \
             --model "$dir/runs/$best/model.safetensors" "$dir/prep" "$best_part"

@@ -62,6 +62,11 @@
 # --threads T pins every tool (and OpenBLAS) to T threads, so that several
 # runs side by side share the cores without oversubscribing them; without
 # it each tool takes its own default.
+# The teacher (mlr-train --distill: EASE of the rows it trains on) is
+# fitted once for every model trained on the same rows (the N seeds, both
+# kinds of history) and once for the refit's: mlr-train --teacher-cache
+# RUN/.teacher, removed when the run ends; an mlr-train --teacher-cache
+# DIR among the options keeps it in DIR instead (grid.sh: one for the grid).
 set -eu
 me=train-eval
 . "$(dirname "$0")/lib.sh"
@@ -137,6 +142,7 @@ warm() {
     "$@"
 }
 mkout "$run"
+tcache=$run/.teacher # mlr-train --teacher-cache: an option given after it wins
 
 # Training on the fit rows, validated after each epoch on the validation
 # slice, never on the test rows (mlr-train's own --threads in the extra
@@ -163,7 +169,8 @@ if [ "$hist" = valid ]; then
     for h in all before-row; do
         # shellcheck disable=SC2086 # $topt is empty or two plain words
         run_stage "history-$h" env MLR_STAGES= sh "$0" $topt --seeds "$seeds" ${initset:+--init-set "$initset"} \
-            --history "$h" --user-time "$utime" --no-test --no-topk "$prep" "$run/history-$h" "$@"
+            --history "$h" --user-time "$utime" --no-test --no-topk "$prep" "$run/history-$h" \
+            --teacher-cache "$tcache" "$@"
         m=$run/history-$h/valid-metrics.tsv
         printf '%s\t%s\t%s\n' "$h" "$(awk -F'\t' '$1 == "ndcg@10" { print $2 }' "$m")" \
             "$(awk -F'\t' '$1 == "top100" { print $2 }' "$m")"
@@ -189,13 +196,14 @@ if [ -z "$model" ] && [ "$chosen" = 0 ]; then
     # shellcheck disable=SC2086 # $tt is empty or two words
     warm 1 run_stage train mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit$hs" \
         --valid "$prep/enc-valid$hs" --catalogue "$prep/enc-items" --log "$run/train-log.tsv" \
-        --output "$run/model$msfx.safetensors" "$@"
+        --output "$run/model$msfx.safetensors" --teacher-cache "$tcache" "$@"
     k=2
     while [ "$k" -le "$seeds" ]; do
         # shellcheck disable=SC2086
         warm "$k" run_stage "train-seed$k" mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-fit$hs" \
             --valid "$prep/enc-valid$hs" --catalogue "$prep/enc-items" --log "$run/train-log-seed$k.tsv" \
-            --output "$run/model$msfx-seed$k.safetensors" "$@" --seed $((base + k - 1))
+            --output "$run/model$msfx-seed$k.safetensors" --teacher-cache "$tcache" "$@" \
+            --seed $((base + k - 1))
         k=$((k + 1))
     done
 fi
@@ -275,7 +283,7 @@ else
     printf 'user_time\tndcg@10_valid\tkept\n%s\t%s\t1\n' "$utime" "$(ndcg "$utime")" >"$run/user-time.tsv"
 fi
 cp "$run/valid-metrics-$utime.tsv" "$run/valid-metrics.tsv"
-[ "$test" = 1 ] || exit 0
+if [ "$test" = 0 ]; then rm -rf "$tcache"; exit 0; fi
 
 # The refit: each seed's model trained again on all the training rows
 # (fit and validation slice) for the epochs its fit run kept, the options
@@ -299,13 +307,15 @@ if [ "$refit" = 1 ]; then
         # shellcheck disable=SC2086 # $tt, $seedopt: empty or two plain words
         warm "$k" run_stage "refit$ks" mlr-train $tt --spec "$prep/spec" --rows "$prep/enc-train$hs" \
             --catalogue "$prep/enc-items" --log "$run/refit-log$ks.tsv" \
-            --output "$run/model$ks.safetensors" "$@" $seedopt --epochs "$ep" --patience 0
+            --output "$run/model$ks.safetensors" --teacher-cache "$tcache" "$@" $seedopt \
+            --epochs "$ep" --patience 0
         k=$((k + 1))
     done
     msfx=
     # shellcheck disable=SC2086
     models embed-items-refit mlr-embed $tt --catalogue "$prep/enc-items" --output "$run/items.npy"
 fi
+rm -rf "$tcache" # every model of the run is trained
 
 # The test rows, scored once.
 # shellcheck disable=SC2086

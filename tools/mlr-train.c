@@ -35,6 +35,7 @@ typedef struct {
     const char *train, *items, *valid, *spec, *output, *log, *init, *init_spec;
     const char *query_features, *cand_features;
     const char *checkpoint;
+    const char *teacher_cache; /* --teacher-cache DIR: the teacher read there, or fitted and written */
     model_config cfg;
     opt_config opt;
     int lr_set;
@@ -120,6 +121,11 @@ static const char USAGE[] =
     "                                user_id in the query tower or over 20,000 items)\n"
     "      --distill-lambda L        the teacher's EASE lambda (default 500)\n"
     "      --distill-temperature T   the teacher's scores divided by T (default 2)\n"
+    "      --teacher-cache DIR       keep the teacher in DIR (made when missing), a file named\n"
+    "                                by a hash of the rows' user-item pairs, --distill-lambda and\n"
+    "                                --distill-temperature: read when there, else fitted and\n"
+    "                                written (atomically), so runs on the same rows fit EASE once\n"
+    "                                (default: none)\n"
     "      --mask-seen               leave the other items a row's user rated in the training\n"
     "                                rows out of its softmax: positives, not negatives\n"
     "      --negatives MODE          the softmax's candidates: batch (the batch's items, log-Q\n"
@@ -175,7 +181,7 @@ enum {
     OPT_ITEMS = 256, OPT_VALID, OPT_LOG, OPT_EVERY, OPT_QF, OPT_CF, OPT_DIM, OPT_LAYERS,
     OPT_RLAYERS, OPT_RETW, OPT_RATW, OPT_HITS, OPT_SEEN, OPT_VEXCL, OPT_LOGQ, OPT_OPT, OPT_LR, OPT_ACC, OPT_L2,
     OPT_SEED, OPT_THREADS, OPT_INIT, OPT_INIT_SPEC, OPT_NO_LOGQ, OPT_IDDROP, OPT_PATIENCE,
-    OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT, OPT_NEG, OPT_HEAD, OPT_RDECAY, OPT_NO_PIN,
+    OPT_SELECT, OPT_LIST, OPT_OLD_TRAIN, OPT_OLD_ITEMS, OPT_CKPT, OPT_TCACHE, OPT_NEG, OPT_HEAD, OPT_RDECAY, OPT_NO_PIN,
     OPT_HALFLIFE, OPT_TEMP, OPT_POP, OPT_DISTILL, OPT_DLAMBDA, OPT_DTEMP
 };
 
@@ -200,6 +206,7 @@ static const struct option LONGS[] = {
     {"distill", required_argument, NULL, OPT_DISTILL},
     {"distill-lambda", required_argument, NULL, OPT_DLAMBDA},
     {"distill-temperature", required_argument, NULL, OPT_DTEMP},
+    {"teacher-cache", required_argument, NULL, OPT_TCACHE},
     {"mask-seen", no_argument, NULL, OPT_SEEN}, {"valid-exclude", no_argument, NULL, OPT_VEXCL}, {"logq", no_argument, NULL, OPT_LOGQ},
     {"no-logq", no_argument, NULL, OPT_NO_LOGQ}, {"negatives", required_argument, NULL, OPT_NEG},
     {"id-dropout", required_argument, NULL, OPT_IDDROP},
@@ -370,6 +377,7 @@ static void parse_one(options *o, int c, const char *arg)
     case OPT_INIT: o->init = arg; break;
     case OPT_INIT_SPEC: o->init_spec = arg; break;
     case OPT_CKPT: o->checkpoint = arg; break;
+    case OPT_TCACHE: o->teacher_cache = arg; break;
     case 'q': o->quiet = 1; break;
     }
 }
@@ -1227,7 +1235,8 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
         ((o->mask_seen || o->distill > 0 || (has_valid && o->valid_exclude)) &&
          model_seen_build(&seen, m, &d.q, d.keys.data, d.n, e) < 0) ||
         (o->distill > 0 && model_teacher_ease(&teacher, &seen, nkeys, o->distill_lambda,
-                                              o->distill_temperature, o->distill, e) < 0) ||
+                                              o->distill_temperature, o->distill,
+                                              o->teacher_cache, e) < 0) ||
         (has_valid && o->valid_exclude && validation_exclusions(&v, &seen, o, nkeys, e) < 0)) {
         model_teacher_free(&teacher);
         model_seen_free(&seen);

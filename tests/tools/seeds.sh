@@ -129,6 +129,24 @@ if ran "train-eval.sh --seeds 1" sh "$P/train-eval.sh" --threads 1 --seeds 1 --n
         { w = w $1 " "; k += $3; if (b == "" || $2 + 0 > bv) { b = $1; bv = $2 + 0 } if ($3 == 1) kept = $1 }
         END { exit !(ok && w == "last median mean " && k == 1 && kept == b) }' "$T/e1/user-time.tsv"
 fi
+# The teacher (mlr-train --distill) fitted once per rows: train-eval.sh
+# gives every mlr-train RUN/.teacher, removed when the run ends; given
+# --teacher-cache DIR, the three seeds' fit runs of both kinds of history
+# share one file there and their refits another, and the figures are the
+# run's without it.
+check "RUN/.teacher removed when the run ends" test -s "$T/e3/model.safetensors" -a ! -e "$T/e3/.teacher"
+# shellcheck disable=SC2086
+if ran "train-eval.sh --seeds 3, --teacher-cache DIR" sh "$P/train-eval.sh" --threads 1 --seeds 3 --no-topk \
+    "$T/prep" "$T/tc3" $O --seed 7 --teacher-cache "$T/tcd"; then
+    check "--teacher-cache DIR: two teachers, the fit rows' and the training rows'" \
+        test "$(ls "$T/tcd" | grep -c '^teacher-.*[.]safetensors$')" -eq 2
+    same "--teacher-cache DIR: the metrics of the run without it" "$T/tc3/metrics.tsv" "$T/e3/metrics.tsv"
+fi
+mkdir -p "$T/tcf" && : >"$T/tcf/.teacher"
+# shellcheck disable=SC2086
+sh "$P/train-eval.sh" --threads 1 --no-topk "$T/prep" "$T/tcf" $O 2>"$T/err"
+check "train-eval.sh trains with --teacher-cache RUN/.teacher (a file there: refused)" \
+    grep -q "tcf/.teacher: the teacher's cache is not a directory" "$T/err"
 # --user-time mean: the per-user queries are mlr-embed --mean-by-user's
 # over the training rows, by the refitted model.
 # shellcheck disable=SC2086

@@ -353,6 +353,46 @@ mlr-train --rows "$B/enc" --spec "$B/spec" --epochs 1 --quiet --output "$B/m.saf
 check "the default over EASE's cap, --quiet: no warning" test ! -s "$T/err"
 expect_fail "--distill given over EASE's cap" 1 "over EASE's 20000 items" \
     mlr-train --rows "$B/enc" --spec "$B/spec" --epochs 1 --distill 0.2 --output "$B/m.safetensors"
+# --teacher-cache DIR: the teacher kept in DIR, one file per rows, lambda
+# and temperature; read when there (the same model as fitting it, the file
+# not written again, its logits the ones trained on), fitted and written
+# when missing or unreadable (a warning), never made with --distill 0.
+TC=$T/tc
+$TRAIN $OPTS --teacher-cache "$TC" --output "$T/tc1.safetensors" 2>"$T/err"
+check "--teacher-cache: trains, quietly, making DIR" test $? -eq 0 -a ! -s "$T/err" -a -d "$TC"
+same "--teacher-cache, fitted: the same model" "$T/tc1.safetensors" "$T/default.safetensors"
+tcf=$(ls "$TC"/teacher-*.safetensors 2>/dev/null)
+check "--teacher-cache: one file, named by its key" test "$(echo "$tcf" | wc -w)" -eq 1
+check "--teacher-cache: the key in the file" sh -c "grep -q \"teacher_key...\$(basename '$tcf' .safetensors | cut -c9-)\" '$tcf'"
+ino=$(stat -c %i "$tcf")
+$TRAIN $OPTS --teacher-cache "$TC" --output "$T/tc2.safetensors" 2>"$T/err"
+check "--teacher-cache, read: trains, quietly" test $? -eq 0 -a ! -s "$T/err"
+same "--teacher-cache, read: the same model" "$T/tc2.safetensors" "$T/default.safetensors"
+check "--teacher-cache, read: not written again" test "$(stat -c %i "$tcf")" = "$ino"
+cp "$tcf" "$T/tc.keep"
+size=$(wc -c <"$tcf")
+printf '\001\002\003\004\005\006\007\010' | dd of="$tcf" bs=1 seek=$((size - 4000)) conv=notrunc 2>/dev/null
+$TRAIN $OPTS --teacher-cache "$TC" --output "$T/tc3.safetensors" 2>/dev/null
+check "--teacher-cache: the file's logits are the ones trained on" \
+    sh -c "test -s '$T/tc3.safetensors' && ! cmp -s '$T/tc3.safetensors' '$T/default.safetensors'"
+head -c 100 "$T/tc.keep" >"$tcf"
+$TRAIN $OPTS --teacher-cache "$TC" --output "$T/tc4.safetensors" 2>"$T/err"
+check "--teacher-cache, a truncated file: trains" test $? -eq 0
+check "--teacher-cache, a truncated file: one warning" \
+    sh -c "test \$(wc -l <'$T/err') -eq 1 && grep -q 'fitted again and written over it' '$T/err'"
+same "--teacher-cache, a truncated file: the same model" "$T/tc4.safetensors" "$T/default.safetensors"
+same "--teacher-cache, a truncated file: written again" "$tcf" "$T/tc.keep"
+$TRAIN $OPTS --teacher-cache "$TC" --distill-lambda 50 --output "$T/tc5.safetensors" 2>/dev/null
+check "--teacher-cache: another lambda, another file" test "$(ls "$TC" | wc -l)" -eq 2
+rm -rf "$T/tc0"
+$TRAIN $OPTS --teacher-cache "$T/tc0" --distill 0 --output "$T/tc6.safetensors" 2>/dev/null
+check "--teacher-cache with --distill 0: no DIR" test -s "$T/tc6.safetensors" -a ! -e "$T/tc0"
+cp "$T/tc1.safetensors" "$T/tc7.safetensors"
+expect_fail "--teacher-cache: a file, not a directory" 1 "is not a directory" \
+    $TRAIN $OPTS --teacher-cache "$T/tc.keep" --output "$T/tc7.safetensors"
+same "--teacher-cache's error leaves the model" "$T/tc7.safetensors" "$T/tc1.safetensors"
+expect_fail "--teacher-cache: no parent" 1 "cannot make the teacher's cache" \
+    $TRAIN $OPTS --teacher-cache "$T/no/such" --output "$T/tc7.safetensors"
 expect_fail "--distill 1.5" 2 "not a weight" $TRAIN --distill 1.5 --output "$T/m.safetensors"
 expect_fail "--distill-lambda 0" 2 "not in (0, 1e9]" $TRAIN --distill-lambda 0 --output "$T/m.safetensors"
 expect_fail "--distill-temperature 0" 2 "is not in" \

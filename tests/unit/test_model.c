@@ -447,7 +447,7 @@ static void teacher_of_rows(double weight)
 {
     seen_of_rows();
     mlr_err e;
-    CHECKF(model_teacher_ease(&teacher_rows, &seen_rows, 7, 0.5, 0.7, weight, &e) == 0, "%s",
+    CHECKF(model_teacher_ease(&teacher_rows, &seen_rows, 7, 0.5, 0.7, weight, NULL, &e) == 0, "%s",
            e.msg);
     CHECK(teacher_rows.nusers == 6 && teacher_rows.nkeys == 7 && teacher_rows.feat == 0);
     for (int k = 0; k < 7; k++)
@@ -781,7 +781,7 @@ static void test_distill_passes(void)
     cat.row = row;
     seen_of_rows();
     model_teacher t;
-    CHECKF(model_teacher_ease(&t, &seen_rows, TC + 1, 0.5, 0.7, 0.3, &e) == 0, "%s", e.msg);
+    CHECKF(model_teacher_ease(&t, &seen_rows, TC + 1, 0.5, 0.7, 0.3, NULL, &e) == 0, "%s", e.msg);
     float logit[TC + 1];
     for (int u = 1; u < 5; u++) { /* user 5 keeps EASE's: no target */
         for (int k = 0; k <= TC; k++)

@@ -56,6 +56,28 @@ static void test_roundtrip(void)
     CHECK(system(cmd) == 0);
 }
 
+/* I16 (the teacher's cache, lib/teacher.c): two bytes an element, read
+ * back as written; offsets sized for I32 are refused. */
+static void test_i16(void)
+{
+    int16_t q[4] = {-32768, -1, 0, 32767};
+    mlr_st_tensor t = {.name = "logit", .dtype = MLR_ST_I16, .ndim = 2, .shape = {2, 2},
+                       .nbytes = sizeof q, .data = q};
+    mlr_err e;
+    CHECKF(mlr_st_write(path_in("i16.safetensors"), &t, 1, NULL, NULL, 0, &e) == 0, "%s", e.msg);
+    mlr_st_file f;
+    CHECKF(mlr_st_read(&f, path_in("i16.safetensors"), &e) == 0, "%s", e.msg);
+    const mlr_st_tensor *r = mlr_st_find(&f, "logit");
+    CHECK(r && r->dtype == MLR_ST_I16 && r->nbytes == 8 && memcmp(r->data, q, sizeof q) == 0);
+    CHECK(strcmp(mlr_st_dtype_name(MLR_ST_I16), "I16") == 0);
+    mlr_st_free(&f);
+    const char hdr[] = "{\"logit\":{\"dtype\":\"I16\",\"shape\":[2,2],\"data_offsets\":[0,16]}}";
+    unsigned char buf[8 + sizeof hdr - 1 + 16] = {0};
+    mlr_le64_put(buf, sizeof hdr - 1);
+    memcpy(buf + 8, hdr, sizeof hdr - 1);
+    CHECK(mlr_st_parse(&f, buf, sizeof buf, "x", &e) == -1);
+}
+
 /* numpy parses the file in a few lines: header length, JSON, raw bytes. */
 static void test_numpy_reads_it(void)
 {
@@ -190,6 +212,7 @@ int main(void)
         return 1;
     }
     RUN(test_roundtrip);
+    RUN(test_i16);
     RUN(test_numpy_reads_it);
     RUN(test_refusals);
     RUN(test_corruption);
