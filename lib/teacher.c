@@ -184,8 +184,10 @@ int model_teacher_ease(model_teacher *t, const model_seen *seen, size_t nkeys, d
         return -1;
     }
     int st = hit ? 0 : fit(t, &x, nkeys, lambda, temperature, e);
-    if (st == 0 && cache && !hit)
-        st = cache_write(t, path, key, e);
+    if (st == 0 && cache && !hit && cache_write(t, path, key, e) < 0) {
+        mlr_warn("%s; the teacher is not kept", e->msg); /* this run has it: train on */
+        e->msg[0] = '\0';
+    }
     mlr_usersets_free(&x);
     if (st < 0)
         model_teacher_free(t);

@@ -89,8 +89,9 @@ typedef struct model_teacher {
  * (a directory, made when missing, or NULL): read from its file
  * teacher-KEY.safetensors (KEY: a hash of the item sets, nkeys, lambda and
  * temperature) when there, else fitted and written there atomically; a
- * file that cannot be read is warned about and written over
- * (docs/operations.md, "The teacher's cache"). */
+ * file that cannot be read is warned about and written over, one that
+ * cannot be written warned about (docs/operations.md, "The teacher's
+ * cache"). */
 int model_teacher_ease(model_teacher *t, const model_seen *seen, size_t nkeys, double lambda,
                        double temperature, double weight, const char *cache, mlr_err *e);
 void model_teacher_free(model_teacher *t); /* accepts a zeroed one */

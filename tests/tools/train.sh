@@ -391,6 +391,13 @@ cp "$T/tc1.safetensors" "$T/tc7.safetensors"
 expect_fail "--teacher-cache: a file, not a directory" 1 "is not a directory" \
     $TRAIN $OPTS --teacher-cache "$T/tc.keep" --output "$T/tc7.safetensors"
 same "--teacher-cache's error leaves the model" "$T/tc7.safetensors" "$T/tc1.safetensors"
+# a teacher's file that cannot be written (its name taken by a directory,
+# which even root cannot rename over): warned about, the run trains on
+rm -f "$tcf" && mkdir "$tcf" && : >"$tcf/x"
+$TRAIN $OPTS --teacher-cache "$TC" --output "$T/tc8.safetensors" 2>"$T/err"
+check "--teacher-cache, the file not writable: trains" test $? -eq 0 -a -s "$T/tc8.safetensors"
+check "--teacher-cache, the file not writable: warned" grep -q 'the teacher is not kept' "$T/err"
+same "--teacher-cache, the file not writable: the same model" "$T/tc8.safetensors" "$T/default.safetensors"
 expect_fail "--teacher-cache: no parent" 1 "cannot make the teacher's cache" \
     $TRAIN $OPTS --teacher-cache "$T/no/such" --output "$T/tc7.safetensors"
 expect_fail "--distill 1.5" 2 "not a weight" $TRAIN --distill 1.5 --output "$T/m.safetensors"
