@@ -75,30 +75,25 @@ static int fit(model_teacher *t, const mlr_usersets *x, size_t nkeys, double lam
     return 0;
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ c[i]) * 0x100000001b3ULL;
-    return h;
-}
-
-/* What the teacher is a function of, hashed (FNV-1a 64) as 16 hex digits:
- * the format, the sizes, lambda, temperature and every user's item set. */
-static void teacher_key(char out[17], const mlr_usersets *x, size_t nkeys, double lambda,
+/* What the teacher is a function of, as the SHA-256 of the format, the
+ * sizes, lambda, temperature and every user's item set. */
+static void teacher_key(char out[65], const mlr_usersets *x, size_t nkeys, double lambda,
                         double temperature)
 {
     char head[128];
     int len = snprintf(head, sizeof head, "mlrec-teacher 1 %zu %zu %.17g %.17g", x->users,
                        nkeys, lambda, temperature);
-    uint64_t h = fnv(0xcbf29ce484222325ULL, head, (size_t)len);
+    mlr_sha256_ctx c;
+    mlr_sha256_init(&c);
+    mlr_sha256_update(&c, head, (size_t)len);
     for (size_t u = 0; u < x->users; u++) {
         size_t n;
         const uint32_t *items = mlr_usersets_get(x, u, &n);
         uint64_t n64 = n;
-        h = fnv(fnv(h, &n64, sizeof n64), items, n * sizeof *items);
+        mlr_sha256_update(&c, &n64, sizeof n64);
+        mlr_sha256_update(&c, items, n * sizeof *items);
     }
-    snprintf(out, 17, "%016llx", (unsigned long long)h);
+    mlr_sha256_final(&c, out);
 }
 
 /* t's logits and scales from the cache at path when it holds the teacher
@@ -167,21 +162,21 @@ int model_teacher_ease(model_teacher *t, const model_seen *seen, size_t nkeys, d
     t->weight = weight;
     mlr_usersets x;
     seen_sets(&x, seen, nkeys);
-    char key[17], path[4096];
-    teacher_key(key, &x, nkeys, lambda, temperature);
+    char key[65], path[4096];
     int hit = 0;
     if (cache) {
+        teacher_key(key, &x, nkeys, lambda, temperature);
+        if (cache_dir(cache, e) < 0) {
+            mlr_usersets_free(&x);
+            return -1;
+        }
         snprintf(path, sizeof path, "%s/teacher-%s.safetensors", cache, key);
-        hit = cache_dir(cache, e) < 0 ? -2 : cache_read(t, path, key, e);
-        if (hit == -1) {
+        hit = cache_read(t, path, key, e);
+        if (hit < 0) {
             mlr_warn("%s; the teacher is fitted again and written over it", e->msg);
             e->msg[0] = '\0';
             hit = 0;
         }
-    }
-    if (hit < 0) {
-        mlr_usersets_free(&x);
-        return -1;
     }
     int st = hit ? 0 : fit(t, &x, nkeys, lambda, temperature, e);
     if (st == 0 && cache && !hit && cache_write(t, path, key, e) < 0) {
