@@ -1198,75 +1198,122 @@ static void catch_stop_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-/* Trains m; with resume, from the state of that checkpoint; with
- * o->checkpoint, the state after each epoch kept there (fingerprint: of
- * this run). */
 /* The width of the user_history rows trained on (0: none), which the
  * model's metadata records for serving (lib/history.h). */
 static size_t history_width;
 
-static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
-                 const char *fingerprint, const mlr_ckpt *resume, mlr_err *e)
-{
-    const mlr_feature *item = mlr_spec_find(spec, "item_id");
-    if (!item)
-        return mlr_fail(e, "%s/features.tsv: no item_id feature", o->spec);
-    size_t nkeys = item->size;
+/* What a training run holds beside the model: its rows and validation
+ * slice, the softmax's catalogue, the users' items and the teacher read
+ * from them, the batch, the optimiser and the random streams. lo points
+ * into it, so it stays where run_open made it. */
+typedef struct {
     dataset d;
     validation v;
-    memset(&v, 0, sizeof v);
-    int has_valid = o->valid != NULL;
-    if (load_dataset(&d, m, o->train, nkeys, o->rating_weight > 0, e) < 0 ||
-        (has_valid && load_validation(&v, m, o, nkeys, e) < 0)) {
-        free_dataset(&d);
-        free_validation(&v);
-        return -1;
-    }
-    for (size_t i = 0; i < m->query.nfeat; i++)
-        if (strcmp(m->query.feat[i].name, "user_history") == 0)
-            history_width = d.q.L[i];
-    model_set_popularity(m, d.keys.data, d.n);
+    int has_valid;
     model_catalogue cat;
     model_seen seen;
     model_teacher teacher;
-    memset(&seen, 0, sizeof seen);
-    memset(&teacher, 0, sizeof teacher);
-    if (load_negatives(&cat, m, o, &d, nkeys, e) < 0 ||
-        ((o->mask_seen || o->distill > 0 || (has_valid && o->valid_exclude)) &&
-         model_seen_build(&seen, m, &d.q, d.keys.data, d.n, e) < 0) ||
-        (o->distill > 0 && model_teacher_ease(&teacher, &seen, nkeys, o->distill_lambda,
+    float *lq;
+    mlr_rng rng, drop_rng, neg_rng;
+    model_loss_opts lo;
+    model_batch *b;
+    optimizer opt;
+    size_t *perm;
+    size_t nkeys; /* the item_id vocabulary's size */
+} train_run;
+
+/* Frees what run_open made, however far it got. */
+static void run_close(train_run *r)
+{
+    free(r->perm);
+    free(r->lq);
+    opt_free(&r->opt);
+    model_batch_free(r->b);
+    model_catalogue_free(&r->cat);
+    model_teacher_free(&r->teacher);
+    model_seen_free(&r->seen);
+    free_dataset(&r->d);
+    free_validation(&r->v);
+}
+
+/* The rows, the slice and what the losses read of them (run_close after,
+ * success or not). */
+static int run_load(train_run *r, model *m, const mlr_spec *spec, const options *o, mlr_err *e)
+{
+    memset(r, 0, sizeof *r);
+    const mlr_feature *item = mlr_spec_find(spec, "item_id");
+    if (!item)
+        return mlr_fail(e, "%s/features.tsv: no item_id feature", o->spec);
+    size_t nkeys = r->nkeys = item->size;
+    r->has_valid = o->valid != NULL;
+    int need_seen = o->mask_seen || o->distill > 0 || (r->has_valid && o->valid_exclude);
+    if (load_dataset(&r->d, m, o->train, nkeys, o->rating_weight > 0, e) < 0 ||
+        (r->has_valid && load_validation(&r->v, m, o, nkeys, e) < 0) ||
+        load_negatives(&r->cat, m, o, &r->d, nkeys, e) < 0 ||
+        (need_seen && model_seen_build(&r->seen, m, &r->d.q, r->d.keys.data, r->d.n, e) < 0) ||
+        (o->distill > 0 && model_teacher_ease(&r->teacher, &r->seen, nkeys, o->distill_lambda,
                                               o->distill_temperature, o->distill,
                                               o->teacher_cache, e) < 0) ||
-        (has_valid && o->valid_exclude && validation_exclusions(&v, &seen, o, nkeys, e) < 0)) {
-        model_teacher_free(&teacher);
-        model_seen_free(&seen);
-        model_catalogue_free(&cat);
-        free_dataset(&d);
-        free_validation(&v);
+        (r->has_valid && o->valid_exclude && validation_exclusions(&r->v, &r->seen, o, nkeys, e) < 0))
+        return -1;
+    for (size_t i = 0; i < m->query.nfeat; i++)
+        if (strcmp(m->query.feat[i].name, "user_history") == 0)
+            history_width = r->d.q.L[i];
+    model_set_popularity(m, r->d.keys.data, r->d.n);
+    r->lq = o->logq ? log_q(&r->d, nkeys) : NULL;
+    return 0;
+}
+
+/* run_load, then the losses' options, the batch and the optimiser. */
+static int run_open(train_run *r, model *m, const mlr_spec *spec, const options *o, mlr_err *e)
+{
+    if (run_load(r, m, spec, o, e) < 0)
+        return -1;
+    mlr_rng_seed(&r->rng, o->seed ^ 0x5eed5eedULL);
+    /* its own stream: the shuffle does not change with --id-dropout */
+    mlr_rng_seed(&r->drop_rng, o->seed ^ 0xd409d409ULL);
+    mlr_rng_seed(&r->neg_rng, o->seed ^ 0x9e6a9e6aULL); /* the draws of mixed:N: their own too */
+    r->lo = (model_loss_opts){o->retrieval_weight, o->rating_weight, o->remove_hits, r->lq,
+                              o->id_dropout, &r->drop_rng, o->negatives, &r->cat, o->nsample,
+                              &r->neg_rng, o->rating_decay, o->mask_seen ? &r->seen : NULL,
+                              o->distill > 0 ? &r->teacher : NULL};
+    size_t n = r->d.n, cap = o->batch < n ? o->batch : (n ? n : 1), ncat = r->cat.n;
+    size_t ccap = o->negatives == MODEL_NEG_ALL ? ncat
+                  : o->negatives == MODEL_NEG_MIXED ? (cap + o->nsample < ncat ? cap + o->nsample : ncat)
+                  : cap;
+    r->b = model_batch_new_cand(m, &r->d.q, o->negatives ? &r->cat.in : &r->d.c,
+                                r->nkeys, cap, ccap, o->threads);
+    if (!o->no_pin)
+        model_batch_pin(r->b);
+    opt_init(&r->opt, &o->opt, m->P);
+    r->perm = xmalloc((n + 1) * sizeof(size_t));
+    return 0;
+}
+
+/* --patience: the best epoch's weights replace the last epoch's (ep the
+ * epochs run), its figures into *f. */
+static void keep_best(model *m, const options *o, const best_epoch *best, size_t ep, figures *f)
+{
+    memcpy(m->params, best->params, m->P * sizeof(float));
+    free(m->metrics);
+    m->metrics = metrics_json(best->epoch, ep, &best->fig);
+    *f = best->fig;
+    if (!o->quiet)
+        fprintf(stderr, "%smlr-train: kept epoch %zu of %zu (--select %.6g)\n",
+                isatty(2) ? "\n" : "", best->epoch, ep, best->score);
+}
+
+/* Trains m; with resume, from the state of that checkpoint; with
+ * o->checkpoint, the state after each epoch kept there (fingerprint: of
+ * this run). */
+static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
+                 const char *fingerprint, const mlr_ckpt *resume, mlr_err *e)
+{
+    train_run r;
+    if (run_open(&r, m, spec, o, e) < 0) {
+        run_close(&r);
         return -1;
     }
-    float *lq = o->logq ? log_q(&d, nkeys) : NULL;
-    mlr_rng rng;
-    mlr_rng_seed(&rng, o->seed ^ 0x5eed5eedULL);
-    mlr_rng drop_rng; /* its own stream: the shuffle does not change with --id-dropout */
-    mlr_rng_seed(&drop_rng, o->seed ^ 0xd409d409ULL);
-    mlr_rng neg_rng; /* the draws of mixed:N: their own stream too */
-    mlr_rng_seed(&neg_rng, o->seed ^ 0x9e6a9e6aULL);
-    model_loss_opts lo = {o->retrieval_weight, o->rating_weight, o->remove_hits, lq,
-                          o->id_dropout, &drop_rng, o->negatives, &cat, o->nsample, &neg_rng,
-                          o->rating_decay, o->mask_seen ? &seen : NULL,
-                          o->distill > 0 ? &teacher : NULL};
-    size_t cap = o->batch < d.n ? o->batch : (d.n ? d.n : 1);
-    size_t ccap = o->negatives == MODEL_NEG_ALL ? cat.n
-                  : o->negatives == MODEL_NEG_MIXED ? (cap + o->nsample < cat.n ? cap + o->nsample : cat.n)
-                  : cap;
-    model_batch *b = model_batch_new_cand(m, &d.q, o->negatives ? &cat.in : &d.c, nkeys, cap,
-                                          ccap, o->threads);
-    if (!o->no_pin)
-        model_batch_pin(b);
-    optimizer opt;
-    opt_init(&opt, &o->opt, m->P);
-    size_t *perm = xmalloc((d.n + 1) * sizeof(size_t));
     double t0 = mlr_now();
     figures f;
     int have_fig = 0;
@@ -1275,10 +1322,10 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
     int rc = 0;
     ckpt_state st;
     memset(&st, 0, sizeof st); /* its padding too: the same state, the same file */
-    if (resume && (rc = restore_checkpoint(resume, m, &opt, &st, &best, e)) == 0) {
+    if (resume && (rc = restore_checkpoint(resume, m, &r.opt, &st, &best, e)) == 0) {
         ep = (size_t)st.epoch;
-        rng = st.rng;
-        drop_rng = st.drop;
+        r.rng = st.rng;
+        r.drop_rng = st.drop;
         f = st.fig;
         have_fig = st.have_fig;
         if (!o->quiet)
@@ -1289,10 +1336,10 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
     int ended = o->patience && best.epoch && ep - best.epoch >= o->patience;
     for (; rc == 0 && !ended && ep < o->epochs; ep++) {
         epoch_stats es;
-        train_epoch(m, b, &opt, &lo, &d, perm, &rng, o, ep, t0, &es);
-        int eval = has_valid && ((ep + 1) % o->valid_every == 0 || ep + 1 == o->epochs);
+        train_epoch(m, r.b, &r.opt, &r.lo, &r.d, r.perm, &r.rng, o, ep, t0, &es);
+        int eval = r.has_valid && ((ep + 1) % o->valid_every == 0 || ep + 1 == o->epochs);
         if (eval) {
-            evaluate(m, &v, o->threads, &f);
+            evaluate(m, &r.v, o->threads, &f);
             have_fig = 1;
             note_epoch(&best, m, o, ep + 1, &f);
             free(m->metrics);
@@ -1301,11 +1348,11 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
         log_row(logfp, ep + 1, &es, eval ? &f : NULL, o->patience ? best.epoch : ep + 1);
         if (o->checkpoint) {
             st.epoch = ep + 1;
-            st.rng = rng;
-            st.drop = drop_rng;
+            st.rng = r.rng;
+            st.drop = r.drop_rng;
             st.fig = f;
             st.have_fig = have_fig;
-            if ((rc = save_checkpoint(o, fingerprint, m, &opt, &st, &best, logfp, e)) < 0)
+            if ((rc = save_checkpoint(o, fingerprint, m, &r.opt, &st, &best, logfp, e)) < 0)
                 break;
         }
         if (o->patience && best.epoch && ep + 1 - best.epoch >= o->patience) {
@@ -1320,31 +1367,15 @@ static int train(model *m, const mlr_spec *spec, const options *o, FILE *logfp,
             break;
         }
     }
-    if (rc == 0 && o->patience && best.epoch) {
-        /* the best epoch's weights replace the last epoch's */
-        memcpy(m->params, best.params, m->P * sizeof(float));
-        free(m->metrics);
-        m->metrics = metrics_json(best.epoch, ep, &best.fig);
-        f = best.fig;
-        if (!o->quiet)
-            fprintf(stderr, "%smlr-train: kept epoch %zu of %zu (--select %.6g)\n",
-                    isatty(2) ? "\n" : "", best.epoch, ep, best.score);
-    }
+    if (rc == 0 && o->patience && best.epoch)
+        keep_best(m, o, &best, ep, &f);
     free(best.params);
     /* the progress line ends with the last figures, on a terminal only */
     if (!o->quiet && isatty(2) && have_fig)
         fprintf(stderr, "\nmlr-train: top10 %.4f top100 %.4f rmse %.4f\n", f.topk[2], f.topk[4], f.rmse);
     else if (!o->quiet && isatty(2))
         fputc('\n', stderr);
-    free(perm);
-    free(lq);
-    opt_free(&opt);
-    model_batch_free(b);
-    model_catalogue_free(&cat);
-    model_teacher_free(&teacher);
-    model_seen_free(&seen);
-    free_dataset(&d);
-    free_validation(&v);
+    run_close(&r);
     return rc;
 }
 
