@@ -329,6 +329,37 @@ static void note_profile(mlr_served *s, const mlr_reader *r, size_t u, const int
                                                    mlr_reader_field_len(r, (size_t)pc[c]));
 }
 
+/* history.tsv's rows (b) grouped by user into s->hist_start, hist_item
+ * and hist_rating, the file's order kept within each user; their times
+ * to note_user_times. */
+static void group_history(mlr_served *s, const rows_buf *b)
+{
+    size_t U = mlr_strmap_count(s->users);
+    s->hist_start = xcalloc(U + 1, sizeof *s->hist_start);
+    for (size_t k = 0; k < b->n; k++)
+        s->hist_start[b->user[k] + 1]++;
+    for (size_t u = 0; u < U; u++)
+        s->hist_start[u + 1] += s->hist_start[u];
+    size_t *at = xmalloc((U + 1) * sizeof *at);
+    memcpy(at, s->hist_start, (U + 1) * sizeof *at);
+    s->hist_item = xmalloc((b->n + 1) * sizeof *s->hist_item);
+    s->hist_rating = xmalloc((b->n + 1) * sizeof *s->hist_rating);
+    double *time = b->with_time ? xmalloc((b->n + 1) * sizeof *time) : NULL;
+    for (size_t k = 0; k < b->n; k++) {
+        size_t j = at[b->user[k]]++;
+        s->hist_item[j] = b->item[k];
+        s->hist_rating[j] = b->rating[k];
+        if (time)
+            time[j] = b->time[k];
+    }
+    free(at);
+    if (time)
+        note_user_times(s, time, U);
+}
+
+/* history.tsv: the users, each one's rows known at s->as_of grouped
+ * (group_history), their profile (the latest known row's user columns)
+ * and, with a history feature, their recent items. */
 static int read_history(mlr_served *s, mlr_err *e)
 {
     char *path = join(s->dir, "history.tsv");
@@ -388,29 +419,8 @@ static int read_history(mlr_served *s, mlr_err *e)
         rc = -1;
     mlr_reader_close(r);
     free(latest);
-    if (rc == 0) { /* rows grouped by user, history.tsv's order kept within each */
-        size_t U = mlr_strmap_count(s->users);
-        s->hist_start = xcalloc(U + 1, sizeof *s->hist_start);
-        for (size_t k = 0; k < b.n; k++)
-            s->hist_start[b.user[k] + 1]++;
-        for (size_t u = 0; u < U; u++)
-            s->hist_start[u + 1] += s->hist_start[u];
-        size_t *at = xmalloc((U + 1) * sizeof *at);
-        memcpy(at, s->hist_start, (U + 1) * sizeof *at);
-        s->hist_item = xmalloc((b.n + 1) * sizeof *s->hist_item);
-        s->hist_rating = xmalloc((b.n + 1) * sizeof *s->hist_rating);
-        double *time = b.with_time ? xmalloc((b.n + 1) * sizeof *time) : NULL;
-        for (size_t k = 0; k < b.n; k++) {
-            size_t j = at[b.user[k]]++;
-            s->hist_item[j] = b.item[k];
-            s->hist_rating[j] = b.rating[k];
-            if (time)
-                time[j] = b.time[k];
-        }
-        free(at);
-        if (time)
-            note_user_times(s, time, U);
-    }
+    if (rc == 0)
+        group_history(s, &b);
     free(b.time);
     free(rb.t);
     free(b.user);
