@@ -695,6 +695,94 @@ static int check_exclusion(const list_reader *l, const truth *t, const char *nam
                     "lists with --exclude %s", name, f.exclude, train, t->train_sha, train);
 }
 
+/* What score_lists gathers from the lists: each test row's rank of its
+ * item (0: not listed), with the training items and without; each user's
+ * list (that of their first query, training items out) and the longest. */
+typedef struct {
+    size_t *rank, *rank_x; /* (rows) */
+    size_t *len, *user_q;  /* (users) the length and the query of each user's list */
+    uint32_t *lists;       /* (users, kmax) */
+    size_t kmax, longest;
+} list_ranks;
+
+static void ranks_init(list_ranks *k, const truth *t, size_t kmax)
+{
+    k->kmax = kmax;
+    k->longest = 0;
+    k->rank = xcalloc(mlr_nz(t->rows), sizeof *k->rank);
+    k->rank_x = xcalloc(mlr_nz(t->rows), sizeof *k->rank_x);
+    k->len = xcalloc(mlr_nz(t->users), sizeof *k->len);
+    k->user_q = xmalloc(mlr_nz(t->users) * sizeof *k->user_q);
+    for (size_t u = 0; u < t->users; u++) k->user_q[u] = SIZE_MAX;
+    k->lists = xmalloc(mlr_nz(t->users * kmax) * sizeof *k->lists);
+}
+
+static void ranks_free(list_ranks *k)
+{
+    free(k->rank); free(k->rank_x); free(k->len); free(k->user_q); free(k->lists);
+}
+
+/* The lists' current row into k. */
+static int note_list_row(list_reader *l, truth *t, list_ranks *k, mlr_err *e)
+{
+    size_t q = 0, r = 0, n;
+    if (list_row(l, t, k->rank_x, &q, &r, e) < 0) return -1;
+    if (r > k->longest) k->longest = r;
+    uint32_t item = (uint32_t)mlr_strmap_intern(t->item_ids, mlr_reader_field(l->r, (size_t)l->ci),
+                                                mlr_reader_field_len(l->r, (size_t)l->ci));
+    uint32_t u = t->user_of[q];
+    const uint32_t *seen = mlr_usersets_get(&t->seen, u, &n);
+    int is_truth = item == t->item_of[q], removed = 0;
+    for (size_t i = 0; i < n && !is_truth && !removed; i++) removed = seen[i] == item;
+    if (!removed) l->kept++;
+    if (is_truth && !k->rank[q]) {
+        k->rank[q] = r;
+        k->rank_x[q] = l->kept;
+    }
+    /* A user's list: that of their first query in the lists' own
+     * order, so that the test file's order does not choose it. */
+    if (r == 1 && l->query < k->user_q[u]) {
+        k->user_q[u] = l->query;
+        k->len[u] = 0;
+    }
+    if (!removed && l->query == k->user_q[u] && k->len[u] < k->kmax)
+        k->lists[(size_t)u * k->kmax + k->len[u]++] = item;
+    return 0;
+}
+
+/* The figures of the ranks gathered from the lists named name: the top-k
+ * accuracies, with --train those without its items and the per-user ones. */
+static void put_list_figures(const options *o, const truth *t, const list_reader *l, const list_ranks *k,
+                             const char *name, FILE *fp, FILE *pu)
+{
+    mlr_accuracy acc, acc_x;
+    mlr_accuracy_init(&acc, MLR_ACC_K, MLR_ACC_N);
+    mlr_accuracy_init(&acc_x, MLR_ACC_K, MLR_ACC_N);
+    for (size_t i = 0; i < t->rows; i++) {
+        mlr_accuracy_add(&acc, k->rank[i]);
+        mlr_accuracy_add(&acc_x, k->rank_x[i]);
+    }
+    /* Lists as long as the catalogue rank every item: all k are known. */
+    size_t known = t->m && k->longest >= t->m ? SIZE_MAX : k->longest;
+    if (known < MLR_ACC_K[MLR_ACC_N - 1])
+        mlr_warn("%s: lists of %zu: top-k figures for k > %zu left out", name, k->longest, k->longest);
+    fprintf(fp, "queries\t%zu\n", t->rows);
+    put_accuracy(fp, &acc, "", known);
+    if (!t->have_seen) return;
+    /* A figure named _excl is one with the training items out: a
+     * list that lost items to them knows ranks only that far. */
+    size_t known_x = known == SIZE_MAX ? SIZE_MAX : l->short_x < known ? l->short_x : known;
+    size_t known_u = known;
+    for (size_t u = 0; u < t->users && known != SIZE_MAX; u++)
+        if (k->len[u] < known_u) known_u = k->len[u];
+    if (known_x < known || (known_u < k->kmax && known_u < known))
+        mlr_warn("%s: once --train's items are removed some lists hold %zu items: _excl figures for "
+                 "k > %zu and per-user ones for k > %zu left out (make the lists with mlr-topk "
+                 "--exclude)", name, known_x < known_u ? known_x : known_u, known_x, known_u);
+    put_accuracy(fp, &acc_x, "_excl", known_x);
+    put_user_figures(fp, pu, o, t, k->lists, k->len, k->kmax, known_u);
+}
+
 static int score_lists(const options *o, truth *t, FILE *fp, FILE *pu, mlr_err *e)
 {
     const char *name = strcmp(o->topk, "-") == 0 ? "stdin" : o->topk;
@@ -714,77 +802,24 @@ static int score_lists(const options *o, truth *t, FILE *fp, FILE *pu, mlr_err *
     if (rc == 0) rc = mlr_fprint_parse(&lf, mlr_reader_fprint(l.r), name, e);
     if (rc == 0) rc = same_model(t, name, &lf, e);
     if (rc == 0) rc = check_exclusion(&l, t, name, o->train, e);
-    size_t kmax = max_at(o), longest = 0, *rank = xcalloc(mlr_nz(t->rows), sizeof *rank);
-    size_t *rank_x = xcalloc(mlr_nz(t->rows), sizeof *rank_x), *len = xcalloc(mlr_nz(t->users), sizeof *len);
-    size_t *user_q = xmalloc(mlr_nz(t->users) * sizeof *user_q); /* the query of each user's list */
-    for (size_t u = 0; u < t->users; u++) user_q[u] = SIZE_MAX;
-    uint32_t *lists = xmalloc(mlr_nz(t->users * kmax) * sizeof *lists); /* (U, K) */
+    list_ranks k;
+    ranks_init(&k, t, max_at(o));
     int st = 0;
-    while (rc == 0 && (st = mlr_reader_next(l.r, e)) == 1) {
-        size_t q = 0, r = 0, n;
-        if (list_row(&l, t, rank_x, &q, &r, e) < 0) {
-            rc = -1;
-            break;
-        }
-        if (r > longest) longest = r;
-        uint32_t item = (uint32_t)mlr_strmap_intern(t->item_ids, mlr_reader_field(l.r, (size_t)l.ci),
-                                                    mlr_reader_field_len(l.r, (size_t)l.ci));
-        uint32_t u = t->user_of[q];
-        const uint32_t *seen = mlr_usersets_get(&t->seen, u, &n);
-        int is_truth = item == t->item_of[q], removed = 0;
-        for (size_t i = 0; i < n && !is_truth && !removed; i++) removed = seen[i] == item;
-        if (!removed) l.kept++;
-        if (is_truth && !rank[q]) {
-            rank[q] = r;
-            rank_x[q] = l.kept;
-        }
-        /* A user's list: that of their first query in the lists' own
-         * order, so that the test file's order does not choose it. */
-        if (r == 1 && l.query < user_q[u]) {
-            user_q[u] = l.query;
-            len[u] = 0;
-        }
-        if (!removed && l.query == user_q[u] && len[u] < kmax) lists[(size_t)u * kmax + len[u]++] = item;
-    }
+    while (rc == 0 && (st = mlr_reader_next(l.r, e)) == 1)
+        rc = note_list_row(&l, t, &k, e);
     if (st < 0) rc = -1;
-    if (rc == 0) close_group(&l, rank_x);
+    if (rc == 0) close_group(&l, k.rank_x);
     /* One list per test row: fewer is another test file, not misses. */
     if (rc == 0 && l.queries != t->rows)
         rc = mlr_fail(e, "%s holds lists for %zu queries, %s has %zu rows: the lists were made from another "
                       "test file", name, l.queries, o->test, t->rows);
     mlr_reader_close(l.r);
-    if (rc == 0) {
-        mlr_accuracy acc, acc_x;
-        mlr_accuracy_init(&acc, MLR_ACC_K, MLR_ACC_N);
-        mlr_accuracy_init(&acc_x, MLR_ACC_K, MLR_ACC_N);
-        for (size_t i = 0; i < t->rows; i++) {
-            mlr_accuracy_add(&acc, rank[i]);
-            mlr_accuracy_add(&acc_x, rank_x[i]);
-        }
-        /* Lists as long as the catalogue rank every item: all k are known. */
-        size_t known = t->m && longest >= t->m ? SIZE_MAX : longest;
-        if (known < MLR_ACC_K[MLR_ACC_N - 1])
-            mlr_warn("%s: lists of %zu: top-k figures for k > %zu left out", name, longest, longest);
-        fprintf(fp, "queries\t%zu\n", t->rows);
-        put_accuracy(fp, &acc, "", known);
-        if (t->have_seen) {
-            /* A figure named _excl is one with the training items out: a
-             * list that lost items to them knows ranks only that far. */
-            size_t known_x = known == SIZE_MAX ? SIZE_MAX : l.short_x < known ? l.short_x : known;
-            size_t known_u = known;
-            for (size_t u = 0; u < t->users && known != SIZE_MAX; u++)
-                if (len[u] < known_u) known_u = len[u];
-            if (known_x < known || (known_u < kmax && known_u < known))
-                mlr_warn("%s: once --train's items are removed some lists hold %zu items: _excl figures for "
-                         "k > %zu and per-user ones for k > %zu left out (make the lists with mlr-topk "
-                         "--exclude)", name, known_x < known_u ? known_x : known_u, known_x, known_u);
-            put_accuracy(fp, &acc_x, "_excl", known_x);
-            put_user_figures(fp, pu, o, t, lists, len, kmax, known_u);
-        }
-    }
-    free(l.done); free(rank); free(rank_x); free(len); free(user_q); free(lists);
+    if (rc == 0) put_list_figures(o, t, &l, &k, name, fp, pu);
+    free(l.done);
+    ranks_free(&k);
     return rc;
 }
+
 /* ---- predicted ratings ---- */
 
 typedef struct {
