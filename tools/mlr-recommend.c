@@ -906,6 +906,51 @@ static int fuse_ease(const mlr_served *s, const options *o, const candidates *c,
     return 0;
 }
 
+/* Each request's top K into hits (K a request; count[i] of them): the
+ * lists of --order, the model fused with EASE (--fuse-ease), or the
+ * model's own; exclusions excl[i] (nexcl[i]) left out. */
+static int rank_requests(const mlr_served *s, const options *o, const candidates *c, const requests *q,
+                         const orders *ord, const float *qe, uint32_t **excl, const size_t *nexcl,
+                         mlr_hit *hits, size_t *count, mlr_err *e)
+{
+    size_t U = q->n, K = (size_t)o->k;
+    if (!o->order && o->fuse)
+        return fuse_ease(s, o, c, q, qe, excl, nexcl, hits, count, e);
+    if (!o->order) {
+        rank_lists(s, c, qe, U, K, o->threads, excl, nexcl, hits, count);
+        return 0;
+    }
+    long *stamp = xmalloc((c->n + 1) * sizeof *stamp);
+    for (size_t j = 0; j < c->n; j++)
+        stamp[j] = -1;
+    int rc = 0;
+    for (size_t i = 0; i < U && rc == 0; i++)
+        rc = order_hits(ord, c, q->r[i].p.id, excl[i], nexcl[i], K, stamp, (long)i, hits + i * K,
+                        &count[i], o->order, e);
+    free(stamp);
+    return rc;
+}
+
+/* The rating head on each (user, item) pair of the lists, in their order. */
+static float *predict_lists(const mlr_served *s, const candidates *c, const float *qe, const mlr_hit *hits,
+                            const size_t *count, size_t U, size_t K)
+{
+    size_t D = s->D, pairs = 0;
+    for (size_t i = 0; i < U; i++)
+        pairs += count[i];
+    float *pq = xmalloc((pairs * D + 1) * sizeof *pq), *pc = xmalloc((pairs * D + 1) * sizeof *pc);
+    float *pred = xmalloc((pairs + 1) * sizeof *pred);
+    for (size_t i = 0, k = 0; i < U; i++)
+        for (size_t j = 0; j < count[i]; j++, k++) {
+            memcpy(pq + k * D, qe + i * D, D * sizeof *pq);
+            memcpy(pc + k * D, c->emb + (size_t)hits[i * K + j].item * D, D * sizeof *pc);
+        }
+    mlr_served_rating(s, pq, pc, pairs, pred);
+    free(pq);
+    free(pc);
+    return pred;
+}
+
 static int recommend(const mlr_served *s, const options *o, writer *w, mlr_err *e)
 {
     requests q;
@@ -944,40 +989,14 @@ static int recommend(const mlr_served *s, const options *o, writer *w, mlr_err *
         for (size_t i = 0; i < U && !o->keep_seen; i++)
             excl[i] = seen_candidates(s, &c, &q.r[i], &nexcl[i]);
         mlr_hit *hits = xmalloc((U * K + 1) * sizeof *hits);
-        if (o->order) {
-            long *stamp = xmalloc((c.n + 1) * sizeof *stamp);
-            for (size_t j = 0; j < c.n; j++)
-                stamp[j] = -1;
-            for (size_t i = 0; i < U && rc == 0; i++)
-                rc = order_hits(&ord, &c, q.r[i].p.id, excl[i], nexcl[i], K, stamp, (long)i, hits + i * K,
-                                &count[i], o->order, e);
-            free(stamp);
-        } else if (o->fuse) {
-            rc = fuse_ease(s, o, &c, &q, qe, excl, nexcl, hits, count, e);
-        } else {
-            rank_lists(s, &c, qe, U, K, o->threads, excl, nexcl, hits, count);
-        }
-        /* the rating head on each (user, item) pair of the lists */
-        size_t pairs = 0;
-        for (size_t i = 0; i < U && rc == 0; i++)
-            pairs += count[i];
-        float *pq = xmalloc((pairs * D + 1) * sizeof *pq), *pc = xmalloc((pairs * D + 1) * sizeof *pc);
-        float *pred = xmalloc((pairs + 1) * sizeof *pred);
-        for (size_t i = 0, k = 0; i < U && rc == 0; i++)
-            for (size_t j = 0; j < count[i]; j++, k++) {
-                memcpy(pq + k * D, qe + i * D, D * sizeof *pq);
-                memcpy(pc + k * D, c.emb + (size_t)hits[i * K + j].item * D, D * sizeof *pc);
-            }
-        if (rc == 0)
-            mlr_served_rating(s, pq, pc, pairs, pred);
+        rc = rank_requests(s, o, &c, &q, &ord, qe, excl, nexcl, hits, count, e);
+        float *pred = rc == 0 ? predict_lists(s, &c, qe, hits, count, U, K) : NULL;
         float *unit = rc == 0 ? unit_rows(s->items, s->M, D) : NULL;
         if (rc == 0 && !w->json)
             fputs("user_id\trank\titem_id\tscore\tpredicted_rating\ttitle\treason\n", w->fp);
         for (size_t i = 0, k = 0; i < U && rc == 0; k += count[i], i++)
             write_user(w, s, &q.r[i], &c, hits + i * K, count[i], pred + k, unit);
         free(unit);
-        free(pq);
-        free(pc);
         free(pred);
         free(hits);
         for (size_t i = 0; i < U; i++)
