@@ -96,14 +96,15 @@ fi
 # fused at the weight evaluate.sh's hybrid.sh chose) on the test rows.
 sh "$mlr_pipelines/benchmark.sh" --baselines "$run"
 
-# Stage 6: example recommendations: two known users and a new one.
+# Stage 6: example recommendations: two known users (the served hybrid,
+# recommend.sh's default), the first again from the model alone, and a
+# new one.
 {
     for u in $(cut -f1 "$run/test.tsv" | sed 1d | sort -n | uniq | head -n 2); do
-        sh "$mlr_pipelines/recommend.sh" --run "$run/model" --train "$run/train.tsv" --user "$u" --k 5
+        sh "$mlr_pipelines/recommend.sh" --run "$run/model" --user "$u" --k 5
     done
-    # the first of them again, from the served hybrid
     sh "$mlr_pipelines/recommend.sh" --run "$run/model" --user "$(cut -f1 "$run/test.tsv" | sed 1d | sort -n | head -n 1)" \
-        --k 5 --fuse-ease auto
+        --k 5 --fuse-ease off
     sh "$mlr_pipelines/recommend.sh" --run "$run/model" --train "$run/train.tsv" \
         --age 28 --gender F --occupation writer --n 5
 } >"$run/recommendations.md" 2>/dev/null || echo "$me: recommendations failed" >&2

@@ -7,7 +7,7 @@
 #   recommend.sh --run DIR [--train TRAIN.tsv] --user ID [--k 10]
 #   recommend.sh --run DIR --age 28 --gender F --occupation writer [--zip 94110] [--k 10]
 #   recommend.sh --run DIR [--age 28 ...] --rated-items 50,181,172 [--k 10]
-#   recommend.sh --run DIR --user ID --fuse-ease auto [--k 10]
+#   recommend.sh --run DIR --user ID --fuse-ease off [--k 10]
 #   recommend.sh --run DIR --user ID --fuse-ease 0.7 [--lambda 500] [--k 10]
 #
 # --k K is the number of titles (mlr-recommend's --k; --n is its old,
@@ -22,22 +22,26 @@
 # without retraining (fold-in) and are not recommended again. For TSV, JSON, many
 # users at once or similar items, use mlr-recommend itself.
 #
-# --fuse-ease W lists the model's top 100 and EASE's (fitted on the
-# served history.tsv, --lambda L, default 500) fused by mlr-fuse's rule
-# (mlr-recommend --fuse-ease), the model's weight W in [0, 1] and
-# EASE's 1 - W (on ML-100K's five official folds validation chose 0.6
-# to 0.8, and the hybrid passed EASE on each: README). --fuse-ease auto
-# takes W and L from the served directory's hybrid.tsv: the pair chosen
-# on the run's validation slice (evaluate.sh, retrain.sh: hybrid.sh);
-# --lambda, when given, still wins; a new user without --rated-items gets
-# the model's list (EASE has no movie to start from). EASE is the served
+# The list is what the run's validation slice chose: where the served
+# directory has a hybrid.tsv (evaluate.sh and retrain.sh make one:
+# hybrid.sh), the model's top 100 and EASE's fused at the weight and
+# lambda chosen there (--fuse-ease auto, the default); without one, the
+# model's list. --fuse-ease off is the model's list whatever the
+# directory holds. --fuse-ease W fuses at the model's weight W in [0, 1]
+# (EASE's 1 - W, mlr-fuse's rule: mlr-recommend --fuse-ease), EASE's
+# lambda --lambda L (default 500; with auto, L still wins over the
+# file's). On ML-100K's five official folds validation chose 0.6 to 0.8,
+# and the hybrid passed EASE on each; on ml-latest-small the model alone
+# trails EASE and the hybrid passes it (README). A new user without
+# --rated-items gets the model's list (EASE has no movie to start from),
+# and a --fuse-ease W for them is an error. EASE is the served
 # ease.npy at hybrid.tsv's lambda, else fitted on the request (0.3 s on
 # ML-100K; catalogues over 20,000 items are refused). The score shown is
 # the fused one.
 set -eu
 me=recommend
 . "$(dirname "$0")/lib.sh"
-usage() { echo "usage: recommend.sh --run DIR [--train TRAIN.tsv] (--user ID | [--age A --gender G --occupation O --zip Z] [--rated-items I,J,...]) [--k K] [--fuse-ease W|auto [--lambda L]]" >&2; exit 2; }
+usage() { echo "usage: recommend.sh --run DIR [--train TRAIN.tsv] (--user ID | [--age A --gender G --occupation O --zip Z] [--rated-items I,J,...]) [--k K] [--fuse-ease W|auto|off [--lambda L]]" >&2; exit 2; }
 run="" user="" age="" gender="" occ="" zip="" rated="" n=10 fuse="" fusing=0 lambda=500 lset=0
 while [ $# -gt 0 ]; do
     case $1 in -h|--help) mlr_help; exit 0 ;; esac
@@ -58,6 +62,9 @@ count_opt --k "$n" 1 100000 # mlr-recommend's range
 served=$run
 [ -f "$served/MANIFEST" ] || served=$run/served
 [ -f "$served/MANIFEST" ] || die "$run: no served model directory (run evaluate.sh first, or give retrain.sh's DIR/current)"
+# Unless told, the list validation chose: the hybrid where there is one.
+if [ "$fusing" = 0 ] && [ -f "$served/hybrid.tsv" ]; then fuse=auto fusing=1; fi
+[ "$fusing$fuse" != 1off ] || fuse= fusing=0
 # --fuse-ease auto: the weight and lambda validation chose (hybrid.sh),
 # checked as if given here (the file is the MANIFEST's, which
 # mlr-recommend verifies before any list).

@@ -56,7 +56,7 @@ if [ -f "$run/baseline-ease-lambda.tsv" ]; then
         END { if (b != "") print b, bs }' "$(awkpath "$run/baseline-ease-lambda.tsv")")
     [ $# -ne 2 ] || { lambda=$1 ease_valid=$2; }
 fi
-# The served hybrid (recommend.sh --fuse-ease auto): the model's weight
+# The served hybrid (recommend.sh's default, --fuse-ease auto): the model's weight
 # chosen on the validation slice (fuse-weight.tsv), its test figures
 # (fused.tsv) and the paired difference to EASE over users (paired.tsv).
 fused=$run/fused.tsv weight=-
@@ -102,7 +102,7 @@ diff_ease() {
     echo
     echo "The fused lists are the model's and EASE's per-user lists, z-scored and weighted (mlr-fuse), the"
     echo "model's weight ($weight) chosen on the validation slice as EASE's lambda was: what"
-    echo "\`recommend.sh --fuse-ease auto\` serves (model/served/hybrid.tsv). Fused - EASE over the same users:"
+    echo "\`recommend.sh\` serves by default (model/served/hybrid.tsv). Fused - EASE over the same users:"
     echo "nDCG@10 $(diff_ease ndcg@10), recall@10 $(diff_ease recall@10) (mean difference +- its standard error)."
     echo
     echo "### Every figure"
@@ -130,11 +130,14 @@ diff_ease() {
     fi
     echo "## Example recommendations"
     echo
-    echo "From \`mlr-recommend\` on \`model/served\` (docs/serving.md). The score is the retrieval score,"
-    echo "the inner product of the user's and the item's embeddings (their cosine: both have length 1 at the"
-    echo "default temperature T): it orders one user's items (exp(score / T) is proportional to the model's"
-    echo "chance that the user picks the item) and is not comparable between users; the predicted rating"
-    echo "is the rating head's estimate in stars."
+    echo "From \`recommend.sh\` on \`model/served\` (docs/serving.md): two known users' lists as it serves"
+    echo "them by default (the model and EASE fused as the validation slice chose; the score the fused one),"
+    echo "the first user's again from the model alone (\`--fuse-ease off\`), and a new user known by features"
+    echo "alone (the model's list). The model's score is the retrieval score, the inner product of the"
+    echo "user's and the item's embeddings (their cosine: both have length 1 at the default temperature T):"
+    echo "it orders one user's items (exp(score / T) is proportional to the model's chance that the user"
+    echo "picks the item) and is not comparable between users; the predicted rating is the rating head's"
+    echo "estimate in stars."
     echo
     if [ -s "$run/recommendations.md" ]; then cat "$run/recommendations.md"; else echo "(none made)"; fi
     echo

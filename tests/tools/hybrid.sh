@@ -84,7 +84,8 @@ if ran -o "$T/na.md" "auto, a new user with rated movies" sh "$P/recommend.sh" -
 fi
 # shellcheck disable=SC2086
 if ran -o "$T/nf.md" "auto, a new user by features alone" sh "$P/recommend.sh" --run "$S" $new --k 10 --fuse-ease auto &&
-   ran -o "$T/nm.md" "the model, a new user by features alone" sh "$P/recommend.sh" --run "$S" $new --k 10; then
+   ran -o "$T/nm.md" "the model, a new user by features alone" sh "$P/recommend.sh" --run "$S" $new --k 10 \
+        --fuse-ease off; then
     check "auto, features alone: the model's list" test "$(sed 1d "$T/nf.md")" = "$(sed 1d "$T/nm.md")"
     check "auto, features alone: says so" grep -q "the model's list: EASE, which --fuse-ease auto fuses it with, needs rated movies" "$T/nf.md"
 fi
@@ -103,6 +104,23 @@ cp -R "$S" "$T/bare" && rm "$T/bare/hybrid.tsv" && grep -v '  hybrid.tsv$' "$S/M
 pfail "--fuse-ease auto without hybrid.tsv: refused" 1 "no hybrid.tsv" \
     sh "$P/recommend.sh" --run "$T/bare" --user 42 --fuse-ease auto
 check "... and that directory serves the model" sh "$P/recommend.sh" --run "$T/bare" --user 42
+# Unless told, recommend.sh serves what validation chose: the hybrid
+# where hybrid.tsv is, else the model; --fuse-ease off the model always.
+if ran -o "$T/default.md" "recommend.sh, no --fuse-ease" sh "$P/recommend.sh" --run "$R" --user 42 --k 10 &&
+   ran -o "$T/off.md" "recommend.sh --fuse-ease off" sh "$P/recommend.sh" --run "$R" --user 42 --k 10 --fuse-ease off &&
+   ran -o "$T/bare-default.md" "no --fuse-ease, no hybrid.tsv" sh "$P/recommend.sh" --run "$T/bare" --user 42 --k 10 &&
+   ran -o "$T/bare-off.md" "--fuse-ease off, no hybrid.tsv" sh "$P/recommend.sh" --run "$T/bare" --user 42 --k 10 \
+        --fuse-ease off; then
+    check "the default is --fuse-ease auto where hybrid.tsv is" cmp -s "$T/default.md" "$T/auto.md"
+    check "--fuse-ease off: the model's list, said as no fusion" sh -c '! grep -q "fused" "$1" && grep -q "^### User 42: top 10$" "$1"' - "$T/off.md"
+    mlr-recommend --served "$S" --k 10 --output "$T/model.tsv" 42
+    sed 1d "$T/model.tsv" | cut -f6 >"$T/model.titles"
+    sed -n 's/^[0-9]*\. \(.*\) (score .*/\1/p' "$T/off.md" >"$T/off.titles"
+    same "--fuse-ease off: mlr-recommend's titles, in order" "$T/off.titles" "$T/model.titles"
+    check "no hybrid.tsv: the default is the model's list" cmp -s "$T/bare-default.md" "$T/bare-off.md"
+    same "no hybrid.tsv: the list --fuse-ease off gives where it is" "$T/bare-off.md" "$T/off.md"
+fi
+pfail "--fuse-ease offx: refused" 1 "not 'offx'" sh "$P/recommend.sh" --run "$R" --user 42 --fuse-ease offx
 cp -R "$S" "$T/badw" && sed 's/^model_weight\t.*/model_weight\t1.5/' "$S/hybrid.tsv" >"$T/badw/hybrid.tsv"
 (cd "$T/badw" && sha256sum $(awk '{ print $2 }' MANIFEST) >MANIFEST)
 pfail "--fuse-ease auto: a weight of 1.5 in hybrid.tsv refused" 1 "not '1.5' in .*hybrid.tsv" \
