@@ -64,7 +64,7 @@ served=$run
 [ -f "$served/MANIFEST" ] || die "$run: no served model directory (run evaluate.sh first, or give retrain.sh's DIR/current)"
 # Unless told, the list validation chose: the hybrid where there is one.
 if [ "$fusing" = 0 ] && [ -f "$served/hybrid.tsv" ]; then fuse=auto fusing=1; fi
-[ "$fusing$fuse" != 1off ] || fuse= fusing=0
+[ "$fusing$fuse" != 1off ] || { fuse=''; fusing=0; }
 # --fuse-ease auto: the weight and lambda validation chose (hybrid.sh),
 # checked as if given here (the file is the MANIFEST's, which
 # mlr-recommend verifies before any list).
