@@ -914,21 +914,21 @@ static int rank_requests(const mlr_served *s, const options *o, const candidates
                          mlr_hit *hits, size_t *count, mlr_err *e)
 {
     size_t U = q->n, K = (size_t)o->k;
-    if (!o->order && o->fuse)
-        return fuse_ease(s, o, c, q, qe, excl, nexcl, hits, count, e);
-    if (!o->order) {
-        rank_lists(s, c, qe, U, K, o->threads, excl, nexcl, hits, count);
-        return 0;
+    if (o->order) {
+        long *stamp = xmalloc((c->n + 1) * sizeof *stamp);
+        for (size_t j = 0; j < c->n; j++)
+            stamp[j] = -1;
+        int rc = 0;
+        for (size_t i = 0; i < U && rc == 0; i++)
+            rc = order_hits(ord, c, q->r[i].p.id, excl[i], nexcl[i], K, stamp, (long)i, hits + i * K,
+                            &count[i], o->order, e);
+        free(stamp);
+        return rc;
     }
-    long *stamp = xmalloc((c->n + 1) * sizeof *stamp);
-    for (size_t j = 0; j < c->n; j++)
-        stamp[j] = -1;
-    int rc = 0;
-    for (size_t i = 0; i < U && rc == 0; i++)
-        rc = order_hits(ord, c, q->r[i].p.id, excl[i], nexcl[i], K, stamp, (long)i, hits + i * K,
-                        &count[i], o->order, e);
-    free(stamp);
-    return rc;
+    if (o->fuse)
+        return fuse_ease(s, o, c, q, qe, excl, nexcl, hits, count, e);
+    rank_lists(s, c, qe, U, K, o->threads, excl, nexcl, hits, count);
+    return 0;
 }
 
 /* The rating head on each (user, item) pair of the lists, in their order. */
